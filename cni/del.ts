@@ -1,0 +1,49 @@
+/**
+ * DEL, and the release step that ADD's rollback and GC share.
+ * Best effort and idempotent (SPEC.md "DEL"): it succeeds when repeated,
+ * when the netns is gone and when there was never an ADD, and it always
+ * asks the IPAM delegate to release.
+ */
+import { applyLinkOps } from '../lib/iproute.ts';
+import { linkNames } from '../lib/links.ts';
+import { applyNft } from '../lib/nft.ts';
+import { execIpam } from './ipam.ts';
+import { dropAttachmentRules } from './rules.ts';
+import { hostVethName, removeRecord, type AttachmentRecord } from './state.ts';
+import type { CniEnv } from './env.ts';
+import type { Log } from './log.ts';
+import type { BridgeConf } from './types.ts';
+
+export interface ReleaseOptions {
+  ipam: boolean;
+  log: Log;
+  /** Drop rules of every kind, not only those the current config enables (GC). */
+  allRules?: boolean;
+}
+
+/** Undo one attachment: IPAM release, host veth (its peer goes with it), nft tables. */
+export async function releaseAttachment(conf: BridgeConf, env: CniEnv, rec: AttachmentRecord, opts: ReleaseOptions): Promise<void> {
+  const errors: Error[] = [];
+  if (opts.ipam) {
+    await execIpam('DEL', { conf, env, log: opts.log }, rec).catch((e: Error) => errors.push(e));
+  }
+  if (linkNames().has(rec.hostVeth)) {
+    await applyLinkOps([{ op: 'link-del', name: rec.hostVeth }]).catch((e: Error) => {
+      // Gone meanwhile (its netns was deleted): that is what we wanted.
+      if (linkNames().has(rec.hostVeth)) errors.push(e);
+    });
+  }
+  const rulesConf = opts.allRules ? { ...conf, macspoofchk: true, ipMasq: true } : conf;
+  await applyNft(dropAttachmentRules(rulesConf, rec.hostVeth)).catch((e: Error) => errors.push(e));
+  if (errors.length) throw errors[0];
+}
+
+export async function cmdDel(conf: BridgeConf, env: CniEnv, log: Log): Promise<void> {
+  const rec: AttachmentRecord = {
+    containerID: env.containerID, ifname: env.ifname, netns: env.netns,
+    hostVeth: hostVethName(env.containerID, env.ifname), bridge: conf.bridge,
+  };
+  await releaseAttachment(conf, env, rec, { ipam: true, log });
+  removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname);
+  log.info('deleted', { containerID: env.containerID, ifname: env.ifname });
+}

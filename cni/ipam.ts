@@ -1,0 +1,112 @@
+/**
+ * Delegated IPAM through the CNI exec protocol (SPEC.md "Delegated plugins"):
+ * the plugin named by ipam.type is found in CNI_PATH and run with our
+ * environment (CNI_COMMAND overridden) and our complete stdin.
+ * The delegate may speak an older version than the config (Debian's plugins
+ * stop at 1.0.0), so the config's cniVersion is clamped to what it supports;
+ * its VERSION answer is cached by the binary's path, size and mtime.
+ */
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, VirtnetError } from '../lib/errors.ts';
+import { exec } from '../lib/exec.ts';
+import { compareVersions, parseResult } from './version.ts';
+import type { BridgeConf, CniResult } from './types.ts';
+import type { CniEnv, Verb } from './env.ts';
+import type { Log } from './log.ts';
+
+export function findPlugin(type: string, path: readonly string[]): string | undefined {
+  for (const dir of path) {
+    const candidate = join(dir, type);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+function requirePlugin(type: string, env: CniEnv): string {
+  const found = findPlugin(type, env.path);
+  if (!found) {
+    throw new VirtnetError(ErrorCode.invalidConfig, `ipam.type: plugin "${type}" not found in CNI_PATH (${env.path.join(':')})`);
+  }
+  return found;
+}
+
+/** The versions a delegate supports, asked once per binary and cached under dataDir. */
+export async function delegateVersions(binary: string, dataDir: string): Promise<string[]> {
+  const st = statSync(binary);
+  const key = `${binary}:${st.size}:${st.mtimeMs}`;
+  const cacheFile = join(dataDir, 'delegate-versions.json');
+  let cache: Record<string, string[]> = {};
+  try {
+    cache = JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, string[]>;
+  } catch {
+    // no cache yet, or a corrupt one: ask the plugin
+  }
+  const hit = cache[key];
+  if (hit) return hit;
+  const { stdout } = await exec([binary], { env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.1.0"}' });
+  const versions = (JSON.parse(stdout) as { supportedVersions?: string[] }).supportedVersions ?? [];
+  mkdirSync(dataDir, { recursive: true });
+  const tmp = `${cacheFile}.${process.pid}`;
+  writeFileSync(tmp, JSON.stringify({ ...cache, [key]: versions }));
+  renameSync(tmp, cacheFile);
+  return versions;
+}
+
+/** The newest version both sides speak, not above the config's. */
+function clampVersion(configVersion: string, supported: readonly string[]): string | undefined {
+  return supported.filter((v) => compareVersions(v, configVersion) <= 0).sort(compareVersions).at(-1);
+}
+
+export interface IpamCall {
+  conf: BridgeConf;
+  env: CniEnv;
+  log: Log;
+}
+
+/** Run the IPAM delegate for `verb`; returns the parsed result for ADD. */
+export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, attachment?: { containerID: string; ifname: string }): Promise<CniResult | undefined> {
+  const { conf, env, log } = call;
+  if (!conf.ipam) return undefined;
+  const binary = requirePlugin(conf.ipam.type, env);
+  const versions = await delegateVersions(binary, conf.dataDir);
+  const version = clampVersion(conf.cniVersion, versions);
+  if (!version) {
+    throw new VirtnetError(ErrorCode.incompatibleVersion, `ipam.type: plugin "${conf.ipam.type}" supports ${JSON.stringify(versions)}, none at or below cniVersion ${conf.cniVersion}`);
+  }
+  // GC and STATUS exist since 1.1.0; an older delegate has nothing to do for them.
+  if ((verb === 'GC' || verb === 'STATUS') && compareVersions(version, '1.1.0') < 0) return undefined;
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, CNI_COMMAND: verb };
+  if (attachment) {
+    childEnv.CNI_CONTAINERID = attachment.containerID;
+    childEnv.CNI_IFNAME = attachment.ifname;
+  }
+  const input = JSON.stringify({ ...conf.raw, cniVersion: version });
+  const started = performance.now();
+  const res = await exec([binary], { env: childEnv, input, allowFailure: true });
+  if (res.stderr.trim()) log.info('ipam stderr', { plugin: conf.ipam.type, verb, stderr: res.stderr.trim() });
+  log.debug('ipam', { plugin: conf.ipam.type, verb, version, ms: +(performance.now() - started).toFixed(1) });
+  if (res.exitCode !== 0) {
+    let code: number = ErrorCode.execFailed;
+    let msg = res.stderr.trim() || `exit code ${res.exitCode}`;
+    try {
+      const e = JSON.parse(res.stdout) as { code?: number; msg?: string; details?: string };
+      if (typeof e.code === 'number') code = e.code;
+      if (e.msg) msg = e.details ? `${e.msg}: ${e.details}` : e.msg;
+    } catch {
+      // not JSON: keep stderr
+    }
+    throw new VirtnetError(code, `ipam plugin "${conf.ipam.type}" ${verb} failed: ${msg}`);
+  }
+  if (verb !== 'ADD') return undefined;
+  try {
+    return parseResult(JSON.parse(res.stdout), version);
+  } catch (e) {
+    throw new VirtnetError(ErrorCode.decodeFailure, `ipam plugin "${conf.ipam.type}" returned an unreadable result: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The plugin skeleton: environment and stdin in, exactly one JSON document
+ * out. Errors are the spec's {cniVersion, code, msg, details} on stdout with
+ * a non-zero exit (SPEC.md "Error"); logs never touch stdout.
+ */
+import { asVirtnetError, ErrorCode, VirtnetError } from '../lib/errors.ts';
+import { readEnv, type CniEnv } from './env.ts';
+import { parseConfig } from './config.ts';
+import { createLog, type Log } from './log.ts';
+import { convertResult, LATEST_VERSION, requireVerbAllowed, SUPPORTED_VERSIONS } from './version.ts';
+import { cmdAdd } from './add.ts';
+import { cmdDel } from './del.ts';
+import { cmdCheck } from './check.ts';
+import { cmdGc } from './gc.ts';
+import { cmdStatus } from './status.ts';
+
+export const ABOUT = 'virtnet-bridge: VM-ready bridge CNI plugin';
+
+export interface PluginOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+function versionFromStdin(stdin: string): string {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    return typeof v === 'string' && v ? v : LATEST_VERSION;
+  } catch {
+    return LATEST_VERSION;
+  }
+}
+
+async function dispatch(env: CniEnv, stdin: string, onLog: (log: Log) => void): Promise<string> {
+  if (env.verb === 'VERSION') {
+    return JSON.stringify({ cniVersion: versionFromStdin(stdin), supportedVersions: SUPPORTED_VERSIONS });
+  }
+  const conf = parseConfig(stdin, env.args);
+  const log = createLog({ plugin: 'virtnet-bridge', verb: env.verb, network: conf.name }, conf.logFile);
+  onLog(log);
+  switch (env.verb) {
+    case 'ADD':
+      return JSON.stringify(convertResult(await cmdAdd(conf, env, log), conf.cniVersion));
+    case 'DEL':
+      await cmdDel(conf, env, log);
+      return '';
+    case 'CHECK':
+      requireVerbAllowed('CHECK', conf.cniVersion);
+      await cmdCheck(conf, env, log);
+      return '';
+    case 'GC':
+      requireVerbAllowed('GC', conf.cniVersion);
+      await cmdGc(conf, env, log);
+      return '';
+    case 'STATUS':
+      requireVerbAllowed('STATUS', conf.cniVersion);
+      await cmdStatus(conf, env, log);
+      return '';
+  }
+}
+
+export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): Promise<PluginOutput> {
+  if (!processEnv.CNI_COMMAND) {
+    // No verb: a person ran us by hand (skel's "about" behaviour).
+    return { stdout: '', stderr: `${ABOUT}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`, exitCode: 0 };
+  }
+  let log: Log | undefined;
+  try {
+    const env = readEnv(processEnv);
+    const stdout = await dispatch(env, stdin, (l) => (log = l));
+    return { stdout, stderr: '', exitCode: 0 };
+  } catch (err) {
+    const e = asVirtnetError(err, ErrorCode.ioFailure);
+    log?.error(e.message, { code: e.code });
+    const doc = { cniVersion: versionFromStdin(stdin), code: e.code, msg: e.message, ...(e.details && { details: e.details }) };
+    return { stdout: JSON.stringify(doc), stderr: err instanceof VirtnetError ? '' : `${(err as Error).stack ?? err}\n`, exitCode: 1 };
+  }
+}

@@ -1,0 +1,91 @@
+/** CNI 1.1 result and configuration shapes (SPEC.md "Result", "Network configuration"). */
+
+export interface CniInterface {
+  name: string;
+  mac?: string;
+  mtu?: number;
+  sandbox?: string;
+  socketPath?: string;
+  pciID?: string;
+}
+
+export interface CniIpConfig {
+  address: string;
+  gateway?: string;
+  /** Index into `interfaces`. */
+  interface?: number;
+}
+
+export interface CniRoute {
+  dst: string;
+  gw?: string;
+  mtu?: number;
+  advmss?: number;
+  priority?: number;
+  table?: number;
+  scope?: number;
+}
+
+export interface CniDns {
+  nameservers?: string[];
+  domain?: string;
+  search?: string[];
+  options?: string[];
+}
+
+/** A result in the newest shape (1.1.0); version.ts converts to and from older ones. */
+export interface CniResult {
+  cniVersion: string;
+  interfaces?: CniInterface[];
+  ips?: CniIpConfig[];
+  routes?: CniRoute[];
+  dns?: CniDns;
+}
+
+export interface VlanTrunkEntry {
+  id?: number;
+  minID?: number;
+  maxID?: number;
+}
+
+export interface VxlanConf {
+  id: number;
+  remote?: string;
+  group?: string;
+  local?: string;
+  dev?: string;
+  port: number;
+}
+
+export interface Attachment {
+  containerID: string;
+  ifname: string;
+}
+
+/** The plugin's configuration after validation, with defaults applied. */
+export interface BridgeConf {
+  cniVersion: string;
+  name: string;
+  type: string;
+  bridge: string;
+  isGateway: boolean;
+  isDefaultGateway: boolean;
+  mtu?: number;
+  hairpinMode: boolean;
+  promiscMode: boolean;
+  ipMasq: boolean;
+  macspoofchk: boolean;
+  vxlan?: VxlanConf;
+  vlanTrunk?: VlanTrunkEntry[];
+  /** The IPAM section as given; undefined means an L2-only attachment. */
+  ipam?: { type: string } & Record<string, unknown>;
+  dns?: CniDns;
+  /** MAC requested through runtimeConfig.mac, args.cni.mac or CNI_ARGS MAC. */
+  mac?: string;
+  logFile?: string;
+  dataDir: string;
+  prevResult?: CniResult;
+  validAttachments?: Attachment[];
+  /** The stdin document, verbatim; IPAM delegates receive it whole. */
+  raw: Record<string, unknown>;
+}

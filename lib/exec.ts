@@ -1,0 +1,82 @@
+/**
+ * The exec driver: the only place that starts child processes.
+ * Commands are argv arrays, never shell strings. A failure throws an ExecError
+ * that carries argv, the exit code and stderr (execa's shortMessage, in small).
+ */
+import { spawn } from 'node:child_process';
+import { ErrorCode, VirtnetError } from './errors.ts';
+
+export interface ExecOptions {
+  /** Written to the child's stdin, which is then closed. */
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Resolve with the result instead of throwing when the exit code is not 0. */
+  allowFailure?: boolean;
+}
+
+export interface ExecResult {
+  argv: readonly string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class ExecError extends VirtnetError {
+  readonly argv: readonly string[];
+  readonly exitCode: number;
+  readonly stderr: string;
+  readonly stdout: string;
+
+  constructor(result: ExecResult, reason?: string) {
+    const stderr = result.stderr.trim();
+    const why = reason ?? `exit code ${result.exitCode}`;
+    super(ErrorCode.execFailed, `${result.argv.join(' ')}: ${why}${stderr ? `: ${stderr}` : ''}`, {
+      details: stderr,
+    });
+    this.argv = result.argv;
+    this.exitCode = result.exitCode;
+    this.stderr = result.stderr;
+    this.stdout = result.stdout;
+  }
+}
+
+Object.defineProperty(ExecError.prototype, 'name', { value: 'ExecError' });
+
+/** How many children this process has started; tests and benchmarks read it. */
+export const execStats = { spawned: 0 };
+
+export function exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new TypeError('exec: empty argv');
+  execStats.spawned++;
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 30_000,
+      killSignal: 'SIGKILL',
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    // A child that exits before reading stdin raises EPIPE; its exit code tells the story.
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input ?? '');
+    let spawnError: Error | undefined;
+    child.on('error', (e) => (spawnError = e));
+    child.on('close', (code, signal) => {
+      const result: ExecResult = {
+        argv,
+        exitCode: code ?? 128,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      };
+      if (spawnError) return reject(new ExecError(result, spawnError.message));
+      if (signal) return reject(new ExecError(result, `killed by ${signal}`));
+      if (result.exitCode !== 0 && !options.allowFailure) return reject(new ExecError(result));
+      resolve(result);
+    });
+  });
+}

@@ -1,0 +1,174 @@
+/**
+ * The links, addresses and routes driver, on iproute2.
+ * Writes are typed operations rendered into one `ip -batch -` per namespace,
+ * so a whole phase costs one child process; reads use `ip -json`.
+ * Measured choice: see README "Kernel-access layer".
+ */
+import { exec } from './exec.ts';
+import { inNetns } from './netns.ts';
+import { linkNameProblem } from './names.ts';
+import { isMac, parseCidr, isIp } from './cidr.ts';
+
+export type LinkOp =
+  | { op: 'bridge-add'; name: string; mtu?: number; mac?: string }
+  | { op: 'veth-add'; name: string; mtu: number; mac: string; peer: string; peerMac: string; peerNetns: string }
+  | { op: 'vxlan-add'; name: string; id: number; dstPort: number; remote?: string; group?: string; dev?: string; local?: string; mtu?: number }
+  | { op: 'tap-add'; name: string }
+  | {
+      op: 'link-set';
+      name: string;
+      master?: string;
+      nomaster?: boolean;
+      up?: boolean;
+      mtu?: number;
+      mac?: string;
+      promisc?: boolean;
+      alias?: string;
+      newName?: string;
+    }
+  | { op: 'bridge-port'; name: string; hairpin?: boolean; learning?: boolean }
+  | { op: 'link-del'; name: string }
+  | { op: 'addr-add'; dev: string; cidr: string; nodad?: boolean; replace?: boolean }
+  | { op: 'addr-flush'; dev: string }
+  | { op: 'route-add'; dst: string; dev: string; via?: string; mtu?: number; metric?: number; table?: number; scope?: string; advmss?: number }
+  | { op: 'link-show'; name: string };
+
+function name(n: string): string {
+  const problem = linkNameProblem(n);
+  if (problem) throw new TypeError(`invalid link name ${JSON.stringify(n)}: ${problem}`);
+  return n;
+}
+
+function mac(m: string): string {
+  if (!isMac(m)) throw new TypeError(`invalid MAC ${JSON.stringify(m)}`);
+  return m.toLowerCase();
+}
+
+function cidr(c: string): string {
+  if (!parseCidr(c)) throw new TypeError(`invalid CIDR ${JSON.stringify(c)}`);
+  return c;
+}
+
+function ip(a: string): string {
+  if (!isIp(a)) throw new TypeError(`invalid IP ${JSON.stringify(a)}`);
+  return a;
+}
+
+function int(v: number, min: number, max: number): string {
+  if (!Number.isInteger(v) || v < min || v > max) throw new TypeError(`integer ${v} outside ${min}..${max}`);
+  return String(v);
+}
+
+/** A batch token may not hold whitespace or quotes: ip(8) -batch splits on them. */
+function token(t: string): string {
+  if (!/^[\x21-\x7e]+$/u.test(t) || /["'\\#]/u.test(t)) throw new TypeError(`unsafe batch token ${JSON.stringify(t)}`);
+  return t;
+}
+
+/** Render one operation as an ip(8) batch line. Every value is re-validated here. */
+export function renderOp(o: LinkOp): string {
+  switch (o.op) {
+    case 'bridge-add':
+      return ['link add name', name(o.name), ...(o.mtu ? ['mtu', int(o.mtu, 68, 65535)] : []), ...(o.mac ? ['address', mac(o.mac)] : []), 'type bridge'].join(' ');
+    case 'veth-add':
+      return [
+        'link add name', name(o.name), 'mtu', int(o.mtu, 68, 65535), 'address', mac(o.mac),
+        'type veth peer name', name(o.peer), 'mtu', int(o.mtu, 68, 65535), 'address', mac(o.peerMac), 'netns', token(o.peerNetns),
+      ].join(' ');
+    case 'vxlan-add':
+      return [
+        'link add name', name(o.name), ...(o.mtu ? ['mtu', int(o.mtu, 68, 65535)] : []), 'type vxlan id', int(o.id, 0, 16777215),
+        ...(o.remote ? ['remote', ip(o.remote)] : []), ...(o.group ? ['group', ip(o.group)] : []),
+        ...(o.local ? ['local', ip(o.local)] : []), ...(o.dev ? ['dev', name(o.dev)] : []), 'dstport', int(o.dstPort, 1, 65535),
+      ].join(' ');
+    case 'tap-add':
+      return `tuntap add dev ${name(o.name)} mode tap`;
+    case 'link-set':
+      return [
+        'link set dev', name(o.name), ...(o.newName ? ['name', name(o.newName)] : []),
+        ...(o.master ? ['master', name(o.master)] : []), ...(o.nomaster ? ['nomaster'] : []),
+        ...(o.mtu ? ['mtu', int(o.mtu, 68, 65535)] : []), ...(o.mac ? ['address', mac(o.mac)] : []),
+        ...(o.promisc !== undefined ? ['promisc', o.promisc ? 'on' : 'off'] : []),
+        ...(o.alias ? ['alias', token(o.alias)] : []), ...(o.up !== undefined ? [o.up ? 'up' : 'down'] : []),
+      ].join(' ');
+    case 'bridge-port':
+      return [
+        'link set dev', name(o.name), 'type bridge_slave',
+        ...(o.hairpin !== undefined ? ['hairpin', o.hairpin ? 'on' : 'off'] : []),
+        ...(o.learning !== undefined ? ['learning', o.learning ? 'on' : 'off'] : []),
+      ].join(' ');
+    case 'link-del':
+      return `link del dev ${name(o.name)}`;
+    case 'addr-add':
+      return [`addr ${o.replace ? 'replace' : 'add'}`, cidr(o.cidr), 'dev', name(o.dev), ...(o.nodad ? ['nodad'] : [])].join(' ');
+    case 'addr-flush':
+      return `addr flush dev ${name(o.dev)}`;
+    case 'route-add':
+      return [
+        'route add', cidr(o.dst), ...(o.via ? ['via', ip(o.via)] : []), 'dev', name(o.dev),
+        ...(o.metric !== undefined ? ['metric', int(o.metric, 0, 2 ** 32 - 1)] : []),
+        ...(o.table !== undefined ? ['table', int(o.table, 1, 2 ** 32 - 1)] : []),
+        ...(o.scope ? ['scope', token(o.scope)] : []),
+        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
+        ...(o.advmss !== undefined ? ['advmss', int(o.advmss, 1, 65535)] : []),
+      ].join(' ');
+    case 'link-show':
+      return `link show dev ${name(o.name)}`;
+  }
+}
+
+/** One link as `ip -json link` prints it (the fields we read). */
+export interface IpLink {
+  ifindex: number;
+  ifname: string;
+  address?: string;
+  mtu: number;
+  master?: string;
+  flags?: string[];
+  operstate?: string;
+  ifalias?: string;
+  link_netnsid?: number;
+  linkinfo?: { info_kind?: string; info_slave_kind?: string; info_data?: Record<string, unknown> };
+  addr_info?: Array<{ family: 'inet' | 'inet6'; local: string; prefixlen: number; scope?: string }>;
+}
+
+export interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+  metric?: number;
+  flags?: string[];
+}
+
+/**
+ * Apply operations with one `ip -batch -` in `netns` (undefined: our own).
+ * Returns the JSON documents printed by any `link-show` operations, in order.
+ */
+export async function applyLinkOps(ops: readonly LinkOp[], netns?: string): Promise<IpLink[][]> {
+  if (ops.length === 0) return [];
+  const input = ops.map(renderOp).join('\n') + '\n';
+  const reads = ops.some((o) => o.op === 'link-show');
+  const { stdout } = await exec(inNetns(netns, ['ip', ...(reads ? ['-json', '-details'] : []), '-batch', '-']), { input });
+  return stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as IpLink[]);
+}
+
+/** `ip -json [-details] <args>` in `netns`, parsed. */
+export async function ipJson<T>(args: readonly string[], netns?: string): Promise<T> {
+  const { stdout } = await exec(inNetns(netns, ['ip', '-json', ...args]));
+  return JSON.parse(stdout.trim() || '[]') as T;
+}
+
+/**
+ * Read links (with addresses) and main-table routes. ip(8) takes the address
+ * family only as a global option, so IPv6 routes cost a second child process,
+ * started in parallel and only when asked for.
+ */
+export async function readNetns(netns: string | undefined, withIpv6Routes: boolean): Promise<{ links: IpLink[]; routes: IpRoute[] }> {
+  const v4 = exec(inNetns(netns, ['ip', '-json', '-details', '-batch', '-']), { input: 'addr show\nroute show table main\n' });
+  const v6 = withIpv6Routes ? ipJson<IpRoute[]>(['-6', 'route', 'show', 'table', 'main'], netns) : Promise.resolve([]);
+  const [{ stdout }, routes6] = await Promise.all([v4, v6]);
+  const docs = stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as unknown[]);
+  return { links: (docs[0] ?? []) as IpLink[], routes: [...((docs[1] ?? []) as IpRoute[]), ...routes6] };
+}

@@ -1,0 +1,37 @@
+// Bundles the executables with esbuild. The CNI plugin is one CommonJS file
+// with a shebang, named after its CNI type (SPEC.md: the binary name is `type`).
+import { build } from 'esbuild';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+
+const executables = [
+  { entry: 'cni/main.ts', out: 'dist/cni/virtnet-bridge', forbid: ['@kubernetes/client-node', 'pino'] },
+];
+
+// The project is ESM, but the bundles are CommonJS: an extensionless file under
+// a "type": "module" scope would be loaded as ESM, so dist/ declares its own type.
+mkdirSync('dist', { recursive: true });
+writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
+
+for (const exe of executables) {
+  mkdirSync(exe.out.slice(0, exe.out.lastIndexOf('/')), { recursive: true });
+  const result = await build({
+    entryPoints: [exe.entry],
+    outfile: exe.out,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    banner: { js: '#!/usr/bin/env node' },
+    metafile: true,
+    logLevel: 'warning',
+  });
+  // Short-lived binaries must stay lean: fail the build if a heavy import sneaks in.
+  const inputs = Object.keys(result.metafile.inputs);
+  for (const f of exe.forbid) {
+    if (inputs.some((i) => i.includes(`node_modules/${f}`))) throw new Error(`${exe.out} must not bundle ${f}`);
+  }
+  chmodSync(exe.out, 0o755);
+  console.error(`built ${exe.out} (${(statSync(exe.out).size / 1024).toFixed(1)} KiB)`);
+}
