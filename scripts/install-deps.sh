@@ -8,7 +8,7 @@ packages=(
   containernetworking-plugins               # reference plugins: IPAM delegates and the benchmark's baseline
   qemu-system-x86 libvirt-daemon-driver-qemu libvirt-clients  # the VM runtime
   busybox-static dhcpcd-base                # the test guest's userland
-  util-linux procps iputils-ping curl       # nsenter/unshare, pkill, ping, curl for tests
+  util-linux procps iputils-ping curl python3 # nsenter/unshare, sysctl, ping, curl; python3 sends raw VLAN frames in tests
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,89 @@
+/**
+ * Run a CNI plugin exactly as a runtime does: an executable, the CNI_*
+ * environment and the config on stdin, here inside a test "node" namespace.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Netns } from './netns.ts';
+
+export const PLUGIN = resolve('dist/cni/virtnet-bridge');
+export const REFERENCE_PLUGINS = '/usr/lib/cni';
+export const CNI_PATH = `${resolve('dist/cni')}:${REFERENCE_PLUGINS}`;
+
+export interface CallResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed, when it is JSON. */
+  json: Record<string, any> | undefined;
+}
+
+export interface CallOptions {
+  containerID?: string;
+  ifname?: string;
+  netns?: string;
+  plugin?: string;
+  args?: string;
+}
+
+export function callPlugin(node: Netns, verb: string, conf: object, o: CallOptions = {}): CallResult {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: verb, CNI_PATH };
+  if (o.containerID !== undefined) env.CNI_CONTAINERID = o.containerID;
+  if (o.ifname !== undefined) env.CNI_IFNAME = o.ifname;
+  if (o.netns !== undefined) env.CNI_NETNS = o.netns;
+  if (o.args !== undefined) env.CNI_ARGS = o.args;
+  const r = spawnSync('ip', ['netns', 'exec', node.name, o.plugin ?? PLUGIN], { env, input: JSON.stringify(conf), encoding: 'utf8' });
+  let json: Record<string, any> | undefined;
+  try {
+    json = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, any>) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+/** Fails with the plugin's own words when a call that should succeed does not. */
+export function mustCall(node: Netns, verb: string, conf: object, o: CallOptions = {}): CallResult {
+  const r = callPlugin(node, verb, conf, o);
+  if (r.status !== 0) throw new Error(`${verb} failed (exit ${r.status}): ${r.stdout} ${r.stderr}`);
+  return r;
+}
+
+/** A scratch directory for IPAM and plugin state, removed by the returned function. */
+export function scratchDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** host-local's allocation files (one per IP) under its dataDir. */
+export function ipamAllocations(ipamDir: string, network: string): string[] {
+  const d = join(ipamDir, network);
+  if (!existsSync(d)) return [];
+  return readdirSync(d).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip'));
+}
+
+export interface ConfOptions {
+  name?: string;
+  cniVersion?: string;
+  bridge?: string;
+  subnet?: string;
+  extra?: Record<string, unknown>;
+  ipamExtra?: Record<string, unknown>;
+}
+
+/** A virtnet-bridge config with host-local IPAM, state kept under `dir`. */
+export function bridgeConf(dir: string, o: ConfOptions = {}): Record<string, unknown> {
+  const name = o.name ?? 'testnet';
+  return {
+    cniVersion: o.cniVersion ?? '1.1.0',
+    name,
+    type: 'virtnet-bridge',
+    bridge: o.bridge ?? 'vtest0',
+    isGateway: true,
+    dataDir: join(dir, 'virtnet'),
+    ipam: { type: 'host-local', subnet: o.subnet ?? '10.99.0.0/24', dataDir: join(dir, 'ipam'), ...o.ipamExtra },
+    ...o.extra,
+  };
+}
