@@ -1,18 +1,23 @@
 /**
- * ADD: discover, plan, apply; on any failure undo what was made (IPAM
- * allocation, host veth, rules, record), so nothing is left half-done.
+ * ADD in two phases, each running its child processes in parallel:
+ *   1. the IPAM delegate, beside the host batch that makes the bridge and the
+ *      veth pair, and the port's L2 filters;
+ *   2. with the addresses known: the container batch, the bridge's gateway
+ *      address (only the first time) and the NAT rules.
+ * Any failure undoes what was made (IPAM allocation, host veth, rules,
+ * record), so nothing is left half-done.
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
-import { ExecError } from '../lib/exec.ts';
-import { applyLinkOps } from '../lib/iproute.ts';
-import { linkNames } from '../lib/links.ts';
+import { ExecError, execStats } from '../lib/exec.ts';
+import { applyLinkOps, type LinkOp } from '../lib/iproute.ts';
+import { hasAddress, linkNames } from '../lib/links.ts';
 import { netnsExists } from '../lib/netns.ts';
 import { applyNft } from '../lib/nft.ts';
 import { ensureSysctl } from '../lib/sysctl.ts';
 import { randomMac } from '../lib/cidr.ts';
 import { execIpam } from './ipam.ts';
-import { planAdd, vxlanLinkName } from './plan.ts';
+import { planAddressing, planPort, vxlanLinkName, type PortFacts } from './plan.ts';
 import { hostVethName, removeRecord, writeRecord } from './state.ts';
 import { releaseAttachment } from './del.ts';
 import type { CniEnv } from './env.ts';
@@ -29,6 +34,29 @@ function explainKernelError(err: unknown, conf: BridgeConf): unknown {
   return err;
 }
 
+/** Phase 1's host batch; two ADDs racing to create the bridge: the loser retries without creating it. */
+async function applyPort(ops: LinkOp[], bridge: string, bridgeExisted: boolean): Promise<string | undefined> {
+  let shown;
+  try {
+    shown = await applyLinkOps(ops);
+  } catch (err) {
+    if (!(err instanceof ExecError) || !/File exists/u.test(err.stderr) || bridgeExisted || !linkNames().has(bridge)) throw err;
+    shown = await applyLinkOps(ops.filter((o) => o.op !== 'bridge-add'));
+  }
+  return shown.at(-1)?.[0]?.address;
+}
+
+/**
+ * Like Promise.all, but waits for every step before failing, so rollback
+ * never races a child process that is still creating something.
+ */
+async function settled<T extends readonly unknown[]>(steps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(steps);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<CniResult> {
   if (!netnsExists(env.netns)) {
     throw new VirtnetError(ErrorCode.badEnvironment, `CNI_NETNS: "${env.netns}" does not exist`);
@@ -38,35 +66,33 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<C
   if (present.has(hostVeth)) {
     throw new VirtnetError(ErrorCode.attachmentExists, `container ${env.containerID} already has interface ${env.ifname} on network ${conf.name} (host veth ${hostVeth}); DEL it first`);
   }
+  const facts: PortFacts = {
+    containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth,
+    hostMac: randomMac(randomBytes), containerMac: conf.mac ?? randomMac(randomBytes), bridgeMac: randomMac(randomBytes),
+    bridgeExists: present.has(conf.bridge), vxlanExists: conf.vxlan ? present.has(vxlanLinkName(conf.vxlan.id)) : false,
+  };
   const record = { containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth, bridge: conf.bridge };
+  // Written first, so GC can release whatever a crash in the middle leaves.
   writeRecord(conf.dataDir, conf.name, record);
-  let ipamDone = false;
   try {
-    const ipam = await execIpam('ADD', { conf, env, log });
-    ipamDone = true;
-    const plan = planAdd(conf, {
-      containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth,
-      hostMac: randomMac(randomBytes), containerMac: conf.mac ?? randomMac(randomBytes), bridgeMac: randomMac(randomBytes),
-      bridgeExists: present.has(conf.bridge), vxlanExists: conf.vxlan ? present.has(vxlanLinkName(conf.vxlan.id)) : false, ipam,
-    });
-    for (const [key, value] of Object.entries(plan.sysctls)) ensureSysctl(key, value);
-    let shown;
-    try {
-      shown = await applyLinkOps(plan.hostOps);
-    } catch (err) {
-      // Two ADDs racing to create the bridge: the loser retries without creating it.
-      if (!(err instanceof ExecError) || !/File exists/u.test(err.stderr) || !linkNames().has(conf.bridge) || present.has(conf.bridge)) throw err;
-      shown = await applyLinkOps(plan.hostOps.filter((o) => o.op !== 'bridge-add'));
-    }
-    const bridge = shown.at(-1)?.[0];
-    if (plan.result.interfaces?.[0] && bridge?.address) plan.result.interfaces[0].mac = bridge.address;
-    await applyLinkOps(plan.containerOps, env.netns);
-    await applyNft(plan.nft);
-    log.info('added', { containerID: env.containerID, ifname: env.ifname, hostVeth, ips: plan.result.ips?.map((i) => i.address) });
-    return plan.result;
+    const port = planPort(conf, facts);
+    const [ipam, bridgeMac] = await settled([
+      execIpam('ADD', { conf, env, log }),
+      applyPort(port.hostOps, conf.bridge, facts.bridgeExists),
+      applyNft(port.nft),
+    ] as const);
+    const addr = planAddressing(conf, facts, ipam, (cidr) => hasAddress(conf.bridge, cidr));
+    for (const [key, value] of Object.entries(addr.sysctls)) ensureSysctl(key, value);
+    await settled([applyLinkOps(addr.containerOps, env.netns), applyLinkOps(addr.gatewayOps), applyNft(addr.nft)]);
+    const bridge = addr.result.interfaces?.[0];
+    if (bridge && bridgeMac) bridge.mac = bridgeMac;
+    log.info('added', { containerID: env.containerID, ifname: env.ifname, hostVeth, ips: addr.result.ips?.map((i) => i.address), children: execStats.spawned });
+    return addr.result;
   } catch (err) {
     log.error('ADD failed, rolling back', { containerID: env.containerID, ifname: env.ifname, error: (err as Error).message });
-    await releaseAttachment(conf, env, record, { ipam: ipamDone, log }).catch((e: Error) => log.error('rollback incomplete', { error: e.message }));
+    // The IPAM release runs even if its ADD failed: the (container, ifname) key is
+    // ours alone (duplicates were refused above), and a partial allocation must go.
+    await releaseAttachment(conf, env, record, { ipam: true, log }).catch((e: Error) => log.error('rollback incomplete', { error: e.message }));
     removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname);
     throw explainKernelError(err, conf);
   }

@@ -23,19 +23,20 @@ export interface ReleaseOptions {
 
 /** Undo one attachment: IPAM release, host veth (its peer goes with it), nft tables. */
 export async function releaseAttachment(conf: BridgeConf, env: CniEnv, rec: AttachmentRecord, opts: ReleaseOptions): Promise<void> {
-  const errors: Error[] = [];
-  if (opts.ipam) {
-    await execIpam('DEL', { conf, env, log: opts.log }, rec).catch((e: Error) => errors.push(e));
-  }
-  if (linkNames().has(rec.hostVeth)) {
-    await applyLinkOps([{ op: 'link-del', name: rec.hostVeth }]).catch((e: Error) => {
-      // Gone meanwhile (its netns was deleted): that is what we wanted.
-      if (linkNames().has(rec.hostVeth)) errors.push(e);
-    });
-  }
   const rulesConf = opts.allRules ? { ...conf, macspoofchk: true, ipMasq: true } : conf;
-  await applyNft(dropAttachmentRules(rulesConf, rec.hostVeth)).catch((e: Error) => errors.push(e));
-  if (errors.length) throw errors[0];
+  // The three steps are independent, so their child processes run in parallel.
+  const results = await Promise.allSettled([
+    opts.ipam ? execIpam('DEL', { conf, env, log: opts.log }, rec) : undefined,
+    linkNames().has(rec.hostVeth)
+      ? applyLinkOps([{ op: 'link-del', name: rec.hostVeth }]).catch((e: Error) => {
+          // Gone meanwhile (its netns was deleted): that is what we wanted.
+          if (linkNames().has(rec.hostVeth)) throw e;
+        })
+      : undefined,
+    applyNft(dropAttachmentRules(rulesConf, rec.hostVeth)),
+  ]);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 export async function cmdDel(conf: BridgeConf, env: CniEnv, log: Log): Promise<void> {

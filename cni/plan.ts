@@ -11,7 +11,8 @@ import type { BridgeConf, CniIpConfig, CniResult, CniRoute } from './types.ts';
 
 export const DEFAULT_MTU = 1500;
 
-export interface AddFacts {
+/** What ADD knows before the IPAM delegate answers. */
+export interface PortFacts {
   containerID: string;
   ifname: string;
   netns: string;
@@ -22,15 +23,25 @@ export interface AddFacts {
   bridgeMac: string;
   bridgeExists: boolean;
   vxlanExists: boolean;
-  ipam: CniResult | undefined;
 }
 
-export interface AddPlan {
+/**
+ * Phase 1, run beside the IPAM call: the bridge, the veth pair (its peer is
+ * created inside the container's namespace) and the port's L2 filters.
+ */
+export interface PortPlan {
   hostOps: LinkOp[];
+  nft: NftCommand[];
+}
+
+/** Phase 2, once the IPAM result is in: addresses, routes, gateway, NAT, result. */
+export interface AddressPlan {
   containerOps: LinkOp[];
+  /** Host operations; empty when the bridge already holds its gateway addresses. */
+  gatewayOps: LinkOp[];
   nft: NftCommand[];
   sysctls: Record<string, string>;
-  /** The result, less the bridge's MAC, which the host batch reads back. */
+  /** The result, less the bridge's MAC, which phase 1 reads back. */
   result: CniResult;
 }
 
@@ -59,10 +70,8 @@ function routesOf(conf: BridgeConf, ips: readonly CniIpConfig[], ipamRoutes: rea
   return routes;
 }
 
-export function planAdd(conf: BridgeConf, f: AddFacts): AddPlan {
+export function planPort(conf: BridgeConf, f: PortFacts): PortPlan {
   const mtu = conf.mtu ?? DEFAULT_MTU;
-  const ips = gatewaysOf(conf, f.ipam?.ips ?? []);
-  const routes = routesOf(conf, ips, f.ipam?.routes ?? []);
   const hostOps: LinkOp[] = [];
   if (!f.bridgeExists) {
     hostOps.push({ op: 'bridge-add', name: conf.bridge, mac: f.bridgeMac, ...(conf.mtu !== undefined && { mtu: conf.mtu }) });
@@ -76,23 +85,35 @@ export function planAdd(conf: BridgeConf, f: AddFacts): AddPlan {
       { op: 'link-set', name, master: conf.bridge, up: true },
     );
   }
-  const sysctls: Record<string, string> = {};
-  if (conf.isGateway) {
-    for (const ip of ips) {
-      const cidr = parseCidr(ip.address);
-      if (!cidr || !ip.gateway) continue;
-      hostOps.push({ op: 'addr-add', replace: true, dev: conf.bridge, cidr: `${ip.gateway}/${cidr.prefix}`, ...(cidr.family === 6 && { nodad: true }) });
-      // A gateway forwards (ip-sysctl.txt: ip_forward, conf/all/forwarding).
-      sysctls[cidr.family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'] = '1';
-    }
-  }
   hostOps.push(
     { op: 'veth-add', name: f.hostVeth, mtu, mac: f.hostMac, peer: f.ifname, peerMac: f.containerMac, peerNetns: f.netns },
     { op: 'link-set', name: f.hostVeth, master: conf.bridge, alias: `virtnet/${conf.name}/${f.containerID}`, up: true },
   );
   if (conf.hairpinMode) hostOps.push({ op: 'bridge-port', name: f.hostVeth, hairpin: true });
   hostOps.push({ op: 'link-show', name: conf.bridge });
+  return { hostOps, nft: portFilterRules(conf, f.hostVeth, f.containerMac) };
+}
 
+/**
+ * @param gatewayPresent tells whether the bridge already holds a gateway
+ *   address (cidr "gw/prefix"), so that later pods skip a host exec.
+ */
+export function planAddressing(conf: BridgeConf, f: PortFacts, ipam: CniResult | undefined, gatewayPresent: (cidr: string) => boolean): AddressPlan {
+  const mtu = conf.mtu ?? DEFAULT_MTU;
+  const ips = gatewaysOf(conf, ipam?.ips ?? []);
+  const routes = routesOf(conf, ips, ipam?.routes ?? []);
+  const gatewayOps: LinkOp[] = [];
+  const sysctls: Record<string, string> = {};
+  if (conf.isGateway) {
+    for (const ip of ips) {
+      const cidr = parseCidr(ip.address);
+      if (!cidr || !ip.gateway) continue;
+      const gw = `${ip.gateway}/${cidr.prefix}`;
+      if (!gatewayPresent(gw)) gatewayOps.push({ op: 'addr-add', replace: true, dev: conf.bridge, cidr: gw, ...(cidr.family === 6 && { nodad: true }) });
+      // A gateway forwards (ip-sysctl.txt: ip_forward, conf/all/forwarding).
+      sysctls[cidr.family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'] = '1';
+    }
+  }
   const containerOps: LinkOp[] = ips.map((ip) => ({ op: 'addr-add', dev: f.ifname, cidr: ip.address, ...(ip.address.includes(':') && { nodad: true }) }));
   containerOps.push({ op: 'link-set', name: f.ifname, up: true });
   for (const r of routes) {
@@ -104,8 +125,6 @@ export function planAdd(conf: BridgeConf, f: AddFacts): AddPlan {
       ...(r.mtu !== undefined && { mtu: r.mtu }), ...(r.advmss !== undefined && { advmss: r.advmss }),
     });
   }
-
-  const nft = [...portFilterRules(conf, f.hostVeth, f.containerMac), ...masqueradeRules(conf, f.hostVeth, ips)];
   const result: CniResult = {
     cniVersion: conf.cniVersion,
     interfaces: [
@@ -115,7 +134,7 @@ export function planAdd(conf: BridgeConf, f: AddFacts): AddPlan {
     ],
     ips,
     routes,
-    dns: f.ipam?.dns && Object.keys(f.ipam.dns).length ? f.ipam.dns : conf.dns ?? {},
+    dns: ipam?.dns && Object.keys(ipam.dns).length ? ipam.dns : conf.dns ?? {},
   };
-  return { hostOps, containerOps, nft, sysctls, result };
+  return { containerOps, gatewayOps, nft: masqueradeRules(conf, f.hostVeth, ips), sysctls, result };
 }

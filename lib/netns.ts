@@ -6,9 +6,17 @@
  */
 import { existsSync } from 'node:fs';
 
-/** Prefix argv so that it runs in the network namespace at `netnsPath`. */
+const NAMED = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9_.-]+)$/u;
+
+/**
+ * Prefix argv so that it runs in the network namespace at `netnsPath`.
+ * ip(8) can enter a named namespace itself (`ip -n NAME`, which also looks
+ * in /run/netns), saving the nsenter exec; anything else goes through nsenter.
+ */
 export function inNetns(netnsPath: string | undefined, argv: readonly string[]): string[] {
   if (!netnsPath) return [...argv];
+  const named = NAMED.exec(netnsPath)?.[1];
+  if (named && argv[0] === 'ip' && named !== '.' && named !== '..') return ['ip', '-n', named, ...argv.slice(1)];
   return ['nsenter', `--net=${netnsPath}`, '--', ...argv];
 }
 
