@@ -182,7 +182,7 @@ export function parseConfig(stdin: string, cniArgs: Map<string, string> = new Ma
   const vlanTrunk = parseVlanTrunk(raw.vlanTrunk);
   const dns = parseDns(raw.dns);
   const mac = requestedMac(raw, cniArgs);
-  const prevResult = raw.prevResult === undefined ? undefined : parseResult(raw.prevResult, cniVersion);
+  const prevResult = raw.prevResult === undefined ? undefined : parseResult(raw.prevResult, cniVersion, 'prevResult');
   const valid = [
     ...(raw['cni.dev/valid-attachments'] !== undefined ? parseAttachments(raw['cni.dev/valid-attachments'], 'cni.dev/valid-attachments') : []),
     ...(raw['cni.dev/attachments'] !== undefined ? parseAttachments(raw['cni.dev/attachments'], 'cni.dev/attachments') : []),

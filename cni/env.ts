@@ -55,7 +55,7 @@ function parseArgs(text: string): Map<string, string> {
 
 export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
   const verb = env.CNI_COMMAND ?? '';
-  if (!(verb in REQUIRED)) {
+  if (!Object.hasOwn(REQUIRED, verb)) {
     throw new VirtnetError(ErrorCode.badEnvironment, `CNI_COMMAND: unknown verb "${verb}"; expected one of ${Object.keys(REQUIRED).join(', ')}`);
   }
   const missing = REQUIRED[verb as Verb].filter((k) => !env[k]);

@@ -105,7 +105,7 @@ export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, a
   }
   if (verb !== 'ADD') return undefined;
   try {
-    return parseResult(JSON.parse(res.stdout), version);
+    return parseResult(JSON.parse(res.stdout), version, `ipam plugin "${conf.ipam.type}" result`);
   } catch (e) {
     throw new VirtnetError(ErrorCode.decodeFailure, `ipam plugin "${conf.ipam.type}" returned an unreadable result: ${(e as Error).message}`);
   }

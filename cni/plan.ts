@@ -123,6 +123,7 @@ export function planAddressing(conf: BridgeConf, f: PortFacts, ipam: CniResult |
       op: 'route-add', dst: r.dst, dev: f.ifname, ...(via && { via }),
       ...(r.priority !== undefined && { metric: r.priority }), ...(r.table !== undefined && { table: r.table }),
       ...(r.mtu !== undefined && { mtu: r.mtu }), ...(r.advmss !== undefined && { advmss: r.advmss }),
+      ...(r.scope !== undefined && { scope: r.scope }),
     });
   }
   const result: CniResult = {

@@ -5,7 +5,7 @@
  * considerations"; libcni pkg/types/100/types.go convertTo04x).
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
-import type { CniResult } from './types.ts';
+import type { CniDns, CniInterface, CniIpConfig, CniResult, CniRoute } from './types.ts';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export const LATEST_VERSION = '1.1.0';
@@ -27,7 +27,7 @@ export function isSupported(version: string): boolean {
 
 export function requireSupported(version: string): void {
   if (!isSupported(version)) {
-    throw new VirtnetError(ErrorCode.incompatibleVersion, 'incompatible CNI versions', {
+    throw new VirtnetError(ErrorCode.incompatibleVersion, `cniVersion: "${version}" is not supported (incompatible CNI versions)`, {
       details: `config is "${version}", plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`,
     });
   }
@@ -43,23 +43,43 @@ export function requireVerbAllowed(verb: 'CHECK' | 'GC' | 'STATUS', version: str
   }
 }
 
-/** Read a result of any supported version into the 1.1.0 shape. */
-export function parseResult(value: unknown, fallbackVersion: string): CniResult {
-  if (typeof value !== 'object' || value === null) {
-    throw new VirtnetError(ErrorCode.decodeFailure, 'result: must be a JSON object');
+function listOf(r: Record<string, unknown>, key: string, field: string, required: string[]): Array<Record<string, unknown>> | undefined {
+  const v = r[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}: must be a list`);
+  return v.map((e, i) => {
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}[${i}]: must be an object`);
+    for (const k of required) {
+      if (typeof (e as Record<string, unknown>)[k] !== 'string') throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}[${i}].${k}: must be a string`);
+    }
+    return structuredClone(e) as Record<string, unknown>;
+  });
+}
+
+/**
+ * Read a result of any supported version into the 1.1.0 shape.
+ * @param field names the result in error messages ("prevResult", or the IPAM plugin).
+ */
+export function parseResult(value: unknown, fallbackVersion: string, field = 'result'): CniResult {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new VirtnetError(ErrorCode.decodeFailure, `${field}: must be a JSON object`);
   }
   const r = value as Record<string, unknown>;
   const version = typeof r.cniVersion === 'string' ? r.cniVersion : fallbackVersion;
   if (compareVersions(version, '0.3.0') < 0) {
-    throw new VirtnetError(ErrorCode.incompatibleVersion, `result: cniVersion "${version}" is older than 0.3.0, which virtnet does not read`);
+    throw new VirtnetError(ErrorCode.incompatibleVersion, `${field}: cniVersion "${version}" is older than 0.3.0, which virtnet does not read`);
   }
   const out: CniResult = { cniVersion: LATEST_VERSION };
-  if (Array.isArray(r.interfaces)) out.interfaces = structuredClone(r.interfaces);
-  if (Array.isArray(r.ips)) {
-    out.ips = (r.ips as Array<Record<string, unknown>>).map(({ version: _v, ...ip }) => ip as unknown as NonNullable<CniResult['ips']>[number]);
+  const interfaces = listOf(r, 'interfaces', field, ['name']);
+  const ips = listOf(r, 'ips', field, ['address']);
+  const routes = listOf(r, 'routes', field, ['dst']);
+  if (interfaces) out.interfaces = interfaces as unknown as CniInterface[];
+  if (ips) out.ips = ips.map(({ version: _v, ...ip }) => ip as unknown as CniIpConfig);
+  if (routes) out.routes = routes as unknown as CniRoute[];
+  if (r.dns !== undefined) {
+    if (typeof r.dns !== 'object' || r.dns === null || Array.isArray(r.dns)) throw new VirtnetError(ErrorCode.decodeFailure, `${field}.dns: must be an object`);
+    out.dns = structuredClone(r.dns) as CniDns;
   }
-  if (Array.isArray(r.routes)) out.routes = structuredClone(r.routes);
-  if (r.dns && typeof r.dns === 'object') out.dns = structuredClone(r.dns) as NonNullable<CniResult['dns']>;
   return out;
 }
 

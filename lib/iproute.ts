@@ -30,7 +30,7 @@ export type LinkOp =
   | { op: 'link-del'; name: string }
   | { op: 'addr-add'; dev: string; cidr: string; nodad?: boolean; replace?: boolean }
   | { op: 'addr-flush'; dev: string }
-  | { op: 'route-add'; dst: string; dev: string; via?: string; mtu?: number; metric?: number; table?: number; scope?: string; advmss?: number }
+  | { op: 'route-add'; dst: string; dev: string; via?: string; mtu?: number; metric?: number; table?: number; scope?: number; advmss?: number }
   | { op: 'link-show'; name: string };
 
 function name(n: string): string {
@@ -69,7 +69,7 @@ function token(t: string): string {
 export function renderOp(o: LinkOp): string {
   switch (o.op) {
     case 'bridge-add':
-      return ['link add name', name(o.name), ...(o.mtu ? ['mtu', int(o.mtu, 68, 65535)] : []), ...(o.mac ? ['address', mac(o.mac)] : []), 'type bridge'].join(' ');
+      return ['link add name', name(o.name), ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []), ...(o.mac !== undefined ? ['address', mac(o.mac)] : []), 'type bridge'].join(' ');
     case 'veth-add':
       return [
         'link add name', name(o.name), 'mtu', int(o.mtu, 68, 65535), 'address', mac(o.mac),
@@ -77,7 +77,7 @@ export function renderOp(o: LinkOp): string {
       ].join(' ');
     case 'vxlan-add':
       return [
-        'link add name', name(o.name), ...(o.mtu ? ['mtu', int(o.mtu, 68, 65535)] : []), 'type vxlan id', int(o.id, 0, 16777215),
+        'link add name', name(o.name), ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []), 'type vxlan id', int(o.id, 0, 16777215),
         ...(o.remote ? ['remote', ip(o.remote)] : []), ...(o.group ? ['group', ip(o.group)] : []),
         ...(o.local ? ['local', ip(o.local)] : []), ...(o.dev ? ['dev', name(o.dev)] : []), 'dstport', int(o.dstPort, 1, 65535),
       ].join(' ');
@@ -87,7 +87,7 @@ export function renderOp(o: LinkOp): string {
       return [
         'link set dev', name(o.name), ...(o.newName ? ['name', name(o.newName)] : []),
         ...(o.master ? ['master', name(o.master)] : []), ...(o.nomaster ? ['nomaster'] : []),
-        ...(o.mtu ? ['mtu', int(o.mtu, 68, 65535)] : []), ...(o.mac ? ['address', mac(o.mac)] : []),
+        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []), ...(o.mac !== undefined ? ['address', mac(o.mac)] : []),
         ...(o.promisc !== undefined ? ['promisc', o.promisc ? 'on' : 'off'] : []),
         ...(o.alias ? ['alias', token(o.alias)] : []), ...(o.up !== undefined ? [o.up ? 'up' : 'down'] : []),
       ].join(' ');
@@ -108,7 +108,7 @@ export function renderOp(o: LinkOp): string {
         'route add', cidr(o.dst), ...(o.via ? ['via', ip(o.via)] : []), 'dev', name(o.dev),
         ...(o.metric !== undefined ? ['metric', int(o.metric, 0, 2 ** 32 - 1)] : []),
         ...(o.table !== undefined ? ['table', int(o.table, 1, 2 ** 32 - 1)] : []),
-        ...(o.scope ? ['scope', token(o.scope)] : []),
+        ...(o.scope !== undefined ? ['scope', int(o.scope, 0, 255)] : []),
         ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
         ...(o.advmss !== undefined ? ['advmss', int(o.advmss, 1, 65535)] : []),
       ].join(' ');

@@ -16,6 +16,9 @@ export function linkNameProblem(name: string): string | undefined {
   if (/[/:\s]/u.test(name)) return 'must not contain "/", ":" or whitespace';
   // Not a kernel rule, but every value we pass on argv must be printable.
   if (/[\x00-\x1f\x7f]/u.test(name)) return 'must not contain control characters';
+  // Not kernel rules either: ip(8) -batch reads "#" as a comment and strips
+  // quotes and backslashes, so such a name could not be passed on safely.
+  if (/[#"'\\]/u.test(name)) return 'must not contain #, quotes or backslashes';
   return undefined;
 }
 

@@ -183,7 +183,7 @@ test('config: prevResult older than 0.3.0 is refused with code 1', () => {
   assert.throws(() => parseConfig(conf({ prevResult: { cniVersion: '0.2.0', ip4: { ip: '10.0.0.2/24' } } })), (e: unknown) => {
     assert.ok(e instanceof VirtnetError);
     assert.equal(e.code, ErrorCode.incompatibleVersion);
-    assert.match(e.message, /result: cniVersion "0\.2\.0" is older than 0\.3\.0/);
+    assert.match(e.message, /prevResult: cniVersion "0\.2\.0" is older than 0\.3\.0/);
     return true;
   });
 });

@@ -99,7 +99,7 @@ test('version: convertResult to an unsupported version fails with code 1', () =>
     assert.throws(() => convertResult(full(), v), (e: unknown) => {
       assert.ok(e instanceof VirtnetError);
       assert.equal(e.code, ErrorCode.incompatibleVersion);
-      assert.equal(e.message, 'incompatible CNI versions');
+      assert.match(e.message, /is not supported \(incompatible CNI versions\)/);
       assert.ok(e.details.includes(`"${v}"`), e.details);
       return true;
     });

@@ -1,0 +1,249 @@
+/**
+ * Bad input through the whole plugin entry point (runPlugin), as a runtime
+ * would send it. Every row fails in validation, before any side effect:
+ * environment and config are checked before the netns, IPAM or links are
+ * touched, and CNI_NETNS / CNI_PATH name places that do not exist as a
+ * second line of defence.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runPlugin, ABOUT } from '../../../cni/skel.ts';
+
+const BASE_ENV: Record<string, string> = {
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: 'ctr-0123abcd',
+  CNI_NETNS: '/var/run/netns/virtnet-unit-does-not-exist',
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/nonexistent/virtnet-unit/cni-bin',
+};
+
+/** A config that passes validation; rows break one thing in it. */
+const GOOD = { cniVersion: '1.1.0', name: 'unitnet', type: 'virtnet-bridge', bridge: 'vnunit0' };
+
+interface Row {
+  name: string;
+  /** Overrides on BASE_ENV; null removes the variable. */
+  env?: Record<string, string | null>;
+  /** Extra config fields (undefined value deletes), or raw stdin text. */
+  conf?: Record<string, unknown>;
+  stdin?: string;
+  code: number;
+  /** The exact message, or substrings it must contain (field name first, then the rule). */
+  msg: string | string[];
+  details?: string;
+}
+
+const ROWS: Row[] = [
+  // --- regressions found in review ---
+  { name: 'CNI_COMMAND naming an Object.prototype member', env: { CNI_COMMAND: 'toString' }, code: 4, msg: ['CNI_COMMAND', 'unknown verb "toString"'] },
+  { name: 'CNI_COMMAND __proto__', env: { CNI_COMMAND: '__proto__' }, code: 4, msg: ['CNI_COMMAND', 'unknown verb "__proto__"'] },
+  { name: 'ifname with # (ip -batch comment)', env: { CNI_IFNAME: 'eth#0' }, code: 4, msg: ['CNI_IFNAME', 'must not contain #'] },
+  { name: 'bridge name with a quote', conf: { bridge: '"br0' }, code: 7, msg: ['bridge', 'must not contain #, quotes'] },
+  { name: 'prevResult ips entry null', conf: { prevResult: { cniVersion: '1.1.0', ips: [null] } }, code: 6, msg: ['prevResult.ips[0]', 'must be an object'] },
+  { name: 'prevResult ips entry without address', conf: { prevResult: { cniVersion: '1.1.0', ips: [{ gateway: '10.0.0.1' }] } }, code: 6, msg: ['prevResult.ips[0].address', 'must be a string'] },
+  { name: 'prevResult interfaces not a list', conf: { prevResult: { cniVersion: '1.1.0', interfaces: {} } }, code: 6, msg: ['prevResult.interfaces', 'must be a list'] },
+  // --- environment (code 4) ---
+  { name: 'ADD without CNI_NETNS and CNI_IFNAME reports both', env: { CNI_NETNS: null, CNI_IFNAME: null }, code: 4, msg: 'required env variables [CNI_NETNS,CNI_IFNAME] missing' },
+  { name: 'ADD with no CNI variables at all reports all four', env: { CNI_CONTAINERID: null, CNI_NETNS: null, CNI_IFNAME: null, CNI_PATH: null }, code: 4, msg: 'required env variables [CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME,CNI_PATH] missing' },
+  { name: 'an empty variable counts as missing', env: { CNI_IFNAME: '' }, code: 4, msg: 'required env variables [CNI_IFNAME] missing' },
+  { name: 'DEL without CNI_CONTAINERID and CNI_PATH (CNI_NETNS optional)', env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: null, CNI_NETNS: null, CNI_PATH: null }, code: 4, msg: 'required env variables [CNI_CONTAINERID,CNI_PATH] missing' },
+  { name: 'GC without CNI_PATH', env: { CNI_COMMAND: 'GC', CNI_PATH: null }, code: 4, msg: 'required env variables [CNI_PATH] missing' },
+  { name: 'unknown CNI_COMMAND', env: { CNI_COMMAND: 'CREATE' }, code: 4, msg: ['CNI_COMMAND', 'unknown verb "CREATE"', 'expected one of ADD, CHECK, DEL, GC, STATUS, VERSION'] },
+  { name: 'CNI_COMMAND is case-sensitive', env: { CNI_COMMAND: 'add' }, code: 4, msg: ['CNI_COMMAND', 'unknown verb "add"'] },
+  { name: 'CNI_CONTAINERID with "/"', env: { CNI_CONTAINERID: 'ctr/1' }, code: 4, msg: ['CNI_CONTAINERID', '"ctr/1" must match'] },
+  { name: 'CNI_CONTAINERID starting with "-"', env: { CNI_CONTAINERID: '-ctr' }, code: 4, msg: ['CNI_CONTAINERID', '"-ctr" must match'] },
+  { name: 'CNI_CONTAINERID with a space', env: { CNI_CONTAINERID: 'ctr 1' }, code: 4, msg: ['CNI_CONTAINERID', 'must match'] },
+  { name: 'CNI_IFNAME of 16 bytes', env: { CNI_IFNAME: 'eth0123456789abc' }, code: 4, msg: ['CNI_IFNAME', 'must be at most 15 bytes'] },
+  { name: 'CNI_IFNAME of 9 characters but 18 bytes', env: { CNI_IFNAME: 'ééééééééé' }, code: 4, msg: ['CNI_IFNAME', 'must be at most 15 bytes'] },
+  { name: 'CNI_IFNAME with "/"', env: { CNI_IFNAME: 'eth/0' }, code: 4, msg: ['CNI_IFNAME', 'must not contain "/", ":" or whitespace'] },
+  { name: 'CNI_IFNAME with ":"', env: { CNI_IFNAME: 'eth0:1' }, code: 4, msg: ['CNI_IFNAME', 'must not contain "/", ":" or whitespace'] },
+  { name: 'CNI_IFNAME with a space', env: { CNI_IFNAME: 'eth 0' }, code: 4, msg: ['CNI_IFNAME', 'must not contain "/", ":" or whitespace'] },
+  { name: 'CNI_IFNAME with a tab', env: { CNI_IFNAME: 'eth\t0' }, code: 4, msg: ['CNI_IFNAME', 'must not contain "/", ":" or whitespace'] },
+  { name: 'CNI_IFNAME "."', env: { CNI_IFNAME: '.' }, code: 4, msg: ['CNI_IFNAME', 'must not be "." or ".."'] },
+  { name: 'CNI_IFNAME ".."', env: { CNI_IFNAME: '..' }, code: 4, msg: ['CNI_IFNAME', 'must not be "." or ".."'] },
+  { name: 'relative CNI_NETNS', env: { CNI_NETNS: 'var/run/netns/pod' }, code: 4, msg: ['CNI_NETNS', 'must be an absolute path'] },
+  { name: 'CNI_NETNS with ".."', env: { CNI_NETNS: '/var/run/netns/../../etc/pod' }, code: 4, msg: ['CNI_NETNS', 'must not contain ".."'] },
+  { name: 'CNI_NETNS with a space', env: { CNI_NETNS: '/var/run/netns/a pod' }, code: 4, msg: ['CNI_NETNS', 'may hold only letters, digits'] },
+  { name: 'relative CNI_NETNS on DEL too', env: { CNI_COMMAND: 'DEL', CNI_NETNS: 'pod' }, code: 4, msg: ['CNI_NETNS', 'must be an absolute path'] },
+  { name: 'relative CNI_PATH entry', env: { CNI_PATH: '/opt/cni/bin:relative/bin' }, code: 4, msg: ['CNI_PATH', 'entry "relative/bin"', 'must be an absolute path'] },
+  { name: 'CNI_PATH entry with ".."', env: { CNI_PATH: '/opt/cni/../bin' }, code: 4, msg: ['CNI_PATH', 'entry "/opt/cni/../bin"', 'must not contain ".."'] },
+  { name: 'CNI_PATH entry with "$"', env: { CNI_PATH: '/opt/$HOME/bin' }, code: 4, msg: ['CNI_PATH', 'may hold only letters, digits'] },
+  { name: 'CNI_ARGS unknown key without IgnoreUnknown', env: { CNI_ARGS: 'K8S_POD_NAME=p;FOO=bar' }, code: 4, msg: ['CNI_ARGS', 'unknown key FOO', 'IgnoreUnknown=1'] },
+  { name: 'CNI_ARGS unknown key with IgnoreUnknown=0', env: { CNI_ARGS: 'IgnoreUnknown=0;FOO=bar' }, code: 4, msg: ['CNI_ARGS', 'unknown key FOO'] },
+  { name: 'CNI_ARGS pair without "="', env: { CNI_ARGS: 'MAC' }, code: 4, msg: ['CNI_ARGS', '"MAC" is not KEY=VALUE'] },
+  { name: 'CNI_ARGS pair with an empty key', env: { CNI_ARGS: '=x' }, code: 4, msg: ['CNI_ARGS', '"=x" is not KEY=VALUE'] },
+
+  // --- stdin that is not a config object (code 6) ---
+  { name: 'stdin is not JSON', stdin: '{"cniVersion": "1.1.0",', code: 6, msg: ['config', 'not valid JSON'] },
+  { name: 'stdin is empty', stdin: '', code: 6, msg: ['config', 'not valid JSON'] },
+  { name: 'stdin is a JSON array', stdin: '[{"cniVersion":"1.1.0"}]', code: 6, msg: 'config: must be a JSON object' },
+  { name: 'stdin is JSON null', stdin: 'null', code: 6, msg: 'config: must be a JSON object' },
+  { name: 'stdin is a JSON string', stdin: '"virtnet"', code: 6, msg: 'config: must be a JSON object' },
+  { name: 'prevResult is not an object', conf: { prevResult: 'none' }, code: 6, msg: ['prevResult', 'must be a JSON object'] },
+
+  // --- versions (code 1) ---
+  { name: 'cniVersion 0.2.0 is unsupported', conf: { cniVersion: '0.2.0' }, code: 1, msg: 'cniVersion: "0.2.0" is not supported (incompatible CNI versions)', details: 'config is "0.2.0", plugin supports ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]' },
+  { name: 'cniVersion 9.9.9 is unsupported', conf: { cniVersion: '9.9.9' }, code: 1, msg: 'cniVersion: "9.9.9" is not supported (incompatible CNI versions)', details: 'config is "9.9.9", plugin supports ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]' },
+  { name: 'prevResult older than 0.3.0', conf: { prevResult: { cniVersion: '0.2.0' } }, code: 1, msg: ['prevResult', 'cniVersion "0.2.0" is older than 0.3.0'] },
+  { name: 'CHECK with cniVersion 0.3.1', env: { CNI_COMMAND: 'CHECK' }, conf: { cniVersion: '0.3.1', logFile: '/dev/null' }, code: 1, msg: 'config version does not allow CHECK', details: 'CHECK needs cniVersion 0.4.0 or later; the config says "0.3.1"' },
+  { name: 'CHECK with cniVersion 0.3.0', env: { CNI_COMMAND: 'CHECK' }, conf: { cniVersion: '0.3.0', logFile: '/dev/null' }, code: 1, msg: 'config version does not allow CHECK', details: 'CHECK needs cniVersion 0.4.0 or later; the config says "0.3.0"' },
+  { name: 'GC with cniVersion 1.0.0', env: { CNI_COMMAND: 'GC' }, conf: { cniVersion: '1.0.0', logFile: '/dev/null' }, code: 1, msg: 'config version does not allow GC', details: 'GC needs cniVersion 1.1.0 or later; the config says "1.0.0"' },
+  { name: 'STATUS with cniVersion 1.0.0', env: { CNI_COMMAND: 'STATUS' }, conf: { cniVersion: '1.0.0', logFile: '/dev/null' }, code: 1, msg: 'config version does not allow STATUS', details: 'STATUS needs cniVersion 1.1.0 or later; the config says "1.0.0"' },
+
+  // --- config fields (code 7) ---
+  { name: 'missing cniVersion', conf: { cniVersion: undefined }, code: 7, msg: 'cniVersion: is required' },
+  { name: 'empty cniVersion', conf: { cniVersion: '' }, code: 7, msg: 'cniVersion: is required' },
+  { name: 'numeric cniVersion', conf: { cniVersion: 1 }, code: 7, msg: 'cniVersion: must be a string' },
+  { name: 'missing network name', conf: { name: undefined }, code: 7, msg: ['name', '"" must match'] },
+  { name: 'network name with a space', conf: { name: 'my net' }, code: 7, msg: ['name', '"my net" must match'] },
+  { name: 'network name starting with "_"', conf: { name: '_net' }, code: 7, msg: ['name', '"_net" must match'] },
+  { name: 'network name with "/"', conf: { name: 'a/b' }, code: 7, msg: ['name', '"a/b" must match'] },
+  { name: 'bridge name too long', conf: { bridge: 'virtnet-bridge-00' }, code: 7, msg: ['bridge', 'is not a valid link name', 'must be at most 15 bytes'] },
+  { name: 'bridge name with "/"', conf: { bridge: 'br/0' }, code: 7, msg: ['bridge', '"br/0" is not a valid link name', 'must not contain "/", ":" or whitespace'] },
+  { name: 'bridge name with a space', conf: { bridge: 'br 0' }, code: 7, msg: ['bridge', 'must not contain "/", ":" or whitespace'] },
+  { name: 'bridge name empty', conf: { bridge: '' }, code: 7, msg: ['bridge', 'must not be empty'] },
+  { name: 'bridge name ".."', conf: { bridge: '..' }, code: 7, msg: ['bridge', 'must not be "." or ".."'] },
+  { name: 'bridge name with a control character', conf: { bridge: 'br\u00010' }, code: 7, msg: ['bridge', 'must not contain control characters'] },
+  { name: 'bridge name not a string', conf: { bridge: 0 }, code: 7, msg: 'bridge: must be a string' },
+  { name: 'mtu 67', conf: { mtu: 67 }, code: 7, msg: 'mtu: must be an integer from 68 to 65535' },
+  { name: 'mtu 65536', conf: { mtu: 65536 }, code: 7, msg: 'mtu: must be an integer from 68 to 65535' },
+  { name: 'mtu 1500.5', conf: { mtu: 1500.5 }, code: 7, msg: 'mtu: must be an integer from 68 to 65535' },
+  { name: 'mtu as a string', conf: { mtu: '1500' }, code: 7, msg: 'mtu: must be an integer from 68 to 65535' },
+  { name: 'runtimeConfig.mac not a MAC', conf: { runtimeConfig: { mac: 'zz:00:00:00:00:01' } }, code: 7, msg: ['runtimeConfig.mac', '"zz:00:00:00:00:01" is not a MAC address'] },
+  { name: 'runtimeConfig.mac with dashes', conf: { runtimeConfig: { mac: '02-00-00-00-00-01' } }, code: 7, msg: ['runtimeConfig.mac', 'is not a MAC address'] },
+  { name: 'runtimeConfig.mac a number', conf: { runtimeConfig: { mac: 2 } }, code: 7, msg: ['runtimeConfig.mac', '"2" is not a MAC address'] },
+  { name: 'args.cni.mac of five octets', conf: { args: { cni: { mac: '02:00:00:00:01' } } }, code: 7, msg: ['args.cni.mac', '"02:00:00:00:01" is not a MAC address'] },
+  { name: 'runtimeConfig.mac multicast', conf: { runtimeConfig: { mac: '01:00:5e:00:00:01' } }, code: 7, msg: ['runtimeConfig.mac', 'is a multicast MAC', 'unicast'] },
+  { name: 'args.cni.mac multicast (broadcast)', conf: { args: { cni: { mac: 'ff:ff:ff:ff:ff:ff' } } }, code: 7, msg: ['args.cni.mac', '"ff:ff:ff:ff:ff:ff" is a multicast MAC'] },
+  { name: 'CNI_ARGS MAC multicast', env: { CNI_ARGS: 'MAC=03:00:00:00:00:01' }, code: 7, msg: ['CNI_ARGS MAC', 'is a multicast MAC'] },
+  { name: 'CNI_ARGS MAC not a MAC', env: { CNI_ARGS: 'IgnoreUnknown=1;MAC=02:00' }, code: 7, msg: ['CNI_ARGS MAC', '"02:00" is not a MAC address'] },
+  { name: 'runtimeConfig.ips entry not an IP', conf: { runtimeConfig: { ips: ['10.0.0.5/24', '10.0.0.300/24'] } }, code: 7, msg: ['runtimeConfig.ips[1]', '"10.0.0.300/24" is not an IP or CIDR'] },
+  { name: 'runtimeConfig.ips entry with prefix too long', conf: { runtimeConfig: { ips: ['fd00::1/129'] } }, code: 7, msg: ['runtimeConfig.ips[0]', 'is not an IP or CIDR'] },
+  { name: 'runtimeConfig.ips not a list', conf: { runtimeConfig: { ips: '10.0.0.5' } }, code: 7, msg: ['runtimeConfig.ips', 'must be a list of IPs or CIDRs'] },
+  { name: 'args.cni.ips entry a number', conf: { args: { cni: { ips: [42] } } }, code: 7, msg: ['args.cni.ips[0]', '"42" is not an IP or CIDR'] },
+  { name: 'vxlan without id', conf: { vxlan: { remote: '192.0.2.2' } }, code: 7, msg: ['vxlan.id', 'is required'] },
+  { name: 'vxlan id above 16777215', conf: { vxlan: { id: 16777216, remote: '192.0.2.2' } }, code: 7, msg: 'vxlan.id: must be an integer from 0 to 16777215' },
+  { name: 'vxlan with both remote and group', conf: { vxlan: { id: 10, remote: '192.0.2.2', group: '239.0.0.10', dev: 'eth1' } }, code: 7, msg: 'vxlan: set either remote or group, not both' },
+  { name: 'vxlan with neither remote nor group', conf: { vxlan: { id: 10 } }, code: 7, msg: ['vxlan', 'needs remote (unicast peer) or group (multicast)'] },
+  { name: 'vxlan group not multicast (IPv4)', conf: { vxlan: { id: 10, group: '10.1.1.1', dev: 'eth1' } }, code: 7, msg: ['vxlan.group', '"10.1.1.1" is not a multicast address'] },
+  { name: 'vxlan group not multicast (IPv6)', conf: { vxlan: { id: 10, group: 'fd00::1', dev: 'eth1' } }, code: 7, msg: ['vxlan.group', '"fd00::1" is not a multicast address'] },
+  { name: 'vxlan group 240.0.0.1 is past the multicast range', conf: { vxlan: { id: 10, group: '240.0.0.1', dev: 'eth1' } }, code: 7, msg: ['vxlan.group', 'is not a multicast address'] },
+  { name: 'vxlan remote a host name', conf: { vxlan: { id: 10, remote: 'peer.example.test' } }, code: 7, msg: ['vxlan.remote', '"peer.example.test" is not an IP address'] },
+  { name: 'vxlan remote with a prefix', conf: { vxlan: { id: 10, remote: '192.0.2.2/32' } }, code: 7, msg: ['vxlan.remote', 'is not an IP address'] },
+  { name: 'vxlan port 0', conf: { vxlan: { id: 10, remote: '192.0.2.2', port: 0 } }, code: 7, msg: 'vxlan.port: must be an integer from 1 to 65535' },
+  { name: 'vxlan dev with a space', conf: { vxlan: { id: 10, group: '239.0.0.1', dev: 'eth 1' } }, code: 7, msg: ['vxlan.dev', 'must not contain "/", ":" or whitespace'] },
+  { name: 'vxlan not an object', conf: { vxlan: 10 }, code: 7, msg: 'vxlan: must be an object' },
+  { name: 'vlanTrunk id 0', conf: { vlanTrunk: [{ id: 0 }] }, code: 7, msg: 'vlanTrunk[0].id: must be an integer from 1 to 4094' },
+  { name: 'vlanTrunk id 4095', conf: { vlanTrunk: [{ id: 10 }, { id: 4095 }] }, code: 7, msg: 'vlanTrunk[1].id: must be an integer from 1 to 4094' },
+  { name: 'vlanTrunk maxID 4095', conf: { vlanTrunk: [{ minID: 1, maxID: 4095 }] }, code: 7, msg: 'vlanTrunk[0].maxID: must be an integer from 1 to 4094' },
+  { name: 'vlanTrunk minID > maxID', conf: { vlanTrunk: [{ minID: 200, maxID: 100 }] }, code: 7, msg: 'vlanTrunk[0]: minID 200 is greater than maxID 100' },
+  { name: 'vlanTrunk empty list', conf: { vlanTrunk: [] }, code: 7, msg: 'vlanTrunk: must be a non-empty list of {id} or {minID, maxID}' },
+  { name: 'vlanTrunk not a list', conf: { vlanTrunk: { id: 5 } }, code: 7, msg: ['vlanTrunk', 'must be a non-empty list'] },
+  { name: 'vlanTrunk entry not an object', conf: { vlanTrunk: [5] }, code: 7, msg: 'vlanTrunk[0]: must be an object' },
+  { name: 'ipam without type', conf: { ipam: { subnet: '10.0.0.0/24' } }, code: 7, msg: ['ipam.type', 'must name the IPAM plugin'] },
+  { name: 'ipam as a string', conf: { ipam: 'host-local' }, code: 7, msg: ['ipam.type', 'must name the IPAM plugin'] },
+  { name: 'ipam type with "/"', conf: { ipam: { type: '../bin/host-local' } }, code: 7, msg: ['ipam.type', '"../bin/host-local" must match'] },
+  { name: 'ipam type empty', conf: { ipam: { type: '' } }, code: 7, msg: ['ipam.type', '"" must match'] },
+  { name: 'dns.nameservers entry not an IP', conf: { dns: { nameservers: ['10.0.0.53', 'dns.example.test'] } }, code: 7, msg: ['dns.nameservers[1]', '"dns.example.test" is not an IP address'] },
+  { name: 'dns.nameservers not a list', conf: { dns: { nameservers: '10.0.0.53' } }, code: 7, msg: ['dns.nameservers', 'must be a list of strings'] },
+  { name: 'dns.search with a number', conf: { dns: { search: ['a.test', 1] } }, code: 7, msg: ['dns.search', 'must be a list of strings'] },
+  { name: 'logFile relative', conf: { logFile: 'virtnet.log' }, code: 7, msg: ['logFile', '"virtnet.log" must be an absolute path'] },
+  { name: 'logFile with ".."', conf: { logFile: '/var/log/../../tmp/x.log' }, code: 7, msg: ['logFile', 'must not contain ".."'] },
+  { name: 'dataDir with ".."', conf: { dataDir: '/var/lib/cni/../../../tmp' }, code: 7, msg: ['dataDir', '"/var/lib/cni/../../../tmp" must not contain ".."'] },
+  { name: 'dataDir relative', conf: { dataDir: 'state' }, code: 7, msg: ['dataDir', 'must be an absolute path'] },
+  { name: 'isGateway "yes"', conf: { isGateway: 'yes' }, code: 7, msg: 'isGateway: must be a boolean' },
+  { name: 'cni.dev/valid-attachments not a list', conf: { 'cni.dev/valid-attachments': { c1: 'eth0' } }, code: 7, msg: ['cni.dev/valid-attachments', 'must be a list'] },
+  { name: 'DEL validates the config too', env: { CNI_COMMAND: 'DEL' }, conf: { mtu: 10 }, code: 7, msg: 'mtu: must be an integer from 68 to 65535' },
+
+  // --- unsupported field (code 2) ---
+  { name: 'vlan (access VLAN) is unsupported', conf: { vlan: 100 }, code: 2, msg: ['vlan', 'access-VLAN tagging is not supported', 'vlanTrunk'] },
+  { name: 'IgnoreUnknown lets unknown CNI_ARGS through to config validation', env: { CNI_ARGS: 'IgnoreUnknown=true;FOO=bar' }, conf: { vlan: 5 }, code: 2, msg: ['vlan', 'is not supported'] },
+];
+
+function envOf(row: Row): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...BASE_ENV };
+  for (const [k, v] of Object.entries(row.env ?? {})) {
+    if (v === null) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+function stdinOf(row: Row): string {
+  if (row.stdin !== undefined) return row.stdin;
+  const c: Record<string, unknown> = { ...GOOD };
+  for (const [k, v] of Object.entries(row.conf ?? {})) {
+    if (v === undefined) delete c[k];
+    else c[k] = v;
+  }
+  return JSON.stringify(c);
+}
+
+/** The version the error document echoes: the stdin's cniVersion when it has a usable one. */
+function echoedVersion(row: Row): string {
+  if (row.stdin !== undefined) return '1.1.0';
+  const v = row.conf && 'cniVersion' in row.conf ? row.conf.cniVersion : GOOD.cniVersion;
+  return typeof v === 'string' && v !== '' ? v : '1.1.0';
+}
+
+test('bad-input table has at least 30 rows with unique names', () => {
+  assert.ok(ROWS.length >= 30, `${ROWS.length} rows`);
+  assert.equal(new Set(ROWS.map((r) => r.name)).size, ROWS.length);
+});
+
+for (const row of ROWS) {
+  test(`bad input: ${row.name} -> code ${row.code}`, async () => {
+    const out = await runPlugin(envOf(row), stdinOf(row));
+    assert.equal(out.exitCode, 1, `exit code; stdout ${out.stdout}`);
+    // A typed validation error, not a crash: nothing on stderr.
+    assert.equal(out.stderr, '');
+    const doc = JSON.parse(out.stdout) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(doc).sort(), row.details !== undefined ? ['cniVersion', 'code', 'details', 'msg'] : ['cniVersion', 'code', 'msg'], out.stdout);
+    assert.equal(doc.code, row.code, `code; msg ${String(doc.msg)}`);
+    assert.equal(doc.cniVersion, echoedVersion(row));
+    assert.equal(typeof doc.msg, 'string');
+    const msg = doc.msg as string;
+    if (typeof row.msg === 'string') {
+      assert.equal(msg, row.msg);
+    } else {
+      let from = 0;
+      for (const part of row.msg) {
+        const at = msg.indexOf(part, from);
+        assert.ok(at >= 0, `msg ${JSON.stringify(msg)} should contain ${JSON.stringify(part)} (in order)`);
+        from = at + part.length;
+      }
+    }
+    if (row.details !== undefined) assert.equal(doc.details, row.details);
+  });
+}
+
+test('VERSION: supportedVersions exactly, cniVersion echoed from stdin, no other variables needed', async () => {
+  const out = await runPlugin({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
+  assert.deepEqual(out, {
+    stdout: JSON.stringify({ cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] }),
+    stderr: '',
+    exitCode: 0,
+  });
+});
+
+test('VERSION: without a readable cniVersion answers with 1.1.0', async () => {
+  for (const stdin of ['', 'not json', '{}', 'null']) {
+    const out = await runPlugin({ CNI_COMMAND: 'VERSION' }, stdin);
+    assert.equal(out.exitCode, 0);
+    assert.deepEqual(JSON.parse(out.stdout), { cniVersion: '1.1.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+  }
+});
+
+test('no CNI_COMMAND: the about text on stderr, nothing on stdout, exit 0', async () => {
+  const out = await runPlugin({ CNI_PATH: '/opt/cni/bin' }, '');
+  assert.deepEqual(out, {
+    stdout: '',
+    stderr: `${ABOUT}\nCNI protocol versions supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n`,
+    exitCode: 0,
+  });
+  assert.equal(ABOUT, 'virtnet-bridge: VM-ready bridge CNI plugin');
+  const empty = await runPlugin({ CNI_COMMAND: '' }, '{}');
+  assert.equal(empty.exitCode, 0);
+  assert.equal(empty.stdout, '');
+  assert.ok(empty.stderr.startsWith(ABOUT));
+});
