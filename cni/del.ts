@@ -5,6 +5,7 @@
  * asks the IPAM delegate to release.
  */
 import { applyLinkOps } from '../lib/iproute.ts';
+import { execStats } from '../lib/exec.ts';
 import { linkNames } from '../lib/links.ts';
 import { applyNft } from '../lib/nft.ts';
 import { execIpam } from './ipam.ts';
@@ -46,5 +47,5 @@ export async function cmdDel(conf: BridgeConf, env: CniEnv, log: Log): Promise<v
   };
   await releaseAttachment(conf, env, rec, { ipam: true, log });
   removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname);
-  log.info('deleted', { containerID: env.containerID, ifname: env.ifname });
+  log.info('deleted', { containerID: env.containerID, ifname: env.ifname, children: execStats.spawned });
 }

@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Netns } from './netns.ts';
+import { before, after } from 'node:test';
+import { deleteAllNetns, makeNetns, type Netns } from './netns.ts';
 
 export const PLUGIN = resolve('dist/cni/virtnet-bridge');
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
@@ -85,5 +86,29 @@ export function bridgeConf(dir: string, o: ConfOptions = {}): Record<string, unk
     dataDir: join(dir, 'virtnet'),
     ipam: { type: 'host-local', subnet: o.subnet ?? '10.99.0.0/24', dataDir: join(dir, 'ipam'), ...o.ipamExtra },
     ...o.extra,
+  };
+}
+
+/**
+ * The common fixture of a CNI test file: a "node" namespace that plays the
+ * host and a scratch directory, both removed after the file's tests (call it
+ * inside `describe`).
+ */
+export function nodeFixture(): { readonly node: Netns; readonly dir: string } {
+  const scratch = scratchDir();
+  let node: Netns | undefined;
+  before(() => {
+    node = makeNetns('vnt-node');
+  });
+  after(() => {
+    deleteAllNetns();
+    scratch.cleanup();
+  });
+  return {
+    get node(): Netns {
+      if (!node) throw new Error('nodeFixture: used outside a test');
+      return node;
+    },
+    dir: scratch.dir,
   };
 }

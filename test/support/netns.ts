@@ -69,3 +69,8 @@ export function nftTables(ns: Netns): string[] {
   const doc = JSON.parse(ns.run(['nft', '-j', 'list', 'tables'])) as { nftables: Array<{ table?: { family: string; name: string } }> };
   return doc.nftables.flatMap((e) => (e.table ? [`${e.table.family} ${e.table.name}`] : []));
 }
+
+/** One or more pings with a 1 s deadline each; true when any reply came back. */
+export function ping(from: Netns, ip: string, count = 1): boolean {
+  return from.try(['ping', '-c', String(count), '-W', '1', '-i', '0.2', ip]).status === 0;
+}

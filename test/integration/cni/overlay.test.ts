@@ -5,14 +5,10 @@ import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { makeNetns, deleteAllNetns, links, type Netns } from '../../support/netns.ts';
+import { makeNetns, deleteAllNetns, links, ping, type Netns } from '../../support/netns.ts';
 import { bridgeConf, mustCall, scratchDir } from '../../support/cni.ts';
 
 const FRAMES = resolve('test/support/vlan_frames.py');
-
-function ping(from: Netns, ip: string, count = 1): boolean {
-  return from.try(['ping', '-c', String(count), '-W', '1', '-i', '0.2', ip]).status === 0;
-}
 
 /** Markers that `listener` sees while `sender` sends one burst per VLAN id. */
 async function framesSeen(sender: Netns, listener: Netns, vids: number[]): Promise<string[]> {
