@@ -7,7 +7,6 @@
  * Any failure undoes what was made (IPAM allocation, host veth, rules,
  * record), so nothing is left half-done.
  */
-import { randomBytes } from 'node:crypto';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { ExecError, execStats } from '../lib/exec.ts';
 import { applyLinkOps, type LinkOp } from '../lib/iproute.ts';
@@ -16,6 +15,7 @@ import { netnsExists } from '../lib/netns.ts';
 import { applyNft } from '../lib/nft.ts';
 import { ensureSysctl } from '../lib/sysctl.ts';
 import { randomMac } from '../lib/cidr.ts';
+import { urandom } from '../lib/names.ts';
 import { execIpam } from './ipam.ts';
 import { planAddressing, planPort, vxlanLinkName, type PortFacts } from './plan.ts';
 import { hostVethName, removeRecord, writeRecord } from './state.ts';
@@ -61,6 +61,7 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<C
   if (!netnsExists(env.netns)) {
     throw new VirtnetError(ErrorCode.badEnvironment, `CNI_NETNS: "${env.netns}" does not exist`);
   }
+  const t0 = performance.now();
   const hostVeth = hostVethName(env.containerID, env.ifname);
   const present = linkNames();
   if (present.has(hostVeth)) {
@@ -68,7 +69,7 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<C
   }
   const facts: PortFacts = {
     containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth,
-    hostMac: randomMac(randomBytes), containerMac: conf.mac ?? randomMac(randomBytes), bridgeMac: randomMac(randomBytes),
+    hostMac: randomMac(urandom), containerMac: conf.mac ?? randomMac(urandom), bridgeMac: randomMac(urandom),
     bridgeExists: present.has(conf.bridge), vxlanExists: conf.vxlan ? present.has(vxlanLinkName(conf.vxlan.id)) : false,
   };
   const record = { containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth, bridge: conf.bridge };
@@ -81,12 +82,14 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<C
       applyPort(port.hostOps, conf.bridge, facts.bridgeExists),
       applyNft(port.nft),
     ] as const);
+    const tPhase1 = performance.now();
     const addr = planAddressing(conf, facts, ipam, (cidr) => hasAddress(conf.bridge, cidr));
     for (const [key, value] of Object.entries(addr.sysctls)) ensureSysctl(key, value);
     await settled([applyLinkOps(addr.containerOps, env.netns), applyLinkOps(addr.gatewayOps), applyNft(addr.nft)]);
+    const tPhase2 = performance.now();
     const bridge = addr.result.interfaces?.[0];
     if (bridge && bridgeMac) bridge.mac = bridgeMac;
-    log.info('added', { containerID: env.containerID, ifname: env.ifname, hostVeth, ips: addr.result.ips?.map((i) => i.address), children: execStats.spawned });
+    log.info('added', { containerID: env.containerID, ifname: env.ifname, hostVeth, ips: addr.result.ips?.map((i) => i.address), children: execStats.spawned, ms: { phase1: +(tPhase1 - t0).toFixed(1), phase2: +(tPhase2 - tPhase1).toFixed(1) } });
     return addr.result;
   } catch (err) {
     log.error('ADD failed, rolling back', { containerID: env.containerID, ifname: env.ifname, error: (err as Error).message });

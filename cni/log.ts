@@ -4,7 +4,7 @@
  * Deliberately tiny: the plugin is exec'd per call, and a logging library's
  * import would cost more than the whole ADD's own work.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeSync } from 'node:fs';
 
 export interface Log {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -20,7 +20,7 @@ export function createLog(base: Record<string, unknown>, logFile?: string, level
     const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields }) + '\n';
     try {
       if (logFile) appendFileSync(logFile, line);
-      else process.stderr.write(line);
+      else writeSync(2, line);
     } catch {
       // A log that cannot be written must not fail the operation.
     }

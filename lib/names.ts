@@ -4,7 +4,7 @@
  * 15 bytes, not "." or "..", no "/", ":" or whitespace. CNI applies the same
  * rule to CNI_IFNAME (libcni pkg/utils ValidateInterfaceName).
  */
-import { createHash } from 'node:crypto';
+import { openSync, readSync, closeSync } from 'node:fs';
 
 export const MAX_LINK_NAME_BYTES = 15;
 
@@ -25,7 +25,29 @@ export function linkNameProblem(name: string): string | undefined {
 /** libcni's rule for container ids and network names (pkg/utils/utils.go). */
 export const CNI_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/u;
 
-/** Hex digest, for names derived from longer identifiers. */
+/**
+ * A short, stable hex name for a longer identifier: 64-bit FNV-1a
+ * (draft-eastlake-fnv). Not cryptographic, and needn't be: it only spreads
+ * names; its point is that the exec'd CNI plugin need not load node:crypto,
+ * which costs a few ms of its start-up.
+ */
 export function shortHash(input: string, hexChars: number): string {
-  return createHash('sha256').update(input).digest('hex').slice(0, hexChars);
+  let h = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(input, 'utf8')) {
+    h ^= BigInt(byte);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, '0').slice(0, hexChars);
+}
+
+/** Random bytes from the kernel, without loading node:crypto (see shortHash). */
+export function urandom(n: number): Uint8Array {
+  const buf = Buffer.alloc(n);
+  const fd = openSync('/dev/urandom', 'r');
+  try {
+    readSync(fd, buf, 0, n, null);
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
 }
