@@ -2,14 +2,15 @@
  * ADD in two phases, each running its child processes in parallel:
  *   1. the IPAM delegate, beside the host batch that makes the bridge and the
  *      veth pair, and the port's L2 filters;
- *   2. with the addresses known: the container batch, the bridge's gateway
+ *   2. with the addresses known: the container batch (its `ip` was started
+ *      in phase 1 and waits on stdin, so its exec is off the critical path), the bridge's gateway
  *      address (only the first time) and the NAT rules.
  * Any failure undoes what was made (IPAM allocation, host veth, rules,
  * record), so nothing is left half-done.
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { ExecError, execStats } from '../lib/exec.ts';
-import { applyLinkOps, type LinkOp } from '../lib/iproute.ts';
+import { applyLinkOps, prepareLinkOps, type LinkOp } from '../lib/iproute.ts';
 import { hasAddress, linkNames } from '../lib/links.ts';
 import { netnsExists } from '../lib/netns.ts';
 import { applyNft } from '../lib/nft.ts';
@@ -75,6 +76,8 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<C
   const record = { containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth, bridge: conf.bridge };
   // Written first, so GC can release whatever a crash in the middle leaves.
   writeRecord(conf.dataDir, conf.name, record);
+  // The container's batch starts now and waits on stdin for the addresses.
+  const inside = prepareLinkOps(env.netns);
   try {
     const port = planPort(conf, facts);
     const [ipam, bridgeMac] = await settled([
@@ -85,13 +88,14 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<C
     const tPhase1 = performance.now();
     const addr = planAddressing(conf, facts, ipam, (cidr) => hasAddress(conf.bridge, cidr));
     for (const [key, value] of Object.entries(addr.sysctls)) ensureSysctl(key, value);
-    await settled([applyLinkOps(addr.containerOps, env.netns), applyLinkOps(addr.gatewayOps), applyNft(addr.nft)]);
+    await settled([inside.apply(addr.containerOps), applyLinkOps(addr.gatewayOps), applyNft(addr.nft)]);
     const tPhase2 = performance.now();
     const bridge = addr.result.interfaces?.[0];
     if (bridge && bridgeMac) bridge.mac = bridgeMac;
     log.info('added', { containerID: env.containerID, ifname: env.ifname, hostVeth, ips: addr.result.ips?.map((i) => i.address), children: execStats.spawned, ms: { phase1: +(tPhase1 - t0).toFixed(1), phase2: +(tPhase2 - tPhase1).toFixed(1) } });
     return addr.result;
   } catch (err) {
+    await inside.apply([]).catch(() => undefined);
     log.error('ADD failed, rolling back', { containerID: env.containerID, ifname: env.ifname, error: (err as Error).message });
     // The IPAM release runs even if its ADD failed: the (container, ifname) key is
     // ours alone (duplicates were refused above), and a partial allocation must go.

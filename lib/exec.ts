@@ -47,25 +47,38 @@ Object.defineProperty(ExecError.prototype, 'name', { value: 'ExecError' });
 export const execStats = { spawned: 0 };
 
 export function exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  return start(argv, options).finish(options.input ?? '');
+}
+
+/** A started child whose stdin is still open. */
+export interface PendingExec {
+  /** Write `input`, close stdin and wait for the exit. */
+  finish(input: string): Promise<ExecResult>;
+}
+
+/**
+ * Start a child now and give it its stdin later: the spawn (a few ms from
+ * Node) then overlaps whatever the caller still has to wait for.
+ */
+export function start(argv: readonly string[], options: Omit<ExecOptions, 'input'> = {}): PendingExec {
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError('exec: empty argv');
   execStats.spawned++;
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 30_000,
-      killSignal: 'SIGKILL',
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    // A child that exits before reading stdin raises EPIPE; its exit code tells the story.
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
-    let spawnError: Error | undefined;
-    child.on('error', (e) => (spawnError = e));
+  const child = spawn(file, args, {
+    env: options.env ?? process.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    timeout: options.timeoutMs ?? 30_000,
+    killSignal: 'SIGKILL',
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  // A child that exits before reading stdin raises EPIPE; its exit code tells the story.
+  child.stdin.on('error', () => {});
+  let spawnError: Error | undefined;
+  child.on('error', (e) => (spawnError = e));
+  const done = new Promise<ExecResult>((resolve, reject) => {
     child.on('close', (code, signal) => {
       const result: ExecResult = {
         argv,
@@ -79,4 +92,10 @@ export function exec(argv: readonly string[], options: ExecOptions = {}): Promis
       resolve(result);
     });
   });
+  return {
+    finish(input) {
+      child.stdin.end(input);
+      return done;
+    },
+  };
 }

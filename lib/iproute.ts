@@ -4,7 +4,7 @@
  * so a whole phase costs one child process; reads use `ip -json`.
  * Measured choice: see README "Kernel-access layer".
  */
-import { exec } from './exec.ts';
+import { exec, start } from './exec.ts';
 import { inNetns } from './netns.ts';
 import { linkNameProblem } from './names.ts';
 import { isMac, parseCidr, isIp } from './cidr.ts';
@@ -152,6 +152,20 @@ export async function applyLinkOps(ops: readonly LinkOp[], netns?: string): Prom
   const reads = ops.some((o) => o.op === 'link-show');
   const { stdout } = await exec(inNetns(netns, ['ip', ...(reads ? ['-json', '-details'] : []), '-batch', '-']), { input });
   return stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as IpLink[]);
+}
+
+/**
+ * Start `ip -batch -` in `netns` now and give it its operations later, so
+ * that the exec overlaps what the caller is waiting for (ADD starts the
+ * container's batch while the IPAM delegate runs). `apply([])` just ends it.
+ */
+export function prepareLinkOps(netns?: string): { apply(ops: readonly LinkOp[]): Promise<void> } {
+  const pending = start(inNetns(netns, ['ip', '-batch', '-']));
+  return {
+    async apply(ops) {
+      await pending.finish(ops.length ? ops.map(renderOp).join('\n') + '\n' : '');
+    },
+  };
 }
 
 /** `ip -json [-details] <args>` in `netns`, parsed. */
