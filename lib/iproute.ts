@@ -14,6 +14,7 @@ export type LinkOp =
   | { op: 'veth-add'; name: string; mtu: number; mac: string; peer: string; peerMac: string; peerNetns: string }
   | { op: 'vxlan-add'; name: string; id: number; dstPort: number; remote?: string; group?: string; dev?: string; local?: string; mtu?: number }
   | { op: 'tap-add'; name: string }
+  | { op: 'dummy-add'; name: string }
   | {
       op: 'link-set';
       name: string;
@@ -30,7 +31,9 @@ export type LinkOp =
   | { op: 'link-del'; name: string }
   | { op: 'addr-add'; dev: string; cidr: string; nodad?: boolean; replace?: boolean }
   | { op: 'addr-flush'; dev: string }
-  | { op: 'route-add'; dst: string; dev: string; via?: string; mtu?: number; metric?: number; table?: number; scope?: number; advmss?: number }
+  | { op: 'route-add'; dst: string; dev: string; via?: string; mtu?: number; metric?: number; table?: number; scope?: number; advmss?: number; onlink?: boolean }
+  | { op: 'rule-add'; iif: string; table: number; pref: number }
+  | { op: 'rule-del'; iif: string; table: number; pref: number }
   | { op: 'link-show'; name: string };
 
 function name(n: string): string {
@@ -83,6 +86,8 @@ export function renderOp(o: LinkOp): string {
       ].join(' ');
     case 'tap-add':
       return `tuntap add dev ${name(o.name)} mode tap`;
+    case 'dummy-add':
+      return `link add name ${name(o.name)} type dummy`;
     case 'link-set':
       return [
         'link set dev', name(o.name), ...(o.newName ? ['name', name(o.newName)] : []),
@@ -111,7 +116,13 @@ export function renderOp(o: LinkOp): string {
         ...(o.scope !== undefined ? ['scope', int(o.scope, 0, 255)] : []),
         ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
         ...(o.advmss !== undefined ? ['advmss', int(o.advmss, 1, 65535)] : []),
+        ...(o.onlink ? ['onlink'] : []),
       ].join(' ');
+    case 'rule-add':
+      // ip(8) takes a rule's family only as a global option (ip -6 -batch).
+      return `rule add iif ${name(o.iif)} table ${int(o.table, 1, 2 ** 31 - 1)} pref ${int(o.pref, 1, 32765)}`;
+    case 'rule-del':
+      return `rule del iif ${name(o.iif)} table ${int(o.table, 1, 2 ** 31 - 1)} pref ${int(o.pref, 1, 32765)}`;
     case 'link-show':
       return `link show dev ${name(o.name)}`;
   }
@@ -145,12 +156,15 @@ export interface IpRoute {
 /**
  * Apply operations with one `ip -batch -` in `netns` (undefined: our own).
  * Returns the JSON documents printed by any `link-show` operations, in order.
+ * `ipv6Rules` runs the batch as `ip -6` (for IPv6 policy rules); `force`
+ * goes on past failing lines (teardown of what may be half there).
  */
-export async function applyLinkOps(ops: readonly LinkOp[], netns?: string): Promise<IpLink[][]> {
+export async function applyLinkOps(ops: readonly LinkOp[], netns?: string, options: { ipv6Rules?: boolean; force?: boolean } = {}): Promise<IpLink[][]> {
   if (ops.length === 0) return [];
   const input = ops.map(renderOp).join('\n') + '\n';
   const reads = ops.some((o) => o.op === 'link-show');
-  const { stdout } = await exec(inNetns(netns, ['ip', ...(reads ? ['-json', '-details'] : []), '-batch', '-']), { input });
+  const flags = [...(options.ipv6Rules ? ['-6'] : []), ...(options.force ? ['-force'] : []), ...(reads ? ['-json', '-details'] : [])];
+  const { stdout } = await exec(inNetns(netns, ['ip', ...flags, '-batch', '-']), { input, ...(options.force && { allowFailure: true }) });
   return stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as IpLink[]);
 }
 

@@ -5,6 +5,7 @@ import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 
 const executables = [
   { entry: 'cni/main.ts', out: 'dist/cni/virtnet-bridge', forbid: ['@kubernetes/client-node', 'pino'] },
+  { entry: 'launcher/main.ts', out: 'dist/launcher/virtnet-launcher', forbid: ['@kubernetes/client-node'] },
 ];
 
 // The project is ESM, but the bundles are CommonJS: an extensionless file under

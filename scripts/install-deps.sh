@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   iproute2 nftables dnsmasq-base            # kernel layer and DHCP
   containernetworking-plugins               # reference plugins: IPAM delegates and the benchmark's baseline
-  qemu-system-x86 libvirt-daemon-driver-qemu libvirt-clients  # the VM runtime
+  qemu-system-x86 libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients  # the VM runtime (libvirt-daemon ships libvirtd)
   busybox-static dhcpcd-base cpio           # the test guest's userland and its initramfs
   util-linux procps iputils-ping curl python3 # nsenter/unshare, sysctl, ping, curl; python3 sends raw VLAN frames in tests
 )

@@ -1,0 +1,160 @@
+/**
+ * The launcher's life: discover the pod, plan, apply, serve DHCP, start
+ * libvirtd and the domain, report leases; and the reverse on stop. Each step
+ * hands the next a plain value, and its time goes into the status.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { discoverPod } from './discover.ts';
+import { planPod } from './plan/pod.ts';
+import type { PodPlan } from './plan/types.ts';
+import { applyPodPlan, freshMacs, probeDummyLinks, teardownPod } from './apply.ts';
+import { DnsmasqSupervisor, dnsmasqFiles } from './dhcp/supervisor.ts';
+import { parseLeases } from './dhcp/leases.ts';
+import { chooseAccel } from './domain/accel.ts';
+import { startLibvirtd, type Libvirtd } from './domain/libvirtd.ts';
+import { renderDomainXml } from './domain/xml.ts';
+import { Virsh } from './domain/virsh.ts';
+import { domainName } from './names.ts';
+import { writeStatus, type LauncherStatus } from './status.ts';
+import type { LauncherSpec } from './spec.ts';
+
+export interface LauncherOptions {
+  spec: LauncherSpec;
+  stateDir: string;
+  resolvConf: string;
+  libvirtCacheDir?: string;
+  /** Wire the network and serve DHCP, but start no VM (benchmarks, tests of the wiring). */
+  networkOnly?: boolean;
+  log?: (msg: string) => void;
+}
+
+export class Launcher {
+  readonly status: LauncherStatus;
+  private readonly started = performance.now();
+  private dnsmasq: DnsmasqSupervisor | undefined;
+  private libvirtd: Libvirtd | undefined;
+  private virsh: Virsh | undefined;
+  private plan: PodPlan | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: LauncherOptions) {
+    this.status = { phase: 'Starting', pid: process.pid, nics: [], steps: [], warnings: [] };
+  }
+
+  private log(msg: string): void {
+    this.opts.log?.(msg);
+  }
+
+  private save(): void {
+    writeStatus(this.opts.stateDir, this.status);
+  }
+
+  private async step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+    const t = performance.now();
+    const out = await fn();
+    this.status.steps.push({ name, ms: +(performance.now() - t).toFixed(1) });
+    this.log(`${name}: ${(performance.now() - t).toFixed(0)} ms`);
+    this.save();
+    return out;
+  }
+
+  async start(): Promise<void> {
+    const { spec, stateDir } = this.opts;
+    try {
+      const pod = await this.step('discover', () => discoverPod(this.opts.resolvConf));
+      const plan = await this.step('plan', async () => planPod(spec, pod, { dummyLinks: await probeDummyLinks(), freshMacs: freshMacs(spec.interfaces.length) }));
+      this.plan = plan;
+      this.status.warnings.push(...plan.warnings);
+      this.status.nics = plan.nics.map((n) => ({
+        name: n.name, binding: n.binding, podInterface: n.names.podIf, bridge: n.names.bridge, tap: n.names.tap,
+        mac: n.mac, mtu: n.mtu, ips: n.ips, dhcp: n.dhcp !== undefined, leased4: false, leased6: false,
+      }));
+      await this.step('network', () => applyPodPlan(stateDir, pod, plan));
+      const dhcpNics = plan.nics.flatMap((n) => (n.dhcp ? [n.dhcp] : []));
+      if (dhcpNics.length) {
+        await this.step('dhcp', () => {
+          this.dnsmasq = new DnsmasqSupervisor(dnsmasqFiles(stateDir), (m) => this.log(m));
+          this.status.warnings.push(...this.dnsmasq.configure(dhcpNics));
+          this.dnsmasq.start();
+        });
+        this.watchLeases();
+      }
+      if (!this.opts.networkOnly) await this.startVm();
+      this.status.phase = 'Running';
+      this.save();
+    } catch (err) {
+      this.status.phase = 'Failed';
+      this.status.error = (err as Error).message;
+      this.save();
+      await this.stop().catch(() => undefined);
+      this.status.phase = 'Failed';
+      this.save();
+      throw err;
+    }
+  }
+
+  private async startVm(): Promise<void> {
+    const { spec, stateDir } = this.opts;
+    const probeKernel = 'kernel' in spec.boot ? spec.boot.kernel : undefined;
+    const accel = await this.step('accel', () => chooseAccel(probeKernel));
+    this.status.accel = accel.accel;
+    this.status.accelReason = accel.reason;
+    if (accel.accel === 'tcg') this.status.warnings.push(`using TCG (software emulation): ${accel.reason}`);
+    this.libvirtd = await this.step('libvirtd', () => startLibvirtd({ stateDir, ...(this.opts.libvirtCacheDir && { sharedCacheDir: this.opts.libvirtCacheDir }) }));
+    this.status.libvirtUri = this.libvirtd.uri;
+    this.virsh = new Virsh(this.libvirtd.uri);
+    const name = domainName(spec);
+    const consoleLog = join(stateDir, 'console.log');
+    const xml = renderDomainXml({
+      name, accel: accel.accel, memoryMiB: spec.memoryMiB, cpus: spec.cpus, boot: spec.boot,
+      nics: this.plan?.nics ?? [], consoleLog, emulator: '/usr/bin/qemu-system-x86_64',
+    });
+    const xmlFile = join(stateDir, 'domain.xml');
+    writeFileSync(xmlFile, xml);
+    await this.step('boot', () => this.virsh!.create(xmlFile));
+    this.status.domain = name;
+    this.status.consoleLog = consoleLog;
+  }
+
+  private watchLeases(): void {
+    const file = dnsmasqFiles(this.opts.stateDir).leases;
+    const check = () => {
+      if (!existsSync(file)) return;
+      const leases = parseLeases(readFileSync(file, 'utf8'));
+      let changed = false;
+      for (const nic of this.status.nics) {
+        const plan = this.plan?.nics.find((n) => n.name === nic.name)?.dhcp;
+        if (!plan) continue;
+        const got4 = plan.ipv4 !== undefined && leases.v4.get(nic.mac) === plan.ipv4.address;
+        const got6 = plan.ipv6 !== undefined && leases.v6.has(plan.ipv6.address.toLowerCase());
+        if (got4 !== nic.leased4 || got6 !== nic.leased6) {
+          nic.leased4 = got4;
+          nic.leased6 = got6;
+          nic.leasedAtMs ??= +(performance.now() - this.started).toFixed(0);
+          changed = true;
+          this.log(`lease: ${nic.name} ipv4=${got4} ipv6=${got6}`);
+        }
+      }
+      if (this.dnsmasq && this.status.dnsmasqRestarts !== this.dnsmasq.restarts) {
+        this.status.dnsmasqRestarts = this.dnsmasq.restarts;
+        changed = true;
+      }
+      if (changed) this.save();
+    };
+    this.leaseTimer = setInterval(check, 100);
+  }
+
+  /** Destroy the domain, stop libvirtd and dnsmasq, restore the pod. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    const errors: Error[] = [];
+    if (this.virsh && this.status.domain) await this.virsh.destroy(this.status.domain).catch((e: Error) => errors.push(e));
+    await this.libvirtd?.stop().catch((e: Error) => errors.push(e));
+    await this.dnsmasq?.stop().catch((e: Error) => errors.push(e));
+    await teardownPod(this.opts.stateDir).catch((e: Error) => errors.push(e));
+    this.status.phase = 'Stopped';
+    this.save();
+    if (errors.length) throw errors[0];
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * virtnet-launcher: runs inside one VM pod's network namespace, in a mount
+ * namespace of its own.
+ *   virtnet-launcher run --spec FILE --state-dir DIR [--resolv-conf FILE]
+ *                        [--libvirt-cache DIR] [--network-only]
+ *   virtnet-launcher teardown --state-dir DIR     (after a crash)
+ * It runs until SIGTERM or SIGINT, then tears everything down.
+ */
+import { readFileSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { PRIVATE_MOUNTNS_ENV } from './domain/libvirtd.ts';
+import { Launcher } from './launcher.ts';
+import { teardownPod } from './apply.ts';
+import type { LauncherSpec } from './spec.ts';
+
+function arg(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'launcher', msg })}\n`);
+}
+
+/**
+ * libvirtd needs tmpfs over libvirt's directories, which must never reach
+ * the host: the launcher re-runs itself under unshare(1) in a private mount
+ * namespace, relays signals, and exits with the child's code. The child knows
+ * it by the env marker, which holds its own namespace's id.
+ */
+function inPrivateMountNamespace(): boolean {
+  return process.env[PRIVATE_MOUNTNS_ENV] === readlinkSync('/proc/self/ns/mnt');
+}
+
+function reexecInMountNamespace(argv: string[]): Promise<number> {
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, process.argv[1]!, ...argv], {
+    stdio: 'inherit',
+    env: { ...process.env, [PRIVATE_MOUNTNS_ENV]: 'pending' },
+  });
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...args] = argv;
+  if (verb === 'run' && !inPrivateMountNamespace()) {
+    if (process.env[PRIVATE_MOUNTNS_ENV] !== 'pending') return reexecInMountNamespace(argv);
+    // First code in the new namespace: record which one it is.
+    process.env[PRIVATE_MOUNTNS_ENV] = readlinkSync('/proc/self/ns/mnt');
+  }
+  const stateDir = arg(args, '--state-dir');
+  if (!stateDir?.startsWith('/')) throw new Error('--state-dir: an absolute path is required');
+  if (verb === 'teardown') {
+    await teardownPod(stateDir);
+    return 0;
+  }
+  if (verb !== 'run') throw new Error(`unknown verb ${verb ?? '(none)'}; use run or teardown`);
+  const specFile = arg(args, '--spec');
+  if (!specFile) throw new Error('--spec: required');
+  const spec = JSON.parse(readFileSync(specFile, 'utf8')) as LauncherSpec;
+  const cache = arg(args, '--libvirt-cache');
+  const launcher = new Launcher({
+    spec, stateDir, log, resolvConf: arg(args, '--resolv-conf') ?? '/etc/resolv.conf',
+    networkOnly: args.includes('--network-only'), ...(cache && { libvirtCacheDir: cache }),
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= launcher.stop().then(() => log('stopped'), (e: Error) => log(`stop: ${e.message}`)));
+  process.on('SIGTERM', () => void stop().then(() => process.exit(0)));
+  process.on('SIGINT', () => void stop().then(() => process.exit(0)));
+  await launcher.start();
+  log('running');
+  await new Promise<never>(() => {});
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    log(`failed: ${err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,114 @@
+/**
+ * Bridge binding (KubeVirt's pkg/network/setup/netpod, bridge case), pure:
+ * the pod NIC becomes `<podif>-nic`, a port with no addresses and a fresh
+ * MAC on bridge `k6t-<podif>`, beside the VM's tap; a placeholder named like
+ * the pod NIC keeps its MAC, MTU, addresses and routes, so the CNI CHECK still
+ * passes; the VM takes the pod's MAC (or the spec's) and, through DHCP from
+ * the bridge's link-local address, the pod's IPs.
+ */
+import type { LinkOp } from '../../lib/iproute.ts';
+import type { DhcpNic } from '../dhcp/dnsmasq-config.ts';
+import type { PodInterface, PodNetwork } from '../discover.ts';
+import type { LinkNames } from '../names.ts';
+import type { InterfaceSpec, LauncherSpec } from '../spec.ts';
+import { dhcpOptionsFor } from './dhcp-options.ts';
+import type { NicPlan } from './types.ts';
+
+export interface BridgeNicInput {
+  index: number;
+  iface: InterfaceSpec;
+  pod: PodInterface;
+  names: LinkNames;
+  freshMac: string;
+  dummyLinks: boolean;
+}
+
+export interface BridgeNicPlan {
+  nic: NicPlan;
+  ops: LinkOp[];
+  ops6: LinkOp[];
+  sysctls: Record<string, string>;
+  warnings: string[];
+}
+
+/** The bridge's server address: KubeVirt's 169.254.75.1<index>/32. */
+export function bridgeServerAddress(index: number): string {
+  if (index > 55) throw new RangeError(`interface index ${index}: 169.254.75.1${index} is not an IPv4 address (at most 56 NICs)`);
+  return `169.254.75.1${index}`;
+}
+
+/** The tap's MTU: the pod NIC's, lowered (never raised) by the spec's `mtu`. */
+export function nicMtu(podMtu: number, asked: number | undefined, warnings: string[], name: string): number {
+  if (asked === undefined) return podMtu;
+  if (asked > podMtu) {
+    warnings.push(`interface ${name}: mtu ${asked} is above the pod NIC's ${podMtu}; using ${podMtu}`);
+    return podMtu;
+  }
+  return asked;
+}
+
+/** IPv6 policy table for guest traffic that the pod netns forwards to the pod's gateway. */
+export function ipv6Table(index: number): number {
+  return 1000 + index;
+}
+
+export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: BridgeNicInput): BridgeNicPlan {
+  const { index, iface, pod, names, freshMac } = input;
+  const warnings: string[] = [];
+  const mtu = nicMtu(pod.mtu, iface.mtu, warnings, iface.name);
+  const mac = (iface.macAddress ?? pod.mac).toLowerCase();
+  const server = bridgeServerAddress(index);
+  const ops: LinkOp[] = [
+    { op: 'link-set', name: pod.name, up: false },
+    { op: 'addr-flush', dev: pod.name },
+    { op: 'link-set', name: pod.name, newName: names.podNic, mac: freshMac },
+    { op: 'bridge-add', name: names.bridge, mtu, mac: freshMac },
+    { op: 'link-set', name: names.podNic, master: names.bridge, up: true },
+    // No learning on the uplink: the guest's MAC must not be learnt there (KubeVirt does the same).
+    { op: 'bridge-port', name: names.podNic, learning: false },
+    { op: 'tap-add', name: names.tap },
+    { op: 'link-set', name: names.tap, mtu, master: names.bridge, up: true },
+    { op: 'link-set', name: names.bridge, up: true },
+    { op: 'addr-add', dev: names.bridge, cidr: `${server}/32` },
+    // The placeholder: a link named like the pod NIC, holding what CNI gave it.
+    input.dummyLinks ? { op: 'dummy-add', name: pod.name } : { op: 'tap-add', name: pod.name },
+    { op: 'link-set', name: pod.name, mac: pod.mac, mtu: pod.mtu, up: true },
+    ...pod.ipv4.map((a): LinkOp => ({ op: 'addr-add', dev: pod.name, cidr: `${a.address}/${a.prefix}` })),
+    ...pod.ipv6.map((a): LinkOp => ({ op: 'addr-add', dev: pod.name, cidr: `${a.address}/${a.prefix}`, nodad: true })),
+    ...[...pod.routes4, ...pod.routes6].map((r): LinkOp => ({
+      op: 'route-add', dst: r.dst, dev: pod.name, ...(r.gateway && { via: r.gateway, onlink: true }), ...(r.metric !== undefined && { metric: r.metric }),
+    })),
+  ];
+  const sysctls: Record<string, string> = {};
+  const ops6: LinkOp[] = [];
+  // The pod netns must not answer ARP for the pod IP, which the guest now owns
+  // (ip-sysctl.txt, arp_ignore=1: reply only for addresses on the incoming link).
+  if (pod.ipv4.length) sysctls['net.ipv4.conf.all.arp_ignore'] = '1';
+  const gw6 = pod.routes6.find((r) => r.dst === '::/0')?.gateway;
+  if (pod.ipv6.length && gw6) {
+    // The guest's IPv6 default route is the bridge (dnsmasq's RA); the pod netns
+    // forwards what arrives there to the pod's real gateway, in its own table so
+    // that the placeholder keeps the main table as CNI left it.
+    sysctls['net.ipv6.conf.all.forwarding'] = '1';
+    ops.push({ op: 'route-add', dst: '::/0', dev: names.bridge, via: gw6, onlink: true, table: ipv6Table(index) });
+    ops6.push({ op: 'rule-add', iif: names.bridge, table: ipv6Table(index), pref: 1000 + index });
+  }
+  const ipv4 = pod.ipv4[0];
+  const ipv6 = pod.ipv6[0];
+  let dhcp: DhcpNic | undefined;
+  if (ipv4 || ipv6) {
+    dhcp = {
+      bridge: names.bridge, serverAddress: server, mac, sharedNetwork: true, mtu,
+      ...(ipv4 && { ipv4 }), ...(ipv6 && { ipv6, routerAdvertisement: { routerLifetime: gw6 ? 1800 : 0 } }),
+      ...dhcpOptionsFor(spec, network, pod, iface, warnings),
+    };
+  }
+  const nic: NicPlan = {
+    name: iface.name, binding: 'bridge', names, mac, mtu, model: iface.model ?? 'virtio',
+    linkState: iface.state === 'down' ? 'down' : 'up',
+    ...(iface.pciAddress && { pciAddress: iface.pciAddress }), ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
+    ...(dhcp && { dhcp }),
+    ips: [...pod.ipv4, ...pod.ipv6].map((a) => a.address),
+  };
+  return { nic, ops, ops6, sysctls, warnings };
+}

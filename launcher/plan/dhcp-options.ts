@@ -1,0 +1,46 @@
+/**
+ * The DHCP options a guest NIC gets from its pod (KubeVirt's
+ * pkg/network/dhcp/configurator.go): router and classless routes from the pod
+ * NIC's routes, DNS from resolv.conf, hostname, and the spec's dhcpOptions.
+ */
+import type { DhcpNic } from '../dhcp/dnsmasq-config.ts';
+import type { PodInterface, PodNetwork } from '../discover.ts';
+import type { InterfaceSpec, LauncherSpec } from '../spec.ts';
+
+type Options = Omit<DhcpNic, 'bridge' | 'serverAddress' | 'mac' | 'sharedNetwork' | 'ipv4' | 'ipv6' | 'routerAdvertisement' | 'mtu'>;
+
+/** Search list: `<subdomain>.<longest .svc. domain>` first when a subdomain is set (KubeVirt). */
+function searchList(spec: LauncherSpec, network: PodNetwork): string[] {
+  const search = network.resolv.search.map((d) => d.toLowerCase());
+  if (spec.subdomain) {
+    const svc = search.filter((d) => d.includes('.svc.')).sort((a, b) => b.length - a.length)[0];
+    if (svc) search.unshift(`${spec.subdomain}.${svc}`);
+  }
+  return search;
+}
+
+export function dhcpOptionsFor(spec: LauncherSpec, network: PodNetwork, pod: PodInterface, iface: InterfaceSpec, warnings: string[]): Options {
+  const router = pod.routes4.find((r) => r.dst === '0.0.0.0/0')?.gateway;
+  // Option 121 for the pod's other routes; clients that take 121 ignore option 3,
+  // so the default route goes last in it too (RFC 3442).
+  const others = pod.routes4.filter((r) => r.dst !== '0.0.0.0/0' && r.gateway);
+  const classlessRoutes = others.length
+    ? [...others.map((r) => ({ dst: r.dst, gateway: r.gateway! })), ...(router ? [{ dst: '0.0.0.0/0', gateway: router }] : [])]
+    : undefined;
+  const search = searchList(spec, network);
+  const domainName = [...search].sort((a, b) => b.length - a.length)[0];
+  for (const line of network.resolv.skipped) warnings.push(`resolv.conf: ignored line ${JSON.stringify(line)}`);
+  const o = iface.dhcpOptions;
+  return {
+    hostname: spec.hostname ?? spec.name,
+    ...(router && { router }),
+    ...(classlessRoutes && { classlessRoutes }),
+    ...(network.resolv.nameservers.length && { dnsServers: network.resolv.nameservers }),
+    ...(search.length && { searchDomains: search }),
+    ...(domainName && { domainName }),
+    ...(o?.ntpServers?.length && { ntpServers: o.ntpServers }),
+    ...(o?.tftpServerName && { tftpServerName: o.tftpServerName }),
+    ...(o?.bootFileName && { bootFileName: o.bootFileName }),
+    ...(o?.privateOptions?.length && { privateOptions: o.privateOptions.map((p) => ({ code: p.option, value: p.value })) }),
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * Teardown as a plan: from the pod as discovered before the launcher touched
+ * it and the links present now, the operations that put it back as the CNI
+ * plugin left it. Safe to run twice and after a crash at any point: a link
+ * named like the pod NIC is deleted only while `<podif>-nic` exists, that is,
+ * only when it is our placeholder.
+ */
+import type { IpLink, LinkOp } from '../../lib/iproute.ts';
+import type { PodNetwork } from '../discover.ts';
+import type { NicPlan } from './types.ts';
+import { ipv6Table } from './bridge.ts';
+
+export interface RestorePlan {
+  ops: LinkOp[];
+  ops6: LinkOp[];
+}
+
+export function planRestore(original: PodNetwork, nics: readonly Pick<NicPlan, 'names'>[], current: readonly IpLink[]): RestorePlan {
+  const present = new Set(current.map((l) => l.ifname));
+  const ops: LinkOp[] = [];
+  const ops6: LinkOp[] = [];
+  nics.forEach((nic, index) => {
+    const { names } = nic;
+    const pod = original.interfaces.find((i) => i.name === names.podIf);
+    if (present.has(names.tap)) ops.push({ op: 'link-del', name: names.tap });
+    if (present.has(names.bridge)) ops.push({ op: 'link-del', name: names.bridge });
+    if (pod?.ipv6.length) ops6.push({ op: 'rule-del', iif: names.bridge, table: ipv6Table(index), pref: 1000 + index });
+    if (!pod || !present.has(names.podNic)) return;
+    if (present.has(pod.name)) ops.push({ op: 'link-del', name: pod.name });
+    ops.push(
+      { op: 'link-set', name: names.podNic, nomaster: true, up: false },
+      { op: 'link-set', name: names.podNic, newName: pod.name, mac: pod.mac, mtu: pod.mtu },
+      // Learning was switched off on the port; a plain link has no such state.
+      ...pod.ipv4.map((a): LinkOp => ({ op: 'addr-add', dev: pod.name, cidr: `${a.address}/${a.prefix}` })),
+      ...pod.ipv6.map((a): LinkOp => ({ op: 'addr-add', dev: pod.name, cidr: `${a.address}/${a.prefix}`, nodad: true })),
+      { op: 'link-set', name: pod.name, up: true },
+      ...[...pod.routes4, ...pod.routes6].map((r): LinkOp => ({
+        op: 'route-add', dst: r.dst, dev: pod.name, ...(r.gateway && { via: r.gateway }), ...(r.metric !== undefined && { metric: r.metric }),
+      })),
+    );
+  });
+  return { ops, ops6 };
+}

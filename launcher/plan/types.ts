@@ -1,0 +1,43 @@
+/** The launcher's plan: everything the pod netns and the VM should look like. */
+import type { LinkOp } from '../../lib/iproute.ts';
+import type { NftCommand } from '../../lib/nft.ts';
+import type { DhcpNic } from '../dhcp/dnsmasq-config.ts';
+import type { LinkNames } from '../names.ts';
+import type { InterfaceSpec } from '../spec.ts';
+
+/** One VM NIC: how it is wired in the pod and what the domain XML says of it. */
+export interface NicPlan {
+  /** The VMI interface (and network) name. */
+  name: string;
+  binding: 'bridge' | 'masquerade';
+  names: LinkNames;
+  mac: string;
+  mtu: number;
+  model: NonNullable<InterfaceSpec['model']>;
+  pciAddress?: string;
+  bootOrder?: number;
+  linkState: 'up' | 'down';
+  /** Undefined when the pod NIC has no IP: the NIC is then a plain L2 port. */
+  dhcp?: DhcpNic;
+  /** IPs the guest will have, for status. */
+  ips: string[];
+}
+
+export interface PodPlan {
+  /** ip(8) batch operations in the pod netns, in order. */
+  ops: LinkOp[];
+  /** Operations that need `ip -6` (IPv6 policy rules). */
+  ops6: LinkOp[];
+  sysctls: Record<string, string>;
+  nft: NftCommand[];
+  nics: NicPlan[];
+  warnings: string[];
+}
+
+/** What a plan needs to know of the machine: probed, not assumed. */
+export interface HostFacts {
+  /** The kernel has dummy links; else a tap with no queue stands in. */
+  dummyLinks: boolean;
+  /** MACs for the renamed pod NICs, one per NIC, from the caller's randomness. */
+  freshMacs: string[];
+}
