@@ -39,13 +39,27 @@ function save(stateDir: string, saved: SavedPod): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/** The value of a sysctl now, or undefined for a link that does not exist (yet). */
+function sysctlNow(key: string): string | undefined {
+  try {
+    return readSysctl(key);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function applyPodPlan(stateDir: string, original: PodNetwork, plan: PodPlan): Promise<void> {
-  const sysctls = Object.fromEntries(Object.keys(plan.sysctls).map((k) => [k, readSysctl(k)]));
+  // Only namespace-wide keys need restoring; per-link ones go with links we made.
+  const sysctls = Object.fromEntries(Object.keys(plan.sysctls).flatMap((k) => {
+    const v = sysctlNow(k);
+    return v === undefined ? [] : [[k, v]];
+  }));
   save(stateDir, { original, nics: plan.nics.map((n) => ({ names: n.names })), sysctls });
   try {
-    for (const [k, v] of Object.entries(plan.sysctls)) ensureSysctl(k, v);
     await applyLinkOps(plan.ops);
     await applyLinkOps(plan.ops6, undefined, { ipv6Rules: true });
+    // After the links: some keys belong to links this plan made.
+    for (const [k, v] of Object.entries(plan.sysctls)) ensureSysctl(k, v);
     await applyNft(plan.nft);
   } catch (err) {
     await teardownPod(stateDir).catch(() => undefined);
@@ -63,7 +77,7 @@ export async function teardownPod(stateDir: string): Promise<void> {
   // -force: go on past lines for things already gone.
   await applyLinkOps(restore.ops, undefined, { force: true });
   await applyLinkOps(restore.ops6, undefined, { ipv6Rules: true, force: true });
-  for (const [k, v] of Object.entries(saved.sysctls)) ensureSysctl(k, v);
+  for (const [k, v] of Object.entries(saved.sysctls)) if (sysctlNow(k) !== undefined) ensureSysctl(k, v);
 }
 
 export function freshMacs(n: number): string[] {

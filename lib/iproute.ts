@@ -29,11 +29,11 @@ export type LinkOp =
     }
   | { op: 'bridge-port'; name: string; hairpin?: boolean; learning?: boolean }
   | { op: 'link-del'; name: string }
-  | { op: 'addr-add'; dev: string; cidr: string; nodad?: boolean; replace?: boolean }
+  | { op: 'addr-add'; dev: string; cidr: string; nodad?: boolean; replace?: boolean; noprefixroute?: boolean }
   | { op: 'addr-flush'; dev: string }
   | { op: 'route-add'; dst: string; dev: string; via?: string; mtu?: number; metric?: number; table?: number; scope?: number; advmss?: number; onlink?: boolean }
-  | { op: 'rule-add'; iif: string; table: number; pref: number }
-  | { op: 'rule-del'; iif: string; table: number; pref: number }
+  | { op: 'rule-add'; iif?: string; from?: string; table: number; pref: number }
+  | { op: 'rule-del'; iif?: string; from?: string; table: number; pref: number }
   | { op: 'link-show'; name: string };
 
 function name(n: string): string {
@@ -105,7 +105,7 @@ export function renderOp(o: LinkOp): string {
     case 'link-del':
       return `link del dev ${name(o.name)}`;
     case 'addr-add':
-      return [`addr ${o.replace ? 'replace' : 'add'}`, cidr(o.cidr), 'dev', name(o.dev), ...(o.nodad ? ['nodad'] : [])].join(' ');
+      return [`addr ${o.replace ? 'replace' : 'add'}`, cidr(o.cidr), 'dev', name(o.dev), ...(o.nodad ? ['nodad'] : []), ...(o.noprefixroute ? ['noprefixroute'] : [])].join(' ');
     case 'addr-flush':
       return `addr flush dev ${name(o.dev)}`;
     case 'route-add':
@@ -119,10 +119,12 @@ export function renderOp(o: LinkOp): string {
         ...(o.onlink ? ['onlink'] : []),
       ].join(' ');
     case 'rule-add':
-      // ip(8) takes a rule's family only as a global option (ip -6 -batch).
-      return `rule add iif ${name(o.iif)} table ${int(o.table, 1, 2 ** 31 - 1)} pref ${int(o.pref, 1, 32765)}`;
+    // ip(8) takes a rule's family only as a global option (ip -6 -batch).
     case 'rule-del':
-      return `rule del iif ${name(o.iif)} table ${int(o.table, 1, 2 ** 31 - 1)} pref ${int(o.pref, 1, 32765)}`;
+      return [
+        `rule ${o.op === 'rule-add' ? 'add' : 'del'}`, ...(o.iif ? ['iif', name(o.iif)] : []), ...(o.from ? ['from', ip(o.from)] : []),
+        'table', int(o.table, 1, 2 ** 31 - 1), 'pref', int(o.pref, 1, 32765),
+      ].join(' ');
     case 'link-show':
       return `link show dev ${name(o.name)}`;
   }

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const TIERS = { unit: 2, integration: 1 };
+const TIERS = { unit: 2, integration: 1, e2e: 1, final: 1 };
 const asked = process.argv.slice(2);
 const tiers = asked.length ? asked : Object.keys(TIERS);
 

@@ -7,6 +7,7 @@
  * the bridge's link-local address, the pod's IPs.
  */
 import type { LinkOp } from '../../lib/iproute.ts';
+import { parseCidr } from '../../lib/cidr.ts';
 import type { DhcpNic } from '../dhcp/dnsmasq-config.ts';
 import type { PodInterface, PodNetwork } from '../discover.ts';
 import type { LinkNames } from '../names.ts';
@@ -47,8 +48,16 @@ export function nicMtu(podMtu: number, asked: number | undefined, warnings: stri
   return asked;
 }
 
-/** IPv6 policy table for guest traffic that the pod netns forwards to the pod's gateway. */
-export function ipv6Table(index: number): number {
+/** The prefix's Subnet-Router anycast address (RFC 4291 2.6.1). */
+export function subnetRouterAnycast(a: { address: string; prefix: number }): string {
+  return parseCidr(`${a.address}/${a.prefix}`)!.network;
+}
+
+/**
+ * The NIC's policy-routing table: IPv4 replies from its DHCP server to the
+ * guest, and IPv6 guest traffic that the pod netns forwards to the gateway.
+ */
+export function policyTable(index: number): number {
   return 1000 + index;
 }
 
@@ -84,14 +93,42 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
   // The pod netns must not answer ARP for the pod IP, which the guest now owns
   // (ip-sysctl.txt, arp_ignore=1: reply only for addresses on the incoming link).
   if (pod.ipv4.length) sysctls['net.ipv4.conf.all.arp_ignore'] = '1';
+  const v4 = pod.ipv4[0];
+  if (v4) {
+    // A renewal comes from the pod IP, which the placeholder holds: the kernel
+    // drops such packets as martians unless the bridge accepts local sources
+    // (ip-sysctl.txt, accept_local). dnsmasq's answer, addressed to that IP,
+    // would follow the main table to the placeholder; replies from the server
+    // address use a table that reaches the guest over the bridge instead.
+    sysctls[`net.ipv4.conf.${names.bridge}.accept_local`] = '1';
+    ops.push(
+      { op: 'route-add', dst: `${v4.address}/32`, dev: names.bridge, table: policyTable(index) },
+      { op: 'rule-add', from: server, table: policyTable(index), pref: 1000 + index },
+    );
+  }
   const gw6 = pod.routes6.find((r) => r.dst === '::/0')?.gateway;
-  if (pod.ipv6.length && gw6) {
+  const v6 = pod.ipv6[0];
+  if (v6) {
+    // dnsmasq 2.90 serves DHCPv6 (and sends RAs) only on a link that holds an
+    // address of the client's prefix: shared-network does not apply to direct
+    // DHCPv6 clients. The bridge takes the prefix's Subnet-Router anycast
+    // address (RFC 4291 2.6.1: interface id all zeroes), which no host owns, and
+    // with noprefixroute, so the main table stays as CNI left it.
+    ops.push({ op: 'addr-add', dev: names.bridge, cidr: `${subnetRouterAnycast(v6)}/${v6.prefix}`, nodad: true, noprefixroute: true });
+  }
+  if (v6 && gw6) {
     // The guest's IPv6 default route is the bridge (dnsmasq's RA); the pod netns
     // forwards what arrives there to the pod's real gateway, in its own table so
     // that the placeholder keeps the main table as CNI left it.
     sysctls['net.ipv6.conf.all.forwarding'] = '1';
-    ops.push({ op: 'route-add', dst: '::/0', dev: names.bridge, via: gw6, onlink: true, table: ipv6Table(index) });
-    ops6.push({ op: 'rule-add', iif: names.bridge, table: ipv6Table(index), pref: 1000 + index });
+    // The gateway gets an on-link host route in the table first: the kernel
+    // checks an `onlink` gateway against the main table, where the placeholder's
+    // subnet route points elsewhere ("device mismatch").
+    ops.push(
+      { op: 'route-add', dst: `${gw6}/128`, dev: names.bridge, table: policyTable(index) },
+      { op: 'route-add', dst: '::/0', dev: names.bridge, via: gw6, table: policyTable(index) },
+    );
+    ops6.push({ op: 'rule-add', iif: names.bridge, table: policyTable(index), pref: 1000 + index });
   }
   const ipv4 = pod.ipv4[0];
   const ipv6 = pod.ipv6[0];
@@ -100,7 +137,7 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
     dhcp = {
       bridge: names.bridge, serverAddress: server, mac, sharedNetwork: true, mtu,
       ...(ipv4 && { ipv4 }), ...(ipv6 && { ipv6, routerAdvertisement: { routerLifetime: gw6 ? 1800 : 0 } }),
-      ...dhcpOptionsFor(spec, network, pod, iface, warnings),
+      ...dhcpOptionsFor(spec, network, pod, iface, server, warnings),
     };
   }
   const nic: NicPlan = {

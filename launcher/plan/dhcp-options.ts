@@ -19,14 +19,18 @@ function searchList(spec: LauncherSpec, network: PodNetwork): string[] {
   return search;
 }
 
-export function dhcpOptionsFor(spec: LauncherSpec, network: PodNetwork, pod: PodInterface, iface: InterfaceSpec, warnings: string[]): Options {
+/**
+ * @param server the DHCP server's address on the bridge. Option 121 carries an
+ *   on-link route to it: a client renews by unicast to the server (RFC 2131
+ *   4.4.5), and without that route the renewal would go to the default
+ *   gateway and be lost until the rebinding broadcast.
+ */
+export function dhcpOptionsFor(spec: LauncherSpec, network: PodNetwork, pod: PodInterface, iface: InterfaceSpec, server: string, warnings: string[]): Options {
   const router = pod.routes4.find((r) => r.dst === '0.0.0.0/0')?.gateway;
-  // Option 121 for the pod's other routes; clients that take 121 ignore option 3,
-  // so the default route goes last in it too (RFC 3442).
+  // Option 121 for the server and the pod's other routes; clients that take 121
+  // ignore option 3, so the renderer puts the default route last in it (RFC 3442).
   const others = pod.routes4.filter((r) => r.dst !== '0.0.0.0/0' && r.gateway);
-  const classlessRoutes = others.length
-    ? [...others.map((r) => ({ dst: r.dst, gateway: r.gateway! })), ...(router ? [{ dst: '0.0.0.0/0', gateway: router }] : [])]
-    : undefined;
+  const classlessRoutes = [{ dst: `${server}/32`, gateway: '0.0.0.0' }, ...others.map((r) => ({ dst: r.dst, gateway: r.gateway! }))];
   const search = searchList(spec, network);
   const domainName = [...search].sort((a, b) => b.length - a.length)[0];
   for (const line of network.resolv.skipped) warnings.push(`resolv.conf: ignored line ${JSON.stringify(line)}`);
@@ -34,7 +38,7 @@ export function dhcpOptionsFor(spec: LauncherSpec, network: PodNetwork, pod: Pod
   return {
     hostname: spec.hostname ?? spec.name,
     ...(router && { router }),
-    ...(classlessRoutes && { classlessRoutes }),
+    ...(pod.ipv4.length && { classlessRoutes }),
     ...(network.resolv.nameservers.length && { dnsServers: network.resolv.nameservers }),
     ...(search.length && { searchDomains: search }),
     ...(domainName && { domainName }),

@@ -8,7 +8,7 @@
 import type { IpLink, LinkOp } from '../../lib/iproute.ts';
 import type { PodNetwork } from '../discover.ts';
 import type { NicPlan } from './types.ts';
-import { ipv6Table } from './bridge.ts';
+import { bridgeServerAddress, policyTable } from './bridge.ts';
 
 export interface RestorePlan {
   ops: LinkOp[];
@@ -24,7 +24,9 @@ export function planRestore(original: PodNetwork, nics: readonly Pick<NicPlan, '
     const pod = original.interfaces.find((i) => i.name === names.podIf);
     if (present.has(names.tap)) ops.push({ op: 'link-del', name: names.tap });
     if (present.has(names.bridge)) ops.push({ op: 'link-del', name: names.bridge });
-    if (pod?.ipv6.length) ops6.push({ op: 'rule-del', iif: names.bridge, table: ipv6Table(index), pref: 1000 + index });
+    // Rules outlive the links they name; routes in the NIC's table go with the bridge.
+    if (pod?.ipv4.length) ops.push({ op: 'rule-del', from: bridgeServerAddress(index), table: policyTable(index), pref: 1000 + index });
+    if (pod?.ipv6.length) ops6.push({ op: 'rule-del', iif: names.bridge, table: policyTable(index), pref: 1000 + index });
     if (!pod || !present.has(names.podNic)) return;
     if (present.has(pod.name)) ops.push({ op: 'link-del', name: pod.name });
     ops.push(

@@ -1,5 +1,5 @@
-// Runs after every other integration file (files run one at a time, in name
-// order): nothing the tests made may outlive them, on the host or in /tmp.
+// The last tier (test/run.mjs runs tiers in order): nothing the tests made
+// may outlive them, on the host or in /tmp.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,4 +15,6 @@ test('no test namespace, link, nft table or scratch directory is left behind', (
   const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('virtnet'));
   assert.deepEqual(tables, []);
   assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('virtnet-test-')), []);
+  const strays = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => /virtnet-launcher run|virtnet-test-/u.test(l));
+  assert.deepEqual(strays, [], 'no launcher, dnsmasq, libvirtd or qemu of a test is still running');
 });
