@@ -77,6 +77,7 @@ export class Launcher {
           this.dnsmasq = new DnsmasqSupervisor(dnsmasqFiles(stateDir), (m) => this.log(m));
           this.status.warnings.push(...this.dnsmasq.configure(dhcpNics));
           this.dnsmasq.start();
+          this.status.pids = { ...this.status.pids, ...(this.dnsmasq.pid && { dnsmasq: this.dnsmasq.pid }) };
         });
         this.watchLeases();
       }
@@ -103,6 +104,7 @@ export class Launcher {
     if (accel.accel === 'tcg') this.status.warnings.push(`using TCG (software emulation): ${accel.reason}`);
     this.libvirtd = await this.step('libvirtd', () => startLibvirtd({ stateDir, ...(this.opts.libvirtCacheDir && { sharedCacheDir: this.opts.libvirtCacheDir }) }));
     this.status.libvirtUri = this.libvirtd.uri;
+    this.status.pids = { ...this.status.pids, libvirtd: this.libvirtd.daemon.pid };
     this.virsh = new Virsh(this.libvirtd.uri);
     const name = domainName(spec);
     const consoleLog = join(stateDir, 'console.log');
@@ -114,6 +116,9 @@ export class Launcher {
     writeFileSync(xmlFile, xml);
     await this.step('boot', () => this.virsh!.create(xmlFile));
     this.status.domain = name;
+    // libvirt daemonizes QEMU; its pid file lives in our private /run/libvirt.
+    const qemuPid = Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8').trim());
+    if (qemuPid > 1) this.status.pids = { ...this.status.pids, qemu: qemuPid };
     this.status.consoleLog = consoleLog;
   }
 
@@ -138,6 +143,7 @@ export class Launcher {
       }
       if (this.dnsmasq && this.status.dnsmasqRestarts !== this.dnsmasq.restarts) {
         this.status.dnsmasqRestarts = this.dnsmasq.restarts;
+        if (this.dnsmasq.pid) this.status.pids = { ...this.status.pids, dnsmasq: this.dnsmasq.pid };
         changed = true;
       }
       if (changed) this.save();

@@ -4,6 +4,7 @@
  *   virtnet-launcher run --spec FILE --state-dir DIR [--resolv-conf FILE]
  *                        [--libvirt-cache DIR] [--network-only]
  *   virtnet-launcher teardown --state-dir DIR     (after a crash)
+ *   virtnet-launcher console --state-dir DIR      (the guest's serial console)
  * It runs until SIGTERM or SIGINT, then tears everything down.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { spawn } from 'node:child_process';
 import { PRIVATE_MOUNTNS_ENV } from './domain/libvirtd.ts';
 import { Launcher } from './launcher.ts';
 import { teardownPod } from './apply.ts';
+import { killLeftovers } from './leftovers.ts';
+import { readStatus } from './status.ts';
 import type { LauncherSpec } from './spec.ts';
 
 function arg(args: string[], name: string): string | undefined {
@@ -51,8 +54,18 @@ async function main(argv: string[]): Promise<number> {
   const stateDir = arg(args, '--state-dir');
   if (!stateDir?.startsWith('/')) throw new Error('--state-dir: an absolute path is required');
   if (verb === 'teardown') {
+    // After a crash: reap what still runs, then put the pod's network back.
+    const killed = await killLeftovers(stateDir);
+    if (killed.length) log(`killed leftover processes ${killed.join(', ')}`);
     await teardownPod(stateDir);
     return 0;
+  }
+  if (verb === 'console') {
+    // Attach to the guest's serial console (Ctrl-] detaches), as virsh console does.
+    const status = readStatus(stateDir);
+    if (!status?.libvirtUri || !status.domain) throw new Error(`no running VM in ${stateDir}`);
+    const child = spawn('virsh', ['-c', status.libvirtUri, 'console', status.domain], { stdio: 'inherit' });
+    return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   }
   if (verb !== 'run') throw new Error(`unknown verb ${verb ?? '(none)'}; use run or teardown`);
   const specFile = arg(args, '--spec');

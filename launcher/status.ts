@@ -35,6 +35,8 @@ export interface LauncherStatus {
   warnings: string[];
   error?: string;
   dnsmasqRestarts?: number;
+  /** Children to reap after a crash (launcher/leftovers.ts). */
+  pids?: { dnsmasq?: number; libvirtd?: number; qemu?: number };
 }
 
 export function statusFile(stateDir: string): string {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { makeNetns, ping, type Netns } from '../../support/netns.ts';
 import { bridgeConf, mustCall, nodeFixture } from '../../support/cni.ts';
-import { guestSpec, podSnapshot, startLauncher, waitFor, type RunningLauncher } from '../../support/launcher.ts';
+import { LAUNCHER, guestSpec, podSnapshot, startLauncher, waitFor, type RunningLauncher } from '../../support/launcher.ts';
 
 const LEASE_TIMEOUT = 90_000;
 
@@ -102,4 +102,35 @@ describe('launcher: bridge binding with a real guest', { timeout: 400_000 }, () 
     await launcher.stop();
     assert.equal(podSnapshot(vmPod.ns), before);
   });
+
+  test('after kill -9, teardown reaps QEMU, libvirtd and dnsmasq and restores the pod', async () => {
+    const conf = bridgeConf(fx.dir, { name: 'e2ecrash', bridge: 'vnt-brc', subnet: '10.246.0.0/24', extra: { isDefaultGateway: true } });
+    const vmPod = pod('vm-c', conf);
+    const before = podSnapshot(vmPod.ns);
+    const stateDir = join(fx.dir, 'vm-c');
+    const launcher = startLauncher(vmPod.ns, stateDir, guestSpec('vm-c'));
+    running.push(launcher);
+    const status = await launcher.waitRunning();
+    const pids = status.pids!;
+    assert.ok(pids.qemu && pids.libvirtd && pids.dnsmasq, `pids recorded: ${JSON.stringify(pids)}`);
+    process.kill(status.pid, 'SIGKILL');
+    await launcher.exited;
+    assert.ok(alive(pids.qemu), 'QEMU outlives a killed launcher (libvirt daemonizes it)');
+    const teardown = vmPod.ns.try([process.execPath, LAUNCHER, 'teardown', '--state-dir', stateDir]);
+    assert.equal(teardown.status, 0, teardown.stderr);
+    for (const pid of [pids.qemu, pids.libvirtd, pids.dnsmasq]) assert.ok(!alive(pid), `pid ${pid} is gone`);
+    assert.equal(podSnapshot(vmPod.ns), before);
+    const again = vmPod.ns.try([process.execPath, LAUNCHER, 'teardown', '--state-dir', stateDir]);
+    assert.equal(again.status, 0, 'teardown is idempotent');
+    assert.equal(podSnapshot(vmPod.ns), before);
+  });
 });
+
+function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
