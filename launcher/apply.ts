@@ -27,7 +27,7 @@ export async function probeDummyLinks(): Promise<boolean> {
 
 export interface SavedPod {
   original: PodNetwork;
-  nics: Array<Pick<NicPlan, 'names'>>;
+  nics: Array<Pick<NicPlan, 'names' | 'index'>>;
   sysctls: Record<string, string>;
 }
 
@@ -54,7 +54,7 @@ export async function applyPodPlan(stateDir: string, original: PodNetwork, plan:
     const v = sysctlNow(k);
     return v === undefined ? [] : [[k, v]];
   }));
-  save(stateDir, { original, nics: plan.nics.map((n) => ({ names: n.names })), sysctls });
+  save(stateDir, { original, nics: plan.nics.map((n) => ({ names: n.names, index: n.index })), sysctls });
   try {
     await applyLinkOps(plan.ops);
     await applyLinkOps(plan.ops6, undefined, { ipv6Rules: true });
@@ -72,7 +72,7 @@ export async function teardownPod(stateDir: string): Promise<void> {
   const file = join(stateDir, SAVED);
   if (!existsSync(file)) return;
   const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedPod;
-  const current = await ipJson<IpLink[]>(['link', 'show']);
+  const current = await ipJson<IpLink[]>(['addr', 'show']);
   const restore = planRestore(saved.original, saved.nics, current);
   // -force: go on past lines for things already gone.
   await applyLinkOps(restore.ops, undefined, { force: true });

@@ -17,6 +17,8 @@ export interface PodRoute {
   dst: string;
   gateway?: string;
   metric?: number;
+  /** The route was made with `onlink` (its gateway need not be in a connected subnet). */
+  onlink?: boolean;
 }
 
 export interface PodInterface {
@@ -38,7 +40,7 @@ export interface PodNetwork {
 function toRoute(r: IpRoute, family: 4 | 6): PodRoute | undefined {
   if (r.dst !== 'default' && /^fe80:|^ff00:|^multicast/u.test(r.dst)) return undefined;
   const dst = r.dst === 'default' ? (family === 4 ? '0.0.0.0/0' : '::/0') : r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`;
-  return { dst, ...(r.gateway && { gateway: r.gateway }), ...(r.metric !== undefined && { metric: r.metric }) };
+  return { dst, ...(r.gateway && { gateway: r.gateway }), ...(r.metric !== undefined && { metric: r.metric }), ...(r.flags?.includes('onlink') && { onlink: true }) };
 }
 
 /** Pure: the pod's network from `ip -json` output and resolv.conf text. */

@@ -71,6 +71,7 @@ export class Launcher {
         mac: n.mac, mtu: n.mtu, ips: n.ips, dhcp: n.dhcp !== undefined, leased4: false, leased6: false,
       }));
       await this.step('network', () => applyPodPlan(stateDir, pod, plan));
+      this.status.tapReadyAtMs = +(performance.now() - this.started).toFixed(1);
       const dhcpNics = plan.nics.flatMap((n) => (n.dhcp ? [n.dhcp] : []));
       if (dhcpNics.length) {
         await this.step('dhcp', () => {
@@ -153,6 +154,7 @@ export class Launcher {
 
   /** Destroy the domain, stop libvirtd and dnsmasq, restore the pod. Idempotent. */
   async stop(): Promise<void> {
+    const t = performance.now();
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     const errors: Error[] = [];
     if (this.virsh && this.status.domain) await this.virsh.destroy(this.status.domain).catch((e: Error) => errors.push(e));
@@ -160,6 +162,7 @@ export class Launcher {
     await this.dnsmasq?.stop().catch((e: Error) => errors.push(e));
     await teardownPod(this.opts.stateDir).catch((e: Error) => errors.push(e));
     this.status.phase = 'Stopped';
+    this.status.teardownMs = +(performance.now() - t).toFixed(1);
     this.save();
     if (errors.length) throw errors[0];
   }

@@ -19,7 +19,8 @@ export function parseResolvConf(text: string): ResolvConf {
     const line = raw.replace(/[#;].*$/u, '').trim();
     if (!line) continue;
     const [key, ...values] = line.split(/\s+/u);
-    if (key === 'nameserver' && values.length === 1 && isIp(values[0] ?? '')) out.nameservers.push(values[0]!);
+    // A scoped address (fe80::1%eth0) means nothing on the guest's link.
+    if (key === 'nameserver' && values.length === 1 && isIp(values[0] ?? '') && !values[0]!.includes('%')) out.nameservers.push(values[0]!);
     else if (key === 'search' && values.length > 0) out.search = values;
     else if (key === 'domain' && values.length === 1) out.domain = values[0]!;
     else if (key !== 'options' && key !== 'sortlist') out.skipped.push(raw.trim());

@@ -32,6 +32,9 @@ export interface LauncherStatus {
   consoleLog?: string;
   nics: NicStatus[];
   steps: Array<{ name: string; ms: number }>;
+  /** ms since the launcher started, when every tap was up on its bridge. */
+  tapReadyAtMs?: number;
+  teardownMs?: number;
   warnings: string[];
   error?: string;
   dnsmasqRestarts?: number;

@@ -21,7 +21,7 @@ export function parseLeases(text: string): Leases {
     }
     if (f.length < 3) continue;
     if (inV6) leases.v6.add((f[2] ?? '').toLowerCase());
-    else leases.v4.set((f[1] ?? '').toLowerCase(), f[2] ?? '');
+    else if (/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/iu.test(f[1] ?? '')) leases.v4.set(f[1]!.toLowerCase(), f[2] ?? '');
   }
   return leases;
 }

@@ -34,7 +34,7 @@ export interface BridgeNicPlan {
 
 /** The bridge's server address: KubeVirt's 169.254.75.1<index>/32. */
 export function bridgeServerAddress(index: number): string {
-  if (index > 55) throw new RangeError(`interface index ${index}: 169.254.75.1${index} is not an IPv4 address (at most 56 NICs)`);
+  if (!Number.isInteger(index) || index < 0 || index > 99) throw new RangeError(`interface index ${index}: the 169.254.75.1<index> scheme allows at most 100 NICs`);
   return `169.254.75.1${index}`;
 }
 
@@ -107,7 +107,10 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
     );
   }
   const gw6 = pod.routes6.find((r) => r.dst === '::/0')?.gateway;
-  const v6 = pod.ipv6[0];
+  const v6 = pod.ipv6.find((a) => a.prefix <= 126);
+  if (pod.ipv6.length && !v6) {
+    warnings.push(`interface ${iface.name}: the pod's IPv6 address ${pod.ipv6[0]!.address}/${pod.ipv6[0]!.prefix} has no subnet to serve DHCPv6 on; the guest gets IPv4 only`);
+  }
   if (v6) {
     // dnsmasq 2.90 serves DHCPv6 (and sends RAs) only on a link that holds an
     // address of the client's prefix: shared-network does not apply to direct
@@ -131,7 +134,7 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
     ops6.push({ op: 'rule-add', iif: names.bridge, table: policyTable(index), pref: 1000 + index });
   }
   const ipv4 = pod.ipv4[0];
-  const ipv6 = pod.ipv6[0];
+  const ipv6 = v6;
   let dhcp: DhcpNic | undefined;
   if (ipv4 || ipv6) {
     dhcp = {
@@ -141,7 +144,7 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
     };
   }
   const nic: NicPlan = {
-    name: iface.name, binding: 'bridge', names, mac, mtu, model: iface.model ?? 'virtio',
+    name: iface.name, index, binding: 'bridge', names, mac, mtu, model: iface.model ?? 'virtio',
     linkState: iface.state === 'down' ? 'down' : 'up',
     ...(iface.pciAddress && { pciAddress: iface.pciAddress }), ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
     ...(dhcp && { dhcp }),

@@ -33,7 +33,6 @@ export function dhcpOptionsFor(spec: LauncherSpec, network: PodNetwork, pod: Pod
   const classlessRoutes = [{ dst: `${server}/32`, gateway: '0.0.0.0' }, ...others.map((r) => ({ dst: r.dst, gateway: r.gateway! }))];
   const search = searchList(spec, network);
   const domainName = [...search].sort((a, b) => b.length - a.length)[0];
-  for (const line of network.resolv.skipped) warnings.push(`resolv.conf: ignored line ${JSON.stringify(line)}`);
   const o = iface.dhcpOptions;
   return {
     hostname: spec.hostname ?? spec.name,

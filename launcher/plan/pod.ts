@@ -12,6 +12,7 @@ export class PlanError extends Error {}
 
 export function planPod(spec: LauncherSpec, network: PodNetwork, facts: HostFacts): PodPlan {
   const plan: PodPlan = { ops: [], ops6: [], sysctls: {}, nft: [], nics: [], warnings: [] };
+  for (const line of network.resolv.skipped) plan.warnings.push(`resolv.conf: ignored line ${JSON.stringify(line)}`);
   spec.interfaces.forEach((iface, index) => {
     const net = spec.networks.find((n) => n.name === iface.name);
     if (!net) throw new PlanError(`interfaces[${index}] ${iface.name}: no network of that name`);

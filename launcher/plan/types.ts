@@ -9,6 +9,8 @@ import type { InterfaceSpec } from '../spec.ts';
 export interface NicPlan {
   /** The VMI interface (and network) name. */
   name: string;
+  /** Its position in spec.interfaces: it numbers the server address, table and rule. */
+  index: number;
   binding: 'bridge' | 'masquerade';
   names: LinkNames;
   mac: string;

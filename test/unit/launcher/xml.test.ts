@@ -1,0 +1,132 @@
+/**
+ * The libvirt domain XML: golden files, escaping checked by parsing it back,
+ * PCI address parsing, and libvirt's own schema (virt-xml-validate).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { renderDomainXml, pciAddressAttrs, type DomainSpec } from '../../../launcher/domain/xml.ts';
+import type { NicPlan } from '../../../launcher/plan/types.ts';
+import { golden } from './golden-helper.ts';
+
+const NIC0: NicPlan = {
+  name: 'default', index: 0, binding: 'bridge',
+  names: { podIf: 'eth0', bridge: 'k6t-eth0', podNic: 'eth0-nic', tap: 'tap0' },
+  mac: '02:5e:00:00:00:05', mtu: 1450, model: 'virtio', linkState: 'up', ips: ['10.244.0.5'],
+};
+const NIC1: NicPlan = {
+  name: 'blue', index: 1, binding: 'bridge',
+  names: { podIf: 'pod16477688c0e', bridge: 'k6t-16477688c0e', podNic: '16477688c0e-nic', tap: 'tap16477688c0e' },
+  mac: '02:00:00:ab:cd:ef', mtu: 1400, model: 'e1000', linkState: 'down', bootOrder: 2, pciAddress: '0000:00:05.0', ips: [],
+};
+
+const BASE: DomainSpec = {
+  name: 'default_vm1', accel: 'kvm', memoryMiB: 512, cpus: 2,
+  boot: { kernel: '/var/lib/virtnet/vmlinuz', initrd: '/var/lib/virtnet/initrd.img', cmdline: 'console=ttyS0 quiet' },
+  nics: [NIC0, NIC1],
+  consoleLog: '/var/run/virtnet/console.log',
+  emulator: '/usr/bin/qemu-system-x86_64',
+};
+
+const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', parseTagValue: false, parseAttributeValue: false });
+type Obj = Record<string, unknown>;
+const parse = (xml: string): Obj => (parser.parse(xml) as { domain: Obj }).domain;
+
+const which = (cmd: string): string => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
+const validator = which('virt-xml-validate');
+const xmllint = which('xmllint');
+
+/**
+ * libvirt's RELAX NG schema check of a golden file. Never skipped: a machine
+ * without the tools fails here with what to install.
+ */
+function validate(path: string): void {
+  assert.ok(validator, 'virt-xml-validate is not installed (Debian package libvirt-clients): the domain XML cannot be schema-checked');
+  // virt-xml-validate is a shell script around xmllint, which libvirt-clients does not pull in.
+  assert.ok(xmllint, 'xmllint is not installed (Debian package libxml2-utils): virt-xml-validate cannot run without it');
+  const r = spawnSync(validator, [path, 'domain'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `virt-xml-validate ${path} domain:\n${r.stdout}${r.stderr}`);
+}
+
+test('golden: kernel boot, two NICs (boot order, PCI address, e1000, link down, MTU)', () => {
+  const xml = renderDomainXml(BASE);
+  const path = golden('domain-kernel-two-nics.xml', xml);
+  validate(path);
+  const d = parse(xml);
+  assert.equal(d['@_type'], 'kvm');
+  const os = d.os as Obj;
+  assert.equal(os.kernel, '/var/lib/virtnet/vmlinuz');
+  assert.equal(os.initrd, '/var/lib/virtnet/initrd.img');
+  assert.equal(os.cmdline, 'console=ttyS0 quiet');
+  assert.equal(os.boot, undefined);
+  const ifs = (d.devices as Obj).interface as Obj[];
+  assert.equal(ifs.length, 2);
+  assert.deepEqual(ifs[0], {
+    '@_type': 'ethernet', mac: { '@_address': '02:5e:00:00:00:05' }, target: { '@_dev': 'tap0', '@_managed': 'no' },
+    model: { '@_type': 'virtio' }, mtu: { '@_size': '1450' }, rom: { '@_enabled': 'no' },
+  });
+  assert.deepEqual(ifs[1], {
+    '@_type': 'ethernet', mac: { '@_address': '02:00:00:ab:cd:ef' }, target: { '@_dev': 'tap16477688c0e', '@_managed': 'no' },
+    model: { '@_type': 'e1000' }, mtu: { '@_size': '1400' }, link: { '@_state': 'down' }, boot: { '@_order': '2' },
+    address: { '@_type': 'pci', '@_domain': '0x0000', '@_bus': '0x00', '@_slot': '0x05', '@_function': '0x0' },
+  });
+});
+
+test('golden: kernel boot under TCG, default cmdline, no initrd', () => {
+  const xml = renderDomainXml({ ...BASE, accel: 'tcg', boot: { kernel: '/k' }, nics: [NIC0] });
+  validate(golden('domain-kernel-tcg.xml', xml));
+  const d = parse(xml);
+  assert.equal(d['@_type'], 'qemu');
+  assert.equal((d.os as Obj).cmdline, 'console=ttyS0');
+  assert.equal((d.os as Obj).initrd, undefined);
+});
+
+test('golden: disk boot (qcow2) without NIC boot order: <boot dev="hd"/>', () => {
+  const { bootOrder: _unused, ...nic1NoBoot } = NIC1;
+  const xml = renderDomainXml({ ...BASE, boot: { disk: '/var/lib/virtnet/disk.qcow2', format: 'qcow2' }, nics: [NIC0, nic1NoBoot] });
+  validate(golden('domain-disk.xml', xml));
+  const d = parse(xml);
+  assert.deepEqual((d.os as Obj).boot, { '@_dev': 'hd' });
+  const disk = (d.devices as Obj).disk as Obj;
+  assert.deepEqual(disk, {
+    '@_type': 'file', '@_device': 'disk', driver: { '@_name': 'qemu', '@_type': 'qcow2' },
+    source: { '@_file': '/var/lib/virtnet/disk.qcow2' }, target: { '@_dev': 'vda', '@_bus': 'virtio' },
+  });
+  for (const i of (d.devices as Obj).interface as Obj[]) assert.deepEqual(i.rom, { '@_enabled': 'no' });
+});
+
+test('golden: disk boot with a NIC boot order: the disk comes after it, no <os><boot>', () => {
+  const xml = renderDomainXml({ ...BASE, boot: { disk: '/var/lib/virtnet/disk.raw', format: 'raw' } });
+  validate(golden('domain-disk-nic-boot.xml', xml));
+  const d = parse(xml);
+  assert.equal((d.os as Obj).boot, undefined);
+  assert.deepEqual(((d.devices as Obj).disk as Obj).boot, { '@_order': '3' });
+});
+
+test('values are escaped: a console log path with & and < round-trips', () => {
+  const consoleLog = `/var/run/a&b<c>"d'/console.log`;
+  const name = 'ns_vm<&>';
+  const emulator = '/usr/bin/qemu&<';
+  const xml = renderDomainXml({ ...BASE, name, consoleLog, emulator, boot: { kernel: '/k&<', cmdline: 'a=<b>&c="d"' } });
+  assert.doesNotMatch(xml, /a&b<c/u);
+  const d = parse(xml);
+  assert.equal(d.name, name);
+  const devices = d.devices as Obj;
+  assert.equal(((devices.serial as Obj).log as Obj)['@_file'], consoleLog);
+  assert.equal(devices.emulator, emulator);
+  assert.equal((d.os as Obj).kernel, '/k&<');
+  assert.equal((d.os as Obj).cmdline, 'a=<b>&c="d"');
+  // Well-formed for a strict parser too.
+  assert.equal(XMLValidator.validate(xml), true);
+});
+
+test('pciAddressAttrs: DDDD:BB:SS.F only', () => {
+  assert.deepEqual(pciAddressAttrs('0000:81:1f.7'), { '@_type': 'pci', '@_domain': '0x0000', '@_bus': '0x81', '@_slot': '0x1f', '@_function': '0x7' });
+  assert.deepEqual(pciAddressAttrs('0000:00:05.0'), { '@_type': 'pci', '@_domain': '0x0000', '@_bus': '0x00', '@_slot': '0x05', '@_function': '0x0' });
+  for (const bad of ['', '00:05.0', '0000:00:05', '0000:00:20.0', '0000:00:05.8', '0000:000:05.0', '0000:00:05.0 ', ' 0000:00:05.0', 'g000:00:05.0',
+    '0000:00:05.0\n', "0000:00:05.0'/><x a='", '0000-00-05.0']) {
+    assert.throws(() => pciAddressAttrs(bad), TypeError, JSON.stringify(bad));
+  }
+  assert.throws(() => renderDomainXml({ ...BASE, nics: [{ ...NIC0, pciAddress: '0000:00:05.0"/>' }] }), TypeError);
+});
