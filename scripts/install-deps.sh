@@ -36,6 +36,7 @@ getent passwd libvirt-qemu >/dev/null || useradd --system -g libvirt-qemu -d /va
 
 # node_modules, when missing or stale against the lock file.
 if [ -f package-lock.json ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # --prefer-offline: tarballs already in npm's cache need no registry round trip.
+  npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 fi
 echo "install-deps: ok" >&2
