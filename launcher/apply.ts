@@ -7,7 +7,8 @@
 import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyLinkOps, ipJson, type IpLink } from '../lib/iproute.ts';
-import { applyNft } from '../lib/nft.ts';
+import { applyNft, dropTable } from '../lib/nft.ts';
+import { MASQUERADE_TABLE } from './plan/masquerade-rules.ts';
 import { ensureSysctl, readSysctl } from '../lib/sysctl.ts';
 import { shortHash, urandom } from '../lib/names.ts';
 import { exec } from '../lib/exec.ts';
@@ -29,6 +30,8 @@ export interface SavedPod {
   original: PodNetwork;
   nics: Array<Pick<NicPlan, 'names' | 'index'>>;
   sysctls: Record<string, string>;
+  /** nftables tables the plan made, dropped on teardown. */
+  nftTables?: string[];
 }
 
 const SAVED = 'pod-original.json';
@@ -54,7 +57,8 @@ export async function applyPodPlan(stateDir: string, original: PodNetwork, plan:
     const v = sysctlNow(k);
     return v === undefined ? [] : [[k, v]];
   }));
-  save(stateDir, { original, nics: plan.nics.map((n) => ({ names: n.names, index: n.index })), sysctls });
+  const nftTables = plan.nft.length ? [MASQUERADE_TABLE] : [];
+  save(stateDir, { original, nics: plan.nics.map((n) => ({ names: n.names, index: n.index })), sysctls, nftTables });
   try {
     await applyLinkOps(plan.ops);
     await applyLinkOps(plan.ops6, undefined, { ipv6Rules: true });
@@ -77,6 +81,7 @@ export async function teardownPod(stateDir: string): Promise<void> {
   // -force: go on past lines for things already gone.
   await applyLinkOps(restore.ops, undefined, { force: true });
   await applyLinkOps(restore.ops6, undefined, { ipv6Rules: true, force: true });
+  await applyNft((saved.nftTables ?? []).flatMap((t) => dropTable('inet', t)));
   for (const [k, v] of Object.entries(saved.sysctls)) if (sysctlNow(k) !== undefined) ensureSysctl(k, v);
 }
 

@@ -12,6 +12,13 @@ export interface PortSpec {
   protocol?: 'TCP' | 'UDP';
 }
 
+/** KubeVirt's portRanges (masquerade only): start..end inclusive. */
+export interface PortRangeSpec {
+  protocol?: 'TCP' | 'UDP';
+  start: number;
+  end: number;
+}
+
 export interface DhcpOptionsSpec {
   bootFileName?: string;
   tftpServerName?: string;
@@ -28,6 +35,7 @@ export interface InterfaceSpec {
   pciAddress?: string;
   bootOrder?: number;
   ports?: PortSpec[];
+  portRanges?: PortRangeSpec[];
   dhcpOptions?: DhcpOptionsSpec;
   state?: 'up' | 'down' | 'absent';
   /** virtnet's own: lowers the NIC's MTU below the pod NIC's; never raises it. */
@@ -54,4 +62,6 @@ export interface LauncherSpec {
   interfaces: InterfaceSpec[];
   networks: NetworkSpec[];
   boot: BootSpec;
+  /** The cluster's service CIDRs, which a masquerade vmNetworkCIDR must not overlap (node configuration). */
+  serviceCIDRs?: string[];
 }

@@ -6,6 +6,7 @@ import type { PodNetwork } from '../discover.ts';
 import { linkNamesFor } from '../names.ts';
 import type { LauncherSpec } from '../spec.ts';
 import { planBridgeNic } from './bridge.ts';
+import { planMasqueradeNic } from './masquerade.ts';
 import type { HostFacts, PodPlan } from './types.ts';
 
 export class PlanError extends Error {}
@@ -20,8 +21,16 @@ export function planPod(spec: LauncherSpec, network: PodNetwork, facts: HostFact
     const names = linkNamesFor(net);
     const pod = network.interfaces.find((i) => i.name === names.podIf);
     if (!pod) throw new PlanError(`interfaces[${index}] ${iface.name}: pod interface ${names.podIf} not found (have ${network.interfaces.map((i) => i.name).join(', ') || 'none'})`);
-    if (iface.masquerade) throw new PlanError(`interfaces[${index}] ${iface.name}: the masquerade binding is not available in this version`);
-    if (!iface.bridge) throw new PlanError(`interfaces[${index}] ${iface.name}: needs a binding (bridge)`);
+    if (iface.masquerade) {
+      const m = planMasqueradeNic(spec, network, { index, iface, network: net, pod, names });
+      plan.ops.push(...m.ops);
+      plan.nft.push(...m.nft);
+      Object.assign(plan.sysctls, m.sysctls);
+      plan.nics.push(m.nic);
+      plan.warnings.push(...m.warnings);
+      return;
+    }
+    if (!iface.bridge) throw new PlanError(`interfaces[${index}] ${iface.name}: needs a binding (bridge or masquerade)`);
     const freshMac = facts.freshMacs[index];
     if (!freshMac) throw new PlanError(`interfaces[${index}]: no fresh MAC supplied`);
     const nic = planBridgeNic(spec, network, { index, iface, pod, names, freshMac, dummyLinks: facts.dummyLinks });
