@@ -1,0 +1,75 @@
+/**
+ * The attachment result cache, in libcni's format (pkg/libcni/api.go):
+ * <cacheDir>/results/<network>-<containerID>-<ifname>, holding the config
+ * (base64), the runtime arguments and the final ADD result, so that DEL has
+ * its prevResult and its config even after a restart, or after the
+ * NetworkAttachmentDefinition is gone.
+ */
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CNI_ID_PATTERN, linkNameProblem } from '../lib/names.ts';
+import type { CniResult } from '../cni/types.ts';
+import type { ConfList, RuntimeArgs } from './invoke.ts';
+
+export interface CacheEntry {
+  kind: 'cniCacheV1';
+  containerId: string;
+  config: string;
+  ifName: string;
+  networkName: string;
+  netns: string;
+  cniArgs: Array<[string, string]>;
+  capabilityArgs: Record<string, unknown>;
+  result: CniResult;
+}
+
+function file(cacheDir: string, network: string, containerID: string, ifname: string): string {
+  // Every part is validated: these names become a file name.
+  if (!CNI_ID_PATTERN.test(network) || !CNI_ID_PATTERN.test(containerID) || linkNameProblem(ifname)) {
+    throw new TypeError(`cache key ${network}/${containerID}/${ifname} is not safe as a file name`);
+  }
+  return join(cacheDir, 'results', `${network}-${containerID}-${ifname}`);
+}
+
+export function writeCache(cacheDir: string, list: ConfList, rt: RuntimeArgs, result: CniResult): void {
+  const entry: CacheEntry = {
+    kind: 'cniCacheV1', containerId: rt.containerID, config: Buffer.from(JSON.stringify(list)).toString('base64'),
+    ifName: rt.ifname, networkName: list.name, netns: rt.netns, cniArgs: rt.cniArgs ?? [], capabilityArgs: rt.capabilityArgs ?? {}, result,
+  };
+  const f = file(cacheDir, list.name, rt.containerID, rt.ifname);
+  mkdirSync(join(cacheDir, 'results'), { recursive: true });
+  writeFileSync(`${f}.tmp`, JSON.stringify(entry));
+  renameSync(`${f}.tmp`, f);
+}
+
+/** The cached entry, or undefined when missing or corrupt (DEL tolerates both, as libcni does). */
+export function readCache(cacheDir: string, network: string, containerID: string, ifname: string): { entry: CacheEntry; list: ConfList } | undefined {
+  try {
+    const entry = JSON.parse(readFileSync(file(cacheDir, network, containerID, ifname), 'utf8')) as CacheEntry;
+    return { entry, list: JSON.parse(Buffer.from(entry.config, 'base64').toString('utf8')) as ConfList };
+  } catch {
+    return undefined;
+  }
+}
+
+export function removeCache(cacheDir: string, network: string, containerID: string, ifname: string): void {
+  rmSync(file(cacheDir, network, containerID, ifname), { force: true });
+}
+
+/** Every cached attachment of a container. */
+export function cachedFor(cacheDir: string, containerID: string): CacheEntry[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(join(cacheDir, 'results'));
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) => {
+    try {
+      const e = JSON.parse(readFileSync(join(cacheDir, 'results', n), 'utf8')) as CacheEntry;
+      return e.containerId === containerID ? [e] : [];
+    } catch {
+      return [];
+    }
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * The CNI exec protocol, as a client (libcni's invoke and the conflist
+ * semantics of SPEC.md "Execution of Network Configurations"): each plugin
+ * of a list is found in CNI_PATH and run with the environment plus its
+ * config on stdin. Delegates may be older than the list (Debian's plugins
+ * stop at 1.0.0), so each one gets the list's cniVersion clamped to what it
+ * supports, and its prevResult converted to that version; GC and STATUS go
+ * only to plugins that speak 1.1.0.
+ */
+import { ErrorCode, VirtnetError } from '../lib/errors.ts';
+import { exec } from '../lib/exec.ts';
+import { delegateVersions, findPlugin } from '../cni/ipam.ts';
+import { compareVersions, convertResult, parseResult } from '../cni/version.ts';
+import type { CniResult } from '../cni/types.ts';
+
+export type PluginConf = Record<string, unknown> & { type: string; capabilities?: Record<string, boolean> };
+
+export interface ConfList {
+  cniVersion: string;
+  name: string;
+  plugins: PluginConf[];
+  disableCheck?: boolean;
+}
+
+export interface RuntimeArgs {
+  containerID: string;
+  netns: string;
+  ifname: string;
+  /** CNI_ARGS pairs, e.g. K8S_POD_NAMESPACE. */
+  cniArgs?: Array<[string, string]>;
+  /** Capability arguments; a plugin receives only those it declares (CONVENTIONS.md). */
+  capabilityArgs?: Record<string, unknown>;
+  /** Merged into each plugin's args.cni (the annotation's cni-args). */
+  argsCni?: Record<string, unknown>;
+}
+
+export interface InvokeOptions {
+  cniPath: string[];
+  /** Where delegate VERSION answers are cached. */
+  dataDir: string;
+  /** argv prefix for every plugin exec (tests run plugins inside a "node" netns). */
+  wrap?: string[];
+}
+
+function clamp(version: string, supported: readonly string[]): string | undefined {
+  return supported.filter((v) => compareVersions(v, version) <= 0).sort(compareVersions).at(-1);
+}
+
+/** The config one plugin of a list receives (libcni buildOneConfig). */
+export function pluginConfig(list: ConfList, plugin: PluginConf, version: string, rt: RuntimeArgs, prevResult?: CniResult): Record<string, unknown> {
+  const runtimeConfig = Object.fromEntries(
+    Object.entries(rt.capabilityArgs ?? {}).filter(([k, v]) => plugin.capabilities?.[k] === true && v !== undefined),
+  );
+  const args = typeof plugin.args === 'object' && plugin.args !== null ? (plugin.args as Record<string, unknown>) : {};
+  const argsCni = { ...((args.cni as Record<string, unknown> | undefined) ?? {}), ...(rt.argsCni ?? {}) };
+  return {
+    ...plugin,
+    cniVersion: version,
+    name: list.name,
+    ...(Object.keys(runtimeConfig).length && { runtimeConfig }),
+    ...(Object.keys(argsCni).length && { args: { ...args, cni: argsCni } }),
+    ...(prevResult && { prevResult: convertResult(prevResult, version) }),
+  };
+}
+
+export async function execPlugin(verb: string, list: ConfList, plugin: PluginConf, rt: RuntimeArgs, o: InvokeOptions, prevResult?: CniResult): Promise<CniResult | undefined> {
+  const binary = findPlugin(plugin.type, o.cniPath);
+  if (!binary) throw new VirtnetError(ErrorCode.invalidConfig, `plugin "${plugin.type}" not found in CNI_PATH (${o.cniPath.join(':')})`);
+  const versions = await delegateVersions(binary, o.dataDir);
+  const version = clamp(list.cniVersion, versions);
+  if (!version) throw new VirtnetError(ErrorCode.incompatibleVersion, `plugin "${plugin.type}" supports ${JSON.stringify(versions)}, none at or below ${list.cniVersion}`);
+  if ((verb === 'GC' || verb === 'STATUS') && compareVersions(version, '1.1.0') < 0) return undefined;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CNI_COMMAND: verb, CNI_CONTAINERID: rt.containerID, CNI_NETNS: rt.netns, CNI_IFNAME: rt.ifname, CNI_PATH: o.cniPath.join(':'),
+    CNI_ARGS: [['IgnoreUnknown', '1'] as [string, string], ...(rt.cniArgs ?? [])].map(([k, v]) => `${k}=${v}`).join(';'),
+  };
+  const input = JSON.stringify(pluginConfig(list, plugin, version, rt, prevResult));
+  const res = await exec([...(o.wrap ?? []), binary], { env, input, allowFailure: true });
+  if (res.exitCode !== 0) {
+    // The spec's error JSON on stdout; else stderr (libcni raw_exec).
+    let msg = res.stderr.trim() || `exit code ${res.exitCode}`;
+    let code: number = ErrorCode.execFailed;
+    try {
+      const e = JSON.parse(res.stdout) as { code?: number; msg?: string; details?: string };
+      if (typeof e.code === 'number') code = e.code;
+      if (e.msg) msg = e.details ? `${e.msg}: ${e.details}` : e.msg;
+    } catch {
+      // not JSON
+    }
+    throw new VirtnetError(code, `plugin "${plugin.type}" ${verb} failed: ${msg}`);
+  }
+  if (verb !== 'ADD') return undefined;
+  return parseResult(JSON.parse(res.stdout), version, `plugin "${plugin.type}" result`);
+}
+
+/** ADD a whole list: each plugin gets the previous one's result. */
+export async function addList(list: ConfList, rt: RuntimeArgs, o: InvokeOptions): Promise<CniResult> {
+  let result: CniResult | undefined;
+  for (const plugin of list.plugins) result = await execPlugin('ADD', list, plugin, rt, o, result);
+  if (!result) throw new VirtnetError(ErrorCode.invalidConfig, `network "${list.name}" has no plugins`);
+  return result;
+}
+
+/** DEL a whole list in reverse, best-effort: every plugin is asked, the first error is returned. */
+export async function delList(list: ConfList, rt: RuntimeArgs, o: InvokeOptions, cached?: CniResult): Promise<Error | undefined> {
+  let first: Error | undefined;
+  for (const plugin of [...list.plugins].reverse()) {
+    await execPlugin('DEL', list, plugin, rt, o, cached).catch((e: Error) => (first ??= e));
+  }
+  return first;
+}
