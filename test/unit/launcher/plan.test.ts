@@ -215,7 +215,7 @@ test('every op in every plan renders (renderOp re-validates names, MACs, CIDRs)'
   }
 });
 
-test('errors: missing pod interface, unknown network, masquerade, no binding, no fresh MAC', () => {
+test('errors: missing pod interface, unknown network, no binding, no fresh MAC', () => {
   const cases: Array<[string, LauncherSpec, PodNetwork, HostFacts, RegExp]> = [
     ['missing pod interface', spec([{ name: 'default', bridge: {} }]), net([BLUE_POD]), FACTS,
       new RegExp(`^interfaces\\[0\\] default: pod interface eth0 not found \\(have pod${BLUE_HASH}\\)$`, 'u')],
@@ -223,9 +223,7 @@ test('errors: missing pod interface, unknown network, masquerade, no binding, no
     ['missing secondary pod interface', spec([{ name: 'default', bridge: {} }, { name: 'blue', bridge: {} }], [POD_NET, BLUE_NET]), net([ETH0_V4]), FACTS,
       new RegExp(`^interfaces\\[1\\] blue: pod interface pod${BLUE_HASH} not found \\(have eth0\\)$`, 'u')],
     ['no network', spec([{ name: 'red', bridge: {} }]), net([ETH0_V4]), FACTS, /^interfaces\[0\] red: no network of that name$/u],
-    ['masquerade', spec([{ name: 'default', masquerade: {} }]), net([ETH0_V4]), FACTS,
-      /^interfaces\[0\] default: the masquerade binding is not available in this version$/u],
-    ['no binding', spec([{ name: 'default' }]), net([ETH0_V4]), FACTS, /^interfaces\[0\] default: needs a binding \(bridge\)$/u],
+    ['no binding', spec([{ name: 'default' }]), net([ETH0_V4]), FACTS, /^interfaces\[0\] default: needs a binding \(bridge or masquerade\)$/u],
     ['no fresh MAC', spec([{ name: 'default', bridge: {} }]), net([ETH0_V4]), { dummyLinks: true, freshMacs: [] }, /^interfaces\[0\]: no fresh MAC supplied$/u],
   ];
   for (const [name, s, n, f, re] of cases) {
