@@ -13,7 +13,7 @@ import type { PodInterface, PodNetwork } from '../discover.ts';
 import type { LinkNames } from '../names.ts';
 import type { InterfaceSpec, LauncherSpec } from '../spec.ts';
 import { dhcpOptionsFor } from './dhcp-options.ts';
-import type { NicPlan } from './types.ts';
+import { nicPlan, type NicPlan } from './types.ts';
 
 export interface BridgeNicInput {
   index: number;
@@ -143,12 +143,6 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
       ...dhcpOptionsFor(spec, network, pod, iface, server, warnings),
     };
   }
-  const nic: NicPlan = {
-    name: iface.name, index, binding: 'bridge', names, mac, mtu, model: iface.model ?? 'virtio',
-    linkState: iface.state === 'down' ? 'down' : 'up',
-    ...(iface.pciAddress && { pciAddress: iface.pciAddress }), ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
-    ...(dhcp && { dhcp }),
-    ips: [...pod.ipv4, ...pod.ipv6].map((a) => a.address),
-  };
+  const nic = nicPlan(iface, index, 'bridge', names, mac, mtu, dhcp, [...pod.ipv4, ...pod.ipv6].map((a) => a.address));
   return { nic, ops, ops6, sysctls, warnings };
 }

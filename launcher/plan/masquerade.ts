@@ -18,7 +18,7 @@ import type { InterfaceSpec, LauncherSpec, NetworkSpec } from '../spec.ts';
 import { dhcpOptionsFor } from './dhcp-options.ts';
 import { nicMtu } from './bridge.ts';
 import { masqueradeRuleset, type Forward } from './masquerade-rules.ts';
-import type { NicPlan } from './types.ts';
+import { nicPlan, type NicPlan } from './types.ts';
 
 export const MASQUERADE_BRIDGE_MAC = '02:00:00:00:00:00';
 export const DEFAULT_VM_CIDR = '10.0.2.0/24';
@@ -137,13 +137,6 @@ export function planMasqueradeNic(spec: LauncherSpec, podNet: PodNetwork, input:
     ...(v4 && { ipv4: { address: v4.guest, prefix: v4.cidr.prefix }, router: v4.gateway }),
     ...(v6 && { ipv6: { address: v6.guest, prefix: v6.cidr.prefix }, routerAdvertisement: { routerLifetime: 1800 } }),
   } : undefined;
-  const nic: NicPlan = {
-    name: iface.name, index, binding: 'masquerade', names, mac, mtu, model: iface.model ?? 'virtio',
-    linkState: iface.state === 'down' ? 'down' : 'up',
-    ...(iface.pciAddress && { pciAddress: iface.pciAddress }), ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
-    ...(dhcp && { dhcp }),
-    // As in KubeVirt, the VMI reports the pod's IPs: that is where the guest is reached.
-    ips: [...pod.ipv4, ...pod.ipv6].map((a) => a.address),
-  };
+  const nic = nicPlan(iface, index, 'masquerade', names, mac, mtu, dhcp, [...pod.ipv4, ...pod.ipv6].map((a) => a.address));
   return { nic, ops, sysctls, nft, warnings };
 }

@@ -36,6 +36,21 @@ export interface PodPlan {
   warnings: string[];
 }
 
+/**
+ * The binding-independent part of a NIC's plan, from its spec. The VMI
+ * reports the pod's IPs for either binding, as KubeVirt does: that is where
+ * the guest is reached.
+ */
+export function nicPlan(iface: InterfaceSpec, index: number, binding: NicPlan['binding'], names: LinkNames, mac: string, mtu: number, dhcp: DhcpNic | undefined, podIps: string[]): NicPlan {
+  return {
+    name: iface.name, index, binding, names, mac, mtu, model: iface.model ?? 'virtio',
+    linkState: iface.state === 'down' ? 'down' : 'up',
+    ...(iface.pciAddress && { pciAddress: iface.pciAddress }), ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
+    ...(dhcp && { dhcp }),
+    ips: podIps,
+  };
+}
+
 /** What a plan needs to know of the machine: probed, not assumed. */
 export interface HostFacts {
   /** The kernel has dummy links; else a tap with no queue stands in. */
