@@ -15,6 +15,7 @@ import { hasAddress, linkNames } from '../lib/links.ts';
 import { netnsExists } from '../lib/netns.ts';
 import { applyNft } from '../lib/nft.ts';
 import { ensureSysctl } from '../lib/sysctl.ts';
+import { settled } from '../lib/settled.ts';
 import { randomMac } from '../lib/cidr.ts';
 import { urandom } from '../lib/names.ts';
 import { execIpam } from './ipam.ts';
@@ -45,17 +46,6 @@ async function applyPort(ops: LinkOp[], bridge: string, bridgeExisted: boolean):
     shown = await applyLinkOps(ops.filter((o) => o.op !== 'bridge-add'));
   }
   return shown.at(-1)?.[0]?.address;
-}
-
-/**
- * Like Promise.all, but waits for every step before failing, so rollback
- * never races a child process that is still creating something.
- */
-async function settled<T extends readonly unknown[]>(steps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
-  const results = await Promise.allSettled(steps);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<CniResult> {

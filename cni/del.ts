@@ -6,6 +6,7 @@
  */
 import { applyLinkOps } from '../lib/iproute.ts';
 import { execStats } from '../lib/exec.ts';
+import { settled } from '../lib/settled.ts';
 import { linkNames } from '../lib/links.ts';
 import { applyNft } from '../lib/nft.ts';
 import { execIpam } from './ipam.ts';
@@ -26,7 +27,7 @@ export interface ReleaseOptions {
 export async function releaseAttachment(conf: BridgeConf, env: CniEnv, rec: AttachmentRecord, opts: ReleaseOptions): Promise<void> {
   const rulesConf = opts.allRules ? { ...conf, macspoofchk: true, ipMasq: true } : conf;
   // The three steps are independent, so their child processes run in parallel.
-  const results = await Promise.allSettled([
+  await settled([
     opts.ipam ? execIpam('DEL', { conf, env, log: opts.log }, rec) : undefined,
     linkNames().has(rec.hostVeth)
       ? applyLinkOps([{ op: 'link-del', name: rec.hostVeth }]).catch((e: Error) => {
@@ -35,9 +36,7 @@ export async function releaseAttachment(conf: BridgeConf, env: CniEnv, rec: Atta
         })
       : undefined,
     applyNft(dropAttachmentRules(rulesConf, rec.hostVeth)),
-  ]);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  ] as const);
 }
 
 export async function cmdDel(conf: BridgeConf, env: CniEnv, log: Log): Promise<void> {

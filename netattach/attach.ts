@@ -8,7 +8,7 @@
 import { VirtnetError } from '../lib/errors.ts';
 import type { CniResult } from '../cni/types.ts';
 import { addList, delList, type ConfList, type InvokeOptions, type RuntimeArgs } from './invoke.ts';
-import { cachedFor, readCache, removeCache, writeCache } from './cache.ts';
+import { cachedFor, cachedList, removeCache, writeCache } from './cache.ts';
 
 export interface PodRef {
   namespace: string;
@@ -68,10 +68,8 @@ export async function attachPod(pod: PodRef, requests: AttachmentRequest[], o: A
 export async function detachPod(pod: PodRef, o: AttachOptions): Promise<Error[]> {
   const errors: Error[] = [];
   for (const entry of cachedFor(o.cacheDir, pod.containerID).reverse()) {
-    const cached = readCache(o.cacheDir, entry.networkName, entry.containerId, entry.ifName);
-    if (!cached) continue;
     const rt = { ...runtimeArgs(pod, { ifname: entry.ifName, capabilityArgs: entry.capabilityArgs }), netns: pod.netns || entry.netns };
-    const err = await delList(cached.list, rt, o, cached.entry.result);
+    const err = await delList(cachedList(entry), rt, o, entry.result);
     if (err) errors.push(err);
     removeCache(o.cacheDir, entry.networkName, entry.containerId, entry.ifName);
   }

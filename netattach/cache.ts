@@ -5,7 +5,7 @@
  * its prevResult and its config even after a restart, or after the
  * NetworkAttachmentDefinition is gone.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_ID_PATTERN, linkNameProblem } from '../lib/names.ts';
 import type { CniResult } from '../cni/types.ts';
@@ -42,21 +42,16 @@ export function writeCache(cacheDir: string, list: ConfList, rt: RuntimeArgs, re
   renameSync(`${f}.tmp`, f);
 }
 
-/** The cached entry, or undefined when missing or corrupt (DEL tolerates both, as libcni does). */
-export function readCache(cacheDir: string, network: string, containerID: string, ifname: string): { entry: CacheEntry; list: ConfList } | undefined {
-  try {
-    const entry = JSON.parse(readFileSync(file(cacheDir, network, containerID, ifname), 'utf8')) as CacheEntry;
-    return { entry, list: JSON.parse(Buffer.from(entry.config, 'base64').toString('utf8')) as ConfList };
-  } catch {
-    return undefined;
-  }
-}
-
 export function removeCache(cacheDir: string, network: string, containerID: string, ifname: string): void {
   rmSync(file(cacheDir, network, containerID, ifname), { force: true });
 }
 
-/** Every cached attachment of a container. */
+/** The network list an entry was added with (DEL needs no NAD). */
+export function cachedList(entry: CacheEntry): ConfList {
+  return JSON.parse(Buffer.from(entry.config, 'base64').toString('utf8')) as ConfList;
+}
+
+/** Every cached attachment of a container, oldest first (by when it was written). */
 export function cachedFor(cacheDir: string, containerID: string): CacheEntry[] {
   let names: string[] = [];
   try {
@@ -65,11 +60,13 @@ export function cachedFor(cacheDir: string, containerID: string): CacheEntry[] {
     return [];
   }
   return names.flatMap((n) => {
+    const f = join(cacheDir, 'results', n);
     try {
-      const e = JSON.parse(readFileSync(join(cacheDir, 'results', n), 'utf8')) as CacheEntry;
-      return e.containerId === containerID ? [e] : [];
+      const e = JSON.parse(readFileSync(f, 'utf8')) as CacheEntry;
+      cachedList(e);
+      return e.containerId === containerID ? [{ e, at: statSync(f).mtimeMs }] : [];
     } catch {
-      return [];
+      return []; // corrupt: DEL tolerates it, as libcni does
     }
-  });
+  }).sort((a, b) => a.at - b.at).map((x) => x.e);
 }
