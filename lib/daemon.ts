@@ -43,3 +43,21 @@ export function startDaemon(argv: readonly string[], logFile: string, env: NodeJ
     },
   };
 }
+
+/**
+ * Start a process that outlives its starter (a launcher outlives `virtnet
+ * up`): its own session, output to a log file, no handle kept.
+ */
+export function startDetached(argv: readonly string[], logFile: string, env: NodeJS.ProcessEnv = process.env): number {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new TypeError('startDetached: empty argv');
+  const log = openSync(logFile, 'a');
+  try {
+    const child = spawn(file, args, { stdio: ['ignore', log, log], env, detached: true });
+    if (child.pid === undefined) throw new Error(`${argv.join(' ')}: could not start`);
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}

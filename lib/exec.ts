@@ -99,3 +99,15 @@ export function start(argv: readonly string[], options: Omit<ExecOptions, 'input
     },
   };
 }
+
+/** A child on this terminal (an interactive console): stdio inherited; resolves with its exit code. */
+export function interactive(argv: readonly string[]): Promise<number> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new TypeError('interactive: empty argv');
+  execStats.spawned++;
+  const child = spawn(file, args, { stdio: 'inherit' });
+  return new Promise((resolve) => {
+    child.on('error', () => resolve(127));
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 0)));
+  });
+}

@@ -4,7 +4,8 @@
  * thread pool would not follow), so work inside a namespace is a child
  * process started through nsenter(1).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { exec } from './exec.ts';
 
 const NAMED = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9_.-]+)$/u;
 
@@ -22,4 +23,34 @@ export function inNetns(netnsPath: string | undefined, argv: readonly string[]):
 
 export function netnsExists(netnsPath: string): boolean {
   return existsSync(netnsPath);
+}
+
+/** ip-netns(8) names; kept to a safe alphabet so that a name is also a path segment. */
+export const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/u;
+
+export function netnsPath(name: string): string {
+  return `/run/netns/${name}`;
+}
+
+/** `ip netns add`; succeeds if the namespace is already there. */
+export async function createNetns(name: string): Promise<void> {
+  if (!NETNS_NAME.test(name)) throw new TypeError(`netns name ${JSON.stringify(name)} must match ${NETNS_NAME}`);
+  if (netnsExists(netnsPath(name))) return;
+  await exec(['ip', 'netns', 'add', name]);
+  await exec(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+}
+
+/** `ip netns del`; succeeds if it is already gone. */
+export async function deleteNetns(name: string): Promise<void> {
+  if (!NETNS_NAME.test(name) || !netnsExists(netnsPath(name))) return;
+  await exec(['ip', 'netns', 'del', name]);
+}
+
+/** The named network namespaces (ip netns list). */
+export function listNetns(): string[] {
+  try {
+    return readdirSync('/run/netns').filter((n) => NETNS_NAME.test(n));
+  } catch {
+    return [];
+  }
 }
