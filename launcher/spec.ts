@@ -31,7 +31,8 @@ export interface InterfaceSpec {
   bridge?: Record<string, never>;
   masquerade?: Record<string, never>;
   macAddress?: string;
-  model?: 'virtio' | 'e1000' | 'e1000e' | 'rtl8139';
+  /** libvirt's model names; KubeVirt's allowed set (pkg/network/admitter). */
+  model?: 'virtio' | 'e1000' | 'e1000e' | 'igb' | 'ne2k_pci' | 'pcnet' | 'rtl8139';
   pciAddress?: string;
   bootOrder?: number;
   ports?: PortSpec[];

@@ -1,0 +1,102 @@
+/**
+ * spec.networks[]: KubeVirt's rules from pkg/network/admitter/netsource.go
+ * (one pod network, one multus default and not with a pod network, one
+ * source per network, a networkName) and netiface.go (unique names, every
+ * network used by an interface), plus what KubeVirt leaves unchecked:
+ * networkName's form, the NAD's existence, and the masquerade subnets
+ * (vmNetworkCIDR / vmIPv6NetworkCIDR), whose bad values KubeVirt only
+ * discovers when the launcher fails.
+ */
+import { parseCidr } from '../../lib/cidr.ts';
+import { dns1123LabelProblem } from '../../netattach/annotation.ts';
+import { index, type RuleProblem } from './paths.ts';
+import type { VmiNetwork, VmiSpec } from './schema.ts';
+
+export interface RuleEnv {
+  /** The object's namespace (defaulted): a multus networkName without one names a NAD here. */
+  namespace: string;
+  /** Undefined: NAD existence is not checked. */
+  nadExists?: (namespace: string, name: string) => boolean;
+}
+
+const SOURCES = ['pod', 'multus', 'resourceClaim'] as const;
+
+/** A masquerade subnet must hold the network, gateway and guest addresses (and IPv4's broadcast). */
+const MAX_PREFIX = { 4: 30, 6: 126 } as const;
+
+/** "name" or "namespace/name" → its parts, the namespace defaulted; or why it is neither. */
+export function splitNetworkName(networkName: string, namespace: string): { namespace: string; name: string } | { problem: string } {
+  if (networkName === '') return { problem: 'must not be empty: the NetworkAttachmentDefinition, as "name" or "namespace/name"' };
+  const parts = networkName.split('/');
+  if (parts.length > 2) return { problem: `"${networkName}" must be "name" or "namespace/name"` };
+  const [ns, name] = parts.length === 2 ? [parts[0] ?? '', parts[1] ?? ''] : [namespace, networkName];
+  const nsProblem = parts.length === 2 ? dns1123LabelProblem(ns) : undefined;
+  if (nsProblem) return { problem: `namespace part: ${nsProblem}` };
+  const nameProblem = dns1123LabelProblem(name);
+  if (nameProblem) return { problem: `name part: ${nameProblem}` };
+  return { namespace: ns, name };
+}
+
+/** Whether a network is the VM's default (primary) one: the pod network or a multus default. */
+export function isDefaultNetwork(net: VmiNetwork | undefined): boolean {
+  return net !== undefined && (net.pod !== undefined || net.multus?.default === true);
+}
+
+export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const nets = spec.networks ?? [];
+  const ifaces = spec.domain.devices.interfaces ?? [];
+  const base = `${at}.networks`;
+  const firstPod = nets.findIndex((n) => n.pod !== undefined);
+  const firstDefault = nets.findIndex((n) => n.multus?.default === true);
+  const seen = new Map<string, number>();
+  nets.forEach((net, i) => {
+    const p = index(base, i);
+    const sources = SOURCES.filter((s) => net[s] !== undefined);
+    if (sources.length === 0) out.push({ path: p, rule: 'must have exactly one source: pod or multus (KubeVirt: "should have a network type")' });
+    if (sources.length > 1) out.push({ path: p, rule: `has ${sources.length} sources (${sources.join(', ')}); a network has exactly one` });
+    if (net.resourceClaim) out.push({ path: `${p}.resourceClaim`, rule: 'resourceClaim (DRA) networks are not implemented by virtnet (supported: pod, multus)' });
+
+    if (net.name === '') out.push({ path: `${p}.name`, rule: 'must not be empty' });
+    const dup = seen.get(net.name);
+    if (dup !== undefined) out.push({ path: `${p}.name`, rule: `must be unique; also used by ${index(base, dup)}` });
+    else seen.set(net.name, i);
+    if (net.name !== '' && !ifaces.some((f) => f.name === net.name)) {
+      out.push({ path: `${p}.name`, rule: `no interface named "${net.name}" in ${at}.domain.devices.interfaces; every network needs one` });
+    }
+
+    if (net.pod && i !== firstPod) out.push({ path: `${p}.pod`, rule: `at most one pod network; ${index(base, firstPod)} is one already` });
+    if (net.pod) out.push(...podCidrProblems(net, `${p}.pod`));
+    if (net.multus) {
+      if (net.multus.default && i !== firstDefault) {
+        out.push({ path: `${p}.multus.default`, rule: `at most one multus network can be the default; ${index(base, firstDefault)} is already` });
+      }
+      if (net.multus.default && firstPod >= 0) {
+        out.push({ path: `${p}.multus.default`, rule: `a multus default network replaces the pod network, so it cannot be used with ${index(base, firstPod)} (pod)` });
+      }
+      const ref = splitNetworkName(net.multus.networkName, env.namespace);
+      if ('problem' in ref) out.push({ path: `${p}.multus.networkName`, rule: ref.problem });
+      else if (env.nadExists && !env.nadExists(ref.namespace, ref.name)) {
+        out.push({ path: `${p}.multus.networkName`, rule: `NetworkAttachmentDefinition ${ref.namespace}/${ref.name} not found` });
+      }
+    }
+  });
+  return out;
+}
+
+function podCidrProblems(net: VmiNetwork, p: string): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const check = (key: 'vmNetworkCIDR' | 'vmIPv6NetworkCIDR', family: 4 | 6, example: string) => {
+    const text = net.pod?.[key];
+    if (text === undefined || text === '') return;
+    const cidr = parseCidr(text);
+    const max = MAX_PREFIX[family];
+    if (!cidr || cidr.family !== family) out.push({ path: `${p}.${key}`, rule: `"${text}" is not an IPv${family} CIDR (e.g. ${example})` });
+    else if (cidr.prefix > max) {
+      out.push({ path: `${p}.${key}`, rule: `/${cidr.prefix} is too small: the subnet holds the network, gateway and guest addresses${family === 4 ? ' and the broadcast address' : ''}; use /${max} or shorter` });
+    }
+  };
+  check('vmNetworkCIDR', 4, '10.0.2.0/24');
+  check('vmIPv6NetworkCIDR', 6, 'fd10:0:2::/120');
+  return out;
+}

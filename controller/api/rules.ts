@@ -1,0 +1,137 @@
+/**
+ * The semantic rules over a structurally valid VMI spec (schema.ts has
+ * checked the types): every problem, each with its field path, in the order
+ * of the spec. The network rules follow KubeVirt's admitter
+ * (pkg/network/admitter, reference section 5 items 1-18, 20, 22); the rest
+ * comes from vmi-create-admitter.go (boot order, disks and volumes, kernel
+ * boot) and virtnet's own checks that KubeVirt leaves to runtime failures.
+ */
+import { posix } from 'node:path';
+import { index, type RuleProblem } from './paths.ts';
+import { quantityProblems } from './quantity.ts';
+import { interfaceProblems } from './rules-interfaces.ts';
+import { dnsProblems, metadataProblems } from './rules-names.ts';
+import { networkProblems, type RuleEnv } from './rules-networks.ts';
+import type { VirtualMachine, VirtualMachineInstance, VmiSpec } from './schema.ts';
+
+export type { RuleProblem } from './paths.ts';
+export type { RuleEnv } from './rules-networks.ts';
+
+/** All problems of one VMI spec found at `at` ("spec", or "spec.template.spec" in a VM). */
+export function vmiSpecProblems(spec: VmiSpec, at: string, env: RuleEnv): RuleProblem[] {
+  return [
+    ...networkProblems(spec, at, env),
+    ...interfaceProblems(spec, at),
+    ...bootOrderProblems(spec, at),
+    ...diskProblems(spec, at),
+    ...kernelBootProblems(spec, at),
+    ...quantityProblems(spec, at),
+    ...dnsProblems(spec, at),
+  ];
+}
+
+export function vmiProblems(vmi: VirtualMachineInstance, env: RuleEnv): RuleProblem[] {
+  const meta = metadataProblems(vmi.metadata, 'metadata');
+  return [...meta, ...vmiSpecProblems(vmi.spec, 'spec', specEnv(meta, env))];
+}
+
+/** With a bad namespace, NAD lookups in it would only repeat that problem. */
+function specEnv(meta: RuleProblem[], env: RuleEnv): RuleEnv {
+  return meta.some((p) => p.path === 'metadata.namespace') ? { namespace: env.namespace } : env;
+}
+
+/**
+ * A VM: its metadata, exactly one of running / runStrategy (KubeVirt's
+ * vm-admitter: "Running and RunStrategy are mutually exclusive"; virtnet
+ * also refuses neither, rather than guess), a template in the VM's namespace,
+ * and the template's VMI spec.
+ */
+export function vmProblems(vm: VirtualMachine, env: RuleEnv): RuleProblem[] {
+  const out = metadataProblems(vm.metadata, 'metadata');
+  const { running, runStrategy, template } = vm.spec;
+  if (running !== undefined && runStrategy !== undefined) {
+    out.push({ path: 'spec.running', rule: 'running and runStrategy are mutually exclusive; keep runStrategy' });
+  }
+  if (running === undefined && runStrategy === undefined) {
+    out.push({ path: 'spec', rule: 'one of runStrategy (Always, RerunOnFailure, Manual, Halted, Once, WaitAsReceiver) or running is required' });
+  }
+  const ns = template.metadata?.namespace;
+  if (ns !== undefined && ns !== env.namespace) {
+    out.push({ path: 'spec.template.metadata.namespace', rule: `must be the VirtualMachine's namespace "${env.namespace}" (or left out)` });
+  }
+  out.push(...vmiSpecProblems(template.spec, 'spec.template.spec', specEnv(out, env)));
+  return out;
+}
+
+/**
+ * bootOrder: positive, and unique across disks and interfaces, since it is
+ * one ordering of all boot devices (vmi-create-admitter validateBootOrder).
+ */
+function bootOrderProblems(spec: VmiSpec, at: string): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const seen = new Map<number, string>();
+  const devices = [
+    ...(spec.domain.devices.disks ?? []).map((d, i) => ({ order: d.bootOrder, path: `${index(`${at}.domain.devices.disks`, i)}.bootOrder` })),
+    ...(spec.domain.devices.interfaces ?? []).map((f, i) => ({ order: f.bootOrder, path: `${index(`${at}.domain.devices.interfaces`, i)}.bootOrder` })),
+  ];
+  for (const { order, path } of devices) {
+    if (order === undefined) continue;
+    if (order < 1) { out.push({ path, rule: `must be greater than 0 (is ${order})` }); continue; }
+    const first = seen.get(order);
+    if (first !== undefined) out.push({ path, rule: `must be unique; also used by ${first}` });
+    else seen.set(order, path);
+  }
+  return out;
+}
+
+/** Disk and volume names are unique and every disk names a volume (vmi-create-admitter validateDisks/validateVolumes). */
+function diskProblems(spec: VmiSpec, at: string): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const volumes = new Map<string, number>();
+  (spec.volumes ?? []).forEach((v, i) => {
+    const first = volumes.get(v.name);
+    if (first !== undefined) out.push({ path: `${index(`${at}.volumes`, i)}.name`, rule: `must be unique; also used by ${index(`${at}.volumes`, first)}` });
+    else volumes.set(v.name, i);
+  });
+  const disks = new Map<string, number>();
+  (spec.domain.devices.disks ?? []).forEach((d, i) => {
+    const p = `${index(`${at}.domain.devices.disks`, i)}.name`;
+    const first = disks.get(d.name);
+    if (first !== undefined) out.push({ path: p, rule: `must be unique; also used by ${index(`${at}.domain.devices.disks`, first)}` });
+    else disks.set(d.name, i);
+    if (!volumes.has(d.name)) out.push({ path: p, rule: `no volume named "${d.name}" in ${at}.volumes` });
+  });
+  return out;
+}
+
+/**
+ * firmware.kernelBoot: KubeVirt's container form needs an image and a
+ * kernel or initrd path, absolute; kernelArgs need a kernel ("kernel
+ * arguments cannot be provided without an external kernel"). virtnet's `host`
+ * form (a kernel file on the node) excludes `container`.
+ */
+function kernelBootProblems(spec: VmiSpec, at: string): RuleProblem[] {
+  const kb = spec.domain.firmware?.kernelBoot;
+  if (!kb) return [];
+  const out: RuleProblem[] = [];
+  const p = `${at}.domain.firmware.kernelBoot`;
+  const absolute = (value: string | undefined, path: string) => {
+    if (value === undefined) return;
+    if (!posix.isAbsolute(value) || posix.normalize(value) !== value || value.endsWith('/')) {
+      out.push({ path, rule: `"${value}" must be an absolute, normalised path to a file` });
+    }
+  };
+  if (kb.container && kb.host) out.push({ path: `${p}.host`, rule: 'cannot be used together with container; choose one kernel source' });
+  if (kb.kernelArgs && !kb.container && !kb.host) out.push({ path: `${p}.kernelArgs`, rule: 'kernel arguments need a kernel (container or host)' });
+  if (kb.container) {
+    if (kb.container.image === '') out.push({ path: `${p}.container.image`, rule: 'must not be empty' });
+    if (!kb.container.kernelPath && !kb.container.initrdPath) out.push({ path: `${p}.container`, rule: 'needs kernelPath, initrdPath or both' });
+    absolute(kb.container.kernelPath || undefined, `${p}.container.kernelPath`);
+    absolute(kb.container.initrdPath || undefined, `${p}.container.initrdPath`);
+  }
+  if (kb.host) {
+    absolute(kb.host.kernelPath, `${p}.host.kernelPath`);
+    absolute(kb.host.initrdPath, `${p}.host.initrdPath`);
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * What a VMI reports: KubeVirt's status fields (phase, interfaces[] with
+ * name, interfaceName, ipAddress, ipAddresses, mac, infoSource,
+ * podInterfaceName, linkState) plus virtnet's own, under names KubeVirt does
+ * not use: whether each NIC's DHCP lease was taken, and the wiring behind each
+ * NIC (status.virtnet), which `describe` and `topology` draw.
+ */
+
+export type VmiPhase = 'Pending' | 'Scheduling' | 'Scheduled' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+
+/** One entry of status.interfaces, KubeVirt-shaped (api/core/v1 VirtualMachineInstanceNetworkInterface). */
+export interface VmiInterfaceStatus {
+  name: string;
+  /** The guest's name for the NIC; only a guest agent knows it, so usually absent. */
+  interfaceName?: string;
+  ipAddress?: string;
+  ipAddresses?: string[];
+  mac?: string;
+  /** Comma-separated, as KubeVirt: domain, multus-status, guest-agent. */
+  infoSource?: string;
+  podInterfaceName?: string;
+  linkState?: 'up' | 'down';
+  /** virtnet: the guest took its DHCP lease (IPv4, or IPv6 when the NIC has only IPv6). */
+  leased?: boolean;
+}
+
+/** The wiring behind one VM NIC: pod interface → bridge → tap → VM NIC → network. */
+export interface NicWiring {
+  /** The interface's (and network's) name in the VMI spec. */
+  name: string;
+  binding: 'bridge' | 'masquerade';
+  /** "pod" for the pod network, else the NAD as "<namespace>/<name>". */
+  network: string;
+  podInterface: string;
+  bridge: string;
+  tap: string;
+  mac: string;
+  model: string;
+  mtu: number;
+  /** The addresses the guest is given, with prefix (masquerade: the VM subnet's guest address). */
+  ips: string[];
+  /** The pod interface's addresses (network-status: bare addresses). */
+  podIps: string[];
+  leased4: boolean;
+  leased6: boolean;
+  /** Masquerade: forwarded ports as "80/TCP" or "8000-8010/UDP"; empty means all ports. */
+  ports: string[];
+}
+
+export interface VmiStatus {
+  phase: VmiPhase;
+  /** Why the phase is Failed or Pending, in one line. */
+  reason?: string;
+  interfaces: VmiInterfaceStatus[];
+  virtnet?: {
+    /** The sandbox network namespace (ip netns name). */
+    netns: string;
+    launcherPid?: number;
+    accel?: string;
+    nics: NicWiring[];
+    /** Each step of `virtnet up` with its duration. */
+    steps: Array<{ name: string; ms: number }>;
+  };
+}
