@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { summarize, round2 } from './stats.ts';
-import { GuestConsole } from './guest-console.ts';
+import { GuestConsole } from '../test/support/guest-console.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => Number(args[args.indexOf(name) + 1] ?? dflt) || dflt;
@@ -203,7 +203,7 @@ print(n, (t1 - t0) if t0 is not None else 0, peer[0], flush=True)
  */
 async function throughputRun(netns: string, stateDir: string, spec: object, peerIp: string, expectSource: string): Promise<number> {
   const l = startLauncher(netns, stateDir, spec, false);
-  const con = new GuestConsole(netns, stateDir, (c) => children.push(c));
+  const con = new GuestConsole(stateDir, (c) => children.push(c));
   let sink: ChildProcess | undefined;
   try {
     await untilUp(l, false);

@@ -4,9 +4,10 @@
  * and its serial console driven like a person at a terminal.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, writeSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Netns } from './netns.ts';
+import { GuestConsole, waitFor } from './guest-console.ts';
 import type { LauncherSpec } from '../../launcher/spec.ts';
 import type { LauncherStatus } from '../../launcher/status.ts';
 
@@ -35,21 +36,14 @@ export function guestSpec(name: string, extra: Partial<LauncherSpec> = {}, cmdli
   };
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs: number, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor };
 
 export class RunningLauncher {
   readonly exited: Promise<number | null>;
 
   constructor(readonly child: ChildProcess, readonly stateDir: string, readonly pod: Netns) {
     this.exited = new Promise((r) => child.on('exit', (code) => r(code)));
+    this.guestConsole = new GuestConsole(stateDir);
   }
 
   status(): LauncherStatus | undefined {
@@ -61,13 +55,12 @@ export class RunningLauncher {
   }
 
   console(): string {
-    const f = join(this.stateDir, 'console.log');
-    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+    return this.guestConsole.log();
   }
 
   /** The first console line starting with `prefix` (after `from` characters). */
   consoleLine(prefix: string, from = 0): string | undefined {
-    return this.console().slice(from).split(/\r?\n/u).find((l) => l.startsWith(prefix));
+    return this.guestConsole.line(prefix, from);
   }
 
   async waitRunning(timeoutMs = 60_000): Promise<LauncherStatus> {
@@ -78,42 +71,15 @@ export class RunningLauncher {
     }, timeoutMs);
   }
 
-  private consoleFd: number | undefined;
-  private drain: ChildProcess | undefined;
-
-  /**
-   * Attach to the serial console's pty once, as `virtnet console` will: QEMU
-   * only talks to a pty that is held open (it polls for a reader about once a
-   * second), and what it writes must be read, or the guest's console stalls.
-   */
-  private async attachConsole(): Promise<number> {
-    if (this.consoleFd !== undefined) return this.consoleFd;
-    const s = this.status()!;
-    const virsh = spawnSync('ip', ['netns', 'exec', this.pod.name, 'virsh', '-q', '-c', s.libvirtUri!, 'ttyconsole', s.domain!], { encoding: 'utf8' });
-    const pty = virsh.stdout.trim();
-    if (!pty.startsWith('/dev/pts/')) throw new Error(`no console pty: ${virsh.stderr}`);
-    spawnSync('stty', ['-F', pty, 'raw', '-echo']);
-    this.drain = spawn('cat', [pty], { stdio: ['ignore', 'ignore', 'ignore'] });
-    this.consoleFd = openSync(pty, 'w');
-    await new Promise((r) => setTimeout(r, 1500));
-    return this.consoleFd;
-  }
+  private readonly guestConsole: GuestConsole;
 
   /** Type a command on the guest's serial console and wait for its exit code (output comes back through the log). */
-  async guestRun(command: string, timeoutMs = 20_000): Promise<{ rc: number; output: string }> {
-    const fd = await this.attachConsole();
-    const marker = `VNT${Math.random().toString(36).slice(2, 8)}`;
-    const from = this.console().length;
-    writeSync(fd, `${command}; echo ${marker}-RC=$?\n`);
-    const re = new RegExp(`${marker}-RC=(\\d+)`, 'u');
-    const rc = await waitFor(`"${command}" on the guest`, () => re.exec(this.console().slice(from))?.[1], timeoutMs);
-    return { rc: Number(rc), output: this.console().slice(from) };
+  guestRun(command: string, timeoutMs = 20_000): Promise<{ rc: number; output: string }> {
+    return this.guestConsole.run(command, timeoutMs);
   }
 
   async stop(): Promise<number | null> {
-    if (this.consoleFd !== undefined) closeSync(this.consoleFd);
-    this.consoleFd = undefined;
-    this.drain?.kill();
+    this.guestConsole.close();
     if (this.child.exitCode === null) this.child.kill('SIGTERM');
     return this.exited;
   }
