@@ -99,9 +99,13 @@ export class Launcher {
   private async startVm(): Promise<void> {
     const { spec, stateDir } = this.opts;
     const probeKernel = 'kernel' in spec.boot ? spec.boot.kernel : undefined;
-    const accel = await this.step('accel', () => chooseAccel(probeKernel));
-    this.status.accel = accel.accel;
-    this.status.accelReason = accel.reason;
+    // Recorded inside the step, so that its report already names the choice.
+    const accel = await this.step('accel', async () => {
+      const chosen = await chooseAccel(probeKernel);
+      this.status.accel = chosen.accel;
+      this.status.accelReason = chosen.reason;
+      return chosen;
+    });
     if (accel.accel === 'tcg') this.status.warnings.push(`using TCG (software emulation): ${accel.reason}`);
     this.libvirtd = await this.step('libvirtd', () => startLibvirtd({ stateDir, ...(this.opts.libvirtCacheDir && { sharedCacheDir: this.opts.libvirtCacheDir }) }));
     this.status.libvirtUri = this.libvirtd.uri;

@@ -270,3 +270,21 @@ function checkPlugin(p: unknown, source: string, index: number | undefined): Res
   }
   return { ...p, type };
 }
+
+/**
+ * The cluster-default network: the first config of the directory by file
+ * name, as Multus picks it (its --multus-conf-file=auto reads the
+ * lexicographically first *.conf or *.conflist). Throws NadError.
+ */
+export function clusterDefaultNetwork(confDir: string, readDir = readConfDir): ResolvedConfList {
+  const files = readDir(confDir).slice().sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const first = files[0];
+  if (!first) throw new NadError('cniConfDir', `${confDir} holds no *.conf or *.conflist`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(first.text);
+  } catch (err) {
+    throw new NadError(join(confDir, first.file), `invalid JSON: ${(err as Error).message}`);
+  }
+  return toConfList(parsed, first.file.replace(/\.(conf|conflist)$/u, ''), join(confDir, first.file));
+}

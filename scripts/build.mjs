@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 const executables = [
   { entry: 'cni/main.ts', out: 'dist/cni/virtnet-bridge', forbid: ['@kubernetes/client-node', 'pino'] },
   { entry: 'launcher/main.ts', out: 'dist/launcher/virtnet-launcher', forbid: ['@kubernetes/client-node'] },
+  { entry: 'controller/cli/main.ts', out: 'dist/cli/virtnet', forbid: ['@kubernetes/client-node'] },
 ];
 
 // The project is ESM, but the bundles are CommonJS: an extensionless file under
@@ -24,7 +25,9 @@ for (const exe of executables) {
     format: 'cjs',
     minify: true,
     legalComments: 'none',
-    banner: { js: '#!/usr/bin/env node' },
+    // import.meta.url (ESM) becomes the bundle's own file URL (CommonJS).
+    banner: { js: "#!/usr/bin/env node\nconst __importMetaUrl = require('url').pathToFileURL(__filename).href;" },
+    define: { 'import.meta.url': '__importMetaUrl' },
     metafile: true,
     logLevel: 'warning',
   });

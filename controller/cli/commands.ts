@@ -1,0 +1,132 @@
+/**
+ * The read and teardown commands of `virtnet`: get, describe, topology,
+ * console, down, gc and validate. Each takes parsed arguments and an
+ * Output, and returns an exit code (0 ok, 1 failed, as kubectl).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { interactive } from '../../lib/exec.ts';
+import { formatProblems, parseManifests, validateManifests, type Problem } from '../api/manifests.ts';
+import { readStatus } from '../../launcher/status.ts';
+import type { NodeRuntime } from '../node/runtime.ts';
+import { describeVmi } from './describe.ts';
+import { listObject, vmiTable, type VmiView } from './table.ts';
+import { topologySvg, topologyText } from './topology.ts';
+import type { Output } from './up.ts';
+
+export type Format = 'table' | 'json' | 'yaml';
+
+export function render(value: unknown, format: 'json' | 'yaml'): string {
+  return format === 'json' ? JSON.stringify(value, null, 2) : stringify(value).trimEnd();
+}
+
+function findVmi(rt: NodeRuntime, namespace: string, name: string, o: Output): Record<string, any> | undefined {
+  const vmi = rt.list().find((v) => v.metadata.namespace === namespace && v.metadata.name === name);
+  if (!vmi) o.err(`Error from server (NotFound): virtualmachineinstances "${name}" not found in namespace "${namespace}"`);
+  return vmi;
+}
+
+const KINDS: Record<string, 'vmis' | 'vms' | 'nads'> = {
+  vmi: 'vmis', vmis: 'vmis', virtualmachineinstance: 'vmis', virtualmachineinstances: 'vmis',
+  vm: 'vms', vms: 'vms', virtualmachine: 'vms', virtualmachines: 'vms',
+  nad: 'nads', nads: 'nads', 'network-attachment-definitions': 'nads', networkattachmentdefinitions: 'nads', 'net-attach-def': 'nads',
+};
+
+export function get(rt: NodeRuntime, kindArg: string | undefined, names: string[], namespace: string | undefined, format: Format, o: Output): number {
+  const kind = KINDS[(kindArg ?? '').toLowerCase()];
+  if (!kind) {
+    o.err(`error: the server doesn't have a resource type "${kindArg ?? ''}" (use vmis, vms or nads)`);
+    return 1;
+  }
+  let items: Array<Record<string, any>> = kind === 'vmis' ? rt.list() : rt.store.listObjects<Record<string, any>>(kind);
+  if (namespace) items = items.filter((i) => (i.metadata.namespace ?? 'default') === namespace);
+  if (names.length) {
+    const missing = names.filter((n) => !items.some((i) => i.metadata.name === n));
+    for (const n of missing) o.err(`Error from server (NotFound): ${kind} "${n}" not found`);
+    items = items.filter((i) => names.includes(i.metadata.name));
+    if (missing.length) return 1;
+  }
+  if (format !== 'table') {
+    o.out(render(names.length === 1 && items.length === 1 ? items[0] : listObject(items), format));
+  } else if (kind === 'vmis') {
+    o.out(items.length ? vmiTable(items as VmiView[], new Date()) : 'No resources found');
+  } else {
+    o.out(items.length ? items.map((i) => `${i.metadata.namespace ?? 'default'}/${i.metadata.name}`).join('\n') : 'No resources found');
+  }
+  return 0;
+}
+
+export function describe(rt: NodeRuntime, name: string, namespace: string, format: Format, o: Output): number {
+  const vmi = findVmi(rt, namespace, name, o);
+  if (!vmi) return 1;
+  o.out(format === 'table' ? describeVmi(vmi as VmiView, new Date()) : render(vmi, format));
+  return 0;
+}
+
+export function topology(rt: NodeRuntime, name: string, namespace: string, svgFile: string | undefined, o: Output): number {
+  const vmi = findVmi(rt, namespace, name, o);
+  if (!vmi) return 1;
+  o.out(topologyText(vmi as VmiView));
+  if (svgFile) {
+    writeFileSync(svgFile, topologySvg(vmi as VmiView));
+    o.out(`wrote ${svgFile}`);
+  }
+  return 0;
+}
+
+/** The guest's serial console through the pod's libvirtd (Ctrl-] detaches, as with virsh console). */
+export async function console_(rt: NodeRuntime, name: string, namespace: string, o: Output): Promise<number> {
+  const st = readStatus(rt.store.launcherDir(namespace, name));
+  if (!st?.libvirtUri || !st.domain) {
+    o.err(`error: ${namespace}/${name} has no running VM`);
+    return 1;
+  }
+  o.err(`Successfully connected to ${name} console. The escape sequence is ^]`);
+  return interactive(['virsh', '-q', '-c', st.libvirtUri, 'console', '--force', st.domain]);
+}
+
+export async function down(rt: NodeRuntime, names: string[], namespace: string, all: boolean, o: Output): Promise<number> {
+  const targets = all ? rt.store.vmiKeys() : names.map((name) => ({ namespace, name }));
+  let rc = 0;
+  for (const t of targets) {
+    const start = performance.now();
+    const { found, problems } = await rt.destroy(t.namespace, t.name);
+    if (!found) {
+      o.err(`Error from server (NotFound): virtualmachineinstances "${t.name}" not found in namespace "${t.namespace}"`);
+      rc = 1;
+      continue;
+    }
+    for (const p of problems) o.err(`${t.namespace}/${t.name}: warning: ${p}`);
+    o.out(`virtualmachineinstance ${t.namespace}/${t.name} deleted (${(performance.now() - start).toFixed(0)} ms)`);
+  }
+  return rc;
+}
+
+export async function gc(rt: NodeRuntime, o: Output): Promise<number> {
+  const removed = await rt.gc();
+  for (const r of removed) o.out(`removed ${r}`);
+  o.out(removed.length ? `gc: removed ${removed.length}` : 'gc: nothing to remove');
+  return 0;
+}
+
+export function validate(rt: NodeRuntime, files: string[], format: Format, o: Output): number {
+  const problems: Problem[] = [];
+  const manifests = files.flatMap((file) => {
+    try {
+      const parsed = parseManifests(readFileSync(file === '-' ? 0 : file, 'utf8'), file);
+      problems.push(...parsed.problems);
+      return parsed.manifests;
+    } catch (err) {
+      problems.push({ source: file, path: '', rule: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      return [];
+    }
+  });
+  const result = validateManifests(manifests, { nadExists: (ns, n) => rt.store.readObject('nads', ns, n) !== undefined });
+  problems.push(...result.problems);
+  if (format !== 'table') {
+    const objects = result.objects.map((x) => x.object);
+    o.out(render(problems.length ? { valid: false, problems } : objects.length === 1 ? objects[0] : listObject(objects), format));
+  } else if (problems.length) o.err(formatProblems(problems));
+  else o.out(`valid: ${result.objects.map((x) => `${x.kind}/${(x.object as { metadata: { name: string } }).metadata.name}`).join(', ')}`);
+  return problems.length ? 1 : 0;
+}

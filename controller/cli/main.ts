@@ -1,0 +1,102 @@
+/**
+ * virtnet: VMs with Kubernetes pod networking on one machine, kubectl-style.
+ *   virtnet up FILE…                   apply VMIs, VMs and NADs; wait for the leases
+ *   virtnet get vmis|vms|nads [NAME]   -o json|yaml
+ *   virtnet describe vmi NAME          -o json|yaml
+ *   virtnet console NAME
+ *   virtnet topology NAME [--svg FILE]
+ *   virtnet down NAME… | --all
+ *   virtnet validate [-o json|yaml] FILE…
+ *   virtnet gc
+ * Global: -n/--namespace NS (default "default"), --state-dir DIR
+ * (default /var/lib/virtnet, or $VIRTNET_STATE_DIR), --cni-conf-dir DIR.
+ */
+import { parseArgs } from 'node:util';
+import { nodeConfig } from '../node/config.ts';
+import { NodeRuntime } from '../node/runtime.ts';
+import { console_, describe, down, gc, get, topology, validate, type Format } from './commands.ts';
+import { up, type Output } from './up.ts';
+
+const USAGE = `usage: virtnet <command> [options]
+  up FILE...                      apply VirtualMachineInstances, VirtualMachines and NetworkAttachmentDefinitions
+                                  and wait until every NIC has its lease (--timeout SECONDS, --no-wait)
+  get vmis|vms|nads [NAME...]     list (-o json|yaml)
+  describe vmi NAME               interfaces, wiring, leases and steps (-o json|yaml)
+  console NAME                    the serial console (Ctrl-] detaches)
+  topology NAME [--svg FILE]      pod interfaces -> bridges -> taps -> VM NICs -> networks
+  down NAME... | --all            tear down, leaving nothing behind
+  validate [-o json|yaml] FILE... print the problems with their field paths, or the normalised objects
+  gc                              remove what belongs to VMIs that no longer exist
+options: -n, --namespace NS   --state-dir DIR   --cni-conf-dir DIR`;
+
+const stdio: Output = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+function usage(problem: string): number {
+  stdio.err(`error: ${problem}\n${USAGE}`);
+  return 2;
+}
+
+export async function main(argv: string[], o: Output = stdio): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {
+        namespace: { type: 'string', short: 'n' }, output: { type: 'string', short: 'o' }, 'state-dir': { type: 'string' },
+        'cni-conf-dir': { type: 'string' }, timeout: { type: 'string' }, 'no-wait': { type: 'boolean' }, all: { type: 'boolean' },
+        svg: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (v.help || !command) {
+    o.out(USAGE);
+    return command || v.help ? 0 : 2;
+  }
+  const format = (v.output ?? 'table') as Format;
+  if (!['table', 'json', 'yaml'].includes(format)) return usage(`-o ${v.output}: use json or yaml`);
+  const rt = new NodeRuntime(nodeConfig({ ...(v['state-dir'] && { stateDir: v['state-dir'] }), ...(v['cni-conf-dir'] && { cniConfDir: v['cni-conf-dir'] }) }));
+  const namespace = v.namespace ?? 'default';
+  switch (command) {
+    case 'up': {
+      if (!rest.length) return usage('up: give one or more files');
+      const timeout = Number(v.timeout ?? 180);
+      if (!Number.isFinite(timeout) || timeout <= 0) return usage('--timeout: a number of seconds');
+      return up(rt, rest, o, { timeoutMs: timeout * 1000, wait: !v['no-wait'] });
+    }
+    case 'get':
+      return get(rt, rest[0], rest.slice(1), v.namespace, format, o);
+    case 'describe': {
+      const names = rest[0] && /^(vmi|vmis|virtualmachineinstances?)$/iu.test(rest[0]) ? rest.slice(1) : rest;
+      if (names.length !== 1) return usage('describe: give one VMI name (describe vmi NAME)');
+      return describe(rt, names[0]!, namespace, format, o);
+    }
+    case 'console':
+      if (rest.length !== 1) return usage('console: give one VMI name');
+      return console_(rt, rest[0]!, namespace, o);
+    case 'topology':
+      if (rest.length !== 1) return usage('topology: give one VMI name');
+      return topology(rt, rest[0]!, namespace, v.svg, o);
+    case 'down':
+      if (!v.all && !rest.length) return usage('down: give VMI names, or --all');
+      return down(rt, rest, namespace, v.all ?? false, o);
+    case 'gc':
+      return gc(rt, o);
+    case 'validate':
+      if (!rest.length) return usage('validate: give one or more files');
+      return validate(rt, rest, format, o);
+    default:
+      return usage(`unknown command "${command}"`);
+  }
+}
+
+// Run when executed (the bundle, or tsx), not when imported by tests.
+if (process.argv[1] && /(virtnet|cli[/\\]main\.ts)$/u.test(process.argv[1])) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
+    stdio.err(`error: ${err.message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * The standalone node runtime: a VMI's life on one machine, as a kubelet,
+ * Multus and virt-handler would give it on a cluster. create() journals the
+ * record before touching anything, then makes the sandbox, attaches the
+ * pod's networks and starts the launcher; any failure rolls back what was
+ * made. destroy() walks the same path backwards, and gc() destroys every
+ * VMI whose `up` or launcher died (a kill -9, a crash, a reboot).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { shortHash } from '../../lib/names.ts';
+import { cmdline, isAlive } from '../../lib/process.ts';
+import { readStatus, type LauncherStatus } from '../../launcher/status.ts';
+import type { LauncherSpec } from '../../launcher/spec.ts';
+import { launcherPodNetworkAnnotations } from '../render/networks.ts';
+import type { NodeConfig } from './config.ts';
+import { attachSandbox, createSandbox, destroySandbox, hostResolvConf, planAttachments, sandboxResolvConf, startLauncher } from './sandbox.ts';
+import { Store, type VmiRecord } from './store.ts';
+import { vmiStatus } from './vmi-status.ts';
+import type { VmiStatus } from '../api/status.ts';
+
+export type StepReporter = (step: string, ms: number, detail?: string) => void;
+
+export function specHash(spec: unknown): string {
+  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+}
+
+export class StepError extends Error {
+  constructor(readonly step: string, readonly reason: string) {
+    super(`${step}: ${reason}`);
+  }
+}
+
+export class NodeRuntime {
+  readonly store: Store;
+
+  constructor(readonly cfg: NodeConfig) {
+    this.store = new Store(cfg.stateDir);
+  }
+
+  private async step<T>(rec: VmiRecord, name: string, report: StepReporter, fn: () => Promise<T> | T, detail?: (v: T) => string): Promise<T> {
+    const t = performance.now();
+    let value: T;
+    try {
+      value = await fn();
+    } catch (err) {
+      throw new StepError(name, (err as Error).message);
+    }
+    const ms = +(performance.now() - t).toFixed(1);
+    rec.steps.push({ name, ms });
+    this.store.writeVmi(rec);
+    report(name, ms, detail?.(value));
+    return value;
+  }
+
+  /** Create a VMI's sandbox and start its launcher; the record is Created on return. */
+  async create(object: Record<string, any>, launcherSpec: (rec: VmiRecord) => LauncherSpec, report: StepReporter): Promise<VmiRecord> {
+    const { namespace, name } = object.metadata as { namespace: string; name: string };
+    const uid = randomUUID();
+    const obj: Record<string, any> = { ...object, metadata: { ...object.metadata, uid, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/u, 'Z') } };
+    delete obj.status;
+    const annotations = launcherPodNetworkAnnotations({ namespace, interfaces: obj.spec.domain.devices.interfaces ?? [], networks: obj.spec.networks ?? [] });
+    const rec: VmiRecord = {
+      object: obj, specHash: specHash(object.spec), state: 'Creating', creator: { pid: process.pid, cmdline: cmdline(process.pid) },
+      netns: `vn-${shortHash(`${namespace}/${name}/${uid}`, 10)}`, containerID: uid.replaceAll('-', ''),
+      attachments: planAttachments(this.cfg, this.store, namespace, annotations), steps: [],
+    };
+    this.store.writeVmi(rec);
+    const vmiDir = this.store.vmiDir(namespace, name);
+    const launcherDir = this.store.launcherDir(namespace, name);
+    try {
+      const resolv = sandboxResolvConf(hostResolvConf(), obj.spec.dnsPolicy, obj.spec.dnsConfig);
+      await this.step(rec, 'sandbox', report, () => createSandbox(rec, resolv, vmiDir), () => `netns ${rec.netns}`);
+      rec.networkStatus = await this.step(rec, 'pod networks', report, () => attachSandbox(this.cfg, rec),
+        (st) => st.map((s) => `${s.interface}=${(s.ips ?? []).join(',') || 'L2'}`).join(' '));
+      this.store.writeVmi(rec);
+      rec.launcherPid = await this.step(rec, 'launcher', report, () => startLauncher(this.cfg, rec, vmiDir, launcherDir, launcherSpec(rec)), (pid) => `pid ${pid}`);
+      rec.state = 'Created';
+      this.store.writeVmi(rec);
+      return rec;
+    } catch (err) {
+      await this.destroyRecord(rec);
+      throw err;
+    }
+  }
+
+  private async destroyRecord(rec: VmiRecord): Promise<string[]> {
+    const { namespace, name } = rec.object.metadata;
+    const problems = await destroySandbox(this.cfg, rec, this.store.launcherDir(namespace, name));
+    this.store.removeVmi(namespace, name);
+    return problems;
+  }
+
+  /** Tear a VMI down; false when there was none. Problems met on the way are returned (it goes on past them). */
+  async destroy(namespace: string, name: string): Promise<{ found: boolean; problems: string[] }> {
+    const rec = this.store.readVmi(namespace, name);
+    if (!rec) {
+      // A directory without a record: `up` died before writing it; nothing else was made.
+      const known = this.store.vmiKeys().some((k) => k.namespace === namespace && k.name === name);
+      if (known) this.store.removeVmi(namespace, name);
+      return { found: known, problems: [] };
+    }
+    return { found: true, problems: await this.destroyRecord(rec) };
+  }
+
+  launcherStatus(rec: VmiRecord): LauncherStatus | undefined {
+    return readStatus(this.store.launcherDir(rec.object.metadata.namespace, rec.object.metadata.name));
+  }
+
+  launcherAlive(rec: VmiRecord): boolean {
+    return isAlive(rec.launcherPid, this.store.launcherDir(rec.object.metadata.namespace, rec.object.metadata.name));
+  }
+
+  /** Whether a record belongs to a VMI that still exists: its launcher runs, or its `up` is still at work. */
+  live(rec: VmiRecord): boolean {
+    return rec.state === 'Created' ? this.launcherAlive(rec) : cmdline(rec.creator.pid) === rec.creator.cmdline;
+  }
+
+  status(rec: VmiRecord): VmiStatus {
+    return vmiStatus(rec, this.launcherStatus(rec), this.launcherAlive(rec));
+  }
+
+  /** The VMI objects with their status, sorted by namespace and name. */
+  list(): Array<Record<string, any>> {
+    return this.store.listVmis()
+      .sort((a, b) => `${a.object.metadata.namespace}/${a.object.metadata.name}`.localeCompare(`${b.object.metadata.namespace}/${b.object.metadata.name}`))
+      .map((rec) => ({ ...rec.object, status: this.status(rec) }));
+  }
+
+  /** Destroy whatever belongs to VMIs that no longer exist; returns one line per VMI removed. */
+  async gc(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const key of this.store.vmiKeys()) {
+      const rec = this.store.readVmi(key.namespace, key.name);
+      if (rec && this.live(rec)) continue;
+      const { problems } = await this.destroy(key.namespace, key.name);
+      removed.push(`${key.namespace}/${key.name}${rec ? ` (netns ${rec.netns})` : ''}${problems.length ? `: ${problems.join('; ')}` : ''}`);
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * A VMI's sandbox, the standalone stand-in for its launcher pod: a network
+ * namespace, a resolv.conf, the pod's attachments made through the CNI exec
+ * protocol (netattach, exactly as Multus would make them from the pod's
+ * annotations), and the launcher process started inside it.
+ */
+import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDetached } from '../../lib/daemon.ts';
+import { exec } from '../../lib/exec.ts';
+import { createNetns, deleteNetns, netnsExists, netnsPath } from '../../lib/netns.ts';
+import { findProcesses, terminate } from '../../lib/process.ts';
+import { attachPod, detachPod, type AttachmentRequest, type PodRef } from '../../netattach/attach.ts';
+import { delList, type ConfList } from '../../netattach/invoke.ts';
+import { clusterDefaultNetwork, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
+import { podAttachments } from '../../netattach/pod.ts';
+import { networkStatus, type NetworkStatus } from '../../netattach/status.ts';
+import { parseResolvConf } from '../../launcher/resolv.ts';
+import { readStatus } from '../../launcher/status.ts';
+import type { NodeConfig } from './config.ts';
+import type { Store, VmiRecord } from './store.ts';
+
+export function podRef(rec: Pick<VmiRecord, 'object' | 'netns' | 'containerID'>): PodRef {
+  const m = rec.object.metadata;
+  return { namespace: m.namespace, name: `virt-launcher-${m.name}`, uid: m.uid, containerID: rec.containerID, netns: netnsPath(rec.netns) };
+}
+
+function attachOptions(cfg: NodeConfig) {
+  return { cniPath: cfg.cniPath, dataDir: join(cfg.stateDir, 'cni-invoke'), cacheDir: join(cfg.stateDir, 'cni-cache') };
+}
+
+/** The attachments of a pod with these annotations (throws AttachError naming the field). */
+export function planAttachments(cfg: NodeConfig, store: Store, namespace: string, annotations: Record<string, string>): AttachmentRequest[] {
+  return podAttachments({ namespace, annotations }, {
+    clusterDefault: clusterDefaultNetwork(cfg.cniConfDir) as unknown as ConfList,
+    lookupNad: (ns, name) => store.readObject<NetworkAttachmentDefinition>('nads', ns, name),
+    confDir: cfg.cniConfDir,
+    namespaceIsolation: false,
+    globalNamespaces: ['default'],
+  });
+}
+
+/**
+ * The guest's DNS on a standalone node: the host's nameservers, except
+ * loopback ones (127.0.0.53 and the like answer only on the host itself),
+ * with the VMI's dnsConfig applied as a pod's would be (dnsPolicy None uses
+ * only dnsConfig).
+ */
+export function sandboxResolvConf(hostResolv: string, dnsPolicy: string | undefined, dnsConfig: { nameservers?: string[]; searches?: string[] } | undefined): string {
+  const host = parseResolvConf(hostResolv);
+  const base = dnsPolicy === 'None' ? { nameservers: [], search: [] } : { nameservers: host.nameservers.filter((n) => !/^(127\.|::1$)/u.test(n)), search: host.search };
+  const nameservers = [...base.nameservers, ...(dnsConfig?.nameservers ?? [])].slice(0, 3);
+  const search = [...new Set([...base.search, ...(dnsConfig?.searches ?? [])])];
+  return [...nameservers.map((n) => `nameserver ${n}`), ...(search.length ? [`search ${search.join(' ')}`] : [])].join('\n') + '\n';
+}
+
+export async function createSandbox(rec: VmiRecord, resolvConf: string, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'resolv.conf'), resolvConf);
+  await createNetns(rec.netns);
+}
+
+export async function attachSandbox(cfg: NodeConfig, rec: VmiRecord): Promise<NetworkStatus[]> {
+  const attached = await attachPod(podRef(rec), rec.attachments, attachOptions(cfg));
+  return attached.flatMap((a) => networkStatus(a.request.name, a.result, a.request.isDefault));
+}
+
+export function startLauncher(cfg: NodeConfig, rec: VmiRecord, vmiDir: string, launcherDir: string, spec: unknown): number {
+  mkdirSync(launcherDir, { recursive: true });
+  const specFile = join(launcherDir, 'spec.json');
+  writeFileSync(specFile, JSON.stringify(spec, null, 2));
+  return startDetached([
+    'ip', 'netns', 'exec', rec.netns, process.execPath, cfg.launcher, 'run', '--spec', specFile, '--state-dir', launcherDir,
+    '--resolv-conf', join(vmiDir, 'resolv.conf'), '--libvirt-cache', cfg.libvirtCache,
+  ], join(launcherDir, 'launcher.log'));
+}
+
+/**
+ * Everything of one sandbox, in reverse and best-effort: the launcher (its
+ * SIGTERM handler tears the pod down; after a crash its teardown verb reaps
+ * QEMU, libvirtd and dnsmasq), the attachments (from the result cache, then
+ * every requested one again, since DEL is idempotent and releases IPAM even
+ * when an ADD was cut short), and the namespace. Returns the problems met.
+ */
+export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDir: string): Promise<string[]> {
+  const problems: string[] = [];
+  const mark = `--state-dir ${launcherDir}`;
+  for (const pid of findProcesses(mark)) await terminate(pid, mark, 30_000);
+  const netns = netnsPath(rec.netns);
+  const phase = readStatus(launcherDir)?.phase;
+  if (netnsExists(netns) && phase !== undefined && phase !== 'Stopped') {
+    const r = await exec(['ip', 'netns', 'exec', rec.netns, process.execPath, cfg.launcher, 'teardown', '--state-dir', launcherDir], { allowFailure: true, timeoutMs: 60_000 });
+    if (r.exitCode !== 0) problems.push(`launcher teardown: ${r.stderr.trim().split('\n').at(-1)}`);
+  }
+  // Without the namespace (a reboot), only processes remain to be found.
+  for (const pid of findProcesses(launcherDir)) await terminate(pid, launcherDir, 5000);
+  const pod = podRef(rec);
+  const o = attachOptions(cfg);
+  problems.push(...(await detachPod(pod, o)).map((e) => e.message));
+  for (const a of [...rec.attachments].reverse()) {
+    const err = await delList(a.list, { containerID: rec.containerID, netns: netnsExists(netns) ? netns : '', ifname: a.ifname }, o);
+    if (err) problems.push(err.message);
+  }
+  await deleteNetns(rec.netns).catch((e: Error) => problems.push(e.message));
+  return problems;
+}
+
+export function hostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}

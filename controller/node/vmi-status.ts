@@ -1,0 +1,75 @@
+/**
+ * A VMI's status from what the node knows: the record (where `up` got to),
+ * network-status (the pod's attachments, as Multus reports them), and the
+ * launcher's report (wiring and leases). Merged KubeVirt's way: name and
+ * pod interface from multus-status, MAC and link state from the domain,
+ * the pod's IPs as the VMI's IPs; primary interface first. Pure.
+ */
+import { podIfName } from '../../launcher/names.ts';
+import type { InterfaceSpec, NetworkSpec } from '../../launcher/spec.ts';
+import type { LauncherStatus } from '../../launcher/status.ts';
+import type { NicWiring, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
+import type { VmiRecord } from './store.ts';
+
+/** The launcher's steps (launcher/launcher.ts), as `up` and `describe` name them, in the order they run. */
+export const LAUNCHER_STEPS: Record<string, string> = {
+  discover: 'discover pod', plan: 'plan', network: 'launcher network', dhcp: 'dhcp server', accel: 'accelerator', libvirtd: 'libvirt', boot: 'boot',
+};
+
+function ports(i: InterfaceSpec): string[] {
+  return [...(i.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`), ...(i.portRanges ?? []).map((r) => `${r.start}-${r.end}/${r.protocol ?? 'TCP'}`)];
+}
+
+function phaseOf(rec: VmiRecord, launcher: LauncherStatus | undefined, launcherAlive: boolean): { phase: VmiPhase; reason?: string } {
+  if (rec.state === 'Creating') return { phase: 'Scheduling', reason: 'the sandbox is being created' };
+  if (launcher?.phase === 'Failed') return { phase: 'Failed', reason: launcher.error ?? 'the launcher failed' };
+  if (!launcherAlive) return { phase: 'Failed', reason: launcher?.phase === 'Stopped' ? 'the launcher stopped' : 'the launcher is not running (crash or reboot; `virtnet gc` cleans up)' };
+  if (launcher?.phase === 'Running') return { phase: 'Running' };
+  return { phase: 'Scheduled', reason: 'the launcher is starting' };
+}
+
+export function vmiStatus(rec: VmiRecord, launcher: LauncherStatus | undefined, launcherAlive: boolean): VmiStatus {
+  const spec = rec.object.spec as { domain: { devices: { interfaces?: InterfaceSpec[] } }; networks?: NetworkSpec[] };
+  const interfaces = (spec.domain.devices.interfaces ?? []).filter((i) => i.state !== 'absent');
+  const networks = spec.networks ?? [];
+  const netStatus = rec.networkStatus ?? [];
+  const wiring: NicWiring[] = [];
+  const out: VmiInterfaceStatus[] = [];
+  for (const iface of interfaces) {
+    const net = networks.find((n) => n.name === iface.name);
+    if (!net) continue;
+    const podIf = podIfName(net);
+    const ns = netStatus.find((s) => s.interface === podIf);
+    const nic = launcher?.nics.find((n) => n.name === iface.name);
+    const podIps = ns?.ips ?? [];
+    const wantV4 = nic?.ips.some((ip) => !ip.includes(':')) ?? false;
+    const wantV6 = nic?.ips.some((ip) => ip.includes(':')) ?? false;
+    const leased = nic?.dhcp ? (!wantV4 || nic.leased4) && (!wantV6 || nic.leased6) : undefined;
+    out.push({
+      name: iface.name,
+      ...(podIps[0] && { ipAddress: podIps[0], ipAddresses: podIps }),
+      ...(nic?.mac && { mac: nic.mac }),
+      infoSource: nic ? 'domain, multus-status' : 'multus-status',
+      podInterfaceName: podIf,
+      linkState: iface.state === 'down' ? 'down' : 'up',
+      ...(leased !== undefined && { leased }),
+    });
+    if (nic) {
+      wiring.push({
+        name: iface.name, binding: nic.binding, network: net.pod ? 'pod' : (net.multus!.networkName.includes('/') ? net.multus!.networkName : `${rec.object.metadata.namespace}/${net.multus!.networkName}`),
+        podInterface: nic.podInterface, bridge: nic.bridge, tap: nic.tap, mac: nic.mac, model: iface.model ?? 'virtio', mtu: nic.mtu,
+        ips: nic.ips, podIps, leased4: nic.leased4, leased6: nic.leased6, ports: nic.binding === 'masquerade' ? ports(iface) : [],
+      });
+    }
+  }
+  // The primary (pod or multus-default) interface first, as KubeVirt's netstat does.
+  out.sort((a, b) => Number(b.podInterfaceName === 'eth0') - Number(a.podInterfaceName === 'eth0'));
+  return {
+    ...phaseOf(rec, launcher, launcherAlive),
+    interfaces: out,
+    virtnet: {
+      netns: rec.netns, ...(rec.launcherPid && { launcherPid: rec.launcherPid }), ...(launcher?.accel && { accel: launcher.accel }),
+      nics: wiring, steps: [...rec.steps, ...(launcher?.steps ?? []).map((s) => ({ name: LAUNCHER_STEPS[s.name] ?? s.name, ms: s.ms }))],
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * A VMI as its launcher sees it (launcher/spec.ts): the networking fields as
+ * they are, sizes resolved, absent interfaces and their networks left out
+ * (KubeVirt unplugs them), and the boot source chosen by the node. Pure.
+ */
+import type { BootSpec, InterfaceSpec, LauncherSpec, NetworkSpec } from '../../launcher/spec.ts';
+
+export interface VmiLike {
+  metadata: { name: string; namespace?: string };
+  spec: {
+    hostname?: string;
+    subdomain?: string;
+    domain: { devices: { interfaces?: InterfaceSpec[] } };
+    networks?: NetworkSpec[];
+  };
+}
+
+export interface LauncherSpecInputs {
+  boot: BootSpec;
+  memoryMiB: number;
+  cpus: number;
+  serviceCIDRs: string[];
+}
+
+export function launcherSpec(vmi: VmiLike, inputs: LauncherSpecInputs): LauncherSpec {
+  const interfaces = (vmi.spec.domain.devices.interfaces ?? []).filter((i) => i.state !== 'absent');
+  const names = new Set(interfaces.map((i) => i.name));
+  return {
+    name: vmi.metadata.name,
+    namespace: vmi.metadata.namespace ?? 'default',
+    ...(vmi.spec.hostname && { hostname: vmi.spec.hostname }),
+    ...(vmi.spec.subdomain && { subdomain: vmi.spec.subdomain }),
+    memoryMiB: inputs.memoryMiB,
+    cpus: inputs.cpus,
+    interfaces,
+    networks: (vmi.spec.networks ?? []).filter((n) => names.has(n.name)),
+    boot: inputs.boot,
+    serviceCIDRs: inputs.serviceCIDRs,
+  };
+}

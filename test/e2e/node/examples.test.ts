@@ -1,0 +1,82 @@
+/**
+ * The examples as a user runs them, and two VMIs brought up at once: each
+ * gets its own address, and the guests reach each other over the node's
+ * bridge.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ping } from '../../support/netns.ts';
+import { TestNode } from '../../support/node-driver.ts';
+import { GuestConsole } from '../../support/guest-console.ts';
+
+let node: TestNode;
+
+// The dual-stack NAD keeps host-local's default data directory, as a user's would.
+const ipamDir = '/var/lib/cni/networks/dualstack';
+let ipamDirExisted = false;
+
+before(() => {
+  ipamDirExisted = existsSync(ipamDir);
+  node = new TestNode();
+});
+after(() => {
+  node.destroy();
+  if (!ipamDirExisted) rmSync(ipamDir, { recursive: true, force: true });
+});
+
+interface Vmi {
+  metadata: { name: string };
+  status: { phase: string; interfaces: Array<{ name: string; ipAddresses?: string[]; leased?: boolean }> };
+}
+
+function vmis(): Vmi[] {
+  return (JSON.parse(node.must(['get', 'vmis', '-o', 'json'])) as { items: Vmi[] }).items;
+}
+
+test('examples/vm-dualstack.yaml: the guest takes both pod addresses (DHCPv4 and DHCPv6) and answers on both', () => {
+  const out = node.must(['up', 'examples/vm-dualstack.yaml']);
+  assert.match(out, /lease default/u);
+  const vmi = vmis().find((v) => v.metadata.name === 'vm-dualstack')!;
+  const nic = vmi.status.interfaces[0]!;
+  assert.equal(nic.leased, true);
+  const v4 = nic.ipAddresses!.find((ip) => !ip.includes(':'));
+  const v6 = nic.ipAddresses!.find((ip) => ip.includes(':'));
+  assert.match(v4 ?? '', /^10\.245\.0\.\d+$/u);
+  assert.match(v6 ?? '', /^fd00:10:245::/u);
+  assert.ok(ping(node.netns, v4!, 3), `no IPv4 reply from ${v4}`);
+  assert.ok(ping(node.netns, v6!, 5), `no IPv6 reply from ${v6}`);
+  assert.match(node.must(['get', 'nads']), /default\/dualstack/u);
+  node.must(['down', 'vm-dualstack']);
+});
+
+test('two VMIs up at once get distinct IPs and reach each other', async () => {
+  const file = join(node.stateDir, 'two.yaml');
+  const vmi = (name: string) => `apiVersion: virtnet.io/v1alpha1
+kind: VirtualMachineInstance
+metadata:
+  name: ${name}
+spec:
+  domain:
+    resources: { requests: { memory: 256Mi } }
+    devices:
+      interfaces: [{ name: default, bridge: {} }]
+  networks: [{ name: default, pod: {} }]
+`;
+  writeFileSync(file, `${vmi('vm-a')}---\n${vmi('vm-b')}`);
+  const out = node.must(['up', file]);
+  assert.match(out, /default\/vm-a: Running/u);
+  assert.match(out, /default\/vm-b: Running/u);
+  const ips = Object.fromEntries(vmis().map((v) => [v.metadata.name, v.status.interfaces[0]!.ipAddresses![0]!]));
+  assert.notEqual(ips['vm-a'], ips['vm-b']);
+  const guest = new GuestConsole(join(node.stateDir, 'vmis', 'default', 'vm-a', 'launcher'));
+  try {
+    const r = await guest.run(`ping -c 2 -W 2 ${ips['vm-b']}`);
+    assert.equal(r.rc, 0, r.output);
+  } finally {
+    guest.close();
+  }
+  node.must(['down', '--all']);
+  assert.deepEqual(vmis(), []);
+});

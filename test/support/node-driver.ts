@@ -1,0 +1,81 @@
+/**
+ * The `virtnet` command as a user runs it, on a test "node": the CLI runs in
+ * the node's network namespace (nsenter --net, which keeps the host's mount
+ * namespace, so the sandboxes it makes with `ip netns add` are visible to
+ * later commands) with its own state directory. Nothing reaches the host's
+ * links, rules or /var/lib/virtnet.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { makeNetns, deleteNetns, type Netns } from './netns.ts';
+
+export const VIRTNET = resolve('dist/cli/virtnet');
+
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class TestNode {
+  readonly netns: Netns;
+  readonly stateDir: string;
+
+  constructor() {
+    this.netns = makeNetns('vnt-node');
+    this.stateDir = mkdtempSync(join(tmpdir(), 'virtnet-test-node-'));
+  }
+
+  private argv(args: string[]): string[] {
+    return ['nsenter', `--net=${this.netns.path}`, '--', process.execPath, VIRTNET, '--state-dir', this.stateDir, ...args];
+  }
+
+  /** Run `virtnet ARGS` to its end. */
+  run(args: string[], timeoutMs = 240_000): CliResult {
+    const [file, ...rest] = this.argv(args);
+    const r = spawnSync(file!, rest, { encoding: 'utf8', timeout: timeoutMs });
+    return { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Run it and fail with its own words unless it succeeds. */
+  must(args: string[], timeoutMs?: number): string {
+    const r = this.run(args, timeoutMs);
+    if (r.status !== 0) throw new Error(`virtnet ${args.join(' ')}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** Start `virtnet ARGS` and return at once (to kill it midway). */
+  start(args: string[]): ChildProcess {
+    const [file, ...rest] = this.argv(args);
+    return spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** The sandbox namespaces that exist now and were named by a record of this node. */
+  sandboxes(): string[] {
+    return readdirSync('/run/netns').filter((n) => /^vn-[0-9a-f]{10}$/u.test(n) && this.recordedNetns().includes(n));
+  }
+
+  recordedNetns(): string[] {
+    return spawnSync('grep', ['-rhoE', '"netns": "vn-[0-9a-f]{10}"', join(this.stateDir, 'vmis')], { encoding: 'utf8' })
+      .stdout.split('\n').filter(Boolean).map((l) => l.slice(10, -1));
+  }
+
+  /** IPAM allocations left in host-local's data directory (one file per address). */
+  ipamAllocations(): string[] {
+    try {
+      return readdirSync(join(this.stateDir, 'ipam', 'virtnet')).filter((f) => /^[0-9a-f.:]+$/u.test(f) && f.includes('.') || f.includes(':'));
+    } catch {
+      return [];
+    }
+  }
+
+  /** Everything down, then the node gone; for `after` hooks (also after a failure). */
+  destroy(): void {
+    spawnSync(this.argv(['down', '--all'])[0]!, this.argv(['down', '--all']).slice(1), { timeout: 120_000 });
+    spawnSync(this.argv(['gc'])[0]!, this.argv(['gc']).slice(1), { timeout: 120_000 });
+    deleteNetns(this.netns);
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,103 @@
+/** The node runtime's pure parts: the sandbox's resolv.conf, boot choice, VM → VMI, and status merging. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sandboxResolvConf } from '../../../controller/node/sandbox.ts';
+import { chooseBoot } from '../../../controller/node/boot.ts';
+import { vmiFromVm } from '../../../controller/cli/up.ts';
+import { vmiStatus } from '../../../controller/node/vmi-status.ts';
+import type { VmiRecord } from '../../../controller/node/store.ts';
+import type { LauncherStatus } from '../../../launcher/status.ts';
+
+test('resolv.conf: host nameservers without loopback ones, dnsConfig added, dnsPolicy None uses only dnsConfig', () => {
+  const host = 'nameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch corp.example\noptions edns0\n';
+  assert.equal(sandboxResolvConf(host, undefined, { searches: ['lab.example'] }), 'nameserver 192.0.2.53\nsearch corp.example lab.example\n');
+  assert.equal(sandboxResolvConf(host, 'None', { nameservers: ['198.51.100.1'] }), 'nameserver 198.51.100.1\n');
+  assert.equal(sandboxResolvConf('', undefined, undefined), '\n');
+});
+
+test('boot: kernelBoot.host and hostDisk files are checked; cluster-only volumes are named; none means the test guest', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-boot-'));
+  try {
+    const qcow = join(dir, 'disk.qcow2');
+    writeFileSync(qcow, Buffer.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]));
+    const raw = join(dir, 'disk.img');
+    writeFileSync(raw, Buffer.alloc(16));
+    const devices = { disks: [{ name: 'root' }] };
+    assert.deepEqual(chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: qcow } }] }, 'spec').choice, { testGuest: false, boot: { disk: qcow, format: 'qcow2' } });
+    assert.deepEqual(chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: raw } }] }, 'spec').choice, { testGuest: false, boot: { disk: raw, format: 'raw' } });
+    const missing = chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: join(dir, 'nope') } }] }, 'spec.template.spec');
+    assert.deepEqual(missing.problems.map((p) => p.path), ['spec.template.spec.volumes[0].hostDisk.path']);
+    assert.match(missing.problems[0]!.rule, /does not exist/u);
+    const kernel = chooseBoot({ domain: { devices: {}, firmware: { kernelBoot: { kernelArgs: 'console=ttyS0', host: { kernelPath: raw } } } } }, 'spec');
+    assert.deepEqual(kernel.choice, { testGuest: false, boot: { kernel: raw, cmdline: 'console=ttyS0' } });
+    const cd = chooseBoot({ domain: { devices }, volumes: [{ name: 'root', containerDisk: { image: 'quay.io/containerdisks/fedora' } }, { name: 'ci', cloudInitNoCloud: { userData: '#cloud-config' } }] }, 'spec');
+    assert.deepEqual(cd.problems.map((p) => p.path), ['spec.volumes[0].containerDisk', 'spec.volumes[1].cloudInitNoCloud']);
+    assert.match(cd.problems[0]!.rule, /cannot provide containerDisk volume "root"/u);
+    assert.equal(cd.choice, undefined);
+    assert.equal(chooseBoot({ domain: { devices: {} } }, 'spec').choice?.testGuest, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a VirtualMachine yields its VMI only when it should run', () => {
+  const vm = (s: Record<string, unknown>) => ({ apiVersion: 'kubevirt.io/v1', metadata: { name: 'db', namespace: 'apps' }, spec: { ...s, template: { metadata: { labels: { app: 'db' } }, spec: { domain: { devices: {} } } } } });
+  for (const s of [{ running: true }, { runStrategy: 'Always' }, { runStrategy: 'RerunOnFailure' }, { runStrategy: 'Once' }]) {
+    const vmi = vmiFromVm(vm(s))!;
+    assert.equal(vmi.kind, 'VirtualMachineInstance');
+    assert.equal(vmi.metadata.name, 'db');
+    assert.equal(vmi.metadata.namespace, 'apps');
+    assert.deepEqual(vmi.metadata.labels, { app: 'db' });
+    assert.equal(vmi.metadata.ownerReferences[0].kind, 'VirtualMachine');
+  }
+  for (const s of [{ running: false }, { runStrategy: 'Halted' }, { runStrategy: 'Manual' }]) assert.equal(vmiFromVm(vm(s)), undefined);
+});
+
+const record: VmiRecord = {
+  object: {
+    metadata: { name: 'vm', namespace: 'default', uid: 'u' },
+    spec: {
+      domain: { devices: { interfaces: [{ name: 'blue', bridge: {} }, { name: 'default', masquerade: {}, ports: [{ port: 80 }] }, { name: 'gone', bridge: {}, state: 'absent' }] } },
+      networks: [{ name: 'blue', multus: { networkName: 'blue-net' } }, { name: 'default', pod: {} }, { name: 'gone', multus: { networkName: 'x' } }],
+    },
+  },
+  specHash: 'h', state: 'Created', creator: { pid: 1, cmdline: '' }, netns: 'vn-0123456789', containerID: 'c', attachments: [], launcherPid: 42, steps: [{ name: 'sandbox', ms: 3 }],
+  networkStatus: [
+    { name: 'virtnet', interface: 'eth0', ips: ['10.244.0.7', 'fd00::7'], default: true, dns: {} },
+    { name: 'default/blue-net', interface: 'pod16477688c0e', ips: ['192.168.10.4'], dns: {} },
+  ],
+};
+
+const launcher: LauncherStatus = {
+  phase: 'Running', pid: 43, accel: 'tcg', warnings: [], steps: [{ name: 'network', ms: 20 }],
+  nics: [
+    { name: 'blue', binding: 'bridge', podInterface: 'pod16477688c0e', bridge: 'k6t-16477688c0e', tap: 'tap16477688c0e', mac: '02:00:00:00:00:02', mtu: 1500, ips: ['192.168.10.4/24'], dhcp: true, leased4: true, leased6: false },
+    { name: 'default', binding: 'masquerade', podInterface: 'eth0', bridge: 'k6t-eth0', tap: 'tap0', mac: '02:00:00:00:00:01', mtu: 1500, ips: ['10.0.2.2/24', 'fd10:0:2::2/120'], dhcp: true, leased4: true, leased6: false },
+  ],
+};
+
+test('status: KubeVirt-shaped interfaces, primary first, pod IPs, lease state per family; wiring for describe', () => {
+  const st = vmiStatus(record, launcher, true);
+  assert.equal(st.phase, 'Running');
+  assert.deepEqual(st.interfaces.map((i) => [i.name, i.podInterfaceName, i.ipAddress, i.mac, i.leased]), [
+    ['default', 'eth0', '10.244.0.7', '02:00:00:00:00:01', false],
+    ['blue', 'pod16477688c0e', '192.168.10.4', '02:00:00:00:00:02', true],
+  ]);
+  assert.deepEqual(st.interfaces[0]!.ipAddresses, ['10.244.0.7', 'fd00::7']);
+  const masq = st.virtnet!.nics.find((n) => n.name === 'default')!;
+  assert.deepEqual([masq.network, masq.ports, masq.model], ['pod', ['80/TCP'], 'virtio']);
+  assert.equal(st.virtnet!.nics.find((n) => n.name === 'blue')!.network, 'default/blue-net');
+  assert.deepEqual(st.virtnet!.steps.map((s) => s.name), ['sandbox', 'launcher network']);
+});
+
+test('status: phases from where up got to and whether the launcher lives', () => {
+  assert.equal(vmiStatus({ ...record, state: 'Creating' }, undefined, false).phase, 'Scheduling');
+  assert.equal(vmiStatus(record, { ...launcher, phase: 'Starting' }, true).phase, 'Scheduled');
+  const dead = vmiStatus(record, launcher, false);
+  assert.equal(dead.phase, 'Failed');
+  assert.match(dead.reason!, /virtnet gc/u);
+  assert.equal(vmiStatus(record, { ...launcher, phase: 'Failed', error: 'boot: no kvm' }, true).reason, 'boot: no kvm');
+});
