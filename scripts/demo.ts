@@ -11,26 +11,25 @@ import { resolve } from 'node:path';
 const virtnet = resolve('dist/cli/virtnet');
 const keep = process.argv.includes('--keep');
 
-function run(args: string[]): string {
-  console.log(`\n$ virtnet ${args.join(' ')}`);
+function run(args: string[], quiet = false): string {
+  if (!quiet) console.log(`\n$ virtnet ${args.join(' ')}`);
   const r = spawnSync(process.execPath, [virtnet, ...args], { encoding: 'utf8', stdio: ['inherit', 'pipe', 'inherit'] });
-  process.stdout.write(r.stdout);
+  if (!quiet) process.stdout.write(r.stdout);
   if (r.status !== 0) throw new Error(`virtnet ${args.join(' ')} failed with exit code ${r.status}`);
   return r.stdout;
 }
 
-let upped = false;
 try {
-  upped = true;
   run(['up', 'examples/vm-bridge.yaml']);
   run(['get', 'vmis']);
-  const vmi = JSON.parse(run(['get', 'vmis', 'vm-bridge', '-o', 'json'])) as { status: { interfaces: Array<{ ipAddress: string; leased?: boolean }> } };
+  const vmi = JSON.parse(run(['get', 'vmis', 'vm-bridge', '-o', 'json'], true)) as { status: { interfaces: Array<{ ipAddress: string }> } };
   run(['describe', 'vmi', 'vm-bridge']);
   const ip = vmi.status.interfaces[0]!.ipAddress;
   console.log(`\n$ ping -c 3 ${ip}    # the guest, through its NIC`);
   execFileSync('ping', ['-c', '3', '-i', '0.2', '-W', '1', ip], { stdio: 'inherit' });
   run(['topology', 'vm-bridge']);
 } finally {
-  if (upped && !keep) run(['down', 'vm-bridge']);
-  else if (keep) console.log('\nthe VM keeps running: `node dist/cli/virtnet console vm-bridge`, then `node dist/cli/virtnet down vm-bridge`');
+  // Also after a failure: down succeeds when there is nothing to remove.
+  if (keep) console.log('\nthe VM keeps running: `node dist/cli/virtnet console vm-bridge`, then `node dist/cli/virtnet down vm-bridge`');
+  else spawnSync(process.execPath, [virtnet, 'down', 'vm-bridge'], { stdio: 'inherit' });
 }

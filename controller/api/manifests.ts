@@ -10,6 +10,8 @@
  * VMI of one name: the VM's VMI takes its name), and the batch's own NADs
  * count as existing for `multus.networkName`.
  */
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { parseAllDocuments } from 'yaml';
 import { NAD_API_VERSION, NAD_KIND, NadError, validateNad, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { DEFAULT_NAMESPACE, normalizeVm, normalizeVmi } from './normalize.ts';
@@ -94,9 +96,42 @@ function check(m: Manifest): Checked {
     const rule = `${obj.apiVersion === undefined ? 'is required' : `${JSON.stringify(obj.apiVersion)} is not served`} for ${kind} (supported: ${API_VERSIONS.join(', ')}; ${NAD_KIND} is ${NAD_API_VERSION})`;
     return { ...c, problems: [{ path: 'apiVersion', rule }] };
   }
-  const problems = structureProblems(kind === 'VirtualMachine' ? VirtualMachineSchema : VirtualMachineInstanceSchema, obj);
-  if (problems.length) return { ...c, problems };
+  const schema = kind === 'VirtualMachine' ? VirtualMachineSchema : VirtualMachineInstanceSchema;
+  const problems = structureProblems(schema, obj);
+  if (problems.length) {
+    // All problems come back together: the semantic rules still run on a
+    // copy without the malformed fields, when that copy holds together.
+    const pruned = withoutBadFields(schema, obj);
+    if (!pruned) return { ...c, problems };
+    const semantic = (kind === 'VirtualMachine' ? vmProblems(pruned as VirtualMachine, { namespace: (pruned as VirtualMachine).metadata.namespace ?? DEFAULT_NAMESPACE }) : vmiProblems(pruned as VirtualMachineInstance, { namespace: (pruned as VirtualMachineInstance).metadata.namespace ?? DEFAULT_NAMESPACE }))
+      .filter((p) => !problems.some((q) => p.path === q.path || p.path.startsWith(`${q.path}.`) || p.path.startsWith(`${q.path}[`)
+        // A consequence of the removal ("every network needs an interface") is noise: drop what names a removed field.
+        || p.rule.includes(q.path.replace(/\[\d+\]$/u, '').split('.').at(-1)!)));
+    return { ...c, problems: [...problems, ...semantic] };
+  }
   return kind === 'VirtualMachine' ? { ...c, vm: obj as VirtualMachine } : { ...c, vmi: obj as VirtualMachineInstance };
+}
+
+/**
+ * A copy of `obj` with each malformed field removed, or undefined when that
+ * cannot make it valid (a missing required field, or a bad list element,
+ * whose removal would shift the indexes that problem paths name).
+ */
+function withoutBadFields(schema: TSchema, obj: Record<string, unknown>): Record<string, unknown> | undefined {
+  const copy = structuredClone(obj);
+  for (let round = 0; round < 5; round++) {
+    const errors = [...Value.Errors(schema, copy)];
+    if (!errors.length) return copy;
+    for (const e of errors) {
+      const keys = e.path.split('/').slice(1).map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+      const last = keys.pop();
+      let parent: unknown = copy;
+      for (const k of keys) parent = isObj(parent) || Array.isArray(parent) ? (parent as Record<string, unknown>)[k] : undefined;
+      if (last === undefined || !isObj(parent) || !(last in parent)) return undefined;
+      delete parent[last];
+    }
+  }
+  return undefined;
 }
 
 export function validateManifests(manifests: Manifest[], ctx?: ValidationContext): { objects: ApiObject[]; problems: Problem[] } {

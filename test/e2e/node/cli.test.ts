@@ -25,6 +25,33 @@ function links(): string[] {
   return (JSON.parse(node.netns.run(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string }>).map((l) => l.ifname);
 }
 
+test('bad input gives clear errors and creates nothing', () => {
+  const write = (name: string, text: string) => {
+    const f = join(node.stateDir, name);
+    writeFileSync(f, text);
+    return f;
+  };
+  const nad = 'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: { name: blue }\nspec: { config: \'{"cniVersion":"1.0.0","name":"blue","type":"bridge"}\' }\n';
+  const vmi = (name: string, extra = '') => `apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: { name: ${name} }\nspec:\n  domain: { devices: {}${extra} }\n`;
+  const cases: Array<[string, string, RegExp]> = [
+    ['malformed.yaml', `${nad}---\nkind: [unclosed\n`, /malformed\.yaml.*line \d+/u],
+    ['unknown-kind.yaml', `${nad}---\napiVersion: v1\nkind: Pod\nmetadata: { name: p }\n`, /kind.*(Pod|supported)/u],
+    ['missing-kernel.yaml', `${nad}---\n${vmi('k', ', firmware: { kernelBoot: { host: { kernelPath: /nonexistent/vmlinuz } } }')}`, /kernelBoot\.host\.kernelPath: \/nonexistent\/vmlinuz does not exist/u],
+    ['container-disk.yaml', `${nad}---\n${vmi('c')}  volumes: [{ name: root, containerDisk: { image: quay.io/containerdisks/fedora } }]\n`, /containerDisk volume "root"/u],
+    ['clash.yaml', `${nad}---\n${vmi('same')}---\n${vmi('same')}`, /same/u],
+  ];
+  for (const [name, text, why] of cases) {
+    const r = node.run(['up', write(name, text)]);
+    assert.equal(r.status, 1, `${name}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, why, name);
+    assert.match(r.stderr, /nothing was created/u, name);
+  }
+  assert.equal(node.run(['up', join(node.stateDir, 'no-such-file.yaml')]).status, 1);
+  assert.deepEqual(node.sandboxes(), []);
+  assert.match(node.run(['get', 'nads']).stdout, /No resources found/u, 'not even the valid NAD of a failed batch is applied');
+  assert.match(node.run(['get', 'vmis']).stdout, /No resources found/u);
+});
+
 test('up brings a bridge-bound VM to its lease, step by step, and get/describe/topology show it', () => {
   const out = node.must(['up', 'examples/vm-bridge.yaml']);
   for (const step of ['validate', 'sandbox', 'pod networks', 'launcher network', 'dhcp server', 'libvirt', 'boot', 'lease default']) {

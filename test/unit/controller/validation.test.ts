@@ -279,6 +279,26 @@ test('structure problems are reported all together, one per field, without anyOf
   assert.equal(problems.find((p) => p.path.endsWith('multus.default'))?.rule, 'must be true or false, not "yes"');
 });
 
+test('structure and rule problems of one spec come back together; a removed field raises no follow-on noise', () => {
+  const doc = structuredClone(BASE_VMI);
+  iface(doc, 0).ports[0].protocol = 'tcp'; // structure: the enum is upper-case
+  iface(doc, 0).macAddress = '02:00:00:00:00:00'; // rule: reserved with masquerade
+  doc.spec.hostname = 'no_good'; // rule: DNS label
+  doc.spec.networks[0].pod = { vmNetworkCIDR: '10.0.2.0/31' }; // rule: too small
+  const problems = validate(doc).problems;
+  assert.deepEqual(problems.map((p) => p.path).sort(), [
+    'spec.domain.devices.interfaces[0].macAddress',
+    'spec.domain.devices.interfaces[0].ports[0].protocol',
+    'spec.hostname',
+    'spec.networks[0].pod.vmNetworkCIDR',
+  ]);
+  // A missing required field cannot be pruned into a valid copy: structure only.
+  const noName = structuredClone(BASE_VMI);
+  delete iface(noName, 0).name;
+  noName.spec.hostname = 'no_good';
+  assert.deepEqual(validate(noName).problems.map((p) => p.path), ['spec.domain.devices.interfaces[0].name']);
+});
+
 // ------------------------------------------------------------ valid specs
 
 function valid(doc: Doc, ctx: ValidationContext = CTX) {
