@@ -74,3 +74,10 @@ export function randomMac(random: (n: number) => Uint8Array): string {
   b[0] = ((b[0] ?? 0) & 0xfc) | 0x02;
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
 }
+
+/** Whether two CIDRs share any address (same family, and one contains the other's network). */
+export function cidrsOverlap(a: ParsedCidr, b: ParsedCidr): boolean {
+  if (a.family !== b.family) return false;
+  const [wide, narrow] = a.prefix <= b.prefix ? [a, b] : [b, a];
+  return ipaddr.parse(narrow.network).match(ipaddr.parse(wide.network), wide.prefix);
+}

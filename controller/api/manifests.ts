@@ -16,6 +16,7 @@ import { parseAllDocuments } from 'yaml';
 import { NAD_API_VERSION, NAD_KIND, NadError, validateNad, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { DEFAULT_NAMESPACE, normalizeVm, normalizeVmi } from './normalize.ts';
 import { vmiProblems, vmProblems, type RuleEnv, type RuleProblem } from './rules.ts';
+import type { ReservedCidr } from './rules-networks.ts';
 import {
   API_VERSIONS, VirtualMachineInstanceSchema, VirtualMachineSchema, type VirtualMachine, type VirtualMachineInstance,
 } from './schema.ts';
@@ -23,7 +24,11 @@ import { structureProblems } from './structure.ts';
 
 export interface Problem { source?: string; path: string; rule: string }
 export interface Manifest { source: string; object: unknown }
-export interface ValidationContext { nadExists?(namespace: string, name: string): boolean }
+export interface ValidationContext {
+  nadExists?(namespace: string, name: string): boolean;
+  /** The node's pod subnets and service CIDRs, which a masquerade VM subnet must not overlap. */
+  reservedCidrs?: ReservedCidr[];
+}
 export type ApiObject =
   | { kind: 'VirtualMachineInstance'; object: VirtualMachineInstance }
   | { kind: 'VirtualMachine'; object: VirtualMachine }
@@ -143,7 +148,7 @@ export function validateManifests(manifests: Manifest[], ctx?: ValidationContext
   const problems: Problem[] = [];
   const owners = new Map<string, { source: string; kind: string }>();
   for (const c of checked) {
-    const env: RuleEnv = { namespace: (c.vm ?? c.vmi)?.metadata.namespace ?? DEFAULT_NAMESPACE, ...(nadExists && { nadExists }) };
+    const env: RuleEnv = { namespace: (c.vm ?? c.vmi)?.metadata.namespace ?? DEFAULT_NAMESPACE, ...(nadExists && { nadExists }), ...(ctx?.reservedCidrs && { reservedCidrs: ctx.reservedCidrs }) };
     if (c.vmi) c.problems.push(...vmiProblems(c.vmi, env));
     if (c.vm) c.problems.push(...vmProblems(c.vm, env));
     const obj: ApiObject | undefined = c.problems.length ? undefined

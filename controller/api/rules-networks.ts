@@ -7,7 +7,7 @@
  * (vmNetworkCIDR / vmIPv6NetworkCIDR), whose bad values KubeVirt only
  * discovers when the launcher fails.
  */
-import { parseCidr } from '../../lib/cidr.ts';
+import { cidrsOverlap, parseCidr } from '../../lib/cidr.ts';
 import { dns1123LabelProblem } from '../../netattach/annotation.ts';
 import { index, type RuleProblem } from './paths.ts';
 import type { VmiNetwork, VmiSpec } from './schema.ts';
@@ -17,6 +17,14 @@ export interface RuleEnv {
   namespace: string;
   /** Undefined: NAD existence is not checked. */
   nadExists?: (namespace: string, name: string) => boolean;
+  /** Subnets a masquerade VM subnet must not overlap: the pod network's, the service CIDRs. */
+  reservedCidrs?: ReservedCidr[];
+}
+
+export interface ReservedCidr {
+  cidr: string;
+  /** What it is, for the rule text: "the pod network", "the service CIDR". */
+  what: string;
 }
 
 const SOURCES = ['pod', 'multus', 'resourceClaim'] as const;
@@ -66,7 +74,8 @@ export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
     }
 
     if (net.pod && i !== firstPod) out.push({ path: `${p}.pod`, rule: `at most one pod network; ${index(base, firstPod)} is one already` });
-    if (net.pod) out.push(...podCidrProblems(net, `${p}.pod`));
+    const masquerade = ifaces.some((f) => f.name === net.name && f.masquerade !== undefined);
+    if (net.pod) out.push(...podCidrProblems(net, `${p}.pod`, masquerade, env.reservedCidrs ?? []));
     if (net.multus) {
       if (net.multus.default && i !== firstDefault) {
         out.push({ path: `${p}.multus.default`, rule: `at most one multus network can be the default; ${index(base, firstDefault)} is already` });
@@ -84,12 +93,20 @@ export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
   return out;
 }
 
-function podCidrProblems(net: VmiNetwork, p: string): RuleProblem[] {
+/**
+ * The VM subnets of a pod network: well-formed, big enough, and (for a
+ * masquerade VM, which routes between the two) clear of the pod's own
+ * subnets and the service CIDRs, including the defaults when none is given.
+ */
+function podCidrProblems(net: VmiNetwork, p: string, masquerade: boolean, reserved: ReservedCidr[]): RuleProblem[] {
   const out: RuleProblem[] = [];
   const check = (key: 'vmNetworkCIDR' | 'vmIPv6NetworkCIDR', family: 4 | 6, example: string) => {
-    const text = net.pod?.[key];
-    if (text === undefined || text === '') return;
+    const given = net.pod?.[key];
+    const text = given === undefined || given === '' ? (masquerade ? example : undefined) : given;
+    if (text === undefined) return;
     const cidr = parseCidr(text);
+    const clash = masquerade && cidr ? reserved.find((r) => { const c = parseCidr(r.cidr); return c !== undefined && cidrsOverlap(c, cidr); }) : undefined;
+    if (clash) out.push({ path: `${p}.${key}`, rule: `${text}${text === given ? '' : ' (the default)'} overlaps ${clash.what} ${clash.cidr}; choose a subnet outside it` });
     const max = MAX_PREFIX[family];
     if (!cidr || cidr.family !== family) out.push({ path: `${p}.${key}`, rule: `"${text}" is not an IPv${family} CIDR (e.g. ${example})` });
     else if (cidr.prefix > max) {

@@ -121,7 +121,7 @@ export function validate(rt: NodeRuntime, files: string[], format: Format, o: Ou
       return [];
     }
   });
-  const result = validateManifests(manifests, { nadExists: (ns, n) => rt.store.readObject('nads', ns, n) !== undefined });
+  const result = validateManifests(manifests, rt.validationContext());
   problems.push(...result.problems);
   if (format !== 'table') {
     const objects = result.objects.map((x) => x.object);

@@ -63,9 +63,7 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
   const t0 = performance.now();
   const problems: Problem[] = [];
   const manifests = readSources(files, problems);
-  const { objects, problems: invalid } = validateManifests(manifests, {
-    nadExists: (ns, name) => rt.store.readObject('nads', ns, name) !== undefined,
-  });
+  const { objects, problems: invalid } = validateManifests(manifests, rt.validationContext());
   problems.push(...invalid);
   const tasks: VmiTask[] = [];
   const stops: Obj[] = [];

@@ -71,3 +71,12 @@ export function ensureDefaultNetwork(cfg: NodeConfig): void {
   const file = join(cfg.cniConfDir, '10-virtnet.conflist');
   if (!present && !existsSync(file)) writeFileSync(file, `${JSON.stringify(defaultNetworkConfList(cfg.stateDir), null, 2)}\n`);
 }
+
+/** The subnets a network's IPAM hands out (host-local's subnet and ranges; static IPAM has none). */
+export function ipamSubnets(plugins: ReadonlyArray<Record<string, unknown>>): string[] {
+  return plugins.flatMap((p) => {
+    const ipam = p.ipam as { subnet?: unknown; ranges?: unknown } | undefined;
+    const ranges = Array.isArray(ipam?.ranges) ? (ipam.ranges as unknown[]).flat() as Array<{ subnet?: unknown }> : [];
+    return [ipam?.subnet, ...ranges.map((r) => r?.subnet)].filter((s): s is string => typeof s === 'string');
+  });
+}

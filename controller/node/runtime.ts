@@ -12,7 +12,9 @@ import { cmdline, isAlive } from '../../lib/process.ts';
 import { readStatus, type LauncherStatus } from '../../launcher/status.ts';
 import type { LauncherSpec } from '../../launcher/spec.ts';
 import { launcherPodNetworkAnnotations } from '../render/networks.ts';
-import type { NodeConfig } from './config.ts';
+import { defaultNetworkConfList, ipamSubnets, type NodeConfig } from './config.ts';
+import { clusterDefaultNetwork } from '../../netattach/nad.ts';
+import type { ValidationContext } from '../api/manifests.ts';
 import { attachSandbox, createSandbox, destroySandbox, hostResolvConf, planAttachments, sandboxResolvConf, startLauncher } from './sandbox.ts';
 import { Store, type VmiRecord } from './store.ts';
 import { vmiStatus } from './vmi-status.ts';
@@ -50,6 +52,25 @@ export class NodeRuntime {
     this.store.writeVmi(rec);
     report(name, ms, detail?.(value));
     return value;
+  }
+
+  /**
+   * What admission needs to know of this node: its NADs, and the subnets a
+   * masquerade VM subnet must stay clear of (the service CIDRs, and the
+   * cluster-default network's IPAM subnets, read from its config).
+   */
+  validationContext(): ValidationContext {
+    let podSubnets: string[];
+    try {
+      podSubnets = ipamSubnets(clusterDefaultNetwork(this.cfg.cniConfDir).plugins);
+    } catch {
+      // No config yet: `up` will write the default one (and report a broken one when it attaches a pod).
+      podSubnets = ipamSubnets(defaultNetworkConfList(this.cfg.stateDir).plugins as Array<Record<string, unknown>>);
+    }
+    return {
+      nadExists: (ns, name) => this.store.readObject('nads', ns, name) !== undefined,
+      reservedCidrs: [...podSubnets.map((cidr) => ({ cidr, what: 'the pod network' })), ...this.cfg.serviceCIDRs.map((cidr) => ({ cidr, what: 'the service CIDR' }))],
+    };
   }
 
   /** Create a VMI's sandbox and start its launcher; the record is Created on return. */

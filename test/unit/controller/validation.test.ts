@@ -510,3 +510,24 @@ test('cpuCount: topology product, else the limit, else the request (rounded up);
   assert.equal(cpuCount(spec({ resources: { requests: { cpu: '2500m' } } })), 3);
   assert.equal(cpuCount(spec({ resources: { requests: { cpu: '1' }, limits: { cpu: '4' } } })), 4);
 });
+
+test('masquerade VM subnets must stay clear of the pod network and the service CIDRs, defaults included', () => {
+  const ctx: ValidationContext = { ...CTX, reservedCidrs: [{ cidr: '10.244.0.0/16', what: 'the pod network' }, { cidr: '10.96.0.0/12', what: 'the service CIDR' }] };
+  const v6ctx: ValidationContext = { ...CTX, reservedCidrs: [{ cidr: 'fd10::/32', what: 'the pod network' }] };
+  const at = (pod: Record<string, string>, c = ctx) => {
+    const doc = structuredClone(BASE_VMI);
+    doc.spec.networks[0].pod = pod;
+    return validate(doc, c).problems.map((p) => `${p.path}: ${p.rule}`);
+  };
+  assert.deepEqual(at({ vmNetworkCIDR: '10.244.7.0/24' }), ['spec.networks[0].pod.vmNetworkCIDR: 10.244.7.0/24 overlaps the pod network 10.244.0.0/16; choose a subnet outside it']);
+  assert.deepEqual(at({ vmNetworkCIDR: '10.0.0.0/8' }), ['spec.networks[0].pod.vmNetworkCIDR: 10.0.0.0/8 overlaps the pod network 10.244.0.0/16; choose a subnet outside it']);
+  assert.deepEqual(at({ vmNetworkCIDR: '10.100.1.0/24' }), ['spec.networks[0].pod.vmNetworkCIDR: 10.100.1.0/24 overlaps the service CIDR 10.96.0.0/12; choose a subnet outside it']);
+  // The IPv6 default fd10:0:2::/120 lies inside fd10::/32.
+  assert.deepEqual(at({}, v6ctx), ['spec.networks[0].pod.vmIPv6NetworkCIDR: fd10:0:2::/120 (the default) overlaps the pod network fd10::/32; choose a subnet outside it']);
+  assert.deepEqual(at({ vmNetworkCIDR: '192.168.77.0/24', vmIPv6NetworkCIDR: 'fd20::/120' }, { ...CTX, reservedCidrs: [...ctx.reservedCidrs!, ...v6ctx.reservedCidrs!] }), []);
+  // A bridge-bound pod network routes nothing between the subnets: no overlap rule.
+  const bridged = structuredClone(BASE_VMI);
+  bridged.spec.domain.devices.interfaces[0] = { name: 'default', bridge: {} };
+  bridged.spec.networks[0].pod = { vmNetworkCIDR: '10.244.7.0/24' };
+  assert.deepEqual(validate(bridged, ctx).problems, []);
+});
