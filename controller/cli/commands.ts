@@ -13,6 +13,7 @@ import { describeVmi } from './describe.ts';
 import { listObject, vmiTable, type VmiView } from './table.ts';
 import { topologySvg, topologyText } from './topology.ts';
 import type { Output } from './up.ts';
+import { isPod, podAttachmentsOf } from './pods.ts';
 
 export type Format = 'table' | 'json' | 'yaml';
 
@@ -121,12 +122,52 @@ export function validate(rt: NodeRuntime, files: string[], format: Format, o: Ou
       return [];
     }
   });
-  const result = validateManifests(manifests, rt.validationContext());
+  const result = validateManifests(manifests.filter((m) => !isPod(m)), rt.validationContext());
   problems.push(...result.problems);
+  const nads = result.objects.flatMap((x) => (x.kind === 'NetworkAttachmentDefinition' ? [x.object] : []));
+  const pods = manifests.filter(isPod).map((m) => podAttachmentsOf(rt, m, nads));
+  problems.push(...pods.flatMap((p) => p.problems));
   if (format !== 'table') {
-    const objects = result.objects.map((x) => x.object);
+    const objects = [...result.objects.map((x) => x.object), ...pods.flatMap((p) => p.pod ?? [])];
     o.out(render(problems.length ? { valid: false, problems } : objects.length === 1 ? objects[0] : listObject(objects), format));
   } else if (problems.length) o.err(formatProblems(problems));
-  else o.out(`valid: ${result.objects.map((x) => `${x.kind}/${(x.object as { metadata: { name: string } }).metadata.name}`).join(', ')}`);
+  else {
+    o.out(`valid: ${[...result.objects, ...pods.flatMap((p) => (p.pod ? [{ kind: 'Pod', object: p.pod }] : []))].map((x) => `${x.kind}/${(x.object as { metadata: { name: string } }).metadata.name}`).join(', ')}`);
+    for (const p of pods) for (const a of p.pod?.attachments ?? []) o.out(`  Pod/${p.pod!.metadata.name} ${a.interface}: ${a.network} (${a.plugins.join(', ')})${a.default ? ' default' : ''}`);
+  }
   return problems.length ? 1 : 0;
+}
+
+/**
+ * `virtnet delete vmi|vm|nad NAME…`: a VM takes its VMI with it; a NAD goes
+ * even while VMs use it (their attachments are cached with their config, so
+ * they keep running and are torn down cleanly; a new VMI that names it is
+ * refused at admission), as on a cluster.
+ */
+export async function deleteObjects(rt: NodeRuntime, kindArg: string | undefined, names: string[], namespace: string, o: Output): Promise<number> {
+  const kind = KINDS[(kindArg ?? '').toLowerCase()];
+  if (!kind || !names.length) {
+    o.err('error: delete vmi|vm|nad NAME...');
+    return 2;
+  }
+  let rc = 0;
+  for (const name of names) {
+    if (kind === 'vmis') {
+      rc = Math.max(rc, await down(rt, [name], namespace, false, o));
+      continue;
+    }
+    if (!rt.store.readObject(kind, namespace, name)) {
+      o.err(`Error from server (NotFound): ${kind} "${name}" not found in namespace "${namespace}"`);
+      rc = 1;
+      continue;
+    }
+    if (kind === 'vms' && rt.store.readVmi(namespace, name)) await down(rt, [name], namespace, false, o);
+    if (kind === 'nads') {
+      const users = rt.store.listVmis().filter((r) => r.attachments.some((a) => a.name === `${namespace}/${name}`));
+      for (const u of users) o.err(`warning: ${u.object.metadata.namespace}/${u.object.metadata.name} uses it and keeps running`);
+    }
+    rt.store.removeObject(kind, namespace, name);
+    o.out(`${kind === 'vms' ? 'virtualmachine' : 'networkattachmentdefinition'} ${namespace}/${name} deleted`);
+  }
+  return rc;
 }

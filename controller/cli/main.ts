@@ -6,6 +6,7 @@
  *   virtnet console NAME
  *   virtnet topology NAME [--svg FILE]
  *   virtnet down NAME… | --all
+ *   virtnet delete vmi|vm|nad NAME…
  *   virtnet validate [-o json|yaml] FILE…
  *   virtnet gc
  * Global: -n/--namespace NS (default "default"), --state-dir DIR
@@ -14,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { nodeConfig } from '../node/config.ts';
 import { NodeRuntime } from '../node/runtime.ts';
-import { console_, describe, down, gc, get, topology, validate, type Format } from './commands.ts';
+import { console_, deleteObjects, describe, down, gc, get, topology, validate, type Format } from './commands.ts';
 import { up, type Output } from './up.ts';
 
 const USAGE = `usage: virtnet <command> [options]
@@ -25,7 +26,9 @@ const USAGE = `usage: virtnet <command> [options]
   console NAME                    the serial console (Ctrl-] detaches)
   topology NAME [--svg FILE]      pod interfaces -> bridges -> taps -> VM NICs -> networks
   down NAME... | --all            tear down, leaving nothing behind
+  delete vmi|vm|nad NAME...       delete objects (a VM stops its VMI; a NAD in use leaves running VMs alone)
   validate [-o json|yaml] FILE... print the problems with their field paths, or the normalised objects
+                                  (Pods: the attachments Multus would make from their annotations)
   gc                              remove what belongs to VMIs that no longer exist
 options: -n, --namespace NS   --state-dir DIR   --cni-conf-dir DIR`;
 
@@ -83,6 +86,8 @@ export async function main(argv: string[], o: Output = stdio): Promise<number> {
     case 'down':
       if (!v.all && !rest.length) return usage('down: give VMI names, or --all');
       return down(rt, rest, namespace, v.all ?? false, o);
+    case 'delete':
+      return deleteObjects(rt, rest[0], rest.slice(1), namespace, o);
     case 'gc':
       return gc(rt, o);
     case 'validate':

@@ -12,10 +12,9 @@ import { cmdline, isAlive } from '../../lib/process.ts';
 import { readStatus, type LauncherStatus } from '../../launcher/status.ts';
 import type { LauncherSpec } from '../../launcher/spec.ts';
 import { launcherPodNetworkAnnotations } from '../render/networks.ts';
-import { defaultNetworkConfList, ipamSubnets, type NodeConfig } from './config.ts';
-import { clusterDefaultNetwork } from '../../netattach/nad.ts';
+import { ipamSubnets, type NodeConfig } from './config.ts';
 import type { ValidationContext } from '../api/manifests.ts';
-import { attachSandbox, createSandbox, destroySandbox, hostResolvConf, planAttachments, sandboxResolvConf, startLauncher } from './sandbox.ts';
+import { attachSandbox, clusterDefault, createSandbox, destroySandbox, hostResolvConf, planAttachments, sandboxResolvConf, startLauncher } from './sandbox.ts';
 import { Store, type VmiRecord } from './store.ts';
 import { vmiStatus } from './vmi-status.ts';
 import type { VmiStatus } from '../api/status.ts';
@@ -60,12 +59,11 @@ export class NodeRuntime {
    * cluster-default network's IPAM subnets, read from its config).
    */
   validationContext(): ValidationContext {
-    let podSubnets: string[];
+    let podSubnets: string[] = [];
     try {
-      podSubnets = ipamSubnets(clusterDefaultNetwork(this.cfg.cniConfDir).plugins);
+      podSubnets = ipamSubnets(clusterDefault(this.cfg).plugins);
     } catch {
-      // No config yet: `up` will write the default one (and report a broken one when it attaches a pod).
-      podSubnets = ipamSubnets(defaultNetworkConfList(this.cfg.stateDir).plugins as Array<Record<string, unknown>>);
+      // A broken config directory is reported when a pod is attached.
     }
     return {
       nadExists: (ns, name) => this.store.readObject('nads', ns, name) !== undefined,

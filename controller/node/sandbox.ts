@@ -12,12 +12,12 @@ import { createNetns, deleteNetns, netnsExists, netnsPath } from '../../lib/netn
 import { findProcesses, terminate } from '../../lib/process.ts';
 import { attachPod, detachPod, type AttachmentRequest, type PodRef } from '../../netattach/attach.ts';
 import { delList, type ConfList } from '../../netattach/invoke.ts';
-import { clusterDefaultNetwork, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
+import { clusterDefaultNetwork, readConfDir, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { podAttachments } from '../../netattach/pod.ts';
 import { networkStatus, type NetworkStatus } from '../../netattach/status.ts';
 import { parseResolvConf } from '../../launcher/resolv.ts';
 import { readStatus } from '../../launcher/status.ts';
-import type { NodeConfig } from './config.ts';
+import { defaultNetworkConfList, type NodeConfig } from './config.ts';
 import type { Store, VmiRecord } from './store.ts';
 
 export function podRef(rec: Pick<VmiRecord, 'object' | 'netns' | 'containerID'>): PodRef {
@@ -29,11 +29,20 @@ function attachOptions(cfg: NodeConfig) {
   return { cniPath: cfg.cniPath, dataDir: join(cfg.stateDir, 'cni-invoke'), cacheDir: join(cfg.stateDir, 'cni-cache') };
 }
 
+/** The cluster-default network; before `up` has written one, the one it will write. */
+export function clusterDefault(cfg: NodeConfig): ConfList {
+  if (readConfDir(cfg.cniConfDir).length === 0) return defaultNetworkConfList(cfg.stateDir) as unknown as ConfList;
+  return clusterDefaultNetwork(cfg.cniConfDir) as unknown as ConfList;
+}
+
 /** The attachments of a pod with these annotations (throws AttachError naming the field). */
-export function planAttachments(cfg: NodeConfig, store: Store, namespace: string, annotations: Record<string, string>): AttachmentRequest[] {
+export function planAttachments(
+  cfg: NodeConfig, store: Store, namespace: string, annotations: Record<string, string>,
+  extraNad: (ns: string, name: string) => NetworkAttachmentDefinition | undefined = () => undefined,
+): AttachmentRequest[] {
   return podAttachments({ namespace, annotations }, {
-    clusterDefault: clusterDefaultNetwork(cfg.cniConfDir) as unknown as ConfList,
-    lookupNad: (ns, name) => store.readObject<NetworkAttachmentDefinition>('nads', ns, name),
+    clusterDefault: clusterDefault(cfg),
+    lookupNad: (ns, name) => extraNad(ns, name) ?? store.readObject<NetworkAttachmentDefinition>('nads', ns, name),
     confDir: cfg.cniConfDir,
     namespaceIsolation: false,
     globalNamespaces: ['default'],
