@@ -12,10 +12,11 @@
  *   node --import tsx bench/launcher.ts [--n 20] [--vm-runs 3] [--no-throughput] [--tp-runs 2] [--tp-mib 32]
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { summarize, round2 } from './stats.ts';
+import { bareQemuToLease } from './bare-qemu.ts';
 import { GuestConsole } from '../test/support/guest-console.ts';
 
 const args = process.argv.slice(2);
@@ -239,39 +240,6 @@ async function throughputRun(netns: string, stateDir: string, spec: object, peer
   }
 }
 
-async function bareRun(g: { kernel: string; initrd: string }): Promise<number> {
-  spawnSync('ip', ['netns', 'del', NS.bare]);
-  sh(['ip', 'netns', 'add', NS.bare]);
-  const dir = join(tmp, 'bare');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  const inNs = (argv: string[]) => sh(['ip', 'netns', 'exec', NS.bare, ...argv]);
-  inNs(['ip', 'link', 'add', 'br0', 'type', 'bridge']);
-  inNs(['ip', 'addr', 'add', '10.250.0.1/24', 'dev', 'br0']);
-  inNs(['ip', 'tuntap', 'add', 'dev', 'tap0', 'mode', 'tap']);
-  inNs(['ip', 'link', 'set', 'tap0', 'master', 'br0', 'up']);
-  inNs(['ip', 'link', 'set', 'br0', 'up']);
-  // dnsmasq binds to br0, so it starts once br0 exists, as the launcher's does.
-  const dnsmasq = spawn('ip', ['netns', 'exec', NS.bare, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-ping', '--bind-interfaces',
-    '--interface=br0', '--dhcp-range=10.250.0.2,static,255.255.255.0', '--dhcp-host=52:54:00:00:00:02,10.250.0.2,bare,infinite',
-    `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'pid')}`], { stdio: 'ignore' });
-  children.push(dnsmasq);
-  await until('bare dnsmasq', () => existsSync(join(dir, 'pid')), 5000);
-  const tapReady = performance.now();
-  const qemu = spawn('ip', ['netns', 'exec', NS.bare, 'qemu-system-x86_64', '-accel', 'tcg', '-machine', 'q35', '-m', '256', '-nodefaults', '-display', 'none', '-serial', 'null', '-monitor', 'none',
-    '-kernel', g.kernel, '-initrd', g.initrd, '-append', 'console=ttyS0 quiet panic=-1',
-    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02'], { stdio: 'ignore' });
-  children.push(qemu);
-  const leases = join(dir, 'leases');
-  await until('bare lease', () => existsSync(leases) && readFileSync(leases, 'utf8').includes('10.250.0.2'), 120_000);
-  const ms = performance.now() - tapReady;
-  qemu.kill('SIGKILL');
-  dnsmasq.kill('SIGTERM');
-  await Promise.all([new Promise((r) => qemu.on('exit', r)), new Promise((r) => dnsmasq.on('exit', r))]);
-  spawnSync('ip', ['netns', 'del', NS.bare]);
-  return ms;
-}
-
 function row(label: string, samples: number[]): string {
   const s = summarize(samples);
   return `| ${label} | ${samples.length} | ${round2(s.p50)} | ${round2(s.p95)} |`;
@@ -324,7 +292,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < VM_RUNS; i++) {
     const s = await launcherRun(NS.pod, stateDir, spec, false);
     virtnet.push((s.nics[0]!.leasedAtMs ?? NaN) - (s.tapReadyAtMs ?? NaN));
-    bare.push(await bareRun(g));
+    bare.push((await bareQemuToLease(NS.bare, join(tmp, 'bare'), g, (c) => children.push(c))).tapReadyMs);
   }
 
   const tpBridge: number[] = [];

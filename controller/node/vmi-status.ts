@@ -10,6 +10,7 @@ import type { InterfaceSpec, NetworkSpec } from '../../launcher/spec.ts';
 import type { LauncherStatus } from '../../launcher/status.ts';
 import type { NicWiring, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
 import type { VmiRecord } from './store.ts';
+import type { NetworkStatus } from '../../netattach/status.ts';
 
 /** The launcher's steps (launcher/launcher.ts), as `up` and `describe` name them, in the order they run. */
 export const LAUNCHER_STEPS: Record<string, string> = {
@@ -28,19 +29,30 @@ function phaseOf(rec: VmiRecord, launcher: LauncherStatus | undefined, launcherA
   return { phase: 'Scheduled', reason: 'the launcher is starting' };
 }
 
-export function vmiStatus(rec: VmiRecord, launcher: LauncherStatus | undefined, launcherAlive: boolean): VmiStatus {
-  const spec = rec.object.spec as { domain: { devices: { interfaces?: InterfaceSpec[] } }; networks?: NetworkSpec[] };
-  const interfaces = (spec.domain.devices.interfaces ?? []).filter((i) => i.state !== 'absent');
-  const networks = spec.networks ?? [];
-  const netStatus = rec.networkStatus ?? [];
+export interface MergeInputs {
+  namespace: string;
+  spec: { domain: { devices: { interfaces?: InterfaceSpec[] } }; networks?: NetworkSpec[] };
+  networkStatus: NetworkStatus[];
+  launcher: LauncherStatus | undefined;
+}
+
+/**
+ * status.interfaces and the wiring behind them, KubeVirt's merge: name and
+ * pod interface from multus-status, MAC and link state from the domain (the
+ * launcher's report), the pod's IPs as the VMI's; primary interface first.
+ * Shared by the standalone node and the cluster controller.
+ */
+export function mergeInterfaces(m: MergeInputs): { interfaces: VmiInterfaceStatus[]; nics: NicWiring[] } {
+  const interfaces = (m.spec.domain.devices.interfaces ?? []).filter((i) => i.state !== 'absent');
+  const networks = m.spec.networks ?? [];
   const wiring: NicWiring[] = [];
   const out: VmiInterfaceStatus[] = [];
   for (const iface of interfaces) {
     const net = networks.find((n) => n.name === iface.name);
     if (!net) continue;
     const podIf = podIfName(net);
-    const ns = netStatus.find((s) => s.interface === podIf);
-    const nic = launcher?.nics.find((n) => n.name === iface.name);
+    const ns = m.networkStatus.find((s) => s.interface === podIf);
+    const nic = m.launcher?.nics.find((n) => n.name === iface.name);
     const podIps = ns?.ips ?? [];
     const wantV4 = nic?.ips.some((ip) => !ip.includes(':')) ?? false;
     const wantV6 = nic?.ips.some((ip) => ip.includes(':')) ?? false;
@@ -56,7 +68,7 @@ export function vmiStatus(rec: VmiRecord, launcher: LauncherStatus | undefined, 
     });
     if (nic) {
       wiring.push({
-        name: iface.name, binding: nic.binding, network: net.pod ? 'pod' : (net.multus!.networkName.includes('/') ? net.multus!.networkName : `${rec.object.metadata.namespace}/${net.multus!.networkName}`),
+        name: iface.name, binding: nic.binding, network: net.pod ? 'pod' : (net.multus!.networkName.includes('/') ? net.multus!.networkName : `${m.namespace}/${net.multus!.networkName}`),
         podInterface: nic.podInterface, bridge: nic.bridge, tap: nic.tap, mac: nic.mac, model: iface.model ?? 'virtio', mtu: nic.mtu,
         ips: nic.ips, podIps, leased4: nic.leased4, leased6: nic.leased6, ports: nic.binding === 'masquerade' ? ports(iface) : [],
       });
@@ -64,12 +76,17 @@ export function vmiStatus(rec: VmiRecord, launcher: LauncherStatus | undefined, 
   }
   // The primary (pod or multus-default) interface first, as KubeVirt's netstat does.
   out.sort((a, b) => Number(b.podInterfaceName === 'eth0') - Number(a.podInterfaceName === 'eth0'));
+  return { interfaces: out, nics: wiring };
+}
+
+export function vmiStatus(rec: VmiRecord, launcher: LauncherStatus | undefined, launcherAlive: boolean): VmiStatus {
+  const { interfaces, nics } = mergeInterfaces({ namespace: rec.object.metadata.namespace, spec: rec.object.spec, networkStatus: rec.networkStatus ?? [], launcher });
   return {
     ...phaseOf(rec, launcher, launcherAlive),
-    interfaces: out,
+    interfaces,
     virtnet: {
       netns: rec.netns, ...(rec.launcherPid && { launcherPid: rec.launcherPid }), ...(launcher?.accel && { accel: launcher.accel }),
-      nics: wiring, steps: [...rec.steps, ...(launcher?.steps ?? []).map((s) => ({ name: LAUNCHER_STEPS[s.name] ?? s.name, ms: s.ms }))],
+      nics, steps: [...rec.steps, ...(launcher?.steps ?? []).map((s) => ({ name: LAUNCHER_STEPS[s.name] ?? s.name, ms: s.ms }))],
     },
   };
 }

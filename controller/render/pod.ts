@@ -1,0 +1,95 @@
+/**
+ * A VMI's launcher pod, as virt-controller renders it
+ * (pkg/virt-controller/services/template.go), for a cluster:
+ *   - generateName virt-launcher-<vmi>-, labels naming the VMI and its uid
+ *     (the controller finds its pod by them, so a restart never duplicates);
+ *   - the network annotations (render/networks.ts) for Multus;
+ *   - the launcher's spec as an annotation, handed to the container through
+ *     a downward-API volume (no ConfigMap to keep in step);
+ *   - resources: the guest's memory plus the launcher's overhead, its vCPUs;
+ *   - nodeSelector, affinity, tolerations, hostname/subdomain passed through;
+ *   - an owner reference to the VMI, so that deleting it deletes the pod.
+ * Pure: the caller supplies the image and the resolved boot source.
+ */
+import type { BootSpec } from '../../launcher/spec.ts';
+import { cpuCount, memoryMiB } from '../api/quantity.ts';
+import type { VirtualMachineInstance } from '../api/schema.ts';
+import { launcherSpec } from './launcher-spec.ts';
+import { launcherPodNetworkAnnotations } from './networks.ts';
+
+export const VMI_LABEL = 'virtnet.io/vmi';
+export const VMI_UID_LABEL = 'virtnet.io/created-by';
+export const LAUNCHER_SPEC_ANNOTATION = 'virtnet.io/launcher-spec';
+/** The node agent's copy of the launcher's report (launcher/status.ts), for the controller. */
+export const LAUNCHER_STATUS_ANNOTATION = 'virtnet.io/launcher-status';
+/** libvirtd, dnsmasq, QEMU's own overhead and the launcher, above the guest's memory (KubeVirt reserves about as much). */
+export const LAUNCHER_OVERHEAD_MIB = 192;
+
+export interface PodRenderOptions {
+  image: string;
+  boot: BootSpec;
+  serviceCIDRs: string[];
+}
+
+const SPEC_DIR = '/etc/virtnet/launcher';
+
+/** Host files the VM boots from, mounted read-only at the same paths. */
+function bootVolumes(boot: BootSpec): Array<{ name: string; path: string }> {
+  const paths = 'disk' in boot ? [boot.disk] : [boot.kernel, ...(boot.initrd ? [boot.initrd] : [])];
+  return paths.map((path, i) => ({ name: `boot-${i}`, path }));
+}
+
+export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): Record<string, any> {
+  const { name, namespace = 'default', uid } = vmi.metadata as { name: string; namespace?: string; uid?: string };
+  const spec = vmi.spec as Record<string, any>;
+  const memory = memoryMiB(vmi.spec);
+  const cpus = cpuCount(vmi.spec);
+  const interfaces = spec.domain.devices.interfaces ?? [];
+  const launcher = launcherSpec(vmi as never, { boot: o.boot, memoryMiB: memory, cpus, serviceCIDRs: o.serviceCIDRs });
+  const boots = bootVolumes(o.boot);
+  const resources = { memory: `${memory + LAUNCHER_OVERHEAD_MIB}Mi`, cpu: String(cpus) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      generateName: `virt-launcher-${name}-`,
+      namespace,
+      labels: { ...(vmi.metadata.labels ?? {}), [VMI_LABEL]: name, ...(uid && { [VMI_UID_LABEL]: uid }), 'app.kubernetes.io/component': 'virt-launcher' },
+      annotations: {
+        ...launcherPodNetworkAnnotations({ namespace, interfaces, networks: spec.networks ?? [] }),
+        [LAUNCHER_SPEC_ANNOTATION]: JSON.stringify(launcher),
+      },
+      ...(uid && { ownerReferences: [{ apiVersion: vmi.apiVersion, kind: 'VirtualMachineInstance', name, uid, controller: true, blockOwnerDeletion: true }] }),
+    },
+    spec: {
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
+      ...(spec.hostname && { hostname: spec.hostname }),
+      ...(spec.subdomain && { subdomain: spec.subdomain }),
+      ...(spec.nodeSelector && { nodeSelector: spec.nodeSelector }),
+      ...(spec.affinity && { affinity: spec.affinity }),
+      ...(spec.tolerations && { tolerations: spec.tolerations }),
+      ...(spec.dnsPolicy && { dnsPolicy: spec.dnsPolicy }),
+      ...(spec.dnsConfig && { dnsConfig: spec.dnsConfig }),
+      containers: [{
+        name: 'compute',
+        image: o.image,
+        command: ['virtnet-launcher'],
+        args: ['run', '--spec', `${SPEC_DIR}/spec.json`, '--state-dir', '/var/run/virtnet/state'],
+        resources: { requests: resources, limits: resources },
+        // The launcher wires the pod's netns and runs libvirtd/QEMU, as KubeVirt's compute container does.
+        securityContext: { privileged: true },
+        volumeMounts: [
+          { name: 'launcher-spec', mountPath: SPEC_DIR, readOnly: true },
+          { name: 'state', mountPath: '/var/run/virtnet/state' },
+          ...boots.map((b) => ({ name: b.name, mountPath: b.path, readOnly: true })),
+        ],
+      }],
+      volumes: [
+        { name: 'launcher-spec', downwardAPI: { items: [{ path: 'spec.json', fieldRef: { fieldPath: `metadata.annotations['${LAUNCHER_SPEC_ANNOTATION}']` } }] } },
+        { name: 'state', emptyDir: {} },
+        ...boots.map((b) => ({ name: b.name, hostPath: { path: b.path, type: 'File' } })),
+      ],
+    },
+  };
+}
