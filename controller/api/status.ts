@@ -47,11 +47,24 @@ export interface NicWiring {
   ports: string[];
 }
 
+/** A status condition, Kubernetes-style (metav1.Condition's fields). */
+export interface VmiCondition {
+  type: 'Ready' | 'Synchronized';
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
 export interface VmiStatus {
   phase: VmiPhase;
   /** Why the phase is Failed or Pending, in one line. */
   reason?: string;
   interfaces: VmiInterfaceStatus[];
+  /** On a cluster: the node the launcher pod runs on, its pod, and the conditions. */
+  nodeName?: string;
+  launcherPod?: { name: string; uid: string };
+  conditions?: VmiCondition[];
   virtnet?: {
     /** The sandbox network namespace (ip netns name). */
     netns: string;

@@ -12,7 +12,9 @@
  * Global: -n/--namespace NS (default "default"), --state-dir DIR
  * (default /var/lib/virtnet, or $VIRTNET_STATE_DIR), --cni-conf-dir DIR.
  */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { interactive } from '../../lib/exec.ts';
 import { nodeConfig } from '../node/config.ts';
 import { NodeRuntime } from '../node/runtime.ts';
 import { console_, deleteObjects, describe, down, gc, get, topology, validate, type Format } from './commands.ts';
@@ -30,6 +32,8 @@ const USAGE = `usage: virtnet <command> [options]
   validate [-o json|yaml] FILE... print the problems with their field paths, or the normalised objects
                                   (Pods: the attachments Multus would make from their annotations)
   gc                              remove what belongs to VMIs that no longer exist
+  controller [--kubeconfig F]     run the cluster controller (-n NS, --metrics-port P, --webhook-port P, --image IMG)
+  kubelet --node NAME             let this node's runtime run the cluster's launcher pods (--kubeconfig F)
 options: -n, --namespace NS   --state-dir DIR   --cni-conf-dir DIR`;
 
 const stdio: Output = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
@@ -40,6 +44,10 @@ function usage(problem: string): number {
 }
 
 export async function main(argv: string[], o: Output = stdio): Promise<number> {
+  if (argv[0] === 'controller' || argv[0] === 'kubelet') {
+    // The cluster side is its own bundle with its own options, so that this CLI never loads @kubernetes/client-node.
+    return interactive([process.execPath, join(nodeConfig().projectDir, 'dist', 'cluster', 'virtnet-cluster'), ...argv]);
+  }
   let parsed;
   try {
     parsed = parseArgs({

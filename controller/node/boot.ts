@@ -33,7 +33,11 @@ function imageFormat(path: string): 'qcow2' | 'raw' {
   }
 }
 
-function fileProblem(path: string, field: string): Problem | undefined {
+function pathProblem(path: string, field: string): Problem | undefined {
+  return path.startsWith('/') ? undefined : { path: field, rule: `${path} must be an absolute path` };
+}
+
+function localFileProblem(path: string, field: string): Problem | undefined {
   if (!path.startsWith('/')) return { path: field, rule: `${path} must be an absolute path` };
   if (!existsSync(path)) return { path: field, rule: `${path} does not exist` };
   if (!statSync(path).isFile()) return { path: field, rule: `${path} is not a regular file` };
@@ -42,8 +46,13 @@ function fileProblem(path: string, field: string): Problem | undefined {
 
 const UNUSABLE = ['containerDisk', 'cloudInitNoCloud', 'cloudInitConfigDrive', 'persistentVolumeClaim', 'dataVolume', 'ephemeral', 'emptyDisk', 'secret', 'configMap', 'serviceAccount', 'sysprep', 'downwardAPI', 'downwardMetrics', 'memoryDump'];
 
-/** The boot source of one VMI spec; `base` is its field path ("spec" or "spec.template.spec"). */
-export function chooseBoot(spec: BootFields, base: string): { choice?: BootChoice; problems: Problem[] } {
+/**
+ * The boot source of one VMI spec; `base` is its field path ("spec" or
+ * "spec.template.spec"). The cluster controller passes checkFiles: false:
+ * the files live on the nodes, not beside it.
+ */
+export function chooseBoot(spec: BootFields, base: string, o: { checkFiles?: boolean } = {}): { choice?: BootChoice; problems: Problem[] } {
+  const fileProblem = o.checkFiles === false ? pathProblem : localFileProblem;
   const problems: Problem[] = [];
   (spec.volumes ?? []).forEach((v, i) => {
     const source = UNUSABLE.find((k) => k in v);
@@ -67,7 +76,7 @@ export function chooseBoot(spec: BootFields, base: string): { choice?: BootChoic
     const p = fileProblem(host.path, `${base}.volumes[${i}].hostDisk.path`);
     if (p) problems.push(p);
     if (problems.length) return { problems };
-    return { problems, choice: { testGuest: false, boot: { disk: host.path, format: imageFormat(host.path) } } };
+    return { problems, choice: { testGuest: false, boot: { disk: host.path, format: o.checkFiles === false ? (host.path.endsWith('.qcow2') ? 'qcow2' : 'raw') : imageFormat(host.path) } } };
   }
   if (problems.length) return { problems };
   return { problems, choice: { testGuest: true, cmdline: kernelBoot?.kernelArgs ?? TEST_GUEST_CMDLINE } };

@@ -72,12 +72,13 @@ export class NodeRuntime {
   }
 
   /** Create a VMI's sandbox and start its launcher; the record is Created on return. */
-  async create(object: Record<string, any>, launcherSpec: (rec: VmiRecord) => LauncherSpec, report: StepReporter): Promise<VmiRecord> {
+  async create(object: Record<string, any>, launcherSpec: (rec: VmiRecord) => LauncherSpec, report: StepReporter, podAnnotations?: Record<string, string>): Promise<VmiRecord> {
     const { namespace, name } = object.metadata as { namespace: string; name: string };
     const uid = randomUUID();
     const obj: Record<string, any> = { ...object, metadata: { ...object.metadata, uid, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/u, 'Z') } };
     delete obj.status;
-    const annotations = launcherPodNetworkAnnotations({ namespace, interfaces: obj.spec.domain.devices.interfaces ?? [], networks: obj.spec.networks ?? [] });
+    // A VMI's pod annotations are rendered as on a cluster; a pod (the kubelet role) brings its own.
+    const annotations = podAnnotations ?? launcherPodNetworkAnnotations({ namespace, interfaces: obj.spec.domain.devices.interfaces ?? [], networks: obj.spec.networks ?? [] });
     const rec: VmiRecord = {
       object: obj, specHash: specHash(object.spec), state: 'Creating', creator: { pid: process.pid, cmdline: cmdline(process.pid) },
       netns: `vn-${shortHash(`${namespace}/${name}/${uid}`, 10)}`, containerID: uid.replaceAll('-', ''),

@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 export const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden');
 
-/** Compares with the golden file, or rewrites it when UPDATE_GOLDEN=1. Returns the file's path. */
-export function golden(name: string, actual: string): string {
-  const path = join(GOLDEN_DIR, name);
+/** Compares with the golden file (in `dir`), or rewrites it when UPDATE_GOLDEN=1. Returns the file's path. */
+export function golden(name: string, actual: string, dir = GOLDEN_DIR): string {
+  const path = join(dir, name);
   if (process.env.UPDATE_GOLDEN === '1') {
     writeFileSync(path, actual);
     return path;

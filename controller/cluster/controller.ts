@@ -1,0 +1,165 @@
+/**
+ * The controller's loop: list-watch caches of VMIs, VMs, NADs and launcher
+ * pods feed a work queue of keys; each key is reconciled from the caches
+ * (reconcile.ts, reconcile-vm.ts decide; this file only applies). A 409 is
+ * resolved by re-reading the object and deciding again; other failures are
+ * retried with backoff. After a create, the pod is "expected" until the
+ * cache shows it, so a lagging cache never makes a duplicate (client-go's
+ * expectations); after a restart, pods are found by their VMI's uid label.
+ */
+import type { Logger } from 'pino';
+import { KubeApi, KubeError, type Watched } from './kube.ts';
+import { ControllerMetrics } from './metrics.ts';
+import { WorkQueue } from './queue.ts';
+import { reconcileVmi, type VmiAction } from './reconcile.ts';
+import { reconcileVm } from './reconcile-vm.ts';
+import { VMI_LABEL, VMI_UID_LABEL } from '../render/pod.ts';
+
+type Obj = Record<string, any>;
+
+export interface ControllerOptions {
+  image: string;
+  serviceCIDRs: string[];
+  testGuest: { kernel: string; initrd: string; cmdline: string };
+  log: Logger;
+  metrics?: ControllerMetrics;
+  resyncMs?: number;
+}
+
+const key = (kind: string, o: Obj) => `${kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+
+export class Controller {
+  readonly metrics: ControllerMetrics;
+  private readonly queue: WorkQueue;
+  private readonly caches: { vmis: Watched; vms: Watched; nads: Watched; pods: Watched };
+  private readonly expected = new Map<string, number>();
+  private resync: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  synced = false;
+
+  constructor(private readonly api: KubeApi, private readonly o: ControllerOptions) {
+    this.metrics = o.metrics ?? new ControllerMetrics();
+    this.queue = new WorkQueue({ onDrop: (k, err) => o.log.error({ key: k, err: err.message }, 'reconcile dropped after retries; the next resync brings it back') });
+    this.caches = {
+      vmis: api.watch('virtualmachineinstances'), vms: api.watch('virtualmachines'),
+      nads: api.watch('network-attachment-definitions'), pods: api.watch('pods', `${VMI_LABEL}`),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { vmis, vms, nads, pods } = this.caches;
+    for (const ev of ['add', 'update', 'delete'] as const) {
+      vmis.on(ev, (o) => {
+        this.queue.add(key('vmi', o));
+        const owner = o.metadata.ownerReferences?.find((r: Obj) => r.kind === 'VirtualMachine');
+        if (owner) this.queue.add(`vm/${o.metadata.namespace}/${owner.name}`);
+      });
+      vms.on(ev, (o) => this.queue.add(key('vm', o)));
+      pods.on(ev, (o) => {
+        this.expected.delete(o.metadata.labels?.[VMI_UID_LABEL]);
+        this.queue.add(`vmi/${o.metadata.namespace}/${o.metadata.labels?.[VMI_LABEL]}`);
+      });
+      // A NAD that appears (or goes) may unblock (or concern) any VMI of its namespace.
+      nads.on(ev, (o) => { for (const v of vmis.list(o.metadata.namespace)) this.queue.add(key('vmi', v)); });
+    }
+    for (const c of [nads, pods, vms, vmis]) {
+      c.on('error' as never, ((err: Error) => this.o.log.warn({ err: err?.message }, 'watch error; the informer re-lists')) as never);
+      await c.start();
+    }
+    this.synced = true;
+    this.enqueueAll();
+    this.resync = setInterval(() => this.enqueueAll(), this.o.resyncMs ?? 30_000);
+    this.running = this.queue.run((k) => this.handle(k));
+  }
+
+  async stop(): Promise<void> {
+    if (this.resync) clearInterval(this.resync);
+    this.queue.stop();
+    await Promise.all(Object.values(this.caches).map((c) => c.stop()));
+    await this.running;
+  }
+
+  private enqueueAll(): void {
+    for (const v of this.caches.vmis.list()) this.queue.add(key('vmi', v));
+    for (const v of this.caches.vms.list()) this.queue.add(key('vm', v));
+  }
+
+  private async handle(k: string): Promise<void> {
+    const [kind, namespace, name] = k.split('/') as [string, string, string];
+    const t = performance.now();
+    try {
+      if (kind === 'vmi') await this.syncVmi(namespace, name);
+      else await this.syncVm(namespace, name);
+    } catch (err) {
+      this.metrics.reconcileErrors.inc({ kind });
+      this.o.log.warn({ key: k, err: (err as Error).message }, 'reconcile failed; retrying with backoff');
+      throw err;
+    } finally {
+      this.metrics.reconcileDuration.observe({ kind }, (performance.now() - t) / 1000);
+    }
+  }
+
+  private podsOf(vmi: Obj): Obj[] {
+    return this.caches.pods.list(vmi.metadata.namespace).filter((p) => p.metadata.labels?.[VMI_UID_LABEL] === vmi.metadata.uid);
+  }
+
+  private async syncVmi(namespace: string, name: string, fresh?: Obj, attempt = 0): Promise<void> {
+    const vmi = fresh ?? this.caches.vmis.get(name, namespace);
+    if (!vmi) {
+      // Deleted: its pods go too (the garbage collector would also take them, later).
+      for (const p of this.caches.pods.list(namespace).filter((x) => x.metadata.labels?.[VMI_LABEL] === name)) await this.api.delete('pods', namespace, p.metadata.name);
+      return;
+    }
+    const until = this.expected.get(vmi.metadata.uid);
+    const pods = this.podsOf(vmi);
+    if (!pods.length && until && until > Date.now()) return; // the pod it created is not in the cache yet
+    const actions = reconcileVmi({
+      vmi, pods, image: this.o.image, serviceCIDRs: this.o.serviceCIDRs, testGuest: this.o.testGuest,
+      nadExists: (ns, n) => this.caches.nads.get(n, ns) !== undefined,
+    });
+    for (const a of actions) {
+      try {
+        await this.apply(vmi, a);
+      } catch (err) {
+        if (!(err instanceof KubeError && err.code === 409) || attempt >= 3) throw err;
+        // Someone wrote the VMI since the cache saw it: decide again on the latest.
+        return this.syncVmi(namespace, name, await this.api.get('virtualmachineinstances', namespace, name), attempt + 1);
+      }
+    }
+  }
+
+  private async apply(vmi: Obj, a: VmiAction): Promise<void> {
+    const { namespace, name } = vmi.metadata;
+    if (a.type === 'createPod') {
+      this.expected.set(vmi.metadata.uid, Date.now() + 30_000);
+      const pod = await this.api.createPod(namespace, a.pod);
+      this.o.log.info({ vmi: `${namespace}/${name}`, pod: pod.metadata.name }, 'launcher pod created');
+    } else if (a.type === 'deletePod') {
+      await this.api.delete('pods', namespace, a.name);
+    } else {
+      const before = vmi.status?.phase;
+      await this.api.replaceStatus('virtualmachineinstances', { ...vmi, status: a.status });
+      if (a.status.phase !== before) {
+        const age = (Date.now() - Date.parse(vmi.metadata.creationTimestamp)) / 1000;
+        this.metrics.phaseTransition.observe({ phase: a.status.phase }, Math.max(0, age));
+        this.o.log.info({ vmi: `${namespace}/${name}`, from: before ?? '', to: a.status.phase, reason: a.status.reason }, 'phase');
+      }
+    }
+  }
+
+  private async syncVm(namespace: string, name: string, fresh?: Obj, attempt = 0): Promise<void> {
+    const vm = fresh ?? this.caches.vms.get(name, namespace);
+    if (!vm) return; // its VMI goes with it through the owner reference
+    const vmi = this.caches.vmis.get(name, namespace);
+    for (const a of reconcileVm(vm, vmi)) {
+      try {
+        if (a.type === 'createVmi') await this.api.create('virtualmachineinstances', namespace, a.vmi).catch((e: unknown) => { if (!(e instanceof KubeError && e.code === 409 && e.message.includes('exists'))) throw e; });
+        else if (a.type === 'deleteVmi') await this.api.delete('virtualmachineinstances', namespace, a.name);
+        else await this.api.replaceStatus('virtualmachines', { ...vm, status: a.status });
+      } catch (err) {
+        if (!(err instanceof KubeError && err.code === 409) || attempt >= 3) throw err;
+        return this.syncVm(namespace, name, await this.api.get('virtualmachines', namespace, name), attempt + 1);
+      }
+    }
+  }
+}

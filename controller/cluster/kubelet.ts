@@ -1,0 +1,118 @@
+/**
+ * The standalone node runtime in the kubelet's seat, for launcher pods on a
+ * cluster with no kubelet of ours (and the end-to-end test): it binds
+ * unscheduled launcher pods to this node, makes each pod's sandbox with its
+ * networks from the pod's own annotations (as Multus would), writes
+ * network-status and the pod's Running status, starts the launcher with the
+ * spec the pod carries, and copies the launcher's report onto the pod
+ * (the node agent's job) until the pod is deleted; then it tears down.
+ */
+import type { Logger } from 'pino';
+import { NETWORKS_ANNOTATION } from '../../netattach/annotation.ts';
+import { DEFAULT_NETWORK_ANNOTATION } from '../../netattach/pod.ts';
+import type { LauncherSpec } from '../../launcher/spec.ts';
+import { ensureDefaultNetwork } from '../node/config.ts';
+import type { NodeRuntime } from '../node/runtime.ts';
+import type { VmiRecord } from '../node/store.ts';
+import { LAUNCHER_SPEC_ANNOTATION, LAUNCHER_STATUS_ANNOTATION, VMI_LABEL } from '../render/pod.ts';
+import { KubeError, type KubeApi, type Watched } from './kube.ts';
+import { NETWORK_STATUS_ANNOTATION } from './vmi-status.ts';
+
+type Obj = Record<string, any>;
+
+export class PodRunner {
+  private readonly pods: Watched;
+  private readonly running = new Map<string, { rec?: VmiRecord; timer?: NodeJS.Timeout; last?: string | undefined }>();
+
+  constructor(private readonly api: KubeApi, private readonly rt: NodeRuntime, private readonly node: string, private readonly log: Logger) {
+    this.pods = api.watch('pods', VMI_LABEL);
+  }
+
+  async start(): Promise<void> {
+    ensureDefaultNetwork(this.rt.cfg);
+    this.pods.on('add', (p) => void this.sync(p));
+    this.pods.on('update', (p) => void this.sync(p));
+    this.pods.on('delete', (p) => void this.remove(p));
+    await this.pods.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.pods.stop();
+    for (const r of this.running.values()) if (r.timer) clearInterval(r.timer);
+  }
+
+  /** Read-modify-write with a retry on 409, the optimistic-concurrency loop every client needs. */
+  private async update(pod: Obj, change: (p: Obj) => void, status = false): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const fresh = await this.api.getPod(pod.metadata.namespace, pod.metadata.name);
+      change(fresh);
+      try {
+        await (status ? this.api.replacePodStatus(fresh) : this.api.replacePod(fresh));
+        return;
+      } catch (err) {
+        if (!(err instanceof KubeError && err.code === 409) || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  private async sync(pod: Obj): Promise<void> {
+    const id = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    if (pod.metadata.deletionTimestamp) return this.remove(pod);
+    if (this.running.has(id)) return;
+    try {
+      if (!pod.spec.nodeName) {
+        await this.update(pod, (p) => (p.spec.nodeName = this.node));
+        return; // the update comes back as an event
+      }
+      if (pod.spec.nodeName !== this.node || pod.status?.phase === 'Running' || pod.status?.phase === 'Failed') return;
+      this.running.set(id, {});
+      await this.run(id, pod);
+    } catch (err) {
+      this.log.error({ pod: id, err: (err as Error).message }, 'pod failed to start');
+      this.running.delete(id);
+      await this.update(pod, (p) => (p.status = { ...p.status, phase: 'Failed', reason: 'SandboxFailed', message: (err as Error).message }), true).catch(() => undefined);
+    }
+  }
+
+  private async run(id: string, pod: Obj): Promise<void> {
+    const a = (pod.metadata.annotations ?? {}) as Record<string, string>;
+    const spec = JSON.parse(a[LAUNCHER_SPEC_ANNOTATION] ?? 'null') as LauncherSpec | null;
+    if (!spec) throw new Error(`no ${LAUNCHER_SPEC_ANNOTATION} annotation`);
+    const networkAnnotations = Object.fromEntries(Object.entries(a).filter(([k]) => k === NETWORKS_ANNOTATION || k === DEFAULT_NETWORK_ANNOTATION));
+    const object = { metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace }, spec: { domain: { devices: { interfaces: spec.interfaces } }, networks: spec.networks } };
+    const rec = await this.rt.create(object, () => spec, (step, ms) => this.log.debug({ pod: id, step, ms }, 'step'), networkAnnotations);
+    this.running.set(id, { rec });
+    const status = rec.networkStatus ?? [];
+    const primary = status.find((s) => s.default)?.ips ?? [];
+    await this.update(pod, (p) => (p.metadata.annotations = { ...p.metadata.annotations, [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status) }));
+    await this.update(pod, (p) => (p.status = {
+      ...p.status, phase: 'Running', ...(primary[0] && { podIP: primary[0], podIPs: primary.map((ip) => ({ ip })) }),
+      conditions: [{ type: 'Ready', status: 'True' }], startTime: new Date().toISOString().replace(/\.\d+Z$/u, 'Z'),
+    }), true);
+    this.follow(id, pod, rec);
+  }
+
+  /** Copy the launcher's report onto the pod whenever it changes. */
+  private follow(id: string, pod: Obj, rec: VmiRecord): void {
+    const entry = this.running.get(id)!;
+    entry.timer = setInterval(() => {
+      const st = this.rt.launcherStatus(rec);
+      const alive = this.rt.launcherAlive(rec);
+      const report = JSON.stringify(st ? { phase: alive ? st.phase : 'Failed', ...(st.error && { error: st.error }), accel: st.accel, nics: st.nics, steps: st.steps } : { phase: 'Starting', nics: [], steps: [] });
+      if (report === entry.last) return;
+      entry.last = report;
+      void this.update(pod, (p) => (p.metadata.annotations = { ...p.metadata.annotations, [LAUNCHER_STATUS_ANNOTATION]: report }))
+        .catch((err: Error) => { entry.last = undefined; this.log.warn({ pod: id, err: err.message }, 'launcher report not written; retrying'); });
+    }, 250);
+  }
+
+  private async remove(pod: Obj): Promise<void> {
+    const id = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const entry = this.running.get(id);
+    if (!entry) return;
+    this.running.delete(id);
+    if (entry.timer) clearInterval(entry.timer);
+    const { problems } = await this.rt.destroy(pod.metadata.namespace, pod.metadata.name);
+    this.log.info({ pod: id, problems }, 'pod torn down');
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * virtnet's cluster side, one executable (dist/cluster/virtnet-cluster; the
+ * `virtnet controller` and `virtnet kubelet` commands run it):
+ *   controller [--kubeconfig F] [-n NS] [--image IMG] [--metrics-port P]
+ *              [--webhook-port P [--tls-cert F --tls-key F]]
+ *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR]
+ * Without --kubeconfig: $KUBECONFIG, ~/.kube/config, else the in-cluster config.
+ * Logs are JSON lines on stderr (pino).
+ */
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { nodeConfig } from '../node/config.ts';
+import { NodeRuntime } from '../node/runtime.ts';
+import { TEST_GUEST_CMDLINE } from '../node/boot.ts';
+import { Controller } from './controller.ts';
+import { KubeApi, loadKubeConfig } from './kube.ts';
+import { PodRunner } from './kubelet.ts';
+import { serveMetrics } from './metrics.ts';
+import { serveWebhook } from './webhook.ts';
+
+export const DEFAULT_IMAGE = 'ghcr.io/virtnet/virtnet:0.1.0';
+const GUEST = '/var/cache/virtnet/guest';
+
+export async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      kubeconfig: { type: 'string' }, namespace: { type: 'string', short: 'n' }, image: { type: 'string' },
+      'metrics-port': { type: 'string' }, 'webhook-port': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+      node: { type: 'string' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' },
+    },
+  });
+  const log = pino({ level: v['log-level'] ?? 'info', base: { component: positionals[0] } }, pino.destination(2));
+  const api = new KubeApi(loadKubeConfig(v.kubeconfig), v.namespace);
+  const stops: Array<() => Promise<unknown>> = [];
+  if (positionals[0] === 'controller') {
+    const c = new Controller(api, { image: v.image ?? DEFAULT_IMAGE, serviceCIDRs: ['10.96.0.0/12'], testGuest: { kernel: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: TEST_GUEST_CMDLINE }, log });
+    if (v['metrics-port']) {
+      const s = await serveMetrics(c.metrics.registry, Number(v['metrics-port']), () => c.synced);
+      stops.push(() => new Promise((r) => s.close(r)));
+    }
+    if (v['webhook-port']) {
+      const tls = v['tls-cert'] && v['tls-key'] ? { cert: v['tls-cert'], key: v['tls-key'] } : undefined;
+      const s = await serveWebhook(Number(v['webhook-port']), tls);
+      stops.push(() => new Promise((r) => s.close(r)));
+    }
+    await c.start();
+    stops.push(() => c.stop());
+    log.info('controller running');
+  } else if (positionals[0] === 'kubelet') {
+    if (!v.node) throw new Error('kubelet: --node NAME is required');
+    const rt = new NodeRuntime(nodeConfig({ ...(v['state-dir'] && { stateDir: v['state-dir'] }) }));
+    const runner = new PodRunner(api, rt, v.node, log);
+    await runner.start();
+    stops.push(() => runner.stop());
+    log.info({ node: v.node }, 'kubelet running');
+  } else {
+    process.stderr.write('usage: virtnet-cluster controller|kubelet [options]\n');
+    return 2;
+  }
+  await new Promise<void>((resolve) => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());
+  });
+  for (const stop of stops.reverse()) await stop();
+  return 0;
+}
+
+if (process.argv[1] && /(virtnet-cluster|cluster[/\\]main\.ts)$/u.test(process.argv[1])) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * A VMI's status on a cluster, from its launcher pod: the pod's phase and
+ * node (the kubelet), network-status (Multus) and the launcher's report
+ * (copied onto the pod by the node agent). Phases as KubeVirt's
+ * virt-controller maps them (pkg/virt-controller/watch/vmi.go): a pod not
+ * yet on a node is Scheduling, on a node Scheduled, Running once the
+ * launcher runs the domain. IPs never flicker: an interface keeps the IPs it
+ * had while the same pod lives and reports none for a moment (KubeVirt
+ * issues 13069 and 12698). Pure.
+ */
+import type { LauncherStatus } from '../../launcher/status.ts';
+import type { NetworkStatus } from '../../netattach/status.ts';
+import type { VmiCondition, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
+import { mergeInterfaces } from '../node/vmi-status.ts';
+import { LAUNCHER_STATUS_ANNOTATION } from '../render/pod.ts';
+
+export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
+
+type Obj = Record<string, any>;
+
+function parseJson<T>(text: string | undefined): T | undefined {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export function podPhase(pod: Obj, launcher: LauncherStatus | undefined): { phase: VmiPhase; reason?: string } {
+  switch (pod.status?.phase) {
+    case 'Running':
+      if (launcher?.phase === 'Running') return { phase: 'Running' };
+      if (launcher?.phase === 'Failed') return { phase: 'Failed', reason: launcher.error ?? 'the launcher failed' };
+      return { phase: 'Scheduled', reason: 'the launcher is starting' };
+    case 'Succeeded':
+      return { phase: 'Succeeded' };
+    case 'Failed':
+      return { phase: 'Failed', reason: pod.status?.message ?? pod.status?.reason ?? 'the launcher pod failed' };
+    case 'Unknown':
+      return { phase: 'Unknown', reason: 'the launcher pod\'s node does not report' };
+    default:
+      return pod.spec?.nodeName ? { phase: 'Scheduled', reason: 'the launcher pod is starting' } : { phase: 'Scheduling', reason: 'the launcher pod waits for a node' };
+  }
+}
+
+/** Keep IPs an interface had, while its pod is the same, when the new report has none. */
+function steady(next: VmiInterfaceStatus[], prev: VmiStatus | undefined, podUid: string): VmiInterfaceStatus[] {
+  if (prev?.launcherPod?.uid !== podUid) return next;
+  return next.map((i) => {
+    if (i.ipAddresses?.length) return i;
+    const old = prev.interfaces.find((p) => p.name === i.name);
+    return old?.ipAddresses?.length ? { ...i, ipAddress: old.ipAddress!, ipAddresses: old.ipAddresses } : i;
+  });
+}
+
+function readyCondition(phase: VmiPhase, interfaces: VmiInterfaceStatus[], reason: string | undefined): VmiCondition {
+  if (phase !== 'Running') return { type: 'Ready', status: 'False', reason: `Phase${phase}`, ...(reason && { message: reason }) };
+  const waiting = interfaces.filter((i) => i.leased === false).map((i) => i.name);
+  return waiting.length
+    ? { type: 'Ready', status: 'False', reason: 'LeasePending', message: `the guest has not taken its lease on ${waiting.join(', ')}` }
+    : { type: 'Ready', status: 'True', reason: 'GuestReady' };
+}
+
+export function statusFromPod(vmi: Obj, pod: Obj): VmiStatus {
+  const annotations = (pod.metadata?.annotations ?? {}) as Record<string, string>;
+  const launcher = parseJson<LauncherStatus>(annotations[LAUNCHER_STATUS_ANNOTATION]);
+  const networkStatus = parseJson<NetworkStatus[]>(annotations[NETWORK_STATUS_ANNOTATION]) ?? [];
+  const { phase, reason } = podPhase(pod, launcher);
+  const merged = mergeInterfaces({ namespace: vmi.metadata.namespace, spec: vmi.spec, networkStatus, launcher });
+  const interfaces = steady(merged.interfaces, vmi.status as VmiStatus | undefined, pod.metadata.uid);
+  return {
+    phase, ...(reason && { reason }), interfaces,
+    ...(pod.spec?.nodeName && { nodeName: pod.spec.nodeName }),
+    launcherPod: { name: pod.metadata.name, uid: pod.metadata.uid },
+    conditions: [readyCondition(phase, interfaces, reason), { type: 'Synchronized', status: 'True', reason: 'LauncherPodFound' }],
+  };
+}
