@@ -7,6 +7,7 @@ const executables = [
   { entry: 'cni/main.ts', out: 'dist/cni/virtnet-bridge', forbid: ['@kubernetes/client-node', 'pino'] },
   { entry: 'launcher/main.ts', out: 'dist/launcher/virtnet-launcher', forbid: ['@kubernetes/client-node'] },
   { entry: 'controller/cli/main.ts', out: 'dist/cli/virtnet', forbid: ['@kubernetes/client-node'] },
+  { entry: 'controller/cluster/main.ts', out: 'dist/cluster/virtnet-cluster', forbid: [] },
 ];
 
 // The project is ESM, but the bundles are CommonJS: an extensionless file under

@@ -77,7 +77,8 @@ export function topology(rt: NodeRuntime, name: string, namespace: string, svgFi
 
 /** The guest's serial console through the pod's libvirtd (Ctrl-] detaches, as with virsh console). */
 export async function console_(rt: NodeRuntime, name: string, namespace: string, o: Output): Promise<number> {
-  const st = readStatus(rt.store.launcherDir(namespace, name));
+  const rec = rt.store.readVmi(namespace, name);
+  const st = rec && readStatus(rt.store.launcherDir(rec.netns));
   if (!st?.libvirtUri || !st.domain) {
     o.err(`error: ${namespace}/${name} has no running VM`);
     return 1;

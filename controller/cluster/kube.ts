@@ -43,6 +43,29 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * client-node's informer re-lists after a 410 by itself, but stops for good
+ * on any other watch error (a dropped connection, an apiserver restart):
+ * start it again, with backoff, until stop().
+ */
+function restarting(inf: Watched): Watched {
+  let stopped = false;
+  let delay = 250;
+  inf.on('error' as never, (() => {
+    if (stopped) return;
+    setTimeout(() => {
+      if (!stopped) inf.start().then(() => (delay = 250), () => undefined);
+    }, delay);
+    delay = Math.min(delay * 2, 10_000);
+  }) as never);
+  const stop = inf.stop.bind(inf);
+  inf.stop = () => {
+    stopped = true;
+    return stop();
+  };
+  return inf;
+}
+
 export function loadKubeConfig(file?: string): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   if (file) kc.loadFromFile(file);
@@ -69,12 +92,12 @@ export class KubeApi {
     if (r === 'pods') {
       const path = ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods';
       const list = () => (ns ? this.core.listNamespacedPod({ namespace: ns, ...(labelSelector && { labelSelector }) }) : this.core.listPodForAllNamespaces({ ...(labelSelector && { labelSelector }) }));
-      return k8s.makeInformer(this.kc, path, list as never, labelSelector) as unknown as Watched;
+      return restarting(k8s.makeInformer(this.kc, path, list as never, labelSelector) as unknown as Watched);
     }
     const { group, version } = this.groupOf(r);
     const path = ns ? `/apis/${group}/${version}/namespaces/${ns}/${r}` : `/apis/${group}/${version}/${r}`;
     const list = () => (ns ? this.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural: r }) : this.custom.listClusterCustomObject({ group, version, plural: r }));
-    return k8s.makeInformer(this.kc, path, list as never) as unknown as Watched;
+    return restarting(k8s.makeInformer(this.kc, path, list as never) as unknown as Watched);
   }
 
   get(r: Exclude<Resource, 'pods'>, namespace: string, name: string): Promise<Obj> {

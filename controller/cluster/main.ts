@@ -3,7 +3,7 @@
  * `virtnet controller` and `virtnet kubelet` commands run it):
  *   controller [--kubeconfig F] [-n NS] [--image IMG] [--metrics-port P]
  *              [--webhook-port P [--tls-cert F --tls-key F]]
- *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR]
+ *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR] [--cni-netns NAME]
  * Without --kubeconfig: $KUBECONFIG, ~/.kube/config, else the in-cluster config.
  * Logs are JSON lines on stderr (pino).
  */
@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       kubeconfig: { type: 'string' }, namespace: { type: 'string', short: 'n' }, image: { type: 'string' },
       'metrics-port': { type: 'string' }, 'webhook-port': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
-      node: { type: 'string' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' },
+      node: { type: 'string' }, 'state-dir': { type: 'string' }, 'cni-netns': { type: 'string' }, 'log-level': { type: 'string' },
     },
   });
   const log = pino({ level: v['log-level'] ?? 'info', base: { component: positionals[0] } }, pino.destination(2));
@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     log.info('controller running');
   } else if (positionals[0] === 'kubelet') {
     if (!v.node) throw new Error('kubelet: --node NAME is required');
-    const rt = new NodeRuntime(nodeConfig({ ...(v['state-dir'] && { stateDir: v['state-dir'] }) }));
+    const rt = new NodeRuntime(nodeConfig({ ...(v['state-dir'] && { stateDir: v['state-dir'] }), ...(v['cni-netns'] && { cniNetns: v['cni-netns'] }) }));
     const runner = new PodRunner(api, rt, v.node, log);
     await runner.start();
     stops.push(() => runner.stop());

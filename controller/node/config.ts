@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NETNS_NAME } from '../../lib/netns.ts';
 
 export interface NodeConfig {
   stateDir: string;
@@ -23,6 +24,12 @@ export interface NodeConfig {
   serviceCIDRs: string[];
   /** The project's directory (scripts/build-guest.sh builds the test guest). */
   projectDir: string;
+  /**
+   * Run the pod networks' CNI plugins in this named network namespace
+   * instead of the caller's: the node's bridges then live there. For a
+   * simulated node on a machine that is not one (several nodes on one host).
+   */
+  cniNetns?: string;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/virtnet';
@@ -38,6 +45,7 @@ function projectDir(): string {
 }
 
 export function nodeConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
+  if (overrides.cniNetns !== undefined && !NETNS_NAME.test(overrides.cniNetns)) throw new TypeError(`--cni-netns: "${overrides.cniNetns}" is not a network namespace name`);
   const project = overrides.projectDir ?? projectDir();
   const stateDir = resolve(overrides.stateDir ?? process.env.VIRTNET_STATE_DIR ?? DEFAULT_STATE_DIR);
   return {
@@ -48,6 +56,7 @@ export function nodeConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     libvirtCache: overrides.libvirtCache ?? '/var/cache/virtnet/libvirt-qemu',
     serviceCIDRs: overrides.serviceCIDRs ?? ['10.96.0.0/12'],
     projectDir: project,
+    ...(overrides.cniNetns && { cniNetns: overrides.cniNetns }),
   };
 }
 

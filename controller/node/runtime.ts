@@ -86,7 +86,7 @@ export class NodeRuntime {
     };
     this.store.writeVmi(rec);
     const vmiDir = this.store.vmiDir(namespace, name);
-    const launcherDir = this.store.launcherDir(namespace, name);
+    const launcherDir = this.store.launcherDir(rec.netns);
     try {
       const resolv = sandboxResolvConf(hostResolvConf(), obj.spec.dnsPolicy, obj.spec.dnsConfig);
       await this.step(rec, 'sandbox', report, () => createSandbox(rec, resolv, vmiDir), () => `netns ${rec.netns}`);
@@ -105,8 +105,8 @@ export class NodeRuntime {
 
   private async destroyRecord(rec: VmiRecord): Promise<string[]> {
     const { namespace, name } = rec.object.metadata;
-    const problems = await destroySandbox(this.cfg, rec, this.store.launcherDir(namespace, name));
-    this.store.removeVmi(namespace, name);
+    const problems = await destroySandbox(this.cfg, rec, this.store.launcherDir(rec.netns));
+    this.store.removeVmi(namespace, name, rec.netns);
     return problems;
   }
 
@@ -123,11 +123,11 @@ export class NodeRuntime {
   }
 
   launcherStatus(rec: VmiRecord): LauncherStatus | undefined {
-    return readStatus(this.store.launcherDir(rec.object.metadata.namespace, rec.object.metadata.name));
+    return readStatus(this.store.launcherDir(rec.netns));
   }
 
   launcherAlive(rec: VmiRecord): boolean {
-    return isAlive(rec.launcherPid, this.store.launcherDir(rec.object.metadata.namespace, rec.object.metadata.name));
+    return isAlive(rec.launcherPid, this.store.launcherDir(rec.netns));
   }
 
   /** Whether a record belongs to a VMI that still exists: its launcher runs, or its `up` is still at work. */

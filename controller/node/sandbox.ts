@@ -26,7 +26,10 @@ export function podRef(rec: Pick<VmiRecord, 'object' | 'netns' | 'containerID'>)
 }
 
 function attachOptions(cfg: NodeConfig) {
-  return { cniPath: cfg.cniPath, dataDir: join(cfg.stateDir, 'cni-invoke'), cacheDir: join(cfg.stateDir, 'cni-cache') };
+  return {
+    cniPath: cfg.cniPath, dataDir: join(cfg.stateDir, 'cni-invoke'), cacheDir: join(cfg.stateDir, 'cni-cache'),
+    ...(cfg.cniNetns && { wrap: ['nsenter', `--net=${netnsPath(cfg.cniNetns)}`, '--'] }),
+  };
 }
 
 /** The cluster-default network; before `up` has written one, the one it will write. */

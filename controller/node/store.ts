@@ -1,7 +1,9 @@
 /**
  * The node's records, one directory each, written atomically:
  *   vmis/<ns>/<name>/record.json   the VMI, its sandbox and where `up` got to
- *   vmis/<ns>/<name>/launcher/     the launcher's own state directory
+ *   launchers/<netns>/             the launcher's own state directory (a short
+ *                                  path: libvirtd's socket lives in it, and a
+ *                                  socket path may not exceed 107 bytes, unix(7))
  *   vms/<ns>/<name>.json           VirtualMachines
  *   nads/<ns>/<name>.json          NetworkAttachmentDefinitions
  * Namespaces and names reach these paths only after validation as DNS-1123
@@ -65,8 +67,9 @@ export class Store {
     return join(this.stateDir, 'vmis', segment(namespace), segment(name));
   }
 
-  launcherDir(namespace: string, name: string): string {
-    return join(this.vmiDir(namespace, name), 'launcher');
+  launcherDir(netns: string): string {
+    if (!/^vn-[0-9a-f]{10}$/u.test(netns)) throw new TypeError(`${JSON.stringify(netns)} is not a sandbox name`);
+    return join(this.stateDir, 'launchers', netns);
   }
 
   readVmi(namespace: string, name: string): VmiRecord | undefined {
@@ -79,7 +82,8 @@ export class Store {
     writeJson(join(dir, 'record.json'), rec);
   }
 
-  removeVmi(namespace: string, name: string): void {
+  removeVmi(namespace: string, name: string, netns?: string): void {
+    if (netns) rmSync(this.launcherDir(netns), { recursive: true, force: true });
     rmSync(this.vmiDir(namespace, name), { recursive: true, force: true });
   }
 

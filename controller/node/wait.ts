@@ -33,8 +33,8 @@ export function nicLeased(nic: LauncherStatus['nics'][number]): boolean {
 }
 
 export async function waitReady(rt: NodeRuntime, rec: VmiRecord, report: StepReporter, timeoutMs: number): Promise<void> {
-  const { namespace, name } = rec.object.metadata;
-  const launcherDir = rt.store.launcherDir(namespace, name);
+  const { name } = rec.object.metadata;
+  const launcherDir = rt.store.launcherDir(rec.netns);
   const start = performance.now();
   let stepsShown = 0;
   const leasedShown = new Set<string>();

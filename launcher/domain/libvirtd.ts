@@ -70,6 +70,9 @@ export async function startLibvirtd(opts: LibvirtdOptions): Promise<Libvirtd> {
   const base = join(opts.stateDir, 'libvirt');
   const etc = join(base, 'etc');
   const sock = join(base, 'sock');
+  // sockaddr_un holds 108 bytes with the NUL (unix(7)); libvirtd would only exit with 6.
+  const socketPath = join(sock, 'libvirt-sock');
+  if (Buffer.byteLength(socketPath) > 107) throw new Error(`libvirtd: the socket path ${socketPath} is ${Buffer.byteLength(socketPath)} bytes; unix sockets allow 107: use a shorter --state-dir`);
   mkdirSync(etc, { recursive: true });
   mkdirSync(sock, { recursive: true });
   writeFileSync(join(etc, 'qemu.conf'), QEMU_CONF);
@@ -89,10 +92,9 @@ export async function startLibvirtd(opts: LibvirtdOptions): Promise<Libvirtd> {
     ['libvirtd', '--config', join(etc, 'libvirtd.conf'), '--pid-file', '/run/libvirt/libvirtd.pid'],
     join(opts.stateDir, 'libvirtd.log'),
   );
-  const socket = join(sock, 'libvirt-sock');
-  await waitFor(socket, 15_000, daemon);
+  await waitFor(socketPath, 15_000, daemon);
   return {
-    uri: `qemu:///system?socket=${socket}`,
+    uri: `qemu:///system?socket=${socketPath}`,
     daemon,
     async stop() {
       await daemon.stop(5000);

@@ -6,7 +6,7 @@
  * links, rules or /var/lib/virtnet.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeNetns, deleteNetns, type Netns } from './netns.ts';
@@ -60,6 +60,12 @@ export class TestNode {
   recordedNetns(): string[] {
     return spawnSync('grep', ['-rhoE', '"netns": "vn-[0-9a-f]{10}"', join(this.stateDir, 'vmis')], { encoding: 'utf8' })
       .stdout.split('\n').filter(Boolean).map((l) => l.slice(10, -1));
+  }
+
+  /** A VMI's launcher state directory (its console log, status, libvirt socket). */
+  launcherDir(name: string, namespace = 'default'): string {
+    const rec = JSON.parse(readFileSync(join(this.stateDir, 'vmis', namespace, name, 'record.json'), 'utf8')) as { netns: string };
+    return join(this.stateDir, 'launchers', rec.netns);
   }
 
   /** IPAM allocations left in host-local's data directory (one file per address). */

@@ -88,7 +88,7 @@ spec:
   assert.match(out, /default\/vm-b: Running/u);
   const ips = Object.fromEntries(vmis().map((v) => [v.metadata.name, v.status.interfaces[0]!.ipAddresses![0]!]));
   assert.notEqual(ips['vm-a'], ips['vm-b']);
-  const guest = new GuestConsole(join(node.stateDir, 'vmis', 'default', 'vm-a', 'launcher'));
+  const guest = new GuestConsole(node.launcherDir('vm-a'));
   try {
     const r = await guest.run(`ping -c 2 -W 2 ${ips['vm-b']}`);
     assert.equal(r.rc, 0, r.output);

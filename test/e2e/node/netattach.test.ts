@@ -36,7 +36,7 @@ function vmi(name: string): Vmi {
 }
 
 function guest(name: string): GuestConsole {
-  const c = new GuestConsole(join(node.stateDir, 'vmis', 'default', name, 'launcher'));
+  const c = new GuestConsole(node.launcherDir(name));
   consoles.push(c);
   return c;
 }

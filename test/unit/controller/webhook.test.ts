@@ -1,0 +1,54 @@
+/**
+ * The admission webhook judges as `virtnet validate` does: every invalid
+ * spec of the admission table is denied with the same field paths, as
+ * AdmissionReview v1 causes; valid objects and deletes pass. NAD existence
+ * is the one rule it leaves to the controller (a NAD may come later).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { review, serveWebhook } from '../../../controller/cluster/webhook.ts';
+import { BASE_VM, BASE_VMI, ROWS } from './validation-table.ts';
+
+const request = (object: unknown, operation = 'CREATE') => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'req-1', operation, object } });
+const nadRule = (rule: string) => /NetworkAttachmentDefinition .* not found/u.test(rule);
+
+for (const row of ROWS) {
+  test(`webhook denies: ${row.name}`, () => {
+    const doc = structuredClone(row.vm ? BASE_VM : BASE_VMI);
+    row.mutate(doc);
+    const res = review(request(doc)).response;
+    assert.equal(res.uid, 'req-1');
+    const want = row.want.filter(([, rule]) => !nadRule(rule));
+    if (!want.length) {
+      assert.equal(res.allowed, true, 'a missing NAD is the controller\'s to report');
+      return;
+    }
+    assert.equal(res.allowed, false);
+    assert.equal(res.status.code, 422);
+    const causes = res.status.details.causes as Array<{ field: string; message: string }>;
+    assert.deepEqual(causes.map((c) => c.field), want.map(([path]) => path));
+    want.forEach(([, fragment], i) => assert.ok(causes[i]!.message.includes(fragment), `${causes[i]!.message} should contain ${fragment}`));
+    assert.match(res.status.message, new RegExp(`is invalid: ${want[0]![0].replace(/[.[\]]/gu, '\\$&')}`, 'u'));
+  });
+}
+
+test('webhook allows valid objects and deletes, over HTTP as the apiserver calls it', async () => {
+  const server = await serveWebhook(0, undefined, '127.0.0.1');
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const post = async (body: unknown) => (await fetch(`http://127.0.0.1:${port}/validate`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<Record<string, any>>;
+    assert.equal((await post(request(BASE_VMI))).response.allowed, true);
+    assert.equal((await post(request(BASE_VM))).response.allowed, true);
+    assert.equal((await post(request({ kind: 'VirtualMachineInstance' }, 'DELETE'))).response.allowed, true);
+    const bad = structuredClone(BASE_VMI);
+    bad.spec.domain.devices.interfaces[0].name = 'bad name';
+    const denied = await post(request(bad));
+    assert.equal(denied.kind, 'AdmissionReview');
+    assert.equal(denied.response.allowed, false);
+    const notJson = await fetch(`http://127.0.0.1:${port}/validate`, { method: 'POST', body: '{' });
+    assert.equal(notJson.status, 400);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
