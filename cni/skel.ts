@@ -65,13 +65,18 @@ export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): P
     return { stdout: '', stderr: `${ABOUT}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`, exitCode: 0 };
   }
   let log: Log | undefined;
+  const t0 = performance.now();
+  // One line per operation, which the node agent turns into its CNI duration metric.
+  const done = (result: 'ok' | 'error') => log?.info('operation', { verb: processEnv.CNI_COMMAND, result, ms: +(performance.now() - t0).toFixed(1) });
   try {
     const env = readEnv(processEnv);
     const stdout = await dispatch(env, stdin, (l) => (log = l));
+    done('ok');
     return { stdout, stderr: '', exitCode: 0 };
   } catch (err) {
     const e = asVirtnetError(err, ErrorCode.ioFailure);
     log?.error(e.message, { code: e.code });
+    done('error');
     const doc = { cniVersion: versionFromStdin(stdin), code: e.code, msg: e.message, ...(e.details && { details: e.details }) };
     return { stdout: JSON.stringify(doc), stderr: err instanceof VirtnetError ? '' : `${(err as Error).stack ?? err}\n`, exitCode: 1 };
   }

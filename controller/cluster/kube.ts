@@ -142,6 +142,20 @@ export class KubeApi {
     return call(`update pod ${namespace}/${name}`, () => this.core.replaceNamespacedPod({ namespace, name, body: pod as k8s.V1Pod }) as unknown as Promise<Obj>);
   }
 
+  /** Read-modify-write of a pod (or its status) with retries on 409: the optimistic-concurrency loop. */
+  async updatePod(namespace: string, name: string, change: (p: Obj) => void, o: { status?: boolean } = {}): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const fresh = await this.getPod(namespace, name);
+      change(fresh);
+      try {
+        await (o.status ? this.replacePodStatus(fresh) : this.replacePod(fresh));
+        return;
+      } catch (err) {
+        if (!(err instanceof KubeError && err.code === 409) || attempt >= 5) throw err;
+      }
+    }
+  }
+
   replacePodStatus(pod: Obj): Promise<Obj> {
     const { namespace, name } = pod.metadata;
     return call(`update pod ${namespace}/${name} status`, () => this.core.replaceNamespacedPodStatus({ namespace, name, body: pod as k8s.V1Pod }) as unknown as Promise<Obj>);

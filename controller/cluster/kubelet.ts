@@ -15,7 +15,8 @@ import { ensureDefaultNetwork } from '../node/config.ts';
 import type { NodeRuntime } from '../node/runtime.ts';
 import type { VmiRecord } from '../node/store.ts';
 import { LAUNCHER_SPEC_ANNOTATION, LAUNCHER_STATUS_ANNOTATION, VMI_LABEL } from '../render/pod.ts';
-import { KubeError, type KubeApi, type Watched } from './kube.ts';
+import type { KubeApi, Watched } from './kube.ts';
+import { launcherReport } from './launcher-report.ts';
 import { NETWORK_STATUS_ANNOTATION } from './vmi-status.ts';
 
 type Obj = Record<string, any>;
@@ -41,18 +42,8 @@ export class PodRunner {
     for (const r of this.running.values()) if (r.timer) clearInterval(r.timer);
   }
 
-  /** Read-modify-write with a retry on 409, the optimistic-concurrency loop every client needs. */
-  private async update(pod: Obj, change: (p: Obj) => void, status = false): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const fresh = await this.api.getPod(pod.metadata.namespace, pod.metadata.name);
-      change(fresh);
-      try {
-        await (status ? this.api.replacePodStatus(fresh) : this.api.replacePod(fresh));
-        return;
-      } catch (err) {
-        if (!(err instanceof KubeError && err.code === 409) || attempt >= 5) throw err;
-      }
-    }
+  private update(pod: Obj, change: (p: Obj) => void, status = false): Promise<void> {
+    return this.api.updatePod(pod.metadata.namespace, pod.metadata.name, change, { status });
   }
 
   private async sync(pod: Obj): Promise<void> {
@@ -96,9 +87,7 @@ export class PodRunner {
   private follow(id: string, pod: Obj, rec: VmiRecord): void {
     const entry = this.running.get(id)!;
     entry.timer = setInterval(() => {
-      const st = this.rt.launcherStatus(rec);
-      const alive = this.rt.launcherAlive(rec);
-      const report = JSON.stringify(st ? { phase: alive ? st.phase : 'Failed', ...(st.error && { error: st.error }), accel: st.accel, nics: st.nics, steps: st.steps } : { phase: 'Starting', nics: [], steps: [] });
+      const report = launcherReport(this.rt.launcherStatus(rec), this.rt.launcherAlive(rec));
       if (report === entry.last) return;
       entry.last = report;
       void this.update(pod, (p) => (p.metadata.annotations = { ...p.metadata.annotations, [LAUNCHER_STATUS_ANNOTATION]: report }))

@@ -4,6 +4,8 @@
  *   controller [--kubeconfig F] [-n NS] [--image IMG] [--metrics-port P]
  *              [--webhook-port P [--tls-cert F --tls-key F]]
  *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR] [--cni-netns NAME]
+ *   node-agent --node NAME [--kubeconfig F] [--cni-bin-dir D] [--cni-conf-dir D] [--pod-cidr CIDR]
+ *              [--launcher-state-root D] [--metrics-port P]
  * Without --kubeconfig: $KUBECONFIG, ~/.kube/config, else the in-cluster config.
  * Logs are JSON lines on stderr (pino).
  */
@@ -17,6 +19,22 @@ import { KubeApi, loadKubeConfig } from './kube.ts';
 import { PodRunner } from './kubelet.ts';
 import { serveMetrics } from './metrics.ts';
 import { serveWebhook } from './webhook.ts';
+import { NodeAgent } from './node-agent.ts';
+import { LAUNCHER_STATE_ROOT } from '../render/pod.ts';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The pod network a node agent installs: virtnet-bridge on virtnet0, this node's pod CIDR, logging for the metrics. */
+export function podNetworkConfList(podCidr: string) {
+  return {
+    cniVersion: '1.1.0', name: 'virtnet',
+    plugins: [{
+      type: 'virtnet-bridge', bridge: 'virtnet0', isGateway: true, isDefaultGateway: true, ipMasq: true,
+      dataDir: '/var/lib/virtnet/cni', logFile: '/var/log/virtnet/cni.log',
+      ipam: { type: 'host-local', ranges: [[{ subnet: podCidr }]], dataDir: '/var/lib/virtnet/ipam' },
+    }],
+  };
+}
 
 export const DEFAULT_IMAGE = 'ghcr.io/virtnet/virtnet:0.1.0';
 const GUEST = '/var/cache/virtnet/guest';
@@ -27,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       kubeconfig: { type: 'string' }, namespace: { type: 'string', short: 'n' }, image: { type: 'string' },
       'metrics-port': { type: 'string' }, 'webhook-port': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
-      node: { type: 'string' }, 'state-dir': { type: 'string' }, 'cni-netns': { type: 'string' }, 'log-level': { type: 'string' },
+      node: { type: 'string' }, 'state-dir': { type: 'string' }, 'cni-netns': { type: 'string' },
+      'cni-bin-dir': { type: 'string' }, 'cni-conf-dir': { type: 'string' }, 'pod-cidr': { type: 'string' }, 'launcher-state-root': { type: 'string' }, 'log-level': { type: 'string' },
     },
   });
   const log = pino({ level: v['log-level'] ?? 'info', base: { component: positionals[0] } }, pino.destination(2));
@@ -54,8 +73,22 @@ export async function main(argv: string[]): Promise<number> {
     await runner.start();
     stops.push(() => runner.stop());
     log.info({ node: v.node }, 'kubelet running');
+  } else if (positionals[0] === 'node-agent') {
+    if (!v.node) throw new Error('node-agent: --node NAME is required (the downward API\'s spec.nodeName)');
+    const agent = new NodeAgent(api, {
+      node: v.node, log, plugin: join(dirname(fileURLToPath(import.meta.url)), '..', 'cni', 'virtnet-bridge'),
+      cniBinDir: v['cni-bin-dir'] ?? '/opt/cni/bin', cniConfDir: v['cni-conf-dir'] ?? '/etc/cni/net.d',
+      conflist: podNetworkConfList(v['pod-cidr'] ?? '10.244.0.0/24'), stateRoot: v['launcher-state-root'] ?? LAUNCHER_STATE_ROOT,
+    });
+    if (v['metrics-port']) {
+      const s = await serveMetrics(agent.metrics.registry, Number(v['metrics-port']), () => agent.ready());
+      stops.push(() => new Promise((r) => s.close(r)));
+    }
+    await agent.start();
+    stops.push(() => agent.stop());
+    log.info({ node: v.node }, 'node agent running');
   } else {
-    process.stderr.write('usage: virtnet-cluster controller|kubelet [options]\n');
+    process.stderr.write('usage: virtnet-cluster controller|kubelet|node-agent [options]\n');
     return 2;
   }
   await new Promise<void>((resolve) => {

@@ -32,6 +32,11 @@ export interface PodRenderOptions {
 }
 
 const SPEC_DIR = '/etc/virtnet/launcher';
+/**
+ * Launchers keep their state on the node, one directory per pod uid, so that
+ * the node agent can read each launcher's report (and reap after a crash).
+ */
+export const LAUNCHER_STATE_ROOT = '/var/run/virtnet/pods';
 
 /** Host files the VM boots from, mounted read-only at the same paths. */
 function bootVolumes(boot: BootSpec): Array<{ name: string; path: string }> {
@@ -79,15 +84,16 @@ export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): R
         resources: { requests: resources, limits: resources },
         // The launcher wires the pod's netns and runs libvirtd/QEMU, as KubeVirt's compute container does.
         securityContext: { privileged: true },
+        env: [{ name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } }],
         volumeMounts: [
           { name: 'launcher-spec', mountPath: SPEC_DIR, readOnly: true },
-          { name: 'state', mountPath: '/var/run/virtnet/state' },
+          { name: 'state', mountPath: '/var/run/virtnet/state', subPathExpr: '$(POD_UID)' },
           ...boots.map((b) => ({ name: b.name, mountPath: b.path, readOnly: true })),
         ],
       }],
       volumes: [
         { name: 'launcher-spec', downwardAPI: { items: [{ path: 'spec.json', fieldRef: { fieldPath: `metadata.annotations['${LAUNCHER_SPEC_ANNOTATION}']` } }] } },
-        { name: 'state', emptyDir: {} },
+        { name: 'state', hostPath: { path: LAUNCHER_STATE_ROOT, type: 'DirectoryOrCreate' } },
         ...boots.map((b) => ({ name: b.name, hostPath: { path: b.path, type: 'File' } })),
       ],
     },

@@ -1,0 +1,117 @@
+/**
+ * The node agent (a DaemonSet on every node):
+ *   - installs virtnet-bridge into the CNI bin directory and the pod
+ *     network's conflist into the CNI config directory, atomically;
+ *   - copies each local launcher's report (its status.json under the
+ *     launchers' state root, one directory per pod uid) onto its pod, for
+ *     the controller;
+ *   - runs CNI GC: an attachment whose network namespace is gone belongs to
+ *     a pod that is gone, and is released (IPAM included);
+ *   - serves /healthz, /readyz and /metrics.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { listRecords } from '../../cni/state.ts';
+import { execPlugin, type ConfList } from '../../netattach/invoke.ts';
+import type { LauncherStatus } from '../../launcher/status.ts';
+import { LAUNCHER_STATUS_ANNOTATION, VMI_LABEL } from '../render/pod.ts';
+import { installCni } from './cni-install.ts';
+import type { KubeApi, Watched } from './kube.ts';
+import { launcherReport } from './launcher-report.ts';
+import { NodeMetrics } from './node-metrics.ts';
+
+export interface NodeAgentOptions {
+  node: string;
+  /** The plugin executable shipped in the image. */
+  plugin: string;
+  cniBinDir: string;
+  cniConfDir: string;
+  conflist: ConfList & { plugins: Array<Record<string, any> & { type: string }> };
+  stateRoot: string;
+  log: Logger;
+  reportIntervalMs?: number;
+  gcIntervalMs?: number;
+  /** argv prefix for the plugin's exec, e.g. nsenter into a simulated node's netns (as --cni-netns for the kubelet role). */
+  cniWrap?: string[];
+}
+
+export class NodeAgent {
+  readonly metrics = new NodeMetrics();
+  private pods: Watched | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly written = new Map<string, string>();
+  installed = false;
+  synced = false;
+
+  constructor(private readonly api: KubeApi | undefined, private readonly o: NodeAgentOptions) {}
+
+  private get plugin(): Record<string, any> {
+    return this.o.conflist.plugins[0]!;
+  }
+
+  install(): void {
+    if (typeof this.plugin.logFile === 'string') mkdirSync(dirname(this.plugin.logFile), { recursive: true });
+    const changed = installCni({ plugin: this.o.plugin, binDir: this.o.cniBinDir, confDir: this.o.cniConfDir, conflist: this.o.conflist });
+    this.installed = true;
+    this.o.log.info({ ...changed, binDir: this.o.cniBinDir, confDir: this.o.cniConfDir }, 'CNI plugin and config installed');
+  }
+
+  async start(): Promise<void> {
+    this.install();
+    if (this.api) {
+      this.pods = this.api.watch('pods', VMI_LABEL);
+      await this.pods.start();
+    }
+    this.synced = true;
+    const report = () => void this.reportOnce().catch((e: Error) => this.o.log.warn({ err: e.message }, 'report'));
+    const gc = () => void this.gcOnce().catch((e: Error) => this.o.log.warn({ err: e.message }, 'CNI GC'));
+    this.timers.push(setInterval(report, this.o.reportIntervalMs ?? 1000), setInterval(gc, this.o.gcIntervalMs ?? 60_000));
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.pods?.stop();
+  }
+
+  /** Launcher reports → pod annotations and metrics; the plugin's log → metrics. */
+  async reportOnce(): Promise<void> {
+    if (typeof this.plugin.logFile === 'string') this.metrics.readCniLog(this.plugin.logFile);
+    for (const pod of this.pods?.list() ?? []) {
+      if (pod.spec?.nodeName !== this.o.node) continue;
+      const file = join(this.o.stateRoot, pod.metadata.uid, 'status.json');
+      if (!existsSync(file)) continue;
+      let st: LauncherStatus;
+      try {
+        st = JSON.parse(readFileSync(file, 'utf8')) as LauncherStatus;
+      } catch {
+        continue; // being replaced: the launcher writes by rename, so this is rare
+      }
+      this.metrics.observeLauncher(pod.metadata.uid, st);
+      const report = launcherReport(st, pod.status?.phase === 'Running');
+      if (this.written.get(pod.metadata.uid) === report || pod.metadata.annotations?.[LAUNCHER_STATUS_ANNOTATION] === report) continue;
+      await this.api!.updatePod(pod.metadata.namespace, pod.metadata.name, (p) => (p.metadata.annotations = { ...p.metadata.annotations, [LAUNCHER_STATUS_ANNOTATION]: report }));
+      this.written.set(pod.metadata.uid, report);
+    }
+  }
+
+  /**
+   * CNI GC (SPEC.md "GC"): every recorded attachment whose netns still
+   * exists is valid; the plugin releases the rest. Returns how many were stale.
+   */
+  async gcOnce(): Promise<number> {
+    const dataDir = (this.plugin.dataDir as string | undefined) ?? '/var/lib/virtnet/cni';
+    const records = listRecords(dataDir, this.o.conflist.name);
+    const valid = records.filter((r) => r.netns && existsSync(r.netns)).map((r) => ({ containerID: r.containerID, ifname: r.ifname }));
+    const stale = records.length - valid.length;
+    if (!stale) return 0;
+    const plugin = { ...this.plugin, 'cni.dev/valid-attachments': valid } as unknown as ConfList['plugins'][number];
+    await execPlugin('GC', this.o.conflist, plugin, { containerID: '', netns: '', ifname: '' }, { cniPath: [this.o.cniBinDir, '/usr/lib/cni'], dataDir: join(dataDir, '.versions'), ...(this.o.cniWrap && { wrap: this.o.cniWrap }) });
+    this.o.log.info({ stale }, 'CNI GC released attachments of pods that are gone');
+    return stale;
+  }
+
+  ready(): boolean {
+    return this.installed && this.synced;
+  }
+}
