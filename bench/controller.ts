@@ -94,7 +94,7 @@ const lat = reconcileLatency();
 const s = summarize(lat);
 console.log(`controller benchmark (${new Date().toISOString()})`);
 console.log('| measure | n | p50 | p99 |\n|---|---|---|---|');
-console.log(`| reconcileVmi, no API round trips (ms) | ${s.n} | ${round2(s.p50 * 1000) / 1000} | ${round2(quantile(lat, 0.99) * 1000) / 1000} |`);
+console.log(`| reconcileVmi, no API round trips (ms) | ${s.n} | ${s.p50.toFixed(3)} | ${quantile(lat, 0.99).toFixed(3)} |`);
 const e2e = await endToEnd();
 const e = summarize(e2e);
 console.log(`| VMI created → Running with the guest's lease, end to end, TCG (ms) | ${e.n} | ${round2(e.p50)} | ${round2(quantile(e2e, 0.99))} |`);
