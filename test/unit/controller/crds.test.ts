@@ -39,12 +39,11 @@ const schemaOf = (kind: Kind): JsonSchema => versionOf(crds.find((c) => c.spec.n
 
 test('deploy/crds holds what npm run manifests generates', () => {
   const files = crdFiles();
-  assert.deepEqual(files.map((f) => f.path), ['deploy/crds/virtnet.io_virtualmachineinstances.yaml', 'deploy/crds/virtnet.io_virtualmachines.yaml']);
-  files.forEach(({ path, text }, i) => {
-    assert.equal(readFileSync(join(ROOT, path), 'utf8'), text, `${path} is stale: run npm run manifests`);
-    // kubectl reads YAML 1.1 (sigs.k8s.io/yaml): the text must mean the same object there.
-    assert.deepEqual(parse(text, { version: '1.1' }), crdManifests()[i]);
-  });
+  assert.deepEqual(files.map((f) => f.path), ['deploy/crds/virtnet.io_virtualmachineinstances.yaml', 'deploy/crds/virtnet.io_virtualmachines.yaml', 'deploy/crds/kustomization.yaml']);
+  for (const { path, text } of files) assert.equal(readFileSync(join(ROOT, path), 'utf8'), text, `${path} is stale: run npm run manifests`);
+  // kubectl reads YAML 1.1 (sigs.k8s.io/yaml): the text must mean the same object there.
+  crdManifests().forEach((m, i) => assert.deepEqual(parse(files[i]!.text, { version: '1.1' }), m));
+  assert.deepEqual(parse(files[2]!.text).resources, ['virtnet.io_virtualmachineinstances.yaml', 'virtnet.io_virtualmachines.yaml']);
 });
 
 test('the CRDs: group, version, names, scope, status subresource', () => {
