@@ -39,7 +39,7 @@ function reconcileLatency(): number[] {
     [LAUNCHER_STATUS_ANNOTATION]: JSON.stringify({ phase: 'Running', nics: [], steps: [] }),
   } }, spec: { nodeName: 'n1' }, status: { phase } });
   const states: Array<() => Obj[]> = [() => [], () => [pod('Pending')], () => [pod('Running')]];
-  const obs = (pods: Obj[]) => ({ vmi, pods, nadExists: () => true, image: 'i', serviceCIDRs: [], testGuest: { kernel: '/k', initrd: '/i', cmdline: '' } });
+  const obs = (pods: Obj[]) => ({ vmi, pods, nadExists: () => true, image: 'i', serviceCIDRs: [], testGuest: { kernel: '/k', initrd: '/i', cmdline: '' }, allowedHostPaths: [] });
   for (let i = 0; i < 200; i++) reconcileVmi(obs(states[i % 3]!())); // warm-up (JIT)
   const out: number[] = [];
   for (let i = 0; i < N; i++) {

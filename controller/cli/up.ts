@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { parseManifests, validateManifests, type Problem } from '../api/manifests.ts';
 import { cpuCount, memoryMiB } from '../api/quantity.ts';
-import { chooseBoot, testGuest, type BootChoice } from '../node/boot.ts';
+import { chooseBoot, testGuest, TEST_GUEST_CMDLINE, type BootChoice } from '../node/boot.ts';
 import { ensureDefaultNetwork } from '../node/config.ts';
 import { launcherSpec } from '../render/launcher-spec.ts';
 import { NodeRuntime, specHash, StepError, type StepReporter } from '../node/runtime.ts';
@@ -113,21 +113,31 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     const who = `${m.namespace}/${m.name}`;
     const report = say(who);
     report('validate', validated, `${objects.length} object${objects.length === 1 ? '' : 's'}`);
+    /** Whether this run made the VMI (a failed create rolls itself back; a failed wait is undone below). */
+    let made = false;
     try {
-      if (task.action === 'unchanged') {
-        report('unchanged', 0, 'already running with this spec');
-      } else {
-        if (task.action === 'recreate') await rt.destroy(m.namespace, m.name);
-        let boot: BootSpec;
-        if (task.boot.testGuest) {
-          const t = performance.now();
-          const g = await (guest ??= testGuest(rt.cfg.projectDir));
-          report('test guest', performance.now() - t, 'no boot volume in the spec: the project\'s test guest');
-          boot = { kernel: g.kernel, initrd: g.initrd, cmdline: task.boot.cmdline };
-        } else boot = task.boot.boot;
+      let boot: BootSpec | undefined;
+      if (task.action !== 'unchanged' && task.boot.testGuest) {
+        const t = performance.now();
+        const g = await (guest ??= testGuest(rt.cfg.projectDir));
+        report('test guest', performance.now() - t, 'no boot volume in the spec: the project\'s test guest');
+        boot = { kernel: g.kernel, initrd: g.initrd, cmdline: task.boot.cmdline };
+      } else if (!task.boot.testGuest) boot = task.boot.boot;
+      // Decide again under the VMI's lock: another `up`, `down` or `gc` may have acted since validation.
+      task.action = await rt.withVmiLock(m.namespace, m.name, async () => {
+        const rec = rt.store.readVmi(m.namespace, m.name);
+        if (rec && rt.live(rec)) {
+          if (rec.specHash !== specHash(task.object.spec)) throw new StepError('validate', 'already runs with a different spec; a VMI\'s spec is immutable: `virtnet down` it first');
+          return 'unchanged';
+        }
+        if (rec) await rt.destroyLocked(m.namespace, m.name);
         const spec = task.object.spec;
-        await rt.create(task.object, () => launcherSpec(task.object as never, { boot, memoryMiB: memoryMiB(spec), cpus: cpuCount(spec), serviceCIDRs: rt.cfg.serviceCIDRs }), report);
-      }
+        const b: BootSpec = boot ?? (await (guest ??= testGuest(rt.cfg.projectDir)).then((g) => ({ kernel: g.kernel, initrd: g.initrd, cmdline: TEST_GUEST_CMDLINE })));
+        await rt.create(task.object, () => launcherSpec(task.object as never, { boot: b, memoryMiB: memoryMiB(spec), cpus: cpuCount(spec), serviceCIDRs: rt.cfg.serviceCIDRs }), report);
+        made = true;
+        return rec ? 'recreate' : 'create';
+      });
+      if (task.action === 'unchanged') report('unchanged', 0, 'already running with this spec');
       if (!opts.wait) return true;
       const rec = rt.store.readVmi(m.namespace, m.name)!;
       await waitReady(rt, rec, report, opts.timeoutMs);
@@ -138,7 +148,7 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
       const e = err instanceof StepError ? err : new StepError('up', (err as Error).message);
       o.err(`${who}: failed at ${e.step}: ${e.reason}`);
       // What this run made goes again, unless the VM runs and only its lease is late.
-      if (task.action !== 'unchanged' && !e.step.startsWith('lease')) {
+      if (made && !e.step.startsWith('lease')) {
         const { problems } = await rt.destroy(m.namespace, m.name);
         o.err(`${who}: rolled back${problems.length ? ` (with problems: ${problems.join('; ')})` : ''}`);
       }

@@ -8,10 +8,10 @@
  * expectations); after a restart, pods are found by their VMI's uid label.
  */
 import type { Logger } from 'pino';
-import { KubeApi, KubeError, type Watched } from './kube.ts';
+import { KubeApi, KubeError, waitSynced, type Watched } from './kube.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
-import { reconcileVmi, type VmiAction } from './reconcile.ts';
+import { DEFAULT_ALLOWED_HOST_PATHS, reconcileVmi, type VmiAction } from './reconcile.ts';
 import { reconcileVm } from './reconcile-vm.ts';
 import { VMI_LABEL, VMI_UID_LABEL } from '../render/pod.ts';
 
@@ -21,6 +21,8 @@ export interface ControllerOptions {
   image: string;
   serviceCIDRs: string[];
   testGuest: { kernel: string; initrd: string; cmdline: string };
+  /** Node directories VMIs may boot from (default: DEFAULT_ALLOWED_HOST_PATHS). */
+  allowedHostPaths?: string[];
   log: Logger;
   metrics?: ControllerMetrics;
   resyncMs?: number;
@@ -34,6 +36,7 @@ export class Controller {
   private readonly caches: { vmis: Watched; vms: Watched; nads: Watched; pods: Watched };
   private readonly expected = new Map<string, number>();
   private resync: NodeJS.Timeout | undefined;
+  private stopping = false;
   private running: Promise<void> | undefined;
   synced = false;
 
@@ -66,6 +69,9 @@ export class Controller {
       c.on('error' as never, ((err: Error) => this.o.log.warn({ err: err?.message }, 'watch error; the informer re-lists')) as never);
       await c.start();
     }
+    // Act only on caches that hold a real list: an empty pod cache would fail every running VMI.
+    for (const c of [nads, pods, vms, vmis]) await waitSynced(c, () => this.stopping);
+    if (this.stopping) return;
     this.synced = true;
     this.enqueueAll();
     this.resync = setInterval(() => this.enqueueAll(), this.o.resyncMs ?? 30_000);
@@ -73,6 +79,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.resync) clearInterval(this.resync);
     this.queue.stop();
     await Promise.all(Object.values(this.caches).map((c) => c.stop()));
@@ -114,7 +121,7 @@ export class Controller {
     const pods = this.podsOf(vmi);
     if (!pods.length && until && until > Date.now()) return; // the pod it created is not in the cache yet
     const actions = reconcileVmi({
-      vmi, pods, image: this.o.image, serviceCIDRs: this.o.serviceCIDRs, testGuest: this.o.testGuest,
+      vmi, pods, image: this.o.image, serviceCIDRs: this.o.serviceCIDRs, testGuest: this.o.testGuest, allowedHostPaths: this.o.allowedHostPaths ?? DEFAULT_ALLOWED_HOST_PATHS,
       nadExists: (ns, n) => this.caches.nads.get(n, ns) !== undefined,
     });
     for (const a of actions) {
@@ -132,7 +139,10 @@ export class Controller {
     const { namespace, name } = vmi.metadata;
     if (a.type === 'createPod') {
       this.expected.set(vmi.metadata.uid, Date.now() + 30_000);
-      const pod = await this.api.createPod(namespace, a.pod);
+      const pod = await this.api.createPod(namespace, a.pod).catch((err: unknown) => {
+        this.expected.delete(vmi.metadata.uid); // nothing was made: the retry must try again
+        throw err;
+      });
       this.o.log.info({ vmi: `${namespace}/${name}`, pod: pod.metadata.name }, 'launcher pod created');
     } else if (a.type === 'deletePod') {
       await this.api.delete('pods', namespace, a.name);

@@ -29,6 +29,20 @@ export interface Watched extends Cache {
   on(event: 'add' | 'update' | 'delete', cb: (o: Obj) => void): void;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Empty until a list has succeeded (and again after a 410, until the re-list). */
+  latestResourceVersion(): string;
+}
+
+/**
+ * Wait until a cache holds a successful list. client-node's start() resolves
+ * even when the list fails (it only emits an error), and a controller that
+ * acted on an empty cache would fail every running VMI as "pod gone".
+ */
+export async function waitSynced(w: Watched, isStopped: () => boolean = () => false): Promise<void> {
+  while (!w.latestResourceVersion()) {
+    if (isStopped()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -53,9 +67,10 @@ function restarting(inf: Watched): Watched {
   let delay = 250;
   inf.on('error' as never, (() => {
     if (stopped) return;
+    // unref: a pending restart must not keep a stopping process alive.
     setTimeout(() => {
       if (!stopped) inf.start().then(() => (delay = 250), () => undefined);
-    }, delay);
+    }, delay).unref();
     delay = Math.min(delay * 2, 10_000);
   }) as never);
   const stop = inf.stop.bind(inf);
@@ -87,12 +102,13 @@ export class KubeApi {
   }
 
   /** A list-watch cache of one resource (all namespaces, or the API's namespace), re-listing after a 410. */
-  watch(r: Resource, labelSelector?: string): Watched {
+  watch(r: Resource, labelSelector?: string, fieldSelector?: string): Watched {
     const ns = this.namespace;
     if (r === 'pods') {
       const path = ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods';
-      const list = () => (ns ? this.core.listNamespacedPod({ namespace: ns, ...(labelSelector && { labelSelector }) }) : this.core.listPodForAllNamespaces({ ...(labelSelector && { labelSelector }) }));
-      return restarting(k8s.makeInformer(this.kc, path, list as never, labelSelector) as unknown as Watched);
+      const sel = { ...(labelSelector && { labelSelector }), ...(fieldSelector && { fieldSelector }) };
+      const list = () => (ns ? this.core.listNamespacedPod({ namespace: ns, ...sel }) : this.core.listPodForAllNamespaces(sel));
+      return restarting(new k8s.ListWatch(path, new k8s.Watch(this.kc), list as never, false, labelSelector, fieldSelector) as unknown as Watched);
     }
     const { group, version } = this.groupOf(r);
     const path = ns ? `/apis/${group}/${version}/namespaces/${ns}/${r}` : `/apis/${group}/${version}/${r}`;

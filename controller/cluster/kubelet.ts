@@ -2,44 +2,72 @@
  * The standalone node runtime in the kubelet's seat, for launcher pods on a
  * cluster with no kubelet of ours (and the end-to-end test): it binds
  * unscheduled launcher pods to this node, makes each pod's sandbox with its
- * networks from the pod's own annotations (as Multus would), writes
- * network-status and the pod's Running status, starts the launcher with the
- * spec the pod carries, and copies the launcher's report onto the pod
- * (the node agent's job) until the pod is deleted; then it tears down.
+ * networks from the pod's own annotations and the cluster's NADs (as Multus
+ * would), writes network-status and the pod's Running status, starts the
+ * launcher with the spec the pod carries, and copies the launcher's report
+ * onto the pod until the pod is deleted; then it tears down. On start it
+ * adopts the sandboxes of pods that still run and removes the rest, so a
+ * restart leaks nothing.
  */
 import type { Logger } from 'pino';
 import { NETWORKS_ANNOTATION } from '../../netattach/annotation.ts';
+import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { DEFAULT_NETWORK_ANNOTATION } from '../../netattach/pod.ts';
 import type { LauncherSpec } from '../../launcher/spec.ts';
 import { ensureDefaultNetwork } from '../node/config.ts';
 import type { NodeRuntime } from '../node/runtime.ts';
 import type { VmiRecord } from '../node/store.ts';
 import { LAUNCHER_SPEC_ANNOTATION, LAUNCHER_STATUS_ANNOTATION, VMI_LABEL } from '../render/pod.ts';
-import type { KubeApi, Watched } from './kube.ts';
+import { waitSynced, type KubeApi, type Watched } from './kube.ts';
 import { launcherReport } from './launcher-report.ts';
 import { NETWORK_STATUS_ANNOTATION } from './vmi-status.ts';
 
 type Obj = Record<string, any>;
+const idOf = (pod: Obj) => `${pod.metadata.namespace}/${pod.metadata.name}`;
 
 export class PodRunner {
   private readonly pods: Watched;
+  private readonly nads: Watched;
   private readonly running = new Map<string, { rec?: VmiRecord; timer?: NodeJS.Timeout; last?: string | undefined }>();
+  /** Pods deleted while their sandbox was still being made: torn down as soon as it is. */
+  private readonly removed = new Set<string>();
+  private stopped = false;
 
   constructor(private readonly api: KubeApi, private readonly rt: NodeRuntime, private readonly node: string, private readonly log: Logger) {
     this.pods = api.watch('pods', VMI_LABEL);
+    this.nads = api.watch('network-attachment-definitions');
   }
 
   async start(): Promise<void> {
     ensureDefaultNetwork(this.rt.cfg);
+    await Promise.all([this.pods.start(), this.nads.start()]);
+    await Promise.all([waitSynced(this.pods), waitSynced(this.nads)]);
+    await this.adopt();
     this.pods.on('add', (p) => void this.sync(p));
     this.pods.on('update', (p) => void this.sync(p));
     this.pods.on('delete', (p) => void this.remove(p));
-    await this.pods.start();
+    for (const p of this.pods.list()) void this.sync(p);
   }
 
   async stop(): Promise<void> {
-    await this.pods.stop();
+    this.stopped = true;
+    await Promise.all([this.pods.stop(), this.nads.stop()]);
     for (const r of this.running.values()) if (r.timer) clearInterval(r.timer);
+  }
+
+  /** After a restart: follow the sandboxes of pods that still run here; remove every other one. */
+  private async adopt(): Promise<void> {
+    await this.rt.gc();
+    for (const rec of this.rt.store.listVmis()) {
+      const { namespace, name } = rec.object.metadata;
+      const pod = this.pods.get(name, namespace);
+      if (pod && pod.spec?.nodeName === this.node && !pod.metadata.deletionTimestamp) {
+        this.running.set(idOf(pod), { rec });
+        this.follow(idOf(pod), pod, rec);
+      } else {
+        await this.rt.destroy(namespace, name);
+      }
+    }
   }
 
   private update(pod: Obj, change: (p: Obj) => void, status = false): Promise<void> {
@@ -47,12 +75,13 @@ export class PodRunner {
   }
 
   private async sync(pod: Obj): Promise<void> {
-    const id = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const id = idOf(pod);
     if (pod.metadata.deletionTimestamp) return this.remove(pod);
-    if (this.running.has(id)) return;
+    if (this.running.has(id) || this.stopped) return;
     try {
       if (!pod.spec.nodeName) {
-        await this.update(pod, (p) => (p.spec.nodeName = this.node));
+        // Bind only an unbound pod: with several nodes, the first to bind wins and the others see it bound.
+        await this.update(pod, (p) => (p.spec.nodeName ??= this.node));
         return; // the update comes back as an event
       }
       if (pod.spec.nodeName !== this.node || pod.status?.phase === 'Running' || pod.status?.phase === 'Failed') return;
@@ -60,10 +89,16 @@ export class PodRunner {
       await this.run(id, pod);
     } catch (err) {
       this.log.error({ pod: id, err: (err as Error).message }, 'pod failed to start');
+      const entry = this.running.get(id);
       this.running.delete(id);
+      if (entry?.timer) clearInterval(entry.timer);
+      // What was made for it goes: nothing may outlive a pod that failed.
+      await this.rt.destroy(pod.metadata.namespace, pod.metadata.name).catch(() => undefined);
       await this.update(pod, (p) => (p.status = { ...p.status, phase: 'Failed', reason: 'SandboxFailed', message: (err as Error).message }), true).catch(() => undefined);
     }
   }
+
+  private lookupNad = (namespace: string, name: string) => this.nads.get(name, namespace) as NetworkAttachmentDefinition | undefined;
 
   private async run(id: string, pod: Obj): Promise<void> {
     const a = (pod.metadata.annotations ?? {}) as Record<string, string>;
@@ -71,7 +106,13 @@ export class PodRunner {
     if (!spec) throw new Error(`no ${LAUNCHER_SPEC_ANNOTATION} annotation`);
     const networkAnnotations = Object.fromEntries(Object.entries(a).filter(([k]) => k === NETWORKS_ANNOTATION || k === DEFAULT_NETWORK_ANNOTATION));
     const object = { metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace }, spec: { domain: { devices: { interfaces: spec.interfaces } }, networks: spec.networks } };
-    const rec = await this.rt.create(object, () => spec, (step, ms) => this.log.debug({ pod: id, step, ms }, 'step'), networkAnnotations);
+    const rec = await this.rt.withVmiLock(pod.metadata.namespace, pod.metadata.name, () =>
+      this.rt.create(object, () => spec, (step, ms) => this.log.debug({ pod: id, step, ms }, 'step'), networkAnnotations, this.lookupNad));
+    if (this.removed.delete(id) || this.stopped) {
+      await this.rt.destroy(pod.metadata.namespace, pod.metadata.name);
+      this.running.delete(id);
+      return;
+    }
     this.running.set(id, { rec });
     const status = rec.networkStatus ?? [];
     const primary = status.find((s) => s.default)?.ips ?? [];
@@ -83,9 +124,10 @@ export class PodRunner {
     this.follow(id, pod, rec);
   }
 
-  /** Copy the launcher's report onto the pod whenever it changes. */
+  /** Copy the launcher's report onto the pod whenever it changes (the node agent's job on a real node). */
   private follow(id: string, pod: Obj, rec: VmiRecord): void {
-    const entry = this.running.get(id)!;
+    const entry = this.running.get(id);
+    if (!entry || this.stopped) return;
     entry.timer = setInterval(() => {
       const report = launcherReport(this.rt.launcherStatus(rec), this.rt.launcherAlive(rec));
       if (report === entry.last) return;
@@ -96,9 +138,13 @@ export class PodRunner {
   }
 
   private async remove(pod: Obj): Promise<void> {
-    const id = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const id = idOf(pod);
     const entry = this.running.get(id);
     if (!entry) return;
+    if (!entry.rec) {
+      this.removed.add(id); // still being made: run() tears it down when it returns
+      return;
+    }
     this.running.delete(id);
     if (entry.timer) clearInterval(entry.timer);
     const { problems } = await this.rt.destroy(pod.metadata.namespace, pod.metadata.name);

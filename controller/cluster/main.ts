@@ -1,7 +1,7 @@
 /**
  * virtnet's cluster side, one executable (dist/cluster/virtnet-cluster; the
  * `virtnet controller` and `virtnet kubelet` commands run it):
- *   controller [--kubeconfig F] [-n NS] [--image IMG] [--metrics-port P]
+ *   controller [--kubeconfig F] [-n NS] [--image IMG] [--metrics-port P] [--allowed-host-path DIR]…
  *              [--webhook-port P [--tls-cert F --tls-key F]]
  *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR] [--cni-netns NAME]
  *   node-agent --node NAME [--kubeconfig F] [--cni-bin-dir D] [--cni-conf-dir D] [--pod-cidr CIDR]
@@ -46,14 +46,16 @@ export async function main(argv: string[]): Promise<number> {
       kubeconfig: { type: 'string' }, namespace: { type: 'string', short: 'n' }, image: { type: 'string' },
       'metrics-port': { type: 'string' }, 'webhook-port': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
       node: { type: 'string' }, 'state-dir': { type: 'string' }, 'cni-netns': { type: 'string' },
-      'cni-bin-dir': { type: 'string' }, 'cni-conf-dir': { type: 'string' }, 'pod-cidr': { type: 'string' }, 'launcher-state-root': { type: 'string' }, 'log-level': { type: 'string' },
+      'allowed-host-path': { type: 'string', multiple: true }, 'cni-bin-dir': { type: 'string' }, 'cni-conf-dir': { type: 'string' }, 'pod-cidr': { type: 'string' }, 'launcher-state-root': { type: 'string' }, 'log-level': { type: 'string' },
     },
   });
   const log = pino({ level: v['log-level'] ?? 'info', base: { component: positionals[0] } }, pino.destination(2));
   const api = new KubeApi(loadKubeConfig(v.kubeconfig), v.namespace);
   const stops: Array<() => Promise<unknown>> = [];
   if (positionals[0] === 'controller') {
-    const c = new Controller(api, { image: v.image ?? DEFAULT_IMAGE, serviceCIDRs: ['10.96.0.0/12'], testGuest: { kernel: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: TEST_GUEST_CMDLINE }, log });
+    const c = new Controller(api, { image: v.image ?? DEFAULT_IMAGE, serviceCIDRs: ['10.96.0.0/12'], testGuest: { kernel: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: TEST_GUEST_CMDLINE }, log,
+      ...(v['allowed-host-path'] && { allowedHostPaths: v['allowed-host-path'] }),
+    });
     if (v['metrics-port']) {
       const s = await serveMetrics(c.metrics.registry, Number(v['metrics-port']), () => c.synced);
       stops.push(() => new Promise((r) => s.close(r)));

@@ -21,6 +21,9 @@ import type { KubeApi, Watched } from './kube.ts';
 import { launcherReport } from './launcher-report.ts';
 import { NodeMetrics } from './node-metrics.ts';
 
+/** Named network namespaces, the only ones whose absence the agent can trust (it mounts this directory). */
+const NAMED_NETNS = /^\/(var\/)?run\/netns\/[^/]+$/u;
+
 export interface NodeAgentOptions {
   node: string;
   /** The plugin executable shipped in the image. */
@@ -96,15 +99,20 @@ export class NodeAgent {
   }
 
   /**
-   * CNI GC (SPEC.md "GC"): every recorded attachment whose netns still
-   * exists is valid; the plugin releases the rest. Returns how many were stale.
+   * CNI GC (SPEC.md "GC"): an attachment is stale only when its netns is a
+   * named one (/run/netns, which this agent mounts from the host) that no
+   * longer exists; any other path (/proc/<pid>/ns/net, a runtime's own
+   * directory) may exist where the agent cannot see it, so it stays valid.
+   * The records are read again just before the plugin runs, so an ADD that
+   * lands meanwhile is valid too. Returns how many were stale.
    */
   async gcOnce(): Promise<number> {
     const dataDir = (this.plugin.dataDir as string | undefined) ?? '/var/lib/virtnet/cni';
-    const records = listRecords(dataDir, this.o.conflist.name);
-    const valid = records.filter((r) => r.netns && existsSync(r.netns)).map((r) => ({ containerID: r.containerID, ifname: r.ifname }));
-    const stale = records.length - valid.length;
+    const key = (r: { containerID: string; ifname: string }) => `${r.containerID}\0${r.ifname}`;
+    const staleKeys = new Set(listRecords(dataDir, this.o.conflist.name).filter((r) => NAMED_NETNS.test(r.netns) && !existsSync(r.netns)).map(key));
+    const stale = staleKeys.size;
     if (!stale) return 0;
+    const valid = listRecords(dataDir, this.o.conflist.name).filter((r) => !staleKeys.has(key(r))).map((r) => ({ containerID: r.containerID, ifname: r.ifname }));
     const plugin = { ...this.plugin, 'cni.dev/valid-attachments': valid } as unknown as ConfList['plugins'][number];
     await execPlugin('GC', this.o.conflist, plugin, { containerID: '', netns: '', ifname: '' }, { cniPath: [this.o.cniBinDir, '/usr/lib/cni'], dataDir: join(dataDir, '.versions'), ...(this.o.cniWrap && { wrap: this.o.cniWrap }) });
     this.o.log.info({ stale }, 'CNI GC released attachments of pods that are gone');

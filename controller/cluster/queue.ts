@@ -37,6 +37,7 @@ export class WorkQueue {
   }
 
   addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       this.add(key);

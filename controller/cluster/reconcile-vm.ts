@@ -48,7 +48,8 @@ export function reconcileVm(vm: Obj, vmi: Obj | undefined): VmAction[] {
   const actions: VmAction[] = [];
   if (vmi && !owned) {
     // A VMI of this name that the VM does not own is the user's: never touch it.
-    return [{ type: 'setVmStatus', status: { printableStatus: 'Stopped', ready: false, created: false, runStrategy: strategy, reason: `VirtualMachineInstance ${vmi.metadata.name} exists and is not owned by this VM` } }];
+    const status = { printableStatus: 'Stopped', ready: false, created: false, runStrategy: strategy, reason: `VirtualMachineInstance ${vmi.metadata.name} exists and is not owned by this VM` };
+    return isDeepStrictEqual(status, vm.status ?? {}) ? [] : [{ type: 'setVmStatus', status }];
   }
   const remake = vmi && !vmi.metadata.deletionTimestamp && ended && (strategy === 'Always' || (strategy === 'RerunOnFailure' && vmi.status.phase === 'Failed'));
   if (strategy === 'Halted' && vmi && !vmi.metadata.deletionTimestamp) actions.push({ type: 'deleteVmi', name: vmi.metadata.name });

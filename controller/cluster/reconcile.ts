@@ -7,10 +7,11 @@
  *
  * VMI: validate (the webhook may not be installed), check the NADs and the
  * boot source, then own exactly one launcher pod and mirror it into status.
- * A VMI in a final phase is left alone; a launcher pod that vanishes under a
- * running VMI fails it (KubeVirt does the same: a VMI is never restarted,
- * a VM makes a new one).
+ * A VMI in a final phase is left alone; a launcher pod that vanishes once it
+ * existed fails the VMI (KubeVirt does the same: a VMI is never restarted,
+ * a VM makes a new one). The admission checks gate the first pod only.
  */
+import { posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { validateManifests, formatProblems } from '../api/manifests.ts';
 import type { VmiCondition, VmiStatus } from '../api/status.ts';
@@ -34,6 +35,19 @@ export interface VmiObservation {
   serviceCIDRs: string[];
   /** Where the test guest lives on the nodes, for VMIs with no boot source. */
   testGuest: { kernel: string; initrd: string; cmdline: string };
+  /**
+   * Node directories a VMI may boot from (hostDisk, kernelBoot.host). The
+   * files become hostPath mounts of a privileged pod that the controller
+   * creates, so without this list anyone who may create a VMI could read any
+   * file of a node.
+   */
+  allowedHostPaths: string[];
+}
+
+export const DEFAULT_ALLOWED_HOST_PATHS = ['/var/cache/virtnet/guest', '/var/lib/virtnet/images'];
+
+function hostPathAllowed(path: string, allowed: string[]): boolean {
+  return posix.normalize(path) === path && allowed.some((dir) => path.startsWith(`${dir.replace(/\/$/u, '')}/`));
 }
 
 const FINAL = new Set(['Succeeded', 'Failed']);
@@ -79,19 +93,25 @@ export function reconcileVmi(o: VmiObservation, now = new Date().toISOString()):
   const prev = o.vmi.status as VmiStatus | undefined;
   if (o.vmi.metadata.deletionTimestamp) return o.pods.map((p) => ({ type: 'deletePod', name: p.metadata.name }));
   if (prev && FINAL.has(prev.phase)) return [];
-  const problem = specProblem(o);
-  if (problem) return [...o.pods.map((p): VmiAction => ({ type: 'deletePod', name: p.metadata.name })), ...setStatus(prev, problem, now)];
+  // Admission checks gate the first pod only: a NAD deleted (or a rule tightened) later never stops a running VM.
+  const problem = o.pods.length ? undefined : specProblem(o);
+  if (problem) return setStatus(prev, problem, now);
   // The oldest pod is the VMI's; any other is a duplicate from a lost create response.
   const pods = [...o.pods].sort((a, b) => `${a.metadata.creationTimestamp}/${a.metadata.name}`.localeCompare(`${b.metadata.creationTimestamp}/${b.metadata.name}`));
   const [pod, ...extra] = pods;
   const deletes: VmiAction[] = extra.map((p) => ({ type: 'deletePod', name: p.metadata.name }));
   if (pod) return [...deletes, ...setStatus(prev, statusFromPod(o.vmi, pod), now)];
-  if (prev && ['Scheduled', 'Running'].includes(prev.phase)) {
+  if (prev && ['Scheduling', 'Scheduled', 'Running'].includes(prev.phase)) {
     return setStatus(prev, { ...stuck('Failed', 'LauncherPodGone', 'the launcher pod is gone'), interfaces: prev.interfaces }, now);
   }
   const boot = chooseBoot(o.vmi.spec, 'spec', { checkFiles: false });
   if (!boot.choice) return setStatus(prev, stuck('Failed', 'UnsupportedBootSource', formatProblems(boot.problems)), now);
   const bootSpec = boot.choice.testGuest ? { kernel: o.testGuest.kernel, initrd: o.testGuest.initrd, cmdline: boot.choice.cmdline } : boot.choice.boot;
+  if (!boot.choice.testGuest) {
+    const paths = 'disk' in bootSpec ? [bootSpec.disk] : [bootSpec.kernel, ...(bootSpec.initrd ? [bootSpec.initrd] : [])];
+    const denied = paths.filter((p) => !hostPathAllowed(p, o.allowedHostPaths));
+    if (denied.length) return setStatus(prev, stuck('Failed', 'HostPathNotAllowed', `${denied.join(', ')}: a VMI may boot only from files under ${o.allowedHostPaths.join(', ')} (the controller's --allowed-host-path)`), now);
+  }
   return [
     { type: 'createPod', pod: launcherPod(o.vmi as never, { image: o.image, boot: bootSpec, serviceCIDRs: o.serviceCIDRs }) },
     ...setStatus(prev, { phase: 'Pending', reason: 'the launcher pod is being created', interfaces: [], conditions: [{ type: 'Ready', status: 'False', reason: 'PhasePending' }, { type: 'Synchronized', status: 'True', reason: 'LauncherPodCreated' }] }, now),

@@ -3,8 +3,8 @@
  * node (the kubelet), network-status (Multus) and the launcher's report
  * (copied onto the pod by the node agent). Phases as KubeVirt's
  * virt-controller maps them (pkg/virt-controller/watch/vmi.go): a pod not
- * yet on a node is Scheduling, on a node Scheduled, Running once the
- * launcher runs the domain. IPs never flicker: an interface keeps the IPs it
+ * yet running is Scheduling, a running pod Scheduled, Running once the
+ * launcher runs the domain, Succeeded once it stopped it. IPs never flicker: an interface keeps the IPs it
  * had while the same pod lives and reports none for a moment (KubeVirt
  * issues 13069 and 12698). Pure.
  */
@@ -32,6 +32,7 @@ export function podPhase(pod: Obj, launcher: LauncherStatus | undefined): { phas
     case 'Running':
       if (launcher?.phase === 'Running') return { phase: 'Running' };
       if (launcher?.phase === 'Failed') return { phase: 'Failed', reason: launcher.error ?? 'the launcher failed' };
+      if (launcher?.phase === 'Stopped') return { phase: 'Succeeded', reason: 'the VM stopped' };
       return { phase: 'Scheduled', reason: 'the launcher is starting' };
     case 'Succeeded':
       return { phase: 'Succeeded' };
@@ -40,7 +41,8 @@ export function podPhase(pod: Obj, launcher: LauncherStatus | undefined): { phas
     case 'Unknown':
       return { phase: 'Unknown', reason: 'the launcher pod\'s node does not report' };
     default:
-      return pod.spec?.nodeName ? { phase: 'Scheduled', reason: 'the launcher pod is starting' } : { phase: 'Scheduling', reason: 'the launcher pod waits for a node' };
+      // KubeVirt's Scheduling lasts until the pod runs; Scheduled is a running pod whose VM is not up yet.
+      return { phase: 'Scheduling', reason: pod.spec?.nodeName ? 'the launcher pod is starting' : 'the launcher pod waits for a node' };
   }
 }
 

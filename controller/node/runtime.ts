@@ -8,7 +8,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { shortHash } from '../../lib/names.ts';
-import { cmdline, isAlive } from '../../lib/process.ts';
+import { isAlive, startTime } from '../../lib/process.ts';
+import { LockBusyError, withLock } from '../../lib/lockfile.ts';
 import { readStatus, type LauncherStatus } from '../../launcher/status.ts';
 import type { LauncherSpec } from '../../launcher/spec.ts';
 import { launcherPodNetworkAnnotations } from '../render/networks.ts';
@@ -18,6 +19,7 @@ import { attachSandbox, clusterDefault, createSandbox, destroySandbox, hostResol
 import { Store, type VmiRecord } from './store.ts';
 import { vmiStatus } from './vmi-status.ts';
 import type { VmiStatus } from '../api/status.ts';
+import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 
 export type StepReporter = (step: string, ms: number, detail?: string) => void;
 
@@ -72,17 +74,21 @@ export class NodeRuntime {
   }
 
   /** Create a VMI's sandbox and start its launcher; the record is Created on return. */
-  async create(object: Record<string, any>, launcherSpec: (rec: VmiRecord) => LauncherSpec, report: StepReporter, podAnnotations?: Record<string, string>): Promise<VmiRecord> {
+  async create(
+    object: Record<string, any>, launcherSpec: (rec: VmiRecord) => LauncherSpec, report: StepReporter,
+    podAnnotations?: Record<string, string>, lookupNad?: (ns: string, name: string) => NetworkAttachmentDefinition | undefined,
+  ): Promise<VmiRecord> {
     const { namespace, name } = object.metadata as { namespace: string; name: string };
+    if (this.store.readVmi(namespace, name)) throw new StepError('validate', `${namespace}/${name} already has a record; its owner must remove it first`);
     const uid = randomUUID();
     const obj: Record<string, any> = { ...object, metadata: { ...object.metadata, uid, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/u, 'Z') } };
     delete obj.status;
     // A VMI's pod annotations are rendered as on a cluster; a pod (the kubelet role) brings its own.
     const annotations = podAnnotations ?? launcherPodNetworkAnnotations({ namespace, interfaces: obj.spec.domain.devices.interfaces ?? [], networks: obj.spec.networks ?? [] });
     const rec: VmiRecord = {
-      object: obj, specHash: specHash(object.spec), state: 'Creating', creator: { pid: process.pid, cmdline: cmdline(process.pid) },
+      object: obj, specHash: specHash(object.spec), state: 'Creating', creator: { pid: process.pid, start: startTime(process.pid) ?? '' },
       netns: `vn-${shortHash(`${namespace}/${name}/${uid}`, 10)}`, containerID: uid.replaceAll('-', ''),
-      attachments: planAttachments(this.cfg, this.store, namespace, annotations), steps: [],
+      attachments: planAttachments(this.cfg, this.store, namespace, annotations, lookupNad), steps: [],
     };
     this.store.writeVmi(rec);
     const vmiDir = this.store.vmiDir(namespace, name);
@@ -110,8 +116,18 @@ export class NodeRuntime {
     return problems;
   }
 
+  /** Run `fn` holding this VMI's lock (see Store.lockFile); waits for another holder up to `waitMs`. */
+  withVmiLock<T>(namespace: string, name: string, fn: () => Promise<T>, waitMs?: number): Promise<T> {
+    return withLock(this.store.lockFile(namespace, name), fn, waitMs);
+  }
+
   /** Tear a VMI down; false when there was none. Problems met on the way are returned (it goes on past them). */
-  async destroy(namespace: string, name: string): Promise<{ found: boolean; problems: string[] }> {
+  destroy(namespace: string, name: string): Promise<{ found: boolean; problems: string[] }> {
+    return this.withVmiLock(namespace, name, () => this.destroyLocked(namespace, name));
+  }
+
+  /** destroy(), for a caller that holds the VMI's lock already. */
+  async destroyLocked(namespace: string, name: string): Promise<{ found: boolean; problems: string[] }> {
     const rec = this.store.readVmi(namespace, name);
     if (!rec) {
       // A directory without a record: `up` died before writing it; nothing else was made.
@@ -132,7 +148,7 @@ export class NodeRuntime {
 
   /** Whether a record belongs to a VMI that still exists: its launcher runs, or its `up` is still at work. */
   live(rec: VmiRecord): boolean {
-    return rec.state === 'Created' ? this.launcherAlive(rec) : cmdline(rec.creator.pid) === rec.creator.cmdline;
+    return rec.state === 'Created' ? this.launcherAlive(rec) : startTime(rec.creator.pid) === rec.creator.start;
   }
 
   status(rec: VmiRecord): VmiStatus {
@@ -150,10 +166,17 @@ export class NodeRuntime {
   async gc(): Promise<string[]> {
     const removed: string[] = [];
     for (const key of this.store.vmiKeys()) {
-      const rec = this.store.readVmi(key.namespace, key.name);
-      if (rec && this.live(rec)) continue;
-      const { problems } = await this.destroy(key.namespace, key.name);
-      removed.push(`${key.namespace}/${key.name}${rec ? ` (netns ${rec.netns})` : ''}${problems.length ? `: ${problems.join('; ')}` : ''}`);
+      try {
+        // An `up` or `down` at work holds the lock: not ours to judge; decide only under it.
+        await this.withVmiLock(key.namespace, key.name, async () => {
+          const rec = this.store.readVmi(key.namespace, key.name);
+          if (rec && this.live(rec)) return;
+          const { problems } = await this.destroyLocked(key.namespace, key.name);
+          removed.push(`${key.namespace}/${key.name}${rec ? ` (netns ${rec.netns})` : ''}${problems.length ? `: ${problems.join('; ')}` : ''}`);
+        }, 0);
+      } catch (err) {
+        if (!(err instanceof LockBusyError)) throw err;
+      }
     }
     return removed;
   }

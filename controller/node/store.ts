@@ -21,8 +21,8 @@ export interface VmiRecord {
   specHash: string;
   /** Creating until the launcher runs; gc removes a Creating record whose creator died. */
   state: 'Creating' | 'Created';
-  /** The `virtnet up` that makes it; its pid counts only while its command line is unchanged. */
-  creator: { pid: number; cmdline: string };
+  /** The `virtnet up` that makes it: its pid and start time name that one process for good. */
+  creator: { pid: number; start: string };
   netns: string;
   containerID: string;
   /** Written before the first ADD, so a crash cannot leak an attachment. */
@@ -40,8 +40,10 @@ function segment(s: string): string {
 }
 
 function writeJson(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2));
-  renameSync(`${file}.tmp`, file);
+  // A temporary name of this writer's own: two writers never rename each other's.
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2));
+  renameSync(tmp, file);
 }
 
 function readJson<T>(file: string): T | undefined {
@@ -65,6 +67,11 @@ export class Store {
 
   vmiDir(namespace: string, name: string): string {
     return join(this.stateDir, 'vmis', segment(namespace), segment(name));
+  }
+
+  /** The lock that serialises `up`, `down` and `gc` of one VMI (outside its directory, which they remove). */
+  lockFile(namespace: string, name: string): string {
+    return join(this.stateDir, 'locks', `${segment(namespace)}_${segment(name)}.lock`);
   }
 
   launcherDir(netns: string): string {

@@ -24,7 +24,8 @@ function ports(i: InterfaceSpec): string[] {
 function phaseOf(rec: VmiRecord, launcher: LauncherStatus | undefined, launcherAlive: boolean): { phase: VmiPhase; reason?: string } {
   if (rec.state === 'Creating') return { phase: 'Scheduling', reason: 'the sandbox is being created' };
   if (launcher?.phase === 'Failed') return { phase: 'Failed', reason: launcher.error ?? 'the launcher failed' };
-  if (!launcherAlive) return { phase: 'Failed', reason: launcher?.phase === 'Stopped' ? 'the launcher stopped' : 'the launcher is not running (crash or reboot; `virtnet gc` cleans up)' };
+  if (launcher?.phase === 'Stopped') return { phase: 'Succeeded', reason: 'the launcher stopped the VM' };
+  if (!launcherAlive) return { phase: 'Failed', reason: 'the launcher is not running (crash or reboot; `virtnet gc` cleans up)' };
   if (launcher?.phase === 'Running') return { phase: 'Running' };
   return { phase: 'Scheduled', reason: 'the launcher is starting' };
 }

@@ -55,10 +55,18 @@ after(async () => {
 test('a VMI posted to the API runs a real guest whose leased IP shows in status.interfaces; delete tears it down', { timeout: 180_000 }, async () => {
   const custom = server.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
   const G = { group: 'virtnet.io', version: 'v1alpha1', namespace: 'default', plural: 'virtualmachineinstances' };
+  // A secondary L2 network from a NAD on the cluster: the kubelet role resolves it as Multus would.
+  await custom.createNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', namespace: 'default', plural: 'network-attachment-definitions', body: {
+    apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'l2' },
+    spec: { config: JSON.stringify({ cniVersion: '1.1.0', name: 'l2', type: 'virtnet-bridge', bridge: 'vnt-cl2', dataDir: join(dir, 'l2') }) },
+  } });
   const t0 = performance.now();
   await custom.createNamespacedCustomObject({ ...G, body: {
     apiVersion: 'virtnet.io/v1alpha1', kind: 'VirtualMachineInstance', metadata: { name: 'guest' },
-    spec: { domain: { resources: { requests: { memory: '256Mi' } }, devices: { interfaces: [{ name: 'default', bridge: {} }] } }, networks: [{ name: 'default', pod: {} }] },
+    spec: {
+      domain: { resources: { requests: { memory: '256Mi' } }, devices: { interfaces: [{ name: 'default', bridge: {} }, { name: 'l2', bridge: {} }] } },
+      networks: [{ name: 'default', pod: {} }, { name: 'l2', multus: { networkName: 'l2' } }],
+    },
   } });
   const get = async () => (await custom.getNamespacedCustomObject({ ...G, name: 'guest' })) as Obj;
   await until(async () => (await get()).status?.interfaces?.[0]?.leased === true, 'the guest\'s lease in status.interfaces', 120_000)
@@ -71,6 +79,9 @@ test('a VMI posted to the API runs a real guest whose leased IP shows in status.
   assert.match(nic.ipAddress, /^10\.244\.\d+\.\d+$/u);
   assert.match(nic.mac, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/u);
   assert.equal(st.conditions.find((c: Obj) => c.type === 'Ready').status, 'True');
+  const l2 = st.interfaces.find((i: Obj) => i.name === 'l2');
+  assert.match(l2.podInterfaceName, /^pod[0-9a-f]{11}$/u, 'the NAD\'s attachment is on the pod');
+  assert.equal(l2.ipAddress, undefined, 'an L2 network gives no address');
   assert.ok(ping(node, nic.ipAddress, 3), 'the guest answers on its IP on the node');
   process.stdout.write(`# VMI creation → Running with lease: ${runningMs.toFixed(0)} ms\n`);
   await custom.deleteNamespacedCustomObject({ ...G, name: 'guest' });

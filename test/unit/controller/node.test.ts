@@ -64,7 +64,7 @@ const record: VmiRecord = {
       networks: [{ name: 'blue', multus: { networkName: 'blue-net' } }, { name: 'default', pod: {} }, { name: 'gone', multus: { networkName: 'x' } }],
     },
   },
-  specHash: 'h', state: 'Created', creator: { pid: 1, cmdline: '' }, netns: 'vn-0123456789', containerID: 'c', attachments: [], launcherPid: 42, steps: [{ name: 'sandbox', ms: 3 }],
+  specHash: 'h', state: 'Created', creator: { pid: 1, start: '' }, netns: 'vn-0123456789', containerID: 'c', attachments: [], launcherPid: 42, steps: [{ name: 'sandbox', ms: 3 }],
   networkStatus: [
     { name: 'virtnet', interface: 'eth0', ips: ['10.244.0.7', 'fd00::7'], default: true, dns: {} },
     { name: 'default/blue-net', interface: 'pod16477688c0e', ips: ['192.168.10.4'], dns: {} },

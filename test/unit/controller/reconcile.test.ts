@@ -28,7 +28,7 @@ function vmi(spec: Obj = {}, extra: Obj = {}): Obj {
 }
 
 function observe(v: Obj, pods: Obj[] = [], nads: string[] = []): VmiObservation {
-  return { vmi: v, pods, nadExists: (ns, n) => nads.includes(`${ns}/${n}`), image: 'virtnet:test', serviceCIDRs: ['10.96.0.0/12'], testGuest: BOOT };
+  return { vmi: v, pods, nadExists: (ns, n) => nads.includes(`${ns}/${n}`), image: 'virtnet:test', serviceCIDRs: ['10.96.0.0/12'], testGuest: BOOT, allowedHostPaths: ['/var/lib/virtnet/images'] };
 }
 
 function pod(phase: string | undefined, o: { node?: string; annotations?: Obj; name?: string; created?: string; uid?: string } = {}): Obj {
@@ -60,10 +60,16 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
     assert.equal(a[1]!.type === 'setStatus' && a[1]!.status.phase, 'Pending');
   } },
   { name: 'an unscheduled pod: Scheduling', obs: observe(vmi(), [pod('Pending')]), want: (a) => assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.phase, 'Scheduling') },
-  { name: 'a pod on a node: Scheduled, with the node', obs: observe(vmi(), [pod('Pending', { node: 'n1' })]), want: (a) => {
-    assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.phase, 'Scheduled');
+  { name: 'a pod on a node, not running yet: still Scheduling, with the node', obs: observe(vmi(), [pod('Pending', { node: 'n1' })]), want: (a) => {
+    assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.phase, 'Scheduling');
     assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.nodeName, 'n1');
   } },
+  { name: 'a running pod whose VM is not up yet: Scheduled', obs: observe(vmi(), [pod('Running', { node: 'n1' })]), want: (a) => assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.phase, 'Scheduled') },
+  { name: 'a running VMI whose NAD was deleted keeps its pod and runs on', obs: observe(vmi({ domain: { devices: { interfaces: [{ name: 'default', bridge: {} }, { name: 'blue', bridge: {} }] } }, networks: [{ name: 'default', pod: {} }, { name: 'blue', multus: { networkName: 'blue-net' } }] }, { status: { phase: 'Running', interfaces: [] } }), [pod('Running', { node: 'n1', annotations: RUNNING_ANNOTATIONS })]), want: (a) => {
+    assert.deepEqual(a.map((x) => x.type), ['setStatus']);
+    assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.phase, 'Running');
+  } },
+  { name: 'a pod gone while Scheduling: Failed, no second pod', obs: observe(vmi({}, { status: { phase: 'Scheduling', interfaces: [] } })), want: (a) => assert.deepEqual(a.map((x) => x.type === 'setStatus' && x.status.phase), ['Failed']) },
   { name: 'a running launcher: Running, interfaces from network-status and the report, Ready', obs: observe(vmi(), [pod('Running', { node: 'n1', annotations: RUNNING_ANNOTATIONS })]), want: (a) => {
     const s = a[0]!.type === 'setStatus' ? a[0]!.status : assert.fail('no status');
     assert.equal(s.phase, 'Running');
@@ -93,6 +99,12 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
   } },
   { name: 'two pods: the newer is a duplicate and goes', obs: observe(vmi(), [pod('Pending', { name: 'b', created: '2026-11-28T11:59:05Z' }), pod('Pending', { name: 'a' })]), want: (a) => assert.deepEqual(a[0], { type: 'deletePod', name: 'b' }) },
   { name: 'a VMI being deleted: its pods go', obs: observe(vmi({}, { metadata: { ...vmi().metadata, deletionTimestamp: NOW } }), [pod('Running')]), want: (a) => assert.deepEqual(a, [{ type: 'deletePod', name: 'virt-launcher-vm1-abcde' }]) },
+  { name: 'a hostDisk outside the allowed directories: Failed, no pod (no node file becomes a mount)', obs: observe(vmi({ volumes: [{ name: 'root', hostDisk: { path: '/etc/kubernetes/pki/ca.key', type: 'Disk' } }], domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } } })), want: (a) => {
+    assert.deepEqual(a.map((x) => x.type), ['setStatus']);
+    assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.conditions?.[0]?.reason, 'HostPathNotAllowed');
+  } },
+  { name: 'a path that climbs out of an allowed directory is refused too', obs: observe(vmi({ volumes: [{ name: 'root', hostDisk: { path: '/var/lib/virtnet/images/../../../etc/shadow', type: 'Disk' } }], domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } } })), want: (a) => assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.conditions?.[0]?.reason, 'HostPathNotAllowed') },
+  { name: 'a hostDisk under an allowed directory gets its pod', obs: observe(vmi({ volumes: [{ name: 'root', hostDisk: { path: '/var/lib/virtnet/images/vm1.img', type: 'Disk' } }], domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } } })), want: (a) => assert.equal(a[0]!.type, 'createPod') },
   { name: 'a final VMI is left alone', obs: observe(vmi({}, { status: { phase: 'Succeeded', interfaces: [] } })), want: (a) => assert.deepEqual(a, []) },
 ];
 
@@ -126,6 +138,8 @@ test('reconcile VM by run strategy', () => {
   assert.deepEqual(types(vm({ runStrategy: 'Once' }, { printableStatus: 'Stopped', ready: false, created: false, runStrategy: 'Once', ranOnce: true })), [], 'Once runs once');
   const foreign = reconcileVm(vm({ running: true }), vmi());
   assert.deepEqual(foreign.map((a) => a.type), ['setVmStatus'], 'a VMI the VM does not own is never touched');
+  const noted = vm({ running: true }, foreign[0]!.type === 'setVmStatus' ? foreign[0]!.status : {});
+  assert.deepEqual(reconcileVm(noted, vmi()), [], 'and its status is written once');
   const running = reconcileVm(vm({ running: true }), ownedVmi('Running'));
   assert.deepEqual(running[0]!.type === 'setVmStatus' && running[0]!.status, { printableStatus: 'Running', ready: true, created: true, runStrategy: 'Always' });
   assert.deepEqual(reconcileVm(vm({ running: true }, { printableStatus: 'Running', ready: true, created: true, runStrategy: 'Always' }), ownedVmi('Running')), [], 'idempotent');

@@ -46,9 +46,30 @@ test('webhook allows valid objects and deletes, over HTTP as the apiserver calls
     const denied = await post(request(bad));
     assert.equal(denied.kind, 'AdmissionReview');
     assert.equal(denied.response.allowed, false);
-    const notJson = await fetch(`http://127.0.0.1:${port}/validate`, { method: 'POST', body: '{' });
-    assert.equal(notJson.status, 400);
+    for (const junk of ['{', 'null', '[]', '{"request": 5}']) {
+      const r = await fetch(`http://127.0.0.1:${port}/validate`, { method: 'POST', body: junk });
+      assert.equal(r.status, 400, `${junk} is refused, and the server lives on`);
+    }
+    assert.equal((await post(request(BASE_VMI))).response.allowed, true, 'still serving');
   } finally {
     await new Promise((r) => server.close(r));
   }
+});
+
+test('webhook on UPDATE: metadata-only changes pass even under newer rules; a VMI\'s spec is immutable; a VM\'s spec change is validated', () => {
+  const update = (oldObject: unknown, object: unknown) => ({ request: { uid: 'u2', operation: 'UPDATE', oldObject, object } });
+  const legacy = structuredClone(BASE_VMI);
+  legacy.spec.domain.devices.interfaces[0].model = 'bogus'; // admitted long ago, invalid today
+  const relabelled = { ...structuredClone(legacy), metadata: { ...legacy.metadata, labels: { team: 'a' }, finalizers: [] } };
+  assert.equal(review(update(legacy, relabelled)).response.allowed, true);
+  const changed = structuredClone(BASE_VMI);
+  changed.spec.domain.devices.interfaces[0].ports = [];
+  const denied = review(update(BASE_VMI, changed)).response;
+  assert.equal(denied.allowed, false);
+  assert.deepEqual(denied.status.details.causes.map((c: { field: string }) => c.field), ['spec']);
+  const vm2 = structuredClone(BASE_VM);
+  vm2.spec.runStrategy = 'Halted';
+  assert.equal(review(update(BASE_VM, vm2)).response.allowed, true, 'a VM may change');
+  vm2.spec.runStrategy = 'Sometimes';
+  assert.equal(review(update(BASE_VM, vm2)).response.allowed, false, 'but only to something valid');
 });
