@@ -52,13 +52,16 @@ export async function terminate(pid: number, mark: string, graceMs = 10_000): Pr
 /**
  * When a process started, in clock ticks since boot (proc(5), /proc/pid/stat
  * field 22): with the pid, it names one process for good, however the
- * kernel reuses pids. Undefined when there is no such process.
+ * kernel reuses pids. Undefined when there is no such process, or only its
+ * zombie.
  */
 export function startTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Field 2 (comm) is in parentheses and may hold spaces: count from its end.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A zombie (state Z) has exited; only its parent's wait is missing.
+    return fields[0] === 'Z' ? undefined : fields[19];
   } catch {
     return undefined;
   }

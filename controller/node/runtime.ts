@@ -100,6 +100,7 @@ export class NodeRuntime {
         (st) => st.map((s) => `${s.interface}=${(s.ips ?? []).join(',') || 'L2'}`).join(' '));
       this.store.writeVmi(rec);
       rec.launcherPid = await this.step(rec, 'launcher', report, () => startLauncher(this.cfg, rec, vmiDir, launcherDir, launcherSpec(rec)), (pid) => `pid ${pid}`);
+      rec.launcherStart = startTime(rec.launcherPid);
       rec.state = 'Created';
       this.store.writeVmi(rec);
       return rec;
@@ -142,7 +143,13 @@ export class NodeRuntime {
     return readStatus(this.store.launcherDir(rec.netns));
   }
 
+  /**
+   * Whether the launcher runs: its pid with the start time recorded at the
+   * spawn (exact from the first moment, before its exec, and never fooled by
+   * a reused pid); records without one fall back to the command line.
+   */
   launcherAlive(rec: VmiRecord): boolean {
+    if (rec.launcherPid && rec.launcherStart) return startTime(rec.launcherPid) === rec.launcherStart;
     return isAlive(rec.launcherPid, this.store.launcherDir(rec.netns));
   }
 

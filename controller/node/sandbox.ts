@@ -11,6 +11,7 @@ import { exec } from '../../lib/exec.ts';
 import { createNetns, deleteNetns, netnsExists, netnsPath } from '../../lib/netns.ts';
 import { findProcesses, terminate } from '../../lib/process.ts';
 import { attachPod, detachPod, type AttachmentRequest, type PodRef } from '../../netattach/attach.ts';
+import { cachedFor } from '../../netattach/cache.ts';
 import { delList, type ConfList } from '../../netattach/invoke.ts';
 import { clusterDefaultNetwork, readConfDir, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { podAttachments } from '../../netattach/pod.ts';
@@ -90,9 +91,9 @@ export function startLauncher(cfg: NodeConfig, rec: VmiRecord, vmiDir: string, l
 /**
  * Everything of one sandbox, in reverse and best-effort: the launcher (its
  * SIGTERM handler tears the pod down; after a crash its teardown verb reaps
- * QEMU, libvirtd and dnsmasq), the attachments (from the result cache, then
- * every requested one again, since DEL is idempotent and releases IPAM even
- * when an ADD was cut short), and the namespace. Returns the problems met.
+ * QEMU, libvirtd and dnsmasq), the attachments (from the result cache; and
+ * any requested one the cache lacks, whose ADD was cut short), and the
+ * namespace. Returns the problems met.
  */
 export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDir: string): Promise<string[]> {
   const problems: string[] = [];
@@ -108,8 +109,10 @@ export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDi
   for (const pid of findProcesses(launcherDir)) await terminate(pid, launcherDir, 5000);
   const pod = podRef(rec);
   const o = attachOptions(cfg);
+  const cached = new Set(cachedFor(o.cacheDir, rec.containerID).map((e) => e.ifName));
   problems.push(...(await detachPod(pod, o)).map((e) => e.message));
-  for (const a of [...rec.attachments].reverse()) {
+  // An ADD cut short left no cache entry: DEL it from the journaled request (DEL is idempotent, and releases IPAM).
+  for (const a of [...rec.attachments].reverse().filter((x) => !cached.has(x.ifname))) {
     const err = await delList(a.list, { containerID: rec.containerID, netns: netnsExists(netns) ? netns : '', ifname: a.ifname }, o);
     if (err) problems.push(err.message);
   }

@@ -29,6 +29,8 @@ export interface VmiRecord {
   attachments: AttachmentRequest[];
   networkStatus?: NetworkStatus[];
   launcherPid?: number;
+  /** The launcher's start time (lib/process.ts startTime): with the pid, it names that process for good. */
+  launcherStart?: string | undefined;
   steps: Array<{ name: string; ms: number }>;
 }
 
