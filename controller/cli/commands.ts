@@ -87,26 +87,33 @@ export async function console_(rt: NodeRuntime, name: string, namespace: string,
   return interactive(['virsh', '-q', '-c', st.libvirtUri, 'console', '--force', st.domain]);
 }
 
-export async function down(rt: NodeRuntime, names: string[], namespace: string, all: boolean, o: Output): Promise<number> {
+export async function down(rt: NodeRuntime, names: string[], namespace: string, all: boolean, o: Output, force = false): Promise<number> {
   const targets = all ? rt.store.vmiKeys() : names.map((name) => ({ namespace, name }));
   let rc = 0;
   for (const t of targets) {
     const start = performance.now();
-    const { found, problems } = await rt.destroy(t.namespace, t.name);
+    const { found, problems, kept } = await rt.destroy(t.namespace, t.name, force);
     if (!found) {
       o.err(`Error from server (NotFound): virtualmachineinstances "${t.name}" not found in namespace "${t.namespace}"`);
       rc = 1;
       continue;
     }
     for (const p of problems) o.err(`${t.namespace}/${t.name}: warning: ${p}`);
+    if (kept) {
+      // A failed CNI DEL may hold an IP: the record stays so that nothing is leaked silently.
+      o.err(`${t.namespace}/${t.name}: a CNI DEL failed; kept for another try (\`virtnet gc\` retries, \`virtnet down --force\` drops it)`);
+      rc = 1;
+      continue;
+    }
     o.out(`virtualmachineinstance ${t.namespace}/${t.name} deleted (${(performance.now() - start).toFixed(0)} ms)`);
   }
   return rc;
 }
 
 export async function gc(rt: NodeRuntime, o: Output): Promise<number> {
-  const removed = await rt.gc();
-  for (const r of removed) o.out(`removed ${r}`);
+  const lines = await rt.gc();
+  const removed = lines.filter((r) => !r.startsWith('kept'));
+  for (const r of lines) o.out(r.startsWith('kept') ? r : `removed ${r}`);
   o.out(removed.length ? `gc: removed ${removed.length}` : 'gc: nothing to remove');
   return 0;
 }

@@ -27,7 +27,8 @@ const USAGE = `usage: virtnet <command> [options]
   describe vmi NAME               interfaces, wiring, leases and steps (-o json|yaml)
   console NAME                    the serial console (Ctrl-] detaches)
   topology NAME [--svg FILE]      pod interfaces -> bridges -> taps -> VM NICs -> networks
-  down NAME... | --all            tear down, leaving nothing behind
+  down NAME... | --all            tear down, leaving nothing behind (a failed CNI DEL keeps the VMI for a retry;
+                                  --force drops it anyway)
   delete vmi|vm|nad NAME...       delete objects (a VM stops its VMI; a NAD in use leaves running VMs alone)
   validate [-o json|yaml] FILE... print the problems with their field paths, or the normalised objects
                                   (Pods: the attachments Multus would make from their annotations)
@@ -55,7 +56,7 @@ export async function main(argv: string[], o: Output = stdio): Promise<number> {
       options: {
         namespace: { type: 'string', short: 'n' }, output: { type: 'string', short: 'o' }, 'state-dir': { type: 'string' },
         'cni-conf-dir': { type: 'string' }, timeout: { type: 'string' }, 'no-wait': { type: 'boolean' }, all: { type: 'boolean' },
-        svg: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        svg: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (err) {
@@ -93,7 +94,7 @@ export async function main(argv: string[], o: Output = stdio): Promise<number> {
       return topology(rt, rest[0]!, namespace, v.svg, o);
     case 'down':
       if (!v.all && !rest.length) return usage('down: give VMI names, or --all');
-      return down(rt, rest, namespace, v.all ?? false, o);
+      return down(rt, rest, namespace, v.all ?? false, o, v.force ?? false);
     case 'delete':
       return deleteObjects(rt, rest[0], rest.slice(1), namespace, o);
     case 'gc':

@@ -63,7 +63,8 @@ export class NodeAgent {
   async start(): Promise<void> {
     this.install();
     if (this.api) {
-      this.pods = this.api.watch('pods', VMI_LABEL);
+      // Only this node's launcher pods: the apiserver filters, so a big cluster costs each agent nothing.
+      this.pods = this.api.watch('pods', VMI_LABEL, `spec.nodeName=${this.o.node}`);
       await this.pods.start();
     }
     this.synced = true;

@@ -105,16 +105,21 @@ export class NodeRuntime {
       this.store.writeVmi(rec);
       return rec;
     } catch (err) {
-      await this.destroyRecord(rec);
+      await this.destroyRecord(rec, true);
       throw err;
     }
   }
 
-  private async destroyRecord(rec: VmiRecord): Promise<string[]> {
+  /** Tear down; a failed CNI DEL keeps the record as Deleting for a retry, unless `force`. */
+  private async destroyRecord(rec: VmiRecord, force = false): Promise<{ problems: string[]; kept: boolean }> {
     const { namespace, name } = rec.object.metadata;
-    const problems = await destroySandbox(this.cfg, rec, this.store.launcherDir(rec.netns));
+    const { problems, cniFailed } = await destroySandbox(this.cfg, rec, this.store.launcherDir(rec.netns));
+    if (cniFailed && !force) {
+      this.store.writeVmi({ ...rec, state: 'Deleting', teardownProblems: problems });
+      return { problems, kept: true };
+    }
     this.store.removeVmi(namespace, name, rec.netns);
-    return problems;
+    return { problems, kept: false };
   }
 
   /** Run `fn` holding this VMI's lock (see Store.lockFile); waits for another holder up to `waitMs`. */
@@ -123,20 +128,20 @@ export class NodeRuntime {
   }
 
   /** Tear a VMI down; false when there was none. Problems met on the way are returned (it goes on past them). */
-  destroy(namespace: string, name: string): Promise<{ found: boolean; problems: string[] }> {
-    return this.withVmiLock(namespace, name, () => this.destroyLocked(namespace, name));
+  destroy(namespace: string, name: string, force = false): Promise<{ found: boolean; problems: string[]; kept: boolean }> {
+    return this.withVmiLock(namespace, name, () => this.destroyLocked(namespace, name, force));
   }
 
   /** destroy(), for a caller that holds the VMI's lock already. */
-  async destroyLocked(namespace: string, name: string): Promise<{ found: boolean; problems: string[] }> {
+  async destroyLocked(namespace: string, name: string, force = false): Promise<{ found: boolean; problems: string[]; kept: boolean }> {
     const rec = this.store.readVmi(namespace, name);
     if (!rec) {
       // A directory without a record: `up` died before writing it; nothing else was made.
       const known = this.store.vmiKeys().some((k) => k.namespace === namespace && k.name === name);
       if (known) this.store.removeVmi(namespace, name);
-      return { found: known, problems: [] };
+      return { found: known, problems: [], kept: false };
     }
-    return { found: true, problems: await this.destroyRecord(rec) };
+    return { found: true, ...(await this.destroyRecord(rec, force)) };
   }
 
   launcherStatus(rec: VmiRecord): LauncherStatus | undefined {
@@ -155,6 +160,7 @@ export class NodeRuntime {
 
   /** Whether a record belongs to a VMI that still exists: its launcher runs, or its `up` is still at work. */
   live(rec: VmiRecord): boolean {
+    if (rec.state === 'Deleting') return false;
     return rec.state === 'Created' ? this.launcherAlive(rec) : startTime(rec.creator.pid) === rec.creator.start;
   }
 
@@ -178,8 +184,10 @@ export class NodeRuntime {
         await this.withVmiLock(key.namespace, key.name, async () => {
           const rec = this.store.readVmi(key.namespace, key.name);
           if (rec && this.live(rec)) return;
-          const { problems } = await this.destroyLocked(key.namespace, key.name);
-          removed.push(`${key.namespace}/${key.name}${rec ? ` (netns ${rec.netns})` : ''}${problems.length ? `: ${problems.join('; ')}` : ''}`);
+          const { problems, kept } = await this.destroyLocked(key.namespace, key.name);
+          const what = `${key.namespace}/${key.name}${rec ? ` (netns ${rec.netns})` : ''}${problems.length ? `: ${problems.join('; ')}` : ''}`;
+          if (kept) removed.push(`kept for another try: ${what}`);
+          else removed.push(what);
         }, 0);
       } catch (err) {
         if (!(err instanceof LockBusyError)) throw err;

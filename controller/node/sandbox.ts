@@ -95,8 +95,9 @@ export function startLauncher(cfg: NodeConfig, rec: VmiRecord, vmiDir: string, l
  * any requested one the cache lacks, whose ADD was cut short), and the
  * namespace. Returns the problems met.
  */
-export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDir: string): Promise<string[]> {
+export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDir: string): Promise<{ problems: string[]; cniFailed: boolean }> {
   const problems: string[] = [];
+  let cniFailed = false;
   const mark = `--state-dir ${launcherDir}`;
   for (const pid of findProcesses(mark)) await terminate(pid, mark, 30_000);
   const netns = netnsPath(rec.netns);
@@ -110,14 +111,19 @@ export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDi
   const pod = podRef(rec);
   const o = attachOptions(cfg);
   const cached = new Set(cachedFor(o.cacheDir, rec.containerID).map((e) => e.ifName));
-  problems.push(...(await detachPod(pod, o)).map((e) => e.message));
+  const detached = await detachPod(pod, o);
+  // detachPod drops the cache even when a DEL fails: a retry then works from the journaled requests.
+  if (detached.length) for (const ifname of [...cached]) cached.delete(ifname);
+  problems.push(...detached.map((e) => e.message));
+  cniFailed ||= detached.length > 0;
   // An ADD cut short left no cache entry: DEL it from the journaled request (DEL is idempotent, and releases IPAM).
   for (const a of [...rec.attachments].reverse().filter((x) => !cached.has(x.ifname))) {
     const err = await delList(a.list, { containerID: rec.containerID, netns: netnsExists(netns) ? netns : '', ifname: a.ifname }, o);
     if (err) problems.push(err.message);
+    cniFailed ||= err !== undefined;
   }
   await deleteNetns(rec.netns).catch((e: Error) => problems.push(e.message));
-  return problems;
+  return { problems, cniFailed };
 }
 
 export function hostResolvConf(): string {

@@ -19,8 +19,14 @@ export interface VmiRecord {
   object: Record<string, any>;
   /** Hash of the applied spec: `up` again with the same spec is a no-op. */
   specHash: string;
-  /** Creating until the launcher runs; gc removes a Creating record whose creator died. */
-  state: 'Creating' | 'Created';
+  /**
+   * Creating until the launcher runs; gc removes a Creating record whose
+   * creator died. Deleting: a teardown whose CNI DEL failed, kept so that an
+   * IP is never leaked: gc and down retry it (down --force drops it).
+   */
+  state: 'Creating' | 'Created' | 'Deleting';
+  /** Why the last teardown was incomplete (state Deleting). */
+  teardownProblems?: string[];
   /** The `virtnet up` that makes it: its pid and start time name that one process for good. */
   creator: { pid: number; start: string };
   netns: string;

@@ -23,6 +23,7 @@ function ports(i: InterfaceSpec): string[] {
 
 function phaseOf(rec: VmiRecord, launcher: LauncherStatus | undefined, launcherAlive: boolean): { phase: VmiPhase; reason?: string } {
   if (rec.state === 'Creating') return { phase: 'Scheduling', reason: 'the sandbox is being created' };
+  if (rec.state === 'Deleting') return { phase: 'Failed', reason: `teardown incomplete (virtnet gc retries; virtnet down --force drops it): ${(rec.teardownProblems ?? []).join('; ')}` };
   if (launcher?.phase === 'Failed') return { phase: 'Failed', reason: launcher.error ?? 'the launcher failed' };
   if (launcher?.phase === 'Stopped') return { phase: 'Succeeded', reason: 'the launcher stopped the VM' };
   if (!launcherAlive) return { phase: 'Failed', reason: 'the launcher is not running (crash or reboot; `virtnet gc` cleans up)' };
