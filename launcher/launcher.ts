@@ -17,6 +17,7 @@ import { renderDomainXml } from './domain/xml.ts';
 import { Virsh } from './domain/virsh.ts';
 import { domainName } from './names.ts';
 import { writeStatus, type LauncherStatus } from './status.ts';
+import { terminate } from '../lib/process.ts';
 import type { LauncherSpec } from './spec.ts';
 
 export interface LauncherOptions {
@@ -161,8 +162,14 @@ export class Launcher {
     const t = performance.now();
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     const errors: Error[] = [];
-    if (this.virsh && this.status.domain) await this.virsh.destroy(this.status.domain).catch((e: Error) => errors.push(e));
-    await this.libvirtd?.stop().catch((e: Error) => errors.push(e));
+    // QEMU gets SIGTERM, as `virsh destroy` would give it, but directly: it exits in milliseconds,
+    // while libvirt's destroy and a clean libvirtd shutdown took about 2 s more (measured here).
+    // This libvirtd keeps nothing worth a clean shutdown: its state is a tmpfs of this pod's own
+    // mount namespace, gone with the launcher. So it gets a short grace.
+    const qemu = this.status.pids?.qemu;
+    if (qemu && this.status.domain) await terminate(qemu, `guest=${this.status.domain},`, 5000);
+    else if (this.virsh && this.status.domain) await this.virsh.destroy(this.status.domain).catch((e: Error) => errors.push(e));
+    await this.libvirtd?.stop(qemu ? 200 : 5000).catch((e: Error) => errors.push(e));
     await this.dnsmasq?.stop().catch((e: Error) => errors.push(e));
     await teardownPod(this.opts.stateDir).catch((e: Error) => errors.push(e));
     this.status.phase = 'Stopped';

@@ -45,7 +45,8 @@ export function assertPrivateMountNamespace(): void {
 export interface Libvirtd {
   uri: string;
   daemon: Daemon;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface LibvirtdOptions {
@@ -96,8 +97,8 @@ export async function startLibvirtd(opts: LibvirtdOptions): Promise<Libvirtd> {
   return {
     uri: `qemu:///system?socket=${socketPath}`,
     daemon,
-    async stop() {
-      await daemon.stop(5000);
+    async stop(graceMs = 5000) {
+      await daemon.stop(graceMs);
     },
   };
 }
