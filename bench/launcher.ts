@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { summarize, round2 } from './stats.ts';
 import { bareQemuToLease } from './bare-qemu.ts';
+import { isAlive } from '../lib/process.ts';
 import { GuestConsole } from '../test/support/guest-console.ts';
 
 const args = process.argv.slice(2);
@@ -38,20 +39,12 @@ const children: ChildProcess[] = [];
 /** Launchers still running, with their state directories. */
 const launchers = new Map<ChildProcess, string>();
 
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-  } catch {
-    return '';
-  }
-}
-
 /** Last resort (a launcher that would not stop): its recorded QEMU, libvirtd and dnsmasq, if they are still its own. */
 function killRecorded(stateDir: string): void {
   const s = readStatus(stateDir);
   const owned: Array<[number | undefined, string]> = [[s?.pids?.qemu, `guest=${s?.domain},`], [s?.pids?.libvirtd, stateDir], [s?.pids?.dnsmasq, stateDir]];
   for (const [pid, mark] of owned) {
-    if (pid && pid > 1 && cmdline(pid).includes(mark)) process.kill(pid, 'SIGKILL');
+    if (pid && isAlive(pid, mark)) process.kill(pid, 'SIGKILL');
   }
 }
 

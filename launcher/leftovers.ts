@@ -5,25 +5,8 @@
  * directory (QEMU's: its domain, as libvirt passes it the log by fd), so a
  * reused pid is never hit.
  */
-import { readFileSync } from 'node:fs';
+import { isAlive, terminate } from '../lib/process.ts';
 import { readStatus } from './status.ts';
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-  } catch {
-    return '';
-  }
-}
-
-async function gone(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!cmdline(pid)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return !cmdline(pid);
-}
 
 /** Kill the recorded processes that still belong to `stateDir`; returns the pids killed. */
 export async function killLeftovers(stateDir: string): Promise<number[]> {
@@ -35,9 +18,8 @@ export async function killLeftovers(stateDir: string): Promise<number[]> {
   ];
   const killed: number[] = [];
   for (const [pid, mark] of owned) {
-    if (!pid || pid <= 1 || !cmdline(pid).includes(mark)) continue;
-    process.kill(pid, 'SIGTERM');
-    if (!(await gone(pid, 3000))) process.kill(pid, 'SIGKILL');
+    if (!pid || !isAlive(pid, mark)) continue;
+    await terminate(pid, mark, 3000);
     killed.push(pid);
   }
   return killed;

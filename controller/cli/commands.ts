@@ -3,26 +3,22 @@
  * console, down, gc and validate. Each takes parsed arguments and an
  * Output, and returns an exit code (0 ok, 1 failed, as kubectl).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { stringify } from 'yaml';
+import { writeFileSync } from 'node:fs';
 import { interactive } from '../../lib/exec.ts';
-import { formatProblems, parseManifests, validateManifests, type Problem } from '../api/manifests.ts';
+import { formatProblems, validateManifests } from '../api/manifests.ts';
+import { readManifestFiles } from './sources.ts';
 import { readStatus } from '../../launcher/status.ts';
 import type { NodeRuntime } from '../node/runtime.ts';
 import { describeVmi } from './describe.ts';
-import { listObject, vmiTable, type VmiView } from './table.ts';
+import { listObject, render, vmiTable, type VmiView } from './table.ts';
 import { topologySvg, topologyText } from './topology.ts';
 import type { Output } from './up.ts';
 import { isPod, podAttachmentsOf } from './pods.ts';
 
 export type Format = 'table' | 'json' | 'yaml';
 
-export function render(value: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? JSON.stringify(value, null, 2) : stringify(value).trimEnd();
-}
-
 function findVmi(rt: NodeRuntime, namespace: string, name: string, o: Output): Record<string, any> | undefined {
-  const vmi = rt.list().find((v) => v.metadata.namespace === namespace && v.metadata.name === name);
+  const vmi = rt.get(namespace, name);
   if (!vmi) o.err(`Error from server (NotFound): virtualmachineinstances "${name}" not found in namespace "${namespace}"`);
   return vmi;
 }
@@ -119,17 +115,7 @@ export async function gc(rt: NodeRuntime, o: Output): Promise<number> {
 }
 
 export function validate(rt: NodeRuntime, files: string[], format: Format, o: Output): number {
-  const problems: Problem[] = [];
-  const manifests = files.flatMap((file) => {
-    try {
-      const parsed = parseManifests(readFileSync(file === '-' ? 0 : file, 'utf8'), file);
-      problems.push(...parsed.problems);
-      return parsed.manifests;
-    } catch (err) {
-      problems.push({ source: file, path: '', rule: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
-      return [];
-    }
-  });
+  const { manifests, problems } = readManifestFiles(files);
   const result = validateManifests(manifests.filter((m) => !isPod(m)), rt.validationContext());
   problems.push(...result.problems);
   const nads = result.objects.flatMap((x) => (x.kind === 'NetworkAttachmentDefinition' ? [x.object] : []));

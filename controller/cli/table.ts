@@ -2,6 +2,7 @@
  * `virtnet get`: VMIs as kubectl prints a table (`-o wide`-like IPs), and the
  * v1 List that `-o json|yaml` wraps them in. Pure: the caller does the I/O.
  */
+import { stringify } from 'yaml';
 import type { VmiStatus } from '../api/status.ts';
 import { ageSince } from './age.ts';
 
@@ -19,6 +20,11 @@ export interface ListObject<T> {
   kind: 'List';
   items: T[];
   metadata: { resourceVersion: '' };
+}
+
+/** An object as -o json or -o yaml prints it (kubectl's indentation; no trailing newline). */
+export function render(value: unknown, format: 'json' | 'yaml'): string {
+  return format === 'json' ? JSON.stringify(value, null, 2) : stringify(value).trimEnd();
 }
 
 /** The envelope kubectl prints around several objects with -o json / -o yaml. */

@@ -6,13 +6,16 @@
  * that already runs with the same spec is left alone; one with a different
  * spec is a clash (a VMI's spec is immutable, as in KubeVirt).
  */
-import { readFileSync } from 'node:fs';
-import { parseManifests, validateManifests, type Problem } from '../api/manifests.ts';
+import { validateManifests } from '../api/manifests.ts';
+import { readManifestFiles } from './sources.ts';
 import { cpuCount, memoryMiB } from '../api/quantity.ts';
-import { chooseBoot, testGuest, TEST_GUEST_CMDLINE, type BootChoice } from '../node/boot.ts';
+import { chooseBoot, testGuest, type BootChoice } from '../node/boot.ts';
 import { ensureDefaultNetwork } from '../node/config.ts';
 import { launcherSpec } from '../render/launcher-spec.ts';
-import { NodeRuntime, specHash, StepError, type StepReporter } from '../node/runtime.ts';
+import { vmiForVm } from '../render/vmi.ts';
+import { runStrategyOf } from '../api/normalize.ts';
+import type { VirtualMachine } from '../api/schema.ts';
+import { NodeRuntime, StepError, type StepReporter } from '../node/runtime.ts';
 import { waitReady } from '../node/wait.ts';
 import type { BootSpec } from '../../launcher/spec.ts';
 
@@ -23,6 +26,8 @@ export interface Output {
 
 type Obj = Record<string, any>;
 
+const CLASH = 'already runs with a different spec; a VMI\'s spec is immutable';
+
 interface VmiTask {
   object: Obj;
   /** Where its spec sits in the source document ("spec" or "spec.template.spec"). */
@@ -32,37 +37,14 @@ interface VmiTask {
   action: 'create' | 'unchanged' | 'recreate';
 }
 
-/** A running VirtualMachine's VMI, named after it (KubeVirt's VM controller). */
+/** A VirtualMachine's VMI when its run strategy says it runs (on one node, `up` is the start). */
 export function vmiFromVm(vm: Obj): Obj | undefined {
-  const runs = vm.spec.running === true || ['Always', 'RerunOnFailure', 'Once'].includes(vm.spec.runStrategy);
-  if (!runs) return undefined;
-  const t = vm.spec.template ?? {};
-  return {
-    apiVersion: vm.apiVersion, kind: 'VirtualMachineInstance',
-    metadata: { ...(t.metadata ?? {}), name: vm.metadata.name, namespace: vm.metadata.namespace, ownerReferences: [{ apiVersion: vm.apiVersion, kind: 'VirtualMachine', name: vm.metadata.name, controller: true }] },
-    spec: t.spec,
-  };
-}
-
-function readSources(files: string[], problems: Problem[]) {
-  return files.flatMap((file) => {
-    let text: string;
-    try {
-      text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
-    } catch (err) {
-      problems.push({ source: file, path: '', rule: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
-      return [];
-    }
-    const parsed = parseManifests(text, file);
-    problems.push(...parsed.problems);
-    return parsed.manifests;
-  });
+  return ['Always', 'RerunOnFailure', 'Once'].includes(runStrategyOf(vm as VirtualMachine)) ? vmiForVm(vm) : undefined;
 }
 
 export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { timeoutMs: number; wait: boolean }): Promise<number> {
   const t0 = performance.now();
-  const problems: Problem[] = [];
-  const manifests = readSources(files, problems);
+  const { manifests, problems } = readManifestFiles(files);
   const { objects, problems: invalid } = validateManifests(manifests, rt.validationContext());
   problems.push(...invalid);
   const tasks: VmiTask[] = [];
@@ -78,13 +60,9 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     const base = kind === 'VirtualMachine' ? 'spec.template.spec' : 'spec';
     const chosen = chooseBoot(vmi.spec, base);
     problems.push(...chosen.problems.map((p) => ({ ...p, source })));
-    const rec = rt.store.readVmi(vmi.metadata.namespace, vmi.metadata.name);
-    let action: VmiTask['action'] = 'create';
-    if (rec && rt.live(rec)) {
-      if (rec.specHash === specHash(vmi.spec)) action = 'unchanged';
-      else problems.push({ source, path: 'metadata.name', rule: `VirtualMachineInstance ${vmi.metadata.namespace}/${vmi.metadata.name} already runs with a different spec; a VMI's spec is immutable: \`virtnet down ${vmi.metadata.name}\` first` });
-    } else if (rec) action = 'recreate';
-    if (chosen.choice) tasks.push({ object: vmi, base, source, boot: chosen.choice, action });
+    const action = rt.plan(vmi.metadata.namespace, vmi.metadata.name, vmi.spec);
+    if (action === 'clash') problems.push({ source, path: 'metadata.name', rule: `VirtualMachineInstance ${vmi.metadata.namespace}/${vmi.metadata.name} ${CLASH}: \`virtnet down ${vmi.metadata.name}\` first` });
+    else if (chosen.choice) tasks.push({ object: vmi, base, source, boot: chosen.choice, action });
   }
   if (problems.length) {
     for (const p of problems) o.err(`${p.source ? `${p.source}: ` : ''}${p.path ? `${p.path}: ` : ''}${p.rule}`);
@@ -116,26 +94,27 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     /** Whether this run made the VMI (a failed create rolls itself back; a failed wait is undone below). */
     let made = false;
     try {
-      let boot: BootSpec | undefined;
-      if (task.action !== 'unchanged' && task.boot.testGuest) {
+      const choice = task.boot;
+      const bootOf = async (): Promise<BootSpec> => {
+        if (!choice.testGuest) return choice.boot;
         const t = performance.now();
         const g = await (guest ??= testGuest(rt.cfg.projectDir));
         report('test guest', performance.now() - t, 'no boot volume in the spec: the project\'s test guest');
-        boot = { kernel: g.kernel, initrd: g.initrd, cmdline: task.boot.cmdline };
-      } else if (!task.boot.testGuest) boot = task.boot.boot;
+        return { kernel: g.kernel, initrd: g.initrd, cmdline: choice.cmdline };
+      };
+      // Built before the lock (it may take minutes on first use), unless nothing is to be made.
+      const boot = task.action === 'unchanged' ? undefined : await bootOf();
       // Decide again under the VMI's lock: another `up`, `down` or `gc` may have acted since validation.
       task.action = await rt.withVmiLock(m.namespace, m.name, async () => {
-        const rec = rt.store.readVmi(m.namespace, m.name);
-        if (rec && rt.live(rec)) {
-          if (rec.specHash !== specHash(task.object.spec)) throw new StepError('validate', 'already runs with a different spec; a VMI\'s spec is immutable: `virtnet down` it first');
-          return 'unchanged';
-        }
-        if (rec) await rt.destroyLocked(m.namespace, m.name);
+        const action = rt.plan(m.namespace, m.name, task.object.spec);
+        if (action === 'clash') throw new StepError('validate', `${CLASH}: \`virtnet down ${m.name}\` first`);
+        if (action === 'unchanged') return action;
+        if (action === 'recreate') await rt.destroyLocked(m.namespace, m.name);
         const spec = task.object.spec;
-        const b: BootSpec = boot ?? (await (guest ??= testGuest(rt.cfg.projectDir)).then((g) => ({ kernel: g.kernel, initrd: g.initrd, cmdline: TEST_GUEST_CMDLINE })));
+        const b = boot ?? (await bootOf());
         await rt.create(task.object, () => launcherSpec(task.object as never, { boot: b, memoryMiB: memoryMiB(spec), cpus: cpuCount(spec), serviceCIDRs: rt.cfg.serviceCIDRs }), report);
         made = true;
-        return rec ? 'recreate' : 'create';
+        return action;
       });
       if (task.action === 'unchanged') report('unchanged', 0, 'already running with this spec');
       if (!opts.wait) return true;

@@ -12,14 +12,14 @@
  * context's namespace, else "default"), errors worded as kubectl's, exit 1 on
  * an error and 2 on a usage mistake.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
-import { formatProblems, parseManifests, validateManifests, type Manifest, type Problem, type ValidationContext } from '../api/manifests.ts';
+import { readManifestFiles } from '../cli/sources.ts';
+import { formatProblems, validateManifests, type Manifest, type Problem, type ValidationContext } from '../api/manifests.ts';
 import type { VmiStatus } from '../api/status.ts';
 import { ageSince } from '../cli/age.ts';
 import { describeVmi } from '../cli/describe.ts';
-import { alignColumns, listObject, vmiTable, type VmiView } from '../cli/table.ts';
+import { alignColumns, listObject, render, vmiTable, type VmiView } from '../cli/table.ts';
 import { topologySvg, topologyText } from '../cli/topology.ts';
 import type { Output } from '../cli/up.ts';
 import { VMI_LABEL, VMI_UID_LABEL } from '../render/pod.ts';
@@ -53,10 +53,6 @@ const stdio: Output = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => 
 function usage(o: Output, problem: string): number {
   o.err(`error: ${problem}\nSee 'kubectl virtnet --help' for usage.`);
   return 2;
-}
-
-function render(value: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? JSON.stringify(value, null, 2) : stringify(value).trimEnd();
 }
 
 /** A failure as kubectl prints it; anything unexpected is still one `error:` line, not a stack. */
@@ -195,17 +191,9 @@ async function clusterNads(manifests: Manifest[], client: PluginClient | ConfigE
 }
 
 async function validate(files: string[], format: Format, namespace: string | undefined, conn: ConnectOptions, o: Output): Promise<number> {
-  const problems: Problem[] = [];
-  let manifests = files.flatMap((file) => {
-    try {
-      const parsed = parseManifests(readFileSync(file === '-' ? 0 : file, 'utf8'), file);
-      problems.push(...parsed.problems);
-      return parsed.manifests;
-    } catch (err) {
-      problems.push({ source: file, path: '', rule: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
-      return [];
-    }
-  });
+  const read = readManifestFiles(files);
+  const problems: Problem[] = read.problems;
+  let manifests = read.manifests;
   let client: PluginClient | ConfigError;
   try {
     client = PluginClient.connect(conn);

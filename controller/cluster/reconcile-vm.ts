@@ -9,6 +9,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { runStrategyOf } from '../api/normalize.ts';
+import { vmiForVm } from '../render/vmi.ts';
 import type { VirtualMachine } from '../api/schema.ts';
 
 type Obj = Record<string, any>;
@@ -17,19 +18,6 @@ export type VmAction =
   | { type: 'createVmi'; vmi: Obj }
   | { type: 'deleteVmi'; name: string }
   | { type: 'setVmStatus'; status: Obj };
-
-export function vmiForVm(vm: Obj): Obj {
-  const t = vm.spec.template ?? {};
-  return {
-    apiVersion: vm.apiVersion, kind: 'VirtualMachineInstance',
-    metadata: {
-      name: vm.metadata.name, namespace: vm.metadata.namespace,
-      ...(t.metadata?.labels && { labels: t.metadata.labels }), ...(t.metadata?.annotations && { annotations: t.metadata.annotations }),
-      ownerReferences: [{ apiVersion: vm.apiVersion, kind: 'VirtualMachine', name: vm.metadata.name, uid: vm.metadata.uid, controller: true, blockOwnerDeletion: true }],
-    },
-    spec: t.spec,
-  };
-}
 
 function printable(strategy: string, vmi: Obj | undefined, ranOnce: boolean): string {
   if (!vmi) return strategy === 'Halted' || strategy === 'Manual' || (strategy === 'Once' && ranOnce) ? 'Stopped' : 'Starting';

@@ -38,7 +38,8 @@ function pathProblem(path: string, field: string): Problem | undefined {
 }
 
 function localFileProblem(path: string, field: string): Problem | undefined {
-  if (!path.startsWith('/')) return { path: field, rule: `${path} must be an absolute path` };
+  const relative = pathProblem(path, field);
+  if (relative) return relative;
   if (!existsSync(path)) return { path: field, rule: `${path} does not exist` };
   if (!statSync(path).isFile()) return { path: field, rule: `${path} is not a regular file` };
   return undefined;

@@ -164,6 +164,18 @@ export class NodeRuntime {
     return rec.state === 'Created' ? this.launcherAlive(rec) : startTime(rec.creator.pid) === rec.creator.start;
   }
 
+  /**
+   * What `up` of this VMI would do now: leave a live one with the same spec
+   * alone, refuse a live one with another spec (a VMI's spec is immutable),
+   * remake a dead one, or make a new one.
+   */
+  plan(namespace: string, name: string, spec: unknown): 'unchanged' | 'clash' | 'recreate' | 'create' {
+    const rec = this.store.readVmi(namespace, name);
+    if (!rec) return 'create';
+    if (!this.live(rec)) return 'recreate';
+    return rec.specHash === specHash(spec) ? 'unchanged' : 'clash';
+  }
+
   status(rec: VmiRecord): VmiStatus {
     return vmiStatus(rec, this.launcherStatus(rec), this.launcherAlive(rec));
   }
@@ -173,6 +185,12 @@ export class NodeRuntime {
     return this.store.listVmis()
       .sort((a, b) => `${a.object.metadata.namespace}/${a.object.metadata.name}`.localeCompare(`${b.object.metadata.namespace}/${b.object.metadata.name}`))
       .map((rec) => ({ ...rec.object, status: this.status(rec) }));
+  }
+
+  /** One VMI object with its status, or undefined. */
+  get(namespace: string, name: string): Record<string, any> | undefined {
+    const rec = this.store.readVmi(namespace, name);
+    return rec && { ...rec.object, status: this.status(rec) };
   }
 
   /** Destroy whatever belongs to VMIs that no longer exist; returns one line per VMI removed. */

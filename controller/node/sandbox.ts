@@ -113,7 +113,7 @@ export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDi
   const cached = new Set(cachedFor(o.cacheDir, rec.containerID).map((e) => e.ifName));
   const detached = await detachPod(pod, o);
   // detachPod drops the cache even when a DEL fails: a retry then works from the journaled requests.
-  if (detached.length) for (const ifname of [...cached]) cached.delete(ifname);
+  if (detached.length) cached.clear();
   problems.push(...detached.map((e) => e.message));
   cniFailed ||= detached.length > 0;
   // An ADD cut short left no cache entry: DEL it from the journaled request (DEL is idempotent, and releases IPAM).

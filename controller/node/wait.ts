@@ -39,7 +39,6 @@ export async function waitReady(rt: NodeRuntime, rec: VmiRecord, report: StepRep
   let stepsShown = 0;
   const leasedShown = new Set<string>();
   let noDhcpShown = false;
-  let lastSeen = performance.now();
   for (;;) {
     const st = rt.launcherStatus(rec);
     for (const s of (st?.steps ?? []).slice(stepsShown)) {
@@ -48,10 +47,7 @@ export async function waitReady(rt: NodeRuntime, rec: VmiRecord, report: StepRep
     }
     stepsShown = st?.steps.length ?? 0;
     if (st?.phase === 'Failed') throw new StepError(stepAt(stepsShown), st.error ?? 'failed');
-    // Just after the spawn, /proc still shows the parent's command line until exec: a launcher counts as
-    // gone only when it has not been seen for a second.
-    if (rt.launcherAlive(rec)) lastSeen = performance.now();
-    else if (performance.now() - lastSeen > 1000) throw new StepError('launcher', `exited: ${logTail(join(launcherDir, 'launcher.log')) || 'no output'}`);
+    if (!rt.launcherAlive(rec)) throw new StepError('launcher', `exited: ${logTail(join(launcherDir, 'launcher.log')) || 'no output'}`);
     if (st?.phase === 'Running') {
       const dhcp = st.nics.filter((n) => n.dhcp);
       if (!noDhcpShown) {

@@ -10,6 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeNetns, deleteNetns, type Netns } from './netns.ts';
+import { ipamAllocations } from './cni.ts';
 
 export const VIRTNET = resolve('dist/cli/virtnet');
 
@@ -70,17 +71,12 @@ export class TestNode {
 
   /** IPAM allocations left in host-local's data directory (one file per address). */
   ipamAllocations(): string[] {
-    try {
-      return readdirSync(join(this.stateDir, 'ipam', 'virtnet')).filter((f) => /^[0-9a-f.:]+$/u.test(f) && f.includes('.') || f.includes(':'));
-    } catch {
-      return [];
-    }
+    return ipamAllocations(join(this.stateDir, 'ipam'), 'virtnet');
   }
 
   /** Everything down, then the node gone; for `after` hooks (also after a failure). */
   destroy(): void {
-    spawnSync(this.argv(['down', '--all'])[0]!, this.argv(['down', '--all']).slice(1), { timeout: 120_000 });
-    spawnSync(this.argv(['gc'])[0]!, this.argv(['gc']).slice(1), { timeout: 120_000 });
+    for (const args of [['down', '--all', '--force'], ['gc']]) this.run(args, 120_000);
     deleteNetns(this.netns);
     rmSync(this.stateDir, { recursive: true, force: true });
   }

@@ -387,7 +387,7 @@ test('RBAC: the ClusterRoles follow from the API calls in the code', () => {
   // Owner references with blockOwnerDeletion: true, whose owners' finalizers may then need update.
   const blocking = new Set<string>();
   if (/kind: 'VirtualMachineInstance'[^}]*blockOwnerDeletion: true/u.test(source('controller/render/pod.ts'))) blocking.add('virtualmachineinstances');
-  if (/kind: 'VirtualMachine'[^}]*blockOwnerDeletion: true/u.test(source('controller/cluster/reconcile-vm.ts'))) blocking.add('virtualmachines');
+  if (/kind: 'VirtualMachine'[^}]*blockOwnerDeletion: true/u.test(source('controller/render/vmi.ts'))) blocking.add('virtualmachines');
   checkDerived(roleOf(objs, 'virtnet-controller'), 'controller/cluster/controller.ts', blocking);
   checkDerived(roleOf(objs, 'virtnet-node-agent'), 'controller/cluster/node-agent.ts', new Set());
   // Cluster-wide roles are right only while the components watch every namespace (no -n).
