@@ -172,6 +172,8 @@ const wrap = (argv: readonly string[]): string[] => ['ip', 'netns', 'exec', NODE
 
 /** The environment every child gets: a clean one, as a runtime would give, plus the CNI variables. */
 const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+/** Set with tmp: the node policy (cni/policy.ts) that lets virtnet's data live under tmp; the Go plugins ignore it. */
+let policyFile: string | undefined;
 
 interface Side {
   label: string;
@@ -193,7 +195,7 @@ function describeFailure(side: Side, verb: string, id: string, r: Timed): string
 }
 
 async function cniCall(side: Side, verb: 'ADD' | 'DEL', id: string): Promise<Timed> {
-  const env = { ...baseEnv, CNI_COMMAND: verb, CNI_CONTAINERID: id, CNI_NETNS: POD_PATH, CNI_IFNAME: IFNAME, CNI_PATH: CNI_DIR };
+  const env = { ...baseEnv, CNI_COMMAND: verb, CNI_CONTAINERID: id, CNI_NETNS: POD_PATH, CNI_IFNAME: IFNAME, CNI_PATH: CNI_DIR, ...(policyFile && { VIRTNET_CNI_POLICY: policyFile }) };
   const r = await timed(wrap([side.binary]), env, side.config);
   if (r.code !== 0) throw new PluginFailure(describeFailure(side, verb, id, r));
   return r;
@@ -323,6 +325,8 @@ async function main(): Promise<number> {
   }
 
   tmp = mkdtempSync(join(tmpdir(), 'vnb-'));
+  policyFile = join(tmp, 'cni-policy.json');
+  writeFileSync(policyFile, JSON.stringify({ dataRoots: [tmp] }));
   const virtnetState = join(tmp, 'virtnet-state');
   const mkSide = (label: string, binary: string, network: string, bridge: string, subnet: string, cniVersion: string, extra: Record<string, unknown>, idPrefix: string): Side => {
     const hostLocalDir = join(tmp ?? '', `host-local-${label}`);

@@ -18,12 +18,14 @@ import { ensureSysctl } from '../lib/sysctl.ts';
 import { settled } from '../lib/settled.ts';
 import { randomMac } from '../lib/cidr.ts';
 import { urandom } from '../lib/names.ts';
-import { execIpam } from './ipam.ts';
+import { execIpam, requireIpamPlugin } from './ipam.ts';
+import { checkHostLinks } from './marks.ts';
 import { planAddressing, planPort, vxlanLinkName, type PortFacts } from './plan.ts';
-import { hostVethName, removeRecord, writeRecord } from './state.ts';
+import { hostVethName, inFlightMark, removeRecord, writeRecord } from './state.ts';
 import { releaseAttachment } from './del.ts';
 import type { CniEnv } from './env.ts';
 import type { Log } from './log.ts';
+import type { NodePolicy } from './policy.ts';
 import type { BridgeConf, CniResult } from './types.ts';
 
 /** Map the kernel's "no such feature" answers to a clear, typed error. */
@@ -43,12 +45,18 @@ async function applyPort(ops: LinkOp[], bridge: string, bridgeExisted: boolean):
     shown = await applyLinkOps(ops);
   } catch (err) {
     if (!(err instanceof ExecError) || !/File exists/u.test(err.stderr) || bridgeExisted || !linkNames().has(bridge)) throw err;
-    shown = await applyLinkOps(ops.filter((o) => o.op !== 'bridge-add'));
+    // The winner made and marked the bridge; the loser neither makes nor (re)marks it.
+    const unmark = (o: LinkOp): LinkOp => {
+      if (o.op !== 'link-set' || o.name !== bridge) return o;
+      const { alias: _mark, ...rest } = o;
+      return rest;
+    };
+    shown = await applyLinkOps(ops.filter((o) => o.op !== 'bridge-add').map(unmark));
   }
   return shown.at(-1)?.[0]?.address;
 }
 
-export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<CniResult> {
+export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<CniResult> {
   if (!netnsExists(env.netns)) {
     throw new VirtnetError(ErrorCode.badEnvironment, `CNI_NETNS: "${env.netns}" does not exist`);
   }
@@ -58,13 +66,17 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<C
   if (present.has(hostVeth)) {
     throw new VirtnetError(ErrorCode.attachmentExists, `container ${env.containerID} already has interface ${env.ifname} on network ${conf.name} (host veth ${hostVeth}); DEL it first`);
   }
+  // Refusals that need the host's state, still before any side effect.
+  if (conf.ipam) requireIpamPlugin(conf.ipam.type, env);
+  await checkHostLinks(conf, policy, present);
   const facts: PortFacts = {
     containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth,
     hostMac: randomMac(urandom), containerMac: conf.mac ?? randomMac(urandom), bridgeMac: randomMac(urandom),
     bridgeExists: present.has(conf.bridge), vxlanExists: conf.vxlan ? present.has(vxlanLinkName(conf.vxlan.id)) : false,
   };
-  const record = { containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth, bridge: conf.bridge };
-  // Written first, so GC can release whatever a crash in the middle leaves.
+  const record = { containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth, bridge: conf.bridge, ...inFlightMark() };
+  // Written first, so GC can release whatever a crash in the middle leaves;
+  // its in-flight mark keeps GC away while this ADD runs (issue 11, defect 10).
   writeRecord(conf.dataDir, conf.name, record);
   // The container's batch starts now and waits on stdin for the addresses.
   const inside = prepareLinkOps(env.netns);
@@ -89,8 +101,12 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log): Promise<C
     log.error('ADD failed, rolling back', { containerID: env.containerID, ifname: env.ifname, error: (err as Error).message });
     // The IPAM release runs even if its ADD failed: the (container, ifname) key is
     // ours alone (duplicates were refused above), and a partial allocation must go.
-    await releaseAttachment(conf, env, record, { ipam: true, log }).catch((e: Error) => log.error('rollback incomplete', { error: e.message }));
-    removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname);
+    // The record goes only once everything is released: while it stays, GC
+    // can still free what the rollback could not, the IP above all.
+    await releaseAttachment(conf, env, record, { ipam: true, log }).then(
+      () => removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname),
+      (e: Error) => log.error('rollback incomplete; the attachment record is kept for GC', { error: e.message }),
+    );
     throw explainKernelError(err, conf);
   }
 }

@@ -12,7 +12,7 @@ import type { CniEnv } from './env.ts';
 import type { Log } from './log.ts';
 import type { BridgeConf, CniRoute } from './types.ts';
 
-export const CHECK_FAILED = 103;
+export const CHECK_FAILED = ErrorCode.checkFailed;
 
 function fail(msg: string): VirtnetError {
   return new VirtnetError(CHECK_FAILED, `CHECK: ${msg}`);

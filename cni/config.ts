@@ -3,12 +3,14 @@
  * the field and the rule; nothing here touches the system.
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
-import { CNI_ID_PATTERN, linkNameProblem } from '../lib/names.ts';
+import { CNI_ID_PATTERN, didYouMean, linkNameProblem, networkNameProblem } from '../lib/names.ts';
+import { searchDomainProblem } from '../lib/dnsmasq-values.ts';
 import { familyOf, isIp, isMac, parseCidr } from '../lib/cidr.ts';
 import { pathProblem } from './env.ts';
 import { parseResult, requireSupported } from './version.ts';
 import type { Attachment, BridgeConf, CniDns, VlanTrunkEntry, VxlanConf } from './types.ts';
 
+export const PLUGIN_TYPE = 'virtnet-bridge';
 export const DEFAULT_BRIDGE = 'virtnet0';
 export const DEFAULT_DATA_DIR = '/var/lib/cni/virtnet';
 export const DEFAULT_VXLAN_PORT = 4789;
@@ -104,9 +106,15 @@ function parseDns(v: unknown): CniDns | undefined {
   };
   const nameservers = list('nameservers');
   nameservers?.forEach((n, i) => { if (!isIp(n)) throw invalid(`dns.nameservers[${i}]`, `"${n}" is not an IP address`); });
+  // domain and search become resolv.conf lines and DHCP search lists: a newline would start a line of its own.
   const domain = str(v, 'domain', 'dns.domain');
+  const domainProblem = domain === undefined ? undefined : searchDomainProblem(domain);
+  if (domainProblem) throw invalid('dns.domain', `is not a domain name: ${domainProblem}`);
   const search = list('search');
+  search?.forEach((d, i) => { const p = searchDomainProblem(d); if (p) throw invalid(`dns.search[${i}]`, `is not a domain name: ${p}`); });
   const options = list('options');
+  // resolv(5): "options" takes words such as ndots:5, separated by blanks.
+  options?.forEach((o, i) => { if (o === '' || /[\s\p{Cc}]/u.test(o)) throw invalid(`dns.options[${i}]`, `${JSON.stringify(o)} must be one resolv.conf option word, without whitespace or control characters`); });
   return { ...(nameservers && { nameservers }), ...(domain && { domain }), ...(search && { search }), ...(options && { options }) };
 }
 
@@ -128,6 +136,8 @@ function requestedMac(raw: Obj, cniArgs: Map<string, string>): string | undefine
     if (value === undefined) continue;
     if (typeof value !== 'string' || !isMac(value)) throw invalid(field, `"${String(value)}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
     if (parseInt(value.slice(0, 2), 16) & 1) throw invalid(field, `"${value}" is a multicast MAC; a NIC needs a unicast one`);
+    // The kernel refuses it for an Ethernet link (is_valid_ether_addr), after the bridge and veth were made.
+    if (/^[0:-]+$/u.test(value)) throw invalid(field, `"${value}" is the all-zero MAC, which no NIC may have`);
     return value.toLowerCase();
   }
   return undefined;
@@ -146,7 +156,8 @@ function checkRequestedIps(raw: Obj): void {
   }
 }
 
-export function parseConfig(stdin: string, cniArgs: Map<string, string> = new Map()): BridgeConf {
+/** The stdin text as a JSON object, or a decode error (code 6). */
+function decode(stdin: string): Obj {
   let raw: unknown;
   try {
     raw = JSON.parse(stdin);
@@ -154,11 +165,86 @@ export function parseConfig(stdin: string, cniArgs: Map<string, string> = new Ma
     throw new VirtnetError(ErrorCode.decodeFailure, `config: not valid JSON (${(e as Error).message})`);
   }
   if (!isObj(raw)) throw new VirtnetError(ErrorCode.decodeFailure, 'config: must be a JSON object');
+  return raw;
+}
+
+/**
+ * The top-level keys a virtnet-bridge config may hold: ours, and those the
+ * spec and libcni put in every plugin's config (SPEC.md "Plugin
+ * configuration objects": cniVersion, name, type, ipam, dns, args,
+ * runtimeConfig, capabilities, prevResult; CONVENTIONS.md reserves the
+ * "cni.dev/" prefix). Multus adds only deviceID and pciBusID, to a
+ * delegate whose NAD has a resourceName (a device plugin's device); they are
+ * accepted and unused. A misspelt key ("isGatway") would otherwise be
+ * ignored in silence and the network built without it.
+ */
+export const KNOWN_FIELDS = [
+  'cniVersion', 'name', 'type', 'ipam', 'dns', 'args', 'runtimeConfig', 'capabilities', 'prevResult', 'deviceID', 'pciBusID',
+  'bridge', 'isGateway', 'isDefaultGateway', 'mtu', 'hairpinMode', 'promiscMode', 'ipMasq', 'macspoofchk',
+  'vxlan', 'vlanTrunk', 'vlan', 'logFile', 'dataDir',
+] as const;
+const VXLAN_FIELDS = ['id', 'remote', 'group', 'local', 'dev', 'port'] as const;
+const DNS_FIELDS = ['nameservers', 'domain', 'search', 'options'] as const;
+const TRUNK_FIELDS = ['id', 'minID', 'maxID'] as const;
+
+function unknownIn(o: unknown, known: readonly string[], prefix: string): string[] {
+  if (!isObj(o)) return [];
+  return Object.keys(o).filter((k) => !known.includes(k) && !(prefix === '' && k.startsWith('cni.dev/'))).map((k) => {
+    const hint = didYouMean(k, known);
+    return `${prefix}${k}: unknown field${hint ? ` (did you mean "${hint}"?)` : ''}`;
+  });
+}
+
+/** Every unknown key, at the top level and in the objects whose shape is ours. */
+export function unknownFields(raw: Obj): string[] {
+  const trunk = Array.isArray(raw.vlanTrunk) ? raw.vlanTrunk.flatMap((e, i) => unknownIn(e, TRUNK_FIELDS, `vlanTrunk[${i}].`)) : [];
+  return [...unknownIn(raw, KNOWN_FIELDS, ''), ...unknownIn(raw.vxlan, VXLAN_FIELDS, 'vxlan.'), ...unknownIn(raw.dns, DNS_FIELDS, 'dns.'), ...trunk];
+}
+
+export function parseConfig(stdin: string, cniArgs: Map<string, string> = new Map()): BridgeConf {
+  const raw = decode(stdin);
+  const unknown = unknownFields(raw);
+  if (unknown.length) throw new VirtnetError(ErrorCode.invalidConfig, unknown.join('; '));
+  return buildConfig(raw, cniArgs);
+}
+
+/**
+ * Every problem the plugin would refuse this config for, as "field: rule"
+ * lines; [] when it would accept it. Pure: `virtnet validate` and NAD
+ * admission run the plugin's own rules without running the plugin.
+ */
+export function configProblems(config: string | Record<string, unknown>): string[] {
+  return checkConfig(config).problems;
+}
+
+/**
+ * configProblems, with the config the plugin would build when there are
+ * none: the node policy (cni/policy.ts policyProblems) is checked on that.
+ */
+export function checkConfig(config: string | Record<string, unknown>): { problems: string[]; conf?: BridgeConf } {
+  let raw: Obj;
+  try {
+    raw = typeof config === 'string' ? decode(config) : config;
+  } catch (e) {
+    return { problems: [(e as Error).message] };
+  }
+  const problems = unknownFields(raw);
+  try {
+    const conf = buildConfig(raw, new Map());
+    return problems.length ? { problems } : { problems, conf };
+  } catch (e) {
+    return { problems: [...problems, (e as Error).message] };
+  }
+}
+
+function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   const cniVersion = str(raw, 'cniVersion', 'cniVersion');
   if (!cniVersion) throw invalid('cniVersion', 'is required');
   requireSupported(cniVersion);
   const name = str(raw, 'name', 'name');
-  if (!name || !CNI_ID_PATTERN.test(name)) throw invalid('name', `"${name ?? ''}" must match ${CNI_ID_PATTERN.source}`);
+  if (!name) throw invalid('name', `"" must match ${CNI_ID_PATTERN.source}`);
+  const nameProblem = networkNameProblem(name);
+  if (nameProblem) throw invalid('name', nameProblem);
   const bridge = str(raw, 'bridge', 'bridge') ?? DEFAULT_BRIDGE;
   const brProblem = linkNameProblem(bridge);
   if (brProblem) throw invalid('bridge', `"${bridge}" is not a valid link name: ${brProblem}`);
@@ -171,6 +257,9 @@ export function parseConfig(stdin: string, cniArgs: Map<string, string> = new Ma
   }
   const ipamType = isObj(ipam) ? ipam.type : undefined;
   if (typeof ipamType === 'string' && !CNI_ID_PATTERN.test(ipamType)) throw invalid('ipam.type', `"${ipamType}" must match ${CNI_ID_PATTERN.source}`);
+  const type = typeof raw.type === 'string' ? raw.type : PLUGIN_TYPE;
+  // A plugin that delegates IPAM to itself recurses without end (issue 11, defect 1).
+  if (ipamType === type || ipamType === PLUGIN_TYPE) throw invalid('ipam.type', `"${ipamType}" is this plugin itself; name an IPAM plugin such as "host-local"`);
   const isDefaultGateway = bool(raw, 'isDefaultGateway');
   const logFile = str(raw, 'logFile', 'logFile');
   if (logFile && pathProblem(logFile)) throw invalid('logFile', `"${logFile}" ${pathProblem(logFile)}`);
@@ -188,7 +277,7 @@ export function parseConfig(stdin: string, cniArgs: Map<string, string> = new Ma
     ...(raw['cni.dev/attachments'] !== undefined ? parseAttachments(raw['cni.dev/attachments'], 'cni.dev/attachments') : []),
   ];
   return {
-    cniVersion, name, type: typeof raw.type === 'string' ? raw.type : 'virtnet-bridge', bridge,
+    cniVersion, name, type, bridge,
     isGateway: bool(raw, 'isGateway') || isDefaultGateway, isDefaultGateway,
     hairpinMode: bool(raw, 'hairpinMode'), promiscMode: bool(raw, 'promiscMode'),
     ipMasq: bool(raw, 'ipMasq'), macspoofchk: bool(raw, 'macspoofchk'), dataDir, raw,

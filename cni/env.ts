@@ -3,7 +3,8 @@
  * effect. Messages and codes follow libcni's skel and pkg/utils.
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
-import { CNI_ID_PATTERN, linkNameProblem } from '../lib/names.ts';
+import { isIp, parseCidr } from '../lib/cidr.ts';
+import { containerIdProblem, dns1123LabelProblem, dns1123SubdomainProblem, KERNEL_OWNED_IFNAMES, linkNameProblem } from '../lib/names.ts';
 
 export type Verb = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'GC' | 'STATUS';
 
@@ -36,9 +37,43 @@ export function pathProblem(p: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The most CNI_ARGS may hold. The spec sets no limit, but what runtimes put
+ * there (IgnoreUnknown, the four K8S_POD_* keys, MAC, IP) is well under
+ * 1 KiB; anything near this size is not a runtime's doing.
+ */
+export const MAX_CNI_ARGS_BYTES = 4096;
+
+/** Why the value of a known CNI_ARGS key is unusable, or undefined. MAC is checked with the config (cni/config.ts requestedMac). */
+function argProblem(key: string, value: string): string | undefined {
+  switch (key) {
+    case 'K8S_POD_NAMESPACE':
+      return dns1123LabelProblem(value);
+    case 'K8S_POD_NAME':
+      return dns1123SubdomainProblem(value);
+    case 'K8S_POD_INFRA_CONTAINER_ID':
+      return containerIdProblem(value);
+    case 'K8S_POD_UID':
+      // The API server's UIDs are UUIDs and a static pod's the kubelet's 32-hex-digit config hash
+      // (pkg/kubelet/config/common.go), but the CRI's PodSandboxMetadata.uid is free text (crictl's
+      // example: "hdishd83djaidwnduwk28bcsb"): held to the container id's rule, which every one of them meets.
+      return containerIdProblem(value);
+    case 'IP': {
+      // The reference IPAM plugins read IP as what to assign: static a comma-separated list of CIDRs, host-local
+      // the IP to request. Both forms are accepted here; each entry must parse.
+      const bad = value.split(',').find((ip) => !(isIp(ip) || parseCidr(ip)));
+      return bad === undefined ? undefined : `${JSON.stringify(bad.slice(0, 100))} is not an IP address or CIDR (IP is a comma-separated list of them)`;
+    }
+    default:
+      return undefined;
+  }
+}
+
 function parseArgs(text: string): Map<string, string> {
   const args = new Map<string, string>();
   if (!text) return args;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_CNI_ARGS_BYTES) throw new VirtnetError(ErrorCode.badEnvironment, `CNI_ARGS: is ${bytes} bytes; it may hold at most ${MAX_CNI_ARGS_BYTES}`);
   for (const pair of text.split(';')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
@@ -50,7 +85,19 @@ function parseArgs(text: string): Map<string, string> {
   if (unknown.length && !ignore) {
     throw new VirtnetError(ErrorCode.badEnvironment, `CNI_ARGS: unknown key ${unknown.join(', ')} (set IgnoreUnknown=1 to allow it)`);
   }
+  for (const [key, value] of args) {
+    const problem = KNOWN_ARGS.has(key) ? argProblem(key, value) : undefined;
+    if (problem) throw new VirtnetError(ErrorCode.badEnvironment, `CNI_ARGS ${key}: ${problem}`);
+  }
   return args;
+}
+
+/** A link name (libcni ValidateInterfaceName) that a new namespace does not already hold. */
+function ifnameProblem(ifname: string): string | undefined {
+  const problem = linkNameProblem(ifname);
+  if (problem) return problem;
+  if (KERNEL_OWNED_IFNAMES.has(ifname)) return 'is a link every network namespace already has (the loopback or a fallback tunnel device); name the interface otherwise';
+  return undefined;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
@@ -63,11 +110,10 @@ export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
     throw new VirtnetError(ErrorCode.badEnvironment, `required env variables [${missing.join(',')}] missing`);
   }
   const containerID = env.CNI_CONTAINERID ?? '';
-  if (containerID && !CNI_ID_PATTERN.test(containerID)) {
-    throw new VirtnetError(ErrorCode.badEnvironment, `CNI_CONTAINERID: "${containerID}" must match ${CNI_ID_PATTERN.source}`);
-  }
+  const idProblem = containerID ? containerIdProblem(containerID) : undefined;
+  if (idProblem) throw new VirtnetError(ErrorCode.badEnvironment, `CNI_CONTAINERID: ${idProblem}`);
   const ifname = env.CNI_IFNAME ?? '';
-  const ifProblem = ifname ? linkNameProblem(ifname) : undefined;
+  const ifProblem = ifname ? ifnameProblem(ifname) : undefined;
   if (ifProblem) throw new VirtnetError(ErrorCode.badEnvironment, `CNI_IFNAME: "${ifname}" ${ifProblem}`);
   const netns = env.CNI_NETNS ?? '';
   const nsProblem = netns ? pathProblem(netns) : undefined;

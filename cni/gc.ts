@@ -1,11 +1,12 @@
 /**
  * GC (CNI 1.1): release every attachment of this network that is not in
- * cni.dev/valid-attachments (or the legacy cni.dev/attachments), then pass
+ * cni.dev/valid-attachments (or the legacy cni.dev/attachments), and whose
+ * ADD is not still running, then pass
  * GC on to an IPAM delegate that speaks 1.1.0.
  */
 import { releaseAttachment } from './del.ts';
 import { execIpam } from './ipam.ts';
-import { listRecords, removeRecord } from './state.ts';
+import { addInFlight, listRecords, removeRecord } from './state.ts';
 import type { CniEnv } from './env.ts';
 import type { Log } from './log.ts';
 import type { BridgeConf } from './types.ts';
@@ -15,6 +16,12 @@ export async function cmdGc(conf: BridgeConf, env: CniEnv, log: Log): Promise<vo
   const errors: Error[] = [];
   for (const rec of listRecords(conf.dataDir, conf.name)) {
     if (valid.has(`${rec.containerID}\0${rec.ifname}`)) continue;
+    // An ADD in flight wrote its record before its runtime could list it as
+    // valid; collecting it would take the veth and IP of an ADD that succeeds.
+    if (addInFlight(rec)) {
+      log.info('skipped: ADD in flight', { containerID: rec.containerID, ifname: rec.ifname, addPid: rec.addPid });
+      continue;
+    }
     try {
       await releaseAttachment(conf, env, rec, { ipam: true, log, allRules: true });
       removeRecord(conf.dataDir, conf.name, rec.containerID, rec.ifname);

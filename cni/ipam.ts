@@ -6,10 +6,12 @@
  * stop at 1.0.0), so the config's cniVersion is clamped to what it supports;
  * its VERSION answer is cached by the binary's path, size and mtime.
  */
-import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { exec } from '../lib/exec.ts';
+import { mkdirPrivate, writeFileDurable } from '../lib/durable.ts';
+import { boundedStderr, delegateEnv, isSelf } from './delegate.ts';
 import { compareVersions, parseResult } from './version.ts';
 import type { BridgeConf, CniResult } from './types.ts';
 import type { CniEnv, Verb } from './env.ts';
@@ -28,19 +30,33 @@ export function findPlugin(type: string, path: readonly string[]): string | unde
   return undefined;
 }
 
-function requirePlugin(type: string, env: CniEnv): string {
+/**
+ * The IPAM binary for `type` in CNI_PATH; refused when it is this plugin
+ * under another name (a symlink or hard link), which would recurse.
+ */
+export function requireIpamPlugin(type: string, env: CniEnv): string {
   const found = findPlugin(type, env.path);
   if (!found) {
     throw new VirtnetError(ErrorCode.invalidConfig, `ipam.type: plugin "${type}" not found in CNI_PATH (${env.path.join(':')})`);
   }
+  if (isSelf(found)) throw new VirtnetError(ErrorCode.invalidConfig, `ipam.type: "${type}" (${found}) is this plugin itself; name an IPAM plugin such as "host-local"`);
   return found;
+}
+
+/**
+ * Where the version cache lives under a dataDir: in a directory whose name
+ * starts with ".", which no network name can (CNI_ID_PATTERN), so no network's
+ * record directory can ever collide with it.
+ */
+export function versionCacheFile(dataDir: string): string {
+  return join(dataDir, '.cache', 'delegate-versions.json');
 }
 
 /** The versions a delegate supports, asked once per binary and cached under dataDir. */
 export async function delegateVersions(binary: string, dataDir: string): Promise<string[]> {
   const st = statSync(binary);
   const key = `${binary}:${st.size}:${st.mtimeMs}`;
-  const cacheFile = join(dataDir, 'delegate-versions.json');
+  const cacheFile = versionCacheFile(dataDir);
   let cache: Record<string, string[]> = {};
   try {
     cache = JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, string[]>;
@@ -49,12 +65,10 @@ export async function delegateVersions(binary: string, dataDir: string): Promise
   }
   const hit = cache[key];
   if (hit) return hit;
-  const { stdout } = await exec([binary], { env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.1.0"}' });
+  const { stdout } = await exec([binary], { env: delegateEnv({}, { CNI_COMMAND: 'VERSION' }), input: '{"cniVersion":"1.1.0"}' });
   const versions = (JSON.parse(stdout) as { supportedVersions?: string[] }).supportedVersions ?? [];
-  mkdirSync(dataDir, { recursive: true });
-  const tmp = `${cacheFile}.${process.pid}`;
-  writeFileSync(tmp, JSON.stringify({ ...cache, [key]: versions }));
-  renameSync(tmp, cacheFile);
+  mkdirPrivate(join(cacheFile, '..'));
+  writeFileDurable(cacheFile, JSON.stringify({ ...cache, [key]: versions }));
   return versions;
 }
 
@@ -73,7 +87,7 @@ export interface IpamCall {
 export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, attachment?: { containerID: string; ifname: string }): Promise<CniResult | undefined> {
   const { conf, env, log } = call;
   if (!conf.ipam) return undefined;
-  const binary = requirePlugin(conf.ipam.type, env);
+  const binary = requireIpamPlugin(conf.ipam.type, env);
   const versions = await delegateVersions(binary, conf.dataDir);
   const version = clampVersion(conf.cniVersion, versions);
   if (!version) {
@@ -81,7 +95,7 @@ export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, a
   }
   // GC and STATUS exist since 1.1.0; an older delegate has nothing to do for them.
   if ((verb === 'GC' || verb === 'STATUS') && compareVersions(version, '1.1.0') < 0) return undefined;
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, CNI_COMMAND: verb };
+  const childEnv = delegateEnv(process.env, { CNI_COMMAND: verb });
   if (attachment) {
     childEnv.CNI_CONTAINERID = attachment.containerID;
     childEnv.CNI_IFNAME = attachment.ifname;
@@ -89,11 +103,11 @@ export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, a
   const input = JSON.stringify({ ...conf.raw, cniVersion: version });
   const started = performance.now();
   const res = await exec([binary], { env: childEnv, input, allowFailure: true });
-  if (res.stderr.trim()) log.info('ipam stderr', { plugin: conf.ipam.type, verb, stderr: res.stderr.trim() });
+  if (res.stderr.trim()) log.info('ipam stderr', { plugin: conf.ipam.type, verb, stderr: boundedStderr(res.stderr) });
   log.debug('ipam', { plugin: conf.ipam.type, verb, version, ms: +(performance.now() - started).toFixed(1) });
   if (res.exitCode !== 0) {
     let code: number = ErrorCode.execFailed;
-    let msg = res.stderr.trim() || `exit code ${res.exitCode}`;
+    let msg = boundedStderr(res.stderr) || `exit code ${res.exitCode}`;
     try {
       const e = JSON.parse(res.stdout) as { code?: number; msg?: string; details?: string };
       if (typeof e.code === 'number') code = e.code;

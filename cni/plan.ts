@@ -45,6 +45,12 @@ export interface AddressPlan {
   result: CniResult;
 }
 
+/**
+ * The ifalias (ip-link(8) "alias NAME") on every bridge and VXLAN device this
+ * plugin creates: the mark by which a later ADD knows the link is virtnet's.
+ */
+export const LINK_MARK = 'virtnet-bridge';
+
 export function vxlanLinkName(id: number): string {
   return `vxlan${id}`;
 }
@@ -76,13 +82,14 @@ export function planPort(conf: BridgeConf, f: PortFacts): PortPlan {
   if (!f.bridgeExists) {
     hostOps.push({ op: 'bridge-add', name: conf.bridge, mac: f.bridgeMac, ...(conf.mtu !== undefined && { mtu: conf.mtu }) });
   }
-  hostOps.push({ op: 'link-set', name: conf.bridge, up: true, ...(conf.promiscMode && { promisc: true }) });
+  // The mark goes on right after the create, in the same batch (marks.ts says why not in it).
+  hostOps.push({ op: 'link-set', name: conf.bridge, up: true, ...(!f.bridgeExists && { alias: LINK_MARK }), ...(conf.promiscMode && { promisc: true }) });
   if (conf.vxlan && !f.vxlanExists) {
     const v = conf.vxlan;
     const name = vxlanLinkName(v.id);
     hostOps.push(
       { op: 'vxlan-add', name, id: v.id, dstPort: v.port, ...(v.remote && { remote: v.remote }), ...(v.group && { group: v.group }), ...(v.local && { local: v.local }), ...(v.dev && { dev: v.dev }), ...(conf.mtu !== undefined && { mtu: conf.mtu }) },
-      { op: 'link-set', name, master: conf.bridge, up: true },
+      { op: 'link-set', name, master: conf.bridge, alias: LINK_MARK, up: true },
     );
   }
   hostOps.push(

@@ -13,6 +13,8 @@ import { cmdDel } from './del.ts';
 import { cmdCheck } from './check.ts';
 import { cmdGc } from './gc.ts';
 import { cmdStatus } from './status.ts';
+import { requireDepthWithinCap } from './delegate.ts';
+import { checkPaths, loadPolicy } from './policy.ts';
 
 export const ABOUT = 'virtnet-bridge: VM-ready bridge CNI plugin';
 
@@ -31,16 +33,19 @@ function versionFromStdin(stdin: string): string {
   }
 }
 
-async function dispatch(env: CniEnv, stdin: string, onLog: (log: Log) => void): Promise<string> {
+async function dispatch(env: CniEnv, processEnv: NodeJS.ProcessEnv, stdin: string, onLog: (log: Log) => void): Promise<string> {
   if (env.verb === 'VERSION') {
     return JSON.stringify({ cniVersion: versionFromStdin(stdin), supportedVersions: SUPPORTED_VERSIONS });
   }
   const conf = parseConfig(stdin, env.args);
-  const log = createLog({ plugin: 'virtnet-bridge', verb: env.verb, network: conf.name }, conf.logFile);
+  // Every host path the config names is held against the node admin's policy before it is used, the log file included.
+  const policy = loadPolicy(processEnv);
+  checkPaths(conf, policy);
+  const log = createLog({ plugin: 'virtnet-bridge', verb: env.verb, network: conf.name }, { ...(conf.logFile && { logFile: conf.logFile }), maxBytes: policy.maxLogBytes });
   onLog(log);
   switch (env.verb) {
     case 'ADD':
-      return JSON.stringify(convertResult(await cmdAdd(conf, env, log), conf.cniVersion));
+      return JSON.stringify(convertResult(await cmdAdd(conf, env, log, policy), conf.cniVersion));
     case 'DEL':
       await cmdDel(conf, env, log);
       return '';
@@ -69,8 +74,10 @@ export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): P
   // One line per operation, which the node agent turns into its CNI duration metric.
   const done = (result: 'ok' | 'error') => log?.info('operation', { verb: processEnv.CNI_COMMAND, result, ms: +(performance.now() - t0).toFixed(1) });
   try {
+    // First of all, VERSION included: a plugin that delegates to itself must stop here.
+    requireDepthWithinCap(processEnv);
     const env = readEnv(processEnv);
-    const stdout = await dispatch(env, stdin, (l) => (log = l));
+    const stdout = await dispatch(env, processEnv, stdin, (l) => (log = l));
     done('ok');
     return { stdout, stderr: '', exitCode: 0 };
   } catch (err) {

@@ -4,9 +4,11 @@
  * what an interrupted ADD or a vanished netns left behind.
  * File names are built only from validated identifiers.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { shortHash } from '../lib/names.ts';
+import { mkdirPrivate, writeFileDurable } from '../lib/durable.ts';
+import { CNI_ID_PATTERN, shortHash } from '../lib/names.ts';
+import { startTime } from '../lib/process.ts';
 
 export interface AttachmentRecord {
   containerID: string;
@@ -14,6 +16,24 @@ export interface AttachmentRecord {
   netns: string;
   hostVeth: string;
   bridge: string;
+  /**
+   * The ADD that wrote the record: its pid and start time (lib/process.ts).
+   * While that process lives, the ADD is in flight and GC must leave the
+   * attachment alone, whatever list of valid attachments it was given.
+   */
+  addPid?: number;
+  addStartTime?: string;
+}
+
+/** Whether the ADD that wrote `rec` is still running (pid and start time both match). */
+export function addInFlight(rec: AttachmentRecord): boolean {
+  return rec.addPid !== undefined && rec.addStartTime !== undefined && startTime(rec.addPid) === rec.addStartTime;
+}
+
+/** The in-flight mark for a record this process writes. */
+export function inFlightMark(): Pick<AttachmentRecord, 'addPid' | 'addStartTime'> {
+  const started = startTime(process.pid);
+  return { addPid: process.pid, ...(started !== undefined && { addStartTime: started }) };
 }
 
 /** The host-side veth name: deterministic, so DEL needs neither the netns nor a record. */
@@ -26,11 +46,11 @@ function fileOf(dataDir: string, network: string, containerID: string, ifname: s
   return join(dataDir, network, `${containerID}_${Buffer.from(ifname).toString('hex')}.json`);
 }
 
+/** Durably (fsync of file and directory), so that a power loss cannot leave an empty record. */
 export function writeRecord(dataDir: string, network: string, rec: AttachmentRecord): void {
   const file = fileOf(dataDir, network, rec.containerID, rec.ifname);
-  mkdirSync(join(dataDir, network), { recursive: true });
-  writeFileSync(`${file}.tmp`, JSON.stringify(rec));
-  renameSync(`${file}.tmp`, file);
+  mkdirPrivate(join(dataDir, network));
+  writeFileDurable(file, JSON.stringify(rec));
 }
 
 export function removeRecord(dataDir: string, network: string, containerID: string, ifname: string): void {
@@ -46,9 +66,20 @@ export function listRecords(dataDir: string, network: string): AttachmentRecord[
   }
   return names.filter((n) => n.endsWith('.json')).flatMap((n) => {
     try {
-      return [JSON.parse(readFileSync(join(dataDir, network, n), 'utf8')) as AttachmentRecord];
+      const rec: unknown = JSON.parse(readFileSync(join(dataDir, network, n), 'utf8'));
+      return isRecord(rec) ? [rec] : [];
     } catch {
       return [];
     }
   });
+}
+
+/** A record's shape, checked after JSON.parse: the file may be foreign or damaged. */
+function isRecord(v: unknown): v is AttachmentRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  const strings = ['containerID', 'ifname', 'netns', 'hostVeth', 'bridge'].every((k) => typeof r[k] === 'string');
+  // GC deletes the link a record names: it must be the veth this plugin derives, nothing else.
+  if (!strings || !CNI_ID_PATTERN.test(r.containerID as string) || r.hostVeth !== hostVethName(r.containerID as string, r.ifname as string)) return false;
+  return (r.addPid === undefined || Number.isInteger(r.addPid)) && (r.addStartTime === undefined || typeof r.addStartTime === 'string');
 }

@@ -19,6 +19,10 @@ export const ErrorCode = {
   attachmentExists: 101,
   /** The kernel lacks a feature the configuration asks for. */
   unsupportedByKernel: 102,
+  /** CHECK found the attachment different from prevResult (cni/check.ts). */
+  checkFailed: 103,
+  /** A delegate chain (plugin -> IPAM -> ...) went deeper than the cap: a plugin that delegates to itself. */
+  delegateTooDeep: 104,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -5,6 +5,7 @@
  * rule to CNI_IFNAME (libcni pkg/utils ValidateInterfaceName).
  */
 import { openSync, readSync, closeSync } from 'node:fs';
+import { showValue } from './show.ts';
 
 export const MAX_LINK_NAME_BYTES = 15;
 
@@ -24,6 +25,79 @@ export function linkNameProblem(name: string): string | undefined {
 
 /** libcni's rule for container ids and network names (pkg/utils/utils.go). */
 export const CNI_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/u;
+
+/**
+ * Links every new network namespace may already have: the loopback, and the
+ * fallback devices the tunnel modules create in each namespace unless
+ * net.core.fb_tunnels_only_for_init_net is set (Documentation/admin-guide/
+ * sysctl/net.rst; ipip, sit, ip6_tunnel, ip_gre, ip6_gre, ip_vti, ip6_vti).
+ * No attachment may be given one of these names.
+ */
+export const KERNEL_OWNED_IFNAMES: ReadonlySet<string> = new Set([
+  'lo', 'tunl0', 'sit0', 'ip6tnl0', 'gre0', 'gretap0', 'erspan0', 'ip6gre0', 'ip_vti0', 'ip6_vti0',
+]);
+
+/** Linux NAME_MAX (include/uapi/linux/limits.h): the longest file name, in bytes. */
+export const NAME_MAX = 255;
+/**
+ * The longest container id accepted. libcni sets none, but the id becomes
+ * part of file names (cni/state.ts `<id>_<hex ifname>.json`, libcni's and
+ * netattach's result cache `<network>-<id>-<ifname>`); containerd, CRI-O
+ * and Podman use 64 hex digits, so twice that leaves room and keeps every
+ * such name within NAME_MAX.
+ */
+export const MAX_CONTAINER_ID_BYTES = 128;
+/** lib/durable.ts writes `<file>.<pid>.tmp` first; a pid has at most 7 digits (PID_MAX_LIMIT, 2^22). */
+const DURABLE_TMP_SUFFIX_BYTES = '.4194304.tmp'.length;
+/**
+ * The longest network name: the name is a directory of its own
+ * (`<dataDir>/<name>/`, host-local's too), and the start of the result
+ * cache's file name `<name>-<containerID>-<ifname>` (libcni
+ * pkg/invoke/cache; netattach/cache.ts), which must fit NAME_MAX with the
+ * longest container id and ifname and the temporary file's suffix.
+ */
+export const MAX_NETWORK_NAME_BYTES = NAME_MAX - MAX_CONTAINER_ID_BYTES - MAX_LINK_NAME_BYTES - '--'.length - DURABLE_TMP_SUFFIX_BYTES;
+
+
+/** Why `value` is not a libcni identifier of at most `max` bytes, or undefined. */
+function cniIdProblem(value: string, max: number): string | undefined {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > max) return `${showValue(value)} is ${bytes} bytes; it must be at most ${max} (it becomes part of file names, NAME_MAX ${NAME_MAX})`;
+  if (!CNI_ID_PATTERN.test(value)) return `${showValue(value)} must match ${CNI_ID_PATTERN.source}`;
+  return undefined;
+}
+
+/** Why `id` is not a container id (CNI_CONTAINERID, K8S_POD_INFRA_CONTAINER_ID), or undefined. */
+export function containerIdProblem(id: string): string | undefined {
+  return cniIdProblem(id, MAX_CONTAINER_ID_BYTES);
+}
+
+/** Why `name` is not a network name (a config's `name`), or undefined. */
+export function networkNameProblem(name: string): string | undefined {
+  return cniIdProblem(name, MAX_NETWORK_NAME_BYTES);
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/u;
+const DNS1123_LABEL_MAX = 63;
+const DNS1123_SUBDOMAIN_MAX = 253;
+
+/** Why `value` is not a DNS-1123 label (Kubernetes namespaces; k8s.io/apimachinery IsDNS1123Label), or undefined. */
+export function dns1123LabelProblem(value: string): string | undefined {
+  if (value.length === 0) return 'must not be empty (is "")';
+  if (value.length > DNS1123_LABEL_MAX) return `${showValue(value)} must be at most ${DNS1123_LABEL_MAX} characters (DNS-1123 label; is ${value.length})`;
+  if (!DNS1123_LABEL.test(value)) return `${showValue(value)} must be a DNS-1123 label (lower-case alphanumerics and "-", matching ${DNS1123_LABEL.source})`;
+  return undefined;
+}
+
+/** Why `value` is not a DNS-1123 subdomain of at most `max` characters (Kubernetes object names; IsDNS1123Subdomain), or undefined. */
+export function dns1123SubdomainProblem(value: string, max = DNS1123_SUBDOMAIN_MAX): string | undefined {
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > max) return `${showValue(value)} must be at most ${max} characters (DNS-1123 subdomain; is ${value.length})`;
+  if (!value.split('.').every((label) => DNS1123_LABEL.test(label))) {
+    return `${showValue(value)} must be a DNS-1123 subdomain (lower-case alphanumerics, "-" and ".", each part starting and ending with an alphanumeric)`;
+  }
+  return undefined;
+}
 
 /**
  * A short, stable hex name for a longer identifier: 64-bit FNV-1a
@@ -50,4 +124,33 @@ export function urandom(n: number): Uint8Array {
     closeSync(fd);
   }
   return buf;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), on UTF-16 units. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/**
+ * The known word nearest to `word`, for a "did you mean" hint: case is
+ * ignored, and only near misses count (at most 2 edits, and fewer than half
+ * the word), so that a hint is never a wild guess.
+ */
+export function didYouMean(word: string, known: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: { name: string; d: number } | undefined;
+  for (const name of known) {
+    const d = editDistance(w, name.toLowerCase());
+    if (d <= 2 && d * 2 < Math.max(w.length, 1) && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name;
 }

@@ -10,6 +10,7 @@
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { exec } from '../lib/exec.ts';
 import { delegateVersions, findPlugin } from '../cni/ipam.ts';
+import { boundedStderr, delegateEnv } from '../cni/delegate.ts';
 import { compareVersions, convertResult, parseResult } from '../cni/version.ts';
 import type { CniResult } from '../cni/types.ts';
 
@@ -40,6 +41,11 @@ export interface InvokeOptions {
   dataDir: string;
   /** argv prefix for every plugin exec (tests run plugins inside a "node" netns). */
   wrap?: string[];
+  /**
+   * Extra environment for every plugin, from the node's admin side, e.g.
+   * VIRTNET_CNI_POLICY naming the node runtime's own policy file.
+   */
+  env?: Record<string, string>;
 }
 
 function clamp(version: string, supported: readonly string[]): string | undefined {
@@ -70,16 +76,17 @@ export async function execPlugin(verb: string, list: ConfList, plugin: PluginCon
   const version = clamp(list.cniVersion, versions);
   if (!version) throw new VirtnetError(ErrorCode.incompatibleVersion, `plugin "${plugin.type}" supports ${JSON.stringify(versions)}, none at or below ${list.cniVersion}`);
   if ((verb === 'GC' || verb === 'STATUS') && compareVersions(version, '1.1.0') < 0) return undefined;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  // One level deeper than this process (cni/delegate.ts), so that a list that loops back to us stops.
+  const env = delegateEnv(process.env, {
+    ...o.env,
     CNI_COMMAND: verb, CNI_CONTAINERID: rt.containerID, CNI_NETNS: rt.netns, CNI_IFNAME: rt.ifname, CNI_PATH: o.cniPath.join(':'),
     CNI_ARGS: [['IgnoreUnknown', '1'] as [string, string], ...(rt.cniArgs ?? [])].map(([k, v]) => `${k}=${v}`).join(';'),
-  };
+  });
   const input = JSON.stringify(pluginConfig(list, plugin, version, rt, prevResult));
   const res = await exec([...(o.wrap ?? []), binary], { env, input, allowFailure: true });
   if (res.exitCode !== 0) {
     // The spec's error JSON on stdout; else stderr (libcni raw_exec).
-    let msg = res.stderr.trim() || `exit code ${res.exitCode}`;
+    let msg = boundedStderr(res.stderr) || `exit code ${res.exitCode}`;
     let code: number = ErrorCode.execFailed;
     try {
       const e = JSON.parse(res.stdout) as { code?: number; msg?: string; details?: string };

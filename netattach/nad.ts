@@ -20,7 +20,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
-import { CNI_ID_PATTERN } from '../lib/names.ts';
+import { dns1123SubdomainProblem, networkNameProblem } from '../lib/names.ts';
+import { showValue } from '../lib/show.ts';
+import { checkConfig, PLUGIN_TYPE } from '../cni/config.ts';
+import { loadPolicy, policyProblems, type NodePolicy } from '../cni/policy.ts';
+import { compareVersions, SUPPORTED_VERSIONS } from '../cni/version.ts';
 import { dns1123LabelProblem } from './annotation.ts';
 
 export const NAD_API_VERSION = 'k8s.cni.cncf.io/v1';
@@ -80,9 +84,25 @@ function isObj(v: unknown): v is Obj {
 /**
  * Check an object's shape as a NAD and return a clean copy holding only the
  * known fields. name and namespace must be DNS-1123 labels (the selection
- * annotation can only name labels).
+ * annotation can only name labels). spec.config, when set, must pass every
+ * rule the attach path applies (toConfList, the plugin's own validation of
+ * each virtnet-bridge plugin) and, since this is what `virtnet validate`
+ * and admission run, the node policy for the host paths a virtnet-bridge
+ * plugin names (cni/policy.ts): by default the policy this process would
+ * hand the plugin ($VIRTNET_CNI_POLICY, /etc/virtnet/cni-policy.json, else
+ * the defaults, which allow no logFile and no dataDir outside
+ * /var/lib/cni/virtnet). A webhook runs on no node: unless its pod is
+ * given the nodes' policy file, it holds NADs to the defaults. Callers that
+ * know the policy their plugins get pass it as `options.policy`.
  */
-export function validateNad(obj: unknown): NetworkAttachmentDefinition {
+export function validateNad(obj: unknown, options: { policy?: NodePolicy } = {}): NetworkAttachmentDefinition {
+  const { nad, conflist, single } = checkNad(obj);
+  if (conflist) checkNodePolicy(conflist, single === true, options.policy);
+  return nad;
+}
+
+/** validateNad without the node policy, and the network list spec.config makes (undefined when it is empty). */
+function checkNad(obj: unknown): { nad: NetworkAttachmentDefinition; conflist?: ResolvedConfList; single?: boolean } {
   if (!isObj(obj)) throw new NadError('(root)', 'must be an object');
   if (obj.apiVersion !== NAD_API_VERSION) throw new NadError('apiVersion', `must be "${NAD_API_VERSION}", not ${JSON.stringify(obj.apiVersion)}`);
   if (obj.kind !== NAD_KIND) throw new NadError('kind', `must be "${NAD_KIND}", not ${JSON.stringify(obj.kind)}`);
@@ -98,23 +118,91 @@ export function validateNad(obj: unknown): NetworkAttachmentDefinition {
     if (nsProblem) throw new NadError('metadata.namespace', nsProblem);
     metadata.namespace = md.namespace;
   }
-  if (md.annotations !== undefined && md.annotations !== null) {
-    if (!isObj(md.annotations)) throw new NadError('metadata.annotations', 'must be an object of strings');
-    const annotations: Record<string, string> = {};
-    for (const [k, v] of Object.entries(md.annotations)) {
-      if (typeof v !== 'string') throw new NadError(`metadata.annotations["${k}"]`, 'must be a string');
-      annotations[k] = v;
-    }
-    metadata.annotations = annotations;
-  }
+  if (md.annotations !== undefined && md.annotations !== null) metadata.annotations = checkAnnotations(md.annotations);
   const nad: NetworkAttachmentDefinition = { apiVersion: NAD_API_VERSION, kind: NAD_KIND, metadata };
-  if (obj.spec !== undefined && obj.spec !== null) {
-    if (!isObj(obj.spec)) throw new NadError('spec', 'must be an object');
-    const config = obj.spec.config;
-    if (config !== undefined && config !== null && typeof config !== 'string') throw new NadError('spec.config', 'must be a string (a JSON CNI config or conflist)');
-    nad.spec = typeof config === 'string' ? { config } : {};
+  if (obj.spec === undefined || obj.spec === null) return { nad };
+  if (!isObj(obj.spec)) throw new NadError('spec', 'must be an object');
+  const config = obj.spec.config;
+  if (config !== undefined && config !== null && typeof config !== 'string') throw new NadError('spec.config', 'must be a string (a JSON CNI config or conflist)');
+  nad.spec = typeof config === 'string' ? { config } : {};
+  if (typeof config !== 'string' || config.trim() === '') return { nad };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(config);
+  } catch (err) {
+    throw new NadError('spec.config', `invalid JSON: ${(err as Error).message}`);
   }
-  return nad;
+  return { nad, conflist: toConfList(parsed, md.name, 'spec.config'), single: !(isObj(parsed) && 'plugins' in parsed) };
+}
+
+function checkAnnotations(value: unknown): Record<string, string> {
+  if (!isObj(value)) throw new NadError('metadata.annotations', 'must be an object of strings');
+  const annotations: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw new NadError(`metadata.annotations["${k}"]`, 'must be a string');
+    annotations[k] = v;
+  }
+  const resourceName = annotations[RESOURCE_NAME_ANNOTATION];
+  const problem = resourceName === undefined || resourceName === '' ? undefined : resourceNameProblem(resourceName);
+  if (problem) throw new NadError(`metadata.annotations["${RESOURCE_NAME_ANNOTATION}"]`, problem);
+  return annotations;
+}
+
+/** The name part of a Kubernetes qualified name (k8s.io/apimachinery IsQualifiedName). */
+const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/u;
+const QUALIFIED_NAME_PART_MAX = 63;
+
+/**
+ * Why `value` is not a device plugin resource name, or undefined. The
+ * device plugin API names a resource "vendor-domain/resourcetype", an
+ * extended resource name: a qualified name whose prefix is a DNS-1123
+ * subdomain outside kubernetes.io, which is reserved for the native
+ * resources (k8s.io/apimachinery IsQualifiedName; Kubernetes
+ * IsExtendedResourceName).
+ */
+export function resourceNameProblem(value: string): string | undefined {
+  const shown = showValue(value);
+  const rule = 'a device plugin resource name is "<vendor domain>/<name>", e.g. "intel.com/sriov"';
+  const parts = value.split('/');
+  if (parts.length !== 2) return `${shown} is not a resource name: ${rule}`;
+  const [domain = '', name = ''] = parts;
+  const domainProblem = dns1123SubdomainProblem(domain);
+  if (domainProblem) return `${shown}: the domain ${domainProblem}; ${rule}`;
+  if (domain === 'kubernetes.io' || domain.endsWith('.kubernetes.io')) return `${shown}: the domain kubernetes.io is reserved for native resources; ${rule}`;
+  if (name.length > QUALIFIED_NAME_PART_MAX) return `${shown}: the name after "/" is ${name.length} characters; it must be at most ${QUALIFIED_NAME_PART_MAX}`;
+  if (!QUALIFIED_NAME_PART.test(name)) return `${shown}: the name after "/" must match ${QUALIFIED_NAME_PART.source}; ${rule}`;
+  return undefined;
+}
+
+/** Each virtnet-bridge plugin's host paths against the node policy; a policy that cannot be read is a problem of its own. */
+function checkNodePolicy(list: ResolvedConfList, single: boolean, given: NodePolicy | undefined): void {
+  list.plugins.forEach((plugin, i) => {
+    if (plugin.type !== PLUGIN_TYPE) return;
+    const at = single ? 'spec.config' : `spec.config.plugins[${i}]`;
+    const { conf } = checkConfig({ ...plugin, cniVersion: clampedVersion(list.cniVersion), name: list.name });
+    if (!conf) return; // toConfList has already refused a config with problems
+    let policy: NodePolicy;
+    try {
+      policy = given ?? loadPolicy(process.env);
+    } catch (err) {
+      throw new NadError(at, `${PLUGIN_TYPE} config: cannot be checked against the node policy: ${(err as Error).message}`);
+    }
+    const problems = policyProblems(conf, policy);
+    if (problems.length) throw new NadError(at, `${PLUGIN_TYPE} config: ${problems.join('; ')}`);
+  });
+}
+
+/** The version a plugin gets from a list of `listVersion` (netattach/invoke.ts clamps the same way). */
+function clampedVersion(listVersion: unknown): unknown {
+  if (typeof listVersion !== 'string' || !VERSION_PATTERN.test(listVersion)) return listVersion;
+  return SUPPORTED_VERSIONS.filter((v) => compareVersions(v, listVersion) <= 0).at(-1) ?? listVersion;
+}
+
+/** Run virtnet-bridge's own config rules on one plugin of a list; every problem in one NadError. */
+function checkVirtnetBridge(plugin: unknown, listVersion: unknown, listName: string, at: string): void {
+  if (!isObj(plugin) || plugin.type !== PLUGIN_TYPE) return;
+  const { problems } = checkConfig({ ...plugin, cniVersion: clampedVersion(listVersion), name: listName });
+  if (problems.length) throw new NadError(at, `${PLUGIN_TYPE} config: ${problems.join('; ')}`);
 }
 
 /** Reads the .conf/.conflist files of a directory (file names relative to it). */
@@ -144,23 +232,11 @@ export function resolveNetwork(
   confDir: string | undefined,
   readDir: (dir: string) => Array<{ file: string; text: string }> = readConfDir,
 ): ResolvedNetwork {
-  const checked = validateNad(nad);
+  // The node policy is the plugin's to apply here: it runs with the runtime's own (netattach/invoke.ts env).
+  const { nad: checked, conflist: fromSpec } = checkNad(nad);
   const name = checked.metadata.name;
   const namespace = checked.metadata.namespace ?? DEFAULT_NAMESPACE;
-  const config = checked.spec?.config;
-
-  let conflist: ResolvedConfList;
-  if (config !== undefined && config.trim() !== '') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(config);
-    } catch (err) {
-      throw new NadError('spec.config', `invalid JSON: ${(err as Error).message}`);
-    }
-    conflist = toConfList(parsed, name, 'spec.config');
-  } else {
-    conflist = fromDirectory(`${namespace}/${name}`, name, confDir, readDir);
-  }
+  const conflist = fromSpec ?? fromDirectory(`${namespace}/${name}`, name, confDir, readDir);
 
   const out: ResolvedNetwork = { name, namespace, conflist };
   const resourceName = checked.metadata.annotations?.[RESOURCE_NAME_ANNOTATION];
@@ -215,7 +291,8 @@ function toConfList(parsed: unknown, nadName: string, source: string): ResolvedC
   if (rawName === undefined || rawName === null || rawName === '') name = nadName;
   else if (typeof rawName !== 'string') throw new NadError(field(source, 'name'), 'must be a string');
   else name = rawName;
-  if (!CNI_ID_PATTERN.test(name)) throw new NadError(field(source, 'name'), `"${name}" must match ${CNI_ID_PATTERN.source}`);
+  const nameProblem = networkNameProblem(name);
+  if (nameProblem) throw new NadError(field(source, 'name'), nameProblem);
 
   const cniVersion = parsed.cniVersion;
   if (cniVersion === undefined || cniVersion === null || cniVersion === '') throw new NadError(field(source, 'cniVersion'), 'is required');
@@ -226,6 +303,7 @@ function toConfList(parsed: unknown, nadName: string, source: string): ResolvedC
   if (!('plugins' in parsed)) {
     // A single-plugin conf: libcni ConfListFromConf keeps the conf whole as the plugin.
     const plugin = checkPlugin({ ...parsed, name }, source, undefined);
+    checkVirtnetBridge(plugin, cniVersion, name, source);
     return { cniVersion, name, plugins: [plugin] };
   }
 
@@ -248,6 +326,7 @@ function toConfList(parsed: unknown, nadName: string, source: string): ResolvedC
   if (!Array.isArray(plugins)) throw new NadError(field(source, 'plugins'), 'must be an array of plugin objects');
   if (plugins.length === 0) throw new NadError(field(source, 'plugins'), 'must not be empty');
   list.plugins = plugins.map((p, i) => checkPlugin(p, source, i));
+  list.plugins.forEach((p, i) => checkVirtnetBridge(p, cniVersion, name, field(source, `plugins[${i}]`)));
   return list;
 }
 

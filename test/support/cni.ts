@@ -3,7 +3,7 @@
  * environment and the config on stdin, here inside a test "node" namespace.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { before, after } from 'node:test';
@@ -27,10 +27,28 @@ export interface CallOptions {
   netns?: string;
   plugin?: string;
   args?: string;
+  /** CNI_PATH, when not the default (dist/cni and the reference plugins). */
+  cniPath?: string;
+  /** The node policy file (VIRTNET_CNI_POLICY); by default the one of the scratch directory holding the config's dataDir. */
+  policy?: string;
+  /** More environment, e.g. VIRTNET_DELEGATE_DEPTH. */
+  env?: Record<string, string>;
+}
+
+/** The scratch directories of this process, each with its policy file. */
+const scratches: Array<{ dir: string; policy: string }> = [];
+
+/** The policy of the scratch directory that holds the config's dataDir, else the newest one's. */
+function policyFor(conf: object): string | undefined {
+  const dataDir = (conf as { dataDir?: unknown }).dataDir;
+  const owner = typeof dataDir === 'string' ? scratches.find((s) => dataDir.startsWith(`${s.dir}/`)) : undefined;
+  return owner?.policy ?? process.env.VIRTNET_CNI_POLICY;
 }
 
 export function callPlugin(node: Netns, verb: string, conf: object, o: CallOptions = {}): CallResult {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: verb, CNI_PATH };
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: verb, CNI_PATH: o.cniPath ?? CNI_PATH, ...o.env };
+  const policy = o.policy ?? policyFor(conf);
+  if (policy) env.VIRTNET_CNI_POLICY = policy;
   if (o.containerID !== undefined) env.CNI_CONTAINERID = o.containerID;
   if (o.ifname !== undefined) env.CNI_IFNAME = o.ifname;
   if (o.netns !== undefined) env.CNI_NETNS = o.netns;
@@ -52,10 +70,22 @@ export function mustCall(node: Netns, verb: string, conf: object, o: CallOptions
   return r;
 }
 
-/** A scratch directory for IPAM and plugin state, removed by the returned function. */
-export function scratchDir(): { dir: string; cleanup: () => void } {
+/**
+ * A scratch directory for IPAM and plugin state, removed by the returned
+ * function. It holds the node policy the plugin runs under in tests
+ * (cni/policy.ts): data only in this process's scratch directories, logs
+ * only in this one. The newest
+ * one's policy is also this process's VIRTNET_CNI_POLICY, which plugins run
+ * through netattach inherit.
+ */
+export function scratchDir(): { dir: string; policy: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const policy = join(dir, 'cni-policy.json');
+  scratches.unshift({ dir, policy });
+  // Every scratch directory of this process is a data root: a test may keep state in one and run a node agent from another.
+  writeFileSync(policy, JSON.stringify({ dataRoots: scratches.map((s) => s.dir), logRoot: dir }));
+  process.env.VIRTNET_CNI_POLICY = policy;
+  return { dir, policy, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** host-local's allocation files (one per IP) under its dataDir. */

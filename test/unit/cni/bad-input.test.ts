@@ -5,9 +5,23 @@
  * touched, and CNI_NETNS / CNI_PATH name places that do not exist as a
  * second line of defence.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runPlugin, ABOUT } from '../../../cni/skel.ts';
+
+/** The node policy of these rows: data and logs only in a scratch directory (hermetic: /etc/virtnet is not read). */
+const SCRATCH = mkdtempSync(join(tmpdir(), 'virtnet-test-badinput-'));
+const POLICY = join(SCRATCH, 'cni-policy.json');
+writeFileSync(POLICY, JSON.stringify({ dataRoots: [join(SCRATCH, 'data'), '/var/lib/cni/virtnet'], logRoot: join(SCRATCH, 'log') }));
+const NO_LOG_POLICY = join(SCRATCH, 'no-log-policy.json');
+writeFileSync(NO_LOG_POLICY, JSON.stringify({}));
+const MISSPELT_POLICY = join(SCRATCH, 'misspelt-policy.json');
+writeFileSync(MISSPELT_POLICY, JSON.stringify({ dataRoot: ['/var/lib/cni/virtnet'] }));
+const LOG = join(SCRATCH, 'log', 'plugin.log');
+after(() => rmSync(SCRATCH, { recursive: true, force: true }));
 
 const BASE_ENV: Record<string, string> = {
   CNI_COMMAND: 'ADD',
@@ -15,6 +29,7 @@ const BASE_ENV: Record<string, string> = {
   CNI_NETNS: '/var/run/netns/virtnet-unit-does-not-exist',
   CNI_IFNAME: 'eth0',
   CNI_PATH: '/nonexistent/virtnet-unit/cni-bin',
+  VIRTNET_CNI_POLICY: POLICY,
 };
 
 /** A config that passes validation; rows break one thing in it. */
@@ -85,10 +100,10 @@ const ROWS: Row[] = [
   { name: 'cniVersion 0.2.0 is unsupported', conf: { cniVersion: '0.2.0' }, code: 1, msg: 'cniVersion: "0.2.0" is not supported (incompatible CNI versions)', details: 'config is "0.2.0", plugin supports ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]' },
   { name: 'cniVersion 9.9.9 is unsupported', conf: { cniVersion: '9.9.9' }, code: 1, msg: 'cniVersion: "9.9.9" is not supported (incompatible CNI versions)', details: 'config is "9.9.9", plugin supports ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]' },
   { name: 'prevResult older than 0.3.0', conf: { prevResult: { cniVersion: '0.2.0' } }, code: 1, msg: ['prevResult', 'cniVersion "0.2.0" is older than 0.3.0'] },
-  { name: 'CHECK with cniVersion 0.3.1', env: { CNI_COMMAND: 'CHECK' }, conf: { cniVersion: '0.3.1', logFile: '/dev/null' }, code: 1, msg: 'config version does not allow CHECK', details: 'CHECK needs cniVersion 0.4.0 or later; the config says "0.3.1"' },
-  { name: 'CHECK with cniVersion 0.3.0', env: { CNI_COMMAND: 'CHECK' }, conf: { cniVersion: '0.3.0', logFile: '/dev/null' }, code: 1, msg: 'config version does not allow CHECK', details: 'CHECK needs cniVersion 0.4.0 or later; the config says "0.3.0"' },
-  { name: 'GC with cniVersion 1.0.0', env: { CNI_COMMAND: 'GC' }, conf: { cniVersion: '1.0.0', logFile: '/dev/null' }, code: 1, msg: 'config version does not allow GC', details: 'GC needs cniVersion 1.1.0 or later; the config says "1.0.0"' },
-  { name: 'STATUS with cniVersion 1.0.0', env: { CNI_COMMAND: 'STATUS' }, conf: { cniVersion: '1.0.0', logFile: '/dev/null' }, code: 1, msg: 'config version does not allow STATUS', details: 'STATUS needs cniVersion 1.1.0 or later; the config says "1.0.0"' },
+  { name: 'CHECK with cniVersion 0.3.1', env: { CNI_COMMAND: 'CHECK' }, conf: { cniVersion: '0.3.1', logFile: LOG }, code: 1, msg: 'config version does not allow CHECK', details: 'CHECK needs cniVersion 0.4.0 or later; the config says "0.3.1"' },
+  { name: 'CHECK with cniVersion 0.3.0', env: { CNI_COMMAND: 'CHECK' }, conf: { cniVersion: '0.3.0', logFile: LOG }, code: 1, msg: 'config version does not allow CHECK', details: 'CHECK needs cniVersion 0.4.0 or later; the config says "0.3.0"' },
+  { name: 'GC with cniVersion 1.0.0', env: { CNI_COMMAND: 'GC' }, conf: { cniVersion: '1.0.0', logFile: LOG }, code: 1, msg: 'config version does not allow GC', details: 'GC needs cniVersion 1.1.0 or later; the config says "1.0.0"' },
+  { name: 'STATUS with cniVersion 1.0.0', env: { CNI_COMMAND: 'STATUS' }, conf: { cniVersion: '1.0.0', logFile: LOG }, code: 1, msg: 'config version does not allow STATUS', details: 'STATUS needs cniVersion 1.1.0 or later; the config says "1.0.0"' },
 
   // --- config fields (code 7) ---
   { name: 'missing cniVersion', conf: { cniVersion: undefined }, code: 7, msg: 'cniVersion: is required' },
@@ -154,6 +169,56 @@ const ROWS: Row[] = [
   { name: 'isGateway "yes"', conf: { isGateway: 'yes' }, code: 7, msg: 'isGateway: must be a boolean' },
   { name: 'cni.dev/valid-attachments not a list', conf: { 'cni.dev/valid-attachments': { c1: 'eth0' } }, code: 7, msg: ['cni.dev/valid-attachments', 'must be a list'] },
   { name: 'DEL validates the config too', env: { CNI_COMMAND: 'DEL' }, conf: { mtu: 10 }, code: 7, msg: 'mtu: must be an integer from 68 to 65535' },
+
+  // --- issue 11: self-delegation, unknown fields, host paths (code 7), delegate depth ---
+  { name: 'ipam.type is the plugin itself', conf: { ipam: { type: 'virtnet-bridge' } }, code: 7, msg: ['ipam.type', '"virtnet-bridge" is this plugin itself'] },
+  { name: 'ipam.type equals a renamed plugin type', conf: { type: 'my-bridge', ipam: { type: 'my-bridge' } }, code: 7, msg: ['ipam.type', '"my-bridge" is this plugin itself'] },
+  { name: 'ipam.type virtnet-bridge refused on DEL too', env: { CNI_COMMAND: 'DEL' }, conf: { ipam: { type: 'virtnet-bridge' } }, code: 7, msg: ['ipam.type', 'is this plugin itself'] },
+  { name: 'unknown field isGatway, with a hint', conf: { isGatway: true }, code: 7, msg: 'isGatway: unknown field (did you mean "isGateway"?)' },
+  { name: 'unknown field without a near known one', conf: { frobnicate: 1 }, code: 7, msg: 'frobnicate: unknown field' },
+  { name: 'unknown vxlan field, with a hint', conf: { vxlan: { id: 1, remote: '192.0.2.1', prt: 4789 } }, code: 7, msg: 'vxlan.prt: unknown field (did you mean "port"?)' },
+  { name: 'unknown vlanTrunk field, with a hint', conf: { vlanTrunk: [{ minId: 1, maxID: 5 }] }, code: 7, msg: ['vlanTrunk[0].minId: unknown field (did you mean "minID"?)'] },
+  { name: 'unknown fields are all listed', conf: { isGatway: true, ipmasq: true }, code: 7, msg: ['isGatway: unknown field', '; ipmasq: unknown field (did you mean "ipMasq"?)'] },
+  { name: 'logFile /etc/cron.d/x on STATUS, no logRoot', env: { CNI_COMMAND: 'STATUS', VIRTNET_CNI_POLICY: NO_LOG_POLICY }, conf: { logFile: '/etc/cron.d/x' }, code: 7, msg: ['logFile', '"/etc/cron.d/x" is refused', 'no logRoot'] },
+  { name: 'logFile outside the log root', env: { CNI_COMMAND: 'STATUS' }, conf: { logFile: '/etc/cron.d/x' }, code: 7, msg: ['logFile', '"/etc/cron.d/x" is outside the log root the node admin allows'] },
+  { name: 'logFile is the log root itself', conf: { logFile: join(SCRATCH, 'log') }, code: 7, msg: ['logFile', 'is the log root itself'] },
+  { name: 'dataDir on the node state', conf: { dataDir: '/var/lib/kubelet' }, code: 7, msg: ['dataDir', '"/var/lib/kubelet" is outside the data roots the node admin allows', '/var/lib/cni/virtnet'] },
+  { name: 'dataDir beside a root (prefix is not a parent)', conf: { dataDir: '/var/lib/cni/virtnet-other' }, code: 7, msg: ['dataDir', 'is outside the data roots'] },
+  { name: 'dataDir outside the roots on GC', env: { CNI_COMMAND: 'GC' }, conf: { dataDir: '/etc' }, code: 7, msg: ['dataDir', '"/etc" is outside the data roots'] },
+  { name: 'ipam.dataDir outside the roots', conf: { ipam: { type: 'host-local', dataDir: '/etc/kubernetes' } }, code: 7, msg: ['ipam.dataDir', '"/etc/kubernetes" is outside the data roots'] },
+  { name: 'ipam.dataDir not a string', conf: { ipam: { type: 'host-local', dataDir: 5 } }, code: 7, msg: 'ipam.dataDir: must be a string (an absolute path)' },
+  { name: 'ipam.dataDir with ".."', conf: { ipam: { type: 'host-local', dataDir: '/var/lib/cni/virtnet/../../x' } }, code: 7, msg: ['ipam.dataDir', 'must not contain ".."'] },
+  { name: 'delegate depth over the cap', env: { VIRTNET_DELEGATE_DEPTH: '5' }, code: 104, msg: ['VIRTNET_DELEGATE_DEPTH', '5 levels deep, more than the cap of 4'] },
+  { name: 'delegate depth over the cap stops VERSION too', env: { CNI_COMMAND: 'VERSION', VIRTNET_DELEGATE_DEPTH: '9' }, code: 104, msg: ['VIRTNET_DELEGATE_DEPTH', 'more than the cap'] },
+  { name: 'delegate depth not a number', env: { VIRTNET_DELEGATE_DEPTH: 'x' }, code: 4, msg: ['VIRTNET_DELEGATE_DEPTH', '"x" must be a small non-negative integer'] },
+  { name: 'policy file named by env is missing', env: { VIRTNET_CNI_POLICY: join(SCRATCH, 'nope.json') }, code: 4, msg: ['VIRTNET_CNI_POLICY', 'cannot read'] },
+  { name: 'policy path relative', env: { VIRTNET_CNI_POLICY: 'policy.json' }, code: 4, msg: ['VIRTNET_CNI_POLICY', 'must be an absolute path'] },
+  { name: 'policy with a misspelt key', env: { VIRTNET_CNI_POLICY: MISSPELT_POLICY }, code: 7, msg: ['node policy', 'dataRoot: unknown key (did you mean "dataRoots"?)'] },
+
+  // --- issue 11, widen the net: values that reached the kernel or a file name ---
+  { name: 'CNI_CONTAINERID of 129 bytes', env: { CNI_CONTAINERID: 'c'.repeat(129) }, code: 4, msg: ['CNI_CONTAINERID', 'is 129 bytes; it must be at most 128'] },
+  { name: 'CNI_CONTAINERID of 100000 bytes, shown cut', env: { CNI_CONTAINERID: 'c'.repeat(100000) }, code: 4, msg: ['CNI_CONTAINERID', '(100000 characters) is 100000 bytes'] },
+  { name: 'CNI_IFNAME lo', env: { CNI_IFNAME: 'lo' }, code: 4, msg: ['CNI_IFNAME', '"lo" is a link every network namespace already has'] },
+  { name: 'CNI_IFNAME tunl0 (a fallback tunnel device)', env: { CNI_IFNAME: 'tunl0' }, code: 4, msg: ['CNI_IFNAME', '"tunl0" is a link every network namespace already has'] },
+  { name: 'CNI_IFNAME lo on DEL too', env: { CNI_COMMAND: 'DEL', CNI_IFNAME: 'lo' }, code: 4, msg: ['CNI_IFNAME', 'already has'] },
+  { name: 'CNI_ARGS over 4096 bytes', env: { CNI_ARGS: `IgnoreUnknown=1;X=${'a'.repeat(4096)}` }, code: 4, msg: ['CNI_ARGS', 'is 4114 bytes; it may hold at most 4096'] },
+  { name: 'CNI_ARGS K8S_POD_NAMESPACE with a newline', env: { CNI_ARGS: 'K8S_POD_NAMESPACE=default\nx' }, code: 4, msg: ['CNI_ARGS K8S_POD_NAMESPACE', '"default\\nx" must be a DNS-1123 label'] },
+  { name: 'CNI_ARGS K8S_POD_NAMESPACE of 64 characters', env: { CNI_ARGS: `K8S_POD_NAMESPACE=${'n'.repeat(64)}` }, code: 4, msg: ['CNI_ARGS K8S_POD_NAMESPACE', 'must be at most 63 characters'] },
+  { name: 'CNI_ARGS K8S_POD_NAME traversal', env: { CNI_ARGS: 'K8S_POD_NAME=../../etc' }, code: 4, msg: ['CNI_ARGS K8S_POD_NAME', '"../../etc" must be a DNS-1123 subdomain'] },
+  { name: 'CNI_ARGS K8S_POD_NAME of 254 characters', env: { CNI_ARGS: `K8S_POD_NAME=${'p'.repeat(254)}` }, code: 4, msg: ['CNI_ARGS K8S_POD_NAME', 'must be at most 253 characters'] },
+  { name: 'CNI_ARGS K8S_POD_INFRA_CONTAINER_ID with "/"', env: { CNI_ARGS: 'K8S_POD_INFRA_CONTAINER_ID=a/b' }, code: 4, msg: ['CNI_ARGS K8S_POD_INFRA_CONTAINER_ID', '"a/b" must match'] },
+  { name: 'CNI_ARGS K8S_POD_UID traversal', env: { CNI_ARGS: 'K8S_POD_UID=../x' }, code: 4, msg: ['CNI_ARGS K8S_POD_UID', '"../x" must match'] },
+  { name: 'CNI_ARGS K8S_POD_UID of 129 bytes', env: { CNI_ARGS: `K8S_POD_UID=${'u'.repeat(129)}` }, code: 4, msg: ['CNI_ARGS K8S_POD_UID', 'is 129 bytes; it must be at most 128'] },
+  { name: 'CNI_ARGS IP not an address', env: { CNI_ARGS: 'IP=10.0.0.999' }, code: 4, msg: ['CNI_ARGS IP', '"10.0.0.999" is not an IP address or CIDR'] },
+  { name: 'CNI_ARGS IP list with a bad second entry', env: { CNI_ARGS: 'IP=10.0.0.5/24,fd00::5,x' }, code: 4, msg: ['CNI_ARGS IP', '"x" is not an IP address or CIDR'] },
+  { name: 'CNI_ARGS MAC all zero', env: { CNI_ARGS: 'MAC=00:00:00:00:00:00' }, code: 7, msg: ['CNI_ARGS MAC', '"00:00:00:00:00:00" is the all-zero MAC'] },
+  { name: 'runtimeConfig.mac all zero', conf: { runtimeConfig: { mac: '00:00:00:00:00:00' } }, code: 7, msg: ['runtimeConfig.mac', 'is the all-zero MAC'] },
+  { name: 'args.cni.mac all zero', conf: { args: { cni: { mac: '00:00:00:00:00:00' } } }, code: 7, msg: ['args.cni.mac', 'is the all-zero MAC'] },
+  { name: 'network name of 99 bytes', conf: { name: 'n'.repeat(99) }, code: 7, msg: ['name', 'is 99 bytes; it must be at most 98', 'NAME_MAX 255'] },
+  { name: 'dns.search with a newline', conf: { dns: { search: ['a.test', 'b.test\nnameserver 6.6.6.6'] } }, code: 7, msg: ['dns.search[1]', 'is not a domain name', 'contains whitespace or control characters'] },
+  { name: 'dns.search with a bad label', conf: { dns: { search: ['-a.test'] } }, code: 7, msg: ['dns.search[0]', 'has the label "-a"'] },
+  { name: 'dns.domain with a newline', conf: { dns: { domain: 'a.test\nsearch evil' } }, code: 7, msg: ['dns.domain', 'is not a domain name', 'contains whitespace'] },
+  { name: 'dns.options with a space', conf: { dns: { options: ['ndots:5 rotate\nnameserver 6.6.6.6'] } }, code: 7, msg: ['dns.options[0]', 'must be one resolv.conf option word'] },
 
   // --- unsupported field (code 2) ---
   { name: 'vlan (access VLAN) is unsupported', conf: { vlan: 100 }, code: 2, msg: ['vlan', 'access-VLAN tagging is not supported', 'vlanTrunk'] },

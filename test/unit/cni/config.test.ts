@@ -207,3 +207,38 @@ test('config: malformed attachments are rejected with the field name', () => {
   assert.throws(() => parseConfig(conf({ 'cni.dev/valid-attachments': {} })), /cni\.dev\/valid-attachments: must be a list of \{containerID, ifname\}/);
   assert.throws(() => parseConfig(conf({ 'cni.dev/attachments': [{ containerID: 'c1' }] })), /cni\.dev\/attachments\[0\]: must have string containerID and ifname/);
 });
+
+test('config: a network name of 98 bytes is accepted (the longest whose cache file name fits NAME_MAX)', () => {
+  assert.equal(parseConfig(conf({ name: 'n'.repeat(98) })).name.length, 98);
+  assert.throws(() => parseConfig(conf({ name: 'n'.repeat(99) })), /name: "n{99}… \(99 characters\) is 99 bytes; it must be at most 98/u);
+});
+
+test('config: a network named delegate-versions.json is an ordinary network (the version cache lives in <dataDir>/.cache)', () => {
+  // Issue 11 defect 2: such a name once turned the cache into a directory. No name can start with ".".
+  assert.equal(parseConfig(conf({ name: 'delegate-versions.json' })).name, 'delegate-versions.json');
+  assert.throws(() => parseConfig(conf({ name: '.cache' })), /name: "\.cache" must match/u);
+});
+
+test('config: dns domain and search take domain names; options take one word each', () => {
+  const dns = { domain: 'svc.cluster.local', search: ['default.svc.cluster.local', '1a.example'], options: ['ndots:5', 'edns0'] };
+  assert.deepEqual(parseConfig(conf({ dns })).dns, dns);
+  assert.throws(() => parseConfig(conf({ dns: { search: ['a.test '] } })), /dns\.search\[0\]: is not a domain name/u);
+  assert.throws(() => parseConfig(conf({ dns: { domain: '' } })), /dns\.domain: is not a domain name: must not be empty/u);
+  assert.throws(() => parseConfig(conf({ dns: { options: [''] } })), /dns\.options\[0\]: "" must be one resolv\.conf option word/u);
+});
+
+test('config: the all-zero MAC is refused from each source, before a lower-priority one is read', () => {
+  for (const [extra, args, field] of [
+    [{ runtimeConfig: { mac: '00:00:00:00:00:00' } }, 'MAC=02:00:00:00:00:01', 'runtimeConfig.mac'],
+    [{ args: { cni: { mac: '00:00:00:00:00:00' } } }, 'MAC=02:00:00:00:00:01', 'args.cni.mac'],
+    [{}, 'MAC=00:00:00:00:00:00', 'CNI_ARGS MAC'],
+  ] as const) {
+    assert.throws(() => parseConfig(conf(extra), new Map([['MAC', args.slice(4)]])), (e: unknown) => {
+      assert.ok(e instanceof VirtnetError);
+      assert.equal(e.code, ErrorCode.invalidConfig);
+      assert.equal(e.message, `${field}: "00:00:00:00:00:00" is the all-zero MAC, which no NIC may have`);
+      return true;
+    });
+  }
+  assert.equal(parseConfig(conf({ runtimeConfig: { mac: '02:00:00:00:00:00' } })).mac, '02:00:00:00:00:00');
+});

@@ -71,7 +71,7 @@ test('plan: isGateway + isDefaultGateway, dual stack, new bridge', () => {
   const routes = [{ dst: '0.0.0.0/0', gw: '10.88.0.1' }, { dst: '::/0', gw: 'fd00:88::1' }];
   assert.deepEqual(plan.hostOps, [
     { op: 'bridge-add', name: 'vnbr0', mac: BRIDGE_MAC },
-    { op: 'link-set', name: 'vnbr0', up: true },
+    { op: 'link-set', name: 'vnbr0', up: true, alias: 'virtnet-bridge' },
     { op: 'veth-add', name: HOST_VETH, mtu: 1500, mac: HOST_MAC, peer: 'eth0', peerMac: CONTAINER_MAC, peerNetns: NETNS },
     { op: 'link-set', name: HOST_VETH, master: 'vnbr0', alias: 'virtnet/podnet/ctr-1', up: true },
     { op: 'link-show', name: 'vnbr0' },
@@ -106,7 +106,7 @@ test('plan: rendered ip batch lines for the gateway plan', () => {
   const plan = planAdd(conf({ isDefaultGateway: true, ipam: IPAM }), facts());
   assert.deepEqual(plan.hostOps.map(renderOp), [
     'link add name vnbr0 address 02:00:00:00:00:03 type bridge',
-    'link set dev vnbr0 up',
+    'link set dev vnbr0 alias virtnet-bridge up',
     'link add name veth1a2b3c4d mtu 1500 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1500 address 02:00:00:00:00:02 netns /var/run/netns/pod1',
     'link set dev veth1a2b3c4d master vnbr0 alias virtnet/podnet/ctr-1 up',
     'link show dev vnbr0',
@@ -213,9 +213,9 @@ test('plan: promiscMode, hairpinMode, mtu and a new vxlan', () => {
   assert.equal(vxlanLinkName(42), 'vxlan42');
   assert.deepEqual(plan.hostOps, [
     { op: 'bridge-add', name: 'vnbr0', mac: BRIDGE_MAC, mtu: 1450 },
-    { op: 'link-set', name: 'vnbr0', up: true, promisc: true },
+    { op: 'link-set', name: 'vnbr0', up: true, alias: 'virtnet-bridge', promisc: true },
     { op: 'vxlan-add', name: 'vxlan42', id: 42, dstPort: 4789, remote: '192.0.2.10', local: '192.0.2.1', mtu: 1450 },
-    { op: 'link-set', name: 'vxlan42', master: 'vnbr0', up: true },
+    { op: 'link-set', name: 'vxlan42', master: 'vnbr0', alias: 'virtnet-bridge', up: true },
     { op: 'veth-add', name: HOST_VETH, mtu: 1450, mac: HOST_MAC, peer: 'eth0', peerMac: CONTAINER_MAC, peerNetns: NETNS },
     { op: 'link-set', name: HOST_VETH, master: 'vnbr0', alias: 'virtnet/podnet/ctr-1', up: true },
     { op: 'bridge-port', name: HOST_VETH, hairpin: true },
@@ -223,9 +223,9 @@ test('plan: promiscMode, hairpinMode, mtu and a new vxlan', () => {
   ]);
   assert.deepEqual(plan.hostOps.map(renderOp), [
     'link add name vnbr0 mtu 1450 address 02:00:00:00:00:03 type bridge',
-    'link set dev vnbr0 promisc on up',
+    'link set dev vnbr0 promisc on alias virtnet-bridge up',
     'link add name vxlan42 mtu 1450 type vxlan id 42 remote 192.0.2.10 local 192.0.2.1 dstport 4789',
-    'link set dev vxlan42 master vnbr0 up',
+    'link set dev vxlan42 master vnbr0 alias virtnet-bridge up',
     'link add name veth1a2b3c4d mtu 1450 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1450 address 02:00:00:00:00:02 netns /var/run/netns/pod1',
     'link set dev veth1a2b3c4d master vnbr0 alias virtnet/podnet/ctr-1 up',
     'link set dev veth1a2b3c4d type bridge_slave hairpin on',
@@ -239,7 +239,7 @@ test('plan: multicast vxlan renders group and dev; an existing vxlan is not re-c
   const fresh = planAdd(c, facts({ ipam: undefined, bridgeExists: true }));
   assert.deepEqual(fresh.hostOps.filter((o) => 'name' in o && o.name === 'vxlan7').map(renderOp), [
     'link add name vxlan7 type vxlan id 7 group 239.1.1.7 dev eth1 dstport 8472',
-    'link set dev vxlan7 master vnbr0 up',
+    'link set dev vxlan7 master vnbr0 alias virtnet-bridge up',
   ]);
   const again = planAdd(c, facts({ ipam: undefined, bridgeExists: true, vxlanExists: true }));
   assert.equal(again.hostOps.some((o) => o.op === 'vxlan-add' || (o.op === 'link-set' && o.name === 'vxlan7')), false);

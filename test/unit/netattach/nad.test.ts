@@ -7,6 +7,7 @@ import {
   NadError, readConfDir, resolveNetwork, validateNad,
   type NetworkAttachmentDefinition, type ResolvedNetwork,
 } from '../../../netattach/nad.ts';
+import { defaultPolicy, parsePolicy, type NodePolicy } from '../../../cni/policy.ts';
 
 function nad(name: string, config?: string, extra: { namespace?: string; annotations?: Record<string, string> } = {}): NetworkAttachmentDefinition {
   return {
@@ -129,10 +130,12 @@ test('resolveNetwork: the not-found error lists unparseable files', () => {
 
 const okNad = { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'net-a' } };
 
+const MACVLAN = '{"cniVersion":"1.0.0","type":"macvlan"}';
+
 test('validateNad: keeps the known fields only', () => {
   assert.deepEqual(validateNad({
-    ...okNad, metadata: { name: 'net-a', namespace: 'ns', annotations: { a: 'b' }, uid: 'u', resourceVersion: '1' }, spec: { config: '{}' }, status: {},
-  }), { ...okNad, metadata: { name: 'net-a', namespace: 'ns', annotations: { a: 'b' } }, spec: { config: '{}' } });
+    ...okNad, metadata: { name: 'net-a', namespace: 'ns', annotations: { a: 'b' }, uid: 'u', resourceVersion: '1' }, spec: { config: MACVLAN }, status: {},
+  }), { ...okNad, metadata: { name: 'net-a', namespace: 'ns', annotations: { a: 'b' } }, spec: { config: MACVLAN } });
   assert.deepEqual(validateNad(okNad), okNad);
   assert.deepEqual(validateNad({ ...okNad, spec: {} }), { ...okNad, spec: {} });
 });
@@ -174,6 +177,114 @@ test('readConfDir (the default readDir): only .conf/.conflist files; a missing d
     assert.deepEqual(readConfDir(join(dir, 'absent')), []);
     assert.equal(resolveNetwork(nad('net-a'), dir).conflist.plugins[0]?.type, 'bridge');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const RESOURCE = 'k8s.v1.cni.cncf.io/resourceName';
+const RESOURCE_FIELD = `metadata.annotations["${RESOURCE}"]`;
+
+test('resourceName: a device plugin resource "<vendor domain>/<name>" is kept', () => {
+  const out = resolveNetwork(nad('net-a', j(BRIDGE), { annotations: { [RESOURCE]: 'intel.com/intel_sriov_netdevice' } }), undefined);
+  assert.equal(out.resourceName, 'intel.com/intel_sriov_netdevice');
+  assert.equal(resolveNetwork(nad('net-a', j(BRIDGE), { annotations: { [RESOURCE]: '' } }), undefined).resourceName, undefined);
+});
+
+const BAD_RESOURCE: Array<[string, string, string]> = [
+  ['path traversal', '../../dev/mem', 'is not a resource name'],
+  ['a newline in the name', 'intel.com/sriov\nx', 'the name after "/" must match'],
+  ['no domain', 'sriov', 'is not a resource name'],
+  ['an empty domain', '/sriov', 'the domain must not be empty'],
+  ['an upper-case domain', 'Intel.com/sriov', 'the domain "Intel.com" must be a DNS-1123 subdomain'],
+  ['the kubernetes.io domain', 'kubernetes.io/sriov', 'reserved for native resources'],
+  ['a kubernetes.io subdomain', 'node.kubernetes.io/sriov', 'reserved for native resources'],
+  ['a 64-character name', `intel.com/${'x'.repeat(64)}`, 'is 64 characters; it must be at most 63'],
+  ['an empty name', 'intel.com/', 'the name after "/" must match'],
+];
+
+for (const [desc, value, phrase] of BAD_RESOURCE) {
+  test(`resourceName refused by validate and resolve alike: ${desc}`, () => {
+    const obj = nad('net-a', j(BRIDGE), { annotations: { [RESOURCE]: value } });
+    for (const run of [() => validateNad(obj), () => resolveNetwork(obj, undefined)]) {
+      assert.throws(run, (err: unknown) => {
+        assert.ok(err instanceof NadError, String(err));
+        assert.equal(err.field, RESOURCE_FIELD);
+        assert.ok(err.rule.includes(phrase), `rule "${err.rule}" lacks "${phrase}"`);
+        return true;
+      });
+    }
+  });
+}
+
+test('validateNad runs the attach path\'s checks on spec.config: the same error as resolveNetwork', () => {
+  const configs = [
+    { cniVersion: '1.0.0' },
+    { cniVersion: '1.0.0', type: '/bin/sh' },
+    { cniVersion: '1.0.0', name: 'net-a', plugins: [] },
+    { cniVersion: '1.0.0', name: 'net-a', plugins: { type: 'bridge' } },
+    { cniVersion: '1.0.0', name: 'net-a', plugins: ['bridge'] },
+    { cniVersion: '1.0.0', name: 'net-a', disableCheck: 'yes', plugins: [{ type: 'bridge' }] },
+    { cniVersion: '1.0.0', name: 'net-a', cniVersions: [1], plugins: [{ type: 'bridge' }] },
+    { cniVersion: '1.0.0', name: 'n'.repeat(99), type: 'bridge' },
+  ];
+  for (const config of configs) {
+    const obj = nad('net-a', j(config));
+    const viaResolve = (() => { try { resolveNetwork(obj, undefined); } catch (e) { return e; } })();
+    assert.ok(viaResolve instanceof NadError, j(config));
+    assert.throws(() => validateNad(obj), (e: unknown) => e instanceof NadError && e.field === viaResolve.field && e.rule === viaResolve.rule, j(config));
+  }
+});
+
+test('validateNad: a network named delegate-versions.json is valid (nothing of the plugin\'s can collide with it)', () => {
+  assert.equal(validateNad(nad('net-a', j({ cniVersion: '1.0.0', name: 'delegate-versions.json', type: 'virtnet-bridge' }))).spec?.config?.includes('delegate-versions.json'), true);
+});
+
+const VB = { cniVersion: '1.1.0', name: 'net-a', type: 'virtnet-bridge' };
+
+function policyRefusal(obj: unknown, policy?: NodePolicy): NadError {
+  try {
+    validateNad(obj, policy ? { policy } : {});
+  } catch (e) {
+    assert.ok(e instanceof NadError, String(e));
+    return e;
+  }
+  assert.fail('accepted');
+}
+
+test('validateNad holds a virtnet-bridge logFile and dataDir to the node policy, as the plugin does', () => {
+  const defaults = defaultPolicy();
+  const log = policyRefusal(nad('net-a', j({ ...VB, logFile: '/etc/cron.d/x' })), defaults);
+  assert.equal(log.field, 'spec.config');
+  assert.match(log.rule, /^virtnet-bridge config: logFile: "\/etc\/cron\.d\/x" is refused: the node admin set no logRoot \(node policy: defaults\)/u);
+  const data = policyRefusal(nad('net-a', j({ cniVersion: '1.1.0', name: 'net-a', plugins: [{ type: 'tuning' }, { type: 'virtnet-bridge', dataDir: '/var/lib/kubelet' }] })), defaults);
+  assert.equal(data.field, 'spec.config.plugins[1]');
+  assert.match(data.rule, /dataDir: "\/var\/lib\/kubelet" is outside the data roots the node admin allows: \["\/var\/lib\/cni\/virtnet"\] \(node policy: defaults\)/u);
+  const ipamDir = policyRefusal(nad('net-a', j({ ...VB, ipam: { type: 'host-local', dataDir: '/etc' } })), defaults);
+  assert.match(ipamDir.rule, /ipam\.dataDir: "\/etc" is outside the data roots/u);
+  // What the admin allows is allowed; other plugins' paths are theirs.
+  const admin = parsePolicy(j({ logRoot: '/var/log/virtnet', dataRoots: ['/srv/cni'] }), '/etc/virtnet/cni-policy.json');
+  validateNad(nad('net-a', j({ ...VB, logFile: '/var/log/virtnet/net-a.log', dataDir: '/srv/cni/a' })), { policy: admin });
+  validateNad(nad('net-a', j({ cniVersion: '1.0.0', type: 'bridge', logFile: '/etc/cron.d/x' })), { policy: defaults });
+  assert.match(policyRefusal(nad('net-a', j({ ...VB, logFile: '/var/log/other.log', dataDir: '/srv/cni/a' })), admin).rule, /outside the log root the node admin allows/u);
+});
+
+test('validateNad reads the policy this process would hand the plugin ($VIRTNET_CNI_POLICY) unless given one', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtnet-nad-policy-'));
+  const saved = process.env.VIRTNET_CNI_POLICY;
+  try {
+    const file = join(dir, 'cni-policy.json');
+    writeFileSync(file, j({ logRoot: join(dir, 'log') }));
+    process.env.VIRTNET_CNI_POLICY = file;
+    validateNad(nad('net-a', j({ ...VB, logFile: join(dir, 'log', 'a.log') })));
+    assert.match(policyRefusal(nad('net-a', j({ ...VB, logFile: '/etc/cron.d/x' }))).rule, new RegExp(`node policy: ${file}`, 'u'));
+    writeFileSync(file, '{"logRot": "/var/log"}');
+    const broken = policyRefusal(nad('net-a', j(VB)));
+    assert.match(broken.rule, /cannot be checked against the node policy: node policy .*logRot: unknown key \(did you mean "logRoot"\?\)/u);
+    // The attach path leaves the policy to the plugin, which runs with the runtime's own (netattach/invoke.ts env).
+    assert.equal(resolveNetwork(nad('net-a', j({ ...VB, logFile: '/etc/cron.d/x' })), undefined).conflist.plugins[0]?.logFile, '/etc/cron.d/x');
+  } finally {
+    if (saved === undefined) delete process.env.VIRTNET_CNI_POLICY;
+    else process.env.VIRTNET_CNI_POLICY = saved;
     rmSync(dir, { recursive: true, force: true });
   }
 });

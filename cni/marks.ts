@@ -1,0 +1,63 @@
+/**
+ * Which host links a network may use. ADD creates its bridge (and VXLAN
+ * device) when missing and marks it with an interface alias; an existing
+ * link is used only when it carries that mark or the node admin lists it in
+ * the policy's allowedBridges. So a NAD naming docker0 or the node's uplink
+ * bridge is refused before anything is done to it (no gateway address, no
+ * promiscuous mode, no forwarding, no ports).
+ *
+ * The alias is set by the same `ip -batch` that creates the link, on the
+ * next line: the kernel ignores IFLA_IFALIAS in RTM_NEWLINK's create path
+ * (checked on 6.18: `ip link add … alias X type bridge` leaves ifalias empty).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { ErrorCode, VirtnetError } from '../lib/errors.ts';
+import { exec } from '../lib/exec.ts';
+import { LINK_MARK, vxlanLinkName } from './plan.ts';
+import type { NodePolicy } from './policy.ts';
+import type { BridgeConf } from './types.ts';
+
+export { LINK_MARK };
+
+/**
+ * /sys/class/net shows the namespace that mounted sysfs, which is ours only
+ * when the runtime entered the netns with its mounts (ip netns exec does; a
+ * bare nsenter --net does not). Trust it only when it lists exactly the
+ * links /proc/self/net/dev lists.
+ */
+function sysfsIsOurs(present: ReadonlySet<string>): boolean {
+  try {
+    // bonding_masters is a file that the bonding module adds to every namespace's view.
+    const listed = readdirSync('/sys/class/net').filter((n) => n !== 'bonding_masters');
+    return listed.length === present.size && listed.every((n) => present.has(n));
+  } catch {
+    return false;
+  }
+}
+
+/** The link's ifalias ('' when it has none): from sysfs when it is ours, else from ip(8). */
+export async function linkAlias(name: string, present: ReadonlySet<string>): Promise<string> {
+  if (sysfsIsOurs(present)) {
+    try {
+      return readFileSync(`/sys/class/net/${name}/ifalias`, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  }
+  const { stdout } = await exec(['ip', '-json', 'link', 'show', 'dev', name]);
+  const [link] = JSON.parse(stdout) as Array<{ ifalias?: string }>;
+  return link?.ifalias ?? '';
+}
+
+async function requireUsable(field: string, link: string, policy: NodePolicy, present: ReadonlySet<string>, listable: boolean): Promise<void> {
+  if (!present.has(link) || (listable && policy.allowedBridges.includes(link))) return;
+  if ((await linkAlias(link, present)) === LINK_MARK) return;
+  const how = listable ? `; the node admin may allow it by listing it in allowedBridges (node policy: ${policy.source})` : '';
+  throw new VirtnetError(ErrorCode.invalidConfig, `${field}: link "${link}" exists and virtnet did not create it (its alias is not "${LINK_MARK}"), so no network may use it${how}`);
+}
+
+/** Refuse an existing bridge or VXLAN device that is neither virtnet's nor allowed by the admin. */
+export async function checkHostLinks(conf: BridgeConf, policy: NodePolicy, present: ReadonlySet<string>): Promise<void> {
+  await requireUsable('bridge', conf.bridge, policy, present, true);
+  if (conf.vxlan) await requireUsable('vxlan.id', vxlanLinkName(conf.vxlan.id), policy, present, false);
+}
