@@ -20,11 +20,18 @@
  *     absent. Multus-only `deviceID` is ignored.
  *   - Empty `ips` / `default-route` lists are dropped ("no request").
  *   - ifnames follow lib/names.ts linkNameProblem (kernel dev_valid_name plus
- *     no quotes, `#`, backslashes or control characters).
- * Every error is an AnnotationError naming the path of the offending value.
+ *     no quotes, `#`, backslashes or control characters), and must not be a
+ *     name the kernel has already given a link in every new network
+ *     namespace: `lo`, and the fallback tunnel devices (`tunl0`, `sit0`, …)
+ *     that exist there while their modules are loaded. (`eth0`, the cluster
+ *     default network's, is refused by netattach/pod.ts as taken.)
+ *   - mac must be a unicast address other than all zeros: the kernel refuses
+ *     both for an Ethernet link (is_valid_ether_addr).
+ * Every error is an AnnotationError naming the path and the offending value.
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
-import { linkNameProblem } from '../lib/names.ts';
+import { dns1123LabelProblem, KERNEL_OWNED_IFNAMES, linkNameProblem } from '../lib/names.ts';
+import { showValue } from '../lib/show.ts';
 import { familyOf, isMac, parseCidr, type Family } from '../lib/cidr.ts';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
@@ -72,17 +79,9 @@ export class AnnotationError extends VirtnetError {
 
 Object.defineProperty(AnnotationError.prototype, 'name', { value: 'AnnotationError' });
 
-/** Kubernetes DNS-1123 label: names and namespaces of NADs. */
-export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/u;
-export const DNS1123_LABEL_MAX = 63;
+/** Kubernetes DNS-1123 labels (NAD names and namespaces) and the devices of every netns: lib/names.ts holds the one rule. */
+export { dns1123LabelProblem, KERNEL_OWNED_IFNAMES } from '../lib/names.ts';
 
-/** Why `value` is not a DNS-1123 label, or undefined when it is. */
-export function dns1123LabelProblem(value: string): string | undefined {
-  if (value.length === 0) return 'must not be empty';
-  if (value.length > DNS1123_LABEL_MAX) return `must be at most ${DNS1123_LABEL_MAX} characters (DNS-1123 label)`;
-  if (!DNS1123_LABEL.test(value)) return `"${value}" must be a DNS-1123 label (lower-case alphanumerics and "-", matching ${DNS1123_LABEL.source})`;
-  return undefined;
-}
 
 const GUID_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){7}$/iu;
 const PROTOCOLS = ['tcp', 'udp', 'sctp'];
@@ -120,8 +119,19 @@ function checkLabel(value: string, field: string): string {
 
 function checkIfname(value: string, field: string): string {
   const problem = linkNameProblem(value);
-  if (problem) throw new AnnotationError(field, `interface name "${value}" ${problem}`);
+  if (problem) throw new AnnotationError(field, `interface name ${showValue(value)} ${problem}`);
+  if (KERNEL_OWNED_IFNAMES.has(value)) {
+    throw new AnnotationError(field, `interface name ${showValue(value)} is taken in every pod: the kernel creates it in each network namespace`);
+  }
   return value;
+}
+
+/** Why `mac` cannot be an Ethernet link's address, or undefined. */
+function macProblem(mac: string): string | undefined {
+  if (!isMac(mac)) return `${showValue(mac)} must be a MAC address (6 bytes, aa:bb:cc:dd:ee:ff)`;
+  if (/^00(?::00){5}$/u.test(mac)) return `${showValue(mac)} must not be all zeros (no link can have that address)`;
+  if (parseInt(mac.slice(0, 2), 16) & 1) return `${showValue(mac)} is a multicast address (low bit of the first byte); a link needs a unicast one`;
+  return undefined;
 }
 
 // ---------------------------------------------------------------- text form
@@ -132,11 +142,11 @@ function parseText(value: string, podNamespace: string): NetworkSelection[] {
     const item = raw.trim();
     if (item === '') throw new AnnotationError(at(i), 'empty item (a stray or doubled ",")');
     const slash = item.split('/');
-    if (slash.length > 2) throw new AnnotationError(at(i), `"${item}" has more than one "/" (expected [<namespace>/]<name>[@<ifname>])`);
+    if (slash.length > 2) throw new AnnotationError(at(i), `${showValue(item)} has more than one "/" (expected [<namespace>/]<name>[@<ifname>])`);
     const nsPart = slash.length === 2 ? (slash[0] ?? '').trim() : undefined;
     const rest = slash.length === 2 ? (slash[1] ?? '') : item;
     const atSplit = rest.split('@');
-    if (atSplit.length > 2) throw new AnnotationError(at(i), `"${item}" has more than one "@" (expected [<namespace>/]<name>[@<ifname>])`);
+    if (atSplit.length > 2) throw new AnnotationError(at(i), `${showValue(item)} has more than one "@" (expected [<namespace>/]<name>[@<ifname>])`);
     const name = checkLabel((atSplit[0] ?? '').trim(), at(i, 'name'));
     const sel: NetworkSelection = {
       name,
@@ -171,7 +181,7 @@ function get(o: Obj, key: string): unknown {
 function str(o: Obj, key: string, field: string): string | undefined {
   const v = get(o, key);
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new AnnotationError(field, 'must be a string');
+  if (typeof v !== 'string') throw new AnnotationError(field, `must be a string (is ${showValue(v)})`);
   return v;
 }
 
@@ -180,7 +190,7 @@ function strList(o: Obj, key: string, field: string): string[] | undefined {
   if (v === undefined) return undefined;
   if (!Array.isArray(v)) throw new AnnotationError(field, 'must be an array of strings');
   return v.map((x, j) => {
-    if (typeof x !== 'string') throw new AnnotationError(`${field}[${j}]`, 'must be a string');
+    if (typeof x !== 'string') throw new AnnotationError(`${field}[${j}]`, `must be a string (is ${showValue(x)})`);
     return x;
   });
 }
@@ -205,7 +215,7 @@ function element(el: unknown, i: number, podNamespace: string): NetworkSelection
   if (ips) {
     ips.forEach((ip, j) => {
       if (ip.includes('%') || (ipFamily(ip) === undefined && parseCidr(ip) === undefined)) {
-        throw new AnnotationError(`${at(i, 'ips')}[${j}]`, `"${ip}" must be an IP address or a CIDR`);
+        throw new AnnotationError(`${at(i, 'ips')}[${j}]`, `${showValue(ip)} must be an IP address or a CIDR`);
       }
     });
     if (ips.length > 0) sel.ips = ips;
@@ -220,20 +230,21 @@ function element(el: unknown, i: number, podNamespace: string): NetworkSelection
 
   const mac = str(el, 'mac', at(i, 'mac'));
   if (mac !== undefined) {
-    if (!isMac(mac)) throw new AnnotationError(at(i, 'mac'), `"${mac}" must be a MAC address (6 bytes, aa:bb:cc:dd:ee:ff)`);
+    const problem = macProblem(mac);
+    if (problem) throw new AnnotationError(at(i, 'mac'), problem);
     sel.mac = mac;
   }
 
   const guid = str(el, 'infiniband-guid', at(i, 'infiniband-guid'));
   if (guid !== undefined) {
-    if (!GUID_PATTERN.test(guid)) throw new AnnotationError(at(i, 'infiniband-guid'), `"${guid}" must be an InfiniBand GUID (8 colon-separated hex bytes)`);
+    if (!GUID_PATTERN.test(guid)) throw new AnnotationError(at(i, 'infiniband-guid'), `${showValue(guid)} must be an InfiniBand GUID (8 colon-separated hex bytes)`);
     sel.infinibandGuid = guid;
   }
 
   const routes = strList(el, 'default-route', at(i, 'default-route'));
   if (routes) {
     routes.forEach((gw, j) => {
-      if (ipFamily(gw) === undefined) throw new AnnotationError(`${at(i, 'default-route')}[${j}]`, `"${gw}" must be an IP address (a gateway)`);
+      if (ipFamily(gw) === undefined) throw new AnnotationError(`${at(i, 'default-route')}[${j}]`, `${showValue(gw)} must be an IP address (a gateway)`);
     });
     if (routes.length > 0) sel.defaultRoute = routes;
   }
@@ -260,7 +271,7 @@ function port(o: Obj, key: string, field: string): number {
   const v = get(o, key);
   if (v === undefined) throw new AnnotationError(field, 'is required');
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) {
-    throw new AnnotationError(field, 'must be an integer port from 1 to 65535');
+    throw new AnnotationError(field, `must be an integer port from 1 to 65535 (is ${showValue(v)})`);
   }
   return v;
 }
@@ -270,12 +281,12 @@ function portMapping(m: unknown, field: string): PortMapping {
   const out: PortMapping = { hostPort: port(m, 'hostPort', `${field}.hostPort`), containerPort: port(m, 'containerPort', `${field}.containerPort`) };
   const protocol = str(m, 'protocol', `${field}.protocol`);
   if (protocol) {
-    if (!PROTOCOLS.includes(protocol.toLowerCase())) throw new AnnotationError(`${field}.protocol`, `"${protocol}" must be one of tcp, udp, sctp`);
+    if (!PROTOCOLS.includes(protocol.toLowerCase())) throw new AnnotationError(`${field}.protocol`, `${showValue(protocol)} must be one of tcp, udp, sctp`);
     out.protocol = protocol;
   }
   const hostIP = str(m, 'hostIP', `${field}.hostIP`);
   if (hostIP) {
-    if (ipFamily(hostIP) === undefined) throw new AnnotationError(`${field}.hostIP`, `"${hostIP}" must be an IP address`);
+    if (ipFamily(hostIP) === undefined) throw new AnnotationError(`${field}.hostIP`, `${showValue(hostIP)} must be an IP address`);
     out.hostIP = hostIP;
   }
   return out;
@@ -290,7 +301,7 @@ function bandwidth(bw: unknown, field: string): Bandwidth {
     const v = get(bw, key);
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-      throw new AnnotationError(`${field}.${key}`, 'must be a non-negative integer');
+      throw new AnnotationError(`${field}.${key}`, `must be a non-negative integer (is ${showValue(v)})`);
     }
     out[key] = v;
   }

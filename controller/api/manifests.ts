@@ -20,7 +20,8 @@ import type { ReservedCidr } from './rules-networks.ts';
 import {
   API_VERSIONS, VirtualMachineInstanceSchema, VirtualMachineSchema, type VirtualMachine, type VirtualMachineInstance,
 } from './schema.ts';
-import { structureProblems } from './structure.ts';
+import { boundProblems, structureProblems } from './structure.ts';
+import type { NodePolicy } from '../../cni/policy.ts';
 
 export interface Problem { source?: string; path: string; rule: string }
 export interface Manifest { source: string; object: unknown }
@@ -28,6 +29,8 @@ export interface ValidationContext {
   nadExists?(namespace: string, name: string): boolean;
   /** The node's pod subnets and service CIDRs, which a masquerade VM subnet must not overlap. */
   reservedCidrs?: ReservedCidr[];
+  /** The node policy this node's plugins run under (cni/policy.ts); else this process's. */
+  nadPolicy?: NodePolicy;
 }
 export type ApiObject =
   | { kind: 'VirtualMachineInstance'; object: VirtualMachineInstance }
@@ -77,15 +80,29 @@ function dropNulls(v: unknown): unknown {
 
 interface Checked { source: string; problems: RuleProblem[]; vmi?: VirtualMachineInstance; vm?: VirtualMachine; nad?: NetworkAttachmentDefinition }
 
+/**
+ * A VMI's or VM's size bounds, first and on the document as given: an
+ * oversized one gets no further check (not even the copy without nulls),
+ * since reporting its size is enough, and cheap (structure.ts boundProblems).
+ */
+function sizeProblems(doc: unknown): RuleProblem[] {
+  if (!isObj(doc)) return [];
+  if (doc.kind === 'VirtualMachineInstance') return boundProblems(VirtualMachineInstanceSchema, doc);
+  if (doc.kind === 'VirtualMachine') return boundProblems(VirtualMachineSchema, doc);
+  return [];
+}
+
 /** Kind, apiVersion and structure of one manifest. */
-function check(m: Manifest): Checked {
+function check(m: Manifest, ctx?: ValidationContext): Checked {
   const c: Checked = { source: m.source, problems: [] };
+  const oversized = sizeProblems(m.object);
+  if (oversized.length) return { ...c, problems: oversized };
   const obj = dropNulls(m.object);
   if (!isObj(obj)) return { ...c, problems: [{ path: '(root)', rule: 'a document must be an object with apiVersion and kind' }] };
   const kind = obj.kind;
   if (kind === NAD_KIND) {
     try {
-      const nad = validateNad(obj);
+      const nad = validateNad(obj, ctx?.nadPolicy ? { policy: ctx.nadPolicy } : {});
       nad.metadata.namespace ??= DEFAULT_NAMESPACE;
       return { ...c, nad };
     } catch (err) {
@@ -108,13 +125,29 @@ function check(m: Manifest): Checked {
     // copy without the malformed fields, when that copy holds together.
     const pruned = withoutBadFields(schema, obj);
     if (!pruned) return { ...c, problems };
-    const semantic = (kind === 'VirtualMachine' ? vmProblems(pruned as VirtualMachine, { namespace: (pruned as VirtualMachine).metadata.namespace ?? DEFAULT_NAMESPACE }) : vmiProblems(pruned as VirtualMachineInstance, { namespace: (pruned as VirtualMachineInstance).metadata.namespace ?? DEFAULT_NAMESPACE }))
-      .filter((p) => !problems.some((q) => p.path === q.path || p.path.startsWith(`${q.path}.`) || p.path.startsWith(`${q.path}[`)
-        // A consequence of the removal ("every network needs an interface") is noise: drop what names a removed field.
-        || p.rule.includes(q.path.replace(/\[\d+\]$/u, '').split('.').at(-1)!)));
-    return { ...c, problems: [...problems, ...semantic] };
+    const semantic = kind === 'VirtualMachine' ? vmProblems(pruned as VirtualMachine, { namespace: (pruned as VirtualMachine).metadata.namespace ?? DEFAULT_NAMESPACE }) : vmiProblems(pruned as VirtualMachineInstance, { namespace: (pruned as VirtualMachineInstance).metadata.namespace ?? DEFAULT_NAMESPACE });
+    return { ...c, problems: [...problems, ...semantic.filter(notAbout(problems))] };
   }
   return kind === 'VirtualMachine' ? { ...c, vm: obj as VirtualMachine } : { ...c, vmi: obj as VirtualMachineInstance };
+}
+
+/**
+ * Whether a semantic problem is news next to the structure problems: not at
+ * or under a malformed (removed) field, and not a consequence of a removal
+ * ("every network needs an interface"), which names the removed field.
+ * Linear: a set of removed paths, each problem's ancestors looked up in it.
+ */
+function notAbout(structure: RuleProblem[]): (p: RuleProblem) => boolean {
+  const removed = new Set(structure.map((q) => q.path));
+  const names = [...new Set(structure.map((q) => q.path.replace(/\[\d+\]$/u, '').split('.').at(-1) ?? q.path))];
+  return (p) => !ancestorsOf(p.path).some((a) => removed.has(a)) && !names.some((n) => p.rule.includes(n));
+}
+
+/** `a.b[2].c` → a.b[2].c, a.b[2], a.b, a. */
+function ancestorsOf(path: string): string[] {
+  const out = [path];
+  for (let i = path.length - 1; i > 0; i--) if (path[i] === '.' || path[i] === '[') out.push(path.slice(0, i));
+  return out;
 }
 
 /**
@@ -140,7 +173,7 @@ function withoutBadFields(schema: TSchema, obj: Record<string, unknown>): Record
 }
 
 export function validateManifests(manifests: Manifest[], ctx?: ValidationContext): { objects: ApiObject[]; problems: Problem[] } {
-  const checked = manifests.map(check);
+  const checked = manifests.map((m) => check(m, ctx));
   const nads = new Set(checked.flatMap((c) => (c.nad ? [`${c.nad.metadata.namespace}/${c.nad.metadata.name}`] : [])));
   const ctxNad = ctx?.nadExists?.bind(ctx);
   const nadExists = ctxNad && ((ns: string, name: string) => nads.has(`${ns}/${name}`) || ctxNad(ns, name));

@@ -16,6 +16,7 @@
  *   enum of literals  → type: string + enum
  *   string | number   → x-kubernetes-int-or-string (a quantity)
  *   Unknown           → x-kubernetes-preserve-unknown-fields
+ *   maxLength, maxItems, maxProperties → as they are (size bounds, schema-network.ts BOUNDS)
  *
  * Anything else throws, so a new TypeBox construct in schema.ts cannot slip
  * into the CRD unconverted. TypeBox's symbol keys never reach the output.
@@ -34,9 +35,18 @@ export function crdSchema(root: TSchema): JsonSchema {
   return out;
 }
 
+/** The size bounds a schema carries; structural schemas allow each on its type. */
+const BOUND_KEYWORDS = ['maxLength', 'maxItems', 'maxProperties'] as const;
+
+function bounds(s: TSchema): JsonSchema {
+  const out: JsonSchema = {};
+  for (const key of BOUND_KEYWORDS) if (typeof s[key] === 'number') out[key] = s[key];
+  return out;
+}
+
 function convert(s: TSchema): JsonSchema {
   const kind = (s as { [Kind]?: string })[Kind];
-  const doc = typeof s.description === 'string' ? { description: s.description } : {};
+  const doc = { ...(typeof s.description === 'string' && { description: s.description }), ...bounds(s) };
   switch (kind) {
     case 'String': return { type: 'string', ...doc };
     case 'Integer': return { type: 'integer', ...doc };

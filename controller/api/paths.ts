@@ -4,6 +4,12 @@
  * that are not plain identifiers in brackets, `metadata.annotations["k8s.v1.cni.cncf.io/networks"]`.
  */
 
+/**
+ * A value as a rule quotes it: JSON, cut after 100 characters (so a 2 MiB
+ * string does not end up in a message). The dnsmasq value rules use the same.
+ */
+export { showValue as shown } from '../../lib/show.ts';
+
 /** One problem with one field; manifests.ts adds the document it came from. */
 export interface RuleProblem { path: string; rule: string }
 

@@ -7,7 +7,7 @@
  * SI ones (Ki Mi Gi Ti Pi Ei), the decimal SI ones (n u m "" k M G T P E) or
  * a decimal exponent (e3, E-2). YAML numbers are quantities too (`cpu: 2`).
  */
-import { child, type RuleProblem } from './paths.ts';
+import { child, shown, type RuleProblem } from './paths.ts';
 import type { VmiSpec } from './schema.ts';
 
 const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$/u;
@@ -73,10 +73,10 @@ export function quantityProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const check = (path: string, q: Quantity | undefined, kind: 'memory' | 'cpu' | 'other') => {
     if (q === undefined) return;
     const v = parseQuantity(q);
-    if (v === undefined) out.push({ path: `${at}.${path}`, rule: `${JSON.stringify(q)} is not a Kubernetes quantity (e.g. 64Mi, 1Gi, 512M, 100m, 2)` });
-    else if (kind === 'memory' && v < MIB) out.push({ path: `${at}.${path}`, rule: `must be at least 1Mi (is ${JSON.stringify(q)})` });
-    else if (kind !== 'memory' && v < 0) out.push({ path: `${at}.${path}`, rule: 'must not be negative' });
-    else if (kind === 'cpu' && v === 0) out.push({ path: `${at}.${path}`, rule: 'must be greater than 0' });
+    if (v === undefined) out.push({ path: `${at}.${path}`, rule: `${shown(q)} is not a Kubernetes quantity (e.g. 64Mi, 1Gi, 512M, 100m, 2)` });
+    else if (kind === 'memory' && v < MIB) out.push({ path: `${at}.${path}`, rule: `must be at least 1Mi (is ${shown(q)})` });
+    else if (kind !== 'memory' && v < 0) out.push({ path: `${at}.${path}`, rule: `must not be negative (is ${shown(q)})` });
+    else if (kind === 'cpu' && v === 0) out.push({ path: `${at}.${path}`, rule: `must be greater than 0 (is ${shown(q)})` });
     else values.set(path, v);
   };
   const res = spec.domain.resources;
@@ -89,11 +89,11 @@ export function quantityProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const guest = values.get('domain.memory.guest');
   const limit = values.get('domain.resources.limits.memory');
   if (guest !== undefined && limit !== undefined && guest > limit) {
-    out.push({ path: `${at}.domain.memory.guest`, rule: `must not exceed domain.resources.limits.memory (${String(res?.limits?.memory)})` });
+    out.push({ path: `${at}.domain.memory.guest`, rule: `${shown(spec.domain.memory?.guest)} must not exceed domain.resources.limits.memory (${shown(res?.limits?.memory)})` });
   }
   for (const key of ['cores', 'sockets', 'threads'] as const) {
     const n = spec.domain.cpu?.[key];
-    if (n !== undefined && n < 1) out.push({ path: `${at}.domain.cpu.${key}`, rule: 'must be at least 1' });
+    if (n !== undefined && n < 1) out.push({ path: `${at}.domain.cpu.${key}`, rule: `must be at least 1 (is ${n})` });
   }
   return out;
 }

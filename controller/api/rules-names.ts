@@ -5,27 +5,24 @@
  * pods (pkg/apis/core/validation validateDNSPolicy / validatePodDNSConfig) and
  * KubeVirt passes through unchecked. A bad search domain reaching KubeVirt's
  * DHCP server panics virt-launcher (kubevirt/kubevirt#4541, #12615); here it
- * is an admission error.
+ * is an admission error, by the same rule the DHCP renderer applies
+ * (lib/dnsmasq-values.ts). The guest's DHCP hostname is spec.hostname (a
+ * DNS-1123 label) or the name's first label, as KubeVirt derives it
+ * (`my.vm` → `my`): every name and hostname admitted here gives one the
+ * renderer sends (test/unit/launcher/dhcp-values.test.ts takes a table of
+ * names through both).
  */
-import { dns1123LabelProblem } from '../../netattach/annotation.ts';
+import { dns1123LabelProblem, dns1123SubdomainProblem } from '../../lib/names.ts';
 import { familyOf } from '../../lib/cidr.ts';
-import { child, index, type RuleProblem } from './paths.ts';
+import { searchDomainProblem } from '../../lib/dnsmasq-values.ts';
+import { child, index, shown, type RuleProblem } from './paths.ts';
 import type { VmiSpec } from './schema.ts';
-
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/u;
 
 /** Kubernetes' limits for pod DNS (validation.go MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars). */
 const MAX_NAMESERVERS = 3;
 const MAX_SEARCHES = 32;
 const MAX_SEARCH_CHARS = 2048;
 
-/** Why `value` is not a DNS-1123 subdomain of at most `max` characters, or undefined. */
-export function dns1123SubdomainProblem(value: string, max = 253): string | undefined {
-  if (value.length === 0) return 'must not be empty';
-  if (value.length > max) return `must be at most ${max} characters (is ${value.length})`;
-  if (!DNS1123_SUBDOMAIN.test(value)) return `"${value}" must be a DNS-1123 subdomain (lower-case alphanumerics, "-" and ".", each part starting and ending with an alphanumeric)`;
-  return undefined;
-}
 
 export interface Meta { name?: string; namespace?: string }
 
@@ -66,7 +63,7 @@ export function dnsProblems(spec: VmiSpec, at: string): RuleProblem[] {
     out.push({ path: `${at}.dnsConfig.nameservers`, rule: `at most ${MAX_NAMESERVERS} nameservers (has ${servers.length}; resolv.conf reads no more)` });
   }
   servers.forEach((s, i) => {
-    if (familyOf(s) === undefined) out.push({ path: index(`${at}.dnsConfig.nameservers`, i), rule: `"${s}" is not an IP address` });
+    if (familyOf(s) === undefined) out.push({ path: index(`${at}.dnsConfig.nameservers`, i), rule: `${shown(s)} is not an IP address` });
   });
   const searches = cfg?.searches ?? [];
   const sp = `${at}.dnsConfig.searches`;
@@ -75,8 +72,35 @@ export function dnsProblems(spec: VmiSpec, at: string): RuleProblem[] {
   if (chars > MAX_SEARCH_CHARS) out.push({ path: sp, rule: `the search list is ${chars} characters; at most ${MAX_SEARCH_CHARS}` });
   searches.forEach((s, i) => {
     // A trailing dot (fully qualified) is allowed, as Kubernetes allows it.
-    const p = dns1123SubdomainProblem(s.endsWith('.') ? s.slice(0, -1) : s);
+    const name = s.endsWith('.') ? s.slice(0, -1) : s;
+    // The renderer's rule first: it names whitespace and newlines (which
+    // would start a new resolv.conf line) and 63-byte labels, which the
+    // DNS-1123 pattern does not.
+    const p = searchDomainProblem(name) ?? dns1123SubdomainProblem(name);
     if (p) out.push({ path: index(sp, i), rule: p });
+  });
+  out.push(...dnsOptionProblems(cfg?.options ?? [], `${at}.dnsConfig.options`));
+  return out;
+}
+
+/** One resolv.conf `options` word (resolv.conf(5)): "name" or "name:value", no blanks, no control characters. */
+const DNS_OPTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/u;
+const DNS_OPTION_VALUE = /^[\x21-\x7e]*$/u;
+
+/**
+ * dnsConfig.options: Kubernetes requires a name (validatePodDNSConfig); both
+ * parts go into the guest's resolv.conf on one `options` line, so a blank, a
+ * newline or a ":" in them would change what the line says.
+ */
+function dnsOptionProblems(options: Array<{ name: string; value?: string }>, at: string): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  options.forEach((o, i) => {
+    const p = index(at, i);
+    if (o.name === '') out.push({ path: `${p}.name`, rule: 'is required (is "")' });
+    else if (!DNS_OPTION_NAME.test(o.name)) out.push({ path: `${p}.name`, rule: `${shown(o.name)} must be a resolv.conf option name (letters, digits, "-" and "_", e.g. ndots)` });
+    if (o.value !== undefined && (!DNS_OPTION_VALUE.test(o.value) || o.value.includes(':'))) {
+      out.push({ path: `${p}.value`, rule: `${shown(o.value)} must be printable ASCII without blanks or ":" (it follows "${o.name}:" in resolv.conf)` });
+    }
   });
   return out;
 }

@@ -9,7 +9,7 @@
  */
 import { cidrsOverlap, parseCidr } from '../../lib/cidr.ts';
 import { dns1123LabelProblem } from '../../netattach/annotation.ts';
-import { index, type RuleProblem } from './paths.ts';
+import { index, shown, type RuleProblem } from './paths.ts';
 import type { VmiNetwork, VmiSpec } from './schema.ts';
 
 export interface RuleEnv {
@@ -36,7 +36,7 @@ const MAX_PREFIX = { 4: 30, 6: 126 } as const;
 export function splitNetworkName(networkName: string, namespace: string): { namespace: string; name: string } | { problem: string } {
   if (networkName === '') return { problem: 'must not be empty: the NetworkAttachmentDefinition, as "name" or "namespace/name"' };
   const parts = networkName.split('/');
-  if (parts.length > 2) return { problem: `"${networkName}" must be "name" or "namespace/name"` };
+  if (parts.length > 2) return { problem: `${shown(networkName)} must be "name" or "namespace/name"` };
   const [ns, name] = parts.length === 2 ? [parts[0] ?? '', parts[1] ?? ''] : [namespace, networkName];
   const nsProblem = parts.length === 2 ? dns1123LabelProblem(ns) : undefined;
   if (nsProblem) return { problem: `namespace part: ${nsProblem}` };
@@ -58,6 +58,9 @@ export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
   const firstPod = nets.findIndex((n) => n.pod !== undefined);
   const firstDefault = nets.findIndex((n) => n.multus?.default === true);
   const seen = new Map<string, number>();
+  // Sets, not a search per network: validation stays linear in the list sizes.
+  const ifaceNames = new Set(ifaces.map((f) => f.name));
+  const masqueraded = new Set(ifaces.filter((f) => f.masquerade !== undefined).map((f) => f.name));
   nets.forEach((net, i) => {
     const p = index(base, i);
     const sources = SOURCES.filter((s) => net[s] !== undefined);
@@ -65,16 +68,16 @@ export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
     if (sources.length > 1) out.push({ path: p, rule: `has ${sources.length} sources (${sources.join(', ')}); a network has exactly one` });
     if (net.resourceClaim) out.push({ path: `${p}.resourceClaim`, rule: 'resourceClaim (DRA) networks are not implemented by virtnet (supported: pod, multus)' });
 
-    if (net.name === '') out.push({ path: `${p}.name`, rule: 'must not be empty' });
+    if (net.name === '') out.push({ path: `${p}.name`, rule: 'must not be empty (is "")' });
     const dup = seen.get(net.name);
-    if (dup !== undefined) out.push({ path: `${p}.name`, rule: `must be unique; also used by ${index(base, dup)}` });
+    if (dup !== undefined) out.push({ path: `${p}.name`, rule: `${shown(net.name)} must be unique; also used by ${index(base, dup)}` });
     else seen.set(net.name, i);
-    if (net.name !== '' && !ifaces.some((f) => f.name === net.name)) {
-      out.push({ path: `${p}.name`, rule: `no interface named "${net.name}" in ${at}.domain.devices.interfaces; every network needs one` });
+    if (net.name !== '' && !ifaceNames.has(net.name)) {
+      out.push({ path: `${p}.name`, rule: `no interface named ${shown(net.name)} in ${at}.domain.devices.interfaces; every network needs one` });
     }
 
     if (net.pod && i !== firstPod) out.push({ path: `${p}.pod`, rule: `at most one pod network; ${index(base, firstPod)} is one already` });
-    const masquerade = ifaces.some((f) => f.name === net.name && f.masquerade !== undefined);
+    const masquerade = masqueraded.has(net.name);
     if (net.pod) out.push(...podCidrProblems(net, `${p}.pod`, masquerade, env.reservedCidrs ?? []));
     if (net.multus) {
       if (net.multus.default && i !== firstDefault) {
@@ -106,11 +109,11 @@ function podCidrProblems(net: VmiNetwork, p: string, masquerade: boolean, reserv
     if (text === undefined) return;
     const cidr = parseCidr(text);
     const clash = masquerade && cidr ? reserved.find((r) => { const c = parseCidr(r.cidr); return c !== undefined && cidrsOverlap(c, cidr); }) : undefined;
-    if (clash) out.push({ path: `${p}.${key}`, rule: `${text}${text === given ? '' : ' (the default)'} overlaps ${clash.what} ${clash.cidr}; choose a subnet outside it` });
+    if (clash) out.push({ path: `${p}.${key}`, rule: `${shown(text)}${text === given ? '' : ' (the default)'} overlaps ${clash.what} ${clash.cidr}; choose a subnet outside it` });
     const max = MAX_PREFIX[family];
-    if (!cidr || cidr.family !== family) out.push({ path: `${p}.${key}`, rule: `"${text}" is not an IPv${family} CIDR (e.g. ${example})` });
+    if (!cidr || cidr.family !== family) out.push({ path: `${p}.${key}`, rule: `${shown(text)} is not an IPv${family} CIDR (e.g. ${example})` });
     else if (cidr.prefix > max) {
-      out.push({ path: `${p}.${key}`, rule: `/${cidr.prefix} is too small: the subnet holds the network, gateway and guest addresses${family === 4 ? ' and the broadcast address' : ''}; use /${max} or shorter` });
+      out.push({ path: `${p}.${key}`, rule: `${shown(text)}: /${cidr.prefix} is too small: the subnet holds the network, gateway and guest addresses${family === 4 ? ' and the broadcast address' : ''}; use /${max} or shorter` });
     }
   };
   check('vmNetworkCIDR', 4, '10.0.2.0/24');

@@ -11,12 +11,13 @@
  * ports, at most 10, protocol required, start ≤ end, no overlap per protocol.
  *
  * dhcpOptions: privateOptions codes unique and in the private-use range
- * 224-254 (RFC 3942), ntpServers IPv4 (option 42 carries IPv4 only). virtnet
- * also refuses control characters and values over 255 bytes: the strings go
- * into dnsmasq's configuration file and each into one DHCP option.
+ * 224-254 (RFC 3942), ntpServers IPv4 (option 42 carries IPv4 only). The
+ * strings go into dnsmasq's configuration file, each into one DHCP option:
+ * they pass the renderer's own rule (lib/dnsmasq-values.ts, the one rule
+ * for every value that reaches dnsmasq), so what is admitted also renders.
  */
-import ipaddr from 'ipaddr.js';
-import { index, type RuleProblem } from './paths.ts';
+import { dhcpStringProblem, ntpServerProblem } from '../../lib/dnsmasq-values.ts';
+import { index, shown, type RuleProblem } from './paths.ts';
 import type { VmiInterface, VmiNetwork } from './schema.ts';
 
 const MAX_PORT_RANGES = 10;
@@ -24,11 +25,11 @@ const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9]|-(?!-))*$/u;
 
 /** Kubernetes' IsValidPortName (IANA_SVC_NAME, RFC 6335 §5.1), or undefined when valid. */
 export function portNameProblem(name: string): string | undefined {
-  if (name.length > 15) return `"${name}" is longer than 15 characters (IANA_SVC_NAME)`;
+  if (name.length > 15) return `${shown(name)} is longer than 15 characters (IANA_SVC_NAME)`;
   if (!IANA_SVC_NAME.test(name) || name.endsWith('-')) {
-    return `"${name}" must be an IANA_SVC_NAME: lower-case letters, digits and single "-" inside`;
+    return `${shown(name)} must be an IANA_SVC_NAME: lower-case letters, digits and single "-" inside`;
   }
-  if (!/[a-z]/u.test(name)) return `"${name}" must contain at least one letter (IANA_SVC_NAME)`;
+  if (!/[a-z]/u.test(name)) return `${shown(name)} must contain at least one letter (IANA_SVC_NAME)`;
   return undefined;
 }
 
@@ -37,7 +38,7 @@ const inRange = (n: number) => n > 0 && n < 65536;
 export function portProblems(iface: VmiInterface, p: string, net: VmiNetwork | undefined): RuleProblem[] {
   const ports = iface.ports ?? [];
   if (ports.length === 0) return [];
-  if (net?.multus) return [{ path: `${p}.ports`, rule: `ports apply only to the pod network; network "${net.name}" is multus (${net.multus.networkName})` }];
+  if (net?.multus) return [{ path: `${p}.ports`, rule: `ports apply only to the pod network; network ${shown(net.name)} is multus (${net.multus.networkName})` }];
   const out: RuleProblem[] = [];
   const names = new Map<string, number>();
   const keys = new Map<string, number>();
@@ -47,10 +48,10 @@ export function portProblems(iface: VmiInterface, p: string, net: VmiNetwork | u
       const problem = portNameProblem(port.name);
       if (problem) out.push({ path: `${pp}.name`, rule: problem });
       const dup = names.get(port.name);
-      if (dup !== undefined) out.push({ path: `${pp}.name`, rule: `must be unique; also used by ${index(`${p}.ports`, dup)}` });
+      if (dup !== undefined) out.push({ path: `${pp}.name`, rule: `${shown(port.name)} must be unique; also used by ${index(`${p}.ports`, dup)}` });
       else names.set(port.name, j);
     }
-    if (port.port === 0) out.push({ path: `${pp}.port`, rule: 'is required (1-65535)' });
+    if (port.port === 0) out.push({ path: `${pp}.port`, rule: 'is required (1-65535; is 0)' });
     else if (!inRange(port.port)) out.push({ path: `${pp}.port`, rule: `must be in 1-65535 (is ${port.port})` });
     const key = `${port.port}/${port.protocol || 'TCP'}`;
     const dup = keys.get(key);
@@ -67,7 +68,7 @@ export function portRangeProblems(iface: VmiInterface, p: string, net: VmiNetwor
   const rp = `${p}.portRanges`;
   if (iface.ports?.length) out.push({ path: rp, rule: 'cannot be used together with ports; use one or the other' });
   if (!iface.masquerade) out.push({ path: rp, rule: 'need the masquerade binding (they are DNAT rules)' });
-  else if (net?.multus) out.push({ path: rp, rule: `apply only to the pod network; network "${net.name}" is multus` });
+  else if (net?.multus) out.push({ path: rp, rule: `apply only to the pod network; network ${shown(net.name)} is multus` });
   if (ranges.length > MAX_PORT_RANGES) out.push({ path: rp, rule: `at most ${MAX_PORT_RANGES} port ranges (has ${ranges.length})` });
   const valid: Array<{ j: number; protocol: string; start: number; end: number }> = [];
   ranges.forEach((r, j) => {
@@ -85,32 +86,27 @@ export function portRangeProblems(iface: VmiInterface, p: string, net: VmiNetwor
   return out;
 }
 
-function textProblem(value: string): string | undefined {
-  if (/[\u0000-\u001f\u007f]/u.test(value)) return 'must not contain control characters (it is written into the DHCP server\'s configuration)';
-  if (Buffer.byteLength(value) > 255) return 'must be at most 255 bytes (one DHCP option)';
-  return undefined;
-}
-
 export function dhcpProblems(iface: VmiInterface, p: string): RuleProblem[] {
   const opts = iface.dhcpOptions;
   if (!opts) return [];
   const out: RuleProblem[] = [];
   const dp = `${p}.dhcpOptions`;
   for (const key of ['bootFileName', 'tftpServerName'] as const) {
-    const problem = opts[key] === undefined ? undefined : textProblem(opts[key]);
+    const problem = opts[key] === undefined ? undefined : dhcpStringProblem(opts[key]);
     if (problem) out.push({ path: `${dp}.${key}`, rule: problem });
   }
   (opts.ntpServers ?? []).forEach((s, j) => {
-    if (!ipaddr.IPv4.isValidFourPartDecimal(s)) out.push({ path: index(`${dp}.ntpServers`, j), rule: `"${s}" is not an IPv4 address (DHCP option 42 carries IPv4 only)` });
+    const problem = ntpServerProblem(s);
+    if (problem) out.push({ path: index(`${dp}.ntpServers`, j), rule: problem });
   });
   const codes = new Map<number, number>();
   (opts.privateOptions ?? []).forEach((o, j) => {
     const op = index(`${dp}.privateOptions`, j);
     if (o.option < 224 || o.option > 254) out.push({ path: `${op}.option`, rule: `must be in 224-254, the private-use DHCP options (is ${o.option})` });
     const dup = codes.get(o.option);
-    if (dup !== undefined) out.push({ path: `${op}.option`, rule: `must be unique; also used by ${index(`${dp}.privateOptions`, dup)}` });
+    if (dup !== undefined) out.push({ path: `${op}.option`, rule: `${o.option} must be unique; also used by ${index(`${dp}.privateOptions`, dup)}` });
     else codes.set(o.option, j);
-    const problem = textProblem(o.value);
+    const problem = dhcpStringProblem(o.value);
     if (problem) out.push({ path: `${op}.value`, rule: problem });
   });
   return out;

@@ -7,7 +7,7 @@
  * boot) and virtnet's own checks that KubeVirt leaves to runtime failures.
  */
 import { posix } from 'node:path';
-import { index, type RuleProblem } from './paths.ts';
+import { index, shown, type RuleProblem } from './paths.ts';
 import { quantityProblems } from './quantity.ts';
 import { interfaceProblems } from './rules-interfaces.ts';
 import { dnsProblems, metadataProblems } from './rules-names.ts';
@@ -24,6 +24,8 @@ export function vmiSpecProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
     ...interfaceProblems(spec, at),
     ...bootOrderProblems(spec, at),
     ...diskProblems(spec, at),
+    ...cloudInitProblems(spec, at),
+    ...hostDiskProblems(spec, at),
     ...kernelBootProblems(spec, at),
     ...quantityProblems(spec, at),
     ...dnsProblems(spec, at),
@@ -50,14 +52,14 @@ export function vmProblems(vm: VirtualMachine, env: RuleEnv): RuleProblem[] {
   const out = metadataProblems(vm.metadata, 'metadata');
   const { running, runStrategy, template } = vm.spec;
   if (running !== undefined && runStrategy !== undefined) {
-    out.push({ path: 'spec.running', rule: 'running and runStrategy are mutually exclusive; keep runStrategy' });
+    out.push({ path: 'spec.running', rule: `running (${running}) and runStrategy (${shown(runStrategy)}) are mutually exclusive; keep runStrategy` });
   }
   if (running === undefined && runStrategy === undefined) {
     out.push({ path: 'spec', rule: 'one of runStrategy (Always, RerunOnFailure, Manual, Halted, Once, WaitAsReceiver) or running is required' });
   }
   const ns = template.metadata?.namespace;
   if (ns !== undefined && ns !== env.namespace) {
-    out.push({ path: 'spec.template.metadata.namespace', rule: `must be the VirtualMachine's namespace "${env.namespace}" (or left out)` });
+    out.push({ path: 'spec.template.metadata.namespace', rule: `${shown(ns)} must be the VirtualMachine's namespace "${env.namespace}" (or left out)` });
   }
   out.push(...vmiSpecProblems(template.spec, 'spec.template.spec', specEnv(out, env)));
   return out;
@@ -78,7 +80,7 @@ function bootOrderProblems(spec: VmiSpec, at: string): RuleProblem[] {
     if (order === undefined) continue;
     if (order < 1) { out.push({ path, rule: `must be greater than 0 (is ${order})` }); continue; }
     const first = seen.get(order);
-    if (first !== undefined) out.push({ path, rule: `must be unique; also used by ${first}` });
+    if (first !== undefined) out.push({ path, rule: `${order} must be unique; also used by ${first}` });
     else seen.set(order, path);
   }
   return out;
@@ -90,18 +92,62 @@ function diskProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const volumes = new Map<string, number>();
   (spec.volumes ?? []).forEach((v, i) => {
     const first = volumes.get(v.name);
-    if (first !== undefined) out.push({ path: `${index(`${at}.volumes`, i)}.name`, rule: `must be unique; also used by ${index(`${at}.volumes`, first)}` });
+    if (first !== undefined) out.push({ path: `${index(`${at}.volumes`, i)}.name`, rule: `${shown(v.name)} must be unique; also used by ${index(`${at}.volumes`, first)}` });
     else volumes.set(v.name, i);
   });
   const disks = new Map<string, number>();
   (spec.domain.devices.disks ?? []).forEach((d, i) => {
     const p = `${index(`${at}.domain.devices.disks`, i)}.name`;
     const first = disks.get(d.name);
-    if (first !== undefined) out.push({ path: p, rule: `must be unique; also used by ${index(`${at}.domain.devices.disks`, first)}` });
+    if (first !== undefined) out.push({ path: p, rule: `${shown(d.name)} must be unique; also used by ${index(`${at}.domain.devices.disks`, first)}` });
     else disks.set(d.name, i);
-    if (!volumes.has(d.name)) out.push({ path: p, rule: `no volume named "${d.name}" in ${at}.volumes` });
+    if (!volumes.has(d.name)) out.push({ path: p, rule: `no volume named ${shown(d.name)} in ${at}.volumes` });
   });
   return out;
+}
+
+/**
+ * KubeVirt's limits for inline cloud-init data (vmi-create-admitter.go
+ * cloudInitUserMaxLen, cloudInitNetworkMaxLen: 2048 bytes each, "to allow
+ * scaling of config as edits will cause entire object to be distributed to
+ * large no of nodes"), counted after base64 decoding, as KubeVirt does.
+ */
+const CLOUD_INIT_MAX_BYTES = 2048;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/u;
+
+function cloudInitProblems(spec: VmiSpec, at: string): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  (spec.volumes ?? []).forEach((v, i) => {
+    for (const source of ['cloudInitNoCloud', 'cloudInitConfigDrive'] as const) {
+      const ci = v[source];
+      if (!ci) continue;
+      const p = `${index(`${at}.volumes`, i)}.${source}`;
+      for (const [key, text, base64] of [
+        ['userData', ci.userData, false], ['userDataBase64', ci.userDataBase64, true],
+        ['networkData', ci.networkData, false], ['networkDataBase64', ci.networkDataBase64, true],
+      ] as const) {
+        if (text === undefined) continue;
+        if (base64 && !BASE64.test(text)) { out.push({ path: `${p}.${key}`, rule: `${shown(text)} is not valid base64` }); continue; }
+        const bytes = base64 ? Buffer.from(text, 'base64').length : Buffer.byteLength(text, 'utf8');
+        if (bytes > CLOUD_INIT_MAX_BYTES) out.push({ path: `${p}.${key}`, rule: `is ${bytes} bytes${base64 ? ' decoded' : ''}; at most ${CLOUD_INIT_MAX_BYTES}, as KubeVirt allows inline` });
+      }
+    }
+  });
+  return out;
+}
+
+/** Why `value` is not an absolute, normalised path to a file (no `..`, `//` or trailing `/`), or undefined. */
+function filePathProblem(value: string): string | undefined {
+  if (posix.isAbsolute(value) && posix.normalize(value) === value && !value.endsWith('/')) return undefined;
+  return `${shown(value)} must be an absolute, normalised path to a file`;
+}
+
+/** hostDisk.path: a file on the node, named as plainly as a kernel path (the node's allowed host paths are checked by virtnet up). */
+function hostDiskProblems(spec: VmiSpec, at: string): RuleProblem[] {
+  return (spec.volumes ?? []).flatMap((v, i) => {
+    const problem = v.hostDisk ? filePathProblem(v.hostDisk.path) : undefined;
+    return problem ? [{ path: `${index(`${at}.volumes`, i)}.hostDisk.path`, rule: problem }] : [];
+  });
 }
 
 /**
@@ -116,15 +162,13 @@ function kernelBootProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const out: RuleProblem[] = [];
   const p = `${at}.domain.firmware.kernelBoot`;
   const absolute = (value: string | undefined, path: string) => {
-    if (value === undefined) return;
-    if (!posix.isAbsolute(value) || posix.normalize(value) !== value || value.endsWith('/')) {
-      out.push({ path, rule: `"${value}" must be an absolute, normalised path to a file` });
-    }
+    const problem = value === undefined ? undefined : filePathProblem(value);
+    if (problem) out.push({ path, rule: problem });
   };
   if (kb.container && kb.host) out.push({ path: `${p}.host`, rule: 'cannot be used together with container; choose one kernel source' });
   if (kb.kernelArgs && !kb.container && !kb.host) out.push({ path: `${p}.kernelArgs`, rule: 'kernel arguments need a kernel (container or host)' });
   if (kb.container) {
-    if (kb.container.image === '') out.push({ path: `${p}.container.image`, rule: 'must not be empty' });
+    if (kb.container.image === '') out.push({ path: `${p}.container.image`, rule: 'must not be empty (is "")' });
     if (!kb.container.kernelPath && !kb.container.initrdPath) out.push({ path: `${p}.container`, rule: 'needs kernelPath, initrdPath or both' });
     absolute(kb.container.kernelPath || undefined, `${p}.container.kernelPath`);
     absolute(kb.container.initrdPath || undefined, `${p}.container.initrdPath`);

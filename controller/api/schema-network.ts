@@ -12,9 +12,46 @@
  *
  * Value checks (ranges, formats, uniqueness) are not here but in
  * rules-*.ts, as KubeVirt does them in its admitter (pkg/network/admitter),
- * so that every problem is reported with its own message.
+ * so that every problem is reported with its own message. What is here is
+ * the size bound of every list and string (BOUNDS).
  */
 import { Type, type Static, type TLiteral, type TProperties, type TUnion } from '@sinclair/typebox';
+
+/**
+ * Size bounds: every list and string in the schema has one. They stop an
+ * oversized document before any rule runs (a VMI of 32k interfaces, 2.5 MiB,
+ * took 3.45 s to validate, issue 11 defect 8), and the CRD carries them, so
+ * the apiserver stores no such object. No real VMI comes near them; where a
+ * precise limit exists it stays in the rules, with its own message (3
+ * nameservers, 10 port ranges, 255-byte DHCP options, 2048-byte cloud-init).
+ */
+export const BOUNDS = {
+  /** Interfaces, networks, disks, volumes: KubeVirt's arrayLenMax for disks and volumes (vmi-create-admitter.go). */
+  devices: 256,
+  /** An interface's forwarded ports: one DNAT rule each; far above any real service list. */
+  ports: 1024,
+  /** portRanges: 10 is the rule (KubeVirt PortRangesSpec); this only stops a flood before the overlap check. */
+  portRanges: 64,
+  /** ntpServers: 16 IPv4 addresses are 64 of option 42's 255 bytes, and keep dnsmasq's line far below 1023 bytes. */
+  ntpServers: 16,
+  /** privateOptions: the codes 224-254, each at most once. */
+  privateOptions: 31,
+  /** Kubernetes object names and the names that refer to them: a DNS-1123 subdomain's 253 characters. */
+  name: 253,
+  /** Short free text (MACs, PCI addresses, tags, enum-like strings, CIDRs): KubeVirt's maxStrLen. */
+  short: 256,
+  /** DHCP option strings: 255 bytes is the rule; the bound lets the rule report anything up to 1024 characters. */
+  dhcpString: 1024,
+  /** A file path: PATH_MAX (linux/limits.h). */
+  path: 4096,
+  /** A container image reference: distribution's reference grammar keeps a name to 255, a tag to 128, plus a digest. */
+  image: 1024,
+} as const;
+
+/** A string of at most `max` characters. */
+export function Str(max: number) {
+  return Type.String({ maxLength: max });
+}
 
 /** An object whose unknown keys are errors. */
 export function Closed<T extends TProperties>(properties: T) {
@@ -43,7 +80,7 @@ export const BINDING_KEYS = ['bridge', 'masquerade', 'sriov', 'slirp', 'macvtap'
 export const SUPPORTED_BINDINGS = ['bridge', 'masquerade'] as const;
 
 export const PortSchema = Closed({
-  name: Type.Optional(Type.String()),
+  name: Type.Optional(Str(BOUNDS.name)),
   port: Type.Integer(),
   protocol: Type.Optional(Enum(PORT_PROTOCOLS)),
 });
@@ -56,14 +93,14 @@ export const PortRangeSchema = Closed({
 });
 
 export const DhcpOptionsSchema = Closed({
-  bootFileName: Type.Optional(Type.String()),
-  tftpServerName: Type.Optional(Type.String()),
-  ntpServers: Type.Optional(Type.Array(Type.String())),
-  privateOptions: Type.Optional(Type.Array(Closed({ option: Type.Integer(), value: Type.String() }))),
+  bootFileName: Type.Optional(Str(BOUNDS.dhcpString)),
+  tftpServerName: Type.Optional(Str(BOUNDS.dhcpString)),
+  ntpServers: Type.Optional(Type.Array(Str(BOUNDS.short), { maxItems: BOUNDS.ntpServers })),
+  privateOptions: Type.Optional(Type.Array(Closed({ option: Type.Integer(), value: Str(BOUNDS.dhcpString) }), { maxItems: BOUNDS.privateOptions })),
 });
 
 export const InterfaceSchema = Closed({
-  name: Type.String(),
+  name: Str(BOUNDS.name),
   bridge: Type.Optional(EmptyBinding),
   masquerade: Type.Optional(EmptyBinding),
   sriov: Type.Optional(ForeignBinding),
@@ -71,35 +108,36 @@ export const InterfaceSchema = Closed({
   macvtap: Type.Optional(ForeignBinding),
   passt: Type.Optional(ForeignBinding),
   passtBinding: Type.Optional(ForeignBinding),
-  binding: Type.Optional(Type.Object({ name: Type.String() })),
-  macAddress: Type.Optional(Type.String()),
+  binding: Type.Optional(Type.Object({ name: Str(BOUNDS.name) })),
+  macAddress: Type.Optional(Str(BOUNDS.short)),
   model: Type.Optional(Enum(INTERFACE_MODELS)),
-  pciAddress: Type.Optional(Type.String()),
+  pciAddress: Type.Optional(Str(BOUNDS.short)),
   bootOrder: Type.Optional(Type.Integer()),
-  ports: Type.Optional(Type.Array(PortSchema)),
-  portRanges: Type.Optional(Type.Array(PortRangeSchema)),
+  ports: Type.Optional(Type.Array(PortSchema, { maxItems: BOUNDS.ports })),
+  portRanges: Type.Optional(Type.Array(PortRangeSchema, { maxItems: BOUNDS.portRanges })),
   dhcpOptions: Type.Optional(DhcpOptionsSchema),
   state: Type.Optional(Enum(INTERFACE_STATES)),
   acpiIndex: Type.Optional(Type.Integer()),
-  tag: Type.Optional(Type.String()),
+  tag: Type.Optional(Str(BOUNDS.short)),
   /** virtnet's own: lowers the NIC's MTU below the pod NIC's (launcher/plan/bridge.ts nicMtu). */
   mtu: Type.Optional(Type.Integer()),
 });
 
 export const NetworkSchema = Closed({
-  name: Type.String(),
+  name: Str(BOUNDS.name),
   pod: Type.Optional(Closed({
-    vmNetworkCIDR: Type.Optional(Type.String()),
-    vmIPv6NetworkCIDR: Type.Optional(Type.String()),
+    vmNetworkCIDR: Type.Optional(Str(BOUNDS.short)),
+    vmIPv6NetworkCIDR: Type.Optional(Str(BOUNDS.short)),
   })),
   multus: Type.Optional(Closed({
-    networkName: Type.String(),
+    /** "name" or "namespace/name". */
+    networkName: Str(BOUNDS.name),
     default: Type.Optional(Type.Boolean()),
   })),
   /** KubeVirt DRA (Alpha, FG NetworkDevicesWithDRA): known so that it is rejected by name. */
   resourceClaim: Type.Optional(Type.Object({
-    claimName: Type.Optional(Type.String()),
-    requestName: Type.Optional(Type.String()),
+    claimName: Type.Optional(Str(BOUNDS.name)),
+    requestName: Type.Optional(Str(BOUNDS.name)),
   })),
 });
 

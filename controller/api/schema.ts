@@ -12,7 +12,7 @@
  * and int-or-string quantities.
  */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
-import { Enum, InterfaceSchema, NetworkSchema } from './schema-network.ts';
+import { BOUNDS, Enum, InterfaceSchema, NetworkSchema, Str } from './schema-network.ts';
 import { crdSchema, type JsonSchema } from './openapi.ts';
 
 export * from './schema-network.ts';
@@ -30,20 +30,32 @@ function Open<T extends TProperties>(properties: T) {
   return Type.Object(properties);
 }
 
-const Str = () => Type.String();
-const OptStr = () => Type.Optional(Type.String());
-const StringMap = () => Type.Optional(Type.Record(Type.String(), Type.String()));
+/** A Kubernetes object name, or a name that refers to one. */
+const Name = () => Str(BOUNDS.name);
+const OptName = () => Type.Optional(Name());
+const OptShort = () => Type.Optional(Str(BOUNDS.short));
+const OptPath = () => Type.Optional(Str(BOUNDS.path));
+
+/**
+ * Metadata maps. Kubernetes: a label value is at most 63 characters
+ * (IsValidLabelValue), all of an object's annotations at most 256 KiB
+ * (TotalAnnotationSizeLimitB); 1024 keys are far above what objects carry.
+ */
+const MAX_MAP_KEYS = 1024;
+const Labels = () => Type.Optional(Type.Record(Type.String(), Str(63), { maxProperties: MAX_MAP_KEYS }));
+const Annotations = () => Type.Optional(Type.Record(Type.String(), Str(256 * 1024), { maxProperties: MAX_MAP_KEYS }));
 /** A Kubernetes quantity ("64Mi", "1G", "100m", 2): string or number; parsed by quantity.ts. */
-export const QuantitySchema = Type.Union([Type.String(), Type.Number()]);
-const ResourceList = () => Type.Optional(Type.Record(Type.String(), QuantitySchema));
+export const QuantitySchema = Type.Union([Str(64), Type.Number()]);
+/** requests / limits: a handful of resource names (cpu, memory, hugepages-2Mi, devices). */
+const ResourceList = () => Type.Optional(Type.Record(Type.String(), QuantitySchema, { maxProperties: 64 }));
 
-const ObjectMeta = Open({ name: Str(), namespace: OptStr(), labels: StringMap(), annotations: StringMap() });
+const ObjectMeta = Open({ name: Name(), namespace: OptName(), labels: Labels(), annotations: Annotations() });
 /** A template's metadata: no name (the VM's is used), namespace defaulted to the VM's. */
-const TemplateMeta = Open({ name: OptStr(), namespace: OptStr(), labels: StringMap(), annotations: StringMap() });
+const TemplateMeta = Open({ name: OptName(), namespace: OptName(), labels: Labels(), annotations: Annotations() });
 
-const DiskTarget = () => Type.Optional(Open({ bus: OptStr() }));
+const DiskTarget = () => Type.Optional(Open({ bus: OptShort() }));
 export const DiskSchema = Open({
-  name: Str(),
+  name: Name(),
   disk: DiskTarget(),
   cdrom: DiskTarget(),
   lun: DiskTarget(),
@@ -51,16 +63,17 @@ export const DiskSchema = Open({
 });
 
 const KernelBoot = Open({
-  kernelArgs: OptStr(),
-  container: Type.Optional(Open({ image: Str(), kernelPath: OptStr(), initrdPath: OptStr() })),
+  /** COMMAND_LINE_SIZE is 2048 on x86 (arch/x86/include/uapi/asm/setup.h). */
+  kernelArgs: Type.Optional(Str(2048)),
+  container: Type.Optional(Open({ image: Str(BOUNDS.image), kernelPath: OptPath(), initrdPath: OptPath() })),
   /** virtnet: a kernel (and initrd) already on the node, for the standalone mode. */
-  host: Type.Optional(Type.Object({ kernelPath: Str(), initrdPath: OptStr() }, { additionalProperties: false })),
+  host: Type.Optional(Type.Object({ kernelPath: Str(BOUNDS.path), initrdPath: OptPath() }, { additionalProperties: false })),
 });
 
 const Domain = Open({
   devices: Open({
-    disks: Type.Optional(Type.Array(DiskSchema)),
-    interfaces: Type.Optional(Type.Array(InterfaceSchema)),
+    disks: Type.Optional(Type.Array(DiskSchema, { maxItems: BOUNDS.devices })),
+    interfaces: Type.Optional(Type.Array(InterfaceSchema, { maxItems: BOUNDS.devices })),
     /** KubeVirt: false stops the default pod network from being added. */
     autoattachPodInterface: Type.Optional(Type.Boolean()),
   }),
@@ -74,40 +87,53 @@ const Domain = Open({
   firmware: Type.Optional(Open({ kernelBoot: Type.Optional(KernelBoot) })),
 });
 
+/**
+ * Cloud-init data: KubeVirt allows 2048 bytes of each inline (rules.ts); the
+ * bound stops a flood and lets the rule report the size up to 64 KiB.
+ */
+const CLOUD_INIT_BOUND = 64 * 1024;
 const CloudInit = () => Type.Optional(Open({
-  userData: OptStr(), userDataBase64: OptStr(), networkData: OptStr(), networkDataBase64: OptStr(),
+  userData: Type.Optional(Str(CLOUD_INIT_BOUND)), userDataBase64: Type.Optional(Str(CLOUD_INIT_BOUND)),
+  networkData: Type.Optional(Str(CLOUD_INIT_BOUND)), networkDataBase64: Type.Optional(Str(CLOUD_INIT_BOUND)),
 }));
 
 /** KubeVirt's VolumeSource; sources virtnet does not name are accepted (unknown keys). */
 export const VolumeSchema = Open({
-  name: Str(),
-  containerDisk: Type.Optional(Open({ image: Str(), path: OptStr(), imagePullPolicy: OptStr() })),
+  name: Name(),
+  containerDisk: Type.Optional(Open({ image: Str(BOUNDS.image), path: OptPath(), imagePullPolicy: OptShort() })),
   cloudInitNoCloud: CloudInit(),
   cloudInitConfigDrive: CloudInit(),
-  hostDisk: Type.Optional(Open({ path: Str(), type: Str(), capacity: Type.Optional(QuantitySchema) })),
-  persistentVolumeClaim: Type.Optional(Open({ claimName: Str(), readOnly: Type.Optional(Type.Boolean()) })),
-  dataVolume: Type.Optional(Open({ name: Str() })),
+  hostDisk: Type.Optional(Open({ path: Str(BOUNDS.path), type: Str(BOUNDS.short), capacity: Type.Optional(QuantitySchema) })),
+  persistentVolumeClaim: Type.Optional(Open({ claimName: Name(), readOnly: Type.Optional(Type.Boolean()) })),
+  dataVolume: Type.Optional(Open({ name: Name() })),
   emptyDisk: Type.Optional(Open({ capacity: QuantitySchema })),
   ephemeral: Type.Optional(Open({})),
-  secret: Type.Optional(Open({ secretName: OptStr() })),
-  configMap: Type.Optional(Open({ name: OptStr() })),
-  serviceAccount: Type.Optional(Open({ serviceAccountName: OptStr() })),
+  secret: Type.Optional(Open({ secretName: OptName() })),
+  configMap: Type.Optional(Open({ name: OptName() })),
+  serviceAccount: Type.Optional(Open({ serviceAccountName: OptName() })),
+});
+
+/**
+ * dnsConfig bounds above Kubernetes' rules (3 nameservers, 32 search
+ * domains, 2048 characters: rules-names.ts), which report the precise limit;
+ * resolv.conf(5) knows about 20 option names.
+ */
+const DnsConfig = Open({
+  nameservers: Type.Optional(Type.Array(Str(BOUNDS.short), { maxItems: 16 })),
+  searches: Type.Optional(Type.Array(Str(1024), { maxItems: 64 })),
+  options: Type.Optional(Type.Array(Open({ name: Str(BOUNDS.short), value: OptShort() }), { maxItems: 64 })),
 });
 
 export const VmiSpecSchema = Open({
   domain: Domain,
-  networks: Type.Optional(Type.Array(NetworkSchema)),
-  volumes: Type.Optional(Type.Array(VolumeSchema)),
-  hostname: OptStr(),
-  subdomain: OptStr(),
+  networks: Type.Optional(Type.Array(NetworkSchema, { maxItems: BOUNDS.devices })),
+  volumes: Type.Optional(Type.Array(VolumeSchema, { maxItems: BOUNDS.devices })),
+  hostname: OptName(),
+  subdomain: OptName(),
   dnsPolicy: Type.Optional(Enum(DNS_POLICIES)),
-  dnsConfig: Type.Optional(Open({
-    nameservers: Type.Optional(Type.Array(Str())),
-    searches: Type.Optional(Type.Array(Str())),
-    options: Type.Optional(Type.Array(Open({ name: Str(), value: OptStr() }))),
-  })),
+  dnsConfig: Type.Optional(DnsConfig),
   terminationGracePeriodSeconds: Type.Optional(Type.Integer()),
-  nodeSelector: StringMap(),
+  nodeSelector: Labels(),
 });
 
 export const VirtualMachineInstanceSchema = Open({
@@ -128,7 +154,7 @@ export const VirtualMachineSchema = Open({
     running: Type.Optional(Type.Boolean()),
     runStrategy: Type.Optional(Enum(RUN_STRATEGIES)),
     template: Open({ metadata: Type.Optional(TemplateMeta), spec: VmiSpecSchema }),
-    dataVolumeTemplates: Type.Optional(Type.Array(Type.Unknown())),
+    dataVolumeTemplates: Type.Optional(Type.Array(Type.Unknown(), { maxItems: BOUNDS.devices })),
   }),
   status: Type.Optional(Type.Unknown()),
 });

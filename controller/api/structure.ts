@@ -13,7 +13,7 @@
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
-import { child, index, type RuleProblem } from './paths.ts';
+import { child, index, shown, type RuleProblem } from './paths.ts';
 
 /** Unknown keys that are real fields elsewhere: say where they belong. */
 const HINTS: Record<string, string> = {
@@ -22,6 +22,65 @@ const HINTS: Record<string, string> = {
   networkName: 'networkName belongs to multus (networks[].multus.networkName)',
 };
 
+/** Enough to show what is too big; a document past its bounds gets no further check. */
+const MAX_BOUND_PROBLEMS = 20;
+
+/**
+ * The size bounds alone (maxItems, maxLength, maxProperties), checked
+ * before anything else: an oversized list is reported without visiting its
+ * items, so a 32k-interface VMI costs one comparison, not 32k item checks
+ * (TypeBox's Value.Errors visits every item of a list that is too long).
+ * Values of the wrong type are left to structureProblems.
+ */
+export function boundProblems(schema: TSchema, value: unknown): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  visitBounds(schema, value, '', value, out);
+  return out;
+}
+
+function visitBounds(s: TSchema, v: unknown, pointer: string, root: unknown, out: RuleProblem[]): void {
+  if (out.length >= MAX_BOUND_PROBLEMS) return;
+  const report = (rule: string) => out.push({ path: fieldPath(pointer, root), rule });
+  switch (kindOf(s)) {
+    case 'String':
+      if (typeof v === 'string' && typeof s.maxLength === 'number' && v.length > s.maxLength) report(`${shown(v)} must be at most ${s.maxLength} characters (is ${v.length})`);
+      return;
+    case 'Array':
+      if (!Array.isArray(v)) return;
+      if (typeof s.maxItems === 'number' && v.length > s.maxItems) { report(`must have at most ${s.maxItems} items (has ${v.length})`); return; }
+      v.forEach((item, i) => visitBounds(s.items as TSchema, item, `${pointer}/${i}`, root, out));
+      return;
+    case 'Union':
+      for (const variant of s.anyOf as TSchema[]) if (kindOf(variant) === 'String') visitBounds(variant, v, pointer, root, out);
+      return;
+    case 'Object':
+    case 'Record':
+      visitObjectBounds(s, v, pointer, root, out);
+      return;
+    default:
+  }
+}
+
+function visitObjectBounds(s: TSchema, v: unknown, pointer: string, root: unknown, out: RuleProblem[]): void {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return;
+  const obj = v as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  if (typeof s.maxProperties === 'number' && keys.length > s.maxProperties) {
+    out.push({ path: fieldPath(pointer, root), rule: `must have at most ${s.maxProperties} keys (has ${keys.length})` });
+    return;
+  }
+  const escape = (k: string) => k.replaceAll('~', '~0').replaceAll('/', '~1');
+  if (kindOf(s) === 'Record') {
+    const [valueSchema] = Object.values(s.patternProperties as Record<string, TSchema>);
+    if (valueSchema) for (const k of keys) visitBounds(valueSchema, obj[k], `${pointer}/${escape(k)}`, root, out);
+    return;
+  }
+  for (const [k, propSchema] of Object.entries(s.properties as Record<string, TSchema>)) {
+    if (k in obj) visitBounds(propSchema, obj[k], `${pointer}/${escape(k)}`, root, out);
+  }
+}
+
+/** Type and shape problems of a document within its size bounds (manifests.ts runs boundProblems first). */
 export function structureProblems(schema: TSchema, value: unknown): RuleProblem[] {
   const out = new Map<string, string>();
   for (const error of Value.Errors(schema, value)) {
@@ -72,7 +131,8 @@ function message(e: ValueError): string {
     case ValueErrorType.ObjectAdditionalProperties: {
       const key = e.path.slice(e.path.lastIndexOf('/') + 1).replaceAll('~1', '/').replaceAll('~0', '~');
       const allowed = Object.keys((s.properties ?? {}) as object).join(', ');
-      return HINTS[key] ?? `unknown field "${key}" (allowed here: ${allowed})`;
+      // Own keys only: a field named toString or __proto__ must not find Object.prototype's.
+      return (Object.hasOwn(HINTS, key) ? HINTS[key] : undefined) ?? `unknown field "${key}" (allowed here: ${allowed})`;
     }
     case ValueErrorType.Union: {
       const variants = (s.anyOf ?? []) as TSchema[];

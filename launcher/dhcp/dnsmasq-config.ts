@@ -7,8 +7,12 @@
  * addresses, MACs and link names are checked against strict patterns, and the
  * free-text values (private options, TFTP server, boot file) are written in
  * dnsmasq's double quotes with `\` and `"` escaped and control characters
- * refused. Invalid search domains never throw (KubeVirt's launcher panics on
- * them); they are dropped with a warning.
+ * refused. The rules for hostnames, option strings, NTP servers and search
+ * domains are lib/dnsmasq-values.ts's, which admission applies too. The hostname goes
+ * into dhcp-host as `<name>.`, a form dnsmasq never reads as `ignore`,
+ * `infinite` or a lease time (lib/dnsmasq-values.ts). No line passes the 1023 bytes
+ * dnsmasq reads as one. Invalid search domains never throw (KubeVirt's
+ * launcher panics on them); they are dropped with a warning.
  *
  * dnsmasq behaviour this relies on (dnsmasq 2.90, checked by the tests):
  * - `port=0` turns DNS off, so dnsmasq sends no DNS server of its own.
@@ -27,12 +31,19 @@
  *   advertisements follow the same rule. The bridge binding's k6t bridge,
  *   with only 169.254.75.1x/32 and a link-local address, gets neither; the
  *   renderer warns.
+ * - dhcp-host reads a bare `ignore`, `infinite`, `600` or `5m` as a keyword
+ *   or a lease time, never as the hostname; `<name>.` is always the name
+ *   (lib/dnsmasq-values.ts; a real DHCP exchange in the tests).
  * - IPv4 options are written with `dhcp-option-force`: KubeVirt sends every
  *   option whether or not the client asked (busybox udhcpc, for one, does
  *   not ask for the MTU).
  */
 import ipaddr from 'ipaddr.js';
 import { linkNameProblem } from '../../lib/names.ts';
+import {
+  dhcpHostNameField, dhcpStringProblem, dnsmasqLineProblem, hostnameProblem, ntpServerProblem, quoteDhcpString,
+  searchDomainProblem, showValue as show,
+} from '../../lib/dnsmasq-values.ts';
 
 export interface DhcpNic {
   /** The interface dnsmasq serves, e.g. "k6t-eth0". */
@@ -90,7 +101,6 @@ export interface RenderedDnsmasq {
   warnings: string[];
 }
 
-const LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/iu;
 const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/iu;
 /** Characters a link name may have here: dnsmasq gives "," "*" "=" "#" meanings. */
 const DNSMASQ_SAFE_LINK = /^[A-Za-z0-9._@+-]+$/u;
@@ -99,21 +109,13 @@ const SAFE_PATH = /^\/[A-Za-z0-9._+@%=:,~/-]*$/u;
 const MAX_SEARCH_BYTES = 255;
 const RA_INTERVAL = 10;
 
-/**
- * A search domain of RFC 1035 labels (with RFC 1123's leading digits, which
- * Kubernetes namespaces need), each at most 63 bytes, at most 253 in all.
- */
+/** A search domain by lib/dnsmasq-values.ts's rule (RFC 1035 labels, at most 253 in all). */
 export function validSearchDomain(d: string): boolean {
-  if (typeof d !== 'string' || d.length === 0 || d.length > 253) return false;
-  return d.split('.').every((label) => LABEL.test(label));
+  return typeof d === 'string' && searchDomainProblem(d) === undefined;
 }
 
 function fail(field: string, message: string): never {
   throw new TypeError(`${field}: ${message}`);
-}
-
-function show(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
 }
 
 function ipv4(field: string, value: unknown): string {
@@ -155,6 +157,8 @@ function mac(field: string, value: unknown): string {
   if (typeof value !== 'string' || !MAC.test(value)) fail(field, `${show(value)} is not a MAC address`);
   const first = parseInt(value.slice(0, 2), 16);
   if (first & 1) fail(field, `${show(value)} is a multicast MAC address`);
+  // No station has the all-zero address (IEEE 802); admission refuses it too (controller/api rules-interfaces.ts).
+  if (/^00(?::00){5}$/u.test(value)) fail(field, `${show(value)} is the all-zero MAC address`);
   return value.toLowerCase();
 }
 
@@ -177,19 +181,25 @@ function absolutePath(field: string, value: unknown): string {
 }
 
 function hostname(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !LABEL.test(value)) fail(field, `${show(value)} is not a DNS label (letters, digits and "-", at most 63)`);
+  if (typeof value !== 'string') fail(field, `${show(value)} is not a string`);
+  const problem = hostnameProblem(value);
+  if (problem) fail(field, problem);
   return value;
 }
 
-/** A dnsmasq quoted string: `\` and `"` escaped; control characters refused. */
+/** A dnsmasq quoted string by lib/dnsmasq-values.ts's rule. */
 function quoted(field: string, value: unknown): string {
   if (typeof value !== 'string') fail(field, `${show(value)} is not a string`);
-  if (/[\p{Cc}\u2028\u2029]/u.test(value)) fail(field, `${show(value)} contains control characters (newlines, tabs, …)`);
-  // dnsmasq strips blanks next to the commas that separate values, even
-  // inside quotes, so leading or trailing blanks would be lost silently.
-  if (/^\s|\s$/u.test(value)) fail(field, `${show(value)} has leading or trailing whitespace, which dnsmasq would strip`);
-  if (Buffer.byteLength(value, 'utf8') > 255) fail(field, `${show(value)} is longer than a DHCP option's 255 bytes`);
-  return `"${value.replace(/[\\"]/gu, (c) => `\\${c}`)}"`;
+  const problem = dhcpStringProblem(value);
+  if (problem) fail(field, problem);
+  return quoteDhcpString(value);
+}
+
+/** `line`, when dnsmasq reads it as one line (lib/dnsmasq-values.ts). */
+function whole(field: string, line: string): string {
+  const problem = dnsmasqLineProblem(line);
+  if (problem) fail(field, problem);
+  return line;
 }
 
 function list<T>(field: string, value: unknown): T[] {
@@ -296,6 +306,8 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
   const ntp = list<unknown>(`${f}.ntpServers`, nic.ntpServers).map((s, i) => {
     const field = `${f}.ntpServers[${i}]`;
     if (typeof s === 'string' && s.includes(':')) fail(field, `${show(s)} is IPv6; option 42 carries IPv4 addresses only`);
+    const problem = typeof s === 'string' ? ntpServerProblem(s) : undefined;
+    if (problem) fail(field, problem);
     return ipv4(field, s);
   });
 
@@ -379,7 +391,7 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
   const hostFields = [hw, `set:${tag}`];
   if (v4) hostFields.push(v4.address);
   if (v6) hostFields.push(`[${v6.address}]`);
-  if (name !== undefined) hostFields.push(name);
+  if (name !== undefined) hostFields.push(dhcpHostNameField(name));
   hostFields.push(lease);
   out.push(`dhcp-host=${hostFields.join(',')}`);
 
@@ -407,6 +419,7 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
     const raMtu = mtu !== undefined && mtu >= 1280 ? `mtu:${mtu},` : '';
     out.push(`ra-param=${bridge},${raMtu}${RA_INTERVAL},${lifetime}`);
   }
+  for (const line of out) whole(f, line);
   return { lines: out, ra, hasIpv6: v6 !== undefined, bridge };
 }
 
@@ -455,8 +468,8 @@ export function renderDnsmasqConfig(spec: DnsmasqSpec): RenderedDnsmasq {
     'dhcp-ignore=tag:!known',
     'log-dhcp',
   ];
-  if (log !== undefined) lines.push(`log-facility=${log}`);
-  lines.push(`dhcp-leasefile=${leaseFile}`, `pid-file=${pidFile}`);
+  if (log !== undefined) lines.push(whole('logFacility', `log-facility=${log}`));
+  lines.push(whole('leaseFile', `dhcp-leasefile=${leaseFile}`), whole('pidFile', `pid-file=${pidFile}`));
   if (anyRa) lines.push('enable-ra');
   for (const r of rendered) lines.push('', ...r.lines);
   return { text: `${lines.join('\n')}\n`, warnings };

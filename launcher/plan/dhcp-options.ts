@@ -4,6 +4,7 @@
  * NIC's routes, DNS from resolv.conf, hostname, and the spec's dhcpOptions.
  */
 import type { DhcpNic } from '../dhcp/dnsmasq-config.ts';
+import { dhcpHostname } from '../../lib/dnsmasq-values.ts';
 import type { PodInterface, PodNetwork } from '../discover.ts';
 import type { InterfaceSpec, LauncherSpec } from '../spec.ts';
 
@@ -35,7 +36,8 @@ export function dhcpOptionsFor(spec: LauncherSpec, network: PodNetwork, pod: Pod
   const domainName = [...search].sort((a, b) => b.length - a.length)[0];
   const o = iface.dhcpOptions;
   return {
-    hostname: spec.hostname ?? spec.name,
+    // KubeVirt's rule (lib/dnsmasq-values.ts): spec.hostname, else the name's first label, so `my.vm` is `my`.
+    hostname: dhcpHostname(spec.name, spec.hostname),
     ...(router && { router }),
     ...(pod.ipv4.length && { classlessRoutes }),
     ...(network.resolv.nameservers.length && { dnsServers: network.resolv.nameservers }),

@@ -11,7 +11,7 @@ import { openApiSchema, type InterfaceModel, type JsonSchema, type NormalizedInt
 
 /** Keys Kubernetes rejects in a structural schema, or that this CRD must never need. */
 const FORBIDDEN = ['$ref', '$id', 'id', '$schema', 'definitions', 'const', 'anyOf', 'oneOf', 'allOf', 'not', 'patternProperties', 'dependencies', 'additionalItems', 'uniqueItems', 'nullable', 'default'];
-const ALLOWED = new Set(['type', 'properties', 'required', 'items', 'enum', 'description', 'additionalProperties', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string']);
+const ALLOWED = new Set(['type', 'properties', 'required', 'items', 'enum', 'description', 'additionalProperties', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'maxLength', 'maxItems', 'maxProperties']);
 
 /** Every structural-schema violation under `node`, as "path: what". */
 function violations(node: JsonSchema, path: string): string[] {
@@ -69,7 +69,7 @@ test('VMI schema: closed interfaces/networks, open elsewhere, enums and quantiti
   assert.deepEqual(at(iface, 'ports.[].port'), { type: 'integer' });
   assert.deepEqual(at(iface, 'bridge'), { type: 'object', properties: {} });
   assert.equal(at(s, 'spec.networks.[]')['x-kubernetes-preserve-unknown-fields'], undefined);
-  assert.deepEqual(at(s, 'spec.networks.[].pod.vmIPv6NetworkCIDR'), { type: 'string' });
+  assert.deepEqual(at(s, 'spec.networks.[].pod.vmIPv6NetworkCIDR'), { type: 'string', maxLength: 256 });
   assert.equal(at(s, 'spec.domain')['x-kubernetes-preserve-unknown-fields'], true, 'rng, machine, ... are kept');
   assert.equal(at(s, 'spec.volumes.[]')['x-kubernetes-preserve-unknown-fields'], true);
   assert.deepEqual(at(s, 'spec.domain.resources.requests').additionalProperties, { 'x-kubernetes-int-or-string': true });
@@ -81,7 +81,30 @@ test('VM schema: runStrategy enum; the template embeds the VMI spec', () => {
   const s = openApiSchema('VirtualMachine');
   assert.deepEqual(at(s, 'spec.runStrategy').enum, ['Always', 'RerunOnFailure', 'Manual', 'Halted', 'Once', 'WaitAsReceiver']);
   assert.deepEqual(at(s, 'spec.template.spec'), at(openApiSchema('VirtualMachineInstance'), 'spec'));
-  assert.deepEqual(at(s, 'spec.template.metadata.labels').additionalProperties, { type: 'string' });
+  assert.deepEqual(at(s, 'spec.template.metadata.labels').additionalProperties, { type: 'string', maxLength: 63 });
+});
+
+/** Every list, free string and map under `node` that has no size bound, as a path. */
+function unbounded(node: JsonSchema, path: string): string[] {
+  const out: string[] = [];
+  if (node.type === 'array' && typeof node.maxItems !== 'number') out.push(`${path}: array without maxItems`);
+  if (node.type === 'string' && node.enum === undefined && typeof node.maxLength !== 'number') out.push(`${path}: string without maxLength`);
+  if (typeof node.additionalProperties === 'object' && typeof node.maxProperties !== 'number') out.push(`${path}: map without maxProperties`);
+  for (const [key, child] of Object.entries((node.properties ?? {}) as Record<string, JsonSchema>)) out.push(...unbounded(child, `${path}.${key}`));
+  if (typeof node.items === 'object') out.push(...unbounded(node.items as JsonSchema, `${path}[]`));
+  if (typeof node.additionalProperties === 'object') out.push(...unbounded(node.additionalProperties as JsonSchema, `${path}{}`));
+  return out;
+}
+
+test('every list, string and map of the spec has a size bound (maxItems, maxLength, maxProperties)', () => {
+  for (const kind of ['VirtualMachineInstance', 'VirtualMachine'] as const) {
+    const spec = (openApiSchema(kind).properties as Record<string, JsonSchema>).spec!;
+    assert.deepEqual(unbounded(spec, '.spec'), [], kind);
+  }
+  const s = openApiSchema('VirtualMachineInstance');
+  assert.equal(at(s, 'spec.domain.devices.interfaces').maxItems, 256);
+  assert.equal(at(s, 'spec.networks').maxItems, 256);
+  assert.equal(at(s, 'spec.domain.devices.interfaces.[].dhcpOptions.ntpServers').maxItems, 16);
 });
 
 // ---------------------------------------------------------------- types vs the launcher

@@ -329,15 +329,58 @@ test('masquerade VM subnets must stay clear of the pod network and the service C
     doc.spec.networks[0].pod = pod;
     return validate(doc, c).problems.map((p) => `${p.path}: ${p.rule}`);
   };
-  assert.deepEqual(at({ vmNetworkCIDR: '10.244.7.0/24' }), ['spec.networks[0].pod.vmNetworkCIDR: 10.244.7.0/24 overlaps the pod network 10.244.0.0/16; choose a subnet outside it']);
-  assert.deepEqual(at({ vmNetworkCIDR: '10.0.0.0/8' }), ['spec.networks[0].pod.vmNetworkCIDR: 10.0.0.0/8 overlaps the pod network 10.244.0.0/16; choose a subnet outside it']);
-  assert.deepEqual(at({ vmNetworkCIDR: '10.100.1.0/24' }), ['spec.networks[0].pod.vmNetworkCIDR: 10.100.1.0/24 overlaps the service CIDR 10.96.0.0/12; choose a subnet outside it']);
+  assert.deepEqual(at({ vmNetworkCIDR: '10.244.7.0/24' }), ['spec.networks[0].pod.vmNetworkCIDR: "10.244.7.0/24" overlaps the pod network 10.244.0.0/16; choose a subnet outside it']);
+  assert.deepEqual(at({ vmNetworkCIDR: '10.0.0.0/8' }), ['spec.networks[0].pod.vmNetworkCIDR: "10.0.0.0/8" overlaps the pod network 10.244.0.0/16; choose a subnet outside it']);
+  assert.deepEqual(at({ vmNetworkCIDR: '10.100.1.0/24' }), ['spec.networks[0].pod.vmNetworkCIDR: "10.100.1.0/24" overlaps the service CIDR 10.96.0.0/12; choose a subnet outside it']);
   // The IPv6 default fd10:0:2::/120 lies inside fd10::/32.
-  assert.deepEqual(at({}, v6ctx), ['spec.networks[0].pod.vmIPv6NetworkCIDR: fd10:0:2::/120 (the default) overlaps the pod network fd10::/32; choose a subnet outside it']);
+  assert.deepEqual(at({}, v6ctx), ['spec.networks[0].pod.vmIPv6NetworkCIDR: "fd10:0:2::/120" (the default) overlaps the pod network fd10::/32; choose a subnet outside it']);
   assert.deepEqual(at({ vmNetworkCIDR: '192.168.77.0/24', vmIPv6NetworkCIDR: 'fd20::/120' }, { ...CTX, reservedCidrs: [...ctx.reservedCidrs!, ...v6ctx.reservedCidrs!] }), []);
   // A bridge-bound pod network routes nothing between the subnets: no overlap rule.
   const bridged = structuredClone(BASE_VMI);
   bridged.spec.domain.devices.interfaces[0] = { name: 'default', bridge: {} };
   bridged.spec.networks[0].pod = { vmNetworkCIDR: '10.244.7.0/24' };
   assert.deepEqual(validate(bridged, ctx).problems, []);
+});
+
+test('a 32k-interface VMI (2.5 MiB) is refused by maxItems, fast, with one clear problem per list', () => {
+  const doc = structuredClone(BASE_VMI);
+  for (let k = 0; k < 32768; k++) {
+    doc.spec.domain.devices.interfaces.push({ name: `n${k}`, bridge: {} });
+    doc.spec.networks.push({ name: `n${k}`, multus: { networkName: 'blue-net' } });
+  }
+  assert.ok(JSON.stringify(doc).length > 2_500_000);
+  const t0 = performance.now();
+  const { objects, problems } = validate(doc);
+  const ms = performance.now() - t0;
+  assert.deepEqual(objects, []);
+  assert.deepEqual(problems.map((p) => `${p.path}: ${p.rule}`), [
+    'spec.domain.devices.interfaces: must have at most 256 items (has 32770)',
+    'spec.networks: must have at most 256 items (has 32770)',
+  ]);
+  assert.ok(ms < 200, `validation took ${ms.toFixed(0)} ms`);
+});
+
+test('validation is linear: 256 interfaces and networks, each with a problem, validate in well under a second', () => {
+  const doc = structuredClone(BASE_VMI);
+  for (let k = 0; k < 254; k++) {
+    doc.spec.domain.devices.interfaces.push({ name: `n${k}`, bridge: {}, macAddress: '02:00:00:00:00:05', model: 'bad' });
+    doc.spec.networks.push({ name: `n${k}`, multus: { networkName: 'missing' } });
+  }
+  const t0 = performance.now();
+  const { problems } = validate(doc);
+  const ms = performance.now() - t0;
+  assert.ok(problems.length >= 254 * 2, String(problems.length));
+  assert.ok(ms < 1000, `validation took ${ms.toFixed(0)} ms`);
+});
+
+test('an unknown field named like an Object.prototype member is reported as unknown, with a string rule', () => {
+  for (const key of ['toString', 'valueOf', 'constructor', 'hasOwnProperty']) {
+    const doc = structuredClone(BASE_VMI) as Doc & { spec: { networks: Array<Record<string, unknown>> } };
+    doc.spec.networks[0]![key] = 1;
+    const { problems } = validate(doc);
+    const p = problems.find((x) => x.path.endsWith(key));
+    assert.ok(p, `${key}: ${formatProblems(problems)}`);
+    assert.equal(typeof p.rule, 'string');
+    assert.match(p.rule, /unknown field/u);
+  }
 });

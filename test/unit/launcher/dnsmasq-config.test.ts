@@ -108,7 +108,7 @@ test('golden: bridge binding with every option', () => {
   golden('dnsmasq-bridge.conf', r.text);
   // RFC 3442: the default route is in option 121 too, and last.
   assert.match(r.text, /classless-static-route,10\.96\.0\.0\/12,10\.244\.0\.1,192\.168\.10\.0\/24,10\.244\.0\.254,0\.0\.0\.0\/0,10\.244\.0\.1\n/u);
-  assert.match(r.text, /^dhcp-host=02:5e:11:22:33:44,set:nic0,10\.244\.0\.5,vm1,infinite$/mu);
+  assert.match(r.text, /^dhcp-host=02:5e:11:22:33:44,set:nic0,10\.244\.0\.5,vm1\.,infinite$/mu);
   assert.match(r.text, /^shared-network=169\.254\.75\.10,10\.244\.0\.5$/mu);
   assert.match(r.text, /option:bootfile-name,"pxelinux\/\\"boot\\",0"$/mu);
   assert.match(r.text, /^dhcp-option-force=tag:nic0,240,"back\\\\slash # and, comma"$/mu);
@@ -122,7 +122,7 @@ test('golden: masquerade, dual-stack, with router advertisements', () => {
   assert.match(r.text, /^enable-ra$/mu);
   assert.match(r.text, /^ra-param=k6t-eth0,mtu:1400,10,1800$/mu);
   assert.match(r.text, /^dhcp-range=set:nic0,fd10:0:2::2,static,120,infinite$/mu);
-  assert.match(r.text, /^dhcp-host=02:00:00:12:34:56,set:nic0,10\.0\.2\.2,\[fd10:0:2::2\],vm-masq,infinite$/mu);
+  assert.match(r.text, /^dhcp-host=02:00:00:12:34:56,set:nic0,10\.0\.2\.2,\[fd10:0:2::2\],vm-masq\.,infinite$/mu);
   assert.match(r.text, /^dhcp-option=tag:nic0,option6:dns-server,\[fd00:10:96::a\]$/mu);
 });
 
@@ -165,6 +165,7 @@ const BAD: Array<[string, unknown, RegExp]> = [
   ['MAC', { nics: [nic({ mac: 'zz' })] }, /^nics\[0\]\.mac: "zz" is not a MAC address$/u],
   ['MAC with a newline', { nics: [nic({ mac: '02:00:00:00:00:01\ndhcp-range=0.0.0.0' })] }, /^nics\[0\]\.mac: .* is not a MAC address/u],
   ['multicast MAC', { nics: [nic({ mac: '01:00:5e:00:00:01' })] }, /^nics\[0\]\.mac: .*multicast/u],
+  ['all-zero MAC', { nics: [nic({ mac: '00:00:00:00:00:00' })] }, /^nics\[0\]\.mac: "00:00:00:00:00:00" is the all-zero MAC address$/u],
   ['bridge name too long', { nics: [nic({ bridge: 'k6t-0123456789abc' })] }, /^nics\[0\]\.bridge: .*at most 15 bytes/u],
   ['bridge name with a comma', { nics: [nic({ bridge: 'k6t,eth0' })] }, /^nics\[0\]\.bridge: /u],
   ['bridge wildcard', { nics: [nic({ bridge: 'k6t-*' })] }, /^nics\[0\]\.bridge: /u],
@@ -296,6 +297,19 @@ after(() => deleteAllNetns());
 const isRoot = process.getuid?.() === 0;
 const haveTools = spawnSync('dnsmasq', ['--version']).status === 0 && spawnSync('busybox', ['true']).status === 0;
 
+/** A pod namespace with KubeVirt's k6t-eth0 bridge and tap0, and a "guest" namespace whose eth0 (MAC `vmMac`) is the tap's peer. */
+function podAndGuest(prefix: string, vmMac: string) {
+  const pod = makeNetns(`${prefix}-pod`);
+  const guest = makeNetns(`${prefix}-vm`);
+  pod.run(['ip', 'link', 'add', 'k6t-eth0', 'type', 'bridge']);
+  pod.run(['ip', 'addr', 'add', '169.254.75.10/32', 'dev', 'k6t-eth0']);
+  pod.run(['ip', 'link', 'set', 'k6t-eth0', 'up']);
+  pod.run(['ip', 'link', 'add', 'tap0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', guest.name]);
+  pod.run(['ip', 'link', 'set', 'tap0', 'master', 'k6t-eth0', 'up']);
+  guest.run(['ip', 'link', 'set', 'eth0', 'address', vmMac, 'up']);
+  return { pod, guest };
+}
+
 test('bridge binding: the VM MAC gets the pod IP with every option, fast; another MAC gets nothing', {
   skip: (!isRoot && 'needs root') || (!haveTools && 'needs dnsmasq and busybox'),
   timeout: 30_000,
@@ -303,15 +317,8 @@ test('bridge binding: the VM MAC gets the pod IP with every option, fast; anothe
   const dir = mkdtempSync(join(tmpdir(), 'virtnet-dnsmasq-'));
   let dnsmasq: ReturnType<typeof spawn> | undefined;
   try {
-    const pod = makeNetns('vn-dq-pod');
-    const guest = makeNetns('vn-dq-vm');
     const vmMac = '02:5e:00:00:00:05';
-    pod.run(['ip', 'link', 'add', 'k6t-eth0', 'type', 'bridge']);
-    pod.run(['ip', 'addr', 'add', '169.254.75.10/32', 'dev', 'k6t-eth0']);
-    pod.run(['ip', 'link', 'set', 'k6t-eth0', 'up']);
-    pod.run(['ip', 'link', 'add', 'tap0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', guest.name]);
-    pod.run(['ip', 'link', 'set', 'tap0', 'master', 'k6t-eth0', 'up']);
-    guest.run(['ip', 'link', 'set', 'eth0', 'address', vmMac, 'up']);
+    const { pod, guest } = podAndGuest('vn-dq', vmMac);
 
     const log = join(dir, 'dnsmasq.log');
     const { text, warnings } = renderDnsmasqConfig({
@@ -374,3 +381,86 @@ test('bridge binding: the VM MAC gets the pod IP with every option, fast; anothe
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// ---------------------------------------------------------------------------
+// Hostnames that dnsmasq's dhcp-host parser would read as something else
+// (option.c, case 'G'): "ignore" (never answer), "infinite" and digits with
+// an optional s/m/h/d/w suffix (a lease time). Each is written as `<name>.`.
+
+const KEYWORD_NAMES = ['ignore', 'infinite', '600', '5m', '12h', '1w', '7', '30s', '2d'];
+
+test('dhcp-host: every hostname is written as `<name>.`, so dnsmasq never reads it as a keyword or a lease time', () => {
+  for (const name of [...KEYWORD_NAMES, 'vm1', 'm', 's5', 'my-vm', '0x1']) {
+    const r = renderDnsmasqConfig({ nics: [nic({ hostname: name })], ...FILES });
+    const lines = r.text.split('\n');
+    assert.ok(lines.includes(`dhcp-host=02:5e:11:22:33:44,set:nic0,10.244.0.5,${name}.,infinite`), `${name}:\n${r.text}`);
+    // Option 12 is typed as a name (dhcp-common.c opttab: OT_NAME), so "600" stays the string "600".
+    assert.ok(lines.includes(`dhcp-option-force=tag:nic0,12,${name}`), `${name}:\n${r.text}`);
+  }
+});
+
+test('no rendered line passes the 1023 bytes dnsmasq reads as one line', () => {
+  const routes = Array.from({ length: 40 }, (_, i) => ({ dst: `10.${i}.0.0/16`, gateway: '10.244.0.1' }));
+  assert.throws(() => renderDnsmasqConfig({ nics: [nic({ classlessRoutes: routes })], ...FILES }),
+    /^TypeError: nics\[0\]: renders a line of \d+ bytes; dnsmasq reads at most 1023/u);
+  const longPath = `/run/${'a'.repeat(1100)}/d.leases`;
+  assert.throws(() => renderDnsmasqConfig({ nics: [BRIDGE_NIC], leaseFile: longPath, pidFile: '/run/d.pid' }), /^TypeError: leaseFile: renders a line of/u);
+});
+
+test('dnsmasq --test accepts the keyword-like hostnames', { skip: spawnSync('dnsmasq', ['--version']).status !== 0 && 'dnsmasq is not installed' }, () => {
+  for (const name of KEYWORD_NAMES) {
+    const r = dnsmasqTest(renderDnsmasqConfig({ nics: [nic({ hostname: name })], ...FILES }).text);
+    assert.equal(r.status, 0, `${name}: ${r.output}`);
+  }
+});
+
+test('real DHCP: a VM named ignore, infinite, 600, 5m, 1w gets its lease and its hostname', {
+  skip: (!isRoot && 'needs root') || (!haveTools && 'needs dnsmasq and busybox'),
+  timeout: 60_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtnet-dnsmasq-'));
+  try {
+    const vmMac = '02:5e:00:00:00:07';
+    const { pod, guest } = podAndGuest('vn-dqk', vmMac);
+    const script = join(dir, 'udhcpc.sh');
+    writeFileSync(script, '#!/bin/sh\n[ "$1" = bound ] && echo "ip=$ip hostname=$hostname"\nexit 0\n', { mode: 0o755 });
+    for (const name of ['ignore', 'infinite', '600', '5m', '1w']) {
+      const leaseFile = join(dir, `${name}.leases`);
+      const { text } = renderDnsmasqConfig({
+        nics: [{ bridge: 'k6t-eth0', serverAddress: '169.254.75.10', mac: vmMac, ipv4: { address: '10.244.0.5', prefix: 24 }, sharedNetwork: true, hostname: name }],
+        leaseFile,
+        pidFile: join(dir, `${name}.pid`),
+      });
+      const conf = join(dir, `${name}.conf`);
+      writeFileSync(conf, text);
+      const got = await withDnsmasq(pod, conf, () => guest.try(['busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-t', '4', '-T', '1', '-s', script]));
+      assert.equal(got.status, 0, `${name}: udhcpc got no lease: ${got.stderr}`);
+      assert.equal(got.stdout.trim(), `ip=10.244.0.5 hostname=${name}`, name);
+      // The lease is infinite (expiry 0) and carries the name: dnsmasq read it as the hostname.
+      assert.match(readFileSync(leaseFile, 'utf8'), new RegExp(`^0 02:5e:00:00:00:07 10\\.244\\.0\\.5 ${name} `, 'mu'), name);
+    }
+  } finally {
+    deleteAllNetns();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Runs dnsmasq in `pod` with `conf` until `fn` returns; waits for UDP port 67 first. */
+async function withDnsmasq<T>(pod: ReturnType<typeof makeNetns>, conf: string, fn: () => T): Promise<T> {
+  let stderr = '';
+  const dnsmasq = spawn('ip', ['netns', 'exec', pod.name, 'dnsmasq', '--keep-in-foreground', `--conf-file=${conf}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  dnsmasq.stderr?.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const exited = new Promise((r) => dnsmasq.once('exit', r));
+  try {
+    const deadline = Date.now() + 5000;
+    while (!/:67\b/u.test(pod.try(['ss', '-H', '-lun']).stdout)) {
+      assert.equal(dnsmasq.exitCode, null, `dnsmasq exited: ${stderr}`);
+      assert.ok(Date.now() < deadline, `dnsmasq did not bind port 67: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return fn();
+  } finally {
+    if (dnsmasq.exitCode === null) dnsmasq.kill('SIGTERM');
+    await exited;
+  }
+}
