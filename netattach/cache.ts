@@ -3,10 +3,13 @@
  * <cacheDir>/results/<network>-<containerID>-<ifname>, holding the config
  * (base64), the runtime arguments and the final ADD result, so that DEL has
  * its prevResult and its config even after a restart, or after the
- * NetworkAttachmentDefinition is gone.
+ * NetworkAttachmentDefinition is gone. An entry is what DEL needs to free
+ * an IP, so it is written durably (lib/durable.ts), and privately: 0600 in
+ * 0700 directories.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { mkdirPrivate, writeFileDurable } from '../lib/durable.ts';
 import { CNI_ID_PATTERN, linkNameProblem } from '../lib/names.ts';
 import type { CniResult } from '../cni/types.ts';
 import type { ConfList, RuntimeArgs } from './invoke.ts';
@@ -37,9 +40,8 @@ export function writeCache(cacheDir: string, list: ConfList, rt: RuntimeArgs, re
     ifName: rt.ifname, networkName: list.name, netns: rt.netns, cniArgs: rt.cniArgs ?? [], capabilityArgs: rt.capabilityArgs ?? {}, result,
   };
   const f = file(cacheDir, list.name, rt.containerID, rt.ifname);
-  mkdirSync(join(cacheDir, 'results'), { recursive: true });
-  writeFileSync(`${f}.tmp`, JSON.stringify(entry));
-  renameSync(`${f}.tmp`, f);
+  mkdirPrivate(join(cacheDir, 'results'), cacheDir);
+  writeFileDurable(f, JSON.stringify(entry));
 }
 
 export function removeCache(cacheDir: string, network: string, containerID: string, ifname: string): void {
@@ -51,11 +53,11 @@ export function cachedList(entry: CacheEntry): ConfList {
   return JSON.parse(Buffer.from(entry.config, 'base64').toString('utf8')) as ConfList;
 }
 
-/** Every cached attachment of a container, oldest first (by when it was written). */
-export function cachedFor(cacheDir: string, containerID: string): CacheEntry[] {
+/** Every cached attachment, oldest first (by when it was written). */
+export function cachedAll(cacheDir: string): CacheEntry[] {
   let names: string[] = [];
   try {
-    names = readdirSync(join(cacheDir, 'results'));
+    names = readdirSync(join(cacheDir, 'results')).filter((n) => !n.endsWith('.tmp'));
   } catch {
     return [];
   }
@@ -64,9 +66,14 @@ export function cachedFor(cacheDir: string, containerID: string): CacheEntry[] {
     try {
       const e = JSON.parse(readFileSync(f, 'utf8')) as CacheEntry;
       cachedList(e);
-      return e.containerId === containerID ? [{ e, at: statSync(f).mtimeMs }] : [];
+      return [{ e, at: statSync(f).mtimeMs }];
     } catch {
       return []; // corrupt: DEL tolerates it, as libcni does
     }
   }).sort((a, b) => a.at - b.at).map((x) => x.e);
+}
+
+/** Every cached attachment of a container, oldest first. */
+export function cachedFor(cacheDir: string, containerID: string): CacheEntry[] {
+  return cachedAll(cacheDir).filter((e) => e.containerId === containerID);
 }

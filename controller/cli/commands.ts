@@ -107,7 +107,7 @@ export async function down(rt: NodeRuntime, names: string[], namespace: string, 
 }
 
 export async function gc(rt: NodeRuntime, o: Output): Promise<number> {
-  const lines = await rt.gc();
+  const lines = await rt.gc((l) => o.err(l));
   const removed = lines.filter((r) => !r.startsWith('kept'));
   for (const r of lines) o.out(r.startsWith('kept') ? r : `removed ${r}`);
   o.out(removed.length ? `gc: removed ${removed.length}` : 'gc: nothing to remove');

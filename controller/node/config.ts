@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NETNS_NAME } from '../../lib/netns.ts';
+import { DEFAULT_DATA_DIR } from '../../cni/config.ts';
+import { loadPolicy, parsePolicy, POLICY_ENV, writePolicy, type NodePolicy, type PolicyFile } from '../../cni/policy.ts';
 
 export interface NodeConfig {
   stateDir: string;
@@ -30,6 +32,18 @@ export interface NodeConfig {
    * simulated node on a machine that is not one (several nodes on one host).
    */
   cniNetns?: string;
+  /**
+   * Directories whose files a VM may boot from (lib/host-paths.ts); unset
+   * means any path, for the standalone node whose admin runs `virtnet up`.
+   * The kubelet role sets it: there a pod's author is not the node's admin.
+   */
+  allowedHostPaths?: string[];
+  /**
+   * The node policy (cni/policy.ts) the runtime hands its CNI plugins: their
+   * data directories may lie only under this node's own state. The
+   * environment's VIRTNET_CNI_POLICY, when set by the admin, wins.
+   */
+  cniPolicyFile: string;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/virtnet';
@@ -56,7 +70,9 @@ export function nodeConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     libvirtCache: overrides.libvirtCache ?? '/var/cache/virtnet/libvirt-qemu',
     serviceCIDRs: overrides.serviceCIDRs ?? ['10.96.0.0/12'],
     projectDir: project,
+    cniPolicyFile: overrides.cniPolicyFile ?? join(stateDir, 'cni-policy.json'),
     ...(overrides.cniNetns && { cniNetns: overrides.cniNetns }),
+    ...(overrides.allowedHostPaths && { allowedHostPaths: overrides.allowedHostPaths }),
   };
 }
 
@@ -79,6 +95,30 @@ export function ensureDefaultNetwork(cfg: NodeConfig): void {
   const present = readdirSync(cfg.cniConfDir).some((f) => /\.(conf|conflist|json)$/u.test(f));
   const file = join(cfg.cniConfDir, '10-virtnet.conflist');
   if (!present && !existsSync(file)) writeFileSync(file, `${JSON.stringify(defaultNetworkConfList(cfg.stateDir), null, 2)}\n`);
+}
+
+/**
+ * The node policy for this runtime's CNI plugins (cni/policy.ts): their data
+ * may live under its own state (the default network's records and IPAM) and
+ * under the plugin's default data directory, which NADs that name none use.
+ * No log root: a NAD's logFile is refused, and plugins log to stderr.
+ */
+export function nodeCniPolicy(cfg: Pick<NodeConfig, 'stateDir'>): PolicyFile {
+  return { dataRoots: [join(cfg.stateDir, 'cni'), join(cfg.stateDir, 'ipam'), DEFAULT_DATA_DIR] };
+}
+
+/** The policy this node's plugins run under, to judge NADs by it (validate writes nothing, so it is not written here). */
+export function nodeCniPolicyFor(cfg: NodeConfig): NodePolicy {
+  const admin = process.env[POLICY_ENV];
+  return admin ? loadPolicy({ [POLICY_ENV]: admin }) : parsePolicy(JSON.stringify(nodeCniPolicy(cfg)), 'the virtnet node runtime');
+}
+
+/** The environment for this node's plugin execs: the admin's policy if they set one, else the runtime's own. */
+export function cniPolicyEnv(cfg: NodeConfig): Record<string, string> {
+  const admin = process.env[POLICY_ENV];
+  if (admin) return { [POLICY_ENV]: admin };
+  writePolicy(cfg.cniPolicyFile, nodeCniPolicy(cfg));
+  return { [POLICY_ENV]: cfg.cniPolicyFile };
 }
 
 /** The subnets a network's IPAM hands out (host-local's subnet and ranges; static IPAM has none). */

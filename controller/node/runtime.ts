@@ -7,16 +7,19 @@
  * VMI whose `up` or launcher died (a kill -9, a crash, a reboot).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { shortHash } from '../../lib/names.ts';
+import { crashPoint } from '../../lib/crash-point.ts';
 import { isAlive, startTime } from '../../lib/process.ts';
 import { LockBusyError, withLock } from '../../lib/lockfile.ts';
 import { readStatus, type LauncherStatus } from '../../launcher/status.ts';
 import type { LauncherSpec } from '../../launcher/spec.ts';
 import { launcherPodNetworkAnnotations } from '../render/networks.ts';
-import { ipamSubnets, type NodeConfig } from './config.ts';
+import { ipamSubnets, nodeCniPolicyFor, type NodeConfig } from './config.ts';
 import type { ValidationContext } from '../api/manifests.ts';
 import { attachSandbox, clusterDefault, createSandbox, destroySandbox, hostResolvConf, planAttachments, sandboxResolvConf, startLauncher } from './sandbox.ts';
-import { Store, type VmiRecord } from './store.ts';
+import { findRemains, type Remains } from './remains.ts';
+import { Store, type VmiEntry, type VmiKey, type VmiRecord } from './store.ts';
 import { vmiStatus } from './vmi-status.ts';
 import type { VmiStatus } from '../api/status.ts';
 import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
@@ -25,6 +28,27 @@ export type StepReporter = (step: string, ms: number, detail?: string) => void;
 
 export function specHash(spec: unknown): string {
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+}
+
+/** Where gc reports what it skipped (a name no VMI can have under vmis/): stderr unless the caller says. */
+export type Warn = (line: string) => void;
+const toStderr: Warn = (line) => process.stderr.write(`${line}\n`);
+
+/**
+ * The journal of a sandbox found without its record (controller/node/remains.ts):
+ * enough for destroySandbox, and for gc to retry a DEL that failed.
+ */
+function rebuiltRecord(key: VmiKey, r: Remains, problems: string[]): VmiRecord {
+  return {
+    object: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { namespace: key.namespace, name: key.name, uid: r.uid }, spec: { domain: { devices: {} } } },
+    specHash: '', state: 'Deleting', teardownProblems: problems, creator: { pid: 0, start: '' },
+    netns: r.netns, containerID: r.containerID, attachments: r.attachments, steps: [],
+  };
+}
+
+function describeRemains(r: Remains): string {
+  const n = r.attachments.length;
+  return `netns ${r.netns} (${n} cached attachment${n === 1 ? '' : 's'})`;
 }
 
 export class StepError extends Error {
@@ -43,14 +67,17 @@ export class NodeRuntime {
   private async step<T>(rec: VmiRecord, name: string, report: StepReporter, fn: () => Promise<T> | T, detail?: (v: T) => string): Promise<T> {
     const t = performance.now();
     let value: T;
+    crashPoint(`up.${name}.start`);
     try {
       value = await fn();
     } catch (err) {
       throw new StepError(name, (err as Error).message);
     }
+    crashPoint(`up.${name}.done`);
     const ms = +(performance.now() - t).toFixed(1);
     rec.steps.push({ name, ms });
     this.store.writeVmi(rec);
+    crashPoint(`up.${name}.journaled`);
     report(name, ms, detail?.(value));
     return value;
   }
@@ -70,6 +97,7 @@ export class NodeRuntime {
     return {
       nadExists: (ns, name) => this.store.readObject('nads', ns, name) !== undefined,
       reservedCidrs: [...podSubnets.map((cidr) => ({ cidr, what: 'the pod network' })), ...this.cfg.serviceCIDRs.map((cidr) => ({ cidr, what: 'the service CIDR' }))],
+      nadPolicy: nodeCniPolicyFor(this.cfg),
     };
   }
 
@@ -79,7 +107,9 @@ export class NodeRuntime {
     podAnnotations?: Record<string, string>, lookupNad?: (ns: string, name: string) => NetworkAttachmentDefinition | undefined,
   ): Promise<VmiRecord> {
     const { namespace, name } = object.metadata as { namespace: string; name: string };
-    if (this.store.readVmi(namespace, name)) throw new StepError('validate', `${namespace}/${name} already has a record; its owner must remove it first`);
+    const existing = this.store.readVmiEntry(namespace, name);
+    if (existing.kind === 'valid') throw new StepError('validate', `${namespace}/${name} already has a record; its owner must remove it first`);
+    if (existing.kind === 'corrupt') throw new StepError('validate', `${namespace}/${name}: its record.json ${existing.why}; \`virtnet gc\` or \`virtnet down\` reconciles it with what exists`);
     const uid = randomUUID();
     const obj: Record<string, any> = { ...object, metadata: { ...object.metadata, uid, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/u, 'Z') } };
     delete obj.status;
@@ -91,6 +121,7 @@ export class NodeRuntime {
       attachments: planAttachments(this.cfg, this.store, namespace, annotations, lookupNad), steps: [],
     };
     this.store.writeVmi(rec);
+    crashPoint('up.record.journaled');
     const vmiDir = this.store.vmiDir(namespace, name);
     const launcherDir = this.store.launcherDir(rec.netns);
     try {
@@ -99,14 +130,19 @@ export class NodeRuntime {
       rec.networkStatus = await this.step(rec, 'pod networks', report, () => attachSandbox(this.cfg, rec),
         (st) => st.map((s) => `${s.interface}=${(s.ips ?? []).join(',') || 'L2'}`).join(' '));
       this.store.writeVmi(rec);
+      this.store.privateDir(launcherDir);
       rec.launcherPid = await this.step(rec, 'launcher', report, () => startLauncher(this.cfg, rec, vmiDir, launcherDir, launcherSpec(rec)), (pid) => `pid ${pid}`);
       rec.launcherStart = startTime(rec.launcherPid);
       rec.state = 'Created';
       this.store.writeVmi(rec);
       return rec;
     } catch (err) {
-      await this.destroyRecord(rec, true);
-      throw err;
+      // Not forced: a DEL that fails keeps the journal (state Deleting), or the IP it holds would leak.
+      const { problems, kept } = await this.destroyRecord(rec);
+      if (!kept) throw err;
+      const e = err instanceof StepError ? err : new StepError('create', (err as Error).message);
+      throw new StepError(e.step, `${e.reason}; rolling back, a CNI DEL failed too (${problems.join('; ')}): `
+        + 'the record is kept as Deleting (`virtnet gc` retries it, `virtnet down --force` drops it)');
     }
   }
 
@@ -134,14 +170,44 @@ export class NodeRuntime {
 
   /** destroy(), for a caller that holds the VMI's lock already. */
   async destroyLocked(namespace: string, name: string, force = false): Promise<{ found: boolean; problems: string[]; kept: boolean }> {
-    const rec = this.store.readVmi(namespace, name);
-    if (!rec) {
-      // A directory without a record: `up` died before writing it; nothing else was made.
-      const known = this.store.vmiKeys().some((k) => k.namespace === namespace && k.name === name);
-      if (known) this.store.removeVmi(namespace, name);
-      return { found: known, problems: [], kept: false };
+    const entry = this.store.readVmiEntry(namespace, name);
+    if (entry.kind === 'valid') return { found: true, ...(await this.destroyRecord(entry.rec, force)) };
+    if (!this.store.vmiKeys().some((k) => k.namespace === namespace && k.name === name)) return { found: false, problems: [], kept: false };
+    return { found: true, ...(await this.reconcile({ namespace, name }, entry, force)) };
+  }
+
+  /** Netns names that valid records hold: no other VMI's remains. */
+  private claimedNetnses(): Set<string> {
+    return new Set(this.store.listVmis().map((r) => r.netns));
+  }
+
+  /**
+   * A VMI directory without a valid record: tear down every sandbox the
+   * evidence shows (remains.ts), then remove the directory. A corrupt record
+   * is "unknown", not "nothing was made". A DEL that fails keeps a rebuilt
+   * record as Deleting, as for a valid record, so that gc retries it.
+   */
+  private async reconcile(key: VmiKey, entry: Exclude<VmiEntry, { kind: 'valid' }>, force: boolean): Promise<{ problems: string[]; kept: boolean }> {
+    const remains = findRemains(this.store, key, this.claimedNetnses());
+    const found = remains.length ? remains.map(describeRemains).join(', ') : 'nothing';
+    // An absent record with nothing found is the common crash (`up` died before its first write): nothing to say.
+    const problems = entry.kind === 'corrupt' || remains.length
+      ? [`${entry.kind === 'corrupt' ? `record.json ${entry.why}` : 'no record.json'}; reconciled with what exists: ${found}`]
+      : [];
+    let failed: Remains | undefined;
+    for (const r of remains) {
+      const rec = rebuiltRecord(key, r, []);
+      const res = await destroySandbox(this.cfg, rec, this.store.launcherDir(r.netns));
+      problems.push(...res.problems);
+      if (res.cniFailed && !force) failed ??= r;
+      else rmSync(this.store.launcherDir(r.netns), { recursive: true, force: true });
     }
-    return { found: true, ...(await this.destroyRecord(rec, force)) };
+    if (failed) {
+      this.store.writeVmi(rebuiltRecord(key, failed, problems));
+      return { problems, kept: true };
+    }
+    this.store.removeVmi(key.namespace, key.name);
+    return { problems, kept: false };
   }
 
   launcherStatus(rec: VmiRecord): LauncherStatus | undefined {
@@ -170,8 +236,10 @@ export class NodeRuntime {
    * remake a dead one, or make a new one.
    */
   plan(namespace: string, name: string, spec: unknown): 'unchanged' | 'clash' | 'recreate' | 'create' {
-    const rec = this.store.readVmi(namespace, name);
-    if (!rec) return 'create';
+    const entry = this.store.readVmiEntry(namespace, name);
+    // A corrupt record is unknown: what it stood for is reconciled (destroyLocked) before anything is made.
+    if (entry.kind !== 'valid') return entry.kind === 'corrupt' ? 'recreate' : 'create';
+    const rec = entry.rec;
     if (!this.live(rec)) return 'recreate';
     return rec.specHash === specHash(spec) ? 'unchanged' : 'clash';
   }
@@ -193,22 +261,43 @@ export class NodeRuntime {
     return rec && { ...rec.object, status: this.status(rec) };
   }
 
-  /** Destroy whatever belongs to VMIs that no longer exist; returns one line per VMI removed. */
-  async gc(): Promise<string[]> {
+  /**
+   * Whether gc must leave this VMI alone: a valid record that lives, or an
+   * unreadable one whose launcher still runs (only `down` may judge that one).
+   */
+  private spare(key: VmiKey, entry: VmiEntry): boolean {
+    if (entry.kind === 'valid') return this.live(entry.rec);
+    return findRemains(this.store, key, this.claimedNetnses()).some((r) => r.launcherRuns);
+  }
+
+  /**
+   * Destroy whatever belongs to VMIs that no longer exist; returns one line
+   * per VMI removed. What under vmis/ no VMI can have made (a file, a name
+   * that is not valid) is skipped and reported through `warn`: it must not
+   * stop the collection of every other VMI.
+   */
+  async gc(warn: Warn = toStderr): Promise<string[]> {
     const removed: string[] = [];
-    for (const key of this.store.vmiKeys()) {
+    const { keys, skipped } = this.store.scanVmis();
+    for (const s of skipped) warn(`warning: skipped ${s.path}: it ${s.why}`);
+    for (const key of keys) {
       try {
         // An `up` or `down` at work holds the lock: not ours to judge; decide only under it.
         await this.withVmiLock(key.namespace, key.name, async () => {
-          const rec = this.store.readVmi(key.namespace, key.name);
-          if (rec && this.live(rec)) return;
+          const entry = this.store.readVmiEntry(key.namespace, key.name);
+          if (this.spare(key, entry)) {
+            if (entry.kind === 'corrupt') warn(`warning: ${key.namespace}/${key.name}: its record.json ${entry.why}, but its launcher runs: \`virtnet down ${key.name}\` removes it`);
+            return;
+          }
           const { problems, kept } = await this.destroyLocked(key.namespace, key.name);
-          const what = `${key.namespace}/${key.name}${rec ? ` (netns ${rec.netns})` : ''}${problems.length ? `: ${problems.join('; ')}` : ''}`;
+          const netns = entry.kind === 'valid' ? ` (netns ${entry.rec.netns})` : '';
+          const what = `${key.namespace}/${key.name}${netns}${problems.length ? `: ${problems.join('; ')}` : ''}`;
           if (kept) removed.push(`kept for another try: ${what}`);
           else removed.push(what);
         }, 0);
       } catch (err) {
-        if (!(err instanceof LockBusyError)) throw err;
+        // One VMI's failure is reported, and stops neither the others nor the kubelet role's start-up.
+        if (!(err instanceof LockBusyError)) warn(`warning: ${key.namespace}/${key.name}: not collected: ${(err as Error).message}`);
       }
     }
     return removed;

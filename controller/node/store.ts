@@ -1,16 +1,24 @@
 /**
- * The node's records, one directory each, written atomically:
+ * The node's records, one directory each, written atomically and durably
+ * (lib/durable.ts: fsync'd before the rename, the directory after it):
  *   vmis/<ns>/<name>/record.json   the VMI, its sandbox and where `up` got to
  *   launchers/<netns>/             the launcher's own state directory (a short
  *                                  path: libvirtd's socket lives in it, and a
  *                                  socket path may not exceed 107 bytes, unix(7))
  *   vms/<ns>/<name>.json           VirtualMachines
  *   nads/<ns>/<name>.json          NetworkAttachmentDefinitions
+ *   locks/<ns>_<name>.lock         lib/lockfile.ts
+ *   cni-cache/                     netattach's result cache (libcni's format)
+ * All of it is root's alone: directories 0700, files 0600 (a record holds the
+ * VMI's spec, cloud-init user data included).
  * Namespaces and names reach these paths only after validation as DNS-1123
- * names (controller/api); `segment` re-checks, since a path is at stake.
+ * names (controller/api); `segment` re-checks, since a path is at stake, and
+ * a listing skips (and reports) what fails it instead of failing for all.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { mkdirPrivate, writeFileDurable } from '../../lib/durable.ts';
+import { CNI_ID_PATTERN } from '../../lib/names.ts';
 import type { AttachmentRequest } from '../../netattach/attach.ts';
 import type { NetworkStatus } from '../../netattach/status.ts';
 
@@ -40,38 +48,114 @@ export interface VmiRecord {
   steps: Array<{ name: string; ms: number }>;
 }
 
+export interface VmiKey {
+  namespace: string;
+  name: string;
+}
+
+/**
+ * A record as read: absent (nothing was journaled, so nothing was made),
+ * valid, or corrupt. Corrupt is "unknown", never "nothing": a record cut
+ * short (a power loss before this journal was fsync'd) may stand for a
+ * sandbox and IPs that exist.
+ */
+export type VmiEntry =
+  | { kind: 'absent' }
+  | { kind: 'valid'; rec: VmiRecord }
+  | { kind: 'corrupt'; why: string };
+
+/** An entry under vmis/ that no VMI can have made; listings skip it, and say why. */
+export interface SkippedEntry {
+  path: string;
+  why: string;
+}
+
 const SEGMENT = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/u;
+/** Sandbox (netns) names: `vn-` and 10 hex digits of a hash (NodeRuntime.create). */
+export const SANDBOX_NAME = /^vn-[0-9a-f]{10}$/u;
+const STATES: ReadonlyArray<VmiRecord['state']> = ['Creating', 'Created', 'Deleting'];
+
+function segmentProblem(s: string): string | undefined {
+  if (s.length > 253) return 'is longer than 253 characters';
+  if (!SEGMENT.test(s)) return 'is not a DNS-1123 name (lower-case letters, digits, "-" and ".", starting and ending with a letter or digit)';
+  return undefined;
+}
 
 function segment(s: string): string {
-  if (!SEGMENT.test(s) || s.length > 253) throw new TypeError(`${JSON.stringify(s)} is not a valid name`);
+  const problem = segmentProblem(s);
+  if (problem) throw new TypeError(`${JSON.stringify(s)} ${problem}`);
   return s;
 }
 
 function writeJson(file: string, value: unknown): void {
-  // A temporary name of this writer's own: two writers never rename each other's.
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2));
-  renameSync(tmp, file);
+  writeFileDurable(file, JSON.stringify(value, null, 2));
+}
+
+type Read = { kind: 'absent' } | { kind: 'read'; value: unknown } | { kind: 'corrupt'; why: string };
+
+function readJsonFile(file: string): Read {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    return { kind: 'corrupt', why: `cannot be read: ${(err as Error).message}` };
+  }
+  if (text.trim() === '') return { kind: 'corrupt', why: 'is empty (a write cut short)' };
+  try {
+    return { kind: 'read', value: JSON.parse(text) };
+  } catch (err) {
+    return { kind: 'corrupt', why: `is not JSON: ${(err as Error).message}` };
+  }
 }
 
 function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
+  const r = readJsonFile(file);
+  return r.kind === 'read' ? (r.value as T) : undefined;
 }
 
-function subdirs(dir: string): string[] {
+const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Why `value` is not the record of `key`, or undefined: the fields teardown and gc rely on. */
+export function recordProblem(value: unknown, key: VmiKey): string | undefined {
+  if (!isObject(value)) return 'is not an object';
+  const meta = isObject(value.object) && isObject(value.object.metadata) ? value.object.metadata : undefined;
+  if (meta?.namespace !== key.namespace || meta?.name !== key.name) {
+    return `object.metadata names ${JSON.stringify(`${meta?.namespace}/${meta?.name}`)}, not ${key.namespace}/${key.name}`;
+  }
+  if (!STATES.includes(value.state)) return `state ${JSON.stringify(value.state)} is not one of ${STATES.join(', ')}`;
+  if (typeof value.netns !== 'string' || !SANDBOX_NAME.test(value.netns)) return `netns ${JSON.stringify(value.netns)} is not a sandbox name (${SANDBOX_NAME})`;
+  if (typeof value.containerID !== 'string' || !CNI_ID_PATTERN.test(value.containerID)) return `containerID ${JSON.stringify(value.containerID)} is not a CNI container id`;
+  if (!Array.isArray(value.attachments) || !value.attachments.every(isObject)) return 'attachments is not a list of objects';
+  if (!isObject(value.creator) || typeof value.creator.pid !== 'number' || typeof value.creator.start !== 'string') return 'creator is not {pid, start}';
+  if (!Array.isArray(value.steps)) return 'steps is not a list';
+  return undefined;
+}
+
+/** Directory entries, with lstat's view (a symlink is not a directory here). */
+function entries(dir: string): Array<{ name: string; isDir: boolean }> {
+  let names: string[];
   try {
-    return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    names = readdirSync(dir);
   } catch {
     return [];
   }
+  return names.map((name) => {
+    try {
+      return { name, isDir: lstatSync(join(dir, name)).isDirectory() };
+    } catch {
+      return { name, isDir: false };
+    }
+  });
 }
 
 export class Store {
   constructor(readonly stateDir: string) {}
+
+  /** Where netattach keeps its result cache (the sandbox's attach options use the same). */
+  get cniCacheDir(): string {
+    return join(this.stateDir, 'cni-cache');
+  }
 
   vmiDir(namespace: string, name: string): string {
     return join(this.stateDir, 'vmis', segment(namespace), segment(name));
@@ -83,17 +167,32 @@ export class Store {
   }
 
   launcherDir(netns: string): string {
-    if (!/^vn-[0-9a-f]{10}$/u.test(netns)) throw new TypeError(`${JSON.stringify(netns)} is not a sandbox name`);
+    if (!SANDBOX_NAME.test(netns)) throw new TypeError(`${JSON.stringify(netns)} is not a sandbox name`);
     return join(this.stateDir, 'launchers', netns);
   }
 
+  /** mkdir -p of a directory under the state directory, 0700 all the way down from it. */
+  privateDir(dir: string): void {
+    mkdirPrivate(dir, this.stateDir);
+  }
+
+  /** The record of one VMI: absent, valid or corrupt (see VmiEntry; `why` completes "record.json …"). */
+  readVmiEntry(namespace: string, name: string): VmiEntry {
+    const r = readJsonFile(join(this.vmiDir(namespace, name), 'record.json'));
+    if (r.kind !== 'read') return r;
+    const problem = recordProblem(r.value, { namespace, name });
+    return problem ? { kind: 'corrupt', why: `is not a valid record: ${problem}` } : { kind: 'valid', rec: r.value as VmiRecord };
+  }
+
+  /** The record when it is valid; undefined when absent, and when corrupt (readVmiEntry tells those apart). */
   readVmi(namespace: string, name: string): VmiRecord | undefined {
-    return readJson<VmiRecord>(join(this.vmiDir(namespace, name), 'record.json'));
+    const e = this.readVmiEntry(namespace, name);
+    return e.kind === 'valid' ? e.rec : undefined;
   }
 
   writeVmi(rec: VmiRecord): void {
     const dir = this.vmiDir(rec.object.metadata.namespace, rec.object.metadata.name);
-    mkdirSync(dir, { recursive: true });
+    this.privateDir(dir);
     writeJson(join(dir, 'record.json'), rec);
   }
 
@@ -102,14 +201,41 @@ export class Store {
     rmSync(this.vmiDir(namespace, name), { recursive: true, force: true });
   }
 
-  /** Every VMI directory, also those whose record was never written (a crash). */
-  vmiKeys(): Array<{ namespace: string; name: string }> {
+  /**
+   * Every VMI directory, also those whose record was never written (a crash),
+   * and what under vmis/ is not one: a file, or a name no VMI can have.
+   */
+  scanVmis(): { keys: VmiKey[]; skipped: SkippedEntry[] } {
     const root = join(this.stateDir, 'vmis');
-    return subdirs(root).flatMap((namespace) => subdirs(join(root, namespace)).map((name) => ({ namespace, name })));
+    const keys: VmiKey[] = [];
+    const skipped: SkippedEntry[] = [];
+    const check = (path: string, e: { name: string; isDir: boolean }, what: string): boolean => {
+      const why = !e.isDir ? 'is not a directory' : segmentProblem(e.name) && `is not a valid ${what} name: ${JSON.stringify(e.name)} ${segmentProblem(e.name)}`;
+      if (why) skipped.push({ path, why });
+      return !why;
+    };
+    for (const ns of entries(root)) {
+      if (!check(join(root, ns.name), ns, 'namespace')) continue;
+      for (const vmi of entries(join(root, ns.name))) {
+        if (check(join(root, ns.name, vmi.name), vmi, 'VMI')) keys.push({ namespace: ns.name, name: vmi.name });
+      }
+    }
+    return { keys, skipped };
   }
 
+  /** Every valid VMI directory (scanVmis says what was skipped). */
+  vmiKeys(): VmiKey[] {
+    return this.scanVmis().keys;
+  }
+
+  /** Every valid record. */
   listVmis(): VmiRecord[] {
     return this.vmiKeys().flatMap((k) => this.readVmi(k.namespace, k.name) ?? []);
+  }
+
+  /** The launcher directories (one per sandbox made), by sandbox name. */
+  launcherNetnses(): string[] {
+    return entries(join(this.stateDir, 'launchers')).filter((e) => e.isDir && SANDBOX_NAME.test(e.name)).map((e) => e.name);
   }
 
   private objectFile(kind: 'vms' | 'nads', namespace: string, name: string): string {
@@ -118,7 +244,7 @@ export class Store {
 
   saveObject(kind: 'vms' | 'nads', object: Record<string, any>): void {
     const file = this.objectFile(kind, object.metadata.namespace ?? 'default', object.metadata.name);
-    mkdirSync(join(file, '..'), { recursive: true });
+    this.privateDir(join(file, '..'));
     writeJson(file, object);
   }
 
@@ -132,12 +258,7 @@ export class Store {
 
   listObjects<T>(kind: 'vms' | 'nads'): T[] {
     const root = join(this.stateDir, kind);
-    return subdirs(root).flatMap((ns) => {
-      try {
-        return readdirSync(join(root, ns)).filter((f) => f.endsWith('.json')).flatMap((f) => readJson<T>(join(root, ns, f)) ?? []);
-      } catch {
-        return [];
-      }
-    });
+    return entries(root).filter((ns) => ns.isDir && !segmentProblem(ns.name)).flatMap((ns) =>
+      entries(join(root, ns.name)).filter((f) => !f.isDir && f.name.endsWith('.json')).flatMap((f) => readJson<T>(join(root, ns.name, f.name)) ?? []));
   }
 }
