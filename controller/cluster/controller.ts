@@ -149,6 +149,8 @@ export class Controller {
     } else {
       const before = vmi.status?.phase;
       await this.api.replaceStatus('virtualmachineinstances', { ...vmi, status: a.status });
+      const ignored = a.status.conditions?.find((c) => c.reason === 'InvalidPodAnnotation');
+      if (ignored) this.o.log.warn({ vmi: `${namespace}/${name}`, problem: ignored.message }, 'launcher pod annotation ignored');
       if (a.status.phase !== before) {
         const age = (Date.now() - Date.parse(vmi.metadata.creationTimestamp)) / 1000;
         this.metrics.phaseTransition.observe({ phase: a.status.phase }, Math.max(0, age));

@@ -172,6 +172,18 @@ export class KubeApi {
     }
   }
 
+  /**
+   * Sets (or, with null, removes) annotations of a pod with one JSON merge
+   * patch (RFC 7386) and nothing else: no read first, no resourceVersion, so
+   * no conflict to retry, and only `patch` on pods is needed. client-node
+   * sends JSON Patch unless told the content type (test/support/kube/patch.ts).
+   */
+  patchPodAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<Obj> {
+    const body = { metadata: { annotations } };
+    const asMergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    return call(`patch pod ${namespace}/${name}`, () => this.core.patchNamespacedPod({ namespace, name, body }, asMergePatch) as unknown as Promise<Obj>);
+  }
+
   replacePodStatus(pod: Obj): Promise<Obj> {
     const { namespace, name } = pod.metadata;
     return call(`update pod ${namespace}/${name} status`, () => this.core.replaceNamespacedPodStatus({ namespace, name, body: pod as k8s.V1Pod }) as unknown as Promise<Obj>);

@@ -3,7 +3,7 @@
  * `virtnet controller` and `virtnet kubelet` commands run it):
  *   controller [--kubeconfig F] [-n NS] [--image IMG] [--metrics-port P] [--allowed-host-path DIR]…
  *              [--webhook-port P [--tls-cert F --tls-key F]]
- *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR] [--cni-netns NAME]
+ *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR] [--cni-netns NAME] [--allowed-host-path DIR]…
  *   node-agent --node NAME [--kubeconfig F] [--cni-bin-dir D] [--cni-conf-dir D] [--pod-cidr CIDR]
  *              [--launcher-state-root D] [--metrics-port P]
  * Without --kubeconfig: $KUBECONFIG, ~/.kube/config, else the in-cluster config.
@@ -17,9 +17,11 @@ import { TEST_GUEST_CMDLINE } from '../node/boot.ts';
 import { Controller } from './controller.ts';
 import { KubeApi, loadKubeConfig } from './kube.ts';
 import { PodRunner } from './kubelet.ts';
+import { DEFAULT_ALLOWED_HOST_PATHS } from './reconcile.ts';
 import { serveMetrics } from './metrics.ts';
 import { serveWebhook } from './webhook.ts';
 import { NodeAgent } from './node-agent.ts';
+import { DEFAULT_POLICY_FILE } from '../../cni/policy.ts';
 import { LAUNCHER_STATE_ROOT } from '../render/pod.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +37,9 @@ export function podNetworkConfList(podCidr: string) {
     }],
   };
 }
+
+/** The node policy that lets the pod network's config keep its data and its log where podNetworkConfList puts them. */
+export const POD_NETWORK_POLICY = { file: DEFAULT_POLICY_FILE, policy: { dataRoots: ['/var/lib/virtnet'], logRoot: '/var/log/virtnet' } };
 
 export const DEFAULT_IMAGE = 'ghcr.io/virtnet/virtnet:0.1.0';
 const GUEST = '/var/cache/virtnet/guest';
@@ -70,7 +75,11 @@ export async function main(argv: string[]): Promise<number> {
     log.info('controller running');
   } else if (positionals[0] === 'kubelet') {
     if (!v.node) throw new Error('kubelet: --node NAME is required');
-    const rt = new NodeRuntime(nodeConfig({ ...(v['state-dir'] && { stateDir: v['state-dir'] }), ...(v['cni-netns'] && { cniNetns: v['cni-netns'] }) }));
+    // A pod's author is not this node's admin: boot files only from the allowed directories (defect 3).
+    const rt = new NodeRuntime(nodeConfig({
+      ...(v['state-dir'] && { stateDir: v['state-dir'] }), ...(v['cni-netns'] && { cniNetns: v['cni-netns'] }),
+      allowedHostPaths: v['allowed-host-path'] ?? DEFAULT_ALLOWED_HOST_PATHS,
+    }));
     const runner = new PodRunner(api, rt, v.node, log);
     await runner.start();
     stops.push(() => runner.stop());
@@ -81,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
       node: v.node, log, plugin: join(dirname(fileURLToPath(import.meta.url)), '..', 'cni', 'virtnet-bridge'),
       cniBinDir: v['cni-bin-dir'] ?? '/opt/cni/bin', cniConfDir: v['cni-conf-dir'] ?? '/etc/cni/net.d',
       conflist: podNetworkConfList(v['pod-cidr'] ?? '10.244.0.0/24'), stateRoot: v['launcher-state-root'] ?? LAUNCHER_STATE_ROOT,
+      cniPolicy: POD_NETWORK_POLICY,
     });
     if (v['metrics-port']) {
       const s = await serveMetrics(agent.metrics.registry, Number(v['metrics-port']), () => agent.ready());

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry } from 'prom-client';
+import { boundServer, PROBE_LIMITS, SERVER_OPTIONS } from './http-limits.ts';
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -27,12 +28,12 @@ export class ControllerMetrics {
 
 /** /metrics, /healthz (the process serves), /readyz (ready() says the caches are synced). */
 export function serveMetrics(registry: Registry, port: number, ready: () => boolean, host = '0.0.0.0'): Promise<Server> {
-  const server = createServer((req, res) => {
+  const server = boundServer(createServer(SERVER_OPTIONS, (req, res) => {
     if (req.url === '/metrics') {
       void registry.metrics().then((text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text));
     } else if (req.url === '/healthz') res.writeHead(200).end('ok');
     else if (req.url === '/readyz') res.writeHead(ready() ? 200 : 503).end(ready() ? 'ok' : 'caches not synced');
     else res.writeHead(404).end();
-  });
+  }), PROBE_LIMITS);
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }

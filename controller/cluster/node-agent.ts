@@ -5,16 +5,17 @@
  *   - copies each local launcher's report (its status.json under the
  *     launchers' state root, one directory per pod uid) onto its pod, for
  *     the controller;
- *   - runs CNI GC: an attachment whose network namespace is gone belongs to
- *     a pod that is gone, and is released (IPAM included);
+ *   - collects garbage: an attachment whose network namespace is gone
+ *     belongs to a pod that is gone, and gets a CNI DEL (IPAM included);
  *   - serves /healthz, /readyz and /metrics.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { listRecords } from '../../cni/state.ts';
+import { listRecords, type AttachmentRecord } from '../../cni/state.ts';
 import { execPlugin, type ConfList } from '../../netattach/invoke.ts';
-import type { LauncherStatus } from '../../launcher/status.ts';
+import { parseLauncherStatus, type LauncherStatus } from '../../launcher/status.ts';
+import { writePolicy, type PolicyFile } from '../../cni/policy.ts';
 import { LAUNCHER_STATUS_ANNOTATION, VMI_LABEL } from '../render/pod.ts';
 import { installCni } from './cni-install.ts';
 import type { KubeApi, Watched } from './kube.ts';
@@ -37,6 +38,12 @@ export interface NodeAgentOptions {
   gcIntervalMs?: number;
   /** argv prefix for the plugin's exec, e.g. nsenter into a simulated node's netns (as --cni-netns for the kubelet role). */
   cniWrap?: string[];
+  /**
+   * The node policy the plugin runs under (cni/policy.ts: where configs may
+   * keep data and logs), written before the conflist so that the runtime's
+   * first call already finds it. Without it the node's own file, if any, stands.
+   */
+  cniPolicy?: { file: string; policy: PolicyFile };
 }
 
 export class NodeAgent {
@@ -44,6 +51,8 @@ export class NodeAgent {
   private pods: Watched | undefined;
   private timers: NodeJS.Timeout[] = [];
   private readonly written = new Map<string, string>();
+  /** The last status.json text refused per pod, so that one bad file is logged once. */
+  private readonly rejected = new Map<string, string>();
   installed = false;
   synced = false;
 
@@ -54,7 +63,11 @@ export class NodeAgent {
   }
 
   install(): void {
-    if (typeof this.plugin.logFile === 'string') mkdirSync(dirname(this.plugin.logFile), { recursive: true });
+    if (this.o.cniPolicy) writePolicy(this.o.cniPolicy.file, this.o.cniPolicy.policy);
+    if (typeof this.plugin.logFile === 'string') {
+      mkdirSync(dirname(this.plugin.logFile), { recursive: true });
+      this.metrics.followCniLog(this.plugin.logFile);
+    }
     const changed = installCni({ plugin: this.o.plugin, binDir: this.o.cniBinDir, confDir: this.o.cniConfDir, conflist: this.o.conflist });
     this.installed = true;
     this.o.log.info({ ...changed, binDir: this.o.cniBinDir, confDir: this.o.cniConfDir }, 'CNI plugin and config installed');
@@ -75,49 +88,81 @@ export class NodeAgent {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.metrics.stopCniLog();
     await this.pods?.stop();
   }
 
   /** Launcher reports → pod annotations and metrics; the plugin's log → metrics. */
   async reportOnce(): Promise<void> {
-    if (typeof this.plugin.logFile === 'string') this.metrics.readCniLog(this.plugin.logFile);
+    this.metrics.readCniLog();
     for (const pod of this.pods?.list() ?? []) {
       if (pod.spec?.nodeName !== this.o.node) continue;
-      const file = join(this.o.stateRoot, pod.metadata.uid, 'status.json');
-      if (!existsSync(file)) continue;
-      let st: LauncherStatus;
-      try {
-        st = JSON.parse(readFileSync(file, 'utf8')) as LauncherStatus;
-      } catch {
-        continue; // being replaced: the launcher writes by rename, so this is rare
-      }
+      const st = this.launcherStatus(pod.metadata.uid);
+      if (!st) continue;
       this.metrics.observeLauncher(pod.metadata.uid, st);
       const report = launcherReport(st, pod.status?.phase === 'Running');
       if (this.written.get(pod.metadata.uid) === report || pod.metadata.annotations?.[LAUNCHER_STATUS_ANNOTATION] === report) continue;
-      await this.api!.updatePod(pod.metadata.namespace, pod.metadata.name, (p) => (p.metadata.annotations = { ...p.metadata.annotations, [LAUNCHER_STATUS_ANNOTATION]: report }));
-      this.written.set(pod.metadata.uid, report);
+      try {
+        // A merge patch of the one annotation: what the admission policy (deploy/base/policy-node-agent.yaml) lets this agent write.
+        await this.api!.patchPodAnnotations(pod.metadata.namespace, pod.metadata.name, { [LAUNCHER_STATUS_ANNOTATION]: report });
+        this.written.set(pod.metadata.uid, report);
+      } catch (err) {
+        // One pod's refusal (gone meanwhile, or denied) must not hold back the others' reports; the next round retries.
+        this.o.log.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err: (err as Error).message }, 'launcher report not written');
+      }
+    }
+  }
+
+  /** A launcher's status.json, shape-checked: a malformed one is logged once per content and skipped, never a crash of the loop. */
+  private launcherStatus(podUid: string): LauncherStatus | undefined {
+    const file = join(this.o.stateRoot, podUid, 'status.json');
+    if (!existsSync(file)) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return undefined; // being replaced: the launcher writes by rename, so this is rare
+    }
+    try {
+      return parseLauncherStatus(text, `${file}`);
+    } catch (err) {
+      if (this.rejected.get(podUid) !== text) this.o.log.warn({ podUid, err: (err as Error).message }, 'launcher status ignored');
+      this.rejected.set(podUid, text);
+      return undefined;
     }
   }
 
   /**
-   * CNI GC (SPEC.md "GC"): an attachment is stale only when its netns is a
-   * named one (/run/netns, which this agent mounts from the host) that no
+   * Garbage collection of attachments. One is stale only when its netns is
+   * a named one (/run/netns, which this agent mounts from the host) that no
    * longer exists; any other path (/proc/<pid>/ns/net, a runtime's own
-   * directory) may exist where the agent cannot see it, so it stays valid.
-   * The records are read again just before the plugin runs, so an ADD that
-   * lands meanwhile is valid too. Returns how many were stale.
+   * directory) may exist where the agent cannot see it, so it stays.
+   *
+   * Each stale attachment gets a CNI DEL of its own (containerID, ifname
+   * and netns from its record; SPEC.md "DEL": idempotent, and fine when the
+   * netns is gone). A CNI GC with a valid list would make the plugin list
+   * the records again, and collect an ADD that landed after this agent's
+   * list while that ADD reports success. Returns how many were stale.
    */
   async gcOnce(): Promise<number> {
-    const dataDir = (this.plugin.dataDir as string | undefined) ?? '/var/lib/virtnet/cni';
-    const key = (r: { containerID: string; ifname: string }) => `${r.containerID}\0${r.ifname}`;
-    const staleKeys = new Set(listRecords(dataDir, this.o.conflist.name).filter((r) => NAMED_NETNS.test(r.netns) && !existsSync(r.netns)).map(key));
-    const stale = staleKeys.size;
-    if (!stale) return 0;
-    const valid = listRecords(dataDir, this.o.conflist.name).filter((r) => !staleKeys.has(key(r))).map((r) => ({ containerID: r.containerID, ifname: r.ifname }));
-    const plugin = { ...this.plugin, 'cni.dev/valid-attachments': valid } as unknown as ConfList['plugins'][number];
-    await execPlugin('GC', this.o.conflist, plugin, { containerID: '', netns: '', ifname: '' }, { cniPath: [this.o.cniBinDir, '/usr/lib/cni'], dataDir: join(dataDir, '.versions'), ...(this.o.cniWrap && { wrap: this.o.cniWrap }) });
-    this.o.log.info({ stale }, 'CNI GC released attachments of pods that are gone');
-    return stale;
+    const stale = listRecords(this.dataDir, this.o.conflist.name).filter((r) => NAMED_NETNS.test(r.netns) && !existsSync(r.netns));
+    const failed: string[] = [];
+    for (const rec of stale) {
+      await this.delAttachment(rec).catch((e: Error) => failed.push(`${rec.containerID}/${rec.ifname}: ${e.message}`));
+    }
+    if (stale.length) this.o.log.info({ stale: stale.length, failed: failed.length }, 'CNI DEL of attachments whose pods are gone');
+    if (failed.length) throw new Error(`CNI DEL failed for ${failed.length} of ${stale.length} stale attachments (the next GC retries): ${failed.join('; ')}`);
+    return stale.length;
+  }
+
+  private get dataDir(): string {
+    return typeof this.plugin.dataDir === 'string' ? this.plugin.dataDir : '/var/lib/virtnet/cni';
+  }
+
+  private async delAttachment(rec: AttachmentRecord): Promise<void> {
+    const plugin = this.o.conflist.plugins[0]!;
+    const rt = { containerID: rec.containerID, ifname: rec.ifname, netns: rec.netns };
+    await execPlugin('DEL', this.o.conflist, plugin, rt, { cniPath: [this.o.cniBinDir, '/usr/lib/cni'], dataDir: join(this.dataDir, '.versions'), ...(this.o.cniWrap && { wrap: this.o.cniWrap }) });
   }
 
   ready(): boolean {

@@ -3,9 +3,12 @@
  * log (one "operation" line per call, cni/skel.ts), launcher network setup
  * durations and DHCP leases, read from the launchers' reports.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { LauncherStatus } from '../../launcher/status.ts';
+import { LogTail } from './log-tail.ts';
+
+/** The verbs of CNI 1.1 (SPEC.md "Parameters": CNI_COMMAND). */
+const CNI_VERBS = new Set(['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION']);
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -22,7 +25,7 @@ export class NodeMetrics {
     labelNames: ['family'], registers: [this.registry],
   });
   private readonly seen = new Set<string>();
-  private logOffset = 0;
+  private cniLog: LogTail | undefined;
 
   /** Count what a launcher's report shows for the first time (setup once per pod, each lease once). */
   observeLauncher(podUid: string, st: LauncherStatus): void {
@@ -42,30 +45,35 @@ export class NodeMetrics {
     }
   }
 
-  /** Read the plugin's log from where the last read stopped (a new, shorter file starts over). */
-  readCniLog(file: string): void {
-    if (!existsSync(file)) return;
-    const size = statSync(file).size;
-    if (size < this.logOffset) this.logOffset = 0;
-    if (size === this.logOffset) return;
-    const fd = openSync(file, 'r');
-    const buf = Buffer.alloc(size - this.logOffset);
+  /** Follows the plugin's log from its current end (operations before the agent started are not counted: counters start at 0). */
+  followCniLog(file: string): void {
+    this.cniLog?.close();
+    this.cniLog = new LogTail(file);
+    this.cniLog.skipExisting();
+  }
+
+  stopCniLog(): void {
+    this.cniLog?.close();
+    this.cniLog = undefined;
+  }
+
+  /** Reads the plugin's log on from where the last read stopped, a bounded amount at a time; returns the bytes read. */
+  readCniLog(): number {
+    return this.cniLog?.poll((line) => this.observeCniLine(line)) ?? 0;
+  }
+
+  private observeCniLine(line: string): void {
+    if (!line.includes('"operation"')) return;
+    let e: unknown;
     try {
-      readSync(fd, buf, 0, buf.length, this.logOffset);
-    } finally {
-      closeSync(fd);
+      e = JSON.parse(line);
+    } catch {
+      return; // not a log line of ours
     }
-    const text = buf.toString('utf8');
-    const complete = text.lastIndexOf('\n') + 1; // a line still being written waits for the next read
-    this.logOffset += Buffer.byteLength(text.slice(0, complete));
-    for (const line of text.slice(0, complete).split('\n')) {
-      if (!line.includes('"operation"')) continue;
-      try {
-        const e = JSON.parse(line) as { msg?: string; verb?: string; result?: string; ms?: number };
-        if (e.msg === 'operation' && e.verb && typeof e.ms === 'number') this.cniDuration.observe({ verb: e.verb, result: e.result ?? 'ok' }, e.ms / 1000);
-      } catch {
-        // not a log line of ours
-      }
-    }
+    if (typeof e !== 'object' || e === null) return;
+    const { msg, verb, result, ms } = e as Record<string, unknown>;
+    if (msg !== 'operation' || typeof verb !== 'string' || !CNI_VERBS.has(verb) || typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return;
+    // Label values from a file: only the known ones, so that no line can make a new time series.
+    this.cniDuration.observe({ verb, result: result === 'error' ? 'error' : 'ok' }, ms / 1000);
   }
 }

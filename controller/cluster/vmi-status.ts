@@ -9,25 +9,16 @@
  * issues 13069 and 12698). Pure.
  */
 import type { LauncherStatus } from '../../launcher/status.ts';
-import type { NetworkStatus } from '../../netattach/status.ts';
 import type { VmiCondition, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
 import { mergeInterfaces } from '../node/vmi-status.ts';
 import { LAUNCHER_STATUS_ANNOTATION } from '../render/pod.ts';
+import { readLauncherReport, readNetworkStatus } from './foreign.ts';
 
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 
 type Obj = Record<string, any>;
 
-function parseJson<T>(text: string | undefined): T | undefined {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-export function podPhase(pod: Obj, launcher: LauncherStatus | undefined): { phase: VmiPhase; reason?: string } {
+export function podPhase(pod: Obj, launcher: Pick<LauncherStatus, 'phase' | 'error'> | undefined): { phase: VmiPhase; reason?: string } {
   switch (pod.status?.phase) {
     case 'Running':
       if (launcher?.phase === 'Running') return { phase: 'Running' };
@@ -64,17 +55,31 @@ function readyCondition(phase: VmiPhase, interfaces: VmiInterfaceStatus[], reaso
     : { type: 'Ready', status: 'True', reason: 'GuestReady' };
 }
 
+/**
+ * The Synchronized condition: the pod is found; its annotations are the
+ * node's and Multus's reports, and one that is malformed is named here and
+ * ignored (the status is built as if it were absent), so that the VMI's
+ * status still follows its pod.
+ */
+function synchronized(problems: string[]): VmiCondition {
+  return problems.length
+    ? { type: 'Synchronized', status: 'False', reason: 'InvalidPodAnnotation', message: `ignored: ${problems.join('; ')}` }
+    : { type: 'Synchronized', status: 'True', reason: 'LauncherPodFound' };
+}
+
 export function statusFromPod(vmi: Obj, pod: Obj): VmiStatus {
-  const annotations = (pod.metadata?.annotations ?? {}) as Record<string, string>;
-  const launcher = parseJson<LauncherStatus>(annotations[LAUNCHER_STATUS_ANNOTATION]);
-  const networkStatus = parseJson<NetworkStatus[]>(annotations[NETWORK_STATUS_ANNOTATION]) ?? [];
+  const annotations = (pod.metadata?.annotations ?? {}) as Record<string, unknown>;
+  const launcherRead = readLauncherReport(annotations, LAUNCHER_STATUS_ANNOTATION);
+  const networkRead = readNetworkStatus(annotations, NETWORK_STATUS_ANNOTATION);
+  const problems = [launcherRead.problem, networkRead.problem].filter((p): p is string => p !== undefined);
+  const launcher = launcherRead.value;
   const { phase, reason } = podPhase(pod, launcher);
-  const merged = mergeInterfaces({ namespace: vmi.metadata.namespace, spec: vmi.spec, networkStatus, launcher });
+  const merged = mergeInterfaces({ namespace: vmi.metadata.namespace, spec: vmi.spec, networkStatus: networkRead.value ?? [], launcher: launcher as LauncherStatus | undefined });
   const interfaces = steady(merged.interfaces, vmi.status as VmiStatus | undefined, pod.metadata.uid);
   return {
     phase, ...(reason && { reason }), interfaces,
     ...(pod.spec?.nodeName && { nodeName: pod.spec.nodeName }),
     launcherPod: { name: pod.metadata.name, uid: pod.metadata.uid },
-    conditions: [readyCondition(phase, interfaces, reason), { type: 'Synchronized', status: 'True', reason: 'LauncherPodFound' }],
+    conditions: [readyCondition(phase, interfaces, reason), synchronized(problems)],
   };
 }

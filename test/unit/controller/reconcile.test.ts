@@ -103,7 +103,12 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
     assert.deepEqual(a.map((x) => x.type), ['setStatus']);
     assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.conditions?.[0]?.reason, 'HostPathNotAllowed');
   } },
-  { name: 'a path that climbs out of an allowed directory is refused too', obs: observe(vmi({ volumes: [{ name: 'root', hostDisk: { path: '/var/lib/virtnet/images/../../../etc/shadow', type: 'Disk' } }], domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } } })), want: (a) => assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.conditions?.[0]?.reason, 'HostPathNotAllowed') },
+  { name: 'a path that climbs out of an allowed directory is refused too', obs: observe(vmi({ volumes: [{ name: 'root', hostDisk: { path: '/var/lib/virtnet/images/../../../etc/shadow', type: 'Disk' } }], domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } } })), want: (a) => {
+    // Refused either way, with no pod: by the spec's own rule (a normalised path) or, failing that, by the allowed directories.
+    assert.ok(!a.some((x) => x.type === 'createPod'));
+    assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.phase, 'Failed');
+    assert.ok(['InvalidSpec', 'HostPathNotAllowed'].includes(String(a[0]!.type === 'setStatus' && a[0]!.status.conditions?.[0]?.reason)));
+  } },
   { name: 'a hostDisk under an allowed directory gets its pod', obs: observe(vmi({ volumes: [{ name: 'root', hostDisk: { path: '/var/lib/virtnet/images/vm1.img', type: 'Disk' } }], domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } } })), want: (a) => assert.equal(a[0]!.type, 'createPod') },
   { name: 'a final VMI is left alone', obs: observe(vmi({}, { status: { phase: 'Succeeded', interfaces: [] } })), want: (a) => assert.deepEqual(a, []) },
 ];

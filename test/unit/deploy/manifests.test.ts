@@ -75,7 +75,7 @@ const KUSTOMIZATION_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomi
 const kustomizationOf = (dir: string) => KUSTOMIZATION_NAMES.map((n) => join(dir, n)).find((p) => existsSync(p));
 const kustomizations = () => files(DEPLOY, (n) => KUSTOMIZATION_NAMES.includes(n));
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'PriorityClass', 'ClusterIssuer']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'PriorityClass', 'ClusterIssuer', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 const NAMESPACED = new Set(['ServiceAccount', 'Service', 'Deployment', 'DaemonSet', 'StatefulSet', 'ConfigMap', 'Secret', 'Role', 'RoleBinding', 'Certificate', 'Issuer', 'PodDisruptionBudget', 'ServiceMonitor', 'NetworkPolicy']);
 
 function namespaced(o: Obj): boolean {
@@ -299,8 +299,8 @@ const CONTROLLER_PERMS: Perm[] = [
   ...perms('k8s.cni.cncf.io', 'network-attachment-definitions', 'get list watch'),
   ...perms('', 'pods', 'get list watch create delete'),
 ];
-/** Written from controller/cluster/node-agent.ts: it watches pods and read-modify-writes an annotation. */
-const NODE_AGENT_PERMS: Perm[] = perms('', 'pods', 'get list watch update');
+/** Written from controller/cluster/node-agent.ts: it watches pods and merge-patches one annotation (never update: it would replace whole pods). */
+const NODE_AGENT_PERMS: Perm[] = perms('', 'pods', 'get list watch patch');
 
 function roleOf(objs: Obj[], name: string): Set<Perm> {
   const role = the(objs, 'ClusterRole', name);
@@ -363,6 +363,7 @@ function neededBy(file: string): { needed: Set<Perm>; watched: Set<string> } {
       case 'getPod': need('pods', 'get'); break;
       case 'replacePod': need('pods', 'update'); break;
       case 'replacePodStatus': need('pods/status', 'update'); break;
+      case 'patchPodAnnotations': need('pods', 'patch'); break;
       case 'updatePod': need('pods', 'get'); need(/status:\s*true/u.test(rest!) ? 'pods/status' : 'pods', 'update'); break;
       default: assert.fail(`${file}: api.${method}: which verbs does it need? Teach this test (and grant them in deploy/base)`);
     }
@@ -419,6 +420,53 @@ test('RBAC: bindings name roles and ServiceAccounts that exist, and every worklo
   }
   assert.equal(controllerOf(objs).spec.template.spec.serviceAccountName, 'virtnet-controller');
   assert.equal(agentOf(objs).spec.template.spec.serviceAccountName, 'virtnet-node-agent');
+});
+
+// ------------------------------------------- the node agent's admission policy
+
+const policyOf = (objs: Obj[]) => the(objs, 'ValidatingAdmissionPolicy', 'virtnet-node-agent');
+const celOf = (policy: Obj) => [
+  ...policy.spec.matchConditions.map((m: Obj) => m.expression), ...policy.spec.variables.map((v: Obj) => v.expression),
+  ...policy.spec.validations.map((v: Obj) => v.expression),
+].join('\n');
+
+test('node agent: patch of pods only, narrowed by a ValidatingAdmissionPolicy to its own node\'s pods, as NodeRestriction does for kubelets', () => {
+  const objs = output('base');
+  const role = roleOf(objs, 'virtnet-node-agent');
+  assert.ok(role.has(perm('', 'pods', 'patch')) && !role.has(perm('', 'pods', 'update')), 'patch, never update');
+  const policy = policyOf(objs);
+  assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
+  assert.equal(policy.spec.failurePolicy, 'Fail', 'a policy that cannot be evaluated refuses');
+  // It sees every write the agent may make: a patch is an UPDATE to admission.
+  assert.deepEqual(policy.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods'] }]);
+  // It applies to the agent's ServiceAccount, as the DaemonSet names it.
+  const sa = the(objs, 'ServiceAccount', agentOf(objs).spec.template.spec.serviceAccountName, NAMESPACE);
+  const username = `system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}`;
+  assert.deepEqual(policy.spec.matchConditions.map((m: Obj) => m.expression), [`request.userInfo.username == '${username}'`]);
+  const cel = celOf(policy);
+  // The node comes from the request's user info (a pod-bound token's node-name extra), and is compared with the pod's node.
+  assert.ok(cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"), 'the node name comes from the token');
+  assert.ok(cel.includes('oldObject.spec.nodeName == variables.nodeName'), 'only pods bound to that node');
+  assert.ok(cel.includes('object.spec == oldObject.spec'), 'no spec change');
+  assert.match(cel, /object\.metadata\.labels == oldObject\.metadata\.labels/u, 'no label change');
+  assert.ok(policy.spec.validations.some((v: Obj) => v.expression === "variables.nodeName != ''"), 'a request without a node name is refused');
+  for (const v of policy.spec.validations) assert.ok(v.message || v.messageExpression, `${v.expression}: a denial says why`);
+  // The writable annotations are exactly those the agent patches.
+  const writable = JSON.parse(policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"')) as string[];
+  const agentTs = source('controller/cluster/node-agent.ts');
+  const patched = [...agentTs.matchAll(/patchPodAnnotations\([^)]*\{\s*\[(\w+)\]:/gu)].map((m) => m[1]!);
+  assert.deepEqual(patched, ['LAUNCHER_STATUS_ANNOTATION'], 'node-agent.ts patches the launcher status annotation, by patchPodAnnotations only');
+  assert.ok(!/\bapi!?\.(updatePod|replacePod)\(/u.test(agentTs), 'no read-modify-write of whole pods');
+  const key = /LAUNCHER_STATUS_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1];
+  assert.deepEqual(writable, [key]);
+  assert.ok(!writable.includes(/LAUNCHER_SPEC_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1] ?? ''), 'never the launcher spec');
+  // The binding enforces it.
+  const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding');
+  assert.equal(bindings.length, 1);
+  assert.equal(bindings[0]!.apiVersion, 'admissionregistration.k8s.io/v1');
+  assert.equal(bindings[0]!.spec.policyName, policy.metadata.name);
+  assert.deepEqual(bindings[0]!.spec.validationActions, ['Deny']);
+  assert.equal(bindings[0]!.spec.matchResources, undefined, 'every namespace');
 });
 
 // -------------------------------------------------- Services, webhook, TLS
@@ -681,6 +729,18 @@ test('the node agent: on every node, in the host network, privileged, with the h
     assert.ok(!m.mount.readOnly, `${path} is written to`);
   }
   assert.deepEqual([flags.get('cni-bin-dir'), flags.get('cni-conf-dir')], ['/opt/cni/bin', '/etc/cni/net.d']);
+  // The node policy the agent writes for the plugin lets the conflist keep its data and log where it says, and lands on the host.
+  const policyFile = /DEFAULT_POLICY_FILE = '([^']+)'/u.exec(source('cni/policy.ts'))?.[1];
+  assert.ok(policyFile && /cniPolicy: POD_NETWORK_POLICY/u.test(mainTs), 'the node agent writes the plugin\'s node policy');
+  const policyMount = hostMount(spec, c, policyFile);
+  assert.ok(policyMount && policyMount.hostPath === policyMount.mount.mountPath && !policyMount.mount.readOnly, `${policyFile} is not written to the host`);
+  const roots = /POD_NETWORK_POLICY = \{[^\n]*dataRoots: \[([^\]]*)\], logRoot: '([^']+)'/u.exec(mainTs);
+  assert.ok(roots, 'main.ts: POD_NETWORK_POLICY not found');
+  const dataRoots = [...roots[1]!.matchAll(/'([^']+)'/gu)].map((m) => m[1]!);
+  for (const [, key, path] of conflist.matchAll(/(dataDir|logFile): '([^']+)'/gu)) {
+    const under = key === 'logFile' ? [roots[2]!] : dataRoots;
+    assert.ok(under.some((r) => path!.startsWith(`${r}/`)), `${key} ${path} is outside the node policy's ${under.join(', ')}`);
+  }
   // Network namespaces: the runtime's unmounts must reach the container, or it pins dead pods' namespaces.
   assert.ok(['HostToContainer', 'Bidirectional'].includes(hostMount(spec, c, '/run/netns')!.mount.mountPropagation));
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
