@@ -35,6 +35,9 @@ const tag = String(process.pid);
 // pod: IPv4 only (bridge binding); pod46: dual-stack (masquerade); peer: the throughput sink.
 const NS = { node: `vnb-lnode-${tag}`, pod: `vnb-lpod-${tag}`, pod46: `vnb-lpod46-${tag}`, peer: `vnb-lpeer-${tag}`, bare: `vnb-bare-${tag}` };
 const tmp = mkdtempSync(join(tmpdir(), 'virtnet-bench-'));
+// The node policy of this bench's plugin calls (cni/policy.ts): their data lives under tmp.
+const POLICY = join(tmp, 'cni-policy.json');
+writeFileSync(POLICY, JSON.stringify({ dataRoots: [tmp] }));
 const children: ChildProcess[] = [];
 /** Launchers still running, with their state directories. */
 const launchers = new Map<ChildProcess, string>();
@@ -128,7 +131,7 @@ function startLauncher(netns: string, stateDir: string, spec: object, networkOnl
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(stateDir, 'spec.json'), JSON.stringify(spec));
   writeFileSync(join(stateDir, 'resolv.conf'), 'nameserver 10.96.0.10\nsearch bench.svc.cluster.local\n');
-  const argv = ['netns', 'exec', netns, process.execPath, LAUNCHER, 'run', '--spec', join(stateDir, 'spec.json'), '--state-dir', stateDir, '--resolv-conf', join(stateDir, 'resolv.conf'), ...(networkOnly ? ['--network-only'] : [])];
+  const argv = ['netns', 'exec', netns, process.execPath, LAUNCHER, 'run', '--spec', join(stateDir, 'spec.json'), '--state-dir', stateDir, '--resolv-conf', join(stateDir, 'resolv.conf'), '--allowed-host-path', '/', ...(networkOnly ? ['--network-only'] : [])];
   const child = spawn('ip', argv, { stdio: 'ignore' });
   launchers.set(child, stateDir);
   const exited = new Promise((r) => child.on('exit', r)).finally(() => launchers.delete(child));
@@ -163,7 +166,7 @@ async function launcherRun(netns: string, stateDir: string, spec: object, networ
 
 /** A CNI ADD on the node bridge; returns the namespace's addresses (without prefix lengths). */
 function cniAdd(conf: object, containerId: string, netns: string): string[] {
-  const out = execFileSync('ip', ['netns', 'exec', NS.node, PLUGIN], { input: JSON.stringify(conf), encoding: 'utf8', env: { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: containerId, CNI_NETNS: `/var/run/netns/${netns}`, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' } });
+  const out = execFileSync('ip', ['netns', 'exec', NS.node, PLUGIN], { input: JSON.stringify(conf), encoding: 'utf8', env: { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: containerId, CNI_NETNS: `/var/run/netns/${netns}`, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', VIRTNET_CNI_POLICY: POLICY } });
   return (JSON.parse(out) as { ips: Array<{ address: string }> }).ips.map((i) => i.address.split('/')[0]!);
 }
 

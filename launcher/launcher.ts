@@ -17,7 +17,8 @@ import { renderDomainXml } from './domain/xml.ts';
 import { Virsh } from './domain/virsh.ts';
 import { domainName } from './names.ts';
 import { writeStatus, type LauncherStatus } from './status.ts';
-import { terminate } from '../lib/process.ts';
+import { startTime, terminate } from '../lib/process.ts';
+import { crashPoint } from '../lib/crash-point.ts';
 import type { LauncherSpec } from './spec.ts';
 
 export interface LauncherOptions {
@@ -47,13 +48,22 @@ export class Launcher {
     this.opts.log?.(msg);
   }
 
+  /** A child to reap after a crash where there is no cgroup v2: its pid with its start time (launcher/leftovers.ts). */
+  private recordPid(kind: keyof NonNullable<LauncherStatus['pids']>, pid: number): void {
+    this.status.pids = { ...this.status.pids, [kind]: pid };
+    const start = startTime(pid);
+    if (start) this.status.pidStarts = { ...this.status.pidStarts, [kind]: start };
+  }
+
   private save(): void {
     writeStatus(this.opts.stateDir, this.status);
   }
 
   private async step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
     const t = performance.now();
+    crashPoint(`launcher.${name}.start`);
     const out = await fn();
+    crashPoint(`launcher.${name}.done`);
     this.status.steps.push({ name, ms: +(performance.now() - t).toFixed(1) });
     this.log(`${name}: ${(performance.now() - t).toFixed(0)} ms`);
     this.save();
@@ -79,7 +89,7 @@ export class Launcher {
           this.dnsmasq = new DnsmasqSupervisor(dnsmasqFiles(stateDir), (m) => this.log(m));
           this.status.warnings.push(...this.dnsmasq.configure(dhcpNics));
           this.dnsmasq.start();
-          this.status.pids = { ...this.status.pids, ...(this.dnsmasq.pid && { dnsmasq: this.dnsmasq.pid }) };
+          if (this.dnsmasq.pid) this.recordPid('dnsmasq', this.dnsmasq.pid);
         });
         this.watchLeases();
       }
@@ -110,7 +120,7 @@ export class Launcher {
     if (accel.accel === 'tcg') this.status.warnings.push(`using TCG (software emulation): ${accel.reason}`);
     this.libvirtd = await this.step('libvirtd', () => startLibvirtd({ stateDir, ...(this.opts.libvirtCacheDir && { sharedCacheDir: this.opts.libvirtCacheDir }) }));
     this.status.libvirtUri = this.libvirtd.uri;
-    this.status.pids = { ...this.status.pids, libvirtd: this.libvirtd.daemon.pid };
+    this.recordPid('libvirtd', this.libvirtd.daemon.pid);
     this.virsh = new Virsh(this.libvirtd.uri);
     const name = domainName(spec);
     const consoleLog = join(stateDir, 'console.log');
@@ -124,7 +134,7 @@ export class Launcher {
     this.status.domain = name;
     // libvirt daemonizes QEMU; its pid file lives in our private /run/libvirt.
     const qemuPid = Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8').trim());
-    if (qemuPid > 1) this.status.pids = { ...this.status.pids, qemu: qemuPid };
+    if (qemuPid > 1) this.recordPid('qemu', qemuPid);
     this.status.consoleLog = consoleLog;
   }
 
@@ -149,7 +159,7 @@ export class Launcher {
       }
       if (this.dnsmasq && this.status.dnsmasqRestarts !== this.dnsmasq.restarts) {
         this.status.dnsmasqRestarts = this.dnsmasq.restarts;
-        if (this.dnsmasq.pid) this.status.pids = { ...this.status.pids, dnsmasq: this.dnsmasq.pid };
+        if (this.dnsmasq.pid) this.recordPid('dnsmasq', this.dnsmasq.pid);
         changed = true;
       }
       if (changed) this.save();

@@ -3,18 +3,20 @@
  * namespace of its own.
  *   virtnet-launcher run --spec FILE --state-dir DIR [--resolv-conf FILE]
  *                        [--libvirt-cache DIR|none] [--network-only]
+ *                        --allowed-host-path DIR... [--cgroup DIR]
  *   virtnet-launcher teardown --state-dir DIR     (after a crash)
  *   virtnet-launcher console --state-dir DIR      (the guest's serial console)
  * It runs until SIGTERM or SIGINT, then tears everything down.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
+import { cgroupOf } from '../lib/cgroup.ts';
 import { spawn } from 'node:child_process';
 import { PRIVATE_MOUNTNS_ENV } from './domain/libvirtd.ts';
 import { Launcher } from './launcher.ts';
 import { teardownPod } from './apply.ts';
 import { killLeftovers } from './leftovers.ts';
 import { readStatus } from './status.ts';
-import type { LauncherSpec } from './spec.ts';
+import { launcherSpecFrom } from './spec.ts';
 
 const DEFAULT_LIBVIRT_CACHE = '/var/cache/virtnet/libvirt-qemu';
 
@@ -46,8 +48,29 @@ function reexecInMountNamespace(argv: string[]): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
+/** Every value of a repeatable flag. */
+function allArgs(all: string[], name: string): string[] {
+  return all.flatMap((a, i) => (a === name && all[i + 1] !== undefined ? [all[i + 1]!] : []));
+}
+
+/**
+ * Wait until the node runtime has moved this process into the pod's cgroup
+ * (lib/cgroup.ts) before anything is forked, so that every child (unshare,
+ * dnsmasq, libvirtd, QEMU, virsh) is born in it. The launcher cannot move
+ * itself: `ip netns exec` remounts /sys, and the cgroup2 mount under it is
+ * not visible here; /proc/self/cgroup is.
+ */
+async function awaitPodCgroup(name: string | undefined): Promise<void> {
+  if (name === undefined) return;
+  if (!/^\/virtnet\/[a-z0-9][a-z0-9-]{0,62}$/u.test(name)) throw new Error(`--cgroup: "${name}" is not a pod cgroup (/virtnet/<sandbox>)`);
+  for (const end = Date.now() + 5000; cgroupOf() !== name; await new Promise((r) => setTimeout(r, 2))) {
+    if (Date.now() > end) throw new Error(`--cgroup: not moved into ${name} within 5 s (in ${cgroupOf() ?? 'no v2 cgroup'})`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [verb, ...args] = argv;
+  if (verb === 'run' && !inPrivateMountNamespace()) await awaitPodCgroup(arg(args, '--cgroup'));
   if (verb === 'run' && !inPrivateMountNamespace()) {
     if (process.env[PRIVATE_MOUNTNS_ENV] !== 'pending') return reexecInMountNamespace(argv);
     // First code in the new namespace: record which one it is.
@@ -72,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
   if (verb !== 'run') throw new Error(`unknown verb ${verb ?? '(none)'}; use run or teardown`);
   const specFile = arg(args, '--spec');
   if (!specFile) throw new Error('--spec: required');
-  const spec = JSON.parse(readFileSync(specFile, 'utf8')) as LauncherSpec;
+  const spec = launcherSpecFrom(readFileSync(specFile, 'utf8'), allArgs(args, '--allowed-host-path'), `--spec ${specFile}`);
   // QEMU's capability cache is shared by the node's launchers unless told
   // otherwise: a fresh one costs each pod a ~3.5 s probe (README, benchmarks).
   const cacheArg = arg(args, '--libvirt-cache') ?? DEFAULT_LIBVIRT_CACHE;

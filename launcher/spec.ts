@@ -5,6 +5,8 @@
  * the full VMI; the launcher trusts this shape but re-checks what reaches a
  * command line or a path.
  */
+import { ErrorCode, VirtnetError } from '../lib/errors.ts';
+import { hostPathProblem } from '../lib/host-paths.ts';
 
 export interface PortSpec {
   name?: string;
@@ -65,4 +67,77 @@ export interface LauncherSpec {
   boot: BootSpec;
   /** The cluster's service CIDRs, which a masquerade vmNetworkCIDR must not overlap (node configuration). */
   serviceCIDRs?: string[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function need(ok: boolean, field: string, rule: string): void {
+  if (!ok) throw new VirtnetError(ErrorCode.invalidConfig, `spec ${field}: ${rule}`);
+}
+
+function checkNamedList(v: unknown, field: string): void {
+  need(Array.isArray(v), field, 'must be a list');
+  (v as unknown[]).forEach((e, i) => need(isObj(e) && typeof e.name === 'string', `${field}[${i}]`, 'must be an object with a string name'));
+}
+
+function checkBoot(v: unknown): void {
+  need(isObj(v), 'boot', 'must be an object');
+  const b = v as Obj;
+  const str = (k: string, required: boolean) => need(required ? typeof b[k] === 'string' : b[k] === undefined || typeof b[k] === 'string', `boot.${k}`, 'must be a string');
+  if ('kernel' in b) {
+    str('kernel', true);
+    str('initrd', false);
+    str('cmdline', false);
+  } else {
+    str('disk', true);
+    need(b.format === 'qcow2' || b.format === 'raw', 'boot.format', `${JSON.stringify(b.format)} must be qcow2 or raw`);
+  }
+}
+
+/**
+ * The spec file checked at the process boundary: the node runtime or a pod
+ * annotation wrote it, and a launcher must not run on a shape it does not
+ * know. Fields deeper than the NICs' names are re-checked where they reach
+ * a command line or a config file (the plan and the renderers).
+ */
+export function parseLauncherSpec(value: unknown): LauncherSpec {
+  need(isObj(value), '', 'must be a JSON object');
+  const v = value as Obj;
+  for (const k of ['name', 'namespace']) need(typeof v[k] === 'string' && v[k] !== '', k, 'must be a non-empty string');
+  for (const k of ['hostname', 'subdomain']) need(v[k] === undefined || typeof v[k] === 'string', k, 'must be a string');
+  for (const k of ['memoryMiB', 'cpus']) need(Number.isInteger(v[k]) && (v[k] as number) > 0, k, 'must be a positive integer');
+  checkNamedList(v.interfaces, 'interfaces');
+  checkNamedList(v.networks, 'networks');
+  checkBoot(v.boot);
+  need(v.serviceCIDRs === undefined || (Array.isArray(v.serviceCIDRs) && v.serviceCIDRs.every((c) => typeof c === 'string')), 'serviceCIDRs', 'must be a list of strings');
+  return v as unknown as LauncherSpec;
+}
+
+/** The node files a spec's VM opens, with their fields: what the allowed host paths guard. */
+export function bootFiles(spec: LauncherSpec): Array<[field: string, path: string]> {
+  const b = spec.boot;
+  const files: Array<[string, string | undefined]> = 'kernel' in b ? [['boot.kernel', b.kernel], ['boot.initrd', b.initrd]] : [['boot.disk', b.disk]];
+  return files.flatMap(([f, p]) => (p === undefined ? [] : [[f, p] as [string, string]]));
+}
+
+/**
+ * A launcher spec from its text (a pod annotation, spec.json), held to the
+ * node's allowed boot directories: what the kubelet role and the launcher
+ * both check, the launcher last, right before QEMU opens the files.
+ */
+export function launcherSpecFrom(text: string, allowedDirs: readonly string[], source: string): LauncherSpec {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new VirtnetError(ErrorCode.decodeFailure, `${source}: not JSON (${(e as Error).message})`);
+  }
+  const spec = parseLauncherSpec(json);
+  if (allowedDirs.length === 0) throw new VirtnetError(ErrorCode.invalidConfig, '--allowed-host-path: at least one directory is required (/ allows every file)');
+  for (const [field, path] of bootFiles(spec)) {
+    const problem = hostPathProblem(path, allowedDirs);
+    if (problem) throw new VirtnetError(ErrorCode.invalidConfig, `spec ${field}: ${problem}`);
+  }
+  return spec;
 }

@@ -1,9 +1,12 @@
 /**
- * Processes by pid, safely: a pid is only signalled while its command line
- * still carries a mark the caller recorded (a state directory path), so a pid
- * the kernel reused for something else is never hit.
+ * Processes by pid, safely: a pid is only signalled while it is still the
+ * process the caller recorded, known by its start time (terminateStarted) or
+ * by a mark its command line carries (terminate), so a pid the kernel reused
+ * for something else is never hit. Processes are never looked up by a
+ * substring of their command line: an operator's `tail -f` of a launcher's
+ * log would match that too.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 export function cmdline(pid: number): string {
   try {
@@ -13,40 +16,34 @@ export function cmdline(pid: number): string {
   }
 }
 
-/** Every live process whose command line contains `mark`. */
-export function findProcesses(mark: string): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/u.test(d)).map(Number)
-    .filter((pid) => pid !== process.pid && cmdline(pid).includes(mark));
-}
-
 export function isAlive(pid: number | undefined, mark: string): boolean {
   return pid !== undefined && pid > 1 && cmdline(pid).includes(mark);
 }
 
-async function gone(pid: number, mark: string, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!isAlive(pid, mark)) return true;
-    await new Promise((r) => setTimeout(r, 50));
+/** Poll until `done` holds, at most `ms`; whether it came to hold. */
+async function until(done: () => boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    if (done()) return true;
   }
-  return !isAlive(pid, mark);
+  return done();
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`, while `alive()` says it is still the same process. */
+async function stopWhile(pid: number, alive: () => boolean, graceMs: number): Promise<void> {
+  for (const [signal, wait] of [['SIGTERM', graceMs], ['SIGKILL', 5000]] as const) {
+    if (!alive()) return;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return; // already gone
+    }
+    if (await until(() => !alive(), wait)) return;
+  }
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
-export async function terminate(pid: number, mark: string, graceMs = 10_000): Promise<void> {
-  if (!isAlive(pid, mark)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return; // already gone
-  }
-  if (await gone(pid, mark, graceMs)) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return;
-  }
-  await gone(pid, mark, 5000);
+export function terminate(pid: number, mark: string, graceMs = 10_000): Promise<void> {
+  return stopWhile(pid, () => isAlive(pid, mark), graceMs);
 }
 
 /**
@@ -65,4 +62,17 @@ export function startTime(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether the process `pid` is the one that started at `start` (startTime's value). */
+export function isSameProcess(pid: number | undefined, start: string | undefined): boolean {
+  return pid !== undefined && pid > 1 && start !== undefined && start !== '' && startTime(pid) === start;
+}
+
+/**
+ * SIGTERM, then SIGKILL after `graceMs`, to the process named by pid and
+ * start time; a pid the kernel has given to another process is never hit.
+ */
+export function terminateStarted(pid: number, start: string, graceMs = 10_000): Promise<void> {
+  return stopWhile(pid, () => isSameProcess(pid, start), graceMs);
 }

@@ -91,8 +91,8 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     const who = `${m.namespace}/${m.name}`;
     const report = say(who);
     report('validate', validated, `${objects.length} object${objects.length === 1 ? '' : 's'}`);
-    /** Whether this run made the VMI (a failed create rolls itself back; a failed wait is undone below). */
-    let made = false;
+    /** The uid of the VMI this run made (a failed create rolls itself back; a failed wait is undone below). */
+    let made: string | undefined;
     try {
       const choice = task.boot;
       const bootOf = async (): Promise<BootSpec> => {
@@ -112,24 +112,31 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
         if (action === 'recreate') await rt.destroyLocked(m.namespace, m.name);
         const spec = task.object.spec;
         const b = boot ?? (await bootOf());
-        await rt.create(task.object, () => launcherSpec(task.object as never, { boot: b, memoryMiB: memoryMiB(spec), cpus: cpuCount(spec), serviceCIDRs: rt.cfg.serviceCIDRs }), report);
-        made = true;
+        const rec = await rt.create(task.object, () => launcherSpec(task.object as never, { boot: b, memoryMiB: memoryMiB(spec), cpus: cpuCount(spec), serviceCIDRs: rt.cfg.serviceCIDRs }), report);
+        made = rec.object.metadata.uid as string;
         return action;
       });
       if (task.action === 'unchanged') report('unchanged', 0, 'already running with this spec');
       if (!opts.wait) return true;
-      const rec = rt.store.readVmi(m.namespace, m.name)!;
+      // Outside the lock a `down` may have taken it meanwhile: that is its answer, not a crash.
+      const rec = rt.store.readVmi(m.namespace, m.name);
+      if (!rec) throw new StepError('launcher', 'the VMI was torn down meanwhile by another virtnet command (down or gc)');
       await waitReady(rt, rec, report, opts.timeoutMs);
       const st = rt.status(rec);
       o.out(`${who}: ${st.phase}; ${st.interfaces.map((i) => `${i.name}=${i.ipAddresses?.join(',') ?? 'L2'}`).join(' ')} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       return true;
     } catch (err) {
-      const e = err instanceof StepError ? err : new StepError('up', (err as Error).message);
+      let e = err instanceof StepError ? err : new StepError('up', (err as Error).message);
+      const current = rt.store.readVmi(m.namespace, m.name)?.object.metadata.uid;
+      if (made && current !== made) e = new StepError(e.step, `the VMI was torn down meanwhile by another virtnet command (down or gc): ${e.reason}`);
       o.err(`${who}: failed at ${e.step}: ${e.reason}`);
       // What this run made goes again, unless the VM runs and only its lease is late.
+      // Only the VMI this run made: after a concurrent down, another `up` may have made a new one of the name.
       if (made && !e.step.startsWith('lease')) {
-        const { problems } = await rt.destroy(m.namespace, m.name);
-        o.err(`${who}: rolled back${problems.length ? ` (with problems: ${problems.join('; ')})` : ''}`);
+        const uid = made;
+        const undone = await rt.withVmiLock(m.namespace, m.name, async () =>
+          (rt.store.readVmi(m.namespace, m.name)?.object.metadata.uid === uid ? rt.destroyLocked(m.namespace, m.name) : undefined));
+        if (undone) o.err(`${who}: rolled back${undone.problems.length ? ` (with problems: ${undone.problems.join('; ')})` : ''}`);
       }
       return false;
     }

@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import { NETWORKS_ANNOTATION } from '../../netattach/annotation.ts';
 import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { DEFAULT_NETWORK_ANNOTATION } from '../../netattach/pod.ts';
-import type { LauncherSpec } from '../../launcher/spec.ts';
+import { launcherSpecFrom, type LauncherSpec } from '../../launcher/spec.ts';
+import { DEFAULT_ALLOWED_HOST_PATHS } from './reconcile.ts';
 import { ensureDefaultNetwork } from '../node/config.ts';
 import type { NodeRuntime } from '../node/runtime.ts';
 import type { VmiRecord } from '../node/store.ts';
@@ -57,7 +58,7 @@ export class PodRunner {
 
   /** After a restart: follow the sandboxes of pods that still run here; remove every other one. */
   private async adopt(): Promise<void> {
-    await this.rt.gc();
+    await this.rt.gc((line) => this.log.warn(line));
     for (const rec of this.rt.store.listVmis()) {
       const { namespace, name } = rec.object.metadata;
       const pod = this.pods.get(name, namespace);
@@ -100,10 +101,19 @@ export class PodRunner {
 
   private lookupNad = (namespace: string, name: string) => this.nads.get(name, namespace) as NetworkAttachmentDefinition | undefined;
 
+  /**
+   * The pod's launcher spec, checked here as well as by the controller: anyone
+   * who may create a pod labelled as a VMI's reaches this role, and its boot
+   * files must lie in the node's allowed directories (--allowed-host-path).
+   */
+  private launcherSpec(annotation: string | undefined): LauncherSpec {
+    if (annotation === undefined) throw new Error(`no ${LAUNCHER_SPEC_ANNOTATION} annotation`);
+    return launcherSpecFrom(annotation, this.rt.cfg.allowedHostPaths ?? DEFAULT_ALLOWED_HOST_PATHS, `annotation ${LAUNCHER_SPEC_ANNOTATION}`);
+  }
+
   private async run(id: string, pod: Obj): Promise<void> {
     const a = (pod.metadata.annotations ?? {}) as Record<string, string>;
-    const spec = JSON.parse(a[LAUNCHER_SPEC_ANNOTATION] ?? 'null') as LauncherSpec | null;
-    if (!spec) throw new Error(`no ${LAUNCHER_SPEC_ANNOTATION} annotation`);
+    const spec = this.launcherSpec(a[LAUNCHER_SPEC_ANNOTATION]);
     const networkAnnotations = Object.fromEntries(Object.entries(a).filter(([k]) => k === NETWORKS_ANNOTATION || k === DEFAULT_NETWORK_ANNOTATION));
     const object = { metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace }, spec: { domain: { devices: { interfaces: spec.interfaces } }, networks: spec.networks } };
     const rec = await this.rt.withVmiLock(pod.metadata.namespace, pod.metadata.name, () =>

@@ -4,12 +4,15 @@
  * protocol (netattach, exactly as Multus would make them from the pod's
  * annotations), and the launcher process started inside it.
  */
-import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDetached } from '../../lib/daemon.ts';
+import { writeFileDurable } from '../../lib/durable.ts';
+import { ANY_HOST_PATH } from '../../lib/host-paths.ts';
 import { exec } from '../../lib/exec.ts';
 import { createNetns, deleteNetns, netnsExists, netnsPath } from '../../lib/netns.ts';
-import { findProcesses, terminate } from '../../lib/process.ts';
+import { terminateStarted } from '../../lib/process.ts';
+import { cgroupName, createPodCgroup, joinCgroup, killCgroup, podCgroupPath } from '../../lib/cgroup.ts';
 import { attachPod, detachPod, type AttachmentRequest, type PodRef } from '../../netattach/attach.ts';
 import { cachedFor } from '../../netattach/cache.ts';
 import { delList, type ConfList } from '../../netattach/invoke.ts';
@@ -18,7 +21,7 @@ import { podAttachments } from '../../netattach/pod.ts';
 import { networkStatus, type NetworkStatus } from '../../netattach/status.ts';
 import { parseResolvConf } from '../../launcher/resolv.ts';
 import { readStatus } from '../../launcher/status.ts';
-import { defaultNetworkConfList, type NodeConfig } from './config.ts';
+import { cniPolicyEnv, defaultNetworkConfList, type NodeConfig } from './config.ts';
 import type { Store, VmiRecord } from './store.ts';
 
 export function podRef(rec: Pick<VmiRecord, 'object' | 'netns' | 'containerID'>): PodRef {
@@ -28,7 +31,7 @@ export function podRef(rec: Pick<VmiRecord, 'object' | 'netns' | 'containerID'>)
 
 function attachOptions(cfg: NodeConfig) {
   return {
-    cniPath: cfg.cniPath, dataDir: join(cfg.stateDir, 'cni-invoke'), cacheDir: join(cfg.stateDir, 'cni-cache'),
+    cniPath: cfg.cniPath, dataDir: join(cfg.stateDir, 'cni-invoke'), cacheDir: join(cfg.stateDir, 'cni-cache'), env: cniPolicyEnv(cfg),
     ...(cfg.cniNetns && { wrap: ['nsenter', `--net=${netnsPath(cfg.cniNetns)}`, '--'] }),
   };
 }
@@ -69,7 +72,7 @@ export function sandboxResolvConf(hostResolv: string, dnsPolicy: string | undefi
 
 export async function createSandbox(rec: VmiRecord, resolvConf: string, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'resolv.conf'), resolvConf);
+  writeFileDurable(join(dir, 'resolv.conf'), resolvConf);
   await createNetns(rec.netns);
 }
 
@@ -78,14 +81,31 @@ export async function attachSandbox(cfg: NodeConfig, rec: VmiRecord): Promise<Ne
   return attached.flatMap((a) => networkStatus(a.request.name, a.result, a.request.isDefault));
 }
 
+/**
+ * Start the launcher in the pod's cgroup (lib/cgroup.ts): its pid is moved
+ * there at once, and the launcher waits to see itself there before it forks
+ * anything, so every process of the pod is born inside.
+ */
 export function startLauncher(cfg: NodeConfig, rec: VmiRecord, vmiDir: string, launcherDir: string, spec: unknown): number {
   mkdirSync(launcherDir, { recursive: true });
   const specFile = join(launcherDir, 'spec.json');
-  writeFileSync(specFile, JSON.stringify(spec, null, 2));
-  return startDetached([
+  // 0600 and durable: it holds the VMI's spec, cloud-init user data included.
+  writeFileDurable(specFile, JSON.stringify(spec, null, 2));
+  const cgroup = createPodCgroup(rec.netns);
+  const allowed = cfg.allowedHostPaths ?? [ANY_HOST_PATH];
+  const pid = startDetached([
     'ip', 'netns', 'exec', rec.netns, process.execPath, cfg.launcher, 'run', '--spec', specFile, '--state-dir', launcherDir,
     '--resolv-conf', join(vmiDir, 'resolv.conf'), '--libvirt-cache', cfg.libvirtCache,
+    ...allowed.flatMap((d) => ['--allowed-host-path', d]), ...(cgroup ? ['--cgroup', cgroupName(cgroup)] : []),
   ], join(launcherDir, 'launcher.log'));
+  if (cgroup) {
+    try {
+      joinCgroup(cgroup, pid);
+    } catch {
+      // Already exited: there is nothing of it to contain.
+    }
+  }
+  return pid;
 }
 
 /**
@@ -98,16 +118,19 @@ export function startLauncher(cfg: NodeConfig, rec: VmiRecord, vmiDir: string, l
 export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDir: string): Promise<{ problems: string[]; cniFailed: boolean }> {
   const problems: string[] = [];
   let cniFailed = false;
-  const mark = `--state-dir ${launcherDir}`;
-  for (const pid of findProcesses(mark)) await terminate(pid, mark, 30_000);
+  // The launcher's own SIGTERM handler stops the VM and restores the pod; it is named by pid and
+  // start time, never by its command line (an operator's `tail -f` of its log would match that).
+  if (rec.launcherPid && rec.launcherStart) await terminateStarted(rec.launcherPid, rec.launcherStart, 30_000);
+  // Whatever still runs in the pod's cgroup (a QEMU that libvirtd started as `up` was killed) dies with it.
+  const cgroup = podCgroupPath(rec.netns);
+  if (cgroup) await killCgroup(cgroup).catch((e: Error) => problems.push(e.message));
   const netns = netnsPath(rec.netns);
   const phase = readStatus(launcherDir)?.phase;
   if (netnsExists(netns) && phase !== undefined && phase !== 'Stopped') {
+    // After a crash: the pod's network back, and (without cgroup v2) the recorded children reaped.
     const r = await exec(['ip', 'netns', 'exec', rec.netns, process.execPath, cfg.launcher, 'teardown', '--state-dir', launcherDir], { allowFailure: true, timeoutMs: 60_000 });
     if (r.exitCode !== 0) problems.push(`launcher teardown: ${r.stderr.trim().split('\n').at(-1)}`);
   }
-  // Without the namespace (a reboot), only processes remain to be found.
-  for (const pid of findProcesses(launcherDir)) await terminate(pid, launcherDir, 5000);
   const pod = podRef(rec);
   const o = attachOptions(cfg);
   const cached = new Set(cachedFor(o.cacheDir, rec.containerID).map((e) => e.ifName));

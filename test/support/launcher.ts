@@ -96,7 +96,7 @@ export function startLauncher(pod: Netns, stateDir: string, spec: LauncherSpec, 
   writeFileSync(specFile, JSON.stringify(spec));
   const resolvConf = join(stateDir, 'resolv.conf');
   writeFileSync(resolvConf, o.resolvConf ?? 'nameserver 10.96.0.10\nsearch e2e.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n');
-  const args = ['netns', 'exec', pod.name, process.execPath, LAUNCHER, 'run', '--spec', specFile, '--state-dir', stateDir, '--resolv-conf', resolvConf];
+  const args = ['netns', 'exec', pod.name, process.execPath, LAUNCHER, 'run', '--spec', specFile, '--state-dir', stateDir, '--resolv-conf', resolvConf, '--allowed-host-path', '/'];
   if (o.networkOnly) args.push('--network-only');
   const out = openSync(join(stateDir, 'launcher.log'), 'a');
   const child = spawn('ip', args, { stdio: ['ignore', out, out] });

@@ -33,11 +33,21 @@ export class TestNode {
     return ['nsenter', `--net=${this.netns.path}`, '--', process.execPath, VIRTNET, '--state-dir', this.stateDir, ...args];
   }
 
-  /** Run `virtnet ARGS` to its end. */
-  run(args: string[], timeoutMs = 240_000): CliResult {
+  /**
+   * The CLI's environment: this process's, less a test's node policy for its
+   * own plugin calls (test/support/cni.ts sets VIRTNET_CNI_POLICY), which
+   * would override the runtime's own.
+   */
+  private env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const { VIRTNET_CNI_POLICY: _testPolicy, ...rest } = process.env;
+    return { ...rest, ...extra };
+  }
+
+  /** Run `virtnet ARGS` to its end (with `env` added to the environment). */
+  run(args: string[], timeoutMs = 240_000, env: Record<string, string> = {}): CliResult & { signal: NodeJS.Signals | null } {
     const [file, ...rest] = this.argv(args);
-    const r = spawnSync(file!, rest, { encoding: 'utf8', timeout: timeoutMs });
-    return { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+    const r = spawnSync(file!, rest, { encoding: 'utf8', timeout: timeoutMs, env: this.env(env) });
+    return { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
   }
 
   /** Run it and fail with its own words unless it succeeds. */
@@ -50,7 +60,7 @@ export class TestNode {
   /** Start `virtnet ARGS` and return at once (to kill it midway). */
   start(args: string[]): ChildProcess {
     const [file, ...rest] = this.argv(args);
-    return spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+    return spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: this.env() });
   }
 
   /** The sandbox namespaces that exist now and were named by a record of this node. */

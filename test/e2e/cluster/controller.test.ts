@@ -58,7 +58,7 @@ test('a VMI posted to the API runs a real guest whose leased IP shows in status.
   // A secondary L2 network from a NAD on the cluster: the kubelet role resolves it as Multus would.
   await custom.createNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', namespace: 'default', plural: 'network-attachment-definitions', body: {
     apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'l2' },
-    spec: { config: JSON.stringify({ cniVersion: '1.1.0', name: 'l2', type: 'virtnet-bridge', bridge: 'vnt-cl2', dataDir: join(dir, 'l2') }) },
+    spec: { config: JSON.stringify({ cniVersion: '1.1.0', name: 'l2', type: 'virtnet-bridge', bridge: 'vnt-cl2', dataDir: join(dir, 'state', 'cni', 'l2') }) },
   } });
   const t0 = performance.now();
   await custom.createNamespacedCustomObject({ ...G, body: {
