@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ping } from '../../support/netns.ts';
 import { TestNode } from '../../support/node-driver.ts';
-import { GuestConsole } from '../../support/guest-console.ts';
+import { GuestConsole, waitFor } from '../../support/guest-console.ts';
 
 let node: TestNode;
 
@@ -94,6 +94,34 @@ spec:
     assert.equal(r.rc, 0, r.output);
   } finally {
     guest.close();
+  }
+  node.must(['down', '--all']);
+  assert.deepEqual(vmis(), []);
+});
+
+test('VMIs named like dnsmasq keywords or with a dot get their lease and a hostname (issue 11, defect 5)', async () => {
+  const file = join(node.stateDir, 'keywords.yaml');
+  const vmi = (name: string) => `apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata:
+  name: "${name}"
+spec:
+  domain:
+    resources: { requests: { memory: 128Mi } }
+    devices:
+      interfaces: [{ name: default, bridge: {} }]
+  networks: [{ name: default, pod: {} }]
+`;
+  // The hostname is the name's first label, as KubeVirt derives it.
+  const names: Array<[string, string]> = [['ignore', 'ignore'], ['600', '600'], ['my.vm', 'my']];
+  writeFileSync(file, names.map(([n]) => vmi(n)).join('---\n'));
+  const out = node.must(['up', file]);
+  for (const [name, hostname] of names) {
+    assert.match(out, new RegExp(`default/${name.replace('.', '\\.')}: Running`, 'u'), out);
+    // dnsmasq has leased when `up` returns; the guest logs its lease a moment later.
+    const console = join(node.launcherDir(name), 'console.log');
+    const lease = await waitFor(`${name}'s lease line`, () => readFileSync(console, 'utf8').split('\n').find((l) => l.includes('VIRTNET-LEASE4')), 30_000);
+    assert.match(lease, new RegExp(` hostname=${hostname} `, 'u'), `${name}: ${lease}`);
   }
   node.must(['down', '--all']);
   assert.deepEqual(vmis(), []);
