@@ -49,9 +49,25 @@ export async function linkAlias(name: string, present: ReadonlySet<string>): Pro
   return link?.ifalias ?? '';
 }
 
+/**
+ * How long an unmarked link may be one that a concurrent ADD has just made:
+ * its `ip -batch` sets the mark on the line after the create, so the link
+ * is visible unmarked for that long (100 ADDs at once on 2 cores showed it).
+ * A foreign bridge stays unmarked, and is refused after this wait.
+ */
+const MARK_GRACE_MS = 2000;
+
+/** The link's alias, waiting out the moment between a concurrent ADD's create and its mark. */
+async function settledAlias(link: string, present: ReadonlySet<string>): Promise<string> {
+  for (const end = Date.now() + MARK_GRACE_MS; ; await new Promise((r) => setTimeout(r, 20))) {
+    const alias = await linkAlias(link, present);
+    if (alias !== '' || Date.now() > end) return alias;
+  }
+}
+
 async function requireUsable(field: string, link: string, policy: NodePolicy, present: ReadonlySet<string>, listable: boolean): Promise<void> {
   if (!present.has(link) || (listable && policy.allowedBridges.includes(link))) return;
-  if ((await linkAlias(link, present)) === LINK_MARK) return;
+  if ((await settledAlias(link, present)) === LINK_MARK) return;
   const how = listable ? `; the node admin may allow it by listing it in allowedBridges (node policy: ${policy.source})` : '';
   throw new VirtnetError(ErrorCode.invalidConfig, `${field}: link "${link}" exists and virtnet did not create it (its alias is not "${LINK_MARK}"), so no network may use it${how}`);
 }
