@@ -15,6 +15,7 @@ import { chooseAccel } from './domain/accel.ts';
 import { startLibvirtd, type Libvirtd } from './domain/libvirtd.ts';
 import { renderDomainXml } from './domain/xml.ts';
 import { Virsh } from './domain/virsh.ts';
+import { prepareBootDisk } from './domain/disk.ts';
 import { domainName } from './names.ts';
 import { writeStatus, type LauncherStatus } from './status.ts';
 import { startTime, terminate } from '../lib/process.ts';
@@ -124,8 +125,11 @@ export class Launcher {
     this.virsh = new Virsh(this.libvirtd.uri);
     const name = domainName(spec);
     const consoleLog = join(stateDir, 'console.log');
+    // The VM writes to an overlay of its own, never to the node's image (domain/disk.ts).
+    const image = spec.boot;
+    const boot = 'disk' in image ? { disk: await this.step('disk', () => prepareBootDisk(image.disk, image.format, stateDir)), format: 'qcow2' as const } : image;
     const xml = renderDomainXml({
-      name, accel: accel.accel, memoryMiB: spec.memoryMiB, cpus: spec.cpus, boot: spec.boot,
+      name, accel: accel.accel, memoryMiB: spec.memoryMiB, cpus: spec.cpus, boot,
       nics: this.plan?.nics ?? [], consoleLog, emulator: '/usr/bin/qemu-system-x86_64',
     });
     const xmlFile = join(stateDir, 'domain.xml');

@@ -7,6 +7,7 @@ packages=(
   iproute2 nftables dnsmasq-base            # kernel layer and DHCP
   containernetworking-plugins               # reference plugins: IPAM delegates and the benchmark's baseline
   qemu-system-x86 libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients  # the VM runtime (libvirt-daemon ships libvirtd)
+  qemu-utils                                # qemu-img: each VM boots from its own overlay over a shared disk image
   busybox-static dhcpcd-base cpio           # the test guest's userland and its initramfs
   libxml2-utils                             # xmllint, which virt-xml-validate runs on our domain XML in tests
   util-linux procps iputils-ping curl python3 # nsenter/unshare, sysctl, ping, curl; python3 sends raw VLAN frames in tests

@@ -141,7 +141,7 @@ export class NodeRuntime {
       const { problems, kept } = await this.destroyRecord(rec);
       if (!kept) throw err;
       const e = err instanceof StepError ? err : new StepError('create', (err as Error).message);
-      throw new StepError(e.step, `${e.reason}; rolling back, a CNI DEL failed too (${problems.join('; ')}): `
+      throw new StepError(e.step, `${e.reason}; rolling back was incomplete too (${problems.join('; ')}): `
         + 'the record is kept as Deleting (`virtnet gc` retries it, `virtnet down --force` drops it)');
     }
   }
@@ -149,8 +149,8 @@ export class NodeRuntime {
   /** Tear down; a failed CNI DEL keeps the record as Deleting for a retry, unless `force`. */
   private async destroyRecord(rec: VmiRecord, force = false): Promise<{ problems: string[]; kept: boolean }> {
     const { namespace, name } = rec.object.metadata;
-    const { problems, cniFailed } = await destroySandbox(this.cfg, rec, this.store.launcherDir(rec.netns));
-    if (cniFailed && !force) {
+    const { problems, incomplete } = await destroySandbox(this.cfg, rec, this.store.launcherDir(rec.netns));
+    if (incomplete && !force) {
       this.store.writeVmi({ ...rec, state: 'Deleting', teardownProblems: problems });
       return { problems, kept: true };
     }
@@ -199,7 +199,7 @@ export class NodeRuntime {
       const rec = rebuiltRecord(key, r, []);
       const res = await destroySandbox(this.cfg, rec, this.store.launcherDir(r.netns));
       problems.push(...res.problems);
-      if (res.cniFailed && !force) failed ??= r;
+      if (res.incomplete && !force) failed ??= r;
       else rmSync(this.store.launcherDir(r.netns), { recursive: true, force: true });
     }
     if (failed) {

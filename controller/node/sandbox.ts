@@ -113,17 +113,21 @@ export function startLauncher(cfg: NodeConfig, rec: VmiRecord, vmiDir: string, l
  * SIGTERM handler tears the pod down; after a crash its teardown verb reaps
  * QEMU, libvirtd and dnsmasq), the attachments (from the result cache; and
  * any requested one the cache lacks, whose ADD was cut short), and the
- * namespace. Returns the problems met.
+ * namespace. Returns the problems met; `incomplete` when something may
+ * still hold an IP or run (a failed DEL, a cgroup that would not empty), so
+ * the record must be kept for another try.
  */
-export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDir: string): Promise<{ problems: string[]; cniFailed: boolean }> {
+export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDir: string): Promise<{ problems: string[]; incomplete: boolean }> {
   const problems: string[] = [];
-  let cniFailed = false;
+  let incomplete = false;
   // The launcher's own SIGTERM handler stops the VM and restores the pod; it is named by pid and
   // start time, never by its command line (an operator's `tail -f` of its log would match that).
   if (rec.launcherPid && rec.launcherStart) await terminateStarted(rec.launcherPid, rec.launcherStart, 30_000);
   // Whatever still runs in the pod's cgroup (a QEMU that libvirtd started as `up` was killed) dies with it.
   const cgroup = podCgroupPath(rec.netns);
-  if (cgroup) await killCgroup(cgroup).catch((e: Error) => problems.push(e.message));
+  // A cgroup that will not empty (a QEMU stuck in D state) keeps the record, as a failed DEL does:
+  // dropping it would leave a process that nothing knows of.
+  if (cgroup) await killCgroup(cgroup).catch((e: Error) => { problems.push(e.message); incomplete = true; });
   const netns = netnsPath(rec.netns);
   const phase = readStatus(launcherDir)?.phase;
   if (netnsExists(netns) && phase !== undefined && phase !== 'Stopped') {
@@ -138,15 +142,15 @@ export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDi
   // detachPod drops the cache even when a DEL fails: a retry then works from the journaled requests.
   if (detached.length) cached.clear();
   problems.push(...detached.map((e) => e.message));
-  cniFailed ||= detached.length > 0;
+  incomplete ||= detached.length > 0;
   // An ADD cut short left no cache entry: DEL it from the journaled request (DEL is idempotent, and releases IPAM).
   for (const a of [...rec.attachments].reverse().filter((x) => !cached.has(x.ifname))) {
     const err = await delList(a.list, { containerID: rec.containerID, netns: netnsExists(netns) ? netns : '', ifname: a.ifname }, o);
     if (err) problems.push(err.message);
-    cniFailed ||= err !== undefined;
+    incomplete ||= err !== undefined;
   }
   await deleteNetns(rec.netns).catch((e: Error) => problems.push(e.message));
-  return { problems, cniFailed };
+  return { problems, incomplete };
 }
 
 export function hostResolvConf(): string {

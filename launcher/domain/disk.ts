@@ -1,0 +1,46 @@
+/**
+ * A VM never writes to the image it boots from: that image is the node
+ * admin's, shared by every VM that names it. The launcher checks what the
+ * file really is, then gives the VM its own qcow2 overlay in the pod's state
+ * directory, whose backing file QEMU opens read-only (qemu-img(1), "create
+ * -b"; docs/interop/qcow2.txt, "backing file").
+ *
+ * The check matters as much as the overlay. The format in the spec comes
+ * from the VMI author, so a guest booted from a "raw" image could write a
+ * qcow2 header into it naming /dev/sda as its backing file; booted later as
+ * qcow2, QEMU would open that file, which no allowed-path check ever saw.
+ * So the probed format must be the declared one, and a boot image may have
+ * no backing file of its own.
+ */
+import { join } from 'node:path';
+import { exec } from '../../lib/exec.ts';
+import { ErrorCode, VirtnetError } from '../../lib/errors.ts';
+
+export const OVERLAY_FILE = 'boot-overlay.qcow2';
+
+interface ImageInfo {
+  format: string;
+  backingFile?: string;
+}
+
+/** What qemu-img finds in the file, by its own probing (never the declared format). */
+export async function probeImage(path: string): Promise<ImageInfo> {
+  const { stdout } = await exec(['qemu-img', 'info', '--output=json', '--', path]);
+  const info = JSON.parse(stdout) as { format?: unknown; 'backing-filename'?: unknown };
+  if (typeof info.format !== 'string') throw new VirtnetError(ErrorCode.invalidConfig, `boot.disk: qemu-img found no format in "${path}"`);
+  return { format: info.format, ...(typeof info['backing-filename'] === 'string' && { backingFile: info['backing-filename'] }) };
+}
+
+/** Check the boot image and make the VM's overlay over it; returns the overlay's path. */
+export async function prepareBootDisk(path: string, format: 'qcow2' | 'raw', stateDir: string): Promise<string> {
+  const info = await probeImage(path);
+  if (info.format !== format) {
+    throw new VirtnetError(ErrorCode.invalidConfig, `boot.disk: "${path}" is a ${info.format} image, not ${format} as the spec says; a disk is opened only as what it is`);
+  }
+  if (info.backingFile !== undefined) {
+    throw new VirtnetError(ErrorCode.invalidConfig, `boot.disk: "${path}" has a backing file ("${info.backingFile}"); a boot image must be self-contained`);
+  }
+  const overlay = join(stateDir, OVERLAY_FILE);
+  await exec(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', format, '-b', path, '--', overlay]);
+  return overlay;
+}
