@@ -7,6 +7,7 @@
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { hostPathProblem } from '../lib/host-paths.ts';
+import { showValue } from '../lib/show.ts';
 
 export interface PortSpec {
   name?: string;
@@ -69,6 +70,23 @@ export interface LauncherSpec {
   serviceCIDRs?: string[];
 }
 
+/**
+ * The largest VM a launcher starts. Neither KubeVirt nor the launcher's XML
+ * bounds these, but QEMU does: q35's max_cpus was 288 up to pc-q35-8.0 and
+ * is 1024 since 8.1 (hw/i386/pc_q35.c), and more than 255 vCPUs need x2APIC
+ * with interrupt remapping. 512 stays inside what current machine types take,
+ * far above any VM on one node, and keeps the count a small integer wherever
+ * it is printed (<vcpu>1e+21</vcpu> is not a number libvirt reads).
+ */
+export const MAX_VCPUS = 512;
+/**
+ * 16 TiB of guest memory: beyond the RAM of any node virtnet targets, and
+ * far below what a double holds exactly, so MiB counts stay safe integers.
+ */
+export const MAX_MEMORY_MIB = 16 * 2 ** 20;
+/** Interfaces and networks: the VMI schema's bound (controller/api/schema-network.ts BOUNDS.devices). */
+export const MAX_DEVICES = 256;
+
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -78,7 +96,15 @@ function need(ok: boolean, field: string, rule: string): void {
 
 function checkNamedList(v: unknown, field: string): void {
   need(Array.isArray(v), field, 'must be a list');
+  const length = (v as unknown[]).length;
+  need(length <= MAX_DEVICES, field, `must have at most ${MAX_DEVICES} items (has ${length})`);
   (v as unknown[]).forEach((e, i) => need(isObj(e) && typeof e.name === 'string', `${field}[${i}]`, 'must be an object with a string name'));
+}
+
+/** A positive integer up to `max`: it reaches the domain XML and QEMU's command line as written. */
+function checkCount(v: unknown, field: string, max: number, what: string): void {
+  need(Number.isInteger(v) && (v as number) > 0, field, `must be a positive integer (is ${v === undefined ? 'missing' : showValue(v)})`);
+  need((v as number) <= max, field, `must be at most ${max}, ${what} (is ${showValue(v)})`);
 }
 
 function checkBoot(v: unknown): void {
@@ -106,7 +132,8 @@ export function parseLauncherSpec(value: unknown): LauncherSpec {
   const v = value as Obj;
   for (const k of ['name', 'namespace']) need(typeof v[k] === 'string' && v[k] !== '', k, 'must be a non-empty string');
   for (const k of ['hostname', 'subdomain']) need(v[k] === undefined || typeof v[k] === 'string', k, 'must be a string');
-  for (const k of ['memoryMiB', 'cpus']) need(Number.isInteger(v[k]) && (v[k] as number) > 0, k, 'must be a positive integer');
+  checkCount(v.memoryMiB, 'memoryMiB', MAX_MEMORY_MIB, '16 TiB');
+  checkCount(v.cpus, 'cpus', MAX_VCPUS, 'the most vCPUs a VM gets');
   checkNamedList(v.interfaces, 'interfaces');
   checkNamedList(v.networks, 'networks');
   checkBoot(v.boot);

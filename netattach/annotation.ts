@@ -36,6 +36,16 @@ import { familyOf, isMac, parseCidr, type Family } from '../lib/cidr.ts';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
 
+/**
+ * The most networks one pod may select. Neither the multi-net spec nor Multus
+ * bounds the list, but each selection costs the node a host veth and an
+ * address and the VM a NIC: a PCI bus has 32 device slots (PCI Local Bus
+ * spec, 5-bit device number), and q35 gives each PCIe NIC a root port of its
+ * own. 32 is that slot count, far above the handful of networks real pods
+ * attach, and stops a 3000-name annotation from planning 3000 veths.
+ */
+export const MAX_SELECTIONS = 32;
+
 /** Network Plumbing WG NetworkSelectionElement, normalised. */
 export interface NetworkSelection {
   name: string;
@@ -107,6 +117,13 @@ export function parseNetworksAnnotation(value: string, podNamespace: string): Ne
   return selections;
 }
 
+/** Counted before any item is parsed, so an oversized list costs one comparison. */
+function checkCount(count: number): void {
+  if (count > MAX_SELECTIONS) {
+    throw new AnnotationError(NETWORKS_ANNOTATION, `selects ${count} networks; at most ${MAX_SELECTIONS} are allowed (each becomes a host veth, an address and a PCI slot in the VM)`);
+  }
+}
+
 function at(i: number, key?: string): string {
   return key === undefined ? `${NETWORKS_ANNOTATION}[${i}]` : `${NETWORKS_ANNOTATION}[${i}].${key}`;
 }
@@ -138,7 +155,9 @@ function macProblem(mac: string): string | undefined {
 
 function parseText(value: string, podNamespace: string): NetworkSelection[] {
   if (value.trim() === '') return [];
-  return value.split(',').map((raw, i) => {
+  const items = value.split(',');
+  checkCount(items.length);
+  return items.map((raw, i) => {
     const item = raw.trim();
     if (item === '') throw new AnnotationError(at(i), 'empty item (a stray or doubled ",")');
     const slash = item.split('/');
@@ -169,6 +188,7 @@ function parseJson(value: string, podNamespace: string): NetworkSelection[] {
   if (!Array.isArray(parsed)) {
     throw new AnnotationError(NETWORKS_ANNOTATION, 'the JSON form must be an array of objects (a single object must be wrapped in [ ])');
   }
+  checkCount(parsed.length);
   return parsed.map((el, i) => element(el, i, podNamespace));
 }
 

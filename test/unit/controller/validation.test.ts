@@ -321,6 +321,24 @@ test('cpuCount: topology product, else the limit, else the request (rounded up);
   assert.equal(cpuCount(spec({ resources: { requests: { cpu: '1' }, limits: { cpu: '4' } } })), 4);
 });
 
+test('cpuCount and memoryMiB return safe integers within the bounds, or throw on a spec validation refuses', () => {
+  const spec = (domain: object) => ({ domain: { devices: {}, ...domain } }) as VmiSpec;
+  assert.equal(cpuCount(spec({ cpu: { cores: 8, sockets: 8, threads: 8 } })), 512);
+  assert.equal(memoryMiB(spec({ memory: { guest: '16Ti' } })), 16 * 2 ** 20);
+  assert.throws(() => cpuCount(spec({ cpu: { cores: 2 ** 40, sockets: 2 ** 40 } })), /vCPU count 1\.2089258196146292e\+24 is outside 1\.\.512/u);
+  assert.throws(() => cpuCount(spec({ resources: { limits: { cpu: '1e21' } } })), /vCPU count 1e\+21 is outside 1\.\.512/u);
+  assert.throws(() => memoryMiB(spec({ resources: { requests: { memory: '99999999999999999999Mi' } } })), /guest memory \(MiB\) 100000000000000000000 is outside 1\.\.16777216/u);
+  assert.throws(() => memoryMiB(spec({ memory: { guest: '1e400' } })), /guest memory \(MiB\) Infinity is outside/u);
+});
+
+test('the largest VM admitted: 512 vCPUs as a topology, 16Ti of guest memory', () => {
+  const doc = structuredClone(BASE_VMI);
+  doc.spec.domain.cpu = { cores: 8, sockets: 8, threads: 8 };
+  doc.spec.domain.memory = { guest: '16Ti' };
+  doc.spec.domain.resources = { requests: { memory: '16Ti', cpu: 512 }, limits: { memory: '16Ti', cpu: '512' } };
+  assert.deepEqual(validate(doc).problems, []);
+});
+
 test('masquerade VM subnets must stay clear of the pod network and the service CIDRs, defaults included', () => {
   const ctx: ValidationContext = { ...CTX, reservedCidrs: [{ cidr: '10.244.0.0/16', what: 'the pod network' }, { cidr: '10.96.0.0/12', what: 'the service CIDR' }] };
   const v6ctx: ValidationContext = { ...CTX, reservedCidrs: [{ cidr: 'fd10::/32', what: 'the pod network' }] };

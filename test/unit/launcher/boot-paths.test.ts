@@ -46,6 +46,19 @@ for (const [what, spec, rule] of [
   ['an interface with no name', { ...good, interfaces: [{}], boot: { kernel: '/k' } }, /spec interfaces\[0\]: must be an object with a string name/u],
   ['a kernel that is not a string', { ...good, boot: { kernel: 7 } }, /spec boot\.kernel: must be a string/u],
   ['a disk of an unknown format', { ...good, boot: { disk: '/d', format: 'vmdk' } }, /spec boot\.format: "vmdk" must be qcow2 or raw/u],
+  ['cpus past what QEMU starts', { ...good, cpus: 1e21, boot: { kernel: '/k' } }, /spec cpus: must be at most 512, the most vCPUs a VM gets \(is 1e\+21\)/u],
+  ['cpus one past the bound', { ...good, cpus: 513, boot: { kernel: '/k' } }, /spec cpus: must be at most 512, .*\(is 513\)/u],
+  ['memory past 16 TiB', { ...good, memoryMiB: 16 * 2 ** 20 + 1, boot: { kernel: '/k' } }, /spec memoryMiB: must be at most 16777216, 16 TiB \(is 16777217\)/u],
+  ['memory not a safe integer', { ...good, memoryMiB: 2 ** 60, boot: { kernel: '/k' } }, /spec memoryMiB: must be at most 16777216/u],
+  ['257 interfaces', { ...good, interfaces: Array.from({ length: 257 }, (_, i) => ({ name: `n${i}` })), boot: { kernel: '/k' } }, /spec interfaces: must have at most 256 items \(has 257\)/u],
+  ['3000 networks', { ...good, networks: Array.from({ length: 3000 }, (_, i) => ({ name: `n${i}`, pod: {} })), boot: { kernel: '/k' } }, /spec networks: must have at most 256 items \(has 3000\)/u],
 ] as const) {
   test(`a spec with ${what} is refused by name`, () => assert.throws(() => parseLauncherSpec(spec), rule));
 }
+
+test('a spec at the bounds is accepted: 512 vCPUs, 16 TiB, 256 interfaces and networks', () => {
+  const names = Array.from({ length: 256 }, (_, i) => ({ name: `n${i}` }));
+  const spec = parseLauncherSpec({ ...good, cpus: 512, memoryMiB: 16 * 2 ** 20, interfaces: names, networks: names, boot: { kernel: '/k' } });
+  assert.equal(spec.cpus, 512);
+  assert.equal(spec.memoryMiB, 16 * 2 ** 20);
+});

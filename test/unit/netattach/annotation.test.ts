@@ -152,3 +152,15 @@ test('parseNetworksAnnotation: cni-args is passed through whole, per element', (
   assert.notEqual(a, b);
   assert.deepEqual(a.cniArgs, { k: 1 });
 });
+
+test('parseNetworksAnnotation: at most 32 selections, in either form, counted before the items are read', () => {
+  const names = (n: number) => Array.from({ length: n }, (_, i) => `net${i}`);
+  const rule = (n: number) => new RegExp(`^${A.replaceAll('.', '\\.')}: selects ${n} networks; at most 32 are allowed \\(each becomes a host veth`, 'u');
+  assert.equal(parseNetworksAnnotation(names(32).join(','), 'pods').length, 32);
+  assert.equal(parseNetworksAnnotation(JSON.stringify(names(32).map((name) => ({ name }))), 'pods').length, 32);
+  assert.throws(() => parseNetworksAnnotation(names(33).join(','), 'pods'), { field: A, message: rule(33) });
+  assert.throws(() => parseNetworksAnnotation(names(3000).join(','), 'pods'), { field: A, message: rule(3000) });
+  assert.throws(() => parseNetworksAnnotation(JSON.stringify(names(33).map((name) => ({ name }))), 'pods'), { field: A, message: rule(33) });
+  // The count comes first: a bad item past the cap is not what is reported.
+  assert.throws(() => parseNetworksAnnotation(`${names(40).join(',')},BAD`, 'pods'), { field: A, message: rule(41) });
+});
