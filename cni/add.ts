@@ -67,7 +67,7 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
     throw new VirtnetError(ErrorCode.attachmentExists, `container ${env.containerID} already has interface ${env.ifname} on network ${conf.name} (host veth ${hostVeth}); DEL it first`);
   }
   // Refusals that need the host's state, still before any side effect.
-  if (conf.ipam) requireIpamPlugin(conf.ipam.type, env);
+  if (conf.ipam) requireIpamPlugin(conf.ipam.type, env, policy);
   await checkHostLinks(conf, policy, present);
   const facts: PortFacts = {
     containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth,
@@ -83,7 +83,7 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   try {
     const port = planPort(conf, facts);
     const [ipam, bridgeMac] = await settled([
-      execIpam('ADD', { conf, env, log }),
+      execIpam('ADD', { conf, env, log, policy }),
       applyPort(port.hostOps, conf.bridge, facts.bridgeExists),
       applyNft(port.nft),
     ] as const);
@@ -103,7 +103,7 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
     // ours alone (duplicates were refused above), and a partial allocation must go.
     // The record goes only once everything is released: while it stays, GC
     // can still free what the rollback could not, the IP above all.
-    await releaseAttachment(conf, env, record, { ipam: true, log }).then(
+    await releaseAttachment(conf, env, record, { ipam: true, log, policy }).then(
       () => removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname),
       (e: Error) => log.error('rollback incomplete; the attachment record is kept for GC', { error: e.message }),
     );

@@ -11,6 +11,7 @@ import { hostVethName } from './state.ts';
 import type { CniEnv } from './env.ts';
 import type { Log } from './log.ts';
 import type { BridgeConf, CniRoute } from './types.ts';
+import type { NodePolicy } from './policy.ts';
 
 export const CHECK_FAILED = ErrorCode.checkFailed;
 
@@ -30,11 +31,11 @@ function routeMatches(want: CniRoute, have: IpRoute, ifname: string): boolean {
   return !want.gw || (have.gateway !== undefined && sameAddress(want.gw, have.gateway));
 }
 
-export async function cmdCheck(conf: BridgeConf, env: CniEnv, log: Log): Promise<void> {
+export async function cmdCheck(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<void> {
   const prev = conf.prevResult;
   if (!prev) throw new VirtnetError(ErrorCode.invalidConfig, 'prevResult: required for CHECK');
   if (!netnsExists(env.netns)) throw new VirtnetError(ErrorCode.badEnvironment, `CNI_NETNS: "${env.netns}" does not exist`);
-  await execIpam('CHECK', { conf, env, log });
+  await execIpam('CHECK', { conf, env, log, policy });
   const hostVeth = hostVethName(env.containerID, env.ifname);
   const wantIf = prev.interfaces?.find((i) => i.name === env.ifname && i.sandbox);
   if (!wantIf) throw fail(`prevResult has no interface "${env.ifname}" with a sandbox`);

@@ -237,6 +237,19 @@ export function checkConfig(config: string | Record<string, unknown>): { problem
   }
 }
 
+/**
+ * A host path a config names: absolute and plain (pathProblem), and with no
+ * part starting with ".", because the plugin keeps its own files in such
+ * parts (cni/ipam.ts versionCacheFile: <dataDir>/.cache/), which a network
+ * name cannot reach (CNI_ID_PATTERN) but a dataDir or logFile could.
+ */
+function requireHostPath(field: string, value: string): void {
+  const problem = pathProblem(value);
+  if (problem) throw invalid(field, `"${value}" ${problem}`);
+  const hidden = value.split('/').find((part) => part.startsWith('.'));
+  if (hidden !== undefined) throw invalid(field, `"${value}" has the part "${hidden}"; no part of a host path may start with "." (the plugin keeps its own files there)`);
+}
+
 function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   const cniVersion = str(raw, 'cniVersion', 'cniVersion');
   if (!cniVersion) throw invalid('cniVersion', 'is required');
@@ -262,9 +275,10 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   if (ipamType === type || ipamType === PLUGIN_TYPE) throw invalid('ipam.type', `"${ipamType}" is this plugin itself; name an IPAM plugin such as "host-local"`);
   const isDefaultGateway = bool(raw, 'isDefaultGateway');
   const logFile = str(raw, 'logFile', 'logFile');
-  if (logFile && pathProblem(logFile)) throw invalid('logFile', `"${logFile}" ${pathProblem(logFile)}`);
+  if (logFile) requireHostPath('logFile', logFile);
   const dataDir = str(raw, 'dataDir', 'dataDir') ?? DEFAULT_DATA_DIR;
-  if (pathProblem(dataDir)) throw invalid('dataDir', `"${dataDir}" ${pathProblem(dataDir)}`);
+  requireHostPath('dataDir', dataDir);
+  if (isObj(ipam) && typeof ipam.dataDir === 'string') requireHostPath('ipam.dataDir', ipam.dataDir);
   checkRequestedIps(raw);
   const mtu = int(raw, 'mtu', 'mtu', 68, 65535);
   const vxlan = parseVxlan(raw.vxlan);

@@ -15,10 +15,13 @@ import { hostVethName, removeRecord, type AttachmentRecord } from './state.ts';
 import type { CniEnv } from './env.ts';
 import type { Log } from './log.ts';
 import type { BridgeConf } from './types.ts';
+import type { NodePolicy } from './policy.ts';
 
 export interface ReleaseOptions {
   ipam: boolean;
   log: Log;
+  /** The node policy the IPAM delegate is held to again (cni/ipam.ts requireIpamPlugin). */
+  policy: NodePolicy;
   /** Drop rules of every kind, not only those the current config enables (GC). */
   allRules?: boolean;
 }
@@ -28,7 +31,7 @@ export async function releaseAttachment(conf: BridgeConf, env: CniEnv, rec: Atta
   const rulesConf = opts.allRules ? { ...conf, macspoofchk: true, ipMasq: true } : conf;
   // The three steps are independent, so their child processes run in parallel.
   await settled([
-    opts.ipam ? execIpam('DEL', { conf, env, log: opts.log }, rec) : undefined,
+    opts.ipam ? execIpam('DEL', { conf, env, log: opts.log, policy: opts.policy }, rec) : undefined,
     linkNames().has(rec.hostVeth)
       ? applyLinkOps([{ op: 'link-del', name: rec.hostVeth }]).catch((e: Error) => {
           // Gone meanwhile (its netns was deleted): that is what we wanted.
@@ -39,12 +42,12 @@ export async function releaseAttachment(conf: BridgeConf, env: CniEnv, rec: Atta
   ] as const);
 }
 
-export async function cmdDel(conf: BridgeConf, env: CniEnv, log: Log): Promise<void> {
+export async function cmdDel(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<void> {
   const rec: AttachmentRecord = {
     containerID: env.containerID, ifname: env.ifname, netns: env.netns,
     hostVeth: hostVethName(env.containerID, env.ifname), bridge: conf.bridge,
   };
-  await releaseAttachment(conf, env, rec, { ipam: true, log });
+  await releaseAttachment(conf, env, rec, { ipam: true, log, policy });
   removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname);
   log.info('deleted', { containerID: env.containerID, ifname: env.ifname, children: execStats.spawned });
 }

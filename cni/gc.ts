@@ -10,8 +10,9 @@ import { addInFlight, listRecords, removeRecord } from './state.ts';
 import type { CniEnv } from './env.ts';
 import type { Log } from './log.ts';
 import type { BridgeConf } from './types.ts';
+import type { NodePolicy } from './policy.ts';
 
-export async function cmdGc(conf: BridgeConf, env: CniEnv, log: Log): Promise<void> {
+export async function cmdGc(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<void> {
   const valid = new Set((conf.validAttachments ?? []).map((a) => `${a.containerID}\0${a.ifname}`));
   const errors: Error[] = [];
   for (const rec of listRecords(conf.dataDir, conf.name)) {
@@ -23,13 +24,13 @@ export async function cmdGc(conf: BridgeConf, env: CniEnv, log: Log): Promise<vo
       continue;
     }
     try {
-      await releaseAttachment(conf, env, rec, { ipam: true, log, allRules: true });
+      await releaseAttachment(conf, env, rec, { ipam: true, log, allRules: true, policy });
       removeRecord(conf.dataDir, conf.name, rec.containerID, rec.ifname);
       log.info('collected', { containerID: rec.containerID, ifname: rec.ifname, hostVeth: rec.hostVeth });
     } catch (e) {
       errors.push(e as Error);
     }
   }
-  await execIpam('GC', { conf, env, log }).catch((e: Error) => errors.push(e));
+  await execIpam('GC', { conf, env, log, policy }).catch((e: Error) => errors.push(e));
   if (errors.length) throw errors[0];
 }

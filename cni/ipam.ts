@@ -16,6 +16,7 @@ import { compareVersions, parseResult } from './version.ts';
 import type { BridgeConf, CniResult } from './types.ts';
 import type { CniEnv, Verb } from './env.ts';
 import type { Log } from './log.ts';
+import { ipamTypeProblem, type NodePolicy } from './policy.ts';
 
 export function findPlugin(type: string, path: readonly string[]): string | undefined {
   for (const dir of path) {
@@ -31,10 +32,14 @@ export function findPlugin(type: string, path: readonly string[]): string | unde
 }
 
 /**
- * The IPAM binary for `type` in CNI_PATH; refused when it is this plugin
- * under another name (a symlink or hard link), which would recurse.
+ * The IPAM binary for `type` in CNI_PATH; refused when the node policy does
+ * not allow it (skel.ts checked that already; this holds every exec to it),
+ * or when it is this plugin under another name (a symlink or hard link),
+ * which would recurse.
  */
-export function requireIpamPlugin(type: string, env: CniEnv): string {
+export function requireIpamPlugin(type: string, env: CniEnv, policy: Pick<NodePolicy, 'allowedIpam' | 'source'>): string {
+  const refused = ipamTypeProblem(type, policy);
+  if (refused) throw new VirtnetError(ErrorCode.invalidConfig, refused);
   const found = findPlugin(type, env.path);
   if (!found) {
     throw new VirtnetError(ErrorCode.invalidConfig, `ipam.type: plugin "${type}" not found in CNI_PATH (${env.path.join(':')})`);
@@ -72,6 +77,25 @@ export async function delegateVersions(binary: string, dataDir: string): Promise
   return versions;
 }
 
+/**
+ * The config the delegate gets: ours at its version, without the device a
+ * device plugin allotted to the pod. Multus adds deviceID and pciBusID (and
+ * runtimes runtimeConfig.deviceID) for plugins that move that device into
+ * the pod; an IPAM plugin has no use for them, and one that acts on them
+ * would move a host NIC the tenant named.
+ */
+export function ipamStdin(raw: Readonly<Record<string, unknown>>, version: string): Record<string, unknown> {
+  const { deviceID: _deviceID, pciBusID: _pciBusID, runtimeConfig, ...rest } = raw;
+  const stdin: Record<string, unknown> = { ...rest, cniVersion: version };
+  if (typeof runtimeConfig === 'object' && runtimeConfig !== null && !Array.isArray(runtimeConfig)) {
+    const { deviceID: _rcDeviceID, ...kept } = runtimeConfig as Record<string, unknown>;
+    stdin.runtimeConfig = kept;
+  } else if (runtimeConfig !== undefined) {
+    stdin.runtimeConfig = runtimeConfig;
+  }
+  return stdin;
+}
+
 /** The newest version both sides speak, not above the config's. */
 function clampVersion(configVersion: string, supported: readonly string[]): string | undefined {
   return supported.filter((v) => compareVersions(v, configVersion) <= 0).sort(compareVersions).at(-1);
@@ -81,13 +105,14 @@ export interface IpamCall {
   conf: BridgeConf;
   env: CniEnv;
   log: Log;
+  policy: Pick<NodePolicy, 'allowedIpam' | 'source'>;
 }
 
 /** Run the IPAM delegate for `verb`; returns the parsed result for ADD. */
 export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, attachment?: { containerID: string; ifname: string }): Promise<CniResult | undefined> {
   const { conf, env, log } = call;
   if (!conf.ipam) return undefined;
-  const binary = requireIpamPlugin(conf.ipam.type, env);
+  const binary = requireIpamPlugin(conf.ipam.type, env, call.policy);
   const versions = await delegateVersions(binary, conf.dataDir);
   const version = clampVersion(conf.cniVersion, versions);
   if (!version) {
@@ -100,7 +125,7 @@ export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, a
     childEnv.CNI_CONTAINERID = attachment.containerID;
     childEnv.CNI_IFNAME = attachment.ifname;
   }
-  const input = JSON.stringify({ ...conf.raw, cniVersion: version });
+  const input = JSON.stringify(ipamStdin(conf.raw, version));
   const started = performance.now();
   const res = await exec([binary], { env: childEnv, input, allowFailure: true });
   if (res.stderr.trim()) log.info('ipam stderr', { plugin: conf.ipam.type, verb, stderr: boundedStderr(res.stderr) });

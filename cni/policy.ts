@@ -5,7 +5,11 @@
  *   - dataDir and ipam.dataDir lie under one of `dataRoots`;
  *   - logFile lies under `logRoot` (without one, no config may log to a file);
  *   - an existing bridge is used only when virtnet made it (its mark) or the
- *     admin lists it in `allowedBridges`.
+ *     admin lists it in `allowedBridges`;
+ *   - ipam.type names one of `allowedIpam`: the delegate runs as root with
+ *     the pod's netns, so any other plugin in CNI_PATH (host-device, which
+ *     moves a host NIC into the pod; the reference bridge, which acts on host
+ *     bridges outside allowedBridges) would be the tenant's to run.
  * The policy is a small JSON file, /etc/virtnet/cni-policy.json, or the file
  * named by $VIRTNET_CNI_POLICY: the runtime's environment is the node
  * admin's, and a NAD cannot set it. It is read once per plugin call.
@@ -13,9 +17,9 @@
 import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
-import { didYouMean, linkNameProblem } from '../lib/names.ts';
+import { CNI_ID_PATTERN, didYouMean, linkNameProblem } from '../lib/names.ts';
 import { writeFileDurable, mkdirPrivate } from '../lib/durable.ts';
-import { DEFAULT_DATA_DIR } from './config.ts';
+import { DEFAULT_DATA_DIR, PLUGIN_TYPE } from './config.ts';
 import { pathProblem } from './env.ts';
 import type { BridgeConf } from './types.ts';
 
@@ -31,6 +35,8 @@ export interface NodePolicy {
   dataRoots: string[];
   logRoot?: string;
   allowedBridges: string[];
+  /** The plugins a config's ipam.type may name (plain binary names in CNI_PATH). */
+  allowedIpam: string[];
   /** The log is rotated (to logFile.1) once it reaches this size. */
   maxLogBytes: number;
 }
@@ -40,13 +46,16 @@ export interface PolicyFile {
   dataRoots?: string[];
   logRoot?: string;
   allowedBridges?: string[];
+  allowedIpam?: string[];
   maxLogBytes?: number;
 }
 
-const POLICY_KEYS = ['dataRoots', 'logRoot', 'allowedBridges', 'maxLogBytes'] as const;
+const POLICY_KEYS = ['dataRoots', 'logRoot', 'allowedBridges', 'allowedIpam', 'maxLogBytes'] as const;
+/** The IPAM plugins of containernetworking/plugins plugins/ipam, and whereabouts: they only hand out addresses. */
+export const DEFAULT_ALLOWED_IPAM: readonly string[] = ['host-local', 'static', 'dhcp', 'whereabouts'];
 
 export function defaultPolicy(): NodePolicy {
-  return { source: 'defaults', dataRoots: [DEFAULT_DATA_DIR], allowedBridges: [], maxLogBytes: DEFAULT_MAX_LOG_BYTES };
+  return { source: 'defaults', dataRoots: [DEFAULT_DATA_DIR], allowedBridges: [], allowedIpam: [...DEFAULT_ALLOWED_IPAM], maxLogBytes: DEFAULT_MAX_LOG_BYTES };
 }
 
 function policyError(source: string, field: string, rule: string): VirtnetError {
@@ -91,6 +100,7 @@ export function parsePolicy(text: string, source: string): NodePolicy {
       return b;
     });
   }
+  if (o.allowedIpam !== undefined) policy.allowedIpam = parseAllowedIpam(source, o.allowedIpam);
   if (o.maxLogBytes !== undefined) {
     const n = o.maxLogBytes;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < MIN_LOG_BYTES || n > MAX_LOG_BYTES) {
@@ -99,6 +109,18 @@ export function parsePolicy(text: string, source: string): NodePolicy {
     policy.maxLogBytes = n;
   }
   return policy;
+}
+
+function parseAllowedIpam(source: string, v: unknown): string[] {
+  if (!Array.isArray(v)) throw policyError(source, 'allowedIpam', 'must be a list of IPAM plugin names');
+  return v.map((t, i) => {
+    const field = `allowedIpam[${i}]`;
+    if (typeof t !== 'string') throw policyError(source, field, 'must be a string (a plugin name)');
+    // The name is joined to each CNI_PATH directory (cni/ipam.ts findPlugin): a plain file name only.
+    if (!CNI_ID_PATTERN.test(t)) throw policyError(source, field, `${JSON.stringify(t)} must match ${CNI_ID_PATTERN.source} (a plugin's file name in CNI_PATH)`);
+    if (t === PLUGIN_TYPE) throw policyError(source, field, `"${t}" is this plugin itself, which would delegate to itself`);
+    return t;
+  });
 }
 
 /**
@@ -164,13 +186,29 @@ function symlinkOnTheWay(path: string, root: string): string | undefined {
   return real === normalise(expected) ? undefined : `${existing} resolves to ${real}`;
 }
 
+/**
+ * symlinkOnTheWay, with the errors lstat(2) and realpath(3) give for a path
+ * that cannot lie under the root at all (ENOTDIR: a part of it is a regular
+ * file; EACCES, ELOOP, ENAMETOOLONG) turned into a refusal naming the field.
+ */
+function walkProblem(field: string, value: string, path: string, root: string): string | undefined {
+  try {
+    return symlinkOnTheWay(path, root);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw e;
+    const rule = code === 'ENOTDIR' ? 'a part of it below the root is not a directory' : `it cannot be examined (${(e as Error).message})`;
+    throw new VirtnetError(ErrorCode.invalidConfig, `${field}: "${value}" is refused: ${rule}; it must be a directory path below ${root} (${code})`);
+  }
+}
+
 function requireUnder(field: string, value: string, roots: readonly string[], what: string, policy: NodePolicy): void {
   const p = normalise(value);
   const root = roots.find((r) => isUnder(p, r));
   if (!root) {
     throw new VirtnetError(ErrorCode.invalidConfig, `${field}: "${value}" is outside the ${what} the node admin allows: ${JSON.stringify(roots)} (node policy: ${policy.source})`);
   }
-  const link = symlinkOnTheWay(p, root);
+  const link = walkProblem(field, value, p, root);
   if (link) throw new VirtnetError(ErrorCode.invalidConfig, `${field}: "${value}" passes through a symbolic link (${link}); symlinks below ${root} are refused`);
 }
 
@@ -190,7 +228,24 @@ export function checkPaths(conf: BridgeConf, policy: NodePolicy): void {
     }
     if (normalise(conf.logFile) === policy.logRoot) throw new VirtnetError(ErrorCode.invalidConfig, `logFile: "${conf.logFile}" is the log root itself, not a file under it`);
     requireUnder('logFile', conf.logFile, [policy.logRoot], 'log root', policy);
+    // A log appended to a record file, a host-local lease or the version cache would corrupt it.
+    const logPath = normalise(conf.logFile);
+    const dataRoot = policy.dataRoots.find((r) => isUnder(logPath, r));
+    if (dataRoot) throw new VirtnetError(ErrorCode.invalidConfig, `logFile: "${conf.logFile}" lies under the data root ${dataRoot}; a log must not share a directory tree with plugin state (node policy: ${policy.source})`);
   }
+}
+
+/** Why the policy refuses `type` as an IPAM delegate, or undefined. */
+export function ipamTypeProblem(type: string, policy: Pick<NodePolicy, 'allowedIpam' | 'source'>): string | undefined {
+  if (policy.allowedIpam.includes(type)) return undefined;
+  return `ipam.type: "${type}" is not an IPAM plugin the node admin allows: ${JSON.stringify(policy.allowedIpam)} (node policy: ${policy.source}); the node admin may list it in allowedIpam`;
+}
+
+/** Everything the node policy holds a config to, before any side effect: the IPAM delegate, then the host paths. */
+export function checkPolicy(conf: BridgeConf, policy: NodePolicy): void {
+  const ipamProblem = conf.ipam ? ipamTypeProblem(conf.ipam.type, policy) : undefined;
+  if (ipamProblem) throw new VirtnetError(ErrorCode.invalidConfig, ipamProblem);
+  checkPaths(conf, policy);
 }
 
 /**
@@ -201,7 +256,7 @@ export function checkPaths(conf: BridgeConf, policy: NodePolicy): void {
  */
 export function policyProblems(conf: BridgeConf, policy: NodePolicy): string[] {
   try {
-    checkPaths(conf, policy);
+    checkPolicy(conf, policy);
     return [];
   } catch (e) {
     if (e instanceof VirtnetError) return [e.message];

@@ -14,7 +14,7 @@ import { cmdCheck } from './check.ts';
 import { cmdGc } from './gc.ts';
 import { cmdStatus } from './status.ts';
 import { requireDepthWithinCap } from './delegate.ts';
-import { checkPaths, loadPolicy } from './policy.ts';
+import { checkPolicy, loadPolicy } from './policy.ts';
 
 export const ABOUT = 'virtnet-bridge: VM-ready bridge CNI plugin';
 
@@ -38,28 +38,28 @@ async function dispatch(env: CniEnv, processEnv: NodeJS.ProcessEnv, stdin: strin
     return JSON.stringify({ cniVersion: versionFromStdin(stdin), supportedVersions: SUPPORTED_VERSIONS });
   }
   const conf = parseConfig(stdin, env.args);
-  // Every host path the config names is held against the node admin's policy before it is used, the log file included.
+  // Every host path the config names, the log file included, and its IPAM plugin are held against the node admin's policy before they are used.
   const policy = loadPolicy(processEnv);
-  checkPaths(conf, policy);
+  checkPolicy(conf, policy);
   const log = createLog({ plugin: 'virtnet-bridge', verb: env.verb, network: conf.name }, { ...(conf.logFile && { logFile: conf.logFile }), maxBytes: policy.maxLogBytes });
   onLog(log);
   switch (env.verb) {
     case 'ADD':
       return JSON.stringify(convertResult(await cmdAdd(conf, env, log, policy), conf.cniVersion));
     case 'DEL':
-      await cmdDel(conf, env, log);
+      await cmdDel(conf, env, log, policy);
       return '';
     case 'CHECK':
       requireVerbAllowed('CHECK', conf.cniVersion);
-      await cmdCheck(conf, env, log);
+      await cmdCheck(conf, env, log, policy);
       return '';
     case 'GC':
       requireVerbAllowed('GC', conf.cniVersion);
-      await cmdGc(conf, env, log);
+      await cmdGc(conf, env, log, policy);
       return '';
     case 'STATUS':
       requireVerbAllowed('STATUS', conf.cniVersion);
-      await cmdStatus(conf, env, log);
+      await cmdStatus(conf, env, log, policy);
       return '';
   }
 }

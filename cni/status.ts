@@ -7,10 +7,11 @@ import { execIpam, findPlugin } from './ipam.ts';
 import type { CniEnv } from './env.ts';
 import type { Log } from './log.ts';
 import type { BridgeConf } from './types.ts';
+import type { NodePolicy } from './policy.ts';
 
 const SYSTEM_PATH = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter((d) => d.startsWith('/'));
 
-export async function cmdStatus(conf: BridgeConf, env: CniEnv, log: Log): Promise<void> {
+export async function cmdStatus(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<void> {
   if (conf.ipam && !findPlugin(conf.ipam.type, env.path)) {
     throw new VirtnetError(ErrorCode.notAvailable, `ipam plugin "${conf.ipam.type}" not found in CNI_PATH (${env.path.join(':')})`);
   }
@@ -18,5 +19,5 @@ export async function cmdStatus(conf: BridgeConf, env: CniEnv, log: Log): Promis
   for (const tool of tools) {
     if (!findPlugin(tool, SYSTEM_PATH)) throw new VirtnetError(ErrorCode.notAvailable, `${tool} not found in PATH; install iproute2, util-linux and nftables`);
   }
-  await execIpam('STATUS', { conf, env, log });
+  await execIpam('STATUS', { conf, env, log, policy });
 }

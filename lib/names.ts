@@ -2,12 +2,15 @@
  * Name rules shared by every part that builds link names or file names.
  * Link names follow the kernel's dev_valid_name() (net/core/dev.c): at most
  * 15 bytes, not "." or "..", no "/", ":" or whitespace. CNI applies the same
- * rule to CNI_IFNAME (libcni pkg/utils ValidateInterfaceName).
+ * rule to CNI_IFNAME (libcni pkg/utils ValidateInterfaceName). Ours is
+ * stricter: only ASCII letters, digits and "._@+-", with no "%".
  */
 import { openSync, readSync, closeSync } from 'node:fs';
 import { showValue } from './show.ts';
 
 export const MAX_LINK_NAME_BYTES = 15;
+const LINK_NAME_PUNCTUATION = '._@+-';
+const LINK_NAME_CHARS = /^[A-Za-z0-9._@+-]+$/u;
 
 /** Returns why `name` is not a valid link name, or undefined when it is. */
 export function linkNameProblem(name: string): string | undefined {
@@ -20,6 +23,12 @@ export function linkNameProblem(name: string): string | undefined {
   // Not kernel rules either: ip(8) -batch reads "#" as a comment and strips
   // quotes and backslashes, so such a name could not be passed on safely.
   if (/[#"'\\]/u.test(name)) return 'must not contain #, quotes or backslashes';
+  // The kernel reads "%d" as a template and makes br0, br1... (dev_alloc_name,
+  // net/core/dev.c): the link made would not be the one named, nor removed.
+  if (name.includes('%')) return 'must not contain "%" (the kernel reads it as a name template, dev_alloc_name)';
+  // C1 controls, zero-width and look-alike characters would show as another
+  // name, or none, in ip(8) and logs: only the ASCII characters names use.
+  if (!LINK_NAME_CHARS.test(name)) return `may hold only ASCII letters, digits and "${LINK_NAME_PUNCTUATION}"`;
   return undefined;
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { before, after } from 'node:test';
 import { deleteAllNetns, makeNetns, type Netns } from './netns.ts';
+import { DEFAULT_ALLOWED_IPAM } from '../../cni/policy.ts';
 
 export const PLUGIN = resolve('dist/cni/virtnet-bridge');
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
@@ -35,8 +36,19 @@ export interface CallOptions {
   env?: Record<string, string>;
 }
 
-/** The scratch directories of this process, each with its policy file. */
-const scratches: Array<{ dir: string; policy: string }> = [];
+/** The scratch directories of this process, each with its policy file and its log directory. */
+const scratches: Array<{ dir: string; policy: string; logDir: string }> = [];
+
+/**
+ * The IPAM plugins the test policy allows: the node default (cni/policy.ts
+ * DEFAULT_ALLOWED_IPAM), this directory's fakes, which tests put in
+ * CNI_PATH to record calls and fail on demand, one allowed plugin that is
+ * installed nowhere (STATUS answers 50 for it, verbs.test.ts), and "looper",
+ * the self-delegating plugin of hardening.test.ts: an admin may allow a name
+ * that turns out to be this plugin, and the defences behind the allowlist
+ * (inode, VIRTNET_DELEGATE_DEPTH) must still hold.
+ */
+export const TEST_ALLOWED_IPAM = [...DEFAULT_ALLOWED_IPAM, 'fake-ipam.cjs', 'fake-delegate.cjs', 'no-such-ipam', 'looper'];
 
 /** The policy of the scratch directory that holds the config's dataDir, else the newest one's. */
 function policyFor(conf: object): string | undefined {
@@ -74,18 +86,24 @@ export function mustCall(node: Netns, verb: string, conf: object, o: CallOptions
  * A scratch directory for IPAM and plugin state, removed by the returned
  * function. It holds the node policy the plugin runs under in tests
  * (cni/policy.ts): data only in this process's scratch directories, logs
- * only in this one. The newest
- * one's policy is also this process's VIRTNET_CNI_POLICY, which plugins run
- * through netattach inherit.
+ * only in this one's log directory (`logDir`, beside it: the plugin refuses
+ * a log under a data root), IPAM by the default plugins and the fakes. The
+ * newest one's policy is also this process's VIRTNET_CNI_POLICY, which
+ * plugins run through netattach inherit.
  */
-export function scratchDir(): { dir: string; policy: string; cleanup: () => void } {
+export function scratchDir(): { dir: string; policy: string; logDir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-'));
+  const logDir = mkdtempSync(join(tmpdir(), 'virtnet-test-log-'));
   const policy = join(dir, 'cni-policy.json');
-  scratches.unshift({ dir, policy });
+  scratches.unshift({ dir, policy, logDir });
   // Every scratch directory of this process is a data root: a test may keep state in one and run a node agent from another.
-  writeFileSync(policy, JSON.stringify({ dataRoots: scratches.map((s) => s.dir), logRoot: dir }));
+  writeFileSync(policy, JSON.stringify({ dataRoots: scratches.map((s) => s.dir), logRoot: logDir, allowedIpam: TEST_ALLOWED_IPAM }));
   process.env.VIRTNET_CNI_POLICY = policy;
-  return { dir, policy, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const cleanup = () => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(logDir, { recursive: true, force: true });
+  };
+  return { dir, policy, logDir, cleanup };
 }
 
 /** host-local's allocation files (one per IP) under its dataDir. */
@@ -124,7 +142,7 @@ export function bridgeConf(dir: string, o: ConfOptions = {}): Record<string, unk
  * host and a scratch directory, both removed after the file's tests (call it
  * inside `describe`).
  */
-export function nodeFixture(): { readonly node: Netns; readonly dir: string } {
+export function nodeFixture(): { readonly node: Netns; readonly dir: string; readonly logDir: string } {
   const scratch = scratchDir();
   let node: Netns | undefined;
   before(() => {
@@ -140,5 +158,6 @@ export function nodeFixture(): { readonly node: Netns; readonly dir: string } {
       return node;
     },
     dir: scratch.dir,
+    logDir: scratch.logDir,
   };
 }

@@ -145,7 +145,7 @@ describe('virtnet-bridge child-process budget', () => {
   }
 
   test('a steady-state ADD starts at most 3 children, and a DEL at most 2', () => {
-    const logFile = join(fx.dir, 'plugin.log');
+    const logFile = join(fx.logDir, 'plugin.log');
     const conf = bridgeConf(fx.dir, { name: 'budget', extra: { logFile } });
     const pods = [makeNetns('vnt-pod'), makeNetns('vnt-pod'), makeNetns('vnt-pod')];
     // The first ADD makes the bridge and its gateway address and asks host-local its versions.

@@ -7,7 +7,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPlugin, ABOUT } from '../../../cni/skel.ts';
@@ -21,6 +21,11 @@ writeFileSync(NO_LOG_POLICY, JSON.stringify({}));
 const MISSPELT_POLICY = join(SCRATCH, 'misspelt-policy.json');
 writeFileSync(MISSPELT_POLICY, JSON.stringify({ dataRoot: ['/var/lib/cni/virtnet'] }));
 const LOG = join(SCRATCH, 'log', 'plugin.log');
+/** A log root that covers a data root: a logFile in the data root is still refused. */
+const OVERLAP_POLICY = join(SCRATCH, 'overlap-policy.json');
+writeFileSync(OVERLAP_POLICY, JSON.stringify({ dataRoots: [join(SCRATCH, 'data')], logRoot: SCRATCH }));
+mkdirSync(join(SCRATCH, 'data'), { recursive: true });
+writeFileSync(join(SCRATCH, 'data', 'afile'), 'a regular file where a directory would be');
 after(() => rmSync(SCRATCH, { recursive: true, force: true }));
 
 const BASE_ENV: Record<string, string> = {
@@ -188,6 +193,16 @@ const ROWS: Row[] = [
   { name: 'ipam.dataDir outside the roots', conf: { ipam: { type: 'host-local', dataDir: '/etc/kubernetes' } }, code: 7, msg: ['ipam.dataDir', '"/etc/kubernetes" is outside the data roots'] },
   { name: 'ipam.dataDir not a string', conf: { ipam: { type: 'host-local', dataDir: 5 } }, code: 7, msg: 'ipam.dataDir: must be a string (an absolute path)' },
   { name: 'ipam.dataDir with ".."', conf: { ipam: { type: 'host-local', dataDir: '/var/lib/cni/virtnet/../../x' } }, code: 7, msg: ['ipam.dataDir', 'must not contain ".."'] },
+
+  // --- issue 11 attacker review: the IPAM delegate, the plugin's own files, link name templates ---
+  { name: 'ipam.type host-device (moves a host NIC into the pod)', conf: { runtimeConfig: { deviceID: 'eth0' }, ipam: { type: 'host-device' } }, code: 7, msg: ['ipam.type: "host-device" is not an IPAM plugin the node admin allows', '"host-local"'] },
+  { name: 'ipam.type the reference bridge, on DEL too', env: { CNI_COMMAND: 'DEL' }, conf: { ipam: { type: 'bridge', bridge: 'docker0' } }, code: 7, msg: ['ipam.type: "bridge" is not an IPAM plugin the node admin allows'] },
+  { name: 'dataDir the version cache directory', conf: { name: 'delegate-versions.json', dataDir: '/var/lib/cni/virtnet/.cache' }, code: 7, msg: ['dataDir', 'has the part ".cache"', 'may start with "."'] },
+  { name: 'ipam.dataDir the version cache file', conf: { ipam: { type: 'host-local', dataDir: '/var/lib/cni/virtnet/.cache/delegate-versions.json' } }, code: 7, msg: ['ipam.dataDir', 'has the part ".cache"'] },
+  { name: 'logFile under a data root', conf: { dataDir: join(SCRATCH, 'data'), logFile: join(SCRATCH, 'data', 'unitnet', 'x.json') }, env: { VIRTNET_CNI_POLICY: OVERLAP_POLICY }, code: 7, msg: ['logFile', 'lies under the data root'] },
+  { name: 'dataDir through a regular file', conf: { dataDir: join(SCRATCH, 'data', 'afile', 'x') }, code: 7, msg: ['dataDir', 'a part of it below the root is not a directory', 'ENOTDIR'] },
+  { name: 'bridge a name template', conf: { bridge: 'br%d' }, code: 7, msg: ['bridge', 'must not contain "%"'] },
+  { name: 'bridge with a C1 control', conf: { bridge: 'x\u009b31m' }, code: 7, msg: ['bridge', 'may hold only ASCII letters'] },
   { name: 'delegate depth over the cap', env: { VIRTNET_DELEGATE_DEPTH: '5' }, code: 104, msg: ['VIRTNET_DELEGATE_DEPTH', '5 levels deep, more than the cap of 4'] },
   { name: 'delegate depth over the cap stops VERSION too', env: { CNI_COMMAND: 'VERSION', VIRTNET_DELEGATE_DEPTH: '9' }, code: 104, msg: ['VIRTNET_DELEGATE_DEPTH', 'more than the cap'] },
   { name: 'delegate depth not a number', env: { VIRTNET_DELEGATE_DEPTH: 'x' }, code: 4, msg: ['VIRTNET_DELEGATE_DEPTH', '"x" must be a small non-negative integer'] },

@@ -32,7 +32,7 @@ function refusal(fn: () => unknown): string {
 }
 
 test('policy: defaults are the strictest (one data root, no log root, no foreign bridges)', () => {
-  assert.deepEqual(defaultPolicy(), { source: 'defaults', dataRoots: ['/var/lib/cni/virtnet'], allowedBridges: [], maxLogBytes: DEFAULT_MAX_LOG_BYTES });
+  assert.deepEqual(defaultPolicy(), { source: 'defaults', dataRoots: ['/var/lib/cni/virtnet'], allowedBridges: [], allowedIpam: ['host-local', 'static', 'dhcp', 'whereabouts'], maxLogBytes: DEFAULT_MAX_LOG_BYTES });
   assert.equal(DEFAULT_MAX_LOG_BYTES, 10 * 1024 * 1024);
   const dir = join(SCRATCH, 'empty-env');
   assert.deepEqual(loadPolicy({ VIRTNET_CNI_POLICY: writeAt(dir, '{}') }).dataRoots, ['/var/lib/cni/virtnet']);
@@ -46,8 +46,8 @@ function writeAt(dir: string, text: string): string {
 }
 
 test('policy: a full file is read and normalised', () => {
-  const p = parsePolicy(JSON.stringify({ dataRoots: ['/srv/cni//data/', '/var/lib/cni/virtnet'], logRoot: '/var/log/virtnet/', allowedBridges: ['br-uplink'], maxLogBytes: 65536 }), 'f.json');
-  assert.deepEqual(p, { source: 'f.json', dataRoots: ['/srv/cni/data', '/var/lib/cni/virtnet'], logRoot: '/var/log/virtnet', allowedBridges: ['br-uplink'], maxLogBytes: 65536 });
+  const p = parsePolicy(JSON.stringify({ dataRoots: ['/srv/cni//data/', '/var/lib/cni/virtnet'], logRoot: '/var/log/virtnet/', allowedBridges: ['br-uplink'], allowedIpam: ['host-local', 'my-ipam'], maxLogBytes: 65536 }), 'f.json');
+  assert.deepEqual(p, { source: 'f.json', dataRoots: ['/srv/cni/data', '/var/lib/cni/virtnet'], logRoot: '/var/log/virtnet', allowedBridges: ['br-uplink'], allowedIpam: ['host-local', 'my-ipam'], maxLogBytes: 65536 });
 });
 
 const BAD_POLICIES: Array<[string, string, string]> = [
@@ -61,6 +61,11 @@ const BAD_POLICIES: Array<[string, string, string]> = [
   ['bridge name too long', '{"allowedBridges": ["a-very-long-bridge-name"]}', 'node policy p: allowedBridges[0]: "a-very-long-bridge-name" is not a valid link name: must be at most 15 bytes'],
   ['maxLogBytes tiny', '{"maxLogBytes": 10}', 'node policy p: maxLogBytes: 10 must be an integer from 4096 to 1099511627776'],
   ['maxLogBytes a string', '{"maxLogBytes": "1M"}', 'node policy p: maxLogBytes: "1M" must be an integer'],
+  ['allowedIpam not a list', '{"allowedIpam": "host-local"}', 'node policy p: allowedIpam: must be a list of IPAM plugin names'],
+  ['allowedIpam entry a number', '{"allowedIpam": [1]}', 'node policy p: allowedIpam[0]: must be a string (a plugin name)'],
+  ['allowedIpam entry a path', '{"allowedIpam": ["../bin/sh"]}', 'node policy p: allowedIpam[0]: "../bin/sh" must match'],
+  ['allowedIpam entry this plugin', '{"allowedIpam": ["host-local", "virtnet-bridge"]}', 'node policy p: allowedIpam[1]: "virtnet-bridge" is this plugin itself'],
+  ['allowedIpam misspelt', '{"allowedIPAM": []}', 'node policy p: allowedIPAM: unknown key (did you mean "allowedIpam"?)'],
 ];
 for (const [desc, text, msg] of BAD_POLICIES) {
   test(`policy rejects: ${desc}`, () => {
@@ -81,7 +86,7 @@ const root = join(SCRATCH, 'roots');
 const logRoot = join(SCRATCH, 'logs');
 mkdirSync(join(root, 'real'), { recursive: true });
 mkdirSync(logRoot, { recursive: true });
-const POLICY: NodePolicy = { source: 'test', dataRoots: [root], logRoot, allowedBridges: [], maxLogBytes: 4096 };
+const POLICY: NodePolicy = { source: 'test', dataRoots: [root], logRoot, allowedBridges: [], allowedIpam: ['host-local'], maxLogBytes: 4096 };
 
 test('paths: dataDir, ipam.dataDir and logFile under their roots pass, also when not made yet', () => {
   checkPaths(conf({ dataDir: root }), POLICY);
@@ -94,7 +99,7 @@ test('paths: outside the roots is refused, naming field, value and rule', () => 
   assert.match(refusal(() => checkPaths(conf({ dataDir: `${root}-x` }), POLICY)), /^dataDir: .* is outside the data roots/);
   assert.match(refusal(() => checkPaths(conf({ dataDir: root, ipam: { type: 'host-local', dataDir: '/var/lib/kubelet' } }), POLICY)), /^ipam\.dataDir: "\/var\/lib\/kubelet" is outside the data roots/);
   assert.match(refusal(() => checkPaths(conf({ dataDir: root, logFile: '/etc/cron.d/x' }), POLICY)), /^logFile: "\/etc\/cron.d\/x" is outside the log root the node admin allows/);
-  assert.match(refusal(() => checkPaths(conf({ dataDir: root, logFile: join(logRoot, 'x') }), { source: 'test', dataRoots: [root], allowedBridges: [], maxLogBytes: 4096 })), /^logFile: .* is refused: the node admin set no logRoot/);
+  assert.match(refusal(() => checkPaths(conf({ dataDir: root, logFile: join(logRoot, 'x') }), { source: 'test', dataRoots: [root], allowedBridges: [], allowedIpam: [], maxLogBytes: 4096 })), /^logFile: .* is refused: the node admin set no logRoot/);
 });
 
 test('paths: a symlink below a root is refused, for data and for the log', () => {
