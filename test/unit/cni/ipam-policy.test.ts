@@ -14,8 +14,8 @@ import { checkPaths, checkPolicy, defaultPolicy, ipamTypeProblem, parsePolicy, p
 import { configProblems, parseConfig } from '../../../cni/config.ts';
 import { ipamStdin, requireIpamPlugin } from '../../../cni/ipam.ts';
 import { validateNad } from '../../../netattach/nad.ts';
-import { VirtnetError } from '../../../lib/errors.ts';
 import type { CniEnv } from '../../../cni/env.ts';
+import { refusal } from './refusal.ts';
 
 const SCRATCH = mkdtempSync(join(tmpdir(), 'virtnet-test-ipam-policy-'));
 after(() => rmSync(SCRATCH, { recursive: true, force: true }));
@@ -23,15 +23,6 @@ after(() => rmSync(SCRATCH, { recursive: true, force: true }));
 const BASE = { cniVersion: '1.1.0', name: 'pnet', type: 'virtnet-bridge' };
 const conf = (extra: Record<string, unknown>) => parseConfig(JSON.stringify({ ...BASE, ...extra }));
 
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof VirtnetError, `a VirtnetError, not ${String(e)}`);
-    return e.message;
-  }
-  assert.fail('expected a refusal');
-}
 
 const ENV: CniEnv = { verb: 'ADD', containerID: 'c1', netns: '/var/run/netns/x', ifname: 'eth0', path: ['/usr/lib/cni', '/opt/cni/bin'], args: new Map() };
 

@@ -14,22 +14,13 @@ import { parseConfig } from '../../../cni/config.ts';
 import { createLog } from '../../../cni/log.ts';
 import { delegateVersions, versionCacheFile } from '../../../cni/ipam.ts';
 import { writeRecord, listRecords, hostVethName } from '../../../cni/state.ts';
-import { VirtnetError } from '../../../lib/errors.ts';
+import { refusal } from './refusal.ts';
 
 const SCRATCH = mkdtempSync(join(tmpdir(), 'virtnet-test-policy-'));
 after(() => rmSync(SCRATCH, { recursive: true, force: true }));
 
 const conf = (extra: Record<string, unknown>) => parseConfig(JSON.stringify({ cniVersion: '1.1.0', name: 'pnet', type: 'virtnet-bridge', ...extra }));
 
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof VirtnetError, `a VirtnetError, not ${String(e)}`);
-    return e.message;
-  }
-  assert.fail('expected a refusal');
-}
 
 test('policy: defaults are the strictest (one data root, no log root, no foreign bridges)', () => {
   assert.deepEqual(defaultPolicy(), { source: 'defaults', dataRoots: ['/var/lib/cni/virtnet'], allowedBridges: [], allowedIpam: ['host-local', 'static', 'dhcp', 'whereabouts'], maxLogBytes: DEFAULT_MAX_LOG_BYTES });
