@@ -66,7 +66,11 @@ function cleanPath(source: string, field: string, v: unknown): string {
   if (typeof v !== 'string') throw policyError(source, field, 'must be a string (an absolute path)');
   const problem = pathProblem(v);
   if (problem) throw policyError(source, field, `"${v}" ${problem}`);
-  return normalise(v);
+  const path = normalise(v);
+  // "/" would let a NAD pick any host path; a dot part would refuse every path below it (config.ts).
+  if (path === '/') throw policyError(source, field, '"/" would allow every host path; name the directories virtnet may use');
+  if (path.split('/').some((part) => part.startsWith('.'))) throw policyError(source, field, `"${v}" has a part starting with "."; configs may name no such path, so nothing under it could be used`);
+  return path;
 }
 
 /** Parse a policy file's text strictly: unknown keys, wrong types and bad paths are errors. */

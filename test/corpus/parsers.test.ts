@@ -23,6 +23,7 @@ import { parseResolvConf, resolvConfProblems } from '../../launcher/resolv.ts';
 import { leaseFileProblems, parseLeases } from '../../launcher/dhcp/leases.ts';
 import { parseLauncherReport, parseLauncherStatus, readStatus, statusFile } from '../../launcher/status.ts';
 import { launcherSpecFrom } from '../../launcher/spec.ts';
+import { parsePolicy } from '../../cni/policy.ts';
 import { assertProblem, assertTypedError, caseFiles, loadCases, patched, type CaseBase } from './corpus.ts';
 import {
   BASE_NAD, BASE_REPORT, BASE_REVIEW, BASE_STATUS, BASE_VM, BASE_VMI, baseConf, baseEnv, caseEnv, caseNad, caseStatusText, caseStdin,
@@ -38,11 +39,12 @@ const resolvCases = loadCases<TextCase>('resolv.yaml');
 const leaseCases = loadCases<TextCase>('leases.yaml');
 const reviewCases = loadCases<ReviewCase>('webhook.yaml');
 const statusCases = loadCases<StatusCase>('launcher-status.yaml');
+const policyCases = loadCases<CaseBase & { policy?: unknown; text?: string }>('cni-policy.yaml');
 const specCases = loadCases<CaseBase & { spec?: Record<string, unknown>; text?: string }>('launcher-spec.yaml');
 
 test('the corpus holds at least 150 cases, in every kind of input', () => {
   const counts = caseFiles().map((f) => [f, loadCases(f).length] as const);
-  assert.equal(counts.length, 10, counts.map(([f]) => f).join(', '));
+  assert.equal(counts.length, 11, counts.map(([f]) => f).join(', '));
   for (const [f, n] of counts) assert.ok(n >= 10, `${f}: ${n} cases`);
   assert.ok(counts.reduce((s, [, n]) => s + n, 0) >= 150);
 });
@@ -183,5 +185,11 @@ describe('launcher spec (kubelet role annotation, launcher spec.json)', () => {
   for (const c of specCases) {
     const text = c.text ?? JSON.stringify({ ...BASE_LAUNCHER_SPEC, ...c.spec });
     test(c.name, () => void assertTypedError(() => launcherSpecFrom(text, SPEC_ALLOWED, 'annotation virtnet.io/launcher-spec'), c));
+  }
+});
+
+describe('node policy (the admin\'s /etc/virtnet/cni-policy.json)', () => {
+  for (const c of policyCases) {
+    test(c.name, () => void assertTypedError(() => parsePolicy(c.text ?? JSON.stringify(c.policy), 'cni-policy.json'), c));
   }
 });
