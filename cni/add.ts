@@ -10,7 +10,7 @@
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { ExecError, execStats } from '../lib/exec.ts';
-import { applyLinkOps, prepareLinkOps, type LinkOp } from '../lib/iproute.ts';
+import { applyLinkOps, prepareLinkOps } from '../lib/iproute.ts';
 import { hasAddress, linkNames } from '../lib/links.ts';
 import { netnsExists } from '../lib/netns.ts';
 import { applyNft } from '../lib/nft.ts';
@@ -38,20 +38,18 @@ function explainKernelError(err: unknown, conf: BridgeConf): unknown {
   return err;
 }
 
-/** Phase 1's host batch; two ADDs racing to create the bridge: the loser retries without creating it. */
-async function applyPort(ops: LinkOp[], bridge: string, bridgeExisted: boolean): Promise<string | undefined> {
+/**
+ * Phase 1's host batch. Two ADDs racing to create the bridge: the loser
+ * retries with the plan for a bridge that exists, which neither makes nor
+ * (re)marks it.
+ */
+async function applyPort(conf: BridgeConf, facts: PortFacts): Promise<string | undefined> {
   let shown;
   try {
-    shown = await applyLinkOps(ops);
+    shown = await applyLinkOps(planPort(conf, facts).hostOps);
   } catch (err) {
-    if (!(err instanceof ExecError) || !/File exists/u.test(err.stderr) || bridgeExisted || !linkNames().has(bridge)) throw err;
-    // The winner made and marked the bridge; the loser neither makes nor (re)marks it.
-    const unmark = (o: LinkOp): LinkOp => {
-      if (o.op !== 'link-set' || o.name !== bridge) return o;
-      const { alias: _mark, ...rest } = o;
-      return rest;
-    };
-    shown = await applyLinkOps(ops.filter((o) => o.op !== 'bridge-add').map(unmark));
+    if (!(err instanceof ExecError) || !/File exists/u.test(err.stderr) || facts.bridgeExists || !linkNames().has(conf.bridge)) throw err;
+    shown = await applyLinkOps(planPort(conf, { ...facts, bridgeExists: true }).hostOps);
   }
   return shown.at(-1)?.[0]?.address;
 }
@@ -67,7 +65,7 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
     throw new VirtnetError(ErrorCode.attachmentExists, `container ${env.containerID} already has interface ${env.ifname} on network ${conf.name} (host veth ${hostVeth}); DEL it first`);
   }
   // Refusals that need the host's state, still before any side effect.
-  if (conf.ipam) requireIpamPlugin(conf.ipam.type, env, policy);
+  const ipamBinary = conf.ipam ? requireIpamPlugin(conf.ipam.type, env, policy) : undefined;
   await checkHostLinks(conf, policy, present);
   const facts: PortFacts = {
     containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth,
@@ -83,8 +81,8 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   try {
     const port = planPort(conf, facts);
     const [ipam, bridgeMac] = await settled([
-      execIpam('ADD', { conf, env, log, policy }),
-      applyPort(port.hostOps, conf.bridge, facts.bridgeExists),
+      execIpam('ADD', { conf, env, log, policy, ...(ipamBinary && { binary: ipamBinary }) }),
+      applyPort(conf, facts),
       applyNft(port.nft),
     ] as const);
     const tPhase1 = performance.now();

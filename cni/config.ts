@@ -9,6 +9,7 @@ import { familyOf, isIp, isMac, parseCidr } from '../lib/cidr.ts';
 import { pathProblem } from './env.ts';
 import { parseResult, requireSupported } from './version.ts';
 import type { Attachment, BridgeConf, CniDns, VlanTrunkEntry, VxlanConf } from './types.ts';
+import { isObj } from '../lib/json.ts';
 
 export const PLUGIN_TYPE = 'virtnet-bridge';
 export const DEFAULT_BRIDGE = 'virtnet0';
@@ -20,10 +21,6 @@ function invalid(field: string, rule: string): VirtnetError {
 }
 
 type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Booleans may also arrive as "true"/"false" strings (libcni accepts both). */
 function bool(o: Obj, key: string, field = key): boolean {

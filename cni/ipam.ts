@@ -6,13 +6,13 @@
  * stop at 1.0.0), so the config's cniVersion is clamped to what it supports;
  * its VERSION answer is cached by the binary's path, size and mtime.
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { exec } from '../lib/exec.ts';
-import { mkdirPrivate, writeFileDurable } from '../lib/durable.ts';
+import { mkdirPrivate } from '../lib/durable.ts';
 import { boundedStderr, delegateEnv, isSelf } from './delegate.ts';
-import { compareVersions, parseResult } from './version.ts';
+import { clampVersion, compareVersions, parseResult } from './version.ts';
 import type { BridgeConf, CniResult } from './types.ts';
 import type { CniEnv, Verb } from './env.ts';
 import type { Log } from './log.ts';
@@ -73,7 +73,10 @@ export async function delegateVersions(binary: string, dataDir: string): Promise
   const { stdout } = await exec([binary], { env: delegateEnv({}, { CNI_COMMAND: 'VERSION' }), input: '{"cniVersion":"1.1.0"}' });
   const versions = (JSON.parse(stdout) as { supportedVersions?: string[] }).supportedVersions ?? [];
   mkdirPrivate(join(cacheFile, '..'));
-  writeFileDurable(cacheFile, JSON.stringify({ ...cache, [key]: versions }));
+  // A cache that is rebuilt by asking again: atomic, but no fsync on the ADD's path.
+  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ ...cache, [key]: versions }), { mode: 0o600 });
+  renameSync(tmp, cacheFile);
   return versions;
 }
 
@@ -96,23 +99,21 @@ export function ipamStdin(raw: Readonly<Record<string, unknown>>, version: strin
   return stdin;
 }
 
-/** The newest version both sides speak, not above the config's. */
-function clampVersion(configVersion: string, supported: readonly string[]): string | undefined {
-  return supported.filter((v) => compareVersions(v, configVersion) <= 0).sort(compareVersions).at(-1);
-}
 
 export interface IpamCall {
   conf: BridgeConf;
   env: CniEnv;
   log: Log;
   policy: Pick<NodePolicy, 'allowedIpam' | 'source'>;
+  /** The delegate, when the caller has already found and checked it (requireIpamPlugin). */
+  binary?: string;
 }
 
 /** Run the IPAM delegate for `verb`; returns the parsed result for ADD. */
 export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, attachment?: { containerID: string; ifname: string }): Promise<CniResult | undefined> {
   const { conf, env, log } = call;
   if (!conf.ipam) return undefined;
-  const binary = requireIpamPlugin(conf.ipam.type, env, call.policy);
+  const binary = call.binary ?? requireIpamPlugin(conf.ipam.type, env, call.policy);
   const versions = await delegateVersions(binary, conf.dataDir);
   const version = clampVersion(conf.cniVersion, versions);
   if (!version) {

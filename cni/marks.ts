@@ -13,6 +13,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { exec } from '../lib/exec.ts';
+import { linkNames } from '../lib/links.ts';
 import { LINK_MARK, vxlanLinkName } from './plan.ts';
 import type { NodePolicy } from './policy.ts';
 import type { BridgeConf } from './types.ts';
@@ -36,8 +37,8 @@ function sysfsIsOurs(present: ReadonlySet<string>): boolean {
 }
 
 /** The link's ifalias ('' when it has none): from sysfs when it is ours, else from ip(8). */
-export async function linkAlias(name: string, present: ReadonlySet<string>): Promise<string> {
-  if (sysfsIsOurs(present)) {
+async function linkAlias(name: string, viaSysfs: boolean): Promise<string> {
+  if (viaSysfs) {
     try {
       return readFileSync(`/sys/class/net/${name}/ifalias`, 'utf8').trim();
     } catch {
@@ -58,22 +59,25 @@ export async function linkAlias(name: string, present: ReadonlySet<string>): Pro
 const MARK_GRACE_MS = 2000;
 
 /** The link's alias, waiting out the moment between a concurrent ADD's create and its mark. */
-async function settledAlias(link: string, present: ReadonlySet<string>): Promise<string> {
+async function settledAlias(link: string, viaSysfs: boolean): Promise<string> {
   for (const end = Date.now() + MARK_GRACE_MS; ; await new Promise((r) => setTimeout(r, 20))) {
-    const alias = await linkAlias(link, present);
+    const alias = await linkAlias(link, viaSysfs);
     if (alias !== '' || Date.now() > end) return alias;
   }
 }
 
-async function requireUsable(field: string, link: string, policy: NodePolicy, present: ReadonlySet<string>, listable: boolean): Promise<void> {
+async function requireUsable(field: string, link: string, policy: NodePolicy, present: ReadonlySet<string>, listable: boolean, viaSysfs: () => boolean): Promise<void> {
   if (!present.has(link) || (listable && policy.allowedBridges.includes(link))) return;
-  if ((await settledAlias(link, present)) === LINK_MARK) return;
+  if ((await settledAlias(link, viaSysfs())) === LINK_MARK) return;
   const how = listable ? `; the node admin may allow it by listing it in allowedBridges (node policy: ${policy.source})` : '';
   throw new VirtnetError(ErrorCode.invalidConfig, `${field}: link "${link}" exists and virtnet did not create it (its alias is not "${LINK_MARK}"), so no network may use it${how}`);
 }
 
 /** Refuse an existing bridge or VXLAN device that is neither virtnet's nor allowed by the admin. */
 export async function checkHostLinks(conf: BridgeConf, policy: NodePolicy, present: ReadonlySet<string>): Promise<void> {
-  await requireUsable('bridge', conf.bridge, policy, present, true);
-  if (conf.vxlan) await requireUsable('vxlan.id', vxlanLinkName(conf.vxlan.id), policy, present, false);
+  // Decided once, against a fresh list of links: concurrent ADDs keep adding veths, so `present` soon differs.
+  let viaSysfs: boolean | undefined;
+  const sysfs = () => (viaSysfs ??= sysfsIsOurs(linkNames()));
+  await requireUsable('bridge', conf.bridge, policy, present, true, sysfs);
+  if (conf.vxlan) await requireUsable('vxlan.id', vxlanLinkName(conf.vxlan.id), policy, present, false, sysfs);
 }

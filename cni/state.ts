@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirPrivate, writeFileDurable } from '../lib/durable.ts';
 import { CNI_ID_PATTERN, shortHash } from '../lib/names.ts';
-import { startTime } from '../lib/process.ts';
+import { isSameProcess, startTime } from '../lib/process.ts';
 
 export interface AttachmentRecord {
   containerID: string;
@@ -27,7 +27,7 @@ export interface AttachmentRecord {
 
 /** Whether the ADD that wrote `rec` is still running (pid and start time both match). */
 export function addInFlight(rec: AttachmentRecord): boolean {
-  return rec.addPid !== undefined && rec.addStartTime !== undefined && startTime(rec.addPid) === rec.addStartTime;
+  return isSameProcess(rec.addPid, rec.addStartTime);
 }
 
 /** The in-flight mark for a record this process writes. */

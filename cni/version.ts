@@ -21,6 +21,11 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** The newest of `supported` that is not above `version` (a delegate speaks at most the config's version). */
+export function clampVersion(version: string, supported: readonly string[]): string | undefined {
+  return supported.filter((v) => compareVersions(v, version) <= 0).sort(compareVersions).at(-1);
+}
+
 export function isSupported(version: string): boolean {
   return (SUPPORTED_VERSIONS as readonly string[]).includes(version);
 }

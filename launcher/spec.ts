@@ -8,6 +8,7 @@
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { hostPathProblem } from '../lib/host-paths.ts';
 import { showValue } from '../lib/show.ts';
+import { isObj } from '../lib/json.ts';
 
 export interface PortSpec {
   name?: string;
@@ -88,8 +89,6 @@ export const MAX_MEMORY_MIB = 16 * 2 ** 20;
 export const MAX_DEVICES = 256;
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function need(ok: boolean, field: string, rule: string): void {
   if (!ok) throw new VirtnetError(ErrorCode.invalidConfig, `spec ${field}: ${rule}`);
 }
@@ -142,7 +141,7 @@ export function parseLauncherSpec(value: unknown): LauncherSpec {
 }
 
 /** The node files a spec's VM opens, with their fields: what the allowed host paths guard. */
-export function bootFiles(spec: LauncherSpec): Array<[field: string, path: string]> {
+function bootFiles(spec: LauncherSpec): Array<[field: string, path: string]> {
   const b = spec.boot;
   const files: Array<[string, string | undefined]> = 'kernel' in b ? [['boot.kernel', b.kernel], ['boot.initrd', b.initrd]] : [['boot.disk', b.disk]];
   return files.flatMap(([f, p]) => (p === undefined ? [] : [[f, p] as [string, string]]));

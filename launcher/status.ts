@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { isIp, isMac, parseCidr } from '../lib/cidr.ts';
 import { showValue as shown } from '../lib/show.ts';
+import { isObj } from '../lib/json.ts';
 
 export interface NicStatus {
   name: string;
@@ -84,10 +85,6 @@ const PHASES: ReadonlyArray<LauncherStatus['phase']> = ['Starting', 'Running', '
 const BINDINGS: ReadonlyArray<NicStatus['binding']> = ['bridge', 'masquerade'];
 
 type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function bad(field: string, rule: string): VirtnetError {
   return new VirtnetError(ErrorCode.decodeFailure, `${field}: ${rule}`);

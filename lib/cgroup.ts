@@ -112,13 +112,8 @@ export function cgroupOf(pid: number | 'self' = 'self'): string | undefined {
   }
 }
 
-/** Whether `pid` is a member of the cgroup at `path` (by /proc/PID/cgroup's "0::" line). */
+/** Whether `pid` is a member of the cgroup at `path` (by cgroupOf's name in the hierarchy). */
 export function inCgroup(pid: number, path: string, mount = cgroup2Mount()): boolean {
-  if (mount === undefined) return false;
-  try {
-    const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
-    return line !== undefined && join(mount, line.slice(3)) === path;
-  } catch {
-    return false;
-  }
+  const name = cgroupOf(pid);
+  return mount !== undefined && name !== undefined && join(mount, name) === path;
 }

@@ -22,7 +22,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { closeSync, linkSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { mkdirPrivate } from './durable.ts';
-import { startTime } from './process.ts';
+import { isSameProcess, startTime } from './process.ts';
 
 export class LockBusyError extends Error {}
 
@@ -44,7 +44,7 @@ function readHolder(file: string): string | undefined {
 /** Whether the process a holder line names still runs; a line that names none (empty, damaged) names nobody alive. */
 function holderAlive(line: string): boolean {
   const [pid, start] = line.trim().split(' ');
-  return /^\d+$/u.test(pid ?? '') && /^\d+$/u.test(start ?? '') && startTime(Number(pid)) === start;
+  return /^\d+$/u.test(pid ?? '') && /^\d+$/u.test(start ?? '') && isSameProcess(Number(pid), start);
 }
 
 /**

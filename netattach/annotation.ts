@@ -33,6 +33,7 @@ import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { dns1123LabelProblem, KERNEL_OWNED_IFNAMES, linkNameProblem } from '../lib/names.ts';
 import { showValue } from '../lib/show.ts';
 import { familyOf, isMac, parseCidr, type Family } from '../lib/cidr.ts';
+import { isObj } from '../lib/json.ts';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
 
@@ -97,10 +98,6 @@ const GUID_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){7}$/iu;
 const PROTOCOLS = ['tcp', 'udp', 'sctp'];
 
 type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** An address without a zone (Go's net.ParseIP has none), undefined when not one. */
 function ipFamily(text: string): Family | undefined {

@@ -11,7 +11,7 @@ import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { exec } from '../lib/exec.ts';
 import { delegateVersions, findPlugin } from '../cni/ipam.ts';
 import { boundedStderr, delegateEnv } from '../cni/delegate.ts';
-import { compareVersions, convertResult, parseResult } from '../cni/version.ts';
+import { clampVersion, compareVersions, convertResult, parseResult } from '../cni/version.ts';
 import type { CniResult } from '../cni/types.ts';
 
 export type PluginConf = Record<string, unknown> & { type: string; capabilities?: Record<string, boolean> };
@@ -48,9 +48,6 @@ export interface InvokeOptions {
   env?: Record<string, string>;
 }
 
-function clamp(version: string, supported: readonly string[]): string | undefined {
-  return supported.filter((v) => compareVersions(v, version) <= 0).sort(compareVersions).at(-1);
-}
 
 /** The config one plugin of a list receives (libcni buildOneConfig). */
 export function pluginConfig(list: ConfList, plugin: PluginConf, version: string, rt: RuntimeArgs, prevResult?: CniResult): Record<string, unknown> {
@@ -73,7 +70,7 @@ export async function execPlugin(verb: string, list: ConfList, plugin: PluginCon
   const binary = findPlugin(plugin.type, o.cniPath);
   if (!binary) throw new VirtnetError(ErrorCode.invalidConfig, `plugin "${plugin.type}" not found in CNI_PATH (${o.cniPath.join(':')})`);
   const versions = await delegateVersions(binary, o.dataDir);
-  const version = clamp(list.cniVersion, versions);
+  const version = clampVersion(list.cniVersion, versions);
   if (!version) throw new VirtnetError(ErrorCode.incompatibleVersion, `plugin "${plugin.type}" supports ${JSON.stringify(versions)}, none at or below ${list.cniVersion}`);
   if ((verb === 'GC' || verb === 'STATUS') && compareVersions(version, '1.1.0') < 0) return undefined;
   // One level deeper than this process (cni/delegate.ts), so that a list that loops back to us stops.

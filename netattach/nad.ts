@@ -24,8 +24,9 @@ import { dns1123SubdomainProblem, networkNameProblem } from '../lib/names.ts';
 import { showValue } from '../lib/show.ts';
 import { checkConfig, PLUGIN_TYPE } from '../cni/config.ts';
 import { loadPolicy, policyProblems, type NodePolicy } from '../cni/policy.ts';
-import { compareVersions, SUPPORTED_VERSIONS } from '../cni/version.ts';
+import { clampVersion, SUPPORTED_VERSIONS } from '../cni/version.ts';
 import { dns1123LabelProblem } from './annotation.ts';
+import { isObj } from '../lib/json.ts';
 
 export const NAD_API_VERSION = 'k8s.cni.cncf.io/v1';
 export const NAD_KIND = 'NetworkAttachmentDefinition';
@@ -75,11 +76,6 @@ Object.defineProperty(NadError.prototype, 'name', { value: 'NadError' });
 export const PLUGIN_TYPE_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/u;
 const VERSION_PATTERN = /^\d+\.\d+\.\d+$/u;
 
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Check an object's shape as a NAD and return a clean copy holding only the
@@ -195,7 +191,7 @@ function checkNodePolicy(list: ResolvedConfList, single: boolean, given: NodePol
 /** The version a plugin gets from a list of `listVersion` (netattach/invoke.ts clamps the same way). */
 function clampedVersion(listVersion: unknown): unknown {
   if (typeof listVersion !== 'string' || !VERSION_PATTERN.test(listVersion)) return listVersion;
-  return SUPPORTED_VERSIONS.filter((v) => compareVersions(v, listVersion) <= 0).at(-1) ?? listVersion;
+  return clampVersion(listVersion, SUPPORTED_VERSIONS) ?? listVersion;
 }
 
 /** Run virtnet-bridge's own config rules on one plugin of a list; every problem in one NadError. */

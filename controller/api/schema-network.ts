@@ -16,6 +16,7 @@
  * the size bound of every list and string (BOUNDS).
  */
 import { Type, type Static, type TLiteral, type TProperties, type TUnion } from '@sinclair/typebox';
+import { MAX_DEVICES } from '../../launcher/spec.ts';
 
 /**
  * Size bounds: every list and string in the schema has one. They stop an
@@ -27,7 +28,7 @@ import { Type, type Static, type TLiteral, type TProperties, type TUnion } from 
  */
 export const BOUNDS = {
   /** Interfaces, networks, disks, volumes: KubeVirt's arrayLenMax for disks and volumes (vmi-create-admitter.go). */
-  devices: 256,
+  devices: MAX_DEVICES,
   /** An interface's forwarded ports: one DNAT rule each; far above any real service list. */
   ports: 1024,
   /** portRanges: 10 is the rule (KubeVirt PortRangesSpec); this only stops a flood before the overlap check. */

@@ -10,12 +10,11 @@
  */
 import { parseLauncherReport, type LauncherReport } from '../../launcher/status.ts';
 import type { NetworkStatus } from '../../netattach/status.ts';
+import { isObj } from '../../lib/json.ts';
 
 export type Checked<T> = { value: T; problem?: undefined } | { value?: undefined; problem: string };
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';

@@ -116,7 +116,6 @@ export class NodeAgent {
   /** A launcher's status.json, shape-checked: a malformed one is logged once per content and skipped, never a crash of the loop. */
   private launcherStatus(podUid: string): LauncherStatus | undefined {
     const file = join(this.o.stateRoot, podUid, 'status.json');
-    if (!existsSync(file)) return undefined;
     let text: string;
     try {
       text = readFileSync(file, 'utf8');

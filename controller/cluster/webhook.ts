@@ -22,11 +22,10 @@ import { isDeepStrictEqual } from 'node:util';
 import { validateManifests } from '../api/manifests.ts';
 import { boundServer, SERVER_OPTIONS, type ServerLimits } from './http-limits.ts';
 import { checkJsonBounds, type JsonBounds } from './json-bounds.ts';
+import { isObj } from '../../lib/json.ts';
 
 type Obj = Record<string, any>;
 type Problem = { path: string; rule: string };
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * kube-apiserver's own request body limit is 3 MiB (MaxRequestBodyBytes),
@@ -74,7 +73,7 @@ function deny(uid: string, kind: string, name: string, found: Problem[]): Obj {
 }
 
 /** A request's uid, which the response must echo (the apiserver rejects a response whose uid differs). */
-export function usableUid(review: unknown): string | undefined {
+function usableUid(review: unknown): string | undefined {
   const uid = isObj(review) && isObj(review.request) ? review.request.uid : undefined;
   return typeof uid === 'string' && uid !== '' ? uid : undefined;
 }

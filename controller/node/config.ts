@@ -117,7 +117,8 @@ export function nodeCniPolicyFor(cfg: NodeConfig): NodePolicy {
 export function cniPolicyEnv(cfg: NodeConfig): Record<string, string> {
   const admin = process.env[POLICY_ENV];
   if (admin) return { [POLICY_ENV]: admin };
-  writePolicy(cfg.cniPolicyFile, nodeCniPolicy(cfg));
+  // Its content follows from the state directory alone: written when missing, not on every attach.
+  if (!existsSync(cfg.cniPolicyFile)) writePolicy(cfg.cniPolicyFile, nodeCniPolicy(cfg));
   return { [POLICY_ENV]: cfg.cniPolicyFile };
 }
 

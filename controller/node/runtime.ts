@@ -7,7 +7,7 @@
  * VMI whose `up` or launcher died (a kill -9, a crash, a reboot).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { shortHash } from '../../lib/names.ts';
 import { crashPoint } from '../../lib/crash-point.ts';
 import { isAlive, startTime } from '../../lib/process.ts';
@@ -172,7 +172,7 @@ export class NodeRuntime {
   async destroyLocked(namespace: string, name: string, force = false): Promise<{ found: boolean; problems: string[]; kept: boolean }> {
     const entry = this.store.readVmiEntry(namespace, name);
     if (entry.kind === 'valid') return { found: true, ...(await this.destroyRecord(entry.rec, force)) };
-    if (!this.store.vmiKeys().some((k) => k.namespace === namespace && k.name === name)) return { found: false, problems: [], kept: false };
+    if (!existsSync(this.store.vmiDir(namespace, name))) return { found: false, problems: [], kept: false };
     return { found: true, ...(await this.reconcile({ namespace, name }, entry, force)) };
   }
 

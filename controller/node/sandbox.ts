@@ -22,7 +22,7 @@ import { networkStatus, type NetworkStatus } from '../../netattach/status.ts';
 import { parseResolvConf } from '../../launcher/resolv.ts';
 import { readStatus } from '../../launcher/status.ts';
 import { cniPolicyEnv, defaultNetworkConfList, type NodeConfig } from './config.ts';
-import type { Store, VmiRecord } from './store.ts';
+import { CNI_CACHE_DIR, type Store, type VmiRecord } from './store.ts';
 
 export function podRef(rec: Pick<VmiRecord, 'object' | 'netns' | 'containerID'>): PodRef {
   const m = rec.object.metadata;
@@ -31,7 +31,7 @@ export function podRef(rec: Pick<VmiRecord, 'object' | 'netns' | 'containerID'>)
 
 function attachOptions(cfg: NodeConfig) {
   return {
-    cniPath: cfg.cniPath, dataDir: join(cfg.stateDir, 'cni-invoke'), cacheDir: join(cfg.stateDir, 'cni-cache'), env: cniPolicyEnv(cfg),
+    cniPath: cfg.cniPath, dataDir: join(cfg.stateDir, 'cni-invoke'), cacheDir: join(cfg.stateDir, CNI_CACHE_DIR), env: cniPolicyEnv(cfg),
     ...(cfg.cniNetns && { wrap: ['nsenter', `--net=${netnsPath(cfg.cniNetns)}`, '--'] }),
   };
 }

@@ -15,12 +15,14 @@
  * names (controller/api); `segment` re-checks, since a path is at stake, and
  * a listing skips (and reports) what fails it instead of failing for all.
  */
-import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirPrivate, writeFileDurable } from '../../lib/durable.ts';
 import { CNI_ID_PATTERN } from '../../lib/names.ts';
 import type { AttachmentRequest } from '../../netattach/attach.ts';
 import type { NetworkStatus } from '../../netattach/status.ts';
+import { isObj } from '../../lib/json.ts';
+import { dns1123SubdomainProblem } from '../../lib/names.ts';
 
 export interface VmiRecord {
   /** The VMI as applied (normalised), with metadata.uid and creationTimestamp set. */
@@ -70,20 +72,18 @@ export interface SkippedEntry {
   why: string;
 }
 
-const SEGMENT = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/u;
+/** netattach's result cache, under the state directory. */
+export const CNI_CACHE_DIR = 'cni-cache';
 /** Sandbox (netns) names: `vn-` and 10 hex digits of a hash (NodeRuntime.create). */
 export const SANDBOX_NAME = /^vn-[0-9a-f]{10}$/u;
 const STATES: ReadonlyArray<VmiRecord['state']> = ['Creating', 'Created', 'Deleting'];
 
-function segmentProblem(s: string): string | undefined {
-  if (s.length > 253) return 'is longer than 253 characters';
-  if (!SEGMENT.test(s)) return 'is not a DNS-1123 name (lower-case letters, digits, "-" and ".", starting and ending with a letter or digit)';
-  return undefined;
-}
+/** Namespaces and names reach paths only as DNS-1123 names (lib/names.ts, the API's own rule). */
+const segmentProblem = (s: string): string | undefined => dns1123SubdomainProblem(s);
 
 function segment(s: string): string {
   const problem = segmentProblem(s);
-  if (problem) throw new TypeError(`${JSON.stringify(s)} ${problem}`);
+  if (problem) throw new TypeError(problem);
   return s;
 }
 
@@ -114,39 +114,30 @@ function readJson<T>(file: string): T | undefined {
   return r.kind === 'read' ? (r.value as T) : undefined;
 }
 
-const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Why `value` is not the record of `key`, or undefined: the fields teardown and gc rely on. */
-export function recordProblem(value: unknown, key: VmiKey): string | undefined {
-  if (!isObject(value)) return 'is not an object';
-  const meta = isObject(value.object) && isObject(value.object.metadata) ? value.object.metadata : undefined;
+function recordProblem(value: unknown, key: VmiKey): string | undefined {
+  if (!isObj(value)) return 'is not an object';
+  const meta = isObj(value.object) && isObj(value.object.metadata) ? value.object.metadata : undefined;
   if (meta?.namespace !== key.namespace || meta?.name !== key.name) {
     return `object.metadata names ${JSON.stringify(`${meta?.namespace}/${meta?.name}`)}, not ${key.namespace}/${key.name}`;
   }
-  if (!STATES.includes(value.state)) return `state ${JSON.stringify(value.state)} is not one of ${STATES.join(', ')}`;
+  if (!(STATES as readonly unknown[]).includes(value.state)) return `state ${JSON.stringify(value.state)} is not one of ${STATES.join(', ')}`;
   if (typeof value.netns !== 'string' || !SANDBOX_NAME.test(value.netns)) return `netns ${JSON.stringify(value.netns)} is not a sandbox name (${SANDBOX_NAME})`;
   if (typeof value.containerID !== 'string' || !CNI_ID_PATTERN.test(value.containerID)) return `containerID ${JSON.stringify(value.containerID)} is not a CNI container id`;
-  if (!Array.isArray(value.attachments) || !value.attachments.every(isObject)) return 'attachments is not a list of objects';
-  if (!isObject(value.creator) || typeof value.creator.pid !== 'number' || typeof value.creator.start !== 'string') return 'creator is not {pid, start}';
+  if (!Array.isArray(value.attachments) || !value.attachments.every(isObj)) return 'attachments is not a list of objects';
+  if (!isObj(value.creator) || typeof value.creator.pid !== 'number' || typeof value.creator.start !== 'string') return 'creator is not {pid, start}';
   if (!Array.isArray(value.steps)) return 'steps is not a list';
   return undefined;
 }
 
 /** Directory entries, with lstat's view (a symlink is not a directory here). */
 function entries(dir: string): Array<{ name: string; isDir: boolean }> {
-  let names: string[];
   try {
-    names = readdirSync(dir);
+    // Dirent types come from readdir itself and never follow a symlink.
+    return readdirSync(dir, { withFileTypes: true }).map((d) => ({ name: d.name, isDir: d.isDirectory() }));
   } catch {
     return [];
   }
-  return names.map((name) => {
-    try {
-      return { name, isDir: lstatSync(join(dir, name)).isDirectory() };
-    } catch {
-      return { name, isDir: false };
-    }
-  });
 }
 
 export class Store {
@@ -154,7 +145,7 @@ export class Store {
 
   /** Where netattach keeps its result cache (the sandbox's attach options use the same). */
   get cniCacheDir(): string {
-    return join(this.stateDir, 'cni-cache');
+    return join(this.stateDir, CNI_CACHE_DIR);
   }
 
   vmiDir(namespace: string, name: string): string {
@@ -210,7 +201,8 @@ export class Store {
     const keys: VmiKey[] = [];
     const skipped: SkippedEntry[] = [];
     const check = (path: string, e: { name: string; isDir: boolean }, what: string): boolean => {
-      const why = !e.isDir ? 'is not a directory' : segmentProblem(e.name) && `is not a valid ${what} name: ${JSON.stringify(e.name)} ${segmentProblem(e.name)}`;
+      const problem = e.isDir ? segmentProblem(e.name) : undefined;
+      const why = !e.isDir ? 'is not a directory' : problem && `is not a valid ${what} name: ${problem}`;
       if (why) skipped.push({ path, why });
       return !why;
     };
