@@ -13,6 +13,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Resolve with the result instead of throwing when the exit code is not 0. */
   allowFailure?: boolean;
+  /** Each complete line of stderr as it comes (progress of a long child); stderr is still collected. */
+  onStderrLine?: (line: string) => void;
 }
 
 export interface ExecResult {
@@ -50,6 +52,17 @@ export function exec(argv: readonly string[], options: ExecOptions = {}): Promis
   return start(argv, options).finish(options.input ?? '');
 }
 
+/** Call `onLine` with each complete line read from `stream`, and with what is left at its end. */
+function relayLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let pending = '';
+  stream.on('data', (c: Buffer) => {
+    const lines = (pending + c.toString('utf8')).split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) onLine(line);
+  });
+  stream.on('end', () => pending && onLine(pending));
+}
+
 /** A started child whose stdin is still open. */
 export interface PendingExec {
   /** Write `input`, close stdin and wait for the exit. */
@@ -74,6 +87,7 @@ export function start(argv: readonly string[], options: Omit<ExecOptions, 'input
   const err: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => err.push(c));
+  if (options.onStderrLine) relayLines(child.stderr, options.onStderrLine);
   // A child that exits before reading stdin raises EPIPE; its exit code tells the story.
   child.stdin.on('error', () => {});
   let spawnError: Error | undefined;
