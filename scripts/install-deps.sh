@@ -9,6 +9,10 @@ packages=(
   qemu-system-x86 libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients  # the VM runtime (libvirt-daemon ships libvirtd)
   qemu-utils                                # qemu-img: each VM boots from its own overlay over a shared disk image
   busybox-static dhcpcd-base cpio           # the test guest's userland and its initramfs
+  skopeo docker-registry                    # containerDisk pulls; the tests' local registry (real-guests.md)
+  xorriso                                   # cloud-init seed ISOs (cidata, config-2)
+  ovmf                                      # UEFI firmware for firmware.bootloader.efi
+  mmdebstrap extlinux fdisk e2fsprogs xz-utils zstd # the Debian cloud guest for the tests (scripts/guest/debian.sh)
   libxml2-utils                             # xmllint, which virt-xml-validate runs on our domain XML in tests
   util-linux procps iputils-ping curl python3 # nsenter/unshare, sysctl, ping, curl; python3 sends raw VLAN frames in tests
 )
