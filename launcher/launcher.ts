@@ -13,14 +13,24 @@ import { DnsmasqSupervisor, dnsmasqFiles } from './dhcp/supervisor.ts';
 import { parseLeases } from './dhcp/leases.ts';
 import { chooseAccel } from './domain/accel.ts';
 import { startLibvirtd, type Libvirtd } from './domain/libvirtd.ts';
-import { renderDomainXml } from './domain/xml.ts';
+import { renderDomainXml, type DomainDisk, type EfiFirmware } from './domain/xml.ts';
 import { Virsh } from './domain/virsh.ts';
-import { prepareBootDisk } from './domain/disk.ts';
+import { overlayFile, prepareDiskOverlay } from './domain/disk.ts';
+import { buildSeedDisk } from './domain/seed.ts';
+import { ovmfFiles } from './domain/firmware.ts';
 import { domainName } from './names.ts';
 import { writeStatus, type LauncherStatus } from './status.ts';
 import { startTime, terminate } from '../lib/process.ts';
 import { crashPoint } from '../lib/crash-point.ts';
 import type { LauncherSpec } from './spec.ts';
+import { ErrorCode, VirtnetError } from '../lib/errors.ts';
+
+/** OVMF for this VM, checked where QEMU will open it; its NVRAM lives with the VM's state. */
+function efiFirmware(secureBoot: boolean, stateDir: string): EfiFirmware {
+  const files = ovmfFiles(secureBoot);
+  if (files.missing) throw new VirtnetError(ErrorCode.invalidConfig, `boot.firmware efi: ${files.missing} is missing; install Debian's package ovmf`);
+  return { code: files.code, varsTemplate: files.varsTemplate, nvram: join(stateDir, 'nvram.fd'), secureBoot };
+}
 
 export interface LauncherOptions {
   spec: LauncherSpec;
@@ -125,11 +135,11 @@ export class Launcher {
     this.virsh = new Virsh(this.libvirtd.uri);
     const name = domainName(spec);
     const consoleLog = join(stateDir, 'console.log');
-    // The VM writes to an overlay of its own, never to the node's image (domain/disk.ts).
-    const image = spec.boot;
-    const boot = 'disk' in image ? { disk: await this.step('disk', () => prepareBootDisk(image.disk, image.format, stateDir)), format: 'qcow2' as const } : image;
+    const disks = await this.step('disks', () => this.prepareDisks());
     const xml = renderDomainXml({
-      name, accel: accel.accel, memoryMiB: spec.memoryMiB, cpus: spec.cpus, boot,
+      name, accel: accel.accel, memoryMiB: spec.memoryMiB, cpus: spec.cpus, disks,
+      ...('kernel' in spec.boot && { kernel: spec.boot }),
+      ...(!('kernel' in spec.boot) && spec.boot.firmware === 'efi' && { efi: efiFirmware(spec.boot.secureBoot ?? true, stateDir) }),
       nics: this.plan?.nics ?? [], consoleLog, emulator: '/usr/bin/qemu-system-x86_64',
     });
     const xmlFile = join(stateDir, 'domain.xml');
@@ -140,6 +150,21 @@ export class Launcher {
     const qemuPid = Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8').trim());
     if (qemuPid > 1) this.recordPid('qemu', qemuPid);
     this.status.consoleLog = consoleLog;
+  }
+
+  /**
+   * The VM's disks: an overlay of its own over each node file (it never
+   * writes to an image it shares, domain/disk.ts), then the cloud-init seed.
+   */
+  private async prepareDisks(): Promise<DomainDisk[]> {
+    const { spec, stateDir } = this.opts;
+    const disks: DomainDisk[] = [];
+    for (const [i, d] of (spec.disks ?? []).entries()) {
+      const file = await prepareDiskOverlay(d.file, d.format, overlayFile(stateDir, i));
+      disks.push({ file, format: 'qcow2', device: d.device, bus: d.bus, ...(d.bootOrder !== undefined && { bootOrder: d.bootOrder }) });
+    }
+    if (spec.cloudInit) disks.push(await buildSeedDisk(spec.cloudInit, this.plan?.nics ?? [], stateDir));
+    return disks;
   }
 
   private watchLeases(): void {

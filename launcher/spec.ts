@@ -53,9 +53,57 @@ export interface NetworkSpec {
   multus?: { networkName: string; default?: boolean };
 }
 
-export type BootSpec =
-  | { kernel: string; initrd?: string; cmdline?: string }
-  | { disk: string; format: 'qcow2' | 'raw' };
+/** A kernel the VM boots directly (the test guest, kernelBoot.host). */
+export interface KernelBootSpec {
+  kernel: string;
+  initrd?: string;
+  cmdline?: string;
+}
+
+/**
+ * Firmware that boots the VM's disks by their boot order: SeaBIOS, or OVMF
+ * for UEFI (KubeVirt's firmware.bootloader.bios / .efi; secureBoot as there).
+ */
+export interface FirmwareBootSpec {
+  firmware: 'bios' | 'efi';
+  secureBoot?: boolean;
+}
+
+export type BootSpec = KernelBootSpec | FirmwareBootSpec;
+
+export const DISK_BUSES = ['virtio', 'sata', 'scsi', 'usb'] as const;
+
+/**
+ * One VM disk backed by a node file: a hostDisk, or a containerDisk from the
+ * node's image cache. The VM writes to an overlay of its own, never to the
+ * file (domain/disk.ts).
+ */
+export interface DiskSpec {
+  /** The VMI disk (and volume) name. */
+  name: string;
+  file: string;
+  format: 'qcow2' | 'raw';
+  device: 'disk' | 'cdrom';
+  bus: (typeof DISK_BUSES)[number];
+  bootOrder?: number;
+}
+
+/**
+ * A cloud-init volume: the launcher builds its seed, because the
+ * network-config it renders for the user needs the NICs' plan (MACs, MTUs,
+ * what DHCP hands out). User data travels as base64: its bytes are the
+ * user's, verbatim (gzip'd user-data is valid).
+ */
+export interface CloudInitSpec {
+  kind: 'noCloud' | 'configDrive';
+  disk: Omit<DiskSpec, 'file' | 'format'>;
+  /** The VMI's uid: cloud-init runs per-instance modules once per instance-id. */
+  instanceId: string;
+  hostname: string;
+  userDataBase64?: string;
+  /** The user's own networkData, left as it is; when absent virtnet renders one from the NICs. */
+  networkDataBase64?: string;
+}
 
 export interface LauncherSpec {
   name: string;
@@ -67,6 +115,8 @@ export interface LauncherSpec {
   interfaces: InterfaceSpec[];
   networks: NetworkSpec[];
   boot: BootSpec;
+  disks?: DiskSpec[];
+  cloudInit?: CloudInitSpec;
   /** The cluster's service CIDRs, which a masquerade vmNetworkCIDR must not overlap (node configuration). */
   serviceCIDRs?: string[];
 }
@@ -87,6 +137,8 @@ export const MAX_VCPUS = 512;
 export const MAX_MEMORY_MIB = 16 * 2 ** 20;
 /** Interfaces and networks: the VMI schema's bound (controller/api/schema-network.ts BOUNDS.devices). */
 export const MAX_DEVICES = 256;
+/** libvirt's boot order is an unsigned int; KubeVirt's a uint: far above any VM's device count. */
+export const MAX_BOOT_ORDER = 65535;
 
 type Obj = Record<string, unknown>;
 function need(ok: boolean, field: string, rule: string): void {
@@ -115,9 +167,42 @@ function checkBoot(v: unknown): void {
     str('initrd', false);
     str('cmdline', false);
   } else {
-    str('disk', true);
-    need(b.format === 'qcow2' || b.format === 'raw', 'boot.format', `${JSON.stringify(b.format)} must be qcow2 or raw`);
+    need(b.firmware === 'bios' || b.firmware === 'efi', 'boot.firmware', `${showValue(b.firmware)} must be bios or efi (or give boot.kernel)`);
+    need(b.secureBoot === undefined || typeof b.secureBoot === 'boolean', 'boot.secureBoot', 'must be a boolean');
   }
+}
+
+/** A disk's device fields: they choose libvirt elements and attributes. */
+function checkDiskDevice(d: Obj, field: string): void {
+  need(typeof d.name === 'string' && d.name !== '', `${field}.name`, 'must be a non-empty string');
+  need(d.device === 'disk' || d.device === 'cdrom', `${field}.device`, `${showValue(d.device)} must be disk or cdrom`);
+  need((DISK_BUSES as readonly unknown[]).includes(d.bus), `${field}.bus`, `${showValue(d.bus)} must be one of ${DISK_BUSES.join(', ')}`);
+  need(d.bootOrder === undefined || (Number.isInteger(d.bootOrder) && (d.bootOrder as number) > 0 && (d.bootOrder as number) <= MAX_BOOT_ORDER), `${field}.bootOrder`, `${showValue(d.bootOrder)} must be an integer from 1 to ${MAX_BOOT_ORDER}`);
+}
+
+function checkDisks(v: unknown): void {
+  if (v === undefined) return;
+  need(Array.isArray(v) && v.length <= MAX_DEVICES, 'disks', `must be a list of at most ${MAX_DEVICES} disks`);
+  (v as unknown[]).forEach((d, i) => {
+    need(isObj(d), `disks[${i}]`, 'must be an object');
+    const disk = d as Obj;
+    checkDiskDevice(disk, `disks[${i}]`);
+    need(typeof disk.file === 'string', `disks[${i}].file`, 'must be a string');
+    need(disk.format === 'qcow2' || disk.format === 'raw', `disks[${i}].format`, `${showValue(disk.format)} must be qcow2 or raw`);
+  });
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/u;
+
+function checkCloudInit(v: unknown): void {
+  if (v === undefined) return;
+  need(isObj(v), 'cloudInit', 'must be an object');
+  const c = v as Obj;
+  need(c.kind === 'noCloud' || c.kind === 'configDrive', 'cloudInit.kind', `${showValue(c.kind)} must be noCloud or configDrive`);
+  need(isObj(c.disk), 'cloudInit.disk', 'must be an object');
+  checkDiskDevice(c.disk as Obj, 'cloudInit.disk');
+  for (const k of ['instanceId', 'hostname']) need(typeof c[k] === 'string' && c[k] !== '', `cloudInit.${k}`, 'must be a non-empty string');
+  for (const k of ['userDataBase64', 'networkDataBase64']) need(c[k] === undefined || (typeof c[k] === 'string' && BASE64.test(c[k] as string)), `cloudInit.${k}`, 'must be base64');
 }
 
 /**
@@ -136,14 +221,17 @@ export function parseLauncherSpec(value: unknown): LauncherSpec {
   checkNamedList(v.interfaces, 'interfaces');
   checkNamedList(v.networks, 'networks');
   checkBoot(v.boot);
+  checkDisks(v.disks);
+  checkCloudInit(v.cloudInit);
   need(v.serviceCIDRs === undefined || (Array.isArray(v.serviceCIDRs) && v.serviceCIDRs.every((c) => typeof c === 'string')), 'serviceCIDRs', 'must be a list of strings');
   return v as unknown as LauncherSpec;
 }
 
 /** The node files a spec's VM opens, with their fields: what the allowed host paths guard. */
-function bootFiles(spec: LauncherSpec): Array<[field: string, path: string]> {
+export function bootFiles(spec: LauncherSpec): Array<[field: string, path: string]> {
   const b = spec.boot;
-  const files: Array<[string, string | undefined]> = 'kernel' in b ? [['boot.kernel', b.kernel], ['boot.initrd', b.initrd]] : [['boot.disk', b.disk]];
+  const files: Array<[string, string | undefined]> = 'kernel' in b ? [['boot.kernel', b.kernel], ['boot.initrd', b.initrd]] : [];
+  (spec.disks ?? []).forEach((d, i) => files.push([`disks[${i}].file`, d.file]));
   return files.flatMap(([f, p]) => (p === undefined ? [] : [[f, p] as [string, string]]));
 }
 

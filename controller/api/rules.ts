@@ -13,6 +13,7 @@ import { interfaceProblems } from './rules-interfaces.ts';
 import { dnsProblems, metadataProblems } from './rules-names.ts';
 import { networkProblems, type RuleEnv } from './rules-networks.ts';
 import type { VirtualMachine, VirtualMachineInstance, VmiSpec } from './schema.ts';
+import { diskPathProblem, imageReferenceProblem } from '../node/images/reference.ts';
 
 export type { RuleProblem } from './paths.ts';
 export type { RuleEnv } from './rules-networks.ts';
@@ -25,6 +26,10 @@ export function vmiSpecProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
     ...bootOrderProblems(spec, at),
     ...diskProblems(spec, at),
     ...cloudInitProblems(spec, at),
+    ...volumeSourceProblems(spec, at),
+    ...diskBusProblems(spec, at),
+    ...bootloaderProblems(spec, at),
+    ...containerDiskProblems(spec, at),
     ...hostDiskProblems(spec, at),
     ...kernelBootProblems(spec, at),
     ...quantityProblems(spec, at),
@@ -102,6 +107,8 @@ function diskProblems(spec: VmiSpec, at: string): RuleProblem[] {
     if (first !== undefined) out.push({ path: p, rule: `${shown(d.name)} must be unique; also used by ${index(`${at}.domain.devices.disks`, first)}` });
     else disks.set(d.name, i);
     if (!volumes.has(d.name)) out.push({ path: p, rule: `no volume named ${shown(d.name)} in ${at}.volumes` });
+    const kinds = (['disk', 'cdrom', 'lun'] as const).filter((k) => d[k] !== undefined);
+    if (kinds.length > 1) out.push({ path: index(`${at}.domain.devices.disks`, i), rule: `has ${kinds.join(' and ')}; a disk is one of disk, cdrom or lun` });
   });
   return out;
 }
@@ -127,6 +134,8 @@ function cloudInitProblems(spec: VmiSpec, at: string): RuleProblem[] {
         ['networkData', ci.networkData, false], ['networkDataBase64', ci.networkDataBase64, true],
       ] as const) {
         if (text === undefined) continue;
+        const twin = key.endsWith('Base64') ? key.slice(0, -'Base64'.length) : `${key}Base64`;
+        if (base64 && (ci as Record<string, unknown>)[twin] !== undefined) out.push({ path: `${p}.${key}`, rule: `cannot be used together with ${twin}; give one of the two` });
         if (base64 && !BASE64.test(text)) { out.push({ path: `${p}.${key}`, rule: `${shown(text)} is not valid base64` }); continue; }
         const bytes = base64 ? Buffer.from(text, 'base64').length : Buffer.byteLength(text, 'utf8');
         if (bytes > CLOUD_INIT_MAX_BYTES) out.push({ path: `${p}.${key}`, rule: `is ${bytes} bytes${base64 ? ' decoded' : ''}; at most ${CLOUD_INIT_MAX_BYTES}, as KubeVirt allows inline` });
@@ -134,6 +143,56 @@ function cloudInitProblems(spec: VmiSpec, at: string): RuleProblem[] {
     }
   });
   return out;
+}
+
+/** The volume sources of KubeVirt's VolumeSource (types.go): a volume has exactly one. */
+const VOLUME_SOURCES = [
+  'containerDisk', 'cloudInitNoCloud', 'cloudInitConfigDrive', 'hostDisk', 'persistentVolumeClaim', 'dataVolume', 'emptyDisk',
+  'ephemeral', 'secret', 'configMap', 'serviceAccount', 'sysprep', 'downwardAPI', 'downwardMetrics', 'memoryDump',
+] as const;
+
+/** KubeVirt's validateVolumes: "must have exactly one source type set". */
+function volumeSourceProblems(spec: VmiSpec, at: string): RuleProblem[] {
+  return (spec.volumes ?? []).flatMap((v, i) => {
+    const set = VOLUME_SOURCES.filter((k) => (v as Record<string, unknown>)[k] !== undefined);
+    return set.length > 1 ? [{ path: index(`${at}.volumes`, i), rule: `has ${set.join(' and ')}; a volume has exactly one source` }] : [];
+  });
+}
+
+/** The buses a disk or cdrom attaches on (KubeVirt's admitter: "Bus type virtio is invalid for CD-ROM device"; QEMU has no virtio cdrom). */
+const DISK_BUSES: Record<'disk' | 'cdrom', readonly string[]> = { disk: ['virtio', 'sata', 'scsi', 'usb'], cdrom: ['sata', 'scsi'] };
+
+function diskBusProblems(spec: VmiSpec, at: string): RuleProblem[] {
+  return (spec.domain.devices.disks ?? []).flatMap((d, i) => (['disk', 'cdrom'] as const).flatMap((kind) => {
+    const bus = d[kind]?.bus;
+    if (bus === undefined || DISK_BUSES[kind].includes(bus)) return [];
+    return [{ path: `${index(`${at}.domain.devices.disks`, i)}.${kind}.bus`, rule: `${shown(bus)} must be one of ${DISK_BUSES[kind].join(', ')}` }];
+  }));
+}
+
+/**
+ * firmware.bootloader: one of bios and efi. A VMI has at most one cloud-init
+ * volume: cloud-init reads one datasource, and two seeds would race for it.
+ */
+function bootloaderProblems(spec: VmiSpec, at: string): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const bl = spec.domain.firmware?.bootloader;
+  if (bl?.bios && bl.efi) out.push({ path: `${at}.domain.firmware.bootloader`, rule: 'has bios and efi; choose one' });
+  const seeds = (spec.volumes ?? []).flatMap((v, i) => (v.cloudInitNoCloud || v.cloudInitConfigDrive ? [i] : []));
+  for (const i of seeds.slice(1)) out.push({ path: index(`${at}.volumes`, i), rule: `a VMI has at most one cloud-init volume; ${index(`${at}.volumes`, seeds[0]!)} is one already` });
+  return out;
+}
+
+/** containerDisk: an image reference a registry can answer, and a path inside the image. */
+function containerDiskProblems(spec: VmiSpec, at: string): RuleProblem[] {
+  return (spec.volumes ?? []).flatMap((v, i) => {
+    const cd = v.containerDisk;
+    if (!cd) return [];
+    const p = `${index(`${at}.volumes`, i)}.containerDisk`;
+    const image = imageReferenceProblem(cd.image);
+    const path = cd.path === undefined ? undefined : diskPathProblem(cd.path);
+    return [...(image ? [{ path: `${p}.image`, rule: image }] : []), ...(path ? [{ path: `${p}.path`, rule: path }] : [])];
+  });
 }
 
 /** Why `value` is not an absolute, normalised path to a file (no `..`, `//` or trailing `/`), or undefined. */

@@ -22,6 +22,8 @@ export type { JsonSchema } from './openapi.ts';
 export const API_VERSIONS = ['virtnet.io/v1alpha1', 'kubevirt.io/v1', 'kubevirt.io/v1alpha3'] as const;
 /** KubeVirt's VirtualMachineRunStrategy values (types.go). */
 export const RUN_STRATEGIES = ['Always', 'RerunOnFailure', 'Manual', 'Halted', 'Once', 'WaitAsReceiver'] as const;
+/** Kubernetes' PullPolicy values (core/v1 types.go). */
+export const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 /** Kubernetes' DNSPolicy values (core/v1 types.go). */
 export const DNS_POLICIES = ['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None'] as const;
 
@@ -84,7 +86,14 @@ const Domain = Open({
     sockets: Type.Optional(Type.Integer()),
     threads: Type.Optional(Type.Integer()),
   })),
-  firmware: Type.Optional(Open({ kernelBoot: Type.Optional(KernelBoot) })),
+  firmware: Type.Optional(Open({
+    kernelBoot: Type.Optional(KernelBoot),
+    /** KubeVirt's Bootloader: bios (SeaBIOS, the default) or efi (OVMF; secureBoot defaults to true). */
+    bootloader: Type.Optional(Open({
+      bios: Type.Optional(Open({ useSerial: Type.Optional(Type.Boolean()) })),
+      efi: Type.Optional(Open({ secureBoot: Type.Optional(Type.Boolean()), persistent: Type.Optional(Type.Boolean()) })),
+    })),
+  })),
 });
 
 /**
@@ -100,7 +109,7 @@ const CloudInit = () => Type.Optional(Open({
 /** KubeVirt's VolumeSource; sources virtnet does not name are accepted (unknown keys). */
 export const VolumeSchema = Open({
   name: Name(),
-  containerDisk: Type.Optional(Open({ image: Str(BOUNDS.image), path: OptPath(), imagePullPolicy: OptShort() })),
+  containerDisk: Type.Optional(Open({ image: Str(BOUNDS.image), path: OptPath(), imagePullPolicy: Type.Optional(Enum(PULL_POLICIES)) })),
   cloudInitNoCloud: CloudInit(),
   cloudInitConfigDrive: CloudInit(),
   hostDisk: Type.Optional(Open({ path: Str(BOUNDS.path), type: Str(BOUNDS.short), capacity: Type.Optional(QuantitySchema) })),

@@ -5,7 +5,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { interactive } from '../../lib/exec.ts';
-import { formatProblems, validateManifests } from '../api/manifests.ts';
+import { formatProblems, validateManifests, type Problem } from '../api/manifests.ts';
+import { chooseBoot } from '../node/boot.ts';
+import { vmiForVm } from '../render/vmi.ts';
 import { readManifestFiles } from './sources.ts';
 import { readStatus } from '../../launcher/status.ts';
 import type { NodeRuntime } from '../node/runtime.ts';
@@ -107,7 +109,7 @@ export async function down(rt: NodeRuntime, names: string[], namespace: string, 
 }
 
 export async function gc(rt: NodeRuntime, o: Output): Promise<number> {
-  const lines = await rt.gc((l) => o.err(l));
+  const lines = [...await rt.gc((l) => o.err(l)), ...await rt.gcImages((l) => o.err(l))];
   const removed = lines.filter((r) => !r.startsWith('kept'));
   for (const r of lines) o.out(r.startsWith('kept') ? r : `removed ${r}`);
   o.out(removed.length ? `gc: removed ${removed.length}` : 'gc: nothing to remove');
@@ -117,7 +119,7 @@ export async function gc(rt: NodeRuntime, o: Output): Promise<number> {
 export function validate(rt: NodeRuntime, files: string[], format: Format, o: Output): number {
   const { manifests, problems } = readManifestFiles(files);
   const result = validateManifests(manifests.filter((m) => !isPod(m)), rt.validationContext());
-  problems.push(...result.problems);
+  problems.push(...result.problems, ...bootProblems(result.objects));
   const nads = result.objects.flatMap((x) => (x.kind === 'NetworkAttachmentDefinition' ? [x.object] : []));
   const pods = manifests.filter(isPod).map((m) => podAttachmentsOf(rt, m, nads));
   problems.push(...pods.flatMap((p) => p.problems));
@@ -130,6 +132,16 @@ export function validate(rt: NodeRuntime, files: string[], format: Format, o: Ou
     for (const p of pods) for (const a of p.pod?.attachments ?? []) o.out(`  Pod/${p.pod!.metadata.name} ${a.interface}: ${a.network} (${a.plugins.join(', ')})${a.default ? ' default' : ''}`);
   }
   return problems.length ? 1 : 0;
+}
+
+/** What `up` would refuse of each VMI's boot on this node (boot.ts): files, images' names, firmware, cloud-init forms. */
+function bootProblems(objects: ReadonlyArray<{ kind: string; object: unknown; source?: string }>): Problem[] {
+  return objects.flatMap(({ kind, object, source }) => {
+    if (kind !== 'VirtualMachineInstance' && kind !== 'VirtualMachine') return [];
+    const vmi = kind === 'VirtualMachine' ? vmiForVm(object as Record<string, any>) : (object as Record<string, any>);
+    const base = kind === 'VirtualMachine' ? 'spec.template.spec' : 'spec';
+    return chooseBoot(vmi.spec, base, { hostname: vmi.spec.hostname ?? vmi.metadata.name }).problems.map((p) => ({ ...p, ...(source && { source }) }));
+  });
 }
 
 /**

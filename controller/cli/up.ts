@@ -14,10 +14,12 @@ import { ensureDefaultNetwork } from '../node/config.ts';
 import { launcherSpec } from '../render/launcher-spec.ts';
 import { vmiForVm } from '../render/vmi.ts';
 import { runStrategyOf } from '../api/normalize.ts';
-import type { VirtualMachine } from '../api/schema.ts';
+import type { VirtualMachine, VmiSpec } from '../api/schema.ts';
 import { NodeRuntime, StepError, type StepReporter } from '../node/runtime.ts';
 import { waitReady } from '../node/wait.ts';
-import type { BootSpec } from '../../launcher/spec.ts';
+import type { LauncherSpec } from '../../launcher/spec.ts';
+import { resolveBoot, type ResolvedBoot } from '../node/disks.ts';
+import type { Progress } from '../../lib/progress.ts';
 
 export interface Output {
   out(line: string): void;
@@ -42,7 +44,17 @@ export function vmiFromVm(vm: Obj): Obj | undefined {
   return ['Always', 'RerunOnFailure', 'Once'].includes(runStrategyOf(vm as VirtualMachine)) ? vmiForVm(vm) : undefined;
 }
 
-export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { timeoutMs: number; wait: boolean }): Promise<number> {
+/** The launcher's spec of a VMI, once its boot is resolved and its uid known (cloud-init's instance-id). */
+function launcherSpecOf(vmi: Obj, r: ResolvedBoot, uid: string, serviceCIDRs: string[]): LauncherSpec {
+  const spec = vmi.spec as VmiSpec;
+  // The VMI's normalised interfaces are the launcher's InterfaceSpec (one typed model is issue 14's work).
+  return launcherSpec(vmi as never, {
+    boot: r.boot, disks: r.disks, memoryMiB: memoryMiB(spec), cpus: cpuCount(spec), serviceCIDRs,
+    ...(r.cloudInit && { cloudInit: { ...r.cloudInit, instanceId: uid } }),
+  });
+}
+
+export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { timeoutMs: number; wait: boolean; progress?: Progress }): Promise<number> {
   const t0 = performance.now();
   const { manifests, problems } = readManifestFiles(files);
   const { objects, problems: invalid } = validateManifests(manifests, rt.validationContext());
@@ -58,7 +70,7 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     }
     if (!vmi) continue;
     const base = kind === 'VirtualMachine' ? 'spec.template.spec' : 'spec';
-    const chosen = chooseBoot(vmi.spec, base);
+    const chosen = chooseBoot(vmi.spec, base, { hostname: vmi.spec.hostname ?? vmi.metadata.name });
     problems.push(...chosen.problems.map((p) => ({ ...p, source })));
     const action = rt.plan(vmi.metadata.namespace, vmi.metadata.name, vmi.spec);
     if (action === 'clash') problems.push({ source, path: 'metadata.name', rule: `VirtualMachineInstance ${vmi.metadata.namespace}/${vmi.metadata.name} ${CLASH}: \`virtnet down ${vmi.metadata.name}\` first` });
@@ -94,28 +106,34 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     /** The uid of the VMI this run made (a failed create rolls itself back; a failed wait is undone below). */
     let made: string | undefined;
     try {
-      const choice = task.boot;
-      const bootOf = async (): Promise<BootSpec> => {
-        if (!choice.testGuest) return choice.boot;
-        const t = performance.now();
-        const g = await (guest ??= testGuest(rt.cfg.projectDir));
-        report('test guest', performance.now() - t, 'no boot volume in the spec: the project\'s test guest');
-        return { kernel: g.kernel, initrd: g.initrd, cmdline: choice.cmdline };
-      };
-      // Built before the lock (it may take minutes on first use), unless nothing is to be made.
-      const boot = task.action === 'unchanged' ? undefined : await bootOf();
-      // Decide again under the VMI's lock: another `up`, `down` or `gc` may have acted since validation.
-      task.action = await rt.withVmiLock(m.namespace, m.name, async () => {
-        const action = rt.plan(m.namespace, m.name, task.object.spec);
-        if (action === 'clash') throw new StepError('validate', `${CLASH}: \`virtnet down ${m.name}\` first`);
-        if (action === 'unchanged') return action;
-        if (action === 'recreate') await rt.destroyLocked(m.namespace, m.name);
-        const spec = task.object.spec;
-        const b = boot ?? (await bootOf());
-        const rec = await rt.create(task.object, () => launcherSpec(task.object as never, { boot: b, memoryMiB: memoryMiB(spec), cpus: cpuCount(spec), serviceCIDRs: rt.cfg.serviceCIDRs }), report);
-        made = rec.object.metadata.uid as string;
-        return action;
+      const resolve = () => resolveBoot(task.boot, {
+        testGuest: async () => {
+          const t = performance.now();
+          const g = await (guest ??= testGuest(rt.cfg.projectDir, opts.progress));
+          report('test guest', performance.now() - t, 'no boot volume in the spec: the project\'s test guest');
+          return g;
+        },
+        images: rt.images(), progress: opts.progress,
+        report: (volume, ms, detail) => report(`image ${volume}`, ms, detail),
       });
+      // Pulled and built before the lock (minutes on first use), and before any network is made.
+      let resolved = task.action === 'unchanged' ? undefined : await resolve();
+      try {
+        // Decide again under the VMI's lock: another `up`, `down` or `gc` may have acted since validation.
+        task.action = await rt.withVmiLock(m.namespace, m.name, async () => {
+          const action = rt.plan(m.namespace, m.name, task.object.spec);
+          if (action === 'clash') throw new StepError('validate', `${CLASH}: \`virtnet down ${m.name}\` first`);
+          if (action === 'unchanged') return action;
+          if (action === 'recreate') await rt.destroyLocked(m.namespace, m.name);
+          const r = resolved ??= await resolve();
+          const rec = await rt.create(task.object, (made) => launcherSpecOf(task.object, r, made.object.metadata.uid as string, rt.cfg.serviceCIDRs), report, undefined, undefined, r.images);
+          made = rec.object.metadata.uid as string;
+          return action;
+        });
+      } finally {
+        // The record names the images now (or there is none): gc reads it, the pins may go.
+        resolved?.release();
+      }
       if (task.action === 'unchanged') report('unchanged', 0, 'already running with this spec');
       if (!opts.wait) return true;
       // Outside the lock a `down` may have taken it meanwhile: that is its answer, not a crash.

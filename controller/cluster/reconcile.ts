@@ -16,6 +16,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { validateManifests, formatProblems } from '../api/manifests.ts';
 import type { VmiCondition, VmiStatus } from '../api/status.ts';
 import { chooseBoot } from '../node/boot.ts';
+import type { BootSpec, DiskSpec } from '../../launcher/spec.ts';
 import { launcherPod } from '../render/pod.ts';
 import { statusFromPod } from './vmi-status.ts';
 
@@ -104,16 +105,18 @@ export function reconcileVmi(o: VmiObservation, now = new Date().toISOString()):
   if (prev && ['Scheduling', 'Scheduled', 'Running'].includes(prev.phase)) {
     return setStatus(prev, { ...stuck('Failed', 'LauncherPodGone', 'the launcher pod is gone'), interfaces: prev.interfaces }, now);
   }
-  const boot = chooseBoot(o.vmi.spec, 'spec', { checkFiles: false });
+  const boot = chooseBoot(o.vmi.spec, 'spec', { onNode: false, hostname: o.vmi.spec.hostname ?? o.vmi.metadata.name });
   if (!boot.choice) return setStatus(prev, stuck('Failed', 'UnsupportedBootSource', formatProblems(boot.problems)), now);
-  const bootSpec = boot.choice.testGuest ? { kernel: o.testGuest.kernel, initrd: o.testGuest.initrd, cmdline: boot.choice.cmdline } : boot.choice.boot;
-  if (!boot.choice.testGuest) {
-    const paths = 'disk' in bootSpec ? [bootSpec.disk] : [bootSpec.kernel, ...(bootSpec.initrd ? [bootSpec.initrd] : [])];
-    const denied = paths.filter((p) => !hostPathAllowed(p, o.allowedHostPaths));
-    if (denied.length) return setStatus(prev, stuck('Failed', 'HostPathNotAllowed', `${denied.join(', ')}: a VMI may boot only from files under ${o.allowedHostPaths.join(', ')} (the controller's --allowed-host-path)`), now);
-  }
+  const b = boot.choice.boot;
+  const bootSpec: BootSpec = 'kernel' in b ? b.kernel : 'firmware' in b ? b.firmware : { ...o.testGuest, cmdline: b.testGuest.cmdline };
+  // chooseBoot refuses containerDisks off the node: every disk here is a host file.
+  const disks: DiskSpec[] = boot.choice.disks.flatMap(({ device, source }) => ('hostFile' in source ? [{ ...device, file: source.hostFile, format: source.format }] : []));
+  const cloudInit = boot.choice.cloudInit && { ...boot.choice.cloudInit, instanceId: String(o.vmi.metadata.uid ?? o.vmi.metadata.name) };
+  const paths = [...('kernel' in b ? [b.kernel.kernel, ...(b.kernel.initrd ? [b.kernel.initrd] : [])] : []), ...disks.map((d) => d.file)];
+  const denied = paths.filter((p) => !hostPathAllowed(p, o.allowedHostPaths));
+  if (denied.length) return setStatus(prev, stuck('Failed', 'HostPathNotAllowed', `${denied.join(', ')}: a VMI may boot only from files under ${o.allowedHostPaths.join(', ')} (the controller's --allowed-host-path)`), now);
   return [
-    { type: 'createPod', pod: launcherPod(o.vmi as never, { image: o.image, boot: bootSpec, serviceCIDRs: o.serviceCIDRs }) },
+    { type: 'createPod', pod: launcherPod(o.vmi as never, { image: o.image, boot: bootSpec, serviceCIDRs: o.serviceCIDRs, disks, ...(cloudInit && { cloudInit }) }) },
     ...setStatus(prev, { phase: 'Pending', reason: 'the launcher pod is being created', interfaces: [], conditions: [{ type: 'Ready', status: 'False', reason: 'PhasePending' }, { type: 'Synchronized', status: 'True', reason: 'LauncherPodCreated' }] }, now),
   ];
 }

@@ -44,7 +44,17 @@ export interface NodeConfig {
    * environment's VIRTNET_CNI_POLICY, when set by the admin, wins.
    */
   cniPolicyFile: string;
+  /** The containerDisk cache (images/cache.ts): content-addressed, shared by the node's VMs. */
+  imageCacheDir: string;
+  /**
+   * A registries.conf(5) for pulls instead of /etc/containers/registries.conf
+   * and its .d: passed to skopeo with --registries-conf, since skopeo 1.9
+   * ignores CONTAINERS_REGISTRIES_CONF (real-guests.md).
+   */
+  registriesConf?: string;
 }
+
+export const DEFAULT_IMAGE_CACHE_DIR = '/var/cache/virtnet/images';
 
 export const DEFAULT_STATE_DIR = '/var/lib/virtnet';
 export const DEFAULT_POD_CIDR = '10.244.0.0/16';
@@ -71,9 +81,19 @@ export function nodeConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     serviceCIDRs: overrides.serviceCIDRs ?? ['10.96.0.0/12'],
     projectDir: project,
     cniPolicyFile: overrides.cniPolicyFile ?? join(stateDir, 'cni-policy.json'),
+    imageCacheDir: resolve(overrides.imageCacheDir ?? process.env.VIRTNET_IMAGE_CACHE_DIR ?? DEFAULT_IMAGE_CACHE_DIR),
+    ...registriesConf(overrides.registriesConf ?? process.env.VIRTNET_REGISTRIES_CONF),
     ...(overrides.cniNetns && { cniNetns: overrides.cniNetns }),
     ...(overrides.allowedHostPaths && { allowedHostPaths: overrides.allowedHostPaths }),
   };
+}
+
+/** An explicit registries.conf must exist: skopeo would otherwise fail on the first pull, after validation. */
+function registriesConf(file: string | undefined): { registriesConf?: string } {
+  if (file === undefined || file === '') return {};
+  const path = resolve(file);
+  if (!existsSync(path)) throw new TypeError(`--registries-conf: ${path} does not exist`);
+  return { registriesConf: path };
 }
 
 /** The network every VMI's pod gets when the config directory is empty. */

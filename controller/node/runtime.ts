@@ -19,8 +19,9 @@ import { ipamSubnets, nodeCniPolicyFor, type NodeConfig } from './config.ts';
 import type { ValidationContext } from '../api/manifests.ts';
 import { attachSandbox, clusterDefault, createSandbox, destroySandbox, hostResolvConf, planAttachments, sandboxResolvConf, startLauncher } from './sandbox.ts';
 import { findRemains, type Remains } from './remains.ts';
-import { Store, type VmiEntry, type VmiKey, type VmiRecord } from './store.ts';
+import { Store, type ImageUse, type VmiEntry, type VmiKey, type VmiRecord } from './store.ts';
 import { vmiStatus } from './vmi-status.ts';
+import { ImageCache } from './images/cache.ts';
 import type { VmiStatus } from '../api/status.ts';
 import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 
@@ -60,8 +61,15 @@ export class StepError extends Error {
 export class NodeRuntime {
   readonly store: Store;
 
+  private imageCache: ImageCache | undefined;
+
   constructor(readonly cfg: NodeConfig) {
     this.store = new Store(cfg.stateDir);
+  }
+
+  /** The node's containerDisk cache, made on first use (most commands never pull). */
+  images(): ImageCache {
+    return this.imageCache ??= new ImageCache({ root: this.cfg.imageCacheDir, ...(this.cfg.registriesConf && { skopeo: { registriesConf: this.cfg.registriesConf } }) });
   }
 
   private async step<T>(rec: VmiRecord, name: string, report: StepReporter, fn: () => Promise<T> | T, detail?: (v: T) => string): Promise<T> {
@@ -105,6 +113,7 @@ export class NodeRuntime {
   async create(
     object: Record<string, any>, launcherSpec: (rec: VmiRecord) => LauncherSpec, report: StepReporter,
     podAnnotations?: Record<string, string>, lookupNad?: (ns: string, name: string) => NetworkAttachmentDefinition | undefined,
+    images?: ImageUse[],
   ): Promise<VmiRecord> {
     const { namespace, name } = object.metadata as { namespace: string; name: string };
     const existing = this.store.readVmiEntry(namespace, name);
@@ -119,6 +128,7 @@ export class NodeRuntime {
       object: obj, specHash: specHash(object.spec), state: 'Creating', creator: { pid: process.pid, start: startTime(process.pid) ?? '' },
       netns: `vn-${shortHash(`${namespace}/${name}/${uid}`, 10)}`, containerID: uid.replaceAll('-', ''),
       attachments: planAttachments(this.cfg, this.store, namespace, annotations, lookupNad), steps: [],
+      ...(images?.length && { images }),
     };
     this.store.writeVmi(rec);
     crashPoint('up.record.journaled');
@@ -268,6 +278,25 @@ export class NodeRuntime {
   private spare(key: VmiKey, entry: VmiEntry): boolean {
     if (entry.kind === 'valid') return this.live(entry.rec);
     return findRemains(this.store, key, this.claimedNetnses()).some((r) => r.launcherRuns);
+  }
+
+  /**
+   * Remove the cached images no VMI uses. Run after the VMIs' gc, so that a
+   * dead VMI's image goes in the same pass. A record that cannot be read may
+   * name an image: then nothing is removed, since an image taken from under
+   * a VM breaks it at its next start.
+   */
+  async gcImages(warn: Warn = toStderr): Promise<string[]> {
+    if (!existsSync(this.cfg.imageCacheDir)) return [];
+    const { keys } = this.store.scanVmis();
+    const unreadable = keys.filter((k) => this.store.readVmiEntry(k.namespace, k.name).kind === 'corrupt');
+    if (unreadable.length) {
+      warn(`warning: images not collected: the record of ${unreadable.map((k) => `${k.namespace}/${k.name}`).join(', ')} cannot be read, and may name one`);
+      return [];
+    }
+    const inUse = new Set(this.store.listVmis().flatMap((r) => (r.images ?? []).map((i) => i.digest)));
+    const removed = await this.images().gc(inUse);
+    return removed.map((i) => `image ${i.references.join(', ') || i.digest} (${i.digest})`);
   }
 
   /**

@@ -48,6 +48,15 @@ export interface VmiRecord {
   /** The launcher's start time (lib/process.ts startTime): with the pid, it names that process for good. */
   launcherStart?: string | undefined;
   steps: Array<{ name: string; ms: number }>;
+  /** The cached images its containerDisks run from (images/cache.ts): `virtnet gc` keeps them. */
+  images?: ImageUse[];
+}
+
+/** A containerDisk volume and the cached image (by manifest digest) it was resolved to. */
+export interface ImageUse {
+  volume: string;
+  reference: string;
+  digest: string;
 }
 
 export interface VmiKey {
@@ -127,6 +136,7 @@ function recordProblem(value: unknown, key: VmiKey): string | undefined {
   if (!Array.isArray(value.attachments) || !value.attachments.every(isObj)) return 'attachments is not a list of objects';
   if (!isObj(value.creator) || typeof value.creator.pid !== 'number' || typeof value.creator.start !== 'string') return 'creator is not {pid, start}';
   if (!Array.isArray(value.steps)) return 'steps is not a list';
+  if (value.images !== undefined && !(Array.isArray(value.images) && value.images.every((u) => isObj(u) && typeof u.digest === 'string'))) return 'images is not a list of {volume, reference, digest}';
   return undefined;
 }
 

@@ -3,7 +3,7 @@
  * they are, sizes resolved, absent interfaces and their networks left out
  * (KubeVirt unplugs them), and the boot source chosen by the node. Pure.
  */
-import type { BootSpec, InterfaceSpec, LauncherSpec, NetworkSpec } from '../../launcher/spec.ts';
+import type { BootSpec, CloudInitSpec, DiskSpec, InterfaceSpec, LauncherSpec, NetworkSpec } from '../../launcher/spec.ts';
 
 export interface VmiLike {
   metadata: { name: string; namespace?: string };
@@ -17,6 +17,8 @@ export interface VmiLike {
 
 export interface LauncherSpecInputs {
   boot: BootSpec;
+  disks?: DiskSpec[];
+  cloudInit?: CloudInitSpec;
   memoryMiB: number;
   cpus: number;
   serviceCIDRs: string[];
@@ -35,6 +37,8 @@ export function launcherSpec(vmi: VmiLike, inputs: LauncherSpecInputs): Launcher
     interfaces,
     networks: (vmi.spec.networks ?? []).filter((n) => names.has(n.name)),
     boot: inputs.boot,
+    ...(inputs.disks?.length && { disks: inputs.disks }),
+    ...(inputs.cloudInit && { cloudInit: inputs.cloudInit }),
     serviceCIDRs: inputs.serviceCIDRs,
   };
 }

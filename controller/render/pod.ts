@@ -11,7 +11,7 @@
  *   - an owner reference to the VMI, so that deleting it deletes the pod.
  * Pure: the caller supplies the image and the resolved boot source.
  */
-import type { BootSpec } from '../../launcher/spec.ts';
+import { bootFiles, type BootSpec, type CloudInitSpec, type DiskSpec, type LauncherSpec } from '../../launcher/spec.ts';
 import { cpuCount, memoryMiB } from '../api/quantity.ts';
 import type { VirtualMachineInstance } from '../api/schema.ts';
 import { launcherSpec } from './launcher-spec.ts';
@@ -28,6 +28,8 @@ export const LAUNCHER_OVERHEAD_MIB = 192;
 export interface PodRenderOptions {
   image: string;
   boot: BootSpec;
+  disks?: DiskSpec[];
+  cloudInit?: CloudInitSpec;
   serviceCIDRs: string[];
 }
 
@@ -39,9 +41,8 @@ const SPEC_DIR = '/etc/virtnet/launcher';
 export const LAUNCHER_STATE_ROOT = '/var/run/virtnet/pods';
 
 /** Host files the VM boots from, mounted read-only at the same paths. */
-function bootVolumes(boot: BootSpec): Array<{ name: string; path: string }> {
-  const paths = 'disk' in boot ? [boot.disk] : [boot.kernel, ...(boot.initrd ? [boot.initrd] : [])];
-  return paths.map((path, i) => ({ name: `boot-${i}`, path }));
+function bootVolumes(spec: LauncherSpec): Array<{ name: string; path: string }> {
+  return bootFiles(spec).map(([, path], i) => ({ name: `boot-${i}`, path }));
 }
 
 export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): Record<string, any> {
@@ -50,8 +51,11 @@ export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): R
   const memory = memoryMiB(vmi.spec);
   const cpus = cpuCount(vmi.spec);
   const interfaces = spec.domain.devices.interfaces ?? [];
-  const launcher = launcherSpec(vmi as never, { boot: o.boot, memoryMiB: memory, cpus, serviceCIDRs: o.serviceCIDRs });
-  const boots = bootVolumes(o.boot);
+  const launcher = launcherSpec(vmi as never, {
+    boot: o.boot, memoryMiB: memory, cpus, serviceCIDRs: o.serviceCIDRs,
+    ...(o.disks && { disks: o.disks }), ...(o.cloudInit && { cloudInit: o.cloudInit }),
+  });
+  const boots = bootVolumes(launcher);
   const resources = { memory: `${memory + LAUNCHER_OVERHEAD_MIB}Mi`, cpu: String(cpus) };
   return {
     apiVersion: 'v1',

@@ -16,7 +16,10 @@ import { join } from 'node:path';
 import { exec } from '../../lib/exec.ts';
 import { ErrorCode, VirtnetError } from '../../lib/errors.ts';
 
-export const OVERLAY_FILE = 'boot-overlay.qcow2';
+/** The overlay of the spec's disk number `index`, in the launcher's state directory. */
+export function overlayFile(stateDir: string, index: number): string {
+  return join(stateDir, `disk-${index}-overlay.qcow2`);
+}
 
 interface ImageInfo {
   format: string;
@@ -27,20 +30,19 @@ interface ImageInfo {
 export async function probeImage(path: string): Promise<ImageInfo> {
   const { stdout } = await exec(['qemu-img', 'info', '--output=json', '--', path]);
   const info = JSON.parse(stdout) as { format?: unknown; 'backing-filename'?: unknown };
-  if (typeof info.format !== 'string') throw new VirtnetError(ErrorCode.invalidConfig, `boot.disk: qemu-img found no format in "${path}"`);
+  if (typeof info.format !== 'string') throw new VirtnetError(ErrorCode.invalidConfig, `disk: qemu-img found no format in "${path}"`);
   return { format: info.format, ...(typeof info['backing-filename'] === 'string' && { backingFile: info['backing-filename'] }) };
 }
 
-/** Check the boot image and make the VM's overlay over it; returns the overlay's path. */
-export async function prepareBootDisk(path: string, format: 'qcow2' | 'raw', stateDir: string): Promise<string> {
+/** Check a disk image and make the VM's overlay over it at `overlay`; returns the overlay's path. */
+export async function prepareDiskOverlay(path: string, format: 'qcow2' | 'raw', overlay: string): Promise<string> {
   const info = await probeImage(path);
   if (info.format !== format) {
-    throw new VirtnetError(ErrorCode.invalidConfig, `boot.disk: "${path}" is a ${info.format} image, not ${format} as the spec says; a disk is opened only as what it is`);
+    throw new VirtnetError(ErrorCode.invalidConfig, `disk: "${path}" is a ${info.format} image, not ${format} as the spec says; a disk is opened only as what it is`);
   }
   if (info.backingFile !== undefined) {
-    throw new VirtnetError(ErrorCode.invalidConfig, `boot.disk: "${path}" has a backing file ("${info.backingFile}"); a boot image must be self-contained`);
+    throw new VirtnetError(ErrorCode.invalidConfig, `disk: "${path}" has a backing file ("${info.backingFile}"); a boot image must be self-contained`);
   }
-  const overlay = join(stateDir, OVERLAY_FILE);
   await exec(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', format, '-b', path, '--', overlay]);
   return overlay;
 }

@@ -6,14 +6,35 @@
  */
 import { XMLBuilder } from 'fast-xml-parser';
 import type { NicPlan } from '../plan/types.ts';
-import type { BootSpec } from '../spec.ts';
+import type { DiskSpec, KernelBootSpec } from '../spec.ts';
+
+/** A disk as the domain attaches it: a file QEMU opens (an overlay, or the cloud-init seed). */
+export interface DomainDisk {
+  file: string;
+  format: 'qcow2' | 'raw';
+  device: 'disk' | 'cdrom';
+  bus: DiskSpec['bus'];
+  bootOrder?: number;
+  readonly?: boolean;
+}
+
+/** UEFI: OVMF's code, and this VM's own variable store, made from the template on first start. */
+export interface EfiFirmware {
+  code: string;
+  varsTemplate: string;
+  nvram: string;
+  secureBoot: boolean;
+}
 
 export interface DomainSpec {
   name: string;
   accel: 'kvm' | 'tcg';
   memoryMiB: number;
   cpus: number;
-  boot: BootSpec;
+  /** A kernel booted directly; without one, the firmware boots the disks. */
+  kernel?: KernelBootSpec;
+  efi?: EfiFirmware;
+  disks: DomainDisk[];
   nics: NicPlan[];
   consoleLog: string;
   emulator: string;
@@ -41,27 +62,60 @@ function interfaceXml(nic: NicPlan): Record<string, unknown> {
 
 function osXml(spec: DomainSpec): Record<string, unknown> {
   const os: Record<string, unknown> = { type: { '@_arch': 'x86_64', '@_machine': 'q35', '#text': 'hvm' } };
-  if ('kernel' in spec.boot) {
-    os.kernel = spec.boot.kernel;
-    if (spec.boot.initrd) os.initrd = spec.boot.initrd;
-    os.cmdline = spec.boot.cmdline ?? 'console=ttyS0';
-  } else if (!spec.nics.some((n) => n.bootOrder !== undefined)) {
-    os.boot = { '@_dev': 'hd' };
+  if (spec.efi) {
+    // formatdomain.html#bios-bootloader: pflash code read-only, the VM's own NVRAM from the template.
+    os.loader = { '@_readonly': 'yes', '@_secure': spec.efi.secureBoot ? 'yes' : 'no', '@_type': 'pflash', '#text': spec.efi.code };
+    os.nvram = { '@_template': spec.efi.varsTemplate, '#text': spec.efi.nvram };
+  }
+  if (spec.kernel) {
+    os.kernel = spec.kernel.kernel;
+    if (spec.kernel.initrd) os.initrd = spec.kernel.initrd;
+    os.cmdline = spec.kernel.cmdline ?? 'console=ttyS0';
   }
   return os;
 }
 
+/** Linux-style target names: vda..vdz, vdaa..; sda.. for the buses QEMU puts behind a SCSI-like host. */
+export function targetName(prefix: 'vd' | 'sd', n: number): string {
+  let name = '';
+  for (let i = n + 1; i > 0; i = Math.floor((i - 1) / 26)) name = String.fromCharCode(97 + ((i - 1) % 26)) + name;
+  return prefix + name;
+}
+
+/**
+ * Boot order: what the VMI gives (KubeVirt: devices without one are not
+ * tried when any has one). With none given, the firmware boots the first
+ * disk; libvirt refuses per-device order mixed with <os><boot dev>, so the
+ * disk gets order 1 rather than <boot dev='hd'/>, which could pick the seed.
+ */
+export function bootOrders(spec: Pick<DomainSpec, 'kernel' | 'disks' | 'nics'>): Array<number | undefined> {
+  const given = spec.disks.some((d) => d.bootOrder !== undefined) || spec.nics.some((n) => n.bootOrder !== undefined);
+  if (given || spec.kernel) return spec.disks.map((d) => d.bootOrder);
+  const first = spec.disks.findIndex((d) => d.device === 'disk' && !d.readonly);
+  return spec.disks.map((_, i) => (i === first ? 1 : undefined));
+}
+
 function diskXml(spec: DomainSpec): Record<string, unknown>[] {
-  if (!('disk' in spec.boot)) return [];
-  const usesBootOrder = spec.nics.some((n) => n.bootOrder !== undefined);
-  return [{
-    '@_type': 'file', '@_device': 'disk',
-    driver: { '@_name': 'qemu', '@_type': spec.boot.format },
-    source: { '@_file': spec.boot.disk },
-    target: { '@_dev': 'vda', '@_bus': 'virtio' },
-    // With per-device boot order on a NIC, the disk needs one too (libvirt refuses a mix).
-    ...(usesBootOrder && { boot: { '@_order': String(Math.max(...spec.nics.map((n) => n.bootOrder ?? 0)) + 1) } }),
-  }];
+  const orders = bootOrders(spec);
+  let virtio = 0;
+  let scsiLike = 0;
+  return spec.disks.map((d, i) => ({
+    '@_type': 'file', '@_device': d.device,
+    driver: { '@_name': 'qemu', '@_type': d.format },
+    source: { '@_file': d.file },
+    target: { '@_dev': d.bus === 'virtio' ? targetName('vd', virtio++) : targetName('sd', scsiLike++), '@_bus': d.bus },
+    ...(orders[i] !== undefined && { boot: { '@_order': String(orders[i]) } }),
+    ...((d.readonly || d.device === 'cdrom') && { readonly: '' }),
+  }));
+}
+
+/** Controllers the disks need: virtio-scsi for scsi, xHCI for usb (q35 has AHCI built in for sata). */
+function controllerXml(spec: DomainSpec): Record<string, unknown>[] {
+  const buses = new Set(spec.disks.map((d) => d.bus));
+  return [
+    ...(buses.has('scsi') ? [{ '@_type': 'scsi', '@_index': '0', '@_model': 'virtio-scsi' }] : []),
+    ...(buses.has('usb') ? [{ '@_type': 'usb', '@_index': '0', '@_model': 'qemu-xhci' }] : []),
+  ];
 }
 
 export function renderDomainXml(spec: DomainSpec): string {
@@ -72,13 +126,15 @@ export function renderDomainXml(spec: DomainSpec): string {
       memory: { '@_unit': 'MiB', '#text': String(spec.memoryMiB) },
       vcpu: String(spec.cpus),
       os: osXml(spec),
-      features: { acpi: '' },
+      // Secure Boot's variable store is guarded by SMM; OVMF's secure build needs it on.
+      features: { acpi: '', ...(spec.efi?.secureBoot && { smm: { '@_state': 'on' } }) },
       on_poweroff: 'destroy',
       on_reboot: 'restart',
       on_crash: 'destroy',
       devices: {
         emulator: spec.emulator,
         disk: diskXml(spec),
+        controller: controllerXml(spec),
         interface: spec.nics.map(interfaceXml),
         serial: { '@_type': 'pty', log: { '@_file': spec.consoleLog, '@_append': 'on' }, target: { '@_port': '0' } },
         console: { '@_type': 'pty', target: { '@_type': 'serial', '@_port': '0' } },

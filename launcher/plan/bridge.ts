@@ -143,6 +143,9 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
       ...dhcpOptionsFor(spec, network, pod, iface, server, warnings),
     };
   }
-  const nic = nicPlan(iface, index, 'bridge', names, mac, mtu, dhcp, [...pod.ipv4, ...pod.ipv6].map((a) => a.address));
+  // The guest holds the pod's IPs itself; those dnsmasq does not lease are its static addresses.
+  const served = new Set([ipv4?.address, ipv6?.address]);
+  const unserved = [...pod.ipv4, ...pod.ipv6].filter((a) => !served.has(a.address)).map((a) => `${a.address}/${a.prefix}`);
+  const nic = nicPlan(iface, index, 'bridge', names, mac, mtu, dhcp, [...pod.ipv4, ...pod.ipv6].map((a) => a.address), unserved);
   return { nic, ops, ops6, sysctls, warnings };
 }

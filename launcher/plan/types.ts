@@ -23,6 +23,12 @@ export interface NicPlan {
   dhcp?: DhcpNic;
   /** IPs the guest will have, for status. */
   ips: string[];
+  /**
+   * The guest's addresses (CIDR) that no DHCP server hands out: a bridge
+   * NIC's extra pod IPs, or an IPv6 address with no subnet to serve on. The
+   * cloud-init network-config virtnet renders sets them statically.
+   */
+  staticAddresses: string[];
 }
 
 export interface PodPlan {
@@ -41,13 +47,13 @@ export interface PodPlan {
  * reports the pod's IPs for either binding, as KubeVirt does: that is where
  * the guest is reached.
  */
-export function nicPlan(iface: InterfaceSpec, index: number, binding: NicPlan['binding'], names: LinkNames, mac: string, mtu: number, dhcp: DhcpNic | undefined, podIps: string[]): NicPlan {
+export function nicPlan(iface: InterfaceSpec, index: number, binding: NicPlan['binding'], names: LinkNames, mac: string, mtu: number, dhcp: DhcpNic | undefined, podIps: string[], staticAddresses: string[] = []): NicPlan {
   return {
     name: iface.name, index, binding, names, mac, mtu, model: iface.model ?? 'virtio',
     linkState: iface.state === 'down' ? 'down' : 'up',
     ...(iface.pciAddress && { pciAddress: iface.pciAddress }), ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
     ...(dhcp && { dhcp }),
-    ips: podIps,
+    ips: podIps, staticAddresses,
   };
 }
 

@@ -37,10 +37,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const spec = (boot: unknown) => JSON.stringify({ name: 'vm', namespace: 'default', memoryMiB: 64, cpus: 1, interfaces: [], networks: [], boot });
+const spec = (boot: unknown, disks?: unknown) => JSON.stringify({ name: 'vm', namespace: 'default', memoryMiB: 64, cpus: 1, interfaces: [], networks: [], boot, ...(disks !== undefined && { disks }) });
 
 for (const [what, annotation, rule] of [
-  ['a disk outside the allowed directories', () => spec({ disk: join(dir, 'outside.raw'), format: 'raw' }), /boot\.disk: ".*outside\.raw" is outside the directories/u],
+  ['a disk outside the allowed directories', () => spec({ firmware: 'bios' }, [{ name: 'root', file: join(dir, 'outside.raw'), format: 'raw', device: 'disk', bus: 'virtio' }]), /disks\[0\]\.file: ".*outside\.raw" is outside the directories/u],
   ['a kernel that escapes by ..', () => spec({ kernel: `${join(dir, 'images')}/../outside.raw` }), /boot\.kernel: .* must be a normalised path/u],
   ['a spec of the wrong shape', () => JSON.stringify({ name: 5 }), /spec name: must be a non-empty string/u],
   ['a spec that is not JSON', () => '{', /not JSON/u],

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OVERLAY_FILE, prepareBootDisk, probeImage } from '../../../launcher/domain/disk.ts';
+import { overlayFile, prepareDiskOverlay, probeImage } from '../../../launcher/domain/disk.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-disk-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,8 +21,8 @@ test('a raw image gets a qcow2 overlay in the state directory; the image itself 
   writeFileSync(image, Buffer.alloc(1 << 20, 0));
   const before = readFileSync(image);
   const state = mkdtempSync(join(dir, 'state-'));
-  const overlay = await prepareBootDisk(image, 'raw', state);
-  assert.equal(overlay, join(state, OVERLAY_FILE));
+  const overlay = await prepareDiskOverlay(image, 'raw', overlayFile(state, 0));
+  assert.equal(overlay, join(state, 'disk-0-overlay.qcow2'));
   const info = JSON.parse(qemuImg('info', '--output=json', overlay)) as Record<string, unknown>;
   assert.equal(info.format, 'qcow2');
   assert.equal(info['backing-filename'], image);
@@ -34,7 +34,7 @@ test('a "raw" image that holds a qcow2 header naming a node file as backing is r
   const trap = join(dir, 'trap.raw');
   qemuImg('create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', trap, '1M');
   assert.equal((await probeImage(trap)).format, 'qcow2');
-  await assert.rejects(prepareBootDisk(trap, 'raw', mkdtempSync(join(dir, 'state-'))), /boot\.disk: ".*trap\.raw" is a qcow2 image, not raw as the spec says/u);
+  await assert.rejects(prepareDiskOverlay(trap, 'raw', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /disk: ".*trap\.raw" is a qcow2 image, not raw as the spec says/u);
 });
 
 test('a qcow2 image with a backing file of its own is refused', async () => {
@@ -42,11 +42,11 @@ test('a qcow2 image with a backing file of its own is refused', async () => {
   writeFileSync(base, Buffer.alloc(1 << 16, 0));
   const chained = join(dir, 'chained.qcow2');
   qemuImg('create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', base, chained);
-  await assert.rejects(prepareBootDisk(chained, 'qcow2', mkdtempSync(join(dir, 'state-'))), /has a backing file \(".*inner\.raw"\); a boot image must be self-contained/u);
+  await assert.rejects(prepareDiskOverlay(chained, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /has a backing file \(".*inner\.raw"\); a boot image must be self-contained/u);
 });
 
 test('a raw image declared qcow2 is refused', async () => {
   const image = join(dir, 'plain.raw');
   writeFileSync(image, Buffer.alloc(1 << 16, 7));
-  await assert.rejects(prepareBootDisk(image, 'qcow2', mkdtempSync(join(dir, 'state-'))), /is a raw image, not qcow2/u);
+  await assert.rejects(prepareDiskOverlay(image, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /is a raw image, not qcow2/u);
 });

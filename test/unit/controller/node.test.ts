@@ -26,21 +26,68 @@ test('boot: kernelBoot.host and hostDisk files are checked; cluster-only volumes
     const raw = join(dir, 'disk.img');
     writeFileSync(raw, Buffer.alloc(16));
     const devices = { disks: [{ name: 'root' }] };
-    assert.deepEqual(chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: qcow } }] }, 'spec').choice, { testGuest: false, boot: { disk: qcow, format: 'qcow2' } });
-    assert.deepEqual(chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: raw } }] }, 'spec').choice, { testGuest: false, boot: { disk: raw, format: 'raw' } });
-    const missing = chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: join(dir, 'nope') } }] }, 'spec.template.spec');
+    const root = { name: 'root', device: 'disk', bus: 'virtio' };
+    assert.deepEqual(chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: qcow, type: 'Disk' } }] }, 'spec').choice,
+      { boot: { firmware: { firmware: 'bios' } }, disks: [{ device: root, source: { hostFile: qcow, format: 'qcow2' } }] });
+    assert.deepEqual(chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: raw, type: 'Disk' } }] }, 'spec').choice?.disks,
+      [{ device: root, source: { hostFile: raw, format: 'raw' } }]);
+    const missing = chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: join(dir, 'nope'), type: 'Disk' } }] }, 'spec.template.spec');
     assert.deepEqual(missing.problems.map((p) => p.path), ['spec.template.spec.volumes[0].hostDisk.path']);
     assert.match(missing.problems[0]!.rule, /does not exist/u);
     const kernel = chooseBoot({ domain: { devices: {}, firmware: { kernelBoot: { kernelArgs: 'console=ttyS0', host: { kernelPath: raw } } } } }, 'spec');
-    assert.deepEqual(kernel.choice, { testGuest: false, boot: { kernel: raw, cmdline: 'console=ttyS0' } });
-    const cd = chooseBoot({ domain: { devices }, volumes: [{ name: 'root', containerDisk: { image: 'quay.io/containerdisks/fedora' } }, { name: 'ci', cloudInitNoCloud: { userData: '#cloud-config' } }] }, 'spec');
-    assert.deepEqual(cd.problems.map((p) => p.path), ['spec.volumes[0].containerDisk', 'spec.volumes[1].cloudInitNoCloud']);
-    assert.match(cd.problems[0]!.rule, /cannot provide containerDisk volume "root"/u);
-    assert.equal(cd.choice, undefined);
-    assert.equal(chooseBoot({ domain: { devices: {} } }, 'spec').choice?.testGuest, true);
+    assert.deepEqual(kernel.choice, { boot: { kernel: { kernel: raw, cmdline: 'console=ttyS0' } }, disks: [] });
+    const pvc = chooseBoot({ domain: { devices }, volumes: [{ name: 'root', persistentVolumeClaim: { claimName: 'data' } }] }, 'spec');
+    assert.deepEqual(pvc.problems.map((p) => p.path), ['spec.volumes[0].persistentVolumeClaim']);
+    assert.match(pvc.problems[0]!.rule, /cannot provide persistentVolumeClaim volume "root"/u);
+    assert.deepEqual(chooseBoot({ domain: { devices: {} } }, 'spec').choice?.boot, { testGuest: { cmdline: 'console=ttyS0 quiet panic=-1' } });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('boot: containerDisk and cloud-init volumes, KubeVirt defaults for buses and volumes without a disk', () => {
+  const spec = {
+    hostname: 'web',
+    domain: { devices: { disks: [{ name: 'root', bootOrder: 2, disk: { bus: 'sata' } }, { name: 'iso', cdrom: {} }] } },
+    volumes: [
+      { name: 'root', containerDisk: { image: 'registry:5000/kubevirt/fedora-cloud-container-disk-demo:devel' } },
+      { name: 'iso', containerDisk: { image: 'quay.io/x/iso:latest', imagePullPolicy: 'Never' as const, path: '/disk/a.iso' } },
+      { name: 'seed', cloudInitNoCloud: { userData: '#cloud-config\n', networkDataBase64: 'dmVyc2lvbjogMgo=' } },
+    ],
+  };
+  const c = chooseBoot(spec, 'spec', { hostname: 'web' });
+  assert.deepEqual(c.problems, []);
+  assert.deepEqual(c.choice?.boot, { firmware: { firmware: 'bios' } });
+  assert.deepEqual(c.choice?.disks, [
+    { device: { name: 'root', device: 'disk', bus: 'sata', bootOrder: 2 }, source: { image: 'registry:5000/kubevirt/fedora-cloud-container-disk-demo:devel', pullPolicy: 'IfNotPresent' } },
+    { device: { name: 'iso', device: 'cdrom', bus: 'sata' }, source: { image: 'quay.io/x/iso:latest', pullPolicy: 'Never', path: '/disk/a.iso' } },
+  ]);
+  assert.deepEqual(c.choice?.cloudInit, {
+    kind: 'noCloud', disk: { name: 'seed', device: 'disk', bus: 'virtio' }, hostname: 'web',
+    userDataBase64: Buffer.from('#cloud-config\n').toString('base64'), networkDataBase64: 'dmVyc2lvbjogMgo=',
+  });
+  // :latest (or no tag) defaults to Always, as Kubernetes does.
+  const latest = chooseBoot({ domain: { devices: {} }, volumes: [{ name: 'r', containerDisk: { image: 'quay.io/x/y' } }] }, 'spec');
+  assert.equal((latest.choice?.disks[0]?.source as { pullPolicy: string }).pullPolicy, 'Always');
+  // The cluster controller has no image cache.
+  const cluster = chooseBoot({ domain: { devices: {} }, volumes: [{ name: 'r', containerDisk: { image: 'quay.io/x/y' } }] }, 'spec', { onNode: false });
+  assert.match(cluster.problems[0]!.rule, /cluster controller cannot provide them yet/u);
+});
+
+test('boot: refusals name the field: secretRef in standalone mode, a lun, efi with a kernel, a missing kernel', () => {
+  const bad = chooseBoot({
+    domain: {
+      devices: { disks: [{ name: 'c', lun: {} }] },
+      firmware: { bootloader: { efi: {} }, kernelBoot: { host: { kernelPath: '/nonexistent/k' } } },
+    },
+    volumes: [{ name: 'c', hostDisk: { path: '/nonexistent/c', type: 'Disk' } }, { name: 'ci1', cloudInitNoCloud: { secretRef: { name: 's' } } as never }],
+  }, 'spec');
+  const byPath = Object.fromEntries(bad.problems.map((p) => [p.path, p.rule]));
+  assert.match(byPath['spec.domain.devices.disks[0].lun']!, /not SCSI LUNs/u);
+  assert.match(byPath['spec.volumes[1].cloudInitNoCloud.secretRef']!, /not available in standalone mode/u);
+  assert.match(byPath['spec.domain.firmware.bootloader.efi']!, /without firmware/u);
+  assert.match(byPath['spec.domain.firmware.kernelBoot.host.kernelPath']!, /does not exist/u);
+  assert.equal(bad.choice, undefined);
 });
 
 test('a VirtualMachine yields its VMI only when it should run', () => {

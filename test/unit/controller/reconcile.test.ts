@@ -51,7 +51,7 @@ test('launcher pods against golden manifests: masquerade on the pod network; mul
     networks: [{ name: 'main', multus: { networkName: 'infra/fast', default: true } }, { name: 'blue', multus: { networkName: 'blue-net' } }],
     nodeSelector: { 'kubernetes.io/hostname': 'node-a' }, tolerations: [{ key: 'vms', operator: 'Exists' }], hostname: 'vm1', subdomain: 'lab',
   });
-  golden('launcher-pod-multus.json', `${JSON.stringify(launcherPod(multus as never, { image: 'virtnet:test', boot: { disk: '/images/vm1.qcow2', format: 'qcow2' }, serviceCIDRs: [] }), null, 2)}\n`, GOLDEN);
+  golden('launcher-pod-multus.json', `${JSON.stringify(launcherPod(multus as never, { image: 'virtnet:test', boot: { firmware: 'bios' }, disks: [{ name: 'root', file: '/images/vm1.qcow2', format: 'qcow2', device: 'disk', bus: 'virtio' }], serviceCIDRs: [] }), null, 2)}\n`, GOLDEN);
 });
 
 const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType<typeof reconcileVmi>) => void }> = [
@@ -91,7 +91,7 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
   { name: 'a containerDisk: Failed, the source named', obs: observe(vmi({ volumes: [{ name: 'root', containerDisk: { image: 'x' } }], domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } } })), want: (a) => {
     const s = a[0]!.type === 'setStatus' ? a[0]!.status : assert.fail();
     assert.equal(s.phase, 'Failed');
-    assert.match(s.reason!, /containerDisk volume "root"/u);
+    assert.match(s.reason!, /spec.volumes\[0\].containerDisk: containerDisk volumes are pulled by `virtnet up`.*cannot provide them yet/u);
   } },
   { name: 'a pod gone under a running VMI: Failed, IPs kept', obs: observe(vmi({}, { status: { phase: 'Running', interfaces: [{ name: 'default', ipAddress: '10.244.1.5' }] } })), want: (a) => {
     const s = a[0]!.type === 'setStatus' ? a[0]!.status : assert.fail();
@@ -108,6 +108,16 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
     assert.ok(!a.some((x) => x.type === 'createPod'));
     assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.phase, 'Failed');
     assert.ok(['InvalidSpec', 'HostPathNotAllowed'].includes(String(a[0]!.type === 'setStatus' && a[0]!.status.conditions?.[0]?.reason)));
+  } },
+  { name: 'a hostDisk and a cloud-init volume: the launcher spec names the disk and carries the seed\'s data, instance-id the VMI\'s uid', obs: observe(vmi({
+    volumes: [{ name: 'root', hostDisk: { path: '/var/lib/virtnet/images/vm1.qcow2', type: 'Disk' } }, { name: 'ci', cloudInitNoCloud: { userData: '#cloud-config\n' } }],
+    domain: { devices: { disks: [{ name: 'root', disk: { bus: 'sata' }, bootOrder: 1 }], interfaces: [{ name: 'default', masquerade: {} }] } },
+  })), want: (a) => {
+    const p = a[0]!.type === 'createPod' ? a[0]!.pod : assert.fail('no pod');
+    const spec = JSON.parse(p.metadata.annotations['virtnet.io/launcher-spec']) as Obj;
+    assert.deepEqual(spec.boot, { firmware: 'bios' });
+    assert.deepEqual(spec.disks, [{ name: 'root', device: 'disk', bus: 'sata', bootOrder: 1, file: '/var/lib/virtnet/images/vm1.qcow2', format: 'qcow2' }]);
+    assert.deepEqual(spec.cloudInit, { kind: 'noCloud', disk: { name: 'ci', device: 'disk', bus: 'virtio' }, hostname: 'vm1', userDataBase64: Buffer.from('#cloud-config\n').toString('base64'), instanceId: 'uid-1' });
   } },
   { name: 'a hostDisk under an allowed directory gets its pod', obs: observe(vmi({ volumes: [{ name: 'root', hostDisk: { path: '/var/lib/virtnet/images/vm1.img', type: 'Disk' } }], domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } } })), want: (a) => assert.equal(a[0]!.type, 'createPod') },
   { name: 'a final VMI is left alone', obs: observe(vmi({}, { status: { phase: 'Succeeded', interfaces: [] } })), want: (a) => assert.deepEqual(a, []) },

@@ -27,9 +27,9 @@ function run(spec: unknown, allowed: string[]): { status: number | null; stderr:
 const good = { name: 'vm', namespace: 'default', memoryMiB: 64, cpus: 1, interfaces: [], networks: [] };
 
 test('a disk outside the allowed directories is refused before anything is made', () => {
-  const r = run({ ...good, boot: { disk: join(dir, 'outside.raw'), format: 'raw' } }, [join(dir, 'images')]);
+  const r = run({ ...good, boot: { firmware: 'bios' }, disks: [{ name: 'root', file: join(dir, 'outside.raw'), format: 'raw', device: 'disk', bus: 'virtio' }] }, [join(dir, 'images')]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /spec boot\.disk: .*outside\.raw\\?" is outside the directories this node allows/u);
+  assert.match(r.stderr, /spec disks\[0\]\.file: .*outside\.raw\\?" is outside the directories this node allows/u);
 });
 
 test('a launcher given no allowed directory refuses to run', () => {
@@ -45,7 +45,13 @@ for (const [what, spec, rule] of [
   ['interfaces not a list', { ...good, interfaces: 5, boot: { kernel: '/k' } }, /spec interfaces: must be a list/u],
   ['an interface with no name', { ...good, interfaces: [{}], boot: { kernel: '/k' } }, /spec interfaces\[0\]: must be an object with a string name/u],
   ['a kernel that is not a string', { ...good, boot: { kernel: 7 } }, /spec boot\.kernel: must be a string/u],
-  ['a disk of an unknown format', { ...good, boot: { disk: '/d', format: 'vmdk' } }, /spec boot\.format: "vmdk" must be qcow2 or raw/u],
+  ['a disk of an unknown format', { ...good, boot: { firmware: 'bios' }, disks: [{ name: 'r', file: '/d', format: 'vmdk', device: 'disk', bus: 'virtio' }] }, /spec disks\[0\]\.format: "vmdk" must be qcow2 or raw/u],
+  ['an unknown firmware', { ...good, boot: { firmware: 'coreboot' } }, /spec boot\.firmware: "coreboot" must be bios or efi/u],
+  ['a disk on an unknown bus', { ...good, boot: { firmware: 'bios' }, disks: [{ name: 'r', file: '/d', format: 'raw', device: 'disk', bus: 'ide' }] }, /spec disks\[0\]\.bus: "ide" must be one of virtio, sata, scsi, usb/u],
+  ['a floppy', { ...good, boot: { firmware: 'bios' }, disks: [{ name: 'r', file: '/d', format: 'raw', device: 'floppy', bus: 'virtio' }] }, /spec disks\[0\]\.device: "floppy" must be disk or cdrom/u],
+  ['a boot order of 0', { ...good, boot: { firmware: 'bios' }, disks: [{ name: 'r', file: '/d', format: 'raw', device: 'disk', bus: 'virtio', bootOrder: 0 }] }, /spec disks\[0\]\.bootOrder: 0 must be an integer from 1 to 65535/u],
+  ['a cloud-init of an unknown kind', { ...good, boot: { kernel: '/k' }, cloudInit: { kind: 'nocloud', disk: { name: 'ci', device: 'disk', bus: 'virtio' }, instanceId: 'u', hostname: 'h' } }, /spec cloudInit\.kind: "nocloud" must be noCloud or configDrive/u],
+  ['user data that is not base64', { ...good, boot: { kernel: '/k' }, cloudInit: { kind: 'noCloud', disk: { name: 'ci', device: 'disk', bus: 'virtio' }, instanceId: 'u', hostname: 'h', userDataBase64: '#cloud-config\n' } }, /spec cloudInit\.userDataBase64: must be base64/u],
   ['cpus past what QEMU starts', { ...good, cpus: 1e21, boot: { kernel: '/k' } }, /spec cpus: must be at most 512, the most vCPUs a VM gets \(is 1e\+21\)/u],
   ['cpus one past the bound', { ...good, cpus: 513, boot: { kernel: '/k' } }, /spec cpus: must be at most 512, .*\(is 513\)/u],
   ['memory past 16 TiB', { ...good, memoryMiB: 16 * 2 ** 20 + 1, boot: { kernel: '/k' } }, /spec memoryMiB: must be at most 16777216, 16 TiB \(is 16777217\)/u],

@@ -6,24 +6,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { renderDomainXml, pciAddressAttrs, type DomainSpec } from '../../../launcher/domain/xml.ts';
+import { renderDomainXml, pciAddressAttrs, targetName, type DomainDisk, type DomainSpec } from '../../../launcher/domain/xml.ts';
 import type { NicPlan } from '../../../launcher/plan/types.ts';
 import { golden } from './golden-helper.ts';
 
 const NIC0: NicPlan = {
   name: 'default', index: 0, binding: 'bridge',
   names: { podIf: 'eth0', bridge: 'k6t-eth0', podNic: 'eth0-nic', tap: 'tap0' },
-  mac: '02:5e:00:00:00:05', mtu: 1450, model: 'virtio', linkState: 'up', ips: ['10.244.0.5'],
+  mac: '02:5e:00:00:00:05', mtu: 1450, model: 'virtio', linkState: 'up', ips: ['10.244.0.5'], staticAddresses: [],
 };
 const NIC1: NicPlan = {
   name: 'blue', index: 1, binding: 'bridge',
   names: { podIf: 'pod16477688c0e', bridge: 'k6t-16477688c0e', podNic: '16477688c0e-nic', tap: 'tap16477688c0e' },
-  mac: '02:00:00:ab:cd:ef', mtu: 1400, model: 'e1000', linkState: 'down', bootOrder: 2, pciAddress: '0000:00:05.0', ips: [],
+  mac: '02:00:00:ab:cd:ef', mtu: 1400, model: 'e1000', linkState: 'down', bootOrder: 2, pciAddress: '0000:00:05.0', ips: [], staticAddresses: [],
 };
 
 const BASE: DomainSpec = {
   name: 'default_vm1', accel: 'kvm', memoryMiB: 512, cpus: 2,
-  boot: { kernel: '/var/lib/virtnet/vmlinuz', initrd: '/var/lib/virtnet/initrd.img', cmdline: 'console=ttyS0 quiet' },
+  kernel: { kernel: '/var/lib/virtnet/vmlinuz', initrd: '/var/lib/virtnet/initrd.img', cmdline: 'console=ttyS0 quiet' },
+  disks: [],
   nics: [NIC0, NIC1],
   consoleLog: '/var/run/virtnet/console.log',
   emulator: '/usr/bin/qemu-system-x86_64',
@@ -74,7 +75,7 @@ test('golden: kernel boot, two NICs (boot order, PCI address, e1000, link down, 
 });
 
 test('golden: kernel boot under TCG, default cmdline, no initrd', () => {
-  const xml = renderDomainXml({ ...BASE, accel: 'tcg', boot: { kernel: '/k' }, nics: [NIC0] });
+  const xml = renderDomainXml({ ...BASE, accel: 'tcg', kernel: { kernel: '/k' }, nics: [NIC0] });
   validate(golden('domain-kernel-tcg.xml', xml));
   const d = parse(xml);
   assert.equal(d['@_type'], 'qemu');
@@ -82,33 +83,64 @@ test('golden: kernel boot under TCG, default cmdline, no initrd', () => {
   assert.equal((d.os as Obj).initrd, undefined);
 });
 
-test('golden: disk boot (qcow2) without NIC boot order: <boot dev="hd"/>', () => {
+const ROOT: DomainDisk = { file: '/var/lib/virtnet/pods/x/disk-0-overlay.qcow2', format: 'qcow2', device: 'disk', bus: 'virtio' };
+const SEED: DomainDisk = { file: '/var/lib/virtnet/pods/x/cloud-init.iso', format: 'raw', device: 'disk', bus: 'virtio', readonly: true };
+const { kernel: _kernel, ...FIRMWARE } = BASE;
+
+test('golden: disk boot without any boot order: the first writable disk gets order 1, never the seed', () => {
   const { bootOrder: _unused, ...nic1NoBoot } = NIC1;
-  const xml = renderDomainXml({ ...BASE, boot: { disk: '/var/lib/virtnet/disk.qcow2', format: 'qcow2' }, nics: [NIC0, nic1NoBoot] });
+  const xml = renderDomainXml({ ...FIRMWARE, disks: [SEED, ROOT], nics: [NIC0, nic1NoBoot] });
   validate(golden('domain-disk.xml', xml));
   const d = parse(xml);
-  assert.deepEqual((d.os as Obj).boot, { '@_dev': 'hd' });
-  const disk = (d.devices as Obj).disk as Obj;
-  assert.deepEqual(disk, {
+  assert.equal((d.os as Obj).boot, undefined);
+  const disks = (d.devices as Obj).disk as Obj[];
+  assert.deepEqual(disks[0], {
+    '@_type': 'file', '@_device': 'disk', driver: { '@_name': 'qemu', '@_type': 'raw' },
+    source: { '@_file': SEED.file }, target: { '@_dev': 'vda', '@_bus': 'virtio' }, readonly: '',
+  });
+  assert.deepEqual(disks[1], {
     '@_type': 'file', '@_device': 'disk', driver: { '@_name': 'qemu', '@_type': 'qcow2' },
-    source: { '@_file': '/var/lib/virtnet/disk.qcow2' }, target: { '@_dev': 'vda', '@_bus': 'virtio' },
+    source: { '@_file': ROOT.file }, target: { '@_dev': 'vdb', '@_bus': 'virtio' }, boot: { '@_order': '1' },
   });
   for (const i of (d.devices as Obj).interface as Obj[]) assert.deepEqual(i.rom, { '@_enabled': 'no' });
 });
 
-test('golden: disk boot with a NIC boot order: the disk comes after it, no <os><boot>', () => {
-  const xml = renderDomainXml({ ...BASE, boot: { disk: '/var/lib/virtnet/disk.raw', format: 'raw' } });
+test('golden: the VMI\'s boot orders as given (KubeVirt: devices without one are not tried); sata, scsi, cdrom and their controllers', () => {
+  const disks: DomainDisk[] = [
+    { ...ROOT, bus: 'sata', bootOrder: 1 }, { ...ROOT, file: '/d/data.qcow2', bus: 'scsi' },
+    { file: '/d/cd.qcow2', format: 'qcow2', device: 'cdrom', bus: 'sata', bootOrder: 3 },
+  ];
+  const xml = renderDomainXml({ ...FIRMWARE, disks });
   validate(golden('domain-disk-nic-boot.xml', xml));
   const d = parse(xml);
-  assert.equal((d.os as Obj).boot, undefined);
-  assert.deepEqual(((d.devices as Obj).disk as Obj).boot, { '@_order': '3' });
+  const got = ((d.devices as Obj).disk as Obj[]).map((x) => [x['@_device'], (x.target as Obj)['@_dev'], (x.target as Obj)['@_bus'], (x.boot as Obj | undefined)?.['@_order'], 'readonly' in x]);
+  assert.deepEqual(got, [['disk', 'sda', 'sata', '1', false], ['disk', 'sdb', 'scsi', undefined, false], ['cdrom', 'sdc', 'sata', '3', true]]);
+  assert.deepEqual((d.devices as Obj).controller, { '@_type': 'scsi', '@_index': '0', '@_model': 'virtio-scsi' });
+  assert.deepEqual(((d.devices as Obj).interface as Obj[])[1]!.boot, { '@_order': '2' });
+});
+
+test('golden: UEFI with Secure Boot: pflash loader, the VM\'s own NVRAM from the template, SMM on', () => {
+  const efi = { code: '/usr/share/OVMF/OVMF_CODE_4M.ms.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd', nvram: '/var/lib/virtnet/pods/x/nvram.fd', secureBoot: true };
+  const xml = renderDomainXml({ ...FIRMWARE, disks: [ROOT], efi });
+  validate(golden('domain-efi.xml', xml));
+  const d = parse(xml);
+  assert.deepEqual((d.os as Obj).loader, { '@_readonly': 'yes', '@_secure': 'yes', '@_type': 'pflash', '#text': efi.code });
+  assert.deepEqual((d.os as Obj).nvram, { '@_template': efi.varsTemplate, '#text': efi.nvram });
+  assert.deepEqual((d.features as Obj).smm, { '@_state': 'on' });
+  const plain = parse(renderDomainXml({ ...FIRMWARE, disks: [ROOT], efi: { ...efi, secureBoot: false } }));
+  assert.equal(((plain.os as Obj).loader as Obj)['@_secure'], 'no');
+  assert.equal((plain.features as Obj).smm, undefined);
+});
+
+test('target names past vdz, as Linux names them', () => {
+  assert.deepEqual([0, 1, 25, 26, 27, 51, 52, 701, 702].map((n) => targetName('vd', n)), ['vda', 'vdb', 'vdz', 'vdaa', 'vdab', 'vdaz', 'vdba', 'vdzz', 'vdaaa']);
 });
 
 test('values are escaped: a console log path with & and < round-trips', () => {
   const consoleLog = `/var/run/a&b<c>"d'/console.log`;
   const name = 'ns_vm<&>';
   const emulator = '/usr/bin/qemu&<';
-  const xml = renderDomainXml({ ...BASE, name, consoleLog, emulator, boot: { kernel: '/k&<', cmdline: 'a=<b>&c="d"' } });
+  const xml = renderDomainXml({ ...BASE, name, consoleLog, emulator, kernel: { kernel: '/k&<', cmdline: 'a=<b>&c="d"' } });
   assert.doesNotMatch(xml, /a&b<c/u);
   const d = parse(xml);
   assert.equal(d.name, name);
