@@ -1,5 +1,6 @@
 /**
- * The reference for VM networking benchmarks: the test guest on bare QEMU,
+ * The reference for VM networking benchmarks: a guest on bare QEMU (the
+ * test guest's kernel, or a disk image with its cloud-init seed),
  * with everything made by hand: a namespace, a bridge, a tap, a dnsmasq
  * bound to the bridge, and QEMU, until the guest's DHCP lease appears.
  * It times both "from nothing" (namespace creation → lease) and "tap ready"
@@ -24,8 +25,16 @@ export interface BareRun {
   tapReadyMs: number;
 }
 
+/** What bare QEMU boots: the test guest's kernel, or a disk (booted by SeaBIOS) with a cloud-init seed ISO. */
+export type BareGuest = { kernel: string; initrd: string } | { disk: string; seed: string; memoryMiB: number };
+
+function guestArgs(g: BareGuest): string[] {
+  if ('kernel' in g) return ['-m', '256', '-kernel', g.kernel, '-initrd', g.initrd, '-append', 'console=ttyS0 quiet panic=-1'];
+  return ['-m', String(g.memoryMiB), '-drive', `file=${g.disk},format=qcow2,if=virtio`, '-drive', `file=${g.seed},format=raw,if=virtio,readonly=on`];
+}
+
 /** @param track called with each child started, so that its owner can kill it on exit */
-export async function bareQemuToLease(ns: string, dir: string, g: { kernel: string; initrd: string }, track: (c: ChildProcess) => void): Promise<BareRun> {
+export async function bareQemuToLease(ns: string, dir: string, g: BareGuest, track: (c: ChildProcess) => void, leaseTimeoutMs = 120_000): Promise<BareRun> {
   spawnSync('ip', ['netns', 'del', ns]);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -44,12 +53,12 @@ export async function bareQemuToLease(ns: string, dir: string, g: { kernel: stri
   track(dnsmasq);
   await until('bare dnsmasq', () => existsSync(join(dir, 'pid')), 5000);
   const tapReady = performance.now();
-  const qemu = spawn('ip', ['netns', 'exec', ns, 'qemu-system-x86_64', '-accel', 'tcg', '-machine', 'q35', '-m', '256', '-nodefaults', '-display', 'none', '-serial', 'null', '-monitor', 'none',
-    '-kernel', g.kernel, '-initrd', g.initrd, '-append', 'console=ttyS0 quiet panic=-1',
+  const qemu = spawn('ip', ['netns', 'exec', ns, 'qemu-system-x86_64', '-accel', 'tcg', '-machine', 'q35', '-nodefaults', '-display', 'none', '-serial', 'null', '-monitor', 'none',
+    ...guestArgs(g),
     '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02'], { stdio: 'ignore' });
   track(qemu);
   const leases = join(dir, 'leases');
-  await until('bare lease', () => existsSync(leases) && readFileSync(leases, 'utf8').includes('10.250.0.2'), 120_000);
+  await until('bare lease', () => existsSync(leases) && readFileSync(leases, 'utf8').includes('10.250.0.2'), leaseTimeoutMs);
   const end = performance.now();
   qemu.kill('SIGKILL');
   dnsmasq.kill('SIGTERM');

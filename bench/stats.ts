@@ -40,3 +40,9 @@ export function summarize(samples: readonly number[]): Summary {
 export function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
+
+/** One row of a benchmark's markdown table: label, n, p50, p95 (ms, two decimals). */
+export function summaryRow(label: string, samples: readonly number[]): string {
+  const s = summarize(samples);
+  return `| ${label} | ${s.n} | ${round2(s.p50)} | ${round2(s.p95)} |`;
+}

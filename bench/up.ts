@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bareQemuToLease } from './bare-qemu.ts';
-import { round2, summarize } from './stats.ts';
+import { round2, summarize, summaryRow } from './stats.ts';
+import { runBench } from './harness.ts';
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--n') + 1]) > 0 && args.includes('--n') ? Number(args[args.indexOf('--n') + 1]) : 5;
@@ -60,25 +61,13 @@ async function main(): Promise<void> {
       steps.set(m[1]!, [...(steps.get(m[1]!) ?? []), ms]);
     }
   }
-  const row = (label: string, xs: number[]) => {
-    const s = summarize(xs);
-    return `| ${label} | ${s.n} | ${round2(s.p50)} | ${round2(s.p95)} |`;
-  };
   console.log(`virtnet up benchmark (${new Date().toISOString()}), TCG guest, ms`);
   console.log('| measure | n | p50 | p95 |\n|---|---|---|---|');
-  console.log(row('`virtnet up examples/vm-bridge.yaml` → exit with the lease (CLI wall time)', up));
-  console.log(row('bare QEMU from nothing → lease (netns, bridge, tap, dnsmasq, QEMU by hand)', bare));
-  console.log(row('`virtnet down vm-bridge` (CLI wall time)', down));
-  for (const [name, xs] of steps) console.log(row(`  step: ${name}`, xs));
+  console.log(summaryRow('`virtnet up examples/vm-bridge.yaml` → exit with the lease (CLI wall time)', up));
+  console.log(summaryRow('bare QEMU from nothing → lease (netns, bridge, tap, dnsmasq, QEMU by hand)', bare));
+  console.log(summaryRow('`virtnet down vm-bridge` (CLI wall time)', down));
+  for (const [name, xs] of steps) console.log(summaryRow(`  step: ${name}`, xs));
   console.log(`ratio up/bare (p50): ${round2(summarize(up).p50 / summarize(bare).p50)}x`);
 }
 
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
-main().then(cleanup, (err: Error) => {
-  cleanup();
-  console.error(err.message);
-  process.exit(1);
-});
+runBench(main, cleanup);

@@ -24,7 +24,8 @@ export class TestNode {
   readonly netns: Netns;
   readonly stateDir: string;
 
-  constructor() {
+  /** @param baseEnv added to the environment of every command this node runs (an image cache, a registries.conf). */
+  constructor(private readonly baseEnv: Record<string, string> = {}) {
     this.netns = makeNetns('vnt-node');
     this.stateDir = mkdtempSync(join(tmpdir(), 'virtnet-test-node-'));
   }
@@ -40,7 +41,7 @@ export class TestNode {
    */
   private env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const { VIRTNET_CNI_POLICY: _testPolicy, ...rest } = process.env;
-    return { ...rest, ...extra };
+    return { ...rest, ...this.baseEnv, ...extra };
   }
 
   /** Run `virtnet ARGS` to its end (with `env` added to the environment). */
