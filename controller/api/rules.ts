@@ -14,6 +14,7 @@ import { dnsProblems, metadataProblems } from './rules-names.ts';
 import { networkProblems, type RuleEnv } from './rules-networks.ts';
 import type { VirtualMachine, VirtualMachineInstance, VmiSpec } from './schema.ts';
 import { diskPathProblem, imageReferenceProblem } from '../node/images/reference.ts';
+import { MAX_BOOT_ORDER } from '../../launcher/spec.ts';
 
 export type { RuleProblem } from './paths.ts';
 export type { RuleEnv } from './rules-networks.ts';
@@ -84,6 +85,7 @@ function bootOrderProblems(spec: VmiSpec, at: string): RuleProblem[] {
   for (const { order, path } of devices) {
     if (order === undefined) continue;
     if (order < 1) { out.push({ path, rule: `must be greater than 0 (is ${order})` }); continue; }
+    if (order > MAX_BOOT_ORDER) { out.push({ path, rule: `must be at most ${MAX_BOOT_ORDER} (is ${order})` }); continue; }
     const first = seen.get(order);
     if (first !== undefined) out.push({ path, rule: `${order} must be unique; also used by ${first}` });
     else seen.set(order, path);
@@ -122,6 +124,23 @@ function diskProblems(spec: VmiSpec, at: string): RuleProblem[] {
 const CLOUD_INIT_MAX_BYTES = 2048;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/u;
 
+/** Base64 as KubeVirt decodes it: Go's StdEncoding skips CR and LF, so `base64`'s 76-column lines are fine. */
+export function unwrapBase64(text: string): string {
+  return text.replace(/[\r\n]/gu, '');
+}
+
+/**
+ * Why `text` is not base64, without echoing it: cloud-init data holds
+ * passwords and keys, which an error must not print.
+ */
+function base64Problem(text: string): string | undefined {
+  const b64 = unwrapBase64(text);
+  if (BASE64.test(b64)) return undefined;
+  const bad = /[^A-Za-z0-9+/=]/u.exec(b64);
+  return bad ? `is not valid base64: character ${bad.index + 1} (after line breaks are dropped) is not one of A-Z a-z 0-9 + / =`
+    : `is not valid base64: ${b64.length} characters, not a whole number of 4-character groups with = only at the end`;
+}
+
 function cloudInitProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const out: RuleProblem[] = [];
   (spec.volumes ?? []).forEach((v, i) => {
@@ -136,8 +155,9 @@ function cloudInitProblems(spec: VmiSpec, at: string): RuleProblem[] {
         if (text === undefined) continue;
         const twin = key.endsWith('Base64') ? key.slice(0, -'Base64'.length) : `${key}Base64`;
         if (base64 && (ci as Record<string, unknown>)[twin] !== undefined) out.push({ path: `${p}.${key}`, rule: `cannot be used together with ${twin}; give one of the two` });
-        if (base64 && !BASE64.test(text)) { out.push({ path: `${p}.${key}`, rule: `${shown(text)} is not valid base64` }); continue; }
-        const bytes = base64 ? Buffer.from(text, 'base64').length : Buffer.byteLength(text, 'utf8');
+        const b64Problem = base64 ? base64Problem(text) : undefined;
+        if (b64Problem) { out.push({ path: `${p}.${key}`, rule: b64Problem }); continue; }
+        const bytes = base64 ? Buffer.from(unwrapBase64(text), 'base64').length : Buffer.byteLength(text, 'utf8');
         if (bytes > CLOUD_INIT_MAX_BYTES) out.push({ path: `${p}.${key}`, rule: `is ${bytes} bytes${base64 ? ' decoded' : ''}; at most ${CLOUD_INIT_MAX_BYTES}, as KubeVirt allows inline` });
       }
     }

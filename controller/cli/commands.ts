@@ -140,7 +140,7 @@ function bootProblems(objects: ReadonlyArray<{ kind: string; object: unknown; so
     if (kind !== 'VirtualMachineInstance' && kind !== 'VirtualMachine') return [];
     const vmi = kind === 'VirtualMachine' ? vmiForVm(object as Record<string, any>) : (object as Record<string, any>);
     const base = kind === 'VirtualMachine' ? 'spec.template.spec' : 'spec';
-    return chooseBoot(vmi.spec, base, { hostname: vmi.spec.hostname ?? vmi.metadata.name }).problems.map((p) => ({ ...p, ...(source && { source }) }));
+    return chooseBoot(vmi.spec, base, { vmiName: vmi.metadata.name }).problems.map((p) => ({ ...p, ...(source && { source }) }));
   });
 }
 

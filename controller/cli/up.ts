@@ -70,7 +70,7 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     }
     if (!vmi) continue;
     const base = kind === 'VirtualMachine' ? 'spec.template.spec' : 'spec';
-    const chosen = chooseBoot(vmi.spec, base, { hostname: vmi.spec.hostname ?? vmi.metadata.name });
+    const chosen = chooseBoot(vmi.spec, base, { vmiName: vmi.metadata.name });
     problems.push(...chosen.problems.map((p) => ({ ...p, source })));
     const action = rt.plan(vmi.metadata.namespace, vmi.metadata.name, vmi.spec);
     if (action === 'clash') problems.push({ source, path: 'metadata.name', rule: `VirtualMachineInstance ${vmi.metadata.namespace}/${vmi.metadata.name} ${CLASH}: \`virtnet down ${vmi.metadata.name}\` first` });

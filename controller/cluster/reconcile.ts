@@ -105,7 +105,7 @@ export function reconcileVmi(o: VmiObservation, now = new Date().toISOString()):
   if (prev && ['Scheduling', 'Scheduled', 'Running'].includes(prev.phase)) {
     return setStatus(prev, { ...stuck('Failed', 'LauncherPodGone', 'the launcher pod is gone'), interfaces: prev.interfaces }, now);
   }
-  const boot = chooseBoot(o.vmi.spec, 'spec', { onNode: false, hostname: o.vmi.spec.hostname ?? o.vmi.metadata.name });
+  const boot = chooseBoot(o.vmi.spec, 'spec', { onNode: false, vmiName: o.vmi.metadata.name });
   if (!boot.choice) return setStatus(prev, stuck('Failed', 'UnsupportedBootSource', formatProblems(boot.problems)), now);
   const b = boot.choice.boot;
   const bootSpec: BootSpec = 'kernel' in b ? b.kernel : 'firmware' in b ? b.firmware : { ...o.testGuest, cmdline: b.testGuest.cmdline };

@@ -21,6 +21,8 @@ import { defaultPullPolicy } from './images/reference.ts';
 import { ovmfFiles } from '../../launcher/domain/firmware.ts';
 import type { Problem } from '../api/manifests.ts';
 import type { PULL_POLICIES, VmiDisk, VmiSpec, VmiVolume } from '../api/schema.ts';
+import { unwrapBase64 } from '../api/rules.ts';
+import { dhcpHostname } from '../../lib/dnsmasq-values.ts';
 
 type PullPolicy = (typeof PULL_POLICIES)[number];
 
@@ -46,8 +48,8 @@ type BootFields = Pick<VmiSpec, 'domain' | 'volumes' | 'hostname'>;
 export interface BootOptions {
   /** false for the cluster controller: node files live on the nodes, not beside it, and it has no image cache. */
   onNode?: boolean;
-  /** The guest's hostname for cloud-init: spec.hostname, else the VMI's name. */
-  hostname?: string;
+  /** The VMI's name: with spec.hostname, it gives cloud-init's local-hostname. */
+  vmiName?: string;
 }
 
 /** QEMU's qcow2 magic, "QFI\xfb" (docs/interop/qcow2.txt); anything else boots as raw. */
@@ -127,11 +129,13 @@ class Choosing {
     }
     // A second cloud-init volume is refused by admission (rules.ts).
     if (this.cloudInit) return;
-    const base64 = (text?: string, b64?: string) => b64 ?? (text === undefined ? undefined : Buffer.from(text, 'utf8').toString('base64'));
+    const base64 = (text?: string, b64?: string) => (b64 !== undefined ? unwrapBase64(b64) : text === undefined ? undefined : Buffer.from(text, 'utf8').toString('base64'));
     const userDataBase64 = base64(ci.userData, ci.userDataBase64);
     const networkDataBase64 = base64(ci.networkData, ci.networkDataBase64);
     this.cloudInit = {
-      kind: source === 'cloudInitNoCloud' ? 'noCloud' : 'configDrive', disk: device, hostname: this.o.hostname ?? 'vm',
+      kind: source === 'cloudInitNoCloud' ? 'noCloud' : 'configDrive', disk: device,
+      // The name DHCP hands out too: spec.hostname, else the name's first label (KubeVirt's rule).
+      hostname: dhcpHostname(this.o.vmiName ?? 'vm', this.spec.hostname),
       ...(userDataBase64 !== undefined && { userDataBase64 }), ...(networkDataBase64 !== undefined && { networkDataBase64 }),
     };
   }

@@ -13,7 +13,7 @@ import { crashPoint } from '../../lib/crash-point.ts';
 import { isAlive, startTime } from '../../lib/process.ts';
 import { LockBusyError, withLock } from '../../lib/lockfile.ts';
 import { readStatus, type LauncherStatus } from '../../launcher/status.ts';
-import type { LauncherSpec } from '../../launcher/spec.ts';
+import { parseLauncherSpec, type LauncherSpec } from '../../launcher/spec.ts';
 import { launcherPodNetworkAnnotations } from '../render/networks.ts';
 import { ipamSubnets, nodeCniPolicyFor, type NodeConfig } from './config.ts';
 import type { ValidationContext } from '../api/manifests.ts';
@@ -135,13 +135,20 @@ export class NodeRuntime {
     const vmiDir = this.store.vmiDir(namespace, name);
     const launcherDir = this.store.launcherDir(rec.netns);
     try {
+      // The launcher will refuse a spec it cannot run: find out before any network is made.
+      let spec: LauncherSpec;
+      try {
+        spec = parseLauncherSpec(launcherSpec(rec));
+      } catch (err) {
+        throw new StepError('validate', (err as Error).message);
+      }
       const resolv = sandboxResolvConf(hostResolvConf(), obj.spec.dnsPolicy, obj.spec.dnsConfig);
       await this.step(rec, 'sandbox', report, () => createSandbox(rec, resolv, vmiDir), () => `netns ${rec.netns}`);
       rec.networkStatus = await this.step(rec, 'pod networks', report, () => attachSandbox(this.cfg, rec),
         (st) => st.map((s) => `${s.interface}=${(s.ips ?? []).join(',') || 'L2'}`).join(' '));
       this.store.writeVmi(rec);
       this.store.privateDir(launcherDir);
-      rec.launcherPid = await this.step(rec, 'launcher', report, () => startLauncher(this.cfg, rec, vmiDir, launcherDir, launcherSpec(rec)), (pid) => `pid ${pid}`);
+      rec.launcherPid = await this.step(rec, 'launcher', report, () => startLauncher(this.cfg, rec, vmiDir, launcherDir, spec), (pid) => `pid ${pid}`);
       rec.launcherStart = startTime(rec.launcherPid);
       rec.state = 'Created';
       this.store.writeVmi(rec);

@@ -9,11 +9,12 @@
  * from the VMI author, so a guest booted from a "raw" image could write a
  * qcow2 header into it naming /dev/sda as its backing file; booted later as
  * qcow2, QEMU would open that file, which no allowed-path check ever saw.
- * So the probed format must be the declared one, and a boot image may have
- * no backing file of its own.
+ * So the probed format must be the declared one, and a disk may have
+ * neither a backing file nor an external data file (lib/qemu-img.ts).
  */
 import { join } from 'node:path';
 import { exec } from '../../lib/exec.ts';
+import { externalReference, qemuImgInfo } from '../../lib/qemu-img.ts';
 import { ErrorCode, VirtnetError } from '../../lib/errors.ts';
 
 /** The overlay of the spec's disk number `index`, in the launcher's state directory. */
@@ -21,28 +22,14 @@ export function overlayFile(stateDir: string, index: number): string {
   return join(stateDir, `disk-${index}-overlay.qcow2`);
 }
 
-interface ImageInfo {
-  format: string;
-  backingFile?: string;
-}
-
-/** What qemu-img finds in the file, by its own probing (never the declared format). */
-export async function probeImage(path: string): Promise<ImageInfo> {
-  const { stdout } = await exec(['qemu-img', 'info', '--output=json', '--', path]);
-  const info = JSON.parse(stdout) as { format?: unknown; 'backing-filename'?: unknown };
-  if (typeof info.format !== 'string') throw new VirtnetError(ErrorCode.invalidConfig, `disk: qemu-img found no format in "${path}"`);
-  return { format: info.format, ...(typeof info['backing-filename'] === 'string' && { backingFile: info['backing-filename'] }) };
-}
-
 /** Check a disk image and make the VM's overlay over it at `overlay`; returns the overlay's path. */
 export async function prepareDiskOverlay(path: string, format: 'qcow2' | 'raw', overlay: string): Promise<string> {
-  const info = await probeImage(path);
+  const info = await qemuImgInfo(path);
   if (info.format !== format) {
-    throw new VirtnetError(ErrorCode.invalidConfig, `disk: "${path}" is a ${info.format} image, not ${format} as the spec says; a disk is opened only as what it is`);
+    throw new VirtnetError(ErrorCode.invalidConfig, `disk: "${path}" is a ${info.format || 'unknown'} image, not ${format} as the spec says; a disk is opened only as what it is`);
   }
-  if (info.backingFile !== undefined) {
-    throw new VirtnetError(ErrorCode.invalidConfig, `disk: "${path}" has a backing file ("${info.backingFile}"); a boot image must be self-contained`);
-  }
+  const external = externalReference(info);
+  if (external) throw new VirtnetError(ErrorCode.invalidConfig, `disk: "${path}" ${external}; a disk image must be self-contained`);
   await exec(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', format, '-b', path, '--', overlay]);
   return overlay;
 }

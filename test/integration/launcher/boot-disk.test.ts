@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { overlayFile, prepareDiskOverlay, probeImage } from '../../../launcher/domain/disk.ts';
+import { overlayFile, prepareDiskOverlay } from '../../../launcher/domain/disk.ts';
+import { qemuImgInfo } from '../../../lib/qemu-img.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-disk-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +34,7 @@ test('a raw image gets a qcow2 overlay in the state directory; the image itself 
 test('a "raw" image that holds a qcow2 header naming a node file as backing is refused', async () => {
   const trap = join(dir, 'trap.raw');
   qemuImg('create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', trap, '1M');
-  assert.equal((await probeImage(trap)).format, 'qcow2');
+  assert.equal((await qemuImgInfo(trap)).format, 'qcow2');
   await assert.rejects(prepareDiskOverlay(trap, 'raw', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /disk: ".*trap\.raw" is a qcow2 image, not raw as the spec says/u);
 });
 
@@ -42,7 +43,15 @@ test('a qcow2 image with a backing file of its own is refused', async () => {
   writeFileSync(base, Buffer.alloc(1 << 16, 0));
   const chained = join(dir, 'chained.qcow2');
   qemuImg('create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', base, chained);
-  await assert.rejects(prepareDiskOverlay(chained, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /has a backing file \(".*inner\.raw"\); a boot image must be self-contained/u);
+  await assert.rejects(prepareDiskOverlay(chained, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /has a backing file \(.*inner\.raw\); a disk image must be self-contained/u);
+});
+
+test('a qcow2 image with an external data file is refused: the guest would read that host file (review of issue 12)', async () => {
+  const secret = join(dir, 'outside-secret');
+  writeFileSync(secret, Buffer.alloc(1 << 16, 0x53));
+  const image = join(dir, 'datafile.qcow2');
+  qemuImg('create', '-q', '-f', 'qcow2', '-o', `data_file=${secret},data_file_raw=on`, image, '64K');
+  await assert.rejects(prepareDiskOverlay(image, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /has an external data file \(.*outside-secret\); a disk image must be self-contained/u);
 });
 
 test('a raw image declared qcow2 is refused', async () => {

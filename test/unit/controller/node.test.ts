@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sandboxResolvConf } from '../../../controller/node/sandbox.ts';
 import { chooseBoot } from '../../../controller/node/boot.ts';
+import { validateManifests } from '../../../controller/api/manifests.ts';
 import { vmiFromVm } from '../../../controller/cli/up.ts';
 import { vmiStatus } from '../../../controller/node/vmi-status.ts';
 import type { VmiRecord } from '../../../controller/node/store.ts';
@@ -55,7 +56,7 @@ test('boot: containerDisk and cloud-init volumes, KubeVirt defaults for buses an
       { name: 'seed', cloudInitNoCloud: { userData: '#cloud-config\n', networkDataBase64: 'dmVyc2lvbjogMgo=' } },
     ],
   };
-  const c = chooseBoot(spec, 'spec', { hostname: 'web' });
+  const c = chooseBoot(spec, 'spec', { vmiName: 'web.example' });
   assert.deepEqual(c.problems, []);
   assert.deepEqual(c.choice?.boot, { firmware: { firmware: 'bios' } });
   assert.deepEqual(c.choice?.disks, [
@@ -66,6 +67,9 @@ test('boot: containerDisk and cloud-init volumes, KubeVirt defaults for buses an
     kind: 'noCloud', disk: { name: 'seed', device: 'disk', bus: 'virtio' }, hostname: 'web',
     userDataBase64: Buffer.from('#cloud-config\n').toString('base64'), networkDataBase64: 'dmVyc2lvbjogMgo=',
   });
+  // Without spec.hostname, cloud-init gets the name DHCP hands out: the VMI name's first label.
+  const named = chooseBoot({ domain: { devices: {} }, volumes: [{ name: 'ci', cloudInitNoCloud: {} }] }, 'spec', { vmiName: 'my.vm' });
+  assert.equal(named.choice?.cloudInit?.hostname, 'my');
   // :latest (or no tag) defaults to Always, as Kubernetes does.
   const latest = chooseBoot({ domain: { devices: {} }, volumes: [{ name: 'r', containerDisk: { image: 'quay.io/x/y' } }] }, 'spec');
   assert.equal((latest.choice?.disks[0]?.source as { pullPolicy: string }).pullPolicy, 'Always');
@@ -88,6 +92,16 @@ test('boot: refusals name the field: secretRef in standalone mode, a lun, efi wi
   assert.match(byPath['spec.domain.firmware.bootloader.efi']!, /without firmware/u);
   assert.match(byPath['spec.domain.firmware.kernelBoot.host.kernelPath']!, /does not exist/u);
   assert.equal(bad.choice, undefined);
+});
+
+test('boot: userDataBase64 wrapped at 76 columns, as base64(1) writes it, is valid and reaches the launcher unwrapped', () => {
+  const text = '#cloud-config\n'.repeat(10);
+  const wrapped = `${Buffer.from(text).toString('base64').replace(/(.{76})/gu, '$1\n')}\n`;
+  const vmi = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: 'w' }, spec: { domain: { devices: {} }, volumes: [{ name: 'ci', cloudInitNoCloud: { userDataBase64: wrapped } }] } };
+  assert.deepEqual(validateManifests([{ source: 'w', object: vmi }]).problems, []);
+  const b64 = chooseBoot(vmi.spec, 'spec').choice?.cloudInit?.userDataBase64;
+  assert.equal(Buffer.from(b64!, 'base64').toString(), text);
+  assert.doesNotMatch(b64!, /\n/u);
 });
 
 test('a VirtualMachine yields its VMI only when it should run', () => {

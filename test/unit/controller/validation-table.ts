@@ -171,7 +171,9 @@ export const ROWS: Row[] = [
   { name: 'kernelArgs over COMMAND_LINE_SIZE', mutate: (d) => { d.spec.domain.firmware = { kernelBoot: { kernelArgs: 'x'.repeat(2049), host: { kernelPath: '/boot/vmlinuz' } } }; }, want: [['spec.domain.firmware.kernelBoot.kernelArgs', 'must be at most 2048 characters (is 2049)']] },
   { name: 'cloud-init userData over 2048 bytes (KubeVirt)', mutate: (d) => { d.spec.volumes[1].cloudInitNoCloud.userData = `#cloud-config\n${'x'.repeat(2040)}`; }, want: [['spec.volumes[1].cloudInitNoCloud.userData', 'is 2054 bytes; at most 2048, as KubeVirt allows inline']] },
   { name: 'cloud-init userDataBase64 over 2048 bytes decoded', mutate: (d) => { d.spec.volumes[1].cloudInitNoCloud = { userDataBase64: Buffer.alloc(2049, 120).toString('base64') }; }, want: [['spec.volumes[1].cloudInitNoCloud.userDataBase64', 'is 2049 bytes decoded; at most 2048']] },
-  { name: 'cloud-init userDataBase64 not base64', mutate: (d) => { d.spec.volumes[1].cloudInitNoCloud = { userDataBase64: 'not base64!' }; }, want: [['spec.volumes[1].cloudInitNoCloud.userDataBase64', '"not base64!" is not valid base64']] },
+  { name: 'cloud-init userDataBase64 not base64', mutate: (d) => { d.spec.volumes[1].cloudInitNoCloud = { userDataBase64: 'not base64!' }; }, want: [['spec.volumes[1].cloudInitNoCloud.userDataBase64', 'is not valid base64: character 4 (after line breaks are dropped) is not one of A-Z a-z 0-9 + / =']] },
+  { name: 'cloud-init userDataBase64 cut short: its length is named, never its text', mutate: (d) => { d.spec.volumes[1].cloudInitNoCloud = { userDataBase64: 'c2VjcmV0cGFzc3dvcmQ' }; }, want: [['spec.volumes[1].cloudInitNoCloud.userDataBase64', 'is not valid base64: 19 characters, not a whole number of 4-character groups with = only at the end']] },
+  { name: 'a disk boot order past 65535', mutate: (d) => { d.spec.domain.devices.disks[0].bootOrder = 70000; }, want: [['spec.domain.devices.disks[0].bootOrder', 'must be at most 65535 (is 70000)']] },
 
   // --- names and DNS ---
   { name: 'hostname not a DNS label', mutate: (d) => { d.spec.hostname = 'my_host'; }, want: [['spec.hostname', '"my_host" must be a DNS-1123 label']] },
