@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -163,22 +163,34 @@ test('examples/vnf-debian.yaml: two VMs from one cached image; the distro\'s DHC
   assert.match(logs('vnf-b'), /virtnet-example: vnf-b ping 192\.168\.77\.10: 3 received/u);
 });
 
-test('examples/debian-auto-network.yaml: the rendered networkData configures all three NICs, matched by MAC', async (t) => {
-  t.after(() => node.run(['down', 'debian-auto']));
-  const file = example('examples/debian-auto-network.yaml', (d) => withProbe(d, 'ip -o addr show dev eth2 | grep -q 192.168.61. && ip -6 -o addr show dev eth0 scope global | grep -q fd00'));
+test('examples/debian-auto-network.yaml: the rendered networkData configures all three NICs, matched by MAC, from a NoCloud seed and from a ConfigDrive', async (t) => {
+  t.after(() => node.run(['down', 'debian-auto', 'debian-auto-cd']));
+  const ready = 'ip -o addr show dev eth2 | grep -q 192.168.61. && ip -6 -o addr show dev eth0 scope global | grep -q fd00';
+  const file = example('examples/debian-auto-network.yaml', (d) => withProbe(d, ready));
+  // The same VM with its seed as a ConfigDrive (config-2, OpenStack's network_data.json).
+  const cd = example('examples/debian-auto-network.yaml', (d) => {
+    d.metadata.name = 'debian-auto-cd';
+    d.spec.volumes[1] = { name: 'cloudinitdisk', cloudInitConfigDrive: d.spec.volumes[1].cloudInitNoCloud };
+    return withProbe(d, ready);
+  });
   up(file);
-  const r = await report('debian-auto');
-  const text = r.join('\n');
-  const nics = vmi('debian-auto').status.interfaces as Obj[];
-  const ipsOf = (name: string) => nics.find((i) => i.name === name)!.ipAddresses as string[];
-  for (const ip of ipsOf('default')) assert.ok(addresses(r, 'eth0').some((x) => x.includes(` ${ip}/`)), `${ip}\n${text}`);
-  assert.deepEqual(addresses(r, 'eth1').filter((x) => !x.endsWith(' link')), [], text);
-  assert.match(r.find((l) => /^\d+: eth1: /u.test(l)) ?? '', /state UP/u, text);
-  const lan = ipsOf('lan');
-  assert.equal(lan.length, 2);
-  for (const ip of lan) assert.ok(addresses(r, 'eth2').some((x) => x.startsWith(`inet ${ip}/24`)), `${ip}\n${text}`);
-  const config = seedFile('debian-auto', 'network-config');
-  for (const n of nics) assert.match(config, new RegExp(`macaddress: "?${n.mac}"?`, 'u'));
+  up(cd);
+  const seeds = { 'debian-auto': 'network-config', 'debian-auto-cd': 'openstack/latest/network_data.json' } as const;
+  for (const [name, r] of await Promise.all((Object.keys(seeds) as Array<keyof typeof seeds>).map(async (n) => [n, await report(n)] as const))) {
+    const text = `${name}:\n${r.join('\n')}`;
+    const nics = vmi(name).status.interfaces as Obj[];
+    const ipsOf = (nic: string) => nics.find((i) => i.name === nic)!.ipAddresses as string[];
+    for (const ip of ipsOf('default')) assert.ok(addresses(r, 'eth0').some((x) => x.includes(` ${ip}/`)), `${ip}\n${text}`);
+    assert.deepEqual(addresses(r, 'eth1').filter((x) => !x.endsWith(' link')), [], text);
+    assert.match(r.find((l) => /^\d+: eth1: /u.test(l)) ?? '', /state UP/u, text);
+    const lan = ipsOf('lan');
+    assert.equal(lan.length, 2);
+    for (const ip of lan) assert.ok(addresses(r, 'eth2').some((x) => x.startsWith(`inet ${ip}/24`)), `${ip}\n${text}`);
+    const config = seedFile(name, seeds[name]);
+    for (const n of nics) assert.match(config, new RegExp(`${n.mac}`, 'u'), `${name}: ${seeds[name]} names ${n.mac}`);
+    // User data holds passwords: the seed is the root's alone.
+    assert.equal(statSync(join(node.launcherDir(name), 'cloud-init.iso')).mode & 0o777, 0o600);
+  }
 });
 
 test('KubeVirt\'s vmi-fedora.yaml and vmi-masquerade.yaml run unchanged once registries.conf maps registry:5000', async (t) => {
