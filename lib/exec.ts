@@ -15,6 +15,8 @@ export interface ExecOptions {
   allowFailure?: boolean;
   /** Each complete line of stderr as it comes (progress of a long child); stderr is still collected. */
   onStderrLine?: (line: string) => void;
+  /** Also give stdout as the bytes the child wrote (result.stdoutBytes): for output that need not be UTF-8. */
+  stdoutBytes?: boolean;
 }
 
 export interface ExecResult {
@@ -22,6 +24,8 @@ export interface ExecResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** With options.stdoutBytes: stdout exactly as written (decoding replaces bytes that are not UTF-8). */
+  stdoutBytes?: Buffer;
 }
 
 export class ExecError extends VirtnetError {
@@ -94,11 +98,13 @@ export function start(argv: readonly string[], options: Omit<ExecOptions, 'input
   child.on('error', (e) => (spawnError = e));
   const done = new Promise<ExecResult>((resolve, reject) => {
     child.on('close', (code, signal) => {
+      const bytes = Buffer.concat(out);
       const result: ExecResult = {
         argv,
         exitCode: code ?? 128,
-        stdout: Buffer.concat(out).toString('utf8'),
+        stdout: bytes.toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
+        ...(options.stdoutBytes && { stdoutBytes: bytes }),
       };
       if (spawnError) return reject(new ExecError(result, spawnError.message));
       if (signal) return reject(new ExecError(result, `killed by ${signal}`));
@@ -112,6 +118,60 @@ export function start(argv: readonly string[], options: Omit<ExecOptions, 'input
       return done;
     },
   };
+}
+
+export interface StreamOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /**
+   * Each chunk of stdout as it comes, never collected: output too big to
+   * hold (a decompressed disk, a listing of many entries). A throw stops
+   * the child (SIGKILL) and the call rejects with what was thrown, so the
+   * callback is where a cap on the output is enforced.
+   */
+  onStdout: (chunk: Buffer) => void;
+}
+
+/**
+ * Run a child whose stdout goes to `onStdout` chunk by chunk; stdin is
+ * closed at once, stderr collected. Resolves when the child has exited 0
+ * and all its stdout has been handed over; the result's stdout is empty.
+ */
+export function execStreaming(argv: readonly string[], options: StreamOptions): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new TypeError('exec: empty argv');
+  execStats.spawned++;
+  const child = spawn(file, args, {
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: options.timeoutMs ?? 30_000,
+    killSignal: 'SIGKILL',
+  });
+  const err: Buffer[] = [];
+  let failure: { error: unknown } | undefined;
+  child.stdout.on('data', (c: Buffer) => {
+    if (failure) return;
+    try {
+      options.onStdout(c);
+    } catch (e) {
+      failure = { error: e };
+      child.kill('SIGKILL');
+      child.stdout.destroy();
+    }
+  });
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  let spawnError: Error | undefined;
+  child.on('error', (e) => (spawnError = e));
+  return new Promise<ExecResult>((resolve, reject) => {
+    child.on('close', (code, signal) => {
+      const result: ExecResult = { argv, exitCode: code ?? 128, stdout: '', stderr: Buffer.concat(err).toString('utf8') };
+      if (failure) return reject(failure.error);
+      if (spawnError) return reject(new ExecError(result, spawnError.message));
+      if (signal) return reject(new ExecError(result, `killed by ${signal}`));
+      if (result.exitCode !== 0) return reject(new ExecError(result));
+      resolve(result);
+    });
+  });
 }
 
 /** A child on this terminal (an interactive console): stdio inherited; resolves with its exit code. */

@@ -17,9 +17,11 @@
  * Short names: skopeo 1.9's docker transport does not apply
  * registries.conf's short-name aliases or unqualified-search-registries
  * (measured: `[aliases] "shortname" = "127.0.0.1:PORT/x"` is ignored and
- * `docker://shortname:v1` goes to registry-1.docker.io). It normalizes a
- * short name to docker.io/library/NAME, as docker does, and never prompts:
- * its stdin here is a pipe, not a terminal. Errors for short names say so.
+ * `docker://shortname:v1` goes to registry-1.docker.io). virtnet resolves
+ * short names itself (controller/node/images/short-names.ts) before
+ * skopeo runs, so skopeo is normally given fully qualified names; one
+ * that is still short is read as docker.io/library/NAME, as docker does,
+ * and skopeo never prompts: its stdin here is a pipe, not a terminal.
  */
 import { ErrorCode, VirtnetError } from './errors.ts';
 import { exec, ExecError } from './exec.ts';
@@ -35,7 +37,7 @@ export interface SkopeoOptions {
 }
 
 /** What went wrong, for callers that react differently (tests, `virtnet up`'s message). */
-export type SkopeoFailure = 'unreachable' | 'unknown' | 'unauthorized' | 'badManifest' | 'tls' | 'config' | 'failed';
+export type SkopeoFailure = 'unreachable' | 'unknown' | 'unauthorized' | 'badManifest' | 'tls' | 'config' | 'noSpace' | 'failed';
 
 export class SkopeoError extends VirtnetError {
   readonly failure: SkopeoFailure;
@@ -87,7 +89,8 @@ const UNREACHABLE = /connection refused|no such host|i\/o timeout|network is unr
 export function classify(image: string, err: ExecError): SkopeoError {
   const cause = skopeoCause(err.stderr) || `exit code ${err.exitCode}`;
   const short = isShortName(image)
-    ? ` ("${image}" is a short name, which skopeo reads as docker.io/library/…; registries.conf short-name aliases do not apply: use a fully qualified name)`
+    // Only a name no short-name rule resolved reaches skopeo short (virtnet applies registries.conf's aliases and search registries first).
+    ? ` ("${image}" is a short name, which skopeo reads as docker.io/library/…; use a fully qualified name)`
     : '';
   const make = (failure: SkopeoFailure, what: string) => new SkopeoError(failure, image, `image ${image}: ${what}${short}: ${cause}`, err);
   if (/loading registries configuration|registries\.conf/u.test(cause)) return make('config', 'the registries configuration is not usable');
@@ -100,6 +103,7 @@ export function classify(image: string, err: ExecError): SkopeoError {
   if (/unsupported (?:docker v2s1 )?manifest|unmarshal|invalid character|unknown media ?type|MediaType|manifest invalid|MANIFEST_INVALID|Digest did not match|digest mismatch|size mismatch/iu.test(cause)) {
     return make('badManifest', 'bad manifest');
   }
+  if (/no space left on device|disk quota exceeded/iu.test(cause)) return make('noSpace', 'no space left where the image is copied');
   if (UNREACHABLE.test(cause)) return make('unreachable', `registry ${registryOf(image, cause)} is down or unreachable`);
   return make('failed', 'skopeo failed');
 }
@@ -115,10 +119,10 @@ export class Skopeo {
     return this.options.registriesConf === undefined ? [] : ['--registries-conf', this.options.registriesConf];
   }
 
-  private async run(image: string, argv: string[], timeoutMs: number): Promise<string> {
+  private async run(image: string, argv: string[], timeoutMs: number): Promise<Buffer> {
     try {
       // stdin is a pipe that exec closes at once: skopeo can never prompt (and never waits for an answer).
-      return (await exec(argv, { timeoutMs })).stdout;
+      return (await exec(argv, { timeoutMs, stdoutBytes: true })).stdoutBytes!;
     } catch (err) {
       if (err instanceof ExecError) throw classify(image, err);
       throw err;
@@ -157,7 +161,7 @@ export class Skopeo {
   async inspectRaw(image: string): Promise<Buffer> {
     const auth = this.options.authFile === undefined ? [] : ['--authfile', this.options.authFile];
     const argv = ['skopeo', ...this.global(), 'inspect', '--raw', '--no-tags', ...auth, `docker://${image}`];
-    // A manifest is JSON, so UTF-8: decoding and re-encoding keeps its bytes.
-    return Buffer.from(await this.run(image, argv, this.options.inspectTimeoutMs ?? 2 * 60_000), 'utf8');
+    // The bytes as served: a manifest need not be valid UTF-8, and its digest is of its bytes.
+    return this.run(image, argv, this.options.inspectTimeoutMs ?? 2 * 60_000);
   }
 }

@@ -295,15 +295,20 @@ export class NodeRuntime {
    */
   async gcImages(warn: Warn = toStderr): Promise<string[]> {
     if (!existsSync(this.cfg.imageCacheDir)) return [];
-    const { keys } = this.store.scanVmis();
-    const unreadable = keys.filter((k) => this.store.readVmiEntry(k.namespace, k.name).kind === 'corrupt');
-    if (unreadable.length) {
-      warn(`warning: images not collected: the record of ${unreadable.map((k) => `${k.namespace}/${k.name}`).join(', ')} cannot be read, and may name one`);
+    // Read under the cache lock, after the pins: an `up` that records its VMI and then drops its pin is seen either way.
+    const inUse = (): ReadonlySet<string> => {
+      const { keys } = this.store.scanVmis();
+      const unreadable = keys.filter((k) => this.store.readVmiEntry(k.namespace, k.name).kind === 'corrupt');
+      if (unreadable.length) throw new Error(`the record of ${unreadable.map((k) => `${k.namespace}/${k.name}`).join(', ')} cannot be read, and may name one`);
+      return new Set(this.store.listVmis().flatMap((r) => (r.images ?? []).map((i) => i.digest)));
+    };
+    try {
+      const removed = await this.images().gc(inUse);
+      return removed.map((i) => `image ${i.references.join(', ') || i.digest} (${i.digest})`);
+    } catch (err) {
+      warn(`warning: images not collected: ${(err as Error).message}`);
       return [];
     }
-    const inUse = new Set(this.store.listVmis().flatMap((r) => (r.images ?? []).map((i) => i.digest)));
-    const removed = await this.images().gc(inUse);
-    return removed.map((i) => `image ${i.references.join(', ') || i.digest} (${i.digest})`);
   }
 
   /**

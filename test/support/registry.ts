@@ -25,8 +25,8 @@ export interface TestRegistry {
   push(disk: string, name: string): void;
   /** Push an image made of `layers` to `<address>/<name>`. */
   pushLayers(name: string, layers: LayerSpec[]): void;
-  /** PUT raw manifest bytes as `<address>/<repo>:<tag>`; returns the HTTP status. */
-  putManifest(repo: string, tag: string, mediaType: string, body: string): number;
+  /** PUT raw manifest bytes as `<address>/<repo>:<tag>` (a tag or a digest); returns the HTTP status. */
+  putManifest(repo: string, tag: string, mediaType: string, body: string | Buffer): number;
   /** The manifest `<repo>:<tag>` as the registry stores it. */
   getManifest(repo: string, tag: string): string;
   stop(): void;
@@ -102,10 +102,37 @@ export function buildLayout(layout: string, layers: LayerSpec[]): void {
 }
 
 /**
- * Start a registry; with `netns`, inside that network namespace (a test
- * node's: its CLI reaches the registry on the node's own 127.0.0.1).
+ * Serve `dir` again with manifests' layer urls accepted when they match
+ * `allow` (distribution's configuration, validation.manifests.urls.allow:
+ * with none set it refuses every url). local-registry.sh writes no such
+ * setting, so its registry is stopped, its config extended, and started
+ * the way the script does (pid file, log), which its `stop` then handles.
  */
-export async function startRegistry(o: { netns?: string } = {}): Promise<TestRegistry> {
+function allowLayerUrls(dir: string, port: number, allow: string, run: Runner): void {
+  const reg = join(dir, 'reg');
+  script(['stop', reg], run);
+  const config = join(reg, 'config.yml');
+  // YAML single quotes: the pattern's backslashes and colons are taken as they are.
+  writeFileSync(config, `${readFileSync(config, 'utf8')}validation:\n  manifests:\n    urls:\n      allow:\n        - '${allow.replaceAll("'", "''")}'\n`);
+  run(['bash', '-c', 'docker-registry serve "$1" >"$2" 2>&1 </dev/null & echo $! >"$3"', '_', config, join(reg, 'registry.log'), join(reg, 'registry.pid')]);
+  for (let i = 0; i < 100; i++) {
+    try {
+      run(['curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${port}/v2/`]);
+      return;
+    } catch {
+      execFileSync('sleep', ['0.1']);
+    }
+  }
+  throw new Error(`docker-registry did not answer on 127.0.0.1:${port} after its restart: ${readFileSync(join(reg, 'registry.log'), 'utf8').slice(-500)}`);
+}
+
+/**
+ * Start a registry; with `netns`, inside that network namespace (a test
+ * node's: its CLI reaches the registry on the node's own 127.0.0.1); with
+ * `allowLayerUrls`, one that stores manifests whose layers have urls
+ * matching that pattern (a foreign layer, which a pull must refuse).
+ */
+export async function startRegistry(o: { netns?: string; allowLayerUrls?: string } = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-registry-'));
   const run = o.netns ? netnsRunner(o.netns) : hostRunner;
   let lastError: unknown;
@@ -115,6 +142,7 @@ export async function startRegistry(o: { netns?: string } = {}): Promise<TestReg
     const port = o.netns ? 5000 + attempt : await freePort();
     try {
       script(['start', join(dir, 'reg'), String(port)], run);
+      if (o.allowLayerUrls !== undefined) allowLayerUrls(dir, port, o.allowLayerUrls, run);
       return registryAt(dir, port, run);
     } catch (err) {
       lastError = err;
@@ -145,9 +173,16 @@ function registryAt(dir: string, port: number, run: Runner): TestRegistry {
       }
     },
     putManifest(repo, tag, mediaType, body) {
-      const out = run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'PUT', '-H', `Content-Type: ${mediaType}`,
-        '--data-binary', body, url(repo, tag)]);
-      return Number(out);
+      // From a file: argv cannot carry bytes that are not UTF-8.
+      const file = join(mkdtempSync(join(dir, 'manifest-')), 'body');
+      writeFileSync(file, body);
+      try {
+        const out = run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'PUT', '-H', `Content-Type: ${mediaType}`,
+          '--data-binary', `@${file}`, url(repo, tag)]);
+        return Number(out);
+      } finally {
+        rmSync(dirname(file), { recursive: true, force: true });
+      }
     },
     getManifest(repo, tag) {
       return run(['curl', '-sf', '-H', 'Accept: application/vnd.oci.image.manifest.v1+json', url(repo, tag)]);

@@ -25,7 +25,8 @@ import { Skopeo, SkopeoError, type SkopeoOptions } from '../../../lib/skopeo.ts'
 import { decompress, probeDisk } from './disk.ts';
 import { whileGrowing } from './growth.ts';
 import { extractMember, findDisk } from './layers.ts';
-import { blobFile, isManifestList, parseManifest, verifyBlobs } from './manifest.ts';
+import { BadManifestError, blobFile, isManifestList, parseManifest, platformInstance, verifyBlobs, type ImageManifest } from './manifest.ts';
+import { DEFAULT_MAX_DISK_BYTES, ensureSpace, type SpaceLimits } from './space.ts';
 import { defaultPullPolicy, diskPathProblem, imageReferenceProblem, referenceDigest, repositoryOf, type PullPolicy } from './reference.ts';
 import { describeResolution, resolveImage } from './short-names.ts';
 import { ImageStore, pinHolderProblem, servesPath, type CachedImage, type Junk } from './store.ts';
@@ -66,6 +67,10 @@ export interface ImageCacheOptions {
   skopeo?: Skopeo | SkopeoOptions;
   /** How long to wait for another process holding the cache lock. */
   lockWaitMs?: number;
+  /** The largest disk a pull may extract or decompress to (default 256 GiB): a few KiB of xz can expand to any size. */
+  maxDiskBytes?: number;
+  /** Bytes of the cache's file system a pull must leave free; default the smaller of 1 GiB and 5% of it. */
+  reserveBytes?: number;
 }
 
 export class NotCachedError extends VirtnetError {
@@ -91,16 +96,23 @@ function checkRequest(req: ContainerDiskRequest): PullPolicy {
   return req.pullPolicy ?? defaultPullPolicy(req.image);
 }
 
+function totalOf(manifest: ImageManifest): number {
+  return [manifest.config, ...manifest.layers].reduce((n, b) => n + b.size, 0);
+}
+
 function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-/** The registry's current state of a reference: the digest it resolves to, and the bytes to tell a list from a manifest. */
+/** The registry's current state of a reference: the digest it resolves to and, for a list, the instance pulled. */
 interface Remote {
+  /** What the reference resolves to now: a manifest's digest, or a manifest list's. */
   digest: string;
   list: boolean;
-  /** Bytes to download, when the manifest (not a list) says. */
-  total?: number;
+  /** The manifest pulled: `digest` itself, or the list's linux/amd64 instance. */
+  instance: string;
+  /** Bytes to download. */
+  total: number;
 }
 
 export class ImageCache {
@@ -108,9 +120,15 @@ export class ImageCache {
   private readonly skopeo: Skopeo;
   /** The registries.conf skopeo is given: short names resolve by the same files (short-names.ts). */
   private readonly registriesConf: string | undefined;
+  private readonly limits: SpaceLimits;
 
   constructor(options: ImageCacheOptions) {
     this.store = new ImageStore(options.root, options.lockWaitMs);
+    const maxDiskBytes = options.maxDiskBytes ?? DEFAULT_MAX_DISK_BYTES;
+    if (!Number.isSafeInteger(maxDiskBytes) || maxDiskBytes <= 0) throw new TypeError(`maxDiskBytes must be a positive byte count, not ${String(options.maxDiskBytes)}`);
+    const reserve = options.reserveBytes;
+    if (reserve !== undefined && (!Number.isSafeInteger(reserve) || reserve < 0)) throw new TypeError(`reserveBytes must be a byte count, not ${String(reserve)}`);
+    this.limits = { root: options.root, maxDiskBytes, ...(reserve !== undefined && { reserveBytes: reserve }) };
     this.skopeo = options.skopeo instanceof Skopeo ? options.skopeo : new Skopeo(options.skopeo);
     // A ready-made Skopeo keeps its options private (lib/skopeo.ts): short names then resolve by the standard files.
     this.registriesConf = options.skopeo instanceof Skopeo ? undefined : options.skopeo?.registriesConf;
@@ -124,7 +142,12 @@ export class ImageCache {
     return this.store.junk();
   }
 
-  gc(inUse: ReadonlySet<string>): Promise<CachedImage[]> {
+  /**
+   * Remove the images not in use and not pinned (store.ts gc). Give `inUse`
+   * as a function: it is called under the cache lock, after the pins are
+   * read, so that a VMI recorded as its pin is released is never missed.
+   */
+  gc(inUse: (() => ReadonlySet<string>) | ReadonlySet<string>): Promise<CachedImage[]> {
     return this.store.gc(inUse);
   }
 
@@ -150,7 +173,7 @@ export class ImageCache {
       if (policy === 'Never') throw new NotCachedError(resolved.via === 'fully-qualified' ? req.image : `${req.image} (${resolved.candidates.join(', ')})`);
     }
     const { target, remote } = await this.inspectFirst(req.image, targets, progress);
-    const current = await this.reuse(target, req.image, pin, (i) => i.digest === remote.digest || i.indexDigests.includes(remote.digest), remote);
+    const current = await this.reuse(target, req.image, pin, (i) => i.digest === remote.instance || i.indexDigests.includes(remote.digest), remote);
     if (current) return current;
     return this.pull(target, req.image, pin, remote, progress);
   }
@@ -175,12 +198,23 @@ export class ImageCache {
     throw new VirtnetError(ErrorCode.execFailed, `image ${wrote}: no unqualified-search registry serves it: ${failures.join('; ')}`);
   }
 
+  /**
+   * The reference's manifest, parsed: a manifest list is resolved to its
+   * linux/amd64 instance here (not by skopeo copy), and that instance
+   * inspected by digest and parsed, so that a foreign layer's urls are
+   * refused before anything is fetched.
+   */
   private async inspect(image: string): Promise<Remote> {
     const bytes = await this.skopeo.inspectRaw(image);
     const digest = sha256(bytes);
-    if (isManifestList(bytes)) return { digest, list: true };
-    const manifest = parseManifest(image, bytes);
-    return { digest, list: false, total: [manifest.config, ...manifest.layers].reduce((n, b) => n + b.size, 0) };
+    if (!isManifestList(bytes)) {
+      const manifest = parseManifest(image, bytes);
+      return { digest, list: false, instance: digest, total: totalOf(manifest) };
+    }
+    const instance = platformInstance(image, bytes);
+    const instanceBytes = await this.skopeo.inspectRaw(`${repositoryOf(image)}@${instance}`);
+    if (sha256(instanceBytes) !== instance) throw new BadManifestError(image, `the registry served ${sha256(instanceBytes)} for the list's instance ${instance}`);
+    return { digest, list: true, instance, total: totalOf(parseManifest(image, instanceBytes)) };
   }
 
   /** Under the lock: the cached image `match` picks for this request, with the references recorded and a pin. */
@@ -204,18 +238,20 @@ export class ImageCache {
 
   /** Pull `req.image` (resolved); `wrote` is the reference as the user gave it. */
   private async pull(req: ContainerDiskRequest, wrote: string, pin: Pin, remote: Remote, progress: Progress): Promise<EnsuredImage> {
-    const staging = this.store.tempDir();
+    const staging = await this.store.tempDir();
     try {
+      ensureSpace(req.image, this.limits, remote.total, `downloading ${req.image}`);
       const copy = join(staging, 'copy');
       progress.step(`pulling ${req.image}`);
-      // By the digest just inspected, not by the tag: a tag that moves meanwhile cannot pair one digest with another's content.
-      const source = `${repositoryOf(req.image)}@${remote.digest}`;
+      // By the digest just inspected and parsed, not by the tag: a tag that moves meanwhile cannot pair one digest with another's content.
+      const source = `${repositoryOf(req.image)}@${remote.instance}`;
       await whileGrowing(copy, progress.bytes(`pull ${req.image}`, remote.total), () => this.skopeo.copyToDir(req.image, copy, source));
       const manifestBytes = readFileSync(join(copy, 'manifest.json'));
       const digest = sha256(manifestBytes);
+      if (digest !== remote.instance) throw new BadManifestError(req.image, `the copy holds manifest ${digest}, not ${remote.instance} as inspected`);
       const pinned = referenceDigest(req.image);
       if (pinned !== undefined && pinned !== digest && pinned !== remote.digest) {
-        throw new VirtnetError(ErrorCode.decodeFailure, `image ${req.image}: bad manifest: the registry served ${digest}, not the digest the reference names`);
+        throw new BadManifestError(req.image, `the registry served ${digest}, not the digest the reference names`);
       }
       const manifest = parseManifest(req.image, manifestBytes);
       progress.step(`verifying ${manifest.layers.length} layer(s) of ${req.image}`);
@@ -224,18 +260,18 @@ export class ImageCache {
       const member = await findDisk(req.image, layers, req.path);
       const into = join(staging, 'extract');
       mkdirSync(into, { mode: 0o700 });
-      const extracted = await extractMember(req.image, layers[member.entry.layer]!, member, into, progress);
+      const extracted = await extractMember(req.image, layers[member.entry.layer]!, member, into, this.limits, progress);
       rmSync(copy, { recursive: true, force: true }); // the layers are no longer needed: free their space before decompressing
-      const disk = await decompress(req.image, extracted, progress);
+      const disk = await decompress(req.image, extracted, this.limits, progress);
       progress.step(`checking the disk of ${req.image} with qemu-img`);
       const info = await probeDisk(req.image, disk);
-      const indexDigests = remote.list && remote.digest !== digest ? [remote.digest] : [];
-      const meta = {
+      const indexDigests = remote.list ? [remote.digest] : [];
+      const staged = this.store.stage(staging, disk, {
         digest, indexDigests, references: [], diskPath: member.path, onlyDisk: member.only,
         format: info.format, size: statSync(disk).size, virtualSize: info.virtualSize, pulledAt: new Date().toISOString(),
-      };
+      });
       return await this.store.locked(() => {
-        const committed = this.store.commit(staging, disk, meta);
+        const committed = this.store.commit(staged);
         const image = this.record(committed, req, wrote, indexDigests[0]);
         progress.step(`${req.image} is cached as ${image.digest} (${image.format})`);
         return { image, pulled: true, release: this.store.pin(image.entry, pin) };

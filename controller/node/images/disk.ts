@@ -5,12 +5,13 @@
  * backing file and no external data file (either would make a VM read a
  * host file the image names), and a qcow2 must pass `qemu-img check`.
  */
-import { closeSync, openSync, readSync, renameSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ErrorCode, VirtnetError } from '../../../lib/errors.ts';
-import { exec, ExecError } from '../../../lib/exec.ts';
+import { exec, ExecError, execStreaming } from '../../../lib/exec.ts';
 import type { Progress } from '../../../lib/progress.ts';
-import { whileGrowing } from './growth.ts';
+import { externalReference, qemuImgInfo, type ImageFileInfo } from '../../../lib/qemu-img.ts';
+import { SparseWriter, type SpaceLimits } from './space.ts';
 
 export type DiskFormat = 'qcow2' | 'raw';
 
@@ -43,25 +44,29 @@ export function compressionOf(file: string): Compression | undefined {
 }
 
 /**
- * Undo gzip/xz compression in place (next to `file`); returns the path of
- * the plain disk, `file` itself when it was not compressed. The tools
- * write the output next to the input (`gzip -d x.gz` → x), so the input is
- * first given the suffix they expect.
+ * Undo gzip/xz compression: the tool's output (`--stdout`) is written next
+ * to `file` by a SparseWriter, so it is capped at the maximum disk size,
+ * checked against the free space, and sparse; `file` is then removed.
+ * Returns the path of the plain disk, `file` itself when it was not compressed.
  */
-export async function decompress(image: string, file: string, progress: Progress): Promise<string> {
+export async function decompress(image: string, file: string, limits: SpaceLimits, progress: Progress): Promise<string> {
   const kind = compressionOf(file);
   if (kind === undefined) return file;
   const out = join(dirname(file), 'decompressed');
-  const suffixed = `${out}.${kind === 'gzip' ? 'gz' : 'xz'}`;
-  renameSync(file, suffixed);
   progress.step(`decompressing the ${kind} disk of ${image}`);
+  const bar = progress.bytes(`decompress (${kind})`);
+  const writer = new SparseWriter(image, out, limits, `the ${kind}-compressed disk decompresses to`, { bar });
   try {
-    await whileGrowing(out, progress.bytes(`decompress (${kind})`), () =>
-      exec([kind === 'gzip' ? 'gzip' : 'xz', '--decompress', '--quiet', '--', suffixed], { timeoutMs: 60 * 60_000 }));
+    await execStreaming([kind, '--decompress', '--stdout', '--quiet', '--', file], { timeoutMs: 60 * 60_000, onStdout: (c) => writer.write(c) });
+    writer.finish();
   } catch (err) {
+    writer.abandon();
     if (err instanceof ExecError) throw new CorruptImageError(image, `the ${kind}-compressed disk does not decompress: ${err.stderr.trim() || `exit code ${err.exitCode}`}`);
     throw err;
+  } finally {
+    bar.done();
   }
+  rmSync(file);
   return out;
 }
 
@@ -70,26 +75,18 @@ export interface DiskInfo {
   virtualSize: number;
 }
 
-interface QemuImgInfo {
-  format?: unknown;
-  'virtual-size'?: unknown;
-  'backing-filename'?: unknown;
-  'full-backing-filename'?: unknown;
-  'format-specific'?: { data?: { 'data-file'?: unknown } };
-}
-
 const QCOW2_MAGIC = Buffer.from('QFI\xfb', 'latin1');
 
 /**
- * qemu-img info (which opens the image without its backing chain) and,
- * for qcow2, qemu-img check: exit 0 clean, 3 only leaked clusters (wasted
- * space, not damage), 2 corruption, 1 not checkable (qemu-img(1) "check").
+ * qemu-img info (lib/qemu-img.ts: the image alone, never its backing chain)
+ * and, for qcow2, qemu-img check: exit 0 clean, 3 only leaked clusters
+ * (wasted space, not damage), 2 corruption, 1 not checkable (qemu-img(1) "check").
  */
 export async function probeDisk(image: string, file: string): Promise<DiskInfo> {
   const looksQcow2 = head(file, 4).equals(QCOW2_MAGIC);
-  let info: QemuImgInfo;
+  let info: ImageFileInfo;
   try {
-    info = JSON.parse((await exec(['qemu-img', 'info', '--output=json', '--', file], { timeoutMs: 120_000 })).stdout) as QemuImgInfo;
+    info = await qemuImgInfo(file);
   } catch (err) {
     if (err instanceof ExecError) {
       const why = err.stderr.trim() || `exit code ${err.exitCode}`;
@@ -97,17 +94,15 @@ export async function probeDisk(image: string, file: string): Promise<DiskInfo> 
     }
     throw err;
   }
-  if (looksQcow2 && info.format !== 'qcow2') throw new CorruptImageError(image, `the disk has the qcow2 magic but qemu-img reads it as ${String(info.format)}`);
-  if (info.format !== 'qcow2' && info.format !== 'raw') {
-    throw new UnusableDiskError(image, `the disk's format is ${String(info.format)}; containerDisks must be qcow2 or raw (optionally gzip- or xz-compressed)`);
+  const format = info.format;
+  if (looksQcow2 && format !== 'qcow2') throw new CorruptImageError(image, `the disk has the qcow2 magic but qemu-img reads it as ${format}`);
+  if (format !== 'qcow2' && format !== 'raw') {
+    throw new UnusableDiskError(image, `the disk's format is ${format}; containerDisks must be qcow2 or raw (optionally gzip- or xz-compressed)`);
   }
-  const backing = info['backing-filename'] ?? info['full-backing-filename'];
-  if (backing !== undefined) throw new UnusableDiskError(image, `the qcow2 disk has a backing file (${String(backing)}); a containerDisk must stand alone`);
-  const dataFile = info['format-specific']?.data?.['data-file'];
-  if (dataFile !== undefined) throw new UnusableDiskError(image, `the qcow2 disk has an external data file (${String(dataFile)}); a containerDisk must stand alone`);
-  if (info.format === 'qcow2') await checkQcow2(image, file);
-  const virtualSize = typeof info['virtual-size'] === 'number' ? info['virtual-size'] : statSync(file).size;
-  return { format: info.format, virtualSize };
+  const external = externalReference(info);
+  if (external !== undefined) throw new UnusableDiskError(image, `the ${format} disk ${external}; a containerDisk must stand alone`);
+  if (format === 'qcow2') await checkQcow2(image, file);
+  return { format, virtualSize: info.virtualSize ?? statSync(file).size };
 }
 
 async function checkQcow2(image: string, file: string): Promise<void> {

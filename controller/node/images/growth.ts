@@ -1,8 +1,8 @@
 /**
- * Progress for work done by a child process that writes files (skopeo,
- * tar, xz): the child's output cannot be read while it runs (lib/exec.ts
- * collects it at the end), so the bytes come from the growth of what it
- * writes, polled.
+ * Progress for work done by a child process that writes files itself
+ * (skopeo copy into a directory): the bytes come from the growth of what
+ * it writes, polled. (tar and the decompressors write to our stdout
+ * instead, counted as they stream: space.ts SparseWriter.)
  */
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

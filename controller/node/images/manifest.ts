@@ -3,7 +3,14 @@
  * the OCI image-spec's manifest.md) and the check of its blobs in the
  * skopeo `dir:` copy: every layer there, with the manifest's size and
  * sha256. Anything else (schema 1, unknown or missing media types,
- * malformed JSON, a list skopeo did not resolve) is a "bad manifest".
+ * malformed JSON, a list where a manifest belongs) is a "bad manifest".
+ *
+ * Foreign layers (a descriptor's `urls`, the non-distributable media
+ * types: OCI descriptor.md "urls", image-spec layer.md "Non-distributable
+ * layers") are refused: containers/image fetches such a layer from
+ * whatever URL the manifest names, so an image could make the node send
+ * requests anywhere it can reach. A manifest list is resolved here, not
+ * by skopeo, so that the instance is parsed, and refused, before any copy.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync } from 'node:fs';
@@ -24,6 +31,11 @@ const LAYER_TYPES: ReadonlyMap<string, 'none' | 'gzip' | 'zstd'> = new Map([
   ['application/vnd.oci.image.layer.v1.tar+gzip', 'gzip'],
   ['application/vnd.oci.image.layer.v1.tar+zstd', 'zstd'],
 ]);
+
+/** Docker's foreign layers and OCI's non-distributable ones (deprecated, still in the wild). */
+function isForeignType(mediaType: string): boolean {
+  return mediaType === 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip' || mediaType.startsWith('application/vnd.oci.image.layer.nondistributable.');
+}
 
 const CONFIG_TYPES = new Set(['application/vnd.docker.container.image.v1+json', 'application/vnd.oci.image.config.v1+json']);
 
@@ -55,6 +67,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function blob(image: string, v: unknown, what: string, types: ReadonlySet<string> | ReadonlyMap<string, unknown>): Blob {
   if (!isObject(v)) throw new BadManifestError(image, `${what} is not an object`);
   const { mediaType, digest, size } = v;
+  if ('urls' in v) throw new BadManifestError(image, `${what} has urls ${JSON.stringify(v.urls)}: a foreign layer would be fetched from anywhere it names, so it is refused`);
+  if (typeof mediaType === 'string' && isForeignType(mediaType)) {
+    throw new BadManifestError(image, `${what} has media type ${mediaType}, a foreign (non-distributable) layer, which is refused`);
+  }
   if (typeof mediaType !== 'string' || !types.has(mediaType)) {
     throw new BadManifestError(image, `${what} has media type ${JSON.stringify(mediaType)}, not one of ${[...types.keys()].join(', ')}`);
   }
@@ -126,4 +142,29 @@ export function isManifestList(bytes: Buffer): boolean {
   } catch {
     return false;
   }
+}
+
+/** The platform of the VMs (QEMU's x86_64 machines): the instance of a manifest list that is pulled. */
+export const PLATFORM = { os: 'linux', architecture: 'amd64' } as const;
+
+function platformOf(d: Record<string, unknown>): string {
+  const p = isObject(d.platform) ? d.platform : {};
+  return `${String(p.os ?? '?')}/${String(p.architecture ?? '?')}${typeof p.variant === 'string' ? `/${p.variant}` : ''}`;
+}
+
+/**
+ * The digest of the linux/amd64 instance of a manifest list (Docker's
+ * manifest list, OCI image-spec image-index.md), the first one as
+ * containers/image takes it; a list with none, or whose instance
+ * descriptor is not a manifest's, is a bad manifest.
+ */
+export function platformInstance(image: string, bytes: Buffer): string {
+  const doc: unknown = JSON.parse(bytes.toString('utf8'));
+  if (!isObject(doc) || !Array.isArray(doc.manifests)) throw new BadManifestError(image, 'the manifest list has no "manifests" array');
+  const listed = doc.manifests.filter(isObject);
+  const picked = listed.find((d) => isObject(d.platform) && d.platform.os === PLATFORM.os && d.platform.architecture === PLATFORM.architecture);
+  if (picked === undefined) {
+    throw new BadManifestError(image, `the manifest list has no ${PLATFORM.os}/${PLATFORM.architecture} instance (it has: ${listed.map(platformOf).join(', ') || 'none'})`);
+  }
+  return blob(image, picked, `the ${PLATFORM.os}/${PLATFORM.architecture} instance`, new Set(Object.values(MANIFEST_TYPES))).digest;
 }

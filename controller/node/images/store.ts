@@ -1,10 +1,12 @@
 /**
  * The image cache on disk, content-addressed:
  *
- *   ROOT/sha256-<manifest hex>-<12 hex of sha256(disk path)>/
- *       disk.qcow2 | disk.raw   0444, the base every VM overlays (never written)
- *       meta.json               0444, references, digest, format, size, pulledAt
+ *   ROOT/                                 0700
+ *   ROOT/sha256-<manifest hex>-<12 hex of sha256(disk path)>/   0700
+ *       disk.qcow2 | disk.raw   0400, the base every VM overlays (never written)
+ *       meta.json               0400, references, digest, format, size, pulledAt
  *   ROOT/tmp/pull.<pid>.<start>.<nonce>/   a pull in progress (0700)
+ *   ROOT/tmp/gc.<pid>.<start>.<nonce>/     an entry being removed
  *   ROOT/pins/<entry>.<pid>.<start>.<nonce>  a live process still needs <entry>
  *   ROOT/locks/cache.lock                 lib/lockfile.ts: every change to the above
  *
@@ -12,9 +14,12 @@
  * the disk path chosen in it. An entry appears by one rename(2) of a
  * complete, fsync'd directory, so a crash never leaves half an image under
  * a digest's name; what a crash does leave (temp directories, pins) names
- * its dead process and is swept. Entries are directories 0755 and files
- * 0444 so that QEMU, whichever user it runs as, can read its backing file
- * and nobody but root can change one.
+ * its dead process and is swept. Everything is root's alone (directories
+ * 0700, files 0400): QEMU runs as root in the pod's libvirtd, and an image
+ * from a private registry must not be readable by the node's other users.
+ * An entry whose name is valid but whose content is not (a crash of an
+ * older version, a hand edit) is moved aside when its image is pulled
+ * again, and removed by gc; nothing in the root is ever followed.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -24,8 +29,8 @@ import { withLock } from '../../../lib/lockfile.ts';
 import { isSameProcess, startTime } from '../../../lib/process.ts';
 import type { DiskFormat } from './disk.ts';
 
-export const ENTRY_DIR_MODE = 0o755;
-export const IMAGE_FILE_MODE = 0o444;
+export const ENTRY_DIR_MODE = 0o700;
+export const IMAGE_FILE_MODE = 0o400;
 
 export interface CachedImage {
   /** The entry's directory name under the root. */
@@ -109,6 +114,24 @@ function fsyncFile(file: string): void {
 export interface Junk {
   name: string;
   why: string;
+  /** Whether it has a cache entry's name (a damaged entry, which gc removes) rather than being a stranger (reported, never touched). */
+  damagedEntry: boolean;
+}
+
+/** A file's text, or undefined when it is gone. */
+function readIfThere(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** An entry prepared in a pull's staging directory, durable and read-only, ready for its one rename. */
+export interface StagedEntry {
+  dir: string;
+  meta: Meta;
 }
 
 export class ImageStore {
@@ -120,9 +143,9 @@ export class ImageStore {
     this.lockWaitMs = lockWaitMs;
   }
 
-  /** The root (0755: entries are shared with QEMU) and its private parts. */
+  /** The root and its own parts, all 0700 (a root an older version made 0755 is narrowed). */
   private prepare(): void {
-    mkdirSync(this.root, { recursive: true, mode: ENTRY_DIR_MODE });
+    mkdirPrivate(this.root);
     for (const d of OWN_DIRS) mkdirPrivate(join(this.root, d));
   }
 
@@ -145,28 +168,36 @@ export class ImageStore {
       if (OWN_DIRS.has(name)) continue;
       const m = name.match(ENTRY);
       if (!m) {
-        junk.push({ name, why: 'not a cache entry name' });
+        junk.push({ name, why: 'not a cache entry name', damagedEntry: false });
         continue;
       }
       const got = this.readEntry(name, m[1]!);
-      if (typeof got === 'string') junk.push({ name, why: got });
-      else images.push(got);
+      if (typeof got === 'string') junk.push({ name, why: got, damagedEntry: true });
+      else if (got !== undefined) images.push(got);
     }
     return { images, junk };
   }
 
-  /** An entry, or why it is not one. Nothing is followed: symlinks are junk. */
-  private readEntry(name: string, hex: string): CachedImage | string {
+  /**
+   * An entry, or why it is not one, or undefined when it is gone (a
+   * concurrent gc renamed it away between readdir and here: lists are read
+   * without the lock). Nothing is followed: symlinks are junk.
+   */
+  private readEntry(name: string, hex: string): CachedImage | string | undefined {
     const dir = join(this.root, name);
-    if (!lstatSync(dir).isDirectory()) return 'not a directory';
+    const dirStat = lstatSync(dir, { throwIfNoEntry: false });
+    if (dirStat === undefined) return undefined;
+    if (!dirStat.isDirectory()) return 'not a directory';
     const metaFile = join(dir, 'meta.json');
     const metaStat = lstatSync(metaFile, { throwIfNoEntry: false });
-    if (!metaStat?.isFile()) return 'meta.json is missing or not a regular file';
-    const meta = parseMeta(readFileSync(metaFile, 'utf8'), hex);
+    if (!metaStat?.isFile()) return lstatSync(dir, { throwIfNoEntry: false }) === undefined ? undefined : 'meta.json is missing or not a regular file';
+    const text = readIfThere(metaFile);
+    if (text === undefined) return undefined;
+    const meta = parseMeta(text, hex);
     if (meta === undefined || entryName(meta.digest, meta.diskPath) !== name) return 'meta.json is damaged or does not match the entry name';
     const file = join(dir, `disk.${meta.format}`);
     const st = lstatSync(file, { throwIfNoEntry: false });
-    if (!st?.isFile()) return `disk.${meta.format} is missing or not a regular file`;
+    if (!st?.isFile()) return lstatSync(dir, { throwIfNoEntry: false }) === undefined ? undefined : `disk.${meta.format} is missing or not a regular file`;
     return { ...meta, entry: name, file };
   }
 
@@ -174,17 +205,23 @@ export class ImageStore {
     return this.scan().images;
   }
 
-  /** Entries of the root that are not cache entries (reported, never touched). */
+  /** Entries of the root that are not cache entries: strangers (reported, never touched) and damaged entries (removed by gc). */
   junk(): Junk[] {
     return this.scan().junk;
   }
 
-  /** A fresh private directory for one pull; the caller removes it. */
-  tempDir(): string {
-    this.prepare();
-    const dir = join(this.root, 'tmp', `pull.${holderSuffix()}`);
-    mkdirSync(dir, { mode: 0o700 });
-    return dir;
+  /**
+   * A fresh private directory for one pull; the caller removes it. Under
+   * the lock, what pulls that died (SIGKILL, a crash) left in tmp/ goes
+   * first, so an interrupted pull's gigabytes do not wait for `virtnet gc`.
+   */
+  tempDir(): Promise<string> {
+    return this.locked(() => {
+      this.sweepTemps();
+      const dir = join(this.root, 'tmp', `pull.${holderSuffix()}`);
+      mkdirSync(dir, { mode: 0o700 });
+      return dir;
+    });
   }
 
   /** Pin `entry` for the process `holder` until release(). Call under the lock, so gc sees it. */
@@ -208,7 +245,7 @@ export class ImageStore {
     return live;
   }
 
-  /** Temp directories of pulls (or removals) whose process is gone. Under the lock. */
+  /** Temp directories of pulls (or removals) whose process is gone, and strangers in tmp/. Under the lock. */
   private sweepTemps(): void {
     const dir = join(this.root, 'tmp');
     for (const name of readdirSync(dir)) {
@@ -243,45 +280,74 @@ export class ImageStore {
   }
 
   /**
-   * Move a prepared disk into the cache as `meta`'s entry, unless another
-   * process got there first (then the prepared copy is dropped). The disk
-   * and meta are fsync'd, made read-only, and appear with one rename. Under the lock.
+   * Prepare `meta`'s entry in the pull's `staging` directory: the disk
+   * moved in, both files read-only and fsync'd. Outside the lock: fsync of
+   * a disk of gigabytes takes seconds, which no other pull or gc should wait for.
    */
-  commit(staging: string, diskFile: string, meta: Meta): CachedImage {
-    const name = entryName(meta.digest, meta.diskPath);
-    const existing = this.list().find((i) => i.entry === name);
-    if (existing) return existing;
+  stage(staging: string, diskFile: string, meta: Meta): StagedEntry {
     const dir = join(staging, 'entry');
-    mkdirSync(dir, { mode: 0o700 });
+    mkdirSync(dir, { mode: ENTRY_DIR_MODE });
     const file = join(dir, `disk.${meta.format}`);
     renameSync(diskFile, file);
     chmodSync(file, IMAGE_FILE_MODE);
     fsyncFile(file);
     writeFileDurable(join(dir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`, IMAGE_FILE_MODE);
     chmodSync(dir, ENTRY_DIR_MODE);
-    renameSync(dir, join(this.root, name));
-    fsyncDir(this.root);
-    return { ...meta, entry: name, file: join(this.root, name, file.slice(dir.length + 1)) };
+    return { dir, meta };
   }
 
   /**
-   * Remove every entry whose digest is not in `inUse` and that no live
-   * process pins; sweep dead pulls' temp directories. Returns what was
-   * removed. An entry is first renamed into tmp/ (one atomic step out of
-   * sight), then deleted.
+   * Move a staged entry into the cache with one rename, unless another
+   * process got there first (then the staged copy is dropped with the
+   * staging directory). A damaged entry of the same name is moved aside
+   * first: it would make the rename fail for good. Under the lock.
    */
-  async gc(inUse: ReadonlySet<string>): Promise<CachedImage[]> {
+  commit(staged: StagedEntry): CachedImage {
+    const { dir, meta } = staged;
+    const name = entryName(meta.digest, meta.diskPath);
+    const target = join(this.root, name);
+    const got = this.readEntry(name, meta.digest.slice('sha256:'.length));
+    if (typeof got === 'object') return got;
+    if (typeof got === 'string') this.removeEntry(name);
+    renameSync(dir, target);
+    fsyncDir(this.root);
+    return { ...meta, entry: name, file: join(target, `disk.${meta.format}`) };
+  }
+
+  /** Rename an entry (or what has its name) into tmp/, one atomic step out of sight, then delete it; rm never follows a symlink. Under the lock. */
+  private removeEntry(name: string): void {
+    const doomed = join(this.root, 'tmp', `gc.${holderSuffix()}`);
+    renameSync(join(this.root, name), doomed);
+    fsyncDir(this.root);
+    rmSync(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Remove every entry whose digest is not in use and that no live process
+   * pins, and every damaged entry (junk with an entry's name) likewise;
+   * sweep dead pulls' temp directories. Returns the images removed.
+   *
+   * `inUse` is the digests the node's VMIs use. Given as a function, it is
+   * called under the lock after the live pins are read: a VMI recorded and
+   * its pin released meanwhile is then seen by one or the other, never by
+   * neither (a set computed before the lock can miss it).
+   */
+  async gc(inUse: (() => ReadonlySet<string>) | ReadonlySet<string>): Promise<CachedImage[]> {
     return this.locked(() => {
       this.sweepTemps();
       const pinned = this.livePins();
+      const used = typeof inUse === 'function' ? inUse() : inUse;
+      const { images, junk } = this.scan();
       const removed: CachedImage[] = [];
-      for (const image of this.list()) {
-        if (inUse.has(image.digest) || pinned.has(image.entry)) continue;
-        const doomed = join(this.root, 'tmp', `gc.${holderSuffix()}`);
-        renameSync(join(this.root, image.entry), doomed);
-        fsyncDir(this.root);
-        rmSync(doomed, { recursive: true, force: true });
+      for (const image of images) {
+        if (used.has(image.digest) || pinned.has(image.entry)) continue;
+        this.removeEntry(image.entry);
         removed.push(image);
+      }
+      for (const j of junk) {
+        const hex = j.name.match(ENTRY)?.[1];
+        if (!j.damagedEntry || hex === undefined || used.has(`sha256:${hex}`) || pinned.has(j.name)) continue;
+        this.removeEntry(j.name);
       }
       return removed;
     });

@@ -92,6 +92,15 @@ test('a qcow2 with a backing file is refused: a VM would read a host file the im
   });
 });
 
+test('a qcow2 with an external data file is refused: a VM would read the host file it names', async () => {
+  const withData = join(work, 'datafile.qcow2');
+  (await import('node:child_process')).execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${join(work, 'datafile.raw')}`, withData, '4M']);
+  reg.push(withData, 'kubevirt/datafile:1');
+  await failsCleanly('registry:5000/kubevirt/datafile:1', {
+    name: 'UnusableDiskError', message: `image registry:5000/kubevirt/datafile:1: the qcow2 disk has an external data file (${join(work, 'datafile.raw')}); a containerDisk must stand alone`,
+  });
+});
+
 test('an unknown image and an unknown tag: "manifest unknown"', async () => {
   await failsCleanly('registry:5000/kubevirt/nosuch:1', {
     name: 'SkopeoError', message: /^image registry:5000\/kubevirt\/nosuch:1: manifest unknown \(no such image or tag in the registry\): reading manifest 1 in 127\.0\.0\.1:\d+\/kubevirt\/nosuch: manifest unknown/u,

@@ -46,7 +46,7 @@ function freshCache(): ImageCache {
   return new ImageCache({ root: join(work, `cache-${n++}`), skopeo: { registriesConf: conf } });
 }
 
-test('a location rewrite of registry:5000 (insecure = true) pulls the qcow2; the cache entry is read-only and byte-identical', async () => {
+test('a location rewrite of registry:5000 (insecure = true) pulls the qcow2; the cache entry is root\'s alone, read-only and byte-identical', async () => {
   const cache = freshCache();
   const got = await cache.ensure({ image: 'registry:5000/kubevirt/debian:12' });
   got.release();
@@ -54,8 +54,10 @@ test('a location rewrite of registry:5000 (insecure = true) pulls the qcow2; the
   assert.equal(got.image.format, 'qcow2');
   assert.equal(got.image.diskPath, '/disk/debian.qcow2');
   assert.equal(sha256(got.image.file), sha256(qcow2), 'the disk is the pushed file, byte for byte');
-  assert.equal(statSync(got.image.file).mode & 0o7777, 0o444);
-  assert.equal(statSync(join(cache.store.root, got.image.entry)).mode & 0o7777, 0o755);
+  assert.equal(statSync(got.image.file).mode & 0o7777, 0o400);
+  assert.equal(statSync(join(cache.store.root, got.image.entry, 'meta.json')).mode & 0o7777, 0o400);
+  assert.equal(statSync(join(cache.store.root, got.image.entry)).mode & 0o7777, 0o700);
+  assert.equal(statSync(cache.store.root).mode & 0o7777, 0o700, 'no other user reaches a private registry\'s image');
   const meta = JSON.parse(readFileSync(join(cache.store.root, got.image.entry, 'meta.json'), 'utf8')) as { references: string[]; digest: string; size: number };
   assert.deepEqual(meta.references, ['registry:5000/kubevirt/debian:12']);
   assert.equal(meta.size, statSync(qcow2).size);

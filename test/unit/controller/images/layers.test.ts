@@ -5,20 +5,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyLayer, chooseDisk, normalizeMember, parseListing, unquoteC, type LayerEntry } from '../../../../controller/node/images/layers.ts';
-import { parseManifest } from '../../../../controller/node/images/manifest.ts';
+import { applyLayer, chooseDisk, ImageFs, normalizeMember, parseListing, unquoteC } from '../../../../controller/node/images/layers.ts';
+import { parseManifest, platformInstance } from '../../../../controller/node/images/manifest.ts';
 import { classify, skopeoCause } from '../../../../lib/skopeo.ts';
 import { ExecError } from '../../../../lib/exec.ts';
 
 const fsOf = (...layers: string[]) => {
-  const fs = new Map<string, LayerEntry>();
-  layers.forEach((listing, i) => applyLayer(fs, parseListing(listing, i)));
+  const fs = new ImageFs();
+  layers.forEach((listing, i) => applyLayer(fs, parseListing('img', listing, i)));
   return fs;
 };
 const line = (type: string, name: string, size = 5, rest = '') => `${type}rw-r--r-- 107/107 ${size} 1970-01-01 00:00 "${name}"${rest}`;
 
 test('tar listing: C-quoted names are decoded, types and sizes read, "./" and "/" prefixes dropped, ".." names skipped', () => {
-  const entries = parseListing([
+  const entries = parseListing('img', [
     'drwxr-xr-x 107/107 0 1970-01-01 00:00 "./disk/"',
     line('-', './disk/a.qcow2', 4194304),
     line('-', 'disk/new\\nline\\"x', 1),
@@ -27,12 +27,18 @@ test('tar listing: C-quoted names are decoded, types and sizes read, "./" and "/
     line('-', '../escape', 1),
     line('-', 'disk/../../etc/passwd', 1),
     'crw-r--r-- 0/0 1,3 1970-01-01 00:00 "dev/null"',
-    'garbage line',
+    '-rw-r--r-- 0/0 7 4611686018427387904 "disk/far-future"',
+    '-rw-r--r-- 0/0 8 -32873-11-12 23:23 "disk/far-past"',
+    '',
   ].join('\n'), 0);
   assert.deepEqual(entries.map((e) => [e.path, e.type, e.size]), [
     ['disk', 'directory', 0], ['disk/a.qcow2', 'file', 4194304], ['disk/new\nline"x', 'file', 1],
     ['disk/l', 'symlink', 0], ['disk/h', 'hardlink', 0], ['dev/null', 'other', 0],
+    ['disk/far-future', 'file', 7], ['disk/far-past', 'file', 8],
   ]);
+  assert.throws(() => parseListing('img', `${line('-', 'disk/a')}\ngarbage line\n`, 2), {
+    name: 'DiskError', message: 'image img: layer 3: tar listed a line that is not an entry: "garbage line"',
+  }, 'a line that is not an entry is an error, never skipped');
   assert.equal(entries[1]!.stored, './disk/a.qcow2', 'tar is given the stored name');
   assert.equal(unquoteC('a\\303\\251\\\\b\\"'), 'aé\\b"');
   assert.equal(normalizeMember('/disk//a'), 'disk/a');
@@ -89,8 +95,24 @@ test('manifests: OCI and Docker schema 2 parse; lists, schema 1, unknown types a
     [good({ layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: 'sha256:xyz', size: 1 }] }), /layer 1 has digest "sha256:xyz"/u],
     [good({ layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: DIGEST, size: -1 }] }), /layer 1 has size -1, not a byte count/u],
     [good({ config: { mediaType: 'application/json', digest: DIGEST, size: 1 } }), /the config has media type "application\/json"/u],
+    [good({ config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: DIGEST, size: 10, urls: [] } }), /^image img: bad manifest: the config has urls \[\]: a foreign layer would be fetched/u],
+    [good({ layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: DIGEST, size: 1, urls: ['http://169.254.169.254/'] }] }), /layer 1 has urls \["http:\/\/169.254.169.254\/"\]/u],
+    [good({ layers: [{ mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar', digest: DIGEST, size: 1 }] }), /layer 1 has media type application\/vnd.oci.image.layer.nondistributable.v1.tar, a foreign \(non-distributable\) layer/u],
   ];
   for (const [bytes, message] of bad) assert.throws(() => parseManifest('img', bytes), { name: 'BadManifestError', message }, bytes.toString());
+});
+
+test('manifest lists: the first linux/amd64 instance; none, or an instance that is not a manifest, is a bad manifest naming what the list has', () => {
+  const list = (manifests: unknown[]) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+  const entry = (c: string, platform: object, mediaType = 'application/vnd.oci.image.manifest.v1+json') => ({ mediaType, digest: `sha256:${c.repeat(64)}`, size: 1, platform });
+  assert.equal(platformInstance('img', list([entry('a', { os: 'linux', architecture: 'arm64' }), entry('b', { os: 'linux', architecture: 'amd64' }), entry('c', { os: 'linux', architecture: 'amd64' })])), `sha256:${'b'.repeat(64)}`);
+  assert.throws(() => platformInstance('img', list([entry('a', { os: 'linux', architecture: 'arm64', variant: 'v8' }), { digest: 'x' }])), {
+    name: 'BadManifestError', message: 'image img: bad manifest: the manifest list has no linux/amd64 instance (it has: linux/arm64/v8, ?/?)',
+  });
+  assert.throws(() => platformInstance('img', list([entry('a', { os: 'linux', architecture: 'amd64' }, 'application/vnd.oci.image.index.v1+json')])), {
+    name: 'BadManifestError', message: /^image img: bad manifest: the linux\/amd64 instance has media type "application\/vnd.oci.image.index.v1\+json", not one of/u,
+  });
+  assert.throws(() => platformInstance('img', Buffer.from('{"schemaVersion":2}')), { message: 'image img: bad manifest: the manifest list has no "manifests" array' });
 });
 
 const failed = (stderr: string) => new ExecError({ argv: ['skopeo', 'inspect'], exitCode: 1, stdout: '', stderr });
@@ -104,6 +126,7 @@ test('skopeo failures: unreachable, unknown, unauthorized, bad manifest, TLS and
     ['q.io/a:1', 'unsupported docker v2s1 manifest media type', 'badManifest'],
     ['q.io/a:1', 'pinging container registry q.io: Get "https://q.io/v2/": http: server gave HTTP response to HTTPS client', 'tls'],
     ['q.io/a:1', 'loading registries configuration: loading registries configuration "bad.conf": toml: line 1', 'config'],
+    ['q.io/a:1', 'writing blob: open /var/cache/virtnet/images/tmp/x: no space left on device', 'noSpace'],
     ['q.io/a:1', 'something else entirely', 'failed'],
   ];
   for (const [image, msg, kind] of cases) {
