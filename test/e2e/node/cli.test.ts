@@ -37,7 +37,8 @@ test('bad input gives clear errors and creates nothing', () => {
     ['malformed.yaml', `${nad}---\nkind: [unclosed\n`, /malformed\.yaml.*line \d+/u],
     ['unknown-kind.yaml', `${nad}---\napiVersion: v1\nkind: Pod\nmetadata: { name: p }\n`, /kind.*(Pod|supported)/u],
     ['missing-kernel.yaml', `${nad}---\n${vmi('k', ', firmware: { kernelBoot: { host: { kernelPath: /nonexistent/vmlinuz } } }')}`, /kernelBoot\.host\.kernelPath: \/nonexistent\/vmlinuz does not exist/u],
-    ['container-disk.yaml', `${nad}---\n${vmi('c')}  volumes: [{ name: root, containerDisk: { image: quay.io/containerdisks/fedora } }]\n`, /containerDisk volume "root"/u],
+    ['pvc.yaml', `${nad}---\n${vmi('c')}  volumes: [{ name: root, persistentVolumeClaim: { claimName: data } }]\n`, /cannot provide persistentVolumeClaim volume "root"/u],
+    ['container-disk-option.yaml', `${nad}---\n${vmi('o')}  volumes: [{ name: root, containerDisk: { image: "--src-creds=a:b" } }]\n`, /volumes\[0\]\.containerDisk\.image: .*must not start with "-"/u],
     ['clash.yaml', `${nad}---\n${vmi('same')}---\n${vmi('same')}`, /same/u],
   ];
   for (const [name, text, why] of cases) {

@@ -89,13 +89,16 @@ test('a failed create whose rollback DEL fails keeps its record as Deleting (no 
     apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: 'rollback', namespace: 'default' },
     spec: { domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }] } }, networks: [{ name: 'default', pod: {} }] },
   };
-  await assert.rejects(rt.create(vmi, () => assert.fail('no launcher after a failed ADD'), () => {}), (err: Error) => {
+  // The spec is checked before any network is made; the launcher itself never starts after the failed ADD.
+  const spec = { name: 'rollback', namespace: 'default', memoryMiB: 64, cpus: 1, interfaces: [], networks: [], boot: { kernel: '/nonexistent/vmlinuz' } };
+  await assert.rejects(rt.create(vmi, () => spec, () => {}), (err: Error) => {
     assert.match(err.message, /^pod networks: .*no IPAM today.*rolling back was incomplete too.*kept as Deleting/su);
     return true;
   });
   const kept = rt.store.readVmi('default', 'rollback');
   assert.ok(kept, 'the journal of what may hold an IP is kept');
   assert.equal(kept.state, 'Deleting');
+  assert.equal(kept.launcherPid, undefined, 'no launcher was started after the failed ADD');
   assert.match(kept.teardownProblems!.join(' '), /no IPAM today/u);
   assert.equal(netnsExists(netnsPath(kept.netns)), false, 'the sandbox itself is gone');
   rt.store.writeVmi(healed(kept));
