@@ -42,7 +42,10 @@ function table(rows: string[][]): string {
 }
 
 export function images(rt: NodeRuntime, format: 'table' | 'json' | 'yaml', o: Output): number {
-  const rows = imageRows(rt.images().list(), imageUsers(rt));
+  const cache = rt.images();
+  const rows = imageRows(cache.list(), imageUsers(rt));
+  // What is in the cache but is no image: a damaged entry (gc removes it) or a stranger (left alone).
+  for (const j of cache.junk()) o.err(`warning: ${rt.cfg.imageCacheDir}/${j.name}: ${j.why}${j.damagedEntry ? ' (`virtnet gc` removes it)' : ''}`);
   if (format !== 'table') {
     o.out(render({ images: rows }, format));
     return 0;

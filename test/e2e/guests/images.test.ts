@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -109,7 +109,12 @@ test('two VMs run from one cached image, each on its own overlay; `virtnet image
   for (const name of ['one', 'two']) assert.equal(virtnet(['up', '--no-wait', vmiFile(name, 'registry:5000/virtnet/tiny:1')]).status, 0);
   assert.equal(virtnet(['up', '--no-wait', vmiFile('three', 'registry:5000/virtnet/other:1')]).status, 0);
   node.must(['down', 'three']);
-  const images = node.must(['images']);
+  // Something in the cache that is no image is named, and left alone.
+  mkdirSync(join(cache, 'not-an-entry'));
+  const listed = node.run(['images']);
+  assert.match(listed.stderr, /warning: .*\/not-an-entry: /u, listed.stderr);
+  rmSync(join(cache, 'not-an-entry'), { recursive: true });
+  const images = listed.stdout;
   assert.match(images, /^registry:5000\/virtnet\/tiny:1\s+sha256:[0-9a-f]{12}\s+qcow2\s+\S+ \S+\s+default\/one,default\/two$/mu, images);
   assert.match(images, /^registry:5000\/virtnet\/other:1\s+.*<none>$/mu, images);
   const base = (JSON.parse(node.must(['images', '-o', 'json'])) as { images: Array<{ reference: string; digest: string }> }).images;
