@@ -66,8 +66,12 @@ export interface VmiStatus {
   launcherPod?: { name: string; uid: string };
   conditions?: VmiCondition[];
   virtnet?: {
-    /** The sandbox network namespace (ip netns name). */
-    netns: string;
+    /**
+     * The sandbox network namespace (ip netns name), on a standalone node. On a
+     * cluster the container runtime names the pod's namespace and the launcher
+     * cannot know it: status.launcherPod and status.nodeName say where it is.
+     */
+    netns?: string;
     launcherPid?: number;
     accel?: string;
     nics: NicWiring[];

@@ -1,7 +1,8 @@
 /**
  * `virtnet topology`: each NIC's path from its network into the guest,
  * network → pod interface → [nft NAT] → bridge → tap → VM NIC, the NICs
- * stacked inside a box for the pod (named by its netns) with the VM boxed
+ * stacked inside a box for the pod (named by its netns on a node, by the
+ * launcher pod and its node on a cluster) with the VM boxed
  * inside it. Text for terminals, SVG for files; both deterministic so they can
  * be diffed and tested as golden values.
  */
@@ -21,6 +22,14 @@ function podHops(nic: NicWiring): string[] {
 
 function vmNicLines(nic: NicWiring): string[] {
   return [nic.name, nic.mac, nic.model, ...nic.ips];
+}
+
+/** The pod box's title: its netns standalone; on a cluster, the launcher pod and its node. */
+function podTitleOf(vmi: VmiView): string {
+  const status = vmi.status;
+  if (status?.virtnet?.netns !== undefined) return `pod, netns ${status.virtnet.netns}`;
+  if (status?.launcherPod) return `pod ${status.launcherPod.name}${status.nodeName ? ` on ${status.nodeName}` : ''}`;
+  return 'pod';
 }
 
 function noNetwork(vmi: VmiView): string {
@@ -44,7 +53,7 @@ export function topologyText(vmi: VmiView): string {
   const chainWidth = widest([...chains.map((c) => c.length), ...nics.flatMap((nic) => nic.podIps.map((ip) => ip.length + 4))]);
   const vmTitle = `─ VM ${vmi.metadata.name} `;
   const vmWidth = widest([vmTitle.length + 1, ...nics.flatMap((nic) => vmNicLines(nic).map((l) => l.length + 4))]);
-  const podTitle = `─ pod, netns ${wiring.netns} `;
+  const podTitle = `─ ${podTitleOf(vmi)} `;
   // Blank columns between the VM's right edge and the pod's, wide enough for the pod's title.
   const gap = Math.max(1, podTitle.length + 1 - (chainWidth + vmWidth + 2));
   const podInner = chainWidth + vmWidth + 2 + gap;
@@ -130,7 +139,7 @@ export function topologySvg(vmi: VmiView): string {
   const columnXs: number[] = [];
   columnWidths.reduce((x, w, c) => ((columnXs[c] = x), x + w + ARROW_GAP), MARGIN);
   const vmColumn = columnCount - 1;
-  const podTitle = `pod, netns ${wiring.netns}`;
+  const podTitle = podTitleOf(vmi);
   const vmTitle = `VM ${vmi.metadata.name}`;
   const podLeft = columnXs[1]! - ARROW_GAP / 2;
   const vmLeft = columnXs[vmColumn]! - ARROW_GAP / 2;

@@ -5,9 +5,13 @@
  * the old inode or the new one, never a half-written file, and never meets
  * ETXTBSY (which only writing into a running executable's inode raises).
  * Unchanged files are left alone.
+ *
+ * Which network config the node's runtime takes as its default is decided
+ * here too: the first by name in the config directory.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { fsyncDir } from '../../lib/durable.ts';
 
 /** Write `content` to `target` by rename; false when it already held exactly that. */
 export function installFile(target: string, content: Buffer | string, mode: number): boolean {
@@ -32,19 +36,50 @@ export function installFile(target: string, content: Buffer | string, mode: numb
   return true;
 }
 
-export interface CniInstall {
-  /** The plugin executable to install (the image's dist/cni/virtnet-bridge). */
-  plugin: string;
-  binDir: string;
-  confDir: string;
-  conflist: object;
-  /** File name of the conflist; "10-" sorts it before most, so it is the default network. */
-  confName?: string;
+/** The plugin's name in the CNI bin directory: the `type` its configs name. */
+export const PLUGIN_NAME = 'virtnet-bridge';
+
+/** Install the plugin executable into the CNI bin directory; false when it was already that build. */
+export function installPlugin(plugin: string, binDir: string): boolean {
+  return installFile(join(binDir, PLUGIN_NAME), readFileSync(plugin), 0o755);
 }
 
-export function installCni(o: CniInstall): { plugin: boolean; conf: boolean } {
-  return {
-    plugin: installFile(join(o.binDir, 'virtnet-bridge'), readFileSync(o.plugin), 0o755),
-    conf: installFile(join(o.confDir, o.confName ?? '10-virtnet.conflist'), `${JSON.stringify(o.conflist, null, 2)}\n`, 0o644),
-  };
+/** A network config as the node agent writes it: two-space JSON and a final newline. */
+export function confText(conflist: object): string {
+  return `${JSON.stringify(conflist, null, 2)}\n`;
+}
+
+const CONF_EXTENSIONS = ['.conf', '.conflist', '.json'];
+
+/**
+ * The files a runtime reads as network configs: libcni's ConfFiles(dir,
+ * [".conf", ".conflist", ".json"]), as containerd and CRI-O call it, in
+ * its order (Go's sort.Strings: byte order, which Buffer.compare is). The
+ * runtime's default network, and Multus' automatic clusterNetwork, is the
+ * first of them that loads.
+ */
+export function networkConfigFiles(confDir: string): string[] {
+  if (!existsSync(confDir)) return [];
+  return readdirSync(confDir, { withFileTypes: true })
+    .filter((e) => !e.isDirectory() && CONF_EXTENSIONS.some((x) => e.name.endsWith(x)))
+    .map((e) => e.name)
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/**
+ * Remove `file` if `isOwn` recognises its content; false when it is
+ * absent or someone else's (an admin's file under the same name stays).
+ */
+export function removeOwnFile(file: string, isOwn: (text: string) => boolean): boolean {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  if (!isOwn(text)) return false;
+  rmSync(file, { force: true });
+  fsyncDir(dirname(file)); // the removal reaches the disk: a restart must not bring the network back
+  return true;
 }

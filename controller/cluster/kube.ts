@@ -1,5 +1,6 @@
 /**
- * The cluster, through @kubernetes/client-node: the only file that imports
+ * The cluster, through @kubernetes/client-node: with events.ts (Events) and
+ * kubectl-api.ts (the kubectl plugin), the only file that imports
  * it (its load costs ~100 ms bundled, ~350 ms not; the CNI plugin, the
  * launcher and the standalone CLI never pay it). Everything else talks to
  * the narrow KubeApi below, whose errors carry the HTTP code.
@@ -18,7 +19,9 @@ export class KubeError extends Error {
   }
 }
 
-export type Resource = 'virtualmachineinstances' | 'virtualmachines' | 'network-attachment-definitions' | 'pods';
+export type Resource = 'virtualmachineinstances' | 'virtualmachines' | 'network-attachment-definitions' | 'pods' | 'nodes';
+/** The custom resources, served by CustomObjectsApi. */
+type Custom = Exclude<Resource, 'pods' | 'nodes'>;
 
 export interface Cache {
   list(namespace?: string): Obj[];
@@ -97,13 +100,18 @@ export class KubeApi {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
   }
 
-  private groupOf(r: Resource): { group: string; version: string } {
+  private groupOf(r: Custom): { group: string; version: string } {
     return r === 'network-attachment-definitions' ? { group: NAD_GROUP, version: 'v1' } : { group: GROUP, version: VERSION };
   }
 
-  /** A list-watch cache of one resource (all namespaces, or the API's namespace), re-listing after a 410. */
+  /** A list-watch cache of one resource (all namespaces, or the API's namespace; nodes are cluster-scoped), re-listing after a 410. */
   watch(r: Resource, labelSelector?: string, fieldSelector?: string): Watched {
     const ns = this.namespace;
+    if (r === 'nodes') {
+      const sel = { ...(labelSelector && { labelSelector }), ...(fieldSelector && { fieldSelector }) };
+      const list = () => this.core.listNode(sel);
+      return restarting(new k8s.ListWatch('/api/v1/nodes', new k8s.Watch(this.kc), list as never, false, labelSelector, fieldSelector) as unknown as Watched);
+    }
     if (r === 'pods') {
       const path = ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods';
       const sel = { ...(labelSelector && { labelSelector }), ...(fieldSelector && { fieldSelector }) };
@@ -116,17 +124,17 @@ export class KubeApi {
     return restarting(k8s.makeInformer(this.kc, path, list as never) as unknown as Watched);
   }
 
-  get(r: Exclude<Resource, 'pods'>, namespace: string, name: string): Promise<Obj> {
+  get(r: Custom, namespace: string, name: string): Promise<Obj> {
     const { group, version } = this.groupOf(r);
     return call(`get ${r} ${namespace}/${name}`, () => this.custom.getNamespacedCustomObject({ group, version, namespace, plural: r, name }) as Promise<Obj>);
   }
 
-  create(r: Exclude<Resource, 'pods'>, namespace: string, body: Obj): Promise<Obj> {
+  create(r: Custom, namespace: string, body: Obj): Promise<Obj> {
     const { group, version } = this.groupOf(r);
     return call(`create ${r} in ${namespace}`, () => this.custom.createNamespacedCustomObject({ group, version, namespace, plural: r, body }) as Promise<Obj>);
   }
 
-  async delete(r: Resource, namespace: string, name: string): Promise<void> {
+  async delete(r: Exclude<Resource, 'nodes'>, namespace: string, name: string): Promise<void> {
     try {
       if (r === 'pods') await call(`delete pod ${namespace}/${name}`, () => this.core.deleteNamespacedPod({ name, namespace }));
       else {

@@ -130,6 +130,19 @@ export class PluginClient {
     return this.call(() => this.custom.getNamespacedCustomObject({ group, version, namespace, plural: r, name }) as Promise<Obj>);
   }
 
+  /**
+   * The Events about one object, as kubectl describe finds them: by a field
+   * selector on involvedObject's name, namespace, kind and uid.
+   */
+  async eventsAbout(o: { kind: string; name: string; namespace: string; uid?: string }): Promise<Obj[]> {
+    // fields.ParseSelector escapes: a backslash, a comma and an equals sign inside a value.
+    const value = (v: string) => v.replace(/[\\,=]/gu, (c) => `\\${c}`);
+    const terms = [['involvedObject.name', o.name], ['involvedObject.namespace', o.namespace], ['involvedObject.kind', o.kind], ...(o.uid ? [['involvedObject.uid', o.uid]] : [])];
+    const fieldSelector = terms.map(([k, v]) => `${k}=${value(v!)}`).join(',');
+    const list = await this.call(() => this.core.listNamespacedEvent({ namespace: o.namespace, fieldSelector, limit: PAGE }));
+    return list.items as unknown as Obj[];
+  }
+
   async pods(namespace: string, labelSelector: string): Promise<Obj[]> {
     const list = await this.call(() => this.core.listNamespacedPod({ namespace, labelSelector }));
     return list.items as unknown as Obj[];

@@ -18,7 +18,7 @@ import { readManifestFiles } from '../cli/sources.ts';
 import { formatProblems, validateManifests, type Manifest, type Problem, type ValidationContext } from '../api/manifests.ts';
 import type { VmiStatus } from '../api/status.ts';
 import { ageSince } from '../cli/age.ts';
-import { describeVmi } from '../cli/describe.ts';
+import { describeVmi, type EventView } from '../cli/describe.ts';
 import { alignColumns, listObject, render, vmiTable, type VmiView } from '../cli/table.ts';
 import { topologySvg, topologyText } from '../cli/topology.ts';
 import type { Output } from '../cli/up.ts';
@@ -30,7 +30,7 @@ type Format = 'table' | 'wide' | 'json' | 'yaml';
 
 const USAGE = `usage: kubectl virtnet <command> [options]
   get vmis|vms|nads [NAME...]       list (-o json|yaml|wide, -A/--all-namespaces)
-  describe vmi NAME                 interfaces, wiring, leases and steps (-o json|yaml)
+  describe vmi NAME                 conditions, interfaces, wiring, leases, steps and events (-o json|yaml)
   topology NAME [--svg FILE]        networks -> pod interfaces -> bridges -> taps -> VM NICs
   validate [-o json|yaml] FILE...   every problem with its field path, or the normalised objects
                                     (NAD references are checked against the cluster when it answers)
@@ -239,6 +239,18 @@ async function getVmi(client: PluginClient, namespace: string, name: string): Pr
   return (await client.get('virtualmachineinstances', namespace, name)) as VmiView & Obj;
 }
 
+/** The VMI's Events, as kubectl describe shows them; one that cannot be listed (RBAC) is a note, not a failure. */
+async function eventsOf(client: PluginClient, vmi: VmiView & Obj, o: Output): Promise<EventView[] | undefined> {
+  try {
+    const { name, namespace, uid } = vmi.metadata as { name: string; namespace: string; uid?: string };
+    return (await client.eventsAbout({ kind: String(vmi.kind ?? 'VirtualMachineInstance'), name, namespace, ...(uid && { uid }) })) as EventView[];
+  } catch (err) {
+    if (!(err instanceof ServerError)) throw err;
+    o.err(`note: events not listed (${errorLine(err)})`);
+    return undefined;
+  }
+}
+
 async function console_(client: PluginClient, namespace: string, name: string, o: Output): Promise<number> {
   const vmi = await getVmi(client, namespace, name);
   const target = consoleTarget(vmi, await client.pods(namespace, `${VMI_LABEL}=${name}`));
@@ -296,7 +308,8 @@ export async function main(argv: string[], o: Output = stdio): Promise<number> {
         const names = rest[0] && RESOURCES[rest[0].toLowerCase()] === 'virtualmachineinstances' ? rest.slice(1) : rest;
         if (names.length !== 1) return usage(o, 'describe: give one VMI name (describe vmi NAME)');
         const vmi = await getVmi(client, namespace, names[0]!);
-        o.out(format === 'json' || format === 'yaml' ? render(vmi, format) : describeVmi(vmi, new Date()).trimEnd());
+        if (format === 'json' || format === 'yaml') o.out(render(vmi, format));
+        else o.out(describeVmi(vmi, new Date(), await eventsOf(client, vmi, o)).trimEnd());
         return 0;
       }
       case 'topology': {

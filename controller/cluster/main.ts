@@ -2,10 +2,14 @@
  * virtnet's cluster side, one executable (dist/cluster/virtnet-cluster; the
  * `virtnet controller` and `virtnet kubelet` commands run it):
  *   controller [--kubeconfig F] [-n NS] [--image IMG] [--metrics-port P] [--allowed-host-path DIR]…
- *              [--webhook-port P [--tls-cert F --tls-key F]]
+ *              [--service-cidr CIDR]… [--webhook-port P [--tls-cert F --tls-key F]]
+ *   webhook --webhook-port P [--tls-cert F --tls-key F] [--kubeconfig F] [--service-cidr CIDR]…
  *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR] [--cni-netns NAME] [--allowed-host-path DIR]…
- *   node-agent --node NAME [--kubeconfig F] [--cni-bin-dir D] [--cni-conf-dir D] [--pod-cidr CIDR]
+ *   node-agent --node NAME [--kubeconfig F] [--cni-bin-dir D] [--cni-conf-dir D] [--default-network] [--pod-cidr CIDR]…
  *              [--launcher-state-root D] [--metrics-port P]
+ * --default-network: virtnet becomes the node's default network (off: only the plugin is installed);
+ *   its pod subnets are the Node's spec.podCIDRs, else --pod-cidr (once per family).
+ * --service-cidr: the cluster's service CIDR, once per family (default 10.96.0.0/12).
  * Without --kubeconfig: $KUBECONFIG, ~/.kube/config, else the in-cluster config.
  * Logs are JSON lines on stderr (pino).
  */
@@ -20,20 +24,22 @@ import { PodRunner } from './kubelet.ts';
 import { DEFAULT_ALLOWED_HOST_PATHS } from './reconcile.ts';
 import { serveMetrics } from './metrics.ts';
 import { serveWebhook } from './webhook.ts';
+import { clusterFacts, parseServiceCidrs, watchNodeSubnets, type NodeSubnets } from './node-subnets.ts';
 import { NodeAgent } from './node-agent.ts';
+import { hostLocalRanges } from './pod-cidrs.ts';
 import { DEFAULT_POLICY_FILE } from '../../cni/policy.ts';
 import { LAUNCHER_STATE_ROOT } from '../render/pod.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The pod network a node agent installs: virtnet-bridge on virtnet0, this node's pod CIDR, logging for the metrics. */
-export function podNetworkConfList(podCidr: string) {
+/** The pod network a node agent installs: virtnet-bridge on virtnet0, this node's pod subnets (the agent fills them in), logging for the metrics. */
+export function podNetworkConfList(podCidrs: readonly string[] = []) {
   return {
     cniVersion: '1.1.0', name: 'virtnet',
     plugins: [{
       type: 'virtnet-bridge', bridge: 'virtnet0', isGateway: true, isDefaultGateway: true, ipMasq: true,
       dataDir: '/var/lib/virtnet/cni', logFile: '/var/log/virtnet/cni.log',
-      ipam: { type: 'host-local', ranges: [[{ subnet: podCidr }]], dataDir: '/var/lib/virtnet/ipam' },
+      ipam: { type: 'host-local', ranges: hostLocalRanges(podCidrs), dataDir: '/var/lib/virtnet/ipam' },
     }],
   };
 }
@@ -49,30 +55,31 @@ export async function main(argv: string[]): Promise<number> {
     args: argv, allowPositionals: true, strict: true,
     options: {
       kubeconfig: { type: 'string' }, namespace: { type: 'string', short: 'n' }, image: { type: 'string' },
-      'metrics-port': { type: 'string' }, 'webhook-port': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+      'metrics-port': { type: 'string' }, 'webhook-port': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'service-cidr': { type: 'string', multiple: true },
       node: { type: 'string' }, 'state-dir': { type: 'string' }, 'cni-netns': { type: 'string' },
-      'allowed-host-path': { type: 'string', multiple: true }, 'cni-bin-dir': { type: 'string' }, 'cni-conf-dir': { type: 'string' }, 'pod-cidr': { type: 'string' }, 'launcher-state-root': { type: 'string' }, 'log-level': { type: 'string' },
+      'allowed-host-path': { type: 'string', multiple: true }, 'cni-bin-dir': { type: 'string' }, 'cni-conf-dir': { type: 'string' }, 'pod-cidr': { type: 'string', multiple: true }, 'default-network': { type: 'boolean' }, 'launcher-state-root': { type: 'string' }, 'log-level': { type: 'string' },
     },
   });
   const log = pino({ level: v['log-level'] ?? 'info', base: { component: positionals[0] } }, pino.destination(2));
   const api = new KubeApi(loadKubeConfig(v.kubeconfig), v.namespace);
   const stops: Array<() => Promise<unknown>> = [];
   if (positionals[0] === 'controller') {
-    const c = new Controller(api, { image: v.image ?? DEFAULT_IMAGE, serviceCIDRs: ['10.96.0.0/12'], testGuest: { kernel: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: TEST_GUEST_CMDLINE }, log,
+    const serviceCIDRs = parseServiceCidrs(v['service-cidr']);
+    const c = new Controller(api, { image: v.image ?? DEFAULT_IMAGE, serviceCIDRs, testGuest: { kernel: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: TEST_GUEST_CMDLINE }, log,
       ...(v['allowed-host-path'] && { allowedHostPaths: v['allowed-host-path'] }),
     });
+    const nodes = v['webhook-port'] ? await serveAdmission(api, v, serviceCIDRs, stops) : undefined;
     if (v['metrics-port']) {
-      const s = await serveMetrics(c.metrics.registry, Number(v['metrics-port']), () => c.synced);
-      stops.push(() => new Promise((r) => s.close(r)));
-    }
-    if (v['webhook-port']) {
-      const tls = v['tls-cert'] && v['tls-key'] ? { cert: v['tls-cert'], key: v['tls-key'] } : undefined;
-      const s = await serveWebhook(Number(v['webhook-port']), tls);
+      const s = await serveMetrics(c.metrics.registry, Number(v['metrics-port']), () => c.synced && (nodes?.synced ?? true));
       stops.push(() => new Promise((r) => s.close(r)));
     }
     await c.start();
     stops.push(() => c.stop());
     log.info('controller running');
+  } else if (positionals[0] === 'webhook') {
+    if (!v['webhook-port']) throw new Error('webhook: --webhook-port P is required');
+    await serveAdmission(api, v, parseServiceCidrs(v['service-cidr']), stops);
+    log.info('webhook running');
   } else if (positionals[0] === 'kubelet') {
     if (!v.node) throw new Error('kubelet: --node NAME is required');
     // A pod's author is not this node's admin: boot files only from the allowed directories (defect 3).
@@ -89,7 +96,8 @@ export async function main(argv: string[]): Promise<number> {
     const agent = new NodeAgent(api, {
       node: v.node, log, plugin: join(dirname(fileURLToPath(import.meta.url)), '..', 'cni', 'virtnet-bridge'),
       cniBinDir: v['cni-bin-dir'] ?? '/opt/cni/bin', cniConfDir: v['cni-conf-dir'] ?? '/etc/cni/net.d',
-      conflist: podNetworkConfList(v['pod-cidr'] ?? '10.244.0.0/24'), stateRoot: v['launcher-state-root'] ?? LAUNCHER_STATE_ROOT,
+      conflist: podNetworkConfList(), defaultNetwork: v['default-network'] ?? false, podCIDRs: v['pod-cidr'] ?? [],
+      stateRoot: v['launcher-state-root'] ?? LAUNCHER_STATE_ROOT,
       cniPolicy: POD_NETWORK_POLICY,
     });
     if (v['metrics-port']) {
@@ -100,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
     stops.push(() => agent.stop());
     log.info({ node: v.node }, 'node agent running');
   } else {
-    process.stderr.write('usage: virtnet-cluster controller|kubelet|node-agent [options]\n');
+    process.stderr.write('usage: virtnet-cluster controller|webhook|kubelet|node-agent [options]\n');
     return 2;
   }
   await new Promise<void>((resolve) => {
@@ -108,6 +116,21 @@ export async function main(argv: string[]): Promise<number> {
   });
   for (const stop of stops.reverse()) await stop();
   return 0;
+}
+
+/**
+ * The admission webhook on --webhook-port, judging with the cluster's facts:
+ * a watch of the Node objects (their pod subnets) and the service CIDRs. Its
+ * /readyz answers 200 once the node list is read; until then reviews ask to be retried.
+ */
+async function serveAdmission(api: KubeApi, v: { 'webhook-port'?: string; 'tls-cert'?: string; 'tls-key'?: string }, serviceCidrs: string[], stops: Array<() => Promise<unknown>>): Promise<NodeSubnets> {
+  const nodes = watchNodeSubnets(api);
+  const tls = v['tls-cert'] && v['tls-key'] ? { cert: v['tls-cert'], key: v['tls-key'] } : undefined;
+  const s = await serveWebhook(Number(v['webhook-port']), tls, undefined, undefined, clusterFacts(nodes, serviceCidrs));
+  stops.push(() => new Promise((r) => s.close(r)));
+  await nodes.start();
+  stops.push(() => nodes.stop());
+  return nodes;
 }
 
 if (process.argv[1] && /(virtnet-cluster|cluster[/\\]main\.ts)$/u.test(process.argv[1])) {

@@ -1,7 +1,13 @@
 /**
  * The node agent (a DaemonSet on every node):
- *   - installs virtnet-bridge into the CNI bin directory and the pod
- *     network's conflist into the CNI config directory, atomically;
+ *   - installs virtnet-bridge into the CNI bin directory, atomically, for
+ *     NADs and the VM bindings;
+ *   - only when the admin opts in (defaultNetwork, --default-network), makes
+ *     virtnet the node's default network: a conflist that sorts first in the
+ *     CNI config directory, with host-local ranges from this node's pod
+ *     subnets (its Node object's spec.podCIDRs, else --pod-cidr), rewritten
+ *     when they change. Off, it writes none and removes the one it wrote
+ *     before, leaving the node's existing default network alone;
  *   - copies each local launcher's report (its status.json under the
  *     launchers' state root, one directory per pod uid) onto its pod, for
  *     the controller;
@@ -11,19 +17,45 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { listRecords, type AttachmentRecord } from '../../cni/state.ts';
 import { execPlugin, type ConfList } from '../../netattach/invoke.ts';
 import { parseLauncherStatus, type LauncherStatus } from '../../launcher/status.ts';
 import { writePolicy, type PolicyFile } from '../../cni/policy.ts';
 import { LAUNCHER_STATUS_ANNOTATION, VMI_LABEL } from '../render/pod.ts';
-import { installCni } from './cni-install.ts';
+import { confText, installFile, installPlugin, networkConfigFiles, removeOwnFile } from './cni-install.ts';
 import type { KubeApi, Watched } from './kube.ts';
+import { hostLocalRanges, nodePodCidrs, parsePodCidrs } from './pod-cidrs.ts';
 import { launcherReport } from './launcher-report.ts';
 import { NodeMetrics } from './node-metrics.ts';
 
 /** Named network namespaces, the only ones whose absence the agent can trust (it mounts this directory). */
 const NAMED_NETNS = /^\/(var\/)?run\/netns\/[^/]+$/u;
+
+/**
+ * The default network's file. containerd, CRI-O and Multus' automatic
+ * clusterNetwork take the first config by name in the directory (libcni
+ * ConfFiles, sorted): "00-" sorts before the "05-"/"10-" names CNIs use.
+ */
+export const DEFAULT_NETWORK_FILE = '00-virtnet.conflist';
+/** Names earlier agents wrote the default network under: removed when their content is virtnet's own. */
+export const EARLIER_NETWORK_FILES = ['10-virtnet.conflist'];
+/**
+ * A top-level key that marks a conflist as this agent's to rewrite and
+ * remove. Runtimes ignore unknown top-level keys (libcni reads the list's
+ * known fields, and builds each plugin's stdin from its plugin object), so
+ * the plugin, which refuses unknown keys of its own, never sees it.
+ */
+export const WRITER_KEY = 'virtnet.io/written-by';
+export const WRITER = 'virtnet-node-agent';
+
+/** A Node's name: an RFC 1123 subdomain (it goes into field selectors, where "," would add a term). */
+const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/u;
+
+type PodNetwork = { conflist: Record<string, unknown>; podCIDRs: string[]; source: string } | { reason: string; level: 'info' | 'error' };
+
+const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface NodeAgentOptions {
   node: string;
@@ -31,7 +63,16 @@ export interface NodeAgentOptions {
   plugin: string;
   cniBinDir: string;
   cniConfDir: string;
+  /** The pod network's conflist; as the default network, its first plugin's host-local ranges are this node's pod subnets. */
   conflist: ConfList & { plugins: Array<Record<string, any> & { type: string }> };
+  /** --default-network: virtnet is the node's default network (off: only the plugin is installed). */
+  defaultNetwork?: boolean;
+  /** --pod-cidr, once per family: the pod subnets when the Node object has none. */
+  podCIDRs?: string[];
+  /** How often the default network is checked against the node's subnets and the config directory (besides Node events). */
+  resyncIntervalMs?: number;
+  /** How long start() waits for the Node object before it goes on without it (the watch keeps trying). */
+  nodeSyncTimeoutMs?: number;
   stateRoot: string;
   log: Logger;
   reportIntervalMs?: number;
@@ -49,6 +90,13 @@ export interface NodeAgentOptions {
 export class NodeAgent {
   readonly metrics = new NodeMetrics();
   private pods: Watched | undefined;
+  private nodeObject: Watched | undefined;
+  /** This node's pod subnets as its Node object last gave them (valid ones only). */
+  private nodeCidrs: string[] = [];
+  private readonly fallbackCidrs: string[];
+  /** What was last logged about the default network and the files sorting before it: each state is logged once. */
+  private networkSaid = '';
+  private shadowSaid = '';
   private timers: NodeJS.Timeout[] = [];
   private readonly written = new Map<string, string>();
   /** The last status.json text refused per pod, so that one bad file is logged once. */
@@ -56,7 +104,10 @@ export class NodeAgent {
   installed = false;
   synced = false;
 
-  constructor(private readonly api: KubeApi | undefined, private readonly o: NodeAgentOptions) {}
+  constructor(private readonly api: KubeApi | undefined, private readonly o: NodeAgentOptions) {
+    if (!NODE_NAME.test(o.node) || o.node.length > 253) throw new Error(`node-agent --node: ${JSON.stringify(o.node)} is not a node name (an RFC 1123 subdomain of at most 253 characters)`);
+    this.fallbackCidrs = parsePodCidrs(o.podCIDRs ?? [], '--pod-cidr');
+  }
 
   private get plugin(): Record<string, any> {
     return this.o.conflist.plugins[0]!;
@@ -68,12 +119,14 @@ export class NodeAgent {
       mkdirSync(dirname(this.plugin.logFile), { recursive: true });
       this.metrics.followCniLog(this.plugin.logFile);
     }
-    const changed = installCni({ plugin: this.o.plugin, binDir: this.o.cniBinDir, confDir: this.o.cniConfDir, conflist: this.o.conflist });
+    const changed = installPlugin(this.o.plugin, this.o.cniBinDir);
     this.installed = true;
-    this.o.log.info({ ...changed, binDir: this.o.cniBinDir, confDir: this.o.cniConfDir }, 'CNI plugin and config installed');
+    this.o.log.info({ changed, binDir: this.o.cniBinDir }, 'CNI plugin installed');
+    this.syncNetwork();
   }
 
   async start(): Promise<void> {
+    if (this.api) await this.followNode(this.api);
     this.install();
     if (this.api) {
       // Only this node's launcher pods: the apiserver filters, so a big cluster costs each agent nothing.
@@ -83,13 +136,141 @@ export class NodeAgent {
     this.synced = true;
     const report = () => void this.reportOnce().catch((e: Error) => this.o.log.warn({ err: e.message }, 'report'));
     const gc = () => void this.gcOnce().catch((e: Error) => this.o.log.warn({ err: e.message }, 'CNI GC'));
-    this.timers.push(setInterval(report, this.o.reportIntervalMs ?? 1000), setInterval(gc, this.o.gcIntervalMs ?? 60_000));
+    const resync = () => this.syncNetworkLogged();
+    this.timers.push(setInterval(report, this.o.reportIntervalMs ?? 1000), setInterval(gc, this.o.gcIntervalMs ?? 60_000), setInterval(resync, this.o.resyncIntervalMs ?? 30_000));
   }
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.metrics.stopCniLog();
     await this.pods?.stop();
+    await this.nodeObject?.stop();
+  }
+
+  /**
+   * Watch this node's Node object (the apiserver filters by name) for its
+   * pod subnets, and wait, bounded, for the first list: the conflist is
+   * written from the Node's subnets, not first from the fallback. On the
+   * real apiserver podCIDRs only go from unset to set (or come with a new
+   * Node object); each change rewrites the conflist all the same.
+   */
+  private async followNode(api: KubeApi): Promise<void> {
+    const watch = api.watch('nodes', undefined, `metadata.name=${this.o.node}`);
+    this.nodeObject = watch;
+    watch.on('add', (n) => this.onNode(n));
+    watch.on('update', (n) => this.onNode(n));
+    watch.on('delete', () => {
+      // Its subnets go back to the controller-manager's pool, and may be another node's soon.
+      this.nodeCidrs = [];
+      this.o.log.warn({ node: this.o.node }, 'Node object deleted: its pod subnets are no longer this node\'s');
+      if (this.installed) this.syncNetworkLogged();
+    });
+    await watch.start();
+    const deadline = Date.now() + (this.o.nodeSyncTimeoutMs ?? 10_000);
+    while (!watch.latestResourceVersion() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (!watch.latestResourceVersion()) this.o.log.warn({ node: this.o.node }, 'Node object not read yet (is get/list/watch on nodes granted?): going on without it, the default network follows once it is read');
+  }
+
+  private onNode(node: Record<string, any>): void {
+    try {
+      this.nodeCidrs = nodePodCidrs(node);
+    } catch (err) {
+      // A bad value never reaches the config; the last good subnets stand.
+      this.o.log.error({ node: this.o.node, err: (err as Error).message }, 'Node pod subnets refused');
+      return;
+    }
+    if (this.installed) this.syncNetworkLogged();
+  }
+
+  private syncNetworkLogged(): void {
+    try {
+      this.syncNetwork();
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message, confDir: this.o.cniConfDir }, 'default network not synced');
+    }
+  }
+
+  /**
+   * Bring the CNI config directory to what it should hold now: virtnet's
+   * default network with this node's subnets, or (off, or no subnet known)
+   * none of virtnet's. Only files whose content is virtnet's own are
+   * rewritten or removed; an admin's file of the same name stays.
+   */
+  syncNetwork(): void {
+    const dir = this.o.cniConfDir;
+    for (const name of EARLIER_NETWORK_FILES) {
+      if (removeOwnFile(join(dir, name), (t) => this.isOwnConf(t))) this.o.log.info({ file: join(dir, name) }, 'removed the conflist an earlier virtnet node agent wrote');
+    }
+    const file = join(dir, DEFAULT_NETWORK_FILE);
+    const want = this.podNetwork();
+    if ('reason' in want) {
+      if (removeOwnFile(file, (t) => this.isOwnConf(t))) this.o.log.info({ file }, 'removed virtnet\'s default network');
+      this.sayOnce(want.level, want.reason, { confDir: dir });
+      return;
+    }
+    if (existsSync(file) && !this.isOwnConf(readFileSync(file, 'utf8'))) {
+      this.sayOnce('error', `${file} exists and is not virtnet's (no "${WRITER_KEY}": "${WRITER}"): left alone, and virtnet is not the default network`, {});
+      return;
+    }
+    const changed = installFile(file, confText(want.conflist), 0o644);
+    this.sayOnce('info', 'virtnet is the default network', { file, podCIDRs: want.podCIDRs, source: want.source, changed });
+    this.warnIfShadowed();
+  }
+
+  /** The default network this node should have now, or why it has none. */
+  private podNetwork(): PodNetwork {
+    if (!this.o.defaultNetwork) {
+      return { level: 'info', reason: 'virtnet is not the default network (--default-network is off): the plugin is installed for NADs and the VM bindings, the node\'s own default network is left alone' };
+    }
+    if (this.nodeCidrs.length > 0) return { conflist: this.render(hostLocalRanges(this.nodeCidrs), true), podCIDRs: this.nodeCidrs, source: `Node ${this.o.node}` };
+    if (this.fallbackCidrs.length > 0) return { conflist: this.render(hostLocalRanges(this.fallbackCidrs), true), podCIDRs: this.fallbackCidrs, source: '--pod-cidr' };
+    const where = this.api ? `Node ${this.o.node} has no spec.podCIDRs (nor spec.podCIDR)` : 'no Node object is read (no API)';
+    return { level: 'error', reason: `no pod subnet for this node: ${where} and no --pod-cidr is given, so no default network is written (pods on this node get no network until one is)` };
+  }
+
+  /** The pod network's conflist with these host-local ranges; `marked`: with the key that makes it this agent's own. */
+  private render(ranges: unknown, marked: boolean): Record<string, unknown> {
+    const [first, ...rest] = structuredClone(this.o.conflist.plugins);
+    const { subnet: _single, ...ipam } = isObj(first!.ipam) ? first!.ipam : { type: 'host-local' };
+    const plugins = [{ ...first, ipam: { ...ipam, ranges } }, ...rest];
+    return { ...structuredClone(this.o.conflist), ...(marked && { [WRITER_KEY]: WRITER }), plugins };
+  }
+
+  /**
+   * Whether a conflist is virtnet's own: it carries the writer key, or it is
+   * exactly what agents before that key wrote (this conflist with its ranges
+   * and nothing else). Anything else is someone else's.
+   */
+  private isOwnConf(text: string): boolean {
+    let conf: unknown;
+    try {
+      conf = JSON.parse(text);
+    } catch {
+      return false;
+    }
+    if (!isObj(conf)) return false;
+    if (conf[WRITER_KEY] === WRITER) return true;
+    const ranges = conf.plugins?.[0]?.ipam?.ranges;
+    return Array.isArray(ranges) && isDeepStrictEqual(conf, this.render(ranges, false));
+  }
+
+  /** A config that sorts before virtnet's is the one the runtime takes: say so (once per set of such files). */
+  private warnIfShadowed(): void {
+    const files = networkConfigFiles(this.o.cniConfDir);
+    const before = files.slice(0, Math.max(0, files.indexOf(DEFAULT_NETWORK_FILE)));
+    const said = before.join('\n');
+    if (before.length > 0 && said !== this.shadowSaid) {
+      this.o.log.warn({ confDir: this.o.cniConfDir, before }, `${before[0]} sorts before ${DEFAULT_NETWORK_FILE}: the runtime takes it as the default network, not virtnet`);
+    }
+    this.shadowSaid = said;
+  }
+
+  private sayOnce(level: 'info' | 'error', msg: string, fields: Record<string, unknown>): void {
+    const { changed, ...state } = fields;
+    const said = JSON.stringify([msg, state]);
+    if (said === this.networkSaid && !changed) return;
+    this.networkSaid = said;
+    this.o.log[level](fields, msg);
   }
 
   /** Launcher reports → pod annotations and metrics; the plugin's log → metrics. */

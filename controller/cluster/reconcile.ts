@@ -14,6 +14,7 @@
 import { posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { validateManifests, formatProblems } from '../api/manifests.ts';
+import type { ReservedCidr } from '../api/rules-networks.ts';
 import type { VmiCondition, VmiStatus } from '../api/status.ts';
 import { chooseBoot } from '../node/boot.ts';
 import type { BootSpec, DiskSpec } from '../../launcher/spec.ts';
@@ -32,6 +33,8 @@ export interface VmiObservation {
   /** The pods labelled with this VMI's uid. */
   pods: Obj[];
   nadExists(namespace: string, name: string): boolean;
+  /** What a masquerade VM subnet must not overlap: every node's pod subnets and the service CIDRs (node-subnets.ts). */
+  reservedCidrs?: ReservedCidr[];
   image: string;
   serviceCIDRs: string[];
   /** Where the test guest lives on the nodes, for VMIs with no boot source. */
@@ -60,7 +63,8 @@ function stuck(phase: VmiStatus['phase'], reason: string, message: string): VmiS
 
 /** Admission again, in case no webhook guards the API; problems become a condition, never a crash loop. */
 function specProblem(o: VmiObservation): VmiStatus | undefined {
-  const { problems } = validateManifests([{ source: 'vmi', object: { ...o.vmi, status: undefined } }], { nadExists: () => true });
+  // The webhook judges with the same facts; this catches a VMI admitted without it.
+  const { problems } = validateManifests([{ source: 'vmi', object: { ...o.vmi, status: undefined } }], { nadExists: () => true, ...(o.reservedCidrs && { reservedCidrs: o.reservedCidrs }) });
   if (problems.length) return stuck('Failed', 'InvalidSpec', formatProblems(problems.map(({ path, rule }) => ({ path, rule }))));
   for (const [i, net] of ((o.vmi.spec.networks ?? []) as Obj[]).entries()) {
     if (!net.multus) continue;

@@ -6,11 +6,14 @@
  * yet running is Scheduling, a running pod Scheduled, Running once the
  * launcher runs the domain, Succeeded once it stopped it. IPs never flicker: an interface keeps the IPs it
  * had while the same pod lives and reports none for a moment (KubeVirt
- * issues 13069 and 12698). Pure.
+ * issues 13069 and 12698). status.virtnet (the NICs' wiring, the launcher's
+ * steps, the accelerator) comes from the launcher's report, in the shape the
+ * standalone node writes, so describe and topology draw a VMI on a cluster
+ * as on one machine. Pure.
  */
-import type { LauncherStatus } from '../../launcher/status.ts';
-import type { VmiCondition, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
-import { mergeInterfaces } from '../node/vmi-status.ts';
+import type { LauncherReport, LauncherStatus } from '../../launcher/status.ts';
+import type { NicWiring, VmiCondition, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
+import { joinInfoSources, launcherSteps, mergeInterfaces, readyCondition } from '../node/vmi-status.ts';
 import { LAUNCHER_STATUS_ANNOTATION } from '../render/pod.ts';
 import { readLauncherReport, readNetworkStatus } from './foreign.ts';
 
@@ -37,22 +40,37 @@ export function podPhase(pod: Obj, launcher: Pick<LauncherStatus, 'phase' | 'err
   }
 }
 
-/** Keep IPs an interface had, while its pod is the same, when the new report has none. */
+/**
+ * Keep IPs an interface had, while its pod is the same, when the new report
+ * has none; and the source they came from (network-status) with them.
+ */
 function steady(next: VmiInterfaceStatus[], prev: VmiStatus | undefined, podUid: string): VmiInterfaceStatus[] {
   if (prev?.launcherPod?.uid !== podUid) return next;
   return next.map((i) => {
     if (i.ipAddresses?.length) return i;
     const old = prev.interfaces.find((p) => p.name === i.name);
-    return old?.ipAddresses?.length ? { ...i, ipAddress: old.ipAddress!, ipAddresses: old.ipAddresses } : i;
+    if (!old?.ipAddresses?.length) return i;
+    return { ...i, ipAddress: old.ipAddress!, ipAddresses: old.ipAddresses, infoSource: joinInfoSources(i.infoSource, old.infoSource) };
   });
 }
 
-function readyCondition(phase: VmiPhase, interfaces: VmiInterfaceStatus[], reason: string | undefined): VmiCondition {
-  if (phase !== 'Running') return { type: 'Ready', status: 'False', reason: `Phase${phase}`, ...(reason && { message: reason }) };
-  const waiting = interfaces.filter((i) => i.leased === false).map((i) => i.name);
-  return waiting.length
-    ? { type: 'Ready', status: 'False', reason: 'LeasePending', message: `the guest has not taken its lease on ${waiting.join(', ')}` }
-    : { type: 'Ready', status: 'True', reason: 'GuestReady' };
+/** The wiring's pod IPs hold as the interfaces' do (steady above): they come from the same network-status. */
+function steadyNics(next: NicWiring[], prev: VmiStatus | undefined, podUid: string): NicWiring[] {
+  if (prev?.launcherPod?.uid !== podUid) return next;
+  return next.map((n) => {
+    const old = prev.virtnet?.nics.find((p) => p.name === n.name);
+    return !n.podIps.length && old?.podIps.length ? { ...n, podIps: old.podIps } : n;
+  });
+}
+
+/**
+ * status.virtnet from the launcher's report: no netns (the container runtime
+ * names the pod's, status.launcherPod says which pod) and no launcher pid
+ * (a pid of another pid namespace means nothing here). Absent until a report.
+ */
+export function virtnetFromReport(report: LauncherReport | undefined, nics: NicWiring[]): VmiStatus['virtnet'] {
+  if (!report) return undefined;
+  return { ...(report.accel && { accel: report.accel }), nics, steps: launcherSteps(report.steps) };
 }
 
 /**
@@ -74,12 +92,15 @@ export function statusFromPod(vmi: Obj, pod: Obj): VmiStatus {
   const problems = [launcherRead.problem, networkRead.problem].filter((p): p is string => p !== undefined);
   const launcher = launcherRead.value;
   const { phase, reason } = podPhase(pod, launcher);
-  const merged = mergeInterfaces({ namespace: vmi.metadata.namespace, spec: vmi.spec, networkStatus: networkRead.value ?? [], launcher: launcher as LauncherStatus | undefined });
-  const interfaces = steady(merged.interfaces, vmi.status as VmiStatus | undefined, pod.metadata.uid);
+  const merged = mergeInterfaces({ namespace: vmi.metadata.namespace, spec: vmi.spec, networkStatus: networkRead.value ?? [], launcher });
+  const prev = vmi.status as VmiStatus | undefined;
+  const interfaces = steady(merged.interfaces, prev, pod.metadata.uid);
+  const virtnet = virtnetFromReport(launcher, steadyNics(merged.nics, prev, pod.metadata.uid));
   return {
     phase, ...(reason && { reason }), interfaces,
     ...(pod.spec?.nodeName && { nodeName: pod.spec.nodeName }),
     launcherPod: { name: pod.metadata.name, uid: pod.metadata.uid },
     conditions: [readyCondition(phase, interfaces, reason), synchronized(problems)],
+    ...(virtnet && { virtnet }),
   };
 }

@@ -4,7 +4,10 @@
  * `virtnet validate`. A denial lists every problem as a cause with its field
  * path, the shape kube-apiserver itself uses for 422 Invalid. NAD existence
  * is not checked here: a NAD may legitimately come after its VMI, and the
- * controller reports a missing one as a condition.
+ * controller reports a missing one as a condition. What standalone reads
+ * from its one node comes here from the cluster (ClusterFacts): every node's
+ * pod subnets and the service CIDRs, which a masquerade VM subnet must not
+ * overlap (node-subnets.ts).
  *
  * Whoever may create a VMI decides what this server parses, so every cost is
  * bounded: the body (413 past MAX_BODY, unread), the shape of what is
@@ -19,7 +22,7 @@ import { createServer as createHttps } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { validateManifests } from '../api/manifests.ts';
+import { validateManifests, type ValidationContext } from '../api/manifests.ts';
 import { boundServer, SERVER_OPTIONS, type ServerLimits } from './http-limits.ts';
 import { checkJsonBounds, type JsonBounds } from './json-bounds.ts';
 import { isObj } from '../../lib/json.ts';
@@ -47,6 +50,16 @@ export interface WebhookLimits extends ServerLimits {
 }
 
 export const DEFAULT_LIMITS: WebhookLimits = { requestTimeoutMs: 10_000, headersTimeoutMs: 5_000, validationDeadlineMs: 8_000, maxConnections: 64 };
+
+/**
+ * The cluster's facts a review is judged with, read at each review (so a
+ * node added a moment ago counts); undefined while they are not known (the
+ * node list not yet read): judging without them would admit what they forbid.
+ */
+export type ClusterFacts = () => Pick<ValidationContext, 'reservedCidrs'> | undefined;
+
+/** No facts beyond the object itself: the rules of `virtnet validate` without a node. */
+export const NO_FACTS: ClusterFacts = () => ({});
 
 const REVIEW = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' } as const;
 
@@ -98,7 +111,7 @@ function boundsProblems(req: Obj, object: Obj): Problem[] {
  * immutable once created, as in KubeVirt (its pod would never follow the
  * change). Never throws: whatever the request holds, the answer is a review.
  */
-export function review(request: Obj): Obj {
+export function review(request: Obj, facts: ClusterFacts = NO_FACTS): Obj {
   const req: Obj = isObj(request.request) ? request.request : {};
   const uid = typeof req.uid === 'string' ? req.uid : '';
   if (req.operation === 'DELETE' || req.operation === 'CONNECT') return { ...REVIEW, response: { uid, allowed: true } };
@@ -108,20 +121,22 @@ export function review(request: Obj): Obj {
   const tooBig = boundsProblems(req, object);
   if (tooBig.length) return deny(uid, kind, name, tooBig);
   try {
-    return judge(uid, req, object, kind, name);
+    return judge(uid, req, object, kind, name, facts);
   } catch (err) {
     // A validation bug must not turn into a 400 (which the apiserver reports as a webhook failure without the reason).
     return failure(uid, 500, 'InternalError', `${kind} "${name}" could not be validated: ${(err as Error)?.message ?? String(err)}`);
   }
 }
 
-function judge(uid: string, req: Obj, object: Obj, kind: string, name: string): Obj {
+function judge(uid: string, req: Obj, object: Obj, kind: string, name: string, facts: ClusterFacts): Obj {
   const allow = { ...REVIEW, response: { uid, allowed: true } };
   if (req.operation === 'UPDATE' && isObj(req.oldObject)) {
     if (isDeepStrictEqual(req.oldObject.spec, object.spec)) return allow;
     if (kind === 'VirtualMachineInstance') return deny(uid, kind, name, [{ path: 'spec', rule: 'a VirtualMachineInstance\'s spec cannot change once it is created; change its VirtualMachine, or delete and recreate it' }]);
   }
-  const { problems } = validateManifests([{ source: 'request', object }]);
+  const known = facts();
+  if (!known) return failure(uid, 503, 'ServiceUnavailable', `${kind} "${name}" was not validated: the webhook has not yet listed the cluster's nodes, whose pod subnets a masquerade VM subnet must not overlap; retry`);
+  const { problems } = validateManifests([{ source: 'request', object }], known);
   return problems.length ? deny(uid, kind, name, problems) : allow;
 }
 
@@ -146,7 +161,7 @@ function reply(res: ServerResponse, code: number, payload: string, type = 'text/
 }
 
 /** One review: read, yield, parse, yield, judge. Answers 400 only when there is no request uid to answer to. */
-async function validateRequest(req: IncomingMessage, res: ServerResponse, limits: WebhookLimits): Promise<void> {
+async function validateRequest(req: IncomingMessage, res: ServerResponse, limits: WebhookLimits, facts: ClusterFacts): Promise<void> {
   const started = Date.now();
   let text: string;
   try {
@@ -165,24 +180,33 @@ async function validateRequest(req: IncomingMessage, res: ServerResponse, limits
   if (Date.now() - started > limits.validationDeadlineMs) {
     return reply(res, 200, JSON.stringify(failure(uid, 504, 'Timeout', `not validated within ${limits.validationDeadlineMs} ms (the webhook is busy); retry`)), 'application/json');
   }
-  reply(res, 200, JSON.stringify(review(parsed as Obj)), 'application/json');
+  reply(res, 200, JSON.stringify(review(parsed as Obj, facts)), 'application/json');
 }
 
-function handler(limits: WebhookLimits) {
+/** /healthz: the process serves; /readyz: it also knows the cluster's facts, so its reviews judge rather than ask to retry. */
+function probe(url: string | undefined, res: ServerResponse, facts: ClusterFacts): void {
+  if (url === '/healthz') res.writeHead(200).end('ok');
+  else if (url === '/readyz') {
+    const ready = facts() !== undefined;
+    res.writeHead(ready ? 200 : 503).end(ready ? 'ok' : 'the cluster\'s nodes are not listed yet');
+  } else res.writeHead(404).end('');
+}
+
+function handler(limits: WebhookLimits, facts: ClusterFacts) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    if (req.method !== 'POST' || !req.url?.startsWith('/validate')) {
-      const health = req.url === '/healthz' || req.url === '/readyz';
-      res.writeHead(health ? 200 : 404).end(health ? 'ok' : '');
-      return;
-    }
+    if (req.method !== 'POST' || !req.url?.startsWith('/validate')) return probe(req.url, res, facts);
     // Nothing a client sends may take the controller's process down with it.
-    validateRequest(req, res, limits).catch((err: Error) => reply(res, 400, `an AdmissionReview v1 JSON body is required: ${err.message}`));
+    validateRequest(req, res, limits, facts).catch((err: Error) => reply(res, 400, `an AdmissionReview v1 JSON body is required: ${err.message}`));
   };
 }
 
-/** HTTPS with the given certificate (the apiserver only calls webhooks over TLS); plain HTTP without one (tests). */
-export function serveWebhook(port: number, tls?: { cert: string; key: string }, host = '0.0.0.0', limits: WebhookLimits = DEFAULT_LIMITS): Promise<Server> {
-  const onRequest = handler(limits);
+/**
+ * HTTPS with the given certificate (the apiserver only calls webhooks over
+ * TLS); plain HTTP without one (tests). `facts`: what the cluster adds to the
+ * rules (main.ts feeds it from the node watch and --service-cidr).
+ */
+export function serveWebhook(port: number, tls?: { cert: string; key: string }, host = '0.0.0.0', limits: WebhookLimits = DEFAULT_LIMITS, facts: ClusterFacts = NO_FACTS): Promise<Server> {
+  const onRequest = handler(limits, facts);
   const server = boundServer(tls ? createHttps({ ...SERVER_OPTIONS, cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onRequest) : createHttp(SERVER_OPTIONS, onRequest), limits);
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }

@@ -8,7 +8,7 @@
 import { podIfName } from '../../launcher/names.ts';
 import type { InterfaceSpec, NetworkSpec } from '../../launcher/spec.ts';
 import type { LauncherStatus } from '../../launcher/status.ts';
-import type { NicWiring, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
+import type { NicWiring, VmiCondition, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
 import type { VmiRecord } from './store.ts';
 import type { NetworkStatus } from '../../netattach/status.ts';
 
@@ -31,11 +31,30 @@ function phaseOf(rec: VmiRecord, launcher: LauncherStatus | undefined, launcherA
   return { phase: 'Scheduled', reason: 'the launcher is starting' };
 }
 
+/**
+ * KubeVirt's infoSource values (pkg/network/vmispec/infosource.go), joined by
+ * ", " in this order (NewInfoSource(domain, guest-agent, multus-status)).
+ * virtnet has no guest agent, so guest-agent never appears.
+ */
+export const INFO_SOURCE = { domain: 'domain', guestAgent: 'guest-agent', multusStatus: 'multus-status' } as const;
+const INFO_SOURCE_ORDER: readonly string[] = [INFO_SOURCE.domain, INFO_SOURCE.guestAgent, INFO_SOURCE.multusStatus];
+
+/** The infoSource of an interface seen by the given sources, in KubeVirt's order, unknown names dropped; '' when none saw it. */
+export function infoSource(seenBy: readonly string[]): string {
+  return INFO_SOURCE_ORDER.filter((s) => seenBy.includes(s)).join(', ');
+}
+
+/** Two infoSource values as one: every source either names (KubeVirt's AddInfoSource, in its order). */
+export function joinInfoSources(a: string | undefined, b: string | undefined): string {
+  return infoSource([...(a ?? '').split(', '), ...(b ?? '').split(', ')]);
+}
+
 export interface MergeInputs {
   namespace: string;
   spec: { domain: { devices: { interfaces?: InterfaceSpec[] } }; networks?: NetworkSpec[] };
   networkStatus: NetworkStatus[];
-  launcher: LauncherStatus | undefined;
+  /** The launcher's NICs: its whole status on a node, the report its pod carries on a cluster. */
+  launcher: Pick<LauncherStatus, 'nics'> | undefined;
 }
 
 /**
@@ -59,11 +78,14 @@ export function mergeInterfaces(m: MergeInputs): { interfaces: VmiInterfaceStatu
     const wantV4 = nic?.ips.some((ip) => !ip.includes(':')) ?? false;
     const wantV6 = nic?.ips.some((ip) => ip.includes(':')) ?? false;
     const leased = nic?.dhcp ? (!wantV4 || nic.leased4) && (!wantV6 || nic.leased6) : undefined;
+    // As KubeVirt: an interface is reported once the domain (the launcher's NIC) or network-status knows it.
+    const source = infoSource([...(nic ? [INFO_SOURCE.domain] : []), ...(ns ? [INFO_SOURCE.multusStatus] : [])]);
+    if (!source) continue;
     out.push({
       name: iface.name,
       ...(podIps[0] && { ipAddress: podIps[0], ipAddresses: podIps }),
       ...(nic?.mac && { mac: nic.mac }),
-      infoSource: nic ? 'domain, multus-status' : 'multus-status',
+      infoSource: source,
       podInterfaceName: podIf,
       linkState: iface.state === 'down' ? 'down' : 'up',
       ...(leased !== undefined && { leased }),
@@ -81,14 +103,35 @@ export function mergeInterfaces(m: MergeInputs): { interfaces: VmiInterfaceStatu
   return { interfaces: out, nics: wiring };
 }
 
+/** The launcher's step names as `up` and `describe` show them. */
+export function launcherSteps(steps: ReadonlyArray<{ name: string; ms: number }>): Array<{ name: string; ms: number }> {
+  return steps.map((s) => ({ name: LAUNCHER_STEPS[s.name] ?? s.name, ms: s.ms }));
+}
+
+/**
+ * The Ready condition, KubeVirt's meaning (the VMI is up and usable): the
+ * phase is Running and the guest took every DHCP lease it was offered.
+ * Shared by the node and the cluster, so describe reads the same on both.
+ */
+export function readyCondition(phase: VmiPhase, interfaces: VmiInterfaceStatus[], reason: string | undefined): VmiCondition {
+  if (phase !== 'Running') return { type: 'Ready', status: 'False', reason: `Phase${phase}`, ...(reason && { message: reason }) };
+  const waiting = interfaces.filter((i) => i.leased === false).map((i) => i.name);
+  return waiting.length
+    ? { type: 'Ready', status: 'False', reason: 'LeasePending', message: `the guest has not taken its lease on ${waiting.join(', ')}` }
+    : { type: 'Ready', status: 'True', reason: 'GuestReady' };
+}
+
 export function vmiStatus(rec: VmiRecord, launcher: LauncherStatus | undefined, launcherAlive: boolean): VmiStatus {
   const { interfaces, nics } = mergeInterfaces({ namespace: rec.object.metadata.namespace, spec: rec.object.spec, networkStatus: rec.networkStatus ?? [], launcher });
+  const phase = phaseOf(rec, launcher, launcherAlive);
   return {
-    ...phaseOf(rec, launcher, launcherAlive),
+    ...phase,
     interfaces,
+    // Computed afresh on every read: no transition time is known, so none is claimed.
+    conditions: [readyCondition(phase.phase, interfaces, phase.reason)],
     virtnet: {
       netns: rec.netns, ...(rec.launcherPid && { launcherPid: rec.launcherPid }), ...(launcher?.accel && { accel: launcher.accel }),
-      nics, steps: [...rec.steps, ...(launcher?.steps ?? []).map((s) => ({ name: LAUNCHER_STEPS[s.name] ?? s.name, ms: s.ms }))],
+      nics, steps: [...rec.steps, ...launcherSteps(launcher?.steps ?? [])],
     },
   };
 }

@@ -82,6 +82,20 @@ test('a VMI posted to the API runs a real guest whose leased IP shows in status.
   const l2 = st.interfaces.find((i: Obj) => i.name === 'l2');
   assert.match(l2.podInterfaceName, /^pod[0-9a-f]{11}$/u, 'the NAD\'s attachment is on the pod');
   assert.equal(l2.ipAddress, undefined, 'an L2 network gives no address');
+  // The launcher's report, through the kubelet role's copy on the pod, is the wiring describe and topology draw.
+  assert.deepEqual(st.interfaces.map((i: Obj) => i.infoSource), ['domain, multus-status', 'domain, multus-status']);
+  assert.deepEqual(st.virtnet.nics.map((n: Obj) => [n.name, n.podInterface, n.tap.startsWith('tap')]), [['default', 'eth0', true], ['l2', l2.podInterfaceName, true]]);
+  assert.ok(st.virtnet.steps.some((s: Obj) => s.name === 'launcher network'), JSON.stringify(st.virtnet.steps));
+  // And the VMI's life as Events, each once.
+  const vmiUid = (await get()).metadata.uid;
+  await until(() => server.objects('events', 'default').some((e) => e.involvedObject.uid === vmiUid && e.reason === 'Leased'), 'the lease event', 10_000);
+  const events = server.objects('events', 'default').filter((e) => e.involvedObject.uid === vmiUid);
+  const reasons = events.map((e) => e.reason);
+  for (const r of ['SuccessfulCreate', 'Scheduled', 'NetworkReady', 'Started']) assert.equal(reasons.filter((x) => x === r).length, 1, `${r} once in ${reasons.join(', ')}`);
+  // One Leased per family the pod network has; never the same one twice.
+  const leases = events.filter((e) => e.reason === 'Leased').map((e) => e.message);
+  assert.ok(leases.length >= 1 && new Set(leases).size === leases.length, leases.join('; '));
+  assert.ok(events.every((e) => e.type === 'Normal' && e.count === 1), JSON.stringify(events.map((e) => [e.type, e.reason, e.count])));
   assert.ok(ping(node, nic.ipAddress, 3), 'the guest answers on its IP on the node');
   process.stdout.write(`# VMI creation → Running with lease: ${runningMs.toFixed(0)} ms\n`);
   await custom.deleteNamespacedCustomObject({ ...G, name: 'guest' });

@@ -73,7 +73,9 @@ test('up brings a bridge-bound VM to its lease, step by step, and get/describe/t
   assert.equal(nic.podInterfaceName, 'eth0');
   assert.equal(nic.leased, true);
   assert.match(nic.mac, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/u);
-  assert.match(nic.infoSource, /domain/u);
+  // KubeVirt's sources, in its order: the domain (the launcher's NIC) and network-status.
+  assert.equal(nic.infoSource, 'domain, multus-status');
+  assert.deepEqual(vmi.status.conditions, [{ type: 'Ready', status: 'True', reason: 'GuestReady' }]);
   const ip = nic.ipAddress as string;
   assert.deepEqual(nic.ipAddresses, [ip]);
 
@@ -83,6 +85,7 @@ test('up brings a bridge-bound VM to its lease, step by step, and get/describe/t
 
   const described = node.must(['describe', 'vmi', 'vm-bridge']);
   for (const s of ['k6t-eth0', 'tap0', 'eth0', nic.mac, ip, 'bridge', 'leased']) assert.ok(described.includes(s), `${s} in:\n${described}`);
+  assert.match(described, /^Conditions:\n {2}Type +Status +Reason +Since +Message\n.*\n {2}Ready +True +GuestReady +-$/mu);
 
   const svg = join(node.stateDir, 'topology.svg');
   const text = node.must(['topology', 'vm-bridge', '--svg', svg]);

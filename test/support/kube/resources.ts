@@ -20,6 +20,7 @@ export const DEFAULT_RESOURCES: ResourceDef[] = [
   core('pods', 'Pod', true, true),
   core('events', 'Event', true, false),
   core('namespaces', 'Namespace', false, true),
+  core('nodes', 'Node', false, true),
   custom('virtnet.io', 'v1alpha1', 'virtualmachineinstances', 'VirtualMachineInstance'),
   custom('virtnet.io', 'v1alpha1', 'virtualmachines', 'VirtualMachine'),
   custom('kubevirt.io', 'v1', 'virtualmachineinstances', 'VirtualMachineInstance'),

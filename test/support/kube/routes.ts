@@ -16,10 +16,23 @@ export type Target = { doc: unknown } | { route: ResourceRoute };
 
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
+/**
+ * shortNames, as the real server's discovery lists them (kubectl resolves
+ * `kubectl describe vmi` through them): the built-in types' and those of
+ * virtnet's CRDs (controller/api/crds.ts) and Multus'. KubeVirt's CRDs
+ * claim the same vmi and vm; here only virtnet's do, so that they name one
+ * resource whatever order kubectl tries the groups in.
+ */
+const SHORT_NAMES: Record<string, string[]> = {
+  '/pods': ['po'], '/events': ['ev'], '/namespaces': ['ns'], '/nodes': ['no'],
+  'virtnet.io/virtualmachineinstances': ['vmi', 'vmis'], 'virtnet.io/virtualmachines': ['vm', 'vms'],
+  'k8s.cni.cncf.io/network-attachment-definitions': ['net-attach-def'],
+};
+
 function resourceList(groupVersion: string, defs: ResourceDef[]) {
   // The main resource precedes its subresource: KubernetesObjectApi takes the first entry of a kind.
   const resources = defs.flatMap((d) => [
-    { name: d.plural, singularName: d.kind.toLowerCase(), namespaced: d.namespaced, kind: d.kind, verbs: VERBS },
+    { name: d.plural, singularName: d.kind.toLowerCase(), namespaced: d.namespaced, kind: d.kind, verbs: VERBS, ...(SHORT_NAMES[`${d.group}/${d.plural}`] && { shortNames: SHORT_NAMES[`${d.group}/${d.plural}`] }) },
     ...(d.statusSubresource ? [{ name: `${d.plural}/status`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: ['get', 'patch', 'update'] }] : []),
   ]);
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };

@@ -101,12 +101,19 @@ const SELECTABLE: Record<string, string[]> = {
   events: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid',
     'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'type'],
   namespaces: ['status.phase'],
+  nodes: ['spec.unschedulable'], // pkg/registry/core/node NodeToSelectableFields
 };
 
-function fieldValue(obj: Obj, path: string): string {
+/** Fields a type's GetAttrs always renders, also when the object leaves them out: a Node's spec.unschedulable is "false" then. */
+const RENDERED_DEFAULTS: Record<string, Record<string, string>> = {
+  nodes: { 'spec.unschedulable': 'false' },
+};
+
+function fieldValue(obj: Obj, path: string, def: ResourceDef): string {
   let v: any = obj;
   for (const part of path.split('.')) v = v?.[part];
-  return v === undefined || v === null ? '' : String(v);
+  const absent = (isBuiltin(def) && RENDERED_DEFAULTS[def.plural]?.[path]) || '';
+  return v === undefined || v === null ? absent : String(v);
 }
 
 /** Splits on unescaped commas; `\,` `\=` `\\` escape, as fields.ParseSelector allows. */
@@ -134,5 +141,5 @@ export function fieldSelector(text: string | null, def: ResourceDef): Selector {
     }
     return { field, negate: op === '!=', value: raw.replace(/\\(.)/g, '$1') };
   });
-  return (obj) => terms.every(({ field, negate, value }) => (fieldValue(obj, field) === value) !== negate);
+  return (obj) => terms.every(({ field, negate, value }) => (fieldValue(obj, field, def) === value) !== negate);
 }

@@ -44,9 +44,9 @@ async function admit(ctx: WriteContext, review: Review): Promise<void> {
   if (!answer.allowed) throw admissionDenied(answer.message, answer.code);
 }
 
-/** Status as a type's PrepareForCreate leaves it: custom resources drop it, pods start Pending. */
+/** Status as a type's PrepareForCreate leaves it: custom resources drop it, pods start Pending, a Node keeps what its kubelet registers. */
 function initialStatus(def: ResourceDef, obj: Obj): void {
-  if (!def.statusSubresource) return;
+  if (!def.statusSubresource || (def.plural === 'nodes' && isBuiltin(def))) return;
   if (def.plural === 'pods' && isBuiltin(def)) obj.status = { phase: 'Pending' };
   else if (def.plural === 'namespaces' && isBuiltin(def)) obj.status = { phase: 'Active' };
   else delete obj.status;

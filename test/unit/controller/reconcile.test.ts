@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { golden } from '../launcher/golden-helper.ts';
 import { launcherPod, LAUNCHER_STATUS_ANNOTATION } from '../../../controller/render/pod.ts';
+import { clusterReservedCidrs } from '../../../controller/cluster/node-subnets.ts';
 import { reconcileVmi, type VmiObservation } from '../../../controller/cluster/reconcile.ts';
 import { reconcileVm } from '../../../controller/cluster/reconcile-vm.ts';
 import { NETWORK_STATUS_ANNOTATION } from '../../../controller/cluster/vmi-status.ts';
@@ -108,6 +109,11 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
     assert.ok(!a.some((x) => x.type === 'createPod'));
     assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.phase, 'Failed');
     assert.ok(['InvalidSpec', 'HostPathNotAllowed'].includes(String(a[0]!.type === 'setStatus' && a[0]!.status.conditions?.[0]?.reason)));
+  } },
+  { name: 'a masquerade subnet over a node\'s pod subnet, admitted without the webhook: Failed, the node named', obs: { ...observe(vmi()), reservedCidrs: clusterReservedCidrs([{ node: 'node-b', cidr: '10.0.0.0/16' }], ['10.96.0.0/12']) }, want: (a) => {
+    const s = a[0]!.type === 'setStatus' ? a[0]!.status : assert.fail();
+    assert.equal(s.phase, 'Failed');
+    assert.match(s.reason!, /vmNetworkCIDR.*10\.0\.2\.0\/24.*overlaps node "node-b"'s pod subnet 10\.0\.0\.0\/16/u);
   } },
   { name: 'a hostDisk and a cloud-init volume: the launcher spec names the disk and carries the seed\'s data, instance-id the VMI\'s uid', obs: observe(vmi({
     volumes: [{ name: 'root', hostDisk: { path: '/var/lib/virtnet/images/vm1.qcow2', type: 'Disk' } }, { name: 'ci', cloudInitNoCloud: { userData: '#cloud-config\n' } }],

@@ -287,7 +287,7 @@ type Perm = string; // "<group or core> <resource> <verb>"
 const perm = (group: string, resource: string, verb: string): Perm => `${group || 'core'} ${resource} ${verb}`;
 const perms = (group: string, resource: string, verbs: string) => verbs.split(' ').map((v) => perm(group, resource, v));
 
-/** Written from controller/cluster/controller.ts and kube.ts; the next test derives the same from the code. */
+/** Written from controller/cluster/controller.ts, node-subnets.ts (its webhook's node watch) and kube.ts; the next test derives the same from the code. */
 const CONTROLLER_PERMS: Perm[] = [
   ...perms('virtnet.io', 'virtualmachineinstances', 'get list watch create delete'),
   ...perms('virtnet.io', 'virtualmachines', 'get list watch'),
@@ -298,9 +298,15 @@ const CONTROLLER_PERMS: Perm[] = [
   ...perms('virtnet.io', 'virtualmachines/finalizers', 'update'),
   ...perms('k8s.cni.cncf.io', 'network-attachment-definitions', 'get list watch'),
   ...perms('', 'pods', 'get list watch create delete'),
+  ...perms('', 'nodes', 'list watch'),
+  // Events about VMIs (events.ts): made, and counted again when one repeats.
+  ...perms('', 'events', 'create patch'),
 ];
-/** Written from controller/cluster/node-agent.ts: it watches pods and merge-patches one annotation (never update: it would replace whole pods). */
-const NODE_AGENT_PERMS: Perm[] = perms('', 'pods', 'get list watch patch');
+/**
+ * Written from controller/cluster/node-agent.ts: it watches pods and merge-patches one annotation (never update: it would
+ * replace whole pods), and watches its own Node object for its pod subnets (read only).
+ */
+const NODE_AGENT_PERMS: Perm[] = [...perms('', 'pods', 'get list watch patch'), ...perms('', 'nodes', 'get list watch')];
 
 function roleOf(objs: Obj[], name: string): Set<Perm> {
   const role = the(objs, 'ClusterRole', name);
@@ -331,7 +337,7 @@ test('RBAC: no wildcard, no secrets, and each ClusterRole grants exactly what it
 });
 
 const GROUP_OF: Record<string, string> = {
-  virtualmachineinstances: 'virtnet.io', virtualmachines: 'virtnet.io', 'network-attachment-definitions': 'k8s.cni.cncf.io', pods: '',
+  virtualmachineinstances: 'virtnet.io', virtualmachines: 'virtnet.io', 'network-attachment-definitions': 'k8s.cni.cncf.io', pods: '', nodes: '', events: '',
 };
 
 /**
@@ -364,6 +370,8 @@ function neededBy(file: string): { needed: Set<Perm>; watched: Set<string> } {
       case 'replacePod': need('pods', 'update'); break;
       case 'replacePodStatus': need('pods/status', 'update'); break;
       case 'patchPodAnnotations': need('pods', 'patch'); break;
+      case 'createEvent': need('events', 'create'); break; // EventApi (events.ts)
+      case 'patchEvent': need('events', 'patch'); break;
       case 'updatePod': need('pods', 'get'); need(/status:\s*true/u.test(rest!) ? 'pods/status' : 'pods', 'update'); break;
       default: assert.fail(`${file}: api.${method}: which verbs does it need? Teach this test (and grant them in deploy/base)`);
     }
@@ -372,8 +380,11 @@ function neededBy(file: string): { needed: Set<Perm>; watched: Set<string> } {
 }
 
 /** The role may add to what the calls need only a `get` on what is watched, and finalizers for blockOwnerDeletion. */
-function checkDerived(role: Set<Perm>, file: string, allowFinalizers: Set<string>): void {
-  const { needed, watched } = neededBy(file);
+function checkDerived(role: Set<Perm>, files: string[], allowFinalizers: Set<string>): void {
+  const uses = files.map(neededBy);
+  const needed = new Set(uses.flatMap((u) => [...u.needed]));
+  const watched = new Set(uses.flatMap((u) => [...u.watched]));
+  const file = files.join(' + ');
   for (const p of needed) assert.ok(role.has(p), `${file} needs ${p}, which its ClusterRole lacks`);
   for (const p of role) {
     if (needed.has(p)) continue;
@@ -389,8 +400,9 @@ test('RBAC: the ClusterRoles follow from the API calls in the code', () => {
   const blocking = new Set<string>();
   if (/kind: 'VirtualMachineInstance'[^}]*blockOwnerDeletion: true/u.test(source('controller/render/pod.ts'))) blocking.add('virtualmachineinstances');
   if (/kind: 'VirtualMachine'[^}]*blockOwnerDeletion: true/u.test(source('controller/render/vmi.ts'))) blocking.add('virtualmachines');
-  checkDerived(roleOf(objs, 'virtnet-controller'), 'controller/cluster/controller.ts', blocking);
-  checkDerived(roleOf(objs, 'virtnet-node-agent'), 'controller/cluster/node-agent.ts', new Set());
+  // The controller's process also serves the webhook, whose node watch is node-subnets.ts's.
+  checkDerived(roleOf(objs, 'virtnet-controller'), ['controller/cluster/controller.ts', 'controller/cluster/events.ts', 'controller/cluster/node-subnets.ts'], blocking);
+  checkDerived(roleOf(objs, 'virtnet-node-agent'), ['controller/cluster/node-agent.ts'], new Set());
   // Cluster-wide roles are right only while the components watch every namespace (no -n).
   for (const w of [controllerOf(objs), agentOf(objs)]) {
     const args: string[] = w.spec.template.spec.containers[0].args;
