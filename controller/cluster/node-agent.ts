@@ -29,6 +29,8 @@ import type { KubeApi, Watched } from './kube.ts';
 import { hostLocalRanges, nodePodCidrs, parsePodCidrs } from './pod-cidrs.ts';
 import { launcherReport } from './launcher-report.ts';
 import { NodeMetrics } from './node-metrics.ts';
+import { isObj } from '../../lib/json.ts';
+import { dns1123SubdomainProblem } from '../../lib/names.ts';
 
 /** Named network namespaces, the only ones whose absence the agent can trust (it mounts this directory). */
 const NAMED_NETNS = /^\/(var\/)?run\/netns\/[^/]+$/u;
@@ -50,12 +52,9 @@ export const EARLIER_NETWORK_FILES = ['10-virtnet.conflist'];
 export const WRITER_KEY = 'virtnet.io/written-by';
 export const WRITER = 'virtnet-node-agent';
 
-/** A Node's name: an RFC 1123 subdomain (it goes into field selectors, where "," would add a term). */
-const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/u;
 
 type PodNetwork = { conflist: Record<string, unknown>; podCIDRs: string[]; source: string } | { reason: string; level: 'info' | 'error' };
 
-const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface NodeAgentOptions {
   node: string;
@@ -105,7 +104,9 @@ export class NodeAgent {
   synced = false;
 
   constructor(private readonly api: KubeApi | undefined, private readonly o: NodeAgentOptions) {
-    if (!NODE_NAME.test(o.node) || o.node.length > 253) throw new Error(`node-agent --node: ${JSON.stringify(o.node)} is not a node name (an RFC 1123 subdomain of at most 253 characters)`);
+    // A Node's name is an RFC 1123 subdomain; it goes into a field selector, where "," would add a term.
+    const nameProblem = dns1123SubdomainProblem(o.node);
+    if (nameProblem) throw new Error(`node-agent --node: ${JSON.stringify(o.node)} is not a node name: ${nameProblem}`);
     this.fallbackCidrs = parsePodCidrs(o.podCIDRs ?? [], '--pod-cidr');
   }
 
@@ -250,7 +251,8 @@ export class NodeAgent {
     }
     if (!isObj(conf)) return false;
     if (conf[WRITER_KEY] === WRITER) return true;
-    const ranges = conf.plugins?.[0]?.ipam?.ranges;
+    const plugin = Array.isArray(conf.plugins) && isObj(conf.plugins[0]) ? conf.plugins[0] : undefined;
+    const ranges = plugin && isObj(plugin.ipam) ? plugin.ipam.ranges : undefined;
     return Array.isArray(ranges) && isDeepStrictEqual(conf, this.render(ranges, false));
   }
 

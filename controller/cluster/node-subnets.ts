@@ -16,14 +16,12 @@ import { showValue } from '../../lib/show.ts';
 import type { ReservedCidr } from '../api/rules-networks.ts';
 import type { KubeApi, Watched } from './kube.ts';
 import type { ClusterFacts } from './webhook.ts';
+import { isObj } from '../../lib/json.ts';
 
 /** kubeadm's and kube-apiserver's default --service-cluster-ip-range. */
 export const DEFAULT_SERVICE_CIDRS = ['10.96.0.0/12'];
 
 export interface NodeSubnet { node: string; cidr: string }
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The --service-cidr values (repeated for dual stack), each a CIDR, at most
