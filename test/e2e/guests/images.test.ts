@@ -42,10 +42,16 @@ before(async () => {
 });
 
 after(() => {
-  // The registry runs in the node's namespace: stopped before the namespace goes.
-  registry?.stop();
-  node?.destroy();
-  rmSync(dir, { recursive: true, force: true });
+  // The registry runs in the node's namespace: stopped before the namespace goes, and each step runs even if one before it failed.
+  try {
+    registry?.stop();
+  } finally {
+    try {
+      node?.destroy();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
 
 /** A VMI file booting `image` (plus `spec` merged into its spec). */
