@@ -200,3 +200,20 @@ export function registriesConf(dir: string, toml: string): string {
   writeFileSync(file, toml);
   return file;
 }
+
+/**
+ * Tear down a test node that runs a registry in its namespace, and the
+ * test's directory: the registry first (it lives in the namespace), and each
+ * step even if one before it failed.
+ */
+export function stopNodeWithRegistry(registry: TestRegistry | undefined, node: { destroy(): void } | undefined, dir: string): void {
+  try {
+    registry?.stop();
+  } finally {
+    try {
+      node?.destroy();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}

@@ -11,14 +11,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { TestNode } from '../../support/node-driver.ts';
 import { waitFor } from '../../support/guest-console.ts';
 import { debianGuest } from '../../support/guests.ts';
-import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { startRegistry, stopNodeWithRegistry, type TestRegistry } from '../../support/registry.ts';
 import { addresses, mtuOf, probeReport, withProbe } from './probe.ts';
 
 type Obj = Record<string, any>;
@@ -60,18 +60,7 @@ before(async () => {
   ].join('\n'));
 });
 
-after(() => {
-  // The registry runs in the node's namespace: stopped before the namespace goes, and each step runs even if one before it failed.
-  try {
-    registry?.stop();
-  } finally {
-    try {
-      node?.destroy();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-});
+after(() => stopNodeWithRegistry(registry, node, dir));
 
 function up(file: string, extra: string[] = []): string {
   return node.must(['--registries-conf', conf, '--cni-conf-dir', join(dir, 'net.d'), 'up', '--timeout', '300', ...extra, file], 600_000);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { TestNode } from '../../support/node-driver.ts';
 import { waitFor } from '../../support/guest-console.ts';
-import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { startRegistry, stopNodeWithRegistry, type TestRegistry } from '../../support/registry.ts';
 import { cacheState, qcow2Disk, rawDisk, sha256 } from '../../support/disks.ts';
 
 let node: TestNode;
@@ -41,18 +41,7 @@ before(async () => {
   ].join('\n'));
 });
 
-after(() => {
-  // The registry runs in the node's namespace: stopped before the namespace goes, and each step runs even if one before it failed.
-  try {
-    registry?.stop();
-  } finally {
-    try {
-      node?.destroy();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-});
+after(() => stopNodeWithRegistry(registry, node, dir));
 
 /** A VMI file booting `image` (plus `spec` merged into its spec). */
 function vmiFile(name: string, image: string, spec: Record<string, unknown> = {}): string {
