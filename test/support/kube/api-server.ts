@@ -1,19 +1,27 @@
 // An in-process stand-in for kube-apiserver, for tests of code written against
-// @kubernetes/client-node. It speaks the real REST and watch protocol over HTTP
+// @kubernetes/client-node, and for the real kubectl. It speaks the real REST
+// and watch protocol over HTTP
 // (https://kubernetes.io/docs/reference/using-api/api-concepts/), so the client
 // library runs unchanged: CoreV1Api, CustomObjectsApi, KubernetesObjectApi
-// (through discovery), Watch and makeInformer/ListWatch.
+// (through discovery), Watch and makeInformer/ListWatch; and kubectl get,
+// describe, create, apply, patch, delete and wait work as on a cluster
+// (test/integration/kube/kubectl-real.test.ts).
 //
 // Semantics kept from the real server: one global resourceVersion, optimistic
 // concurrency (409), the status subresource split, generation, generateName,
 // no-op writes that store nothing, selectors on lists and watches, watch
 // resumption with 410 Expired after compaction, bookmarks, finalizers,
 // ownerReference garbage collection after the delete answers, admission by a
-// validating webhook (onValidate) for custom resources, errors as v1 Status.
-// Not kept: authn/authz, field management (apply is a merge patch that may
-// create), strategic-merge list merging (lists replace), defaulting and schema
-// validation, pod graceful deletion (pods go at once), namespace existence
-// checks and the Terminating phase.
+// validating webhook (onValidate) for custom resources, errors as v1 Status,
+// Table answers with the server's columns (table.ts), strategic merge patch
+// for built-in kinds (strategic.ts), /openapi/v3 (openapi.ts) and strict field
+// validation of custom resources against their CRD schema (fieldcheck.ts).
+// Not kept: authn/authz, field management (server-side apply is a merge patch
+// that may create), defaulting, pruning, validation of built-in kinds' fields
+// and of pod spec immutability, /openapi/v2 (kubectl wants protobuf there and
+// does without it), Tables in watches (`kubectl get -w`), pod graceful
+// deletion (pods go at once), namespace existence checks and the Terminating
+// phase.
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +30,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { isWatch, read, write, type ResourceRequest } from './handlers.ts';
 import { DEFAULT_RESOURCES, groupResource, isBuiltin, type ResourceDef } from './resources.ts';
+import { buildOpenApiV3, openApiDocument } from './openapi.ts';
 import { resolvePath } from './routes.ts';
 import { KubeError, methodNotAllowed, statusOf } from './status.ts';
 import { Store } from './store.ts';
@@ -35,7 +44,7 @@ export type { Review, Validator } from './writes.ts';
 export interface RequestRecord { method: string; path: string; query: string; status: number; contentType: string }
 
 export interface KubeTestServer {
-  url: string; // http://127.0.0.1:PORT
+  url: string; // http://HOST:PORT (an IPv6 host in brackets)
   kubeConfig(): KubeConfig; // no auth, current namespace "default"
   kubeconfigFile(dir: string): string; // writes <dir>/kubeconfig for CLIs, returns its path
   close(): Promise<void>; // ends open watches, then the server
@@ -51,7 +60,13 @@ export interface KubeTestServer {
   onValidate?: Validator | undefined;
 }
 
-export interface KubeTestServerOptions { resources?: ResourceDef[]; bookmarkIntervalMs?: number; historyLimit?: number }
+export interface KubeTestServerOptions {
+  resources?: ResourceDef[];
+  bookmarkIntervalMs?: number;
+  historyLimit?: number;
+  /** The address to listen on, and the one kubeConfig() and kubeconfigFile() name: 127.0.0.1 unless told (a lab's node reaches it on its bridge address). */
+  host?: string;
+}
 
 const named = (defs: ResourceDef[], plural: string) => defs.filter((d) => d.plural === plural || groupResource(d) === plural);
 
@@ -69,6 +84,8 @@ export async function startKubeTestServer(opts: KubeTestServerOptions = {}): Pro
   const store = new Store(resources, opts.historyLimit ?? 1000);
   const hub = new WatchHub(store, opts.bookmarkIntervalMs ?? 1000);
   const conflicts = new Map<string, number>();
+  const openapi = buildOpenApiV3(resources);
+  const host = opts.host ?? '127.0.0.1';
 
   // Writes run one at a time, so admission (which awaits) cannot interleave with another write.
   let queue: Promise<unknown> = Promise.resolve();
@@ -102,13 +119,14 @@ export async function startKubeTestServer(opts: KubeTestServerOptions = {}): Pro
     try {
       const raw = await readBody(req);
       if (['/healthz', '/livez', '/readyz'].includes(url.pathname)) return reply(200, 'ok');
+      if (url.pathname === '/openapi/v3' || url.pathname.startsWith('/openapi/v3/')) return reply(200, openApiDocument(openapi, url.pathname));
       if (url.pathname === '/version') return reply(200, { major: '1', minor: '31', gitVersion: 'v1.31.0-virtnet-test', platform: 'linux/amd64' });
       const target = resolvePath(url.pathname, resources, api.url.replace(/^http:\/\//, ''));
       if ('doc' in target) {
         if (method !== 'GET') throw methodNotAllowed();
         return reply(200, target.doc);
       }
-      const r: ResourceRequest = { method, route: target.route, query: url.searchParams, contentType, raw };
+      const r: ResourceRequest = { method, route: target.route, query: url.searchParams, contentType, raw, accept: req.headers.accept ?? '' };
       if (isWatch(r)) {
         if (r.route.subresource) throw methodNotAllowed();
         return hub.serve(res, { ...r.route, query: r.query }, () => record(200));
@@ -131,12 +149,15 @@ export async function startKubeTestServer(opts: KubeTestServerOptions = {}): Pro
   }
 
   const server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
   const { port } = server.address() as AddressInfo;
   let closed: Promise<void> | undefined;
 
   const api: KubeTestServer = {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     requests: [],
     kubeConfig() {
       const kc = new KubeConfig();

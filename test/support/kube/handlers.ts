@@ -3,16 +3,19 @@
 // https://kubernetes.io/docs/reference/using-api/api-concepts/#api-verbs
 import { parse as parseYaml } from 'yaml';
 import { deleteObject, deleteOptionsFrom } from './deletes.ts';
-import { APPLY_PATCH, JSON_PATCH, checkPatchType, decodeJsonPatch, jsonPatch, mergePatch } from './patch.ts';
+import { APPLY_PATCH, JSON_PATCH, STRATEGIC_MERGE_PATCH, checkPatchType, decodeJsonPatch, jsonPatch, mergePatch } from './patch.ts';
 import { apiVersionOf, isBuiltin, type ResourceDef } from './resources.ts';
 import type { ResourceRoute } from './routes.ts';
+import { checkFields } from './fieldcheck.ts';
 import { fieldSelector, labelSelector } from './selectors.ts';
+import { strategicMergePatch } from './strategic.ts';
 import { badRequest, expired, KubeError, methodNotAllowed, notFound, statusOf, unsupportedMediaType } from './status.ts';
 import type { Store } from './store.ts';
+import { tableVersion, toTable } from './table.ts';
 import { isPlainObject, type Obj } from './util.ts';
 import { createObject, updateObject, type WriteContext } from './writes.ts';
 
-export interface ResourceRequest { method: string; route: ResourceRoute; query: URLSearchParams; contentType: string; raw: string }
+export interface ResourceRequest { method: string; route: ResourceRoute; query: URLSearchParams; contentType: string; raw: string; accept: string }
 export interface Reply { code: number; body: unknown }
 
 export const isWatch = (r: ResourceRequest): boolean =>
@@ -27,12 +30,15 @@ function decode(raw: string, yaml: boolean): unknown {
   }
 }
 
-/** Bodies of POST and PUT: JSON, or YAML as kubectl may send. */
+/** Bodies of POST and PUT: JSON, or YAML as kubectl may send; checked for unknown fields if the request asks. */
 function objectBody(r: ResourceRequest): unknown {
   const ct = r.contentType;
-  if (ct === 'application/yaml') return decode(r.raw, true);
-  if (ct === '' || ct === 'application/json' || ct.endsWith('+json')) return decode(r.raw, false);
-  throw unsupportedMediaType(['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
+  let body: unknown;
+  if (ct === 'application/yaml') body = decode(r.raw, true);
+  else if (ct === '' || ct === 'application/json' || ct.endsWith('+json')) body = decode(r.raw, false);
+  else throw unsupportedMediaType(['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
+  checkFields(r.route.def, r.query, body);
+  return body;
 }
 
 // A continue token names the list's resourceVersion and the last key served (etcd keys sort by namespace, then name).
@@ -69,12 +75,17 @@ function list(store: Store, def: ResourceDef, namespace: string | undefined, que
   return { apiVersion: apiVersionOf(def), kind: `${def.kind}List`, metadata, items };
 }
 
+/** A get or list; as a Table when the Accept header asks for one (kubectl get). */
 export function read(store: Store, r: ResourceRequest): Reply {
   const { def, namespace, name } = r.route;
-  if (name === undefined) return { code: 200, body: list(store, def, namespace, r.query) };
+  const table = tableVersion(r.accept);
+  if (name === undefined) {
+    const l = list(store, def, namespace, r.query);
+    return { code: 200, body: table ? toTable(def, l.items, l.metadata, r.query, table) : l };
+  }
   const obj = store.get(def, namespace, name);
   if (!obj) throw notFound(def, name);
-  return { code: 200, body: obj };
+  return { code: 200, body: table ? toTable(def, [obj], { resourceVersion: obj.metadata.resourceVersion }, r.query, table) : obj };
 }
 
 /** Pods, namespaces and custom resources answer a delete with the object; other built-ins with a Status. */
@@ -95,13 +106,21 @@ async function patch(ctx: WriteContext, r: ResourceRequest, name: string): Promi
   if (!old) {
     // Server-side apply creates what is missing. Without managed fields it is a merge patch otherwise.
     if (type !== APPLY_PATCH || subresource) throw notFound(def, name);
+    checkFields(def, r.query, body);
     const created = isPlainObject(body) ? { ...body, metadata: { ...body.metadata, name } } : body;
     return { code: 201, body: await createObject(ctx, def, namespace, created) };
   }
   let patched: unknown;
-  if (type === JSON_PATCH) patched = jsonPatch(old, decodeJsonPatch(body));
-  else if (isPlainObject(body)) patched = mergePatch(old, body); // strategic merge is taken as a merge patch: lists replace
-  else throw badRequest('the patch must be a JSON object');
+  // Strict field validation looks at what the client wrote: the patch, or for a JSON Patch the object it yields.
+  if (type === JSON_PATCH) {
+    patched = jsonPatch(old, decodeJsonPatch(body));
+    checkFields(def, r.query, patched);
+  } else if (!isPlainObject(body)) throw badRequest('the patch must be a JSON object');
+  else {
+    checkFields(def, r.query, body);
+    // Server-side apply without field management is a merge patch too.
+    patched = type === STRATEGIC_MERGE_PATCH ? strategicMergePatch(def.kind, old, body) : mergePatch(old, body);
+  }
   return { code: 200, body: await updateObject(ctx, def, old, patched, { subresource, requireResourceVersion: false }) };
 }
 

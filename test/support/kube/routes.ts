@@ -29,10 +29,21 @@ const SHORT_NAMES: Record<string, string[]> = {
   'k8s.cni.cncf.io/network-attachment-definitions': ['net-attach-def'],
 };
 
+/**
+ * Categories, which `kubectl get all` (and `get virtnet`) expand through:
+ * pods are in "all" as on a real cluster, virtnet's CRDs as their manifests
+ * (controller/api/crds.ts) put them.
+ */
+const CATEGORIES: Record<string, string[]> = {
+  '/pods': ['all'],
+  'virtnet.io/virtualmachineinstances': ['all', 'virtnet'], 'virtnet.io/virtualmachines': ['all', 'virtnet'],
+};
+
 function resourceList(groupVersion: string, defs: ResourceDef[]) {
   // The main resource precedes its subresource: KubernetesObjectApi takes the first entry of a kind.
   const resources = defs.flatMap((d) => [
-    { name: d.plural, singularName: d.kind.toLowerCase(), namespaced: d.namespaced, kind: d.kind, verbs: VERBS, ...(SHORT_NAMES[`${d.group}/${d.plural}`] && { shortNames: SHORT_NAMES[`${d.group}/${d.plural}`] }) },
+    { name: d.plural, singularName: d.kind.toLowerCase(), namespaced: d.namespaced, kind: d.kind, verbs: VERBS, ...(SHORT_NAMES[`${d.group}/${d.plural}`] && { shortNames: SHORT_NAMES[`${d.group}/${d.plural}`] }),
+      ...(CATEGORIES[`${d.group}/${d.plural}`] && { categories: CATEGORIES[`${d.group}/${d.plural}`] }) },
     ...(d.statusSubresource ? [{ name: `${d.plural}/status`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: ['get', 'patch', 'update'] }] : []),
   ]);
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
