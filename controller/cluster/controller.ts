@@ -119,6 +119,11 @@ export class Controller {
     this.eventsWritten = this.eventsWritten.then(() => this.recorder.record(subject, e));
   }
 
+  /** One resync pass now, as the resync timer makes: every cached VMI and VM queued once. */
+  resyncNow(): void {
+    this.enqueueAll();
+  }
+
   private enqueueAll(): void {
     for (const v of this.caches.vmis.list()) this.queue.add(key('vmi', v));
     for (const v of this.caches.vms.list()) this.queue.add(key('vm', v));
