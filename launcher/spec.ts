@@ -50,7 +50,7 @@ export interface InterfaceSpec {
 export interface NetworkSpec {
   name: string;
   pod?: { vmNetworkCIDR?: string; vmIPv6NetworkCIDR?: string };
-  multus?: { networkName: string; default?: boolean };
+  multus?: { networkName: string; default?: boolean; ips?: string[] };
 }
 
 /** A kernel the VM boots directly (the test guest, kernelBoot.host). */

@@ -86,6 +86,7 @@ export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
       if (net.multus.default && firstPod >= 0) {
         out.push({ path: `${p}.multus.default`, rule: `a multus default network replaces the pod network, so it cannot be used with ${index(base, firstPod)} (pod)` });
       }
+      out.push(...attachmentIpProblems(net.multus, `${p}.multus`));
       const ref = splitNetworkName(net.multus.networkName, env.namespace);
       if ('problem' in ref) out.push({ path: `${p}.multus.networkName`, rule: ref.problem });
       else if (env.nadExists && !env.nadExists(ref.namespace, ref.name)) {
@@ -119,4 +120,23 @@ function podCidrProblems(net: VmiNetwork, p: string, masquerade: boolean, reserv
   check('vmNetworkCIDR', 4, '10.0.2.0/24');
   check('vmIPv6NetworkCIDR', 6, 'fd10:0:2::/120');
   return out;
+}
+
+/**
+ * A multus network's static addresses: each an address with its prefix (the
+ * static IPAM plugin needs the prefix), none twice, and never on a default
+ * network (Multus applies per-attachment requests only to secondaries).
+ */
+function attachmentIpProblems(multus: { default?: boolean; ips?: string[] }, p: string): RuleProblem[] {
+  if (!multus.ips) return [];
+  if (multus.default) return [{ path: `${p}.ips`, rule: 'static addresses apply only to secondary networks, not to a multus default network' }];
+  const seen = new Set<string>();
+  return multus.ips.flatMap((ip, k) => {
+    const c = parseCidr(ip);
+    if (!c) return [{ path: `${p}.ips[${k}]`, rule: `${shown(ip)} is not an address with its prefix, like 192.168.10.5/24 or fd00::5/64` }];
+    if (c.address === c.network && c.prefix < (c.family === 4 ? 31 : 127)) return [{ path: `${p}.ips[${k}]`, rule: `${shown(ip)} is the subnet's network address, not an address in it` }];
+    if (seen.has(c.address)) return [{ path: `${p}.ips[${k}]`, rule: `${shown(ip)} is listed twice` }];
+    seen.add(c.address);
+    return [];
+  });
 }

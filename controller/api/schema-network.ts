@@ -37,6 +37,8 @@ export const BOUNDS = {
   ntpServers: 16,
   /** privateOptions: the codes 224-254, each at most once. */
   privateOptions: 31,
+  /** A multus attachment's static addresses: a few per family is all an interface needs. */
+  attachmentIps: 8,
   /** Kubernetes object names and the names that refer to them: a DNS-1123 subdomain's 253 characters. */
   name: 253,
   /** Short free text (MACs, PCI addresses, tags, enum-like strings, CIDRs): KubeVirt's maxStrLen. */
@@ -134,6 +136,12 @@ export const NetworkSchema = Closed({
     /** "name" or "namespace/name". */
     networkName: Str(BOUNDS.name),
     default: Type.Optional(Type.Boolean()),
+    /**
+     * virtnet's own: static addresses (address/prefix) for this attachment,
+     * sent as the networks annotation element's ips, which the NAD's IPAM
+     * gets as runtimeConfig.ips (the static IPAM plugin's capability).
+     */
+    ips: Type.Optional(Type.Array(Str(BOUNDS.short), { maxItems: BOUNDS.attachmentIps })),
   })),
   /** KubeVirt DRA (Alpha, FG NetworkDevicesWithDRA): known so that it is rejected by name. */
   resourceClaim: Type.Optional(Type.Object({

@@ -16,6 +16,7 @@ interface Selection {
   namespace: string;
   interface: string;
   mac?: string;
+  ips?: string[];
 }
 
 /** "name" or "ns/name" (KubeVirt's networkName), the namespace defaulting to the VMI's. */
@@ -36,7 +37,11 @@ export function launcherPodNetworkAnnotations(vmi: { namespace: string; interfac
     }
     const iface = vmi.interfaces.find((i) => i.name === net.name);
     if (iface?.state === 'absent') continue;
-    selections.push({ name, namespace, interface: podIfName(net), ...(iface?.macAddress && { mac: iface.macAddress.toLowerCase() }) });
+    selections.push({
+      name, namespace, interface: podIfName(net), ...(iface?.macAddress && { mac: iface.macAddress.toLowerCase() }),
+      // Multus hands these to the delegate as runtimeConfig.ips (spec 4.1.2.1.x).
+      ...(net.multus.ips?.length && { ips: [...net.multus.ips] }),
+    });
   }
   if (selections.length) out[NETWORKS_ANNOTATION] = JSON.stringify(selections);
   return out;

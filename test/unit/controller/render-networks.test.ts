@@ -33,3 +33,13 @@ test('a default multus network becomes v1.multus-cni.io/default-network, and no 
 test('a pod network only: no annotations', () => {
   assert.deepEqual(launcherPodNetworkAnnotations({ namespace: 'vms', interfaces: [{ name: 'default', bridge: {} }], networks: [{ name: 'default', pod: {} }] }), {});
 });
+
+test('a multus network\'s static addresses become the selection\'s ips (the delegate\'s runtimeConfig.ips)', () => {
+  const a = launcherPodNetworkAnnotations({
+    namespace: 'vms',
+    interfaces: [{ name: 'default', bridge: {} }, { name: 'data', bridge: {} }],
+    networks: [{ name: 'default', pod: {} }, { name: 'data', multus: { networkName: 'l2', ips: ['192.168.77.1/24', 'fd00:77::1/64'] } }],
+  });
+  const [sel] = parseNetworksAnnotation(a['k8s.v1.cni.cncf.io/networks']!, 'vms');
+  assert.deepEqual(sel!.ips, ['192.168.77.1/24', 'fd00:77::1/64']);
+});
