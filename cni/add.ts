@@ -39,19 +39,35 @@ function explainKernelError(err: unknown, conf: BridgeConf): unknown {
 }
 
 /**
- * Phase 1's host batch. Two ADDs racing to create the bridge: the loser
- * retries with the plan for a bridge that exists, which neither makes nor
- * (re)marks it.
+ * The facts again when a concurrent ADD has made the bridge or VXLAN device
+ * this one planned to make (the batch then fails with "File exists"), or
+ * undefined when nothing changed and the failure is real.
+ */
+function racedFacts(conf: BridgeConf, facts: PortFacts): PortFacts | undefined {
+  const now = linkNames();
+  const bridgeExists = facts.bridgeExists || now.has(conf.bridge);
+  const vxlanExists = facts.vxlanExists || (conf.vxlan !== undefined && now.has(vxlanLinkName(conf.vxlan.id)));
+  return bridgeExists === facts.bridgeExists && vxlanExists === facts.vxlanExists ? undefined : { ...facts, bridgeExists, vxlanExists };
+}
+
+/**
+ * Phase 1's host batch. Two ADDs racing to create the bridge or the VXLAN
+ * device (the first pods of a node, on networks sharing a VNI): the loser
+ * retries with the plan for links that exist, which neither makes nor
+ * (re)marks them.
  */
 async function applyPort(conf: BridgeConf, facts: PortFacts): Promise<string | undefined> {
-  let shown;
-  try {
-    shown = await applyLinkOps(planPort(conf, facts).hostOps);
-  } catch (err) {
-    if (!(err instanceof ExecError) || !/File exists/u.test(err.stderr) || facts.bridgeExists || !linkNames().has(conf.bridge)) throw err;
-    shown = await applyLinkOps(planPort(conf, { ...facts, bridgeExists: true }).hostOps);
+  // Each retry knows of one more existing link, so there are at most two.
+  for (let f = facts; ;) {
+    try {
+      const shown = await applyLinkOps(planPort(conf, f).hostOps);
+      return shown.at(-1)?.[0]?.address;
+    } catch (err) {
+      const retry = err instanceof ExecError && /File exists/u.test(err.stderr) ? racedFacts(conf, f) : undefined;
+      if (!retry) throw err;
+      f = retry;
+    }
   }
-  return shown.at(-1)?.[0]?.address;
 }
 
 export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<CniResult> {

@@ -2,6 +2,7 @@
  * Parse and validate the plugin's stdin configuration. Every problem names
  * the field and the rule; nothing here touches the system.
  */
+import ipaddr from 'ipaddr.js';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { CNI_ID_PATTERN, didYouMean, linkNameProblem, networkNameProblem } from '../lib/names.ts';
 import { searchDomainProblem } from '../lib/dnsmasq-values.ts';
@@ -10,6 +11,7 @@ import { pathProblem } from './env.ts';
 import { parseResult, requireSupported } from './version.ts';
 import type { Attachment, BridgeConf, CniDns, VlanTrunkEntry, VxlanConf } from './types.ts';
 import { isObj } from '../lib/json.ts';
+import { showValue } from '../lib/show.ts';
 
 export const PLUGIN_TYPE = 'virtnet-bridge';
 export const DEFAULT_BRIDGE = 'virtnet0';
@@ -53,6 +55,14 @@ function ipField(o: Obj, key: string, field: string): string | undefined {
   return v;
 }
 
+/**
+ * The VXLAN device's peers come from one of three places (types.ts
+ * VxlanConf): `remote`, one unicast peer; `group`, a multicast group on the
+ * underlay `dev`; or neither, head-end replication, where the node agent
+ * keeps one all-zeros FDB entry per other node (bridge(8) "fdb append
+ * 00:00:00:00:00:00 dev vxlan<id> dst <node IP>"). Only remote with group
+ * is contradictory.
+ */
 function parseVxlan(v: unknown): VxlanConf | undefined {
   if (v === undefined) return undefined;
   if (!isObj(v)) throw invalid('vxlan', 'must be an object');
@@ -61,8 +71,7 @@ function parseVxlan(v: unknown): VxlanConf | undefined {
   const remote = ipField(v, 'remote', 'vxlan.remote');
   const group = ipField(v, 'group', 'vxlan.group');
   const local = ipField(v, 'local', 'vxlan.local');
-  if (remote && group) throw invalid('vxlan', 'set either remote or group, not both');
-  if (!remote && !group) throw invalid('vxlan', 'needs remote (unicast peer) or group (multicast)');
+  if (remote && group) throw invalid('vxlan', `set either remote ("${remote}") or group ("${group}"), not both; set neither for head-end replication from the node agent's FDB entries`);
   if (group && !isMulticast(group)) throw invalid('vxlan.group', `"${group}" is not a multicast address`);
   const dev = str(v, 'dev', 'vxlan.dev');
   if (dev !== undefined && linkNameProblem(dev)) throw invalid('vxlan.dev', `"${dev}" ${linkNameProblem(dev)}`);
@@ -90,6 +99,45 @@ function parseVlanTrunk(v: unknown): VlanTrunkEntry[] | undefined {
     if (minID > maxID) throw invalid(f, `minID ${minID} is greater than maxID ${maxID}`);
     return { minID, maxID };
   });
+}
+
+/** The most ipMasqExclude may hold: a cluster's pod networks are a few CIDRs, and each is one nft set element per attachment. */
+export const MAX_MASQ_EXCLUDE = 64;
+
+/**
+ * ipMasqExclude: the destinations ipMasq leaves alone, above all the
+ * cluster's pod network, so that a pod on another node sees this pod's own
+ * address (Kubernetes' network model: pods talk to pods without NAT). Each
+ * entry is a CIDR, kept as its network ("10.244.0.0/16"), as nft matches it.
+ */
+function parseMasqExclude(v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) throw invalid('ipMasqExclude', `${showValue(v)} must be a list of CIDRs (e.g. ["10.244.0.0/16", "fd00:10:244::/56"])`);
+  if (v.length > MAX_MASQ_EXCLUDE) throw invalid('ipMasqExclude', `has ${v.length} entries; at most ${MAX_MASQ_EXCLUDE} are allowed`);
+  return v.map((e, i) => {
+    const f = `ipMasqExclude[${i}]`;
+    if (typeof e !== 'string') throw invalid(f, `${showValue(e)} must be a CIDR string`);
+    const problem = masqExcludeProblem(e);
+    if (problem) throw invalid(f, `${showValue(e)} ${problem}`);
+    const c = parseCidr(e)!;
+    return `${c.network}/${c.prefix}`;
+  });
+}
+
+/** Why `text` is not an ipMasqExclude entry, or undefined. */
+function masqExcludeProblem(text: string): string | undefined {
+  const [addr = '', len] = text.split('/');
+  if (len !== undefined && familyOf(addr) === 4 && /^\d+$/u.test(len) && Number(len) > 32) {
+    return `mixes families: an IPv4 address with the prefix length ${len}, which only IPv6 has (IPv4 prefixes are 0 to 32)`;
+  }
+  const c = parseCidr(text);
+  if (!c) return 'is not a CIDR (address/prefix length, e.g. 10.244.0.0/16)';
+  // An IPv6 packet never carries ::ffff:a.b.c.d (RFC 4291 2.5.5.2): such an entry would exclude nothing.
+  if (c.family === 6 && ipaddr.IPv6.parse(c.address).isIPv4MappedAddress()) {
+    return 'is an IPv4-mapped IPv6 prefix, which no IPv6 packet carries; write the IPv4 CIDR';
+  }
+  if (c.prefix === 0) return 'excludes every destination; set ipMasq to false instead';
+  return undefined;
 }
 
 function parseDns(v: unknown): CniDns | undefined {
@@ -177,7 +225,7 @@ function decode(stdin: string): Obj {
  */
 export const KNOWN_FIELDS = [
   'cniVersion', 'name', 'type', 'ipam', 'dns', 'args', 'runtimeConfig', 'capabilities', 'prevResult', 'deviceID', 'pciBusID',
-  'bridge', 'isGateway', 'isDefaultGateway', 'mtu', 'hairpinMode', 'promiscMode', 'ipMasq', 'macspoofchk',
+  'bridge', 'isGateway', 'isDefaultGateway', 'mtu', 'hairpinMode', 'promiscMode', 'ipMasq', 'ipMasqExclude', 'macspoofchk',
   'vxlan', 'vlanTrunk', 'vlan', 'logFile', 'dataDir',
 ] as const;
 const VXLAN_FIELDS = ['id', 'remote', 'group', 'local', 'dev', 'port'] as const;
@@ -279,6 +327,7 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   checkRequestedIps(raw);
   const mtu = int(raw, 'mtu', 'mtu', 68, 65535);
   const vxlan = parseVxlan(raw.vxlan);
+  const ipMasqExclude = parseMasqExclude(raw.ipMasqExclude);
   const vlanTrunk = parseVlanTrunk(raw.vlanTrunk);
   const dns = parseDns(raw.dns);
   const mac = requestedMac(raw, cniArgs);
@@ -292,7 +341,7 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
     isGateway: bool(raw, 'isGateway') || isDefaultGateway, isDefaultGateway,
     hairpinMode: bool(raw, 'hairpinMode'), promiscMode: bool(raw, 'promiscMode'),
     ipMasq: bool(raw, 'ipMasq'), macspoofchk: bool(raw, 'macspoofchk'), dataDir, raw,
-    ...(mtu !== undefined && { mtu }), ...(vxlan && { vxlan }), ...(vlanTrunk && { vlanTrunk }),
+    ...(mtu !== undefined && { mtu }), ...(vxlan && { vxlan }), ...(vlanTrunk && { vlanTrunk }), ...(ipMasqExclude && { ipMasqExclude }),
     ...(typeof ipamType === 'string' && { ipam: ipam as BridgeConf['ipam'] & object }),
     ...(dns && { dns }), ...(mac && { mac }), ...(logFile && { logFile }),
     ...(prevResult && { prevResult }), ...(valid.length && { validAttachments: valid }),

@@ -84,6 +84,10 @@ export function planPort(conf: BridgeConf, f: PortFacts): PortPlan {
   }
   // The mark goes on right after the create, in the same batch (marks.ts says why not in it).
   hostOps.push({ op: 'link-set', name: conf.bridge, up: true, ...(!f.bridgeExists && { alias: LINK_MARK }), ...(conf.promiscMode && { promisc: true }) });
+  // One VXLAN device per VNI on the node, shared by every attachment and
+  // network that names the VNI, and kept when the last attachment goes (DEL
+  // removes only the veth): with head-end replication (neither remote nor
+  // group) the node agent's all-zeros FDB entries live in its FDB.
   if (conf.vxlan && !f.vxlanExists) {
     const v = conf.vxlan;
     const name = vxlanLinkName(v.id);

@@ -2,9 +2,9 @@
  * nftables rulesets for one attachment, in tables named after its host veth
  * so that DEL and GC drop them whole, in one transaction, without reading.
  * - bridge family: macspoofchk and vlanTrunk, enforced on the port itself;
- * - inet family: ipMasq for the attachment's addresses.
+ * - inet family: ipMasq for the attachment's addresses (not towards ipMasqExclude).
  */
-import { parseCidr } from '../lib/cidr.ts';
+import { cidrsOverlap, parseCidr, type Family, type ParsedCidr } from '../lib/cidr.ts';
 import { dropTable, type NftCommand } from '../lib/nft.ts';
 import type { BridgeConf, CniIpConfig } from './types.ts';
 
@@ -48,7 +48,30 @@ export function portFilterRules(conf: BridgeConf, hostVeth: string, containerMac
   return cmds;
 }
 
-/** Masquerade what leaves the subnet, as the reference bridge plugin does with ipMasq. */
+const MULTICAST: Record<Family, ParsedCidr | undefined> = { 4: parseCidr('224.0.0.0/4'), 6: parseCidr('ff00::/8') };
+
+/** Whether `wide` holds every address of `narrow`. */
+function covers(wide: ParsedCidr, narrow: ParsedCidr): boolean {
+  return wide.prefix <= narrow.prefix && cidrsOverlap(wide, narrow);
+}
+
+/**
+ * The destinations an address of this family keeps its own source for: its
+ * subnet, multicast, and the config's ipMasqExclude entries of the family.
+ * An entry inside another (the pod's /24 in the cluster's /16) is left out,
+ * so the set has no overlapping intervals: nft 1.0.6 merges them itself
+ * (measured here), and the plan does not depend on that.
+ */
+export function unmasqueradedSet(conf: BridgeConf, own: ParsedCidr): ParsedCidr[] {
+  const extra = (conf.ipMasqExclude ?? []).flatMap((text) => parseCidr(text) ?? []);
+  const all = [own, MULTICAST[own.family], ...extra].filter((c): c is ParsedCidr => c !== undefined && c.family === own.family);
+  return all.filter((c, i) => !all.some((d, j) => j !== i && covers(d, c) && (d.prefix < c.prefix || j < i)));
+}
+
+/**
+ * Masquerade what leaves the subnet, as the reference bridge plugin does
+ * with ipMasq, except towards ipMasqExclude (the cluster's pod networks).
+ */
 export function masqueradeRules(conf: BridgeConf, hostVeth: string, ips: readonly CniIpConfig[]): NftCommand[] {
   if (!conf.ipMasq || ips.length === 0) return [];
   const t = tableName(hostVeth);
@@ -58,10 +81,10 @@ export function masqueradeRules(conf: BridgeConf, hostVeth: string, ips: readonl
     const c = parseCidr(ip.address);
     if (!c) continue;
     const proto = c.family === 4 ? 'ip' : 'ip6';
-    const multicast = c.family === 4 ? { prefix: { addr: '224.0.0.0', len: 4 } } : { prefix: { addr: 'ff00::', len: 8 } };
+    const keep = unmasqueradedSet(conf, c).map((d) => ({ prefix: { addr: d.network, len: d.prefix } }));
     cmds.push(rule('inet', t, 'postrouting', [
       match({ payload: { protocol: proto, field: 'saddr' } }, '==', c.address),
-      match({ payload: { protocol: proto, field: 'daddr' } }, '!=', { set: [{ prefix: { addr: c.network, len: c.prefix } }, multicast] }),
+      match({ payload: { protocol: proto, field: 'daddr' } }, '!=', { set: keep }),
       { masquerade: null },
     ]));
   }

@@ -48,6 +48,17 @@ export interface VlanTrunkEntry {
   maxID?: number;
 }
 
+/**
+ * A VXLAN device `vxlan<id>` on the bridge. Where its frames go:
+ * - `remote`: to that one unicast peer;
+ * - `group`: to that multicast group, on the underlay `dev`;
+ * - neither: head-end replication. The device has no default destination;
+ *   the node agent keeps one all-zeros FDB entry per other node in its FDB
+ *   (bridge(8): `bridge fdb append 00:00:00:00:00:00 dev vxlan<id> dst <node IP>`),
+ *   so broadcast, unknown unicast and multicast go to every node, and
+ *   unicast MACs are learned from what comes back (learning is on, as
+ *   ip-link(8) makes a VXLAN device by default).
+ */
 export interface VxlanConf {
   id: number;
   remote?: string;
@@ -74,6 +85,8 @@ export interface BridgeConf {
   hairpinMode: boolean;
   promiscMode: boolean;
   ipMasq: boolean;
+  /** Destinations ipMasq does not masquerade (the cluster's pod networks), as network CIDRs. */
+  ipMasqExclude?: string[];
   macspoofchk: boolean;
   vxlan?: VxlanConf;
   vlanTrunk?: VlanTrunkEntry[];

@@ -3,24 +3,11 @@
 // bridge VLAN filtering, so the tagged frames are made on raw sockets).
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
-import { makeNetns, deleteAllNetns, links, ping, type Netns } from '../../support/netns.ts';
+import { makeNetns, deleteAllNetns, links, ping } from '../../support/netns.ts';
 import { bridgeConf, mustCall, scratchDir } from '../../support/cni.ts';
+import { framesSeen } from '../../support/vlan-frames.ts';
 
-const FRAMES = resolve('test/support/vlan_frames.py');
 
-/** Markers that `listener` sees while `sender` sends one burst per VLAN id. */
-async function framesSeen(sender: Netns, listener: Netns, vids: number[]): Promise<string[]> {
-  const recv = spawn('ip', ['netns', 'exec', listener.name, 'python3', FRAMES, 'recv', 'eth0', '1.5']);
-  let out = '';
-  recv.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const done = new Promise((r) => recv.on('close', r));
-  await new Promise((r) => setTimeout(r, 300));
-  for (const vid of vids) sender.run(['python3', FRAMES, 'send', 'eth0', String(vid), `VNT${vid}`, '5']);
-  await done;
-  return out.trim().split(/\s+/u).filter(Boolean);
-}
 
 describe('virtnet-bridge overlays and trunks', () => {
   const scratch = scratchDir();
