@@ -192,6 +192,17 @@ export class KubeApi {
     return call(`patch pod ${namespace}/${name}`, () => this.core.patchNamespacedPod({ namespace, name, body }, asMergePatch) as unknown as Promise<Obj>);
   }
 
+  /**
+   * The node agent's own Node annotations (the VTEP MAC and the VXLAN VNIs
+   * its peers read, as flannel publishes its backend data), by merge patch:
+   * a null value removes one. RBAC: patch on nodes.
+   */
+  patchNodeAnnotations(name: string, annotations: Record<string, string | null>): Promise<Obj> {
+    const body = { metadata: { annotations } };
+    const asMergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    return call(`patch node ${name}`, () => this.core.patchNode({ name, body }, asMergePatch) as unknown as Promise<Obj>);
+  }
+
   replacePodStatus(pod: Obj): Promise<Obj> {
     const { namespace, name } = pod.metadata;
     return call(`update pod ${namespace}/${name} status`, () => this.core.replaceNamespacedPodStatus({ namespace, name, body: pod as k8s.V1Pod }) as unknown as Promise<Obj>);

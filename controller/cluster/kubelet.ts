@@ -34,7 +34,14 @@ export class PodRunner {
   private readonly removed = new Set<string>();
   private stopped = false;
 
-  constructor(private readonly api: KubeApi, private readonly rt: NodeRuntime, private readonly node: string, private readonly log: Logger) {
+  /**
+   * boundOnly: run only pods a scheduler bound here, as a real kubelet does;
+   * otherwise an unbound pod is bound to this node first (a one-node cluster with no scheduler).
+   */
+  constructor(
+    private readonly api: KubeApi, private readonly rt: NodeRuntime, private readonly node: string, private readonly log: Logger,
+    private readonly o: { boundOnly?: boolean } = {},
+  ) {
     this.pods = api.watch('pods', VMI_LABEL);
     this.nads = api.watch('network-attachment-definitions');
   }
@@ -80,12 +87,12 @@ export class PodRunner {
     if (pod.metadata.deletionTimestamp) return this.remove(pod);
     if (this.running.has(id) || this.stopped) return;
     try {
-      if (!pod.spec.nodeName) {
+      if (!pod.spec.nodeName && !this.o.boundOnly) {
         // Bind only an unbound pod: with several nodes, the first to bind wins and the others see it bound.
         await this.update(pod, (p) => (p.spec.nodeName ??= this.node));
         return; // the update comes back as an event
       }
-      if (pod.spec.nodeName !== this.node || pod.status?.phase === 'Running' || pod.status?.phase === 'Failed') return;
+      if (!pod.spec.nodeName || pod.spec.nodeName !== this.node || pod.status?.phase === 'Running' || pod.status?.phase === 'Failed') return;
       this.running.set(id, {});
       await this.run(id, pod);
     } catch (err) {
@@ -127,9 +134,12 @@ export class PodRunner {
     const status = rec.networkStatus ?? [];
     const primary = status.find((s) => s.default)?.ips ?? [];
     await this.update(pod, (p) => (p.metadata.annotations = { ...p.metadata.annotations, [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status) }));
+    const startTime = new Date().toISOString().replace(/\.\d+Z$/u, 'Z');
     await this.update(pod, (p) => (p.status = {
       ...p.status, phase: 'Running', ...(primary[0] && { podIP: primary[0], podIPs: primary.map((ip) => ({ ip })) }),
-      conditions: [{ type: 'Ready', status: 'True' }], startTime: new Date().toISOString().replace(/\.\d+Z$/u, 'Z'),
+      conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'True' }], startTime,
+      // One running container per container of the pod, as a kubelet reports them (kubectl's READY column counts them).
+      containerStatuses: (p.spec.containers ?? []).map((c: Obj) => ({ name: c.name, image: c.image, ready: true, started: true, restartCount: 0, state: { running: { startedAt: startTime } } })),
     }), true);
     this.follow(id, pod, rec);
   }

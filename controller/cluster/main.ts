@@ -4,9 +4,13 @@
  *   controller [--kubeconfig F] [-n NS] [--image IMG] [--metrics-port P] [--allowed-host-path DIR]…
  *              [--service-cidr CIDR]… [--webhook-port P [--tls-cert F --tls-key F]]
  *   webhook --webhook-port P [--tls-cert F --tls-key F] [--kubeconfig F] [--service-cidr CIDR]…
- *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR] [--cni-netns NAME] [--allowed-host-path DIR]…
+ *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR] [--cni-netns NAME] [--allowed-host-path DIR]… [--bound-only]
  *   node-agent --node NAME [--kubeconfig F] [--cni-bin-dir D] [--cni-conf-dir D] [--default-network] [--pod-cidr CIDR]…
- *              [--launcher-state-root D] [--metrics-port P]
+ *              [--cluster-cidr CIDR]… [--backend auto|host-gw|vxlan] [--cni-data-root D] [--launcher-state-root D] [--metrics-port P]
+ * --bound-only: run only the pods a scheduler bound to this node, as a kubelet does (without it, bind unbound ones).
+ * --cluster-cidr: all nodes' pod subnets, once per family: not masqueraded, so pods see each other's own addresses.
+ * --backend: other nodes' pod subnets by direct routes (host-gw), a VXLAN overlay (vxlan), or each as it can (auto, the default).
+ * --cni-data-root: the pod network's data, IPAM, log and node policy under D (several simulated nodes on one host).
  * --default-network: virtnet becomes the node's default network (off: only the plugin is installed);
  *   its pod subnets are the Node's spec.podCIDRs, else --pod-cidr (once per family).
  * --service-cidr: the cluster's service CIDR, once per family (default 10.96.0.0/12).
@@ -27,9 +31,11 @@ import { serveWebhook } from './webhook.ts';
 import { clusterFacts, parseServiceCidrs, watchNodeSubnets, type NodeSubnets } from './node-subnets.ts';
 import { NodeAgent } from './node-agent.ts';
 import { hostLocalRanges } from './pod-cidrs.ts';
+import { BACKENDS, type Backend } from './node-routes.ts';
 import { DEFAULT_POLICY_FILE } from '../../cni/policy.ts';
 import { LAUNCHER_STATE_ROOT } from '../render/pod.ts';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
+import { DEFAULT_DATA_DIR } from '../../cni/config.ts';
 import { fileURLToPath } from 'node:url';
 
 /** The pod network a node agent installs: virtnet-bridge on virtnet0, this node's pod subnets (the agent fills them in), logging for the metrics. */
@@ -47,6 +53,24 @@ export function podNetworkConfList(podCidrs: readonly string[] = []) {
 /** The node policy that lets the pod network's config keep its data and its log where podNetworkConfList puts them. */
 export const POD_NETWORK_POLICY = { file: DEFAULT_POLICY_FILE, policy: { dataRoots: ['/var/lib/virtnet'], logRoot: '/var/log/virtnet' } };
 
+/**
+ * --cni-data-root ROOT: the pod network and its node policy with every path
+ * under ROOT instead of /var/lib/virtnet and /var/log/virtnet, for several
+ * simulated nodes on one host (test/support/lab), each with its own IPAM.
+ * The policy also admits the plugin's default data directory, where NADs
+ * that name none keep their records.
+ */
+export function podNetworkUnder(root: string): { conflist: ReturnType<typeof podNetworkConfList>; policy: typeof POD_NETWORK_POLICY } {
+  if (!isAbsolute(root)) throw new Error(`--cni-data-root: ${JSON.stringify(root)} is not an absolute path`);
+  const moved = (p: string) => p.replace(/^\/var\/lib\/virtnet/u, root).replace(/^\/var\/log\/virtnet/u, join(root, 'log'));
+  const conflist = podNetworkConfList();
+  const plugin = conflist.plugins[0]!;
+  conflist.plugins[0] = { ...plugin, dataDir: moved(plugin.dataDir), logFile: moved(plugin.logFile), ipam: { ...plugin.ipam, dataDir: moved(plugin.ipam.dataDir) } };
+  // The log's tree may not hold plugin state (cni/policy.ts), so the roots are the two data directories, not ROOT itself.
+  const policy = { dataRoots: [join(root, 'cni'), join(root, 'ipam'), DEFAULT_DATA_DIR], logRoot: join(root, 'log') };
+  return { conflist, policy: { file: join(root, 'cni-policy.json'), policy } };
+}
+
 export const DEFAULT_IMAGE = 'ghcr.io/virtnet/virtnet:0.1.0';
 const GUEST = '/var/cache/virtnet/guest';
 
@@ -57,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       kubeconfig: { type: 'string' }, namespace: { type: 'string', short: 'n' }, image: { type: 'string' },
       'metrics-port': { type: 'string' }, 'webhook-port': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'service-cidr': { type: 'string', multiple: true },
       node: { type: 'string' }, 'state-dir': { type: 'string' }, 'cni-netns': { type: 'string' },
-      'allowed-host-path': { type: 'string', multiple: true }, 'cni-bin-dir': { type: 'string' }, 'cni-conf-dir': { type: 'string' }, 'pod-cidr': { type: 'string', multiple: true }, 'default-network': { type: 'boolean' }, 'launcher-state-root': { type: 'string' }, 'log-level': { type: 'string' },
+      'allowed-host-path': { type: 'string', multiple: true }, 'cni-bin-dir': { type: 'string' }, 'cni-conf-dir': { type: 'string' }, 'pod-cidr': { type: 'string', multiple: true }, 'default-network': { type: 'boolean' }, 'cni-data-root': { type: 'string' }, backend: { type: 'string' }, 'cluster-cidr': { type: 'string', multiple: true }, 'bound-only': { type: 'boolean' }, 'launcher-state-root': { type: 'string' }, 'log-level': { type: 'string' },
     },
   });
   const log = pino({ level: v['log-level'] ?? 'info', base: { component: positionals[0] } }, pino.destination(2));
@@ -87,18 +111,20 @@ export async function main(argv: string[]): Promise<number> {
       ...(v['state-dir'] && { stateDir: v['state-dir'] }), ...(v['cni-netns'] && { cniNetns: v['cni-netns'] }),
       allowedHostPaths: v['allowed-host-path'] ?? DEFAULT_ALLOWED_HOST_PATHS,
     }));
-    const runner = new PodRunner(api, rt, v.node, log);
+    const runner = new PodRunner(api, rt, v.node, log, { boundOnly: v['bound-only'] ?? false });
     await runner.start();
     stops.push(() => runner.stop());
     log.info({ node: v.node }, 'kubelet running');
   } else if (positionals[0] === 'node-agent') {
     if (!v.node) throw new Error('node-agent: --node NAME is required (the downward API\'s spec.nodeName)');
+    const under = v['cni-data-root'] ? podNetworkUnder(v['cni-data-root']) : undefined;
     const agent = new NodeAgent(api, {
       node: v.node, log, plugin: join(dirname(fileURLToPath(import.meta.url)), '..', 'cni', 'virtnet-bridge'),
       cniBinDir: v['cni-bin-dir'] ?? '/opt/cni/bin', cniConfDir: v['cni-conf-dir'] ?? '/etc/cni/net.d',
-      conflist: podNetworkConfList(), defaultNetwork: v['default-network'] ?? false, podCIDRs: v['pod-cidr'] ?? [],
+      conflist: under?.conflist ?? podNetworkConfList(), defaultNetwork: v['default-network'] ?? false, podCIDRs: v['pod-cidr'] ?? [],
+      clusterCIDRs: v['cluster-cidr'] ?? [], backend: backendFlag(v.backend), syncPeers: true,
       stateRoot: v['launcher-state-root'] ?? LAUNCHER_STATE_ROOT,
-      cniPolicy: POD_NETWORK_POLICY,
+      cniPolicy: under?.policy ?? POD_NETWORK_POLICY,
     });
     if (v['metrics-port']) {
       const s = await serveMetrics(agent.metrics.registry, Number(v['metrics-port']), () => agent.ready());
@@ -116,6 +142,13 @@ export async function main(argv: string[]): Promise<number> {
   });
   for (const stop of stops.reverse()) await stop();
   return 0;
+}
+
+/** --backend: how pods reach other nodes' pods (node-routes.ts). */
+function backendFlag(value: string | undefined): Backend {
+  if (value === undefined) return 'auto';
+  if (!(BACKENDS as readonly string[]).includes(value)) throw new Error(`node-agent --backend: ${JSON.stringify(value)} is not one of ${BACKENDS.join(', ')}`);
+  return value as Backend;
 }
 
 /**

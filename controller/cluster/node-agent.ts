@@ -31,6 +31,8 @@ import { launcherReport } from './launcher-report.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import { isObj } from '../../lib/json.ts';
 import { dns1123SubdomainProblem } from '../../lib/names.ts';
+import { NodePeers } from './node-peers.ts';
+import type { Backend } from './node-routes.ts';
 
 /** Named network namespaces, the only ones whose absence the agent can trust (it mounts this directory). */
 const NAMED_NETNS = /^\/(var\/)?run\/netns\/[^/]+$/u;
@@ -68,6 +70,21 @@ export interface NodeAgentOptions {
   defaultNetwork?: boolean;
   /** --pod-cidr, once per family: the pod subnets when the Node object has none. */
   podCIDRs?: string[];
+  /**
+   * --cluster-cidr, once per family: every node's pod subnets together. As
+   * the default network, traffic to them is not masqueraded (the plugin's
+   * ipMasqExclude): pods on other nodes see a pod's own address.
+   */
+  clusterCIDRs?: string[];
+  /** --backend: how pods reach other nodes' pods when virtnet is the default network (node-routes.ts; default auto). */
+  backend?: Backend;
+  /**
+   * Keep this node's routes and VXLAN FDBs in sync with the other nodes
+   * (node-peers.ts). It changes the kernel of the agent's network namespace
+   * (cniWrap's, else its own), so only the agent itself turns it on, never a
+   * test that runs an agent beside the host's own network.
+   */
+  syncPeers?: boolean;
   /** How often the default network is checked against the node's subnets and the config directory (besides Node events). */
   resyncIntervalMs?: number;
   /** How long start() waits for the Node object before it goes on without it (the watch keeps trying). */
@@ -89,6 +106,8 @@ export interface NodeAgentOptions {
 export class NodeAgent {
   readonly metrics = new NodeMetrics();
   private pods: Watched | undefined;
+  private peers: NodePeers | undefined;
+  private readonly clusterCidrs: string[];
   private nodeObject: Watched | undefined;
   /** This node's pod subnets as its Node object last gave them (valid ones only). */
   private nodeCidrs: string[] = [];
@@ -108,6 +127,7 @@ export class NodeAgent {
     const nameProblem = dns1123SubdomainProblem(o.node);
     if (nameProblem) throw new Error(`node-agent --node: ${JSON.stringify(o.node)} is not a node name: ${nameProblem}`);
     this.fallbackCidrs = parsePodCidrs(o.podCIDRs ?? [], '--pod-cidr');
+    this.clusterCidrs = parsePodCidrs(o.clusterCIDRs ?? [], '--cluster-cidr');
   }
 
   private get plugin(): Record<string, any> {
@@ -134,6 +154,11 @@ export class NodeAgent {
       this.pods = this.api.watch('pods', VMI_LABEL, `spec.nodeName=${this.o.node}`);
       await this.pods.start();
     }
+    if (this.api && this.o.syncPeers) {
+      // The other nodes: routes between pod subnets (only as the default network) and the NADs' VXLAN peers (always).
+      this.peers = new NodePeers(this.api, { node: this.o.node, log: this.o.log, ...(this.o.defaultNetwork && { backend: this.o.backend ?? 'auto' }), ...(this.o.cniWrap && { wrap: this.o.cniWrap }) });
+      await this.peers.start();
+    }
     this.synced = true;
     const report = () => void this.reportOnce().catch((e: Error) => this.o.log.warn({ err: e.message }, 'report'));
     const gc = () => void this.gcOnce().catch((e: Error) => this.o.log.warn({ err: e.message }, 'CNI GC'));
@@ -144,6 +169,7 @@ export class NodeAgent {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.metrics.stopCniLog();
+    await this.peers?.stop();
     await this.pods?.stop();
     await this.nodeObject?.stop();
   }
@@ -233,7 +259,8 @@ export class NodeAgent {
   private render(ranges: unknown, marked: boolean): Record<string, unknown> {
     const [first, ...rest] = structuredClone(this.o.conflist.plugins);
     const { subnet: _single, ...ipam } = isObj(first!.ipam) ? first!.ipam : { type: 'host-local' };
-    const plugins = [{ ...first, ipam: { ...ipam, ranges } }, ...rest];
+    const exclude = this.clusterCidrs.length ? { ipMasqExclude: this.clusterCidrs } : {};
+    const plugins = [{ ...first, ...exclude, ipam: { ...ipam, ranges } }, ...rest];
     return { ...structuredClone(this.o.conflist), ...(marked && { [WRITER_KEY]: WRITER }), plugins };
   }
 

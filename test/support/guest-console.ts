@@ -70,6 +70,14 @@ export class GuestConsole {
     return { rc: Number(rc), output: this.log().slice(from) };
   }
 
+  /** The guest's name for the NIC with this MAC (eth0, eth1, …). */
+  async ifnameOf(mac: string): Promise<string> {
+    const r = await this.run(`ip -o link | grep -i ${mac} | cut -d: -f2 | tr -d ' '`);
+    const name = r.rc === 0 ? /\n(eth\d+)\r?\n/u.exec(r.output)?.[1] : undefined;
+    if (!name) throw new Error(`no guest NIC with MAC ${mac}: ${r.output}`);
+    return name;
+  }
+
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;

@@ -41,12 +41,7 @@ function guest(name: string): GuestConsole {
   return c;
 }
 
-/** The guest's name for the NIC with this MAC. */
-async function guestIf(con: GuestConsole, mac: string): Promise<string> {
-  const r = await con.run(`ip -o link | grep -i ${mac} | cut -d: -f2 | tr -d ' '`);
-  assert.equal(r.rc, 0, r.output);
-  return /\n(eth\d+)\r?\n/u.exec(r.output)?.[1] ?? assert.fail(`no NIC with ${mac}: ${r.output}`);
-}
+const guestIf = (con: GuestConsole, mac: string) => con.ifnameOf(mac);
 
 test('examples/vm-multinic.yaml: masquerade, a bridge+host-local NAD with the asked MAC, and an L2-only NAD', async () => {
   const out = node.must(['up', 'examples/vm-multinic.yaml']);

@@ -9,13 +9,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { startKubeTestServer, type KubeTestServer } from '../../support/kube/api-server.ts';
+import { freePort } from '../../support/kube/testing.ts';
 import { consoleTarget, main } from '../../../controller/cluster/kubectl.ts';
 import type { NicWiring } from '../../../controller/api/status.ts';
 
@@ -59,14 +59,6 @@ function kubeconfigWith(file: string, change: (cfg: Obj) => void): string {
   return path;
 }
 
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 before(async () => {
   server = await startKubeTestServer();
@@ -228,7 +220,7 @@ describe('validate', () => {
   });
 
   test('no cluster: NAD existence skipped, with a note', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const down = kubeconfigWith('down', (cfg) => (cfg.clusters[0].cluster.server = `http://127.0.0.1:${port}`));
     const out: string[] = [];
     const err: string[] = [];
@@ -273,7 +265,7 @@ test('usage mistakes exit 2, a refused connection and a missing context exit 1',
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.err, /^error: /u);
   }
-  const port = await closedPort();
+  const port = await freePort();
   const down = kubeconfigWith('down2', (cfg) => (cfg.clusters[0].cluster.server = `http://127.0.0.1:${port}`));
   const err: string[] = [];
   assert.equal(await main(['get', 'vmis', '--kubeconfig', down], { out: () => undefined, err: (l) => err.push(l) }), 1);

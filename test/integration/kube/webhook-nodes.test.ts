@@ -11,13 +11,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { startKubeTestServer, type KubeTestServer, type Validator } from '../../support/kube/api-server.ts';
-import { apiError, until } from '../../support/kube/testing.ts';
+import { startKubeTestServer, type KubeTestServer } from '../../support/kube/api-server.ts';
+import { apiError, freePort, until } from '../../support/kube/testing.ts';
+import { webhookValidator } from '../../support/lab/admission.ts';
 import { KubeApi } from '../../../controller/cluster/kube.ts';
 import { clusterFacts, watchNodeSubnets, type NodeSubnets } from '../../../controller/cluster/node-subnets.ts';
 import { serveWebhook } from '../../../controller/cluster/webhook.ts';
@@ -41,17 +42,6 @@ const vmi = (name: string, vmNetworkCIDR: string): Obj => ({
 });
 const createVmi = (body: Obj) => custom.createNamespacedCustomObject({ ...G, body });
 
-/** The apiserver's side of a validating webhook: an AdmissionReview v1 POSTed to /validate, its response mapped back. */
-function callWebhook(port: number): Validator {
-  let n = 0;
-  return async ({ operation, object, oldObject, resource }) => {
-    const request = { uid: `review-${++n}`, operation, kind: { group: resource.group, version: resource.version, kind: resource.kind }, object, ...(oldObject && { oldObject }) };
-    const res = await fetch(`http://127.0.0.1:${port}/validate`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }) });
-    const { response } = (await res.json()) as Obj;
-    assert.equal(response.uid, request.uid);
-    return { allowed: response.allowed, message: response.status?.message, code: response.status?.code };
-  };
-}
 
 /** The message the API server answered a refused create with. */
 async function refusal(body: Obj): Promise<string> {
@@ -71,7 +61,7 @@ before(async () => {
   webhook = await serveWebhook(0, undefined, '127.0.0.1', undefined, clusterFacts(nodes, ['10.96.0.0/12']));
   await nodes.start();
   await until(() => nodes.synced, 'the node list');
-  server.onValidate = callWebhook((webhook.address() as AddressInfo).port);
+  server.onValidate = webhookValidator(`http://127.0.0.1:${(webhook.address() as AddressInfo).port}`);
 });
 after(async () => {
   await nodes.stop();
@@ -107,14 +97,6 @@ test('a node added later, given its pod subnet later, and deleted, counts from w
 
 const MAIN = join(import.meta.dirname, '../../../controller/cluster/main.ts');
 
-/** A port free a moment ago, for a child process that must be told its port. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 /** `virtnet-cluster <args>` as a child process: its exit and its stderr. */
 function cluster(args: string[]) {
@@ -140,7 +122,7 @@ test('virtnet-cluster webhook: --service-cidr and the node watch reach its verdi
     const run = cluster(['webhook', '--kubeconfig', kubeconfig, '--webhook-port', String(port), '--service-cidr', '10.43.0.0/16', '--service-cidr', 'fd00:43::/112', '--log-level', 'silent']);
     try {
       await until(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 'the webhook ready (its node list read)', 20_000);
-      const judge = callWebhook(port);
+      const judge = webhookValidator(`http://127.0.0.1:${port}`);
       const asked = async (cidr: string) => judge({ operation: 'CREATE', object: vmi('cmd', cidr), resource: { group: 'virtnet.io', version: 'v1alpha1', plural: 'virtualmachineinstances', kind: 'VirtualMachineInstance', namespaced: true, statusSubresource: true } });
       assert.match((await asked('10.43.7.0/24')).message ?? '', /"10\.43\.7\.0\/24" overlaps the service CIDR 10\.43\.0\.0\/16/u);
       assert.match((await asked('10.244.1.0/24')).message ?? '', /overlaps node "node-b"'s pod subnet 10\.244\.1\.0\/24/u);

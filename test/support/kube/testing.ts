@@ -1,5 +1,6 @@
 // Helpers for tests that drive the test API server through @kubernetes/client-node.
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 
 /** Polls until pred() holds, failing after timeoutMs: no wait in a test is unbounded. */
@@ -35,4 +36,13 @@ export function collectWatch(kc: k8s.KubeConfig, path: string, query: Record<str
     waitFor: (n: number, timeoutMs = 5000) => until(() => events.length >= n, `${n} watch events on ${path}`, timeoutMs),
     stop: async () => (await request).abort(),
   };
+}
+
+/** A port free a moment ago (bound, then released): for a child process that must be told its port, or a port nothing listens on. */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((r) => probe.close(r));
+  return port;
 }

@@ -743,7 +743,7 @@ test('the node agent: on every node, in the host network, privileged, with the h
   assert.deepEqual([flags.get('cni-bin-dir'), flags.get('cni-conf-dir')], ['/opt/cni/bin', '/etc/cni/net.d']);
   // The node policy the agent writes for the plugin lets the conflist keep its data and log where it says, and lands on the host.
   const policyFile = /DEFAULT_POLICY_FILE = '([^']+)'/u.exec(source('cni/policy.ts'))?.[1];
-  assert.ok(policyFile && /cniPolicy: POD_NETWORK_POLICY/u.test(mainTs), 'the node agent writes the plugin\'s node policy');
+  assert.ok(policyFile && /cniPolicy: [^\n]*POD_NETWORK_POLICY/u.test(mainTs), 'the node agent writes the plugin\'s node policy');
   const policyMount = hostMount(spec, c, policyFile);
   assert.ok(policyMount && policyMount.hostPath === policyMount.mount.mountPath && !policyMount.mount.readOnly, `${policyFile} is not written to the host`);
   const roots = /POD_NETWORK_POLICY = \{[^\n]*dataRoots: \[([^\]]*)\], logRoot: '([^']+)'/u.exec(mainTs);
