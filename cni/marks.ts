@@ -10,7 +10,8 @@
  * next line: the kernel ignores IFLA_IFALIAS in RTM_NEWLINK's create path
  * (checked on 6.18: `ip link add … alias X type bridge` leaves ifalias empty).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { exec } from '../lib/exec.ts';
 import { linkNames } from '../lib/links.ts';
@@ -73,6 +74,34 @@ async function requireUsable(field: string, link: string, policy: NodePolicy, pr
   throw new VirtnetError(ErrorCode.invalidConfig, `${field}: link "${link}" exists and virtnet did not create it (its alias is not "${LINK_MARK}"), so no network may use it${how}`);
 }
 
+/** The bridge a link is a port of ('' when none): from sysfs's master link when sysfs is ours, else from ip(8). */
+async function linkMaster(name: string, viaSysfs: boolean): Promise<string> {
+  if (viaSysfs) {
+    try {
+      return basename(readlinkSync(`/sys/class/net/${name}/master`));
+    } catch {
+      return '';
+    }
+  }
+  const { stdout } = await exec(['ip', '-json', 'link', 'show', 'dev', name]);
+  const [link] = JSON.parse(stdout) as Array<{ master?: string }>;
+  return link?.master ?? '';
+}
+
+/**
+ * A VNI is one L2 segment, so on a node its device joins one bridge: a
+ * network naming the VNI with another bridge would get ports on a bridge
+ * that reaches no other node, silently. Refused, naming both bridges.
+ */
+async function requireVxlanOnBridge(conf: BridgeConf, present: ReadonlySet<string>, viaSysfs: () => boolean): Promise<void> {
+  if (!conf.vxlan) return;
+  const dev = vxlanLinkName(conf.vxlan.id);
+  if (!present.has(dev)) return;
+  const master = await linkMaster(dev, viaSysfs());
+  if (master === '' || master === conf.bridge) return;
+  throw new VirtnetError(ErrorCode.invalidConfig, `vxlan.id: VNI ${conf.vxlan.id}'s device ${dev} is a port of bridge "${master}", not of "${conf.bridge}"; a VNI is one L2 network, so every network on it must name bridge "${master}"`);
+}
+
 /** Refuse an existing bridge or VXLAN device that is neither virtnet's nor allowed by the admin. */
 export async function checkHostLinks(conf: BridgeConf, policy: NodePolicy, present: ReadonlySet<string>): Promise<void> {
   // Decided once, against a fresh list of links: concurrent ADDs keep adding veths, so `present` soon differs.
@@ -80,4 +109,5 @@ export async function checkHostLinks(conf: BridgeConf, policy: NodePolicy, prese
   const sysfs = () => (viaSysfs ??= sysfsIsOurs(linkNames()));
   await requireUsable('bridge', conf.bridge, policy, present, true, sysfs);
   if (conf.vxlan) await requireUsable('vxlan.id', vxlanLinkName(conf.vxlan.id), policy, present, false, sysfs);
+  await requireVxlanOnBridge(conf, present, sysfs);
 }

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { makeNetns, deleteAllNetns, ping, type Netns } from '../../support/netns.ts';
-import { CNI_PATH, PLUGIN, mustCall, scratchDir } from '../../support/cni.ts';
+import { CNI_PATH, PLUGIN, callPlugin, mustCall, scratchDir } from '../../support/cni.ts';
 import { framesSeen } from '../../support/vlan-frames.ts';
 
 const VXLAN = 'vxlan100';
@@ -146,6 +146,19 @@ describe('virtnet-bridge head-end replicated VXLAN across two nodes', () => {
     assert.ok(ping(p1, '10.100.0.2', 3), 'and reaches node 2 again');
     mustCall(n1, 'DEL', blue1, at('c-hx1', p1));
     mustCall(n2, 'DEL', blue2, at('c-hx2', p2));
+  });
+
+  test('a network naming a VNI whose device is a port of another bridge is refused, naming both, and makes nothing', () => {
+    const [n1] = twoNodes();
+    const [p1, p2] = [makeNetns('vnt-hx-pod'), makeNetns('vnt-hx-pod')];
+    mustCall(n1, 'ADD', nad('hx-blue', '10.100.0.1/24'), at('c-hx7', p1));
+    const other = nad('hx-other', '10.100.0.9/24', { bridge: 'vnt-hx-br2' });
+    const r = callPlugin(n1, 'ADD', other, at('c-hx8', p2));
+    assert.notEqual(r.status, 0);
+    assert.match(r.json?.msg ?? '', new RegExp(`vxlan\\.id: VNI 100's device vxlan100 is a port of bridge "${BRIDGE}", not of "vnt-hx-br2"`, 'u'), r.stdout);
+    assert.equal(n1.try(['ip', 'link', 'show', 'vnt-hx-br2']).status, 1, 'the other bridge was not made');
+    mustCall(n1, 'DEL', other, at('c-hx8', p2));
+    mustCall(n1, 'DEL', nad('hx-blue', '10.100.0.1/24'), at('c-hx7', p1));
   });
 
   test('the first pods of a node, on two networks sharing the VNI, all at once: one device, every ADD succeeds', async () => {
