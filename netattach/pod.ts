@@ -59,6 +59,17 @@ function capabilityArgs(sel: NetworkSelection): Record<string, unknown> | undefi
   return Object.keys(args).length ? args : undefined;
 }
 
+/**
+ * Static addresses that no plugin of the network takes would be dropped
+ * without a word (libcni passes a capability only to plugins that declare
+ * it): the multi-net spec says to fail instead, and so this does, for ips.
+ */
+function requireIpsCapability(field: string, sel: NetworkSelection, list: ConfList): void {
+  if (!sel.ips?.length) return;
+  if (list.plugins.some((p) => p.capabilities?.ips === true)) return;
+  throw new AttachError(`${field}.ips`, `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} has no plugin with "capabilities": {"ips": true}, so the addresses ${sel.ips.join(', ')} would be dropped; declare it on the plugin whose IPAM takes them (static)`);
+}
+
 export function podAttachments(pod: PodMeta, ctx: AttachContext): AttachmentRequest[] {
   const annotations = pod.annotations ?? {};
   const requests: AttachmentRequest[] = [];
@@ -77,8 +88,10 @@ export function podAttachments(pod: PodMeta, ctx: AttachContext): AttachmentRequ
     const ifname = sel.interface ?? `net${i + 1}`;
     if (requests.some((r) => r.ifname === ifname)) throw new AttachError(`${field}.interface`, `"${ifname}" is already used by another attachment`);
     const caps = capabilityArgs(sel);
+    const list = nadList(field, pod, sel, ctx);
+    requireIpsCapability(field, sel, list);
     requests.push({
-      name: `${sel.namespace}/${sel.name}`, list: nadList(field, pod, sel, ctx), ifname, isDefault: false,
+      name: `${sel.namespace}/${sel.name}`, list, ifname, isDefault: false,
       ...(caps && { capabilityArgs: caps }), ...(sel.cniArgs && { argsCni: sel.cniArgs }),
     });
   });

@@ -8,7 +8,7 @@ function nad(namespace: string, name: string, plugin: Record<string, unknown> = 
   return { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name, namespace }, spec: { config: JSON.stringify({ cniVersion: '1.0.0', ...plugin }) } };
 }
 
-const NADS = [nad('vms', 'blue'), nad('vms', 'red', { type: 'macvlan', master: 'eth1', capabilities: { mac: true } }), nad('default', 'shared'), nad('other', 'secret'), nad('vms', 'podnet2', { type: 'virtnet-bridge' })];
+const NADS = [nad('vms', 'blue'), nad('vms', 'red', { type: 'macvlan', master: 'eth1', capabilities: { mac: true, ips: true } }), nad('default', 'shared'), nad('other', 'secret'), nad('vms', 'podnet2', { type: 'virtnet-bridge' })];
 const ctx = (over: Partial<AttachContext> = {}): AttachContext => ({
   clusterDefault: { cniVersion: '1.1.0', name: 'virtnet', plugins: [{ type: 'virtnet-bridge' }] },
   lookupNad: (ns, name) => NADS.find((n) => n.metadata.namespace === ns && n.metadata.name === name),
@@ -47,6 +47,7 @@ test('v1.multus-cni.io/default-network replaces the cluster default', () => {
 
 const BAD: Array<[string, Record<string, string>, Partial<AttachContext>, RegExp, RegExp]> = [
   ['a missing NAD', { 'k8s.v1.cni.cncf.io/networks': 'blue,green' }, {}, /networks"\]\[1\]$/u, /vms\/green not found/u],
+  ['static addresses for a NAD that takes none', { 'k8s.v1.cni.cncf.io/networks': '[{"name":"blue","ips":["10.1.0.5/24"]}]' }, {}, /networks"\]\[0\]\.ips$/u, /vms\/blue has no plugin with "capabilities": \{"ips": true\}, so the addresses 10\.1\.0\.5\/24 would be dropped/u],
   ['a NAD in another namespace under isolation', { 'k8s.v1.cni.cncf.io/networks': 'other/secret' }, {}, /networks"\]\[0\]$/u, /in another namespace/u],
   ['a missing default network NAD', { 'v1.multus-cni.io/default-network': 'nope' }, {}, /default-network"\]$/u, /vms\/nope not found/u],
   ['a default network with an interface name', { 'v1.multus-cni.io/default-network': 'podnet2@eth9' }, {}, /default-network"\]$/u, /exactly one network/u],
