@@ -304,9 +304,9 @@ const CONTROLLER_PERMS: Perm[] = [
 ];
 /**
  * Written from controller/cluster/node-agent.ts: it watches pods and merge-patches one annotation (never update: it would
- * replace whole pods), and watches its own Node object for its pod subnets (read only).
+ * replace whole pods); and from node-peers.ts: it watches the Nodes and merge-patches its own Node's two peer annotations.
  */
-const NODE_AGENT_PERMS: Perm[] = [...perms('', 'pods', 'get list watch patch'), ...perms('', 'nodes', 'get list watch')];
+const NODE_AGENT_PERMS: Perm[] = [...perms('', 'pods', 'get list watch patch'), ...perms('', 'nodes', 'get list watch patch')];
 
 function roleOf(objs: Obj[], name: string): Set<Perm> {
   const role = the(objs, 'ClusterRole', name);
@@ -370,6 +370,7 @@ function neededBy(file: string): { needed: Set<Perm>; watched: Set<string> } {
       case 'replacePod': need('pods', 'update'); break;
       case 'replacePodStatus': need('pods/status', 'update'); break;
       case 'patchPodAnnotations': need('pods', 'patch'); break;
+      case 'patchNodeAnnotations': need('nodes', 'patch'); break;
       case 'createEvent': need('events', 'create'); break; // EventApi (events.ts)
       case 'patchEvent': need('events', 'patch'); break;
       case 'updatePod': need('pods', 'get'); need(/status:\s*true/u.test(rest!) ? 'pods/status' : 'pods', 'update'); break;
@@ -402,7 +403,7 @@ test('RBAC: the ClusterRoles follow from the API calls in the code', () => {
   if (/kind: 'VirtualMachine'[^}]*blockOwnerDeletion: true/u.test(source('controller/render/vmi.ts'))) blocking.add('virtualmachines');
   // The controller's process also serves the webhook, whose node watch is node-subnets.ts's.
   checkDerived(roleOf(objs, 'virtnet-controller'), ['controller/cluster/controller.ts', 'controller/cluster/events.ts', 'controller/cluster/node-subnets.ts'], blocking);
-  checkDerived(roleOf(objs, 'virtnet-node-agent'), ['controller/cluster/node-agent.ts'], new Set());
+  checkDerived(roleOf(objs, 'virtnet-node-agent'), ['controller/cluster/node-agent.ts', 'controller/cluster/node-peers.ts'], new Set());
   // Cluster-wide roles are right only while the components watch every namespace (no -n).
   for (const w of [controllerOf(objs), agentOf(objs)]) {
     const args: string[] = w.spec.template.spec.containers[0].args;
@@ -473,12 +474,40 @@ test('node agent: patch of pods only, narrowed by a ValidatingAdmissionPolicy to
   assert.deepEqual(writable, [key]);
   assert.ok(!writable.includes(/LAUNCHER_SPEC_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1] ?? ''), 'never the launcher spec');
   // The binding enforces it.
-  const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding');
+  const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name);
   assert.equal(bindings.length, 1);
   assert.equal(bindings[0]!.apiVersion, 'admissionregistration.k8s.io/v1');
   assert.equal(bindings[0]!.spec.policyName, policy.metadata.name);
   assert.deepEqual(bindings[0]!.spec.validationActions, ['Deny']);
   assert.equal(bindings[0]!.spec.matchResources, undefined, 'every namespace');
+});
+
+test('node agent: patch of nodes, narrowed by a ValidatingAdmissionPolicy to its own Node\'s two peer annotations', () => {
+  const objs = output('base');
+  const role = roleOf(objs, 'virtnet-node-agent');
+  assert.ok(role.has(perm('', 'nodes', 'patch')) && !role.has(perm('', 'nodes', 'update')), 'patch, never update');
+  assert.ok(![...role].some((p) => p.includes(' nodes/')), 'no Node subresource: nodes/status is not matched by the policy');
+  const policy = the(objs, 'ValidatingAdmissionPolicy', 'virtnet-node-agent-nodes');
+  assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
+  assert.equal(policy.spec.failurePolicy, 'Fail', 'a policy that cannot be evaluated refuses');
+  assert.deepEqual(policy.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'] }]);
+  const sa = the(objs, 'ServiceAccount', agentOf(objs).spec.template.spec.serviceAccountName, NAMESPACE);
+  assert.deepEqual(policy.spec.matchConditions.map((m: Obj) => m.expression), [`request.userInfo.username == 'system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}'`]);
+  const cel = celOf(policy);
+  assert.ok(cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"), 'the node name comes from the token');
+  assert.ok(cel.includes('object.metadata.name == variables.nodeName'), 'only its own Node');
+  // The writable annotations are exactly those node-peers.ts patches, by patchNodeAnnotations only.
+  const writable = JSON.parse(policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"')) as string[];
+  const peerTs = source('controller/cluster/node-peer.ts');
+  const keys = ['VTEP_MAC_ANNOTATION', 'VXLAN_VNIS_ANNOTATION'].map((k) => new RegExp(`export const ${k} = '([^']+)'`, 'u').exec(peerTs)?.[1]);
+  assert.deepEqual(writable, keys);
+  const peersTs = source('controller/cluster/node-peers.ts');
+  assert.match(peersTs, /publish\(\{ \[VTEP_MAC_ANNOTATION\]: [^,]+, \[VXLAN_VNIS_ANNOTATION\]: [^\n]+\}\)/u, 'node-peers.ts publishes those two');
+  assert.deepEqual([...peersTs.matchAll(/\bapi!?\.(\w+)\(/gu)].map((m) => m[1]).filter((m) => m !== 'watch'), ['patchNodeAnnotations'], 'no read-modify-write of whole Nodes');
+  const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name);
+  assert.equal(bindings.length, 1);
+  assert.deepEqual(bindings[0]!.spec.validationActions, ['Deny']);
+  assert.equal(bindings[0]!.spec.matchResources, undefined, 'every Node');
 });
 
 // -------------------------------------------------- Services, webhook, TLS
