@@ -66,9 +66,18 @@ function int(v: number, min: number, max: number, what: string): string {
   return String(v);
 }
 
-/** ip(8) prints a host route without its prefix length. */
-function canonicalDst(dst: string): string {
-  return cidrText(dst.includes('/') ? dst : `${dst}/${familyOf(dst) === 6 ? 128 : 32}`);
+/** A route as `ip -j route show` prints it, with the family it was listed under. */
+type FamilyRoute = IpRoute & { family: 4 | 6 };
+
+/**
+ * ip(8) prints a host route without its prefix length, and the default
+ * route as "default" (every real node has one, both families).
+ */
+function canonicalDst(r: FamilyRoute): string | undefined {
+  if (r.dst === 'default') return r.family === 6 ? '::/0' : '0.0.0.0/0';
+  const p = parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/${familyOf(r.dst) === 6 ? 128 : 32}`);
+  // Anything else ip(8) may print there is no destination of ours to compare.
+  return p ? `${p.network}/${p.prefix}` : undefined;
 }
 
 const failed = (what: string, err: unknown) => `${what}: ${err instanceof ExecError ? err.stderr.trim() || err.message : (err as Error).message}`;
@@ -113,10 +122,11 @@ export class RouteSync {
   }
 
   /** Routes in the main table, per family: virtnet's (by protocol) and all. */
-  private async mainRoutes(): Promise<{ ours: IpRoute[]; all: IpRoute[] }> {
+  private async mainRoutes(): Promise<{ ours: FamilyRoute[]; all: FamilyRoute[] }> {
     const read = (flags: string[]) => this.run(['ip', ...flags, '-j', '-batch', '-'], `route show table main proto ${VIRTNET_ROUTE_PROTO}\nroute show table main\n`);
     const docs = (await Promise.all([read([]), read(['-6'])])).map((r) => r.stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as IpRoute[]));
-    return { ours: docs.flatMap((d) => d[0] ?? []), all: docs.flatMap((d) => d[1] ?? []) };
+    const tagged = (k: 0 | 1) => docs.flatMap((d, i) => (d[k] ?? []).map((r) => ({ ...r, family: i === 0 ? 4 : 6 }) as FamilyRoute));
+    return { ours: tagged(0), all: tagged(1) };
   }
 
   /** Make virtnet's routes exactly `desired`; a destination held by a route not virtnet's is a problem, not replaced. */
@@ -127,10 +137,10 @@ export class RouteSync {
     for (const r of desired) {
       const dst = cidrText(r.dst);
       const family = familyOf(parseCidr(dst)!.address) === 6 ? ['-6'] : [];
-      const mine = ours.find((o) => canonicalDst(o.dst) === dst);
+      const mine = ours.find((o) => canonicalDst(o) === dst);
       // ours is a subset of all: a dst listed more often in all is (also) held by a route not ours.
-      const holders = all.filter((o) => canonicalDst(o.dst) === dst);
-      const foreign = holders.length > ours.filter((o) => canonicalDst(o.dst) === dst).length ? holders.find((o) => o.protocol !== String(VIRTNET_ROUTE_PROTO)) ?? holders[0] : undefined;
+      const holders = all.filter((o) => canonicalDst(o) === dst);
+      const foreign = holders.length > ours.filter((o) => canonicalDst(o) === dst).length ? holders.find((o) => o.protocol !== String(VIRTNET_ROUTE_PROTO)) ?? holders[0] : undefined;
       if (foreign) {
         report.problems.push(`route ${dst} exists and is not virtnet's (proto ${foreign.protocol ?? 'boot'}${foreign.gateway ? ` via ${foreign.gateway}` : ''} dev ${foreign.dev}): left alone, no route via ${r.via}`);
         continue;
@@ -142,8 +152,8 @@ export class RouteSync {
       await this.run(argv).then(() => report.changed++, (e: unknown) => report.problems.push(failed(`route ${dst} via ${r.via} dev ${r.dev}`, e)));
     }
     for (const o of ours) {
-      const dst = canonicalDst(o.dst);
-      if (wanted.has(dst)) continue;
+      const dst = canonicalDst(o);
+      if (dst === undefined || wanted.has(dst)) continue;
       const family = familyOf(parseCidr(dst)!.address) === 6 ? ['-6'] : [];
       await this.run(['ip', ...family, 'route', 'del', dst, 'proto', String(VIRTNET_ROUTE_PROTO)]).then(() => report.changed++, (e: unknown) => report.problems.push(failed(`stale route ${dst}`, e)));
     }

@@ -27,15 +27,18 @@ const num = (flag: string, s: string) => {
 };
 
 async function main(): Promise<number> {
+  // Installed first: a signal while the lab starts must not kill this process with everything half made.
+  // The start runs to its end (or its own rollback), then the lab stops at once.
+  const stopRequested = new Promise<void>((r) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => r());
+  });
   const lab = await startLab({
     nodes: num('nodes', v.nodes), segments: num('segments', v.segments), ...(v.dir && { dir: v.dir }), ...(v.prefix && { prefix: v.prefix }),
     ...(v.backend && { nodeAgentArgs: ['--backend', v.backend] }), defaultNetwork: !v['no-default-network'],
     log: pino({ level: 'info' }, pino.destination(2)),
   });
   process.stdout.write(`lab ready: ${lab.json}\n`);
-  await new Promise<void>((r) => {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => r());
-  });
+  await stopRequested;
   const problems = await lab.stop();
   for (const p of problems) process.stderr.write(`lab: cleanup: ${p}\n`);
   if (!v.dir && !v.keep) rmSync(lab.dir, { recursive: true, force: true });

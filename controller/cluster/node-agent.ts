@@ -107,6 +107,8 @@ export class NodeAgent {
   readonly metrics = new NodeMetrics();
   private pods: Watched | undefined;
   private peers: NodePeers | undefined;
+  /** The pod overlay's MTU once it exists: the default network's pods get it (flannel writes it to subnet.env for the same reason). */
+  private overlayMtu: number | undefined;
   private readonly clusterCidrs: string[];
   private nodeObject: Watched | undefined;
   /** This node's pod subnets as its Node object last gave them (valid ones only). */
@@ -156,7 +158,14 @@ export class NodeAgent {
     }
     if (this.api && this.o.syncPeers) {
       // The other nodes: routes between pod subnets (only as the default network) and the NADs' VXLAN peers (always).
-      this.peers = new NodePeers(this.api, { node: this.o.node, log: this.o.log, ...(this.o.defaultNetwork && { backend: this.o.backend ?? 'auto' }), ...(this.o.cniWrap && { wrap: this.o.cniWrap }) });
+      const onOverlayMtu = (mtu: number) => {
+        this.overlayMtu = mtu;
+        this.syncNetworkLogged();
+      };
+      this.peers = new NodePeers(this.api, {
+        node: this.o.node, log: this.o.log, onOverlayMtu, ...(this.o.defaultNetwork && { backend: this.o.backend ?? 'auto' }), ...(this.o.cniWrap && { wrap: this.o.cniWrap }),
+        ownPodCidrs: () => (this.nodeCidrs.length ? this.nodeCidrs : this.fallbackCidrs), clusterCidrs: this.clusterCidrs,
+      });
       await this.peers.start();
     }
     this.synced = true;
@@ -259,8 +268,11 @@ export class NodeAgent {
   private render(ranges: unknown, marked: boolean): Record<string, unknown> {
     const [first, ...rest] = structuredClone(this.o.conflist.plugins);
     const { subnet: _single, ...ipam } = isObj(first!.ipam) ? first!.ipam : { type: 'host-local' };
-    const exclude = this.clusterCidrs.length ? { ipMasqExclude: this.clusterCidrs } : {};
-    const plugins = [{ ...first, ...exclude, ipam: { ...ipam, ranges } }, ...rest];
+    // Only in what this agent writes now: the unmarked form is what earlier agents wrote, which had neither.
+    const exclude = this.clusterCidrs.length && marked ? { ipMasqExclude: this.clusterCidrs } : {};
+    // An MTU the admin's conflist sets stands, unless the overlay cannot carry it.
+    const mtu = this.overlayMtu !== undefined && marked ? { mtu: Math.min(this.overlayMtu, typeof first!.mtu === 'number' ? first!.mtu : this.overlayMtu) } : {};
+    const plugins = [{ ...first, ...exclude, ...mtu, ipam: { ...ipam, ranges } }, ...rest];
     return { ...structuredClone(this.o.conflist), ...(marked && { [WRITER_KEY]: WRITER }), plugins };
   }
 

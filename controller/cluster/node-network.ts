@@ -32,6 +32,10 @@ export interface PodNetworkOptions {
   log: Logger;
   /** argv prefix that enters the node's network namespace (as the agent's cniWrap); none: this process's. */
   wrap?: string[];
+  /** The pod subnets this node serves now (the agent's, from its Node or --pod-cidr): no peer may take them. */
+  ownPodCidrs?: () => string[];
+  /** --cluster-cidr: peers' pod subnets must lie inside them (per family). */
+  clusterCidrs?: string[];
 }
 
 function checkOptions(o: PodNetworkOptions): void {
@@ -77,11 +81,17 @@ export class PodNetworkSync {
    * met (also the kernel's), and the overlay's MAC, which the agent
    * publishes in its Node's VTEP_MAC_ANNOTATION; none when there is no overlay.
    */
-  async sync(nodes: unknown[]): Promise<{ plan: PodNetworkPlan; vtepMac?: string }> {
+  async sync(nodes: unknown[]): Promise<{ plan: PodNetworkPlan; vtepMac?: string; overlayMtu?: number }> {
     const { peers, problems } = peerNodes(nodes);
     const self = peers.find((p) => p.name === this.o.node);
     const prefixes = await this.kernel.connectedPrefixes();
-    const plan = planPodNetwork(this.o.node, peers, { prefixes, overlayDev: this.overlayDev }, this.o.backend);
+    // This node's own VTEP MAC, when its overlay exists: a peer publishing it must not get its traffic.
+    const ownVtepMac = await this.kernel.linkMac(this.overlayDev);
+    const local = {
+      prefixes, overlayDev: this.overlayDev, ...(ownVtepMac && { ownVtepMac }),
+      ownPodCidrs: this.o.ownPodCidrs?.() ?? [], clusterCidrs: this.o.clusterCidrs ?? [],
+    };
+    const plan = planPodNetwork(this.o.node, peers, local, this.o.backend);
     plan.problems.unshift(...problems);
     let vtepMac: string | undefined;
     if (plan.overlay) {
@@ -97,7 +107,21 @@ export class PodNetworkSync {
     const count = changed.reduce((n, c) => n + c.changed, 0);
     if (count > 0) this.o.log.info({ changes: count, routes: routes.length, overlay: !!vtepMac }, 'pod network between nodes synced');
     this.problems.report(plan.problems);
-    return { plan, ...(vtepMac && { vtepMac }) };
+    // The kernel sizes the overlay from its lower device less VXLAN's headers (50 bytes over IPv4, 70 over IPv6).
+    const overlayMtu = vtepMac ? (await this.kernel.link(this.overlayDev).catch(() => undefined))?.mtu : undefined;
+    return { plan, ...(vtepMac && { vtepMac }), ...(overlayMtu && { overlayMtu }) };
+  }
+
+  /**
+   * Not the default network (any more): withdraw every route of virtnet's
+   * and the overlay, so that a mode change leaves nothing behind. Succeeds
+   * when there is nothing to withdraw.
+   */
+  async withdraw(): Promise<number> {
+    const routes = await this.kernel.syncRoutes([]);
+    const removed = await this.kernel.removeOverlay(this.overlayDev).catch((e: Error) => void routes.problems.push(`overlay ${this.overlayDev}: ${e.message}`));
+    this.problems.report(routes.problems);
+    return routes.changed + (removed ? 1 : 0);
   }
 
   /** The overlay device from this node's own facts: it sends from its InternalIP, and holds its subnets' VTEP addresses. */

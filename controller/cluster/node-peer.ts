@@ -34,7 +34,7 @@ export interface PeerNode {
 export const MAX_VNI = 16777215;
 /** Bounds on what is looked at: a real Node has a handful of addresses and two subnets. */
 const MAX_ADDRESSES = 64;
-const MAX_VNIS = 4096;
+export const MAX_VNIS = 4096;
 const MAX_ANNOTATION_CHARS = 64 * 1024;
 /**
  * virtnet's rule, not Kubernetes': a node's pod subnet shorter than this

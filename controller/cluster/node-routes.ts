@@ -38,6 +38,10 @@ export interface LocalNetwork {
   /** This node's connected underlay subnets (global-scope addresses' networks). */
   prefixes: { cidr: string; dev: string }[];
   overlayDev: string;
+  /** The pod subnets this node serves, whatever its Node object says now (the agent's, from the Node or --pod-cidr). */
+  ownPodCidrs?: string[];
+  /** --cluster-cidr: when given, a peer's pod subnet must lie inside one of them. */
+  clusterCidrs?: string[];
 }
 
 export const ALL_ZEROS_MAC = '00:00:00:00:00:00';
@@ -108,7 +112,7 @@ function reach(peer: PeerNode, cidr: ParsedCidr, ctx: Context): Reach {
 
 function context(self: string, peers: readonly PeerNode[], local: LocalNetwork, backend: Backend): Context {
   const me = peers.find((p) => p.name === self);
-  const own = (me?.podCIDRs ?? []).map((c) => parseCidr(c)!);
+  const own = [...(me?.podCIDRs ?? []), ...(local.ownPodCidrs ?? [])].flatMap((c) => parseCidr(c) ?? []);
   const underlayIp = overlayLocalIp(me);
   const noOverlay = backend === 'host-gw' ? 'backend host-gw'
     : !me ? `no Node ${self} is listed` : own.length === 0 ? `Node ${self} has no podCIDR for its VTEP address` : !underlayIp ? `Node ${self} has no InternalIP to send from` : undefined;
@@ -119,19 +123,58 @@ function context(self: string, peers: readonly PeerNode[], local: LocalNetwork, 
   return { me, own, prefixes, overlayDev: local.overlayDev, noOverlay, underlay: underlayIp ? familyOf(underlayIp) : undefined, backend };
 }
 
-export function planPodNetwork(self: string, peers: readonly PeerNode[], local: LocalNetwork, backend: Backend): PodNetworkPlan {
+/**
+ * Why a peer's pod subnet must get no route: a Node is anyone's to write,
+ * and a route to a subnet is a claim on all its traffic. Not this node's own
+ * pods, not a subnet it is connected to (its underlay, its pod bridge), not
+ * one holding any node's InternalIP (the underlay itself), and, with
+ * --cluster-cidr, nothing outside the cluster's pod networks.
+ */
+function subnetProblem(text: string, cidr: ParsedCidr, ctx: Context, local: LocalNetwork, ips: readonly string[]): string | undefined {
+  const mine = ctx.own.find((c) => cidrsOverlap(c, cidr));
+  if (mine) return `its podCIDR ${text} overlaps this node's own podCIDR ${mine.network}/${mine.prefix}: no route (a Node must not take over local pods)`;
+  const connected = ctx.prefixes.find((p) => cidrsOverlap(p.cidr, cidr));
+  if (connected) return `its podCIDR ${text} overlaps ${connected.cidr.network}/${connected.cidr.prefix}, connected on ${connected.dev}: no route`;
+  const node = ips.find((ip) => within(ip, cidr));
+  if (node) return `its podCIDR ${text} holds the InternalIP ${node}: no route (it would take the underlay's traffic)`;
+  // Per family: --cluster-cidr is given once per family, and a family without one is not narrowed.
+  const cluster = (local.clusterCidrs ?? []).flatMap((c) => parseCidr(c) ?? []).filter((c) => c.family === cidr.family);
+  if (cluster.length && !cluster.some((c) => c.prefix <= cidr.prefix && within(cidr.network, c))) {
+    return `its podCIDR ${text} is outside --cluster-cidr ${local.clusterCidrs!.join(', ')}: no route`;
+  }
+  return undefined;
+}
+
+/**
+ * VTEP MACs published by more than one node: FDB entries are by MAC, so one
+ * node publishing another's would take its overlay traffic. Neither gets an
+ * overlay route; this node's own MAC counts as published.
+ */
+function sharedMacs(peers: readonly PeerNode[], ownMac: string | undefined): Map<string, string[]> {
+  const by = new Map<string, string[]>();
+  for (const p of peers) if (p.vtepMac) by.set(p.vtepMac, [...(by.get(p.vtepMac) ?? []), p.name]);
+  if (ownMac) by.set(ownMac, [...(by.get(ownMac) ?? []), 'this node']);
+  return new Map([...by].filter(([, names]) => new Set(names).size > 1));
+}
+
+export function planPodNetwork(self: string, peers: readonly PeerNode[], local: LocalNetwork & { ownVtepMac?: string }, backend: Backend): PodNetworkPlan {
   const ctx = context(self, peers, local, backend);
   const plan: PodNetworkPlan = { routes: [], neighbors: [], fdb: [], overlay: ctx.noOverlay === undefined, problems: [] };
   if (backend !== 'host-gw' && ctx.noOverlay) plan.problems.push(`no overlay on this node: ${ctx.noOverlay}`);
   const taken: { cidr: ParsedCidr; node: string }[] = [];
+  const ips = peers.flatMap((p) => p.internalIPs);
+  const shared = sharedMacs(peers.filter((p) => p.name !== self), local.ownVtepMac);
+  for (const [mac, names] of shared) plan.problems.push(`VTEP MAC ${mac} is published by ${names.join(' and ')}: no overlay route to any of them`);
   const sorted = [...peers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const peer of sorted.filter((p) => p.name !== self)) {
+  for (const listed of sorted.filter((p) => p.name !== self)) {
+    const { vtepMac, ...rest } = listed;
+    const peer: PeerNode = vtepMac && !shared.has(vtepMac) ? listed : rest;
     for (const text of peer.podCIDRs) {
       const cidr = parseCidr(text);
       if (!cidr) continue;
-      const mine = ctx.own.find((c) => cidrsOverlap(c, cidr));
-      if (mine) {
-        plan.problems.push(`node ${peer.name}: its podCIDR ${text} overlaps this node's own podCIDR ${mine.network}/${mine.prefix}: no route (a Node must not take over local pods)`);
+      const bad = subnetProblem(text, cidr, ctx, local, ips);
+      if (bad) {
+        plan.problems.push(`node ${peer.name}: ${bad}`);
         continue;
       }
       const other = taken.find((t) => cidrsOverlap(t.cidr, cidr));
@@ -162,12 +205,20 @@ export function planPodNetwork(self: string, peers: readonly PeerNode[], local: 
  * advertises the same VNI, to its InternalIP of the device's family
  * (`family`, from its local address; unset: IPv4 first, else IPv6).
  */
+/** A peer's VNIs as a set, made once per peer: a node may list thousands, and every local device asks. */
+const vniSets = new WeakMap<PeerNode, Set<number>>();
+function vnisOf(peer: PeerNode): Set<number> {
+  let set = vniSets.get(peer);
+  if (!set) vniSets.set(peer, (set = new Set(peer.vxlanVnis)));
+  return set;
+}
+
 export function planNadFdb(self: string, peers: readonly PeerNode[], localVnis: readonly { vni: number; dev: string; family?: Family }[]): FdbEntry[] {
   const me = peers.find((p) => p.name === self);
   const entries: FdbEntry[] = [];
   for (const { vni, dev, family } of localVnis) {
     for (const peer of peers) {
-      if (peer.name === self || !peer.vxlanVnis.includes(vni)) continue;
+      if (peer.name === self || !vnisOf(peer).has(vni)) continue;
       const dst = family ? ipOf(peer, family) : ipOf(peer, 4) ?? ipOf(peer, 6);
       // A peer claiming this node's address would make every flood loop back here.
       if (!dst || me?.internalIPs.some((mine) => sameAddress(mine, dst))) continue;

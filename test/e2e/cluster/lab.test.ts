@@ -94,7 +94,10 @@ after(async () => {
   for (const c of consoles) c.close();
   if (lab.exitCode === null) {
     lab.kill('SIGINT');
+    // Its teardown is bounded (each role SIGKILLed after 10 s); a lab that still hangs is killed, and test/final reports what it left.
+    const killer = setTimeout(() => lab.kill('SIGKILL'), 180_000);
     await new Promise((r) => lab.on('exit', r));
+    clearTimeout(killer);
   }
   rmSync(dir, { recursive: true, force: true });
 });
@@ -105,6 +108,12 @@ test('the lab: real kubectl lists its nodes with their labels and pod subnets', 
   for (const n of info.nodes) assert.match(out, new RegExp(`^${n.name}\\s+Ready\\b.*\\b${n.name}$`, 'mu'));
   const podCidrs = await kubectl('get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.spec.podCIDR} {end}');
   assert.equal(podCidrs.trim(), 'node-1=10.244.1.0/24 node-2=10.244.2.0/24 node-3=10.244.3.0/24');
+  // Each node's default network: its own subnet, the cluster's unmasqueraded, and an MTU the overlay carries (1500 less VXLAN's 50).
+  for (const n of info.nodes) {
+    const conf = JSON.parse(readFileSync(join(n.stateDir, 'net.d', '00-virtnet.conflist'), 'utf8'));
+    const plugin = conf.plugins[0];
+    assert.deepEqual([plugin.ipam.ranges, plugin.ipMasqExclude, plugin.mtu], [[[{ subnet: n.podCIDRs[0] }]], ['10.244.0.0/16'], 1450], n.name);
+  }
 });
 
 test('VMIs on three nodes get pod IPs from their own node subnets and reach each other across nodes', { timeout: 400_000 }, async () => {
@@ -169,6 +178,7 @@ test('describe and topology show a cluster VM\'s wiring; kubectl describe shows 
   const described = await promisify(execFile)(process.execPath, [resolve('dist/cluster/kubectl-virtnet'), '--kubeconfig', info.kubeconfig, 'describe', 'vm-a'], { encoding: 'utf8' });
   assert.match(described.stdout, /Node:\s+node-1/u);
   assert.match(described.stdout, /Bridge:\s+k6t-eth0/u);
+  assert.match(described.stdout, /MTU:\s+1450/u, 'the guest NIC fits in the overlay');
   const topology = await promisify(execFile)(process.execPath, [resolve('dist/cluster/kubectl-virtnet'), '--kubeconfig', info.kubeconfig, 'topology', 'vm-a'], { encoding: 'utf8' });
   assert.match(topology.stdout, /tap0/u);
   const events = await kubectl('describe', 'vmi', 'vm-a');

@@ -85,6 +85,11 @@ for (const n of [a, b]) {
 }
 ipIn(c.ns, 'route', 'add', '192.168.10.0/24', 'via', '192.168.20.254', 'proto', 'static');
 ipIn(c.ns, '-6', 'route', 'add', 'fd00:10::/64', 'via', 'fd00:20::fe', 'proto', 'static');
+// Default routes, both families, as every real node has: the sync must read them (ip prints "default") and leave them.
+for (const [n, v4, v6] of [[a, '192.168.10.254', 'fd00:10::fe'], [b, '192.168.10.254', 'fd00:10::fe'], [c, '192.168.20.254', 'fd00:20::fe']] as const) {
+  ipIn(n.ns, 'route', 'add', 'default', 'via', v4);
+  ipIn(n.ns, '-6', 'route', 'add', 'default', 'via', v6);
+}
 const NODES = [a, b, c];
 
 /** The Node objects the apiserver would list, with the VTEP MACs the agents have published so far. */
@@ -102,7 +107,13 @@ const routes = (n: TestNode, family: '-4' | '-6', ...filter: string[]) => JSON.p
 const routeDev = (n: TestNode, to: string) => (JSON.parse(ipIn(n.ns, '-j', 'route', 'get', to)) as Array<{ dev: string }>)[0]!.dev;
 const neighbors = (n: TestNode) => JSON.parse(ipIn(n.ns, '-j', 'neigh', 'show', 'dev', 'virtnet-ovl', 'nud', 'permanent')) as Array<{ dst: string; lladdr: string }>;
 const fdb = (n: TestNode, dev = 'virtnet-ovl') => (JSON.parse(n.ns.run(['bridge', '-j', 'fdb', 'show', 'dev', dev])) as Array<{ mac: string; dst?: string }>).filter((e) => e.dst);
-const pings = (from: TestNode, to: TestNode) => ({ v4: ping(from.pod, to.pod4, 2), v6: ping(from.pod, to.pod6, 2) });
+/**
+ * Reachability per family. The first packets of a new path wait on neighbour
+ * discovery at each hop (IPv6's is slower to settle), so a path gets three
+ * tries before it counts as broken; a broken one fails all three.
+ */
+const reaches = (from: Netns, ip: string) => [0, 1, 2].some(() => ping(from, ip, 2));
+const pings = (from: TestNode, to: TestNode) => ({ v4: reaches(from.pod, to.pod4), v6: reaches(from.pod, to.pod6) });
 
 const macs = new Map<string, string>();
 const agents = new Map(NODES.map((n) => [n.name, agent(n, 'auto')]));
@@ -202,6 +213,18 @@ test('backend vxlan carries even the neighbors on the same L2 through the overla
   assert.deepEqual(routes(a, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)).map((x) => [x.dst, x.dev]), [['10.244.1.0/24', 'eth0']]);
   assert.ok(r.plan.problems.includes('node node-c: 10.244.2.0/24 unreachable: its InternalIP 192.168.20.3 is on no local subnet and backend host-gw has no overlay'));
   assert.equal((await hostGw.sync(nodeObjects(NODES, macs))).vtepMac, undefined, 'removing an overlay that is gone is fine');
+});
+
+test('withdraw (virtnet no longer the default network): every route of virtnet\'s and the overlay go, other routes stay; twice is fine', async () => {
+  const sync = agent(c, 'auto');
+  await sync.sync(nodeObjects(NODES, macs));
+  assert.ok(routes(c, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)).length > 0, 'routes to withdraw');
+  const defaults = routes(c, '-4').filter((r) => r.dst === 'default');
+  assert.ok((await sync.withdraw()) > 0);
+  assert.deepEqual([...routes(c, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)), ...routes(c, '-6', 'proto', String(VIRTNET_ROUTE_PROTO))], []);
+  assert.equal(c.ns.try(['ip', 'link', 'show', 'virtnet-ovl']).status, 1, 'the overlay device is gone');
+  assert.deepEqual(routes(c, '-4').filter((r) => r.dst === 'default'), defaults, 'the default route stays');
+  assert.equal(await sync.withdraw(), 0, 'nothing left to withdraw');
 });
 
 test('NAD head-end replication: all-zeros FDB entries to the nodes advertising the VNI make flood-and-learn work, and go with the node', async () => {

@@ -36,7 +36,7 @@ function makeBridge(name: string): void {
   ip('link', 'set', name, 'up');
 }
 
-function wireNode(n: UnderlayNode, bridge: string, routed: boolean): void {
+function wireNode(n: UnderlayNode, bridge: string): void {
   ip('netns', 'add', n.netns);
   inNs(n.netns, 'link', 'set', 'lo', 'up');
   ip('link', 'add', n.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n.netns);
@@ -45,8 +45,10 @@ function wireNode(n: UnderlayNode, bridge: string, routed: boolean): void {
   inNs(n.netns, 'link', 'set', 'eth0', 'up');
   // A node routes its pods' traffic (the pod bridge to eth0 and back).
   sysctl(n.netns, 'net.ipv4.ip_forward', '1');
-  // The other segments (and, from them, the API server on segment 0) only through the router.
-  if (routed) inNs(n.netns, 'route', 'add', '10.123.0.0/16', 'via', `${segmentBase(n.segment)}.${ROUTER_HOST}`);
+  // A default route, as every real node has one (the agent's route sync must live with it): through the
+  // router, the only way to the other segments; with one segment to .254, where nothing answers, so no
+  // traffic leaves the lab.
+  inNs(n.netns, 'route', 'add', 'default', 'via', `${segmentBase(n.segment)}.${ROUTER_HOST}`);
 }
 
 /** The host end of the router's leg on segment s: named after the segment's bridge's prefix. */
@@ -88,7 +90,7 @@ export function buildUnderlay(prefix: string, count: number, segments: number): 
       u.router = makeRouter(prefix, bridges);
       for (let s = 1; s < segments; s++) ip('route', 'add', `${segmentBase(s)}.0/24`, 'via', `${segmentBase(0)}.${ROUTER_HOST}`);
     }
-    for (const n of nodes) wireNode(n, bridges[n.segment]!, segments > 1);
+    for (const n of nodes) wireNode(n, bridges[n.segment]!);
     return u;
   } catch (err) {
     removeUnderlay(u);

@@ -96,7 +96,8 @@ test('IPv6-only nodes: the overlay runs over IPv6 and the VTEP address is the su
 });
 
 test('this node without its Node, subnets or InternalIP has no overlay, and says why', () => {
-  const noSelf = planPodNetwork('node-x', peers(NODES), LOCAL_A, 'vxlan');
+  // node-x's own view: the underlay, no pod bridge of node-a's subnet.
+  const noSelf = planPodNetwork('node-x', peers(NODES), { ...LOCAL_A, prefixes: LOCAL_A.prefixes.filter((p) => p.dev === 'eth0') }, 'vxlan');
   assert.equal(noSelf.overlay, false);
   assert.equal(noSelf.problems[0], 'no overlay on this node: no Node node-x is listed');
   assert.match(noSelf.problems[1]!, /node node-a: 10\.244\.0\.0\/24 unreachable: this node has no overlay \(no Node node-x is listed\)/u);
@@ -113,6 +114,30 @@ test('a subnet overlapping this node\'s own, or an earlier node\'s, gets no rout
     'node node-b: its podCIDR 10.244.0.0/23 overlaps this node\'s own podCIDR 10.244.0.0/24: no route (a Node must not take over local pods)',
     'node node-d: its podCIDR 10.244.2.128/25 overlaps node node-c\'s 10.244.2.0/24: no route (the first node by name keeps it)',
   ]);
+});
+
+test('a node publishing another\'s VTEP MAC (or this node\'s) takes no overlay traffic: neither gets an overlay route', () => {
+  const evil = nodeObject('node-d', { ips: ['192.168.30.4'], podCIDRs: ['10.244.3.0/24'], annotations: { [VTEP_MAC_ANNOTATION]: MAC.c } });
+  const plan = planA('auto', [...NODES, evil]);
+  assert.ok(plan.problems.includes(`VTEP MAC ${MAC.c} is published by node-c and node-d: no overlay route to any of them`), plan.problems.join('\n'));
+  assert.deepEqual(plan.fdb, []);
+  assert.deepEqual(plan.routes.map((r) => r.dst), ['10.244.1.0/24', 'fd00:244:0:1::/64'], 'the direct routes stay');
+  const mine = planPodNetwork('node-a', peers(NODES), { ...LOCAL_A, ownVtepMac: MAC.c }, 'auto');
+  assert.ok(mine.problems.includes(`VTEP MAC ${MAC.c} is published by node-c and this node: no overlay route to any of them`));
+});
+
+test('a peer subnet over the underlay, holding a node\'s IP, outside --cluster-cidr, or inside the subnet this node serves gets no route', () => {
+  const claim = (podCIDRs: string[]) => nodeObject('node-z', { ips: ['192.168.10.9'], podCIDRs, annotations: { [VTEP_MAC_ANNOTATION]: '02:00:00:00:00:99' } });
+  const problems = (cidr: string, local: object = {}) => planPodNetwork('node-a', peers([...NODES, claim([cidr])]), { ...LOCAL_A, ...local }, 'auto').problems;
+  assert.deepEqual(problems('192.168.10.0/25'), ['node node-z: its podCIDR 192.168.10.0/25 overlaps 192.168.10.0/24, connected on eth0: no route']);
+  assert.deepEqual(problems('192.168.20.0/24'), ['node node-z: its podCIDR 192.168.20.0/24 holds the InternalIP 192.168.20.3: no route (it would take the underlay\'s traffic)']);
+  assert.deepEqual(problems('8.0.0.0/8', { clusterCidrs: ['10.244.0.0/16', 'fd00:244::/48'] }), ['node node-z: its podCIDR 8.0.0.0/8 is outside --cluster-cidr 10.244.0.0/16, fd00:244::/48: no route']);
+  assert.deepEqual(problems('10.244.9.0/24', { clusterCidrs: ['10.244.0.0/16'] }), [], 'inside the cluster CIDR it is routed');
+  // This node's Node object gone (or without subnets): the agent's own subnets still protect its pods.
+  const withoutSelf = [NODES[1], NODES[2], claim(['10.244.5.128/25'])];
+  const plan = planPodNetwork('node-a', peers(withoutSelf), { ...LOCAL_A, prefixes: LOCAL_A.prefixes.filter((x) => x.dev === 'eth0'), ownPodCidrs: ['10.244.5.0/24'] }, 'host-gw');
+  assert.ok(plan.problems.includes('node node-z: its podCIDR 10.244.5.128/25 overlaps this node\'s own podCIDR 10.244.5.0/24: no route (a Node must not take over local pods)'), plan.problems.join('\n'));
+  assert.ok(!plan.routes.some((r) => r.dst === '10.244.5.128/25'));
 });
 
 test('a peer claiming this node\'s own address, or one inside its pod subnet, is not routed to', () => {
@@ -217,12 +242,14 @@ async function withFakeKernel(table: Record<string, string>, body: (sync: RouteS
 
 test('route sync: replaces what differs, deletes only its own stale routes (proto 157), leaves a destination held by another route alone', async () => {
   const ours = [{ dst: '10.244.1.0/24', gateway: '192.168.10.2', dev: 'eth0', flags: [] }, { dst: '10.244.7.0/24', gateway: '192.168.10.7', dev: 'eth0', flags: [] }];
-  const all = [...ours.map((r) => ({ ...r, protocol: '157' })), { dst: '10.244.3.0/24', gateway: '192.168.10.254', dev: 'eth0', protocol: 'static', flags: [] }, { dst: '192.168.10.0/24', dev: 'eth0', protocol: 'kernel', flags: [] }];
+  // Every real node has a default route, which ip(8) prints as "default" in both families.
+  const all = [{ dst: 'default', gateway: '192.168.10.254', dev: 'eth0', protocol: 'dhcp', flags: [] }, ...ours.map((r) => ({ ...r, protocol: '157' })), { dst: '10.244.3.0/24', gateway: '192.168.10.254', dev: 'eth0', protocol: 'static', flags: [] }, { dst: '192.168.10.0/24', dev: 'eth0', protocol: 'kernel', flags: [] }];
   const ours6 = [{ dst: 'fd00:244:0:1::/64', gateway: 'fd00:10::2', dev: 'eth0', flags: [] }];
+  const all6 = [{ dst: 'default', gateway: 'fe80::1', dev: 'eth0', protocol: 'ra', flags: [] }, ...ours6.map((r) => ({ ...r, protocol: '157' }))];
   let report: Awaited<ReturnType<RouteSync['syncRoutes']>> | undefined;
   const calls = await withFakeKernel({
     'ip -j -batch -': `${JSON.stringify(ours)}\n${JSON.stringify(all)}\n`,
-    'ip -6 -j -batch -': `${JSON.stringify(ours6)}\n${JSON.stringify(ours6)}\n`,
+    'ip -6 -j -batch -': `${JSON.stringify(ours6)}\n${JSON.stringify(all6)}\n`,
   }, async (sync) => {
     report = await sync.syncRoutes([
       { dst: '10.244.1.0/24', via: '192.168.10.2', dev: 'eth0' },
