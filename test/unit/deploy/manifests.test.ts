@@ -502,7 +502,9 @@ test('node agent: patch of nodes, narrowed by a ValidatingAdmissionPolicy to its
   const keys = ['VTEP_MAC_ANNOTATION', 'VXLAN_VNIS_ANNOTATION'].map((k) => new RegExp(`export const ${k} = '([^']+)'`, 'u').exec(peerTs)?.[1]);
   assert.deepEqual(writable, keys);
   const peersTs = source('controller/cluster/node-peers.ts');
-  assert.match(peersTs, /publish\(\{ \[VTEP_MAC_ANNOTATION\]: [^,]+, \[VXLAN_VNIS_ANNOTATION\]: [^\n]+\}\)/u, 'node-peers.ts publishes those two');
+  assert.match(peersTs, /want\[VTEP_MAC_ANNOTATION\] = /u, 'node-peers.ts publishes the VTEP MAC');
+  assert.match(peersTs, /want\[VXLAN_VNIS_ANNOTATION\] = /u, 'node-peers.ts publishes the VNIs');
+  assert.match(peersTs, /this\.publish\(want\)/u, 'and only those, in one patch');
   assert.deepEqual([...peersTs.matchAll(/\bapi!?\.(\w+)\(/gu)].map((m) => m[1]).filter((m) => m !== 'watch'), ['patchNodeAnnotations'], 'no read-modify-write of whole Nodes');
   const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name);
   assert.equal(bindings.length, 1);
