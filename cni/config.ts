@@ -2,11 +2,10 @@
  * Parse and validate the plugin's stdin configuration. Every problem names
  * the field and the rule; nothing here touches the system.
  */
-import ipaddr from 'ipaddr.js';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { CNI_ID_PATTERN, didYouMean, linkNameProblem, networkNameProblem } from '../lib/names.ts';
 import { searchDomainProblem } from '../lib/dnsmasq-values.ts';
-import { familyOf, isIp, isMac, parseCidr } from '../lib/cidr.ts';
+import { familyOf, isIp, isIpv4Mapped, isMac, parseCidr } from '../lib/cidr.ts';
 import { pathProblem } from './env.ts';
 import { parseResult, requireSupported } from './version.ts';
 import type { Attachment, BridgeConf, CniDns, VlanTrunkEntry, VxlanConf } from './types.ts';
@@ -133,7 +132,7 @@ function masqExcludeProblem(text: string): string | undefined {
   const c = parseCidr(text);
   if (!c) return 'is not a CIDR (address/prefix length, e.g. 10.244.0.0/16)';
   // An IPv6 packet never carries ::ffff:a.b.c.d (RFC 4291 2.5.5.2): such an entry would exclude nothing.
-  if (c.family === 6 && ipaddr.IPv6.parse(c.address).isIPv4MappedAddress()) {
+  if (isIpv4Mapped(c)) {
     return 'is an IPv4-mapped IPv6 prefix, which no IPv6 packet carries; write the IPv4 CIDR';
   }
   if (c.prefix === 0) return 'excludes every destination; set ipMasq to false instead';

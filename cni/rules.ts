@@ -4,7 +4,7 @@
  * - bridge family: macspoofchk and vlanTrunk, enforced on the port itself;
  * - inet family: ipMasq for the attachment's addresses (not towards ipMasqExclude).
  */
-import { cidrsOverlap, parseCidr, type Family, type ParsedCidr } from '../lib/cidr.ts';
+import { cidrContains, parseCidr, type Family, type ParsedCidr } from '../lib/cidr.ts';
 import { dropTable, type NftCommand } from '../lib/nft.ts';
 import type { BridgeConf, CniIpConfig } from './types.ts';
 
@@ -50,11 +50,6 @@ export function portFilterRules(conf: BridgeConf, hostVeth: string, containerMac
 
 const MULTICAST: Record<Family, ParsedCidr | undefined> = { 4: parseCidr('224.0.0.0/4'), 6: parseCidr('ff00::/8') };
 
-/** Whether `wide` holds every address of `narrow`. */
-function covers(wide: ParsedCidr, narrow: ParsedCidr): boolean {
-  return wide.prefix <= narrow.prefix && cidrsOverlap(wide, narrow);
-}
-
 /**
  * The destinations an address of this family keeps its own source for: its
  * subnet, multicast, and the config's ipMasqExclude entries of the family.
@@ -65,7 +60,7 @@ function covers(wide: ParsedCidr, narrow: ParsedCidr): boolean {
 export function unmasqueradedSet(conf: BridgeConf, own: ParsedCidr): ParsedCidr[] {
   const extra = (conf.ipMasqExclude ?? []).flatMap((text) => parseCidr(text) ?? []);
   const all = [own, MULTICAST[own.family], ...extra].filter((c): c is ParsedCidr => c !== undefined && c.family === own.family);
-  return all.filter((c, i) => !all.some((d, j) => j !== i && covers(d, c) && (d.prefix < c.prefix || j < i)));
+  return all.filter((c, i) => !all.some((d, j) => j !== i && cidrContains(d, c) && (d.prefix < c.prefix || j < i)));
 }
 
 /**

@@ -81,3 +81,18 @@ export function cidrsOverlap(a: ParsedCidr, b: ParsedCidr): boolean {
   const [wide, narrow] = a.prefix <= b.prefix ? [a, b] : [b, a];
   return ipaddr.parse(narrow.network).match(ipaddr.parse(wide.network), wide.prefix);
 }
+
+/** Whether `wide` holds every address of `narrow` (same family, no longer prefix, overlapping). */
+export function cidrContains(wide: ParsedCidr, narrow: ParsedCidr): boolean {
+  return wide.prefix <= narrow.prefix && cidrsOverlap(wide, narrow);
+}
+
+/** Whether the address lies in the CIDR (false for another family or a malformed address). */
+export function addressIn(address: string, c: ParsedCidr): boolean {
+  return familyOf(address) === c.family && ipaddr.parse(address).match(ipaddr.parse(c.network), c.prefix);
+}
+
+/** Whether an IPv6 CIDR's address is IPv4-mapped (::ffff:a.b.c.d, RFC 4291 2.5.5.2), which no IPv6 packet carries. */
+export function isIpv4Mapped(c: ParsedCidr): boolean {
+  return c.family === 6 && ipaddr.IPv6.parse(c.address).isIPv4MappedAddress();
+}

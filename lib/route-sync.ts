@@ -12,7 +12,7 @@
  */
 import { exec, ExecError } from './exec.ts';
 import { ErrorCode, VirtnetError } from './errors.ts';
-import { familyOf, isMac, parseCidr, sameAddress } from './cidr.ts';
+import { defaultDst, familyOf, isMac, parseCidr, sameAddress } from './cidr.ts';
 import { linkNameProblem } from './names.ts';
 import type { IpLink, IpRoute } from './iproute.ts';
 
@@ -74,7 +74,7 @@ type FamilyRoute = IpRoute & { family: 4 | 6 };
  * route as "default" (every real node has one, both families).
  */
 function canonicalDst(r: FamilyRoute): string | undefined {
-  if (r.dst === 'default') return r.family === 6 ? '::/0' : '0.0.0.0/0';
+  if (r.dst === 'default') return defaultDst(r.family);
   const p = parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/${familyOf(r.dst) === 6 ? 128 : 32}`);
   // Anything else ip(8) may print there is no destination of ours to compare.
   return p ? `${p.network}/${p.prefix}` : undefined;
@@ -105,20 +105,10 @@ export class RouteSync {
     return (JSON.parse(r.stdout) as IpLink[])[0];
   }
 
-  async linkMac(dev: string): Promise<string | undefined> {
-    return (await this.link(dev))?.address;
-  }
-
-  /** This netns's connected subnets: each global-scope address's network, with its link. */
-  async connectedPrefixes(): Promise<{ cidr: string; dev: string }[]> {
+  /** This namespace's global-scope addresses: each with its subnet and link (one `ip addr` read serves the plan and the overlay's lower device). */
+  async connectedPrefixes(): Promise<{ cidr: string; dev: string; address: string }[]> {
     const links = await this.json<IpLink[]>(['ip', '-j', 'addr', 'show']);
-    return links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ cidr: cidrText(`${a.local}/${a.prefixlen}`), dev: l.ifname })));
-  }
-
-  /** The link that holds `ip`, if any. */
-  async linkOfAddress(ip: string): Promise<string | undefined> {
-    const links = await this.json<IpLink[]>(['ip', '-j', 'addr', 'show']);
-    return links.find((l) => (l.addr_info ?? []).some((a) => sameAddress(a.local, ip)))?.ifname;
+    return links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ cidr: cidrText(`${a.local}/${a.prefixlen}`), dev: l.ifname, address: a.local })));
   }
 
   /** Routes in the main table, per family: virtnet's (by protocol) and all. */

@@ -47,6 +47,6 @@ async function main(): Promise<number> {
 }
 
 main().then((code) => process.exit(code), (err: Error) => {
-  process.stderr.write(`lab: ${err.message}\n`);
+  process.stderr.write(`${err.message.startsWith('lab:') ? '' : 'lab: '}${err.message}\n`);
   process.exit(1);
 });

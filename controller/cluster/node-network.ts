@@ -11,7 +11,8 @@
  * routes periodically for the same reason: someone may have removed them).
  */
 import type { Logger } from 'pino';
-import { familyOf } from '../../lib/cidr.ts';
+import { familyOf, sameAddress } from '../../lib/cidr.ts';
+import type { IpLink } from '../../lib/iproute.ts';
 import { linkNameProblem, dns1123SubdomainProblem } from '../../lib/names.ts';
 import { RouteSync } from '../../lib/route-sync.ts';
 import { LINK_MARK } from '../../cni/plan.ts';
@@ -81,24 +82,29 @@ export class PodNetworkSync {
    * met (also the kernel's), and the overlay's MAC, which the agent
    * publishes in its Node's VTEP_MAC_ANNOTATION; none when there is no overlay.
    */
-  async sync(nodes: unknown[]): Promise<{ plan: PodNetworkPlan; vtepMac?: string; overlayMtu?: number }> {
-    const { peers, problems } = peerNodes(nodes);
+  sync(nodes: unknown[]): Promise<{ plan: PodNetworkPlan; vtepMac?: string; overlayMtu?: number }> {
+    return this.syncParsed(peerNodes(nodes));
+  }
+
+  /** sync() from Node objects already read (node-peers.ts reads them once for both syncs). */
+  async syncParsed({ peers, problems }: ParsedPeers): Promise<{ plan: PodNetworkPlan; vtepMac?: string; overlayMtu?: number }> {
     const self = peers.find((p) => p.name === this.o.node);
     const prefixes = await this.kernel.connectedPrefixes();
     // This node's own VTEP MAC, when its overlay exists: a peer publishing it must not get its traffic.
-    const ownVtepMac = await this.kernel.linkMac(this.overlayDev);
+    const ownVtepMac = (await this.kernel.link(this.overlayDev))?.address;
     const local = {
       prefixes, overlayDev: this.overlayDev, ...(ownVtepMac && { ownVtepMac }),
       ownPodCidrs: this.o.ownPodCidrs?.() ?? [], clusterCidrs: this.o.clusterCidrs ?? [],
     };
     const plan = planPodNetwork(this.o.node, peers, local, this.o.backend);
     plan.problems.unshift(...problems);
-    let vtepMac: string | undefined;
+    let overlay: IpLink | undefined;
     if (plan.overlay) {
-      vtepMac = await this.ensureOverlay(self!).catch((e: Error) => void plan.problems.push(`overlay ${this.overlayDev}: ${e.message}`));
+      overlay = await this.ensureOverlay(self!, prefixes).catch((e: Error) => void plan.problems.push(`overlay ${this.overlayDev}: ${e.message}`));
     } else {
       await this.kernel.removeOverlay(this.overlayDev).catch((e: Error) => plan.problems.push(`overlay ${this.overlayDev}: ${e.message}`));
     }
+    const vtepMac = overlay?.address;
     const viaOverlay = (r: { dev: string }) => r.dev === this.overlayDev;
     const routes = vtepMac ? plan.routes : plan.routes.filter((r) => !viaOverlay(r));
     const changed = [await this.kernel.syncRoutes(routes)];
@@ -108,7 +114,7 @@ export class PodNetworkSync {
     if (count > 0) this.o.log.info({ changes: count, routes: routes.length, overlay: !!vtepMac }, 'pod network between nodes synced');
     this.problems.report(plan.problems);
     // The kernel sizes the overlay from its lower device less VXLAN's headers (50 bytes over IPv4, 70 over IPv6).
-    const overlayMtu = vtepMac ? (await this.kernel.link(this.overlayDev).catch(() => undefined))?.mtu : undefined;
+    const overlayMtu = overlay?.mtu;
     return { plan, ...(vtepMac && { vtepMac }), ...(overlayMtu && { overlayMtu }) };
   }
 
@@ -125,15 +131,15 @@ export class PodNetworkSync {
   }
 
   /** The overlay device from this node's own facts: it sends from its InternalIP, and holds its subnets' VTEP addresses. */
-  private async ensureOverlay(self: PeerNode): Promise<string> {
+  private async ensureOverlay(self: PeerNode, prefixes: ReadonlyArray<{ dev: string; address: string }>): Promise<IpLink> {
     const localIp = overlayLocalIp(self)!;
-    const lowerDev = await this.kernel.linkOfAddress(localIp);
+    const lowerDev = prefixes.find((p) => sameAddress(p.address, localIp))?.dev;
     if (!lowerDev) throw new Error(`this node's InternalIP ${localIp} is on none of its links: no overlay`);
     const addresses = self.podCIDRs.map((c) => c.split('/')[0]!);
     await this.kernel.ensureOverlay({ dev: this.overlayDev, vni: this.o.overlayVni ?? DEFAULT_OVERLAY_VNI, port: this.o.overlayPort ?? DEFAULT_OVERLAY_PORT, localIp, lowerDev, addresses });
-    const mac = await this.kernel.linkMac(this.overlayDev);
-    if (!mac) throw new Error('created, but it has no MAC');
-    return mac;
+    const link = await this.kernel.link(this.overlayDev);
+    if (!link?.address) throw new Error('created, but it has no MAC');
+    return link;
   }
 }
 
@@ -154,9 +160,12 @@ export class NadFdbSync {
   }
 
   /** Sync every head-end device's list; returns this node's head-end VNIs, for its Node's VXLAN_VNIS_ANNOTATION. */
-  async sync(nodes: unknown[]): Promise<number[]> {
+  sync(nodes: unknown[]): Promise<number[]> {
+    return this.syncParsed(peerNodes(nodes));
+  }
+
+  async syncParsed({ peers, problems }: ParsedPeers): Promise<number[]> {
     const headEnd = (await this.kernel.vxlanLinks()).filter((l) => l.alias === LINK_MARK && !l.remote && !l.group && Number.isInteger(l.vni));
-    const { peers, problems } = peerNodes(nodes);
     // Without a local address a VXLAN device is IPv4 (the kernel sets its IPv6 flag from a v6 local, remote or group).
     const local = headEnd.map((l) => ({ vni: l.vni, dev: l.name, family: (l.local ? familyOf(l.local) : 4) ?? 4 }));
     const fdb = planNadFdb(this.o.node, peers, local);
@@ -169,6 +178,9 @@ export class NadFdbSync {
     return [...new Set(headEnd.map((l) => l.vni))].sort((a, b) => a - b);
   }
 }
+
+/** Node objects as peerNodes reads them. */
+type ParsedPeers = ReturnType<typeof peerNodes>;
 
 /** The VXLAN_VNIS_ANNOTATION value for a list of VNIs. */
 export function vnisAnnotation(vnis: readonly number[]): string {

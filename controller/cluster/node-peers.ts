@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { waitSynced, type KubeApi, type Watched } from './kube.ts';
 import { NadFdbSync, PodNetworkSync, vnisAnnotation } from './node-network.ts';
 import { VTEP_MAC_ANNOTATION, VXLAN_VNIS_ANNOTATION, type Backend } from './node-routes.ts';
-import { MAX_VNIS } from './node-peer.ts';
+import { MAX_VNIS, peerNodes } from './node-peer.ts';
 
 /** The most VNIs a Node publishes: what its peers read (node-peer.ts) and the admission policy allows. */
 const MAX_PUBLISHED_VNIS = MAX_VNIS;
@@ -112,14 +112,16 @@ export class NodePeers {
   private async syncOnce(): Promise<void> {
     const nodes = this.nodes.list();
     this.digest = peerDigest(nodes);
+    // Read once for both syncs: a big cluster's Nodes cost their parse once per sync, not twice.
+    const parsed = peerNodes(nodes);
     const failed = (what: string) => (err: Error) => void this.o.log.error({ err: err.message }, `${what} not synced with the other nodes; the next sync retries`);
-    const pod = this.o.backend ? await this.pods.sync(nodes).catch(failed('pod network')) : undefined;
+    const pod = this.o.backend ? await this.pods.syncParsed(parsed).catch(failed('pod network')) : undefined;
     // A transient failure keeps the MTU known so far: lowering it again later is safe, raising it is not.
     if (pod?.overlayMtu !== undefined && pod.overlayMtu !== this.overlayMtu) {
       this.overlayMtu = pod.overlayMtu;
       this.o.onOverlayMtu?.(pod.overlayMtu);
     }
-    const vnis = await this.nads.sync(nodes).catch(failed('NAD VXLAN peers'));
+    const vnis = await this.nads.syncParsed(parsed).catch(failed('NAD VXLAN peers'));
     const want: Record<string, string | null> = {};
     if (pod !== undefined || !this.o.backend) want[VTEP_MAC_ANNOTATION] = pod?.vtepMac ?? null;
     if (vnis !== undefined) want[VXLAN_VNIS_ANNOTATION] = vnis.length ? vnisAnnotation(vnis.slice(0, MAX_PUBLISHED_VNIS)) : null;

@@ -11,8 +11,7 @@
  * node's own pods (a subnet overlapping ours gets no route) nor another
  * node's (of overlapping subnets the first node by name keeps it).
  */
-import { cidrsOverlap, familyOf, parseCidr, sameAddress, type Family, type ParsedCidr } from '../../lib/cidr.ts';
-import ipaddr from 'ipaddr.js';
+import { addressIn, cidrContains, cidrsOverlap, familyOf, parseCidr, sameAddress, type Family, type ParsedCidr } from '../../lib/cidr.ts';
 import { VTEP_MAC_ANNOTATION, type PeerNode } from './node-peer.ts';
 
 export { peerNode, peerNodes, VTEP_MAC_ANNOTATION, VXLAN_VNIS_ANNOTATION, type PeerNode } from './node-peer.ts';
@@ -47,7 +46,6 @@ export interface LocalNetwork {
 export const ALL_ZEROS_MAC = '00:00:00:00:00:00';
 
 const ipOf = (node: PeerNode, family: Family) => node.internalIPs.find((ip) => familyOf(ip) === family);
-const within = (ip: string, c: ParsedCidr) => familyOf(ip) === c.family && ipaddr.parse(ip).match(ipaddr.parse(c.network), c.prefix);
 
 /**
  * The overlay's underlay address: this node's IPv4 InternalIP, else its
@@ -72,7 +70,7 @@ interface Context {
 /** Why an IP a peer gives must not be used: it would send to this node itself or into its pods. */
 function hostileIp(ip: string, ctx: Context): string | undefined {
   if (ctx.me?.internalIPs.some((mine) => sameAddress(mine, ip))) return `its InternalIP ${ip} is this node's own`;
-  const pods = ctx.own.find((c) => within(ip, c));
+  const pods = ctx.own.find((c) => addressIn(ip, c));
   if (pods) return `its InternalIP ${ip} is inside this node's podCIDR ${pods.network}/${pods.prefix}`;
   return undefined;
 }
@@ -84,7 +82,7 @@ function directRoute(peer: PeerNode, cidr: ParsedCidr, dst: string, ctx: Context
   if (!ip) return { problem: `it has no IPv${cidr.family} InternalIP` };
   const bad = hostileIp(ip, ctx);
   if (bad) return { problem: bad };
-  const on = ctx.prefixes.find((p) => within(ip, p.cidr));
+  const on = ctx.prefixes.find((p) => addressIn(ip, p.cidr));
   return on ? { route: { dst, via: ip, dev: on.dev } } : { problem: `its InternalIP ${ip} is on no local subnet` };
 }
 
@@ -135,11 +133,11 @@ function subnetProblem(text: string, cidr: ParsedCidr, ctx: Context, local: Loca
   if (mine) return `its podCIDR ${text} overlaps this node's own podCIDR ${mine.network}/${mine.prefix}: no route (a Node must not take over local pods)`;
   const connected = ctx.prefixes.find((p) => cidrsOverlap(p.cidr, cidr));
   if (connected) return `its podCIDR ${text} overlaps ${connected.cidr.network}/${connected.cidr.prefix}, connected on ${connected.dev}: no route`;
-  const node = ips.find((ip) => within(ip, cidr));
+  const node = ips.find((ip) => addressIn(ip, cidr));
   if (node) return `its podCIDR ${text} holds the InternalIP ${node}: no route (it would take the underlay's traffic)`;
   // Per family: --cluster-cidr is given once per family, and a family without one is not narrowed.
   const cluster = (local.clusterCidrs ?? []).flatMap((c) => parseCidr(c) ?? []).filter((c) => c.family === cidr.family);
-  if (cluster.length && !cluster.some((c) => c.prefix <= cidr.prefix && within(cidr.network, c))) {
+  if (cluster.length && !cluster.some((c) => cidrContains(c, cidr))) {
     return `its podCIDR ${text} is outside --cluster-cidr ${local.clusterCidrs!.join(', ')}: no route`;
   }
   return undefined;
