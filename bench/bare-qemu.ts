@@ -29,12 +29,26 @@ export interface BareRun {
 export type BareGuest = { kernel: string; initrd: string } | { disk: string; seed: string; memoryMiB: number };
 
 function guestArgs(g: BareGuest): string[] {
-  if ('kernel' in g) return ['-m', '256', '-kernel', g.kernel, '-initrd', g.initrd, '-append', 'console=ttyS0 quiet panic=-1'];
-  return ['-m', String(g.memoryMiB), '-drive', `file=${g.disk},format=qcow2,if=virtio`, '-drive', `file=${g.seed},format=raw,if=virtio,readonly=on`];
+  if ('kernel' in g)
+    return ['-m', '256', '-kernel', g.kernel, '-initrd', g.initrd, '-append', 'console=ttyS0 quiet panic=-1'];
+  return [
+    '-m',
+    String(g.memoryMiB),
+    '-drive',
+    `file=${g.disk},format=qcow2,if=virtio`,
+    '-drive',
+    `file=${g.seed},format=raw,if=virtio,readonly=on`,
+  ];
 }
 
 /** @param track called with each child started, so that its owner can kill it on exit */
-export async function bareQemuToLease(ns: string, dir: string, g: BareGuest, track: (c: ChildProcess) => void, leaseTimeoutMs = 120_000): Promise<BareRun> {
+export async function bareQemuToLease(
+  ns: string,
+  dir: string,
+  g: BareGuest,
+  track: (c: ChildProcess) => void,
+  leaseTimeoutMs = 120_000,
+): Promise<BareRun> {
   spawnSync('ip', ['netns', 'del', ns]);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -47,18 +61,62 @@ export async function bareQemuToLease(ns: string, dir: string, g: BareGuest, tra
   inNs(['ip', 'link', 'set', 'tap0', 'master', 'br0', 'up']);
   inNs(['ip', 'link', 'set', 'br0', 'up']);
   // dnsmasq binds to br0, so it starts once br0 exists, as the launcher's does.
-  const dnsmasq = spawn('ip', ['netns', 'exec', ns, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-ping', '--bind-interfaces',
-    '--interface=br0', '--dhcp-range=10.250.0.2,static,255.255.255.0', '--dhcp-host=52:54:00:00:00:02,10.250.0.2,bare,infinite',
-    `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'pid')}`], { stdio: 'ignore' });
+  const dnsmasq = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      'dnsmasq',
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--no-ping',
+      '--bind-interfaces',
+      '--interface=br0',
+      '--dhcp-range=10.250.0.2,static,255.255.255.0',
+      '--dhcp-host=52:54:00:00:00:02,10.250.0.2,bare,infinite',
+      `--dhcp-leasefile=${join(dir, 'leases')}`,
+      `--pid-file=${join(dir, 'pid')}`,
+    ],
+    { stdio: 'ignore' },
+  );
   track(dnsmasq);
   await until('bare dnsmasq', () => existsSync(join(dir, 'pid')), 5000);
   const tapReady = performance.now();
-  const qemu = spawn('ip', ['netns', 'exec', ns, 'qemu-system-x86_64', '-accel', 'tcg', '-machine', 'q35', '-nodefaults', '-display', 'none', '-serial', 'null', '-monitor', 'none',
-    ...guestArgs(g),
-    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02'], { stdio: 'ignore' });
+  const qemu = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      'qemu-system-x86_64',
+      '-accel',
+      'tcg',
+      '-machine',
+      'q35',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-serial',
+      'null',
+      '-monitor',
+      'none',
+      ...guestArgs(g),
+      '-netdev',
+      'tap,id=n0,ifname=tap0,script=no,downscript=no',
+      '-device',
+      'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02',
+    ],
+    { stdio: 'ignore' },
+  );
   track(qemu);
   const leases = join(dir, 'leases');
-  await until('bare lease', () => existsSync(leases) && readFileSync(leases, 'utf8').includes('10.250.0.2'), leaseTimeoutMs);
+  await until(
+    'bare lease',
+    () => existsSync(leases) && readFileSync(leases, 'utf8').includes('10.250.0.2'),
+    leaseTimeoutMs,
+  );
   const end = performance.now();
   qemu.kill('SIGKILL');
   dnsmasq.kill('SIGTERM');

@@ -44,7 +44,9 @@ interface Options {
 }
 
 function usage(): never {
-  process.stderr.write('usage: node --import tsx bench/cni.ts [--n N] [--json FILE]   (N also from BENCH_N; default 40)\n');
+  process.stderr.write(
+    'usage: node --import tsx bench/cni.ts [--n N] [--json FILE]   (N also from BENCH_N; default 40)\n',
+  );
   process.exit(1);
 }
 
@@ -154,7 +156,9 @@ function timed(argv: readonly string[], env: NodeJS.ProcessEnv, input: string): 
     active = child;
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.stdin.on('error', () => { /* EPIPE: the child did not read stdin */ });
+    child.stdin.on('error', () => {
+      /* EPIPE: the child did not read stdin */
+    });
     child.on('error', (e) => {
       active = undefined;
       reject(e);
@@ -162,7 +166,13 @@ function timed(argv: readonly string[], env: NodeJS.ProcessEnv, input: string): 
     child.on('close', (code, signal) => {
       const ms = performance.now() - t0;
       active = undefined;
-      resolveRun({ ms, code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      resolveRun({
+        ms,
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
     });
     child.stdin.end(input);
   });
@@ -171,7 +181,9 @@ function timed(argv: readonly string[], env: NodeJS.ProcessEnv, input: string): 
 const wrap = (argv: readonly string[]): string[] => ['ip', 'netns', 'exec', NODE_NS, ...argv];
 
 /** The environment every child gets: a clean one, as a runtime would give, plus the CNI variables. */
-const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+const baseEnv: NodeJS.ProcessEnv = {
+  PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+};
 /** Set with tmp: the node policy (cni/policy.ts) that lets virtnet's data live under tmp; the Go plugins ignore it. */
 let policyFile: string | undefined;
 
@@ -191,11 +203,21 @@ function describeFailure(side: Side, verb: string, id: string, r: Timed): string
     `${side.label} ${verb} failed (container ${id}): exit ${r.code ?? `signal ${r.signal ?? '?'}`}`,
     r.stdout.trim() && `  stdout: ${r.stdout.trim()}`,
     r.stderr.trim() && `  stderr: ${r.stderr.trim()}`,
-  ].filter(Boolean).join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
 async function cniCall(side: Side, verb: 'ADD' | 'DEL', id: string): Promise<Timed> {
-  const env = { ...baseEnv, CNI_COMMAND: verb, CNI_CONTAINERID: id, CNI_NETNS: POD_PATH, CNI_IFNAME: IFNAME, CNI_PATH: CNI_DIR, ...(policyFile && { VIRTNET_CNI_POLICY: policyFile }) };
+  const env = {
+    ...baseEnv,
+    CNI_COMMAND: verb,
+    CNI_CONTAINERID: id,
+    CNI_NETNS: POD_PATH,
+    CNI_IFNAME: IFNAME,
+    CNI_PATH: CNI_DIR,
+    ...(policyFile && { VIRTNET_CNI_POLICY: policyFile }),
+  };
   const r = await timed(wrap([side.binary]), env, side.config);
   if (r.code !== 0) throw new PluginFailure(describeFailure(side, verb, id, r));
   return r;
@@ -212,14 +234,17 @@ async function cycle(side: Side, id: string, verify: boolean): Promise<CycleTime
   try {
     result = JSON.parse(add.stdout) as typeof result;
   } catch {
-    throw new PluginFailure(`${side.label} ADD (container ${id}) printed no JSON result: ${add.stdout.trim() || '(empty)'}`);
+    throw new PluginFailure(
+      `${side.label} ADD (container ${id}) printed no JSON result: ${add.stdout.trim() || '(empty)'}`,
+    );
   }
   const ip = result.ips?.[0]?.address;
   if (!ip) throw new PluginFailure(`${side.label} ADD (container ${id}) returned no IP: ${add.stdout.trim()}`);
   if (verify) {
     // Outside the timed region: the attachment really exists, with that address, on that bridge.
     const shown = mustRun('ip', ['-n', POD_NS, '-o', 'addr', 'show', 'dev', IFNAME]);
-    if (!shown.includes(`inet ${ip} `)) throw new PluginFailure(`${side.label} ADD: ${IFNAME} in the pod lacks ${ip}:\n${shown}`);
+    if (!shown.includes(`inet ${ip} `))
+      throw new PluginFailure(`${side.label} ADD: ${IFNAME} in the pod lacks ${ip}:\n${shown}`);
     const ports = mustRun('ip', ['-n', NODE_NS, '-o', 'link', 'show', 'master', side.bridge]);
     if (!ports.trim()) throw new PluginFailure(`${side.label} ADD: no port on bridge ${side.bridge}`);
   }
@@ -229,7 +254,8 @@ async function cycle(side: Side, id: string, verify: boolean): Promise<CycleTime
 
 async function plain(label: string, argv: readonly string[]): Promise<number> {
   const r = await timed(wrap(argv), baseEnv, '');
-  if (r.code !== 0) throw new PluginFailure(`${label} (${argv.join(' ')}) failed: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+  if (r.code !== 0)
+    throw new PluginFailure(`${label} (${argv.join(' ')}) failed: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
   return r.ms;
 }
 
@@ -264,7 +290,9 @@ function checkClean(sides: readonly Side[], virtnetState: string): CleanCheck {
   const lines: string[] = [];
   const mark = (ok: boolean): string => (ok ? 'ok  ' : 'FAIL');
   lines.push(`${mark(nodeVeths.length === 0)} node netns veths: ${nodeVeths.length ? nodeVeths.join(' ') : 'none'}`);
-  lines.push(`${mark(podLinks.length === 0)} pod netns links besides lo: ${podLinks.length ? podLinks.join(' ') : 'none'}`);
+  lines.push(
+    `${mark(podLinks.length === 0)} pod netns links besides lo: ${podLinks.length ? podLinks.join(' ') : 'none'}`,
+  );
   let ok = nodeVeths.length === 0 && podLinks.length === 0;
   for (const side of sides) {
     const dir = join(side.hostLocalDir, side.network);
@@ -272,15 +300,21 @@ function checkClean(sides: readonly Side[], virtnetState: string): CleanCheck {
     const leftovers = files.filter((f) => !/^(lock|last_reserved_ip\.\d+)$/u.test(f));
     hostLocalLeftovers[side.label] = leftovers;
     ok &&= leftovers.length === 0;
-    lines.push(`${mark(leftovers.length === 0)} host-local ${dir}: ${files.join(' ') || '(empty)'}${leftovers.length ? `  <- allocations left: ${leftovers.join(' ')}` : ''}`);
+    lines.push(
+      `${mark(leftovers.length === 0)} host-local ${dir}: ${files.join(' ') || '(empty)'}${leftovers.length ? `  <- allocations left: ${leftovers.join(' ')}` : ''}`,
+    );
   }
   const virtnetSide = sides.find((s) => s.label === 'virtnet');
   const recDir = join(virtnetState, virtnetSide?.network ?? '');
   const virtnetRecords = listDir(recDir).filter((f) => f.endsWith('.json'));
   ok &&= virtnetRecords.length === 0;
-  lines.push(`${mark(virtnetRecords.length === 0)} virtnet attachment records in ${recDir}: ${virtnetRecords.length ? virtnetRecords.join(' ') : 'none'}`);
+  lines.push(
+    `${mark(virtnetRecords.length === 0)} virtnet attachment records in ${recDir}: ${virtnetRecords.length ? virtnetRecords.join(' ') : 'none'}`,
+  );
   const bridges = linkNamesIn(NODE_NS, ['type', 'bridge']);
-  lines.push(`info bridges kept in the node netns (both plugins leave the bridge by design): ${bridges.join(' ') || 'none'}`);
+  lines.push(
+    `info bridges kept in the node netns (both plugins leave the bridge by design): ${bridges.join(' ') || 'none'}`,
+  );
   return { ok, nodeVeths, podLinks, hostLocalLeftovers, virtnetRecords, lines };
 }
 
@@ -320,7 +354,9 @@ async function main(): Promise<number> {
     try {
       accessSync(bin, constants.X_OK);
     } catch {
-      throw new Error(`${bin} is missing or not executable${bin === VIRTNET_BIN ? ' (run `node scripts/build.mjs` first)' : ''}`);
+      throw new Error(
+        `${bin} is missing or not executable${bin === VIRTNET_BIN ? ' (run `node scripts/build.mjs` first)' : ''}`,
+      );
     }
   }
 
@@ -328,16 +364,39 @@ async function main(): Promise<number> {
   policyFile = join(tmp, 'cni-policy.json');
   writeFileSync(policyFile, JSON.stringify({ dataRoots: [tmp] }));
   const virtnetState = join(tmp, 'virtnet-state');
-  const mkSide = (label: string, binary: string, network: string, bridge: string, subnet: string, cniVersion: string, extra: Record<string, unknown>, idPrefix: string): Side => {
+  const mkSide = (
+    label: string,
+    binary: string,
+    network: string,
+    bridge: string,
+    subnet: string,
+    cniVersion: string,
+    extra: Record<string, unknown>,
+    idPrefix: string,
+  ): Side => {
     const hostLocalDir = join(tmp ?? '', `host-local-${label}`);
     const config = JSON.stringify({
-      cniVersion, name: network, type: binary.slice(binary.lastIndexOf('/') + 1), bridge,
-      isGateway: true, ipMasq: false, ...extra,
+      cniVersion,
+      name: network,
+      type: binary.slice(binary.lastIndexOf('/') + 1),
+      bridge,
+      isGateway: true,
+      ipMasq: false,
+      ...extra,
       ipam: { type: 'host-local', subnet, dataDir: hostLocalDir },
     });
     return { label, binary, network, bridge, subnet, hostLocalDir, config, idPrefix };
   };
-  const virtnet = mkSide('virtnet', VIRTNET_BIN, 'vnb-virtnet', 'vbench0', '10.231.1.0/24', '1.1.0', { dataDir: virtnetState }, `vnb-v-${pid}`);
+  const virtnet = mkSide(
+    'virtnet',
+    VIRTNET_BIN,
+    'vnb-virtnet',
+    'vbench0',
+    '10.231.1.0/24',
+    '1.1.0',
+    { dataDir: virtnetState },
+    `vnb-v-${pid}`,
+  );
   const go = mkSide('go', GO_BIN, 'vnb-go', 'gbench0', '10.231.2.0/24', '1.0.0', {}, `vnb-g-${pid}`);
   const sides = [virtnet, go] as const;
 
@@ -346,13 +405,22 @@ async function main(): Promise<number> {
 
   const nodeBin = tool('sh', ['-c', 'command -v node']);
   const goPkg = tool('dpkg-query', ['-W', '-f', '${Version}', 'containernetworking-plugins']);
-  console.log(`CNI benchmark: N=${opts.n} counted ADD+DEL cycles per side after ${WARMUP} warm-up cycles, alternating virtnet/go`);
-  console.log(`  virtnet: ${VIRTNET_BIN} (cniVersion 1.1.0)   go: ${GO_BIN} (containernetworking-plugins ${goPkg}, cniVersion 1.0.0)`);
+  console.log(
+    `CNI benchmark: N=${opts.n} counted ADD+DEL cycles per side after ${WARMUP} warm-up cycles, alternating virtnet/go`,
+  );
+  console.log(
+    `  virtnet: ${VIRTNET_BIN} (cniVersion 1.1.0)   go: ${GO_BIN} (containernetworking-plugins ${goPkg}, cniVersion 1.0.0)`,
+  );
   console.log(`  IPAM: ${CNI_DIR}/host-local   node: ${nodeBin} ${process.version}   kernel ${release()}`);
   console.log(`  netns: node=${NODE_NS} pod=${POD_NS}   wrapper: ip netns exec ${NODE_NS} <cmd>   tmp: ${tmp}`);
 
   const samples: Record<Row, number[]> = {
-    'virtnet ADD': [], 'virtnet DEL': [], 'go ADD': [], 'go DEL': [], 'node floor': [], wrapper: [],
+    'virtnet ADD': [],
+    'virtnet DEL': [],
+    'go ADD': [],
+    'go DEL': [],
+    'node floor': [],
+    wrapper: [],
   };
   const total = WARMUP + opts.n;
   const started = performance.now();
@@ -378,14 +446,22 @@ async function main(): Promise<number> {
 
   const raw = Object.fromEntries(ROWS.map((r) => [r, summarize(samples[r])])) as Record<Row, Summary>;
   const wrapperP50 = raw.wrapper.p50;
-  const net = Object.fromEntries(ROWS.map((r) => [r, { p50: raw[r].p50 - wrapperP50, p95: raw[r].p95 - wrapperP50 }])) as Record<Row, { p50: number; p95: number }>;
+  const net = Object.fromEntries(
+    ROWS.map((r) => [r, { p50: raw[r].p50 - wrapperP50, p95: raw[r].p95 - wrapperP50 }]),
+  ) as Record<Row, { p50: number; p95: number }>;
 
   console.log('');
-  console.log(`Results (ms, N=${opts.n}; net = raw - wrapper p50 ${fmt(wrapperP50)} ms; ${elapsed.toFixed(1)} s total)`);
-  console.log(`${''.padEnd(14)}${pad('raw p50', 10)}${pad('raw p95', 10)}${pad('net p50', 10)}${pad('net p95', 10)}${pad('min', 9)}${pad('max', 9)}`);
+  console.log(
+    `Results (ms, N=${opts.n}; net = raw - wrapper p50 ${fmt(wrapperP50)} ms; ${elapsed.toFixed(1)} s total)`,
+  );
+  console.log(
+    `${''.padEnd(14)}${pad('raw p50', 10)}${pad('raw p95', 10)}${pad('net p50', 10)}${pad('net p95', 10)}${pad('min', 9)}${pad('max', 9)}`,
+  );
   for (const r of ROWS) {
     const isWrapper = r === 'wrapper';
-    console.log(`${r.padEnd(14)}${pad(fmt(raw[r].p50), 10)}${pad(fmt(raw[r].p95), 10)}${pad(isWrapper ? '-' : fmt(net[r].p50), 10)}${pad(isWrapper ? '-' : fmt(net[r].p95), 10)}${pad(fmt(raw[r].min), 9)}${pad(fmt(raw[r].max), 9)}`);
+    console.log(
+      `${r.padEnd(14)}${pad(fmt(raw[r].p50), 10)}${pad(fmt(raw[r].p95), 10)}${pad(isWrapper ? '-' : fmt(net[r].p50), 10)}${pad(isWrapper ? '-' : fmt(net[r].p95), 10)}${pad(fmt(raw[r].min), 9)}${pad(fmt(raw[r].max), 9)}`,
+    );
   }
 
   const ratio = {
@@ -412,9 +488,14 @@ async function main(): Promise<number> {
   bars.forEach((b, i) => {
     const rb = rawBars[i];
     console.log(`bar: virtnet ${b.verb} p50 <= floor p50 + 1.5 x go ${b.verb} p50  (net)`);
-    console.log(`     ${fmt(b.virtnetP50)} <= ${fmt(b.floorP50)} + 1.5 x ${fmt(b.goP50)} = ${fmt(b.limit)}  -> ${b.pass ? 'PASS' : 'FAIL'}` +
-      `  (margin ${fmt(b.limit - b.virtnetP50)} ms)`);
-    if (rb) console.log(`     raw, wrapper included: ${fmt(rb.virtnetP50)} <= ${fmt(rb.floorP50)} + 1.5 x ${fmt(rb.goP50)} = ${fmt(rb.limit)}  -> ${rb.pass ? 'pass' : 'fail'} (informational)`);
+    console.log(
+      `     ${fmt(b.virtnetP50)} <= ${fmt(b.floorP50)} + 1.5 x ${fmt(b.goP50)} = ${fmt(b.limit)}  -> ${b.pass ? 'PASS' : 'FAIL'}` +
+        `  (margin ${fmt(b.limit - b.virtnetP50)} ms)`,
+    );
+    if (rb)
+      console.log(
+        `     raw, wrapper included: ${fmt(rb.virtnetP50)} <= ${fmt(rb.floorP50)} + 1.5 x ${fmt(rb.goP50)} = ${fmt(rb.limit)}  -> ${rb.pass ? 'pass' : 'fail'} (informational)`,
+      );
   });
 
   console.log('');
@@ -424,7 +505,14 @@ async function main(): Promise<number> {
   console.log(`  => ${clean.ok ? 'clean' : 'LEFTOVERS FOUND'}`);
 
   if (opts.json) {
-    const r2 = (s: Summary): Summary => ({ n: s.n, min: round2(s.min), p50: round2(s.p50), p95: round2(s.p95), max: round2(s.max), mean: round2(s.mean) });
+    const r2 = (s: Summary): Summary => ({
+      n: s.n,
+      min: round2(s.min),
+      p50: round2(s.p50),
+      p95: round2(s.p95),
+      max: round2(s.max),
+      mean: round2(s.mean),
+    });
     const doc = {
       date: new Date().toISOString(),
       n: opts.n,
@@ -434,13 +522,38 @@ async function main(): Promise<number> {
       goPlugins: goPkg,
       wrapper: `ip netns exec <node> <cmd>`,
       wrapperP50: round2(wrapperP50),
-      stats: Object.fromEntries(ROWS.map((r) => [r, { raw: r2(raw[r]), net: r === 'wrapper' ? null : { p50: round2(net[r].p50), p95: round2(net[r].p95) } }])),
-      ratios: { addP50Net: round2(ratio.addNet), delP50Net: round2(ratio.delNet), addP50Raw: round2(ratio.addRaw), delP50Raw: round2(ratio.delRaw) },
-      bar: Object.fromEntries(bars.map((b) => [b.verb, {
-        rule: `virtnet ${b.verb} p50 <= floor p50 + 1.5 x go ${b.verb} p50 (net)`,
-        virtnet: round2(b.virtnetP50), floor: round2(b.floorP50), go: round2(b.goP50), limit: round2(b.limit), pass: b.pass,
-      }])),
-      clean: { ok: clean.ok, nodeVeths: clean.nodeVeths, podLinks: clean.podLinks, hostLocalLeftovers: clean.hostLocalLeftovers, virtnetRecords: clean.virtnetRecords },
+      stats: Object.fromEntries(
+        ROWS.map((r) => [
+          r,
+          { raw: r2(raw[r]), net: r === 'wrapper' ? null : { p50: round2(net[r].p50), p95: round2(net[r].p95) } },
+        ]),
+      ),
+      ratios: {
+        addP50Net: round2(ratio.addNet),
+        delP50Net: round2(ratio.delNet),
+        addP50Raw: round2(ratio.addRaw),
+        delP50Raw: round2(ratio.delRaw),
+      },
+      bar: Object.fromEntries(
+        bars.map((b) => [
+          b.verb,
+          {
+            rule: `virtnet ${b.verb} p50 <= floor p50 + 1.5 x go ${b.verb} p50 (net)`,
+            virtnet: round2(b.virtnetP50),
+            floor: round2(b.floorP50),
+            go: round2(b.goP50),
+            limit: round2(b.limit),
+            pass: b.pass,
+          },
+        ]),
+      ),
+      clean: {
+        ok: clean.ok,
+        nodeVeths: clean.nodeVeths,
+        podLinks: clean.podLinks,
+        hostLocalLeftovers: clean.hostLocalLeftovers,
+        virtnetRecords: clean.virtnetRecords,
+      },
       samples: Object.fromEntries(ROWS.map((r) => [r, samples[r].map(round2)])),
     };
     writeFileSync(opts.json, JSON.stringify(doc, null, 2) + '\n');
@@ -458,7 +571,12 @@ try {
   exitCode = 1;
 } finally {
   cleanup();
-  const left = tool('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n === NODE_NS || n === POD_NS);
-  console.log(left.length ? `cleanup: namespaces still present: ${left.join(', ')}` : `cleanup: deleted ${NODE_NS} and ${POD_NS}`);
+  const left = tool('ip', ['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n === NODE_NS || n === POD_NS);
+  console.log(
+    left.length ? `cleanup: namespaces still present: ${left.join(', ')}` : `cleanup: deleted ${NODE_NS} and ${POD_NS}`,
+  );
 }
 process.exit(exitCode);

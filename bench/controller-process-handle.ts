@@ -17,23 +17,34 @@ export function killControllers(): void {
 export class ControllerProcess {
   private stopped: Promise<{ stopMs: number }> | undefined;
 
-  private constructor(private readonly child: ChildProcess, private readonly exited: Promise<number | null>) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly exited: Promise<number | null>,
+  ) {}
 
   /** Forks the controller process (`nodeArgs` for node itself, e.g. --cpu-prof); answers once its modules are loaded. */
   static async spawn(nodeArgs: string[] = []): Promise<ControllerProcess> {
-    const child = fork(SCRIPT, [], { execArgv: [...nodeArgs, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(SCRIPT, [], {
+      execArgv: [...nodeArgs, '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     live.add(child);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
-      live.delete(child);
-      resolve(code);
-    }));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        live.delete(child);
+        resolve(code);
+      }),
+    );
     const proc = new ControllerProcess(child, exited);
     await proc.answer('loaded', 30_000);
     return proc;
   }
 
   /** The next message of type `type` (a `failed` one, an exit or the timeout reject). */
-  private answer<T extends FromController['type']>(type: T, timeoutMs: number): Promise<Extract<FromController, { type: T }>> {
+  private answer<T extends FromController['type']>(
+    type: T,
+    timeoutMs: number,
+  ): Promise<Extract<FromController, { type: T }>> {
     return new Promise((resolve, reject) => {
       const finish = (err: Error | undefined, m?: Extract<FromController, { type: T }>) => {
         clearTimeout(timer);
@@ -46,15 +57,24 @@ export class ControllerProcess {
         if (m.type === 'failed') finish(new Error(`controller process: ${m.message}`));
         else if (m.type === type) finish(undefined, m as Extract<FromController, { type: T }>);
       };
-      const onExit = (code: number | null) => finish(new Error(`controller process exited (code ${code}) before answering ${type}`));
-      const timer = setTimeout(() => finish(new Error(`controller process: no ${type} within ${timeoutMs} ms`)), timeoutMs);
+      const onExit = (code: number | null) =>
+        finish(new Error(`controller process exited (code ${code}) before answering ${type}`));
+      const timer = setTimeout(
+        () => finish(new Error(`controller process: no ${type} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.child.on('message', onMessage);
       this.child.on('exit', onExit);
     });
   }
 
-  ask<T extends FromController['type']>(m: ToController, answer: T, timeoutMs: number): Promise<Extract<FromController, { type: T }>> {
-    if (!this.child.connected) return Promise.reject(new Error(`controller process: asked ${m.type} after it disconnected`));
+  ask<T extends FromController['type']>(
+    m: ToController,
+    answer: T,
+    timeoutMs: number,
+  ): Promise<Extract<FromController, { type: T }>> {
+    if (!this.child.connected)
+      return Promise.reject(new Error(`controller process: asked ${m.type} after it disconnected`));
     const reply = this.answer(answer, timeoutMs);
     this.child.send(m);
     return reply;
@@ -78,12 +98,16 @@ export class ControllerProcess {
   private async stopOnce(): Promise<{ stopMs: number }> {
     const { stopMs } = await this.ask({ type: 'stop' }, 'stopped', 15_000);
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), 10_000); });
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), 10_000);
+    });
     const outcome = await Promise.race([this.exited, late]);
     clearTimeout(timer);
     if (outcome === 'late') {
       this.child.kill('SIGKILL');
-      throw new Error('the controller process did not exit within 10 s of Controller.stop(): something holds its event loop');
+      throw new Error(
+        'the controller process did not exit within 10 s of Controller.stop(): something holds its event loop',
+      );
     }
     return { stopMs };
   }

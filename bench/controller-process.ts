@@ -10,9 +10,9 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { pino } from 'pino';
-import { Controller } from '../controller/cluster/controller.ts';
-import { KubeApi, loadKubeConfig } from '../controller/cluster/kube.ts';
-import { ControllerMetrics } from '../controller/cluster/metrics.ts';
+import { Controller } from '../controller/control/controller.ts';
+import { KubeApi, loadKubeConfig } from '../controller/kube/kube.ts';
+import { ControllerMetrics } from '../controller/control/metrics.ts';
 import { nowMs } from './kube-watch.ts';
 
 export type ToController =
@@ -70,7 +70,10 @@ class ReconcileLog {
   /** Resolves once `count` reconciles have finished in all. */
   reach(count: number, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms: ${this.ends.length} of ${count} reconciles`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms: ${this.ends.length} of ${count} reconciles`)),
+        timeoutMs,
+      );
       this.waiter = () => {
         if (this.ends.length < count) return;
         clearTimeout(timer);
@@ -91,9 +94,14 @@ async function usage(metrics: ControllerMetrics, log: ReconcileLog): Promise<Pro
   const errors = (await metrics.reconcileErrors.get()).values.reduce((sum, v) => sum + v.value, 0);
   const memory = process.memoryUsage();
   return {
-    rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, connections, maxRssBytes: r.maxRSS * 1024,
-    userCpuMs: r.userCPUTime / 1000, systemCpuMs: r.systemCPUTime / 1000,
-    vmiReconciles: log.ends.length, reconcileErrors: errors,
+    rssBytes: memory.rss,
+    heapUsedBytes: memory.heapUsed,
+    connections,
+    maxRssBytes: r.maxRSS * 1024,
+    userCpuMs: r.userCPUTime / 1000,
+    systemCpuMs: r.systemCPUTime / 1000,
+    vmiReconciles: log.ends.length,
+    reconcileErrors: errors,
   };
 }
 
@@ -106,8 +114,15 @@ async function handle(m: ToController): Promise<void> {
     // Errors to stderr (the parent's stdout is its table). Not warnings: stop() logs each informer's aborted watch as one; failed reconciles are counted instead.
     const logger = pino({ level: 'error' }, pino.destination(2));
     ctrl = new Controller(new KubeApi(loadKubeConfig(m.kubeconfig)), {
-      image: 'virtnet:bench', serviceCIDRs: ['10.96.0.0/12'], log: logger, metrics,
-      testGuest: { kernel: '/var/cache/virtnet/guest/vmlinuz', initrd: '/var/cache/virtnet/guest/initrd.img', cmdline: 'console=ttyS0' },
+      image: 'virtnet:bench',
+      serviceCIDRs: ['10.96.0.0/12'],
+      log: logger,
+      metrics,
+      testGuest: {
+        kernel: '/var/cache/virtnet/guest/vmlinuz',
+        initrd: '/var/cache/virtnet/guest/initrd.img',
+        cmdline: 'console=ttyS0',
+      },
       resyncMs: 3_600_000, // no timer-driven pass during the measurements: the bench asks for one
     });
     const startAt = nowMs();
@@ -123,7 +138,12 @@ async function handle(m: ToController): Promise<void> {
     const triggeredAt = nowMs();
     ctrl.resyncNow();
     await log.reach(before + m.expect, m.timeoutMs);
-    send({ type: 'resynced', triggeredAt, lastEndAt: log.ends[before + m.expect - 1]!, durationsMs: log.durationsMs.slice(before, before + m.expect) });
+    send({
+      type: 'resynced',
+      triggeredAt,
+      lastEndAt: log.ends[before + m.expect - 1]!,
+      durationsMs: log.durationsMs.slice(before, before + m.expect),
+    });
   } else {
     const t = nowMs();
     await ctrl?.stop();

@@ -23,14 +23,25 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startKubeTestServer, type KubeTestServer } from '../test/support/kube/api-server.ts';
+import { startKubeTestServer, type KubeTestServer } from '../harness/kube/api-server.ts';
 import { VMI_LABEL } from '../controller/render/pod.ts';
 import { ControllerProcess, killControllers } from './controller-process-handle.ts';
 import type { ProcessUsage } from './controller-process.ts';
 import { report, summaryLine, type Phase, type RunResult } from './controller-scale-report.ts';
 import { runBench } from './harness.ts';
 import { nowMs, watchResource, type ResourceWatch } from './kube-watch.ts';
-import { inPool, isBenchRequest, KINDS, NADS, requestKind, runPod, seed, vmiIndex, vmiName, vmiOfPod } from './scale-cluster.ts';
+import {
+  inPool,
+  isBenchRequest,
+  KINDS,
+  NADS,
+  requestKind,
+  runPod,
+  seed,
+  vmiIndex,
+  vmiName,
+  vmiOfPod,
+} from './scale-cluster.ts';
 import { round2 } from './stats.ts';
 
 function intArg(args: string[], flag: string, dflt: number, min: number): number {
@@ -38,20 +49,30 @@ function intArg(args: string[], flag: string, dflt: number, min: number): number
   if (at < 0) return dflt;
   const text = args[at + 1];
   const v = Number(text);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${flag} ${text ?? '(missing)'}: must be an integer of at least ${min}`);
+  if (!Number.isInteger(v) || v < min)
+    throw new Error(`${flag} ${text ?? '(missing)'}: must be an integer of at least ${min}`);
   return v;
 }
 
-interface Options { vmis: number; runs: number; profileDir: string | undefined }
+interface Options {
+  vmis: number;
+  runs: number;
+  profileDir: string | undefined;
+}
 
 function parseArgs(args: string[]): Options {
   // --cpu-prof DIR: the controller process writes a V8 CPU profile there (node --cpu-prof), one per run.
   const profileDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
-  if (args.includes('--cpu-prof') && !profileDir) throw new Error('--cpu-prof (missing): must name a directory for the profiles');
+  if (args.includes('--cpu-prof') && !profileDir)
+    throw new Error('--cpu-prof (missing): must name a directory for the profiles');
   return { vmis: intArg(args, '--vmis', 500, 1), runs: intArg(args, '--runs', 3, 1), profileDir };
 }
 
-const { vmis: VMIS, runs: RUNS, profileDir: PROFILE_DIR } = (() => {
+const {
+  vmis: VMIS,
+  runs: RUNS,
+  profileDir: PROFILE_DIR,
+} = (() => {
   try {
     return parseArgs(process.argv.slice(2));
   } catch (err) {
@@ -100,18 +121,30 @@ function requireAll(names: string[], times: Map<string, number>, what: string): 
 }
 
 /** Where a phase starts or ends: the controller's counters, this process's CPU, the server's request count. */
-interface Mark { usage: ProcessUsage; hostCpu: NodeJS.CpuUsage; request: number }
+interface Mark {
+  usage: ProcessUsage;
+  hostCpu: NodeJS.CpuUsage;
+  request: number;
+}
 
 /** One run: a fresh server with the VMIs, the bench's watches on pods and VMIs, one controller process. */
 class ScaleRun {
   readonly names: string[];
   readonly podCreated = new Map<string, number>();
   readonly phases = new PhaseLog();
-  readonly result: RunResult = { samples: {}, figures: {}, requests: { 'cold start': new Map(), resync: new Map(), Running: new Map() } };
+  readonly result: RunResult = {
+    samples: {},
+    figures: {},
+    requests: { 'cold start': new Map(), resync: new Map(), Running: new Map() },
+  };
   private watches: ResourceWatch[] = [];
   private proc: ControllerProcess | undefined;
 
-  private constructor(readonly server: KubeTestServer, readonly at: number[], readonly n: number) {
+  private constructor(
+    readonly server: KubeTestServer,
+    readonly at: number[],
+    readonly n: number,
+  ) {
     this.names = Array.from({ length: n }, (_, i) => vmiName(i));
   }
 
@@ -125,17 +158,25 @@ class ScaleRun {
     return this.proc;
   }
 
-  get pods(): ResourceWatch { return this.watches[0]!; }
-  get vmis(): ResourceWatch { return this.watches[1]!; }
+  get pods(): ResourceWatch {
+    return this.watches[0]!;
+  }
+  get vmis(): ResourceWatch {
+    return this.watches[1]!;
+  }
 
   async prepare(): Promise<void> {
     await seed(this.server.url, this.n);
-    this.watches.push(await watchResource(this.server.url, '/api/v1/pods', { labelSelector: VMI_LABEL }, (type, o, t) => {
-      if (type === 'ADDED' && !this.podCreated.has(vmiOfPod(o))) this.podCreated.set(vmiOfPod(o), t);
-    }));
-    this.watches.push(await watchResource(this.server.url, VMI_LIST_PATH, {}, (_type, o, t) => {
-      if (o.status?.phase) this.phases.saw(o.status.phase, o.metadata.name, t);
-    }));
+    this.watches.push(
+      await watchResource(this.server.url, '/api/v1/pods', { labelSelector: VMI_LABEL }, (type, o, t) => {
+        if (type === 'ADDED' && !this.podCreated.has(vmiOfPod(o))) this.podCreated.set(vmiOfPod(o), t);
+      }),
+    );
+    this.watches.push(
+      await watchResource(this.server.url, VMI_LIST_PATH, {}, (_type, o, t) => {
+        if (o.status?.phase) this.phases.saw(o.status.phase, o.metadata.name, t);
+      }),
+    );
     await this.vmis.until(() => this.vmis.objects.size === this.n, `${this.n} VMIs in the bench's watch`, 10_000);
     this.proc = await ControllerProcess.spawn(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []);
   }
@@ -147,7 +188,8 @@ class ScaleRun {
   /** Until every VMI is in `phase`; a Failed one fails the bench at once, with its reason. */
   untilAll(phase: string): Promise<void> {
     const failed = () => {
-      for (const v of this.vmis.objects.values()) if (v.status?.phase === 'Failed') return `${v.metadata.name} failed: ${v.status.reason}`;
+      for (const v of this.vmis.objects.values())
+        if (v.status?.phase === 'Failed') return `${v.metadata.name} failed: ${v.status.reason}`;
       return undefined;
     };
     return this.vmis.until(() => this.phases.of(phase).size === this.n, `every VMI ${phase}`, PHASE_TIMEOUT_MS, failed);
@@ -158,7 +200,8 @@ class ScaleRun {
     const deadline = Date.now() + PHASE_TIMEOUT_MS;
     let [seen, since] = [this.server.requests.length, Date.now()];
     while (Date.now() - since < QUIET_MS) {
-      if (Date.now() > deadline) throw new Error(`the API server never went quiet for ${QUIET_MS} ms within ${PHASE_TIMEOUT_MS} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`the API server never went quiet for ${QUIET_MS} ms within ${PHASE_TIMEOUT_MS} ms`);
       await new Promise((r) => setTimeout(r, 25));
       if (this.server.requests.length !== seen) [seen, since] = [this.server.requests.length, Date.now()];
     }
@@ -176,9 +219,14 @@ class ScaleRun {
     });
     for (const r of this.server.requests.slice(from.request, to.request)) {
       const kind = requestKind(r);
-      if (!isBenchRequest(kind)) this.result.requests[phase].set(kind, (this.result.requests[phase].get(kind) ?? 0) + 1);
+      if (!isBenchRequest(kind))
+        this.result.requests[phase].set(kind, (this.result.requests[phase].get(kind) ?? 0) + 1);
     }
-    const answer = await this.controller.ask({ type: 'durations', from: from.usage.vmiReconciles, to: to.usage.vmiReconciles }, 'durations', 10_000);
+    const answer = await this.controller.ask(
+      { type: 'durations', from: from.usage.vmiReconciles, to: to.usage.vmiReconciles },
+      'durations',
+      10_000,
+    );
     return answer.durationsMs;
   }
 
@@ -191,13 +239,20 @@ class ScaleRun {
 
 async function coldStart(run: ScaleRun, dir: string): Promise<Mark> {
   const before = await run.mark();
-  const { startAt, syncedAt } = await run.controller.ask({ type: 'start', kubeconfig: run.server.kubeconfigFile(dir) }, 'started', 30_000);
+  const { startAt, syncedAt } = await run.controller.ask(
+    { type: 'start', kubeconfig: run.server.kubeconfigFile(dir) },
+    'started',
+    30_000,
+  );
   await run.untilAll('Scheduling');
-  if (run.pods.objects.size !== run.n) throw new Error(`${run.pods.objects.size} launcher pods for ${run.n} VMIs: duplicates`);
+  if (run.pods.objects.size !== run.n)
+    throw new Error(`${run.pods.objects.size} launcher pods for ${run.n} VMIs: duplicates`);
   const end = await run.quiet();
   const after = await run.mark();
-  const list = run.server.requests.findIndex((r, i) => i >= before.request && r.method === 'GET' && r.path === VMI_LIST_PATH && !r.query.includes('watch'));
-  if (list < 0) throw new Error('the controller\'s VMI list is not in the server\'s request log');
+  const list = run.server.requests.findIndex(
+    (r, i) => i >= before.request && r.method === 'GET' && r.path === VMI_LIST_PATH && !r.query.includes('watch'),
+  );
+  if (list < 0) throw new Error("the controller's VMI list is not in the server's request log");
   const pods = requireAll(run.names, run.podCreated, 'launcher pod');
   const statuses = requireAll(run.names, run.phases.of('Scheduling'), 'Scheduling status');
   const lastStatus = Math.max(...statuses);
@@ -220,11 +275,18 @@ async function coldStart(run: ScaleRun, dir: string): Promise<Mark> {
 }
 
 async function resyncPass(run: ScaleRun, before: Mark): Promise<Mark> {
-  const pass = await run.controller.ask({ type: 'resync', expect: run.n, timeoutMs: PHASE_TIMEOUT_MS }, 'resynced', PHASE_TIMEOUT_MS + 5000);
+  const pass = await run.controller.ask(
+    { type: 'resync', expect: run.n, timeoutMs: PHASE_TIMEOUT_MS },
+    'resynced',
+    PHASE_TIMEOUT_MS + 5000,
+  );
   await run.quiet();
   const after = await run.mark();
   const ms = pass.lastEndAt - pass.triggeredAt;
-  Object.assign(run.result.figures, { 'resync: one pass over every VMI (ms)': ms, 'resync: reconciles per second': run.n / (ms / 1000) });
+  Object.assign(run.result.figures, {
+    'resync: one pass over every VMI (ms)': ms,
+    'resync: reconciles per second': run.n / (ms / 1000),
+  });
   await run.account('resync', before, after, 'resync pass');
   run.result.samples['resync: one VMI reconcile (no change)'] = pass.durationsMs;
   return after;
@@ -232,7 +294,11 @@ async function resyncPass(run: ScaleRun, before: Mark): Promise<Mark> {
 
 async function running(run: ScaleRun, before: Mark): Promise<Mark> {
   const start = nowMs();
-  await inPool([...run.pods.objects.values()], 8, async (pod) => void await runPod(run.server.url, pod, vmiIndex(vmiOfPod(pod))));
+  await inPool(
+    [...run.pods.objects.values()],
+    8,
+    async (pod) => void (await runPod(run.server.url, pod, vmiIndex(vmiOfPod(pod)))),
+  );
   const written = nowMs();
   await run.untilAll('Running');
   const end = await run.quiet();
@@ -241,14 +307,15 @@ async function running(run: ScaleRun, before: Mark): Promise<Mark> {
   const podVmi = new Map([...run.pods.objects.values()].map((p) => [p.metadata.name, vmiOfPod(p)]));
   const reported = new Map<string, number>();
   run.server.requests.forEach((r, i) => {
-    if (i >= before.request && requestKind(r) === 'PUT pods/status') reported.set(podVmi.get(r.path.split('/').at(-2)!) ?? '', run.at[i]!);
+    if (i >= before.request && requestKind(r) === 'PUT pods/status')
+      reported.set(podVmi.get(r.path.split('/').at(-2)!) ?? '', run.at[i]!);
   });
   const seen = requireAll(run.names, run.phases.of('Running'), 'Running status');
   const sent = requireAll(run.names, reported, 'pod status write');
   const last = Math.max(...seen);
   Object.assign(run.result.figures, {
     'Running: first pod write → last VMI Running (ms)': last - start,
-    'Running: first pod write → the bench\'s last pod write (ms)': written - start,
+    "Running: first pod write → the bench's last pod write (ms)": written - start,
     'Running: VMIs per second': run.n / ((last - start) / 1000),
     'Running: first pod write → API server quiet (events written) (ms)': run.at[end - 1]! - start,
   });
@@ -281,15 +348,18 @@ async function runOnce(n: number, dir: string): Promise<RunResult> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'virtnet-bench-scale-'));
-runBench(async () => {
-  const t = nowMs();
-  const results: RunResult[] = [];
-  for (let i = 0; i < RUNS; i++) results.push(await runOnce(VMIS, dir));
-  const title = `controller at scale (${new Date().toISOString()}): ${VMIS} VMIs (${KINDS.join(', ')}; ${NADS} NADs), ${RUNS} run(s), the in-process test API server`;
-  for (const line of report(results, title)) console.log(line);
-  console.log(`\n${summaryLine(results, VMIS)}`);
-  console.log(`(bench wall time ${round2((nowMs() - t) / 1000)} s)`);
-}, () => {
-  killControllers();
-  rmSync(dir, { recursive: true, force: true });
-});
+runBench(
+  async () => {
+    const t = nowMs();
+    const results: RunResult[] = [];
+    for (let i = 0; i < RUNS; i++) results.push(await runOnce(VMIS, dir));
+    const title = `controller at scale (${new Date().toISOString()}): ${VMIS} VMIs (${KINDS.join(', ')}; ${NADS} NADs), ${RUNS} run(s), the in-process test API server`;
+    for (const line of report(results, title)) console.log(line);
+    console.log(`\n${summaryLine(results, VMIS)}`);
+    console.log(`(bench wall time ${round2((nowMs() - t) / 1000)} s)`);
+  },
+  () => {
+    killControllers();
+    rmSync(dir, { recursive: true, force: true });
+  },
+);

@@ -43,29 +43,69 @@ const NLM_F_EXCL = 0x200;
 
 async function main(): Promise<void> {
   // A fresh namespace holds only lo: refuse to create links anywhere else.
-  if ((await ipJson<unknown[]>(['link', 'show'])).length !== 1) throw new Error('run me in a private netns: npm run bench:kernel');
+  if ((await ipJson<unknown[]>(['link', 'show'])).length !== 1)
+    throw new Error('run me in a private netns: npm run bench:kernel');
   const netlink = createRequire(import.meta.url)('netlink') as { createRtNetlink(): NetlinkSocket };
   const sock = netlink.createRtNetlink();
   const ruleset = [
     ...dropTable('ip', 'vnbench'),
     { add: { table: { family: 'ip', name: 'vnbench' } } },
-    { add: { chain: { family: 'ip', table: 'vnbench', name: 'post', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } },
-    { add: { rule: { family: 'ip', table: 'vnbench', chain: 'post', expr: [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: { prefix: { addr: '10.0.2.0', len: 24 } } } }, { masquerade: null }] } } },
+    {
+      add: {
+        chain: {
+          family: 'ip',
+          table: 'vnbench',
+          name: 'post',
+          type: 'nat',
+          hook: 'postrouting',
+          prio: 100,
+          policy: 'accept',
+        },
+      },
+    },
+    {
+      add: {
+        rule: {
+          family: 'ip',
+          table: 'vnbench',
+          chain: 'post',
+          expr: [
+            {
+              match: {
+                op: '==',
+                left: { payload: { protocol: 'ip', field: 'saddr' } },
+                right: { prefix: { addr: '10.0.2.0', len: 24 } },
+              },
+            },
+            { masquerade: null },
+          ],
+        },
+      },
+    },
   ];
   const rows = [
     await measure('read links: ip -json link show', () => ipJson(['link', 'show'])),
-    await measure('read links: nsenter --net + ip -json', () => exec(inNetns('/proc/self/ns/net', ['ip', '-json', 'link', 'show']))),
+    await measure('read links: nsenter --net + ip -json', () =>
+      exec(inNetns('/proc/self/ns/net', ['ip', '-json', 'link', 'show'])),
+    ),
     await measure('read links: netlink getLinks()', () => sock.getLinks()),
     await measure('bridge add+del: 2 ip execs', async () => {
       await exec(['ip', 'link', 'add', 'name', 'vnb0', 'type', 'bridge']);
       await exec(['ip', 'link', 'del', 'vnb0']);
     }),
     await measure('bridge add+up+del: 1 ip -batch + 1 exec', async () => {
-      await applyLinkOps([{ op: 'bridge-add', name: 'vnb0' }, { op: 'link-set', name: 'vnb0', up: true }]);
+      await applyLinkOps([
+        { op: 'bridge-add', name: 'vnb0' },
+        { op: 'link-set', name: 'vnb0', up: true },
+      ]);
       await applyLinkOps([{ op: 'link-del', name: 'vnb0' }]);
     }),
     await measure('bridge add+del: netlink', async () => {
-      await sock.newLink({ flags: {} }, { ifname: 'vnb0', linkinfo: BRIDGE_LINKINFO }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+      await sock.newLink(
+        { flags: {} },
+        { ifname: 'vnb0', linkinfo: BRIDGE_LINKINFO },
+        { flags: NLM_F_CREATE | NLM_F_EXCL },
+      );
       await sock.delLink({}, { ifname: 'vnb0' });
     }),
     await measure('nft -j: table + nat chain + rule', () => applyNft(ruleset)),

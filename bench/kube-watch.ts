@@ -10,7 +10,13 @@ import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 
 /** What a bench reads of an object: its name, labels and status phase; the rest is passed on as it came. */
 export interface WatchedObject {
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [field: string]: unknown };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [field: string]: unknown;
+  };
   spec?: Record<string, unknown>;
   status?: { phase?: string; reason?: string; [field: string]: unknown };
   [field: string]: unknown;
@@ -29,14 +35,21 @@ export interface ResourceWatch {
   close(): void;
 }
 
-interface Waiter { check(): void }
+interface Waiter {
+  check(): void;
+}
 
 /**
  * Watches `path` (e.g. /api/v1/pods) from now, the current objects first as
  * ADDED (no resourceVersion: the server's "start at the most recent").
  * Resolves when the stream's headers arrive.
  */
-export function watchResource(baseUrl: string, path: string, query: Record<string, string>, onEvent: (type: WatchEventType, o: WatchedObject, at: number) => void): Promise<ResourceWatch> {
+export function watchResource(
+  baseUrl: string,
+  path: string,
+  query: Record<string, string>,
+  onEvent: (type: WatchEventType, o: WatchedObject, at: number) => void,
+): Promise<ResourceWatch> {
   const objects = new Map<string, WatchedObject>();
   const waiters = new Set<Waiter>();
   // Why the stream is no good any more, which fails every wait on it.
@@ -80,7 +93,9 @@ export function watchResource(baseUrl: string, path: string, query: Record<strin
         lines.forEach(handleLine);
       });
       res.on('error', () => undefined); // close() destroys the stream on purpose
-      res.on('close', () => { if (!closed) breakWith(`watch ${path}: the stream ended`); });
+      res.on('close', () => {
+        if (!closed) breakWith(`watch ${path}: the stream ended`);
+      });
       resolve({
         objects,
         until: (holds, what, timeoutMs, failed) => wait(waiters, holds, what, timeoutMs, () => broken ?? failed?.()),
@@ -95,7 +110,13 @@ export function watchResource(baseUrl: string, path: string, query: Record<strin
   });
 }
 
-function wait(waiters: Set<Waiter>, holds: () => boolean, what: string, timeoutMs: number, failed?: () => string | undefined): Promise<void> {
+function wait(
+  waiters: Set<Waiter>,
+  holds: () => boolean,
+  what: string,
+  timeoutMs: number,
+  failed?: () => string | undefined,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {
       clearTimeout(timer);

@@ -28,9 +28,24 @@ const stateDir = join(tmp, 'state');
 const cache = join(tmp, 'cache');
 const conf = join(tmp, 'registries.conf');
 const children: ChildProcess[] = [];
-const inNode = (argv: string[]) => execFileSync('ip', ['netns', 'exec', NODE, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const virtnet = (argv: string[]) => spawnSync('nsenter', [`--net=/run/netns/${NODE}`, '--', process.execPath, resolve('dist/cli/virtnet'), '--state-dir', stateDir, '--registries-conf', conf, ...argv],
-  { encoding: 'utf8', timeout: 600_000, env: { ...process.env, VIRTNET_IMAGE_CACHE_DIR: cache } });
+const inNode = (argv: string[]) =>
+  execFileSync('ip', ['netns', 'exec', NODE, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const virtnet = (argv: string[]) =>
+  spawnSync(
+    'nsenter',
+    [
+      `--net=/run/netns/${NODE}`,
+      '--',
+      process.execPath,
+      resolve('dist/cli/virtnet'),
+      '--state-dir',
+      stateDir,
+      '--registries-conf',
+      conf,
+      ...argv,
+    ],
+    { encoding: 'utf8', timeout: 600_000, env: { ...process.env, VIRTNET_IMAGE_CACHE_DIR: cache } },
+  );
 
 function cleanup(): void {
   virtnet(['down', '--all']);
@@ -56,7 +71,10 @@ function upOnce(): { upMs: number; imageMs: number; pulled: boolean } {
 /** The bare run's seed: the example's kind of NoCloud seed, DHCP on the bare MAC. */
 async function bareSeed(): Promise<string> {
   const plan = planSeed({
-    kind: 'noCloud', instanceId: 'bench-bare', hostname: 'debian-web', userData: Buffer.from('#cloud-config\npassword: debian\n'),
+    kind: 'noCloud',
+    instanceId: 'bench-bare',
+    hostname: 'debian-web',
+    userData: Buffer.from('#cloud-config\npassword: debian\n'),
     nics: [{ name: 'default', mac: '52:54:00:00:00:02', mtu: 1500, dhcp4: true, dhcp6: false, staticAddresses: [] }],
   });
   const seed = join(tmp, 'seed.iso');
@@ -65,7 +83,13 @@ async function bareSeed(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const disk = execFileSync('bash', ['scripts/guest.sh', 'debian'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+  const disk = execFileSync('bash', ['scripts/guest.sh', 'debian'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!;
   execFileSync('ip', ['netns', 'add', NODE]);
   execFileSync('ip', ['-n', NODE, 'link', 'set', 'lo', 'up']);
   inNode(['bash', 'scripts/local-registry.sh', 'start', join(tmp, 'registry'), '5000']);
@@ -88,7 +112,17 @@ async function main(): Promise<void> {
     const overlay = join(tmp, 'bare-overlay.qcow2');
     rmSync(overlay, { force: true });
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', disk, overlay]);
-    bare.push((await bareQemuToLease(BARE, join(tmp, 'bare'), { disk: overlay, seed, memoryMiB: 1024 }, (c) => children.push(c), 300_000)).fromNothingMs);
+    bare.push(
+      (
+        await bareQemuToLease(
+          BARE,
+          join(tmp, 'bare'),
+          { disk: overlay, seed, memoryMiB: 1024 },
+          (c) => children.push(c),
+          300_000,
+        )
+      ).fromNothingMs,
+    );
   }
   console.log(`real guest benchmark (${new Date().toISOString()}), Debian 12 cloud image under TCG, ms`);
   console.log('| measure | n | p50 | p95 |\n|---|---|---|---|');

@@ -23,7 +23,12 @@ const BARE = `vnb-upbare-${tag}`;
 const tmp = mkdtempSync(join(tmpdir(), 'virtnet-bench-'));
 const stateDir = join(tmp, 'state');
 const children: ChildProcess[] = [];
-const virtnet = (argv: string[]) => spawnSync('nsenter', [`--net=/run/netns/${NODE}`, '--', process.execPath, resolve('dist/cli/virtnet'), '--state-dir', stateDir, ...argv], { encoding: 'utf8', timeout: 300_000 });
+const virtnet = (argv: string[]) =>
+  spawnSync(
+    'nsenter',
+    [`--net=/run/netns/${NODE}`, '--', process.execPath, resolve('dist/cli/virtnet'), '--state-dir', stateDir, ...argv],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
 
 function cleanup(): void {
   virtnet(['down', '--all']);
@@ -35,7 +40,13 @@ function cleanup(): void {
 async function main(): Promise<void> {
   execFileSync('ip', ['netns', 'add', NODE]);
   execFileSync('ip', ['-n', NODE, 'link', 'set', 'lo', 'up']);
-  const dir = execFileSync('bash', ['scripts/build-guest.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+  const dir = execFileSync('bash', ['scripts/build-guest.sh'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!;
   const g = { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img') };
   const up: number[] = [];
   const down: number[] = [];

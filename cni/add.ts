@@ -33,7 +33,11 @@ function explainKernelError(err: unknown, conf: BridgeConf): unknown {
   if (!(err instanceof ExecError)) return err;
   if (/Unknown device type|Operation not supported|not supported/iu.test(err.stderr)) {
     const field = conf.vxlan ? 'vxlan' : 'bridge';
-    return new VirtnetError(ErrorCode.unsupportedByKernel, `${field}: this kernel lacks a needed feature (${err.stderr.trim()})`, { cause: err });
+    return new VirtnetError(
+      ErrorCode.unsupportedByKernel,
+      `${field}: this kernel lacks a needed feature (${err.stderr.trim()})`,
+      { cause: err },
+    );
   }
   return err;
 }
@@ -47,7 +51,9 @@ function racedFacts(conf: BridgeConf, facts: PortFacts): PortFacts | undefined {
   const now = linkNames();
   const bridgeExists = facts.bridgeExists || now.has(conf.bridge);
   const vxlanExists = facts.vxlanExists || (conf.vxlan !== undefined && now.has(vxlanLinkName(conf.vxlan.id)));
-  return bridgeExists === facts.bridgeExists && vxlanExists === facts.vxlanExists ? undefined : { ...facts, bridgeExists, vxlanExists };
+  return bridgeExists === facts.bridgeExists && vxlanExists === facts.vxlanExists
+    ? undefined
+    : { ...facts, bridgeExists, vxlanExists };
 }
 
 /**
@@ -58,7 +64,7 @@ function racedFacts(conf: BridgeConf, facts: PortFacts): PortFacts | undefined {
  */
 async function applyPort(conf: BridgeConf, facts: PortFacts): Promise<string | undefined> {
   // Each retry knows of one more existing link, so there are at most two.
-  for (let f = facts; ;) {
+  for (let f = facts; ; ) {
     try {
       const shown = await applyLinkOps(planPort(conf, f).hostOps);
       return shown.at(-1)?.[0]?.address;
@@ -78,17 +84,33 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   const hostVeth = hostVethName(env.containerID, env.ifname);
   const present = linkNames();
   if (present.has(hostVeth)) {
-    throw new VirtnetError(ErrorCode.attachmentExists, `container ${env.containerID} already has interface ${env.ifname} on network ${conf.name} (host veth ${hostVeth}); DEL it first`);
+    throw new VirtnetError(
+      ErrorCode.attachmentExists,
+      `container ${env.containerID} already has interface ${env.ifname} on network ${conf.name} (host veth ${hostVeth}); DEL it first`,
+    );
   }
   // Refusals that need the host's state, still before any side effect.
   const ipamBinary = conf.ipam ? requireIpamPlugin(conf.ipam.type, env, policy) : undefined;
   await checkHostLinks(conf, policy, present);
   const facts: PortFacts = {
-    containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth,
-    hostMac: randomMac(urandom), containerMac: conf.mac ?? randomMac(urandom), bridgeMac: randomMac(urandom),
-    bridgeExists: present.has(conf.bridge), vxlanExists: conf.vxlan ? present.has(vxlanLinkName(conf.vxlan.id)) : false,
+    containerID: env.containerID,
+    ifname: env.ifname,
+    netns: env.netns,
+    hostVeth,
+    hostMac: randomMac(urandom),
+    containerMac: conf.mac ?? randomMac(urandom),
+    bridgeMac: randomMac(urandom),
+    bridgeExists: present.has(conf.bridge),
+    vxlanExists: conf.vxlan ? present.has(vxlanLinkName(conf.vxlan.id)) : false,
   };
-  const record = { containerID: env.containerID, ifname: env.ifname, netns: env.netns, hostVeth, bridge: conf.bridge, ...inFlightMark() };
+  const record = {
+    containerID: env.containerID,
+    ifname: env.ifname,
+    netns: env.netns,
+    hostVeth,
+    bridge: conf.bridge,
+    ...inFlightMark(),
+  };
   // Written first, so GC can release whatever a crash in the middle leaves;
   // its in-flight mark keeps GC away while this ADD runs (issue 11, defect 10).
   writeRecord(conf.dataDir, conf.name, record);
@@ -108,11 +130,22 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
     const tPhase2 = performance.now();
     const bridge = addr.result.interfaces?.[0];
     if (bridge && bridgeMac) bridge.mac = bridgeMac;
-    log.info('added', { containerID: env.containerID, ifname: env.ifname, hostVeth, ips: addr.result.ips?.map((i) => i.address), children: execStats.spawned, ms: { phase1: +(tPhase1 - t0).toFixed(1), phase2: +(tPhase2 - tPhase1).toFixed(1) } });
+    log.info('added', {
+      containerID: env.containerID,
+      ifname: env.ifname,
+      hostVeth,
+      ips: addr.result.ips?.map((i) => i.address),
+      children: execStats.spawned,
+      ms: { phase1: +(tPhase1 - t0).toFixed(1), phase2: +(tPhase2 - tPhase1).toFixed(1) },
+    });
     return addr.result;
   } catch (err) {
     await inside.apply([]).catch(() => undefined);
-    log.error('ADD failed, rolling back', { containerID: env.containerID, ifname: env.ifname, error: (err as Error).message });
+    log.error('ADD failed, rolling back', {
+      containerID: env.containerID,
+      ifname: env.ifname,
+      error: (err as Error).message,
+    });
     // The IPAM release runs even if its ADD failed: the (container, ifname) key is
     // ours alone (duplicates were refused above), and a partial allocation must go.
     // The record goes only once everything is released: while it stays, GC

@@ -70,7 +70,11 @@ function parseVxlan(v: unknown): VxlanConf | undefined {
   const remote = ipField(v, 'remote', 'vxlan.remote');
   const group = ipField(v, 'group', 'vxlan.group');
   const local = ipField(v, 'local', 'vxlan.local');
-  if (remote && group) throw invalid('vxlan', `set either remote ("${remote}") or group ("${group}"), not both; set neither for head-end replication from the node agent's FDB entries`);
+  if (remote && group)
+    throw invalid(
+      'vxlan',
+      `set either remote ("${remote}") or group ("${group}"), not both; set neither for head-end replication from the node agent's FDB entries`,
+    );
   if (group && !isMulticast(group)) throw invalid('vxlan.group', `"${group}" is not a multicast address`);
   const dev = str(v, 'dev', 'vxlan.dev');
   if (dev !== undefined && linkNameProblem(dev)) throw invalid('vxlan.dev', `"${dev}" ${linkNameProblem(dev)}`);
@@ -80,19 +84,23 @@ function parseVxlan(v: unknown): VxlanConf | undefined {
 }
 
 function isMulticast(ip: string): boolean {
-  return familyOf(ip) === 4 ? Number(ip.split('.')[0]) >= 224 && Number(ip.split('.')[0]) <= 239 : ip.toLowerCase().startsWith('ff');
+  return familyOf(ip) === 4
+    ? Number(ip.split('.')[0]) >= 224 && Number(ip.split('.')[0]) <= 239
+    : ip.toLowerCase().startsWith('ff');
 }
 
 function parseVlanTrunk(v: unknown): VlanTrunkEntry[] | undefined {
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.length === 0) throw invalid('vlanTrunk', 'must be a non-empty list of {id} or {minID, maxID}');
+  if (!Array.isArray(v) || v.length === 0)
+    throw invalid('vlanTrunk', 'must be a non-empty list of {id} or {minID, maxID}');
   return v.map((e, i) => {
     const f = `vlanTrunk[${i}]`;
     if (!isObj(e)) throw invalid(f, 'must be an object');
     const id = int(e, 'id', `${f}.id`, 1, 4094);
     const minID = int(e, 'minID', `${f}.minID`, 1, 4094);
     const maxID = int(e, 'maxID', `${f}.maxID`, 1, 4094);
-    if (id !== undefined && (minID !== undefined || maxID !== undefined)) throw invalid(f, 'set id, or minID and maxID, not both');
+    if (id !== undefined && (minID !== undefined || maxID !== undefined))
+      throw invalid(f, 'set id, or minID and maxID, not both');
     if (id !== undefined) return { id };
     if (minID === undefined || maxID === undefined) throw invalid(f, 'needs id, or both minID and maxID');
     if (minID > maxID) throw invalid(f, `minID ${minID} is greater than maxID ${maxID}`);
@@ -111,8 +119,13 @@ export const MAX_MASQ_EXCLUDE = 64;
  */
 function parseMasqExclude(v: unknown): string[] | undefined {
   if (v === undefined) return undefined;
-  if (!Array.isArray(v)) throw invalid('ipMasqExclude', `${showValue(v)} must be a list of CIDRs (e.g. ["10.244.0.0/16", "fd00:10:244::/56"])`);
-  if (v.length > MAX_MASQ_EXCLUDE) throw invalid('ipMasqExclude', `has ${v.length} entries; at most ${MAX_MASQ_EXCLUDE} are allowed`);
+  if (!Array.isArray(v))
+    throw invalid(
+      'ipMasqExclude',
+      `${showValue(v)} must be a list of CIDRs (e.g. ["10.244.0.0/16", "fd00:10:244::/56"])`,
+    );
+  if (v.length > MAX_MASQ_EXCLUDE)
+    throw invalid('ipMasqExclude', `has ${v.length} entries; at most ${MAX_MASQ_EXCLUDE} are allowed`);
   return v.map((e, i) => {
     const f = `ipMasqExclude[${i}]`;
     if (typeof e !== 'string') throw invalid(f, `${showValue(e)} must be a CIDR string`);
@@ -145,21 +158,38 @@ function parseDns(v: unknown): CniDns | undefined {
   const list = (key: string): string[] | undefined => {
     const l = v[key];
     if (l === undefined) return undefined;
-    if (!Array.isArray(l) || !l.every((x) => typeof x === 'string')) throw invalid(`dns.${key}`, 'must be a list of strings');
+    if (!Array.isArray(l) || !l.every((x) => typeof x === 'string'))
+      throw invalid(`dns.${key}`, 'must be a list of strings');
     return l as string[];
   };
   const nameservers = list('nameservers');
-  nameservers?.forEach((n, i) => { if (!isIp(n)) throw invalid(`dns.nameservers[${i}]`, `"${n}" is not an IP address`); });
+  nameservers?.forEach((n, i) => {
+    if (!isIp(n)) throw invalid(`dns.nameservers[${i}]`, `"${n}" is not an IP address`);
+  });
   // domain and search become resolv.conf lines and DHCP search lists: a newline would start a line of its own.
   const domain = str(v, 'domain', 'dns.domain');
   const domainProblem = domain === undefined ? undefined : searchDomainProblem(domain);
   if (domainProblem) throw invalid('dns.domain', `is not a domain name: ${domainProblem}`);
   const search = list('search');
-  search?.forEach((d, i) => { const p = searchDomainProblem(d); if (p) throw invalid(`dns.search[${i}]`, `is not a domain name: ${p}`); });
+  search?.forEach((d, i) => {
+    const p = searchDomainProblem(d);
+    if (p) throw invalid(`dns.search[${i}]`, `is not a domain name: ${p}`);
+  });
   const options = list('options');
   // resolv(5): "options" takes words such as ndots:5, separated by blanks.
-  options?.forEach((o, i) => { if (o === '' || /[\s\p{Cc}]/u.test(o)) throw invalid(`dns.options[${i}]`, `${JSON.stringify(o)} must be one resolv.conf option word, without whitespace or control characters`); });
-  return { ...(nameservers && { nameservers }), ...(domain && { domain }), ...(search && { search }), ...(options && { options }) };
+  options?.forEach((o, i) => {
+    if (o === '' || /[\s\p{Cc}]/u.test(o))
+      throw invalid(
+        `dns.options[${i}]`,
+        `${JSON.stringify(o)} must be one resolv.conf option word, without whitespace or control characters`,
+      );
+  });
+  return {
+    ...(nameservers && { nameservers }),
+    ...(domain && { domain }),
+    ...(search && { search }),
+    ...(options && { options }),
+  };
 }
 
 function parseAttachments(v: unknown, field: string): Attachment[] {
@@ -176,10 +206,16 @@ function parseAttachments(v: unknown, field: string): Attachment[] {
 function requestedMac(raw: Obj, cniArgs: Map<string, string>): string | undefined {
   const rc = isObj(raw.runtimeConfig) ? raw.runtimeConfig : {};
   const argsCni = isObj(raw.args) && isObj(raw.args.cni) ? raw.args.cni : {};
-  for (const [value, field] of [[rc.mac, 'runtimeConfig.mac'], [argsCni.mac, 'args.cni.mac'], [cniArgs.get('MAC'), 'CNI_ARGS MAC']] as const) {
+  for (const [value, field] of [
+    [rc.mac, 'runtimeConfig.mac'],
+    [argsCni.mac, 'args.cni.mac'],
+    [cniArgs.get('MAC'), 'CNI_ARGS MAC'],
+  ] as const) {
     if (value === undefined) continue;
-    if (typeof value !== 'string' || !isMac(value)) throw invalid(field, `"${String(value)}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
-    if (parseInt(value.slice(0, 2), 16) & 1) throw invalid(field, `"${value}" is a multicast MAC; a NIC needs a unicast one`);
+    if (typeof value !== 'string' || !isMac(value))
+      throw invalid(field, `"${String(value)}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+    if (parseInt(value.slice(0, 2), 16) & 1)
+      throw invalid(field, `"${value}" is a multicast MAC; a NIC needs a unicast one`);
     // The kernel refuses it for an Ethernet link (is_valid_ether_addr), after the bridge and veth were made.
     if (/^[0:-]+$/u.test(value)) throw invalid(field, `"${value}" is the all-zero MAC, which no NIC may have`);
     return value.toLowerCase();
@@ -191,11 +227,15 @@ function requestedMac(raw: Obj, cniArgs: Map<string, string>): string | undefine
 function checkRequestedIps(raw: Obj): void {
   const rc = isObj(raw.runtimeConfig) ? raw.runtimeConfig : {};
   const argsCni = isObj(raw.args) && isObj(raw.args.cni) ? raw.args.cni : {};
-  for (const [value, field] of [[rc.ips, 'runtimeConfig.ips'], [argsCni.ips, 'args.cni.ips']] as const) {
+  for (const [value, field] of [
+    [rc.ips, 'runtimeConfig.ips'],
+    [argsCni.ips, 'args.cni.ips'],
+  ] as const) {
     if (value === undefined) continue;
     if (!Array.isArray(value)) throw invalid(field, 'must be a list of IPs or CIDRs');
     value.forEach((ip, i) => {
-      if (typeof ip !== 'string' || !(isIp(ip) || parseCidr(ip))) throw invalid(`${field}[${i}]`, `"${String(ip)}" is not an IP or CIDR`);
+      if (typeof ip !== 'string' || !(isIp(ip) || parseCidr(ip)))
+        throw invalid(`${field}[${i}]`, `"${String(ip)}" is not an IP or CIDR`);
     });
   }
 }
@@ -223,9 +263,31 @@ function decode(stdin: string): Obj {
  * ignored in silence and the network built without it.
  */
 export const KNOWN_FIELDS = [
-  'cniVersion', 'name', 'type', 'ipam', 'dns', 'args', 'runtimeConfig', 'capabilities', 'prevResult', 'deviceID', 'pciBusID',
-  'bridge', 'isGateway', 'isDefaultGateway', 'mtu', 'hairpinMode', 'promiscMode', 'ipMasq', 'ipMasqExclude', 'macspoofchk',
-  'vxlan', 'vlanTrunk', 'vlan', 'logFile', 'dataDir',
+  'cniVersion',
+  'name',
+  'type',
+  'ipam',
+  'dns',
+  'args',
+  'runtimeConfig',
+  'capabilities',
+  'prevResult',
+  'deviceID',
+  'pciBusID',
+  'bridge',
+  'isGateway',
+  'isDefaultGateway',
+  'mtu',
+  'hairpinMode',
+  'promiscMode',
+  'ipMasq',
+  'ipMasqExclude',
+  'macspoofchk',
+  'vxlan',
+  'vlanTrunk',
+  'vlan',
+  'logFile',
+  'dataDir',
 ] as const;
 const VXLAN_FIELDS = ['id', 'remote', 'group', 'local', 'dev', 'port'] as const;
 const DNS_FIELDS = ['nameservers', 'domain', 'search', 'options'] as const;
@@ -233,16 +295,25 @@ const TRUNK_FIELDS = ['id', 'minID', 'maxID'] as const;
 
 function unknownIn(o: unknown, known: readonly string[], prefix: string): string[] {
   if (!isObj(o)) return [];
-  return Object.keys(o).filter((k) => !known.includes(k) && !(prefix === '' && k.startsWith('cni.dev/'))).map((k) => {
-    const hint = didYouMean(k, known);
-    return `${prefix}${k}: unknown field${hint ? ` (did you mean "${hint}"?)` : ''}`;
-  });
+  return Object.keys(o)
+    .filter((k) => !known.includes(k) && !(prefix === '' && k.startsWith('cni.dev/')))
+    .map((k) => {
+      const hint = didYouMean(k, known);
+      return `${prefix}${k}: unknown field${hint ? ` (did you mean "${hint}"?)` : ''}`;
+    });
 }
 
 /** Every unknown key, at the top level and in the objects whose shape is ours. */
 export function unknownFields(raw: Obj): string[] {
-  const trunk = Array.isArray(raw.vlanTrunk) ? raw.vlanTrunk.flatMap((e, i) => unknownIn(e, TRUNK_FIELDS, `vlanTrunk[${i}].`)) : [];
-  return [...unknownIn(raw, KNOWN_FIELDS, ''), ...unknownIn(raw.vxlan, VXLAN_FIELDS, 'vxlan.'), ...unknownIn(raw.dns, DNS_FIELDS, 'dns.'), ...trunk];
+  const trunk = Array.isArray(raw.vlanTrunk)
+    ? raw.vlanTrunk.flatMap((e, i) => unknownIn(e, TRUNK_FIELDS, `vlanTrunk[${i}].`))
+    : [];
+  return [
+    ...unknownIn(raw, KNOWN_FIELDS, ''),
+    ...unknownIn(raw.vxlan, VXLAN_FIELDS, 'vxlan.'),
+    ...unknownIn(raw.dns, DNS_FIELDS, 'dns.'),
+    ...trunk,
+  ];
 }
 
 export function parseConfig(stdin: string, cniArgs: Map<string, string> = new Map()): BridgeConf {
@@ -291,7 +362,11 @@ function requireHostPath(field: string, value: string): void {
   const problem = pathProblem(value);
   if (problem) throw invalid(field, `"${value}" ${problem}`);
   const hidden = value.split('/').find((part) => part.startsWith('.'));
-  if (hidden !== undefined) throw invalid(field, `"${value}" has the part "${hidden}"; no part of a host path may start with "." (the plugin keeps its own files there)`);
+  if (hidden !== undefined)
+    throw invalid(
+      field,
+      `"${value}" has the part "${hidden}"; no part of a host path may start with "." (the plugin keeps its own files there)`,
+    );
 }
 
 function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
@@ -306,17 +381,22 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   const brProblem = linkNameProblem(bridge);
   if (brProblem) throw invalid('bridge', `"${bridge}" is not a valid link name: ${brProblem}`);
   if (raw.vlan !== undefined) {
-    throw new VirtnetError(ErrorCode.unsupportedField, 'vlan: access-VLAN tagging is not supported; it needs bridge VLAN filtering or 8021q (use vlanTrunk to carry tagged frames)');
+    throw new VirtnetError(
+      ErrorCode.unsupportedField,
+      'vlan: access-VLAN tagging is not supported; it needs bridge VLAN filtering or 8021q (use vlanTrunk to carry tagged frames)',
+    );
   }
   const ipam = raw.ipam;
   if (ipam !== undefined && (!isObj(ipam) || (Object.keys(ipam).length > 0 && typeof ipam.type !== 'string'))) {
     throw invalid('ipam.type', 'must name the IPAM plugin (e.g. "host-local")');
   }
   const ipamType = isObj(ipam) ? ipam.type : undefined;
-  if (typeof ipamType === 'string' && !CNI_ID_PATTERN.test(ipamType)) throw invalid('ipam.type', `"${ipamType}" must match ${CNI_ID_PATTERN.source}`);
+  if (typeof ipamType === 'string' && !CNI_ID_PATTERN.test(ipamType))
+    throw invalid('ipam.type', `"${ipamType}" must match ${CNI_ID_PATTERN.source}`);
   const type = typeof raw.type === 'string' ? raw.type : PLUGIN_TYPE;
   // A plugin that delegates IPAM to itself recurses without end (issue 11, defect 1).
-  if (ipamType === type || ipamType === PLUGIN_TYPE) throw invalid('ipam.type', `"${ipamType}" is this plugin itself; name an IPAM plugin such as "host-local"`);
+  if (ipamType === type || ipamType === PLUGIN_TYPE)
+    throw invalid('ipam.type', `"${ipamType}" is this plugin itself; name an IPAM plugin such as "host-local"`);
   const isDefaultGateway = bool(raw, 'isDefaultGateway');
   const logFile = str(raw, 'logFile', 'logFile');
   if (logFile) requireHostPath('logFile', logFile);
@@ -332,17 +412,35 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   const mac = requestedMac(raw, cniArgs);
   const prevResult = raw.prevResult === undefined ? undefined : parseResult(raw.prevResult, cniVersion, 'prevResult');
   const valid = [
-    ...(raw['cni.dev/valid-attachments'] !== undefined ? parseAttachments(raw['cni.dev/valid-attachments'], 'cni.dev/valid-attachments') : []),
-    ...(raw['cni.dev/attachments'] !== undefined ? parseAttachments(raw['cni.dev/attachments'], 'cni.dev/attachments') : []),
+    ...(raw['cni.dev/valid-attachments'] !== undefined
+      ? parseAttachments(raw['cni.dev/valid-attachments'], 'cni.dev/valid-attachments')
+      : []),
+    ...(raw['cni.dev/attachments'] !== undefined
+      ? parseAttachments(raw['cni.dev/attachments'], 'cni.dev/attachments')
+      : []),
   ];
   return {
-    cniVersion, name, type, bridge,
-    isGateway: bool(raw, 'isGateway') || isDefaultGateway, isDefaultGateway,
-    hairpinMode: bool(raw, 'hairpinMode'), promiscMode: bool(raw, 'promiscMode'),
-    ipMasq: bool(raw, 'ipMasq'), macspoofchk: bool(raw, 'macspoofchk'), dataDir, raw,
-    ...(mtu !== undefined && { mtu }), ...(vxlan && { vxlan }), ...(vlanTrunk && { vlanTrunk }), ...(ipMasqExclude && { ipMasqExclude }),
+    cniVersion,
+    name,
+    type,
+    bridge,
+    isGateway: bool(raw, 'isGateway') || isDefaultGateway,
+    isDefaultGateway,
+    hairpinMode: bool(raw, 'hairpinMode'),
+    promiscMode: bool(raw, 'promiscMode'),
+    ipMasq: bool(raw, 'ipMasq'),
+    macspoofchk: bool(raw, 'macspoofchk'),
+    dataDir,
+    raw,
+    ...(mtu !== undefined && { mtu }),
+    ...(vxlan && { vxlan }),
+    ...(vlanTrunk && { vlanTrunk }),
+    ...(ipMasqExclude && { ipMasqExclude }),
     ...(typeof ipamType === 'string' && { ipam: ipam as BridgeConf['ipam'] & object }),
-    ...(dns && { dns }), ...(mac && { mac }), ...(logFile && { logFile }),
-    ...(prevResult && { prevResult }), ...(valid.length && { validAttachments: valid }),
+    ...(dns && { dns }),
+    ...(mac && { mac }),
+    ...(logFile && { logFile }),
+    ...(prevResult && { prevResult }),
+    ...(valid.length && { validAttachments: valid }),
   };
 }

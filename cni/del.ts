@@ -27,7 +27,12 @@ export interface ReleaseOptions {
 }
 
 /** Undo one attachment: IPAM release, host veth (its peer goes with it), nft tables. */
-export async function releaseAttachment(conf: BridgeConf, env: CniEnv, rec: AttachmentRecord, opts: ReleaseOptions): Promise<void> {
+export async function releaseAttachment(
+  conf: BridgeConf,
+  env: CniEnv,
+  rec: AttachmentRecord,
+  opts: ReleaseOptions,
+): Promise<void> {
   const rulesConf = opts.allRules ? { ...conf, macspoofchk: true, ipMasq: true } : conf;
   // The three steps are independent, so their child processes run in parallel.
   await settled([
@@ -44,8 +49,11 @@ export async function releaseAttachment(conf: BridgeConf, env: CniEnv, rec: Atta
 
 export async function cmdDel(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<void> {
   const rec: AttachmentRecord = {
-    containerID: env.containerID, ifname: env.ifname, netns: env.netns,
-    hostVeth: hostVethName(env.containerID, env.ifname), bridge: conf.bridge,
+    containerID: env.containerID,
+    ifname: env.ifname,
+    netns: env.netns,
+    hostVeth: hostVethName(env.containerID, env.ifname),
+    bridge: conf.bridge,
   };
   await releaseAttachment(conf, env, rec, { ipam: true, log, policy });
   removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname);

@@ -22,7 +22,10 @@ export function delegateDepth(env: NodeJS.ProcessEnv): number {
   const text = env[DELEGATE_DEPTH_ENV];
   if (text === undefined || text === '') return 0;
   if (!/^\d{1,3}$/u.test(text)) {
-    throw new VirtnetError(ErrorCode.badEnvironment, `${DELEGATE_DEPTH_ENV}: "${text}" must be a small non-negative integer`);
+    throw new VirtnetError(
+      ErrorCode.badEnvironment,
+      `${DELEGATE_DEPTH_ENV}: "${text}" must be a small non-negative integer`,
+    );
   }
   return Number(text);
 }
@@ -31,7 +34,10 @@ export function delegateDepth(env: NodeJS.ProcessEnv): number {
 export function requireDepthWithinCap(env: NodeJS.ProcessEnv): void {
   const depth = delegateDepth(env);
   if (depth > MAX_DELEGATE_DEPTH) {
-    throw new VirtnetError(ErrorCode.delegateTooDeep, `${DELEGATE_DEPTH_ENV}: delegate chain is ${depth} levels deep, more than the cap of ${MAX_DELEGATE_DEPTH}; a plugin is delegating to itself`);
+    throw new VirtnetError(
+      ErrorCode.delegateTooDeep,
+      `${DELEGATE_DEPTH_ENV}: delegate chain is ${depth} levels deep, more than the cap of ${MAX_DELEGATE_DEPTH}; a plugin is delegating to itself`,
+    );
   }
 }
 
@@ -65,5 +71,7 @@ export const MAX_LOGGED_STDERR = 4096;
 
 export function boundedStderr(stderr: string): string {
   const t = stderr.trim();
-  return t.length <= MAX_LOGGED_STDERR ? t : `${t.slice(0, MAX_LOGGED_STDERR)}… (${t.length - MAX_LOGGED_STDERR} more characters)`;
+  return t.length <= MAX_LOGGED_STDERR
+    ? t
+    : `${t.slice(0, MAX_LOGGED_STDERR)}… (${t.length - MAX_LOGGED_STDERR} more characters)`;
 }

@@ -4,7 +4,13 @@
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { isIp, parseCidr } from '../lib/cidr.ts';
-import { containerIdProblem, dns1123LabelProblem, dns1123SubdomainProblem, KERNEL_OWNED_IFNAMES, linkNameProblem } from '../lib/names.ts';
+import {
+  containerIdProblem,
+  dns1123LabelProblem,
+  dns1123SubdomainProblem,
+  KERNEL_OWNED_IFNAMES,
+  linkNameProblem,
+} from '../lib/names.ts';
 
 export type Verb = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'GC' | 'STATUS';
 
@@ -27,7 +33,15 @@ const REQUIRED: Record<Verb, string[]> = {
 };
 
 /** CNI_ARGS keys this plugin understands; others need IgnoreUnknown (SPEC.md "CNI_ARGS"). */
-const KNOWN_ARGS = new Set(['IgnoreUnknown', 'MAC', 'IP', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
+const KNOWN_ARGS = new Set([
+  'IgnoreUnknown',
+  'MAC',
+  'IP',
+  'K8S_POD_NAMESPACE',
+  'K8S_POD_NAME',
+  'K8S_POD_INFRA_CONTAINER_ID',
+  'K8S_POD_UID',
+]);
 
 /** An absolute path with plain characters and no ".." segment. */
 export function pathProblem(p: string): string | undefined {
@@ -62,7 +76,9 @@ function argProblem(key: string, value: string): string | undefined {
       // The reference IPAM plugins read IP as what to assign: static a comma-separated list of CIDRs, host-local
       // the IP to request. Both forms are accepted here; each entry must parse.
       const bad = value.split(',').find((ip) => !(isIp(ip) || parseCidr(ip)));
-      return bad === undefined ? undefined : `${JSON.stringify(bad.slice(0, 100))} is not an IP address or CIDR (IP is a comma-separated list of them)`;
+      return bad === undefined
+        ? undefined
+        : `${JSON.stringify(bad.slice(0, 100))} is not an IP address or CIDR (IP is a comma-separated list of them)`;
     }
     default:
       return undefined;
@@ -73,7 +89,11 @@ function parseArgs(text: string): Map<string, string> {
   const args = new Map<string, string>();
   if (!text) return args;
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_CNI_ARGS_BYTES) throw new VirtnetError(ErrorCode.badEnvironment, `CNI_ARGS: is ${bytes} bytes; it may hold at most ${MAX_CNI_ARGS_BYTES}`);
+  if (bytes > MAX_CNI_ARGS_BYTES)
+    throw new VirtnetError(
+      ErrorCode.badEnvironment,
+      `CNI_ARGS: is ${bytes} bytes; it may hold at most ${MAX_CNI_ARGS_BYTES}`,
+    );
   for (const pair of text.split(';')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
@@ -83,7 +103,10 @@ function parseArgs(text: string): Map<string, string> {
   const ignore = ['1', 'true'].includes((args.get('IgnoreUnknown') ?? '').toLowerCase());
   const unknown = [...args.keys()].filter((k) => !KNOWN_ARGS.has(k));
   if (unknown.length && !ignore) {
-    throw new VirtnetError(ErrorCode.badEnvironment, `CNI_ARGS: unknown key ${unknown.join(', ')} (set IgnoreUnknown=1 to allow it)`);
+    throw new VirtnetError(
+      ErrorCode.badEnvironment,
+      `CNI_ARGS: unknown key ${unknown.join(', ')} (set IgnoreUnknown=1 to allow it)`,
+    );
   }
   for (const [key, value] of args) {
     const problem = KNOWN_ARGS.has(key) ? argProblem(key, value) : undefined;
@@ -96,14 +119,18 @@ function parseArgs(text: string): Map<string, string> {
 function ifnameProblem(ifname: string): string | undefined {
   const problem = linkNameProblem(ifname);
   if (problem) return problem;
-  if (KERNEL_OWNED_IFNAMES.has(ifname)) return 'is a link every network namespace already has (the loopback or a fallback tunnel device); name the interface otherwise';
+  if (KERNEL_OWNED_IFNAMES.has(ifname))
+    return 'is a link every network namespace already has (the loopback or a fallback tunnel device); name the interface otherwise';
   return undefined;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
   const verb = env.CNI_COMMAND ?? '';
   if (!Object.hasOwn(REQUIRED, verb)) {
-    throw new VirtnetError(ErrorCode.badEnvironment, `CNI_COMMAND: unknown verb "${verb}"; expected one of ${Object.keys(REQUIRED).join(', ')}`);
+    throw new VirtnetError(
+      ErrorCode.badEnvironment,
+      `CNI_COMMAND: unknown verb "${verb}"; expected one of ${Object.keys(REQUIRED).join(', ')}`,
+    );
   }
   const missing = REQUIRED[verb as Verb].filter((k) => !env[k]);
   if (missing.length) {

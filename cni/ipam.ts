@@ -37,14 +37,25 @@ export function findPlugin(type: string, path: readonly string[]): string | unde
  * or when it is this plugin under another name (a symlink or hard link),
  * which would recurse.
  */
-export function requireIpamPlugin(type: string, env: CniEnv, policy: Pick<NodePolicy, 'allowedIpam' | 'source'>): string {
+export function requireIpamPlugin(
+  type: string,
+  env: CniEnv,
+  policy: Pick<NodePolicy, 'allowedIpam' | 'source'>,
+): string {
   const refused = ipamTypeProblem(type, policy);
   if (refused) throw new VirtnetError(ErrorCode.invalidConfig, refused);
   const found = findPlugin(type, env.path);
   if (!found) {
-    throw new VirtnetError(ErrorCode.invalidConfig, `ipam.type: plugin "${type}" not found in CNI_PATH (${env.path.join(':')})`);
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `ipam.type: plugin "${type}" not found in CNI_PATH (${env.path.join(':')})`,
+    );
   }
-  if (isSelf(found)) throw new VirtnetError(ErrorCode.invalidConfig, `ipam.type: "${type}" (${found}) is this plugin itself; name an IPAM plugin such as "host-local"`);
+  if (isSelf(found))
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `ipam.type: "${type}" (${found}) is this plugin itself; name an IPAM plugin such as "host-local"`,
+    );
   return found;
 }
 
@@ -70,7 +81,10 @@ export async function delegateVersions(binary: string, dataDir: string): Promise
   }
   const hit = cache[key];
   if (hit) return hit;
-  const { stdout } = await exec([binary], { env: delegateEnv({}, { CNI_COMMAND: 'VERSION' }), input: '{"cniVersion":"1.1.0"}' });
+  const { stdout } = await exec([binary], {
+    env: delegateEnv({}, { CNI_COMMAND: 'VERSION' }),
+    input: '{"cniVersion":"1.1.0"}',
+  });
   const versions = (JSON.parse(stdout) as { supportedVersions?: string[] }).supportedVersions ?? [];
   mkdirPrivate(join(cacheFile, '..'));
   // A cache that is rebuilt by asking again: atomic, but no fsync on the ADD's path.
@@ -99,7 +113,6 @@ export function ipamStdin(raw: Readonly<Record<string, unknown>>, version: strin
   return stdin;
 }
 
-
 export interface IpamCall {
   conf: BridgeConf;
   env: CniEnv;
@@ -110,14 +123,21 @@ export interface IpamCall {
 }
 
 /** Run the IPAM delegate for `verb`; returns the parsed result for ADD. */
-export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, attachment?: { containerID: string; ifname: string }): Promise<CniResult | undefined> {
+export async function execIpam(
+  verb: Exclude<Verb, 'VERSION'>,
+  call: IpamCall,
+  attachment?: { containerID: string; ifname: string },
+): Promise<CniResult | undefined> {
   const { conf, env, log } = call;
   if (!conf.ipam) return undefined;
   const binary = call.binary ?? requireIpamPlugin(conf.ipam.type, env, call.policy);
   const versions = await delegateVersions(binary, conf.dataDir);
   const version = clampVersion(conf.cniVersion, versions);
   if (!version) {
-    throw new VirtnetError(ErrorCode.incompatibleVersion, `ipam.type: plugin "${conf.ipam.type}" supports ${JSON.stringify(versions)}, none at or below cniVersion ${conf.cniVersion}`);
+    throw new VirtnetError(
+      ErrorCode.incompatibleVersion,
+      `ipam.type: plugin "${conf.ipam.type}" supports ${JSON.stringify(versions)}, none at or below cniVersion ${conf.cniVersion}`,
+    );
   }
   // GC and STATUS exist since 1.1.0; an older delegate has nothing to do for them.
   if ((verb === 'GC' || verb === 'STATUS') && compareVersions(version, '1.1.0') < 0) return undefined;
@@ -147,6 +167,9 @@ export async function execIpam(verb: Exclude<Verb, 'VERSION'>, call: IpamCall, a
   try {
     return parseResult(JSON.parse(res.stdout), version, `ipam plugin "${conf.ipam.type}" result`);
   } catch (e) {
-    throw new VirtnetError(ErrorCode.decodeFailure, `ipam plugin "${conf.ipam.type}" returned an unreadable result: ${(e as Error).message}`);
+    throw new VirtnetError(
+      ErrorCode.decodeFailure,
+      `ipam plugin "${conf.ipam.type}" returned an unreadable result: ${(e as Error).message}`,
+    );
   }
 }

@@ -29,7 +29,8 @@ export interface LogOptions {
   maxBytes?: number;
 }
 
-const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const OPEN_FLAGS =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 export const LOG_FILE_MODE = 0o600;
 
 function openLog(file: string): number {

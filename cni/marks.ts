@@ -67,11 +67,23 @@ async function settledAlias(link: string, viaSysfs: boolean): Promise<string> {
   }
 }
 
-async function requireUsable(field: string, link: string, policy: NodePolicy, present: ReadonlySet<string>, listable: boolean, viaSysfs: () => boolean): Promise<void> {
+async function requireUsable(
+  field: string,
+  link: string,
+  policy: NodePolicy,
+  present: ReadonlySet<string>,
+  listable: boolean,
+  viaSysfs: () => boolean,
+): Promise<void> {
   if (!present.has(link) || (listable && policy.allowedBridges.includes(link))) return;
   if ((await settledAlias(link, viaSysfs())) === LINK_MARK) return;
-  const how = listable ? `; the node admin may allow it by listing it in allowedBridges (node policy: ${policy.source})` : '';
-  throw new VirtnetError(ErrorCode.invalidConfig, `${field}: link "${link}" exists and virtnet did not create it (its alias is not "${LINK_MARK}"), so no network may use it${how}`);
+  const how = listable
+    ? `; the node admin may allow it by listing it in allowedBridges (node policy: ${policy.source})`
+    : '';
+  throw new VirtnetError(
+    ErrorCode.invalidConfig,
+    `${field}: link "${link}" exists and virtnet did not create it (its alias is not "${LINK_MARK}"), so no network may use it${how}`,
+  );
 }
 
 /** The bridge a link is a port of ('' when none): from sysfs's master link when sysfs is ours, else from ip(8). */
@@ -93,17 +105,28 @@ async function linkMaster(name: string, viaSysfs: boolean): Promise<string> {
  * network naming the VNI with another bridge would get ports on a bridge
  * that reaches no other node, silently. Refused, naming both bridges.
  */
-async function requireVxlanOnBridge(conf: BridgeConf, present: ReadonlySet<string>, viaSysfs: () => boolean): Promise<void> {
+async function requireVxlanOnBridge(
+  conf: BridgeConf,
+  present: ReadonlySet<string>,
+  viaSysfs: () => boolean,
+): Promise<void> {
   if (!conf.vxlan) return;
   const dev = vxlanLinkName(conf.vxlan.id);
   if (!present.has(dev)) return;
   const master = await linkMaster(dev, viaSysfs());
   if (master === '' || master === conf.bridge) return;
-  throw new VirtnetError(ErrorCode.invalidConfig, `vxlan.id: VNI ${conf.vxlan.id}'s device ${dev} is a port of bridge "${master}", not of "${conf.bridge}"; a VNI is one L2 network, so every network on it must name bridge "${master}"`);
+  throw new VirtnetError(
+    ErrorCode.invalidConfig,
+    `vxlan.id: VNI ${conf.vxlan.id}'s device ${dev} is a port of bridge "${master}", not of "${conf.bridge}"; a VNI is one L2 network, so every network on it must name bridge "${master}"`,
+  );
 }
 
 /** Refuse an existing bridge or VXLAN device that is neither virtnet's nor allowed by the admin. */
-export async function checkHostLinks(conf: BridgeConf, policy: NodePolicy, present: ReadonlySet<string>): Promise<void> {
+export async function checkHostLinks(
+  conf: BridgeConf,
+  policy: NodePolicy,
+  present: ReadonlySet<string>,
+): Promise<void> {
   // Decided once, against a fresh list of links: concurrent ADDs keep adding veths, so `present` soon differs.
   let viaSysfs: boolean | undefined;
   const sysfs = () => (viaSysfs ??= sysfsIsOurs(linkNames()));

@@ -80,10 +80,21 @@ export function planPort(conf: BridgeConf, f: PortFacts): PortPlan {
   const mtu = conf.mtu ?? DEFAULT_MTU;
   const hostOps: LinkOp[] = [];
   if (!f.bridgeExists) {
-    hostOps.push({ op: 'bridge-add', name: conf.bridge, mac: f.bridgeMac, ...(conf.mtu !== undefined && { mtu: conf.mtu }) });
+    hostOps.push({
+      op: 'bridge-add',
+      name: conf.bridge,
+      mac: f.bridgeMac,
+      ...(conf.mtu !== undefined && { mtu: conf.mtu }),
+    });
   }
   // The mark goes on right after the create, in the same batch (marks.ts says why not in it).
-  hostOps.push({ op: 'link-set', name: conf.bridge, up: true, ...(!f.bridgeExists && { alias: LINK_MARK }), ...(conf.promiscMode && { promisc: true }) });
+  hostOps.push({
+    op: 'link-set',
+    name: conf.bridge,
+    up: true,
+    ...(!f.bridgeExists && { alias: LINK_MARK }),
+    ...(conf.promiscMode && { promisc: true }),
+  });
   // One VXLAN device per VNI on the node, shared by every attachment and
   // network that names the VNI, and kept when the last attachment goes (DEL
   // removes only the veth): with head-end replication (neither remote nor
@@ -92,12 +103,30 @@ export function planPort(conf: BridgeConf, f: PortFacts): PortPlan {
     const v = conf.vxlan;
     const name = vxlanLinkName(v.id);
     hostOps.push(
-      { op: 'vxlan-add', name, id: v.id, dstPort: v.port, ...(v.remote && { remote: v.remote }), ...(v.group && { group: v.group }), ...(v.local && { local: v.local }), ...(v.dev && { dev: v.dev }), ...(conf.mtu !== undefined && { mtu: conf.mtu }) },
+      {
+        op: 'vxlan-add',
+        name,
+        id: v.id,
+        dstPort: v.port,
+        ...(v.remote && { remote: v.remote }),
+        ...(v.group && { group: v.group }),
+        ...(v.local && { local: v.local }),
+        ...(v.dev && { dev: v.dev }),
+        ...(conf.mtu !== undefined && { mtu: conf.mtu }),
+      },
       { op: 'link-set', name, master: conf.bridge, alias: LINK_MARK, up: true },
     );
   }
   hostOps.push(
-    { op: 'veth-add', name: f.hostVeth, mtu, mac: f.hostMac, peer: f.ifname, peerMac: f.containerMac, peerNetns: f.netns },
+    {
+      op: 'veth-add',
+      name: f.hostVeth,
+      mtu,
+      mac: f.hostMac,
+      peer: f.ifname,
+      peerMac: f.containerMac,
+      peerNetns: f.netns,
+    },
     { op: 'link-set', name: f.hostVeth, master: conf.bridge, alias: `virtnet/${conf.name}/${f.containerID}`, up: true },
   );
   if (conf.hairpinMode) hostOps.push({ op: 'bridge-port', name: f.hostVeth, hairpin: true });
@@ -109,7 +138,12 @@ export function planPort(conf: BridgeConf, f: PortFacts): PortPlan {
  * @param gatewayPresent tells whether the bridge already holds a gateway
  *   address (cidr "gw/prefix"), so that later pods skip a host exec.
  */
-export function planAddressing(conf: BridgeConf, f: PortFacts, ipam: CniResult | undefined, gatewayPresent: (cidr: string) => boolean): AddressPlan {
+export function planAddressing(
+  conf: BridgeConf,
+  f: PortFacts,
+  ipam: CniResult | undefined,
+  gatewayPresent: (cidr: string) => boolean,
+): AddressPlan {
   const mtu = conf.mtu ?? DEFAULT_MTU;
   const ips = gatewaysOf(conf, ipam?.ips ?? []);
   const routes = routesOf(conf, ips, ipam?.routes ?? []);
@@ -120,20 +154,37 @@ export function planAddressing(conf: BridgeConf, f: PortFacts, ipam: CniResult |
       const cidr = parseCidr(ip.address);
       if (!cidr || !ip.gateway) continue;
       const gw = `${ip.gateway}/${cidr.prefix}`;
-      if (!gatewayPresent(gw)) gatewayOps.push({ op: 'addr-add', replace: true, dev: conf.bridge, cidr: gw, ...(cidr.family === 6 && { nodad: true }) });
+      if (!gatewayPresent(gw))
+        gatewayOps.push({
+          op: 'addr-add',
+          replace: true,
+          dev: conf.bridge,
+          cidr: gw,
+          ...(cidr.family === 6 && { nodad: true }),
+        });
       // A gateway forwards (ip-sysctl.txt: ip_forward, conf/all/forwarding).
       sysctls[cidr.family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'] = '1';
     }
   }
-  const containerOps: LinkOp[] = ips.map((ip) => ({ op: 'addr-add', dev: f.ifname, cidr: ip.address, ...(ip.address.includes(':') && { nodad: true }) }));
+  const containerOps: LinkOp[] = ips.map((ip) => ({
+    op: 'addr-add',
+    dev: f.ifname,
+    cidr: ip.address,
+    ...(ip.address.includes(':') && { nodad: true }),
+  }));
   containerOps.push({ op: 'link-set', name: f.ifname, up: true });
   for (const r of routes) {
     const family = familyOf(parseCidr(r.dst)?.address ?? '') ?? 4;
     const via = r.gw ?? ips.find((ip) => ip.gateway && familyOf(ip.gateway) === family)?.gateway;
     containerOps.push({
-      op: 'route-add', dst: r.dst, dev: f.ifname, ...(via && { via }),
-      ...(r.priority !== undefined && { metric: r.priority }), ...(r.table !== undefined && { table: r.table }),
-      ...(r.mtu !== undefined && { mtu: r.mtu }), ...(r.advmss !== undefined && { advmss: r.advmss }),
+      op: 'route-add',
+      dst: r.dst,
+      dev: f.ifname,
+      ...(via && { via }),
+      ...(r.priority !== undefined && { metric: r.priority }),
+      ...(r.table !== undefined && { table: r.table }),
+      ...(r.mtu !== undefined && { mtu: r.mtu }),
+      ...(r.advmss !== undefined && { advmss: r.advmss }),
       ...(r.scope !== undefined && { scope: r.scope }),
     });
   }
@@ -146,7 +197,7 @@ export function planAddressing(conf: BridgeConf, f: PortFacts, ipam: CniResult |
     ],
     ips,
     routes,
-    dns: ipam?.dns && Object.keys(ipam.dns).length ? ipam.dns : conf.dns ?? {},
+    dns: ipam?.dns && Object.keys(ipam.dns).length ? ipam.dns : (conf.dns ?? {}),
   };
   return { containerOps, gatewayOps, nft: masqueradeRules(conf, f.hostVeth, ips), sysctls, result };
 }

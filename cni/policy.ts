@@ -55,7 +55,13 @@ const POLICY_KEYS = ['dataRoots', 'logRoot', 'allowedBridges', 'allowedIpam', 'm
 export const DEFAULT_ALLOWED_IPAM: readonly string[] = ['host-local', 'static', 'dhcp', 'whereabouts'];
 
 export function defaultPolicy(): NodePolicy {
-  return { source: 'defaults', dataRoots: [DEFAULT_DATA_DIR], allowedBridges: [], allowedIpam: [...DEFAULT_ALLOWED_IPAM], maxLogBytes: DEFAULT_MAX_LOG_BYTES };
+  return {
+    source: 'defaults',
+    dataRoots: [DEFAULT_DATA_DIR],
+    allowedBridges: [],
+    allowedIpam: [...DEFAULT_ALLOWED_IPAM],
+    maxLogBytes: DEFAULT_MAX_LOG_BYTES,
+  };
 }
 
 function policyError(source: string, field: string, rule: string): VirtnetError {
@@ -68,8 +74,14 @@ function cleanPath(source: string, field: string, v: unknown): string {
   if (problem) throw policyError(source, field, `"${v}" ${problem}`);
   const path = normalise(v);
   // "/" would let a NAD pick any host path; a dot part would refuse every path below it (config.ts).
-  if (path === '/') throw policyError(source, field, '"/" would allow every host path; name the directories virtnet may use');
-  if (path.split('/').some((part) => part.startsWith('.'))) throw policyError(source, field, `"${v}" has a part starting with "."; configs may name no such path, so nothing under it could be used`);
+  if (path === '/')
+    throw policyError(source, field, '"/" would allow every host path; name the directories virtnet may use');
+  if (path.split('/').some((part) => part.startsWith('.')))
+    throw policyError(
+      source,
+      field,
+      `"${v}" has a part starting with "."; configs may name no such path, so nothing under it could be used`,
+    );
   return path;
 }
 
@@ -81,17 +93,23 @@ export function parsePolicy(text: string, source: string): NodePolicy {
   } catch (e) {
     throw policyError(source, '(root)', `not valid JSON (${(e as Error).message})`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw policyError(source, '(root)', 'must be a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw policyError(source, '(root)', 'must be a JSON object');
   const o = raw as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if ((POLICY_KEYS as readonly string[]).includes(key)) continue;
     const hint = didYouMean(key, POLICY_KEYS);
-    throw policyError(source, key, `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}; known: ${POLICY_KEYS.join(', ')}`);
+    throw policyError(
+      source,
+      key,
+      `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}; known: ${POLICY_KEYS.join(', ')}`,
+    );
   }
   const policy = defaultPolicy();
   policy.source = source;
   if (o.dataRoots !== undefined) {
-    if (!Array.isArray(o.dataRoots) || o.dataRoots.length === 0) throw policyError(source, 'dataRoots', 'must be a non-empty list of absolute paths');
+    if (!Array.isArray(o.dataRoots) || o.dataRoots.length === 0)
+      throw policyError(source, 'dataRoots', 'must be a non-empty list of absolute paths');
     policy.dataRoots = o.dataRoots.map((r, i) => cleanPath(source, `dataRoots[${i}]`, r));
   }
   if (o.logRoot !== undefined) policy.logRoot = cleanPath(source, 'logRoot', o.logRoot);
@@ -108,7 +126,11 @@ export function parsePolicy(text: string, source: string): NodePolicy {
   if (o.maxLogBytes !== undefined) {
     const n = o.maxLogBytes;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < MIN_LOG_BYTES || n > MAX_LOG_BYTES) {
-      throw policyError(source, 'maxLogBytes', `${JSON.stringify(n)} must be an integer from ${MIN_LOG_BYTES} to ${MAX_LOG_BYTES}`);
+      throw policyError(
+        source,
+        'maxLogBytes',
+        `${JSON.stringify(n)} must be an integer from ${MIN_LOG_BYTES} to ${MAX_LOG_BYTES}`,
+      );
     }
     policy.maxLogBytes = n;
   }
@@ -121,8 +143,14 @@ function parseAllowedIpam(source: string, v: unknown): string[] {
     const field = `allowedIpam[${i}]`;
     if (typeof t !== 'string') throw policyError(source, field, 'must be a string (a plugin name)');
     // The name is joined to each CNI_PATH directory (cni/ipam.ts findPlugin): a plain file name only.
-    if (!CNI_ID_PATTERN.test(t)) throw policyError(source, field, `${JSON.stringify(t)} must match ${CNI_ID_PATTERN.source} (a plugin's file name in CNI_PATH)`);
-    if (t === PLUGIN_TYPE) throw policyError(source, field, `"${t}" is this plugin itself, which would delegate to itself`);
+    if (!CNI_ID_PATTERN.test(t))
+      throw policyError(
+        source,
+        field,
+        `${JSON.stringify(t)} must match ${CNI_ID_PATTERN.source} (a plugin's file name in CNI_PATH)`,
+      );
+    if (t === PLUGIN_TYPE)
+      throw policyError(source, field, `"${t}" is this plugin itself, which would delegate to itself`);
     return t;
   });
 }
@@ -143,7 +171,10 @@ export function loadPolicy(env: NodeJS.ProcessEnv): NodePolicy {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !named) return defaultPolicy();
-    throw new VirtnetError(ErrorCode.badEnvironment, `${named ? POLICY_ENV : 'node policy'}: cannot read "${file}": ${(e as Error).message}`);
+    throw new VirtnetError(
+      ErrorCode.badEnvironment,
+      `${named ? POLICY_ENV : 'node policy'}: cannot read "${file}": ${(e as Error).message}`,
+    );
   }
   return parsePolicy(text, file);
 }
@@ -201,8 +232,14 @@ function walkProblem(field: string, value: string, path: string, root: string): 
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (typeof code !== 'string') throw e;
-    const rule = code === 'ENOTDIR' ? 'a part of it below the root is not a directory' : `it cannot be examined (${(e as Error).message})`;
-    throw new VirtnetError(ErrorCode.invalidConfig, `${field}: "${value}" is refused: ${rule}; it must be a directory path below ${root} (${code})`);
+    const rule =
+      code === 'ENOTDIR'
+        ? 'a part of it below the root is not a directory'
+        : `it cannot be examined (${(e as Error).message})`;
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `${field}: "${value}" is refused: ${rule}; it must be a directory path below ${root} (${code})`,
+    );
   }
 }
 
@@ -210,10 +247,17 @@ function requireUnder(field: string, value: string, roots: readonly string[], wh
   const p = normalise(value);
   const root = roots.find((r) => isUnder(p, r));
   if (!root) {
-    throw new VirtnetError(ErrorCode.invalidConfig, `${field}: "${value}" is outside the ${what} the node admin allows: ${JSON.stringify(roots)} (node policy: ${policy.source})`);
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `${field}: "${value}" is outside the ${what} the node admin allows: ${JSON.stringify(roots)} (node policy: ${policy.source})`,
+    );
   }
   const link = walkProblem(field, value, p, root);
-  if (link) throw new VirtnetError(ErrorCode.invalidConfig, `${field}: "${value}" passes through a symbolic link (${link}); symlinks below ${root} are refused`);
+  if (link)
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `${field}: "${value}" passes through a symbolic link (${link}); symlinks below ${root} are refused`,
+    );
 }
 
 /** Every host path the config names, against the policy; before any side effect. */
@@ -221,21 +265,33 @@ export function checkPaths(conf: BridgeConf, policy: NodePolicy): void {
   requireUnder('dataDir', conf.dataDir, policy.dataRoots, 'data roots', policy);
   const ipamDir = conf.ipam?.dataDir;
   if (ipamDir !== undefined) {
-    if (typeof ipamDir !== 'string') throw new VirtnetError(ErrorCode.invalidConfig, 'ipam.dataDir: must be a string (an absolute path)');
+    if (typeof ipamDir !== 'string')
+      throw new VirtnetError(ErrorCode.invalidConfig, 'ipam.dataDir: must be a string (an absolute path)');
     const problem = pathProblem(ipamDir);
     if (problem) throw new VirtnetError(ErrorCode.invalidConfig, `ipam.dataDir: "${ipamDir}" ${problem}`);
     requireUnder('ipam.dataDir', ipamDir, policy.dataRoots, 'data roots', policy);
   }
   if (conf.logFile !== undefined) {
     if (!policy.logRoot) {
-      throw new VirtnetError(ErrorCode.invalidConfig, `logFile: "${conf.logFile}" is refused: the node admin set no logRoot (node policy: ${policy.source}), so the plugin logs to stderr only`);
+      throw new VirtnetError(
+        ErrorCode.invalidConfig,
+        `logFile: "${conf.logFile}" is refused: the node admin set no logRoot (node policy: ${policy.source}), so the plugin logs to stderr only`,
+      );
     }
-    if (normalise(conf.logFile) === policy.logRoot) throw new VirtnetError(ErrorCode.invalidConfig, `logFile: "${conf.logFile}" is the log root itself, not a file under it`);
+    if (normalise(conf.logFile) === policy.logRoot)
+      throw new VirtnetError(
+        ErrorCode.invalidConfig,
+        `logFile: "${conf.logFile}" is the log root itself, not a file under it`,
+      );
     requireUnder('logFile', conf.logFile, [policy.logRoot], 'log root', policy);
     // A log appended to a record file, a host-local lease or the version cache would corrupt it.
     const logPath = normalise(conf.logFile);
     const dataRoot = policy.dataRoots.find((r) => isUnder(logPath, r));
-    if (dataRoot) throw new VirtnetError(ErrorCode.invalidConfig, `logFile: "${conf.logFile}" lies under the data root ${dataRoot}; a log must not share a directory tree with plugin state (node policy: ${policy.source})`);
+    if (dataRoot)
+      throw new VirtnetError(
+        ErrorCode.invalidConfig,
+        `logFile: "${conf.logFile}" lies under the data root ${dataRoot}; a log must not share a directory tree with plugin state (node policy: ${policy.source})`,
+      );
   }
 }
 

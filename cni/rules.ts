@@ -36,14 +36,26 @@ export function portFilterRules(conf: BridgeConf, hostVeth: string, containerMac
   cmds.push(chain('bridge', t, 'from_port', 'filter', 'prerouting', -200));
   const fromPort = match(meta('iifname'), '==', hostVeth);
   if (conf.macspoofchk) {
-    cmds.push(rule('bridge', t, 'from_port', [fromPort, match({ payload: { protocol: 'ether', field: 'saddr' } }, '!=', containerMac), { drop: null }]));
+    cmds.push(
+      rule('bridge', t, 'from_port', [
+        fromPort,
+        match({ payload: { protocol: 'ether', field: 'saddr' } }, '!=', containerMac),
+        { drop: null },
+      ]),
+    );
   }
   if (conf.vlanTrunk) {
     const vid = { payload: { protocol: 'vlan', field: 'id' } };
     cmds.push(rule('bridge', t, 'from_port', [fromPort, match(vid, '!=', trunkSet(conf)), { drop: null }]));
     // postrouting sees every frame the bridge sends out of the port.
     cmds.push(chain('bridge', t, 'to_port', 'filter', 'postrouting', 200));
-    cmds.push(rule('bridge', t, 'to_port', [match(meta('oifname'), '==', hostVeth), match(vid, '!=', trunkSet(conf)), { drop: null }]));
+    cmds.push(
+      rule('bridge', t, 'to_port', [
+        match(meta('oifname'), '==', hostVeth),
+        match(vid, '!=', trunkSet(conf)),
+        { drop: null },
+      ]),
+    );
   }
   return cmds;
 }
@@ -59,7 +71,9 @@ const MULTICAST: Record<Family, ParsedCidr | undefined> = { 4: parseCidr('224.0.
  */
 export function unmasqueradedSet(conf: BridgeConf, own: ParsedCidr): ParsedCidr[] {
   const extra = (conf.ipMasqExclude ?? []).flatMap((text) => parseCidr(text) ?? []);
-  const all = [own, MULTICAST[own.family], ...extra].filter((c): c is ParsedCidr => c !== undefined && c.family === own.family);
+  const all = [own, MULTICAST[own.family], ...extra].filter(
+    (c): c is ParsedCidr => c !== undefined && c.family === own.family,
+  );
   return all.filter((c, i) => !all.some((d, j) => j !== i && cidrContains(d, c) && (d.prefix < c.prefix || j < i)));
 }
 
@@ -77,11 +91,13 @@ export function masqueradeRules(conf: BridgeConf, hostVeth: string, ips: readonl
     if (!c) continue;
     const proto = c.family === 4 ? 'ip' : 'ip6';
     const keep = unmasqueradedSet(conf, c).map((d) => ({ prefix: { addr: d.network, len: d.prefix } }));
-    cmds.push(rule('inet', t, 'postrouting', [
-      match({ payload: { protocol: proto, field: 'saddr' } }, '==', c.address),
-      match({ payload: { protocol: proto, field: 'daddr' } }, '!=', { set: keep }),
-      { masquerade: null },
-    ]));
+    cmds.push(
+      rule('inet', t, 'postrouting', [
+        match({ payload: { protocol: proto, field: 'saddr' } }, '==', c.address),
+        match({ payload: { protocol: proto, field: 'daddr' } }, '!=', { set: keep }),
+        { masquerade: null },
+      ]),
+    );
   }
   return cmds;
 }

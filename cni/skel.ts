@@ -33,7 +33,12 @@ function versionFromStdin(stdin: string): string {
   }
 }
 
-async function dispatch(env: CniEnv, processEnv: NodeJS.ProcessEnv, stdin: string, onLog: (log: Log) => void): Promise<string> {
+async function dispatch(
+  env: CniEnv,
+  processEnv: NodeJS.ProcessEnv,
+  stdin: string,
+  onLog: (log: Log) => void,
+): Promise<string> {
   if (env.verb === 'VERSION') {
     return JSON.stringify({ cniVersion: versionFromStdin(stdin), supportedVersions: SUPPORTED_VERSIONS });
   }
@@ -41,7 +46,10 @@ async function dispatch(env: CniEnv, processEnv: NodeJS.ProcessEnv, stdin: strin
   // Every host path the config names, the log file included, and its IPAM plugin are held against the node admin's policy before they are used.
   const policy = loadPolicy(processEnv);
   checkPolicy(conf, policy);
-  const log = createLog({ plugin: 'virtnet-bridge', verb: env.verb, network: conf.name }, { ...(conf.logFile && { logFile: conf.logFile }), maxBytes: policy.maxLogBytes });
+  const log = createLog(
+    { plugin: 'virtnet-bridge', verb: env.verb, network: conf.name },
+    { ...(conf.logFile && { logFile: conf.logFile }), maxBytes: policy.maxLogBytes },
+  );
   onLog(log);
   switch (env.verb) {
     case 'ADD':
@@ -67,12 +75,17 @@ async function dispatch(env: CniEnv, processEnv: NodeJS.ProcessEnv, stdin: strin
 export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): Promise<PluginOutput> {
   if (!processEnv.CNI_COMMAND) {
     // No verb: a person ran us by hand (skel's "about" behaviour).
-    return { stdout: '', stderr: `${ABOUT}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`, exitCode: 0 };
+    return {
+      stdout: '',
+      stderr: `${ABOUT}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`,
+      exitCode: 0,
+    };
   }
   let log: Log | undefined;
   const t0 = performance.now();
   // One line per operation, which the node agent turns into its CNI duration metric.
-  const done = (result: 'ok' | 'error') => log?.info('operation', { verb: processEnv.CNI_COMMAND, result, ms: +(performance.now() - t0).toFixed(1) });
+  const done = (result: 'ok' | 'error') =>
+    log?.info('operation', { verb: processEnv.CNI_COMMAND, result, ms: +(performance.now() - t0).toFixed(1) });
   try {
     // First of all, VERSION included: a plugin that delegates to itself must stop here.
     requireDepthWithinCap(processEnv);
@@ -84,7 +97,16 @@ export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): P
     const e = asVirtnetError(err, ErrorCode.ioFailure);
     log?.error(e.message, { code: e.code });
     done('error');
-    const doc = { cniVersion: versionFromStdin(stdin), code: e.code, msg: e.message, ...(e.details && { details: e.details }) };
-    return { stdout: JSON.stringify(doc), stderr: err instanceof VirtnetError ? '' : `${(err as Error).stack ?? err}\n`, exitCode: 1 };
+    const doc = {
+      cniVersion: versionFromStdin(stdin),
+      code: e.code,
+      msg: e.message,
+      ...(e.details && { details: e.details }),
+    };
+    return {
+      stdout: JSON.stringify(doc),
+      stderr: err instanceof VirtnetError ? '' : `${(err as Error).stack ?? err}\n`,
+      exitCode: 1,
+    };
   }
 }

@@ -64,14 +64,16 @@ export function listRecords(dataDir: string, network: string): AttachmentRecord[
   } catch {
     return [];
   }
-  return names.filter((n) => n.endsWith('.json')).flatMap((n) => {
-    try {
-      const rec: unknown = JSON.parse(readFileSync(join(dataDir, network, n), 'utf8'));
-      return isRecord(rec) ? [rec] : [];
-    } catch {
-      return [];
-    }
-  });
+  return names
+    .filter((n) => n.endsWith('.json'))
+    .flatMap((n) => {
+      try {
+        const rec: unknown = JSON.parse(readFileSync(join(dataDir, network, n), 'utf8'));
+        return isRecord(rec) ? [rec] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 /** A record's shape, checked after JSON.parse: the file may be foreign or damaged. */
@@ -80,6 +82,14 @@ function isRecord(v: unknown): v is AttachmentRecord {
   const r = v as Record<string, unknown>;
   const strings = ['containerID', 'ifname', 'netns', 'hostVeth', 'bridge'].every((k) => typeof r[k] === 'string');
   // GC deletes the link a record names: it must be the veth this plugin derives, nothing else.
-  if (!strings || !CNI_ID_PATTERN.test(r.containerID as string) || r.hostVeth !== hostVethName(r.containerID as string, r.ifname as string)) return false;
-  return (r.addPid === undefined || Number.isInteger(r.addPid)) && (r.addStartTime === undefined || typeof r.addStartTime === 'string');
+  if (
+    !strings ||
+    !CNI_ID_PATTERN.test(r.containerID as string) ||
+    r.hostVeth !== hostVethName(r.containerID as string, r.ifname as string)
+  )
+    return false;
+  return (
+    (r.addPid === undefined || Number.isInteger(r.addPid)) &&
+    (r.addStartTime === undefined || typeof r.addStartTime === 'string')
+  );
 }

@@ -13,11 +13,18 @@ const SYSTEM_PATH = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(
 
 export async function cmdStatus(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<void> {
   if (conf.ipam && !findPlugin(conf.ipam.type, env.path)) {
-    throw new VirtnetError(ErrorCode.notAvailable, `ipam plugin "${conf.ipam.type}" not found in CNI_PATH (${env.path.join(':')})`);
+    throw new VirtnetError(
+      ErrorCode.notAvailable,
+      `ipam plugin "${conf.ipam.type}" not found in CNI_PATH (${env.path.join(':')})`,
+    );
   }
   const tools = ['ip', 'nsenter', ...(conf.ipMasq || conf.macspoofchk || conf.vlanTrunk ? ['nft'] : [])];
   for (const tool of tools) {
-    if (!findPlugin(tool, SYSTEM_PATH)) throw new VirtnetError(ErrorCode.notAvailable, `${tool} not found in PATH; install iproute2, util-linux and nftables`);
+    if (!findPlugin(tool, SYSTEM_PATH))
+      throw new VirtnetError(
+        ErrorCode.notAvailable,
+        `${tool} not found in PATH; install iproute2, util-linux and nftables`,
+      );
   }
   await execIpam('STATUS', { conf, env, log, policy });
 }

@@ -23,7 +23,10 @@ export function compareVersions(a: string, b: string): number {
 
 /** The newest of `supported` that is not above `version` (a delegate speaks at most the config's version). */
 export function clampVersion(version: string, supported: readonly string[]): string | undefined {
-  return supported.filter((v) => compareVersions(v, version) <= 0).sort(compareVersions).at(-1);
+  return supported
+    .filter((v) => compareVersions(v, version) <= 0)
+    .sort(compareVersions)
+    .at(-1);
 }
 
 export function isSupported(version: string): boolean {
@@ -32,9 +35,13 @@ export function isSupported(version: string): boolean {
 
 export function requireSupported(version: string): void {
   if (!isSupported(version)) {
-    throw new VirtnetError(ErrorCode.incompatibleVersion, `cniVersion: "${version}" is not supported (incompatible CNI versions)`, {
-      details: `config is "${version}", plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`,
-    });
+    throw new VirtnetError(
+      ErrorCode.incompatibleVersion,
+      `cniVersion: "${version}" is not supported (incompatible CNI versions)`,
+      {
+        details: `config is "${version}", plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`,
+      },
+    );
   }
 }
 
@@ -48,14 +55,21 @@ export function requireVerbAllowed(verb: 'CHECK' | 'GC' | 'STATUS', version: str
   }
 }
 
-function listOf(r: Record<string, unknown>, key: string, field: string, required: string[]): Array<Record<string, unknown>> | undefined {
+function listOf(
+  r: Record<string, unknown>,
+  key: string,
+  field: string,
+  required: string[],
+): Array<Record<string, unknown>> | undefined {
   const v = r[key];
   if (v === undefined) return undefined;
   if (!Array.isArray(v)) throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}: must be a list`);
   return v.map((e, i) => {
-    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}[${i}]: must be an object`);
+    if (typeof e !== 'object' || e === null || Array.isArray(e))
+      throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}[${i}]: must be an object`);
     for (const k of required) {
-      if (typeof (e as Record<string, unknown>)[k] !== 'string') throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}[${i}].${k}: must be a string`);
+      if (typeof (e as Record<string, unknown>)[k] !== 'string')
+        throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}[${i}].${k}: must be a string`);
     }
     return structuredClone(e) as Record<string, unknown>;
   });
@@ -72,7 +86,10 @@ export function parseResult(value: unknown, fallbackVersion: string, field = 're
   const r = value as Record<string, unknown>;
   const version = typeof r.cniVersion === 'string' ? r.cniVersion : fallbackVersion;
   if (compareVersions(version, '0.3.0') < 0) {
-    throw new VirtnetError(ErrorCode.incompatibleVersion, `${field}: cniVersion "${version}" is older than 0.3.0, which virtnet does not read`);
+    throw new VirtnetError(
+      ErrorCode.incompatibleVersion,
+      `${field}: cniVersion "${version}" is older than 0.3.0, which virtnet does not read`,
+    );
   }
   const out: CniResult = { cniVersion: LATEST_VERSION };
   const interfaces = listOf(r, 'interfaces', field, ['name']);
@@ -82,7 +99,8 @@ export function parseResult(value: unknown, fallbackVersion: string, field = 're
   if (ips) out.ips = ips.map(({ version: _v, ...ip }) => ip as unknown as CniIpConfig);
   if (routes) out.routes = routes as unknown as CniRoute[];
   if (r.dns !== undefined) {
-    if (typeof r.dns !== 'object' || r.dns === null || Array.isArray(r.dns)) throw new VirtnetError(ErrorCode.decodeFailure, `${field}.dns: must be an object`);
+    if (typeof r.dns !== 'object' || r.dns === null || Array.isArray(r.dns))
+      throw new VirtnetError(ErrorCode.decodeFailure, `${field}.dns: must be an object`);
     out.dns = structuredClone(r.dns) as CniDns;
   }
   return out;
@@ -96,14 +114,18 @@ export function convertResult(result: CniResult, version: string): Record<string
   const out: Record<string, unknown> = { cniVersion: version };
   if (result.interfaces) {
     out.interfaces = result.interfaces.map(({ mtu, socketPath, pciID, ...rest }) =>
-      pre11 ? rest : { ...rest, ...(mtu !== undefined && { mtu }), ...(socketPath && { socketPath }), ...(pciID && { pciID }) },
+      pre11
+        ? rest
+        : { ...rest, ...(mtu !== undefined && { mtu }), ...(socketPath && { socketPath }), ...(pciID && { pciID }) },
     );
   }
   if (result.ips) {
     out.ips = result.ips.map((ip) => (pre10 ? { version: ip.address.includes(':') ? '6' : '4', ...ip } : { ...ip }));
   }
   if (result.routes) {
-    out.routes = result.routes.map(({ dst, gw, ...extra }) => (pre11 ? { dst, ...(gw && { gw }) } : { dst, ...(gw && { gw }), ...extra }));
+    out.routes = result.routes.map(({ dst, gw, ...extra }) =>
+      pre11 ? { dst, ...(gw && { gw }) } : { dst, ...(gw && { gw }), ...extra },
+    );
   }
   out.dns = result.dns ?? {};
   return out;

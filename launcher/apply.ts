@@ -53,10 +53,12 @@ function sysctlNow(key: string): string | undefined {
 
 export async function applyPodPlan(stateDir: string, original: PodNetwork, plan: PodPlan): Promise<void> {
   // Only namespace-wide keys need restoring; per-link ones go with links we made.
-  const sysctls = Object.fromEntries(Object.keys(plan.sysctls).flatMap((k) => {
-    const v = sysctlNow(k);
-    return v === undefined ? [] : [[k, v]];
-  }));
+  const sysctls = Object.fromEntries(
+    Object.keys(plan.sysctls).flatMap((k) => {
+      const v = sysctlNow(k);
+      return v === undefined ? [] : [[k, v]];
+    }),
+  );
   const nftTables = plan.nft.length ? [MASQUERADE_TABLE] : [];
   save(stateDir, { original, nics: plan.nics.map((n) => ({ names: n.names, index: n.index })), sysctls, nftTables });
   try {

@@ -39,8 +39,20 @@ export interface PodNetwork {
 
 function toRoute(r: IpRoute, family: 4 | 6): PodRoute | undefined {
   if (r.dst !== 'default' && /^fe80:|^ff00:|^multicast/u.test(r.dst)) return undefined;
-  const dst = r.dst === 'default' ? (family === 4 ? '0.0.0.0/0' : '::/0') : r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`;
-  return { dst, ...(r.gateway && { gateway: r.gateway }), ...(r.metric !== undefined && { metric: r.metric }), ...(r.flags?.includes('onlink') && { onlink: true }) };
+  const dst =
+    r.dst === 'default'
+      ? family === 4
+        ? '0.0.0.0/0'
+        : '::/0'
+      : r.dst.includes('/')
+        ? r.dst
+        : `${r.dst}/${family === 4 ? 32 : 128}`;
+  return {
+    dst,
+    ...(r.gateway && { gateway: r.gateway }),
+    ...(r.metric !== undefined && { metric: r.metric }),
+    ...(r.flags?.includes('onlink') && { onlink: true }),
+  };
 }
 
 /** Pure: the pod's network from `ip -json` output and resolv.conf text. */
@@ -55,9 +67,15 @@ export function podNetworkFrom(links: IpLink[], routes: IpRoute[], resolvText: s
         mac: l.address!.toLowerCase(),
         mtu: l.mtu,
         ipv4: addrs.filter((a) => a.family === 'inet').map((a) => ({ address: a.local, prefix: a.prefixlen })),
-        ipv6: addrs.filter((a) => a.family === 'inet6' && a.scope === 'global').map((a) => ({ address: a.local, prefix: a.prefixlen })),
-        routes4: own.filter((r) => !r.dst.includes(':') && !(r.gateway ?? '').includes(':')).flatMap((r) => toRoute(r, 4) ?? []),
-        routes6: own.filter((r) => r.dst.includes(':') || (r.gateway ?? '').includes(':')).flatMap((r) => toRoute(r, 6) ?? []),
+        ipv6: addrs
+          .filter((a) => a.family === 'inet6' && a.scope === 'global')
+          .map((a) => ({ address: a.local, prefix: a.prefixlen })),
+        routes4: own
+          .filter((r) => !r.dst.includes(':') && !(r.gateway ?? '').includes(':'))
+          .flatMap((r) => toRoute(r, 4) ?? []),
+        routes6: own
+          .filter((r) => r.dst.includes(':') || (r.gateway ?? '').includes(':'))
+          .flatMap((r) => toRoute(r, 6) ?? []),
       };
     });
   return { interfaces, resolv: parseResolvConf(resolvText) };

@@ -28,7 +28,11 @@ import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 /** OVMF for this VM, checked where QEMU will open it; its NVRAM lives with the VM's state. */
 function efiFirmware(secureBoot: boolean, stateDir: string): EfiFirmware {
   const files = ovmfFiles(secureBoot);
-  if (files.missing) throw new VirtnetError(ErrorCode.invalidConfig, `boot.firmware efi: ${files.missing} is missing; install Debian's package ovmf`);
+  if (files.missing)
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `boot.firmware efi: ${files.missing} is missing; install Debian's package ovmf`,
+    );
   return { code: files.code, varsTemplate: files.varsTemplate, nvram: join(stateDir, 'nvram.fd'), secureBoot };
 }
 
@@ -85,12 +89,23 @@ export class Launcher {
     const { spec, stateDir } = this.opts;
     try {
       const pod = await this.step('discover', () => discoverPod(this.opts.resolvConf));
-      const plan = await this.step('plan', async () => planPod(spec, pod, { dummyLinks: await probeDummyLinks(), freshMacs: freshMacs(spec.interfaces.length) }));
+      const plan = await this.step('plan', async () =>
+        planPod(spec, pod, { dummyLinks: await probeDummyLinks(), freshMacs: freshMacs(spec.interfaces.length) }),
+      );
       this.plan = plan;
       this.status.warnings.push(...plan.warnings);
       this.status.nics = plan.nics.map((n) => ({
-        name: n.name, binding: n.binding, podInterface: n.names.podIf, bridge: n.names.bridge, tap: n.names.tap,
-        mac: n.mac, mtu: n.mtu, ips: n.ips, dhcp: n.dhcp !== undefined, leased4: false, leased6: false,
+        name: n.name,
+        binding: n.binding,
+        podInterface: n.names.podIf,
+        bridge: n.names.bridge,
+        tap: n.names.tap,
+        mac: n.mac,
+        mtu: n.mtu,
+        ips: n.ips,
+        dhcp: n.dhcp !== undefined,
+        leased4: false,
+        leased6: false,
       }));
       await this.step('network', () => applyPodPlan(stateDir, pod, plan));
       this.status.tapReadyAtMs = +(performance.now() - this.started).toFixed(1);
@@ -129,7 +144,9 @@ export class Launcher {
       return chosen;
     });
     if (accel.accel === 'tcg') this.status.warnings.push(`using TCG (software emulation): ${accel.reason}`);
-    this.libvirtd = await this.step('libvirtd', () => startLibvirtd({ stateDir, ...(this.opts.libvirtCacheDir && { sharedCacheDir: this.opts.libvirtCacheDir }) }));
+    this.libvirtd = await this.step('libvirtd', () =>
+      startLibvirtd({ stateDir, ...(this.opts.libvirtCacheDir && { sharedCacheDir: this.opts.libvirtCacheDir }) }),
+    );
     this.status.libvirtUri = this.libvirtd.uri;
     this.recordPid('libvirtd', this.libvirtd.daemon.pid);
     this.virsh = new Virsh(this.libvirtd.uri);
@@ -137,10 +154,17 @@ export class Launcher {
     const consoleLog = join(stateDir, 'console.log');
     const disks = await this.step('disks', () => this.prepareDisks());
     const xml = renderDomainXml({
-      name, accel: accel.accel, memoryMiB: spec.memoryMiB, cpus: spec.cpus, disks,
+      name,
+      accel: accel.accel,
+      memoryMiB: spec.memoryMiB,
+      cpus: spec.cpus,
+      disks,
       ...('kernel' in spec.boot && { kernel: spec.boot }),
-      ...(!('kernel' in spec.boot) && spec.boot.firmware === 'efi' && { efi: efiFirmware(spec.boot.secureBoot ?? true, stateDir) }),
-      nics: this.plan?.nics ?? [], consoleLog, emulator: '/usr/bin/qemu-system-x86_64',
+      ...(!('kernel' in spec.boot) &&
+        spec.boot.firmware === 'efi' && { efi: efiFirmware(spec.boot.secureBoot ?? true, stateDir) }),
+      nics: this.plan?.nics ?? [],
+      consoleLog,
+      emulator: '/usr/bin/qemu-system-x86_64',
     });
     const xmlFile = join(stateDir, 'domain.xml');
     writeFileSync(xmlFile, xml);
@@ -161,7 +185,13 @@ export class Launcher {
     const disks: DomainDisk[] = [];
     for (const [i, d] of (spec.disks ?? []).entries()) {
       const file = await prepareDiskOverlay(d.file, d.format, overlayFile(stateDir, i));
-      disks.push({ file, format: 'qcow2', device: d.device, bus: d.bus, ...(d.bootOrder !== undefined && { bootOrder: d.bootOrder }) });
+      disks.push({
+        file,
+        format: 'qcow2',
+        device: d.device,
+        bus: d.bus,
+        ...(d.bootOrder !== undefined && { bootOrder: d.bootOrder }),
+      });
     }
     if (spec.cloudInit) disks.push(await buildSeedDisk(spec.cloudInit, this.plan?.nics ?? [], stateDir));
     return disks;
@@ -207,7 +237,8 @@ export class Launcher {
     // mount namespace, gone with the launcher. So it gets a short grace.
     const qemu = this.status.pids?.qemu;
     if (qemu && this.status.domain) await terminate(qemu, `guest=${this.status.domain},`, 5000);
-    else if (this.virsh && this.status.domain) await this.virsh.destroy(this.status.domain).catch((e: Error) => errors.push(e));
+    else if (this.virsh && this.status.domain)
+      await this.virsh.destroy(this.status.domain).catch((e: Error) => errors.push(e));
     await this.libvirtd?.stop(qemu ? 200 : 5000).catch((e: Error) => errors.push(e));
     await this.dnsmasq?.stop().catch((e: Error) => errors.push(e));
     await teardownPod(this.opts.stateDir).catch((e: Error) => errors.push(e));

@@ -10,7 +10,7 @@
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { cgroupOf } from '../lib/cgroup.ts';
-import { spawn } from 'node:child_process';
+import { interactive, relay } from '../lib/exec.ts';
 import { PRIVATE_MOUNTNS_ENV } from './domain/libvirtd.ts';
 import { Launcher } from './launcher.ts';
 import { teardownPod } from './apply.ts';
@@ -40,12 +40,11 @@ function inPrivateMountNamespace(): boolean {
 }
 
 function reexecInMountNamespace(argv: string[]): Promise<number> {
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, process.argv[1]!, ...argv], {
-    stdio: 'inherit',
-    env: { ...process.env, [PRIVATE_MOUNTNS_ENV]: 'pending' },
+  const self = [process.execPath, ...process.execArgv, process.argv[1]!, ...argv];
+  return relay(['unshare', '--mount', '--propagation', 'private', '--', ...self], {
+    ...process.env,
+    [PRIVATE_MOUNTNS_ENV]: 'pending',
   });
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
 /** Every value of a repeatable flag. */
@@ -62,9 +61,11 @@ function allArgs(all: string[], name: string): string[] {
  */
 async function awaitPodCgroup(name: string | undefined): Promise<void> {
   if (name === undefined) return;
-  if (!/^\/virtnet\/[a-z0-9][a-z0-9-]{0,62}$/u.test(name)) throw new Error(`--cgroup: "${name}" is not a pod cgroup (/virtnet/<sandbox>)`);
+  if (!/^\/virtnet\/[a-z0-9][a-z0-9-]{0,62}$/u.test(name))
+    throw new Error(`--cgroup: "${name}" is not a pod cgroup (/virtnet/<sandbox>)`);
   for (const end = Date.now() + 5000; cgroupOf() !== name; await new Promise((r) => setTimeout(r, 2))) {
-    if (Date.now() > end) throw new Error(`--cgroup: not moved into ${name} within 5 s (in ${cgroupOf() ?? 'no v2 cgroup'})`);
+    if (Date.now() > end)
+      throw new Error(`--cgroup: not moved into ${name} within 5 s (in ${cgroupOf() ?? 'no v2 cgroup'})`);
   }
 }
 
@@ -89,24 +90,35 @@ async function main(argv: string[]): Promise<number> {
     // Attach to the guest's serial console (Ctrl-] detaches), as virsh console does.
     const status = readStatus(stateDir);
     if (!status?.libvirtUri || !status.domain) throw new Error(`no running VM in ${stateDir}`);
-    const child = spawn('virsh', ['-c', status.libvirtUri, 'console', status.domain], { stdio: 'inherit' });
-    return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+    return interactive(['virsh', '-c', status.libvirtUri, 'console', status.domain]);
   }
   if (verb !== 'run') throw new Error(`unknown verb ${verb ?? '(none)'}; use run or teardown`);
   const specFile = arg(args, '--spec');
   if (!specFile) throw new Error('--spec: required');
-  const spec = launcherSpecFrom(readFileSync(specFile, 'utf8'), allArgs(args, '--allowed-host-path'), `--spec ${specFile}`);
+  const spec = launcherSpecFrom(
+    readFileSync(specFile, 'utf8'),
+    allArgs(args, '--allowed-host-path'),
+    `--spec ${specFile}`,
+  );
   // QEMU's capability cache is shared by the node's launchers unless told
   // otherwise: a fresh one costs each pod a ~3.5 s probe (README, benchmarks).
   const cacheArg = arg(args, '--libvirt-cache') ?? DEFAULT_LIBVIRT_CACHE;
   const cache = cacheArg === 'none' ? undefined : cacheArg;
   if (cache && !cache.startsWith('/')) throw new Error('--libvirt-cache: an absolute path or none');
   const launcher = new Launcher({
-    spec, stateDir, log, resolvConf: arg(args, '--resolv-conf') ?? '/etc/resolv.conf',
-    networkOnly: args.includes('--network-only'), ...(cache && { libvirtCacheDir: cache }),
+    spec,
+    stateDir,
+    log,
+    resolvConf: arg(args, '--resolv-conf') ?? '/etc/resolv.conf',
+    networkOnly: args.includes('--network-only'),
+    ...(cache && { libvirtCacheDir: cache }),
   });
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= launcher.stop().then(() => log('stopped'), (e: Error) => log(`stop: ${e.message}`)));
+  const stop = () =>
+    (stopping ??= launcher.stop().then(
+      () => log('stopped'),
+      (e: Error) => log(`stop: ${e.message}`),
+    ));
   process.on('SIGTERM', () => void stop().then(() => process.exit(0)));
   process.on('SIGINT', () => void stop().then(() => process.exit(0)));
   await launcher.start();

@@ -37,7 +37,8 @@ export function domainNameProblem(name: string): string | undefined {
   if (bare.length === 0) return 'must not be empty';
   if (bare.length > MAX_NAME_CHARS) return `must be at most ${MAX_NAME_CHARS} characters (is ${bare.length})`;
   const label = bare.split('.').find((l) => !LABEL.test(l));
-  if (label !== undefined) return `${JSON.stringify(name)} is not a domain name (labels of 1-63 letters, digits, "-" or "_", not starting or ending with "-")`;
+  if (label !== undefined)
+    return `${JSON.stringify(name)} is not a domain name (labels of 1-63 letters, digits, "-" or "_", not starting or ending with "-")`;
   return undefined;
 }
 
@@ -51,20 +52,29 @@ type Directive =
 function classify(line: string): Directive | { field: string; rule: string } {
   // Control characters other than tab (NUL, CR, vertical tab...) are no part of a resolv.conf line.
   const control = line.match(/[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/u);
-  if (control) return { field: 'line', rule: `contains the control character U+${control[0].codePointAt(0)!.toString(16).padStart(4, '0').toUpperCase()}` };
+  if (control)
+    return {
+      field: 'line',
+      rule: `contains the control character U+${control[0].codePointAt(0)!.toString(16).padStart(4, '0').toUpperCase()}`,
+    };
   const [key = '', ...values] = line.split(/[ \t]+/u);
   switch (key) {
     case 'nameserver': {
       if (values.length !== 1) return { field: 'nameserver', rule: `takes exactly one address (has ${values.length})` };
       const ip = values[0]!;
       // A scoped address (fe80::1%eth0) means nothing on the guest's link.
-      if (ip.includes('%')) return { field: 'nameserver', rule: `${JSON.stringify(ip)} is a scoped address; the guest's link has no such zone` };
+      if (ip.includes('%'))
+        return {
+          field: 'nameserver',
+          rule: `${JSON.stringify(ip)} is a scoped address; the guest's link has no such zone`,
+        };
       if (!isIp(ip)) return { field: 'nameserver', rule: `${JSON.stringify(ip)} is not an IP address` };
       return { key, value: ip };
     }
     case 'search': {
       if (values.length === 0) return { field: 'search', rule: 'needs at least one domain' };
-      if (values.length > MAX_SEARCH_DOMAINS) return { field: 'search', rule: `at most ${MAX_SEARCH_DOMAINS} domains (has ${values.length})` };
+      if (values.length > MAX_SEARCH_DOMAINS)
+        return { field: 'search', rule: `at most ${MAX_SEARCH_DOMAINS} domains (has ${values.length})` };
       // One bad domain costs only itself: the others still reach the guest (and the drop is reported).
       const dropped = values.flatMap((domain) => {
         const rule = domainNameProblem(domain);
@@ -82,7 +92,10 @@ function classify(line: string): Directive | { field: string; rule: string } {
     case 'sortlist':
       return { key: 'ignored' };
     default:
-      return { field: 'line', rule: `unknown keyword ${JSON.stringify(key.slice(0, 40))} (resolv.conf(5): nameserver, search, domain, options, sortlist)` };
+      return {
+        field: 'line',
+        rule: `unknown keyword ${JSON.stringify(key.slice(0, 40))} (resolv.conf(5): nameserver, search, domain, options, sortlist)`,
+      };
   }
 }
 
@@ -103,8 +116,7 @@ export function parseResolvConf(text: string): ResolvConf {
     else if (d.key === 'search') {
       out.search = d.values; // the last search line wins (resolv.conf(5))
       out.skipped.push(...d.dropped.map((x) => `search ${x.domain}`));
-    }
-    else if (d.key === 'domain') out.domain = d.value;
+    } else if (d.key === 'domain') out.domain = d.value;
   }
   return out;
 }

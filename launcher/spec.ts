@@ -149,25 +149,40 @@ function checkNamedList(v: unknown, field: string): void {
   need(Array.isArray(v), field, 'must be a list');
   const length = (v as unknown[]).length;
   need(length <= MAX_DEVICES, field, `must have at most ${MAX_DEVICES} items (has ${length})`);
-  (v as unknown[]).forEach((e, i) => need(isObj(e) && typeof e.name === 'string', `${field}[${i}]`, 'must be an object with a string name'));
+  (v as unknown[]).forEach((e, i) =>
+    need(isObj(e) && typeof e.name === 'string', `${field}[${i}]`, 'must be an object with a string name'),
+  );
 }
 
 /** A positive integer up to `max`: it reaches the domain XML and QEMU's command line as written. */
 function checkCount(v: unknown, field: string, max: number, what: string): void {
-  need(Number.isInteger(v) && (v as number) > 0, field, `must be a positive integer (is ${v === undefined ? 'missing' : showValue(v)})`);
+  need(
+    Number.isInteger(v) && (v as number) > 0,
+    field,
+    `must be a positive integer (is ${v === undefined ? 'missing' : showValue(v)})`,
+  );
   need((v as number) <= max, field, `must be at most ${max}, ${what} (is ${showValue(v)})`);
 }
 
 function checkBoot(v: unknown): void {
   need(isObj(v), 'boot', 'must be an object');
   const b = v as Obj;
-  const str = (k: string, required: boolean) => need(required ? typeof b[k] === 'string' : b[k] === undefined || typeof b[k] === 'string', `boot.${k}`, 'must be a string');
+  const str = (k: string, required: boolean) =>
+    need(
+      required ? typeof b[k] === 'string' : b[k] === undefined || typeof b[k] === 'string',
+      `boot.${k}`,
+      'must be a string',
+    );
   if ('kernel' in b) {
     str('kernel', true);
     str('initrd', false);
     str('cmdline', false);
   } else {
-    need(b.firmware === 'bios' || b.firmware === 'efi', 'boot.firmware', `${showValue(b.firmware)} must be bios or efi (or give boot.kernel)`);
+    need(
+      b.firmware === 'bios' || b.firmware === 'efi',
+      'boot.firmware',
+      `${showValue(b.firmware)} must be bios or efi (or give boot.kernel)`,
+    );
     need(b.secureBoot === undefined || typeof b.secureBoot === 'boolean', 'boot.secureBoot', 'must be a boolean');
   }
 }
@@ -176,8 +191,17 @@ function checkBoot(v: unknown): void {
 function checkDiskDevice(d: Obj, field: string): void {
   need(typeof d.name === 'string' && d.name !== '', `${field}.name`, 'must be a non-empty string');
   need(d.device === 'disk' || d.device === 'cdrom', `${field}.device`, `${showValue(d.device)} must be disk or cdrom`);
-  need((DISK_BUSES as readonly unknown[]).includes(d.bus), `${field}.bus`, `${showValue(d.bus)} must be one of ${DISK_BUSES.join(', ')}`);
-  need(d.bootOrder === undefined || (Number.isInteger(d.bootOrder) && (d.bootOrder as number) > 0 && (d.bootOrder as number) <= MAX_BOOT_ORDER), `${field}.bootOrder`, `${showValue(d.bootOrder)} must be an integer from 1 to ${MAX_BOOT_ORDER}`);
+  need(
+    (DISK_BUSES as readonly unknown[]).includes(d.bus),
+    `${field}.bus`,
+    `${showValue(d.bus)} must be one of ${DISK_BUSES.join(', ')}`,
+  );
+  need(
+    d.bootOrder === undefined ||
+      (Number.isInteger(d.bootOrder) && (d.bootOrder as number) > 0 && (d.bootOrder as number) <= MAX_BOOT_ORDER),
+    `${field}.bootOrder`,
+    `${showValue(d.bootOrder)} must be an integer from 1 to ${MAX_BOOT_ORDER}`,
+  );
 }
 
 function checkDisks(v: unknown): void {
@@ -188,7 +212,11 @@ function checkDisks(v: unknown): void {
     const disk = d as Obj;
     checkDiskDevice(disk, `disks[${i}]`);
     need(typeof disk.file === 'string', `disks[${i}].file`, 'must be a string');
-    need(disk.format === 'qcow2' || disk.format === 'raw', `disks[${i}].format`, `${showValue(disk.format)} must be qcow2 or raw`);
+    need(
+      disk.format === 'qcow2' || disk.format === 'raw',
+      `disks[${i}].format`,
+      `${showValue(disk.format)} must be qcow2 or raw`,
+    );
   });
 }
 
@@ -198,11 +226,21 @@ function checkCloudInit(v: unknown): void {
   if (v === undefined) return;
   need(isObj(v), 'cloudInit', 'must be an object');
   const c = v as Obj;
-  need(c.kind === 'noCloud' || c.kind === 'configDrive', 'cloudInit.kind', `${showValue(c.kind)} must be noCloud or configDrive`);
+  need(
+    c.kind === 'noCloud' || c.kind === 'configDrive',
+    'cloudInit.kind',
+    `${showValue(c.kind)} must be noCloud or configDrive`,
+  );
   need(isObj(c.disk), 'cloudInit.disk', 'must be an object');
   checkDiskDevice(c.disk as Obj, 'cloudInit.disk');
-  for (const k of ['instanceId', 'hostname']) need(typeof c[k] === 'string' && c[k] !== '', `cloudInit.${k}`, 'must be a non-empty string');
-  for (const k of ['userDataBase64', 'networkDataBase64']) need(c[k] === undefined || (typeof c[k] === 'string' && BASE64.test(c[k] as string)), `cloudInit.${k}`, 'must be base64');
+  for (const k of ['instanceId', 'hostname'])
+    need(typeof c[k] === 'string' && c[k] !== '', `cloudInit.${k}`, 'must be a non-empty string');
+  for (const k of ['userDataBase64', 'networkDataBase64'])
+    need(
+      c[k] === undefined || (typeof c[k] === 'string' && BASE64.test(c[k] as string)),
+      `cloudInit.${k}`,
+      'must be base64',
+    );
 }
 
 /**
@@ -215,7 +253,8 @@ export function parseLauncherSpec(value: unknown): LauncherSpec {
   need(isObj(value), '', 'must be a JSON object');
   const v = value as Obj;
   for (const k of ['name', 'namespace']) need(typeof v[k] === 'string' && v[k] !== '', k, 'must be a non-empty string');
-  for (const k of ['hostname', 'subdomain']) need(v[k] === undefined || typeof v[k] === 'string', k, 'must be a string');
+  for (const k of ['hostname', 'subdomain'])
+    need(v[k] === undefined || typeof v[k] === 'string', k, 'must be a string');
   checkCount(v.memoryMiB, 'memoryMiB', MAX_MEMORY_MIB, '16 TiB');
   checkCount(v.cpus, 'cpus', MAX_VCPUS, 'the most vCPUs a VM gets');
   checkNamedList(v.interfaces, 'interfaces');
@@ -223,14 +262,25 @@ export function parseLauncherSpec(value: unknown): LauncherSpec {
   checkBoot(v.boot);
   checkDisks(v.disks);
   checkCloudInit(v.cloudInit);
-  need(v.serviceCIDRs === undefined || (Array.isArray(v.serviceCIDRs) && v.serviceCIDRs.every((c) => typeof c === 'string')), 'serviceCIDRs', 'must be a list of strings');
+  need(
+    v.serviceCIDRs === undefined ||
+      (Array.isArray(v.serviceCIDRs) && v.serviceCIDRs.every((c) => typeof c === 'string')),
+    'serviceCIDRs',
+    'must be a list of strings',
+  );
   return v as unknown as LauncherSpec;
 }
 
 /** The node files a spec's VM opens, with their fields: what the allowed host paths guard. */
 export function bootFiles(spec: LauncherSpec): Array<[field: string, path: string]> {
   const b = spec.boot;
-  const files: Array<[string, string | undefined]> = 'kernel' in b ? [['boot.kernel', b.kernel], ['boot.initrd', b.initrd]] : [];
+  const files: Array<[string, string | undefined]> =
+    'kernel' in b
+      ? [
+          ['boot.kernel', b.kernel],
+          ['boot.initrd', b.initrd],
+        ]
+      : [];
   (spec.disks ?? []).forEach((d, i) => files.push([`disks[${i}].file`, d.file]));
   return files.flatMap(([f, p]) => (p === undefined ? [] : [[f, p] as [string, string]]));
 }
@@ -248,7 +298,11 @@ export function launcherSpecFrom(text: string, allowedDirs: readonly string[], s
     throw new VirtnetError(ErrorCode.decodeFailure, `${source}: not JSON (${(e as Error).message})`);
   }
   const spec = parseLauncherSpec(json);
-  if (allowedDirs.length === 0) throw new VirtnetError(ErrorCode.invalidConfig, '--allowed-host-path: at least one directory is required (/ allows every file)');
+  if (allowedDirs.length === 0)
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      '--allowed-host-path: at least one directory is required (/ allows every file)',
+    );
   for (const [field, path] of bootFiles(spec)) {
     const problem = hostPathProblem(path, allowedDirs);
     if (problem) throw new VirtnetError(ErrorCode.invalidConfig, `spec ${field}: ${problem}`);

@@ -78,7 +78,7 @@ export function readStatus(stateDir: string): LauncherStatus | undefined {
   }
 }
 
-/** The compact report that travels on the pod (controller/cluster/launcher-report.ts). */
+/** The compact report that travels on the pod (controller/agent/launcher-report.ts). */
 export type LauncherReport = Pick<LauncherStatus, 'phase' | 'nics' | 'steps' | 'error' | 'accel'>;
 
 const PHASES: ReadonlyArray<LauncherStatus['phase']> = ['Starting', 'Running', 'Failed', 'Stopped'];
@@ -89,7 +89,6 @@ type Obj = Record<string, unknown>;
 function bad(field: string, rule: string): VirtnetError {
   return new VirtnetError(ErrorCode.decodeFailure, `${field}: ${rule}`);
 }
-
 
 function reqString(o: Obj, key: string, at: string): string {
   const v = o[key];
@@ -116,7 +115,8 @@ function reqInt(o: Obj, key: string, at: string, min: number, max: number): void
 function optMs(o: Obj, key: string, at: string): void {
   const v = o[key];
   if (v === undefined) return;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`${at}.${key}`, `must be a non-negative number of ms (is ${shown(v)})`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw bad(`${at}.${key}`, `must be a non-negative number of ms (is ${shown(v)})`);
 }
 
 function list(o: Obj, key: string, at: string): unknown[] {
@@ -128,18 +128,21 @@ function list(o: Obj, key: string, at: string): unknown[] {
 function checkNic(n: unknown, at: string): void {
   if (!isObj(n)) throw bad(at, `must be an object (is ${shown(n)})`);
   for (const key of ['name', 'podInterface', 'bridge', 'tap']) reqString(n, key, at);
-  if (!BINDINGS.includes(n.binding as NicStatus['binding'])) throw bad(`${at}.binding`, `must be one of ${BINDINGS.join(', ')} (is ${shown(n.binding)})`);
+  if (!BINDINGS.includes(n.binding as NicStatus['binding']))
+    throw bad(`${at}.binding`, `must be one of ${BINDINGS.join(', ')} (is ${shown(n.binding)})`);
   if (!isMac(reqString(n, 'mac', at))) throw bad(`${at}.mac`, `${shown(n.mac)} is not a MAC address`);
   reqInt(n, 'mtu', at, 68, 65535);
   list(n, 'ips', at).forEach((ip, i) => {
-    if (typeof ip !== 'string' || !(isIp(ip) || parseCidr(ip))) throw bad(`${at}.ips[${i}]`, `${shown(ip)} is not an IP address or CIDR`);
+    if (typeof ip !== 'string' || !(isIp(ip) || parseCidr(ip)))
+      throw bad(`${at}.ips[${i}]`, `${shown(ip)} is not an IP address or CIDR`);
   });
   for (const key of ['dhcp', 'leased4', 'leased6']) reqBool(n, key, at);
   optMs(n, 'leasedAtMs', at);
 }
 
 function checkReport(o: Obj, at: string): void {
-  if (!PHASES.includes(o.phase as LauncherStatus['phase'])) throw bad(`${at}.phase`, `must be one of ${PHASES.join(', ')} (is ${shown(o.phase)})`);
+  if (!PHASES.includes(o.phase as LauncherStatus['phase']))
+    throw bad(`${at}.phase`, `must be one of ${PHASES.join(', ')} (is ${shown(o.phase)})`);
   list(o, 'nics', at).forEach((n, i) => checkNic(n, `${at}.nics[${i}]`));
   list(o, 'steps', at).forEach((s, i) => {
     if (!isObj(s)) throw bad(`${at}.steps[${i}]`, `must be an object (is ${shown(s)})`);
@@ -183,12 +186,14 @@ export function parseLauncherStatus(text: string, at: string): LauncherStatus {
   if (o.dnsmasqRestarts !== undefined) reqInt(o, 'dnsmasqRestarts', at, 0, Number.MAX_SAFE_INTEGER);
   if (o.pids !== undefined) {
     if (!isObj(o.pids)) throw bad(`${at}.pids`, `must be an object (is ${shown(o.pids)})`);
-    for (const key of ['dnsmasq', 'libvirtd', 'qemu']) if (o.pids[key] !== undefined) reqInt(o.pids, key, `${at}.pids`, 1, 2 ** 22);
+    for (const key of ['dnsmasq', 'libvirtd', 'qemu'])
+      if (o.pids[key] !== undefined) reqInt(o.pids, key, `${at}.pids`, 1, 2 ** 22);
   }
   if (o.pidStarts !== undefined) {
     if (!isObj(o.pidStarts)) throw bad(`${at}.pidStarts`, `must be an object (is ${shown(o.pidStarts)})`);
     for (const [key, v] of Object.entries(o.pidStarts)) {
-      if (!['dnsmasq', 'libvirtd', 'qemu'].includes(key) || typeof v !== 'string' || !/^\d{1,20}$/u.test(v)) throw bad(`${at}.pidStarts.${key}`, `must be a start time in clock ticks (is ${shown(v)})`);
+      if (!['dnsmasq', 'libvirtd', 'qemu'].includes(key) || typeof v !== 'string' || !/^\d{1,20}$/u.test(v))
+        throw bad(`${at}.pidStarts.${key}`, `must be a start time in clock ticks (is ${shown(v)})`);
     }
   }
   return o as unknown as LauncherStatus;

@@ -87,7 +87,10 @@ export async function killCgroup(path: string, timeoutMs = 10_000): Promise<void
   if (populated(path)) writeFileSync(join(path, 'cgroup.kill'), '1\n');
   const end = Date.now() + timeoutMs;
   while (populated(path)) {
-    if (Date.now() > end) throw new Error(`cgroup ${path} still holds pids ${cgroupPids(path).join(', ')} ${timeoutMs} ms after cgroup.kill`);
+    if (Date.now() > end)
+      throw new Error(
+        `cgroup ${path} still holds pids ${cgroupPids(path).join(', ')} ${timeoutMs} ms after cgroup.kill`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
   try {
@@ -99,14 +102,18 @@ export async function killCgroup(path: string, timeoutMs = 10_000): Promise<void
 
 /** The name of `path` inside the v2 hierarchy, as /proc/PID/cgroup shows it ("/virtnet/vn-…"). */
 export function cgroupName(path: string, mount = cgroup2Mount()): string {
-  if (mount === undefined || !path.startsWith(`${mount}/`)) throw new TypeError(`${path} is not under the cgroup2 mount ${mount ?? '(none)'}`);
+  if (mount === undefined || !path.startsWith(`${mount}/`))
+    throw new TypeError(`${path} is not under the cgroup2 mount ${mount ?? '(none)'}`);
   return path.slice(mount.length);
 }
 
 /** The v2 cgroup of a process by its name in the hierarchy (cgroups(7): the "0::" line), readable in any mount namespace. */
 export function cgroupOf(pid: number | 'self' = 'self'): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3);
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'))
+      ?.slice(3);
   } catch {
     return undefined;
   }

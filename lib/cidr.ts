@@ -29,9 +29,10 @@ export function parseCidr(text: string): ParsedCidr | undefined {
   const prefix = Number(lenText);
   if (prefix > (family === 4 ? 32 : 128)) return undefined;
   const parsed = ipaddr.parse(addr);
-  const network = ipaddr.IPv4.isValid(addr) && family === 4
-    ? ipaddr.IPv4.networkAddressFromCIDR(text).toString()
-    : ipaddr.IPv6.networkAddressFromCIDR(text).toString();
+  const network =
+    ipaddr.IPv4.isValid(addr) && family === 4
+      ? ipaddr.IPv4.networkAddressFromCIDR(text).toString()
+      : ipaddr.IPv6.networkAddressFromCIDR(text).toString();
   return { address: parsed.toString(), prefix, family, network };
 }
 

@@ -44,7 +44,6 @@ const LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/iu;
 /** What dnsmasq cannot take inside quotes (C0, DEL, C1 incl. U+0085), and the Unicode line separators. */
 const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
-
 /** Why `value` is not a host name label dnsmasq can send as option 12, or undefined. */
 export function hostnameProblem(value: string): string | undefined {
   if (LABEL.test(value)) return undefined;
@@ -82,7 +81,8 @@ export function dhcpStringProblem(value: string): string | undefined {
   // (they are a paste slip far more often than meant).
   if (/^\s|\s$/u.test(value)) return `${showValue(value)} has leading or trailing whitespace`;
   const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes > DHCP_OPTION_MAX_BYTES) return `${showValue(value)} is ${bytes} bytes; one DHCP option holds at most ${DHCP_OPTION_MAX_BYTES}`;
+  if (bytes > DHCP_OPTION_MAX_BYTES)
+    return `${showValue(value)} is ${bytes} bytes; one DHCP option holds at most ${DHCP_OPTION_MAX_BYTES}`;
   return undefined;
 }
 
@@ -108,10 +108,13 @@ export function ntpServerProblem(value: string): string | undefined {
  */
 export function searchDomainProblem(value: string): string | undefined {
   if (value.length === 0) return 'must not be empty';
-  if (/[\s\p{Cc}]/u.test(value)) return `${showValue(value)} contains whitespace or control characters; a search domain is one name`;
-  if (value.length > DNS_NAME_MAX) return `${showValue(value)} is ${value.length} characters; a domain name has at most ${DNS_NAME_MAX}`;
+  if (/[\s\p{Cc}]/u.test(value))
+    return `${showValue(value)} contains whitespace or control characters; a search domain is one name`;
+  if (value.length > DNS_NAME_MAX)
+    return `${showValue(value)} is ${value.length} characters; a domain name has at most ${DNS_NAME_MAX}`;
   const bad = value.split('.').find((label) => !LABEL.test(label));
-  if (bad !== undefined) return `${showValue(value)} has the label ${showValue(bad)}; each label is letters, digits and "-", 1-${DNS_LABEL_MAX} characters, starting and ending with a letter or digit`;
+  if (bad !== undefined)
+    return `${showValue(value)} has the label ${showValue(bad)}; each label is letters, digits and "-", 1-${DNS_LABEL_MAX} characters, starting and ending with a letter or digit`;
   return undefined;
 }
 

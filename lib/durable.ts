@@ -6,7 +6,18 @@
  * directory containing the file has also reached disk").
  * State is private to root: directories 0700, files 0600.
  */
-import { chmodSync, closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, relative, sep } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;

@@ -164,7 +164,12 @@ export function execStreaming(argv: readonly string[], options: StreamOptions): 
   child.on('error', (e) => (spawnError = e));
   return new Promise<ExecResult>((resolve, reject) => {
     child.on('close', (code, signal) => {
-      const result: ExecResult = { argv, exitCode: code ?? 128, stdout: '', stderr: Buffer.concat(err).toString('utf8') };
+      const result: ExecResult = {
+        argv,
+        exitCode: code ?? 128,
+        stdout: '',
+        stderr: Buffer.concat(err).toString('utf8'),
+      };
       if (failure) return reject(failure.error);
       if (spawnError) return reject(new ExecError(result, spawnError.message));
       if (signal) return reject(new ExecError(result, `killed by ${signal}`));
@@ -183,5 +188,22 @@ export function interactive(argv: readonly string[]): Promise<number> {
   return new Promise((resolve) => {
     child.on('error', () => resolve(127));
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 0)));
+  });
+}
+
+/**
+ * A child that stands in for this process (a re-exec under unshare(1)):
+ * stdio inherited, SIGTERM and SIGINT passed on, resolves with its exit code
+ * (1 when a signal ended it).
+ */
+export function relay(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new TypeError('relay: empty argv');
+  execStats.spawned++;
+  const child = spawn(file, args, { stdio: 'inherit', env });
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));
+  return new Promise((resolve) => {
+    child.on('error', () => resolve(127));
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }

@@ -28,13 +28,16 @@ function resolved(path: string): string | undefined {
 /** Why `path` may not be opened for a VM, or undefined when it may. */
 export function hostPathProblem(path: string, allowedDirs: readonly string[]): string | undefined {
   if (!path.startsWith('/')) return `"${path}" must be an absolute path`;
-  if (posix.normalize(path) !== path || path.split('/').includes('..')) return `"${path}" must be a normalised path (no "..", "." or "//")`;
+  if (posix.normalize(path) !== path || path.split('/').includes('..'))
+    return `"${path}" must be a normalised path (no "..", "." or "//")`;
   const list = allowedDirs.join(', ');
-  if (!allowedDirs.some((d) => inside(path, d))) return `"${path}" is outside the directories this node allows VMs to boot from (${list})`;
+  if (!allowedDirs.some((d) => inside(path, d)))
+    return `"${path}" is outside the directories this node allows VMs to boot from (${list})`;
   const real = resolved(path);
   if (real === undefined) return `"${path}" does not exist`;
   const realDirs = allowedDirs.map((d) => resolved(d) ?? d);
-  if (!realDirs.some((d) => inside(real, d))) return `"${path}" resolves to "${real}", outside the directories this node allows VMs to boot from (${list})`;
+  if (!realDirs.some((d) => inside(real, d)))
+    return `"${path}" resolves to "${real}", outside the directories this node allows VMs to boot from (${list})`;
   if (!statSync(real).isFile()) return `"${path}" is not a regular file`;
   return undefined;
 }

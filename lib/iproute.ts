@@ -12,7 +12,17 @@ import { isMac, parseCidr, isIp } from './cidr.ts';
 export type LinkOp =
   | { op: 'bridge-add'; name: string; mtu?: number; mac?: string }
   | { op: 'veth-add'; name: string; mtu: number; mac: string; peer: string; peerMac: string; peerNetns: string }
-  | { op: 'vxlan-add'; name: string; id: number; dstPort: number; remote?: string; group?: string; dev?: string; local?: string; mtu?: number }
+  | {
+      op: 'vxlan-add';
+      name: string;
+      id: number;
+      dstPort: number;
+      remote?: string;
+      group?: string;
+      dev?: string;
+      local?: string;
+      mtu?: number;
+    }
   | { op: 'tap-add'; name: string }
   | { op: 'dummy-add'; name: string }
   | {
@@ -31,7 +41,18 @@ export type LinkOp =
   | { op: 'link-del'; name: string }
   | { op: 'addr-add'; dev: string; cidr: string; nodad?: boolean; replace?: boolean; noprefixroute?: boolean }
   | { op: 'addr-flush'; dev: string }
-  | { op: 'route-add'; dst: string; dev: string; via?: string; mtu?: number; metric?: number; table?: number; scope?: number; advmss?: number; onlink?: boolean }
+  | {
+      op: 'route-add';
+      dst: string;
+      dev: string;
+      via?: string;
+      mtu?: number;
+      metric?: number;
+      table?: number;
+      scope?: number;
+      advmss?: number;
+      onlink?: boolean;
+    }
   | { op: 'rule-add'; iif?: string; from?: string; table: number; pref: number }
   | { op: 'rule-del'; iif?: string; from?: string; table: number; pref: number }
   | { op: 'link-show'; name: string };
@@ -72,17 +93,43 @@ function token(t: string): string {
 export function renderOp(o: LinkOp): string {
   switch (o.op) {
     case 'bridge-add':
-      return ['link add name', name(o.name), ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []), ...(o.mac !== undefined ? ['address', mac(o.mac)] : []), 'type bridge'].join(' ');
+      return [
+        'link add name',
+        name(o.name),
+        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
+        ...(o.mac !== undefined ? ['address', mac(o.mac)] : []),
+        'type bridge',
+      ].join(' ');
     case 'veth-add':
       return [
-        'link add name', name(o.name), 'mtu', int(o.mtu, 68, 65535), 'address', mac(o.mac),
-        'type veth peer name', name(o.peer), 'mtu', int(o.mtu, 68, 65535), 'address', mac(o.peerMac), 'netns', token(o.peerNetns),
+        'link add name',
+        name(o.name),
+        'mtu',
+        int(o.mtu, 68, 65535),
+        'address',
+        mac(o.mac),
+        'type veth peer name',
+        name(o.peer),
+        'mtu',
+        int(o.mtu, 68, 65535),
+        'address',
+        mac(o.peerMac),
+        'netns',
+        token(o.peerNetns),
       ].join(' ');
     case 'vxlan-add':
       return [
-        'link add name', name(o.name), ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []), 'type vxlan id', int(o.id, 0, 16777215),
-        ...(o.remote ? ['remote', ip(o.remote)] : []), ...(o.group ? ['group', ip(o.group)] : []),
-        ...(o.local ? ['local', ip(o.local)] : []), ...(o.dev ? ['dev', name(o.dev)] : []), 'dstport', int(o.dstPort, 1, 65535),
+        'link add name',
+        name(o.name),
+        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
+        'type vxlan id',
+        int(o.id, 0, 16777215),
+        ...(o.remote ? ['remote', ip(o.remote)] : []),
+        ...(o.group ? ['group', ip(o.group)] : []),
+        ...(o.local ? ['local', ip(o.local)] : []),
+        ...(o.dev ? ['dev', name(o.dev)] : []),
+        'dstport',
+        int(o.dstPort, 1, 65535),
       ].join(' ');
     case 'tap-add':
       return `tuntap add dev ${name(o.name)} mode tap`;
@@ -90,27 +137,45 @@ export function renderOp(o: LinkOp): string {
       return `link add name ${name(o.name)} type dummy`;
     case 'link-set':
       return [
-        'link set dev', name(o.name), ...(o.newName ? ['name', name(o.newName)] : []),
-        ...(o.master ? ['master', name(o.master)] : []), ...(o.nomaster ? ['nomaster'] : []),
-        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []), ...(o.mac !== undefined ? ['address', mac(o.mac)] : []),
+        'link set dev',
+        name(o.name),
+        ...(o.newName ? ['name', name(o.newName)] : []),
+        ...(o.master ? ['master', name(o.master)] : []),
+        ...(o.nomaster ? ['nomaster'] : []),
+        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
+        ...(o.mac !== undefined ? ['address', mac(o.mac)] : []),
         ...(o.promisc !== undefined ? ['promisc', o.promisc ? 'on' : 'off'] : []),
-        ...(o.alias ? ['alias', token(o.alias)] : []), ...(o.up !== undefined ? [o.up ? 'up' : 'down'] : []),
+        ...(o.alias ? ['alias', token(o.alias)] : []),
+        ...(o.up !== undefined ? [o.up ? 'up' : 'down'] : []),
       ].join(' ');
     case 'bridge-port':
       return [
-        'link set dev', name(o.name), 'type bridge_slave',
+        'link set dev',
+        name(o.name),
+        'type bridge_slave',
         ...(o.hairpin !== undefined ? ['hairpin', o.hairpin ? 'on' : 'off'] : []),
         ...(o.learning !== undefined ? ['learning', o.learning ? 'on' : 'off'] : []),
       ].join(' ');
     case 'link-del':
       return `link del dev ${name(o.name)}`;
     case 'addr-add':
-      return [`addr ${o.replace ? 'replace' : 'add'}`, cidr(o.cidr), 'dev', name(o.dev), ...(o.nodad ? ['nodad'] : []), ...(o.noprefixroute ? ['noprefixroute'] : [])].join(' ');
+      return [
+        `addr ${o.replace ? 'replace' : 'add'}`,
+        cidr(o.cidr),
+        'dev',
+        name(o.dev),
+        ...(o.nodad ? ['nodad'] : []),
+        ...(o.noprefixroute ? ['noprefixroute'] : []),
+      ].join(' ');
     case 'addr-flush':
       return `addr flush dev ${name(o.dev)}`;
     case 'route-add':
       return [
-        'route add', cidr(o.dst), ...(o.via ? ['via', ip(o.via)] : []), 'dev', name(o.dev),
+        'route add',
+        cidr(o.dst),
+        ...(o.via ? ['via', ip(o.via)] : []),
+        'dev',
+        name(o.dev),
         ...(o.metric !== undefined ? ['metric', int(o.metric, 0, 2 ** 32 - 1)] : []),
         ...(o.table !== undefined ? ['table', int(o.table, 1, 2 ** 32 - 1)] : []),
         ...(o.scope !== undefined ? ['scope', int(o.scope, 0, 255)] : []),
@@ -122,8 +187,13 @@ export function renderOp(o: LinkOp): string {
     // ip(8) takes a rule's family only as a global option (ip -6 -batch).
     case 'rule-del':
       return [
-        `rule ${o.op === 'rule-add' ? 'add' : 'del'}`, ...(o.iif ? ['iif', name(o.iif)] : []), ...(o.from ? ['from', ip(o.from)] : []),
-        'table', int(o.table, 1, 2 ** 31 - 1), 'pref', int(o.pref, 1, 32765),
+        `rule ${o.op === 'rule-add' ? 'add' : 'del'}`,
+        ...(o.iif ? ['iif', name(o.iif)] : []),
+        ...(o.from ? ['from', ip(o.from)] : []),
+        'table',
+        int(o.table, 1, 2 ** 31 - 1),
+        'pref',
+        int(o.pref, 1, 32765),
       ].join(' ');
     case 'link-show':
       return `link show dev ${name(o.name)}`;
@@ -161,13 +231,27 @@ export interface IpRoute {
  * `ipv6Rules` runs the batch as `ip -6` (for IPv6 policy rules); `force`
  * goes on past failing lines (teardown of what may be half there).
  */
-export async function applyLinkOps(ops: readonly LinkOp[], netns?: string, options: { ipv6Rules?: boolean; force?: boolean } = {}): Promise<IpLink[][]> {
+export async function applyLinkOps(
+  ops: readonly LinkOp[],
+  netns?: string,
+  options: { ipv6Rules?: boolean; force?: boolean } = {},
+): Promise<IpLink[][]> {
   if (ops.length === 0) return [];
   const input = ops.map(renderOp).join('\n') + '\n';
   const reads = ops.some((o) => o.op === 'link-show');
-  const flags = [...(options.ipv6Rules ? ['-6'] : []), ...(options.force ? ['-force'] : []), ...(reads ? ['-json', '-details'] : [])];
-  const { stdout } = await exec(inNetns(netns, ['ip', ...flags, '-batch', '-']), { input, ...(options.force && { allowFailure: true }) });
-  return stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as IpLink[]);
+  const flags = [
+    ...(options.ipv6Rules ? ['-6'] : []),
+    ...(options.force ? ['-force'] : []),
+    ...(reads ? ['-json', '-details'] : []),
+  ];
+  const { stdout } = await exec(inNetns(netns, ['ip', ...flags, '-batch', '-']), {
+    input,
+    ...(options.force && { allowFailure: true }),
+  });
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('['))
+    .map((l) => JSON.parse(l) as IpLink[]);
 }
 
 /**
@@ -195,10 +279,18 @@ export async function ipJson<T>(args: readonly string[], netns?: string): Promis
  * family only as a global option, so IPv6 routes cost a second child process,
  * started in parallel and only when asked for.
  */
-export async function readNetns(netns: string | undefined, withIpv6Routes: boolean): Promise<{ links: IpLink[]; routes: IpRoute[] }> {
-  const v4 = exec(inNetns(netns, ['ip', '-json', '-details', '-batch', '-']), { input: 'addr show\nroute show table main\n' });
+export async function readNetns(
+  netns: string | undefined,
+  withIpv6Routes: boolean,
+): Promise<{ links: IpLink[]; routes: IpRoute[] }> {
+  const v4 = exec(inNetns(netns, ['ip', '-json', '-details', '-batch', '-']), {
+    input: 'addr show\nroute show table main\n',
+  });
   const v6 = withIpv6Routes ? ipJson<IpRoute[]>(['-6', 'route', 'show', 'table', 'main'], netns) : Promise.resolve([]);
   const [{ stdout }, routes6] = await Promise.all([v4, v6]);
-  const docs = stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as unknown[]);
+  const docs = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('['))
+    .map((l) => JSON.parse(l) as unknown[]);
   return { links: (docs[0] ?? []) as IpLink[], routes: [...((docs[1] ?? []) as IpRoute[]), ...routes6] };
 }

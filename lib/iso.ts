@@ -12,7 +12,17 @@
  * fails, the staging directory is removed and the output is either the old
  * file or the whole new one.
  */
-import { closeSync, fchmodSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, VirtnetError } from './errors.ts';
 import { exec } from './exec.ts';
@@ -20,9 +30,15 @@ import { fsyncDir, mkdirPrivate, PRIVATE_FILE_MODE } from './durable.ts';
 import { showValue } from './show.ts';
 
 /** A file of the volume: a relative path ("openstack/latest/user_data") and its bytes. */
-export interface IsoFile { path: string; content: Uint8Array }
+export interface IsoFile {
+  path: string;
+  content: Uint8Array;
+}
 
-export interface IsoPlan { label: string; files: readonly IsoFile[] }
+export interface IsoPlan {
+  label: string;
+  files: readonly IsoFile[];
+}
 
 /**
  * ECMA-119 §8.4.13: the volume identifier is 32 characters. Its d-characters
@@ -49,12 +65,14 @@ function checkLabel(label: unknown): void {
 }
 
 function checkPath(field: string, path: unknown): void {
-  if (typeof path !== 'string' || path.length === 0) fail(field, `${showValue(path)} must be a non-empty relative path`);
+  if (typeof path !== 'string' || path.length === 0)
+    fail(field, `${showValue(path)} must be a non-empty relative path`);
   if (path.startsWith('/')) fail(field, `${showValue(path)} must be relative to the volume's root`);
   for (const part of path.split('/')) {
     if (part === '') fail(field, `${showValue(path)} has an empty part ("//" or a trailing "/")`);
     if (part === '.' || part === '..') fail(field, `${showValue(path)} must not have a "." or ".." part`);
-    if (!PATH_PART.test(part)) fail(field, `${showValue(path)}: each part must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"`);
+    if (!PATH_PART.test(part))
+      fail(field, `${showValue(path)}: each part must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"`);
   }
 }
 
@@ -64,7 +82,8 @@ function checkFiles(files: readonly IsoFile[]): void {
   const paths = new Map<string, number>();
   files.forEach((file, i) => {
     checkPath(`files[${i}].path`, file.path);
-    if (!(file.content instanceof Uint8Array)) fail(`files[${i}].content`, `${showValue(file.content)} must be bytes (a Buffer or Uint8Array)`);
+    if (!(file.content instanceof Uint8Array))
+      fail(`files[${i}].content`, `${showValue(file.content)} must be bytes (a Buffer or Uint8Array)`);
     const same = paths.get(file.path);
     if (same !== undefined) fail(`files[${i}].path`, `${showValue(file.path)} is also files[${same}]'s path`);
     paths.set(file.path, i);
@@ -74,7 +93,11 @@ function checkFiles(files: readonly IsoFile[]): void {
     for (let n = 1; n < parts.length; n++) {
       const dir = parts.slice(0, n).join('/');
       const clash = paths.get(dir);
-      if (clash !== undefined) fail(`files[${clash}].path`, `${showValue(dir)} is a file, but files[${i}] (${showValue(path)}) needs it as a directory`);
+      if (clash !== undefined)
+        fail(
+          `files[${clash}].path`,
+          `${showValue(dir)} is a file, but files[${i}] (${showValue(path)}) needs it as a directory`,
+        );
     }
   }
 }
@@ -111,11 +134,15 @@ function sealImage(image: string): void {
 }
 
 function checkOutputDir(outFile: string): string {
-  if (typeof outFile !== 'string' || outFile.length === 0 || outFile.endsWith('/')) fail('outFile', `${showValue(outFile)} must be a file path`);
+  if (typeof outFile !== 'string' || outFile.length === 0 || outFile.endsWith('/'))
+    fail('outFile', `${showValue(outFile)} must be a file path`);
   const dir = dirname(outFile);
   const stat = statSync(dir, { throwIfNoEntry: false });
   if (!stat?.isDirectory()) {
-    throw new VirtnetError(ErrorCode.ioFailure, `ISO ${showValue(outFile)}: its directory ${showValue(dir)} ${stat ? 'is not a directory' : 'does not exist'}`);
+    throw new VirtnetError(
+      ErrorCode.ioFailure,
+      `ISO ${showValue(outFile)}: its directory ${showValue(dir)} ${stat ? 'is not a directory' : 'does not exist'}`,
+    );
   }
   return dir;
 }
@@ -136,7 +163,9 @@ export async function buildIsoImage(plan: IsoPlan, outFile: string): Promise<voi
     const tree = join(staging, 'tree');
     const image = join(staging, 'image.iso');
     stageFiles(tree, plan.files);
-    await exec(['xorriso', '-as', 'mkisofs', '-V', plan.label, '-J', '-R', '-o', image, tree], { timeoutMs: XORRISO_TIMEOUT_MS });
+    await exec(['xorriso', '-as', 'mkisofs', '-V', plan.label, '-J', '-R', '-o', image, tree], {
+      timeoutMs: XORRISO_TIMEOUT_MS,
+    });
     sealImage(image);
     renameSync(image, outFile);
     fsyncDir(dir);

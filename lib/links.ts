@@ -28,20 +28,32 @@ export function hasAddress(dev: string, cidr: string): boolean {
   const len = Number(lenText);
   try {
     if (addr.includes(':')) {
-      const hex = ipaddr.IPv6.parse(addr).toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('');
-      return readFileSync('/proc/self/net/if_inet6', 'utf8').split('\n').some((l) => {
-        const f = l.trim().split(/\s+/u);
-        return f[0] === hex && f[5] === dev && parseInt(f[2] ?? '', 16) === len;
-      });
+      const hex = ipaddr.IPv6.parse(addr)
+        .toByteArray()
+        .map((b) => b.toString(16).padStart(2, '0'))
+        .join('');
+      return readFileSync('/proc/self/net/if_inet6', 'utf8')
+        .split('\n')
+        .some((l) => {
+          const f = l.trim().split(/\s+/u);
+          return f[0] === hex && f[5] === dev && parseInt(f[2] ?? '', 16) === len;
+        });
     }
     const net = ipaddr.IPv4.networkAddressFromCIDR(cidr).toByteArray();
     const mask = ipaddr.IPv4.subnetMaskFromPrefixLength(len).toByteArray();
     // /proc/net/route prints addresses as host-order (little-endian) hex.
-    const le = (b: number[]) => b.map((x) => x.toString(16).padStart(2, '0')).reverse().join('').toUpperCase();
-    return readFileSync('/proc/self/net/route', 'utf8').split('\n').some((l) => {
-      const f = l.split('\t');
-      return f[0] === dev && f[1] === le(net) && f[7] === le(mask);
-    });
+    const le = (b: number[]) =>
+      b
+        .map((x) => x.toString(16).padStart(2, '0'))
+        .reverse()
+        .join('')
+        .toUpperCase();
+    return readFileSync('/proc/self/net/route', 'utf8')
+      .split('\n')
+      .some((l) => {
+        const f = l.split('\t');
+        return f[0] === dev && f[1] === le(net) && f[7] === le(mask);
+      });
   } catch {
     return false;
   }

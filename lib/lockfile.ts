@@ -133,7 +133,8 @@ export async function withLock<T>(file: string, fn: () => Promise<T>, waitMs = 3
   const line = holderLine();
   for (let got = tryTake(file, line); got !== 'taken'; got = tryTake(file, line)) {
     if (got === 'retry') continue;
-    if (Date.now() >= end) throw new LockBusyError(`${file} is held by another process (pid and start: ${describeHolder(file)})`);
+    if (Date.now() >= end)
+      throw new LockBusyError(`${file} is held by another process (pid and start: ${describeHolder(file)})`);
     // Jittered, so that contenders polling one lock do not wake in step.
     await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
   }

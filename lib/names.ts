@@ -43,7 +43,16 @@ export const CNI_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/u;
  * No attachment may be given one of these names.
  */
 export const KERNEL_OWNED_IFNAMES: ReadonlySet<string> = new Set([
-  'lo', 'tunl0', 'sit0', 'ip6tnl0', 'gre0', 'gretap0', 'erspan0', 'ip6gre0', 'ip_vti0', 'ip6_vti0',
+  'lo',
+  'tunl0',
+  'sit0',
+  'ip6tnl0',
+  'gre0',
+  'gretap0',
+  'erspan0',
+  'ip6gre0',
+  'ip_vti0',
+  'ip6_vti0',
 ]);
 
 /** Linux NAME_MAX (include/uapi/linux/limits.h): the longest file name, in bytes. */
@@ -65,13 +74,14 @@ const DURABLE_TMP_SUFFIX_BYTES = '.4194304.tmp'.length;
  * pkg/invoke/cache; netattach/cache.ts), which must fit NAME_MAX with the
  * longest container id and ifname and the temporary file's suffix.
  */
-export const MAX_NETWORK_NAME_BYTES = NAME_MAX - MAX_CONTAINER_ID_BYTES - MAX_LINK_NAME_BYTES - '--'.length - DURABLE_TMP_SUFFIX_BYTES;
-
+export const MAX_NETWORK_NAME_BYTES =
+  NAME_MAX - MAX_CONTAINER_ID_BYTES - MAX_LINK_NAME_BYTES - '--'.length - DURABLE_TMP_SUFFIX_BYTES;
 
 /** Why `value` is not a libcni identifier of at most `max` bytes, or undefined. */
 function cniIdProblem(value: string, max: number): string | undefined {
   const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes > max) return `${showValue(value)} is ${bytes} bytes; it must be at most ${max} (it becomes part of file names, NAME_MAX ${NAME_MAX})`;
+  if (bytes > max)
+    return `${showValue(value)} is ${bytes} bytes; it must be at most ${max} (it becomes part of file names, NAME_MAX ${NAME_MAX})`;
   if (!CNI_ID_PATTERN.test(value)) return `${showValue(value)} must match ${CNI_ID_PATTERN.source}`;
   return undefined;
 }
@@ -93,15 +103,18 @@ const DNS1123_SUBDOMAIN_MAX = 253;
 /** Why `value` is not a DNS-1123 label (Kubernetes namespaces; k8s.io/apimachinery IsDNS1123Label), or undefined. */
 export function dns1123LabelProblem(value: string): string | undefined {
   if (value.length === 0) return 'must not be empty (is "")';
-  if (value.length > DNS1123_LABEL_MAX) return `${showValue(value)} must be at most ${DNS1123_LABEL_MAX} characters (DNS-1123 label; is ${value.length})`;
-  if (!DNS1123_LABEL.test(value)) return `${showValue(value)} must be a DNS-1123 label (lower-case alphanumerics and "-", matching ${DNS1123_LABEL.source})`;
+  if (value.length > DNS1123_LABEL_MAX)
+    return `${showValue(value)} must be at most ${DNS1123_LABEL_MAX} characters (DNS-1123 label; is ${value.length})`;
+  if (!DNS1123_LABEL.test(value))
+    return `${showValue(value)} must be a DNS-1123 label (lower-case alphanumerics and "-", matching ${DNS1123_LABEL.source})`;
   return undefined;
 }
 
 /** Why `value` is not a DNS-1123 subdomain of at most `max` characters (Kubernetes object names; IsDNS1123Subdomain), or undefined. */
 export function dns1123SubdomainProblem(value: string, max = DNS1123_SUBDOMAIN_MAX): string | undefined {
   if (value.length === 0) return 'must not be empty';
-  if (value.length > max) return `${showValue(value)} must be at most ${max} characters (DNS-1123 subdomain; is ${value.length})`;
+  if (value.length > max)
+    return `${showValue(value)} must be at most ${max} characters (DNS-1123 subdomain; is ${value.length})`;
   if (!value.split('.').every((label) => DNS1123_LABEL.test(label))) {
     return `${showValue(value)} must be a DNS-1123 subdomain (lower-case alphanumerics, "-" and ".", each part starting and ending with an alphanumeric)`;
   }

@@ -30,7 +30,10 @@ async function until(done: () => boolean, ms: number): Promise<boolean> {
 
 /** SIGTERM, then SIGKILL after `graceMs`, while `alive()` says it is still the same process. */
 async function stopWhile(pid: number, alive: () => boolean, graceMs: number): Promise<void> {
-  for (const [signal, wait] of [['SIGTERM', graceMs], ['SIGKILL', 5000]] as const) {
+  for (const [signal, wait] of [
+    ['SIGTERM', graceMs],
+    ['SIGKILL', 5000],
+  ] as const) {
     if (!alive()) return;
     try {
       process.kill(pid, signal);

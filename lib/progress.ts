@@ -76,7 +76,8 @@ export function createProgress(stream: ProgressStream = process.stderr, options:
       let done = 0;
       let drawn = -Infinity;
       let finished = false;
-      const fit = (line: string) => (stream.columns && line.length > stream.columns - 1 ? line.slice(0, stream.columns - 1) : line);
+      const fit = (line: string) =>
+        stream.columns && line.length > stream.columns - 1 ? line.slice(0, stream.columns - 1) : line;
       // "\r" returns to the line's start and ESC[K (EL, ECMA-48) erases what an older, longer line left.
       const draw = () => stream.write(`\r${fit(barLine(label, done, total, now() - started))}\u001b[K`);
       if (tty) draw();

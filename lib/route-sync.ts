@@ -21,8 +21,16 @@ export const VIRTNET_ROUTE_PROTO = 157;
 /** The ifalias on the overlay device: the mark by which a later sync knows it is virtnet's to change or remove. */
 export const OVERLAY_MARK = 'virtnet-pod-overlay';
 
-export interface KernelRoute { dst: string; via: string; dev: string; onlink?: boolean }
-export interface SyncReport { changed: number; problems: string[] }
+export interface KernelRoute {
+  dst: string;
+  via: string;
+  dev: string;
+  onlink?: boolean;
+}
+export interface SyncReport {
+  changed: number;
+  problems: string[];
+}
 
 export interface OverlaySpec {
   dev: string;
@@ -37,7 +45,15 @@ export interface OverlaySpec {
   addresses: string[];
 }
 
-export interface VxlanLink { name: string; vni: number; alias: string; remote?: string; group?: string; local?: string; port?: number }
+export interface VxlanLink {
+  name: string;
+  vni: number;
+  alias: string;
+  remote?: string;
+  group?: string;
+  local?: string;
+  port?: number;
+}
 
 function linkName(n: string): string {
   const problem = linkNameProblem(n);
@@ -80,7 +96,8 @@ function canonicalDst(r: FamilyRoute): string | undefined {
   return p ? `${p.network}/${p.prefix}` : undefined;
 }
 
-const failed = (what: string, err: unknown) => `${what}: ${err instanceof ExecError ? err.stderr.trim() || err.message : (err as Error).message}`;
+const failed = (what: string, err: unknown) =>
+  `${what}: ${err instanceof ExecError ? err.stderr.trim() || err.message : (err as Error).message}`;
 
 export class RouteSync {
   /** @param wrap argv prefix that enters the node's netns, e.g. ['nsenter', '--net=/run/netns/n1', '--']; [] is this process's. */
@@ -108,14 +125,28 @@ export class RouteSync {
   /** This namespace's global-scope addresses: each with its subnet and link (one `ip addr` read serves the plan and the overlay's lower device). */
   async connectedPrefixes(): Promise<{ cidr: string; dev: string; address: string }[]> {
     const links = await this.json<IpLink[]>(['ip', '-j', 'addr', 'show']);
-    return links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ cidr: cidrText(`${a.local}/${a.prefixlen}`), dev: l.ifname, address: a.local })));
+    return links.flatMap((l) =>
+      (l.addr_info ?? [])
+        .filter((a) => a.scope === 'global')
+        .map((a) => ({ cidr: cidrText(`${a.local}/${a.prefixlen}`), dev: l.ifname, address: a.local })),
+    );
   }
 
   /** Routes in the main table, per family: virtnet's (by protocol) and all. */
   private async mainRoutes(): Promise<{ ours: FamilyRoute[]; all: FamilyRoute[] }> {
-    const read = (flags: string[]) => this.run(['ip', ...flags, '-j', '-batch', '-'], `route show table main proto ${VIRTNET_ROUTE_PROTO}\nroute show table main\n`);
-    const docs = (await Promise.all([read([]), read(['-6'])])).map((r) => r.stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as IpRoute[]));
-    const tagged = (k: 0 | 1) => docs.flatMap((d, i) => (d[k] ?? []).map((r) => ({ ...r, family: i === 0 ? 4 : 6 }) as FamilyRoute));
+    const read = (flags: string[]) =>
+      this.run(
+        ['ip', ...flags, '-j', '-batch', '-'],
+        `route show table main proto ${VIRTNET_ROUTE_PROTO}\nroute show table main\n`,
+      );
+    const docs = (await Promise.all([read([]), read(['-6'])])).map((r) =>
+      r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('['))
+        .map((l) => JSON.parse(l) as IpRoute[]),
+    );
+    const tagged = (k: 0 | 1) =>
+      docs.flatMap((d, i) => (d[k] ?? []).map((r) => ({ ...r, family: i === 0 ? 4 : 6 }) as FamilyRoute));
     return { ours: tagged(0), all: tagged(1) };
   }
 
@@ -130,38 +161,92 @@ export class RouteSync {
       const mine = ours.find((o) => canonicalDst(o) === dst);
       // ours is a subset of all: a dst listed more often in all is (also) held by a route not ours.
       const holders = all.filter((o) => canonicalDst(o) === dst);
-      const foreign = holders.length > ours.filter((o) => canonicalDst(o) === dst).length ? holders.find((o) => o.protocol !== String(VIRTNET_ROUTE_PROTO)) ?? holders[0] : undefined;
+      const foreign =
+        holders.length > ours.filter((o) => canonicalDst(o) === dst).length
+          ? (holders.find((o) => o.protocol !== String(VIRTNET_ROUTE_PROTO)) ?? holders[0])
+          : undefined;
       if (foreign) {
-        report.problems.push(`route ${dst} exists and is not virtnet's (proto ${foreign.protocol ?? 'boot'}${foreign.gateway ? ` via ${foreign.gateway}` : ''} dev ${foreign.dev}): left alone, no route via ${r.via}`);
+        report.problems.push(
+          `route ${dst} exists and is not virtnet's (proto ${foreign.protocol ?? 'boot'}${foreign.gateway ? ` via ${foreign.gateway}` : ''} dev ${foreign.dev}): left alone, no route via ${r.via}`,
+        );
         continue;
       }
       wanted.add(dst);
-      const same = mine && mine.dev === r.dev && mine.gateway !== undefined && sameAddress(mine.gateway, r.via) && (mine.flags ?? []).includes('onlink') === !!r.onlink;
+      const same =
+        mine &&
+        mine.dev === r.dev &&
+        mine.gateway !== undefined &&
+        sameAddress(mine.gateway, r.via) &&
+        (mine.flags ?? []).includes('onlink') === !!r.onlink;
       if (same) continue;
-      const argv = ['ip', ...family, 'route', 'replace', dst, 'via', ipText(r.via), 'dev', linkName(r.dev), ...(r.onlink ? ['onlink'] : []), 'proto', String(VIRTNET_ROUTE_PROTO)];
-      await this.run(argv).then(() => report.changed++, (e: unknown) => report.problems.push(failed(`route ${dst} via ${r.via} dev ${r.dev}`, e)));
+      const argv = [
+        'ip',
+        ...family,
+        'route',
+        'replace',
+        dst,
+        'via',
+        ipText(r.via),
+        'dev',
+        linkName(r.dev),
+        ...(r.onlink ? ['onlink'] : []),
+        'proto',
+        String(VIRTNET_ROUTE_PROTO),
+      ];
+      await this.run(argv).then(
+        () => report.changed++,
+        (e: unknown) => report.problems.push(failed(`route ${dst} via ${r.via} dev ${r.dev}`, e)),
+      );
     }
     for (const o of ours) {
       const dst = canonicalDst(o);
       if (dst === undefined || wanted.has(dst)) continue;
       const family = familyOf(parseCidr(dst)!.address) === 6 ? ['-6'] : [];
-      await this.run(['ip', ...family, 'route', 'del', dst, 'proto', String(VIRTNET_ROUTE_PROTO)]).then(() => report.changed++, (e: unknown) => report.problems.push(failed(`stale route ${dst}`, e)));
+      await this.run(['ip', ...family, 'route', 'del', dst, 'proto', String(VIRTNET_ROUTE_PROTO)]).then(
+        () => report.changed++,
+        (e: unknown) => report.problems.push(failed(`stale route ${dst}`, e)),
+      );
     }
     return report;
   }
 
   /** Make the permanent neighbor entries on `dev` exactly `desired` (ip-neighbour(8) "nud permanent"). */
   async syncNeighbors(dev: string, desired: readonly { ip: string; mac: string }[]): Promise<SyncReport> {
-    const present = await this.json<Array<{ dst: string; lladdr?: string }>>(['ip', '-j', 'neigh', 'show', 'dev', linkName(dev), 'nud', 'permanent']);
+    const present = await this.json<Array<{ dst: string; lladdr?: string }>>([
+      'ip',
+      '-j',
+      'neigh',
+      'show',
+      'dev',
+      linkName(dev),
+      'nud',
+      'permanent',
+    ]);
     const report: SyncReport = { changed: 0, problems: [] };
     for (const n of desired) {
       const has = present.find((p) => sameAddress(p.dst, n.ip));
       if (has && has.lladdr?.toLowerCase() === n.mac.toLowerCase()) continue;
-      await this.run(['ip', 'neigh', 'replace', ipText(n.ip), 'lladdr', macText(n.mac), 'dev', dev, 'nud', 'permanent'])
-        .then(() => report.changed++, (e: unknown) => report.problems.push(failed(`neighbor ${n.ip} on ${dev}`, e)));
+      await this.run([
+        'ip',
+        'neigh',
+        'replace',
+        ipText(n.ip),
+        'lladdr',
+        macText(n.mac),
+        'dev',
+        dev,
+        'nud',
+        'permanent',
+      ]).then(
+        () => report.changed++,
+        (e: unknown) => report.problems.push(failed(`neighbor ${n.ip} on ${dev}`, e)),
+      );
     }
     for (const p of present.filter((p) => !desired.some((n) => sameAddress(p.dst, n.ip)))) {
-      await this.run(['ip', 'neigh', 'del', ipText(p.dst), 'dev', dev]).then(() => report.changed++, (e: unknown) => report.problems.push(failed(`stale neighbor ${p.dst} on ${dev}`, e)));
+      await this.run(['ip', 'neigh', 'del', ipText(p.dst), 'dev', dev]).then(
+        () => report.changed++,
+        (e: unknown) => report.problems.push(failed(`stale neighbor ${p.dst} on ${dev}`, e)),
+      );
     }
     return report;
   }
@@ -172,18 +257,47 @@ export class RouteSync {
    * head-end replication). Entries are appended, so that one MAC may have
    * several dsts (bridge(8) "fdb append"); learned ones are left alone.
    */
-  async syncFdb(dev: string, desired: readonly { mac: string; dst: string }[], o: { onlyMac?: string } = {}): Promise<SyncReport> {
-    const listed = await this.json<Array<{ mac: string; dst?: string; state?: string }>>(['bridge', '-j', 'fdb', 'show', 'dev', linkName(dev)]);
-    const present = listed.filter((e) => e.dst !== undefined && e.state === 'permanent' && (!o.onlyMac || e.mac === o.onlyMac));
-    const same = (a: { mac: string; dst?: string }, b: { mac: string; dst: string }) => a.mac.toLowerCase() === b.mac.toLowerCase() && a.dst !== undefined && sameAddress(a.dst, b.dst);
+  async syncFdb(
+    dev: string,
+    desired: readonly { mac: string; dst: string }[],
+    o: { onlyMac?: string } = {},
+  ): Promise<SyncReport> {
+    const listed = await this.json<Array<{ mac: string; dst?: string; state?: string }>>([
+      'bridge',
+      '-j',
+      'fdb',
+      'show',
+      'dev',
+      linkName(dev),
+    ]);
+    const present = listed.filter(
+      (e) => e.dst !== undefined && e.state === 'permanent' && (!o.onlyMac || e.mac === o.onlyMac),
+    );
+    const same = (a: { mac: string; dst?: string }, b: { mac: string; dst: string }) =>
+      a.mac.toLowerCase() === b.mac.toLowerCase() && a.dst !== undefined && sameAddress(a.dst, b.dst);
     const report: SyncReport = { changed: 0, problems: [] };
     for (const e of desired.filter((d) => !present.some((p) => same(p, d)))) {
-      await this.run(['bridge', 'fdb', 'append', macText(e.mac), 'dev', dev, 'dst', ipText(e.dst), 'self', 'permanent'])
-        .then(() => report.changed++, (err: unknown) => report.problems.push(failed(`FDB ${e.mac} dst ${e.dst} on ${dev}`, err)));
+      await this.run([
+        'bridge',
+        'fdb',
+        'append',
+        macText(e.mac),
+        'dev',
+        dev,
+        'dst',
+        ipText(e.dst),
+        'self',
+        'permanent',
+      ]).then(
+        () => report.changed++,
+        (err: unknown) => report.problems.push(failed(`FDB ${e.mac} dst ${e.dst} on ${dev}`, err)),
+      );
     }
     for (const p of present.filter((p) => !desired.some((d) => same(p, d as { mac: string; dst: string })))) {
-      await this.run(['bridge', 'fdb', 'del', macText(p.mac), 'dev', dev, 'dst', ipText(p.dst!), 'self'])
-        .then(() => report.changed++, (err: unknown) => report.problems.push(failed(`stale FDB ${p.mac} dst ${p.dst} on ${dev}`, err)));
+      await this.run(['bridge', 'fdb', 'del', macText(p.mac), 'dev', dev, 'dst', ipText(p.dst!), 'self']).then(
+        () => report.changed++,
+        (err: unknown) => report.problems.push(failed(`stale FDB ${p.mac} dst ${p.dst} on ${dev}`, err)),
+      );
     }
     return report;
   }
@@ -195,7 +309,15 @@ export class RouteSync {
       const d = (l.linkinfo?.info_data ?? {}) as Record<string, unknown>;
       const text = (...keys: string[]) => keys.map((k) => d[k]).find((v): v is string => typeof v === 'string');
       const [remote, group, local] = [text('remote', 'remote6'), text('group', 'group6'), text('local', 'local6')];
-      return { name: l.ifname, vni: Number(d.id), alias: l.ifalias ?? '', ...(remote && { remote }), ...(group && { group }), ...(local && { local }), ...(typeof d.port === 'number' && { port: d.port }) };
+      return {
+        name: l.ifname,
+        vni: Number(d.id),
+        alias: l.ifalias ?? '',
+        ...(remote && { remote }),
+        ...(group && { group }),
+        ...(local && { local }),
+        ...(typeof d.port === 'number' && { port: d.port }),
+      };
     });
   }
 
@@ -208,23 +330,43 @@ export class RouteSync {
   async ensureOverlay(spec: OverlaySpec): Promise<{ created: boolean }> {
     const dev = linkName(spec.dev);
     const existing = await this.link(dev);
-    if (existing && existing.ifalias !== OVERLAY_MARK) throw new VirtnetError(ErrorCode.invalidConfig, `link ${dev} exists and is not virtnet's overlay (its alias is not "${OVERLAY_MARK}"): left alone, no overlay`);
+    if (existing && existing.ifalias !== OVERLAY_MARK)
+      throw new VirtnetError(
+        ErrorCode.invalidConfig,
+        `link ${dev} exists and is not virtnet's overlay (its alias is not "${OVERLAY_MARK}"): left alone, no overlay`,
+      );
     const created = !existing || !overlayMatches(existing, spec);
     const lines: string[] = [];
     if (existing && created) lines.push(`link del dev ${dev}`);
     if (created) {
-      lines.push([
-        'link add name', dev, ...(spec.mtu !== undefined ? ['mtu', int(spec.mtu, 68, 65535, 'MTU')] : []), 'type vxlan id', int(spec.vni, 0, 16777215, 'VNI'),
-        'local', ipText(spec.localIp), ...(spec.lowerDev ? ['dev', linkName(spec.lowerDev)] : []), 'dstport', int(spec.port, 1, 65535, 'port'), 'nolearning',
-      ].join(' '));
+      lines.push(
+        [
+          'link add name',
+          dev,
+          ...(spec.mtu !== undefined ? ['mtu', int(spec.mtu, 68, 65535, 'MTU')] : []),
+          'type vxlan id',
+          int(spec.vni, 0, 16777215, 'VNI'),
+          'local',
+          ipText(spec.localIp),
+          ...(spec.lowerDev ? ['dev', linkName(spec.lowerDev)] : []),
+          'dstport',
+          int(spec.port, 1, 65535, 'port'),
+          'nolearning',
+        ].join(' '),
+      );
       // The kernel ignores an alias in the create (cni/marks.ts), so it is the next line of the same batch.
       lines.push(`link set dev ${dev} alias ${OVERLAY_MARK}`);
     }
     const want = spec.addresses.map((a) => `${ipText(a)}/${familyOf(a) === 6 ? 128 : 32}`);
-    const have = created ? [] : (existing?.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
-    for (const a of want.filter((w) => !have.some((h) => sameCidr(h, w)))) lines.push(`addr replace ${a} dev ${dev}${a.includes(':') ? ' nodad' : ''}`);
-    for (const h of have.filter((h) => !want.some((w) => sameCidr(h, w)))) lines.push(`addr del ${ipText(h.split('/')[0]!)}/${int(Number(h.split('/')[1]), 0, 128, 'prefix')} dev ${dev}`);
-    if (spec.mtu !== undefined && !created && existing?.mtu !== spec.mtu) lines.push(`link set dev ${dev} mtu ${int(spec.mtu, 68, 65535, 'MTU')}`);
+    const have = created
+      ? []
+      : (existing?.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+    for (const a of want.filter((w) => !have.some((h) => sameCidr(h, w))))
+      lines.push(`addr replace ${a} dev ${dev}${a.includes(':') ? ' nodad' : ''}`);
+    for (const h of have.filter((h) => !want.some((w) => sameCidr(h, w))))
+      lines.push(`addr del ${ipText(h.split('/')[0]!)}/${int(Number(h.split('/')[1]), 0, 128, 'prefix')} dev ${dev}`);
+    if (spec.mtu !== undefined && !created && existing?.mtu !== spec.mtu)
+      lines.push(`link set dev ${dev} mtu ${int(spec.mtu, 68, 65535, 'MTU')}`);
     if (created || !(existing?.flags ?? []).includes('UP')) lines.push(`link set dev ${dev} up`);
     if (lines.length) await this.run(['ip', '-batch', '-'], lines.join('\n') + '\n');
     return { created };
@@ -234,7 +376,11 @@ export class RouteSync {
   async removeOverlay(dev: string): Promise<boolean> {
     const existing = await this.link(linkName(dev));
     if (!existing) return false;
-    if (existing.ifalias !== OVERLAY_MARK) throw new VirtnetError(ErrorCode.invalidConfig, `link ${dev} is not virtnet's overlay (its alias is not "${OVERLAY_MARK}"): not removed`);
+    if (existing.ifalias !== OVERLAY_MARK)
+      throw new VirtnetError(
+        ErrorCode.invalidConfig,
+        `link ${dev} is not virtnet's overlay (its alias is not "${OVERLAY_MARK}"): not removed`,
+      );
     await this.run(['ip', 'link', 'del', 'dev', dev]);
     return true;
   }
@@ -249,6 +395,13 @@ function sameCidr(a: string, b: string): boolean {
 function overlayMatches(link: IpLink, spec: OverlaySpec): boolean {
   const d = (link.linkinfo?.info_data ?? {}) as Record<string, unknown>;
   const local = (d.local ?? d.local6) as string | undefined;
-  return link.linkinfo?.info_kind === 'vxlan' && d.id === spec.vni && d.port === spec.port && d.learning === false
-    && local !== undefined && sameAddress(local, spec.localIp) && (d.link ?? undefined) === (spec.lowerDev ?? undefined);
+  return (
+    link.linkinfo?.info_kind === 'vxlan' &&
+    d.id === spec.vni &&
+    d.port === spec.port &&
+    d.learning === false &&
+    local !== undefined &&
+    sameAddress(local, spec.localIp) &&
+    (d.link ?? undefined) === (spec.lowerDev ?? undefined)
+  );
 }

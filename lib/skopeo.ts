@@ -37,7 +37,15 @@ export interface SkopeoOptions {
 }
 
 /** What went wrong, for callers that react differently (tests, `virtnet up`'s message). */
-export type SkopeoFailure = 'unreachable' | 'unknown' | 'unauthorized' | 'badManifest' | 'tls' | 'config' | 'noSpace' | 'failed';
+export type SkopeoFailure =
+  | 'unreachable'
+  | 'unknown'
+  | 'unauthorized'
+  | 'badManifest'
+  | 'tls'
+  | 'config'
+  | 'noSpace'
+  | 'failed';
 
 export class SkopeoError extends VirtnetError {
   readonly failure: SkopeoFailure;
@@ -47,7 +55,10 @@ export class SkopeoError extends VirtnetError {
   readonly stderr: string;
 
   constructor(failure: SkopeoFailure, image: string, message: string, cause: ExecError) {
-    super(failure === 'config' ? ErrorCode.invalidConfig : ErrorCode.execFailed, message, { details: cause.stderr.trim(), cause });
+    super(failure === 'config' ? ErrorCode.invalidConfig : ErrorCode.execFailed, message, {
+      details: cause.stderr.trim(),
+      cause,
+    });
     this.failure = failure;
     this.image = image;
     this.argv = cause.argv;
@@ -68,7 +79,9 @@ export function skopeoCause(stderr: string): string {
   const fatal = lines.reverse().find((l) => l.includes('level=fatal') || l.includes('level=error'));
   const quoted = fatal?.match(/msg="((?:[^"\\]|\\.)*)"/u)?.[1];
   const msg = quoted === undefined ? (lines[0] ?? '').trim() : quoted.replace(/\\(.)/gu, '$1');
-  return msg.replace(/^Error parsing image name "[^"]*": /u, '').replace(/^(?:initializing source|Error initializing source) [^:]*: /u, '');
+  return msg
+    .replace(/^Error parsing image name "[^"]*": /u, '')
+    .replace(/^(?:initializing source|Error initializing source) [^:]*: /u, '');
 }
 
 /** Whether `image` names no registry: the first component has no '.' or ':' and is not localhost (distribution/reference). */
@@ -78,33 +91,49 @@ function isShortName(image: string): boolean {
 }
 
 function registryOf(image: string, cause: string): string {
-  const named = cause.match(/pinging container registry ([^\s:]+(?::\d+)?)/u)?.[1] ?? cause.match(/dial tcp ([^\s]+?):? /u)?.[1];
+  const named =
+    cause.match(/pinging container registry ([^\s:]+(?::\d+)?)/u)?.[1] ?? cause.match(/dial tcp ([^\s]+?):? /u)?.[1];
   if (named !== undefined) return named;
   return isShortName(image) ? 'docker.io' : image.split('/')[0]!;
 }
 
-const UNREACHABLE = /connection refused|no such host|i\/o timeout|network is unreachable|no route to host|connection reset|EOF$|TLS handshake timeout|context deadline exceeded|server misbehaving/u;
+const UNREACHABLE =
+  /connection refused|no such host|i\/o timeout|network is unreachable|no route to host|connection reset|EOF$|TLS handshake timeout|context deadline exceeded|server misbehaving/u;
 
 /** Classify one failed skopeo run into a failure kind and a message naming the image and the cause. */
 export function classify(image: string, err: ExecError): SkopeoError {
   const cause = skopeoCause(err.stderr) || `exit code ${err.exitCode}`;
   const short = isShortName(image)
-    // Only a name no short-name rule resolved reaches skopeo short (virtnet applies registries.conf's aliases and search registries first).
-    ? ` ("${image}" is a short name, which skopeo reads as docker.io/library/…; use a fully qualified name)`
+    ? // Only a name no short-name rule resolved reaches skopeo short (virtnet applies registries.conf's aliases and search registries first).
+      ` ("${image}" is a short name, which skopeo reads as docker.io/library/…; use a fully qualified name)`
     : '';
-  const make = (failure: SkopeoFailure, what: string) => new SkopeoError(failure, image, `image ${image}: ${what}${short}: ${cause}`, err);
-  if (/loading registries configuration|registries\.conf/u.test(cause)) return make('config', 'the registries configuration is not usable');
+  const make = (failure: SkopeoFailure, what: string) =>
+    new SkopeoError(failure, image, `image ${image}: ${what}${short}: ${cause}`, err);
+  if (/loading registries configuration|registries\.conf/u.test(cause))
+    return make('config', 'the registries configuration is not usable');
   if (/server gave HTTP response to HTTPS client/u.test(cause)) {
-    return make('tls', `registry ${registryOf(image, cause)} speaks plain HTTP; mark it insecure = true in registries.conf`);
+    return make(
+      'tls',
+      `registry ${registryOf(image, cause)} speaks plain HTTP; mark it insecure = true in registries.conf`,
+    );
   }
-  if (/x509:|certificate/u.test(cause)) return make('tls', `registry ${registryOf(image, cause)} presented a certificate that does not verify`);
-  if (/unauthorized|authentication required|denied|status 401|status 403/iu.test(cause)) return make('unauthorized', 'unauthorized (check the auth file and the credentials for this registry)');
-  if (/manifest unknown|name unknown|MANIFEST_UNKNOWN|NAME_UNKNOWN|not found/u.test(cause)) return make('unknown', 'manifest unknown (no such image or tag in the registry)');
-  if (/unsupported (?:docker v2s1 )?manifest|unmarshal|invalid character|unknown media ?type|MediaType|manifest invalid|MANIFEST_INVALID|Digest did not match|digest mismatch|size mismatch/iu.test(cause)) {
+  if (/x509:|certificate/u.test(cause))
+    return make('tls', `registry ${registryOf(image, cause)} presented a certificate that does not verify`);
+  if (/unauthorized|authentication required|denied|status 401|status 403/iu.test(cause))
+    return make('unauthorized', 'unauthorized (check the auth file and the credentials for this registry)');
+  if (/manifest unknown|name unknown|MANIFEST_UNKNOWN|NAME_UNKNOWN|not found/u.test(cause))
+    return make('unknown', 'manifest unknown (no such image or tag in the registry)');
+  if (
+    /unsupported (?:docker v2s1 )?manifest|unmarshal|invalid character|unknown media ?type|MediaType|manifest invalid|MANIFEST_INVALID|Digest did not match|digest mismatch|size mismatch/iu.test(
+      cause,
+    )
+  ) {
     return make('badManifest', 'bad manifest');
   }
-  if (/no space left on device|disk quota exceeded/iu.test(cause)) return make('noSpace', 'no space left where the image is copied');
-  if (UNREACHABLE.test(cause)) return make('unreachable', `registry ${registryOf(image, cause)} is down or unreachable`);
+  if (/no space left on device|disk quota exceeded/iu.test(cause))
+    return make('noSpace', 'no space left where the image is copied');
+  if (UNREACHABLE.test(cause))
+    return make('unreachable', `registry ${registryOf(image, cause)} is down or unreachable`);
   return make('failed', 'skopeo failed');
 }
 

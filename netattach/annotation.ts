@@ -83,7 +83,10 @@ export interface Bandwidth {
 
 /** An invalid selection annotation. A VirtnetError with code 7 (invalid config). */
 export class AnnotationError extends VirtnetError {
-  constructor(readonly field: string, readonly rule: string) {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
     super(ErrorCode.invalidConfig, `${field}: ${rule}`);
   }
 }
@@ -92,7 +95,6 @@ Object.defineProperty(AnnotationError.prototype, 'name', { value: 'AnnotationErr
 
 /** Kubernetes DNS-1123 labels (NAD names and namespaces) and the devices of every netns: lib/names.ts holds the one rule. */
 export { dns1123LabelProblem, KERNEL_OWNED_IFNAMES } from '../lib/names.ts';
-
 
 const GUID_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){7}$/iu;
 const PROTOCOLS = ['tcp', 'udp', 'sctp'];
@@ -117,7 +119,10 @@ export function parseNetworksAnnotation(value: string, podNamespace: string): Ne
 /** Counted before any item is parsed, so an oversized list costs one comparison. */
 function checkCount(count: number): void {
   if (count > MAX_SELECTIONS) {
-    throw new AnnotationError(NETWORKS_ANNOTATION, `selects ${count} networks; at most ${MAX_SELECTIONS} are allowed (each becomes a host veth, an address and a PCI slot in the VM)`);
+    throw new AnnotationError(
+      NETWORKS_ANNOTATION,
+      `selects ${count} networks; at most ${MAX_SELECTIONS} are allowed (each becomes a host veth, an address and a PCI slot in the VM)`,
+    );
   }
 }
 
@@ -135,7 +140,10 @@ function checkIfname(value: string, field: string): string {
   const problem = linkNameProblem(value);
   if (problem) throw new AnnotationError(field, `interface name ${showValue(value)} ${problem}`);
   if (KERNEL_OWNED_IFNAMES.has(value)) {
-    throw new AnnotationError(field, `interface name ${showValue(value)} is taken in every pod: the kernel creates it in each network namespace`);
+    throw new AnnotationError(
+      field,
+      `interface name ${showValue(value)} is taken in every pod: the kernel creates it in each network namespace`,
+    );
   }
   return value;
 }
@@ -144,7 +152,8 @@ function checkIfname(value: string, field: string): string {
 function macProblem(mac: string): string | undefined {
   if (!isMac(mac)) return `${showValue(mac)} must be a MAC address (6 bytes, aa:bb:cc:dd:ee:ff)`;
   if (/^00(?::00){5}$/u.test(mac)) return `${showValue(mac)} must not be all zeros (no link can have that address)`;
-  if (parseInt(mac.slice(0, 2), 16) & 1) return `${showValue(mac)} is a multicast address (low bit of the first byte); a link needs a unicast one`;
+  if (parseInt(mac.slice(0, 2), 16) & 1)
+    return `${showValue(mac)} is a multicast address (low bit of the first byte); a link needs a unicast one`;
   return undefined;
 }
 
@@ -158,11 +167,19 @@ function parseText(value: string, podNamespace: string): NetworkSelection[] {
     const item = raw.trim();
     if (item === '') throw new AnnotationError(at(i), 'empty item (a stray or doubled ",")');
     const slash = item.split('/');
-    if (slash.length > 2) throw new AnnotationError(at(i), `${showValue(item)} has more than one "/" (expected [<namespace>/]<name>[@<ifname>])`);
+    if (slash.length > 2)
+      throw new AnnotationError(
+        at(i),
+        `${showValue(item)} has more than one "/" (expected [<namespace>/]<name>[@<ifname>])`,
+      );
     const nsPart = slash.length === 2 ? (slash[0] ?? '').trim() : undefined;
     const rest = slash.length === 2 ? (slash[1] ?? '') : item;
     const atSplit = rest.split('@');
-    if (atSplit.length > 2) throw new AnnotationError(at(i), `${showValue(item)} has more than one "@" (expected [<namespace>/]<name>[@<ifname>])`);
+    if (atSplit.length > 2)
+      throw new AnnotationError(
+        at(i),
+        `${showValue(item)} has more than one "@" (expected [<namespace>/]<name>[@<ifname>])`,
+      );
     const name = checkLabel((atSplit[0] ?? '').trim(), at(i, 'name'));
     const sel: NetworkSelection = {
       name,
@@ -183,7 +200,10 @@ function parseJson(value: string, podNamespace: string): NetworkSelection[] {
     throw new AnnotationError(NETWORKS_ANNOTATION, `invalid JSON: ${(err as Error).message}`);
   }
   if (!Array.isArray(parsed)) {
-    throw new AnnotationError(NETWORKS_ANNOTATION, 'the JSON form must be an array of objects (a single object must be wrapped in [ ])');
+    throw new AnnotationError(
+      NETWORKS_ANNOTATION,
+      'the JSON form must be an array of objects (a single object must be wrapped in [ ])',
+    );
   }
   checkCount(parsed.length);
   return parsed.map((el, i) => element(el, i, podNamespace));
@@ -241,7 +261,8 @@ function element(el: unknown, i: number, podNamespace: string): NetworkSelection
   const claim = str(el, 'ipam-claim-reference', at(i, 'ipam-claim-reference'));
   if (claim !== undefined) {
     if (claim === '') throw new AnnotationError(at(i, 'ipam-claim-reference'), 'must not be empty');
-    if (sel.ips) throw new AnnotationError(at(i, 'ipam-claim-reference'), 'ips and ipam-claim-reference are mutually exclusive');
+    if (sel.ips)
+      throw new AnnotationError(at(i, 'ipam-claim-reference'), 'ips and ipam-claim-reference are mutually exclusive');
     sel.ipamClaimReference = claim;
   }
 
@@ -254,14 +275,22 @@ function element(el: unknown, i: number, podNamespace: string): NetworkSelection
 
   const guid = str(el, 'infiniband-guid', at(i, 'infiniband-guid'));
   if (guid !== undefined) {
-    if (!GUID_PATTERN.test(guid)) throw new AnnotationError(at(i, 'infiniband-guid'), `${showValue(guid)} must be an InfiniBand GUID (8 colon-separated hex bytes)`);
+    if (!GUID_PATTERN.test(guid))
+      throw new AnnotationError(
+        at(i, 'infiniband-guid'),
+        `${showValue(guid)} must be an InfiniBand GUID (8 colon-separated hex bytes)`,
+      );
     sel.infinibandGuid = guid;
   }
 
   const routes = strList(el, 'default-route', at(i, 'default-route'));
   if (routes) {
     routes.forEach((gw, j) => {
-      if (ipFamily(gw) === undefined) throw new AnnotationError(`${at(i, 'default-route')}[${j}]`, `${showValue(gw)} must be an IP address (a gateway)`);
+      if (ipFamily(gw) === undefined)
+        throw new AnnotationError(
+          `${at(i, 'default-route')}[${j}]`,
+          `${showValue(gw)} must be an IP address (a gateway)`,
+        );
     });
     if (routes.length > 0) sel.defaultRoute = routes;
   }
@@ -295,15 +324,20 @@ function port(o: Obj, key: string, field: string): number {
 
 function portMapping(m: unknown, field: string): PortMapping {
   if (!isObj(m)) throw new AnnotationError(field, 'must be an object');
-  const out: PortMapping = { hostPort: port(m, 'hostPort', `${field}.hostPort`), containerPort: port(m, 'containerPort', `${field}.containerPort`) };
+  const out: PortMapping = {
+    hostPort: port(m, 'hostPort', `${field}.hostPort`),
+    containerPort: port(m, 'containerPort', `${field}.containerPort`),
+  };
   const protocol = str(m, 'protocol', `${field}.protocol`);
   if (protocol) {
-    if (!PROTOCOLS.includes(protocol.toLowerCase())) throw new AnnotationError(`${field}.protocol`, `${showValue(protocol)} must be one of tcp, udp, sctp`);
+    if (!PROTOCOLS.includes(protocol.toLowerCase()))
+      throw new AnnotationError(`${field}.protocol`, `${showValue(protocol)} must be one of tcp, udp, sctp`);
     out.protocol = protocol;
   }
   const hostIP = str(m, 'hostIP', `${field}.hostIP`);
   if (hostIP) {
-    if (ipFamily(hostIP) === undefined) throw new AnnotationError(`${field}.hostIP`, `${showValue(hostIP)} must be an IP address`);
+    if (ipFamily(hostIP) === undefined)
+      throw new AnnotationError(`${field}.hostIP`, `${showValue(hostIP)} must be an IP address`);
     out.hostIP = hostIP;
   }
   return out;
@@ -336,8 +370,10 @@ function checkDefaultRoutes(selections: NetworkSelection[]): void {
       if (family === undefined) return;
       const first = seen.get(family);
       if (first !== undefined) {
-        throw new AnnotationError(`${at(i, 'default-route')}[${j}]`,
-          `more than one IPv${family} default-route gateway (first at ${first}): multus does not support ECMP for default-route`);
+        throw new AnnotationError(
+          `${at(i, 'default-route')}[${j}]`,
+          `more than one IPv${family} default-route gateway (first at ${first}): multus does not support ECMP for default-route`,
+        );
       }
       seen.set(family, `${at(i, 'default-route')}[${j}]`);
     });

@@ -39,9 +39,17 @@ export interface AttachOptions extends InvokeOptions {
 
 function runtimeArgs(pod: PodRef, a: Pick<AttachmentRequest, 'ifname' | 'capabilityArgs' | 'argsCni'>): RuntimeArgs {
   return {
-    containerID: pod.containerID, netns: pod.netns, ifname: a.ifname,
-    cniArgs: [['K8S_POD_NAMESPACE', pod.namespace], ['K8S_POD_NAME', pod.name], ['K8S_POD_INFRA_CONTAINER_ID', pod.containerID], ['K8S_POD_UID', pod.uid]],
-    ...(a.capabilityArgs && { capabilityArgs: a.capabilityArgs }), ...(a.argsCni && { argsCni: a.argsCni }),
+    containerID: pod.containerID,
+    netns: pod.netns,
+    ifname: a.ifname,
+    cniArgs: [
+      ['K8S_POD_NAMESPACE', pod.namespace],
+      ['K8S_POD_NAME', pod.name],
+      ['K8S_POD_INFRA_CONTAINER_ID', pod.containerID],
+      ['K8S_POD_UID', pod.uid],
+    ],
+    ...(a.capabilityArgs && { capabilityArgs: a.capabilityArgs }),
+    ...(a.argsCni && { argsCni: a.argsCni }),
   };
 }
 
@@ -58,7 +66,11 @@ export async function attachPod(pod: PodRef, requests: AttachmentRequest[], o: A
       await delList(request.list, rt, o);
       await detachPod(pod, o);
       const e = err as VirtnetError;
-      throw new VirtnetError(e.code ?? 100, `[${pod.namespace}/${pod.name}/${pod.uid}:${request.list.name}]: error adding container to network "${request.list.name}": ${e.message}`, { cause: err });
+      throw new VirtnetError(
+        e.code ?? 100,
+        `[${pod.namespace}/${pod.name}/${pod.uid}:${request.list.name}]: error adding container to network "${request.list.name}": ${e.message}`,
+        { cause: err },
+      );
     }
   }
   return done;
@@ -68,7 +80,10 @@ export async function attachPod(pod: PodRef, requests: AttachmentRequest[], o: A
 export async function detachPod(pod: PodRef, o: AttachOptions): Promise<Error[]> {
   const errors: Error[] = [];
   for (const entry of cachedFor(o.cacheDir, pod.containerID).reverse()) {
-    const rt = { ...runtimeArgs(pod, { ifname: entry.ifName, capabilityArgs: entry.capabilityArgs }), netns: pod.netns || entry.netns };
+    const rt = {
+      ...runtimeArgs(pod, { ifname: entry.ifName, capabilityArgs: entry.capabilityArgs }),
+      netns: pod.netns || entry.netns,
+    };
     const err = await delList(cachedList(entry), rt, o, entry.result);
     if (err) errors.push(err);
     removeCache(o.cacheDir, entry.networkName, entry.containerId, entry.ifName);

@@ -36,8 +36,15 @@ function file(cacheDir: string, network: string, containerID: string, ifname: st
 
 export function writeCache(cacheDir: string, list: ConfList, rt: RuntimeArgs, result: CniResult): void {
   const entry: CacheEntry = {
-    kind: 'cniCacheV1', containerId: rt.containerID, config: Buffer.from(JSON.stringify(list)).toString('base64'),
-    ifName: rt.ifname, networkName: list.name, netns: rt.netns, cniArgs: rt.cniArgs ?? [], capabilityArgs: rt.capabilityArgs ?? {}, result,
+    kind: 'cniCacheV1',
+    containerId: rt.containerID,
+    config: Buffer.from(JSON.stringify(list)).toString('base64'),
+    ifName: rt.ifname,
+    networkName: list.name,
+    netns: rt.netns,
+    cniArgs: rt.cniArgs ?? [],
+    capabilityArgs: rt.capabilityArgs ?? {},
+    result,
   };
   const f = file(cacheDir, list.name, rt.containerID, rt.ifname);
   mkdirPrivate(join(cacheDir, 'results'), cacheDir);
@@ -61,16 +68,19 @@ export function cachedAll(cacheDir: string): CacheEntry[] {
   } catch {
     return [];
   }
-  return names.flatMap((n) => {
-    const f = join(cacheDir, 'results', n);
-    try {
-      const e = JSON.parse(readFileSync(f, 'utf8')) as CacheEntry;
-      cachedList(e);
-      return [{ e, at: statSync(f).mtimeMs }];
-    } catch {
-      return []; // corrupt: DEL tolerates it, as libcni does
-    }
-  }).sort((a, b) => a.at - b.at).map((x) => x.e);
+  return names
+    .flatMap((n) => {
+      const f = join(cacheDir, 'results', n);
+      try {
+        const e = JSON.parse(readFileSync(f, 'utf8')) as CacheEntry;
+        cachedList(e);
+        return [{ e, at: statSync(f).mtimeMs }];
+      } catch {
+        return []; // corrupt: DEL tolerates it, as libcni does
+      }
+    })
+    .sort((a, b) => a.at - b.at)
+    .map((x) => x.e);
 }
 
 /** Every cached attachment of a container, oldest first. */

@@ -48,9 +48,14 @@ export interface InvokeOptions {
   env?: Record<string, string>;
 }
 
-
 /** The config one plugin of a list receives (libcni buildOneConfig). */
-export function pluginConfig(list: ConfList, plugin: PluginConf, version: string, rt: RuntimeArgs, prevResult?: CniResult): Record<string, unknown> {
+export function pluginConfig(
+  list: ConfList,
+  plugin: PluginConf,
+  version: string,
+  rt: RuntimeArgs,
+  prevResult?: CniResult,
+): Record<string, unknown> {
   const runtimeConfig = Object.fromEntries(
     Object.entries(rt.capabilityArgs ?? {}).filter(([k, v]) => plugin.capabilities?.[k] === true && v !== undefined),
   );
@@ -66,18 +71,39 @@ export function pluginConfig(list: ConfList, plugin: PluginConf, version: string
   };
 }
 
-export async function execPlugin(verb: string, list: ConfList, plugin: PluginConf, rt: RuntimeArgs, o: InvokeOptions, prevResult?: CniResult): Promise<CniResult | undefined> {
+export async function execPlugin(
+  verb: string,
+  list: ConfList,
+  plugin: PluginConf,
+  rt: RuntimeArgs,
+  o: InvokeOptions,
+  prevResult?: CniResult,
+): Promise<CniResult | undefined> {
   const binary = findPlugin(plugin.type, o.cniPath);
-  if (!binary) throw new VirtnetError(ErrorCode.invalidConfig, `plugin "${plugin.type}" not found in CNI_PATH (${o.cniPath.join(':')})`);
+  if (!binary)
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `plugin "${plugin.type}" not found in CNI_PATH (${o.cniPath.join(':')})`,
+    );
   const versions = await delegateVersions(binary, o.dataDir);
   const version = clampVersion(list.cniVersion, versions);
-  if (!version) throw new VirtnetError(ErrorCode.incompatibleVersion, `plugin "${plugin.type}" supports ${JSON.stringify(versions)}, none at or below ${list.cniVersion}`);
+  if (!version)
+    throw new VirtnetError(
+      ErrorCode.incompatibleVersion,
+      `plugin "${plugin.type}" supports ${JSON.stringify(versions)}, none at or below ${list.cniVersion}`,
+    );
   if ((verb === 'GC' || verb === 'STATUS') && compareVersions(version, '1.1.0') < 0) return undefined;
   // One level deeper than this process (cni/delegate.ts), so that a list that loops back to us stops.
   const env = delegateEnv(process.env, {
     ...o.env,
-    CNI_COMMAND: verb, CNI_CONTAINERID: rt.containerID, CNI_NETNS: rt.netns, CNI_IFNAME: rt.ifname, CNI_PATH: o.cniPath.join(':'),
-    CNI_ARGS: [['IgnoreUnknown', '1'] as [string, string], ...(rt.cniArgs ?? [])].map(([k, v]) => `${k}=${v}`).join(';'),
+    CNI_COMMAND: verb,
+    CNI_CONTAINERID: rt.containerID,
+    CNI_NETNS: rt.netns,
+    CNI_IFNAME: rt.ifname,
+    CNI_PATH: o.cniPath.join(':'),
+    CNI_ARGS: [['IgnoreUnknown', '1'] as [string, string], ...(rt.cniArgs ?? [])]
+      .map(([k, v]) => `${k}=${v}`)
+      .join(';'),
   });
   const input = JSON.stringify(pluginConfig(list, plugin, version, rt, prevResult));
   const res = await exec([...(o.wrap ?? []), binary], { env, input, allowFailure: true });
@@ -107,7 +133,12 @@ export async function addList(list: ConfList, rt: RuntimeArgs, o: InvokeOptions)
 }
 
 /** DEL a whole list in reverse, best-effort: every plugin is asked, the first error is returned. */
-export async function delList(list: ConfList, rt: RuntimeArgs, o: InvokeOptions, cached?: CniResult): Promise<Error | undefined> {
+export async function delList(
+  list: ConfList,
+  rt: RuntimeArgs,
+  o: InvokeOptions,
+  cached?: CniResult,
+): Promise<Error | undefined> {
   let first: Error | undefined;
   for (const plugin of [...list.plugins].reverse()) {
     await execPlugin('DEL', list, plugin, rt, o, cached).catch((e: Error) => (first ??= e));

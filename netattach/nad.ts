@@ -65,7 +65,10 @@ export interface ResolvedNetwork {
 
 /** An invalid NAD or network config. A VirtnetError with code 7 (invalid config). */
 export class NadError extends VirtnetError {
-  constructor(readonly field: string, readonly rule: string) {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
     super(ErrorCode.invalidConfig, `${field}: ${rule}`);
   }
 }
@@ -75,7 +78,6 @@ Object.defineProperty(NadError.prototype, 'name', { value: 'NadError' });
 /** A plugin type is a binary name in CNI_PATH: no slashes, no leading dot. */
 export const PLUGIN_TYPE_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/u;
 const VERSION_PATTERN = /^\d+\.\d+\.\d+$/u;
-
 
 /**
  * Check an object's shape as a NAD and return a clean copy holding only the
@@ -100,7 +102,8 @@ export function validateNad(obj: unknown, options: { policy?: NodePolicy } = {})
 /** validateNad without the node policy, and the network list spec.config makes (undefined when it is empty). */
 function checkNad(obj: unknown): { nad: NetworkAttachmentDefinition; conflist?: ResolvedConfList; single?: boolean } {
   if (!isObj(obj)) throw new NadError('(root)', 'must be an object');
-  if (obj.apiVersion !== NAD_API_VERSION) throw new NadError('apiVersion', `must be "${NAD_API_VERSION}", not ${JSON.stringify(obj.apiVersion)}`);
+  if (obj.apiVersion !== NAD_API_VERSION)
+    throw new NadError('apiVersion', `must be "${NAD_API_VERSION}", not ${JSON.stringify(obj.apiVersion)}`);
   if (obj.kind !== NAD_KIND) throw new NadError('kind', `must be "${NAD_KIND}", not ${JSON.stringify(obj.kind)}`);
   const md = obj.metadata;
   if (!isObj(md)) throw new NadError('metadata', 'must be an object');
@@ -119,7 +122,8 @@ function checkNad(obj: unknown): { nad: NetworkAttachmentDefinition; conflist?: 
   if (obj.spec === undefined || obj.spec === null) return { nad };
   if (!isObj(obj.spec)) throw new NadError('spec', 'must be an object');
   const config = obj.spec.config;
-  if (config !== undefined && config !== null && typeof config !== 'string') throw new NadError('spec.config', 'must be a string (a JSON CNI config or conflist)');
+  if (config !== undefined && config !== null && typeof config !== 'string')
+    throw new NadError('spec.config', 'must be a string (a JSON CNI config or conflist)');
   nad.spec = typeof config === 'string' ? { config } : {};
   if (typeof config !== 'string' || config.trim() === '') return { nad };
   let parsed: unknown;
@@ -164,9 +168,12 @@ export function resourceNameProblem(value: string): string | undefined {
   const [domain = '', name = ''] = parts;
   const domainProblem = dns1123SubdomainProblem(domain);
   if (domainProblem) return `${shown}: the domain ${domainProblem}; ${rule}`;
-  if (domain === 'kubernetes.io' || domain.endsWith('.kubernetes.io')) return `${shown}: the domain kubernetes.io is reserved for native resources; ${rule}`;
-  if (name.length > QUALIFIED_NAME_PART_MAX) return `${shown}: the name after "/" is ${name.length} characters; it must be at most ${QUALIFIED_NAME_PART_MAX}`;
-  if (!QUALIFIED_NAME_PART.test(name)) return `${shown}: the name after "/" must match ${QUALIFIED_NAME_PART.source}; ${rule}`;
+  if (domain === 'kubernetes.io' || domain.endsWith('.kubernetes.io'))
+    return `${shown}: the domain kubernetes.io is reserved for native resources; ${rule}`;
+  if (name.length > QUALIFIED_NAME_PART_MAX)
+    return `${shown}: the name after "/" is ${name.length} characters; it must be at most ${QUALIFIED_NAME_PART_MAX}`;
+  if (!QUALIFIED_NAME_PART.test(name))
+    return `${shown}: the name after "/" must match ${QUALIFIED_NAME_PART.source}; ${rule}`;
   return undefined;
 }
 
@@ -181,7 +188,10 @@ function checkNodePolicy(list: ResolvedConfList, single: boolean, given: NodePol
     try {
       policy = given ?? loadPolicy(process.env);
     } catch (err) {
-      throw new NadError(at, `${PLUGIN_TYPE} config: cannot be checked against the node policy: ${(err as Error).message}`);
+      throw new NadError(
+        at,
+        `${PLUGIN_TYPE} config: cannot be checked against the node policy: ${(err as Error).message}`,
+      );
     }
     const problems = policyProblems(conf, policy);
     if (problems.length) throw new NadError(at, `${PLUGIN_TYPE} config: ${problems.join('; ')}`);
@@ -247,9 +257,14 @@ function fromDirectory(
   readDir: (dir: string) => Array<{ file: string; text: string }>,
 ): ResolvedConfList {
   if (confDir === undefined) {
-    throw new NadError('spec.config', `NetworkAttachmentDefinition ${nadRef} has no spec.config and no configuration directory was given to search`);
+    throw new NadError(
+      'spec.config',
+      `NetworkAttachmentDefinition ${nadRef} has no spec.config and no configuration directory was given to search`,
+    );
   }
-  const files = readDir(confDir).slice().sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const files = readDir(confDir)
+    .slice()
+    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   const skipped: string[] = [];
   for (const ext of ['.conflist', '.conf']) {
     for (const { file, text } of files) {
@@ -270,8 +285,10 @@ function fromDirectory(
     }
   }
   const note = skipped.length ? ` (unparseable, skipped: ${skipped.join(', ')})` : '';
-  throw new NadError('spec.config',
-    `NetworkAttachmentDefinition ${nadRef} has no spec.config and no .conflist or .conf file in ${confDir} has "name": "${name}"${note}`);
+  throw new NadError(
+    'spec.config',
+    `NetworkAttachmentDefinition ${nadRef} has no spec.config and no .conflist or .conf file in ${confDir} has "name": "${name}"${note}`,
+  );
 }
 
 /** `source` prefixes every field: "spec.config" or the file's path. */
@@ -291,9 +308,13 @@ function toConfList(parsed: unknown, nadName: string, source: string): ResolvedC
   if (nameProblem) throw new NadError(field(source, 'name'), nameProblem);
 
   const cniVersion = parsed.cniVersion;
-  if (cniVersion === undefined || cniVersion === null || cniVersion === '') throw new NadError(field(source, 'cniVersion'), 'is required');
+  if (cniVersion === undefined || cniVersion === null || cniVersion === '')
+    throw new NadError(field(source, 'cniVersion'), 'is required');
   if (typeof cniVersion !== 'string' || !VERSION_PATTERN.test(cniVersion)) {
-    throw new NadError(field(source, 'cniVersion'), `${JSON.stringify(cniVersion)} must be a version string like "1.0.0"`);
+    throw new NadError(
+      field(source, 'cniVersion'),
+      `${JSON.stringify(cniVersion)} must be a version string like "1.0.0"`,
+    );
   }
 
   if (!('plugins' in parsed)) {
@@ -306,7 +327,10 @@ function toConfList(parsed: unknown, nadName: string, source: string): ResolvedC
   const list: ResolvedConfList = { cniVersion, name, plugins: [] };
   const versions = parsed.cniVersions;
   if (versions !== undefined && versions !== null) {
-    if (!Array.isArray(versions) || !versions.every((v): v is string => typeof v === 'string' && VERSION_PATTERN.test(v))) {
+    if (
+      !Array.isArray(versions) ||
+      !versions.every((v): v is string => typeof v === 'string' && VERSION_PATTERN.test(v))
+    ) {
       throw new NadError(field(source, 'cniVersions'), 'must be an array of version strings like "1.1.0"');
     }
     list.cniVersions = versions;
@@ -333,14 +357,24 @@ function checkPlugin(p: unknown, source: string, index: number | undefined): Res
   if (type === undefined || type === null || type === '') throw new NadError(at('type'), 'is required');
   if (typeof type !== 'string') throw new NadError(at('type'), 'must be a string');
   if (!PLUGIN_TYPE_PATTERN.test(type)) {
-    throw new NadError(at('type'), `"${type}" must be a plain binary name matching ${PLUGIN_TYPE_PATTERN.source} (no slashes)`);
+    throw new NadError(
+      at('type'),
+      `"${type}" must be a plain binary name matching ${PLUGIN_TYPE_PATTERN.source} (no slashes)`,
+    );
   }
   const ipam = p.ipam;
   if (ipam !== undefined && ipam !== null) {
     if (!isObj(ipam)) throw new NadError(at('ipam'), 'must be an object');
     const ipamType = ipam.type;
-    if (ipamType !== undefined && ipamType !== '' && (typeof ipamType !== 'string' || !PLUGIN_TYPE_PATTERN.test(ipamType))) {
-      throw new NadError(at('ipam.type'), `${JSON.stringify(ipamType)} must be a plain binary name matching ${PLUGIN_TYPE_PATTERN.source} (no slashes)`);
+    if (
+      ipamType !== undefined &&
+      ipamType !== '' &&
+      (typeof ipamType !== 'string' || !PLUGIN_TYPE_PATTERN.test(ipamType))
+    ) {
+      throw new NadError(
+        at('ipam.type'),
+        `${JSON.stringify(ipamType)} must be a plain binary name matching ${PLUGIN_TYPE_PATTERN.source} (no slashes)`,
+      );
     }
   }
   return { ...p, type };
@@ -352,7 +386,9 @@ function checkPlugin(p: unknown, source: string, index: number | undefined): Res
  * lexicographically first *.conf or *.conflist). Throws NadError.
  */
 export function clusterDefaultNetwork(confDir: string, readDir = readConfDir): ResolvedConfList {
-  const files = readDir(confDir).slice().sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const files = readDir(confDir)
+    .slice()
+    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   const first = files[0];
   if (!first) throw new NadError('cniConfDir', `${confDir} holds no *.conf or *.conflist`);
   let parsed: unknown;

@@ -16,7 +16,10 @@ import type { ConfList } from './invoke.ts';
 export const DEFAULT_NETWORK_ANNOTATION = 'v1.multus-cni.io/default-network';
 
 export class AttachError extends VirtnetError {
-  constructor(readonly field: string, readonly rule: string) {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
     super(ErrorCode.invalidConfig, `${field}: ${rule}`);
   }
 }
@@ -37,9 +40,17 @@ export interface PodMeta {
   annotations?: Record<string, string>;
 }
 
-function nadList(field: string, pod: PodMeta, sel: Pick<NetworkSelection, 'name' | 'namespace'>, ctx: AttachContext): ConfList {
+function nadList(
+  field: string,
+  pod: PodMeta,
+  sel: Pick<NetworkSelection, 'name' | 'namespace'>,
+  ctx: AttachContext,
+): ConfList {
   if (ctx.namespaceIsolation && sel.namespace !== pod.namespace && !ctx.globalNamespaces.includes(sel.namespace)) {
-    throw new AttachError(field, `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} is in another namespace; pods in ${pod.namespace} may use only their own and ${ctx.globalNamespaces.join(', ') || 'no global'} namespaces`);
+    throw new AttachError(
+      field,
+      `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} is in another namespace; pods in ${pod.namespace} may use only their own and ${ctx.globalNamespaces.join(', ') || 'no global'} namespaces`,
+    );
   }
   const nad = ctx.lookupNad(sel.namespace, sel.name);
   if (!nad) throw new AttachError(field, `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} not found`);
@@ -53,8 +64,11 @@ function nadList(field: string, pod: PodMeta, sel: Pick<NetworkSelection, 'name'
 /** Capability arguments a selection asks for (the multi-net spec's mapping). */
 function capabilityArgs(sel: NetworkSelection): Record<string, unknown> | undefined {
   const args: Record<string, unknown> = {
-    ...(sel.ips && { ips: sel.ips }), ...(sel.mac && { mac: sel.mac }), ...(sel.portMappings && { portMappings: sel.portMappings }),
-    ...(sel.bandwidth && { bandwidth: sel.bandwidth }), ...(sel.infinibandGuid && { infinibandGUID: sel.infinibandGuid }),
+    ...(sel.ips && { ips: sel.ips }),
+    ...(sel.mac && { mac: sel.mac }),
+    ...(sel.portMappings && { portMappings: sel.portMappings }),
+    ...(sel.bandwidth && { bandwidth: sel.bandwidth }),
+    ...(sel.infinibandGuid && { infinibandGUID: sel.infinibandGuid }),
   };
   return Object.keys(args).length ? args : undefined;
 }
@@ -67,7 +81,10 @@ function capabilityArgs(sel: NetworkSelection): Record<string, unknown> | undefi
 function requireIpsCapability(field: string, sel: NetworkSelection, list: ConfList): void {
   if (!sel.ips?.length) return;
   if (list.plugins.some((p) => p.capabilities?.ips === true)) return;
-  throw new AttachError(`${field}.ips`, `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} has no plugin with "capabilities": {"ips": true}, so the addresses ${sel.ips.join(', ')} would be dropped; declare it on the plugin whose IPAM takes them (static)`);
+  throw new AttachError(
+    `${field}.ips`,
+    `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} has no plugin with "capabilities": {"ips": true}, so the addresses ${sel.ips.join(', ')} would be dropped; declare it on the plugin whose IPAM takes them (static)`,
+  );
 }
 
 export function podAttachments(pod: PodMeta, ctx: AttachContext): AttachmentRequest[] {
@@ -77,22 +94,35 @@ export function podAttachments(pod: PodMeta, ctx: AttachContext): AttachmentRequ
   if (defaultName) {
     const field = `metadata.annotations["${DEFAULT_NETWORK_ANNOTATION}"]`;
     const sel = parseNetworksAnnotation(defaultName, pod.namespace);
-    if (sel.length !== 1 || sel[0]!.interface) throw new AttachError(field, 'must name exactly one network, as [namespace/]name');
-    requests.push({ name: `${sel[0]!.namespace}/${sel[0]!.name}`, list: nadList(field, pod, sel[0]!, ctx), ifname: 'eth0', isDefault: true });
+    if (sel.length !== 1 || sel[0]!.interface)
+      throw new AttachError(field, 'must name exactly one network, as [namespace/]name');
+    requests.push({
+      name: `${sel[0]!.namespace}/${sel[0]!.name}`,
+      list: nadList(field, pod, sel[0]!, ctx),
+      ifname: 'eth0',
+      isDefault: true,
+    });
   } else {
     requests.push({ name: ctx.clusterDefault.name, list: ctx.clusterDefault, ifname: 'eth0', isDefault: true });
   }
-  const selections = annotations[NETWORKS_ANNOTATION] ? parseNetworksAnnotation(annotations[NETWORKS_ANNOTATION]!, pod.namespace) : [];
+  const selections = annotations[NETWORKS_ANNOTATION]
+    ? parseNetworksAnnotation(annotations[NETWORKS_ANNOTATION]!, pod.namespace)
+    : [];
   selections.forEach((sel, i) => {
     const field = `metadata.annotations["${NETWORKS_ANNOTATION}"][${i}]`;
     const ifname = sel.interface ?? `net${i + 1}`;
-    if (requests.some((r) => r.ifname === ifname)) throw new AttachError(`${field}.interface`, `"${ifname}" is already used by another attachment`);
+    if (requests.some((r) => r.ifname === ifname))
+      throw new AttachError(`${field}.interface`, `"${ifname}" is already used by another attachment`);
     const caps = capabilityArgs(sel);
     const list = nadList(field, pod, sel, ctx);
     requireIpsCapability(field, sel, list);
     requests.push({
-      name: `${sel.namespace}/${sel.name}`, list, ifname, isDefault: false,
-      ...(caps && { capabilityArgs: caps }), ...(sel.cniArgs && { argsCni: sel.cniArgs }),
+      name: `${sel.namespace}/${sel.name}`,
+      list,
+      ifname,
+      isDefault: false,
+      ...(caps && { capabilityArgs: caps }),
+      ...(sel.cniArgs && { argsCni: sel.cniArgs }),
     });
   });
   return requests;

@@ -8,7 +8,7 @@ const executables = [
   { entry: 'launcher/main.ts', out: 'dist/launcher/virtnet-launcher', forbid: ['@kubernetes/client-node'] },
   { entry: 'controller/cli/main.ts', out: 'dist/cli/virtnet', forbid: ['@kubernetes/client-node'] },
   { entry: 'controller/cluster/main.ts', out: 'dist/cluster/virtnet-cluster', forbid: [] },
-  { entry: 'controller/cluster/kubectl.ts', out: 'dist/cluster/kubectl-virtnet', forbid: [] },
+  { entry: 'controller/kubectl/main.ts', out: 'dist/cluster/kubectl-virtnet', forbid: [] },
 ];
 
 // The project is ESM, but the bundles are CommonJS: an extensionless file under

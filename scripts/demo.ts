@@ -13,7 +13,10 @@ const keep = process.argv.includes('--keep');
 
 function run(args: string[], quiet = false): string {
   if (!quiet) console.log(`\n$ virtnet ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, [virtnet, ...args], { encoding: 'utf8', stdio: ['inherit', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, [virtnet, ...args], {
+    encoding: 'utf8',
+    stdio: ['inherit', 'pipe', 'inherit'],
+  });
   if (!quiet) process.stdout.write(r.stdout);
   if (r.status !== 0) throw new Error(`virtnet ${args.join(' ')} failed with exit code ${r.status}`);
   return r.stdout;
@@ -22,7 +25,9 @@ function run(args: string[], quiet = false): string {
 try {
   run(['up', 'examples/vm-bridge.yaml']);
   run(['get', 'vmis']);
-  const vmi = JSON.parse(run(['get', 'vmis', 'vm-bridge', '-o', 'json'], true)) as { status: { interfaces: Array<{ ipAddress: string }> } };
+  const vmi = JSON.parse(run(['get', 'vmis', 'vm-bridge', '-o', 'json'], true)) as {
+    status: { interfaces: Array<{ ipAddress: string }> };
+  };
   run(['describe', 'vmi', 'vm-bridge']);
   const ip = vmi.status.interfaces[0]!.ipAddress;
   console.log(`\n$ ping -c 3 ${ip}    # the guest, through its NIC`);
@@ -30,6 +35,9 @@ try {
   run(['topology', 'vm-bridge']);
 } finally {
   // Also after a failure: down succeeds when there is nothing to remove.
-  if (keep) console.log('\nthe VM keeps running: `node dist/cli/virtnet console vm-bridge`, then `node dist/cli/virtnet down vm-bridge`');
+  if (keep)
+    console.log(
+      '\nthe VM keeps running: `node dist/cli/virtnet console vm-bridge`, then `node dist/cli/virtnet down vm-bridge`',
+    );
   else spawnSync(process.execPath, [virtnet, 'down', 'vm-bridge'], { stdio: 'inherit' });
 }

@@ -11,17 +11,31 @@ const asked = process.argv.slice(2);
 const tiers = asked.length ? asked : Object.keys(TIERS);
 
 function testFiles(dir) {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) return testFiles(p);
-    return name.endsWith('.test.ts') ? [p] : [];
-  }).sort();
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) return testFiles(p);
+      return name.endsWith('.test.ts') ? [p] : [];
+    })
+    .sort();
 }
 
 // What exists before the tests is not theirs to clean up (test/final).
 mkdirSync('dist', { recursive: true });
-const baseline = spawnSync(process.execPath, ['--import', 'tsx', '-e', "import('./test/support/leftovers.ts').then((m) => process.stdout.write(JSON.stringify(m.leftovers())))"], { encoding: 'utf8' });
-writeFileSync(join('dist', '.test-baseline.json'), baseline.status === 0 ? baseline.stdout : '{"namespaces":[],"links":[],"tables":[],"scratch":[],"processes":[]}');
+const baseline = spawnSync(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '-e',
+    "import('./test/support/leftovers.ts').then((m) => process.stdout.write(JSON.stringify(m.leftovers())))",
+  ],
+  { encoding: 'utf8' },
+);
+writeFileSync(
+  join('dist', '.test-baseline.json'),
+  baseline.status === 0 ? baseline.stdout : '{"namespaces":[],"links":[],"tables":[],"scratch":[],"processes":[]}',
+);
 
 let passed = 0;
 let failed = 0;
@@ -34,10 +48,19 @@ for (const tier of tiers) {
   if (files.length === 0) continue;
   console.log(`\n# tier ${tier}: ${files.length} files`);
   const summary = join('dist', `.test-summary-${tier}.json`);
-  const res = spawnSync(process.execPath, [
-    '--import', 'tsx', '--test', `--test-concurrency=${TIERS[tier]}`,
-    '--test-reporter=./test/support/reporter.mjs', '--test-reporter-destination=stdout', ...files,
-  ], { stdio: 'inherit', env: { ...process.env, VIRTNET_TEST_SUMMARY: summary } });
+  const res = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${TIERS[tier]}`,
+      '--test-reporter=./test/support/reporter.mjs',
+      '--test-reporter-destination=stdout',
+      ...files,
+    ],
+    { stdio: 'inherit', env: { ...process.env, VIRTNET_TEST_SUMMARY: summary } },
+  );
   try {
     const s = JSON.parse(readFileSync(summary, 'utf8'));
     passed += s.passed;

@@ -40,7 +40,15 @@ const bool = (): JsonSchema => ({ type: 'boolean' });
 /** A string enum from a Record over a union type: the compiler checks the list is exactly the union. */
 const enumOf = (values: Record<string, true>): JsonSchema => ({ type: 'string', enum: Object.keys(values) });
 
-const PHASES: Record<VmiPhase, true> = { Pending: true, Scheduling: true, Scheduled: true, Running: true, Succeeded: true, Failed: true, Unknown: true };
+const PHASES: Record<VmiPhase, true> = {
+  Pending: true,
+  Scheduling: true,
+  Scheduled: true,
+  Running: true,
+  Succeeded: true,
+  Failed: true,
+  Unknown: true,
+};
 const LINK_STATES: Record<NonNullable<VmiInterfaceStatus['linkState']>, true> = { up: true, down: true };
 const BINDINGS: Record<NicWiring['binding'], true> = { bridge: true, masquerade: true };
 const CONDITION_TYPES: Record<VmiCondition['type'], true> = { Ready: true, Synchronized: true };
@@ -49,28 +57,59 @@ type LauncherPod = NonNullable<VmiStatus['launcherPod']>;
 
 /** status.interfaces[]: KubeVirt's VirtualMachineInstanceNetworkInterface has more fields, so it stays open. */
 const interfaceStatus: Record<keyof VmiInterfaceStatus, JsonSchema> = {
-  name: str(), interfaceName: str(), ipAddress: str(), ipAddresses: strings(), mac: str(),
-  infoSource: str(), podInterfaceName: str(), linkState: enumOf(LINK_STATES), leased: bool(),
+  name: str(),
+  interfaceName: str(),
+  ipAddress: str(),
+  ipAddresses: strings(),
+  mac: str(),
+  infoSource: str(),
+  podInterfaceName: str(),
+  linkState: enumOf(LINK_STATES),
+  leased: bool(),
 };
 
 const nicWiring: Record<keyof NicWiring, JsonSchema> = {
-  name: str(), binding: enumOf(BINDINGS), network: str(), podInterface: str(), bridge: str(), tap: str(),
-  mac: str(), model: str(), mtu: int(), ips: strings(), podIps: strings(),
-  leased4: bool(), leased6: bool(), ports: strings(),
+  name: str(),
+  binding: enumOf(BINDINGS),
+  network: str(),
+  podInterface: str(),
+  bridge: str(),
+  tap: str(),
+  mac: str(),
+  model: str(),
+  mtu: int(),
+  ips: strings(),
+  podIps: strings(),
+  leased4: bool(),
+  leased6: bool(),
+  ports: strings(),
 };
 
 type VirtnetStatus = NonNullable<VmiStatus['virtnet']>;
 type Step = VirtnetStatus['steps'][number];
 /** status.virtnet is virtnet's own bookkeeping (describe, topology): typed where known, open to grow. */
 const virtnetStatus: Record<keyof VirtnetStatus, JsonSchema> = {
-  netns: str(), launcherPid: int(), accel: str(),
+  netns: str(),
+  launcherPid: int(),
+  accel: str(),
   nics: { type: 'array', items: { type: 'object', properties: nicWiring, ...PRESERVE } },
-  steps: { type: 'array', items: { type: 'object', properties: { name: str(), ms: { type: 'number' } } satisfies Record<keyof Step, JsonSchema>, ...PRESERVE } },
+  steps: {
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: { name: str(), ms: { type: 'number' } } satisfies Record<keyof Step, JsonSchema>,
+      ...PRESERVE,
+    },
+  },
 };
 
 /** status.conditions[]: metav1.Condition's fields; open, as metav1.Condition also has observedGeneration. */
 const condition: Record<keyof VmiCondition, JsonSchema> = {
-  type: enumOf(CONDITION_TYPES), status: enumOf(CONDITION_STATUSES), reason: str(), message: str(), lastTransitionTime: str(),
+  type: enumOf(CONDITION_TYPES),
+  status: enumOf(CONDITION_STATUSES),
+  reason: str(),
+  message: str(),
+  lastTransitionTime: str(),
 };
 
 /** VMI status, keyed by status.ts's VmiStatus; open, as KubeVirt's status carries more. */
@@ -79,7 +118,10 @@ const vmiStatus: Record<keyof VmiStatus, JsonSchema> = {
   reason: str('Why the phase is Failed or Pending, in one line.'),
   interfaces: { type: 'array', items: { type: 'object', properties: interfaceStatus, ...PRESERVE } },
   nodeName: str('The node the launcher pod runs on.'),
-  launcherPod: { type: 'object', properties: { name: str(), uid: str() } satisfies Record<keyof LauncherPod, JsonSchema> },
+  launcherPod: {
+    type: 'object',
+    properties: { name: str(), uid: str() } satisfies Record<keyof LauncherPod, JsonSchema>,
+  },
   conditions: { type: 'array', items: { type: 'object', properties: condition, ...PRESERVE } },
   virtnet: { type: 'object', properties: virtnetStatus, ...PRESERVE },
 };
@@ -103,16 +145,27 @@ const AGE = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp'
 
 const CRDS: CrdSpec[] = [
   {
-    kind: 'VirtualMachineInstance', plural: 'virtualmachineinstances', shortNames: ['vmi', 'vmis'], status: vmiStatus,
+    kind: 'VirtualMachineInstance',
+    plural: 'virtualmachineinstances',
+    shortNames: ['vmi', 'vmis'],
+    status: vmiStatus,
     columns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-      { name: 'IP', type: 'string', jsonPath: '.status.interfaces[0].ipAddress', description: 'The first interface\'s address' },
+      {
+        name: 'IP',
+        type: 'string',
+        jsonPath: '.status.interfaces[0].ipAddress',
+        description: "The first interface's address",
+      },
       { name: 'Node', type: 'string', jsonPath: '.status.nodeName' },
       AGE,
     ],
   },
   {
-    kind: 'VirtualMachine', plural: 'virtualmachines', shortNames: ['vm', 'vms'], status: vmStatus,
+    kind: 'VirtualMachine',
+    plural: 'virtualmachines',
+    shortNames: ['vm', 'vms'],
+    status: vmStatus,
     columns: [
       { name: 'Status', type: 'string', jsonPath: '.status.printableStatus' },
       { name: 'RunStrategy', type: 'string', jsonPath: '.spec.runStrategy' },
@@ -155,14 +208,16 @@ function crd(c: CrdSpec): Record<string, unknown> {
         categories: ['all', 'virtnet'],
       },
       scope: 'Namespaced',
-      versions: [{
-        name: VERSION,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: c.columns,
-        schema: { openAPIV3Schema: rootSchema(c.kind, c.status) },
-      }],
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: c.columns,
+          schema: { openAPIV3Schema: rootSchema(c.kind, c.status) },
+        },
+      ],
     },
   };
 }
@@ -184,9 +239,19 @@ export function crdFiles(): Array<{ path: string; text: string }> {
   const crds = crdManifests().map((m) => {
     const name = (m.metadata as { name: string }).name;
     const plural = name.slice(0, name.indexOf('.'));
-    return { path: `${CRD_DIR}/${GROUP}_${plural}.yaml`, text: HEADER + stringify(m, { version: '1.1', lineWidth: 0 }) };
+    return {
+      path: `${CRD_DIR}/${GROUP}_${plural}.yaml`,
+      text: HEADER + stringify(m, { version: '1.1', lineWidth: 0 }),
+    };
   });
   // Kustomize loads files only from a kustomization's own folder or below, so deploy/base lists this folder.
-  const kustomization = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: crds.map((c) => c.path.slice(CRD_DIR.length + 1)) };
-  return [...crds, { path: `${CRD_DIR}/kustomization.yaml`, text: HEADER + stringify(kustomization, { version: '1.1' }) }];
+  const kustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: crds.map((c) => c.path.slice(CRD_DIR.length + 1)),
+  };
+  return [
+    ...crds,
+    { path: `${CRD_DIR}/kustomization.yaml`, text: HEADER + stringify(kustomization, { version: '1.1' }) },
+  ];
 }

@@ -13,18 +13,35 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parseAllDocuments } from 'yaml';
-import { NAD_API_VERSION, NAD_KIND, NadError, validateNad, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
+import {
+  NAD_API_VERSION,
+  NAD_KIND,
+  NadError,
+  validateNad,
+  type NetworkAttachmentDefinition,
+} from '../../netattach/nad.ts';
 import { DEFAULT_NAMESPACE, normalizeVm, normalizeVmi } from './normalize.ts';
 import { vmiProblems, vmProblems, type RuleEnv, type RuleProblem } from './rules.ts';
 import type { ReservedCidr } from './rules-networks.ts';
 import {
-  API_VERSIONS, VirtualMachineInstanceSchema, VirtualMachineSchema, type VirtualMachine, type VirtualMachineInstance,
+  API_VERSIONS,
+  VirtualMachineInstanceSchema,
+  VirtualMachineSchema,
+  type VirtualMachine,
+  type VirtualMachineInstance,
 } from './schema.ts';
 import { boundProblems, structureProblems } from './structure.ts';
 import type { NodePolicy } from '../../cni/policy.ts';
 
-export interface Problem { source?: string; path: string; rule: string }
-export interface Manifest { source: string; object: unknown }
+export interface Problem {
+  source?: string;
+  path: string;
+  rule: string;
+}
+export interface Manifest {
+  source: string;
+  object: unknown;
+}
 export interface ValidationContext {
   nadExists?(namespace: string, name: string): boolean;
   /** The node's pod subnets and service CIDRs, which a masquerade VM subnet must not overlap. */
@@ -52,14 +69,19 @@ export function parseManifests(text: string, file: string): { manifests: Manifes
     const source = `${file}#${i + 1}`;
     const [error] = doc.errors; // the first: later ones are usually its echoes
     if (error) {
-      problems.push({ source, path: '', rule: `YAML syntax error at line ${lineCol(text, error.pos[0])}: ${error.message}` });
+      problems.push({
+        source,
+        path: '',
+        rule: `YAML syntax error at line ${lineCol(text, error.pos[0])}: ${error.message}`,
+      });
       return;
     }
     const object: unknown = doc.toJS({ maxAliasCount: 100 });
     if (object === null || object === undefined) return;
     if (isObj(object) && object.kind === 'List') {
       if (!Array.isArray(object.items)) problems.push({ source, path: 'items', rule: 'a List needs a list of items' });
-      else object.items.forEach((item: unknown, j) => manifests.push({ source: `${source}.items[${j}]`, object: item }));
+      else
+        object.items.forEach((item: unknown, j) => manifests.push({ source: `${source}.items[${j}]`, object: item }));
     } else manifests.push({ source, object });
   });
   return { manifests, problems };
@@ -75,10 +97,20 @@ function lineCol(text: string, offset: number): string {
 function dropNulls(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(dropNulls);
   if (!isObj(v)) return v;
-  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, dropNulls(x)]));
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== null)
+      .map(([k, x]) => [k, dropNulls(x)]),
+  );
 }
 
-interface Checked { source: string; problems: RuleProblem[]; vmi?: VirtualMachineInstance; vm?: VirtualMachine; nad?: NetworkAttachmentDefinition }
+interface Checked {
+  source: string;
+  problems: RuleProblem[];
+  vmi?: VirtualMachineInstance;
+  vm?: VirtualMachine;
+  nad?: NetworkAttachmentDefinition;
+}
 
 /**
  * A VMI's or VM's size bounds, first and on the document as given: an
@@ -98,7 +130,8 @@ function check(m: Manifest, ctx?: ValidationContext): Checked {
   const oversized = sizeProblems(m.object);
   if (oversized.length) return { ...c, problems: oversized };
   const obj = dropNulls(m.object);
-  if (!isObj(obj)) return { ...c, problems: [{ path: '(root)', rule: 'a document must be an object with apiVersion and kind' }] };
+  if (!isObj(obj))
+    return { ...c, problems: [{ path: '(root)', rule: 'a document must be an object with apiVersion and kind' }] };
   const kind = obj.kind;
   if (kind === NAD_KIND) {
     try {
@@ -125,7 +158,14 @@ function check(m: Manifest, ctx?: ValidationContext): Checked {
     // copy without the malformed fields, when that copy holds together.
     const pruned = withoutBadFields(schema, obj);
     if (!pruned) return { ...c, problems };
-    const semantic = kind === 'VirtualMachine' ? vmProblems(pruned as VirtualMachine, { namespace: (pruned as VirtualMachine).metadata.namespace ?? DEFAULT_NAMESPACE }) : vmiProblems(pruned as VirtualMachineInstance, { namespace: (pruned as VirtualMachineInstance).metadata.namespace ?? DEFAULT_NAMESPACE });
+    const semantic =
+      kind === 'VirtualMachine'
+        ? vmProblems(pruned as VirtualMachine, {
+            namespace: (pruned as VirtualMachine).metadata.namespace ?? DEFAULT_NAMESPACE,
+          })
+        : vmiProblems(pruned as VirtualMachineInstance, {
+            namespace: (pruned as VirtualMachineInstance).metadata.namespace ?? DEFAULT_NAMESPACE,
+          });
     return { ...c, problems: [...problems, ...semantic.filter(notAbout(problems))] };
   }
   return kind === 'VirtualMachine' ? { ...c, vm: obj as VirtualMachine } : { ...c, vmi: obj as VirtualMachineInstance };
@@ -139,7 +179,17 @@ function check(m: Manifest, ctx?: ValidationContext): Checked {
  */
 function notAbout(structure: RuleProblem[]): (p: RuleProblem) => boolean {
   const removed = new Set(structure.map((q) => q.path));
-  const names = [...new Set(structure.map((q) => q.path.replace(/\[\d+\]$/u, '').split('.').at(-1) ?? q.path))];
+  const names = [
+    ...new Set(
+      structure.map(
+        (q) =>
+          q.path
+            .replace(/\[\d+\]$/u, '')
+            .split('.')
+            .at(-1) ?? q.path,
+      ),
+    ),
+  ];
   return (p) => !ancestorsOf(p.path).some((a) => removed.has(a)) && !names.some((n) => p.rule.includes(n));
 }
 
@@ -161,10 +211,14 @@ function withoutBadFields(schema: TSchema, obj: Record<string, unknown>): Record
     const errors = [...Value.Errors(schema, copy)];
     if (!errors.length) return copy;
     for (const e of errors) {
-      const keys = e.path.split('/').slice(1).map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+      const keys = e.path
+        .split('/')
+        .slice(1)
+        .map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
       const last = keys.pop();
       let parent: unknown = copy;
-      for (const k of keys) parent = isObj(parent) || Array.isArray(parent) ? (parent as Record<string, unknown>)[k] : undefined;
+      for (const k of keys)
+        parent = isObj(parent) || Array.isArray(parent) ? (parent as Record<string, unknown>)[k] : undefined;
       if (last === undefined || !isObj(parent) || !(last in parent)) return undefined;
       delete parent[last];
     }
@@ -172,7 +226,10 @@ function withoutBadFields(schema: TSchema, obj: Record<string, unknown>): Record
   return undefined;
 }
 
-export function validateManifests(manifests: Manifest[], ctx?: ValidationContext): { objects: ApiObject[]; problems: Problem[] } {
+export function validateManifests(
+  manifests: Manifest[],
+  ctx?: ValidationContext,
+): { objects: ApiObject[]; problems: Problem[] } {
   const checked = manifests.map((m) => check(m, ctx));
   const nads = new Set(checked.flatMap((c) => (c.nad ? [`${c.nad.metadata.namespace}/${c.nad.metadata.name}`] : [])));
   const ctxNad = ctx?.nadExists?.bind(ctx);
@@ -181,13 +238,22 @@ export function validateManifests(manifests: Manifest[], ctx?: ValidationContext
   const problems: Problem[] = [];
   const owners = new Map<string, { source: string; kind: string }>();
   for (const c of checked) {
-    const env: RuleEnv = { namespace: (c.vm ?? c.vmi)?.metadata.namespace ?? DEFAULT_NAMESPACE, ...(nadExists && { nadExists }), ...(ctx?.reservedCidrs && { reservedCidrs: ctx.reservedCidrs }) };
+    const env: RuleEnv = {
+      namespace: (c.vm ?? c.vmi)?.metadata.namespace ?? DEFAULT_NAMESPACE,
+      ...(nadExists && { nadExists }),
+      ...(ctx?.reservedCidrs && { reservedCidrs: ctx.reservedCidrs }),
+    };
     if (c.vmi) c.problems.push(...vmiProblems(c.vmi, env));
     if (c.vm) c.problems.push(...vmProblems(c.vm, env));
-    const obj: ApiObject | undefined = c.problems.length ? undefined
-      : c.vmi ? { kind: 'VirtualMachineInstance', object: normalizeVmi(c.vmi) }
-        : c.vm ? { kind: 'VirtualMachine', object: normalizeVm(c.vm) }
-          : c.nad ? { kind: NAD_KIND, object: c.nad } : undefined;
+    const obj: ApiObject | undefined = c.problems.length
+      ? undefined
+      : c.vmi
+        ? { kind: 'VirtualMachineInstance', object: normalizeVmi(c.vmi) }
+        : c.vm
+          ? { kind: 'VirtualMachine', object: normalizeVm(c.vm) }
+          : c.nad
+            ? { kind: NAD_KIND, object: c.nad }
+            : undefined;
     if (obj) {
       const clash = nameClash(obj, owners, c.source);
       if (clash) c.problems.push(clash);
@@ -199,18 +265,31 @@ export function validateManifests(manifests: Manifest[], ctx?: ValidationContext
 }
 
 /** The first owner of a name keeps it; a VM and a VMI share one name space (a VM's VMI is named after it). */
-function nameClash(obj: ApiObject, owners: Map<string, { source: string; kind: string }>, source: string): RuleProblem | undefined {
+function nameClash(
+  obj: ApiObject,
+  owners: Map<string, { source: string; kind: string }>,
+  source: string,
+): RuleProblem | undefined {
   const { name, namespace = DEFAULT_NAMESPACE } = obj.object.metadata;
   const key = `${obj.kind === NAD_KIND ? NAD_KIND : 'VirtualMachine'}/${namespace}/${name}`;
   const first = owners.get(key);
-  if (first === undefined) { owners.set(key, { source, kind: obj.kind }); return undefined; }
-  const why = first.kind === obj.kind ? '' : ` as a ${first.kind} (a VirtualMachine's VirtualMachineInstance takes its name)`;
-  return { path: 'metadata.name', rule: `name clash: ${obj.kind} ${namespace}/${name} is already defined by ${first.source}${why}` };
+  if (first === undefined) {
+    owners.set(key, { source, kind: obj.kind });
+    return undefined;
+  }
+  const why =
+    first.kind === obj.kind ? '' : ` as a ${first.kind} (a VirtualMachine's VirtualMachineInstance takes its name)`;
+  return {
+    path: 'metadata.name',
+    rule: `name clash: ${obj.kind} ${namespace}/${name} is already defined by ${first.source}${why}`,
+  };
 }
 
 /** One line per problem: `source: path: rule`. */
 export function formatProblems(problems: Problem[]): string {
-  return problems.map((p) => [p.source, p.path, p.rule].filter((x) => x !== undefined && x !== '').join(': ')).join('\n');
+  return problems
+    .map((p) => [p.source, p.path, p.rule].filter((x) => x !== undefined && x !== '').join(': '))
+    .join('\n');
 }
 
 export { normalizedInterfaces, runStrategyOf } from './normalize.ts';

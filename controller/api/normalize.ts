@@ -15,7 +15,14 @@
  * the same object (the round-trip test relies on it). Input is not mutated.
  */
 import { canonicalMac } from './rules-interfaces.ts';
-import type { NormalizedInterface, RunStrategy, VirtualMachine, VirtualMachineInstance, VmiInterface, VmiSpec } from './schema.ts';
+import type {
+  NormalizedInterface,
+  RunStrategy,
+  VirtualMachine,
+  VirtualMachineInstance,
+  VmiInterface,
+  VmiSpec,
+} from './schema.ts';
 
 export const DEFAULT_NAMESPACE = 'default';
 /** KubeVirt's name for the auto-attached pod network (pkg/network/vmispec DefaultPodNetworkName). */

@@ -48,14 +48,22 @@ function convert(s: TSchema): JsonSchema {
   const kind = (s as { [Kind]?: string })[Kind];
   const doc = { ...(typeof s.description === 'string' && { description: s.description }), ...bounds(s) };
   switch (kind) {
-    case 'String': return { type: 'string', ...doc };
-    case 'Integer': return { type: 'integer', ...doc };
-    case 'Number': return { type: 'number', ...doc };
-    case 'Boolean': return { type: 'boolean', ...doc };
-    case 'Literal': return literals([s], doc);
-    case 'Unknown': return { [PRESERVE]: true, ...doc };
-    case 'Array': return { type: 'array', items: convert(s.items as TSchema), ...doc };
-    case 'Union': return union(s.anyOf as TSchema[], doc);
+    case 'String':
+      return { type: 'string', ...doc };
+    case 'Integer':
+      return { type: 'integer', ...doc };
+    case 'Number':
+      return { type: 'number', ...doc };
+    case 'Boolean':
+      return { type: 'boolean', ...doc };
+    case 'Literal':
+      return literals([s], doc);
+    case 'Unknown':
+      return { [PRESERVE]: true, ...doc };
+    case 'Array':
+      return { type: 'array', items: convert(s.items as TSchema), ...doc };
+    case 'Union':
+      return union(s.anyOf as TSchema[], doc);
     case 'Record': {
       const [value] = Object.values(s.patternProperties as Record<string, TSchema>);
       if (!value) throw new TypeError('openapi: a Record without a value schema');
@@ -63,7 +71,8 @@ function convert(s: TSchema): JsonSchema {
     }
     case 'Object': {
       const properties: Record<string, JsonSchema> = {};
-      for (const [key, value] of Object.entries(s.properties as Record<string, TSchema>)) properties[key] = convert(value);
+      for (const [key, value] of Object.entries(s.properties as Record<string, TSchema>))
+        properties[key] = convert(value);
       const out: JsonSchema = { type: 'object', properties, ...doc };
       const required = s.required as string[] | undefined;
       if (required?.length) out.required = [...required];
@@ -84,6 +93,7 @@ function literals(variants: TSchema[], doc: object): JsonSchema {
 function union(variants: TSchema[], doc: object): JsonSchema {
   const kinds = variants.map((v) => (v as { [Kind]?: string })[Kind]);
   if (kinds.every((k) => k === 'Literal')) return literals(variants, doc);
-  if (kinds.length === 2 && kinds.includes('String') && kinds.includes('Number')) return { 'x-kubernetes-int-or-string': true, ...doc };
+  if (kinds.length === 2 && kinds.includes('String') && kinds.includes('Number'))
+    return { 'x-kubernetes-int-or-string': true, ...doc };
   throw new TypeError(`openapi: a union of ${kinds.join(', ')} has no structural form`);
 }

@@ -11,7 +11,10 @@
 export { showValue as shown } from '../../lib/show.ts';
 
 /** One problem with one field; manifests.ts adds the document it came from. */
-export interface RuleProblem { path: string; rule: string }
+export interface RuleProblem {
+  path: string;
+  rule: string;
+}
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/u;
 

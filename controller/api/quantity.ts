@@ -15,7 +15,17 @@ import type { VmiSpec } from './schema.ts';
 const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$/u;
 
 const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const DECIMAL: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
 
 export const DEFAULT_MEMORY_MIB = 128;
 const MIB = 2 ** 20;
@@ -49,7 +59,10 @@ function memoryQuantity(spec: VmiSpec): Quantity | undefined {
  */
 function bounded(n: number, max: number, what: string): number {
   if (!Number.isSafeInteger(n) || n < 1 || n > max) {
-    throw new VirtnetError(ErrorCode.invalidConfig, `${what} ${n} is outside 1..${max}; validate the spec first (quantityProblems)`);
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `${what} ${n} is outside 1..${max}; validate the spec first (quantityProblems)`,
+    );
   }
   return n;
 }
@@ -58,7 +71,9 @@ function bounded(n: number, max: number, what: string): number {
 export function memoryMiB(spec: VmiSpec): number {
   const q = memoryQuantity(spec);
   const bytes = q === undefined ? undefined : parseQuantity(q);
-  return bytes === undefined ? DEFAULT_MEMORY_MIB : bounded(Math.ceil(bytes / MIB), MAX_MEMORY_MIB, 'guest memory (MiB)');
+  return bytes === undefined
+    ? DEFAULT_MEMORY_MIB
+    : bounded(Math.ceil(bytes / MIB), MAX_MEMORY_MIB, 'guest memory (MiB)');
 }
 
 /**
@@ -98,25 +113,47 @@ export function quantityProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const check = (path: string, q: Quantity | undefined, kind: 'memory' | 'cpu' | 'other') => {
     if (q === undefined) return;
     const v = parseQuantity(q);
-    if (v === undefined) out.push({ path: `${at}.${path}`, rule: `${shown(q)} is not a Kubernetes quantity (e.g. 64Mi, 1Gi, 512M, 100m, 2)` });
-    else if (kind === 'memory' && v < MIB) out.push({ path: `${at}.${path}`, rule: `must be at least 1Mi (is ${shown(q)})` });
-    else if (kind === 'memory' && v > MAX_MEMORY_BYTES) out.push({ path: `${at}.${path}`, rule: `must be at most 16Ti, the largest guest virtnet starts (is ${shown(q)})` });
-    else if (kind === 'cpu' && v > MAX_VCPUS) out.push({ path: `${at}.${path}`, rule: `must be at most ${MAX_VCPUS}, the most vCPUs a VM gets (is ${shown(q)})` });
-    else if (kind !== 'memory' && v < 0) out.push({ path: `${at}.${path}`, rule: `must not be negative (is ${shown(q)})` });
-    else if (kind === 'cpu' && v === 0) out.push({ path: `${at}.${path}`, rule: `must be greater than 0 (is ${shown(q)})` });
+    if (v === undefined)
+      out.push({
+        path: `${at}.${path}`,
+        rule: `${shown(q)} is not a Kubernetes quantity (e.g. 64Mi, 1Gi, 512M, 100m, 2)`,
+      });
+    else if (kind === 'memory' && v < MIB)
+      out.push({ path: `${at}.${path}`, rule: `must be at least 1Mi (is ${shown(q)})` });
+    else if (kind === 'memory' && v > MAX_MEMORY_BYTES)
+      out.push({
+        path: `${at}.${path}`,
+        rule: `must be at most 16Ti, the largest guest virtnet starts (is ${shown(q)})`,
+      });
+    else if (kind === 'cpu' && v > MAX_VCPUS)
+      out.push({
+        path: `${at}.${path}`,
+        rule: `must be at most ${MAX_VCPUS}, the most vCPUs a VM gets (is ${shown(q)})`,
+      });
+    else if (kind !== 'memory' && v < 0)
+      out.push({ path: `${at}.${path}`, rule: `must not be negative (is ${shown(q)})` });
+    else if (kind === 'cpu' && v === 0)
+      out.push({ path: `${at}.${path}`, rule: `must be greater than 0 (is ${shown(q)})` });
     else values.set(path, v);
   };
   const res = spec.domain.resources;
   for (const list of ['requests', 'limits'] as const) {
     for (const [name, q] of Object.entries(res?.[list] ?? {})) {
-      check(child(`domain.resources.${list}`, name), q, name === 'memory' ? 'memory' : name === 'cpu' ? 'cpu' : 'other');
+      check(
+        child(`domain.resources.${list}`, name),
+        q,
+        name === 'memory' ? 'memory' : name === 'cpu' ? 'cpu' : 'other',
+      );
     }
   }
   check('domain.memory.guest', spec.domain.memory?.guest, 'memory');
   const guest = values.get('domain.memory.guest');
   const limit = values.get('domain.resources.limits.memory');
   if (guest !== undefined && limit !== undefined && guest > limit) {
-    out.push({ path: `${at}.domain.memory.guest`, rule: `${shown(spec.domain.memory?.guest)} must not exceed domain.resources.limits.memory (${shown(res?.limits?.memory)})` });
+    out.push({
+      path: `${at}.domain.memory.guest`,
+      rule: `${shown(spec.domain.memory?.guest)} must not exceed domain.resources.limits.memory (${shown(res?.limits?.memory)})`,
+    });
   }
   return [...out, ...topologyProblems(spec, at)];
 }
@@ -131,13 +168,22 @@ function topologyProblems(spec: VmiSpec, at: string): RuleProblem[] {
     const n = cpu?.[key];
     if (n === undefined) continue;
     if (n < 1) out.push({ path: `${at}.domain.cpu.${key}`, rule: `must be at least 1 (is ${shown(n)})` });
-    else if (n > MAX_VCPUS) out.push({ path: `${at}.domain.cpu.${key}`, rule: `must be at most ${MAX_VCPUS}, the most vCPUs a VM gets (is ${shown(n)})` });
+    else if (n > MAX_VCPUS)
+      out.push({
+        path: `${at}.domain.cpu.${key}`,
+        rule: `must be at most ${MAX_VCPUS}, the most vCPUs a VM gets (is ${shown(n)})`,
+      });
   }
   if (out.length > 0 || !cpu) return out;
   const product = (cpu.cores ?? 1) * (cpu.sockets ?? 1) * (cpu.threads ?? 1);
   if (product > MAX_VCPUS) {
-    const shape = TOPOLOGY.filter((k) => cpu[k] !== undefined).map((k) => `${k} ${cpu[k]}`).join(' × ');
-    out.push({ path: `${at}.domain.cpu`, rule: `${shape} is ${product} vCPUs; at most ${MAX_VCPUS} (the most vCPUs a VM gets)` });
+    const shape = TOPOLOGY.filter((k) => cpu[k] !== undefined)
+      .map((k) => `${k} ${cpu[k]}`)
+      .join(' × ');
+    out.push({
+      path: `${at}.domain.cpu`,
+      rule: `${shape} is ${product} vCPUs; at most ${MAX_VCPUS} (the most vCPUs a VM gets)`,
+    });
   }
   return out;
 }

@@ -44,7 +44,12 @@ export function interfaceProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const base = `${at}.domain.devices.interfaces`;
   const nets = new Map<string, VmiNetwork>();
   for (const n of spec.networks ?? []) if (!nets.has(n.name)) nets.set(n.name, n); // a duplicate is reported by rules-networks.ts
-  const firsts = { name: new Map<string, number>(), mac: new Map<string, number>(), pci: new Map<string, number>(), acpi: new Map<number, number>() };
+  const firsts = {
+    name: new Map<string, number>(),
+    mac: new Map<string, number>(),
+    pci: new Map<string, number>(),
+    acpi: new Map<number, number>(),
+  };
   /** `must be unique` against an earlier interface with the same key, else remember this one. */
   const unique = <K>(seen: Map<K, number>, key: K, i: number, path: string, given: unknown) => {
     const first = seen.get(key);
@@ -54,9 +59,14 @@ export function interfaceProblems(spec: VmiSpec, at: string): RuleProblem[] {
   (spec.domain.devices.interfaces ?? []).forEach((iface, i) => {
     const p = index(base, i);
     const net = nets.get(iface.name);
-    if (!NAME.test(iface.name)) out.push({ path: `${p}.name`, rule: `${shown(iface.name)} may contain only letters, digits, "-" and "_"` });
+    if (!NAME.test(iface.name))
+      out.push({ path: `${p}.name`, rule: `${shown(iface.name)} may contain only letters, digits, "-" and "_"` });
     unique(firsts.name, iface.name, i, `${p}.name`, iface.name);
-    if (!net) out.push({ path: `${p}.name`, rule: `no network named ${shown(iface.name)} in ${at}.networks; every interface needs one` });
+    if (!net)
+      out.push({
+        path: `${p}.name`,
+        rule: `no network named ${shown(iface.name)} in ${at}.networks; every interface needs one`,
+      });
     out.push(...bindingProblems(iface, p, net));
     if (iface.macAddress) {
       const mac = canonicalMac(iface.macAddress);
@@ -65,15 +75,22 @@ export function interfaceProblems(spec: VmiSpec, at: string): RuleProblem[] {
       if (mac) unique(firsts.mac, mac, i, `${p}.macAddress`, iface.macAddress);
     }
     if (iface.pciAddress) {
-      if (!PCI.test(iface.pciAddress)) out.push({ path: `${p}.pciAddress`, rule: `${shown(iface.pciAddress)} is not a PCI address DDDD:BB:SS.F (hex; slot at most 1f, function 0-7), e.g. 0000:81:00.1` });
+      if (!PCI.test(iface.pciAddress))
+        out.push({
+          path: `${p}.pciAddress`,
+          rule: `${shown(iface.pciAddress)} is not a PCI address DDDD:BB:SS.F (hex; slot at most 1f, function 0-7), e.g. 0000:81:00.1`,
+        });
       else unique(firsts.pci, iface.pciAddress.toLowerCase(), i, `${p}.pciAddress`, iface.pciAddress);
     }
     if (iface.state === 'absent') {
-      if (!iface.bridge) out.push({ path: `${p}.state`, rule: 'absent (hot-unplug) works only with the bridge binding' });
-      if (isDefaultNetwork(net)) out.push({ path: `${p}.state`, rule: 'absent is not allowed on the default (pod) network' });
+      if (!iface.bridge)
+        out.push({ path: `${p}.state`, rule: 'absent (hot-unplug) works only with the bridge binding' });
+      if (isDefaultNetwork(net))
+        out.push({ path: `${p}.state`, rule: 'absent is not allowed on the default (pod) network' });
     }
     if (iface.acpiIndex !== undefined) {
-      if (iface.acpiIndex < 1 || iface.acpiIndex > ACPI_MAX) out.push({ path: `${p}.acpiIndex`, rule: `must be in 1-${ACPI_MAX} (is ${iface.acpiIndex})` });
+      if (iface.acpiIndex < 1 || iface.acpiIndex > ACPI_MAX)
+        out.push({ path: `${p}.acpiIndex`, rule: `must be in 1-${ACPI_MAX} (is ${iface.acpiIndex})` });
       else unique(firsts.acpi, iface.acpiIndex, i, `${p}.acpiIndex`, iface.acpiIndex);
     }
     if (iface.mtu !== undefined) out.push(...mtuProblems(iface.mtu, `${p}.mtu`, net));
@@ -86,7 +103,8 @@ function bindingProblems(iface: VmiInterface, p: string, net: VmiNetwork | undef
   const out: RuleProblem[] = [];
   const bindings = bindingsOf(iface);
   if (bindings.length === 0) out.push({ path: p, rule: `must have exactly one binding (${SUPPORTED})` });
-  if (bindings.length > 1) out.push({ path: p, rule: `has ${bindings.length} bindings (${bindings.join(', ')}); choose exactly one` });
+  if (bindings.length > 1)
+    out.push({ path: p, rule: `has ${bindings.length} bindings (${bindings.join(', ')}); choose exactly one` });
   for (const b of bindings) {
     if ((SUPPORTED_BINDINGS as readonly string[]).includes(b)) continue;
     const what = b === 'binding' ? `binding plugin ${shown(iface.binding?.name ?? '')}` : `binding ${b}`;
@@ -94,7 +112,10 @@ function bindingProblems(iface: VmiInterface, p: string, net: VmiNetwork | undef
     out.push({ path: `${p}.${b}`, rule: `${what} is not implemented by virtnet (${SUPPORTED})${note}` });
   }
   if (iface.masquerade && net && !net.pod) {
-    out.push({ path: `${p}.masquerade`, rule: `works only on the pod network; network ${shown(net.name)} is ${net.multus ? 'multus' : 'not a pod network'}` });
+    out.push({
+      path: `${p}.masquerade`,
+      rule: `works only on the pod network; network ${shown(net.name)} is ${net.multus ? 'multus' : 'not a pod network'}`,
+    });
   }
   return out;
 }
@@ -103,15 +124,22 @@ function macProblem(text: string, mac: string | undefined, masquerade: boolean):
   if (!mac) return `${shown(text)} is not a MAC address (6 octets, e.g. 02:00:00:00:00:01 or 02-00-00-00-00-01)`;
   // IEEE 802: all zeros is no station's address; the kernel refuses it too (is_valid_ether_addr).
   if (mac === '00:00:00:00:00:00') return `${shown(text)} must not be all zeros (no NIC has that address)`;
-  if (parseInt(mac.slice(0, 2), 16) & 1) return `${shown(text)} is a multicast address (low bit of the first octet); a NIC needs a unicast one`;
-  if (masquerade && mac === RESERVED_MAC) return `${shown(text)} is reserved for the masquerade binding's in-pod bridge; choose another`;
+  if (parseInt(mac.slice(0, 2), 16) & 1)
+    return `${shown(text)} is a multicast address (low bit of the first octet); a NIC needs a unicast one`;
+  if (masquerade && mac === RESERVED_MAC)
+    return `${shown(text)} is reserved for the masquerade binding's in-pod bridge; choose another`;
   return undefined;
 }
 
 function mtuProblems(mtu: number, path: string, net: VmiNetwork | undefined): RuleProblem[] {
   if (mtu < MTU_MIN || mtu > MTU_MAX) return [{ path, rule: `must be in ${MTU_MIN}-${MTU_MAX} (is ${mtu})` }];
   if (mtu < MTU_MIN_IPV6 && net?.pod?.vmIPv6NetworkCIDR) {
-    return [{ path, rule: `must be at least ${MTU_MIN_IPV6} (is ${mtu}): the pod network carries IPv6 (vmIPv6NetworkCIDR), and IPv6 needs a 1280-byte link MTU (RFC 8200)` }];
+    return [
+      {
+        path,
+        rule: `must be at least ${MTU_MIN_IPV6} (is ${mtu}): the pod network carries IPv6 (vmIPv6NetworkCIDR), and IPv6 needs a 1280-byte link MTU (RFC 8200)`,
+      },
+    ];
   }
   return [];
 }

@@ -23,8 +23,10 @@ const MAX_NAMESERVERS = 3;
 const MAX_SEARCHES = 32;
 const MAX_SEARCH_CHARS = 2048;
 
-
-export interface Meta { name?: string; namespace?: string }
+export interface Meta {
+  name?: string;
+  namespace?: string;
+}
 
 /**
  * A VMI's or VM's metadata. The name is a DNS-1123 subdomain of at most 63
@@ -57,19 +59,28 @@ export function dnsProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const cfg = spec.dnsConfig;
   const servers = cfg?.nameservers ?? [];
   if (spec.dnsPolicy === 'None' && servers.length === 0) {
-    out.push({ path: `${at}.dnsConfig.nameservers`, rule: 'dnsPolicy None needs at least one nameserver (the guest gets no other)' });
+    out.push({
+      path: `${at}.dnsConfig.nameservers`,
+      rule: 'dnsPolicy None needs at least one nameserver (the guest gets no other)',
+    });
   }
   if (servers.length > MAX_NAMESERVERS) {
-    out.push({ path: `${at}.dnsConfig.nameservers`, rule: `at most ${MAX_NAMESERVERS} nameservers (has ${servers.length}; resolv.conf reads no more)` });
+    out.push({
+      path: `${at}.dnsConfig.nameservers`,
+      rule: `at most ${MAX_NAMESERVERS} nameservers (has ${servers.length}; resolv.conf reads no more)`,
+    });
   }
   servers.forEach((s, i) => {
-    if (familyOf(s) === undefined) out.push({ path: index(`${at}.dnsConfig.nameservers`, i), rule: `${shown(s)} is not an IP address` });
+    if (familyOf(s) === undefined)
+      out.push({ path: index(`${at}.dnsConfig.nameservers`, i), rule: `${shown(s)} is not an IP address` });
   });
   const searches = cfg?.searches ?? [];
   const sp = `${at}.dnsConfig.searches`;
-  if (searches.length > MAX_SEARCHES) out.push({ path: sp, rule: `at most ${MAX_SEARCHES} search domains (has ${searches.length})` });
+  if (searches.length > MAX_SEARCHES)
+    out.push({ path: sp, rule: `at most ${MAX_SEARCHES} search domains (has ${searches.length})` });
   const chars = searches.join(' ').length;
-  if (chars > MAX_SEARCH_CHARS) out.push({ path: sp, rule: `the search list is ${chars} characters; at most ${MAX_SEARCH_CHARS}` });
+  if (chars > MAX_SEARCH_CHARS)
+    out.push({ path: sp, rule: `the search list is ${chars} characters; at most ${MAX_SEARCH_CHARS}` });
   searches.forEach((s, i) => {
     // A trailing dot (fully qualified) is allowed, as Kubernetes allows it.
     const name = s.endsWith('.') ? s.slice(0, -1) : s;
@@ -97,9 +108,16 @@ function dnsOptionProblems(options: Array<{ name: string; value?: string }>, at:
   options.forEach((o, i) => {
     const p = index(at, i);
     if (o.name === '') out.push({ path: `${p}.name`, rule: 'is required (is "")' });
-    else if (!DNS_OPTION_NAME.test(o.name)) out.push({ path: `${p}.name`, rule: `${shown(o.name)} must be a resolv.conf option name (letters, digits, "-" and "_", e.g. ndots)` });
+    else if (!DNS_OPTION_NAME.test(o.name))
+      out.push({
+        path: `${p}.name`,
+        rule: `${shown(o.name)} must be a resolv.conf option name (letters, digits, "-" and "_", e.g. ndots)`,
+      });
     if (o.value !== undefined && (!DNS_OPTION_VALUE.test(o.value) || o.value.includes(':'))) {
-      out.push({ path: `${p}.value`, rule: `${shown(o.value)} must be printable ASCII without blanks or ":" (it follows "${o.name}:" in resolv.conf)` });
+      out.push({
+        path: `${p}.value`,
+        rule: `${shown(o.value)} must be printable ASCII without blanks or ":" (it follows "${o.name}:" in resolv.conf)`,
+      });
     }
   });
   return out;

@@ -33,8 +33,12 @@ const SOURCES = ['pod', 'multus', 'resourceClaim'] as const;
 const MAX_PREFIX = { 4: 30, 6: 126 } as const;
 
 /** "name" or "namespace/name" → its parts, the namespace defaulted; or why it is neither. */
-export function splitNetworkName(networkName: string, namespace: string): { namespace: string; name: string } | { problem: string } {
-  if (networkName === '') return { problem: 'must not be empty: the NetworkAttachmentDefinition, as "name" or "namespace/name"' };
+export function splitNetworkName(
+  networkName: string,
+  namespace: string,
+): { namespace: string; name: string } | { problem: string } {
+  if (networkName === '')
+    return { problem: 'must not be empty: the NetworkAttachmentDefinition, as "name" or "namespace/name"' };
   const parts = networkName.split('/');
   if (parts.length > 2) return { problem: `${shown(networkName)} must be "name" or "namespace/name"` };
   const [ns, name] = parts.length === 2 ? [parts[0] ?? '', parts[1] ?? ''] : [namespace, networkName];
@@ -64,33 +68,56 @@ export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
   nets.forEach((net, i) => {
     const p = index(base, i);
     const sources = SOURCES.filter((s) => net[s] !== undefined);
-    if (sources.length === 0) out.push({ path: p, rule: 'must have exactly one source: pod or multus (KubeVirt: "should have a network type")' });
-    if (sources.length > 1) out.push({ path: p, rule: `has ${sources.length} sources (${sources.join(', ')}); a network has exactly one` });
-    if (net.resourceClaim) out.push({ path: `${p}.resourceClaim`, rule: 'resourceClaim (DRA) networks are not implemented by virtnet (supported: pod, multus)' });
+    if (sources.length === 0)
+      out.push({
+        path: p,
+        rule: 'must have exactly one source: pod or multus (KubeVirt: "should have a network type")',
+      });
+    if (sources.length > 1)
+      out.push({ path: p, rule: `has ${sources.length} sources (${sources.join(', ')}); a network has exactly one` });
+    if (net.resourceClaim)
+      out.push({
+        path: `${p}.resourceClaim`,
+        rule: 'resourceClaim (DRA) networks are not implemented by virtnet (supported: pod, multus)',
+      });
 
     if (net.name === '') out.push({ path: `${p}.name`, rule: 'must not be empty (is "")' });
     const dup = seen.get(net.name);
-    if (dup !== undefined) out.push({ path: `${p}.name`, rule: `${shown(net.name)} must be unique; also used by ${index(base, dup)}` });
+    if (dup !== undefined)
+      out.push({ path: `${p}.name`, rule: `${shown(net.name)} must be unique; also used by ${index(base, dup)}` });
     else seen.set(net.name, i);
     if (net.name !== '' && !ifaceNames.has(net.name)) {
-      out.push({ path: `${p}.name`, rule: `no interface named ${shown(net.name)} in ${at}.domain.devices.interfaces; every network needs one` });
+      out.push({
+        path: `${p}.name`,
+        rule: `no interface named ${shown(net.name)} in ${at}.domain.devices.interfaces; every network needs one`,
+      });
     }
 
-    if (net.pod && i !== firstPod) out.push({ path: `${p}.pod`, rule: `at most one pod network; ${index(base, firstPod)} is one already` });
+    if (net.pod && i !== firstPod)
+      out.push({ path: `${p}.pod`, rule: `at most one pod network; ${index(base, firstPod)} is one already` });
     const masquerade = masqueraded.has(net.name);
     if (net.pod) out.push(...podCidrProblems(net, `${p}.pod`, masquerade, env.reservedCidrs ?? []));
     if (net.multus) {
       if (net.multus.default && i !== firstDefault) {
-        out.push({ path: `${p}.multus.default`, rule: `at most one multus network can be the default; ${index(base, firstDefault)} is already` });
+        out.push({
+          path: `${p}.multus.default`,
+          rule: `at most one multus network can be the default; ${index(base, firstDefault)} is already`,
+        });
       }
       if (net.multus.default && firstPod >= 0) {
-        out.push({ path: `${p}.multus.default`, rule: `a multus default network replaces the pod network, so it cannot be used with ${index(base, firstPod)} (pod)` });
+        out.push({
+          path: `${p}.multus.default`,
+          rule: `a multus default network replaces the pod network, so it cannot be used with ${index(base, firstPod)} (pod)`,
+        });
       }
       out.push(...attachmentIpProblems(net.multus, `${p}.multus`));
       const ref = splitNetworkName(net.multus.networkName, env.namespace);
       if ('problem' in ref) out.push({ path: `${p}.multus.networkName`, rule: ref.problem });
       else if (env.nadExists && !env.nadExists(ref.namespace, ref.name)) {
-        out.push({ path: `${p}.multus.networkName`, rule: `NetworkAttachmentDefinition ${ref.namespace}/${ref.name} not found` });
+        out.push({
+          path: `${p}.multus.networkName`,
+          rule: `NetworkAttachmentDefinition ${ref.namespace}/${ref.name} not found`,
+        });
       }
     }
   });
@@ -109,12 +136,26 @@ function podCidrProblems(net: VmiNetwork, p: string, masquerade: boolean, reserv
     const text = given === undefined || given === '' ? (masquerade ? example : undefined) : given;
     if (text === undefined) return;
     const cidr = parseCidr(text);
-    const clash = masquerade && cidr ? reserved.find((r) => { const c = parseCidr(r.cidr); return c !== undefined && cidrsOverlap(c, cidr); }) : undefined;
-    if (clash) out.push({ path: `${p}.${key}`, rule: `${shown(text)}${text === given ? '' : ' (the default)'} overlaps ${clash.what} ${clash.cidr}; choose a subnet outside it` });
+    const clash =
+      masquerade && cidr
+        ? reserved.find((r) => {
+            const c = parseCidr(r.cidr);
+            return c !== undefined && cidrsOverlap(c, cidr);
+          })
+        : undefined;
+    if (clash)
+      out.push({
+        path: `${p}.${key}`,
+        rule: `${shown(text)}${text === given ? '' : ' (the default)'} overlaps ${clash.what} ${clash.cidr}; choose a subnet outside it`,
+      });
     const max = MAX_PREFIX[family];
-    if (!cidr || cidr.family !== family) out.push({ path: `${p}.${key}`, rule: `${shown(text)} is not an IPv${family} CIDR (e.g. ${example})` });
+    if (!cidr || cidr.family !== family)
+      out.push({ path: `${p}.${key}`, rule: `${shown(text)} is not an IPv${family} CIDR (e.g. ${example})` });
     else if (cidr.prefix > max) {
-      out.push({ path: `${p}.${key}`, rule: `${shown(text)}: /${cidr.prefix} is too small: the subnet holds the network, gateway and guest addresses${family === 4 ? ' and the broadcast address' : ''}; use /${max} or shorter` });
+      out.push({
+        path: `${p}.${key}`,
+        rule: `${shown(text)}: /${cidr.prefix} is too small: the subnet holds the network, gateway and guest addresses${family === 4 ? ' and the broadcast address' : ''}; use /${max} or shorter`,
+      });
     }
   };
   check('vmNetworkCIDR', 4, '10.0.2.0/24');
@@ -129,12 +170,22 @@ function podCidrProblems(net: VmiNetwork, p: string, masquerade: boolean, reserv
  */
 function attachmentIpProblems(multus: { default?: boolean; ips?: string[] }, p: string): RuleProblem[] {
   if (!multus.ips) return [];
-  if (multus.default) return [{ path: `${p}.ips`, rule: 'static addresses apply only to secondary networks, not to a multus default network' }];
+  if (multus.default)
+    return [
+      { path: `${p}.ips`, rule: 'static addresses apply only to secondary networks, not to a multus default network' },
+    ];
   const seen = new Set<string>();
   return multus.ips.flatMap((ip, k) => {
     const c = parseCidr(ip);
-    if (!c) return [{ path: `${p}.ips[${k}]`, rule: `${shown(ip)} is not an address with its prefix, like 192.168.10.5/24 or fd00::5/64` }];
-    if (c.address === c.network && c.prefix < (c.family === 4 ? 31 : 127)) return [{ path: `${p}.ips[${k}]`, rule: `${shown(ip)} is the subnet's network address, not an address in it` }];
+    if (!c)
+      return [
+        {
+          path: `${p}.ips[${k}]`,
+          rule: `${shown(ip)} is not an address with its prefix, like 192.168.10.5/24 or fd00::5/64`,
+        },
+      ];
+    if (c.address === c.network && c.prefix < (c.family === 4 ? 31 : 127))
+      return [{ path: `${p}.ips[${k}]`, rule: `${shown(ip)} is the subnet's network address, not an address in it` }];
     if (seen.has(c.address)) return [{ path: `${p}.ips[${k}]`, rule: `${shown(ip)} is listed twice` }];
     seen.add(c.address);
     return [];

@@ -38,7 +38,13 @@ const inRange = (n: number) => n > 0 && n < 65536;
 export function portProblems(iface: VmiInterface, p: string, net: VmiNetwork | undefined): RuleProblem[] {
   const ports = iface.ports ?? [];
   if (ports.length === 0) return [];
-  if (net?.multus) return [{ path: `${p}.ports`, rule: `ports apply only to the pod network; network ${shown(net.name)} is multus (${net.multus.networkName})` }];
+  if (net?.multus)
+    return [
+      {
+        path: `${p}.ports`,
+        rule: `ports apply only to the pod network; network ${shown(net.name)} is multus (${net.multus.networkName})`,
+      },
+    ];
   const out: RuleProblem[] = [];
   const names = new Map<string, number>();
   const keys = new Map<string, number>();
@@ -48,7 +54,11 @@ export function portProblems(iface: VmiInterface, p: string, net: VmiNetwork | u
       const problem = portNameProblem(port.name);
       if (problem) out.push({ path: `${pp}.name`, rule: problem });
       const dup = names.get(port.name);
-      if (dup !== undefined) out.push({ path: `${pp}.name`, rule: `${shown(port.name)} must be unique; also used by ${index(`${p}.ports`, dup)}` });
+      if (dup !== undefined)
+        out.push({
+          path: `${pp}.name`,
+          rule: `${shown(port.name)} must be unique; also used by ${index(`${p}.ports`, dup)}`,
+        });
       else names.set(port.name, j);
     }
     if (port.port === 0) out.push({ path: `${pp}.port`, rule: 'is required (1-65535; is 0)' });
@@ -68,19 +78,34 @@ export function portRangeProblems(iface: VmiInterface, p: string, net: VmiNetwor
   const rp = `${p}.portRanges`;
   if (iface.ports?.length) out.push({ path: rp, rule: 'cannot be used together with ports; use one or the other' });
   if (!iface.masquerade) out.push({ path: rp, rule: 'need the masquerade binding (they are DNAT rules)' });
-  else if (net?.multus) out.push({ path: rp, rule: `apply only to the pod network; network ${shown(net.name)} is multus` });
-  if (ranges.length > MAX_PORT_RANGES) out.push({ path: rp, rule: `at most ${MAX_PORT_RANGES} port ranges (has ${ranges.length})` });
+  else if (net?.multus)
+    out.push({ path: rp, rule: `apply only to the pod network; network ${shown(net.name)} is multus` });
+  if (ranges.length > MAX_PORT_RANGES)
+    out.push({ path: rp, rule: `at most ${MAX_PORT_RANGES} port ranges (has ${ranges.length})` });
   const valid: Array<{ j: number; protocol: string; start: number; end: number }> = [];
   ranges.forEach((r, j) => {
     const pp = index(rp, j);
     let ok = true;
-    if (!r.protocol) { out.push({ path: `${pp}.protocol`, rule: 'is required (TCP or UDP)' }); ok = false; }
-    if (!inRange(r.start)) { out.push({ path: `${pp}.start`, rule: `must be in 1-65535 (is ${r.start})` }); ok = false; }
-    if (!inRange(r.end)) { out.push({ path: `${pp}.end`, rule: `must be in 1-65535 (is ${r.end})` }); ok = false; }
-    if (ok && r.start > r.end) { out.push({ path: pp, rule: `start ${r.start} is greater than end ${r.end}` }); ok = false; }
+    if (!r.protocol) {
+      out.push({ path: `${pp}.protocol`, rule: 'is required (TCP or UDP)' });
+      ok = false;
+    }
+    if (!inRange(r.start)) {
+      out.push({ path: `${pp}.start`, rule: `must be in 1-65535 (is ${r.start})` });
+      ok = false;
+    }
+    if (!inRange(r.end)) {
+      out.push({ path: `${pp}.end`, rule: `must be in 1-65535 (is ${r.end})` });
+      ok = false;
+    }
+    if (ok && r.start > r.end) {
+      out.push({ path: pp, rule: `start ${r.start} is greater than end ${r.end}` });
+      ok = false;
+    }
     if (!ok || !r.protocol) return;
     const other = valid.find((v) => v.protocol === r.protocol && v.start <= r.end && r.start <= v.end);
-    if (other) out.push({ path: pp, rule: `overlaps ${index(rp, other.j)} (${other.protocol} ${other.start}-${other.end})` });
+    if (other)
+      out.push({ path: pp, rule: `overlaps ${index(rp, other.j)} (${other.protocol} ${other.start}-${other.end})` });
     valid.push({ j, protocol: r.protocol, start: r.start, end: r.end });
   });
   return out;
@@ -102,9 +127,14 @@ export function dhcpProblems(iface: VmiInterface, p: string): RuleProblem[] {
   const codes = new Map<number, number>();
   (opts.privateOptions ?? []).forEach((o, j) => {
     const op = index(`${dp}.privateOptions`, j);
-    if (o.option < 224 || o.option > 254) out.push({ path: `${op}.option`, rule: `must be in 224-254, the private-use DHCP options (is ${o.option})` });
+    if (o.option < 224 || o.option > 254)
+      out.push({ path: `${op}.option`, rule: `must be in 224-254, the private-use DHCP options (is ${o.option})` });
     const dup = codes.get(o.option);
-    if (dup !== undefined) out.push({ path: `${op}.option`, rule: `${o.option} must be unique; also used by ${index(`${dp}.privateOptions`, dup)}` });
+    if (dup !== undefined)
+      out.push({
+        path: `${op}.option`,
+        rule: `${o.option} must be unique; also used by ${index(`${dp}.privateOptions`, dup)}`,
+      });
     else codes.set(o.option, j);
     const problem = dhcpStringProblem(o.value);
     if (problem) out.push({ path: `${op}.value`, rule: problem });

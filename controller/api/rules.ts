@@ -58,14 +58,23 @@ export function vmProblems(vm: VirtualMachine, env: RuleEnv): RuleProblem[] {
   const out = metadataProblems(vm.metadata, 'metadata');
   const { running, runStrategy, template } = vm.spec;
   if (running !== undefined && runStrategy !== undefined) {
-    out.push({ path: 'spec.running', rule: `running (${running}) and runStrategy (${shown(runStrategy)}) are mutually exclusive; keep runStrategy` });
+    out.push({
+      path: 'spec.running',
+      rule: `running (${running}) and runStrategy (${shown(runStrategy)}) are mutually exclusive; keep runStrategy`,
+    });
   }
   if (running === undefined && runStrategy === undefined) {
-    out.push({ path: 'spec', rule: 'one of runStrategy (Always, RerunOnFailure, Manual, Halted, Once, WaitAsReceiver) or running is required' });
+    out.push({
+      path: 'spec',
+      rule: 'one of runStrategy (Always, RerunOnFailure, Manual, Halted, Once, WaitAsReceiver) or running is required',
+    });
   }
   const ns = template.metadata?.namespace;
   if (ns !== undefined && ns !== env.namespace) {
-    out.push({ path: 'spec.template.metadata.namespace', rule: `${shown(ns)} must be the VirtualMachine's namespace "${env.namespace}" (or left out)` });
+    out.push({
+      path: 'spec.template.metadata.namespace',
+      rule: `${shown(ns)} must be the VirtualMachine's namespace "${env.namespace}" (or left out)`,
+    });
   }
   out.push(...vmiSpecProblems(template.spec, 'spec.template.spec', specEnv(out, env)));
   return out;
@@ -79,13 +88,25 @@ function bootOrderProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const out: RuleProblem[] = [];
   const seen = new Map<number, string>();
   const devices = [
-    ...(spec.domain.devices.disks ?? []).map((d, i) => ({ order: d.bootOrder, path: `${index(`${at}.domain.devices.disks`, i)}.bootOrder` })),
-    ...(spec.domain.devices.interfaces ?? []).map((f, i) => ({ order: f.bootOrder, path: `${index(`${at}.domain.devices.interfaces`, i)}.bootOrder` })),
+    ...(spec.domain.devices.disks ?? []).map((d, i) => ({
+      order: d.bootOrder,
+      path: `${index(`${at}.domain.devices.disks`, i)}.bootOrder`,
+    })),
+    ...(spec.domain.devices.interfaces ?? []).map((f, i) => ({
+      order: f.bootOrder,
+      path: `${index(`${at}.domain.devices.interfaces`, i)}.bootOrder`,
+    })),
   ];
   for (const { order, path } of devices) {
     if (order === undefined) continue;
-    if (order < 1) { out.push({ path, rule: `must be greater than 0 (is ${order})` }); continue; }
-    if (order > MAX_BOOT_ORDER) { out.push({ path, rule: `must be at most ${MAX_BOOT_ORDER} (is ${order})` }); continue; }
+    if (order < 1) {
+      out.push({ path, rule: `must be greater than 0 (is ${order})` });
+      continue;
+    }
+    if (order > MAX_BOOT_ORDER) {
+      out.push({ path, rule: `must be at most ${MAX_BOOT_ORDER} (is ${order})` });
+      continue;
+    }
     const first = seen.get(order);
     if (first !== undefined) out.push({ path, rule: `${order} must be unique; also used by ${first}` });
     else seen.set(order, path);
@@ -99,18 +120,30 @@ function diskProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const volumes = new Map<string, number>();
   (spec.volumes ?? []).forEach((v, i) => {
     const first = volumes.get(v.name);
-    if (first !== undefined) out.push({ path: `${index(`${at}.volumes`, i)}.name`, rule: `${shown(v.name)} must be unique; also used by ${index(`${at}.volumes`, first)}` });
+    if (first !== undefined)
+      out.push({
+        path: `${index(`${at}.volumes`, i)}.name`,
+        rule: `${shown(v.name)} must be unique; also used by ${index(`${at}.volumes`, first)}`,
+      });
     else volumes.set(v.name, i);
   });
   const disks = new Map<string, number>();
   (spec.domain.devices.disks ?? []).forEach((d, i) => {
     const p = `${index(`${at}.domain.devices.disks`, i)}.name`;
     const first = disks.get(d.name);
-    if (first !== undefined) out.push({ path: p, rule: `${shown(d.name)} must be unique; also used by ${index(`${at}.domain.devices.disks`, first)}` });
+    if (first !== undefined)
+      out.push({
+        path: p,
+        rule: `${shown(d.name)} must be unique; also used by ${index(`${at}.domain.devices.disks`, first)}`,
+      });
     else disks.set(d.name, i);
     if (!volumes.has(d.name)) out.push({ path: p, rule: `no volume named ${shown(d.name)} in ${at}.volumes` });
     const kinds = (['disk', 'cdrom', 'lun'] as const).filter((k) => d[k] !== undefined);
-    if (kinds.length > 1) out.push({ path: index(`${at}.domain.devices.disks`, i), rule: `has ${kinds.join(' and ')}; a disk is one of disk, cdrom or lun` });
+    if (kinds.length > 1)
+      out.push({
+        path: index(`${at}.domain.devices.disks`, i),
+        rule: `has ${kinds.join(' and ')}; a disk is one of disk, cdrom or lun`,
+      });
   });
   return out;
 }
@@ -137,7 +170,8 @@ function base64Problem(text: string): string | undefined {
   const b64 = unwrapBase64(text);
   if (BASE64.test(b64)) return undefined;
   const bad = /[^A-Za-z0-9+/=]/u.exec(b64);
-  return bad ? `is not valid base64: character ${bad.index + 1} (after line breaks are dropped) is not one of A-Z a-z 0-9 + / =`
+  return bad
+    ? `is not valid base64: character ${bad.index + 1} (after line breaks are dropped) is not one of A-Z a-z 0-9 + / =`
     : `is not valid base64: ${b64.length} characters, not a whole number of 4-character groups with = only at the end`;
 }
 
@@ -149,16 +183,26 @@ function cloudInitProblems(spec: VmiSpec, at: string): RuleProblem[] {
       if (!ci) continue;
       const p = `${index(`${at}.volumes`, i)}.${source}`;
       for (const [key, text, base64] of [
-        ['userData', ci.userData, false], ['userDataBase64', ci.userDataBase64, true],
-        ['networkData', ci.networkData, false], ['networkDataBase64', ci.networkDataBase64, true],
+        ['userData', ci.userData, false],
+        ['userDataBase64', ci.userDataBase64, true],
+        ['networkData', ci.networkData, false],
+        ['networkDataBase64', ci.networkDataBase64, true],
       ] as const) {
         if (text === undefined) continue;
         const twin = key.endsWith('Base64') ? key.slice(0, -'Base64'.length) : `${key}Base64`;
-        if (base64 && (ci as Record<string, unknown>)[twin] !== undefined) out.push({ path: `${p}.${key}`, rule: `cannot be used together with ${twin}; give one of the two` });
+        if (base64 && (ci as Record<string, unknown>)[twin] !== undefined)
+          out.push({ path: `${p}.${key}`, rule: `cannot be used together with ${twin}; give one of the two` });
         const b64Problem = base64 ? base64Problem(text) : undefined;
-        if (b64Problem) { out.push({ path: `${p}.${key}`, rule: b64Problem }); continue; }
+        if (b64Problem) {
+          out.push({ path: `${p}.${key}`, rule: b64Problem });
+          continue;
+        }
         const bytes = base64 ? Buffer.from(unwrapBase64(text), 'base64').length : Buffer.byteLength(text, 'utf8');
-        if (bytes > CLOUD_INIT_MAX_BYTES) out.push({ path: `${p}.${key}`, rule: `is ${bytes} bytes${base64 ? ' decoded' : ''}; at most ${CLOUD_INIT_MAX_BYTES}, as KubeVirt allows inline` });
+        if (bytes > CLOUD_INIT_MAX_BYTES)
+          out.push({
+            path: `${p}.${key}`,
+            rule: `is ${bytes} bytes${base64 ? ' decoded' : ''}; at most ${CLOUD_INIT_MAX_BYTES}, as KubeVirt allows inline`,
+          });
       }
     }
   });
@@ -167,27 +211,52 @@ function cloudInitProblems(spec: VmiSpec, at: string): RuleProblem[] {
 
 /** The volume sources of KubeVirt's VolumeSource (types.go): a volume has exactly one. */
 const VOLUME_SOURCES = [
-  'containerDisk', 'cloudInitNoCloud', 'cloudInitConfigDrive', 'hostDisk', 'persistentVolumeClaim', 'dataVolume', 'emptyDisk',
-  'ephemeral', 'secret', 'configMap', 'serviceAccount', 'sysprep', 'downwardAPI', 'downwardMetrics', 'memoryDump',
+  'containerDisk',
+  'cloudInitNoCloud',
+  'cloudInitConfigDrive',
+  'hostDisk',
+  'persistentVolumeClaim',
+  'dataVolume',
+  'emptyDisk',
+  'ephemeral',
+  'secret',
+  'configMap',
+  'serviceAccount',
+  'sysprep',
+  'downwardAPI',
+  'downwardMetrics',
+  'memoryDump',
 ] as const;
 
 /** KubeVirt's validateVolumes: "must have exactly one source type set". */
 function volumeSourceProblems(spec: VmiSpec, at: string): RuleProblem[] {
   return (spec.volumes ?? []).flatMap((v, i) => {
     const set = VOLUME_SOURCES.filter((k) => (v as Record<string, unknown>)[k] !== undefined);
-    return set.length > 1 ? [{ path: index(`${at}.volumes`, i), rule: `has ${set.join(' and ')}; a volume has exactly one source` }] : [];
+    return set.length > 1
+      ? [{ path: index(`${at}.volumes`, i), rule: `has ${set.join(' and ')}; a volume has exactly one source` }]
+      : [];
   });
 }
 
 /** The buses a disk or cdrom attaches on (KubeVirt's admitter: "Bus type virtio is invalid for CD-ROM device"; QEMU has no virtio cdrom). */
-const DISK_BUSES: Record<'disk' | 'cdrom', readonly string[]> = { disk: ['virtio', 'sata', 'scsi', 'usb'], cdrom: ['sata', 'scsi'] };
+const DISK_BUSES: Record<'disk' | 'cdrom', readonly string[]> = {
+  disk: ['virtio', 'sata', 'scsi', 'usb'],
+  cdrom: ['sata', 'scsi'],
+};
 
 function diskBusProblems(spec: VmiSpec, at: string): RuleProblem[] {
-  return (spec.domain.devices.disks ?? []).flatMap((d, i) => (['disk', 'cdrom'] as const).flatMap((kind) => {
-    const bus = d[kind]?.bus;
-    if (bus === undefined || DISK_BUSES[kind].includes(bus)) return [];
-    return [{ path: `${index(`${at}.domain.devices.disks`, i)}.${kind}.bus`, rule: `${shown(bus)} must be one of ${DISK_BUSES[kind].join(', ')}` }];
-  }));
+  return (spec.domain.devices.disks ?? []).flatMap((d, i) =>
+    (['disk', 'cdrom'] as const).flatMap((kind) => {
+      const bus = d[kind]?.bus;
+      if (bus === undefined || DISK_BUSES[kind].includes(bus)) return [];
+      return [
+        {
+          path: `${index(`${at}.domain.devices.disks`, i)}.${kind}.bus`,
+          rule: `${shown(bus)} must be one of ${DISK_BUSES[kind].join(', ')}`,
+        },
+      ];
+    }),
+  );
 }
 
 /**
@@ -199,7 +268,11 @@ function bootloaderProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const bl = spec.domain.firmware?.bootloader;
   if (bl?.bios && bl.efi) out.push({ path: `${at}.domain.firmware.bootloader`, rule: 'has bios and efi; choose one' });
   const seeds = (spec.volumes ?? []).flatMap((v, i) => (v.cloudInitNoCloud || v.cloudInitConfigDrive ? [i] : []));
-  for (const i of seeds.slice(1)) out.push({ path: index(`${at}.volumes`, i), rule: `a VMI has at most one cloud-init volume; ${index(`${at}.volumes`, seeds[0]!)} is one already` });
+  for (const i of seeds.slice(1))
+    out.push({
+      path: index(`${at}.volumes`, i),
+      rule: `a VMI has at most one cloud-init volume; ${index(`${at}.volumes`, seeds[0]!)} is one already`,
+    });
   return out;
 }
 
@@ -211,7 +284,10 @@ function containerDiskProblems(spec: VmiSpec, at: string): RuleProblem[] {
     const p = `${index(`${at}.volumes`, i)}.containerDisk`;
     const image = imageReferenceProblem(cd.image);
     const path = cd.path === undefined ? undefined : diskPathProblem(cd.path);
-    return [...(image ? [{ path: `${p}.image`, rule: image }] : []), ...(path ? [{ path: `${p}.path`, rule: path }] : [])];
+    return [
+      ...(image ? [{ path: `${p}.image`, rule: image }] : []),
+      ...(path ? [{ path: `${p}.path`, rule: path }] : []),
+    ];
   });
 }
 
@@ -244,11 +320,14 @@ function kernelBootProblems(spec: VmiSpec, at: string): RuleProblem[] {
     const problem = value === undefined ? undefined : filePathProblem(value);
     if (problem) out.push({ path, rule: problem });
   };
-  if (kb.container && kb.host) out.push({ path: `${p}.host`, rule: 'cannot be used together with container; choose one kernel source' });
-  if (kb.kernelArgs && !kb.container && !kb.host) out.push({ path: `${p}.kernelArgs`, rule: 'kernel arguments need a kernel (container or host)' });
+  if (kb.container && kb.host)
+    out.push({ path: `${p}.host`, rule: 'cannot be used together with container; choose one kernel source' });
+  if (kb.kernelArgs && !kb.container && !kb.host)
+    out.push({ path: `${p}.kernelArgs`, rule: 'kernel arguments need a kernel (container or host)' });
   if (kb.container) {
     if (kb.container.image === '') out.push({ path: `${p}.container.image`, rule: 'must not be empty (is "")' });
-    if (!kb.container.kernelPath && !kb.container.initrdPath) out.push({ path: `${p}.container`, rule: 'needs kernelPath, initrdPath or both' });
+    if (!kb.container.kernelPath && !kb.container.initrdPath)
+      out.push({ path: `${p}.container`, rule: 'needs kernelPath, initrdPath or both' });
     absolute(kb.container.kernelPath || undefined, `${p}.container.kernelPath`);
     absolute(kb.container.initrdPath || undefined, `${p}.container.initrdPath`);
   }

@@ -79,7 +79,16 @@ export const INTERFACE_STATES = ['', 'up', 'down', 'absent'] as const;
 export const PORT_PROTOCOLS = ['', 'TCP', 'UDP'] as const;
 
 /** Every binding key an interface may carry; only bridge and masquerade are implemented. */
-export const BINDING_KEYS = ['bridge', 'masquerade', 'sriov', 'slirp', 'macvtap', 'passt', 'passtBinding', 'binding'] as const;
+export const BINDING_KEYS = [
+  'bridge',
+  'masquerade',
+  'sriov',
+  'slirp',
+  'macvtap',
+  'passt',
+  'passtBinding',
+  'binding',
+] as const;
 export const SUPPORTED_BINDINGS = ['bridge', 'masquerade'] as const;
 
 export const PortSchema = Closed({
@@ -99,7 +108,9 @@ export const DhcpOptionsSchema = Closed({
   bootFileName: Type.Optional(Str(BOUNDS.dhcpString)),
   tftpServerName: Type.Optional(Str(BOUNDS.dhcpString)),
   ntpServers: Type.Optional(Type.Array(Str(BOUNDS.short), { maxItems: BOUNDS.ntpServers })),
-  privateOptions: Type.Optional(Type.Array(Closed({ option: Type.Integer(), value: Str(BOUNDS.dhcpString) }), { maxItems: BOUNDS.privateOptions })),
+  privateOptions: Type.Optional(
+    Type.Array(Closed({ option: Type.Integer(), value: Str(BOUNDS.dhcpString) }), { maxItems: BOUNDS.privateOptions }),
+  ),
 });
 
 export const InterfaceSchema = Closed({
@@ -128,26 +139,32 @@ export const InterfaceSchema = Closed({
 
 export const NetworkSchema = Closed({
   name: Str(BOUNDS.name),
-  pod: Type.Optional(Closed({
-    vmNetworkCIDR: Type.Optional(Str(BOUNDS.short)),
-    vmIPv6NetworkCIDR: Type.Optional(Str(BOUNDS.short)),
-  })),
-  multus: Type.Optional(Closed({
-    /** "name" or "namespace/name". */
-    networkName: Str(BOUNDS.name),
-    default: Type.Optional(Type.Boolean()),
-    /**
-     * virtnet's own: static addresses (address/prefix) for this attachment,
-     * sent as the networks annotation element's ips, which the NAD's IPAM
-     * gets as runtimeConfig.ips (the static IPAM plugin's capability).
-     */
-    ips: Type.Optional(Type.Array(Str(BOUNDS.short), { maxItems: BOUNDS.attachmentIps })),
-  })),
+  pod: Type.Optional(
+    Closed({
+      vmNetworkCIDR: Type.Optional(Str(BOUNDS.short)),
+      vmIPv6NetworkCIDR: Type.Optional(Str(BOUNDS.short)),
+    }),
+  ),
+  multus: Type.Optional(
+    Closed({
+      /** "name" or "namespace/name". */
+      networkName: Str(BOUNDS.name),
+      default: Type.Optional(Type.Boolean()),
+      /**
+       * virtnet's own: static addresses (address/prefix) for this attachment,
+       * sent as the networks annotation element's ips, which the NAD's IPAM
+       * gets as runtimeConfig.ips (the static IPAM plugin's capability).
+       */
+      ips: Type.Optional(Type.Array(Str(BOUNDS.short), { maxItems: BOUNDS.attachmentIps })),
+    }),
+  ),
   /** KubeVirt DRA (Alpha, FG NetworkDevicesWithDRA): known so that it is rejected by name. */
-  resourceClaim: Type.Optional(Type.Object({
-    claimName: Type.Optional(Str(BOUNDS.name)),
-    requestName: Type.Optional(Str(BOUNDS.name)),
-  })),
+  resourceClaim: Type.Optional(
+    Type.Object({
+      claimName: Type.Optional(Str(BOUNDS.name)),
+      requestName: Type.Optional(Str(BOUNDS.name)),
+    }),
+  ),
 });
 
 export type VmiInterface = Static<typeof InterfaceSchema>;

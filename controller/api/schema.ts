@@ -69,7 +69,9 @@ const KernelBoot = Open({
   kernelArgs: Type.Optional(Str(2048)),
   container: Type.Optional(Open({ image: Str(BOUNDS.image), kernelPath: OptPath(), initrdPath: OptPath() })),
   /** virtnet: a kernel (and initrd) already on the node, for the standalone mode. */
-  host: Type.Optional(Type.Object({ kernelPath: Str(BOUNDS.path), initrdPath: OptPath() }, { additionalProperties: false })),
+  host: Type.Optional(
+    Type.Object({ kernelPath: Str(BOUNDS.path), initrdPath: OptPath() }, { additionalProperties: false }),
+  ),
 });
 
 const Domain = Open({
@@ -81,19 +83,27 @@ const Domain = Open({
   }),
   resources: Type.Optional(Open({ requests: ResourceList(), limits: ResourceList() })),
   memory: Type.Optional(Open({ guest: Type.Optional(QuantitySchema) })),
-  cpu: Type.Optional(Open({
-    cores: Type.Optional(Type.Integer()),
-    sockets: Type.Optional(Type.Integer()),
-    threads: Type.Optional(Type.Integer()),
-  })),
-  firmware: Type.Optional(Open({
-    kernelBoot: Type.Optional(KernelBoot),
-    /** KubeVirt's Bootloader: bios (SeaBIOS, the default) or efi (OVMF; secureBoot defaults to true). */
-    bootloader: Type.Optional(Open({
-      bios: Type.Optional(Open({ useSerial: Type.Optional(Type.Boolean()) })),
-      efi: Type.Optional(Open({ secureBoot: Type.Optional(Type.Boolean()), persistent: Type.Optional(Type.Boolean()) })),
-    })),
-  })),
+  cpu: Type.Optional(
+    Open({
+      cores: Type.Optional(Type.Integer()),
+      sockets: Type.Optional(Type.Integer()),
+      threads: Type.Optional(Type.Integer()),
+    }),
+  ),
+  firmware: Type.Optional(
+    Open({
+      kernelBoot: Type.Optional(KernelBoot),
+      /** KubeVirt's Bootloader: bios (SeaBIOS, the default) or efi (OVMF; secureBoot defaults to true). */
+      bootloader: Type.Optional(
+        Open({
+          bios: Type.Optional(Open({ useSerial: Type.Optional(Type.Boolean()) })),
+          efi: Type.Optional(
+            Open({ secureBoot: Type.Optional(Type.Boolean()), persistent: Type.Optional(Type.Boolean()) }),
+          ),
+        }),
+      ),
+    }),
+  ),
 });
 
 /**
@@ -101,18 +111,27 @@ const Domain = Open({
  * bound stops a flood and lets the rule report the size up to 64 KiB.
  */
 const CLOUD_INIT_BOUND = 64 * 1024;
-const CloudInit = () => Type.Optional(Open({
-  userData: Type.Optional(Str(CLOUD_INIT_BOUND)), userDataBase64: Type.Optional(Str(CLOUD_INIT_BOUND)),
-  networkData: Type.Optional(Str(CLOUD_INIT_BOUND)), networkDataBase64: Type.Optional(Str(CLOUD_INIT_BOUND)),
-}));
+const CloudInit = () =>
+  Type.Optional(
+    Open({
+      userData: Type.Optional(Str(CLOUD_INIT_BOUND)),
+      userDataBase64: Type.Optional(Str(CLOUD_INIT_BOUND)),
+      networkData: Type.Optional(Str(CLOUD_INIT_BOUND)),
+      networkDataBase64: Type.Optional(Str(CLOUD_INIT_BOUND)),
+    }),
+  );
 
 /** KubeVirt's VolumeSource; sources virtnet does not name are accepted (unknown keys). */
 export const VolumeSchema = Open({
   name: Name(),
-  containerDisk: Type.Optional(Open({ image: Str(BOUNDS.image), path: OptPath(), imagePullPolicy: Type.Optional(Enum(PULL_POLICIES)) })),
+  containerDisk: Type.Optional(
+    Open({ image: Str(BOUNDS.image), path: OptPath(), imagePullPolicy: Type.Optional(Enum(PULL_POLICIES)) }),
+  ),
   cloudInitNoCloud: CloudInit(),
   cloudInitConfigDrive: CloudInit(),
-  hostDisk: Type.Optional(Open({ path: Str(BOUNDS.path), type: Str(BOUNDS.short), capacity: Type.Optional(QuantitySchema) })),
+  hostDisk: Type.Optional(
+    Open({ path: Str(BOUNDS.path), type: Str(BOUNDS.short), capacity: Type.Optional(QuantitySchema) }),
+  ),
   persistentVolumeClaim: Type.Optional(Open({ claimName: Name(), readOnly: Type.Optional(Type.Boolean()) })),
   dataVolume: Type.Optional(Open({ name: Name() })),
   emptyDisk: Type.Optional(Open({ capacity: QuantitySchema })),

@@ -43,15 +43,20 @@ function visitBounds(s: TSchema, v: unknown, pointer: string, root: unknown, out
   const report = (rule: string) => out.push({ path: fieldPath(pointer, root), rule });
   switch (kindOf(s)) {
     case 'String':
-      if (typeof v === 'string' && typeof s.maxLength === 'number' && v.length > s.maxLength) report(`${shown(v)} must be at most ${s.maxLength} characters (is ${v.length})`);
+      if (typeof v === 'string' && typeof s.maxLength === 'number' && v.length > s.maxLength)
+        report(`${shown(v)} must be at most ${s.maxLength} characters (is ${v.length})`);
       return;
     case 'Array':
       if (!Array.isArray(v)) return;
-      if (typeof s.maxItems === 'number' && v.length > s.maxItems) { report(`must have at most ${s.maxItems} items (has ${v.length})`); return; }
+      if (typeof s.maxItems === 'number' && v.length > s.maxItems) {
+        report(`must have at most ${s.maxItems} items (has ${v.length})`);
+        return;
+      }
       v.forEach((item, i) => visitBounds(s.items as TSchema, item, `${pointer}/${i}`, root, out));
       return;
     case 'Union':
-      for (const variant of s.anyOf as TSchema[]) if (kindOf(variant) === 'String') visitBounds(variant, v, pointer, root, out);
+      for (const variant of s.anyOf as TSchema[])
+        if (kindOf(variant) === 'String') visitBounds(variant, v, pointer, root, out);
       return;
     case 'Object':
     case 'Record':
@@ -66,17 +71,20 @@ function visitObjectBounds(s: TSchema, v: unknown, pointer: string, root: unknow
   const obj = v as Record<string, unknown>;
   const keys = Object.keys(obj);
   if (typeof s.maxProperties === 'number' && keys.length > s.maxProperties) {
-    out.push({ path: fieldPath(pointer, root), rule: `must have at most ${s.maxProperties} keys (has ${keys.length})` });
+    out.push({
+      path: fieldPath(pointer, root),
+      rule: `must have at most ${s.maxProperties} keys (has ${keys.length})`,
+    });
     return;
   }
-  const escape = (k: string) => k.replaceAll('~', '~0').replaceAll('/', '~1');
+  const escapeKey = (k: string) => k.replaceAll('~', '~0').replaceAll('/', '~1');
   if (kindOf(s) === 'Record') {
     const [valueSchema] = Object.values(s.patternProperties as Record<string, TSchema>);
-    if (valueSchema) for (const k of keys) visitBounds(valueSchema, obj[k], `${pointer}/${escape(k)}`, root, out);
+    if (valueSchema) for (const k of keys) visitBounds(valueSchema, obj[k], `${pointer}/${escapeKey(k)}`, root, out);
     return;
   }
   for (const [k, propSchema] of Object.entries(s.properties as Record<string, TSchema>)) {
-    if (k in obj) visitBounds(propSchema, obj[k], `${pointer}/${escape(k)}`, root, out);
+    if (k in obj) visitBounds(propSchema, obj[k], `${pointer}/${escapeKey(k)}`, root, out);
   }
 }
 
@@ -112,8 +120,13 @@ function kindOf(schema: TSchema): string | undefined {
 }
 
 const TYPE_NAMES: Record<string, string> = {
-  String: 'a string', Integer: 'an integer', Number: 'a number', Boolean: 'true or false',
-  Object: 'an object (a mapping)', Record: 'an object (a mapping)', Array: 'a list',
+  String: 'a string',
+  Integer: 'an integer',
+  Number: 'a number',
+  Boolean: 'true or false',
+  Object: 'an object (a mapping)',
+  Record: 'an object (a mapping)',
+  Array: 'a list',
 };
 
 function describe(value: unknown): string {
@@ -129,10 +142,15 @@ function message(e: ValueError): string {
     case ValueErrorType.ObjectRequiredProperty:
       return 'is required';
     case ValueErrorType.ObjectAdditionalProperties: {
-      const key = e.path.slice(e.path.lastIndexOf('/') + 1).replaceAll('~1', '/').replaceAll('~0', '~');
+      const key = e.path
+        .slice(e.path.lastIndexOf('/') + 1)
+        .replaceAll('~1', '/')
+        .replaceAll('~0', '~');
       const allowed = Object.keys((s.properties ?? {}) as object).join(', ');
       // Own keys only: a field named toString or __proto__ must not find Object.prototype's.
-      return (Object.hasOwn(HINTS, key) ? HINTS[key] : undefined) ?? `unknown field "${key}" (allowed here: ${allowed})`;
+      return (
+        (Object.hasOwn(HINTS, key) ? HINTS[key] : undefined) ?? `unknown field "${key}" (allowed here: ${allowed})`
+      );
     }
     case ValueErrorType.Union: {
       const variants = (s.anyOf ?? []) as TSchema[];

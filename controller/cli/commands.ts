@@ -8,12 +8,12 @@ import { interactive } from '../../lib/exec.ts';
 import { formatProblems, validateManifests, type Problem } from '../api/manifests.ts';
 import { chooseBoot } from '../node/boot.ts';
 import { vmiForVm } from '../render/vmi.ts';
-import { readManifestFiles } from './sources.ts';
+import { readManifestFiles } from '../view/sources.ts';
 import { readStatus } from '../../launcher/status.ts';
 import type { NodeRuntime } from '../node/runtime.ts';
-import { describeVmi } from './describe.ts';
-import { listObject, render, vmiTable, type VmiView } from './table.ts';
-import { topologySvg, topologyText } from './topology.ts';
+import { describeVmi } from '../view/describe.ts';
+import { listObject, render, vmiTable, type VmiView } from '../view/table.ts';
+import { topologySvg, topologyText } from '../view/topology.ts';
 import type { Output } from './up.ts';
 import { isPod, podAttachmentsOf } from './pods.ts';
 
@@ -21,17 +21,35 @@ export type Format = 'table' | 'json' | 'yaml';
 
 function findVmi(rt: NodeRuntime, namespace: string, name: string, o: Output): Record<string, any> | undefined {
   const vmi = rt.get(namespace, name);
-  if (!vmi) o.err(`Error from server (NotFound): virtualmachineinstances "${name}" not found in namespace "${namespace}"`);
+  if (!vmi)
+    o.err(`Error from server (NotFound): virtualmachineinstances "${name}" not found in namespace "${namespace}"`);
   return vmi;
 }
 
 const KINDS: Record<string, 'vmis' | 'vms' | 'nads'> = {
-  vmi: 'vmis', vmis: 'vmis', virtualmachineinstance: 'vmis', virtualmachineinstances: 'vmis',
-  vm: 'vms', vms: 'vms', virtualmachine: 'vms', virtualmachines: 'vms',
-  nad: 'nads', nads: 'nads', 'network-attachment-definitions': 'nads', networkattachmentdefinitions: 'nads', 'net-attach-def': 'nads',
+  vmi: 'vmis',
+  vmis: 'vmis',
+  virtualmachineinstance: 'vmis',
+  virtualmachineinstances: 'vmis',
+  vm: 'vms',
+  vms: 'vms',
+  virtualmachine: 'vms',
+  virtualmachines: 'vms',
+  nad: 'nads',
+  nads: 'nads',
+  'network-attachment-definitions': 'nads',
+  networkattachmentdefinitions: 'nads',
+  'net-attach-def': 'nads',
 };
 
-export function get(rt: NodeRuntime, kindArg: string | undefined, names: string[], namespace: string | undefined, format: Format, o: Output): number {
+export function get(
+  rt: NodeRuntime,
+  kindArg: string | undefined,
+  names: string[],
+  namespace: string | undefined,
+  format: Format,
+  o: Output,
+): number {
   const kind = KINDS[(kindArg ?? '').toLowerCase()];
   if (!kind) {
     o.err(`error: the server doesn't have a resource type "${kindArg ?? ''}" (use vmis, vms or nads)`);
@@ -50,7 +68,11 @@ export function get(rt: NodeRuntime, kindArg: string | undefined, names: string[
   } else if (kind === 'vmis') {
     o.out(items.length ? vmiTable(items as VmiView[], new Date()) : 'No resources found');
   } else {
-    o.out(items.length ? items.map((i) => `${i.metadata.namespace ?? 'default'}/${i.metadata.name}`).join('\n') : 'No resources found');
+    o.out(
+      items.length
+        ? items.map((i) => `${i.metadata.namespace ?? 'default'}/${i.metadata.name}`).join('\n')
+        : 'No resources found',
+    );
   }
   return 0;
 }
@@ -62,7 +84,13 @@ export function describe(rt: NodeRuntime, name: string, namespace: string, forma
   return 0;
 }
 
-export function topology(rt: NodeRuntime, name: string, namespace: string, svgFile: string | undefined, o: Output): number {
+export function topology(
+  rt: NodeRuntime,
+  name: string,
+  namespace: string,
+  svgFile: string | undefined,
+  o: Output,
+): number {
   const vmi = findVmi(rt, namespace, name, o);
   if (!vmi) return 1;
   o.out(topologyText(vmi as VmiView));
@@ -85,21 +113,32 @@ export async function console_(rt: NodeRuntime, name: string, namespace: string,
   return interactive(['virsh', '-q', '-c', st.libvirtUri, 'console', '--force', st.domain]);
 }
 
-export async function down(rt: NodeRuntime, names: string[], namespace: string, all: boolean, o: Output, force = false): Promise<number> {
+export async function down(
+  rt: NodeRuntime,
+  names: string[],
+  namespace: string,
+  all: boolean,
+  o: Output,
+  force = false,
+): Promise<number> {
   const targets = all ? rt.store.vmiKeys() : names.map((name) => ({ namespace, name }));
   let rc = 0;
   for (const t of targets) {
     const start = performance.now();
     const { found, problems, kept } = await rt.destroy(t.namespace, t.name, force);
     if (!found) {
-      o.err(`Error from server (NotFound): virtualmachineinstances "${t.name}" not found in namespace "${t.namespace}"`);
+      o.err(
+        `Error from server (NotFound): virtualmachineinstances "${t.name}" not found in namespace "${t.namespace}"`,
+      );
       rc = 1;
       continue;
     }
     for (const p of problems) o.err(`${t.namespace}/${t.name}: warning: ${p}`);
     if (kept) {
       // A failed CNI DEL may hold an IP: the record stays so that nothing is leaked silently.
-      o.err(`${t.namespace}/${t.name}: a CNI DEL failed; kept for another try (\`virtnet gc\` retries, \`virtnet down --force\` drops it)`);
+      o.err(
+        `${t.namespace}/${t.name}: a CNI DEL failed; kept for another try (\`virtnet gc\` retries, \`virtnet down --force\` drops it)`,
+      );
       rc = 1;
       continue;
     }
@@ -109,7 +148,7 @@ export async function down(rt: NodeRuntime, names: string[], namespace: string, 
 }
 
 export async function gc(rt: NodeRuntime, o: Output): Promise<number> {
-  const lines = [...await rt.gc((l) => o.err(l)), ...await rt.gcImages((l) => o.err(l))];
+  const lines = [...(await rt.gc((l) => o.err(l))), ...(await rt.gcImages((l) => o.err(l)))];
   const removed = lines.filter((r) => !r.startsWith('kept'));
   for (const r of lines) o.out(r.startsWith('kept') ? r : `removed ${r}`);
   o.out(removed.length ? `gc: removed ${removed.length}` : 'gc: nothing to remove');
@@ -118,18 +157,32 @@ export async function gc(rt: NodeRuntime, o: Output): Promise<number> {
 
 export function validate(rt: NodeRuntime, files: string[], format: Format, o: Output): number {
   const { manifests, problems } = readManifestFiles(files);
-  const result = validateManifests(manifests.filter((m) => !isPod(m)), rt.validationContext());
+  const result = validateManifests(
+    manifests.filter((m) => !isPod(m)),
+    rt.validationContext(),
+  );
   problems.push(...result.problems, ...bootProblems(result.objects));
   const nads = result.objects.flatMap((x) => (x.kind === 'NetworkAttachmentDefinition' ? [x.object] : []));
   const pods = manifests.filter(isPod).map((m) => podAttachmentsOf(rt, m, nads));
   problems.push(...pods.flatMap((p) => p.problems));
   if (format !== 'table') {
     const objects = [...result.objects.map((x) => x.object), ...pods.flatMap((p) => p.pod ?? [])];
-    o.out(render(problems.length ? { valid: false, problems } : objects.length === 1 ? objects[0] : listObject(objects), format));
+    o.out(
+      render(
+        problems.length ? { valid: false, problems } : objects.length === 1 ? objects[0] : listObject(objects),
+        format,
+      ),
+    );
   } else if (problems.length) o.err(formatProblems(problems));
   else {
-    o.out(`valid: ${[...result.objects, ...pods.flatMap((p) => (p.pod ? [{ kind: 'Pod', object: p.pod }] : []))].map((x) => `${x.kind}/${(x.object as { metadata: { name: string } }).metadata.name}`).join(', ')}`);
-    for (const p of pods) for (const a of p.pod?.attachments ?? []) o.out(`  Pod/${p.pod!.metadata.name} ${a.interface}: ${a.network} (${a.plugins.join(', ')})${a.default ? ' default' : ''}`);
+    o.out(
+      `valid: ${[...result.objects, ...pods.flatMap((p) => (p.pod ? [{ kind: 'Pod', object: p.pod }] : []))].map((x) => `${x.kind}/${(x.object as { metadata: { name: string } }).metadata.name}`).join(', ')}`,
+    );
+    for (const p of pods)
+      for (const a of p.pod?.attachments ?? [])
+        o.out(
+          `  Pod/${p.pod!.metadata.name} ${a.interface}: ${a.network} (${a.plugins.join(', ')})${a.default ? ' default' : ''}`,
+        );
   }
   return problems.length ? 1 : 0;
 }
@@ -140,7 +193,10 @@ function bootProblems(objects: ReadonlyArray<{ kind: string; object: unknown; so
     if (kind !== 'VirtualMachineInstance' && kind !== 'VirtualMachine') return [];
     const vmi = kind === 'VirtualMachine' ? vmiForVm(object as Record<string, any>) : (object as Record<string, any>);
     const base = kind === 'VirtualMachine' ? 'spec.template.spec' : 'spec';
-    return chooseBoot(vmi.spec, base, { vmiName: vmi.metadata.name }).problems.map((p) => ({ ...p, ...(source && { source }) }));
+    return chooseBoot(vmi.spec, base, { vmiName: vmi.metadata.name }).problems.map((p) => ({
+      ...p,
+      ...(source && { source }),
+    }));
   });
 }
 
@@ -150,7 +206,13 @@ function bootProblems(objects: ReadonlyArray<{ kind: string; object: unknown; so
  * they keep running and are torn down cleanly; a new VMI that names it is
  * refused at admission), as on a cluster.
  */
-export async function deleteObjects(rt: NodeRuntime, kindArg: string | undefined, names: string[], namespace: string, o: Output): Promise<number> {
+export async function deleteObjects(
+  rt: NodeRuntime,
+  kindArg: string | undefined,
+  names: string[],
+  namespace: string,
+  o: Output,
+): Promise<number> {
   const kind = KINDS[(kindArg ?? '').toLowerCase()];
   if (!kind || !names.length) {
     o.err('error: delete vmi|vm|nad NAME...');
@@ -170,7 +232,8 @@ export async function deleteObjects(rt: NodeRuntime, kindArg: string | undefined
     if (kind === 'vms' && rt.store.readVmi(namespace, name)) await down(rt, [name], namespace, false, o);
     if (kind === 'nads') {
       const users = rt.store.listVmis().filter((r) => r.attachments.some((a) => a.name === `${namespace}/${name}`));
-      for (const u of users) o.err(`warning: ${u.object.metadata.namespace}/${u.object.metadata.name} uses it and keeps running`);
+      for (const u of users)
+        o.err(`warning: ${u.object.metadata.namespace}/${u.object.metadata.name} uses it and keeps running`);
     }
     rt.store.removeObject(kind, namespace, name);
     o.out(`${kind === 'vms' ? 'virtualmachine' : 'networkattachmentdefinition'} ${namespace}/${name} deleted`);

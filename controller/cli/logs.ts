@@ -37,7 +37,14 @@ function copyFrom(file: string, offset: number, o: LogsOutput): number {
   return at;
 }
 
-export async function logs(rt: NodeRuntime, name: string, namespace: string, follow: boolean, o: LogsOutput, signal?: AbortSignal): Promise<number> {
+export async function logs(
+  rt: NodeRuntime,
+  name: string,
+  namespace: string,
+  follow: boolean,
+  o: LogsOutput,
+  signal?: AbortSignal,
+): Promise<number> {
   const rec = rt.store.readVmi(namespace, name);
   if (!rec) {
     o.err(`Error from server (NotFound): virtualmachineinstances "${name}" not found in namespace "${namespace}"`);

@@ -56,17 +56,32 @@ function usage(problem: string): number {
 export async function main(argv: string[], o: Output = stdio): Promise<number> {
   if (argv[0] === 'controller' || argv[0] === 'kubelet') {
     // The cluster side is its own bundle with its own options, so that this CLI never loads @kubernetes/client-node.
-    return interactive([process.execPath, join(nodeConfig().projectDir, 'dist', 'cluster', 'virtnet-cluster'), ...argv]);
+    return interactive([
+      process.execPath,
+      join(nodeConfig().projectDir, 'dist', 'cluster', 'virtnet-cluster'),
+      ...argv,
+    ]);
   }
+  // biome-ignore lint/suspicious/noImplicitAnyLet: parseArgs's type follows its options; this parser is replaced by commander.
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
+      args: argv,
+      allowPositionals: true,
+      strict: true,
       options: {
-        namespace: { type: 'string', short: 'n' }, output: { type: 'string', short: 'o' }, 'state-dir': { type: 'string' },
-        'cni-conf-dir': { type: 'string' }, timeout: { type: 'string' }, 'no-wait': { type: 'boolean' }, all: { type: 'boolean' },
-        svg: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-        'registries-conf': { type: 'string' }, follow: { type: 'boolean', short: 'f' },
+        namespace: { type: 'string', short: 'n' },
+        output: { type: 'string', short: 'o' },
+        'state-dir': { type: 'string' },
+        'cni-conf-dir': { type: 'string' },
+        timeout: { type: 'string' },
+        'no-wait': { type: 'boolean' },
+        all: { type: 'boolean' },
+        svg: { type: 'string' },
+        force: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        'registries-conf': { type: 'string' },
+        follow: { type: 'boolean', short: 'f' },
       },
     });
   } catch (err) {
@@ -82,10 +97,13 @@ export async function main(argv: string[], o: Output = stdio): Promise<number> {
   if (!['table', 'json', 'yaml'].includes(format)) return usage(`-o ${v.output}: use json or yaml`);
   let rt: NodeRuntime;
   try {
-    rt = new NodeRuntime(nodeConfig({
-      ...(v['state-dir'] && { stateDir: v['state-dir'] }), ...(v['cni-conf-dir'] && { cniConfDir: v['cni-conf-dir'] }),
-      ...(v['registries-conf'] && { registriesConf: v['registries-conf'] }),
-    }));
+    rt = new NodeRuntime(
+      nodeConfig({
+        ...(v['state-dir'] && { stateDir: v['state-dir'] }),
+        ...(v['cni-conf-dir'] && { cniConfDir: v['cni-conf-dir'] }),
+        ...(v['registries-conf'] && { registriesConf: v['registries-conf'] }),
+      }),
+    );
   } catch (err) {
     return usage((err as Error).message);
   }
@@ -95,7 +113,11 @@ export async function main(argv: string[], o: Output = stdio): Promise<number> {
       if (!rest.length) return usage('up: give one or more files');
       const timeout = Number(v.timeout ?? 180);
       if (!Number.isFinite(timeout) || timeout <= 0) return usage('--timeout: a number of seconds');
-      return up(rt, rest, o, { timeoutMs: timeout * 1000, wait: !v['no-wait'], progress: createProgress(process.stderr) });
+      return up(rt, rest, o, {
+        timeoutMs: timeout * 1000,
+        wait: !v['no-wait'],
+        progress: createProgress(process.stderr),
+      });
     }
     case 'get':
       return get(rt, rest[0], rest.slice(1), v.namespace, format, o);
@@ -133,8 +155,11 @@ export async function main(argv: string[], o: Output = stdio): Promise<number> {
 
 // Run when executed (the bundle, or tsx), not when imported by tests.
 if (process.argv[1] && /(virtnet|cli[/\\]main\.ts)$/u.test(process.argv[1])) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
-    stdio.err(`error: ${err.message}`);
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      stdio.err(`error: ${err.message}`);
+      process.exit(1);
+    },
+  );
 }

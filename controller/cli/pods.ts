@@ -40,21 +40,35 @@ export function isPod(m: Manifest): boolean {
   return o?.kind === 'Pod' && o.apiVersion === 'v1';
 }
 
-export function podAttachmentsOf(rt: NodeRuntime, m: Manifest, batchNads: NetworkAttachmentDefinition[]): { pod?: PodAttachments; problems: Problem[] } {
+export function podAttachmentsOf(
+  rt: NodeRuntime,
+  m: Manifest,
+  batchNads: NetworkAttachmentDefinition[],
+): { pod?: PodAttachments; problems: Problem[] } {
   const pod = m.object as Obj;
   const name = pod.metadata?.name;
   const namespace = pod.metadata?.namespace ?? 'default';
-  if (typeof name !== 'string' || !name) return { problems: [{ source: m.source, path: 'metadata.name', rule: 'is required' }] };
+  if (typeof name !== 'string' || !name)
+    return { problems: [{ source: m.source, path: 'metadata.name', rule: 'is required' }] };
   const annotations = (pod.metadata?.annotations ?? {}) as Record<string, string>;
   try {
-    const requests = planAttachments(rt.cfg, rt.store, namespace, annotations, (ns, n) => batchNads.find((d) => d.metadata.name === n && (d.metadata.namespace ?? 'default') === ns));
+    const requests = planAttachments(rt.cfg, rt.store, namespace, annotations, (ns, n) =>
+      batchNads.find((d) => d.metadata.name === n && (d.metadata.namespace ?? 'default') === ns),
+    );
     return {
       problems: [],
       pod: {
-        apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace },
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace },
         attachments: requests.map((r) => ({
-          network: r.name, interface: r.ifname, default: r.isDefault, cniVersion: r.list.cniVersion, plugins: r.list.plugins.map((p) => p.type),
-          ...(r.capabilityArgs && { capabilityArgs: r.capabilityArgs }), ...(r.argsCni && { cniArgs: r.argsCni }),
+          network: r.name,
+          interface: r.ifname,
+          default: r.isDefault,
+          cniVersion: r.list.cniVersion,
+          plugins: r.list.plugins.map((p) => p.type),
+          ...(r.capabilityArgs && { capabilityArgs: r.capabilityArgs }),
+          ...(r.argsCni && { cniArgs: r.argsCni }),
         })),
       },
     };

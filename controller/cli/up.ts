@@ -7,7 +7,7 @@
  * spec is a clash (a VMI's spec is immutable, as in KubeVirt).
  */
 import { validateManifests } from '../api/manifests.ts';
-import { readManifestFiles } from './sources.ts';
+import { readManifestFiles } from '../view/sources.ts';
 import { cpuCount, memoryMiB } from '../api/quantity.ts';
 import { chooseBoot, testGuest, type BootChoice } from '../node/boot.ts';
 import { ensureDefaultNetwork } from '../node/config.ts';
@@ -28,7 +28,7 @@ export interface Output {
 
 type Obj = Record<string, any>;
 
-const CLASH = 'already runs with a different spec; a VMI\'s spec is immutable';
+const CLASH = "already runs with a different spec; a VMI's spec is immutable";
 
 interface VmiTask {
   object: Obj;
@@ -49,19 +49,31 @@ function launcherSpecOf(vmi: Obj, r: ResolvedBoot, uid: string, serviceCIDRs: st
   const spec = vmi.spec as VmiSpec;
   // The VMI's normalised interfaces are the launcher's InterfaceSpec (one typed model is issue 14's work).
   return launcherSpec(vmi as never, {
-    boot: r.boot, disks: r.disks, memoryMiB: memoryMiB(spec), cpus: cpuCount(spec), serviceCIDRs,
+    boot: r.boot,
+    disks: r.disks,
+    memoryMiB: memoryMiB(spec),
+    cpus: cpuCount(spec),
+    serviceCIDRs,
     ...(r.cloudInit && { cloudInit: { ...r.cloudInit, instanceId: uid } }),
   });
 }
 
-export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { timeoutMs: number; wait: boolean; progress?: Progress }): Promise<number> {
+export async function up(
+  rt: NodeRuntime,
+  files: string[],
+  o: Output,
+  opts: { timeoutMs: number; wait: boolean; progress?: Progress },
+): Promise<number> {
   const t0 = performance.now();
   const { manifests, problems } = readManifestFiles(files);
   const { objects, problems: invalid } = validateManifests(manifests, rt.validationContext());
   problems.push(...invalid);
   const tasks: VmiTask[] = [];
   const stops: Obj[] = [];
-  for (const { kind, object, source } of objects.map((x, i) => ({ ...x, source: (x as { source?: string }).source ?? `${i}` }))) {
+  for (const { kind, object, source } of objects.map((x, i) => ({
+    ...x,
+    source: (x as { source?: string }).source ?? `${i}`,
+  }))) {
     const obj = object as Obj;
     let vmi: Obj | undefined = kind === 'VirtualMachineInstance' ? obj : undefined;
     if (kind === 'VirtualMachine') {
@@ -73,7 +85,12 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     const chosen = chooseBoot(vmi.spec, base, { vmiName: vmi.metadata.name });
     problems.push(...chosen.problems.map((p) => ({ ...p, source })));
     const action = rt.plan(vmi.metadata.namespace, vmi.metadata.name, vmi.spec);
-    if (action === 'clash') problems.push({ source, path: 'metadata.name', rule: `VirtualMachineInstance ${vmi.metadata.namespace}/${vmi.metadata.name} ${CLASH}: \`virtnet down ${vmi.metadata.name}\` first` });
+    if (action === 'clash')
+      problems.push({
+        source,
+        path: 'metadata.name',
+        rule: `VirtualMachineInstance ${vmi.metadata.namespace}/${vmi.metadata.name} ${CLASH}: \`virtnet down ${vmi.metadata.name}\` first`,
+      });
     else if (chosen.choice) tasks.push({ object: vmi, base, source, boot: chosen.choice, action });
   }
   if (problems.length) {
@@ -81,8 +98,14 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     o.err(`nothing was created: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
     return 1;
   }
-  const say = (who: string): StepReporter => (step, ms, detail) =>
-    o.out(`${who.padEnd(24)} ${step.padEnd(18)} ${ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`}`.padEnd(56) + (detail ? ` ${detail}` : ''));
+  const say =
+    (who: string): StepReporter =>
+    (step, ms, detail) =>
+      o.out(
+        `${who.padEnd(24)} ${step.padEnd(18)} ${ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`}`.padEnd(
+          56,
+        ) + (detail ? ` ${detail}` : ''),
+      );
   const validated = performance.now() - t0;
   if (!tasks.length) o.out(`valid: ${objects.length} object${objects.length === 1 ? '' : 's'} applied, no VM to start`);
   for (const { kind, object } of objects) {
@@ -93,71 +116,97 @@ export async function up(rt: NodeRuntime, files: string[], o: Output, opts: { ti
     const rec = rt.store.readVmi(vm.metadata.namespace, vm.metadata.name);
     if (rec?.object.metadata.ownerReferences?.some((r: Obj) => r.kind === 'VirtualMachine')) {
       await rt.destroy(vm.metadata.namespace, vm.metadata.name);
-      o.out(`${vm.metadata.namespace}/${vm.metadata.name}: stopped (runStrategy ${vm.spec.runStrategy ?? 'running: false'})`);
+      o.out(
+        `${vm.metadata.namespace}/${vm.metadata.name}: stopped (runStrategy ${vm.spec.runStrategy ?? 'running: false'})`,
+      );
     }
   }
   ensureDefaultNetwork(rt.cfg);
   let guest: Promise<{ kernel: string; initrd: string }> | undefined;
-  const results = await Promise.all(tasks.map(async (task) => {
-    const m = task.object.metadata;
-    const who = `${m.namespace}/${m.name}`;
-    const report = say(who);
-    report('validate', validated, `${objects.length} object${objects.length === 1 ? '' : 's'}`);
-    /** The uid of the VMI this run made (a failed create rolls itself back; a failed wait is undone below). */
-    let made: string | undefined;
-    try {
-      const resolve = () => resolveBoot(task.boot, {
-        testGuest: async () => {
-          const t = performance.now();
-          const g = await (guest ??= testGuest(rt.cfg.projectDir, opts.progress));
-          report('test guest', performance.now() - t, 'no boot volume in the spec: the project\'s test guest');
-          return g;
-        },
-        images: rt.images(), progress: opts.progress,
-        report: (volume, ms, detail) => report(`image ${volume}`, ms, detail),
-      });
-      // Pulled and built before the lock (minutes on first use), and before any network is made.
-      let resolved = task.action === 'unchanged' ? undefined : await resolve();
+  const results = await Promise.all(
+    tasks.map(async (task) => {
+      const m = task.object.metadata;
+      const who = `${m.namespace}/${m.name}`;
+      const report = say(who);
+      report('validate', validated, `${objects.length} object${objects.length === 1 ? '' : 's'}`);
+      /** The uid of the VMI this run made (a failed create rolls itself back; a failed wait is undone below). */
+      let made: string | undefined;
       try {
-        // Decide again under the VMI's lock: another `up`, `down` or `gc` may have acted since validation.
-        task.action = await rt.withVmiLock(m.namespace, m.name, async () => {
-          const action = rt.plan(m.namespace, m.name, task.object.spec);
-          if (action === 'clash') throw new StepError('validate', `${CLASH}: \`virtnet down ${m.name}\` first`);
-          if (action === 'unchanged') return action;
-          if (action === 'recreate') await rt.destroyLocked(m.namespace, m.name);
-          const r = resolved ??= await resolve();
-          const rec = await rt.create(task.object, (made) => launcherSpecOf(task.object, r, made.object.metadata.uid as string, rt.cfg.serviceCIDRs), report, undefined, undefined, r.images);
-          made = rec.object.metadata.uid as string;
-          return action;
-        });
-      } finally {
-        // The record names the images now (or there is none): gc reads it, the pins may go.
-        resolved?.release();
+        const resolve = () =>
+          resolveBoot(task.boot, {
+            testGuest: async () => {
+              const t = performance.now();
+              const g = await (guest ??= testGuest(rt.cfg.projectDir, opts.progress));
+              report('test guest', performance.now() - t, "no boot volume in the spec: the project's test guest");
+              return g;
+            },
+            images: rt.images(),
+            progress: opts.progress,
+            report: (volume, ms, detail) => report(`image ${volume}`, ms, detail),
+          });
+        // Pulled and built before the lock (minutes on first use), and before any network is made.
+        let resolved = task.action === 'unchanged' ? undefined : await resolve();
+        try {
+          // Decide again under the VMI's lock: another `up`, `down` or `gc` may have acted since validation.
+          task.action = await rt.withVmiLock(m.namespace, m.name, async () => {
+            const action = rt.plan(m.namespace, m.name, task.object.spec);
+            if (action === 'clash') throw new StepError('validate', `${CLASH}: \`virtnet down ${m.name}\` first`);
+            if (action === 'unchanged') return action;
+            if (action === 'recreate') await rt.destroyLocked(m.namespace, m.name);
+            const r = (resolved ??= await resolve());
+            const rec = await rt.create(
+              task.object,
+              (made) => launcherSpecOf(task.object, r, made.object.metadata.uid as string, rt.cfg.serviceCIDRs),
+              report,
+              undefined,
+              undefined,
+              r.images,
+            );
+            made = rec.object.metadata.uid as string;
+            return action;
+          });
+        } finally {
+          // The record names the images now (or there is none): gc reads it, the pins may go.
+          resolved?.release();
+        }
+        if (task.action === 'unchanged') report('unchanged', 0, 'already running with this spec');
+        if (!opts.wait) return true;
+        // Outside the lock a `down` may have taken it meanwhile: that is its answer, not a crash.
+        const rec = rt.store.readVmi(m.namespace, m.name);
+        if (!rec)
+          throw new StepError('launcher', 'the VMI was torn down meanwhile by another virtnet command (down or gc)');
+        await waitReady(rt, rec, report, opts.timeoutMs);
+        const st = rt.status(rec);
+        o.out(
+          `${who}: ${st.phase}; ${st.interfaces.map((i) => `${i.name}=${i.ipAddresses?.join(',') ?? 'L2'}`).join(' ')} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        );
+        return true;
+      } catch (err) {
+        let e = err instanceof StepError ? err : new StepError('up', (err as Error).message);
+        const current = rt.store.readVmi(m.namespace, m.name)?.object.metadata.uid;
+        if (made && current !== made)
+          e = new StepError(
+            e.step,
+            `the VMI was torn down meanwhile by another virtnet command (down or gc): ${e.reason}`,
+          );
+        o.err(`${who}: failed at ${e.step}: ${e.reason}`);
+        // What this run made goes again, unless the VM runs and only its lease is late.
+        // Only the VMI this run made: after a concurrent down, another `up` may have made a new one of the name.
+        if (made && !e.step.startsWith('lease')) {
+          const uid = made;
+          const undone = await rt.withVmiLock(m.namespace, m.name, async () =>
+            rt.store.readVmi(m.namespace, m.name)?.object.metadata.uid === uid
+              ? rt.destroyLocked(m.namespace, m.name)
+              : undefined,
+          );
+          if (undone)
+            o.err(
+              `${who}: rolled back${undone.problems.length ? ` (with problems: ${undone.problems.join('; ')})` : ''}`,
+            );
+        }
+        return false;
       }
-      if (task.action === 'unchanged') report('unchanged', 0, 'already running with this spec');
-      if (!opts.wait) return true;
-      // Outside the lock a `down` may have taken it meanwhile: that is its answer, not a crash.
-      const rec = rt.store.readVmi(m.namespace, m.name);
-      if (!rec) throw new StepError('launcher', 'the VMI was torn down meanwhile by another virtnet command (down or gc)');
-      await waitReady(rt, rec, report, opts.timeoutMs);
-      const st = rt.status(rec);
-      o.out(`${who}: ${st.phase}; ${st.interfaces.map((i) => `${i.name}=${i.ipAddresses?.join(',') ?? 'L2'}`).join(' ')} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-      return true;
-    } catch (err) {
-      let e = err instanceof StepError ? err : new StepError('up', (err as Error).message);
-      const current = rt.store.readVmi(m.namespace, m.name)?.object.metadata.uid;
-      if (made && current !== made) e = new StepError(e.step, `the VMI was torn down meanwhile by another virtnet command (down or gc): ${e.reason}`);
-      o.err(`${who}: failed at ${e.step}: ${e.reason}`);
-      // What this run made goes again, unless the VM runs and only its lease is late.
-      // Only the VMI this run made: after a concurrent down, another `up` may have made a new one of the name.
-      if (made && !e.step.startsWith('lease')) {
-        const uid = made;
-        const undone = await rt.withVmiLock(m.namespace, m.name, async () =>
-          (rt.store.readVmi(m.namespace, m.name)?.object.metadata.uid === uid ? rt.destroyLocked(m.namespace, m.name) : undefined));
-        if (undone) o.err(`${who}: rolled back${undone.problems.length ? ` (with problems: ${undone.problems.join('; ')})` : ''}`);
-      }
-      return false;
-    }
-  }));
+    }),
+  );
   return results.every(Boolean) ? 0 : 1;
 }

@@ -71,7 +71,19 @@ function localFileProblem(path: string, field: string): Problem | undefined {
   return undefined;
 }
 
-const UNUSABLE = ['persistentVolumeClaim', 'dataVolume', 'ephemeral', 'emptyDisk', 'secret', 'configMap', 'serviceAccount', 'sysprep', 'downwardAPI', 'downwardMetrics', 'memoryDump'];
+const UNUSABLE = [
+  'persistentVolumeClaim',
+  'dataVolume',
+  'ephemeral',
+  'emptyDisk',
+  'secret',
+  'configMap',
+  'serviceAccount',
+  'sysprep',
+  'downwardAPI',
+  'downwardMetrics',
+  'memoryDump',
+];
 const CLOUD_INIT = ['cloudInitNoCloud', 'cloudInitConfigDrive'] as const;
 /** KubeVirt's secret forms of cloud-init data (CloudInitNoCloudSource): they need the cluster's secrets. */
 const SECRET_REFS = ['secretRef', 'networkDataSecretRef'];
@@ -81,7 +93,11 @@ class Choosing {
   readonly disks: ChosenDisk[] = [];
   cloudInit?: Omit<CloudInitSpec, 'instanceId'>;
 
-  constructor(readonly spec: BootFields, readonly base: string, readonly o: BootOptions) {}
+  constructor(
+    readonly spec: BootFields,
+    readonly base: string,
+    readonly o: BootOptions,
+  ) {}
 
   problem(path: string, rule: string): void {
     this.problems.push({ path: `${this.base}.${path}`, rule });
@@ -89,54 +105,96 @@ class Choosing {
 
   /** The device a volume attaches as: its disk entry, or KubeVirt's default virtio disk (buses: rules.ts). */
   device(volume: string, disk: VmiDisk | undefined, at: string): DiskDevice | undefined {
-    if (disk?.lun) return void this.problem(`${at}.lun`, `virtnet attaches files, not SCSI LUNs; use disk or cdrom for volume "${volume}"`);
+    if (disk?.lun)
+      return void this.problem(
+        `${at}.lun`,
+        `virtnet attaches files, not SCSI LUNs; use disk or cdrom for volume "${volume}"`,
+      );
     const cdrom = disk?.cdrom !== undefined;
     const bus = (cdrom ? disk.cdrom?.bus : disk?.disk?.bus) ?? (cdrom ? 'sata' : 'virtio');
-    return { name: volume, device: cdrom ? 'cdrom' : 'disk', bus: bus as DiskDevice['bus'], ...(disk?.bootOrder !== undefined && { bootOrder: disk.bootOrder }) };
+    return {
+      name: volume,
+      device: cdrom ? 'cdrom' : 'disk',
+      bus: bus as DiskDevice['bus'],
+      ...(disk?.bootOrder !== undefined && { bootOrder: disk.bootOrder }),
+    };
   }
 
   volume(v: VmiVolume, i: number, disk: VmiDisk | undefined, diskAt: string): void {
     const at = `volumes[${i}]`;
     const unusable = UNUSABLE.find((k) => k in v);
-    if (unusable) return this.problem(`${at}.${unusable}`, `virtnet cannot provide ${unusable} volume "${v.name}" on this node; use a hostDisk or containerDisk volume`);
+    if (unusable) {
+      this.problem(
+        `${at}.${unusable}`,
+        `virtnet cannot provide ${unusable} volume "${v.name}" on this node; use a hostDisk or containerDisk volume`,
+      );
+      return;
+    }
     const device = this.device(v.name, disk, diskAt);
     if (!device) return;
-    if (v.hostDisk) return this.hostDisk(v.hostDisk.path, device, `${at}.hostDisk.path`);
-    if (v.containerDisk) return this.containerDisk(v.containerDisk, device, `${at}.containerDisk`);
     const source = CLOUD_INIT.find((k) => v[k] !== undefined);
-    if (source) return this.cloudInitVolume(v, source, device, `${at}.${source}`);
-    this.problem(at, `volume "${v.name}" has no source virtnet knows (hostDisk, containerDisk, cloudInitNoCloud, cloudInitConfigDrive)`);
+    if (v.hostDisk) this.hostDisk(v.hostDisk.path, device, `${at}.hostDisk.path`);
+    else if (v.containerDisk) this.containerDisk(v.containerDisk, device, `${at}.containerDisk`);
+    else if (source) this.cloudInitVolume(v, source, device, `${at}.${source}`);
+    else
+      this.problem(
+        at,
+        `volume "${v.name}" has no source virtnet knows (hostDisk, containerDisk, cloudInitNoCloud, cloudInitConfigDrive)`,
+      );
   }
 
   hostDisk(path: string, device: DiskDevice, field: string): void {
     const onNode = this.o.onNode !== false;
     const problem = onNode ? localFileProblem(path, `${this.base}.${field}`) : undefined;
-    if (problem) return void this.problems.push(problem);
-    const format = onNode ? imageFormat(path) : (path.endsWith('.qcow2') ? 'qcow2' : 'raw');
+    if (problem) {
+      this.problems.push(problem);
+      return;
+    }
+    const format = onNode ? imageFormat(path) : path.endsWith('.qcow2') ? 'qcow2' : 'raw';
     this.disks.push({ device, source: { hostFile: path, format } });
   }
 
   containerDisk(cd: NonNullable<VmiVolume['containerDisk']>, device: DiskDevice, field: string): void {
-    if (this.o.onNode === false) return this.problem(field, 'containerDisk volumes are pulled by `virtnet up` into its node\'s image cache; the cluster controller cannot provide them yet');
+    if (this.o.onNode === false) {
+      this.problem(
+        field,
+        "containerDisk volumes are pulled by `virtnet up` into its node's image cache; the cluster controller cannot provide them yet",
+      );
+      return;
+    }
     const pullPolicy: PullPolicy = cd.imagePullPolicy ?? defaultPullPolicy(cd.image);
-    this.disks.push({ device, source: { image: cd.image, pullPolicy, ...(cd.path !== undefined && { path: cd.path }) } });
+    this.disks.push({
+      device,
+      source: { image: cd.image, pullPolicy, ...(cd.path !== undefined && { path: cd.path }) },
+    });
   }
 
   cloudInitVolume(v: VmiVolume, source: (typeof CLOUD_INIT)[number], device: DiskDevice, field: string): void {
     const ci = v[source] as Record<string, unknown> & NonNullable<VmiVolume['cloudInitNoCloud']>;
     for (const ref of SECRET_REFS) {
-      if (ci[ref] !== undefined) this.problem(`${field}.${ref}`, `${ref} is not available in standalone mode (there are no Kubernetes secrets); put the data inline (userData, networkData or their Base64 forms)`);
+      if (ci[ref] !== undefined)
+        this.problem(
+          `${field}.${ref}`,
+          `${ref} is not available in standalone mode (there are no Kubernetes secrets); put the data inline (userData, networkData or their Base64 forms)`,
+        );
     }
     // A second cloud-init volume is refused by admission (rules.ts).
     if (this.cloudInit) return;
-    const base64 = (text?: string, b64?: string) => (b64 !== undefined ? unwrapBase64(b64) : text === undefined ? undefined : Buffer.from(text, 'utf8').toString('base64'));
+    const base64 = (text?: string, b64?: string) =>
+      b64 !== undefined
+        ? unwrapBase64(b64)
+        : text === undefined
+          ? undefined
+          : Buffer.from(text, 'utf8').toString('base64');
     const userDataBase64 = base64(ci.userData, ci.userDataBase64);
     const networkDataBase64 = base64(ci.networkData, ci.networkDataBase64);
     this.cloudInit = {
-      kind: source === 'cloudInitNoCloud' ? 'noCloud' : 'configDrive', disk: device,
+      kind: source === 'cloudInitNoCloud' ? 'noCloud' : 'configDrive',
+      disk: device,
       // The name DHCP hands out too: spec.hostname, else the name's first label (KubeVirt's rule).
       hostname: dhcpHostname(this.o.vmiName ?? 'vm', this.spec.hostname),
-      ...(userDataBase64 !== undefined && { userDataBase64 }), ...(networkDataBase64 !== undefined && { networkDataBase64 }),
+      ...(userDataBase64 !== undefined && { userDataBase64 }),
+      ...(networkDataBase64 !== undefined && { networkDataBase64 }),
     };
   }
 
@@ -145,7 +203,11 @@ class Choosing {
     if (!bootloader?.efi) return { firmware: 'bios' };
     const secureBoot = bootloader.efi.secureBoot ?? true;
     const missing = this.o.onNode === false ? undefined : ovmfFiles(secureBoot).missing;
-    if (missing) return void this.problem('domain.firmware.bootloader.efi', `needs OVMF, Debian's package ovmf: ${missing} is not installed`);
+    if (missing)
+      return void this.problem(
+        'domain.firmware.bootloader.efi',
+        `needs OVMF, Debian's package ovmf: ${missing} is not installed`,
+      );
     return { firmware: 'efi', secureBoot };
   }
 
@@ -153,13 +215,28 @@ class Choosing {
     const kb = this.spec.domain.firmware?.kernelBoot;
     if (!kb) return undefined;
     const field = 'domain.firmware.kernelBoot';
-    if (!kb.host) return void this.problem(field, 'virtnet needs kernelBoot.host (a kernel on this node); kernelBoot.container needs a registry');
-    if (this.spec.domain.firmware?.bootloader?.efi) this.problem('domain.firmware.bootloader.efi', 'virtnet boots kernelBoot.host directly, without firmware; drop bootloader.efi or kernelBoot');
+    if (!kb.host)
+      return void this.problem(
+        field,
+        'virtnet needs kernelBoot.host (a kernel on this node); kernelBoot.container needs a registry',
+      );
+    if (this.spec.domain.firmware?.bootloader?.efi)
+      this.problem(
+        'domain.firmware.bootloader.efi',
+        'virtnet boots kernelBoot.host directly, without firmware; drop bootloader.efi or kernelBoot',
+      );
     const onNode = this.o.onNode !== false;
     const k = onNode ? localFileProblem(kb.host.kernelPath, `${this.base}.${field}.host.kernelPath`) : undefined;
-    const r = onNode && kb.host.initrdPath !== undefined ? localFileProblem(kb.host.initrdPath, `${this.base}.${field}.host.initrdPath`) : undefined;
+    const r =
+      onNode && kb.host.initrdPath !== undefined
+        ? localFileProblem(kb.host.initrdPath, `${this.base}.${field}.host.initrdPath`)
+        : undefined;
     this.problems.push(...[k, r].flatMap((p) => p ?? []));
-    return { kernel: kb.host.kernelPath, ...(kb.host.initrdPath && { initrd: kb.host.initrdPath }), cmdline: kb.kernelArgs ?? TEST_GUEST_CMDLINE };
+    return {
+      kernel: kb.host.kernelPath,
+      ...(kb.host.initrdPath && { initrd: kb.host.initrdPath }),
+      cmdline: kb.kernelArgs ?? TEST_GUEST_CMDLINE,
+    };
   }
 }
 
@@ -167,7 +244,11 @@ class Choosing {
  * The boot of one VMI spec; `base` is its field path ("spec" or
  * "spec.template.spec"). Every problem is reported, with its field.
  */
-export function chooseBoot(spec: BootFields, base: string, o: BootOptions = {}): { choice?: BootChoice; problems: Problem[] } {
+export function chooseBoot(
+  spec: BootFields,
+  base: string,
+  o: BootOptions = {},
+): { choice?: BootChoice; problems: Problem[] } {
   const c = new Choosing(spec, base, o);
   const disks = spec.domain.devices.disks ?? [];
   (spec.volumes ?? []).forEach((v, i) => {
@@ -177,8 +258,10 @@ export function chooseBoot(spec: BootFields, base: string, o: BootOptions = {}):
   const kernel = c.kernel();
   const firmware = kernel ? undefined : c.firmware();
   if (c.problems.length) return { problems: c.problems };
-  const boot: BootChoice['boot'] = kernel ? { kernel }
-    : c.disks.length ? { firmware: firmware! }
+  const boot: BootChoice['boot'] = kernel
+    ? { kernel }
+    : c.disks.length
+      ? { firmware: firmware! }
       : { testGuest: { cmdline: spec.domain.firmware?.kernelBoot?.kernelArgs ?? TEST_GUEST_CMDLINE } };
   return { problems: [], choice: { boot, disks: c.disks, ...(c.cloudInit && { cloudInit: c.cloudInit }) } };
 }
@@ -188,7 +271,10 @@ export function chooseBoot(spec: BootFields, base: string, o: BootOptions = {}):
  * files. The build's steps go to `progress` as they happen: a first build
  * takes minutes, and must not be silent.
  */
-export async function testGuest(projectDir: string, progress: Progress = silentProgress): Promise<{ kernel: string; initrd: string }> {
+export async function testGuest(
+  projectDir: string,
+  progress: Progress = silentProgress,
+): Promise<{ kernel: string; initrd: string }> {
   const r = await exec(['bash', join(projectDir, 'scripts', 'build-guest.sh')], {
     timeoutMs: 900_000,
     // A cache hit is no news; the steps of a real build are.

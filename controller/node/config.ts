@@ -11,7 +11,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NETNS_NAME } from '../../lib/netns.ts';
 import { DEFAULT_DATA_DIR } from '../../cni/config.ts';
-import { loadPolicy, parsePolicy, POLICY_ENV, writePolicy, type NodePolicy, type PolicyFile } from '../../cni/policy.ts';
+import {
+  loadPolicy,
+  parsePolicy,
+  POLICY_ENV,
+  writePolicy,
+  type NodePolicy,
+  type PolicyFile,
+} from '../../cni/policy.ts';
 
 export interface NodeConfig {
   stateDir: string;
@@ -69,7 +76,8 @@ function projectDir(): string {
 }
 
 export function nodeConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
-  if (overrides.cniNetns !== undefined && !NETNS_NAME.test(overrides.cniNetns)) throw new TypeError(`--cni-netns: "${overrides.cniNetns}" is not a network namespace name`);
+  if (overrides.cniNetns !== undefined && !NETNS_NAME.test(overrides.cniNetns))
+    throw new TypeError(`--cni-netns: "${overrides.cniNetns}" is not a network namespace name`);
   const project = overrides.projectDir ?? projectDir();
   const stateDir = resolve(overrides.stateDir ?? process.env.VIRTNET_STATE_DIR ?? DEFAULT_STATE_DIR);
   return {
@@ -101,11 +109,17 @@ export function defaultNetworkConfList(stateDir: string): Record<string, unknown
   return {
     cniVersion: '1.1.0',
     name: 'virtnet',
-    plugins: [{
-      type: 'virtnet-bridge', bridge: DEFAULT_BRIDGE, isGateway: true, isDefaultGateway: true, ipMasq: true,
-      dataDir: join(stateDir, 'cni'),
-      ipam: { type: 'host-local', ranges: [[{ subnet: DEFAULT_POD_CIDR }]], dataDir: join(stateDir, 'ipam') },
-    }],
+    plugins: [
+      {
+        type: 'virtnet-bridge',
+        bridge: DEFAULT_BRIDGE,
+        isGateway: true,
+        isDefaultGateway: true,
+        ipMasq: true,
+        dataDir: join(stateDir, 'cni'),
+        ipam: { type: 'host-local', ranges: [[{ subnet: DEFAULT_POD_CIDR }]], dataDir: join(stateDir, 'ipam') },
+      },
+    ],
   };
 }
 
@@ -114,7 +128,8 @@ export function ensureDefaultNetwork(cfg: NodeConfig): void {
   mkdirSync(cfg.cniConfDir, { recursive: true });
   const present = readdirSync(cfg.cniConfDir).some((f) => /\.(conf|conflist|json)$/u.test(f));
   const file = join(cfg.cniConfDir, '10-virtnet.conflist');
-  if (!present && !existsSync(file)) writeFileSync(file, `${JSON.stringify(defaultNetworkConfList(cfg.stateDir), null, 2)}\n`);
+  if (!present && !existsSync(file))
+    writeFileSync(file, `${JSON.stringify(defaultNetworkConfList(cfg.stateDir), null, 2)}\n`);
 }
 
 /**
@@ -130,7 +145,9 @@ export function nodeCniPolicy(cfg: Pick<NodeConfig, 'stateDir'>): PolicyFile {
 /** The policy this node's plugins run under, to judge NADs by it (validate writes nothing, so it is not written here). */
 export function nodeCniPolicyFor(cfg: NodeConfig): NodePolicy {
   const admin = process.env[POLICY_ENV];
-  return admin ? loadPolicy({ [POLICY_ENV]: admin }) : parsePolicy(JSON.stringify(nodeCniPolicy(cfg)), 'the virtnet node runtime');
+  return admin
+    ? loadPolicy({ [POLICY_ENV]: admin })
+    : parsePolicy(JSON.stringify(nodeCniPolicy(cfg)), 'the virtnet node runtime');
 }
 
 /** The environment for this node's plugin execs: the admin's policy if they set one, else the runtime's own. */
@@ -146,7 +163,9 @@ export function cniPolicyEnv(cfg: NodeConfig): Record<string, string> {
 export function ipamSubnets(plugins: ReadonlyArray<Record<string, unknown>>): string[] {
   return plugins.flatMap((p) => {
     const ipam = p.ipam as { subnet?: unknown; ranges?: unknown } | undefined;
-    const ranges = Array.isArray(ipam?.ranges) ? (ipam.ranges as unknown[]).flat() as Array<{ subnet?: unknown }> : [];
+    const ranges = Array.isArray(ipam?.ranges)
+      ? ((ipam.ranges as unknown[]).flat() as Array<{ subnet?: unknown }>)
+      : [];
     return [ipam?.subnet, ...ranges.map((r) => r?.subnet)].filter((s): s is string => typeof s === 'string');
   });
 }

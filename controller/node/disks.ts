@@ -41,15 +41,35 @@ export async function resolveBoot(choice: BootChoice, deps: ResolveDeps): Promis
       }
       const t = performance.now();
       // ensure() pins the image for this process until release(): gc keeps it until the record names it.
-      const got = await deps.images.ensure({ image: source.image, pullPolicy: source.pullPolicy, ...(source.path !== undefined && { path: source.path }) }, undefined, deps.progress)
-        .catch((err: Error) => { throw new StepError(`image ${device.name}`, err.message); });
+      const got = await deps.images
+        .ensure(
+          {
+            image: source.image,
+            pullPolicy: source.pullPolicy,
+            ...(source.path !== undefined && { path: source.path }),
+          },
+          undefined,
+          deps.progress,
+        )
+        .catch((err: Error) => {
+          throw new StepError(`image ${device.name}`, err.message);
+        });
       releases.push(got.release);
       images.push({ volume: device.name, reference: source.image, digest: got.image.digest });
       disks.push({ ...device, file: got.image.file, format: got.image.format });
-      deps.report?.(device.name, performance.now() - t, `${source.image} ${got.image.digest.slice(0, 19)} (${got.pulled ? 'pulled' : 'cached'})`);
+      deps.report?.(
+        device.name,
+        performance.now() - t,
+        `${source.image} ${got.image.digest.slice(0, 19)} (${got.pulled ? 'pulled' : 'cached'})`,
+      );
     }
     const b = choice.boot;
-    const boot: BootSpec = 'kernel' in b ? b.kernel : 'firmware' in b ? b.firmware : { ...(await deps.testGuest()), cmdline: b.testGuest.cmdline };
+    const boot: BootSpec =
+      'kernel' in b
+        ? b.kernel
+        : 'firmware' in b
+          ? b.firmware
+          : { ...(await deps.testGuest()), cmdline: b.testGuest.cmdline };
     return { boot, disks, ...(choice.cloudInit && { cloudInit: choice.cloudInit }), images, release };
   } catch (err) {
     release();

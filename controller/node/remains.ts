@@ -41,14 +41,23 @@ function cniArg(e: CacheEntry, name: string): string | undefined {
 }
 
 function cachedOf(store: Store, key: VmiKey): CacheEntry[] {
-  return cachedAll(store.cniCacheDir).filter((e) =>
-    cniArg(e, 'K8S_POD_NAMESPACE') === key.namespace && cniArg(e, 'K8S_POD_NAME') === `virt-launcher-${key.name}` && NETNS_PATH.test(e.netns));
+  return cachedAll(store.cniCacheDir).filter(
+    (e) =>
+      cniArg(e, 'K8S_POD_NAMESPACE') === key.namespace &&
+      cniArg(e, 'K8S_POD_NAME') === `virt-launcher-${key.name}` &&
+      NETNS_PATH.test(e.netns),
+  );
 }
 
 function launcherNames(store: Store, netns: string): VmiKey | undefined {
   try {
-    const spec = JSON.parse(readFileSync(join(store.launcherDir(netns), 'spec.json'), 'utf8')) as { name?: unknown; namespace?: unknown };
-    return typeof spec.name === 'string' && typeof spec.namespace === 'string' ? { namespace: spec.namespace, name: spec.name } : undefined;
+    const spec = JSON.parse(readFileSync(join(store.launcherDir(netns), 'spec.json'), 'utf8')) as {
+      name?: unknown;
+      namespace?: unknown;
+    };
+    return typeof spec.name === 'string' && typeof spec.namespace === 'string'
+      ? { namespace: spec.namespace, name: spec.name }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -75,7 +84,13 @@ export function findRemains(store: Store, key: VmiKey, claimed: ReadonlySet<stri
     const r = get(NETNS_PATH.exec(e.netns)![1]!);
     r.containerID = e.containerId;
     r.uid = cniArg(e, 'K8S_POD_UID') ?? '';
-    r.attachments.push({ name: e.networkName, list: cachedList(e), ifname: e.ifName, isDefault: false, ...(e.capabilityArgs && { capabilityArgs: e.capabilityArgs }) });
+    r.attachments.push({
+      name: e.networkName,
+      list: cachedList(e),
+      ifname: e.ifName,
+      isDefault: false,
+      ...(e.capabilityArgs && { capabilityArgs: e.capabilityArgs }),
+    });
   }
   for (const netns of store.launcherNetnses()) {
     if (claimed.has(netns) || !SANDBOX_NAME.test(netns)) continue;

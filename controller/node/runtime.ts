@@ -17,10 +17,19 @@ import { parseLauncherSpec, type LauncherSpec } from '../../launcher/spec.ts';
 import { launcherPodNetworkAnnotations } from '../render/networks.ts';
 import { ipamSubnets, nodeCniPolicyFor, type NodeConfig } from './config.ts';
 import type { ValidationContext } from '../api/manifests.ts';
-import { attachSandbox, clusterDefault, createSandbox, destroySandbox, hostResolvConf, planAttachments, sandboxResolvConf, startLauncher } from './sandbox.ts';
+import {
+  attachSandbox,
+  clusterDefault,
+  createSandbox,
+  destroySandbox,
+  hostResolvConf,
+  planAttachments,
+  sandboxResolvConf,
+  startLauncher,
+} from './sandbox.ts';
 import { findRemains, type Remains } from './remains.ts';
 import { Store, type ImageUse, type VmiEntry, type VmiKey, type VmiRecord } from './store.ts';
-import { vmiStatus } from './vmi-status.ts';
+import { vmiStatus } from '../status/vmi.ts';
 import { ImageCache } from './images/cache.ts';
 import type { VmiStatus } from '../api/status.ts';
 import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
@@ -41,9 +50,20 @@ const toStderr: Warn = (line) => process.stderr.write(`${line}\n`);
  */
 function rebuiltRecord(key: VmiKey, r: Remains, problems: string[]): VmiRecord {
   return {
-    object: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { namespace: key.namespace, name: key.name, uid: r.uid }, spec: { domain: { devices: {} } } },
-    specHash: '', state: 'Deleting', teardownProblems: problems, creator: { pid: 0, start: '' },
-    netns: r.netns, containerID: r.containerID, attachments: r.attachments, steps: [],
+    object: {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachineInstance',
+      metadata: { namespace: key.namespace, name: key.name, uid: r.uid },
+      spec: { domain: { devices: {} } },
+    },
+    specHash: '',
+    state: 'Deleting',
+    teardownProblems: problems,
+    creator: { pid: 0, start: '' },
+    netns: r.netns,
+    containerID: r.containerID,
+    attachments: r.attachments,
+    steps: [],
   };
 }
 
@@ -53,7 +73,10 @@ function describeRemains(r: Remains): string {
 }
 
 export class StepError extends Error {
-  constructor(readonly step: string, readonly reason: string) {
+  constructor(
+    readonly step: string,
+    readonly reason: string,
+  ) {
     super(`${step}: ${reason}`);
   }
 }
@@ -69,10 +92,19 @@ export class NodeRuntime {
 
   /** The node's containerDisk cache, made on first use (most commands never pull). */
   images(): ImageCache {
-    return this.imageCache ??= new ImageCache({ root: this.cfg.imageCacheDir, ...(this.cfg.registriesConf && { skopeo: { registriesConf: this.cfg.registriesConf } }) });
+    return (this.imageCache ??= new ImageCache({
+      root: this.cfg.imageCacheDir,
+      ...(this.cfg.registriesConf && { skopeo: { registriesConf: this.cfg.registriesConf } }),
+    }));
   }
 
-  private async step<T>(rec: VmiRecord, name: string, report: StepReporter, fn: () => Promise<T> | T, detail?: (v: T) => string): Promise<T> {
+  private async step<T>(
+    rec: VmiRecord,
+    name: string,
+    report: StepReporter,
+    fn: () => Promise<T> | T,
+    detail?: (v: T) => string,
+  ): Promise<T> {
     const t = performance.now();
     let value: T;
     crashPoint(`up.${name}.start`);
@@ -104,30 +136,55 @@ export class NodeRuntime {
     }
     return {
       nadExists: (ns, name) => this.store.readObject('nads', ns, name) !== undefined,
-      reservedCidrs: [...podSubnets.map((cidr) => ({ cidr, what: 'the pod network' })), ...this.cfg.serviceCIDRs.map((cidr) => ({ cidr, what: 'the service CIDR' }))],
+      reservedCidrs: [
+        ...podSubnets.map((cidr) => ({ cidr, what: 'the pod network' })),
+        ...this.cfg.serviceCIDRs.map((cidr) => ({ cidr, what: 'the service CIDR' })),
+      ],
       nadPolicy: nodeCniPolicyFor(this.cfg),
     };
   }
 
   /** Create a VMI's sandbox and start its launcher; the record is Created on return. */
   async create(
-    object: Record<string, any>, launcherSpec: (rec: VmiRecord) => LauncherSpec, report: StepReporter,
-    podAnnotations?: Record<string, string>, lookupNad?: (ns: string, name: string) => NetworkAttachmentDefinition | undefined,
+    object: Record<string, any>,
+    launcherSpec: (rec: VmiRecord) => LauncherSpec,
+    report: StepReporter,
+    podAnnotations?: Record<string, string>,
+    lookupNad?: (ns: string, name: string) => NetworkAttachmentDefinition | undefined,
     images?: ImageUse[],
   ): Promise<VmiRecord> {
     const { namespace, name } = object.metadata as { namespace: string; name: string };
     const existing = this.store.readVmiEntry(namespace, name);
-    if (existing.kind === 'valid') throw new StepError('validate', `${namespace}/${name} already has a record; its owner must remove it first`);
-    if (existing.kind === 'corrupt') throw new StepError('validate', `${namespace}/${name}: its record.json ${existing.why}; \`virtnet gc\` or \`virtnet down\` reconciles it with what exists`);
+    if (existing.kind === 'valid')
+      throw new StepError('validate', `${namespace}/${name} already has a record; its owner must remove it first`);
+    if (existing.kind === 'corrupt')
+      throw new StepError(
+        'validate',
+        `${namespace}/${name}: its record.json ${existing.why}; \`virtnet gc\` or \`virtnet down\` reconciles it with what exists`,
+      );
     const uid = randomUUID();
-    const obj: Record<string, any> = { ...object, metadata: { ...object.metadata, uid, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/u, 'Z') } };
+    const obj: Record<string, any> = {
+      ...object,
+      metadata: { ...object.metadata, uid, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/u, 'Z') },
+    };
     delete obj.status;
     // A VMI's pod annotations are rendered as on a cluster; a pod (the kubelet role) brings its own.
-    const annotations = podAnnotations ?? launcherPodNetworkAnnotations({ namespace, interfaces: obj.spec.domain.devices.interfaces ?? [], networks: obj.spec.networks ?? [] });
+    const annotations =
+      podAnnotations ??
+      launcherPodNetworkAnnotations({
+        namespace,
+        interfaces: obj.spec.domain.devices.interfaces ?? [],
+        networks: obj.spec.networks ?? [],
+      });
     const rec: VmiRecord = {
-      object: obj, specHash: specHash(object.spec), state: 'Creating', creator: { pid: process.pid, start: startTime(process.pid) ?? '' },
-      netns: `vn-${shortHash(`${namespace}/${name}/${uid}`, 10)}`, containerID: uid.replaceAll('-', ''),
-      attachments: planAttachments(this.cfg, this.store, namespace, annotations, lookupNad), steps: [],
+      object: obj,
+      specHash: specHash(object.spec),
+      state: 'Creating',
+      creator: { pid: process.pid, start: startTime(process.pid) ?? '' },
+      netns: `vn-${shortHash(`${namespace}/${name}/${uid}`, 10)}`,
+      containerID: uid.replaceAll('-', ''),
+      attachments: planAttachments(this.cfg, this.store, namespace, annotations, lookupNad),
+      steps: [],
       ...(images?.length && { images }),
     };
     this.store.writeVmi(rec);
@@ -143,12 +200,29 @@ export class NodeRuntime {
         throw new StepError('validate', (err as Error).message);
       }
       const resolv = sandboxResolvConf(hostResolvConf(), obj.spec.dnsPolicy, obj.spec.dnsConfig);
-      await this.step(rec, 'sandbox', report, () => createSandbox(rec, resolv, vmiDir), () => `netns ${rec.netns}`);
-      rec.networkStatus = await this.step(rec, 'pod networks', report, () => attachSandbox(this.cfg, rec),
-        (st) => st.map((s) => `${s.interface}=${(s.ips ?? []).join(',') || 'L2'}`).join(' '));
+      await this.step(
+        rec,
+        'sandbox',
+        report,
+        () => createSandbox(rec, resolv, vmiDir),
+        () => `netns ${rec.netns}`,
+      );
+      rec.networkStatus = await this.step(
+        rec,
+        'pod networks',
+        report,
+        () => attachSandbox(this.cfg, rec),
+        (st) => st.map((s) => `${s.interface}=${(s.ips ?? []).join(',') || 'L2'}`).join(' '),
+      );
       this.store.writeVmi(rec);
       this.store.privateDir(launcherDir);
-      rec.launcherPid = await this.step(rec, 'launcher', report, () => startLauncher(this.cfg, rec, vmiDir, launcherDir, spec), (pid) => `pid ${pid}`);
+      rec.launcherPid = await this.step(
+        rec,
+        'launcher',
+        report,
+        () => startLauncher(this.cfg, rec, vmiDir, launcherDir, spec),
+        (pid) => `pid ${pid}`,
+      );
       rec.launcherStart = startTime(rec.launcherPid);
       rec.state = 'Created';
       this.store.writeVmi(rec);
@@ -158,8 +232,11 @@ export class NodeRuntime {
       const { problems, kept } = await this.destroyRecord(rec);
       if (!kept) throw err;
       const e = err instanceof StepError ? err : new StepError('create', (err as Error).message);
-      throw new StepError(e.step, `${e.reason}; rolling back was incomplete too (${problems.join('; ')}): `
-        + 'the record is kept as Deleting (`virtnet gc` retries it, `virtnet down --force` drops it)');
+      throw new StepError(
+        e.step,
+        `${e.reason}; rolling back was incomplete too (${problems.join('; ')}): ` +
+          'the record is kept as Deleting (`virtnet gc` retries it, `virtnet down --force` drops it)',
+      );
     }
   }
 
@@ -181,12 +258,20 @@ export class NodeRuntime {
   }
 
   /** Tear a VMI down; false when there was none. Problems met on the way are returned (it goes on past them). */
-  destroy(namespace: string, name: string, force = false): Promise<{ found: boolean; problems: string[]; kept: boolean }> {
+  destroy(
+    namespace: string,
+    name: string,
+    force = false,
+  ): Promise<{ found: boolean; problems: string[]; kept: boolean }> {
     return this.withVmiLock(namespace, name, () => this.destroyLocked(namespace, name, force));
   }
 
   /** destroy(), for a caller that holds the VMI's lock already. */
-  async destroyLocked(namespace: string, name: string, force = false): Promise<{ found: boolean; problems: string[]; kept: boolean }> {
+  async destroyLocked(
+    namespace: string,
+    name: string,
+    force = false,
+  ): Promise<{ found: boolean; problems: string[]; kept: boolean }> {
     const entry = this.store.readVmiEntry(namespace, name);
     if (entry.kind === 'valid') return { found: true, ...(await this.destroyRecord(entry.rec, force)) };
     if (!existsSync(this.store.vmiDir(namespace, name))) return { found: false, problems: [], kept: false };
@@ -204,13 +289,20 @@ export class NodeRuntime {
    * is "unknown", not "nothing was made". A DEL that fails keeps a rebuilt
    * record as Deleting, as for a valid record, so that gc retries it.
    */
-  private async reconcile(key: VmiKey, entry: Exclude<VmiEntry, { kind: 'valid' }>, force: boolean): Promise<{ problems: string[]; kept: boolean }> {
+  private async reconcile(
+    key: VmiKey,
+    entry: Exclude<VmiEntry, { kind: 'valid' }>,
+    force: boolean,
+  ): Promise<{ problems: string[]; kept: boolean }> {
     const remains = findRemains(this.store, key, this.claimedNetnses());
     const found = remains.length ? remains.map(describeRemains).join(', ') : 'nothing';
     // An absent record with nothing found is the common crash (`up` died before its first write): nothing to say.
-    const problems = entry.kind === 'corrupt' || remains.length
-      ? [`${entry.kind === 'corrupt' ? `record.json ${entry.why}` : 'no record.json'}; reconciled with what exists: ${found}`]
-      : [];
+    const problems =
+      entry.kind === 'corrupt' || remains.length
+        ? [
+            `${entry.kind === 'corrupt' ? `record.json ${entry.why}` : 'no record.json'}; reconciled with what exists: ${found}`,
+          ]
+        : [];
     let failed: Remains | undefined;
     for (const r of remains) {
       const rec = rebuiltRecord(key, r, []);
@@ -267,8 +359,13 @@ export class NodeRuntime {
 
   /** The VMI objects with their status, sorted by namespace and name. */
   list(): Array<Record<string, any>> {
-    return this.store.listVmis()
-      .sort((a, b) => `${a.object.metadata.namespace}/${a.object.metadata.name}`.localeCompare(`${b.object.metadata.namespace}/${b.object.metadata.name}`))
+    return this.store
+      .listVmis()
+      .sort((a, b) =>
+        `${a.object.metadata.namespace}/${a.object.metadata.name}`.localeCompare(
+          `${b.object.metadata.namespace}/${b.object.metadata.name}`,
+        ),
+      )
       .map((rec) => ({ ...rec.object, status: this.status(rec) }));
   }
 
@@ -299,7 +396,10 @@ export class NodeRuntime {
     const inUse = (): ReadonlySet<string> => {
       const { keys } = this.store.scanVmis();
       const unreadable = keys.filter((k) => this.store.readVmiEntry(k.namespace, k.name).kind === 'corrupt');
-      if (unreadable.length) throw new Error(`the record of ${unreadable.map((k) => `${k.namespace}/${k.name}`).join(', ')} cannot be read, and may name one`);
+      if (unreadable.length)
+        throw new Error(
+          `the record of ${unreadable.map((k) => `${k.namespace}/${k.name}`).join(', ')} cannot be read, and may name one`,
+        );
       return new Set(this.store.listVmis().flatMap((r) => (r.images ?? []).map((i) => i.digest)));
     };
     try {
@@ -324,21 +424,30 @@ export class NodeRuntime {
     for (const key of keys) {
       try {
         // An `up` or `down` at work holds the lock: not ours to judge; decide only under it.
-        await this.withVmiLock(key.namespace, key.name, async () => {
-          const entry = this.store.readVmiEntry(key.namespace, key.name);
-          if (this.spare(key, entry)) {
-            if (entry.kind === 'corrupt') warn(`warning: ${key.namespace}/${key.name}: its record.json ${entry.why}, but its launcher runs: \`virtnet down ${key.name}\` removes it`);
-            return;
-          }
-          const { problems, kept } = await this.destroyLocked(key.namespace, key.name);
-          const netns = entry.kind === 'valid' ? ` (netns ${entry.rec.netns})` : '';
-          const what = `${key.namespace}/${key.name}${netns}${problems.length ? `: ${problems.join('; ')}` : ''}`;
-          if (kept) removed.push(`kept for another try: ${what}`);
-          else removed.push(what);
-        }, 0);
+        await this.withVmiLock(
+          key.namespace,
+          key.name,
+          async () => {
+            const entry = this.store.readVmiEntry(key.namespace, key.name);
+            if (this.spare(key, entry)) {
+              if (entry.kind === 'corrupt')
+                warn(
+                  `warning: ${key.namespace}/${key.name}: its record.json ${entry.why}, but its launcher runs: \`virtnet down ${key.name}\` removes it`,
+                );
+              return;
+            }
+            const { problems, kept } = await this.destroyLocked(key.namespace, key.name);
+            const netns = entry.kind === 'valid' ? ` (netns ${entry.rec.netns})` : '';
+            const what = `${key.namespace}/${key.name}${netns}${problems.length ? `: ${problems.join('; ')}` : ''}`;
+            if (kept) removed.push(`kept for another try: ${what}`);
+            else removed.push(what);
+          },
+          0,
+        );
       } catch (err) {
         // One VMI's failure is reported, and stops neither the others nor the kubelet role's start-up.
-        if (!(err instanceof LockBusyError)) warn(`warning: ${key.namespace}/${key.name}: not collected: ${(err as Error).message}`);
+        if (!(err instanceof LockBusyError))
+          warn(`warning: ${key.namespace}/${key.name}: not collected: ${(err as Error).message}`);
       }
     }
     return removed;

@@ -26,12 +26,21 @@ import { CNI_CACHE_DIR, type Store, type VmiRecord } from './store.ts';
 
 export function podRef(rec: Pick<VmiRecord, 'object' | 'netns' | 'containerID'>): PodRef {
   const m = rec.object.metadata;
-  return { namespace: m.namespace, name: `virt-launcher-${m.name}`, uid: m.uid, containerID: rec.containerID, netns: netnsPath(rec.netns) };
+  return {
+    namespace: m.namespace,
+    name: `virt-launcher-${m.name}`,
+    uid: m.uid,
+    containerID: rec.containerID,
+    netns: netnsPath(rec.netns),
+  };
 }
 
 function attachOptions(cfg: NodeConfig) {
   return {
-    cniPath: cfg.cniPath, dataDir: join(cfg.stateDir, 'cni-invoke'), cacheDir: join(cfg.stateDir, CNI_CACHE_DIR), env: cniPolicyEnv(cfg),
+    cniPath: cfg.cniPath,
+    dataDir: join(cfg.stateDir, 'cni-invoke'),
+    cacheDir: join(cfg.stateDir, CNI_CACHE_DIR),
+    env: cniPolicyEnv(cfg),
     ...(cfg.cniNetns && { wrap: ['nsenter', `--net=${netnsPath(cfg.cniNetns)}`, '--'] }),
   };
 }
@@ -44,16 +53,22 @@ export function clusterDefault(cfg: NodeConfig): ConfList {
 
 /** The attachments of a pod with these annotations (throws AttachError naming the field). */
 export function planAttachments(
-  cfg: NodeConfig, store: Store, namespace: string, annotations: Record<string, string>,
+  cfg: NodeConfig,
+  store: Store,
+  namespace: string,
+  annotations: Record<string, string>,
   extraNad: (ns: string, name: string) => NetworkAttachmentDefinition | undefined = () => undefined,
 ): AttachmentRequest[] {
-  return podAttachments({ namespace, annotations }, {
-    clusterDefault: clusterDefault(cfg),
-    lookupNad: (ns, name) => extraNad(ns, name) ?? store.readObject<NetworkAttachmentDefinition>('nads', ns, name),
-    confDir: cfg.cniConfDir,
-    namespaceIsolation: false,
-    globalNamespaces: ['default'],
-  });
+  return podAttachments(
+    { namespace, annotations },
+    {
+      clusterDefault: clusterDefault(cfg),
+      lookupNad: (ns, name) => extraNad(ns, name) ?? store.readObject<NetworkAttachmentDefinition>('nads', ns, name),
+      confDir: cfg.cniConfDir,
+      namespaceIsolation: false,
+      globalNamespaces: ['default'],
+    },
+  );
 }
 
 /**
@@ -62,12 +77,23 @@ export function planAttachments(
  * with the VMI's dnsConfig applied as a pod's would be (dnsPolicy None uses
  * only dnsConfig).
  */
-export function sandboxResolvConf(hostResolv: string, dnsPolicy: string | undefined, dnsConfig: { nameservers?: string[]; searches?: string[] } | undefined): string {
+export function sandboxResolvConf(
+  hostResolv: string,
+  dnsPolicy: string | undefined,
+  dnsConfig: { nameservers?: string[]; searches?: string[] } | undefined,
+): string {
   const host = parseResolvConf(hostResolv);
-  const base = dnsPolicy === 'None' ? { nameservers: [], search: [] } : { nameservers: host.nameservers.filter((n) => !/^(127\.|::1$)/u.test(n)), search: host.search };
+  const base =
+    dnsPolicy === 'None'
+      ? { nameservers: [], search: [] }
+      : { nameservers: host.nameservers.filter((n) => !/^(127\.|::1$)/u.test(n)), search: host.search };
   const nameservers = [...base.nameservers, ...(dnsConfig?.nameservers ?? [])].slice(0, 3);
   const search = [...new Set([...base.search, ...(dnsConfig?.searches ?? [])])];
-  return [...nameservers.map((n) => `nameserver ${n}`), ...(search.length ? [`search ${search.join(' ')}`] : [])].join('\n') + '\n';
+  return (
+    [...nameservers.map((n) => `nameserver ${n}`), ...(search.length ? [`search ${search.join(' ')}`] : [])].join(
+      '\n',
+    ) + '\n'
+  );
 }
 
 export async function createSandbox(rec: VmiRecord, resolvConf: string, dir: string): Promise<void> {
@@ -86,18 +112,41 @@ export async function attachSandbox(cfg: NodeConfig, rec: VmiRecord): Promise<Ne
  * there at once, and the launcher waits to see itself there before it forks
  * anything, so every process of the pod is born inside.
  */
-export function startLauncher(cfg: NodeConfig, rec: VmiRecord, vmiDir: string, launcherDir: string, spec: unknown): number {
+export function startLauncher(
+  cfg: NodeConfig,
+  rec: VmiRecord,
+  vmiDir: string,
+  launcherDir: string,
+  spec: unknown,
+): number {
   mkdirSync(launcherDir, { recursive: true });
   const specFile = join(launcherDir, 'spec.json');
   // 0600 and durable: it holds the VMI's spec, cloud-init user data included.
   writeFileDurable(specFile, JSON.stringify(spec, null, 2));
   const cgroup = createPodCgroup(rec.netns);
   const allowed = cfg.allowedHostPaths ?? [ANY_HOST_PATH];
-  const pid = startDetached([
-    'ip', 'netns', 'exec', rec.netns, process.execPath, cfg.launcher, 'run', '--spec', specFile, '--state-dir', launcherDir,
-    '--resolv-conf', join(vmiDir, 'resolv.conf'), '--libvirt-cache', cfg.libvirtCache,
-    ...allowed.flatMap((d) => ['--allowed-host-path', d]), ...(cgroup ? ['--cgroup', cgroupName(cgroup)] : []),
-  ], join(launcherDir, 'launcher.log'));
+  const pid = startDetached(
+    [
+      'ip',
+      'netns',
+      'exec',
+      rec.netns,
+      process.execPath,
+      cfg.launcher,
+      'run',
+      '--spec',
+      specFile,
+      '--state-dir',
+      launcherDir,
+      '--resolv-conf',
+      join(vmiDir, 'resolv.conf'),
+      '--libvirt-cache',
+      cfg.libvirtCache,
+      ...allowed.flatMap((d) => ['--allowed-host-path', d]),
+      ...(cgroup ? ['--cgroup', cgroupName(cgroup)] : []),
+    ],
+    join(launcherDir, 'launcher.log'),
+  );
   if (cgroup) {
     try {
       joinCgroup(cgroup, pid);
@@ -117,7 +166,11 @@ export function startLauncher(cfg: NodeConfig, rec: VmiRecord, vmiDir: string, l
  * still hold an IP or run (a failed DEL, a cgroup that would not empty), so
  * the record must be kept for another try.
  */
-export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDir: string): Promise<{ problems: string[]; incomplete: boolean }> {
+export async function destroySandbox(
+  cfg: NodeConfig,
+  rec: VmiRecord,
+  launcherDir: string,
+): Promise<{ problems: string[]; incomplete: boolean }> {
   const problems: string[] = [];
   let incomplete = false;
   // The launcher's own SIGTERM handler stops the VM and restores the pod; it is named by pid and
@@ -127,12 +180,19 @@ export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDi
   const cgroup = podCgroupPath(rec.netns);
   // A cgroup that will not empty (a QEMU stuck in D state) keeps the record, as a failed DEL does:
   // dropping it would leave a process that nothing knows of.
-  if (cgroup) await killCgroup(cgroup).catch((e: Error) => { problems.push(e.message); incomplete = true; });
+  if (cgroup)
+    await killCgroup(cgroup).catch((e: Error) => {
+      problems.push(e.message);
+      incomplete = true;
+    });
   const netns = netnsPath(rec.netns);
   const phase = readStatus(launcherDir)?.phase;
   if (netnsExists(netns) && phase !== undefined && phase !== 'Stopped') {
     // After a crash: the pod's network back, and (without cgroup v2) the recorded children reaped.
-    const r = await exec(['ip', 'netns', 'exec', rec.netns, process.execPath, cfg.launcher, 'teardown', '--state-dir', launcherDir], { allowFailure: true, timeoutMs: 60_000 });
+    const r = await exec(
+      ['ip', 'netns', 'exec', rec.netns, process.execPath, cfg.launcher, 'teardown', '--state-dir', launcherDir],
+      { allowFailure: true, timeoutMs: 60_000 },
+    );
     if (r.exitCode !== 0) problems.push(`launcher teardown: ${r.stderr.trim().split('\n').at(-1)}`);
   }
   const pod = podRef(rec);
@@ -145,7 +205,11 @@ export async function destroySandbox(cfg: NodeConfig, rec: VmiRecord, launcherDi
   incomplete ||= detached.length > 0;
   // An ADD cut short left no cache entry: DEL it from the journaled request (DEL is idempotent, and releases IPAM).
   for (const a of [...rec.attachments].reverse().filter((x) => !cached.has(x.ifname))) {
-    const err = await delList(a.list, { containerID: rec.containerID, netns: netnsExists(netns) ? netns : '', ifname: a.ifname }, o);
+    const err = await delList(
+      a.list,
+      { containerID: rec.containerID, netns: netnsExists(netns) ? netns : '', ifname: a.ifname },
+      o,
+    );
     if (err) problems.push(err.message);
     incomplete ||= err !== undefined;
   }

@@ -70,10 +70,7 @@ export interface VmiKey {
  * short (a power loss before this journal was fsync'd) may stand for a
  * sandbox and IPs that exist.
  */
-export type VmiEntry =
-  | { kind: 'absent' }
-  | { kind: 'valid'; rec: VmiRecord }
-  | { kind: 'corrupt'; why: string };
+export type VmiEntry = { kind: 'absent' } | { kind: 'valid'; rec: VmiRecord } | { kind: 'corrupt'; why: string };
 
 /** An entry under vmis/ that no VMI can have made; listings skip it, and say why. */
 export interface SkippedEntry {
@@ -130,13 +127,22 @@ function recordProblem(value: unknown, key: VmiKey): string | undefined {
   if (meta?.namespace !== key.namespace || meta?.name !== key.name) {
     return `object.metadata names ${JSON.stringify(`${meta?.namespace}/${meta?.name}`)}, not ${key.namespace}/${key.name}`;
   }
-  if (!(STATES as readonly unknown[]).includes(value.state)) return `state ${JSON.stringify(value.state)} is not one of ${STATES.join(', ')}`;
-  if (typeof value.netns !== 'string' || !SANDBOX_NAME.test(value.netns)) return `netns ${JSON.stringify(value.netns)} is not a sandbox name (${SANDBOX_NAME})`;
-  if (typeof value.containerID !== 'string' || !CNI_ID_PATTERN.test(value.containerID)) return `containerID ${JSON.stringify(value.containerID)} is not a CNI container id`;
-  if (!Array.isArray(value.attachments) || !value.attachments.every(isObj)) return 'attachments is not a list of objects';
-  if (!isObj(value.creator) || typeof value.creator.pid !== 'number' || typeof value.creator.start !== 'string') return 'creator is not {pid, start}';
+  if (!(STATES as readonly unknown[]).includes(value.state))
+    return `state ${JSON.stringify(value.state)} is not one of ${STATES.join(', ')}`;
+  if (typeof value.netns !== 'string' || !SANDBOX_NAME.test(value.netns))
+    return `netns ${JSON.stringify(value.netns)} is not a sandbox name (${SANDBOX_NAME})`;
+  if (typeof value.containerID !== 'string' || !CNI_ID_PATTERN.test(value.containerID))
+    return `containerID ${JSON.stringify(value.containerID)} is not a CNI container id`;
+  if (!Array.isArray(value.attachments) || !value.attachments.every(isObj))
+    return 'attachments is not a list of objects';
+  if (!isObj(value.creator) || typeof value.creator.pid !== 'number' || typeof value.creator.start !== 'string')
+    return 'creator is not {pid, start}';
   if (!Array.isArray(value.steps)) return 'steps is not a list';
-  if (value.images !== undefined && !(Array.isArray(value.images) && value.images.every((u) => isObj(u) && typeof u.digest === 'string'))) return 'images is not a list of {volume, reference, digest}';
+  if (
+    value.images !== undefined &&
+    !(Array.isArray(value.images) && value.images.every((u) => isObj(u) && typeof u.digest === 'string'))
+  )
+    return 'images is not a list of {volume, reference, digest}';
   return undefined;
 }
 
@@ -182,7 +188,9 @@ export class Store {
     const r = readJsonFile(join(this.vmiDir(namespace, name), 'record.json'));
     if (r.kind !== 'read') return r;
     const problem = recordProblem(r.value, { namespace, name });
-    return problem ? { kind: 'corrupt', why: `is not a valid record: ${problem}` } : { kind: 'valid', rec: r.value as VmiRecord };
+    return problem
+      ? { kind: 'corrupt', why: `is not a valid record: ${problem}` }
+      : { kind: 'valid', rec: r.value as VmiRecord };
   }
 
   /** The record when it is valid; undefined when absent, and when corrupt (readVmiEntry tells those apart). */
@@ -237,7 +245,9 @@ export class Store {
 
   /** The launcher directories (one per sandbox made), by sandbox name. */
   launcherNetnses(): string[] {
-    return entries(join(this.stateDir, 'launchers')).filter((e) => e.isDir && SANDBOX_NAME.test(e.name)).map((e) => e.name);
+    return entries(join(this.stateDir, 'launchers'))
+      .filter((e) => e.isDir && SANDBOX_NAME.test(e.name))
+      .map((e) => e.name);
   }
 
   private objectFile(kind: 'vms' | 'nads', namespace: string, name: string): string {
@@ -260,7 +270,12 @@ export class Store {
 
   listObjects<T>(kind: 'vms' | 'nads'): T[] {
     const root = join(this.stateDir, kind);
-    return entries(root).filter((ns) => ns.isDir && !segmentProblem(ns.name)).flatMap((ns) =>
-      entries(join(root, ns.name)).filter((f) => !f.isDir && f.name.endsWith('.json')).flatMap((f) => readJson<T>(join(root, ns.name, f.name)) ?? []));
+    return entries(root)
+      .filter((ns) => ns.isDir && !segmentProblem(ns.name))
+      .flatMap((ns) =>
+        entries(join(root, ns.name))
+          .filter((f) => !f.isDir && f.name.endsWith('.json'))
+          .flatMap((f) => readJson<T>(join(root, ns.name, f.name)) ?? []),
+      );
   }
 }

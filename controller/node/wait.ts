@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { LauncherStatus } from '../../launcher/status.ts';
 import { StepError, type NodeRuntime, type StepReporter } from './runtime.ts';
 import type { VmiRecord } from './store.ts';
-import { LAUNCHER_STEPS as STEP_NAMES } from './vmi-status.ts';
+import { LAUNCHER_STEPS as STEP_NAMES } from '../status/vmi.ts';
 
 const ORDER = Object.keys(STEP_NAMES);
 /** The step a launcher that has finished `done` steps is at. */
@@ -32,7 +32,12 @@ export function nicLeased(nic: LauncherStatus['nics'][number]): boolean {
   return (!w.v4 || nic.leased4) && (!w.v6 || nic.leased6);
 }
 
-export async function waitReady(rt: NodeRuntime, rec: VmiRecord, report: StepReporter, timeoutMs: number): Promise<void> {
+export async function waitReady(
+  rt: NodeRuntime,
+  rec: VmiRecord,
+  report: StepReporter,
+  timeoutMs: number,
+): Promise<void> {
   const { name } = rec.object.metadata;
   const launcherDir = rt.store.launcherDir(rec.netns);
   const start = performance.now();
@@ -47,11 +52,13 @@ export async function waitReady(rt: NodeRuntime, rec: VmiRecord, report: StepRep
     }
     stepsShown = st?.steps.length ?? 0;
     if (st?.phase === 'Failed') throw new StepError(stepAt(stepsShown), st.error ?? 'failed');
-    if (!rt.launcherAlive(rec)) throw new StepError('launcher', `exited: ${logTail(join(launcherDir, 'launcher.log')) || 'no output'}`);
+    if (!rt.launcherAlive(rec))
+      throw new StepError('launcher', `exited: ${logTail(join(launcherDir, 'launcher.log')) || 'no output'}`);
     if (st?.phase === 'Running') {
       const dhcp = st.nics.filter((n) => n.dhcp);
       if (!noDhcpShown) {
-        for (const n of st.nics.filter((x) => !x.dhcp)) report(`lease ${n.name}`, 0, 'no DHCP: the pod interface has no IP (L2 only)');
+        for (const n of st.nics.filter((x) => !x.dhcp))
+          report(`lease ${n.name}`, 0, 'no DHCP: the pod interface has no IP (L2 only)');
         noDhcpShown = true;
       }
       for (const n of dhcp.filter((x) => nicLeased(x) && !leasedShown.has(x.name))) {
@@ -61,8 +68,17 @@ export async function waitReady(rt: NodeRuntime, rec: VmiRecord, report: StepRep
       if (dhcp.every(nicLeased)) return;
     }
     if (performance.now() - start > timeoutMs) {
-      const waiting = st?.phase === 'Running' ? `lease ${st.nics.filter((n) => n.dhcp && !nicLeased(n)).map((n) => n.name).join(', ')}` : stepAt(stepsShown);
-      throw new StepError(waiting, `not done within ${(timeoutMs / 1000).toFixed(0)} s; the VM keeps running: see \`virtnet console ${name}\` or \`virtnet down ${name}\``);
+      const waiting =
+        st?.phase === 'Running'
+          ? `lease ${st.nics
+              .filter((n) => n.dhcp && !nicLeased(n))
+              .map((n) => n.name)
+              .join(', ')}`
+          : stepAt(stepsShown);
+      throw new StepError(
+        waiting,
+        `not done within ${(timeoutMs / 1000).toFixed(0)} s; the VM keeps running: see \`virtnet console ${name}\` or \`virtnet down ${name}\``,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -3,7 +3,14 @@
  * they are, sizes resolved, absent interfaces and their networks left out
  * (KubeVirt unplugs them), and the boot source chosen by the node. Pure.
  */
-import type { BootSpec, CloudInitSpec, DiskSpec, InterfaceSpec, LauncherSpec, NetworkSpec } from '../../launcher/spec.ts';
+import type {
+  BootSpec,
+  CloudInitSpec,
+  DiskSpec,
+  InterfaceSpec,
+  LauncherSpec,
+  NetworkSpec,
+} from '../../launcher/spec.ts';
 
 export interface VmiLike {
   metadata: { name: string; namespace?: string };

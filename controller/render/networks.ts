@@ -22,10 +22,16 @@ interface Selection {
 /** "name" or "ns/name" (KubeVirt's networkName), the namespace defaulting to the VMI's. */
 function splitNetworkName(networkName: string, vmiNamespace: string): { namespace: string; name: string } {
   const slash = networkName.indexOf('/');
-  return slash < 0 ? { namespace: vmiNamespace, name: networkName } : { namespace: networkName.slice(0, slash), name: networkName.slice(slash + 1) };
+  return slash < 0
+    ? { namespace: vmiNamespace, name: networkName }
+    : { namespace: networkName.slice(0, slash), name: networkName.slice(slash + 1) };
 }
 
-export function launcherPodNetworkAnnotations(vmi: { namespace: string; interfaces: InterfaceSpec[]; networks: NetworkSpec[] }): Record<string, string> {
+export function launcherPodNetworkAnnotations(vmi: {
+  namespace: string;
+  interfaces: InterfaceSpec[];
+  networks: NetworkSpec[];
+}): Record<string, string> {
   const out: Record<string, string> = {};
   const selections: Selection[] = [];
   for (const net of vmi.networks) {
@@ -38,7 +44,10 @@ export function launcherPodNetworkAnnotations(vmi: { namespace: string; interfac
     const iface = vmi.interfaces.find((i) => i.name === net.name);
     if (iface?.state === 'absent') continue;
     selections.push({
-      name, namespace, interface: podIfName(net), ...(iface?.macAddress && { mac: iface.macAddress.toLowerCase() }),
+      name,
+      namespace,
+      interface: podIfName(net),
+      ...(iface?.macAddress && { mac: iface.macAddress.toLowerCase() }),
       // Multus hands these to the delegate as runtimeConfig.ips (spec 4.1.2.1.x).
       ...(net.multus.ips?.length && { ips: [...net.multus.ips] }),
     });

@@ -52,8 +52,12 @@ export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): R
   const cpus = cpuCount(vmi.spec);
   const interfaces = spec.domain.devices.interfaces ?? [];
   const launcher = launcherSpec(vmi as never, {
-    boot: o.boot, memoryMiB: memory, cpus, serviceCIDRs: o.serviceCIDRs,
-    ...(o.disks && { disks: o.disks }), ...(o.cloudInit && { cloudInit: o.cloudInit }),
+    boot: o.boot,
+    memoryMiB: memory,
+    cpus,
+    serviceCIDRs: o.serviceCIDRs,
+    ...(o.disks && { disks: o.disks }),
+    ...(o.cloudInit && { cloudInit: o.cloudInit }),
   });
   const boots = bootVolumes(launcher);
   const resources = { memory: `${memory + LAUNCHER_OVERHEAD_MIB}Mi`, cpu: String(cpus) };
@@ -63,12 +67,28 @@ export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): R
     metadata: {
       generateName: `virt-launcher-${name}-`,
       namespace,
-      labels: { ...(vmi.metadata.labels ?? {}), [VMI_LABEL]: name, ...(uid && { [VMI_UID_LABEL]: uid }), 'app.kubernetes.io/component': 'virt-launcher' },
+      labels: {
+        ...(vmi.metadata.labels ?? {}),
+        [VMI_LABEL]: name,
+        ...(uid && { [VMI_UID_LABEL]: uid }),
+        'app.kubernetes.io/component': 'virt-launcher',
+      },
       annotations: {
         ...launcherPodNetworkAnnotations({ namespace, interfaces, networks: spec.networks ?? [] }),
         [LAUNCHER_SPEC_ANNOTATION]: JSON.stringify(launcher),
       },
-      ...(uid && { ownerReferences: [{ apiVersion: vmi.apiVersion, kind: 'VirtualMachineInstance', name, uid, controller: true, blockOwnerDeletion: true }] }),
+      ...(uid && {
+        ownerReferences: [
+          {
+            apiVersion: vmi.apiVersion,
+            kind: 'VirtualMachineInstance',
+            name,
+            uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      }),
     },
     spec: {
       restartPolicy: 'Never',
@@ -80,23 +100,32 @@ export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): R
       ...(spec.tolerations && { tolerations: spec.tolerations }),
       ...(spec.dnsPolicy && { dnsPolicy: spec.dnsPolicy }),
       ...(spec.dnsConfig && { dnsConfig: spec.dnsConfig }),
-      containers: [{
-        name: 'compute',
-        image: o.image,
-        command: ['virtnet-launcher'],
-        args: ['run', '--spec', `${SPEC_DIR}/spec.json`, '--state-dir', '/var/run/virtnet/state'],
-        resources: { requests: resources, limits: resources },
-        // The launcher wires the pod's netns and runs libvirtd/QEMU, as KubeVirt's compute container does.
-        securityContext: { privileged: true },
-        env: [{ name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } }],
-        volumeMounts: [
-          { name: 'launcher-spec', mountPath: SPEC_DIR, readOnly: true },
-          { name: 'state', mountPath: '/var/run/virtnet/state', subPathExpr: '$(POD_UID)' },
-          ...boots.map((b) => ({ name: b.name, mountPath: b.path, readOnly: true })),
-        ],
-      }],
+      containers: [
+        {
+          name: 'compute',
+          image: o.image,
+          command: ['virtnet-launcher'],
+          args: ['run', '--spec', `${SPEC_DIR}/spec.json`, '--state-dir', '/var/run/virtnet/state'],
+          resources: { requests: resources, limits: resources },
+          // The launcher wires the pod's netns and runs libvirtd/QEMU, as KubeVirt's compute container does.
+          securityContext: { privileged: true },
+          env: [{ name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } }],
+          volumeMounts: [
+            { name: 'launcher-spec', mountPath: SPEC_DIR, readOnly: true },
+            { name: 'state', mountPath: '/var/run/virtnet/state', subPathExpr: '$(POD_UID)' },
+            ...boots.map((b) => ({ name: b.name, mountPath: b.path, readOnly: true })),
+          ],
+        },
+      ],
       volumes: [
-        { name: 'launcher-spec', downwardAPI: { items: [{ path: 'spec.json', fieldRef: { fieldPath: `metadata.annotations['${LAUNCHER_SPEC_ANNOTATION}']` } }] } },
+        {
+          name: 'launcher-spec',
+          downwardAPI: {
+            items: [
+              { path: 'spec.json', fieldRef: { fieldPath: `metadata.annotations['${LAUNCHER_SPEC_ANNOTATION}']` } },
+            ],
+          },
+        },
         { name: 'state', hostPath: { path: LAUNCHER_STATE_ROOT, type: 'DirectoryOrCreate' } },
         ...boots.map((b) => ({ name: b.name, hostPath: { path: b.path, type: 'File' } })),
       ],

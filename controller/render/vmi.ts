@@ -8,11 +8,23 @@ type Obj = Record<string, any>;
 export function vmiForVm(vm: Obj): Obj {
   const t = vm.spec.template ?? {};
   return {
-    apiVersion: vm.apiVersion, kind: 'VirtualMachineInstance',
+    apiVersion: vm.apiVersion,
+    kind: 'VirtualMachineInstance',
     metadata: {
-      name: vm.metadata.name, namespace: vm.metadata.namespace,
-      ...(t.metadata?.labels && { labels: t.metadata.labels }), ...(t.metadata?.annotations && { annotations: t.metadata.annotations }),
-      ownerReferences: [{ apiVersion: vm.apiVersion, kind: 'VirtualMachine', name: vm.metadata.name, controller: true, blockOwnerDeletion: true, ...(vm.metadata.uid && { uid: vm.metadata.uid }) }],
+      name: vm.metadata.name,
+      namespace: vm.metadata.namespace,
+      ...(t.metadata?.labels && { labels: t.metadata.labels }),
+      ...(t.metadata?.annotations && { annotations: t.metadata.annotations }),
+      ownerReferences: [
+        {
+          apiVersion: vm.apiVersion,
+          kind: 'VirtualMachine',
+          name: vm.metadata.name,
+          controller: true,
+          blockOwnerDeletion: true,
+          ...(vm.metadata.uid && { uid: vm.metadata.uid }),
+        },
+      ],
     },
     spec: t.spec,
   };

@@ -79,7 +79,8 @@ function checkMac(field: string, mac: unknown): void {
     fail(field, `${showValue(mac)} must be a lower-case MAC address aa:bb:cc:dd:ee:ff`);
   }
   // IEEE 802: the lowest bit of the first octet marks a group address, which no NIC has as its own.
-  if ((parseInt(mac.slice(0, 2), 16) & 1) === 1) fail(field, `${showValue(mac)} is a multicast address; a NIC's MAC is unicast`);
+  if ((parseInt(mac.slice(0, 2), 16) & 1) === 1)
+    fail(field, `${showValue(mac)} is a multicast address; a NIC's MAC is unicast`);
 }
 
 function checkMtu(field: string, mtu: unknown): void {
@@ -96,7 +97,8 @@ function parseStaticAddress(field: string, text: unknown): ParsedCidr {
   // A zone ("fe80::1%eth0") names a guest interface, which this file must never depend on.
   const cidr = typeof text === 'string' && !text.includes('%') ? parseCidr(text) : undefined;
   if (!cidr) fail(field, `${showValue(text)} must be a CIDR such as "10.1.2.3/24" or "fd00::5/128"`);
-  if (cidr.prefix === 0) fail(field, `${showValue(text)} has prefix length 0; a NIC's address needs a prefix of at least 1`);
+  if (cidr.prefix === 0)
+    fail(field, `${showValue(text)} has prefix length 0; a NIC's address needs a prefix of at least 1`);
   return cidr;
 }
 
@@ -115,7 +117,8 @@ function parseStaticAddresses(field: string, list: unknown): ParsedCidr[] {
 
 function checkNic(field: string, nic: GuestNicFacts): CheckedNic {
   if (typeof nic !== 'object' || nic === null) fail(field, `${showValue(nic)} must be an object`);
-  const nameProblem = typeof nic.name === 'string' ? dns1123LabelProblem(nic.name) : `${showValue(nic.name)} must be a string`;
+  const nameProblem =
+    typeof nic.name === 'string' ? dns1123LabelProblem(nic.name) : `${showValue(nic.name)} must be a string`;
   if (nameProblem) fail(`${field}.name`, nameProblem);
   checkMac(`${field}.mac`, nic.mac);
   checkMtu(`${field}.mtu`, nic.mtu);
@@ -124,7 +127,10 @@ function checkNic(field: string, nic: GuestNicFacts): CheckedNic {
   const addresses = parseStaticAddresses(`${field}.staticAddresses`, nic.staticAddresses);
   const carriesIpv6 = nic.dhcp6 || addresses.some((a) => a.family === 6);
   if (carriesIpv6 && nic.mtu < MIN_IPV6_MTU) {
-    fail(`${field}.mtu`, `${nic.mtu} is below ${MIN_IPV6_MTU}, the least MTU of a link that carries IPv6 (RFC 8200 §5), and this NIC has IPv6`);
+    fail(
+      `${field}.mtu`,
+      `${nic.mtu} is below ${MIN_IPV6_MTU}, the least MTU of a link that carries IPv6 (RFC 8200 §5), and this NIC has IPv6`,
+    );
   }
   return { nic, addresses };
 }
@@ -137,9 +143,14 @@ function checkNics(nics: readonly GuestNicFacts[]): CheckedNic[] {
   const byMac = new Map<string, number>();
   checked.forEach(({ nic }, i) => {
     const sameName = byName.get(nic.name);
-    if (sameName !== undefined) fail(`nics[${i}].name`, `${showValue(nic.name)} is also nics[${sameName}]'s; interface names are unique`);
+    if (sameName !== undefined)
+      fail(`nics[${i}].name`, `${showValue(nic.name)} is also nics[${sameName}]'s; interface names are unique`);
     const sameMac = byMac.get(nic.mac);
-    if (sameMac !== undefined) fail(`nics[${i}].mac`, `${showValue(nic.mac)} is also nics[${sameMac}]'s; NICs are matched by MAC, so each MAC must be unique`);
+    if (sameMac !== undefined)
+      fail(
+        `nics[${i}].mac`,
+        `${showValue(nic.mac)} is also nics[${sameMac}]'s; NICs are matched by MAC, so each MAC must be unique`,
+      );
     byName.set(nic.name, i);
     byMac.set(nic.mac, i);
   });
@@ -221,9 +232,10 @@ type NetworkWithoutId = Omit<OpenStackNetwork, 'id'>;
 
 function staticNetwork(link: string, cidr: ParsedCidr): NetworkWithoutId {
   // Nova writes the netmask in the family's own form; cloud-init turns either back into a prefix.
-  const mask = cidr.family === 4
-    ? ipaddr.IPv4.subnetMaskFromPrefixLength(cidr.prefix)
-    : ipaddr.IPv6.subnetMaskFromPrefixLength(cidr.prefix);
+  const mask =
+    cidr.family === 4
+      ? ipaddr.IPv4.subnetMaskFromPrefixLength(cidr.prefix)
+      : ipaddr.IPv6.subnetMaskFromPrefixLength(cidr.prefix);
   return { type: cidr.family === 4 ? 'ipv4' : 'ipv6', link, ip_address: cidr.address, netmask: mask.toString() };
 }
 
@@ -243,8 +255,12 @@ function nicNetworks({ nic, addresses }: CheckedNic): NetworkWithoutId[] {
  */
 export function renderOpenStackNetworkData(nics: readonly GuestNicFacts[]): string {
   const checked = checkNics(nics);
-  const links = checked.map(({ nic }): OpenStackLink => ({ id: nic.name, type: 'phy', ethernet_mac_address: nic.mac, mtu: nic.mtu }));
-  const networks = checked.flatMap(nicNetworks).map((network, i): OpenStackNetwork => ({ id: `network${i}`, ...network }));
+  const links = checked.map(
+    ({ nic }): OpenStackLink => ({ id: nic.name, type: 'phy', ethernet_mac_address: nic.mac, mtu: nic.mtu }),
+  );
+  const networks = checked
+    .flatMap(nicNetworks)
+    .map((network, i): OpenStackNetwork => ({ id: `network${i}`, ...network }));
   const data: OpenStackNetworkData = { links, networks, services: [] };
   return `${JSON.stringify(data, null, 2)}\n`;
 }

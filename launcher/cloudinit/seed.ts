@@ -46,9 +46,15 @@ export interface SeedInput {
   nics: readonly GuestNicFacts[];
 }
 
-export interface SeedFile { path: string; content: Buffer }
+export interface SeedFile {
+  path: string;
+  content: Buffer;
+}
 
-export interface SeedPlan { label: 'cidata' | 'config-2'; files: SeedFile[] }
+export interface SeedPlan {
+  label: 'cidata' | 'config-2';
+  files: SeedFile[];
+}
 
 /** The longest instance id: a Kubernetes uid is 36 characters; this leaves room and keeps the guest's directory name short. */
 export const MAX_INSTANCE_ID_LENGTH = 128;
@@ -65,9 +71,13 @@ function fail(field: string, message: string): never {
 
 function checkInstanceId(id: unknown): string {
   if (typeof id !== 'string' || id.length === 0) fail('instanceId', `${showValue(id)} must be a non-empty string`);
-  if (id.length > MAX_INSTANCE_ID_LENGTH) fail('instanceId', `${showValue(id)} must be at most ${MAX_INSTANCE_ID_LENGTH} characters (is ${id.length})`);
+  if (id.length > MAX_INSTANCE_ID_LENGTH)
+    fail('instanceId', `${showValue(id)} must be at most ${MAX_INSTANCE_ID_LENGTH} characters (is ${id.length})`);
   if (!INSTANCE_ID.test(id)) {
-    fail('instanceId', `${showValue(id)} may hold only ASCII letters, digits and "._:-", starting with a letter or digit (the guest keeps cloud-init's state in a directory of this name)`);
+    fail(
+      'instanceId',
+      `${showValue(id)} may hold only ASCII letters, digits and "._:-", starting with a letter or digit (the guest keeps cloud-init's state in a directory of this name)`,
+    );
   }
   return id;
 }
@@ -78,8 +88,10 @@ function checkInstanceId(id: unknown): string {
  * 253 characters in all (RFC 1035 §2.3.4).
  */
 function checkHostname(hostname: unknown): string {
-  if (typeof hostname !== 'string' || hostname.length === 0) fail('hostname', `${showValue(hostname)} must be a non-empty string`);
-  if (hostname.length > DNS_NAME_MAX) fail('hostname', `${showValue(hostname)} must be at most ${DNS_NAME_MAX} characters (is ${hostname.length})`);
+  if (typeof hostname !== 'string' || hostname.length === 0)
+    fail('hostname', `${showValue(hostname)} must be a non-empty string`);
+  if (hostname.length > DNS_NAME_MAX)
+    fail('hostname', `${showValue(hostname)} must be at most ${DNS_NAME_MAX} characters (is ${hostname.length})`);
   for (const label of hostname.split('.')) {
     const problem = hostnameProblem(label);
     if (problem) fail('hostname', `${showValue(hostname)} must be a host name of dot-separated labels: ${problem}`);
@@ -102,7 +114,8 @@ interface CheckedSeed {
 }
 
 function checkSeedInput(input: SeedInput): CheckedSeed {
-  if (input.kind !== 'noCloud' && input.kind !== 'configDrive') fail('kind', `${showValue(input.kind)} must be "noCloud" or "configDrive"`);
+  if (input.kind !== 'noCloud' && input.kind !== 'configDrive')
+    fail('kind', `${showValue(input.kind)} must be "noCloud" or "configDrive"`);
   return {
     instanceId: checkInstanceId(input.instanceId),
     hostname: checkHostname(input.hostname),

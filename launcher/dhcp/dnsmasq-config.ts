@@ -41,8 +41,14 @@
 import ipaddr from 'ipaddr.js';
 import { linkNameProblem } from '../../lib/names.ts';
 import {
-  dhcpHostNameField, dhcpStringProblem, dnsmasqLineProblem, hostnameProblem, ntpServerProblem, quoteDhcpString,
-  searchDomainProblem, showValue as show,
+  dhcpHostNameField,
+  dhcpStringProblem,
+  dnsmasqLineProblem,
+  hostnameProblem,
+  ntpServerProblem,
+  quoteDhcpString,
+  searchDomainProblem,
+  showValue as show,
 } from '../../lib/dnsmasq-values.ts';
 
 export interface DhcpNic {
@@ -133,7 +139,8 @@ function ipv6(field: string, value: unknown): string {
 }
 
 function anyIp(field: string, value: unknown): { family: 4 | 6; text: string } {
-  if (typeof value === 'string' && ipaddr.IPv4.isValidFourPartDecimal(value)) return { family: 4, text: ipv4(field, value) };
+  if (typeof value === 'string' && ipaddr.IPv4.isValidFourPartDecimal(value))
+    return { family: 4, text: ipv4(field, value) };
   if (typeof value === 'string' && value.includes(':')) return { family: 6, text: ipv6(field, value) };
   return fail(field, `${show(value)} is not an IP address`);
 }
@@ -143,7 +150,8 @@ function hostAddress(field: string, text: string, family: 4 | 6): void {
   if (range === 'unspecified' || range === 'multicast' || range === 'broadcast' || range === 'loopback') {
     fail(field, `${show(text)} is a ${range} address, not a host's`);
   }
-  if (family === 6 && range === 'linkLocal') fail(field, `${show(text)} is link-local; DHCPv6 leases global or ULA addresses`);
+  if (family === 6 && range === 'linkLocal')
+    fail(field, `${show(text)} is link-local; DHCPv6 leases global or ULA addresses`);
 }
 
 function integer(field: string, value: unknown, min: number, max: number): number {
@@ -166,17 +174,24 @@ function linkName(field: string, value: unknown): string {
   if (typeof value !== 'string') fail(field, `${show(value)} is not a link name`);
   const problem = linkNameProblem(value);
   if (problem) fail(field, `${show(value)} is not a valid link name: ${problem}`);
-  if (!DNSMASQ_SAFE_LINK.test(value)) fail(field, `${show(value)} has characters dnsmasq treats specially (only letters, digits and . _ @ + - are allowed)`);
+  if (!DNSMASQ_SAFE_LINK.test(value))
+    fail(
+      field,
+      `${show(value)} has characters dnsmasq treats specially (only letters, digits and . _ @ + - are allowed)`,
+    );
   return value;
 }
 
 function absolutePath(field: string, value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/')) fail(field, `${show(value)} is not an absolute path`);
   if (/[\x00-\x1f\x7f]/u.test(value)) fail(field, `${show(value)} contains control characters`);
-  if (!SAFE_PATH.test(value)) fail(field, `${show(value)} contains characters other than letters, digits and ._+@%=:,~/-`);
+  if (!SAFE_PATH.test(value))
+    fail(field, `${show(value)} contains characters other than letters, digits and ._+@%=:,~/-`);
   const segments = value.slice(1).split('/');
-  if (segments.some((s) => s === '..' || s === '.')) fail(field, `${show(value)} must not contain "." or ".." segments`);
-  if (segments.some((s) => s === '')) fail(field, `${show(value)} must name a file (no empty segments or trailing "/")`);
+  if (segments.some((s) => s === '..' || s === '.'))
+    fail(field, `${show(value)} must not contain "." or ".." segments`);
+  if (segments.some((s) => s === ''))
+    fail(field, `${show(value)} must name a file (no empty segments or trailing "/")`);
   return value;
 }
 
@@ -244,8 +259,13 @@ function searchList(field: string, value: unknown, warnings: string[]): string[]
     }
     const size = name.length + 2;
     if (bytes + size > MAX_SEARCH_BYTES) {
-      const rest = value.slice(i).map((d) => show(d)).join(', ');
-      warnings.push(`${field}: the list passes ${MAX_SEARCH_BYTES} bytes; dropped ${value.length - i} domain(s) from index ${i}: ${rest}`);
+      const rest = value
+        .slice(i)
+        .map((d) => show(d))
+        .join(', ');
+      warnings.push(
+        `${field}: the list passes ${MAX_SEARCH_BYTES} bytes; dropped ${value.length - i} domain(s) from index ${i}: ${rest}`,
+      );
       break;
     }
     bytes += size;
@@ -270,7 +290,10 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
   hostAddress(`${f}.serverAddress`, server, 4);
   const hw = mac(`${f}.mac`, nic.mac);
   if (typeof nic.sharedNetwork !== 'boolean') fail(`${f}.sharedNetwork`, `${show(nic.sharedNetwork)} is not a boolean`);
-  const lease = nic.leaseSeconds === undefined ? 'infinite' : String(integer(`${f}.leaseSeconds`, nic.leaseSeconds, 120, 0xffffffff - 1));
+  const lease =
+    nic.leaseSeconds === undefined
+      ? 'infinite'
+      : String(integer(`${f}.leaseSeconds`, nic.leaseSeconds, 120, 0xffffffff - 1));
 
   let v4: { address: string; prefix: number } | undefined;
   if (nic.ipv4 !== undefined) {
@@ -279,7 +302,10 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
     const prefix = integer(`${f}.ipv4.prefix`, nic.ipv4?.prefix, 1, 32);
     v4 = { address, prefix };
     if (!nic.sharedNetwork && !inSubnet(server, address, prefix)) {
-      fail(`${f}.sharedNetwork`, `is false, but ${address}/${prefix} does not contain serverAddress ${server}; dnsmasq would find no range for the request`);
+      fail(
+        `${f}.sharedNetwork`,
+        `is false, but ${address}/${prefix} does not contain serverAddress ${server}; dnsmasq would find no range for the request`,
+      );
     }
   }
   let v6: { address: string; prefix: number } | undefined;
@@ -305,7 +331,8 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
   });
   const ntp = list<unknown>(`${f}.ntpServers`, nic.ntpServers).map((s, i) => {
     const field = `${f}.ntpServers[${i}]`;
-    if (typeof s === 'string' && s.includes(':')) fail(field, `${show(s)} is IPv6; option 42 carries IPv4 addresses only`);
+    if (typeof s === 'string' && s.includes(':'))
+      fail(field, `${show(s)} is IPv6; option 42 carries IPv4 addresses only`);
     const problem = typeof s === 'string' ? ntpServerProblem(s) : undefined;
     if (problem) fail(field, problem);
     return ipv4(field, s);
@@ -333,7 +360,9 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
   const def = defaults[0];
   if (def) {
     if (router !== undefined && def.gateway !== router) {
-      warnings.push(`${f}.classlessRoutes: the default route via ${def.gateway} differs from router ${router}; clients that use option 121 follow ${def.gateway}`);
+      warnings.push(
+        `${f}.classlessRoutes: the default route via ${def.gateway} differs from router ${router}; clients that use option 121 follow ${def.gateway}`,
+      );
     }
     classless.push(def);
   } else if (routes.length > 0 && router !== undefined) {
@@ -351,14 +380,16 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
   const tftp = nic.tftpServerName === undefined ? undefined : quoted(`${f}.tftpServerName`, nic.tftpServerName);
   const boot = nic.bootFileName === undefined ? undefined : quoted(`${f}.bootFileName`, nic.bootFileName);
   const seen = new Set<number>();
-  const priv = list<{ code: unknown; value: unknown }>(`${f}.privateOptions`, nic.privateOptions).map((o, i) => {
-    const field = `${f}.privateOptions[${i}]`;
-    if (typeof o !== 'object' || o === null) fail(field, `${show(o)} is not an option`);
-    const code = integer(`${field}.code`, o.code, 224, 254);
-    if (seen.has(code)) fail(`${field}.code`, `${code} is given twice`);
-    seen.add(code);
-    return { code, value: quoted(`${field}.value`, o.value) };
-  }).sort((a, b) => a.code - b.code);
+  const priv = list<{ code: unknown; value: unknown }>(`${f}.privateOptions`, nic.privateOptions)
+    .map((o, i) => {
+      const field = `${f}.privateOptions[${i}]`;
+      if (typeof o !== 'object' || o === null) fail(field, `${show(o)} is not an option`);
+      const code = integer(`${field}.code`, o.code, 224, 254);
+      if (seen.has(code)) fail(`${field}.code`, `${code} is given twice`);
+      seen.add(code);
+      return { code, value: quoted(`${field}.value`, o.value) };
+    })
+    .sort((a, b) => a.code - b.code);
   if ((ntp.length || tftp || boot || priv.length || mtu !== undefined) && !v4) {
     warnings.push(`${f}: IPv4-only options (MTU, NTP, TFTP, boot file, private options) are ignored without ipv4`);
   }
@@ -369,13 +400,16 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
     const field = `${f}.routerAdvertisement.routerLifetime`;
     lifetime = integer(field, nic.routerAdvertisement?.routerLifetime, 0, 9000);
     // RFC 4861 6.2.1: 0, or at least MaxRtrAdvInterval.
-    if (lifetime !== 0 && lifetime < RA_INTERVAL) fail(field, `${lifetime} must be 0 or ${RA_INTERVAL}–9000 (RFC 4861: at least the advertisement interval)`);
+    if (lifetime !== 0 && lifetime < RA_INTERVAL)
+      fail(field, `${lifetime} must be 0 or ${RA_INTERVAL}–9000 (RFC 4861: at least the advertisement interval)`);
     if (!v6) fail(`${f}.routerAdvertisement`, 'needs ipv6 (dnsmasq advertises the prefix of the DHCPv6 range)');
     ra = true;
   }
 
   const out: string[] = [];
-  const families = [v4 ? `${v4.address}/${v4.prefix}` : '', v6 ? `${v6.address}/${v6.prefix}` : ''].filter(Boolean).join(' and ');
+  const families = [v4 ? `${v4.address}/${v4.prefix}` : '', v6 ? `${v6.address}/${v6.prefix}` : '']
+    .filter(Boolean)
+    .join(' and ');
   out.push(`# ${tag}: ${bridge}, ${hw} gets ${families}${nic.sharedNetwork ? ' (shared network)' : ''}`);
   out.push(`interface=${bridge}`);
   out.push(`listen-address=${server}`);
@@ -386,7 +420,9 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
   // there yet.
   if (nic.sharedNetwork && v4) out.push(`shared-network=${server},${v4.address}`);
   if (nic.sharedNetwork && v6) {
-    warnings.push(`${f}.ipv6: dnsmasq 2.90 applies shared-network to DHCPv6 only for relayed requests; it serves ${v6.address} only if ${bridge} holds an address in ${v6.address}/${v6.prefix} with a prefix length of at most ${v6.prefix}`);
+    warnings.push(
+      `${f}.ipv6: dnsmasq 2.90 applies shared-network to DHCPv6 only for relayed requests; it serves ${v6.address} only if ${bridge} holds an address in ${v6.address}/${v6.prefix} with a prefix length of at most ${v6.prefix}`,
+    );
   }
   const hostFields = [hw, `set:${tag}`];
   if (v4) hostFields.push(v4.address);
@@ -400,7 +436,8 @@ function renderNic(nic: DhcpNic, index: number, warnings: string[]): NicLines {
     // Without a router option dnsmasq would offer its own address.
     if (router !== undefined) opt(`option:router,${router}`);
     else out.push(`dhcp-option=tag:${tag},option:router`);
-    if (classless.length > 0) opt(`option:classless-static-route,${classless.map((r) => `${r.dst},${r.gateway}`).join(',')}`);
+    if (classless.length > 0)
+      opt(`option:classless-static-route,${classless.map((r) => `${r.dst},${r.gateway}`).join(',')}`);
     if (dns4.length > 0) opt(`option:dns-server,${dns4.join(',')}`);
     if (search.length > 0) opt(`option:domain-search,${search.join(',')}`);
     if (domain !== undefined) opt(`option:domain-name,${domain}`);
@@ -430,7 +467,10 @@ export function renderDnsmasqConfig(spec: DnsmasqSpec): RenderedDnsmasq {
   if (nics.length === 0) fail('nics', 'must list at least one NIC (with none, dnsmasq would serve every interface)');
   const leaseFile = absolutePath('leaseFile', spec.leaseFile);
   const pidFile = absolutePath('pidFile', spec.pidFile);
-  const log = spec.logFacility === undefined || spec.logFacility === '-' ? spec.logFacility : absolutePath('logFacility', spec.logFacility);
+  const log =
+    spec.logFacility === undefined || spec.logFacility === '-'
+      ? spec.logFacility
+      : absolutePath('logFacility', spec.logFacility);
 
   const rendered = nics.map((nic, i) => renderNic(nic, i, warnings));
   const bridges = new Map<string, number>();
@@ -450,14 +490,16 @@ export function renderDnsmasqConfig(spec: DnsmasqSpec): RenderedDnsmasq {
   if (anyRa) {
     rendered.forEach((r, i) => {
       if (r.hasIpv6 && !r.ra) {
-        warnings.push(`nics[${i}]: enable-ra is global in dnsmasq; this NIC gets advertisements with router lifetime 0`);
+        warnings.push(
+          `nics[${i}]: enable-ra is global in dnsmasq; this NIC gets advertisements with router lifetime 0`,
+        );
         r.lines.push(`ra-param=${r.bridge},0,0`);
       }
     });
   }
 
   const lines = [
-    '# dnsmasq configuration for the VM\'s NICs: DHCP only, no DNS.',
+    "# dnsmasq configuration for the VM's NICs: DHCP only, no DNS.",
     '# Generated by virtnet (launcher/dhcp/dnsmasq-config.ts); do not edit.',
     'port=0',
     'no-ping',

@@ -37,25 +37,34 @@ const MAX_IAID = 2 ** 32 - 1;
 type Lease = { family: 4; mac: string; ip: string } | { family: 6; ip: string };
 type Classified = Lease | { duid: true } | { field: string; rule: string };
 
-
 function decimal(text: string, max: number): boolean {
   return /^\d{1,13}$/u.test(text) && Number(text) <= max;
 }
 
 function classify(f: string[], inV6: boolean): Classified {
   if (f[0] === 'duid') {
-    if (f.length !== 2 || !HEX_BYTES.test(f[1] ?? '')) return { field: 'duid', rule: `must be "duid" and the server's DUID in hex bytes (is ${shown(f.slice(1).join(' '))})` };
+    if (f.length !== 2 || !HEX_BYTES.test(f[1] ?? ''))
+      return {
+        field: 'duid',
+        rule: `must be "duid" and the server's DUID in hex bytes (is ${shown(f.slice(1).join(' '))})`,
+      };
     return { duid: true };
   }
-  if (f.length !== 5) return { field: 'line', rule: `must have 5 fields: expiry, ${inV6 ? 'iaid' : 'mac'}, ip, hostname, client id (has ${f.length})` };
+  if (f.length !== 5)
+    return {
+      field: 'line',
+      rule: `must have 5 fields: expiry, ${inV6 ? 'iaid' : 'mac'}, ip, hostname, client id (has ${f.length})`,
+    };
   const [expiry, id, ip, hostname, client] = f as [string, string, string, string, string];
   if (!decimal(expiry, MAX_TIME)) return { field: 'expiry', rule: `${shown(expiry)} is not a time in seconds` };
   if (inV6 && !decimal(id, MAX_IAID)) return { field: 'iaid', rule: `${shown(id)} is not a 32-bit IAID` };
   if (!inV6 && !MAC.test(id)) return { field: 'mac', rule: `${shown(id)} is not a MAC address (aa:bb:cc:dd:ee:ff)` };
   const family = ip.includes('%') ? undefined : familyOf(ip);
   if (family !== (inV6 ? 6 : 4)) return { field: 'ip', rule: `${shown(ip)} is not an IPv${inV6 ? 6 : 4} address` };
-  if (hostname !== '*' && !(hostname.length <= 253 && HOSTNAME.test(hostname))) return { field: 'hostname', rule: `${shown(hostname)} is not a host name or "*"` };
-  if (client !== '*' && !HEX_BYTES.test(client)) return { field: 'client id', rule: `${shown(client)} is not hex bytes or "*"` };
+  if (hostname !== '*' && !(hostname.length <= 253 && HOSTNAME.test(hostname)))
+    return { field: 'hostname', rule: `${shown(hostname)} is not a host name or "*"` };
+  if (client !== '*' && !HEX_BYTES.test(client))
+    return { field: 'client id', rule: `${shown(client)} is not hex bytes or "*"` };
   return inV6 ? { family: 6, ip: ip.toLowerCase() } : { family: 4, mac: id.toLowerCase(), ip };
 }
 
@@ -75,7 +84,8 @@ export function parseLeases(text: string): Leases {
   const leases: Leases = { v4: new Map(), v6: new Set() };
   walk(text, (c) => {
     if (!('family' in c)) return;
-    if (c.family === 4) leases.v4.set(c.mac, c.ip); // a renewal rewrites the line: the last one wins
+    if (c.family === 4)
+      leases.v4.set(c.mac, c.ip); // a renewal rewrites the line: the last one wins
     else leases.v6.add(c.ip);
   });
   return leases;

@@ -29,7 +29,10 @@ export class DnsmasqSupervisor {
   private stopping = false;
   restarts = 0;
 
-  constructor(private readonly files: DnsmasqFiles, private readonly onEvent: (msg: string) => void = () => {}) {}
+  constructor(
+    private readonly files: DnsmasqFiles,
+    private readonly onEvent: (msg: string) => void = () => {},
+  ) {}
 
   /** Write the config; returns the renderer's warnings (dropped search domains). */
   configure(nics: DhcpNic[]): string[] {
@@ -49,7 +52,10 @@ export class DnsmasqSupervisor {
 
   private spawn(): void {
     // --log-facility=- sends dnsmasq's log (with log-dhcp, every exchange) to stderr, into our log file.
-    const daemon = startDaemon(['dnsmasq', '--keep-in-foreground', '--log-facility=-', `--conf-file=${this.files.conf}`], this.files.log);
+    const daemon = startDaemon(
+      ['dnsmasq', '--keep-in-foreground', '--log-facility=-', `--conf-file=${this.files.conf}`],
+      this.files.log,
+    );
     this.daemon = daemon;
     void daemon.exited.then((code) => {
       if (this.stopping || this.daemon !== daemon) return;

@@ -19,8 +19,26 @@ export async function chooseAccel(probeKernel: string | undefined, timeoutMs = 8
   if (!probeKernel) return { accel: 'tcg', reason: 'KVM could not be verified without a kernel to probe' };
   // The kernel panics at once without a root filesystem; panic=-1 reboots and -no-reboot exits.
   const r = await exec(
-    ['qemu-system-x86_64', '-accel', 'kvm', '-M', 'q35', '-m', '128', '-display', 'none', '-serial', 'none', '-monitor', 'none',
-      '-no-reboot', '-kernel', probeKernel, '-append', 'panic=-1'],
+    [
+      'qemu-system-x86_64',
+      '-accel',
+      'kvm',
+      '-M',
+      'q35',
+      '-m',
+      '128',
+      '-display',
+      'none',
+      '-serial',
+      'none',
+      '-monitor',
+      'none',
+      '-no-reboot',
+      '-kernel',
+      probeKernel,
+      '-append',
+      'panic=-1',
+    ],
     { timeoutMs, allowFailure: true },
   ).catch(() => undefined);
   if (r && r.exitCode === 0) return { accel: 'kvm', reason: 'a KVM boot probe finished' };

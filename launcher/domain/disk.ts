@@ -26,10 +26,14 @@ export function overlayFile(stateDir: string, index: number): string {
 export async function prepareDiskOverlay(path: string, format: 'qcow2' | 'raw', overlay: string): Promise<string> {
   const info = await qemuImgInfo(path);
   if (info.format !== format) {
-    throw new VirtnetError(ErrorCode.invalidConfig, `disk: "${path}" is a ${info.format || 'unknown'} image, not ${format} as the spec says; a disk is opened only as what it is`);
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `disk: "${path}" is a ${info.format || 'unknown'} image, not ${format} as the spec says; a disk is opened only as what it is`,
+    );
   }
   const external = externalReference(info);
-  if (external) throw new VirtnetError(ErrorCode.invalidConfig, `disk: "${path}" ${external}; a disk image must be self-contained`);
+  if (external)
+    throw new VirtnetError(ErrorCode.invalidConfig, `disk: "${path}" ${external}; a disk image must be self-contained`);
   await exec(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', format, '-b', path, '--', overlay]);
   return overlay;
 }

@@ -38,7 +38,9 @@ export const PRIVATE_MOUNTNS_ENV = 'VIRTNET_LAUNCHER_MOUNTNS';
 /** Mounting is only safe in a mount namespace of our own, which main.ts makes. */
 export function assertPrivateMountNamespace(): void {
   if (process.env[PRIVATE_MOUNTNS_ENV] !== readlinkSync('/proc/self/ns/mnt')) {
-    throw new Error('launcher: refusing to mount outside a private mount namespace; start it through virtnet-launcher run');
+    throw new Error(
+      'launcher: refusing to mount outside a private mount namespace; start it through virtnet-launcher run',
+    );
   }
 }
 
@@ -73,7 +75,10 @@ export async function startLibvirtd(opts: LibvirtdOptions): Promise<Libvirtd> {
   const sock = join(base, 'sock');
   // sockaddr_un holds 108 bytes with the NUL (unix(7)); libvirtd would only exit with 6.
   const socketPath = join(sock, 'libvirt-sock');
-  if (Buffer.byteLength(socketPath) > 107) throw new Error(`libvirtd: the socket path ${socketPath} is ${Buffer.byteLength(socketPath)} bytes; unix sockets allow 107: use a shorter --state-dir`);
+  if (Buffer.byteLength(socketPath) > 107)
+    throw new Error(
+      `libvirtd: the socket path ${socketPath} is ${Buffer.byteLength(socketPath)} bytes; unix sockets allow 107: use a shorter --state-dir`,
+    );
   mkdirSync(etc, { recursive: true });
   mkdirSync(sock, { recursive: true });
   writeFileSync(join(etc, 'qemu.conf'), QEMU_CONF);

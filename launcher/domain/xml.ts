@@ -44,7 +44,13 @@ export interface DomainSpec {
 export function pciAddressAttrs(text: string): Record<string, string> {
   const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/iu.exec(text);
   if (!m) throw new TypeError(`pciAddress: "${text}" is not DDDD:BB:SS.F`);
-  return { '@_type': 'pci', '@_domain': `0x${m[1]}`, '@_bus': `0x${m[2]}`, '@_slot': `0x${m[3]}`, '@_function': `0x${m[4]}` };
+  return {
+    '@_type': 'pci',
+    '@_domain': `0x${m[1]}`,
+    '@_bus': `0x${m[2]}`,
+    '@_slot': `0x${m[3]}`,
+    '@_function': `0x${m[4]}`,
+  };
 }
 
 function interfaceXml(nic: NicPlan): Record<string, unknown> {
@@ -64,7 +70,12 @@ function osXml(spec: DomainSpec): Record<string, unknown> {
   const os: Record<string, unknown> = { type: { '@_arch': 'x86_64', '@_machine': 'q35', '#text': 'hvm' } };
   if (spec.efi) {
     // formatdomain.html#bios-bootloader: pflash code read-only, the VM's own NVRAM from the template.
-    os.loader = { '@_readonly': 'yes', '@_secure': spec.efi.secureBoot ? 'yes' : 'no', '@_type': 'pflash', '#text': spec.efi.code };
+    os.loader = {
+      '@_readonly': 'yes',
+      '@_secure': spec.efi.secureBoot ? 'yes' : 'no',
+      '@_type': 'pflash',
+      '#text': spec.efi.code,
+    };
     os.nvram = { '@_template': spec.efi.varsTemplate, '#text': spec.efi.nvram };
   }
   if (spec.kernel) {
@@ -100,7 +111,8 @@ function diskXml(spec: DomainSpec): Record<string, unknown>[] {
   let virtio = 0;
   let scsiLike = 0;
   return spec.disks.map((d, i) => ({
-    '@_type': 'file', '@_device': d.device,
+    '@_type': 'file',
+    '@_device': d.device,
     driver: { '@_name': 'qemu', '@_type': d.format },
     source: { '@_file': d.file },
     target: { '@_dev': d.bus === 'virtio' ? targetName('vd', virtio++) : targetName('sd', scsiLike++), '@_bus': d.bus },
@@ -142,6 +154,11 @@ export function renderDomainXml(spec: DomainSpec): string {
       },
     },
   };
-  const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, suppressEmptyNode: true });
+  const builder = new XMLBuilder({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    format: true,
+    suppressEmptyNode: true,
+  });
   return builder.build(doc) as string;
 }

@@ -34,7 +34,8 @@ export interface BridgeNicPlan {
 
 /** The bridge's server address: KubeVirt's 169.254.75.1<index>/32. */
 export function bridgeServerAddress(index: number): string {
-  if (!Number.isInteger(index) || index < 0 || index > 99) throw new RangeError(`interface index ${index}: the 169.254.75.1<index> scheme allows at most 100 NICs`);
+  if (!Number.isInteger(index) || index < 0 || index > 99)
+    throw new RangeError(`interface index ${index}: the 169.254.75.1<index> scheme allows at most 100 NICs`);
   return `169.254.75.1${index}`;
 }
 
@@ -84,9 +85,15 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
     { op: 'link-set', name: pod.name, mac: pod.mac, mtu: pod.mtu, up: true },
     ...pod.ipv4.map((a): LinkOp => ({ op: 'addr-add', dev: pod.name, cidr: `${a.address}/${a.prefix}` })),
     ...pod.ipv6.map((a): LinkOp => ({ op: 'addr-add', dev: pod.name, cidr: `${a.address}/${a.prefix}`, nodad: true })),
-    ...[...pod.routes4, ...pod.routes6].map((r): LinkOp => ({
-      op: 'route-add', dst: r.dst, dev: pod.name, ...(r.gateway && { via: r.gateway, onlink: true }), ...(r.metric !== undefined && { metric: r.metric }),
-    })),
+    ...[...pod.routes4, ...pod.routes6].map(
+      (r): LinkOp => ({
+        op: 'route-add',
+        dst: r.dst,
+        dev: pod.name,
+        ...(r.gateway && { via: r.gateway, onlink: true }),
+        ...(r.metric !== undefined && { metric: r.metric }),
+      }),
+    ),
   ];
   const sysctls: Record<string, string> = {};
   const ops6: LinkOp[] = [];
@@ -109,7 +116,9 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
   const gw6 = pod.routes6.find((r) => r.dst === '::/0')?.gateway;
   const v6 = pod.ipv6.find((a) => a.prefix <= 126);
   if (pod.ipv6.length && !v6) {
-    warnings.push(`interface ${iface.name}: the pod's IPv6 address ${pod.ipv6[0]!.address}/${pod.ipv6[0]!.prefix} has no subnet to serve DHCPv6 on; the guest gets IPv4 only`);
+    warnings.push(
+      `interface ${iface.name}: the pod's IPv6 address ${pod.ipv6[0]!.address}/${pod.ipv6[0]!.prefix} has no subnet to serve DHCPv6 on; the guest gets IPv4 only`,
+    );
   }
   if (v6) {
     // dnsmasq 2.90 serves DHCPv6 (and sends RAs) only on a link that holds an
@@ -117,7 +126,13 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
     // DHCPv6 clients. The bridge takes the prefix's Subnet-Router anycast
     // address (RFC 4291 2.6.1: interface id all zeroes), which no host owns, and
     // with noprefixroute, so the main table stays as CNI left it.
-    ops.push({ op: 'addr-add', dev: names.bridge, cidr: `${subnetRouterAnycast(v6)}/${v6.prefix}`, nodad: true, noprefixroute: true });
+    ops.push({
+      op: 'addr-add',
+      dev: names.bridge,
+      cidr: `${subnetRouterAnycast(v6)}/${v6.prefix}`,
+      nodad: true,
+      noprefixroute: true,
+    });
   }
   if (v6 && gw6) {
     // The guest's IPv6 default route is the bridge (dnsmasq's RA); the pod netns
@@ -138,14 +153,31 @@ export function planBridgeNic(spec: LauncherSpec, network: PodNetwork, input: Br
   let dhcp: DhcpNic | undefined;
   if (ipv4 || ipv6) {
     dhcp = {
-      bridge: names.bridge, serverAddress: server, mac, sharedNetwork: true, mtu,
-      ...(ipv4 && { ipv4 }), ...(ipv6 && { ipv6, routerAdvertisement: { routerLifetime: gw6 ? 1800 : 0 } }),
+      bridge: names.bridge,
+      serverAddress: server,
+      mac,
+      sharedNetwork: true,
+      mtu,
+      ...(ipv4 && { ipv4 }),
+      ...(ipv6 && { ipv6, routerAdvertisement: { routerLifetime: gw6 ? 1800 : 0 } }),
       ...dhcpOptionsFor(spec, network, pod, iface, server, warnings),
     };
   }
   // The guest holds the pod's IPs itself; those dnsmasq does not lease are its static addresses.
   const served = new Set([ipv4?.address, ipv6?.address]);
-  const unserved = [...pod.ipv4, ...pod.ipv6].filter((a) => !served.has(a.address)).map((a) => `${a.address}/${a.prefix}`);
-  const nic = nicPlan(iface, index, 'bridge', names, mac, mtu, dhcp, [...pod.ipv4, ...pod.ipv6].map((a) => a.address), unserved);
+  const unserved = [...pod.ipv4, ...pod.ipv6]
+    .filter((a) => !served.has(a.address))
+    .map((a) => `${a.address}/${a.prefix}`);
+  const nic = nicPlan(
+    iface,
+    index,
+    'bridge',
+    names,
+    mac,
+    mtu,
+    dhcp,
+    [...pod.ipv4, ...pod.ipv6].map((a) => a.address),
+    unserved,
+  );
   return { nic, ops, ops6, sysctls, warnings };
 }

@@ -8,7 +8,10 @@ import { dhcpHostname } from '../../lib/dnsmasq-values.ts';
 import type { PodInterface, PodNetwork } from '../discover.ts';
 import type { InterfaceSpec, LauncherSpec } from '../spec.ts';
 
-type Options = Omit<DhcpNic, 'bridge' | 'serverAddress' | 'mac' | 'sharedNetwork' | 'ipv4' | 'ipv6' | 'routerAdvertisement' | 'mtu'>;
+type Options = Omit<
+  DhcpNic,
+  'bridge' | 'serverAddress' | 'mac' | 'sharedNetwork' | 'ipv4' | 'ipv6' | 'routerAdvertisement' | 'mtu'
+>;
 
 /** Search list: `<subdomain>.<longest .svc. domain>` first when a subdomain is set (KubeVirt). */
 function searchList(spec: LauncherSpec, network: PodNetwork): string[] {
@@ -26,12 +29,22 @@ function searchList(spec: LauncherSpec, network: PodNetwork): string[] {
  *   4.4.5), and without that route the renewal would go to the default
  *   gateway and be lost until the rebinding broadcast.
  */
-export function dhcpOptionsFor(spec: LauncherSpec, network: PodNetwork, pod: PodInterface, iface: InterfaceSpec, server: string, warnings: string[]): Options {
+export function dhcpOptionsFor(
+  spec: LauncherSpec,
+  network: PodNetwork,
+  pod: PodInterface,
+  iface: InterfaceSpec,
+  server: string,
+  warnings: string[],
+): Options {
   const router = pod.routes4.find((r) => r.dst === '0.0.0.0/0')?.gateway;
   // Option 121 for the server and the pod's other routes; clients that take 121
   // ignore option 3, so the renderer puts the default route last in it (RFC 3442).
   const others = pod.routes4.filter((r) => r.dst !== '0.0.0.0/0' && r.gateway);
-  const classlessRoutes = [{ dst: `${server}/32`, gateway: '0.0.0.0' }, ...others.map((r) => ({ dst: r.dst, gateway: r.gateway! }))];
+  const classlessRoutes = [
+    { dst: `${server}/32`, gateway: '0.0.0.0' },
+    ...others.map((r) => ({ dst: r.dst, gateway: r.gateway! })),
+  ];
   const search = searchList(spec, network);
   const domainName = [...search].sort((a, b) => b.length - a.length)[0];
   const o = iface.dhcpOptions;
@@ -46,6 +59,8 @@ export function dhcpOptionsFor(spec: LauncherSpec, network: PodNetwork, pod: Pod
     ...(o?.ntpServers?.length && { ntpServers: o.ntpServers }),
     ...(o?.tftpServerName && { tftpServerName: o.tftpServerName }),
     ...(o?.bootFileName && { bootFileName: o.bootFileName }),
-    ...(o?.privateOptions?.length && { privateOptions: o.privateOptions.map((p) => ({ code: p.option, value: p.value })) }),
+    ...(o?.privateOptions?.length && {
+      privateOptions: o.privateOptions.map((p) => ({ code: p.option, value: p.value })),
+    }),
   };
 }

@@ -55,10 +55,19 @@ function overlaps(a: ParsedCidr, b: ParsedCidr): boolean {
  * 4 addresses, and clear of the pod's subnets and the service CIDRs. Errors
  * name the field and the rule.
  */
-export function vmSubnet(field: string, text: string, family: 4 | 6, avoid: Array<{ what: string; cidr: string }>): VmSubnet {
+export function vmSubnet(
+  field: string,
+  text: string,
+  family: 4 | 6,
+  avoid: Array<{ what: string; cidr: string }>,
+): VmSubnet {
   const cidr = parseCidr(text);
   if (!cidr || cidr.family !== family) throw new PlanFieldError(field, `"${text}" is not an IPv${family} CIDR`);
-  if ((family === 4 ? 32 : 128) - cidr.prefix < 2) throw new PlanFieldError(field, `"${text}" has fewer than 4 addresses (gateway and guest need network+1 and network+2)`);
+  if ((family === 4 ? 32 : 128) - cidr.prefix < 2)
+    throw new PlanFieldError(
+      field,
+      `"${text}" has fewer than 4 addresses (gateway and guest need network+1 and network+2)`,
+    );
   for (const a of avoid) {
     const other = parseCidr(a.cidr);
     if (other && overlaps(cidr, other)) throw new PlanFieldError(field, `"${text}" overlaps ${a.what} ${a.cidr}`);
@@ -67,7 +76,10 @@ export function vmSubnet(field: string, text: string, family: 4 | 6, avoid: Arra
 }
 
 export class PlanFieldError extends Error {
-  constructor(readonly field: string, readonly rule: string) {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
     super(`${field}: ${rule}`);
   }
 }
@@ -89,26 +101,45 @@ export interface MasqueradeNicPlan {
 }
 
 function forwards(iface: InterfaceSpec): Forward[] | 'all' {
-  const ports = (iface.ports ?? []).map((p): Forward => ({ protocol: p.protocol ?? 'TCP', start: p.port, end: p.port }));
-  const ranges = (iface.portRanges ?? []).map((r): Forward => ({ protocol: r.protocol ?? 'TCP', start: r.start, end: r.end }));
+  const ports = (iface.ports ?? []).map(
+    (p): Forward => ({ protocol: p.protocol ?? 'TCP', start: p.port, end: p.port }),
+  );
+  const ranges = (iface.portRanges ?? []).map(
+    (r): Forward => ({ protocol: r.protocol ?? 'TCP', start: r.start, end: r.end }),
+  );
   const all = [...ports, ...ranges];
   return all.length ? all : 'all';
 }
 
-export function planMasqueradeNic(spec: LauncherSpec, podNet: PodNetwork, input: MasqueradeNicInput): MasqueradeNicPlan {
+export function planMasqueradeNic(
+  spec: LauncherSpec,
+  podNet: PodNetwork,
+  input: MasqueradeNicInput,
+): MasqueradeNicPlan {
   const { index, iface, network, pod, names } = input;
   const f = `networks[${spec.networks.indexOf(network)}].pod`;
   if (!network.pod) throw new PlanFieldError(`interfaces[${index}].masquerade`, 'is allowed only on the pod network');
   if (iface.macAddress?.toLowerCase() === MASQUERADE_BRIDGE_MAC) {
-    throw new PlanFieldError(`interfaces[${index}].macAddress`, `${MASQUERADE_BRIDGE_MAC} is the masquerade bridge's own MAC`);
+    throw new PlanFieldError(
+      `interfaces[${index}].macAddress`,
+      `${MASQUERADE_BRIDGE_MAC} is the masquerade bridge's own MAC`,
+    );
   }
-  if (!pod.ipv4[0]) throw new PlanFieldError(`interfaces[${index}].masquerade`, `needs an IPv4 address on pod interface ${pod.name}`);
+  if (!pod.ipv4[0])
+    throw new PlanFieldError(`interfaces[${index}].masquerade`, `needs an IPv4 address on pod interface ${pod.name}`);
   const avoid = [
-    ...[...pod.ipv4, ...pod.ipv6].map((a) => ({ what: 'the pod subnet', cidr: `${parseCidr(`${a.address}/${a.prefix}`)!.network}/${a.prefix}` })),
+    ...[...pod.ipv4, ...pod.ipv6].map((a) => ({
+      what: 'the pod subnet',
+      cidr: `${parseCidr(`${a.address}/${a.prefix}`)!.network}/${a.prefix}`,
+    })),
     ...(spec.serviceCIDRs ?? []).map((c) => ({ what: 'the service CIDR', cidr: c })),
   ];
-  const v4 = pod.ipv4[0] ? vmSubnet(`${f}.vmNetworkCIDR`, network.pod.vmNetworkCIDR ?? DEFAULT_VM_CIDR, 4, avoid) : undefined;
-  const v6 = pod.ipv6[0] ? vmSubnet(`${f}.vmIPv6NetworkCIDR`, network.pod.vmIPv6NetworkCIDR ?? DEFAULT_VM_CIDR6, 6, avoid) : undefined;
+  const v4 = pod.ipv4[0]
+    ? vmSubnet(`${f}.vmNetworkCIDR`, network.pod.vmNetworkCIDR ?? DEFAULT_VM_CIDR, 4, avoid)
+    : undefined;
+  const v6 = pod.ipv6[0]
+    ? vmSubnet(`${f}.vmIPv6NetworkCIDR`, network.pod.vmIPv6NetworkCIDR ?? DEFAULT_VM_CIDR6, 6, avoid)
+    : undefined;
   const warnings: string[] = [];
   const mtu = nicMtu(pod.mtu, iface.mtu, warnings, iface.name);
   const ops: LinkOp[] = [
@@ -117,7 +148,9 @@ export function planMasqueradeNic(spec: LauncherSpec, podNet: PodNetwork, input:
     { op: 'link-set', name: names.tap, mtu, master: names.bridge, up: true },
     { op: 'link-set', name: names.bridge, up: true },
     ...(v4 ? [{ op: 'addr-add', dev: names.bridge, cidr: `${v4.gateway}/${v4.cidr.prefix}` } as LinkOp] : []),
-    ...(v6 ? [{ op: 'addr-add', dev: names.bridge, cidr: `${v6.gateway}/${v6.cidr.prefix}`, nodad: true } as LinkOp] : []),
+    ...(v6
+      ? [{ op: 'addr-add', dev: names.bridge, cidr: `${v6.gateway}/${v6.cidr.prefix}`, nodad: true } as LinkOp]
+      : []),
   ];
   // ip-sysctl.txt: forwarding for the NAT, and route_localnet so that traffic
   // from the pod's loopback, DNATed to the guest, may leave on the bridge.
@@ -126,17 +159,43 @@ export function planMasqueradeNic(spec: LauncherSpec, podNet: PodNetwork, input:
     ...(v6 && { 'net.ipv6.conf.all.forwarding': '1' }),
   };
   const nft = masqueradeRuleset({
-    podIf: pod.name, bridge: names.bridge, forwards: forwards(iface),
+    podIf: pod.name,
+    bridge: names.bridge,
+    forwards: forwards(iface),
     ...(v4 && pod.ipv4[0] && { v4: { podIp: pod.ipv4[0].address, guest: v4.guest, gateway: v4.gateway } }),
     ...(v6 && pod.ipv6[0] && { v6: { podIp: pod.ipv6[0].address, guest: v6.guest, gateway: v6.gateway } }),
   });
   const mac = (iface.macAddress ?? pod.mac).toLowerCase();
-  const { classlessRoutes: _pod121, router: _podRouter, ...options } = dhcpOptionsFor(spec, podNet, pod, iface, v4?.gateway ?? '', warnings);
-  const dhcp: DhcpNic | undefined = v4 || v6 ? {
-    bridge: names.bridge, serverAddress: v4?.gateway ?? '', mac, sharedNetwork: false, mtu, ...options,
-    ...(v4 && { ipv4: { address: v4.guest, prefix: v4.cidr.prefix }, router: v4.gateway }),
-    ...(v6 && { ipv6: { address: v6.guest, prefix: v6.cidr.prefix }, routerAdvertisement: { routerLifetime: 1800 } }),
-  } : undefined;
-  const nic = nicPlan(iface, index, 'masquerade', names, mac, mtu, dhcp, [...pod.ipv4, ...pod.ipv6].map((a) => a.address));
+  const {
+    classlessRoutes: _pod121,
+    router: _podRouter,
+    ...options
+  } = dhcpOptionsFor(spec, podNet, pod, iface, v4?.gateway ?? '', warnings);
+  const dhcp: DhcpNic | undefined =
+    v4 || v6
+      ? {
+          bridge: names.bridge,
+          serverAddress: v4?.gateway ?? '',
+          mac,
+          sharedNetwork: false,
+          mtu,
+          ...options,
+          ...(v4 && { ipv4: { address: v4.guest, prefix: v4.cidr.prefix }, router: v4.gateway }),
+          ...(v6 && {
+            ipv6: { address: v6.guest, prefix: v6.cidr.prefix },
+            routerAdvertisement: { routerLifetime: 1800 },
+          }),
+        }
+      : undefined;
+  const nic = nicPlan(
+    iface,
+    index,
+    'masquerade',
+    names,
+    mac,
+    mtu,
+    dhcp,
+    [...pod.ipv4, ...pod.ipv6].map((a) => a.address),
+  );
   return { nic, ops, sysctls, nft, warnings };
 }

@@ -20,7 +20,10 @@ export function planPod(spec: LauncherSpec, network: PodNetwork, facts: HostFact
     if (iface.state === 'absent') return;
     const names = linkNamesFor(net);
     const pod = network.interfaces.find((i) => i.name === names.podIf);
-    if (!pod) throw new PlanError(`interfaces[${index}] ${iface.name}: pod interface ${names.podIf} not found (have ${network.interfaces.map((i) => i.name).join(', ') || 'none'})`);
+    if (!pod)
+      throw new PlanError(
+        `interfaces[${index}] ${iface.name}: pod interface ${names.podIf} not found (have ${network.interfaces.map((i) => i.name).join(', ') || 'none'})`,
+      );
     if (iface.masquerade) {
       const m = planMasqueradeNic(spec, network, { index, iface, network: net, pod, names });
       plan.ops.push(...m.ops);
@@ -30,7 +33,8 @@ export function planPod(spec: LauncherSpec, network: PodNetwork, facts: HostFact
       plan.warnings.push(...m.warnings);
       return;
     }
-    if (!iface.bridge) throw new PlanError(`interfaces[${index}] ${iface.name}: needs a binding (bridge or masquerade)`);
+    if (!iface.bridge)
+      throw new PlanError(`interfaces[${index}] ${iface.name}: needs a binding (bridge or masquerade)`);
     const freshMac = facts.freshMacs[index];
     if (!freshMac) throw new PlanError(`interfaces[${index}]: no fresh MAC supplied`);
     const nic = planBridgeNic(spec, network, { index, iface, pod, names, freshMac, dummyLinks: facts.dummyLinks });

@@ -15,7 +15,11 @@ export interface RestorePlan {
   ops6: LinkOp[];
 }
 
-export function planRestore(original: PodNetwork, nics: readonly Pick<NicPlan, 'names' | 'index'>[], current: readonly IpLink[]): RestorePlan {
+export function planRestore(
+  original: PodNetwork,
+  nics: readonly Pick<NicPlan, 'names' | 'index'>[],
+  current: readonly IpLink[],
+): RestorePlan {
   const present = new Set(current.map((l) => l.ifname));
   const ops: LinkOp[] = [];
   const ops6: LinkOp[] = [];
@@ -24,8 +28,10 @@ export function planRestore(original: PodNetwork, nics: readonly Pick<NicPlan, '
     if (present.has(names.tap)) ops.push({ op: 'link-del', name: names.tap });
     if (present.has(names.bridge)) ops.push({ op: 'link-del', name: names.bridge });
     // Rules outlive the links they name; routes in the NIC's table go with the bridge.
-    if (pod?.ipv4.length) ops.push({ op: 'rule-del', from: bridgeServerAddress(index), table: policyTable(index), pref: 1000 + index });
-    if (pod?.ipv6.length) ops6.push({ op: 'rule-del', iif: names.bridge, table: policyTable(index), pref: 1000 + index });
+    if (pod?.ipv4.length)
+      ops.push({ op: 'rule-del', from: bridgeServerAddress(index), table: policyTable(index), pref: 1000 + index });
+    if (pod?.ipv6.length)
+      ops6.push({ op: 'rule-del', iif: names.bridge, table: policyTable(index), pref: 1000 + index });
     if (!pod) continue;
     if (!present.has(names.podNic)) {
       // Never renamed. If a failed apply flushed its addresses, put them back.
@@ -53,9 +59,17 @@ function readdress(pod: PodInterface): LinkOp[] {
     // Routes as they were: direct ones first, so that a gateway outside any
     // connected subnet (Calico's 169.254.1.1 with a /32 pod address) is
     // reachable when its route comes; onlink only where CNI had it.
-    ...[...pod.routes4, ...pod.routes6].sort((a, b) => Number(!!a.gateway) - Number(!!b.gateway)).map((r): LinkOp => ({
-      op: 'route-add', dst: r.dst, dev: pod.name, ...(r.gateway && { via: r.gateway }), ...(r.onlink && { onlink: true }),
-      ...(r.metric !== undefined && { metric: r.metric }),
-    })),
+    ...[...pod.routes4, ...pod.routes6]
+      .sort((a, b) => Number(!!a.gateway) - Number(!!b.gateway))
+      .map(
+        (r): LinkOp => ({
+          op: 'route-add',
+          dst: r.dst,
+          dev: pod.name,
+          ...(r.gateway && { via: r.gateway }),
+          ...(r.onlink && { onlink: true }),
+          ...(r.metric !== undefined && { metric: r.metric }),
+        }),
+      ),
   ];
 }

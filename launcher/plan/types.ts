@@ -47,13 +47,31 @@ export interface PodPlan {
  * reports the pod's IPs for either binding, as KubeVirt does: that is where
  * the guest is reached.
  */
-export function nicPlan(iface: InterfaceSpec, index: number, binding: NicPlan['binding'], names: LinkNames, mac: string, mtu: number, dhcp: DhcpNic | undefined, podIps: string[], staticAddresses: string[] = []): NicPlan {
+export function nicPlan(
+  iface: InterfaceSpec,
+  index: number,
+  binding: NicPlan['binding'],
+  names: LinkNames,
+  mac: string,
+  mtu: number,
+  dhcp: DhcpNic | undefined,
+  podIps: string[],
+  staticAddresses: string[] = [],
+): NicPlan {
   return {
-    name: iface.name, index, binding, names, mac, mtu, model: iface.model ?? 'virtio',
+    name: iface.name,
+    index,
+    binding,
+    names,
+    mac,
+    mtu,
+    model: iface.model ?? 'virtio',
     linkState: iface.state === 'down' ? 'down' : 'up',
-    ...(iface.pciAddress && { pciAddress: iface.pciAddress }), ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
+    ...(iface.pciAddress && { pciAddress: iface.pciAddress }),
+    ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
     ...(dhcp && { dhcp }),
-    ips: podIps, staticAddresses,
+    ips: podIps,
+    staticAddresses,
   };
 }
 

@@ -42,7 +42,10 @@ export function loadCases<T extends CaseBase>(file: string): Array<T & Doc> {
     assert.ok(typeof c?.name === 'string' && c.name, `${file}[${i}]: a case needs a name`);
     assert.ok(!seen.has(c.name), `${file}: duplicate case name ${JSON.stringify(c.name)}`);
     seen.add(c.name);
-    assert.ok(typeof c.field === 'string' && typeof c.rule === 'string', `${file}: case ${c.name} needs field and rule`);
+    assert.ok(
+      typeof c.field === 'string' && typeof c.rule === 'string',
+      `${file}: case ${c.name} needs field and rule`,
+    );
     new RegExp(c.rule, 'iu'); // a broken pattern fails at load, not as a silent mismatch
     return expand(c) as T & Doc;
   });
@@ -50,7 +53,9 @@ export function loadCases<T extends CaseBase>(file: string): Array<T & Doc> {
 
 /** The data files of the corpus, for the count per kind. */
 export function caseFiles(): string[] {
-  return readdirSync(CASE_DIR).filter((f) => f.endsWith('.yaml')).sort();
+  return readdirSync(CASE_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 }
 
 export function expand(v: unknown): unknown {
@@ -74,7 +79,8 @@ export function expand(v: unknown): unknown {
   }
   // Own keys only, defined rather than assigned, so that a "__proto__" key in a case stays a plain key.
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(o)) Object.defineProperty(out, k, { value: expand(x), enumerable: true, writable: true, configurable: true });
+  for (const [k, x] of Object.entries(o))
+    Object.defineProperty(out, k, { value: expand(x), enumerable: true, writable: true, configurable: true });
   return out;
 }
 
@@ -120,10 +126,15 @@ export function patched(base: Doc, set: Record<string, unknown> = {}, unset: str
  * cannot pass by one problem's field and another's rule.
  */
 export function assertNames(text: string, c: CaseBase, what = 'error', records: string[] = [text]): void {
-  assert.ok(text.includes(c.field), `${what} does not name the field ${JSON.stringify(c.field)}: ${text.slice(0, 400)}`);
+  assert.ok(
+    text.includes(c.field),
+    `${what} does not name the field ${JSON.stringify(c.field)}: ${text.slice(0, 400)}`,
+  );
   const re = new RegExp(c.rule, 'iu');
-  assert.ok(records.some((r) => r.includes(c.field) && re.test(r)),
-    `${what} has no record naming ${JSON.stringify(c.field)} that states the rule /${c.rule}/: ${text.slice(0, 600)}`);
+  assert.ok(
+    records.some((r) => r.includes(c.field) && re.test(r)),
+    `${what} has no record naming ${JSON.stringify(c.field)} that states the rule /${c.rule}/: ${text.slice(0, 600)}`,
+  );
 }
 
 /** `fn` throws a VirtnetError (not a TypeError or a crash) naming the field and the rule. */
@@ -145,5 +156,11 @@ export function assertProblem(problems: Array<{ path: string; rule: string; sour
   assert.ok(problems.length > 0, `accepted; expected a problem at ${c.field}`);
   const re = new RegExp(c.rule, 'iu');
   const hit = problems.find((p) => `${p.path}: ${p.rule}`.includes(c.field) && re.test(`${p.path}: ${p.rule}`));
-  assert.ok(hit, `no problem names ${JSON.stringify(c.field)} with /${c.rule}/; got:\n${problems.map((p) => `  ${p.path}: ${p.rule}`).join('\n').slice(0, 1500)}`);
+  assert.ok(
+    hit,
+    `no problem names ${JSON.stringify(c.field)} with /${c.rule}/; got:\n${problems
+      .map((p) => `  ${p.path}: ${p.rule}`)
+      .join('\n')
+      .slice(0, 1500)}`,
+  );
 }

@@ -16,8 +16,8 @@ import { parseConfig } from '../../cni/config.ts';
 import { resolveNetwork } from '../../netattach/nad.ts';
 import { parseNetworksAnnotation } from '../../netattach/annotation.ts';
 import { validateManifests } from '../../controller/api/manifests.ts';
-import { review } from '../../controller/cluster/webhook.ts';
-import { statusFromPod } from '../../controller/cluster/vmi-status.ts';
+import { review } from '../../controller/control/webhook.ts';
+import { statusFromPod } from '../../controller/status/pod.ts';
 import { LAUNCHER_STATUS_ANNOTATION } from '../../controller/render/pod.ts';
 import { parseResolvConf, resolvConfProblems } from '../../launcher/resolv.ts';
 import { leaseFileProblems, parseLeases } from '../../launcher/dhcp/leases.ts';
@@ -26,8 +26,28 @@ import { launcherSpecFrom } from '../../launcher/spec.ts';
 import { parsePolicy } from '../../cni/policy.ts';
 import { assertProblem, assertTypedError, caseFiles, loadCases, patched, type CaseBase } from './corpus.ts';
 import {
-  BASE_NAD, BASE_REPORT, BASE_REVIEW, BASE_STATUS, BASE_VM, BASE_VMI, baseConf, baseEnv, caseEnv, caseNad, caseStatusText, caseStdin,
-  caseVmi, nadVia, type AnnotationCase, type ConfCase, type EnvCase, type NadCase, type ReviewCase, type StatusCase, type TextCase, type VmiCase,
+  BASE_NAD,
+  BASE_REPORT,
+  BASE_REVIEW,
+  BASE_STATUS,
+  BASE_VM,
+  BASE_VMI,
+  baseConf,
+  baseEnv,
+  caseEnv,
+  caseNad,
+  caseStatusText,
+  caseStdin,
+  caseVmi,
+  nadVia,
+  type AnnotationCase,
+  type ConfCase,
+  type EnvCase,
+  type NadCase,
+  type ReviewCase,
+  type StatusCase,
+  type TextCase,
+  type VmiCase,
 } from './inputs.ts';
 
 const envCases = loadCases<EnvCase>('cni-env.yaml');
@@ -60,17 +80,34 @@ describe('the base inputs are valid (a case fails only for what it changes)', ()
   });
   test('networks annotation', () => {
     assert.equal(parseNetworksAnnotation('blue@net1', 'default')[0]!.interface, 'net1');
-    assert.equal(parseNetworksAnnotation('[{"name":"blue","interface":"net1","mac":"02:00:00:00:00:09"}]', 'default')[0]!.mac, '02:00:00:00:00:09');
+    assert.equal(
+      parseNetworksAnnotation('[{"name":"blue","interface":"net1","mac":"02:00:00:00:00:09"}]', 'default')[0]!.mac,
+      '02:00:00:00:00:09',
+    );
   });
   test('VMI and VM', () => {
-    assert.deepEqual(validateManifests([{ source: 'vmi', object: BASE_VMI }, { source: 'vm', object: { ...BASE_VM, metadata: { name: 'corpus-vm2' } } }]).problems, []);
+    assert.deepEqual(
+      validateManifests([
+        { source: 'vmi', object: BASE_VMI },
+        { source: 'vm', object: { ...BASE_VM, metadata: { name: 'corpus-vm2' } } },
+      ]).problems,
+      [],
+    );
   });
   test('AdmissionReview', () => {
     assert.equal(review(BASE_REVIEW).response.allowed, true);
   });
   test('resolv.conf and lease file', () => {
-    assert.deepEqual(resolvConfProblems('nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local\noptions ndots:5\n'), []);
-    assert.deepEqual(leaseFileProblems('0 02:00:00:00:00:01 10.0.0.5 vm *\nduid 00:01:00:01\n0 12 fd00::5 vm 00:01\n'), []);
+    assert.deepEqual(
+      resolvConfProblems(
+        'nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local\noptions ndots:5\n',
+      ),
+      [],
+    );
+    assert.deepEqual(
+      leaseFileProblems('0 02:00:00:00:00:01 10.0.0.5 vm *\nduid 00:01:00:01\n0 12 fd00::5 vm 00:01\n'),
+      [],
+    );
   });
   test('launcher report and status.json', () => {
     assert.equal(parseLauncherReport(JSON.stringify(BASE_REPORT), 'r').phase, 'Running');
@@ -94,22 +131,30 @@ describe('CNI config', () => {
 describe('NetworkAttachmentDefinition', () => {
   for (const c of nadCases) {
     const via = nadVia(c);
-    if (via.includes('resolve')) test(`${c.name} (netattach)`, () => void assertTypedError(() => resolveNetwork(caseNad(c), undefined), c));
-    if (via.includes('validate')) test(`${c.name} (virtnet validate)`, () => assertProblem(validateManifests([{ source: 'corpus', object: caseNad(c) }]).problems, c));
+    if (via.includes('resolve'))
+      test(`${c.name} (netattach)`, () => void assertTypedError(() => resolveNetwork(caseNad(c), undefined), c));
+    if (via.includes('validate'))
+      test(`${c.name} (virtnet validate)`, () =>
+        assertProblem(validateManifests([{ source: 'corpus', object: caseNad(c) }]).problems, c));
   }
 });
 
 describe('networks annotation', () => {
-  for (const c of annotationCases) test(c.name, () => void assertTypedError(() => parseNetworksAnnotation(c.value, 'default'), c));
+  for (const c of annotationCases)
+    test(c.name, () => void assertTypedError(() => parseNetworksAnnotation(c.value, 'default'), c));
 });
 
 describe('VMI and VM specs', () => {
-  for (const c of vmiCases) test(c.name, () => assertProblem(validateManifests([{ source: 'corpus', object: caseVmi(c) }]).problems, c));
+  for (const c of vmiCases)
+    test(c.name, () => assertProblem(validateManifests([{ source: 'corpus', object: caseVmi(c) }]).problems, c));
 });
 
 /** The lenient readers report problems instead of throwing; one must name the field and the rule. */
 function assertReported(problems: Array<{ line: number; field: string; rule: string }>, c: CaseBase): void {
-  assertProblem(problems.map((p) => ({ path: `line ${p.line}: ${p.field}`, rule: p.rule })), c);
+  assertProblem(
+    problems.map((p) => ({ path: `line ${p.line}: ${p.field}`, rule: p.rule })),
+    c,
+  );
 }
 
 describe('resolv.conf', () => {
@@ -117,7 +162,8 @@ describe('resolv.conf', () => {
     test(c.name, () => {
       assertReported(resolvConfProblems(c.text), c);
       const { skipped: _, ...kept } = parseResolvConf(c.text);
-      if (c.absent) assert.ok(!JSON.stringify(kept).includes(c.absent), `${c.absent} was kept: ${JSON.stringify(kept)}`);
+      if (c.absent)
+        assert.ok(!JSON.stringify(kept).includes(c.absent), `${c.absent} was kept: ${JSON.stringify(kept)}`);
     });
   }
 });
@@ -142,7 +188,10 @@ describe('webhook AdmissionReview', () => {
       assert.equal(out.response.uid, req.request.uid);
       assert.equal(out.response.status?.code, 422);
       const causes = (out.response.status.details?.causes ?? []) as Array<{ field: string; message: string }>;
-      assertProblem(causes.map((x) => ({ path: x.field, rule: x.message })), c);
+      assertProblem(
+        causes.map((x) => ({ path: x.field, rule: x.message })),
+        c,
+      );
     });
   }
 });
@@ -160,15 +209,22 @@ describe('launcher status', () => {
       });
       continue;
     }
-    test(`${c.name} (annotation)`, () => void assertTypedError(() => parseLauncherReport(text, LAUNCHER_STATUS_ANNOTATION), c));
+    test(`${c.name} (annotation)`, () =>
+      void assertTypedError(() => parseLauncherReport(text, LAUNCHER_STATUS_ANNOTATION), c));
     test(`${c.name} (the controller's reconcile survives it)`, () => {
-      const pod = { metadata: { name: 'virt-launcher-corpus-vm', uid: 'u1', annotations: { [LAUNCHER_STATUS_ANNOTATION]: text } }, spec: { nodeName: 'n1' }, status: { phase: 'Running' } };
+      const pod = {
+        metadata: { name: 'virt-launcher-corpus-vm', uid: 'u1', annotations: { [LAUNCHER_STATUS_ANNOTATION]: text } },
+        spec: { nodeName: 'n1' },
+        status: { phase: 'Running' },
+      };
       const vmi = { metadata: { name: 'corpus-vm', namespace: 'default' }, spec: BASE_VMI.spec };
-      let status;
+      let status: ReturnType<typeof statusFromPod> | undefined;
       try {
         status = statusFromPod(vmi, pod);
       } catch (err) {
-        assert.fail(`statusFromPod threw on ${LAUNCHER_STATUS_ANNOTATION} ${text.slice(0, 80)}: ${(err as Error).stack}`);
+        assert.fail(
+          `statusFromPod threw on ${LAUNCHER_STATUS_ANNOTATION} ${text.slice(0, 80)}: ${(err as Error).stack}`,
+        );
       }
       assert.ok(Array.isArray(status.interfaces), 'interfaces must stay a list');
       assert.ok(['Scheduled', 'Running', 'Failed', 'Succeeded'].includes(status.phase), `phase ${status.phase}`);
@@ -178,18 +234,33 @@ describe('launcher status', () => {
 
 /** The kubelet role's and the launcher's allowed boot directories in these cases (see launcher-spec.yaml). */
 const SPEC_ALLOWED = ['/var/lib/virtnet/images', '/usr/share/common-licenses'];
-const BASE_LAUNCHER_SPEC = { name: 'corpus-vm', namespace: 'default', memoryMiB: 64, cpus: 1, interfaces: [{ name: 'default', bridge: {} }], networks: [{ name: 'default', pod: {} }], boot: { kernel: '/usr/share/common-licenses/GPL-3' } };
+const BASE_LAUNCHER_SPEC = {
+  name: 'corpus-vm',
+  namespace: 'default',
+  memoryMiB: 64,
+  cpus: 1,
+  interfaces: [{ name: 'default', bridge: {} }],
+  networks: [{ name: 'default', pod: {} }],
+  boot: { kernel: '/usr/share/common-licenses/GPL-3' },
+};
 
 describe('launcher spec (kubelet role annotation, launcher spec.json)', () => {
-  test('the base spec is accepted', () => assert.equal(launcherSpecFrom(JSON.stringify(BASE_LAUNCHER_SPEC), SPEC_ALLOWED, 'base').name, 'corpus-vm'));
+  test('the base spec is accepted', () =>
+    assert.equal(launcherSpecFrom(JSON.stringify(BASE_LAUNCHER_SPEC), SPEC_ALLOWED, 'base').name, 'corpus-vm'));
   for (const c of specCases) {
     const text = c.text ?? JSON.stringify({ ...BASE_LAUNCHER_SPEC, ...c.spec });
-    test(c.name, () => void assertTypedError(() => launcherSpecFrom(text, SPEC_ALLOWED, 'annotation virtnet.io/launcher-spec'), c));
+    test(
+      c.name,
+      () => void assertTypedError(() => launcherSpecFrom(text, SPEC_ALLOWED, 'annotation virtnet.io/launcher-spec'), c),
+    );
   }
 });
 
-describe('node policy (the admin\'s /etc/virtnet/cni-policy.json)', () => {
+describe("node policy (the admin's /etc/virtnet/cni-policy.json)", () => {
   for (const c of policyCases) {
-    test(c.name, () => void assertTypedError(() => parsePolicy(c.text ?? JSON.stringify(c.policy), 'cni-policy.json'), c));
+    test(
+      c.name,
+      () => void assertTypedError(() => parsePolicy(c.text ?? JSON.stringify(c.policy), 'cni-policy.json'), c),
+    );
   }
 });

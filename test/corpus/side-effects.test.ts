@@ -20,7 +20,19 @@ import { deleteNetns, makeNetns, type Netns } from '../support/netns.ts';
 import { leftovers } from '../support/leftovers.ts';
 import { TestNode } from '../support/node-driver.ts';
 import { assertNames, loadCases, type CaseBase } from './corpus.ts';
-import { baseConf, baseEnv, caseEnv, caseNad, caseStdin, caseVmi, nadVia, type ConfCase, type EnvCase, type NadCase, type VmiCase } from './inputs.ts';
+import {
+  baseConf,
+  baseEnv,
+  caseEnv,
+  caseNad,
+  caseStdin,
+  caseVmi,
+  nadVia,
+  type ConfCase,
+  type EnvCase,
+  type NadCase,
+  type VmiCase,
+} from './inputs.ts';
 
 const envCases = loadCases<EnvCase>('cni-env.yaml');
 const confCases = loadCases<ConfCase>('cni-config.yaml');
@@ -30,7 +42,15 @@ const vmiCases = loadCases<VmiCase>('vmi.yaml');
 /** An existing bridge that virtnet did not create (cni-config.yaml "bridge existing and not virtnet's"). */
 const ADMIN_BRIDGE = 'vcorpusadmin0';
 /** Where a plugin or the CLI could write outside a test's own directory. */
-const WATCHED_DIRS = ['/var/lib/cni', '/etc/cni', '/etc/cron.d', '/var/log', '/run/virtnet', '/var/lib/virtnet', '/opt/cni'];
+const WATCHED_DIRS = [
+  '/var/lib/cni',
+  '/etc/cni',
+  '/etc/cron.d',
+  '/var/log',
+  '/run/virtnet',
+  '/var/lib/virtnet',
+  '/opt/cni',
+];
 
 function listTree(dir: string, depth = 3): string[] {
   let names: string[];
@@ -52,9 +72,22 @@ function listTree(dir: string, depth = 3): string[] {
 }
 
 function addrs(ns: Netns): string[] {
-  const links = JSON.parse(ns.run(['ip', '-j', 'addr', 'show'])) as Array<{ ifname: string; operstate: string; addr_info?: Array<{ local: string; prefixlen: number }> }>;
+  const links = JSON.parse(ns.run(['ip', '-j', 'addr', 'show'])) as Array<{
+    ifname: string;
+    operstate: string;
+    addr_info?: Array<{ local: string; prefixlen: number }>;
+  }>;
   // IPv6 link-local addresses come from the kernel, after DAD, at a moment of its choosing: not a plugin's doing.
-  return links.map((l) => `${l.ifname} ${(l.addr_info ?? []).filter((a) => !a.local.startsWith('fe80:')).map((a) => `${a.local}/${a.prefixlen}`).sort().join(' ')}`).sort();
+  return links
+    .map(
+      (l) =>
+        `${l.ifname} ${(l.addr_info ?? [])
+          .filter((a) => !a.local.startsWith('fe80:'))
+          .map((a) => `${a.local}/${a.prefixlen}`)
+          .sort()
+          .join(' ')}`,
+    )
+    .sort();
 }
 
 function pids(ns: Netns): string[] {
@@ -64,22 +97,39 @@ function pids(ns: Netns): string[] {
 /** Everything a case could have created. */
 function world(spaces: Netns[], dirs: string[]): Record<string, unknown> {
   const host = leftovers();
-  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort();
+  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter(Boolean)
+    .sort();
   return {
-    namespaces: ns, hostLinks: host.links, hostTables: host.tables, hostProcesses: host.processes,
-    ...Object.fromEntries(spaces.flatMap((s) => [
-      [`${s.name} links`, addrs(s)], [`${s.name} nft`, s.run(['nft', 'list', 'tables']).split('\n').filter(Boolean).sort()], [`${s.name} pids`, pids(s)],
-    ])),
+    namespaces: ns,
+    hostLinks: host.links,
+    hostTables: host.tables,
+    hostProcesses: host.processes,
+    ...Object.fromEntries(
+      spaces.flatMap((s) => [
+        [`${s.name} links`, addrs(s)],
+        [`${s.name} nft`, s.run(['nft', 'list', 'tables']).split('\n').filter(Boolean).sort()],
+        [`${s.name} pids`, pids(s)],
+      ]),
+    ),
     files: [...WATCHED_DIRS, ...dirs].flatMap((d) => listTree(d)).sort(),
   };
 }
 
 /** Absolute paths a case names (a hostile logFile, dataDir...): none may come into being. */
 function namedPaths(text: string): string[] {
-  return [...text.matchAll(/\/(?:etc|var|tmp|run|opt|usr|root|home|proc|sys)[A-Za-z0-9_./@+-]*/gu)].map((m) => m[0]).filter((p) => p.length < 4096);
+  return [...text.matchAll(/\/(?:etc|var|tmp|run|opt|usr|root|home|proc|sys)[A-Za-z0-9_./@+-]*/gu)]
+    .map((m) => m[0])
+    .filter((p) => p.length < 4096);
 }
 
-interface Run { status: number; stdout: string; stderr: string }
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** What the plugin printed must be a CNI error naming the field and the rule, with no crash stack. */
 function assertCniError(r: Run, c: CaseBase): void {
@@ -112,7 +162,14 @@ describe('CNI cases through the real plugin create nothing', () => {
     mkdirSync(join(scratch.dir, 'virtnet'), { recursive: true });
     mkdirSync(join(scratch.dir, 'log'), { recursive: true });
     // The node admin's policy (cni/policy.ts): state and logs only under this test's directory.
-    writeFileSync(policyFile, JSON.stringify({ dataRoots: [scratch.dir, '/var/lib/cni/virtnet'], logRoot: join(scratch.dir, 'log'), allowedBridges: [] }));
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        dataRoots: [scratch.dir, '/var/lib/cni/virtnet'],
+        logRoot: join(scratch.dir, 'log'),
+        allowedBridges: [],
+      }),
+    );
   });
   after(() => {
     deleteNetns(node);
@@ -122,7 +179,10 @@ describe('CNI cases through the real plugin create nothing', () => {
 
   function exec(env: Record<string, string>, stdin: string): Run {
     const r = spawnSync('ip', ['netns', 'exec', node.name, PLUGIN], {
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', VIRTNET_CNI_POLICY: policyFile, ...env }, input: stdin, encoding: 'utf8', timeout: 20_000,
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', VIRTNET_CNI_POLICY: policyFile, ...env },
+      input: stdin,
+      encoding: 'utf8',
+      timeout: 20_000,
     });
     if (r.error) throw r.error;
     return { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
@@ -138,7 +198,10 @@ describe('CNI cases through the real plugin create nothing', () => {
     } catch (err) {
       // execve(2) takes no NUL in the environment: such a value never reaches a plugin.
       assert.equal((err as NodeJS.ErrnoException).code, 'ERR_INVALID_ARG_VALUE', String(err));
-      assert.ok(Object.values(env).some((v) => v.includes('\0')), String(err));
+      assert.ok(
+        Object.values(env).some((v) => v.includes('\0')),
+        String(err),
+      );
     }
     // An accepted ADD is undone at once, so that it fails only its own case.
     if (r?.status === 0) exec({ ...env, CNI_COMMAND: 'DEL' }, stdin);
@@ -166,7 +229,8 @@ describe('CNI cases through the real plugin create nothing', () => {
   });
 
   for (const c of envCases) {
-    test(`env: ${c.name}`, () => runCase(c, caseEnv(c, baseEnv(ctr.path, CNI_PATH)), JSON.stringify(baseConf(scratch.dir))));
+    test(`env: ${c.name}`, () =>
+      runCase(c, caseEnv(c, baseEnv(ctr.path, CNI_PATH)), JSON.stringify(baseConf(scratch.dir))));
   }
   for (const c of confCases) {
     test(`config: ${c.name}`, () => runCase(c, baseEnv(ctr.path, CNI_PATH), caseStdin(c, baseConf(scratch.dir))));

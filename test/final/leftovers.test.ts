@@ -15,6 +15,10 @@ test('no test namespace, link, nft table, scratch directory or process is left b
   }
   const now = leftovers();
   for (const key of Object.keys(now) as Array<keyof Leftovers>) {
-    assert.deepEqual(now[key].filter((x) => !before[key].includes(x)), [], `${key} left behind`);
+    assert.deepEqual(
+      now[key].filter((x) => !before[key].includes(x)),
+      [],
+      `${key} left behind`,
+    );
   }
 });

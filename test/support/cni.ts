@@ -48,7 +48,13 @@ const scratches: Array<{ dir: string; policy: string; logDir: string }> = [];
  * that turns out to be this plugin, and the defences behind the allowlist
  * (inode, VIRTNET_DELEGATE_DEPTH) must still hold.
  */
-export const TEST_ALLOWED_IPAM = [...DEFAULT_ALLOWED_IPAM, 'fake-ipam.cjs', 'fake-delegate.cjs', 'no-such-ipam', 'looper'];
+export const TEST_ALLOWED_IPAM = [
+  ...DEFAULT_ALLOWED_IPAM,
+  'fake-ipam.cjs',
+  'fake-delegate.cjs',
+  'no-such-ipam',
+  'looper',
+];
 
 /** The policy of the scratch directory that holds the config's dataDir, else the newest one's. */
 function policyFor(conf: object): string | undefined {
@@ -58,14 +64,23 @@ function policyFor(conf: object): string | undefined {
 }
 
 export function callPlugin(node: Netns, verb: string, conf: object, o: CallOptions = {}): CallResult {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: verb, CNI_PATH: o.cniPath ?? CNI_PATH, ...o.env };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: verb,
+    CNI_PATH: o.cniPath ?? CNI_PATH,
+    ...o.env,
+  };
   const policy = o.policy ?? policyFor(conf);
   if (policy) env.VIRTNET_CNI_POLICY = policy;
   if (o.containerID !== undefined) env.CNI_CONTAINERID = o.containerID;
   if (o.ifname !== undefined) env.CNI_IFNAME = o.ifname;
   if (o.netns !== undefined) env.CNI_NETNS = o.netns;
   if (o.args !== undefined) env.CNI_ARGS = o.args;
-  const r = spawnSync('ip', ['netns', 'exec', node.name, o.plugin ?? PLUGIN], { env, input: JSON.stringify(conf), encoding: 'utf8' });
+  const r = spawnSync('ip', ['netns', 'exec', node.name, o.plugin ?? PLUGIN], {
+    env,
+    input: JSON.stringify(conf),
+    encoding: 'utf8',
+  });
   let json: Record<string, any> | undefined;
   try {
     json = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, any>) : undefined;
@@ -97,7 +112,10 @@ export function scratchDir(): { dir: string; policy: string; logDir: string; cle
   const policy = join(dir, 'cni-policy.json');
   scratches.unshift({ dir, policy, logDir });
   // Every scratch directory of this process is a data root: a test may keep state in one and run a node agent from another.
-  writeFileSync(policy, JSON.stringify({ dataRoots: scratches.map((s) => s.dir), logRoot: logDir, allowedIpam: TEST_ALLOWED_IPAM }));
+  writeFileSync(
+    policy,
+    JSON.stringify({ dataRoots: scratches.map((s) => s.dir), logRoot: logDir, allowedIpam: TEST_ALLOWED_IPAM }),
+  );
   process.env.VIRTNET_CNI_POLICY = policy;
   const cleanup = () => {
     rmSync(dir, { recursive: true, force: true });

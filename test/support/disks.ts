@@ -5,7 +5,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** A raw disk of `mib` MiB whose bytes depend on `seed` (so two disks differ). */
@@ -13,7 +23,8 @@ export function rawDisk(dir: string, name: string, mib: number, seed: string): s
   const file = join(dir, name);
   const block = createHash('sha512').update(seed).digest();
   const buf = Buffer.alloc(mib * 1024 * 1024);
-  for (let off = 0; off < buf.length; off += block.length) block.copy(buf, off, 0, Math.min(block.length, buf.length - off));
+  for (let off = 0; off < buf.length; off += block.length)
+    block.copy(buf, off, 0, Math.min(block.length, buf.length - off));
   buf.write(`virtnet-test-disk ${seed}\n`, 0);
   writeFileSync(file, buf);
   return file;
@@ -70,7 +81,8 @@ export function filledDisk(dir: string, name: string, bytes: number, fill: numbe
   const fd = openSync(file, 'w');
   try {
     const piece = Buffer.alloc(1024 * 1024, fill);
-    for (let off = 0; fill !== 0 && off < bytes; off += piece.length) writeSync(fd, piece, 0, Math.min(piece.length, bytes - off), off);
+    for (let off = 0; fill !== 0 && off < bytes; off += piece.length)
+      writeSync(fd, piece, 0, Math.min(piece.length, bytes - off), off);
     ftruncateSync(fd, bytes);
   } finally {
     closeSync(fd);
@@ -135,7 +147,8 @@ export function tarOf(dir: string, name: string, members: Iterable<TarMember>): 
   };
   try {
     for (const m of members) {
-      const data = m.hardlinkTo !== undefined || m.symlinkTo !== undefined ? Buffer.alloc(0) : Buffer.from(m.data ?? '');
+      const data =
+        m.hardlinkTo !== undefined || m.symlinkTo !== undefined ? Buffer.alloc(0) : Buffer.from(m.data ?? '');
       pending.push(tarHeader(m, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
       size += 512 + data.length;
       if (size > 1 << 20) flush();

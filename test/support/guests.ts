@@ -9,6 +9,10 @@ import { resolve } from 'node:path';
 
 /** The Debian cloud guest's qcow2 (a cold build takes a few minutes; progress goes to stderr). */
 export function debianGuest(): string {
-  const out = execFileSync('bash', [resolve('scripts/guest.sh'), 'debian'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 1_200_000 });
+  const out = execFileSync('bash', [resolve('scripts/guest.sh'), 'debian'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 1_200_000,
+  });
   return out.trim().split('\n').at(-1)!;
 }

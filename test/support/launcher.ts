@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Netns } from './netns.ts';
-import { GuestConsole, waitFor } from './guest-console.ts';
+import { GuestConsole, waitFor } from '../../harness/guest-console.ts';
 import type { LauncherSpec } from '../../launcher/spec.ts';
 import type { LauncherStatus } from '../../launcher/status.ts';
 
@@ -28,7 +28,10 @@ export function testGuest(): { kernel: string; initrd: string } {
 export function guestSpec(name: string, extra: Partial<LauncherSpec> = {}, cmdline = ''): LauncherSpec {
   const g = testGuest();
   return {
-    name, namespace: 'e2e', memoryMiB: 256, cpus: 1,
+    name,
+    namespace: 'e2e',
+    memoryMiB: 256,
+    cpus: 1,
     interfaces: [{ name: 'default', bridge: {} }],
     networks: [{ name: 'default', pod: {} }],
     boot: { kernel: g.kernel, initrd: g.initrd, cmdline: `console=ttyS0 quiet panic=-1 ${cmdline}`.trim() },
@@ -41,7 +44,11 @@ export { waitFor };
 export class RunningLauncher {
   readonly exited: Promise<number | null>;
 
-  constructor(readonly child: ChildProcess, readonly stateDir: string, readonly pod: Netns) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly stateDir: string,
+    readonly pod: Netns,
+  ) {
     this.exited = new Promise((r) => child.on('exit', (code) => r(code)));
     this.guestConsole = new GuestConsole(stateDir);
   }
@@ -64,11 +71,15 @@ export class RunningLauncher {
   }
 
   async waitRunning(timeoutMs = 60_000): Promise<LauncherStatus> {
-    return waitFor('launcher Running', () => {
-      const s = this.status();
-      if (s?.phase === 'Failed') throw new Error(`launcher failed: ${s.error}`);
-      return s?.phase === 'Running' && s;
-    }, timeoutMs);
+    return waitFor(
+      'launcher Running',
+      () => {
+        const s = this.status();
+        if (s?.phase === 'Failed') throw new Error(`launcher failed: ${s.error}`);
+        return s?.phase === 'Running' && s;
+      },
+      timeoutMs,
+    );
   }
 
   private readonly guestConsole: GuestConsole;
@@ -90,13 +101,37 @@ export interface LaunchOptions {
   networkOnly?: boolean;
 }
 
-export function startLauncher(pod: Netns, stateDir: string, spec: LauncherSpec, o: LaunchOptions = {}): RunningLauncher {
+export function startLauncher(
+  pod: Netns,
+  stateDir: string,
+  spec: LauncherSpec,
+  o: LaunchOptions = {},
+): RunningLauncher {
   mkdirSync(stateDir, { recursive: true });
   const specFile = join(stateDir, 'spec.json');
   writeFileSync(specFile, JSON.stringify(spec));
   const resolvConf = join(stateDir, 'resolv.conf');
-  writeFileSync(resolvConf, o.resolvConf ?? 'nameserver 10.96.0.10\nsearch e2e.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n');
-  const args = ['netns', 'exec', pod.name, process.execPath, LAUNCHER, 'run', '--spec', specFile, '--state-dir', stateDir, '--resolv-conf', resolvConf, '--allowed-host-path', '/'];
+  writeFileSync(
+    resolvConf,
+    o.resolvConf ??
+      'nameserver 10.96.0.10\nsearch e2e.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n',
+  );
+  const args = [
+    'netns',
+    'exec',
+    pod.name,
+    process.execPath,
+    LAUNCHER,
+    'run',
+    '--spec',
+    specFile,
+    '--state-dir',
+    stateDir,
+    '--resolv-conf',
+    resolvConf,
+    '--allowed-host-path',
+    '/',
+  ];
   if (o.networkOnly) args.push('--network-only');
   const out = openSync(join(stateDir, 'launcher.log'), 'a');
   const child = spawn('ip', args, { stdio: ['ignore', out, out] });
@@ -106,12 +141,38 @@ export function startLauncher(pod: Netns, stateDir: string, spec: LauncherSpec, 
 
 /** What teardown must give back: links, addresses, routes and rules, without kernel-chosen details. */
 export function podSnapshot(pod: Netns): string {
-  const links = JSON.parse(pod.run(['ip', '-j', 'addr', 'show'])) as Array<{ ifname: string; address: string; mtu: number; flags: string[]; addr_info: Array<{ local: string; prefixlen: number }> }>;
-  const routes4 = pod.run(['ip', 'route', 'show', 'table', 'all']).split('\n').filter((l) => !l.includes('fe80') && l.trim()).sort();
-  const routes6 = pod.run(['ip', '-6', 'route', 'show', 'table', 'all']).split('\n').filter((l) => !l.includes('fe80') && !l.startsWith('multicast') && l.trim()).sort();
+  const links = JSON.parse(pod.run(['ip', '-j', 'addr', 'show'])) as Array<{
+    ifname: string;
+    address: string;
+    mtu: number;
+    flags: string[];
+    addr_info: Array<{ local: string; prefixlen: number }>;
+  }>;
+  const routes4 = pod
+    .run(['ip', 'route', 'show', 'table', 'all'])
+    .split('\n')
+    .filter((l) => !l.includes('fe80') && l.trim())
+    .sort();
+  const routes6 = pod
+    .run(['ip', '-6', 'route', 'show', 'table', 'all'])
+    .split('\n')
+    .filter((l) => !l.includes('fe80') && !l.startsWith('multicast') && l.trim())
+    .sort();
   const rules = [pod.run(['ip', 'rule']), pod.run(['ip', '-6', 'rule'])].join('');
-  return JSON.stringify({
-    links: links.map((l) => ({ n: l.ifname, mac: l.address, mtu: l.mtu, up: l.flags.includes('UP'), a: l.addr_info.map((a) => `${a.local}/${a.prefixlen}`).sort() })),
-    routes4, routes6, rules,
-  }, null, 1);
+  return JSON.stringify(
+    {
+      links: links.map((l) => ({
+        n: l.ifname,
+        mac: l.address,
+        mtu: l.mtu,
+        up: l.flags.includes('UP'),
+        a: l.addr_info.map((a) => `${a.local}/${a.prefixlen}`).sort(),
+      })),
+      routes4,
+      routes6,
+      rules,
+    },
+    null,
+    1,
+  );
 }

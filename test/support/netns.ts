@@ -66,7 +66,9 @@ export function links(ns: Netns): LinkJson[] {
 }
 
 export function nftTables(ns: Netns): string[] {
-  const doc = JSON.parse(ns.run(['nft', '-j', 'list', 'tables'])) as { nftables: Array<{ table?: { family: string; name: string } }> };
+  const doc = JSON.parse(ns.run(['nft', '-j', 'list', 'tables'])) as {
+    nftables: Array<{ table?: { family: string; name: string } }>;
+  };
   return doc.nftables.flatMap((e) => (e.table ? [`${e.table.family} ${e.table.name}`] : []));
 }
 

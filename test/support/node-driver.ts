@@ -31,7 +31,16 @@ export class TestNode {
   }
 
   private argv(args: string[]): string[] {
-    return ['nsenter', `--net=${this.netns.path}`, '--', process.execPath, VIRTNET, '--state-dir', this.stateDir, ...args];
+    return [
+      'nsenter',
+      `--net=${this.netns.path}`,
+      '--',
+      process.execPath,
+      VIRTNET,
+      '--state-dir',
+      this.stateDir,
+      ...args,
+    ];
   }
 
   /**
@@ -45,7 +54,11 @@ export class TestNode {
   }
 
   /** Run `virtnet ARGS` to its end (with `env` added to the environment). */
-  run(args: string[], timeoutMs = 240_000, env: Record<string, string> = {}): CliResult & { signal: NodeJS.Signals | null } {
+  run(
+    args: string[],
+    timeoutMs = 240_000,
+    env: Record<string, string> = {},
+  ): CliResult & { signal: NodeJS.Signals | null } {
     const [file, ...rest] = this.argv(args);
     const r = spawnSync(file!, rest, { encoding: 'utf8', timeout: timeoutMs, env: this.env(env) });
     return { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
@@ -71,12 +84,16 @@ export class TestNode {
 
   recordedNetns(): string[] {
     return spawnSync('grep', ['-rhoE', '"netns": "vn-[0-9a-f]{10}"', join(this.stateDir, 'vmis')], { encoding: 'utf8' })
-      .stdout.split('\n').filter(Boolean).map((l) => l.slice(10, -1));
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(10, -1));
   }
 
   /** A VMI's launcher state directory (its console log, status, libvirt socket). */
   launcherDir(name: string, namespace = 'default'): string {
-    const rec = JSON.parse(readFileSync(join(this.stateDir, 'vmis', namespace, name, 'record.json'), 'utf8')) as { netns: string };
+    const rec = JSON.parse(readFileSync(join(this.stateDir, 'vmis', namespace, name, 'record.json'), 'utf8')) as {
+      netns: string;
+    };
     return join(this.stateDir, 'launchers', rec.netns);
   }
 

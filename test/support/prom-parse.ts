@@ -30,7 +30,8 @@ function labels(text: string, line: string): Record<string, string> {
 
 export function parseExposition(text: string): Map<string, Family> {
   const families = new Map<string, Family>();
-  const familyOf = (sample: string) => families.get(sample) ?? families.get(sample.replace(/_(bucket|sum|count|total)$/u, ''));
+  const familyOf = (sample: string) =>
+    families.get(sample) ?? families.get(sample.replace(/_(bucket|sum|count|total)$/u, ''));
   for (const line of text.split('\n')) {
     if (!line) continue;
     const meta = /^# (HELP|TYPE) (\S+) ?(.*)$/u.exec(line);
@@ -39,7 +40,8 @@ export function parseExposition(text: string): Map<string, Family> {
       if (!NAME.test(name!)) throw new Error(`bad metric name: ${line}`);
       const f = families.get(name!) ?? { name: name!, type: 'untyped', help: '', samples: [] };
       if (kind === 'TYPE') {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest!)) throw new Error(`bad type: ${line}`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest!))
+          throw new Error(`bad type: ${line}`);
         f.type = rest!;
       } else f.help = rest!;
       families.set(name!, f);
@@ -66,11 +68,13 @@ function checkHistogram(f: Family): void {
   }
   for (const [k, buckets] of series) {
     buckets.forEach((b, i) => {
-      if (i && (b.le <= buckets[i - 1]!.le || b.v < buckets[i - 1]!.v)) throw new Error(`${f.name}${k}: buckets out of order or falling`);
+      if (i && (b.le <= buckets[i - 1]!.le || b.v < buckets[i - 1]!.v))
+        throw new Error(`${f.name}${k}: buckets out of order or falling`);
     });
     if (buckets.at(-1)!.le !== Infinity) throw new Error(`${f.name}${k}: no +Inf bucket`);
     for (const suffix of ['_sum', '_count']) {
-      if (!f.samples.some((s) => s.name === `${f.name}${suffix}` && JSON.stringify(s.labels) === k)) throw new Error(`${f.name}${k}: no ${suffix}`);
+      if (!f.samples.some((s) => s.name === `${f.name}${suffix}` && JSON.stringify(s.labels) === k))
+        throw new Error(`${f.name}${k}: no ${suffix}`);
     }
   }
 }

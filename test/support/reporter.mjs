@@ -26,5 +26,6 @@ export default async function* reporter(source) {
     }
   }
   for (const f of failures) yield `\n${f}`;
-  if (process.env.VIRTNET_TEST_SUMMARY) writeFileSync(process.env.VIRTNET_TEST_SUMMARY, JSON.stringify({ passed, failed }));
+  if (process.env.VIRTNET_TEST_SUMMARY)
+    writeFileSync(process.env.VIRTNET_TEST_SUMMARY, JSON.stringify({ passed, failed }));
 }

@@ -25,9 +25,24 @@ import { Skopeo, SkopeoError, type SkopeoOptions } from '../../../lib/skopeo.ts'
 import { decompress, probeDisk } from './disk.ts';
 import { whileGrowing } from './growth.ts';
 import { extractMember, findDisk } from './layers.ts';
-import { BadManifestError, blobFile, isManifestList, parseManifest, platformInstance, verifyBlobs, type ImageManifest } from './manifest.ts';
+import {
+  BadManifestError,
+  blobFile,
+  isManifestList,
+  parseManifest,
+  platformInstance,
+  verifyBlobs,
+  type ImageManifest,
+} from './manifest.ts';
 import { DEFAULT_MAX_DISK_BYTES, ensureSpace, type SpaceLimits } from './space.ts';
-import { defaultPullPolicy, diskPathProblem, imageReferenceProblem, referenceDigest, repositoryOf, type PullPolicy } from './reference.ts';
+import {
+  defaultPullPolicy,
+  diskPathProblem,
+  imageReferenceProblem,
+  referenceDigest,
+  repositoryOf,
+  type PullPolicy,
+} from './reference.ts';
 import { describeResolution, resolveImage } from './short-names.ts';
 import { ImageStore, pinHolderProblem, servesPath, type CachedImage, type Junk } from './store.ts';
 
@@ -85,13 +100,21 @@ const POLICIES: readonly PullPolicy[] = ['Always', 'IfNotPresent', 'Never'];
 
 function checkRequest(req: ContainerDiskRequest): PullPolicy {
   const imageProblem = imageReferenceProblem(req.image);
-  if (imageProblem !== undefined) throw new VirtnetError(ErrorCode.invalidConfig, `containerDisk.image ${JSON.stringify(req.image)}: ${imageProblem}`);
+  if (imageProblem !== undefined)
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `containerDisk.image ${JSON.stringify(req.image)}: ${imageProblem}`,
+    );
   if (req.path !== undefined) {
     const pathProblem = diskPathProblem(req.path);
-    if (pathProblem !== undefined) throw new VirtnetError(ErrorCode.invalidConfig, `containerDisk.path ${JSON.stringify(req.path)}: ${pathProblem}`);
+    if (pathProblem !== undefined)
+      throw new VirtnetError(ErrorCode.invalidConfig, `containerDisk.path ${JSON.stringify(req.path)}: ${pathProblem}`);
   }
   if (req.pullPolicy !== undefined && !POLICIES.includes(req.pullPolicy)) {
-    throw new VirtnetError(ErrorCode.invalidConfig, `containerDisk.imagePullPolicy ${JSON.stringify(req.pullPolicy)} must be one of ${POLICIES.join(', ')}`);
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `containerDisk.imagePullPolicy ${JSON.stringify(req.pullPolicy)} must be one of ${POLICIES.join(', ')}`,
+    );
   }
   return req.pullPolicy ?? defaultPullPolicy(req.image);
 }
@@ -125,9 +148,11 @@ export class ImageCache {
   constructor(options: ImageCacheOptions) {
     this.store = new ImageStore(options.root, options.lockWaitMs);
     const maxDiskBytes = options.maxDiskBytes ?? DEFAULT_MAX_DISK_BYTES;
-    if (!Number.isSafeInteger(maxDiskBytes) || maxDiskBytes <= 0) throw new TypeError(`maxDiskBytes must be a positive byte count, not ${String(options.maxDiskBytes)}`);
+    if (!Number.isSafeInteger(maxDiskBytes) || maxDiskBytes <= 0)
+      throw new TypeError(`maxDiskBytes must be a positive byte count, not ${String(options.maxDiskBytes)}`);
     const reserve = options.reserveBytes;
-    if (reserve !== undefined && (!Number.isSafeInteger(reserve) || reserve < 0)) throw new TypeError(`reserveBytes must be a byte count, not ${String(reserve)}`);
+    if (reserve !== undefined && (!Number.isSafeInteger(reserve) || reserve < 0))
+      throw new TypeError(`reserveBytes must be a byte count, not ${String(reserve)}`);
     this.limits = { root: options.root, maxDiskBytes, ...(reserve !== undefined && { reserveBytes: reserve }) };
     this.skopeo = options.skopeo instanceof Skopeo ? options.skopeo : new Skopeo(options.skopeo);
     // A ready-made Skopeo keeps its options private (lib/skopeo.ts): short names then resolve by the standard files.
@@ -155,7 +180,11 @@ export class ImageCache {
    * Make `req`'s disk present in the cache, by its pull policy, and pin it
    * for `pin` (default: this process) until release() or that process's end.
    */
-  async ensure(req: ContainerDiskRequest, pin: Pin = ownPin(), progress: Progress = silentProgress): Promise<EnsuredImage> {
+  async ensure(
+    req: ContainerDiskRequest,
+    pin: Pin = ownPin(),
+    progress: Progress = silentProgress,
+  ): Promise<EnsuredImage> {
     const policy = checkRequest(req);
     const holder = pinHolderProblem(pin);
     if (holder !== undefined) throw new TypeError(holder);
@@ -167,13 +196,29 @@ export class ImageCache {
       // A digest names content: any entry with it serves, whatever name pulled it.
       const pinned = referenceDigest(req.image);
       for (const target of targets) {
-        const cached = await this.reuse(target, req.image, pin, (i) => i.references.includes(target.image) || (pinned !== undefined && (i.digest === pinned || i.indexDigests.includes(pinned))));
+        const cached = await this.reuse(
+          target,
+          req.image,
+          pin,
+          (i) =>
+            i.references.includes(target.image) ||
+            (pinned !== undefined && (i.digest === pinned || i.indexDigests.includes(pinned))),
+        );
         if (cached) return cached;
       }
-      if (policy === 'Never') throw new NotCachedError(resolved.via === 'fully-qualified' ? req.image : `${req.image} (${resolved.candidates.join(', ')})`);
+      if (policy === 'Never')
+        throw new NotCachedError(
+          resolved.via === 'fully-qualified' ? req.image : `${req.image} (${resolved.candidates.join(', ')})`,
+        );
     }
     const { target, remote } = await this.inspectFirst(req.image, targets, progress);
-    const current = await this.reuse(target, req.image, pin, (i) => i.digest === remote.instance || i.indexDigests.includes(remote.digest), remote);
+    const current = await this.reuse(
+      target,
+      req.image,
+      pin,
+      (i) => i.digest === remote.instance || i.indexDigests.includes(remote.digest),
+      remote,
+    );
     if (current) return current;
     return this.pull(target, req.image, pin, remote, progress);
   }
@@ -184,7 +229,11 @@ export class ImageCache {
    * short-name mode, tried in order as containers/image tries its pull
    * candidates; a failure that is not skopeo's, or of the only target, is thrown.
    */
-  private async inspectFirst(wrote: string, targets: ContainerDiskRequest[], progress: Progress): Promise<{ target: ContainerDiskRequest; remote: Remote }> {
+  private async inspectFirst(
+    wrote: string,
+    targets: ContainerDiskRequest[],
+    progress: Progress,
+  ): Promise<{ target: ContainerDiskRequest; remote: Remote }> {
     const failures: string[] = [];
     for (const target of targets) {
       progress.step(`checking ${target.image} in its registry`);
@@ -195,7 +244,10 @@ export class ImageCache {
         failures.push(err.message);
       }
     }
-    throw new VirtnetError(ErrorCode.execFailed, `image ${wrote}: no unqualified-search registry serves it: ${failures.join('; ')}`);
+    throw new VirtnetError(
+      ErrorCode.execFailed,
+      `image ${wrote}: no unqualified-search registry serves it: ${failures.join('; ')}`,
+    );
   }
 
   /**
@@ -213,12 +265,22 @@ export class ImageCache {
     }
     const instance = platformInstance(image, bytes);
     const instanceBytes = await this.skopeo.inspectRaw(`${repositoryOf(image)}@${instance}`);
-    if (sha256(instanceBytes) !== instance) throw new BadManifestError(image, `the registry served ${sha256(instanceBytes)} for the list's instance ${instance}`);
+    if (sha256(instanceBytes) !== instance)
+      throw new BadManifestError(
+        image,
+        `the registry served ${sha256(instanceBytes)} for the list's instance ${instance}`,
+      );
     return { digest, list: true, instance, total: totalOf(parseManifest(image, instanceBytes)) };
   }
 
   /** Under the lock: the cached image `match` picks for this request, with the references recorded and a pin. */
-  private reuse(req: ContainerDiskRequest, wrote: string, pin: Pin, match: (i: CachedImage) => boolean, remote?: Remote): Promise<EnsuredImage | undefined> {
+  private reuse(
+    req: ContainerDiskRequest,
+    wrote: string,
+    pin: Pin,
+    match: (i: CachedImage) => boolean,
+    remote?: Remote,
+  ): Promise<EnsuredImage | undefined> {
     return this.store.locked(() => {
       const found = this.store.list().find((i) => servesPath(i, req.path) && match(i));
       if (found === undefined) return undefined;
@@ -231,13 +293,24 @@ export class ImageCache {
    * Under the lock: record the resolved reference and, for a short name, the
    * one the user wrote (what `virtnet images` shows), most recent last.
    */
-  private record(image: CachedImage, req: ContainerDiskRequest, wrote: string, indexDigest: string | undefined): CachedImage {
+  private record(
+    image: CachedImage,
+    req: ContainerDiskRequest,
+    wrote: string,
+    indexDigest: string | undefined,
+  ): CachedImage {
     const named = this.store.addReference(image, req.image, req.path, indexDigest);
     return wrote === req.image ? named : this.store.addReference(named, wrote, req.path, indexDigest);
   }
 
   /** Pull `req.image` (resolved); `wrote` is the reference as the user gave it. */
-  private async pull(req: ContainerDiskRequest, wrote: string, pin: Pin, remote: Remote, progress: Progress): Promise<EnsuredImage> {
+  private async pull(
+    req: ContainerDiskRequest,
+    wrote: string,
+    pin: Pin,
+    remote: Remote,
+    progress: Progress,
+  ): Promise<EnsuredImage> {
     const staging = await this.store.tempDir();
     try {
       ensureSpace(req.image, this.limits, remote.total, `downloading ${req.image}`);
@@ -245,10 +318,13 @@ export class ImageCache {
       progress.step(`pulling ${req.image}`);
       // By the digest just inspected and parsed, not by the tag: a tag that moves meanwhile cannot pair one digest with another's content.
       const source = `${repositoryOf(req.image)}@${remote.instance}`;
-      await whileGrowing(copy, progress.bytes(`pull ${req.image}`, remote.total), () => this.skopeo.copyToDir(req.image, copy, source));
+      await whileGrowing(copy, progress.bytes(`pull ${req.image}`, remote.total), () =>
+        this.skopeo.copyToDir(req.image, copy, source),
+      );
       const manifestBytes = readFileSync(join(copy, 'manifest.json'));
       const digest = sha256(manifestBytes);
-      if (digest !== remote.instance) throw new BadManifestError(req.image, `the copy holds manifest ${digest}, not ${remote.instance} as inspected`);
+      if (digest !== remote.instance)
+        throw new BadManifestError(req.image, `the copy holds manifest ${digest}, not ${remote.instance} as inspected`);
       const pinned = referenceDigest(req.image);
       if (pinned !== undefined && pinned !== digest && pinned !== remote.digest) {
         throw new BadManifestError(req.image, `the registry served ${digest}, not the digest the reference names`);
@@ -260,15 +336,29 @@ export class ImageCache {
       const member = await findDisk(req.image, layers, req.path);
       const into = join(staging, 'extract');
       mkdirSync(into, { mode: 0o700 });
-      const extracted = await extractMember(req.image, layers[member.entry.layer]!, member, into, this.limits, progress);
+      const extracted = await extractMember(
+        req.image,
+        layers[member.entry.layer]!,
+        member,
+        into,
+        this.limits,
+        progress,
+      );
       rmSync(copy, { recursive: true, force: true }); // the layers are no longer needed: free their space before decompressing
       const disk = await decompress(req.image, extracted, this.limits, progress);
       progress.step(`checking the disk of ${req.image} with qemu-img`);
       const info = await probeDisk(req.image, disk);
       const indexDigests = remote.list ? [remote.digest] : [];
       const staged = this.store.stage(staging, disk, {
-        digest, indexDigests, references: [], diskPath: member.path, onlyDisk: member.only,
-        format: info.format, size: statSync(disk).size, virtualSize: info.virtualSize, pulledAt: new Date().toISOString(),
+        digest,
+        indexDigests,
+        references: [],
+        diskPath: member.path,
+        onlyDisk: member.only,
+        format: info.format,
+        size: statSync(disk).size,
+        virtualSize: info.virtualSize,
+        pulledAt: new Date().toISOString(),
       });
       return await this.store.locked(() => {
         const committed = this.store.commit(staged);

@@ -49,7 +49,12 @@ export function compressionOf(file: string): Compression | undefined {
  * checked against the free space, and sparse; `file` is then removed.
  * Returns the path of the plain disk, `file` itself when it was not compressed.
  */
-export async function decompress(image: string, file: string, limits: SpaceLimits, progress: Progress): Promise<string> {
+export async function decompress(
+  image: string,
+  file: string,
+  limits: SpaceLimits,
+  progress: Progress,
+): Promise<string> {
   const kind = compressionOf(file);
   if (kind === undefined) return file;
   const out = join(dirname(file), 'decompressed');
@@ -57,11 +62,18 @@ export async function decompress(image: string, file: string, limits: SpaceLimit
   const bar = progress.bytes(`decompress (${kind})`);
   const writer = new SparseWriter(image, out, limits, `the ${kind}-compressed disk decompresses to`, { bar });
   try {
-    await execStreaming([kind, '--decompress', '--stdout', '--quiet', '--', file], { timeoutMs: 60 * 60_000, onStdout: (c) => writer.write(c) });
+    await execStreaming([kind, '--decompress', '--stdout', '--quiet', '--', file], {
+      timeoutMs: 60 * 60_000,
+      onStdout: (c) => writer.write(c),
+    });
     writer.finish();
   } catch (err) {
     writer.abandon();
-    if (err instanceof ExecError) throw new CorruptImageError(image, `the ${kind}-compressed disk does not decompress: ${err.stderr.trim() || `exit code ${err.exitCode}`}`);
+    if (err instanceof ExecError)
+      throw new CorruptImageError(
+        image,
+        `the ${kind}-compressed disk does not decompress: ${err.stderr.trim() || `exit code ${err.exitCode}`}`,
+      );
     throw err;
   } finally {
     bar.done();
@@ -90,26 +102,39 @@ export async function probeDisk(image: string, file: string): Promise<DiskInfo> 
   } catch (err) {
     if (err instanceof ExecError) {
       const why = err.stderr.trim() || `exit code ${err.exitCode}`;
-      throw looksQcow2 ? new CorruptImageError(image, `the qcow2 disk does not open: ${why}`) : new UnusableDiskError(image, `the disk is not an image qemu can read: ${why}`);
+      throw looksQcow2
+        ? new CorruptImageError(image, `the qcow2 disk does not open: ${why}`)
+        : new UnusableDiskError(image, `the disk is not an image qemu can read: ${why}`);
     }
     throw err;
   }
   const format = info.format;
-  if (looksQcow2 && format !== 'qcow2') throw new CorruptImageError(image, `the disk has the qcow2 magic but qemu-img reads it as ${format}`);
+  if (looksQcow2 && format !== 'qcow2')
+    throw new CorruptImageError(image, `the disk has the qcow2 magic but qemu-img reads it as ${format}`);
   if (format !== 'qcow2' && format !== 'raw') {
-    throw new UnusableDiskError(image, `the disk's format is ${format}; containerDisks must be qcow2 or raw (optionally gzip- or xz-compressed)`);
+    throw new UnusableDiskError(
+      image,
+      `the disk's format is ${format}; containerDisks must be qcow2 or raw (optionally gzip- or xz-compressed)`,
+    );
   }
   const external = externalReference(info);
-  if (external !== undefined) throw new UnusableDiskError(image, `the ${format} disk ${external}; a containerDisk must stand alone`);
+  if (external !== undefined)
+    throw new UnusableDiskError(image, `the ${format} disk ${external}; a containerDisk must stand alone`);
   if (format === 'qcow2') await checkQcow2(image, file);
   return { format, virtualSize: info.virtualSize ?? statSync(file).size };
 }
 
 async function checkQcow2(image: string, file: string): Promise<void> {
-  const res = await exec(['qemu-img', 'check', '--output=json', '-f', 'qcow2', '--', file], { allowFailure: true, timeoutMs: 30 * 60_000 });
+  const res = await exec(['qemu-img', 'check', '--output=json', '-f', 'qcow2', '--', file], {
+    allowFailure: true,
+    timeoutMs: 30 * 60_000,
+  });
   if (res.exitCode === 0 || res.exitCode === 3) return;
   // One ERROR line per bad cluster: the first says enough.
-  const lines = res.stderr.trim().split('\n').filter((l) => l !== '');
+  const lines = res.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '');
   const first = lines.length > 1 ? `${lines[0]} (and ${lines.length - 1} more)` : (lines[0] ?? '');
   let why = first;
   try {

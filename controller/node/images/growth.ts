@@ -21,7 +21,12 @@ export function sizeOf(path: string): number {
 }
 
 /** Run `work`, reporting the growth of `path` to `bar` every `everyMs`; `bar.done()` at the end either way. */
-export async function whileGrowing<T>(path: string, bar: ByteProgress, work: () => Promise<T>, everyMs = 200): Promise<T> {
+export async function whileGrowing<T>(
+  path: string,
+  bar: ByteProgress,
+  work: () => Promise<T>,
+  everyMs = 200,
+): Promise<T> {
   let seen = 0;
   const poll = () => {
     const now = sizeOf(path);

@@ -63,7 +63,19 @@ const TYPES: Readonly<Record<string, EntryType>> = { '-': 'file', d: 'directory'
 /** Decode one GNU tar --quoting-style=c string body (C escapes and \ooo octal bytes) to its bytes, as UTF-8. */
 export function unquoteC(body: string): string {
   const bytes: number[] = [];
-  const simple: Readonly<Record<string, number>> = { n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11, '\\': 92, '"': 34, '?': 63, "'": 39 };
+  const simple: Readonly<Record<string, number>> = {
+    n: 10,
+    t: 9,
+    r: 13,
+    a: 7,
+    b: 8,
+    f: 12,
+    v: 11,
+    '\\': 92,
+    '"': 34,
+    '?': 63,
+    "'": 39,
+  };
   for (let i = 0; i < body.length; i++) {
     const c = body[i]!;
     if (c !== '\\') {
@@ -102,7 +114,11 @@ const LINE = /^(\S)\S*\s+\S+\s+(\S+)\s[^"]*"((?:[^"\\]|\\.)*)"/u;
 /** Parse one listing line: the entry, undefined for names never applied (".." or the root), or an error for a line that is not an entry. */
 export function parseLine(image: string, line: string, layer: number): LayerEntry | undefined {
   const m = line.match(LINE);
-  if (!m) throw new DiskError(image, `layer ${layer + 1}: tar listed a line that is not an entry: ${JSON.stringify(line.slice(0, 200))}`);
+  if (!m)
+    throw new DiskError(
+      image,
+      `layer ${layer + 1}: tar listed a line that is not an entry: ${JSON.stringify(line.slice(0, 200))}`,
+    );
   const stored = unquoteC(m[3]!);
   const path = normalizeMember(stored);
   if (path === undefined) return undefined; // "..", or the root itself: never a disk, and not for us to apply
@@ -131,8 +147,13 @@ export async function listLayer(image: string, file: string, layer: number, befo
   let lines = 0;
   const take = (line: string) => {
     if (line === '') return;
-    if (++lines > MAX_LAYER_ENTRIES) throw new DiskError(image, `layer ${layer + 1} has more than ${MAX_LAYER_ENTRIES} entries, the limit per layer`);
-    if (before + lines > MAX_IMAGE_ENTRIES) throw new DiskError(image, `the layers up to layer ${layer + 1} have more than ${MAX_IMAGE_ENTRIES} entries, the limit per image`);
+    if (++lines > MAX_LAYER_ENTRIES)
+      throw new DiskError(image, `layer ${layer + 1} has more than ${MAX_LAYER_ENTRIES} entries, the limit per layer`);
+    if (before + lines > MAX_IMAGE_ENTRIES)
+      throw new DiskError(
+        image,
+        `the layers up to layer ${layer + 1} have more than ${MAX_IMAGE_ENTRIES} entries, the limit per image`,
+      );
     const e = parseLine(image, line, layer);
     if (e !== undefined) entries.push(e);
   };
@@ -144,7 +165,8 @@ export async function listLayer(image: string, file: string, layer: number, befo
     onStdout: (chunk) => {
       const parts = (pending + chunk.toString('latin1')).split('\n');
       pending = parts.pop()!;
-      if (pending.length > MAX_LINE) throw new DiskError(image, `layer ${layer + 1}: tar listed a line of more than ${MAX_LINE} characters`);
+      if (pending.length > MAX_LINE)
+        throw new DiskError(image, `layer ${layer + 1}: tar listed a line of more than ${MAX_LINE} characters`);
       for (const line of parts) take(line);
     },
   });
@@ -153,11 +175,20 @@ export async function listLayer(image: string, file: string, layer: number, befo
 }
 
 /** Run tar on a layer; its failure (a damaged or truncated archive) is a DiskError naming the layer. */
-async function runTar(image: string, layer: number, argv: string[], options: Parameters<typeof execStreaming>[1]): Promise<void> {
+async function runTar(
+  image: string,
+  layer: number,
+  argv: string[],
+  options: Parameters<typeof execStreaming>[1],
+): Promise<void> {
   try {
     await execStreaming(argv, options);
   } catch (err) {
-    if (err instanceof ExecError) throw new DiskError(image, `layer ${layer + 1} does not read as a tar archive: ${err.stderr.trim() || err.message}`);
+    if (err instanceof ExecError)
+      throw new DiskError(
+        image,
+        `layer ${layer + 1} does not read as a tar archive: ${err.stderr.trim() || err.message}`,
+      );
     throw err;
   }
 }
@@ -264,7 +295,13 @@ export function applyLayer(fs: ImageFs, entries: readonly LayerEntry[]): void {
 }
 
 function describe(e: LayerEntry): string {
-  return { file: 'a regular file', directory: 'a directory', symlink: 'a symbolic link', hardlink: 'a hard link', other: 'a special file' }[e.type];
+  return {
+    file: 'a regular file',
+    directory: 'a directory',
+    symlink: 'a symbolic link',
+    hardlink: 'a hard link',
+    other: 'a special file',
+  }[e.type];
 }
 
 /** Pick the disk: `path` when given, else the one regular file under /disk. */
@@ -273,16 +310,30 @@ export function chooseDisk(image: string, fs: ImageFs, path: string | undefined)
   const disks = underDisk.filter((e) => e.type === 'file');
   if (path !== undefined) {
     const entry = fs.get(path.slice(1));
-    if (entry === undefined) throw new DiskError(image, `containerDisk.path ${path} is not in the image${disks.length ? ` (disks: ${disks.map((d) => `/${d.path}`).join(', ')})` : ''}`);
-    if (entry.type !== 'file') throw new DiskError(image, `containerDisk.path ${path} is ${describe(entry)}, not a regular file`);
+    if (entry === undefined)
+      throw new DiskError(
+        image,
+        `containerDisk.path ${path} is not in the image${disks.length ? ` (disks: ${disks.map((d) => `/${d.path}`).join(', ')})` : ''}`,
+      );
+    if (entry.type !== 'file')
+      throw new DiskError(image, `containerDisk.path ${path} is ${describe(entry)}, not a regular file`);
     return { path, entry, only: disks.length === 1 && disks[0] === entry };
   }
   if (disks.length === 0) {
     const refused = underDisk.map((e) => `/${e.path} is ${describe(e)}`);
-    throw new DiskError(image, `no disk: no regular file under /disk${refused.length ? ` (${refused.join('; ')})` : ''}`);
+    throw new DiskError(
+      image,
+      `no disk: no regular file under /disk${refused.length ? ` (${refused.join('; ')})` : ''}`,
+    );
   }
   if (disks.length > 1) {
-    throw new DiskError(image, `several disks under /disk (${disks.map((d) => `/${d.path}`).sort().join(', ')}): set containerDisk.path to one of them`);
+    throw new DiskError(
+      image,
+      `several disks under /disk (${disks
+        .map((d) => `/${d.path}`)
+        .sort()
+        .join(', ')}): set containerDisk.path to one of them`,
+    );
   }
   return { path: `/${disks[0]!.path}`, entry: disks[0]!, only: true };
 }
@@ -295,12 +346,19 @@ export function chooseDisk(image: string, fs: ImageFs, path: string | undefined)
 function checkUnique(image: string, member: DiskMember, layer: readonly LayerEntry[]): void {
   const namesakes = layer.filter((e) => e.path === member.entry.path);
   if (namesakes.length > 1) {
-    throw new DiskError(image, `layer ${member.entry.layer + 1} has ${namesakes.length} members named ${member.path} (${namesakes.map(describe).join(', ')}); a disk must be the only one of its name`);
+    throw new DiskError(
+      image,
+      `layer ${member.entry.layer + 1} has ${namesakes.length} members named ${member.path} (${namesakes.map(describe).join(', ')}); a disk must be the only one of its name`,
+    );
   }
 }
 
 /** The image's file system from its layers (files in order of the manifest), and the chosen disk. */
-export async function findDisk(image: string, layerFiles: readonly string[], path: string | undefined): Promise<DiskMember> {
+export async function findDisk(
+  image: string,
+  layerFiles: readonly string[],
+  path: string | undefined,
+): Promise<DiskMember> {
   const fs = new ImageFs();
   const layers: LayerEntry[][] = [];
   for (const [i, file] of layerFiles.entries()) {
@@ -320,18 +378,43 @@ export async function findDisk(image: string, layerFiles: readonly string[], pat
  * --no-unquote: the name is matched literally; --occurrence: tar stops at
  * the first member of that name (the only one: checkUnique).
  */
-export async function extractMember(image: string, layerFile: string, member: DiskMember, into: string, limits: SpaceLimits, progress: Progress): Promise<string> {
-  if (member.entry.size > limits.maxDiskBytes) throw new DiskTooLargeError(image, `the disk ${member.path} is ${member.entry.size} bytes,`, limits.maxDiskBytes);
+export async function extractMember(
+  image: string,
+  layerFile: string,
+  member: DiskMember,
+  into: string,
+  limits: SpaceLimits,
+  progress: Progress,
+): Promise<string> {
+  if (member.entry.size > limits.maxDiskBytes)
+    throw new DiskTooLargeError(image, `the disk ${member.path} is ${member.entry.size} bytes,`, limits.maxDiskBytes);
   ensureSpace(image, limits, member.entry.size, `extracting ${member.path}`);
   const target = join(into, 'disk');
   progress.step(`extracting ${member.path} from ${image}`);
   const bar = progress.bytes(`extract ${member.path}`, member.entry.size);
   const writer = new SparseWriter(image, target, limits, `the disk ${member.path} is`, { bar });
   try {
-    await runTar(image, member.entry.layer, ['tar', '--extract', '--to-stdout', '--file', layerFile, '--no-wildcards', '--no-unquote', '--no-recursion',
-      '--occurrence=1', '--', member.entry.stored], { timeoutMs: 60 * 60_000, onStdout: (c) => writer.write(c) });
+    await runTar(
+      image,
+      member.entry.layer,
+      [
+        'tar',
+        '--extract',
+        '--to-stdout',
+        '--file',
+        layerFile,
+        '--no-wildcards',
+        '--no-unquote',
+        '--no-recursion',
+        '--occurrence=1',
+        '--',
+        member.entry.stored,
+      ],
+      { timeoutMs: 60 * 60_000, onStdout: (c) => writer.write(c) },
+    );
     const length = writer.finish();
-    if (length !== member.entry.size) throw new DiskError(image, `${member.path} extracted as ${length} bytes, the layer lists ${member.entry.size}`);
+    if (length !== member.entry.size)
+      throw new DiskError(image, `${member.path} extracted as ${length} bytes, the layer lists ${member.entry.size}`);
   } catch (err) {
     writer.abandon();
     throw err;

@@ -13,7 +13,7 @@
  * by skopeo, so that the instance is parsed, and refused, before any copy.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync } from 'node:fs';
+import { createReadStream, lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, VirtnetError } from '../../../lib/errors.ts';
 
@@ -22,7 +22,10 @@ export const MANIFEST_TYPES = {
   oci: 'application/vnd.oci.image.manifest.v1+json',
 } as const;
 
-const LIST_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
+const LIST_TYPES = new Set([
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.index.v1+json',
+]);
 
 /** Layer media types and how the layer is compressed; GNU tar reads all three itself. */
 const LAYER_TYPES: ReadonlyMap<string, 'none' | 'gzip' | 'zstd'> = new Map([
@@ -34,10 +37,16 @@ const LAYER_TYPES: ReadonlyMap<string, 'none' | 'gzip' | 'zstd'> = new Map([
 
 /** Docker's foreign layers and OCI's non-distributable ones (deprecated, still in the wild). */
 function isForeignType(mediaType: string): boolean {
-  return mediaType === 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip' || mediaType.startsWith('application/vnd.oci.image.layer.nondistributable.');
+  return (
+    mediaType === 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip' ||
+    mediaType.startsWith('application/vnd.oci.image.layer.nondistributable.')
+  );
 }
 
-const CONFIG_TYPES = new Set(['application/vnd.docker.container.image.v1+json', 'application/vnd.oci.image.config.v1+json']);
+const CONFIG_TYPES = new Set([
+  'application/vnd.docker.container.image.v1+json',
+  'application/vnd.oci.image.config.v1+json',
+]);
 
 export interface Blob {
   mediaType: string;
@@ -64,15 +73,30 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function blob(image: string, v: unknown, what: string, types: ReadonlySet<string> | ReadonlyMap<string, unknown>): Blob {
+function blob(
+  image: string,
+  v: unknown,
+  what: string,
+  types: ReadonlySet<string> | ReadonlyMap<string, unknown>,
+): Blob {
   if (!isObject(v)) throw new BadManifestError(image, `${what} is not an object`);
   const { mediaType, digest, size } = v;
-  if ('urls' in v) throw new BadManifestError(image, `${what} has urls ${JSON.stringify(v.urls)}: a foreign layer would be fetched from anywhere it names, so it is refused`);
+  if ('urls' in v)
+    throw new BadManifestError(
+      image,
+      `${what} has urls ${JSON.stringify(v.urls)}: a foreign layer would be fetched from anywhere it names, so it is refused`,
+    );
   if (typeof mediaType === 'string' && isForeignType(mediaType)) {
-    throw new BadManifestError(image, `${what} has media type ${mediaType}, a foreign (non-distributable) layer, which is refused`);
+    throw new BadManifestError(
+      image,
+      `${what} has media type ${mediaType}, a foreign (non-distributable) layer, which is refused`,
+    );
   }
   if (typeof mediaType !== 'string' || !types.has(mediaType)) {
-    throw new BadManifestError(image, `${what} has media type ${JSON.stringify(mediaType)}, not one of ${[...types.keys()].join(', ')}`);
+    throw new BadManifestError(
+      image,
+      `${what} has media type ${JSON.stringify(mediaType)}, not one of ${[...types.keys()].join(', ')}`,
+    );
   }
   if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/u.test(digest)) {
     throw new BadManifestError(image, `${what} has digest ${JSON.stringify(digest)}, not sha256:<64 hex digits>`);
@@ -92,14 +116,21 @@ export function parseManifest(image: string, bytes: Buffer): ImageManifest {
     throw new BadManifestError(image, `not JSON (${(err as Error).message})`);
   }
   if (!isObject(doc)) throw new BadManifestError(image, 'not a JSON object');
-  if (doc.schemaVersion !== 2) throw new BadManifestError(image, `schemaVersion ${JSON.stringify(doc.schemaVersion)} is not 2 (schema 1 images are not supported)`);
+  if (doc.schemaVersion !== 2)
+    throw new BadManifestError(
+      image,
+      `schemaVersion ${JSON.stringify(doc.schemaVersion)} is not 2 (schema 1 images are not supported)`,
+    );
   // OCI manifest.md: mediaType "SHOULD" be set; an OCI manifest without one is still a manifest when it has config and layers.
   const mediaType = doc.mediaType ?? (isObject(doc.config) ? MANIFEST_TYPES.oci : undefined);
   if (typeof mediaType === 'string' && LIST_TYPES.has(mediaType)) {
     throw new BadManifestError(image, `it is a manifest list (${mediaType}) with no instance chosen for this platform`);
   }
   if (mediaType !== MANIFEST_TYPES.docker && mediaType !== MANIFEST_TYPES.oci) {
-    throw new BadManifestError(image, `media type ${JSON.stringify(mediaType)} is not ${MANIFEST_TYPES.docker} or ${MANIFEST_TYPES.oci}`);
+    throw new BadManifestError(
+      image,
+      `media type ${JSON.stringify(mediaType)} is not ${MANIFEST_TYPES.docker} or ${MANIFEST_TYPES.oci}`,
+    );
   }
   const config = blob(image, doc.config, 'the config', CONFIG_TYPES);
   if (!Array.isArray(doc.layers) || doc.layers.length === 0) throw new BadManifestError(image, 'it has no layers');
@@ -122,16 +153,18 @@ export async function verifyBlobs(image: string, dir: string, manifest: ImageMan
   for (const [i, b] of [manifest.config, ...manifest.layers].entries()) {
     const what = i === 0 ? 'the config' : `layer ${i}`;
     const file = blobFile(dir, b);
-    let st;
+    let st: Stats;
     try {
       st = lstatSync(file);
     } catch {
       throw new BadManifestError(image, `${what} (${b.digest}) was not downloaded`);
     }
     if (!st.isFile()) throw new BadManifestError(image, `${what} (${b.digest}) is not a regular file`);
-    if (st.size !== b.size) throw new BadManifestError(image, `${what} is ${st.size} bytes, the manifest says ${b.size}`);
+    if (st.size !== b.size)
+      throw new BadManifestError(image, `${what} is ${st.size} bytes, the manifest says ${b.size}`);
     const got = await sha256File(file);
-    if (got !== b.digest) throw new BadManifestError(image, `${what}'s content has digest ${got}, the manifest says ${b.digest}`);
+    if (got !== b.digest)
+      throw new BadManifestError(image, `${what}'s content has digest ${got}, the manifest says ${b.digest}`);
   }
 }
 
@@ -160,11 +193,22 @@ function platformOf(d: Record<string, unknown>): string {
  */
 export function platformInstance(image: string, bytes: Buffer): string {
   const doc: unknown = JSON.parse(bytes.toString('utf8'));
-  if (!isObject(doc) || !Array.isArray(doc.manifests)) throw new BadManifestError(image, 'the manifest list has no "manifests" array');
+  if (!isObject(doc) || !Array.isArray(doc.manifests))
+    throw new BadManifestError(image, 'the manifest list has no "manifests" array');
   const listed = doc.manifests.filter(isObject);
-  const picked = listed.find((d) => isObject(d.platform) && d.platform.os === PLATFORM.os && d.platform.architecture === PLATFORM.architecture);
+  const picked = listed.find(
+    (d) => isObject(d.platform) && d.platform.os === PLATFORM.os && d.platform.architecture === PLATFORM.architecture,
+  );
   if (picked === undefined) {
-    throw new BadManifestError(image, `the manifest list has no ${PLATFORM.os}/${PLATFORM.architecture} instance (it has: ${listed.map(platformOf).join(', ') || 'none'})`);
+    throw new BadManifestError(
+      image,
+      `the manifest list has no ${PLATFORM.os}/${PLATFORM.architecture} instance (it has: ${listed.map(platformOf).join(', ') || 'none'})`,
+    );
   }
-  return blob(image, picked, `the ${PLATFORM.os}/${PLATFORM.architecture} instance`, new Set(Object.values(MANIFEST_TYPES))).digest;
+  return blob(
+    image,
+    picked,
+    `the ${PLATFORM.os}/${PLATFORM.architecture} instance`,
+    new Set(Object.values(MANIFEST_TYPES)),
+  ).digest;
 }

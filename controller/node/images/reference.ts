@@ -15,7 +15,8 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/u;
 /** Only sha256 digests: the cache is keyed by them and skopeo verifies them. */
 const DIGEST = /^sha256:[0-9a-f]{64}$/u;
 /** domain-component := [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]; an optional :port. */
-const DOMAIN = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]{1,5})?$/u;
+const DOMAIN =
+  /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]{1,5})?$/u;
 /** path-component := alpha-numeric (separator alpha-numeric)*, separator := [_.] | __ | [-]+. */
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/u;
 
@@ -28,7 +29,12 @@ interface Parts {
 
 /** A first component is a registry when it has a '.' or a ':', is localhost, or has capitals (reference.splitDockerDomain). */
 function isDomain(component: string): boolean {
-  return component.includes('.') || component.includes(':') || component === 'localhost' || component !== component.toLowerCase();
+  return (
+    component.includes('.') ||
+    component.includes(':') ||
+    component === 'localhost' ||
+    component !== component.toLowerCase()
+  );
 }
 
 function split(image: string): Parts {
@@ -58,11 +64,15 @@ export function imageReferenceProblem(image: string): string | undefined {
   if (image.includes('://')) return 'must be a docker reference without a transport (no "docker://")';
   if (image.length > NAME_MAX + 1 + 128 + 1 + 71) return `must be at most ${NAME_MAX + 201} characters`;
   const parts = split(image);
-  if (parts.digest !== undefined && !DIGEST.test(parts.digest)) return `digest "${parts.digest}" must be sha256: and 64 lower-case hex digits`;
-  if (parts.tag !== undefined && !TAG.test(parts.tag)) return `tag "${parts.tag}" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`;
-  if (parts.domain !== undefined && !DOMAIN.test(parts.domain)) return `registry "${parts.domain}" is not a host name with an optional :port`;
+  if (parts.digest !== undefined && !DIGEST.test(parts.digest))
+    return `digest "${parts.digest}" must be sha256: and 64 lower-case hex digits`;
+  if (parts.tag !== undefined && !TAG.test(parts.tag))
+    return `tag "${parts.tag}" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`;
+  if (parts.domain !== undefined && !DOMAIN.test(parts.domain))
+    return `registry "${parts.domain}" is not a host name with an optional :port`;
   const port = parts.domain?.split(':')[1];
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return `registry port ${port} must be from 1 to 65535`;
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+    return `registry port ${port} must be from 1 to 65535`;
   for (const component of parts.path) {
     if (!PATH_COMPONENT.test(component)) {
       return `path component "${component}" must be lower-case letters and digits, separated by ".", "_", "__" or "-"`;
@@ -111,6 +121,7 @@ export function diskPathProblem(path: string): string | undefined {
   const components = path.slice(1).split('/');
   if (components.some((c) => c === '.' || c === '..')) return 'must not contain "." or ".." components';
   if (posix.normalize(path) !== path) return 'must be normalized (no "//")';
-  if (components.some((c) => c.length > COMPONENT_MAX)) return `each component must be at most ${COMPONENT_MAX} characters`;
+  if (components.some((c) => c.length > COMPONENT_MAX))
+    return `each component must be at most ${COMPONENT_MAX} characters`;
   return undefined;
 }

@@ -26,7 +26,7 @@
  * (/var/cache/containers/short-name-aliases.conf), which only a prompt
  * fills, and /etc/containers/registries.d (signature storage, not names).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
@@ -108,7 +108,8 @@ function normalizeDockerHub(image: string): string {
 export function aliasValueProblem(value: string): string | undefined {
   const problem = imageReferenceProblem(value);
   if (problem !== undefined) return problem;
-  if (repositoryOf(value) !== value) return 'must not contain a tag or digest (containers-registries.conf(5) "Short-Name Aliasing")';
+  if (repositoryOf(value) !== value)
+    return 'must not contain a tag or digest (containers-registries.conf(5) "Short-Name Aliasing")';
   if (registryOf(value) === undefined) {
     return 'must be fully qualified: its first component must name a registry (with a "." or ":", or localhost), e.g. "quay.io/containerdisks/fedora"';
   }
@@ -119,7 +120,8 @@ export function aliasValueProblem(value: string): string | undefined {
 export function aliasNameProblem(name: string): string | undefined {
   const problem = imageReferenceProblem(name);
   if (problem !== undefined) return problem;
-  if (repositoryOf(name) !== name) return 'must not contain a tag or digest (containers-registries.conf(5) "Short-Name Aliasing")';
+  if (repositoryOf(name) !== name)
+    return 'must not contain a tag or digest (containers-registries.conf(5) "Short-Name Aliasing")';
   if (!isShortName(name)) return 'must be a short name: it must not name a registry or localhost';
   return undefined;
 }
@@ -151,7 +153,9 @@ function resolvedBy(candidates: string[], via: Resolution, origin: string | unde
 function fromAlias(image: string, name: string, alias: string, origin: string | undefined): ResolvedImage {
   const problem = aliasValueProblem(alias);
   if (problem !== undefined) {
-    throw invalid(`short-name alias ${JSON.stringify(name)} = ${JSON.stringify(alias)}${origin === undefined ? '' : ` in ${origin}`}: the value ${problem}`);
+    throw invalid(
+      `short-name alias ${JSON.stringify(name)} = ${JSON.stringify(alias)}${origin === undefined ? '' : ` in ${origin}`}: the value ${problem}`,
+    );
   }
   // The request's tag and digest, kept as written ("fedora:38" → "<alias>:38").
   const suffix = image.slice(name.length);
@@ -164,16 +168,19 @@ function fromSearchRegistries(image: string, config: ShortNameConfig): ResolvedI
   const where = origin === undefined ? '' : ` in ${origin}`;
   for (const registry of registries) {
     const problem = searchRegistryProblem(registry);
-    if (problem !== undefined) throw invalid(`unqualified-search-registries entry ${JSON.stringify(registry)}${where}: ${problem}`);
+    if (problem !== undefined)
+      throw invalid(`unqualified-search-registries entry ${JSON.stringify(registry)}${where}: ${problem}`);
   }
   const mode = config.shortNameMode ?? DEFAULT_SHORT_NAME_MODE;
   if (registries.length > 1 && mode === 'enforcing') {
     throw invalid(
       `short name ${image} is ambiguous: it could come from ${registries.join(', ')}; give a fully qualified image name or add an alias in [aliases]` +
-      ` (short-name-mode is "enforcing"${config.origins?.shortNameMode === undefined ? '' : ` in ${config.origins.shortNameMode}`}, and virtnet never prompts)`,
+        ` (short-name-mode is "enforcing"${config.origins?.shortNameMode === undefined ? '' : ` in ${config.origins.shortNameMode}`}, and virtnet never prompts)`,
     );
   }
-  const candidates = registries.map((r) => checked(normalizeDockerHub(`${r}/${image}`), `unqualified-search registry ${r}`));
+  const candidates = registries.map((r) =>
+    checked(normalizeDockerHub(`${r}/${image}`), `unqualified-search registry ${r}`),
+  );
   return resolvedBy(candidates, 'search-registry', origin);
 }
 
@@ -189,9 +196,14 @@ export function resolveShortName(image: string, config: ShortNameConfig): Resolv
   if (!isShortName(image)) return resolvedBy([image], 'fully-qualified', undefined);
   // Tags and digests are stripped for the alias lookup (containers-registries.conf(5)).
   const name = repositoryOf(image);
-  if (Object.hasOwn(config.aliases, name)) return fromAlias(image, name, config.aliases[name]!, config.origins?.aliases[name]);
+  if (Object.hasOwn(config.aliases, name))
+    return fromAlias(image, name, config.aliases[name]!, config.origins?.aliases[name]);
   if (config.unqualifiedSearchRegistries.length > 0) return fromSearchRegistries(image, config);
-  return resolvedBy([checked(normalizeDockerHub(`docker.io/${image}`), 'the Docker Hub default')], 'docker-hub-default', undefined);
+  return resolvedBy(
+    [checked(normalizeDockerHub(`docker.io/${image}`), 'the Docker Hub default')],
+    'docker-hub-default',
+    undefined,
+  );
 }
 
 /** One line for progress output: how a short name was resolved. */
@@ -220,7 +232,11 @@ export interface ConfigPlaces {
 }
 
 export function standardPlaces(): ConfigPlaces {
-  return { systemConf: '/etc/containers/registries.conf', systemDir: '/etc/containers/registries.conf.d', home: homedir() };
+  return {
+    systemConf: '/etc/containers/registries.conf',
+    systemDir: '/etc/containers/registries.conf.d',
+    home: homedir(),
+  };
 }
 
 export interface ConfigFiles {
@@ -243,10 +259,14 @@ export interface ConfigFiles {
  *    (containers-registries.conf.d(5));
  *  - else /etc/containers/registries.conf, then the system and user drop-ins.
  */
-export function registriesConfFiles(registriesConf: string | undefined, places: ConfigPlaces = standardPlaces()): ConfigFiles {
+export function registriesConfFiles(
+  registriesConf: string | undefined,
+  places: ConfigPlaces = standardPlaces(),
+): ConfigFiles {
   const userFile = join(places.home, '.config', 'containers', 'registries.conf');
   const userDir = join(places.home, '.config', 'containers', 'registries.conf.d');
-  if (registriesConf !== undefined) return { main: registriesConf, mainRequired: true, dirs: [places.systemDir, userDir] };
+  if (registriesConf !== undefined)
+    return { main: registriesConf, mainRequired: true, dirs: [places.systemDir, userDir] };
   if (exists(userFile)) return { main: userFile, mainRequired: false, dirs: [userDir] };
   return { main: places.systemConf, mainRequired: false, dirs: [places.systemDir, userDir] };
 }
@@ -271,14 +291,21 @@ function errnoOf(err: unknown): string | undefined {
  * directory has none.
  */
 export function dropInFiles(dir: string): string[] {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') return [];
-    throw new VirtnetError(ErrorCode.ioFailure, `registries configuration: cannot read the drop-in directory ${dir}: ${(err as Error).message}`);
+    throw new VirtnetError(
+      ErrorCode.ioFailure,
+      `registries configuration: cannot read the drop-in directory ${dir}: ${(err as Error).message}`,
+    );
   }
-  return entries.filter((e) => !e.isDirectory() && e.name.endsWith('.conf')).map((e) => e.name).sort().map((name) => join(dir, name));
+  return entries
+    .filter((e) => !e.isDirectory() && e.name.endsWith('.conf'))
+    .map((e) => e.name)
+    .sort()
+    .map((name) => join(dir, name));
 }
 
 /** What one file sets; an alias set to "" erases an earlier file's (containers-registries.conf(5)). */
@@ -303,22 +330,34 @@ function kindOf(value: unknown): string {
 }
 
 /** Keys of the v2 format (containers/image V2RegistriesConf): a file with them must not also be v1. */
-const V2_KEYS = ['registry', 'unqualified-search-registries', 'credential-helpers', 'short-name-mode', 'aliases', 'additional-layer-store-auth-helper'];
+const V2_KEYS = [
+  'registry',
+  'unqualified-search-registries',
+  'credential-helpers',
+  'short-name-mode',
+  'aliases',
+  'additional-layer-store-auth-helper',
+];
 
 function readToml(path: string, required: boolean): TomlTable | undefined {
-  let text;
+  let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     // A missing implicit file is no configuration; a drop-in removed since the listing is skipped, as containers/image does.
     if (errnoOf(err) === 'ENOENT' && !required) return undefined;
-    throw new VirtnetError(ErrorCode.invalidConfig, `registries configuration ${path} cannot be read: ${(err as Error).message}`);
+    throw new VirtnetError(
+      ErrorCode.invalidConfig,
+      `registries configuration ${path} cannot be read: ${(err as Error).message}`,
+    );
   }
   try {
     return parse(text);
   } catch (err) {
     if (!(err instanceof TomlError)) throw err;
-    throw invalid(`registries configuration ${path}: line ${err.line}, column ${err.column}: ${err.message.split('\n')[0]}`);
+    throw invalid(
+      `registries configuration ${path}: line ${err.line}, column ${err.column}: ${err.message.split('\n')[0]}`,
+    );
   }
 }
 
@@ -334,20 +373,26 @@ function searchRegistries(path: string, key: string, value: unknown): string[] {
   return stringList(path, key, value).map((entry) => {
     const registry = entry.replace(/\/+$/u, '');
     const problem = searchRegistryProblem(registry);
-    if (problem !== undefined) throw invalid(`registries configuration ${path}: ${key} entry ${JSON.stringify(entry)} ${problem}`);
+    if (problem !== undefined)
+      throw invalid(`registries configuration ${path}: ${key} entry ${JSON.stringify(entry)} ${problem}`);
     return registry;
   });
 }
 
 function aliasTable(path: string, value: unknown): Array<[string, string]> {
-  if (!isTable(value)) throw invalid(`registries configuration ${path}: [aliases] must be a table of strings, not ${kindOf(value)}`);
+  if (!isTable(value))
+    throw invalid(`registries configuration ${path}: [aliases] must be a table of strings, not ${kindOf(value)}`);
   return Object.entries(value).map(([name, alias]) => {
     const key = `[aliases] ${JSON.stringify(name)}`;
-    if (typeof alias !== 'string') throw invalid(`registries configuration ${path}: ${key} must be a string (a fully qualified repository), not ${kindOf(alias)}`);
+    if (typeof alias !== 'string')
+      throw invalid(
+        `registries configuration ${path}: ${key} must be a string (a fully qualified repository), not ${kindOf(alias)}`,
+      );
     const nameProblem = aliasNameProblem(name);
     if (nameProblem !== undefined) throw invalid(`registries configuration ${path}: ${key}: the name ${nameProblem}`);
     const valueProblem = alias === '' ? undefined : aliasValueProblem(alias);
-    if (valueProblem !== undefined) throw invalid(`registries configuration ${path}: ${key} = ${JSON.stringify(alias)}: the value ${valueProblem}`);
+    if (valueProblem !== undefined)
+      throw invalid(`registries configuration ${path}: ${key} = ${JSON.stringify(alias)}: the value ${valueProblem}`);
     return [name, alias];
   });
 }
@@ -355,7 +400,9 @@ function aliasTable(path: string, value: unknown): Array<[string, string]> {
 function shortNameMode(path: string, value: unknown): ShortNameMode | undefined {
   if (value === '') return undefined; // "left empty": the default
   if (typeof value !== 'string' || !(MODES as readonly string[]).includes(value)) {
-    throw invalid(`registries configuration ${path}: short-name-mode must be one of ${MODES.join(', ')}, not ${kindOf(value)}`);
+    throw invalid(
+      `registries configuration ${path}: short-name-mode must be one of ${MODES.join(', ')}, not ${kindOf(value)}`,
+    );
   }
   return value as ShortNameMode;
 }
@@ -367,20 +414,37 @@ function shortNameMode(path: string, value: unknown): ShortNameMode | undefined 
  * (containers/image loadConfigFile).
  */
 function v1Settings(path: string, toml: TomlTable, dropIn: boolean): FileSettings {
-  if (dropIn) throw invalid(`registries configuration ${path}: a drop-in must use the version 2 format, not [registries.*] (containers-registries.conf.d(5))`);
+  if (dropIn)
+    throw invalid(
+      `registries configuration ${path}: a drop-in must use the version 2 format, not [registries.*] (containers-registries.conf.d(5))`,
+    );
   const mixed = V2_KEYS.filter((k) => k in toml);
-  if (mixed.length > 0) throw invalid(`registries configuration ${path}: mixes the version 1 [registries.*] tables with version 2 keys (${mixed.join(', ')})`);
+  if (mixed.length > 0)
+    throw invalid(
+      `registries configuration ${path}: mixes the version 1 [registries.*] tables with version 2 keys (${mixed.join(', ')})`,
+    );
   const v1 = toml.registries;
-  if (!isTable(v1)) throw invalid(`registries configuration ${path}: registries must be a table ([registries.search] etc.), not ${kindOf(v1)}`);
+  if (!isTable(v1))
+    throw invalid(
+      `registries configuration ${path}: registries must be a table ([registries.search] etc.), not ${kindOf(v1)}`,
+    );
   const search = v1.search;
   if (search === undefined) return { path, aliases: [] };
-  if (!isTable(search)) throw invalid(`registries configuration ${path}: registries.search must be a table, not ${kindOf(search)}`);
+  if (!isTable(search))
+    throw invalid(`registries configuration ${path}: registries.search must be a table, not ${kindOf(search)}`);
   if (search.registries === undefined) return { path, aliases: [] };
-  return { path, aliases: [], unqualifiedSearchRegistries: searchRegistries(path, 'registries.search.registries', search.registries) };
+  return {
+    path,
+    aliases: [],
+    unqualifiedSearchRegistries: searchRegistries(path, 'registries.search.registries', search.registries),
+  };
 }
 
 /** The short-name settings of one file, checked. Undefined for a missing implicit file. */
-export function readShortNameSettings(path: string, options: { required: boolean; dropIn: boolean }): FileSettings | undefined {
+export function readShortNameSettings(
+  path: string,
+  options: { required: boolean; dropIn: boolean },
+): FileSettings | undefined {
   const toml = readToml(path, options.required);
   if (toml === undefined) return undefined;
   if ('registries' in toml) return v1Settings(path, toml, options.dropIn);
@@ -389,7 +453,9 @@ export function readShortNameSettings(path: string, options: { required: boolean
   return {
     path,
     aliases: toml.aliases === undefined ? [] : aliasTable(path, toml.aliases),
-    ...(usr !== undefined && { unqualifiedSearchRegistries: searchRegistries(path, 'unqualified-search-registries', usr) }),
+    ...(usr !== undefined && {
+      unqualifiedSearchRegistries: searchRegistries(path, 'unqualified-search-registries', usr),
+    }),
     ...(mode !== undefined && { shortNameMode: mode }),
   };
 }
@@ -405,7 +471,8 @@ function merge(files: FileSettings[]): ShortNameConfig {
   let mode: { mode: ShortNameMode; origin: string } | undefined;
   for (const file of files) {
     for (const [name, value] of file.aliases) aliases.set(name, { value, origin: file.path });
-    if (file.unqualifiedSearchRegistries !== undefined) search = { registries: file.unqualifiedSearchRegistries, origin: file.path };
+    if (file.unqualifiedSearchRegistries !== undefined)
+      search = { registries: file.unqualifiedSearchRegistries, origin: file.path };
     if (file.shortNameMode !== undefined) mode = { mode: file.shortNameMode, origin: file.path };
   }
   const kept = [...aliases].filter(([, a]) => a.value !== '');

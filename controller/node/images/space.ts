@@ -33,7 +33,10 @@ Object.defineProperty(NoSpaceError.prototype, 'name', { value: 'NoSpaceError' })
 
 export class DiskTooLargeError extends VirtnetError {
   constructor(image: string, what: string, maxDiskBytes: number) {
-    super(ErrorCode.invalidConfig, `image ${image}: ${what} more than ${maxDiskBytes} bytes, the image cache's maximum disk size (maxDiskBytes)`);
+    super(
+      ErrorCode.invalidConfig,
+      `image ${image}: ${what} more than ${maxDiskBytes} bytes, the image cache's maximum disk size (maxDiskBytes)`,
+    );
   }
 }
 
@@ -54,12 +57,19 @@ export function ensureSpace(image: string, limits: SpaceLimits, need: number, wh
   const { free, total } = space(limits.root);
   const reserve = reserveOf(limits, total);
   if (free - need < reserve) {
-    throw new NoSpaceError(image, limits.root, `${what} needs ${need} bytes and ${reserve} must stay free, but only ${free} are free`);
+    throw new NoSpaceError(
+      image,
+      limits.root,
+      `${what} needs ${need} bytes and ${reserve} must stay free, but only ${free} are free`,
+    );
   }
 }
 
 export function isNoSpace(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' || (err as NodeJS.ErrnoException | undefined)?.code === 'EDQUOT';
+  return (
+    (err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' ||
+    (err as NodeJS.ErrnoException | undefined)?.code === 'EDQUOT'
+  );
 }
 
 const BLOCK = 4096;
@@ -99,7 +109,8 @@ export class SparseWriter {
   }
 
   write(chunk: Buffer): void {
-    if (this.length + chunk.length > this.limits.maxDiskBytes) throw new DiskTooLargeError(this.image, this.what, this.limits.maxDiskBytes);
+    if (this.length + chunk.length > this.limits.maxDiskBytes)
+      throw new DiskTooLargeError(this.image, this.what, this.limits.maxDiskBytes);
     const buf = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
     const whole = buf.length - (buf.length % BLOCK);
     this.writeBlocks(buf, whole, this.length - this.carry.length);

@@ -22,7 +22,18 @@
  * again, and removed by gc; nothing in the root is ever followed.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir, mkdirPrivate, writeFileDurable } from '../../../lib/durable.ts';
 import { withLock } from '../../../lib/lockfile.ts';
@@ -96,9 +107,16 @@ function parseMeta(text: string, hex: string): Meta | undefined {
   } catch {
     return undefined;
   }
-  const ok = m.digest === `sha256:${hex}` && isStringArray(m.references) && isStringArray(m.indexDigests) &&
-    typeof m.diskPath === 'string' && typeof m.onlyDisk === 'boolean' && (m.format === 'qcow2' || m.format === 'raw') &&
-    typeof m.size === 'number' && typeof m.virtualSize === 'number' && typeof m.pulledAt === 'string';
+  const ok =
+    m.digest === `sha256:${hex}` &&
+    isStringArray(m.references) &&
+    isStringArray(m.indexDigests) &&
+    typeof m.diskPath === 'string' &&
+    typeof m.onlyDisk === 'boolean' &&
+    (m.format === 'qcow2' || m.format === 'raw') &&
+    typeof m.size === 'number' &&
+    typeof m.virtualSize === 'number' &&
+    typeof m.pulledAt === 'string';
   return ok ? (m as unknown as Meta) : undefined;
 }
 
@@ -190,14 +208,21 @@ export class ImageStore {
     if (!dirStat.isDirectory()) return 'not a directory';
     const metaFile = join(dir, 'meta.json');
     const metaStat = lstatSync(metaFile, { throwIfNoEntry: false });
-    if (!metaStat?.isFile()) return lstatSync(dir, { throwIfNoEntry: false }) === undefined ? undefined : 'meta.json is missing or not a regular file';
+    if (!metaStat?.isFile())
+      return lstatSync(dir, { throwIfNoEntry: false }) === undefined
+        ? undefined
+        : 'meta.json is missing or not a regular file';
     const text = readIfThere(metaFile);
     if (text === undefined) return undefined;
     const meta = parseMeta(text, hex);
-    if (meta === undefined || entryName(meta.digest, meta.diskPath) !== name) return 'meta.json is damaged or does not match the entry name';
+    if (meta === undefined || entryName(meta.digest, meta.diskPath) !== name)
+      return 'meta.json is damaged or does not match the entry name';
     const file = join(dir, `disk.${meta.format}`);
     const st = lstatSync(file, { throwIfNoEntry: false });
-    if (!st?.isFile()) return lstatSync(dir, { throwIfNoEntry: false }) === undefined ? undefined : `disk.${meta.format} is missing or not a regular file`;
+    if (!st?.isFile())
+      return lstatSync(dir, { throwIfNoEntry: false }) === undefined
+        ? undefined
+        : `disk.${meta.format} is missing or not a regular file`;
     return { ...meta, entry: name, file };
   }
 
@@ -273,9 +298,13 @@ export class ImageStore {
       }
     }
     const references = [...image.references.filter((r) => r !== reference), reference];
-    const indexDigests = indexDigest === undefined || image.indexDigests.includes(indexDigest) ? image.indexDigests : [...image.indexDigests, indexDigest];
+    const indexDigests =
+      indexDigest === undefined || image.indexDigests.includes(indexDigest)
+        ? image.indexDigests
+        : [...image.indexDigests, indexDigest];
     const updated = { ...image, references, indexDigests };
-    if (references.join('\n') !== image.references.join('\n') || indexDigests !== image.indexDigests) this.writeMeta(updated);
+    if (references.join('\n') !== image.references.join('\n') || indexDigests !== image.indexDigests)
+      this.writeMeta(updated);
     return updated;
   }
 

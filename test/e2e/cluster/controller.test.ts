@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { startKubeTestServer, type KubeTestServer } from '../../support/kube/api-server.ts';
-import { until } from '../../support/kube/testing.ts';
+import { startKubeTestServer, type KubeTestServer } from '../../../harness/kube/api-server.ts';
+import { until } from '../../../harness/kube/testing.ts';
 import { makeNetns, ping, type Netns } from '../../support/netns.ts';
 import { testGuest } from '../../support/launcher.ts';
-import { Controller } from '../../../controller/cluster/controller.ts';
-import { KubeApi } from '../../../controller/cluster/kube.ts';
+import { Controller } from '../../../controller/control/controller.ts';
+import { KubeApi } from '../../../controller/kube/kube.ts';
 
 type Obj = Record<string, any>;
 let server: KubeTestServer;
@@ -34,11 +34,28 @@ before(async () => {
   node = makeNetns('vnt-cnode');
   server = await startKubeTestServer();
   ctrl = new Controller(new KubeApi(server.kubeConfig()), {
-    image: 'virtnet:test', serviceCIDRs: ['10.96.0.0/12'], testGuest: { kernel: g.kernel, initrd: g.initrd, cmdline: 'console=ttyS0 quiet panic=-1' },
+    image: 'virtnet:test',
+    serviceCIDRs: ['10.96.0.0/12'],
+    testGuest: { kernel: g.kernel, initrd: g.initrd, cmdline: 'console=ttyS0 quiet panic=-1' },
     log: pino({ level: 'silent' }),
   });
   await ctrl.start();
-  kubelet = spawn(process.execPath, [resolve('dist/cluster/virtnet-cluster'), 'kubelet', '--node', 'node-1', '--kubeconfig', server.kubeconfigFile(dir), '--state-dir', join(dir, 'state'), '--cni-netns', node.name], { stdio: ['ignore', 'ignore', 'pipe'] });
+  kubelet = spawn(
+    process.execPath,
+    [
+      resolve('dist/cluster/virtnet-cluster'),
+      'kubelet',
+      '--node',
+      'node-1',
+      '--kubeconfig',
+      server.kubeconfigFile(dir),
+      '--state-dir',
+      join(dir, 'state'),
+      '--cni-netns',
+      node.name,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   kubelet.stderr!.on('data', (d: Buffer) => (kubeletLog += d.toString()));
 });
 
@@ -52,25 +69,62 @@ after(async () => {
   await server.close();
 });
 
-test('a VMI posted to the API runs a real guest whose leased IP shows in status.interfaces; delete tears it down', { timeout: 180_000 }, async () => {
+test('a VMI posted to the API runs a real guest whose leased IP shows in status.interfaces; delete tears it down', {
+  timeout: 180_000,
+}, async () => {
   const custom = server.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
   const G = { group: 'virtnet.io', version: 'v1alpha1', namespace: 'default', plural: 'virtualmachineinstances' };
   // A secondary L2 network from a NAD on the cluster: the kubelet role resolves it as Multus would.
-  await custom.createNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', namespace: 'default', plural: 'network-attachment-definitions', body: {
-    apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'l2' },
-    spec: { config: JSON.stringify({ cniVersion: '1.1.0', name: 'l2', type: 'virtnet-bridge', bridge: 'vnt-cl2', dataDir: join(dir, 'state', 'cni', 'l2') }) },
-  } });
-  const t0 = performance.now();
-  await custom.createNamespacedCustomObject({ ...G, body: {
-    apiVersion: 'virtnet.io/v1alpha1', kind: 'VirtualMachineInstance', metadata: { name: 'guest' },
-    spec: {
-      domain: { resources: { requests: { memory: '256Mi' } }, devices: { interfaces: [{ name: 'default', bridge: {} }, { name: 'l2', bridge: {} }] } },
-      networks: [{ name: 'default', pod: {} }, { name: 'l2', multus: { networkName: 'l2' } }],
+  await custom.createNamespacedCustomObject({
+    group: 'k8s.cni.cncf.io',
+    version: 'v1',
+    namespace: 'default',
+    plural: 'network-attachment-definitions',
+    body: {
+      apiVersion: 'k8s.cni.cncf.io/v1',
+      kind: 'NetworkAttachmentDefinition',
+      metadata: { name: 'l2' },
+      spec: {
+        config: JSON.stringify({
+          cniVersion: '1.1.0',
+          name: 'l2',
+          type: 'virtnet-bridge',
+          bridge: 'vnt-cl2',
+          dataDir: join(dir, 'state', 'cni', 'l2'),
+        }),
+      },
     },
-  } });
+  });
+  const t0 = performance.now();
+  await custom.createNamespacedCustomObject({
+    ...G,
+    body: {
+      apiVersion: 'virtnet.io/v1alpha1',
+      kind: 'VirtualMachineInstance',
+      metadata: { name: 'guest' },
+      spec: {
+        domain: {
+          resources: { requests: { memory: '256Mi' } },
+          devices: {
+            interfaces: [
+              { name: 'default', bridge: {} },
+              { name: 'l2', bridge: {} },
+            ],
+          },
+        },
+        networks: [
+          { name: 'default', pod: {} },
+          { name: 'l2', multus: { networkName: 'l2' } },
+        ],
+      },
+    },
+  });
   const get = async () => (await custom.getNamespacedCustomObject({ ...G, name: 'guest' })) as Obj;
-  await until(async () => (await get()).status?.interfaces?.[0]?.leased === true, 'the guest\'s lease in status.interfaces', 120_000)
-    .catch((e: Error) => assert.fail(`${e.message}\nkubelet log:\n${kubeletLog.slice(-3000)}`));
+  await until(
+    async () => (await get()).status?.interfaces?.[0]?.leased === true,
+    "the guest's lease in status.interfaces",
+    120_000,
+  ).catch((e: Error) => assert.fail(`${e.message}\nkubelet log:\n${kubeletLog.slice(-3000)}`));
   const runningMs = performance.now() - t0;
   const st = (await get()).status;
   assert.equal(st.phase, 'Running');
@@ -80,27 +134,57 @@ test('a VMI posted to the API runs a real guest whose leased IP shows in status.
   assert.match(nic.mac, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/u);
   assert.equal(st.conditions.find((c: Obj) => c.type === 'Ready').status, 'True');
   const l2 = st.interfaces.find((i: Obj) => i.name === 'l2');
-  assert.match(l2.podInterfaceName, /^pod[0-9a-f]{11}$/u, 'the NAD\'s attachment is on the pod');
+  assert.match(l2.podInterfaceName, /^pod[0-9a-f]{11}$/u, "the NAD's attachment is on the pod");
   assert.equal(l2.ipAddress, undefined, 'an L2 network gives no address');
   // The launcher's report, through the kubelet role's copy on the pod, is the wiring describe and topology draw.
-  assert.deepEqual(st.interfaces.map((i: Obj) => i.infoSource), ['domain, multus-status', 'domain, multus-status']);
-  assert.deepEqual(st.virtnet.nics.map((n: Obj) => [n.name, n.podInterface, n.tap.startsWith('tap')]), [['default', 'eth0', true], ['l2', l2.podInterfaceName, true]]);
-  assert.ok(st.virtnet.steps.some((s: Obj) => s.name === 'launcher network'), JSON.stringify(st.virtnet.steps));
+  assert.deepEqual(
+    st.interfaces.map((i: Obj) => i.infoSource),
+    ['domain, multus-status', 'domain, multus-status'],
+  );
+  assert.deepEqual(
+    st.virtnet.nics.map((n: Obj) => [n.name, n.podInterface, n.tap.startsWith('tap')]),
+    [
+      ['default', 'eth0', true],
+      ['l2', l2.podInterfaceName, true],
+    ],
+  );
+  assert.ok(
+    st.virtnet.steps.some((s: Obj) => s.name === 'launcher network'),
+    JSON.stringify(st.virtnet.steps),
+  );
   // And the VMI's life as Events, each once.
   const vmiUid = (await get()).metadata.uid;
-  await until(() => server.objects('events', 'default').some((e) => e.involvedObject.uid === vmiUid && e.reason === 'Leased'), 'the lease event', 10_000);
+  await until(
+    () => server.objects('events', 'default').some((e) => e.involvedObject.uid === vmiUid && e.reason === 'Leased'),
+    'the lease event',
+    10_000,
+  );
   const events = server.objects('events', 'default').filter((e) => e.involvedObject.uid === vmiUid);
   const reasons = events.map((e) => e.reason);
-  for (const r of ['SuccessfulCreate', 'Scheduled', 'NetworkReady', 'Started']) assert.equal(reasons.filter((x) => x === r).length, 1, `${r} once in ${reasons.join(', ')}`);
+  for (const r of ['SuccessfulCreate', 'Scheduled', 'NetworkReady', 'Started'])
+    assert.equal(reasons.filter((x) => x === r).length, 1, `${r} once in ${reasons.join(', ')}`);
   // One Leased per family the pod network has; never the same one twice.
   const leases = events.filter((e) => e.reason === 'Leased').map((e) => e.message);
   assert.ok(leases.length >= 1 && new Set(leases).size === leases.length, leases.join('; '));
-  assert.ok(events.every((e) => e.type === 'Normal' && e.count === 1), JSON.stringify(events.map((e) => [e.type, e.reason, e.count])));
+  assert.ok(
+    events.every((e) => e.type === 'Normal' && e.count === 1),
+    JSON.stringify(events.map((e) => [e.type, e.reason, e.count])),
+  );
   assert.ok(ping(node, nic.ipAddress, 3), 'the guest answers on its IP on the node');
   process.stdout.write(`# VMI creation → Running with lease: ${runningMs.toFixed(0)} ms\n`);
   await custom.deleteNamespacedCustomObject({ ...G, name: 'guest' });
   await until(() => server.objects('pods').length === 0, 'the launcher pod deleted with its VMI', 10_000);
-  await until(() => { try { return readdirSync(join(dir, 'state', 'vmis', 'default')).length === 0; } catch { return true; } }, 'the node runtime\'s record gone', 60_000);
+  await until(
+    () => {
+      try {
+        return readdirSync(join(dir, 'state', 'vmis', 'default')).length === 0;
+      } catch {
+        return true;
+      }
+    },
+    "the node runtime's record gone",
+    60_000,
+  );
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));

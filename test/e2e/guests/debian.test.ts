@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { TestNode } from '../../support/node-driver.ts';
-import { waitFor } from '../../support/guest-console.ts';
+import { waitFor } from '../../../harness/guest-console.ts';
 import { debianGuest } from '../../support/guests.ts';
-import { startRegistry, stopNodeWithRegistry, type TestRegistry } from '../../support/registry.ts';
+import { startRegistry, stopNodeWithRegistry, type TestRegistry } from '../../../harness/registry.ts';
 import { addresses, mtuOf, probeReport, withProbe } from './probe.ts';
 
 type Obj = Record<string, any>;
@@ -34,13 +34,28 @@ let conf: string;
 function dualStackConfDir(stateDir: string): string {
   const confDir = join(dir, 'net.d');
   mkdirSync(confDir);
-  writeFileSync(join(confDir, '10-virtnet.conflist'), JSON.stringify({
-    cniVersion: '1.1.0', name: 'virtnet',
-    plugins: [{
-      type: 'virtnet-bridge', bridge: 'virtnet0', isGateway: true, isDefaultGateway: true, ipMasq: true, dataDir: join(stateDir, 'cni'),
-      ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.0.0/24' }], [{ subnet: 'fd00:10:244::/64' }]], dataDir: join(stateDir, 'ipam') },
-    }],
-  }));
+  writeFileSync(
+    join(confDir, '10-virtnet.conflist'),
+    JSON.stringify({
+      cniVersion: '1.1.0',
+      name: 'virtnet',
+      plugins: [
+        {
+          type: 'virtnet-bridge',
+          bridge: 'virtnet0',
+          isGateway: true,
+          isDefaultGateway: true,
+          ipMasq: true,
+          dataDir: join(stateDir, 'cni'),
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: '10.244.0.0/24' }], [{ subnet: 'fd00:10:244::/64' }]],
+            dataDir: join(stateDir, 'ipam'),
+          },
+        },
+      ],
+    }),
+  );
   return confDir;
 }
 
@@ -51,19 +66,39 @@ before(async () => {
   node = new TestNode({ VIRTNET_IMAGE_CACHE_DIR: cache });
   registry = await startRegistry({ netns: node.netns.name });
   // One image under several names: KubeVirt's example names, and one only a mirror serves.
-  for (const name of ['virtnet/debian-cloud:12', 'kubevirt/fedora-cloud-container-disk-demo:devel', 'kubevirt/fedora-with-test-tooling-container-disk:devel']) registry.push(disk, name);
+  for (const name of [
+    'virtnet/debian-cloud:12',
+    'kubevirt/fedora-cloud-container-disk-demo:devel',
+    'kubevirt/fedora-with-test-tooling-container-disk:devel',
+  ])
+    registry.push(disk, name);
   conf = join(dir, 'registries.conf');
-  writeFileSync(conf, [
-    '[[registry]]', 'prefix = "registry:5000"', `location = "${registry.address}"`, 'insecure = true', '',
-    // mirror.invalid never resolves (RFC 6761): only its mirror can serve it.
-    '[[registry]]', 'location = "mirror.invalid"', '[[registry.mirror]]', `location = "${registry.address}"`, 'insecure = true', '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      '[[registry]]',
+      'prefix = "registry:5000"',
+      `location = "${registry.address}"`,
+      'insecure = true',
+      '',
+      // mirror.invalid never resolves (RFC 6761): only its mirror can serve it.
+      '[[registry]]',
+      'location = "mirror.invalid"',
+      '[[registry.mirror]]',
+      `location = "${registry.address}"`,
+      'insecure = true',
+      '',
+    ].join('\n'),
+  );
 });
 
 after(() => stopNodeWithRegistry(registry, node, dir));
 
 function up(file: string, extra: string[] = []): string {
-  return node.must(['--registries-conf', conf, '--cni-conf-dir', join(dir, 'net.d'), 'up', '--timeout', '300', ...extra, file], 600_000);
+  return node.must(
+    ['--registries-conf', conf, '--cni-conf-dir', join(dir, 'net.d'), 'up', '--timeout', '300', ...extra, file],
+    600_000,
+  );
 }
 
 /** An example's documents, each VMI changed by `edit`, written to a file of the test's. */
@@ -89,7 +124,11 @@ function vmi(name: string): Obj {
 /** The seed's files, read back from the ISO the launcher attached. */
 function seedFile(name: string, path: string): string {
   const out = mkdtempSync(join(dir, 'seed-'));
-  execFileSync('xorriso', ['-osirrox', 'on', '-indev', join(node.launcherDir(name), 'cloud-init.iso'), '-extract', '/', out], { stdio: 'ignore' });
+  execFileSync(
+    'xorriso',
+    ['-osirrox', 'on', '-indev', join(node.launcherDir(name), 'cloud-init.iso'), '-extract', '/', out],
+    { stdio: 'ignore' },
+  );
   return readFileSync(join(out, path), 'utf8');
 }
 
@@ -102,7 +141,10 @@ test('examples/debian-containerdisk.yaml through a registries.conf mirror: cloud
   t.after(() => node.run(['down', 'debian-web']));
   const file = example('examples/debian-containerdisk.yaml', (d) => {
     d.spec.volumes[0].containerDisk.image = 'mirror.invalid/virtnet/debian-cloud:12';
-    return withProbe(d, 'ip -6 route show default | grep -q . && ip -6 -o addr show dev eth0 scope global | grep -q fd10');
+    return withProbe(
+      d,
+      'ip -6 route show default | grep -q . && ip -6 -o addr show dev eth0 scope global | grep -q fd10',
+    );
   });
   const out = up(file);
   assert.match(out, /image containerdisk .*mirror\.invalid\/virtnet\/debian-cloud:12 sha256:[0-9a-f]{12} \(pulled\)/u);
@@ -110,13 +152,25 @@ test('examples/debian-containerdisk.yaml through a registries.conf mirror: cloud
   assert.match(logs('debian-web'), /virtnet-example: cloud-init user data ran on debian-web/u);
   assert.ok(r.includes('hostname debian-web'), r.join('\n'));
   assert.ok(addresses(r, 'eth0').includes('inet 10.0.2.2/24 global'), r.join('\n'));
-  assert.ok(addresses(r, 'eth0').some((a) => a.startsWith('inet6 fd10:0:2::2/')), r.join('\n'));
-  assert.ok(r.some((l) => /^default via 10\.0\.2\.1 dev eth0/u.test(l)), r.join('\n'));
-  assert.ok(r.some((l) => /^default via fe80::\S+ dev eth0 proto ra/u.test(l)), r.join('\n'));
+  assert.ok(
+    addresses(r, 'eth0').some((a) => a.startsWith('inet6 fd10:0:2::2/')),
+    r.join('\n'),
+  );
+  assert.ok(
+    r.some((l) => /^default via 10\.0\.2\.1 dev eth0/u.test(l)),
+    r.join('\n'),
+  );
+  assert.ok(
+    r.some((l) => /^default via fe80::\S+ dev eth0 proto ra/u.test(l)),
+    r.join('\n'),
+  );
   await waitFor('cloud-init to finish', () => /Cloud-init v\. \S+ finished/u.test(logs('debian-web')), BOOT_MS, 2000);
   // No networkData in the spec: virtnet rendered it, DHCPv4 and DHCPv6 for the NIC's MAC.
   const mac = vmi('debian-web').status.interfaces[0].mac as string;
-  assert.match(seedFile('debian-web', 'network-config'), new RegExp(`macaddress: "?${mac}"?[\\s\\S]*dhcp4: true[\\s\\S]*dhcp6: true`, 'u'));
+  assert.match(
+    seedFile('debian-web', 'network-config'),
+    new RegExp(`macaddress: "?${mac}"?[\\s\\S]*dhcp4: true[\\s\\S]*dhcp6: true`, 'u'),
+  );
   const ips = vmi('debian-web').status.interfaces[0].ipAddresses as string[];
   for (const ip of ips) {
     const url = ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`;
@@ -124,11 +178,16 @@ test('examples/debian-containerdisk.yaml through a registries.conf mirror: cloud
   }
 });
 
-test('examples/vnf-debian.yaml: two VMs from one cached image; the distro\'s DHCP client takes the pod IP, MTU, routes and DNS on the bridge binding; static networkData kept as written; a ping across the L2 network', async (t) => {
+test("examples/vnf-debian.yaml: two VMs from one cached image; the distro's DHCP client takes the pod IP, MTU, routes and DNS on the bridge binding; static networkData kept as written; a ping across the L2 network", async (t) => {
   t.after(() => node.run(['down', 'vnf-a', 'vnf-b']));
-  const file = example('examples/vnf-debian.yaml', (d) => withProbe(d, d.metadata.name === 'vnf-a'
-    ? 'ip -6 route show default | grep -q . && ip -6 -o addr show dev eth0 scope global | grep -q fd00 && ip -o addr show dev eth1 | grep -q 192.168.77.10'
-    : 'ip -o addr show dev eth1 | grep -q 192.168.77.11'));
+  const file = example('examples/vnf-debian.yaml', (d) =>
+    withProbe(
+      d,
+      d.metadata.name === 'vnf-a'
+        ? 'ip -6 route show default | grep -q . && ip -6 -o addr show dev eth0 scope global | grep -q fd00 && ip -o addr show dev eth1 | grep -q 192.168.77.10'
+        : 'ip -o addr show dev eth1 | grep -q 192.168.77.11',
+    ),
+  );
   const out = up(file);
   assert.match(out, /vnf-a .*image containerdisk/u);
   const images = node.must(['images']);
@@ -140,16 +199,38 @@ test('examples/vnf-debian.yaml: two VMs from one cached image; the distro\'s DHC
   const text = a.join('\n');
   assert.ok(a.includes('hostname vnf-a'), text);
   assert.ok(addresses(a, 'eth0').includes(`inet ${v4}/24 global`), text);
-  assert.ok(addresses(a, 'eth0').some((x) => x.startsWith(`inet6 ${v6}/`)), text);
+  assert.ok(
+    addresses(a, 'eth0').some((x) => x.startsWith(`inet6 ${v6}/`)),
+    text,
+  );
   assert.equal(mtuOf(a, 'eth0'), 1400, text);
-  assert.ok(a.some((l) => /^default via 10\.246\.0\.1 dev eth0/u.test(l)), text);
+  assert.ok(
+    a.some((l) => /^default via 10\.246\.0\.1 dev eth0/u.test(l)),
+    text,
+  );
   // Option 121: the NAD's extra route reaches the guest's table.
-  assert.ok(a.some((l) => /^198\.18\.0\.0\/15 via 10\.246\.0\.1 dev eth0/u.test(l)), text);
-  assert.ok(a.some((l) => /^default via fe80::\S+ dev eth0 proto ra/u.test(l)), text);
-  assert.ok(a.some((l) => /Link \d+ \(eth0\): .*192\.0\.2\.53/u.test(l)), text);
-  assert.ok(a.some((l) => /Link \d+ \(eth0\): .*vnf\.example/u.test(l)), text);
+  assert.ok(
+    a.some((l) => /^198\.18\.0\.0\/15 via 10\.246\.0\.1 dev eth0/u.test(l)),
+    text,
+  );
+  assert.ok(
+    a.some((l) => /^default via fe80::\S+ dev eth0 proto ra/u.test(l)),
+    text,
+  );
+  assert.ok(
+    a.some((l) => /Link \d+ \(eth0\): .*192\.0\.2\.53/u.test(l)),
+    text,
+  );
+  assert.ok(
+    a.some((l) => /Link \d+ \(eth0\): .*vnf\.example/u.test(l)),
+    text,
+  );
   assert.ok(addresses(a, 'eth1').includes('inet 192.168.77.10/24 global'), text);
-  assert.deepEqual(addresses(a, 'eth2').filter((x) => x.startsWith('inet ')), [], text);
+  assert.deepEqual(
+    addresses(a, 'eth2').filter((x) => x.startsWith('inet ')),
+    [],
+    text,
+  );
   // The user's networkData reaches cloud-init byte for byte.
   const docs = parseAllDocuments(readFileSync('examples/vnf-debian.yaml', 'utf8')).map((d) => d.toJS() as Obj);
   const spec = docs.find((d) => d.metadata?.name === 'vnf-a')!;
@@ -160,7 +241,8 @@ test('examples/vnf-debian.yaml: two VMs from one cached image; the distro\'s DHC
 
 test('examples/debian-auto-network.yaml: the rendered networkData configures all three NICs, matched by MAC, from a NoCloud seed and from a ConfigDrive', async (t) => {
   t.after(() => node.run(['down', 'debian-auto', 'debian-auto-cd']));
-  const ready = 'ip -o addr show dev eth2 | grep -q 192.168.61. && ip -6 -o addr show dev eth0 scope global | grep -q fd00';
+  const ready =
+    'ip -o addr show dev eth2 | grep -q 192.168.61. && ip -6 -o addr show dev eth0 scope global | grep -q fd00';
   const file = example('examples/debian-auto-network.yaml', (d) => withProbe(d, ready));
   // The same VM with its seed as a ConfigDrive (config-2, OpenStack's network_data.json).
   const cd = example('examples/debian-auto-network.yaml', (d) => {
@@ -171,16 +253,30 @@ test('examples/debian-auto-network.yaml: the rendered networkData configures all
   up(file);
   up(cd);
   const seeds = { 'debian-auto': 'network-config', 'debian-auto-cd': 'openstack/latest/network_data.json' } as const;
-  for (const [name, r] of await Promise.all((Object.keys(seeds) as Array<keyof typeof seeds>).map(async (n) => [n, await report(n)] as const))) {
+  for (const [name, r] of await Promise.all(
+    (Object.keys(seeds) as Array<keyof typeof seeds>).map(async (n) => [n, await report(n)] as const),
+  )) {
     const text = `${name}:\n${r.join('\n')}`;
     const nics = vmi(name).status.interfaces as Obj[];
     const ipsOf = (nic: string) => nics.find((i) => i.name === nic)!.ipAddresses as string[];
-    for (const ip of ipsOf('default')) assert.ok(addresses(r, 'eth0').some((x) => x.includes(` ${ip}/`)), `${ip}\n${text}`);
-    assert.deepEqual(addresses(r, 'eth1').filter((x) => !x.endsWith(' link')), [], text);
+    for (const ip of ipsOf('default'))
+      assert.ok(
+        addresses(r, 'eth0').some((x) => x.includes(` ${ip}/`)),
+        `${ip}\n${text}`,
+      );
+    assert.deepEqual(
+      addresses(r, 'eth1').filter((x) => !x.endsWith(' link')),
+      [],
+      text,
+    );
     assert.match(r.find((l) => /^\d+: eth1: /u.test(l)) ?? '', /state UP/u, text);
     const lan = ipsOf('lan');
     assert.equal(lan.length, 2);
-    for (const ip of lan) assert.ok(addresses(r, 'eth2').some((x) => x.startsWith(`inet ${ip}/24`)), `${ip}\n${text}`);
+    for (const ip of lan)
+      assert.ok(
+        addresses(r, 'eth2').some((x) => x.startsWith(`inet ${ip}/24`)),
+        `${ip}\n${text}`,
+      );
     const config = seedFile(name, seeds[name]);
     for (const n of nics) assert.match(config, new RegExp(`${n.mac}`, 'u'), `${name}: ${seeds[name]} names ${n.mac}`);
     // User data holds passwords: the seed is the root's alone.
@@ -188,7 +284,7 @@ test('examples/debian-auto-network.yaml: the rendered networkData configures all
   }
 });
 
-test('KubeVirt\'s vmi-fedora.yaml and vmi-masquerade.yaml run unchanged once registries.conf maps registry:5000', async (t) => {
+test("KubeVirt's vmi-fedora.yaml and vmi-masquerade.yaml run unchanged once registries.conf maps registry:5000", async (t) => {
   t.after(() => node.run(['down', 'vmi-fedora', 'vmi-masquerade']));
   const out = up('test/fixtures/kubevirt/vmi-fedora.yaml');
   assert.match(out, /default\/vmi-fedora: Running/u);

@@ -14,8 +14,15 @@ const TAG = 'VNP';
 /** The shell a probe runs: `ready` is a shell condition polled once a second. */
 function probeScript(name: string, ready: string): string {
   const report = [
-    'echo "hostname $(hostname)"', 'ip -o addr show', 'ip -o link show', 'ip -4 route show', 'ip -6 route show',
-    'resolvectl dns', 'resolvectl domain', 'cat /etc/resolv.conf', 'cloud-init status --long',
+    'echo "hostname $(hostname)"',
+    'ip -o addr show',
+    'ip -o link show',
+    'ip -4 route show',
+    'ip -6 route show',
+    'resolvectl dns',
+    'resolvectl domain',
+    'cat /etc/resolv.conf',
+    'cloud-init status --long',
   ].join('; ');
   return `for i in $(seq 90); do ${ready} && break; sleep 1; done; { echo "ready $i"; ${report}; } 2>&1 | sed "s/^/${TAG} ${name} /" > /dev/ttyS0; echo "${TAG} ${name} END" > /dev/ttyS0`;
 }
@@ -32,8 +39,12 @@ export function withProbe(doc: Obj, ready: string): Obj {
 
 /** The probe's report of VMI `name` in a console log, once it ended; without the tag. */
 export function probeReport(log: string, name: string): string[] | undefined {
-  const lines = log.replace(/\r/gu, '').split('\n').map((l) => l.slice(Math.max(0, l.indexOf(`${TAG} ${name} `))))
-    .filter((l) => l.startsWith(`${TAG} ${name} `)).map((l) => l.slice(`${TAG} ${name} `.length));
+  const lines = log
+    .replace(/\r/gu, '')
+    .split('\n')
+    .map((l) => l.slice(Math.max(0, l.indexOf(`${TAG} ${name} `))))
+    .filter((l) => l.startsWith(`${TAG} ${name} `))
+    .map((l) => l.slice(`${TAG} ${name} `.length));
   return lines.includes('END') ? lines.slice(0, lines.indexOf('END')) : undefined;
 }
 

@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { makeNetns, ping, type Netns } from '../../support/netns.ts';
 import { bridgeConf, mustCall, nodeFixture } from '../../support/cni.ts';
-import { LAUNCHER, guestSpec, podSnapshot, startLauncher, waitFor, type RunningLauncher } from '../../support/launcher.ts';
+import {
+  LAUNCHER,
+  guestSpec,
+  podSnapshot,
+  startLauncher,
+  waitFor,
+  type RunningLauncher,
+} from '../../support/launcher.ts';
 
 const LEASE_TIMEOUT = 90_000;
 
@@ -25,8 +32,13 @@ describe('launcher: bridge binding with a real guest', { timeout: 400_000 }, () 
     return { ns, result };
   }
 
-  test('IPv4 pod: the guest gets the pod\'s IP, router, DNS, search, MTU and hostname, and reaches the gateway and another pod', async () => {
-    const conf = bridgeConf(fx.dir, { name: 'e2e4', bridge: 'vnt-br4', subnet: '10.244.0.0/24', extra: { isDefaultGateway: true, mtu: 1400 } });
+  test("IPv4 pod: the guest gets the pod's IP, router, DNS, search, MTU and hostname, and reaches the gateway and another pod", async () => {
+    const conf = bridgeConf(fx.dir, {
+      name: 'e2e4',
+      bridge: 'vnt-br4',
+      subnet: '10.244.0.0/24',
+      extra: { isDefaultGateway: true, mtu: 1400 },
+    });
     const vmPod = pod('vm-a', conf);
     const peer = pod('peer-a', conf);
     const podIp = (vmPod.result.ips[0].address as string).split('/')[0]!;
@@ -57,7 +69,20 @@ describe('launcher: bridge binding with a real guest', { timeout: 400_000 }, () 
     vmPod.ns.run(['ip', 'link', 'add', 'rogue0', 'type', 'veth', 'peer', 'name', 'rogue1', 'netns', rogue.name]);
     vmPod.ns.run(['ip', 'link', 'set', 'rogue0', 'master', 'k6t-eth0', 'up']);
     rogue.run(['ip', 'link', 'set', 'rogue1', 'up']);
-    const stolen = rogue.try(['busybox', 'udhcpc', '-i', 'rogue1', '-n', '-q', '-t', '3', '-T', '1', '-s', '/bin/true']);
+    const stolen = rogue.try([
+      'busybox',
+      'udhcpc',
+      '-i',
+      'rogue1',
+      '-n',
+      '-q',
+      '-t',
+      '3',
+      '-T',
+      '1',
+      '-s',
+      '/bin/true',
+    ]);
     assert.notEqual(stolen.status, 0, 'no lease for another MAC');
     vmPod.ns.run(['ip', 'link', 'del', 'rogue0']);
 
@@ -65,35 +90,61 @@ describe('launcher: bridge binding with a real guest', { timeout: 400_000 }, () 
     const pid = Number(readFileSync(join(stateDir, 'dnsmasq.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
     await waitFor('dnsmasq restarted', () => (launcher.status()?.dnsmasqRestarts ?? 0) >= 1, 10_000);
-    const logAfterRestart = () => readFileSync(join(stateDir, 'dnsmasq.log'), 'utf8').split(/started, version/u).at(-1) ?? '';
-    await waitFor('a renewal answered by the new dnsmasq', () => /DHCPACK\(k6t-eth0\)/u.test(logAfterRestart()), 20_000);
+    const logAfterRestart = () =>
+      readFileSync(join(stateDir, 'dnsmasq.log'), 'utf8')
+        .split(/started, version/u)
+        .at(-1) ?? '';
+    await waitFor(
+      'a renewal answered by the new dnsmasq',
+      () => /DHCPACK\(k6t-eth0\)/u.test(logAfterRestart()),
+      20_000,
+    );
     const restartedAt = launcher.console().length;
-    await waitFor('the guest logs a renewal after the restart', () => launcher.consoleLine('VIRTNET-LEASE4 iface=eth0 event=renew', restartedAt), 20_000);
+    await waitFor(
+      'the guest logs a renewal after the restart',
+      () => launcher.consoleLine('VIRTNET-LEASE4 iface=eth0 event=renew', restartedAt),
+      20_000,
+    );
 
     await launcher.stop();
     assert.equal(launcher.status()?.phase, 'Stopped');
     assert.equal(podSnapshot(vmPod.ns), before, 'teardown leaves the netns as the CNI plugin left it');
-    assert.equal(mustCall(fx.node, 'CHECK', { ...conf, prevResult: vmPod.result }, { containerID: 'vm-a', ifname: 'eth0', netns: vmPod.ns.path }).status, 0);
+    assert.equal(
+      mustCall(
+        fx.node,
+        'CHECK',
+        { ...conf, prevResult: vmPod.result },
+        { containerID: 'vm-a', ifname: 'eth0', netns: vmPod.ns.path },
+      ).status,
+      0,
+    );
   });
 
   test('dual-stack pod with a garbage resolv.conf: the guest gets both addresses and an IPv6 default route', async () => {
     const conf = {
       ...bridgeConf(fx.dir, { name: 'e2e6', bridge: 'vnt-br6', extra: { isDefaultGateway: true } }),
       ipam: {
-        type: 'host-local', dataDir: join(fx.dir, 'ipam'),
+        type: 'host-local',
+        dataDir: join(fx.dir, 'ipam'),
         ranges: [[{ subnet: '10.245.0.0/24' }], [{ subnet: 'fd00:245::/64' }]],
       },
     };
     const vmPod = pod('vm-b', conf);
-    const v6 = (vmPod.result.ips as Array<{ address: string }>).find((i) => i.address.includes(':'))!.address.split('/')[0]!;
+    const v6 = (vmPod.result.ips as Array<{ address: string }>)
+      .find((i) => i.address.includes(':'))!
+      .address.split('/')[0]!;
     const before = podSnapshot(vmPod.ns);
-    const garbage = 'nameserver 10.96.0.10\nnameserver not-an-ip\nsearch ok.example bad_domain.example -x.example a..b\n\u0000\u00ff junk line\n';
+    const garbage =
+      'nameserver 10.96.0.10\nnameserver not-an-ip\nsearch ok.example bad_domain.example -x.example a..b\n\u0000\u00ff junk line\n';
     const launcher = startLauncher(vmPod.ns, join(fx.dir, 'vm-b'), guestSpec('vm-b'), { resolvConf: garbage });
     running.push(launcher);
     await launcher.waitRunning();
     const lease4 = await waitFor('the IPv4 lease line', () => launcher.consoleLine('VIRTNET-LEASE4'), LEASE_TIMEOUT);
     assert.match(lease4, / search=ok\.example /, 'invalid search domains are dropped, the lease still comes');
-    assert.ok(launcher.status()!.warnings.some((w) => w.includes('bad_domain.example')), 'the dropped domains are reported');
+    assert.ok(
+      launcher.status()!.warnings.some((w) => w.includes('bad_domain.example')),
+      'the dropped domains are reported',
+    );
     const lease6 = await waitFor('the IPv6 lease line', () => launcher.consoleLine('VIRTNET-LEASE6'), LEASE_TIMEOUT);
     assert.match(lease6, new RegExp(` ip=${v6}/`));
     assert.match(lease6, / router=fe80:[0-9a-f:]+/, 'an IPv6 default route');
@@ -104,7 +155,12 @@ describe('launcher: bridge binding with a real guest', { timeout: 400_000 }, () 
   });
 
   test('after kill -9, teardown reaps QEMU, libvirtd and dnsmasq and restores the pod', async () => {
-    const conf = bridgeConf(fx.dir, { name: 'e2ecrash', bridge: 'vnt-brc', subnet: '10.246.0.0/24', extra: { isDefaultGateway: true } });
+    const conf = bridgeConf(fx.dir, {
+      name: 'e2ecrash',
+      bridge: 'vnt-brc',
+      subnet: '10.246.0.0/24',
+      extra: { isDefaultGateway: true },
+    });
     const vmPod = pod('vm-c', conf);
     const before = podSnapshot(vmPod.ns);
     const stateDir = join(fx.dir, 'vm-c');

@@ -24,10 +24,15 @@ describe('launcher: masquerade binding with a real guest', { timeout: 300_000 },
   function dualStackPod(name: string): { ns: Netns; v4: string; v6: string } {
     const conf = {
       ...bridgeConf(fx.dir, { name: 'e2emasq', bridge: 'vnt-brm', extra: { isDefaultGateway: true } }),
-      ipam: { type: 'host-local', dataDir: join(fx.dir, 'ipam'), ranges: [[{ subnet: '10.248.0.0/24' }], [{ subnet: 'fd00:248::/64' }]] },
+      ipam: {
+        type: 'host-local',
+        dataDir: join(fx.dir, 'ipam'),
+        ranges: [[{ subnet: '10.248.0.0/24' }], [{ subnet: 'fd00:248::/64' }]],
+      },
     };
     const ns = makeNetns('vnt-pod');
-    const ips = mustCall(fx.node, 'ADD', conf, { containerID: name, ifname: 'eth0', netns: ns.path }).json!.ips as Array<{ address: string }>;
+    const ips = mustCall(fx.node, 'ADD', conf, { containerID: name, ifname: 'eth0', netns: ns.path }).json!
+      .ips as Array<{ address: string }>;
     const addr = (v6: boolean) => ips.find((i) => i.address.includes(':') === v6)!.address.split('/')[0]!;
     return { ns, v4: addr(false), v6: addr(true) };
   }
@@ -36,14 +41,20 @@ describe('launcher: masquerade binding with a real guest', { timeout: 300_000 },
     const pod = dualStackPod('masq-a');
     const peer = dualStackPod('masq-peer');
     const before = podSnapshot(pod.ns);
-    const spec = guestSpec('masq-a', { interfaces: [{ name: 'default', masquerade: {}, ports: [{ name: 'http', port: 80 }] }] });
+    const spec = guestSpec('masq-a', {
+      interfaces: [{ name: 'default', masquerade: {}, ports: [{ name: 'http', port: 80 }] }],
+    });
     const launcher = startLauncher(pod.ns, join(fx.dir, 'masq-a'), spec);
     running.push(launcher);
     await launcher.waitRunning();
     const lease4 = await waitFor('the IPv4 lease', () => launcher.consoleLine('VIRTNET-LEASE4'), LEASE_TIMEOUT);
     assert.match(lease4, / ip=10\.0\.2\.2\/24 router=10\.0\.2\.1 /);
     const lease6 = await waitFor('the IPv6 lease', () => launcher.consoleLine('VIRTNET-LEASE6'), LEASE_TIMEOUT);
-    assert.match(lease6, / ip=fd10:0:2::2\/\d+ router=fe80::ff:fe00:0/, 'an IPv6 default route via the bridge (KubeVirt gives none)');
+    assert.match(
+      lease6,
+      / ip=fd10:0:2::2\/\d+ router=fe80::ff:fe00:0/,
+      'an IPv6 default route via the bridge (KubeVirt gives none)',
+    );
     assert.ok(launcher.console().includes('VIRTNET-ROUTE default via 10.0.2.1 dev eth0'));
 
     assert.match(curl(peer.ns, `http://${pod.v4}/`).body, /virtnet guest masq-a/);
@@ -57,7 +68,10 @@ describe('launcher: masquerade binding with a real guest', { timeout: 300_000 },
     assert.equal(curl(peer.ns, `http://[${pod.v6}]:8080/`).ok, false, 'nor over IPv6');
 
     // The guest's egress: count what reaches the peer, by source address.
-    peer.ns.run(['nft', '-f', '-'], `table inet count {\n chain in {\n  type filter hook input priority 0;\n  icmp type echo-request ip saddr ${pod.v4} counter\n  icmp type echo-request ip saddr 10.0.2.2 counter\n }\n}\n`);
+    peer.ns.run(
+      ['nft', '-f', '-'],
+      `table inet count {\n chain in {\n  type filter hook input priority 0;\n  icmp type echo-request ip saddr ${pod.v4} counter\n  icmp type echo-request ip saddr 10.0.2.2 counter\n }\n}\n`,
+    );
     const pinged = await launcher.guestRun(`ping -c 2 -W 3 ${peer.v4}`);
     assert.equal(pinged.rc, 0, pinged.output);
     const counters = peer.ns.run(['nft', 'list', 'table', 'inet', 'count']);
@@ -85,7 +99,11 @@ describe('launcher: masquerade binding with a real guest', { timeout: 300_000 },
     assert.match(lease4, / ip=10\.11\.0\.2\/29 router=10\.11\.0\.1 /);
     await waitFor('guest ready', () => launcher.consoleLine('VIRTNET-READY'), 30_000);
     assert.equal((await launcher.guestRun('busybox httpd -p 8080 -h /www')).rc, 0);
-    assert.match(curl(peer.ns, `http://${pod.v4}:8080/`).body, /virtnet guest masq-b/, 'any port is forwarded without ports');
+    assert.match(
+      curl(peer.ns, `http://${pod.v4}:8080/`).body,
+      /virtnet guest masq-b/,
+      'any port is forwarded without ports',
+    );
     await launcher.stop();
     assert.deepEqual(nftTables(pod.ns), []);
   });

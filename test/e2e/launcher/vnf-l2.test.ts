@@ -17,28 +17,75 @@ describe('VNF: L2 secondary networks', { timeout: 300_000 }, () => {
     await Promise.all(running.map((l) => l.stop()));
   });
   const fx = nodeFixture();
-  const podnet = (node: string): ConfList => ({ cniVersion: '1.1.0', name: `podnet-${node}`, plugins: [{ type: 'virtnet-bridge', bridge: 'vnt-l2p', isDefaultGateway: true, dataDir: join(fx.dir, `vb-${node}`), ipam: { type: 'host-local', subnet: '10.150.0.0/24', dataDir: join(fx.dir, `ipam-${node}`) } }] });
+  const podnet = (node: string): ConfList => ({
+    cniVersion: '1.1.0',
+    name: `podnet-${node}`,
+    plugins: [
+      {
+        type: 'virtnet-bridge',
+        bridge: 'vnt-l2p',
+        isDefaultGateway: true,
+        dataDir: join(fx.dir, `vb-${node}`),
+        ipam: { type: 'host-local', subnet: '10.150.0.0/24', dataDir: join(fx.dir, `ipam-${node}`) },
+      },
+    ],
+  });
 
   /** A VM pod on `node` with the pod network (masquerade) and one secondary bridge-bound network. */
-  async function vm(node: Netns, name: string, secondary: ConfList): Promise<{ launcher: RunningLauncher; ip: string }> {
+  async function vm(
+    node: Netns,
+    name: string,
+    secondary: ConfList,
+  ): Promise<{ launcher: RunningLauncher; ip: string }> {
     const pod = makeNetns('vnt-pod');
-    const o: AttachOptions = { cniPath: CNI_PATH.split(':'), dataDir: join(fx.dir, 'd'), cacheDir: join(fx.dir, `cache-${node.name}`), wrap: ['ip', 'netns', 'exec', node.name] };
+    const o: AttachOptions = {
+      cniPath: CNI_PATH.split(':'),
+      dataDir: join(fx.dir, 'd'),
+      cacheDir: join(fx.dir, `cache-${node.name}`),
+      wrap: ['ip', 'netns', 'exec', node.name],
+    };
     const ifname = podIfName({ name: 'l2', multus: { networkName: `e2e/${secondary.name}` } });
-    const done = await attachPod({ namespace: 'e2e', name, uid: name, containerID: `c-${name}`, netns: pod.path }, [
-      { name: 'podnet', isDefault: true, ifname: 'eth0', list: podnet(node.name) },
-      { name: `e2e/${secondary.name}`, isDefault: false, ifname, list: secondary },
-    ], o);
+    const done = await attachPod(
+      { namespace: 'e2e', name, uid: name, containerID: `c-${name}`, netns: pod.path },
+      [
+        { name: 'podnet', isDefault: true, ifname: 'eth0', list: podnet(node.name) },
+        { name: `e2e/${secondary.name}`, isDefault: false, ifname, list: secondary },
+      ],
+      o,
+    );
     const spec = guestSpec(name, {
-      interfaces: [{ name: 'default', masquerade: {} }, { name: 'l2', bridge: {} }],
-      networks: [{ name: 'default', pod: {} }, { name: 'l2', multus: { networkName: `e2e/${secondary.name}` } }],
+      interfaces: [
+        { name: 'default', masquerade: {} },
+        { name: 'l2', bridge: {} },
+      ],
+      networks: [
+        { name: 'default', pod: {} },
+        { name: 'l2', multus: { networkName: `e2e/${secondary.name}` } },
+      ],
     });
     const launcher = startLauncher(pod, join(fx.dir, name), spec);
     running.push(launcher);
     return { launcher, ip: done[1]!.result.ips![0]!.address.split('/')[0]! };
   }
 
-  const l2 = (name: string, bridge: string, subnet: string, start: string, extra: Record<string, unknown> = {}): ConfList => ({
-    cniVersion: '1.1.0', name, plugins: [{ type: 'virtnet-bridge', bridge, dataDir: join(fx.dir, 'vb-l2'), ipam: { type: 'host-local', subnet, rangeStart: start, dataDir: join(fx.dir, `ipam-${name}-${start}`) }, ...extra }],
+  const l2 = (
+    name: string,
+    bridge: string,
+    subnet: string,
+    start: string,
+    extra: Record<string, unknown> = {},
+  ): ConfList => ({
+    cniVersion: '1.1.0',
+    name,
+    plugins: [
+      {
+        type: 'virtnet-bridge',
+        bridge,
+        dataDir: join(fx.dir, 'vb-l2'),
+        ipam: { type: 'host-local', subnet, rangeStart: start, dataDir: join(fx.dir, `ipam-${name}-${start}`) },
+        ...extra,
+      },
+    ],
   });
 
   async function ready(v: { launcher: RunningLauncher }): Promise<void> {
@@ -66,7 +113,8 @@ describe('VNF: L2 secondary networks', { timeout: 300_000 }, () => {
     n2.run(['ip', 'addr', 'add', '192.0.2.2/30', 'dev', 'underlay']);
     fx.node.run(['ip', 'link', 'set', 'underlay', 'up']);
     n2.run(['ip', 'link', 'set', 'underlay', 'up']);
-    const overlay = (remote: string, start: string) => l2('blue', 'vnt-vx0', '192.168.20.0/24', start, { mtu: 1450, vxlan: { id: 77, remote, dev: 'underlay' } });
+    const overlay = (remote: string, start: string) =>
+      l2('blue', 'vnt-vx0', '192.168.20.0/24', start, { mtu: 1450, vxlan: { id: 77, remote, dev: 'underlay' } });
     const a = await vm(fx.node, 'vx-a', overlay('192.0.2.2', '192.168.20.10'));
     const b = await vm(n2, 'vx-b', overlay('192.0.2.1', '192.168.20.20'));
     await Promise.all([ready(a), ready(b)]);

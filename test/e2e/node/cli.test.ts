@@ -12,7 +12,7 @@ import { XMLValidator } from 'fast-xml-parser';
 import { parse } from 'yaml';
 import { ping } from '../../support/netns.ts';
 import { TestNode } from '../../support/node-driver.ts';
-import { waitFor } from '../../support/guest-console.ts';
+import { waitFor } from '../../../harness/guest-console.ts';
 
 let node: TestNode;
 
@@ -31,14 +31,28 @@ test('bad input gives clear errors and creates nothing', () => {
     writeFileSync(f, text);
     return f;
   };
-  const nad = 'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: { name: blue }\nspec: { config: \'{"cniVersion":"1.0.0","name":"blue","type":"bridge"}\' }\n';
-  const vmi = (name: string, extra = '') => `apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: { name: ${name} }\nspec:\n  domain: { devices: {}${extra} }\n`;
+  const nad =
+    'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: { name: blue }\nspec: { config: \'{"cniVersion":"1.0.0","name":"blue","type":"bridge"}\' }\n';
+  const vmi = (name: string, extra = '') =>
+    `apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: { name: ${name} }\nspec:\n  domain: { devices: {}${extra} }\n`;
   const cases: Array<[string, string, RegExp]> = [
     ['malformed.yaml', `${nad}---\nkind: [unclosed\n`, /malformed\.yaml.*line \d+/u],
     ['unknown-kind.yaml', `${nad}---\napiVersion: v1\nkind: Pod\nmetadata: { name: p }\n`, /kind.*(Pod|supported)/u],
-    ['missing-kernel.yaml', `${nad}---\n${vmi('k', ', firmware: { kernelBoot: { host: { kernelPath: /nonexistent/vmlinuz } } }')}`, /kernelBoot\.host\.kernelPath: \/nonexistent\/vmlinuz does not exist/u],
-    ['pvc.yaml', `${nad}---\n${vmi('c')}  volumes: [{ name: root, persistentVolumeClaim: { claimName: data } }]\n`, /cannot provide persistentVolumeClaim volume "root"/u],
-    ['container-disk-option.yaml', `${nad}---\n${vmi('o')}  volumes: [{ name: root, containerDisk: { image: "--src-creds=a:b" } }]\n`, /volumes\[0\]\.containerDisk\.image: .*must not start with "-"/u],
+    [
+      'missing-kernel.yaml',
+      `${nad}---\n${vmi('k', ', firmware: { kernelBoot: { host: { kernelPath: /nonexistent/vmlinuz } } }')}`,
+      /kernelBoot\.host\.kernelPath: \/nonexistent\/vmlinuz does not exist/u,
+    ],
+    [
+      'pvc.yaml',
+      `${nad}---\n${vmi('c')}  volumes: [{ name: root, persistentVolumeClaim: { claimName: data } }]\n`,
+      /cannot provide persistentVolumeClaim volume "root"/u,
+    ],
+    [
+      'container-disk-option.yaml',
+      `${nad}---\n${vmi('o')}  volumes: [{ name: root, containerDisk: { image: "--src-creds=a:b" } }]\n`,
+      /volumes\[0\]\.containerDisk\.image: .*must not start with "-"/u,
+    ],
     ['clash.yaml', `${nad}---\n${vmi('same')}---\n${vmi('same')}`, /same/u],
   ];
   for (const [name, text, why] of cases) {
@@ -49,13 +63,26 @@ test('bad input gives clear errors and creates nothing', () => {
   }
   assert.equal(node.run(['up', join(node.stateDir, 'no-such-file.yaml')]).status, 1);
   assert.deepEqual(node.sandboxes(), []);
-  assert.match(node.run(['get', 'nads']).stdout, /No resources found/u, 'not even the valid NAD of a failed batch is applied');
+  assert.match(
+    node.run(['get', 'nads']).stdout,
+    /No resources found/u,
+    'not even the valid NAD of a failed batch is applied',
+  );
   assert.match(node.run(['get', 'vmis']).stdout, /No resources found/u);
 });
 
 test('up brings a bridge-bound VM to its lease, step by step, and get/describe/topology show it', () => {
   const out = node.must(['up', 'examples/vm-bridge.yaml']);
-  for (const step of ['validate', 'sandbox', 'pod networks', 'launcher network', 'dhcp server', 'libvirt', 'boot', 'lease default']) {
+  for (const step of [
+    'validate',
+    'sandbox',
+    'pod networks',
+    'launcher network',
+    'dhcp server',
+    'libvirt',
+    'boot',
+    'lease default',
+  ]) {
     assert.match(out, new RegExp(`default/vm-bridge\\s+${step}\\s+[\\d.]+ m?s`, 'u'), `step ${step} in:\n${out}`);
   }
   assert.match(out, /default\/vm-bridge: Running; default=10\.244\.\d+\.\d+/u);
@@ -64,7 +91,10 @@ test('up brings a bridge-bound VM to its lease, step by step, and get/describe/t
   assert.match(table, /^NAMESPACE\s+NAME\s+PHASE\s+IPS\s+AGE$/mu);
   assert.match(table, /^default\s+vm-bridge\s+Running\s+default=10\.244\.\d+\.\d+\s+\d+s$/mu);
 
-  const list = JSON.parse(node.must(['get', 'vmis', '-o', 'json'])) as { kind: string; items: Array<Record<string, any>> };
+  const list = JSON.parse(node.must(['get', 'vmis', '-o', 'json'])) as {
+    kind: string;
+    items: Array<Record<string, any>>;
+  };
   assert.equal(list.kind, 'List');
   const vmi = list.items[0]!;
   assert.equal(vmi.status.phase, 'Running');
@@ -84,13 +114,20 @@ test('up brings a bridge-bound VM to its lease, step by step, and get/describe/t
   assert.equal(one.status.interfaces[0].ipAddress, ip);
 
   const described = node.must(['describe', 'vmi', 'vm-bridge']);
-  for (const s of ['k6t-eth0', 'tap0', 'eth0', nic.mac, ip, 'bridge', 'leased']) assert.ok(described.includes(s), `${s} in:\n${described}`);
-  assert.match(described, /^Conditions:\n {2}Type +Status +Reason +Since +Message\n.*\n {2}Ready +True +GuestReady +-$/mu);
+  for (const s of ['k6t-eth0', 'tap0', 'eth0', nic.mac, ip, 'bridge', 'leased'])
+    assert.ok(described.includes(s), `${s} in:\n${described}`);
+  assert.match(
+    described,
+    /^Conditions:\n {2}Type +Status +Reason +Since +Message\n.*\n {2}Ready +True +GuestReady +-$/mu,
+  );
 
   const svg = join(node.stateDir, 'topology.svg');
   const text = node.must(['topology', 'vm-bridge', '--svg', svg]);
   const hops = ['eth0', 'k6t-eth0', 'tap0', 'default'].map((h) => text.indexOf(h));
-  assert.ok(hops.every((i) => i >= 0), text);
+  assert.ok(
+    hops.every((i) => i >= 0),
+    text,
+  );
   assert.equal(XMLValidator.validate(readFileSync(svg, 'utf8')), true);
 
   // The guest answers on the pod's IP from the node, as a pod would.
@@ -118,8 +155,19 @@ test('down leaves nothing behind: netns, links, nft tables, processes, IPAM', ()
   assert.equal(netns.length, 1);
   node.must(['down', 'vm-bridge']);
   assert.ok(!existsSync(`/run/netns/${netns[0]}`), 'sandbox netns gone');
-  assert.deepEqual(links().filter((l) => /^vn[0-9a-f]{11}$/u.test(l)), [], 'host veths gone');
-  assert.deepEqual(node.netns.run(['nft', 'list', 'tables']).split('\n').filter((l) => /virtnet-vn/u.test(l)), [], 'per-attachment tables gone');
+  assert.deepEqual(
+    links().filter((l) => /^vn[0-9a-f]{11}$/u.test(l)),
+    [],
+    'host veths gone',
+  );
+  assert.deepEqual(
+    node.netns
+      .run(['nft', 'list', 'tables'])
+      .split('\n')
+      .filter((l) => /virtnet-vn/u.test(l)),
+    [],
+    'per-attachment tables gone',
+  );
   assert.deepEqual(node.ipamAllocations(), [], 'IPAM released');
   assert.equal(spawnedFrom(node.stateDir).length, 0, 'no process of this node is left');
   assert.deepEqual(readdirSync(join(node.stateDir, 'vmis', 'default')), []);
@@ -129,14 +177,16 @@ test('down leaves nothing behind: netns, links, nft tables, processes, IPAM', ()
 });
 
 function spawnedFrom(stateDir: string): string[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/u.test(d)).flatMap((pid) => {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmd.includes(stateDir) ? [`${pid} ${cmd.replaceAll('\0', ' ')}`] : [];
-    } catch {
-      return [];
-    }
-  });
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/u.test(d))
+    .flatMap((pid) => {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return cmd.includes(stateDir) ? [`${pid} ${cmd.replaceAll('\0', ' ')}`] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 test('kill -9 during up, then gc leaves nothing behind', async () => {
@@ -153,7 +203,10 @@ test('kill -9 during up, then gc leaves nothing behind', async () => {
   const gc = node.must(['gc']);
   assert.match(gc, /removed default\/vm-bridge/u);
   assert.deepEqual(node.sandboxes(), []);
-  assert.deepEqual(links().filter((l) => /^vn[0-9a-f]{11}$/u.test(l)), []);
+  assert.deepEqual(
+    links().filter((l) => /^vn[0-9a-f]{11}$/u.test(l)),
+    [],
+  );
   assert.deepEqual(node.ipamAllocations(), []);
   assert.equal(spawnedFrom(node.stateDir).length, 0);
   assert.match(node.must(['gc']), /nothing to remove/u);

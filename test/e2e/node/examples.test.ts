@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ping } from '../../support/netns.ts';
 import { TestNode } from '../../support/node-driver.ts';
-import { GuestConsole, waitFor } from '../../support/guest-console.ts';
+import { GuestConsole, waitFor } from '../../../harness/guest-console.ts';
 
 let node: TestNode;
 
@@ -64,7 +64,10 @@ test('examples/vm-masquerade-ports.yaml: a VM behind its pod IP serves port 80 t
   assert.match(described, /80\/TCP/u);
   assert.match(node.must(['get', 'vms']), /default\/web/u);
   const halted = join(node.stateDir, 'web-halted.yaml');
-  writeFileSync(halted, readFileSync('examples/vm-masquerade-ports.yaml', 'utf8').replace('runStrategy: Always', 'runStrategy: Halted'));
+  writeFileSync(
+    halted,
+    readFileSync('examples/vm-masquerade-ports.yaml', 'utf8').replace('runStrategy: Always', 'runStrategy: Halted'),
+  );
   assert.match(node.must(['up', halted]), /default\/web: stopped/u);
   assert.equal(vmis().length, 0);
 });
@@ -113,14 +116,25 @@ spec:
   networks: [{ name: default, pod: {} }]
 `;
   // The hostname is the name's first label, as KubeVirt derives it.
-  const names: Array<[string, string]> = [['ignore', 'ignore'], ['600', '600'], ['my.vm', 'my']];
+  const names: Array<[string, string]> = [
+    ['ignore', 'ignore'],
+    ['600', '600'],
+    ['my.vm', 'my'],
+  ];
   writeFileSync(file, names.map(([n]) => vmi(n)).join('---\n'));
   const out = node.must(['up', file]);
   for (const [name, hostname] of names) {
     assert.match(out, new RegExp(`default/${name.replace('.', '\\.')}: Running`, 'u'), out);
     // dnsmasq has leased when `up` returns; the guest logs its lease a moment later.
     const console = join(node.launcherDir(name), 'console.log');
-    const lease = await waitFor(`${name}'s lease line`, () => readFileSync(console, 'utf8').split('\n').find((l) => l.includes('VIRTNET-LEASE4')), 30_000);
+    const lease = await waitFor(
+      `${name}'s lease line`,
+      () =>
+        readFileSync(console, 'utf8')
+          .split('\n')
+          .find((l) => l.includes('VIRTNET-LEASE4')),
+      30_000,
+    );
     assert.match(lease, new RegExp(` hostname=${hostname} `, 'u'), `${name}: ${lease}`);
   }
   node.must(['down', '--all']);

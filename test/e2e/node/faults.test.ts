@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroup2Mount, CGROUP_PARENT, inCgroup, podCgroupPath } from '../../../lib/cgroup.ts';
 import { TestNode } from '../../support/node-driver.ts';
-import { waitFor } from '../../support/guest-console.ts';
+import { waitFor } from '../../../harness/guest-console.ts';
 
 let node: TestNode;
 before(() => {
@@ -26,15 +26,17 @@ const DOMAIN = 'default_vm-bridge';
 
 /** Processes of this node's VMs: by their state directory, or QEMU by its domain name. */
 function vmProcesses(): string[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/u.test(d)).flatMap((pid) => {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z')) return [];
-      return cmd.includes(node.stateDir) || cmd.includes(`guest=${DOMAIN},`) ? [`${pid} ${cmd}`] : [];
-    } catch {
-      return [];
-    }
-  });
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/u.test(d))
+    .flatMap((pid) => {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        if (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z')) return [];
+        return cmd.includes(node.stateDir) || cmd.includes(`guest=${DOMAIN},`) ? [`${pid} ${cmd}`] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 function podCgroups(): string[] {
@@ -48,7 +50,9 @@ function podCgroups(): string[] {
 const known = new Set<string>();
 
 function hostVeths(): string[] {
-  return (JSON.parse(node.netns.run(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string }>).map((l) => l.ifname).filter((n) => /^vn[0-9a-f]{11}$/u.test(n));
+  return (JSON.parse(node.netns.run(['ip', '-j', 'link', 'show'])) as Array<{ ifname: string }>)
+    .map((l) => l.ifname)
+    .filter((n) => /^vn[0-9a-f]{11}$/u.test(n));
 }
 
 function assertNothingLeft(when: string): void {
@@ -76,7 +80,8 @@ function recoverAndAssert(point: string): void {
 
 test('the test node starts clean', () => {
   const mount = cgroup2Mount();
-  if (mount && existsSync(join(mount, CGROUP_PARENT))) for (const n of readdirSync(join(mount, CGROUP_PARENT))) known.add(n);
+  if (mount && existsSync(join(mount, CGROUP_PARENT)))
+    for (const n of readdirSync(join(mount, CGROUP_PARENT))) known.add(n);
   assertNothingLeft('before');
 });
 
@@ -92,7 +97,9 @@ for (const point of UP_POINTS) {
   });
 }
 
-const LAUNCHER_POINTS = ['discover', 'plan', 'network', 'dhcp', 'accel', 'libvirtd', 'boot'].map((s) => `launcher.${s}.done`);
+const LAUNCHER_POINTS = ['discover', 'plan', 'network', 'dhcp', 'accel', 'libvirtd', 'boot'].map(
+  (s) => `launcher.${s}.done`,
+);
 for (const point of LAUNCHER_POINTS) {
   test(`the launcher killed at ${point}: up fails cleanly, gc and down --all leave nothing`, () => {
     const r = node.run(['up', EXAMPLE], 240_000, { VIRTNET_TEST_CRASH_AT: point });
@@ -120,9 +127,12 @@ test('every process of a VM pod is in its cgroup, and down right after a kill -9
   const [netns] = node.recordedNetns();
   const cgroup = podCgroupPath(netns!);
   if (cgroup) {
-    const launcherPid = Number(JSON.parse(readFileSync(join(node.stateDir, 'vmis', 'default', 'vm-bridge', 'record.json'), 'utf8')).launcherPid);
+    const launcherPid = Number(
+      JSON.parse(readFileSync(join(node.stateDir, 'vmis', 'default', 'vm-bridge', 'record.json'), 'utf8')).launcherPid,
+    );
     assert.ok(inCgroup(launcherPid, cgroup), 'the launcher is in its pod cgroup');
-    for (const line of vmProcesses()) assert.ok(inCgroup(Number(line.split(' ')[0]), cgroup), `in the pod cgroup: ${line}`);
+    for (const line of vmProcesses())
+      assert.ok(inCgroup(Number(line.split(' ')[0]), cgroup), `in the pod cgroup: ${line}`);
   }
   const down = node.run(['down', '--all']);
   assert.equal(down.status, 0, down.stdout + down.stderr);
@@ -136,7 +146,10 @@ test('libvirtd killed mid-life: the VM is reported, and down still leaves nothin
   process.kill(pids.libvirtd, 'SIGKILL');
   // libvirt daemonizes QEMU: the guest goes on without its libvirtd.
   await new Promise((r) => setTimeout(r, 500));
-  assert.ok(vmProcesses().some((l) => l.startsWith(`${pids.qemu} `)), 'QEMU runs on');
+  assert.ok(
+    vmProcesses().some((l) => l.startsWith(`${pids.qemu} `)),
+    'QEMU runs on',
+  );
   const got = node.run(['get', 'vmis']);
   assert.match(got.stdout, /vm-bridge\s+(Running|Failed)/u, got.stdout);
   const down = node.run(['down', '--all']);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestNode } from '../../support/node-driver.ts';
-import { GuestConsole, waitFor } from '../../support/guest-console.ts';
+import { GuestConsole, waitFor } from '../../../harness/guest-console.ts';
 
 let node: TestNode;
 // The lan NAD keeps host-local's default data directory, as a user's would.
@@ -28,7 +28,16 @@ after(() => {
 
 interface Vmi {
   metadata: { name: string };
-  status: { phase: string; interfaces: Array<{ name: string; ipAddresses?: string[]; mac?: string; leased?: boolean; podInterfaceName?: string }> };
+  status: {
+    phase: string;
+    interfaces: Array<{
+      name: string;
+      ipAddresses?: string[];
+      mac?: string;
+      leased?: boolean;
+      podInterfaceName?: string;
+    }>;
+  };
 }
 
 function vmi(name: string): Vmi {
@@ -59,8 +68,14 @@ test('examples/vm-multinic.yaml: masquerade, a bridge+host-local NAD with the as
   const lanIf = await guestIf(con, '02:50:00:00:00:10');
   const addr = await con.run(`ip -4 -o addr show dev ${lanIf}`);
   assert.ok(addr.output.includes(`${byName.lan!.ipAddresses![0]}/24`), addr.output);
-  const leases = con.log().split(/\r?\n/u).filter((l) => l.startsWith('VIRTNET-LEASE4'));
-  assert.ok(leases.some((l) => l.includes(' ip=10.0.2.2/24 ')), leases.join('\n'));
+  const leases = con
+    .log()
+    .split(/\r?\n/u)
+    .filter((l) => l.startsWith('VIRTNET-LEASE4'));
+  assert.ok(
+    leases.some((l) => l.includes(' ip=10.0.2.2/24 ')),
+    leases.join('\n'),
+  );
   assert.equal(leases.length, 2, `the L2-only NIC gets no lease:\n${leases.join('\n')}`);
 });
 
@@ -70,10 +85,16 @@ test('a NAD deleted while in use: the VM keeps running, a new VMI naming it is r
   assert.match(del.stderr, /default\/multinic uses it and keeps running/u);
   assert.equal(vmi('multinic').status.phase, 'Running');
   const file = join(node.stateDir, 'late.yaml');
-  writeFileSync(file, 'apiVersion: virtnet.io/v1alpha1\nkind: VirtualMachineInstance\nmetadata: { name: late }\nspec:\n  domain: { devices: { interfaces: [{ name: lan, bridge: {} }] } }\n  networks: [{ name: lan, multus: { networkName: lan } }]\n');
+  writeFileSync(
+    file,
+    'apiVersion: virtnet.io/v1alpha1\nkind: VirtualMachineInstance\nmetadata: { name: late }\nspec:\n  domain: { devices: { interfaces: [{ name: lan, bridge: {} }] } }\n  networks: [{ name: lan, multus: { networkName: lan } }]\n',
+  );
   const r = node.run(['up', file]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /spec\.networks\[0\]\.multus\.networkName: NetworkAttachmentDefinition default\/lan not found/u);
+  assert.match(
+    r.stderr,
+    /spec\.networks\[0\]\.multus\.networkName: NetworkAttachmentDefinition default\/lan not found/u,
+  );
   node.must(['down', 'multinic']);
   const left = existsSync(lanIpam) ? readdirSync(lanIpam).filter((f) => /^\d+\.\d+\.\d+\.\d+$/u.test(f)) : [];
   assert.deepEqual(left, [], 'the lan IP is released from the cache, without the NAD');
@@ -87,7 +108,9 @@ test('examples/vnf-l2.yaml: two VNFs share an L2 network; the trunk port carries
     const mac = vmi(`vnf-${n}`).status.interfaces.find((i) => i.name === 'data')!.mac!;
     const nic = await guestIf(c, mac);
     const host = n === 'a' ? 1 : 2;
-    const setup = await c.run(`ip addr add 192.0.2.${host}/24 dev ${nic}; ip link add link ${nic} name v100 type vlan id 100 && ip addr add 198.51.100.${host}/24 dev v100 && ip link set v100 up && ip link add link ${nic} name v200 type vlan id 200 && ip addr add 203.0.113.${host}/24 dev v200 && ip link set v200 up`);
+    const setup = await c.run(
+      `ip addr add 192.0.2.${host}/24 dev ${nic}; ip link add link ${nic} name v100 type vlan id 100 && ip addr add 198.51.100.${host}/24 dev v100 && ip link set v100 up && ip link add link ${nic} name v200 type vlan id 200 && ip addr add 203.0.113.${host}/24 dev v200 && ip link set v200 up`,
+    );
     assert.equal(setup.rc, 0, setup.output);
   }
   assert.equal((await cons.a.run('ping -c 2 -W 2 192.0.2.2')).rc, 0, 'untagged frames cross the shared L2 network');

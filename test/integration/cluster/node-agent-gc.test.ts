@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { NodeAgent } from '../../../controller/cluster/node-agent.ts';
+import { NodeAgent } from '../../../controller/agent/node-agent.ts';
 import { hostVethName } from '../../../cni/state.ts';
 import { PLUGIN, ipamAllocations, mustCall, nodeFixture } from '../../support/cni.ts';
 import { deleteNetns, makeNetns } from '../../support/netns.ts';
@@ -22,7 +22,12 @@ test('GC releases the pod that is gone, and not an ADD that lands while it runs'
   const dir = join(fx.dir, 'gc-race');
   mkdirSync(join(dir, 'bin'), { recursive: true });
   copyFileSync(PLUGIN, join(dir, 'bin', 'virtnet-bridge'));
-  const plugin = { type: 'virtnet-bridge', bridge: 'vnt-gcr0', dataDir: join(dir, 'records'), ipam: { type: 'host-local', subnet: '10.151.0.0/24', dataDir: join(dir, 'ipam') } };
+  const plugin = {
+    type: 'virtnet-bridge',
+    bridge: 'vnt-gcr0',
+    dataDir: join(dir, 'records'),
+    ipam: { type: 'host-local', subnet: '10.151.0.0/24', dataDir: join(dir, 'ipam') },
+  };
   const conflist = { cniVersion: '1.1.0', name: 'gcrace', plugins: [plugin] };
   const netConf = { cniVersion: '1.1.0', name: 'gcrace', ...plugin };
   const gone = makeNetns('vnt-gcgone');
@@ -36,27 +41,48 @@ test('GC releases the pod that is gone, and not an ADD that lands while it runs'
   writeFileSync(addConf, JSON.stringify(netConf));
   const marker = join(dir, 'late-added');
   const wrapper = join(dir, 'wrap.sh');
-  writeFileSync(wrapper, [
-    '#!/bin/sh',
-    `if [ ! -e '${marker}' ]; then`,
-    `  touch '${marker}'`,
-    `  CNI_COMMAND=ADD CNI_CONTAINERID=c-late CNI_IFNAME=eth0 CNI_NETNS='${late.path}' "$1" < '${addConf}' > /dev/null || exit 97`,
-    'fi',
-    'exec "$@"',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    wrapper,
+    [
+      '#!/bin/sh',
+      `if [ ! -e '${marker}' ]; then`,
+      `  touch '${marker}'`,
+      `  CNI_COMMAND=ADD CNI_CONTAINERID=c-late CNI_IFNAME=eth0 CNI_NETNS='${late.path}' "$1" < '${addConf}' > /dev/null || exit 97`,
+      'fi',
+      'exec "$@"',
+      '',
+    ].join('\n'),
+  );
   const agent = new NodeAgent(undefined, {
-    node: 'n', log: pino({ level: 'silent' }), plugin: PLUGIN, cniBinDir: join(dir, 'bin'), cniConfDir: join(dir, 'net.d'), conflist, stateRoot: join(dir, 'pods'),
+    node: 'n',
+    log: pino({ level: 'silent' }),
+    plugin: PLUGIN,
+    cniBinDir: join(dir, 'bin'),
+    cniConfDir: join(dir, 'net.d'),
+    conflist,
+    stateRoot: join(dir, 'pods'),
     cniWrap: ['ip', 'netns', 'exec', fx.node.name, 'sh', wrapper],
   });
   assert.equal(await agent.gcOnce(), 1, 'one stale attachment');
   assert.ok(existsSync(marker), 'the late ADD ran while GC was under way');
 
   const records = readdirSync(join(dir, 'records', 'gcrace'));
-  assert.deepEqual(records.map((f) => f.split('_')[0]), ['c-late'], 'the gone pod\'s record is released, the late one stays');
-  assert.equal(ipamAllocations(join(dir, 'ipam'), 'gcrace').length, 1, 'one IP left: the late pod\'s');
-  assert.equal(fx.node.try(['ip', 'link', 'show', hostVethName('c-late', 'eth0')]).status, 0, 'the late pod keeps its host veth');
-  assert.notEqual(fx.node.try(['ip', 'link', 'show', hostVethName('c-gone', 'eth0')]).status, 0, 'the gone pod\'s veth is gone');
+  assert.deepEqual(
+    records.map((f) => f.split('_')[0]),
+    ['c-late'],
+    "the gone pod's record is released, the late one stays",
+  );
+  assert.equal(ipamAllocations(join(dir, 'ipam'), 'gcrace').length, 1, "one IP left: the late pod's");
+  assert.equal(
+    fx.node.try(['ip', 'link', 'show', hostVethName('c-late', 'eth0')]).status,
+    0,
+    'the late pod keeps its host veth',
+  );
+  assert.notEqual(
+    fx.node.try(['ip', 'link', 'show', hostVethName('c-gone', 'eth0')]).status,
+    0,
+    "the gone pod's veth is gone",
+  );
   assert.match(late.run(['ip', '-o', 'addr', 'show', 'eth0']), /10\.151\.0\./u, 'the late pod keeps its address');
   assert.equal(await agent.gcOnce(), 0, 'nothing more to collect');
   mustCall(fx.node, 'DEL', netConf, { containerID: 'c-late', ifname: 'eth0', netns: late.path });

@@ -11,9 +11,9 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readF
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { installFile } from '../../../controller/cluster/cni-install.ts';
-import { DEFAULT_NETWORK_FILE, NodeAgent } from '../../../controller/cluster/node-agent.ts';
-import { ControllerMetrics, serveMetrics } from '../../../controller/cluster/metrics.ts';
+import { installFile } from '../../../controller/agent/cni-install.ts';
+import { DEFAULT_NETWORK_FILE, NodeAgent } from '../../../controller/agent/node-agent.ts';
+import { ControllerMetrics, serveMetrics } from '../../../controller/control/metrics.ts';
 import { PLUGIN, mustCall, nodeFixture, scratchDir } from '../../support/cni.ts';
 import { makeNetns, deleteNetns } from '../../support/netns.ts';
 import { parseExposition } from '../../support/prom-parse.ts';
@@ -25,7 +25,10 @@ const fx = nodeFixture();
 
 function version(bin: string): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((res) => {
-    const c = spawn(bin, [], { env: { CNI_COMMAND: 'VERSION', PATH: process.env.PATH }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = spawn(bin, [], {
+      env: { CNI_COMMAND: 'VERSION', PATH: process.env.PATH },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     c.stdout.on('data', (d: Buffer) => (out += d));
@@ -57,7 +60,8 @@ test('reinstalling the plugin while a runtime calls it: never "text file busy", 
     const batch = await Promise.all(Array.from({ length: 8 }, () => version(join(bin, 'virtnet-bridge'))));
     for (const r of batch) {
       calls++;
-      if (r.code !== 0 || !r.out.includes('"supportedVersions"')) failures.push(`exit ${r.code}: ${r.err.slice(0, 200)}`);
+      if (r.code !== 0 || !r.out.includes('"supportedVersions"'))
+        failures.push(`exit ${r.code}: ${r.err.slice(0, 200)}`);
     }
   }
   installing = false;
@@ -71,39 +75,127 @@ test('CNI GC releases the attachment (and its IP) of a pod whose netns is gone, 
   const dir = join(scratch.dir, 'gc');
   mkdirSync(join(dir, 'bin'), { recursive: true });
   copyFileSync(PLUGIN, join(dir, 'bin', 'virtnet-bridge'));
-  const plugin = { type: 'virtnet-bridge', bridge: 'vnt-gc0', dataDir: join(dir, 'records'), ipam: { type: 'host-local', subnet: '10.150.0.0/24', dataDir: join(dir, 'ipam') } };
+  const plugin = {
+    type: 'virtnet-bridge',
+    bridge: 'vnt-gc0',
+    dataDir: join(dir, 'records'),
+    ipam: { type: 'host-local', subnet: '10.150.0.0/24', dataDir: join(dir, 'ipam') },
+  };
   const conflist = { cniVersion: '1.1.0', name: 'gcnet', plugins: [plugin] };
   const gone = makeNetns('vnt-gcpod');
   const alive = makeNetns('vnt-gcpod');
-  for (const [id, ns] of [['c-gone', gone], ['c-alive', alive]] as const) mustCall(fx.node, 'ADD', { cniVersion: '1.1.0', name: 'gcnet', ...plugin }, { containerID: id, ifname: 'eth0', netns: ns.path });
+  for (const [id, ns] of [
+    ['c-gone', gone],
+    ['c-alive', alive],
+  ] as const)
+    mustCall(
+      fx.node,
+      'ADD',
+      { cniVersion: '1.1.0', name: 'gcnet', ...plugin },
+      { containerID: id, ifname: 'eth0', netns: ns.path },
+    );
   const ips = () => readdirSync(join(dir, 'ipam', 'gcnet')).filter((f) => /^10\./u.test(f));
   assert.equal(ips().length, 2);
   deleteNetns(gone);
-  const agent = new NodeAgent(undefined, { node: 'n', log, plugin: PLUGIN, cniBinDir: join(dir, 'bin'), cniConfDir: join(dir, 'net.d'), conflist, stateRoot: join(dir, 'pods'), cniWrap: ['ip', 'netns', 'exec', fx.node.name] });
+  const agent = new NodeAgent(undefined, {
+    node: 'n',
+    log,
+    plugin: PLUGIN,
+    cniBinDir: join(dir, 'bin'),
+    cniConfDir: join(dir, 'net.d'),
+    conflist,
+    stateRoot: join(dir, 'pods'),
+    cniWrap: ['ip', 'netns', 'exec', fx.node.name],
+  });
   assert.equal(await agent.gcOnce(), 1);
-  assert.equal(ips().length, 1, 'the gone pod\'s IP is released');
+  assert.equal(ips().length, 1, "the gone pod's IP is released");
   assert.equal(readdirSync(join(dir, 'records', 'gcnet')).length, 1, 'its record is gone, the living one stays');
   assert.equal(await agent.gcOnce(), 0, 'nothing more to collect');
-  mustCall(fx.node, 'DEL', { cniVersion: '1.1.0', name: 'gcnet', ...plugin }, { containerID: 'c-alive', ifname: 'eth0', netns: alive.path });
+  mustCall(
+    fx.node,
+    'DEL',
+    { cniVersion: '1.1.0', name: 'gcnet', ...plugin },
+    { containerID: 'c-alive', ifname: 'eth0', netns: alive.path },
+  );
 });
 
-test('metrics: the node agent\'s and the controller\'s endpoints serve valid Prometheus exposition', async () => {
+test("metrics: the node agent's and the controller's endpoints serve valid Prometheus exposition", async () => {
   const dir = join(scratch.dir, 'metrics');
   const logFile = join(dir, 'cni.log');
   mkdirSync(dir, { recursive: true });
-  const conflist = { cniVersion: '1.1.0', name: 'm', plugins: [{ type: 'virtnet-bridge', logFile, dataDir: join(dir, 'records') }] };
-  const agent = new NodeAgent(undefined, { node: 'n', log, plugin: PLUGIN, cniBinDir: join(dir, 'bin'), cniConfDir: join(dir, 'net.d'), conflist, stateRoot: join(dir, 'pods'), defaultNetwork: true, podCIDRs: ['10.152.0.0/24'] });
+  const conflist = {
+    cniVersion: '1.1.0',
+    name: 'm',
+    plugins: [{ type: 'virtnet-bridge', logFile, dataDir: join(dir, 'records') }],
+  };
+  const agent = new NodeAgent(undefined, {
+    node: 'n',
+    log,
+    plugin: PLUGIN,
+    cniBinDir: join(dir, 'bin'),
+    cniConfDir: join(dir, 'net.d'),
+    conflist,
+    stateRoot: join(dir, 'pods'),
+    defaultNetwork: true,
+    podCIDRs: ['10.152.0.0/24'],
+  });
   agent.install();
   assert.ok(existsSync(join(dir, 'net.d', DEFAULT_NETWORK_FILE)));
-  appendFileSync(logFile, ['{"msg":"operation","verb":"ADD","result":"ok","ms":48.2}', '{"msg":"operation","verb":"DEL","result":"error","ms":12}', '{"msg":"added"}', '{"msg":"operation","verb":"ADD","res'].join('\n'));
+  appendFileSync(
+    logFile,
+    [
+      '{"msg":"operation","verb":"ADD","result":"ok","ms":48.2}',
+      '{"msg":"operation","verb":"DEL","result":"error","ms":12}',
+      '{"msg":"added"}',
+      '{"msg":"operation","verb":"ADD","res',
+    ].join('\n'),
+  );
   await agent.reportOnce();
-  agent.metrics.observeLauncher('pod-1', { phase: 'Running', pid: 1, warnings: [], steps: [{ name: 'discover', ms: 10 }, { name: 'plan', ms: 2 }, { name: 'network', ms: 20 }], nics: [{ name: 'default', binding: 'bridge', podInterface: 'eth0', bridge: 'k6t-eth0', tap: 'tap0', mac: '02:00:00:00:00:01', mtu: 1500, ips: ['10.0.0.2/24'], dhcp: true, leased4: true, leased6: false }] });
+  agent.metrics.observeLauncher('pod-1', {
+    phase: 'Running',
+    pid: 1,
+    warnings: [],
+    steps: [
+      { name: 'discover', ms: 10 },
+      { name: 'plan', ms: 2 },
+      { name: 'network', ms: 20 },
+    ],
+    nics: [
+      {
+        name: 'default',
+        binding: 'bridge',
+        podInterface: 'eth0',
+        bridge: 'k6t-eth0',
+        tap: 'tap0',
+        mac: '02:00:00:00:00:01',
+        mtu: 1500,
+        ips: ['10.0.0.2/24'],
+        dhcp: true,
+        leased4: true,
+        leased6: false,
+      },
+    ],
+  });
   agent.metrics.observeLauncher('pod-1', { phase: 'Running', pid: 1, warnings: [], steps: [], nics: [] });
   const ctrl = new ControllerMetrics();
   ctrl.reconcileDuration.observe({ kind: 'vmi' }, 0.002);
   for (const [registry, names] of [
-    [agent.metrics.registry, ['virtnet_cni_operation_duration_seconds', 'virtnet_launcher_network_setup_duration_seconds', 'virtnet_dhcp_leases_total']],
-    [ctrl.registry, ['virtnet_controller_reconcile_duration_seconds', 'virtnet_controller_reconcile_errors_total', 'virtnet_vmi_phase_transition_time_from_creation_seconds']],
+    [
+      agent.metrics.registry,
+      [
+        'virtnet_cni_operation_duration_seconds',
+        'virtnet_launcher_network_setup_duration_seconds',
+        'virtnet_dhcp_leases_total',
+      ],
+    ],
+    [
+      ctrl.registry,
+      [
+        'virtnet_controller_reconcile_duration_seconds',
+        'virtnet_controller_reconcile_errors_total',
+        'virtnet_vmi_phase_transition_time_from_creation_seconds',
+      ],
+    ],
   ] as const) {
     const server = await serveMetrics(registry, 0, () => true, '127.0.0.1');
     try {
@@ -123,6 +215,9 @@ test('metrics: the node agent\'s and the controller\'s endpoints serve valid Pro
   assert.match(text, /virtnet_cni_operation_duration_seconds_count\{verb="DEL",result="error"\} 1\n/u);
   assert.match(text, /virtnet_dhcp_leases_total\{family="ipv4"\} 1\n/u);
   assert.match(text, /virtnet_launcher_network_setup_duration_seconds_count 1\n/u);
-  assert.throws(() => parseExposition('# TYPE x histogram\nx_bucket{le="1"} 2\nx_bucket{le="+Inf"} 1\nx_sum 1\nx_count 1\n'), /falling/u, 'the parser is strict');
+  assert.throws(
+    () => parseExposition('# TYPE x histogram\nx_bucket{le="1"} 2\nx_bucket{le="+Inf"} 1\nx_sum 1\nx_count 1\n'),
+    /falling/u,
+    'the parser is strict',
+  );
 });
-

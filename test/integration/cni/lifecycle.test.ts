@@ -13,7 +13,9 @@ function records(dir: string, network: string): string[] {
 }
 
 function veths(node: Netns): string[] {
-  return links(node).filter((l) => l.linkinfo?.info_kind === 'veth').map((l) => l.ifname);
+  return links(node)
+    .filter((l) => l.linkinfo?.info_kind === 'veth')
+    .map((l) => l.ifname);
 }
 
 describe('virtnet-bridge lifecycle', () => {
@@ -83,7 +85,11 @@ describe('virtnet-bridge lifecycle', () => {
 
   test('ADD into a netns that does not exist fails before any side effect', () => {
     const conf = bridgeConf(fx.dir, { name: 'nons' });
-    const r = callPlugin(fx.node, 'ADD', conf, { containerID: 'c-nons', ifname: 'eth0', netns: '/var/run/netns/vnt-does-not-exist' });
+    const r = callPlugin(fx.node, 'ADD', conf, {
+      containerID: 'c-nons',
+      ifname: 'eth0',
+      netns: '/var/run/netns/vnt-does-not-exist',
+    });
     assert.equal(r.json?.code, 4);
     assert.match(r.json?.msg, /CNI_NETNS: .* does not exist/);
     assert.deepEqual(ipamAllocations(`${fx.dir}/ipam`, 'nons'), []);
@@ -91,7 +97,10 @@ describe('virtnet-bridge lifecycle', () => {
 
   test('runtimeConfig.mac and runtimeConfig.ips reach the interface', () => {
     const pod = makeNetns('vnt-pod');
-    const conf = bridgeConf(fx.dir, { name: 'asked', extra: { runtimeConfig: { mac: '0a:58:0a:63:00:2a', ips: ['10.99.0.42/24'] } } });
+    const conf = bridgeConf(fx.dir, {
+      name: 'asked',
+      extra: { runtimeConfig: { mac: '0a:58:0a:63:00:2a', ips: ['10.99.0.42/24'] } },
+    });
     const who = { containerID: 'c-asked', ifname: 'eth0', netns: pod.path };
     const add = mustCall(fx.node, 'ADD', conf, who).json!;
     assert.equal(add.interfaces[2].mac, '0a:58:0a:63:00:2a');
@@ -115,7 +124,9 @@ describe('virtnet-bridge lifecycle', () => {
   test('GC releases attachments not listed as valid, including vanished ones', () => {
     const conf = bridgeConf(fx.dir, { name: 'gc', extra: { ipMasq: true } });
     const pods = [makeNetns('vnt-pod'), makeNetns('vnt-pod'), makeNetns('vnt-pod')];
-    pods.forEach((pod, i) => mustCall(fx.node, 'ADD', conf, { containerID: `c-gc-${i}`, ifname: 'eth0', netns: pod.path }));
+    pods.forEach((pod, i) =>
+      mustCall(fx.node, 'ADD', conf, { containerID: `c-gc-${i}`, ifname: 'eth0', netns: pod.path }),
+    );
     assert.equal(ipamAllocations(`${fx.dir}/ipam`, 'gc').length, 3);
     deleteNetns(pods[2]!); // its veth vanishes with it, the IP does not
     mustCall(fx.node, 'GC', { ...conf, 'cni.dev/valid-attachments': [{ containerID: 'c-gc-0', ifname: 'eth0' }] });
@@ -140,8 +151,12 @@ describe('virtnet-bridge child-process budget', () => {
 
   /** The `children` count that the plugin logs with each ADD and DEL. */
   function childrenLogged(logFile: string, msg: string): number[] {
-    return readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; children?: number })
-      .filter((e) => e.msg === msg).map((e) => e.children ?? -1);
+    return readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; children?: number })
+      .filter((e) => e.msg === msg)
+      .map((e) => e.children ?? -1);
   }
 
   test('a steady-state ADD starts at most 3 children, and a DEL at most 2', () => {
@@ -149,12 +164,22 @@ describe('virtnet-bridge child-process budget', () => {
     const conf = bridgeConf(fx.dir, { name: 'budget', extra: { logFile } });
     const pods = [makeNetns('vnt-pod'), makeNetns('vnt-pod'), makeNetns('vnt-pod')];
     // The first ADD makes the bridge and its gateway address and asks host-local its versions.
-    pods.forEach((p, i) => mustCall(fx.node, 'ADD', conf, { containerID: `c-budget-${i}`, ifname: 'eth0', netns: p.path }));
-    pods.forEach((p, i) => mustCall(fx.node, 'DEL', conf, { containerID: `c-budget-${i}`, ifname: 'eth0', netns: p.path }));
+    pods.forEach((p, i) =>
+      mustCall(fx.node, 'ADD', conf, { containerID: `c-budget-${i}`, ifname: 'eth0', netns: p.path }),
+    );
+    pods.forEach((p, i) =>
+      mustCall(fx.node, 'DEL', conf, { containerID: `c-budget-${i}`, ifname: 'eth0', netns: p.path }),
+    );
     const adds = childrenLogged(logFile, 'added');
     const dels = childrenLogged(logFile, 'deleted');
     assert.equal(adds.length, 3);
-    assert.ok(adds.slice(1).every((n) => n > 0 && n <= 3), `ADD children ${adds}`);
-    assert.ok(dels.every((n) => n > 0 && n <= 2), `DEL children ${dels}`);
+    assert.ok(
+      adds.slice(1).every((n) => n > 0 && n <= 3),
+      `ADD children ${adds}`,
+    );
+    assert.ok(
+      dels.every((n) => n > 0 && n <= 2),
+      `DEL children ${dels}`,
+    );
   });
 });

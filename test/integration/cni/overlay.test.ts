@@ -7,8 +7,6 @@ import { makeNetns, deleteAllNetns, links, ping } from '../../support/netns.ts';
 import { bridgeConf, mustCall, scratchDir } from '../../support/cni.ts';
 import { framesSeen } from '../../support/vlan-frames.ts';
 
-
-
 describe('virtnet-bridge overlays and trunks', () => {
   const scratch = scratchDir();
   after(() => {
@@ -24,11 +22,14 @@ describe('virtnet-bridge overlays and trunks', () => {
     n2.run(['ip', 'addr', 'add', '192.0.2.2/30', 'dev', 'underlay']);
     n1.run(['ip', 'link', 'set', 'underlay', 'up']);
     n2.run(['ip', 'link', 'set', 'underlay', 'up']);
-    const conf = (remote: string, start: string, end: string) => bridgeConf(scratch.dir, {
-      name: `overlay-${start.split('.').at(-1)}`, bridge: 'vxbr0', subnet: '10.96.0.0/24',
-      extra: { isGateway: false, mtu: 1450, vxlan: { id: 4242, remote, dev: 'underlay' } },
-      ipamExtra: { rangeStart: start, rangeEnd: end },
-    });
+    const conf = (remote: string, start: string, end: string) =>
+      bridgeConf(scratch.dir, {
+        name: `overlay-${start.split('.').at(-1)}`,
+        bridge: 'vxbr0',
+        subnet: '10.96.0.0/24',
+        extra: { isGateway: false, mtu: 1450, vxlan: { id: 4242, remote, dev: 'underlay' } },
+        ipamExtra: { rangeStart: start, rangeEnd: end },
+      });
     const [p1, p2] = [makeNetns('vnt-pod'), makeNetns('vnt-pod')];
     const c1 = conf('192.0.2.2', '10.96.0.10', '10.96.0.19');
     const c2 = conf('192.0.2.1', '10.96.0.20', '10.96.0.29');
@@ -47,7 +48,11 @@ describe('virtnet-bridge overlays and trunks', () => {
   test('a vlanTrunk port passes its VLANs and drops other tags, both ways', async () => {
     const node = makeNetns('vnt-node');
     const open = bridgeConf(scratch.dir, { name: 'open', bridge: 'vtrunk0', extra: { isGateway: false } });
-    const trunk = bridgeConf(scratch.dir, { name: 'trunk', bridge: 'vtrunk0', extra: { isGateway: false, vlanTrunk: [{ id: 100 }, { minID: 300, maxID: 310 }] } });
+    const trunk = bridgeConf(scratch.dir, {
+      name: 'trunk',
+      bridge: 'vtrunk0',
+      extra: { isGateway: false, vlanTrunk: [{ id: 100 }, { minID: 300, maxID: 310 }] },
+    });
     const [a, b] = [makeNetns('vnt-pod'), makeNetns('vnt-pod')];
     mustCall(node, 'ADD', open, { containerID: 'c-open', ifname: 'eth0', netns: a.path });
     mustCall(node, 'ADD', trunk, { containerID: 'c-trunk', ifname: 'eth0', netns: b.path });

@@ -13,10 +13,21 @@ import { makeNetns, type Netns } from '../../support/netns.ts';
 
 const N = 100;
 
-function call(node: Netns, verb: string, conf: object, containerID: string, netns: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function call(
+  node: Netns,
+  verb: string,
+  conf: object,
+  containerID: string,
+  netns: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: verb, CNI_PATH, CNI_CONTAINERID: containerID,
-    CNI_IFNAME: 'eth0', CNI_NETNS: netns, VIRTNET_CNI_POLICY: process.env.VIRTNET_CNI_POLICY ?? '',
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: verb,
+    CNI_PATH,
+    CNI_CONTAINERID: containerID,
+    CNI_IFNAME: 'eth0',
+    CNI_NETNS: netns,
+    VIRTNET_CNI_POLICY: process.env.VIRTNET_CNI_POLICY ?? '',
   };
   const child = spawn('ip', ['netns', 'exec', node.name, PLUGIN], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
@@ -45,8 +56,16 @@ describe('100 parallel ADDs and DELs', () => {
     const dels = await Promise.all(pods.map((p, i) => call(fx.node, 'DEL', conf, `par${i}`, p.path)));
     dels.forEach((r, i) => assert.equal(r.code, 0, `DEL ${i}: ${r.stdout} ${r.stderr}`));
     assert.deepEqual(ipamAllocations(join(fx.dir, 'ipam'), 'par'), [], 'every IP released');
-    assert.equal((JSON.parse(fx.node.run(['ip', '-j', 'link', 'show', 'master', 'vtest-par'])) as unknown[]).length, 0, 'no veth left');
+    assert.equal(
+      (JSON.parse(fx.node.run(['ip', '-j', 'link', 'show', 'master', 'vtest-par'])) as unknown[]).length,
+      0,
+      'no veth left',
+    );
     const records = join(fx.dir, 'virtnet', 'par');
-    assert.deepEqual(existsSync(records) ? readdirSync(records).filter((f) => f.endsWith('.json')) : [], [], 'no attachment record left');
+    assert.deepEqual(
+      existsSync(records) ? readdirSync(records).filter((f) => f.endsWith('.json')) : [],
+      [],
+      'no attachment record left',
+    );
   });
 });

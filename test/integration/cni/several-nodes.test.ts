@@ -26,7 +26,10 @@ interface VxlanLink {
   ifalias?: string;
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
 }
-interface FdbEntry { mac: string; dst?: string }
+interface FdbEntry {
+  mac: string;
+  dst?: string;
+}
 
 function vxlanLink(node: Netns): VxlanLink | undefined {
   const r = node.try(['ip', '-j', '-d', 'link', 'show', 'dev', VXLAN]);
@@ -53,12 +56,22 @@ function addPeer(node: Netns, peer: string): void {
   node.run(['bridge', 'fdb', 'append', ALL_ZEROS, 'dev', VXLAN, 'dst', peer]);
 }
 
-
 /** One plugin call, not waited for: concurrent ADDs must each succeed. */
-function callAsync(node: Netns, verb: string, conf: object, containerID: string, netns: string): Promise<{ code: number | null; out: string }> {
+function callAsync(
+  node: Netns,
+  verb: string,
+  conf: object,
+  containerID: string,
+  netns: string,
+): Promise<{ code: number | null; out: string }> {
   const env = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: verb, CNI_PATH, CNI_CONTAINERID: containerID,
-    CNI_IFNAME: 'eth0', CNI_NETNS: netns, VIRTNET_CNI_POLICY: process.env.VIRTNET_CNI_POLICY ?? '',
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: verb,
+    CNI_PATH,
+    CNI_CONTAINERID: containerID,
+    CNI_IFNAME: 'eth0',
+    CNI_NETNS: netns,
+    VIRTNET_CNI_POLICY: process.env.VIRTNET_CNI_POLICY ?? '',
   };
   const child = spawn('ip', ['netns', 'exec', node.name, PLUGIN], { env });
   let out = '';
@@ -79,7 +92,11 @@ async function sourceSeen(sender: Netns, listener: Netns, ip: string): Promise<s
   recv.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const done = new Promise((r) => recv.on('close', r));
   await new Promise((r) => setTimeout(r, 300));
-  sender.run(['python3', '-c', `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"VNT", ("${ip}", 9999))`]);
+  sender.run([
+    'python3',
+    '-c',
+    `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"VNT", ("${ip}", 9999))`,
+  ]);
   await done;
   return out.trim();
 }
@@ -93,8 +110,13 @@ describe('virtnet-bridge head-end replicated VXLAN across two nodes', () => {
 
   /** A NAD's config: head-end VXLAN 100 on the shared bridge; static IPAM when given an address. */
   const nad = (name: string, address?: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-    cniVersion: '1.1.0', name, type: 'virtnet-bridge', bridge: BRIDGE, mtu: 1450,
-    dataDir: join(scratch.dir, 'virtnet'), vxlan: { id: 100 },
+    cniVersion: '1.1.0',
+    name,
+    type: 'virtnet-bridge',
+    bridge: BRIDGE,
+    mtu: 1450,
+    dataDir: join(scratch.dir, 'virtnet'),
+    vxlan: { id: 100 },
     ...(address && { ipam: { type: 'static', addresses: [{ address }] } }),
     ...extra,
   });
@@ -118,20 +140,28 @@ describe('virtnet-bridge head-end replicated VXLAN across two nodes', () => {
     assert.equal(data.id, 100);
     assert.equal(data.learning, true, 'learning is on, so unicast MACs are learned');
     assert.equal('remote' in data || 'group' in data, false, `no default destination: ${JSON.stringify(data)}`);
-    assert.deepEqual(fdb(n1).filter((e) => e.mac === ALL_ZEROS), [], 'the plugin adds no FDB entries of its own');
-    assert.equal(ping(p1, '10.100.0.2', 2), false, 'without the agent\'s entries the other node is out of reach');
+    assert.deepEqual(
+      fdb(n1).filter((e) => e.mac === ALL_ZEROS),
+      [],
+      'the plugin adds no FDB entries of its own',
+    );
+    assert.equal(ping(p1, '10.100.0.2', 2), false, "without the agent's entries the other node is out of reach");
 
     addPeer(n1, UNDERLAY.n2);
     addPeer(n2, UNDERLAY.n1);
     assert.ok(ping(p1, '10.100.0.2', 3), 'node 1 pod reaches node 2 pod');
     assert.ok(ping(p2, '10.100.0.1', 3), 'and back');
-    const p2Mac = (JSON.parse(p2.run(['ip', '-j', 'link', 'show', 'dev', 'eth0'])) as Array<{ address: string }>)[0]!.address;
-    assert.ok(fdb(n1).some((e) => e.mac === p2Mac && e.dst === UNDERLAY.n2), 'node 1 learned the remote pod\'s MAC behind node 2');
+    const p2Mac = (JSON.parse(p2.run(['ip', '-j', 'link', 'show', 'dev', 'eth0'])) as Array<{ address: string }>)[0]!
+      .address;
+    assert.ok(
+      fdb(n1).some((e) => e.mac === p2Mac && e.dst === UNDERLAY.n2),
+      "node 1 learned the remote pod's MAC behind node 2",
+    );
 
     // A second network naming the same VNI on the node uses the same device.
     mustCall(n1, 'ADD', green1, at('c-hx3', p3));
     assert.equal(vxlanLink(n1)?.ifindex, vx.ifindex, 'vxlan100 is shared, not re-made');
-    assert.ok(ping(p3, '10.100.0.2', 3), 'the second network\'s pod reaches node 2 too');
+    assert.ok(ping(p3, '10.100.0.2', 3), "the second network's pod reaches node 2 too");
 
     mustCall(n1, 'DEL', blue1, at('c-hx1', p1));
     assert.equal(vxlanLink(n1)?.ifindex, vx.ifindex, 'DEL of one attachment keeps the device');
@@ -139,7 +169,10 @@ describe('virtnet-bridge head-end replicated VXLAN across two nodes', () => {
     mustCall(n1, 'DEL', green1, at('c-hx3', p3));
     // As with a unicast remote, DEL removes only the veth: the device, and the agent's entries in it, stay.
     assert.equal(vxlanLink(n1)?.ifindex, vx.ifindex, 'the last DEL keeps the device');
-    assert.ok(fdb(n1).some((e) => e.mac === ALL_ZEROS && e.dst === UNDERLAY.n2), 'with the node agent\'s entry');
+    assert.ok(
+      fdb(n1).some((e) => e.mac === ALL_ZEROS && e.dst === UNDERLAY.n2),
+      "with the node agent's entry",
+    );
 
     mustCall(n1, 'ADD', blue1, at('c-hx1', p1));
     assert.equal(vxlanLink(n1)?.ifindex, vx.ifindex, 'a new ADD uses the kept device');
@@ -155,7 +188,11 @@ describe('virtnet-bridge head-end replicated VXLAN across two nodes', () => {
     const other = nad('hx-other', '10.100.0.9/24', { bridge: 'vnt-hx-br2' });
     const r = callPlugin(n1, 'ADD', other, at('c-hx8', p2));
     assert.notEqual(r.status, 0);
-    assert.match(r.json?.msg ?? '', new RegExp(`vxlan\\.id: VNI 100's device vxlan100 is a port of bridge "${BRIDGE}", not of "vnt-hx-br2"`, 'u'), r.stdout);
+    assert.match(
+      r.json?.msg ?? '',
+      new RegExp(`vxlan\\.id: VNI 100's device vxlan100 is a port of bridge "${BRIDGE}", not of "vnt-hx-br2"`, 'u'),
+      r.stdout,
+    );
     assert.equal(n1.try(['ip', 'link', 'show', 'vnt-hx-br2']).status, 1, 'the other bridge was not made');
     mustCall(n1, 'DEL', other, at('c-hx8', p2));
     mustCall(n1, 'DEL', nad('hx-blue', '10.100.0.1/24'), at('c-hx7', p1));
@@ -186,24 +223,43 @@ describe('virtnet-bridge head-end replicated VXLAN across two nodes', () => {
     addPeer(n1, UNDERLAY.n2);
     addPeer(n2, UNDERLAY.n1);
 
-    assert.deepEqual(await framesSeen(trunkPod, openPod2, [100, 200]), ['VNT100'], 'from the trunk port to node 2: 200 dropped');
-    assert.deepEqual(await framesSeen(openPod2, trunkPod, [100, 200]), ['VNT100'], 'from node 2 to the trunk port: 200 dropped');
+    assert.deepEqual(
+      await framesSeen(trunkPod, openPod2, [100, 200]),
+      ['VNT100'],
+      'from the trunk port to node 2: 200 dropped',
+    );
+    assert.deepEqual(
+      await framesSeen(openPod2, trunkPod, [100, 200]),
+      ['VNT100'],
+      'from node 2 to the trunk port: 200 dropped',
+    );
     // The control: the VXLAN carries both tags to a port without a trunk filter.
-    assert.deepEqual(await framesSeen(openPod2, openPod1, [100, 200]), ['VNT100', 'VNT200'], 'node 2 to an open port on node 1: both tags');
+    assert.deepEqual(
+      await framesSeen(openPod2, openPod1, [100, 200]),
+      ['VNT100', 'VNT200'],
+      'node 2 to an open port on node 1: both tags',
+    );
 
     mustCall(n1, 'DEL', trunk, at('c-hxt', trunkPod));
     mustCall(n1, 'DEL', open, at('c-hxo1', openPod1));
     mustCall(n2, 'DEL', open, at('c-hxo2', openPod2));
   });
 
-  test('ipMasqExclude: a routed pod on the other node sees the pod\'s own address; other destinations are masqueraded', async () => {
+  test("ipMasqExclude: a routed pod on the other node sees the pod's own address; other destinations are masqueraded", async () => {
     const [n1, n2] = twoNodes();
     // Each node routes the other's pod subnet over the underlay, as the node agent's routes do.
     n1.run(['ip', 'route', 'add', '10.102.2.0/24', 'via', UNDERLAY.n2]);
     n2.run(['ip', 'route', 'add', '10.102.1.0/24', 'via', UNDERLAY.n1]);
     const routed = (name: string, address: string, extra: Record<string, unknown> = {}) => ({
-      cniVersion: '1.1.0', name, type: 'virtnet-bridge', bridge: 'vhxrt0', isDefaultGateway: true, ipMasq: true,
-      dataDir: join(scratch.dir, 'virtnet'), ipam: { type: 'static', addresses: [{ address, gateway: address.replace(/\.\d+\//u, '.1/').split('/')[0] }] }, ...extra,
+      cniVersion: '1.1.0',
+      name,
+      type: 'virtnet-bridge',
+      bridge: 'vhxrt0',
+      isDefaultGateway: true,
+      ipMasq: true,
+      dataDir: join(scratch.dir, 'virtnet'),
+      ipam: { type: 'static', addresses: [{ address, gateway: address.replace(/\.\d+\//u, '.1/').split('/')[0] }] },
+      ...extra,
     });
     const [excluded, masqueraded, remote] = [makeNetns('vnt-hx-pod'), makeNetns('vnt-hx-pod'), makeNetns('vnt-hx-pod')];
     const cluster = routed('hx-cluster', '10.102.1.5/24', { ipMasqExclude: ['10.102.0.0/16', 'fd00:102::/48'] });
@@ -215,7 +271,11 @@ describe('virtnet-bridge head-end replicated VXLAN across two nodes', () => {
 
     assert.equal(await sourceSeen(excluded, remote, '10.102.2.5'), '10.102.1.5', 'no NAT towards the cluster network');
     assert.equal(await sourceSeen(excluded, n2, UNDERLAY.n2), UNDERLAY.n1, 'ipMasq still masquerades what leaves it');
-    assert.equal(await sourceSeen(masqueraded, remote, '10.102.2.5'), UNDERLAY.n1, 'without ipMasqExclude the same path is masqueraded');
+    assert.equal(
+      await sourceSeen(masqueraded, remote, '10.102.2.5'),
+      UNDERLAY.n1,
+      'without ipMasqExclude the same path is masqueraded',
+    );
 
     mustCall(n1, 'DEL', cluster, at('c-hxm1', excluded));
     mustCall(n1, 'DEL', plain, at('c-hxm2', masqueraded));

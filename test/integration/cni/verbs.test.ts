@@ -44,10 +44,16 @@ describe('virtnet-bridge verbs at each CNI version', () => {
         assert.match(check.json?.msg, /config version does not allow CHECK/);
       }
 
-      const gc = callPlugin(fx.node, 'GC', { ...conf, 'cni.dev/valid-attachments': [{ containerID: who.containerID, ifname: 'eth0' }] });
+      const gc = callPlugin(fx.node, 'GC', {
+        ...conf,
+        'cni.dev/valid-attachments': [{ containerID: who.containerID, ifname: 'eth0' }],
+      });
       if (version === '1.1.0') {
         assert.equal(gc.status, 0, gc.stdout);
-        assert.ok(links(pod).some((l) => l.ifname === 'eth0'), 'GC keeps a valid attachment');
+        assert.ok(
+          links(pod).some((l) => l.ifname === 'eth0'),
+          'GC keeps a valid attachment',
+        );
       } else {
         assert.equal(gc.json?.code, 1);
         assert.match(gc.json?.msg, /config version does not allow GC/);

@@ -8,7 +8,17 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +28,19 @@ const guestScript = join(repo, 'scripts/guest.sh');
 /** A cold build is 1-2 min of mmdebstrap plus ~20 s of compression; a slow mirror can triple that. */
 const COLD_BUILD_TIMEOUT_MS = 15 * 60_000;
 
-function runGuest(args: string[], env: NodeJS.ProcessEnv = process.env, timeout = COLD_BUILD_TIMEOUT_MS): SpawnSyncReturns<string> {
+function runGuest(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeout = COLD_BUILD_TIMEOUT_MS,
+): SpawnSyncReturns<string> {
   // stdin is /dev/null: mmdebstrap reads apt sources from a stdin that is not a TTY.
-  return spawnSync('bash', [guestScript, ...args], { cwd: repo, encoding: 'utf8', env, timeout, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnSync('bash', [guestScript, ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+    env,
+    timeout,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** As runGuest, without blocking the event loop (another child must run meanwhile). */
@@ -28,7 +48,9 @@ function runGuestAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ status
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [guestScript, ...args], { cwd: repo, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.once('error', reject);
     child.once('close', (status) => resolve({ status, stderr }));
   });
@@ -65,7 +87,11 @@ describe('debian guest (scripts/guest.sh debian)', { timeout: 2 * COLD_BUILD_TIM
     const started = Date.now();
     firstRun = runGuest(['debian']);
     console.error(`# guest.sh debian (first run): ${Date.now() - started} ms`);
-    assert.equal(firstRun.status, 0, `guest.sh debian failed (${firstRun.status ?? firstRun.signal}):\n${firstRun.stderr}`);
+    assert.equal(
+      firstRun.status,
+      0,
+      `guest.sh debian failed (${firstRun.status ?? firstRun.signal}):\n${firstRun.stderr}`,
+    );
     image = lastLine(firstRun.stdout);
   });
 
@@ -119,7 +145,11 @@ describe('debian guest (scripts/guest.sh debian)', { timeout: 2 * COLD_BUILD_TIM
     }
     for (const f of ['recipe.sha256', 'recipe.txt']) copyFileSync(join(dirname(image), f), join(out, f));
     // Nothing listens on port 9 (discard) here, so the rebuild fails within seconds.
-    return { out, copy, env: { ...process.env, VIRTNET_DEBIAN_GUEST_DIR: out, VIRTNET_DEBIAN_MIRROR: 'http://127.0.0.1:9/debian' } };
+    return {
+      out,
+      copy,
+      env: { ...process.env, VIRTNET_DEBIAN_GUEST_DIR: out, VIRTNET_DEBIAN_MIRROR: 'http://127.0.0.1:9/debian' },
+    };
   }
 
   test('a changed recipe rebuilds; a failed rebuild keeps the old image and leaves nothing behind', () => {
@@ -134,7 +164,11 @@ describe('debian guest (scripts/guest.sh debian)', { timeout: 2 * COLD_BUILD_TIM
       assert.equal(r.stdout, '', 'a failed build printed a path');
       assert.equal(readFileSync(join(out, 'recipe.sha256'), 'utf8'), recipeBefore);
       assert.equal(statSync(copy).size, statSync(image).size);
-      assert.deepEqual(readdirSync(parent).filter((n) => n.startsWith('.debian-build.')), [], 'the build directory was left behind');
+      assert.deepEqual(
+        readdirSync(parent).filter((n) => n.startsWith('.debian-build.')),
+        [],
+        'the build directory was left behind',
+      );
       assert.equal(loopDevicesOf(copy), '');
     } finally {
       rmSync(parent, { recursive: true, force: true });
@@ -146,7 +180,9 @@ describe('debian guest (scripts/guest.sh debian)', { timeout: 2 * COLD_BUILD_TIM
     const holdMs = 3_000;
     try {
       const { out, env } = staleCopy(parent);
-      const holder = spawn('flock', [join(out, '.build.lock'), '-c', `echo held; sleep ${holdMs / 1000}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const holder = spawn('flock', [join(out, '.build.lock'), '-c', `echo held; sleep ${holdMs / 1000}`], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       await once(holder.stdout, 'data');
       const started = Date.now();
       const r = await runGuestAsync(['debian'], env);
@@ -188,12 +224,15 @@ describe('scripts/guest.sh dispatch', () => {
     assert.match(r.stderr, /expected at most one guest name, got 2 arguments/u);
   });
 
-  test('with no argument it builds the busybox guest and prints its directory', { timeout: COLD_BUILD_TIMEOUT_MS }, () => {
+  test('with no argument it builds the busybox guest and prints its directory', {
+    timeout: COLD_BUILD_TIMEOUT_MS,
+  }, () => {
     const r = runGuest([], process.env, COLD_BUILD_TIMEOUT_MS);
     assert.equal(r.status, 0, r.stderr);
     const dir = lastLine(r.stdout);
     assert.ok(isAbsolute(dir), `last line is not an absolute path: ${JSON.stringify(dir)}`);
-    for (const f of ['vmlinuz', 'initrd.img', 'recipe.sha256']) assert.ok(statSync(join(dir, f)).isFile(), `${dir}/${f} is missing`);
+    for (const f of ['vmlinuz', 'initrd.img', 'recipe.sha256'])
+      assert.ok(statSync(join(dir, f)).isFile(), `${dir}/${f} is missing`);
     assert.match(r.stderr, /^build-guest: /mu, 'it did not run build-guest.sh');
   });
 });

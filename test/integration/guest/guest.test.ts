@@ -103,32 +103,82 @@ async function boot(guestDir: string, append: string): Promise<Boot> {
     ns.run(['ip', 'link', 'set', 'tap0', 'up']);
     ns.run(['ip', 'link', 'set', 'br0', 'up']);
 
-    const dnsmasq = spawn('ip', ['netns', 'exec', ns.name, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null',
-      '--port=0', '--no-ping', '--bind-interfaces', '--interface=br0',
-      '--dhcp-range=10.123.0.50,static,255.255.255.0', `--dhcp-host=${MAC},10.123.0.50,testvm,infinite`,
-      '--dhcp-option=option:router,10.123.0.1', '--dhcp-option=option:dns-server,10.123.0.53',
-      '--dhcp-option=option:domain-search,example.test', '--dhcp-option=option:mtu,1400',
-      '--dhcp-range=fd00:123::50,fd00:123::50,64,infinite', '--enable-ra', '--ra-param=br0,10,1800',
-      `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`,
-      '--log-dhcp', `--log-facility=${join(dir, 'dnsmasq.log')}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const dnsmasq = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns.name,
+        'dnsmasq',
+        '--keep-in-foreground',
+        '--conf-file=/dev/null',
+        '--port=0',
+        '--no-ping',
+        '--bind-interfaces',
+        '--interface=br0',
+        '--dhcp-range=10.123.0.50,static,255.255.255.0',
+        `--dhcp-host=${MAC},10.123.0.50,testvm,infinite`,
+        '--dhcp-option=option:router,10.123.0.1',
+        '--dhcp-option=option:dns-server,10.123.0.53',
+        '--dhcp-option=option:domain-search,example.test',
+        '--dhcp-option=option:mtu,1400',
+        '--dhcp-range=fd00:123::50,fd00:123::50,64,infinite',
+        '--enable-ra',
+        '--ra-param=br0,10,1800',
+        `--dhcp-leasefile=${join(dir, 'leases')}`,
+        `--pid-file=${join(dir, 'dnsmasq.pid')}`,
+        '--log-dhcp',
+        `--log-facility=${join(dir, 'dnsmasq.log')}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     children.push(dnsmasq);
     let dnsmasqErr = '';
-    dnsmasq.stderr?.on('data', (b: Buffer) => { dnsmasqErr += b.toString(); });
+    dnsmasq.stderr?.on('data', (b: Buffer) => {
+      dnsmasqErr += b.toString();
+    });
     await sleep(300);
     assert.equal(dnsmasq.exitCode, null, `dnsmasq exited: ${dnsmasqErr}`);
 
     const startedAt = Date.now();
-    const qemu = spawn('ip', ['netns', 'exec', ns.name, 'qemu-system-x86_64', '-accel', 'tcg', '-m', '256',
-      '-nodefaults', '-nographic', '-no-reboot',
-      '-kernel', join(guestDir, 'vmlinuz'), '-initrd', join(guestDir, 'initrd.img'),
-      '-append', `console=ttyS0 quiet panic=-1${append ? ` ${append}` : ''}`,
-      '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no',
-      '-device', `virtio-net-pci,netdev=n0,mac=${MAC}`,
-      '-serial', `file:${join(dir, 'console.log')}`, '-display', 'none', '-monitor', 'none'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+    const qemu = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns.name,
+        'qemu-system-x86_64',
+        '-accel',
+        'tcg',
+        '-m',
+        '256',
+        '-nodefaults',
+        '-nographic',
+        '-no-reboot',
+        '-kernel',
+        join(guestDir, 'vmlinuz'),
+        '-initrd',
+        join(guestDir, 'initrd.img'),
+        '-append',
+        `console=ttyS0 quiet panic=-1${append ? ` ${append}` : ''}`,
+        '-netdev',
+        'tap,id=n0,ifname=tap0,script=no,downscript=no',
+        '-device',
+        `virtio-net-pci,netdev=n0,mac=${MAC}`,
+        '-serial',
+        `file:${join(dir, 'console.log')}`,
+        '-display',
+        'none',
+        '-monitor',
+        'none',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     children.push(qemu);
     let qemuErr = '';
-    qemu.stderr?.on('data', (b: Buffer) => { qemuErr += b.toString(); });
+    qemu.stderr?.on('data', (b: Buffer) => {
+      qemuErr += b.toString();
+    });
     qemu.once('exit', (code, signal) => {
       if (!stopped) console.error(`qemu exited early (${code ?? signal}): ${qemuErr}`);
     });
@@ -142,15 +192,25 @@ async function boot(guestDir: string, append: string): Promise<Boot> {
 describe('test guest (bare qemu, TCG)', () => {
   let guestDir = '';
 
-  before(() => {
-    const started = Date.now();
-    const r = spawnSync('bash', [join(repo, 'scripts/build-guest.sh')], { cwd: repo, encoding: 'utf8', timeout: 280_000 });
-    assert.equal(r.status, 0, `build-guest.sh failed (${r.status ?? r.signal}):\n${r.stderr}`);
-    const lines = r.stdout.trim().split('\n');
-    guestDir = lines[lines.length - 1] ?? '';
-    assert.ok(existsSync(join(guestDir, 'vmlinuz')) && existsSync(join(guestDir, 'initrd.img')), `no guest in "${guestDir}"`);
-    console.error(`# build-guest.sh: ${Date.now() - started} ms`);
-  }, { timeout: 300_000 });
+  before(
+    () => {
+      const started = Date.now();
+      const r = spawnSync('bash', [join(repo, 'scripts/build-guest.sh')], {
+        cwd: repo,
+        encoding: 'utf8',
+        timeout: 280_000,
+      });
+      assert.equal(r.status, 0, `build-guest.sh failed (${r.status ?? r.signal}):\n${r.stderr}`);
+      const lines = r.stdout.trim().split('\n');
+      guestDir = lines[lines.length - 1] ?? '';
+      assert.ok(
+        existsSync(join(guestDir, 'vmlinuz')) && existsSync(join(guestDir, 'initrd.img')),
+        `no guest in "${guestDir}"`,
+      );
+      console.error(`# build-guest.sh: ${Date.now() - started} ms`);
+    },
+    { timeout: 300_000 },
+  );
 
   after(async () => {
     for (const cleanup of [...cleanups]) await cleanup();
@@ -159,7 +219,12 @@ describe('test guest (bare qemu, TCG)', () => {
   test('gets its DHCPv4 and DHCPv6 leases, answers ping and HTTP', { timeout: 180_000 }, async (t) => {
     const vm = await boot(guestDir, '');
     try {
-      const readyAt = await waitFor(vm, 'VIRTNET-READY', (s) => reports(s, 'VIRTNET-READY').length > 0, READY_TIMEOUT_MS);
+      const readyAt = await waitFor(
+        vm,
+        'VIRTNET-READY',
+        (s) => reports(s, 'VIRTNET-READY').length > 0,
+        READY_TIMEOUT_MS,
+      );
       t.diagnostic(`boot to VIRTNET-READY: ${readyAt - vm.startedAt} ms`);
 
       const lease4 = reports(vm.console(), 'VIRTNET-LEASE4');
@@ -175,7 +240,10 @@ describe('test guest (bare qemu, TCG)', () => {
       assert.equal(l4.hostname, 'testvm');
 
       const routes = reports(vm.console(), 'VIRTNET-ROUTE');
-      assert.ok(routes.some((r) => /^VIRTNET-ROUTE default via 10\.123\.0\.1 dev eth0/u.test(r)), `routes:\n${routes.join('\n')}`);
+      assert.ok(
+        routes.some((r) => /^VIRTNET-ROUTE default via 10\.123\.0\.1 dev eth0/u.test(r)),
+        `routes:\n${routes.join('\n')}`,
+      );
 
       const v6At = await waitFor(vm, 'VIRTNET-LEASE6', (s) => reports(s, 'VIRTNET-LEASE6').length > 0, 25_000);
       t.diagnostic(`boot to VIRTNET-LEASE6: ${v6At - vm.startedAt} ms`);
@@ -199,12 +267,23 @@ describe('test guest (bare qemu, TCG)', () => {
   test('virtnet.renew=2 makes udhcpc renew', { timeout: 180_000 }, async (t) => {
     const vm = await boot(guestDir, 'virtnet.renew=2');
     try {
-      const readyAt = await waitFor(vm, 'VIRTNET-READY', (s) => reports(s, 'VIRTNET-READY').length > 0, READY_TIMEOUT_MS);
+      const readyAt = await waitFor(
+        vm,
+        'VIRTNET-READY',
+        (s) => reports(s, 'VIRTNET-READY').length > 0,
+        READY_TIMEOUT_MS,
+      );
       t.diagnostic(`boot to VIRTNET-READY: ${readyAt - vm.startedAt} ms`);
-      const renewAt = await waitFor(vm, 'a renew event',
-        (s) => reports(s, 'VIRTNET-LEASE4').some((r) => fields(r).event === 'renew'), 20_000);
+      const renewAt = await waitFor(
+        vm,
+        'a renew event',
+        (s) => reports(s, 'VIRTNET-LEASE4').some((r) => fields(r).event === 'renew'),
+        20_000,
+      );
       t.diagnostic(`VIRTNET-READY to first renew: ${renewAt - readyAt} ms`);
-      const renewed = reports(vm.console(), 'VIRTNET-LEASE4').map(fields).find((f) => f.event === 'renew');
+      const renewed = reports(vm.console(), 'VIRTNET-LEASE4')
+        .map(fields)
+        .find((f) => f.event === 'renew');
       assert.equal(renewed?.ip, '10.123.0.50/24');
       assert.equal(renewed?.hostname, 'testvm');
     } finally {

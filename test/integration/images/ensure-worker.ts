@@ -8,7 +8,9 @@
 import { pathToFileURL } from 'node:url';
 
 const [modulePath, root, conf, image, mode] = process.argv.slice(2) as [string, string, string, string, string];
-const { ImageCache } = (await import(pathToFileURL(modulePath).href)) as typeof import('../../../controller/node/images/cache.ts');
+const { ImageCache } = (await import(
+  pathToFileURL(modulePath).href
+)) as typeof import('../../../controller/node/images/cache.ts');
 const cache = new ImageCache({ root, skopeo: { registriesConf: conf } });
 const got = await cache.ensure({ image });
 process.stdout.write(`${JSON.stringify({ pid: process.pid, pulled: got.pulled, image: got.image })}\n`);

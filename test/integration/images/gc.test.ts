@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImageCache, type CachedImage } from '../../../controller/node/images/cache.ts';
 import { cacheState, qcow2Disk, rawDisk, sha256 } from '../../support/disks.ts';
-import { registriesConf, startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { registriesConf, startRegistry, type TestRegistry } from '../../../harness/registry.ts';
 
 const WORKER = fileURLToPath(new URL('./ensure-worker.ts', import.meta.url));
 const MODULE = fileURLToPath(new URL('../../../controller/node/images/cache.ts', import.meta.url));
@@ -29,7 +29,10 @@ before(async () => {
   disk = qcow2Disk(work, 'a.qcow2', rawDisk(work, 'a.raw', 8, 'gc'));
   reg.push(disk, 'kubevirt/a:1');
   reg.push(qcow2Disk(work, 'b.qcow2', rawDisk(work, 'b.raw', 1, 'b')), 'kubevirt/b:1');
-  conf = registriesConf(work, ['[[registry]]', 'prefix = "registry:5000"', `location = "${reg.address}"`, 'insecure = true', ''].join('\n'));
+  conf = registriesConf(
+    work,
+    ['[[registry]]', 'prefix = "registry:5000"', `location = "${reg.address}"`, 'insecure = true', ''].join('\n'),
+  );
 });
 
 after(() => {
@@ -45,7 +48,9 @@ interface WorkerRun {
 }
 
 function worker(root: string, image: string, mode: 'hold' | 'die' | 'once'): WorkerRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, MODULE, root, conf, image, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, MODULE, root, conf, image, mode], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let out = '';
   const result = new Promise<{ pid: number; pulled: boolean; image: CachedImage }>((resolve, reject) => {
     child.stdout.on('data', (c: Buffer) => {
@@ -70,11 +75,15 @@ test('two processes ensure one image at once: one valid cache entry, both get it
   assert.deepEqual(entries[0]!.references, ['registry:5000/kubevirt/a:1']);
   assert.equal(sha256(entries[0]!.file), sha256(disk));
   execFileSync('qemu-img', ['check', '-q', entries[0]!.file]);
-  assert.deepEqual(cacheState(root), { entries: [entries[0]!.entry], tmp: [], pins: [] }, 'no temp dir and no pin left');
+  assert.deepEqual(
+    cacheState(root),
+    { entries: [entries[0]!.entry], tmp: [], pins: [] },
+    'no temp dir and no pin left',
+  );
   assert.deepEqual(cache.junk(), []);
 });
 
-test('a live pin keeps gc off an image until released; a dead pinner\'s pin does not', async () => {
+test("a live pin keeps gc off an image until released; a dead pinner's pin does not", async () => {
   const root = join(work, 'cache-pins');
   const cache = new ImageCache({ root, skopeo: { registriesConf: conf } });
   const holder = worker(root, 'registry:5000/kubevirt/a:1', 'hold');
@@ -86,18 +95,26 @@ test('a live pin keeps gc off an image until released; a dead pinner\'s pin does
     holder.finish();
   }
   assert.equal(await holder.exited, 0);
-  assert.deepEqual((await cache.gc(new Set())).map((i) => i.digest), [held.image.digest], 'released: removed');
+  assert.deepEqual(
+    (await cache.gc(new Set())).map((i) => i.digest),
+    [held.image.digest],
+    'released: removed',
+  );
   assert.deepEqual(cache.list(), []);
 
   const dying = worker(root, 'registry:5000/kubevirt/a:1', 'die');
   const died = await dying.result;
   await dying.exited;
   assert.equal(cacheState(root).pins.length, 1, 'the dead process left its pin');
-  assert.deepEqual((await cache.gc(new Set())).map((i) => i.digest), [died.image.digest], 'a pin of a dead process protects nothing');
+  assert.deepEqual(
+    (await cache.gc(new Set())).map((i) => i.digest),
+    [died.image.digest],
+    'a pin of a dead process protects nothing',
+  );
   assert.deepEqual(cacheState(root), { entries: [], tmp: [], pins: [] });
 });
 
-test('gc keeps digests in use, removes the rest, sweeps dead pulls\' temp dirs, removes damaged entries (never following a symlink), and leaves strangers alone', async () => {
+test("gc keeps digests in use, removes the rest, sweeps dead pulls' temp dirs, removes damaged entries (never following a symlink), and leaves strangers alone", async () => {
   const root = join(work, 'cache-gc');
   const cache = new ImageCache({ root, skopeo: { registriesConf: conf } });
   const a = await cache.ensure({ image: 'registry:5000/kubevirt/a:1' });
@@ -116,15 +133,35 @@ test('gc keeps digests in use, removes the rest, sweeps dead pulls\' temp dirs, 
     { name: 'stray-file', why: 'not a cache entry name', damagedEntry: false },
   ]);
   const removed = await cache.gc(() => new Set([a.image.digest]));
-  assert.deepEqual(removed.map((i) => i.digest), [b.image.digest]);
-  assert.deepEqual(cache.list().map((i) => i.digest), [a.image.digest]);
-  assert.deepEqual(cacheState(root).tmp, [], 'the dead pull\'s temp dir is swept');
-  assert.deepEqual(cache.junk(), [{ name: 'stray-file', why: 'not a cache entry name', damagedEntry: false }], 'the planted symlink is gone, the stranger stays');
-  assert.equal(execFileSync('cat', [join(outside, 'precious')], { encoding: 'utf8' }), 'x', 'gc never follows a symlink out of the root');
+  assert.deepEqual(
+    removed.map((i) => i.digest),
+    [b.image.digest],
+  );
+  assert.deepEqual(
+    cache.list().map((i) => i.digest),
+    [a.image.digest],
+  );
+  assert.deepEqual(cacheState(root).tmp, [], "the dead pull's temp dir is swept");
+  assert.deepEqual(
+    cache.junk(),
+    [{ name: 'stray-file', why: 'not a cache entry name', damagedEntry: false }],
+    'the planted symlink is gone, the stranger stays',
+  );
+  assert.equal(
+    execFileSync('cat', [join(outside, 'precious')], { encoding: 'utf8' }),
+    'x',
+    'gc never follows a symlink out of the root',
+  );
   // A damaged entry is junk: kept while its digest is in use (a VM may run on its disk), removed once not.
   rmSync(join(a.image.file), { force: true });
   assert.deepEqual(cache.list(), []);
-  assert.deepEqual(cache.junk().map((j) => j.why).sort(), ['disk.qcow2 is missing or not a regular file', 'not a cache entry name']);
+  assert.deepEqual(
+    cache
+      .junk()
+      .map((j) => j.why)
+      .sort(),
+    ['disk.qcow2 is missing or not a regular file', 'not a cache entry name'],
+  );
   assert.deepEqual(await cache.gc(() => new Set([a.image.digest])), []);
   assert.deepEqual(cacheState(root).entries, [a.image.entry, 'stray-file']);
   assert.deepEqual(await cache.gc(new Set()), [], 'a damaged entry is no image to report');
@@ -145,7 +182,14 @@ test('a pull sweeps what dead pulls left in tmp/, and a damaged entry with the n
   again.release();
   assert.equal(again.pulled, true);
   assert.equal(again.image.entry, first.image.entry);
-  assert.deepEqual(cache.list().map((i) => i.entry), [first.image.entry]);
+  assert.deepEqual(
+    cache.list().map((i) => i.entry),
+    [first.image.entry],
+  );
   assert.deepEqual(cache.junk(), []);
-  assert.deepEqual(cacheState(root), { entries: [first.image.entry], tmp: [], pins: [] }, 'the dead pull\'s directory is gone without a gc');
+  assert.deepEqual(
+    cacheState(root),
+    { entries: [first.image.entry], tmp: [], pins: [] },
+    "the dead pull's directory is gone without a gc",
+  );
 });

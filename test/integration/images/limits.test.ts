@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageCache, type ImageCacheOptions } from '../../../controller/node/images/cache.ts';
 import { allocated, cacheState, compressed, contentHash, filledDisk, rawDisk, sha256 } from '../../support/disks.ts';
-import { registriesConf, startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { registriesConf, startRegistry, type TestRegistry } from '../../../harness/registry.ts';
 
 const MiB = 1024 * 1024;
 let reg: TestRegistry;
@@ -22,7 +22,10 @@ let conf: string;
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'virtnet-test-image-limits-'));
   reg = await startRegistry();
-  conf = registriesConf(work, ['[[registry]]', 'prefix = "registry:5000"', `location = "${reg.address}"`, 'insecure = true', ''].join('\n'));
+  conf = registriesConf(
+    work,
+    ['[[registry]]', 'prefix = "registry:5000"', `location = "${reg.address}"`, 'insecure = true', ''].join('\n'),
+  );
 });
 
 after(() => {
@@ -36,7 +39,11 @@ function cacheWith(options: Partial<ImageCacheOptions> = {}): ImageCache {
 }
 
 /** ensure() must fail with `expected` and leave the cache with nothing in it. */
-async function failsCleanly(cache: ImageCache, image: string, expected: { name: string; message: RegExp | string }): Promise<void> {
+async function failsCleanly(
+  cache: ImageCache,
+  image: string,
+  expected: { name: string; message: RegExp | string },
+): Promise<void> {
   await assert.rejects(cache.ensure({ image }), expected);
   assert.deepEqual(cacheState(cache.store.root), { entries: [], tmp: [], pins: [] }, `nothing left behind by ${image}`);
 }
@@ -71,7 +78,11 @@ test('a pull that would leave less than the reserve free is refused before the d
   const free = fs.statfsSync(work).bavail * fs.statfsSync(work).bsize;
   const cache = cacheWith({ reserveBytes: free + 1024 ** 3 });
   await failsCleanly(cache, 'registry:5000/kubevirt/small:1', {
-    name: 'NoSpaceError', message: new RegExp(`^image registry:5000/kubevirt/small:1: no space left in the image cache \\(${cache.store.root}\\): downloading registry:5000/kubevirt/small:1 needs \\d+ bytes and ${free + 1024 ** 3} must stay free, but only \\d+ are free$`, 'u'),
+    name: 'NoSpaceError',
+    message: new RegExp(
+      `^image registry:5000/kubevirt/small:1: no space left in the image cache \\(${cache.store.root}\\): downloading registry:5000/kubevirt/small:1 needs \\d+ bytes and ${free + 1024 ** 3} must stay free, but only \\d+ are free$`,
+      'u',
+    ),
   });
 });
 
@@ -81,7 +92,10 @@ test('mostly-zero raw disks, plain and gzip-compressed, are cached sparse with t
   fs.writeSync(fd, Buffer.from('boot sector'), 0, 11, 0);
   fs.writeSync(fd, Buffer.alloc(5000, 7), 0, 5000, 40 * MiB + 100); // unaligned, across a block boundary
   fs.closeSync(fd);
-  for (const [name, file] of [['sparse-raw', sparse], ['sparse-gz', compressed(work, 'sparse.raw.gz', sparse, 'gzip')]] as const) {
+  for (const [name, file] of [
+    ['sparse-raw', sparse],
+    ['sparse-gz', compressed(work, 'sparse.raw.gz', sparse, 'gzip')],
+  ] as const) {
     reg.push(file, `kubevirt/${name}:1`);
     const got = await cacheWith().ensure({ image: `registry:5000/kubevirt/${name}:1` });
     got.release();
@@ -92,7 +106,7 @@ test('mostly-zero raw disks, plain and gzip-compressed, are cached sparse with t
   }
 });
 
-test('the disk is fsync\'d before the cache lock is taken (no pull or gc waits for it)', async () => {
+test("the disk is fsync'd before the cache lock is taken (no pull or gc waits for it)", async () => {
   reg.push(rawDisk(work, 'synced.raw', 2, 'synced'), 'kubevirt/synced:1');
   const cache = cacheWith();
   const lock = join(cache.store.root, 'locks', 'cache.lock');
@@ -103,7 +117,7 @@ test('the disk is fsync\'d before the cache lock is taken (no pull or gc waits f
     real(fd);
   };
   syncBuiltinESMExports();
-  let got;
+  let got: Awaited<ReturnType<ImageCache['ensure']>>;
   try {
     got = await cache.ensure({ image: 'registry:5000/kubevirt/synced:1' });
   } finally {
@@ -113,6 +127,6 @@ test('the disk is fsync\'d before the cache lock is taken (no pull or gc waits f
   got.release();
   const disks = synced.filter((s) => /\/disk\.raw$/u.test(s.file));
   assert.equal(disks.length, 1, JSON.stringify(synced));
-  assert.equal(disks[0]!.locked, false, 'the disk was fsync\'d with the lock free');
+  assert.equal(disks[0]!.locked, false, "the disk was fsync'd with the lock free");
   assert.equal(contentHash(got.image.file, 'raw', work), contentHash(join(work, 'synced.raw'), 'raw', work));
 });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageCache } from '../../../controller/node/images/cache.ts';
 import { cacheState, qcow2Disk, rawDisk, sha256 } from '../../support/disks.ts';
-import { registriesConf, startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { registriesConf, startRegistry, type TestRegistry } from '../../../harness/registry.ts';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -34,7 +34,10 @@ before(async () => {
   qcow2 = qcow2Disk(work, 'good.qcow2', rawDisk(work, 'good.raw', 2, 'manifests'));
   reg.push(qcow2, 'kubevirt/good:1');
   good = JSON.parse(reg.getManifest('kubevirt/good', '1')) as typeof good;
-  conf = registriesConf(work, ['[[registry]]', 'prefix = "registry:5000"', `location = "${reg.address}"`, 'insecure = true', ''].join('\n'));
+  conf = registriesConf(
+    work,
+    ['[[registry]]', 'prefix = "registry:5000"', `location = "${reg.address}"`, 'insecure = true', ''].join('\n'),
+  );
   probed = [];
   probe = createServer((req, res) => {
     probed.push(req.url ?? '');
@@ -68,8 +71,15 @@ function putVariant(tag: string | undefined, layer: Record<string, unknown>): st
   return digest;
 }
 
-function putIndex(tag: string, manifests: Array<{ digest: string; size?: number; platform: Record<string, string> }>): string {
-  const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: manifests.map((m) => ({ mediaType: OCI_MANIFEST, size: 1, ...m })) });
+function putIndex(
+  tag: string,
+  manifests: Array<{ digest: string; size?: number; platform: Record<string, string> }>,
+): string {
+  const body = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: manifests.map((m) => ({ mediaType: OCI_MANIFEST, size: 1, ...m })),
+  });
   assert.equal(reg.putManifest('kubevirt/good', tag, OCI_INDEX, body), 201);
   return digestOf(body);
 }
@@ -77,16 +87,21 @@ function putIndex(tag: string, manifests: Array<{ digest: string; size?: number;
 test('a layer with urls is refused before any copy: the node never requests the url', async () => {
   putVariant('urls', { urls: [probeUrl] });
   await failsCleanly('registry:5000/kubevirt/good:urls', {
-    name: 'BadManifestError', message: `image registry:5000/kubevirt/good:urls: bad manifest: layer 1 has urls ["${probeUrl}"]: a foreign layer would be fetched from anywhere it names, so it is refused`,
+    name: 'BadManifestError',
+    message: `image registry:5000/kubevirt/good:urls: bad manifest: layer 1 has urls ["${probeUrl}"]: a foreign layer would be fetched from anywhere it names, so it is refused`,
   });
   assert.deepEqual(probed, []);
 });
 
 test('foreign and non-distributable layer media types are refused by name', async () => {
-  for (const [tag, mediaType] of [['nondist', 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip'], ['foreign', 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip']]) {
+  for (const [tag, mediaType] of [
+    ['nondist', 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip'],
+    ['foreign', 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'],
+  ]) {
     putVariant(tag, { mediaType });
     await failsCleanly(`registry:5000/kubevirt/good:${tag}`, {
-      name: 'BadManifestError', message: `image registry:5000/kubevirt/good:${tag}: bad manifest: layer 1 has media type ${mediaType}, a foreign (non-distributable) layer, which is refused`,
+      name: 'BadManifestError',
+      message: `image registry:5000/kubevirt/good:${tag}: bad manifest: layer 1 has media type ${mediaType}, a foreign (non-distributable) layer, which is refused`,
     });
   }
 });
@@ -95,7 +110,8 @@ test('a manifest list: its linux/amd64 instance is inspected and parsed first, s
   const instance = putVariant(undefined, { urls: [probeUrl] });
   putIndex('list-urls', [{ digest: instance, platform: { os: 'linux', architecture: 'amd64' } }]);
   await failsCleanly('registry:5000/kubevirt/good:list-urls', {
-    name: 'BadManifestError', message: /^image registry:5000\/kubevirt\/good:list-urls: bad manifest: layer 1 has urls \[/u,
+    name: 'BadManifestError',
+    message: /^image registry:5000\/kubevirt\/good:list-urls: bad manifest: layer 1 has urls \[/u,
   });
   assert.deepEqual(probed, [], 'skopeo never fetched the url');
 });
@@ -115,9 +131,14 @@ test('a manifest list picks linux/amd64 among other platforms; with none, the er
   assert.deepEqual(got.image.indexDigests, [list]);
   assert.equal(sha256(got.image.file), sha256(qcow2));
   assert.deepEqual(probed, []);
-  putIndex('armonly', [{ digest: other, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }, { digest: other, platform: { os: 'windows', architecture: 'amd64' } }]);
+  putIndex('armonly', [
+    { digest: other, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+    { digest: other, platform: { os: 'windows', architecture: 'amd64' } },
+  ]);
   await failsCleanly('registry:5000/kubevirt/good:armonly', {
-    name: 'BadManifestError', message: 'image registry:5000/kubevirt/good:armonly: bad manifest: the manifest list has no linux/amd64 instance (it has: linux/arm64/v8, windows/amd64)',
+    name: 'BadManifestError',
+    message:
+      'image registry:5000/kubevirt/good:armonly: bad manifest: the manifest list has no linux/amd64 instance (it has: linux/arm64/v8, windows/amd64)',
   });
 });
 
@@ -131,6 +152,10 @@ test('a manifest whose bytes are not UTF-8 is pulled by the digest of its bytes'
   const got = await cache.ensure({ image: 'registry:5000/kubevirt/good:latin1' });
   got.release();
   assert.equal(got.image.digest, digestOf(bytes));
-  assert.notEqual(got.image.digest, digestOf(Buffer.from(bytes.toString('utf8'), 'utf8')), 'decoding as UTF-8 would change the digest');
+  assert.notEqual(
+    got.image.digest,
+    digestOf(Buffer.from(bytes.toString('utf8'), 'utf8')),
+    'decoding as UTF-8 would change the digest',
+  );
   assert.equal(sha256(got.image.file), sha256(qcow2));
 });

@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { startKubeTestServer, type KubeTestServer } from '../../support/kube/api-server.ts';
-import { until } from '../../support/kube/testing.ts';
-import { DEFAULT_NETWORK_FILE, NodeAgent, type NodeAgentOptions } from '../../../controller/cluster/node-agent.ts';
-import { KubeApi } from '../../../controller/cluster/kube.ts';
+import { startKubeTestServer, type KubeTestServer } from '../../../harness/kube/api-server.ts';
+import { until } from '../../../harness/kube/testing.ts';
+import { DEFAULT_NETWORK_FILE, NodeAgent, type NodeAgentOptions } from '../../../controller/agent/node-agent.ts';
+import { KubeApi } from '../../../controller/kube/kube.ts';
 import { podNetworkConfList } from '../../../controller/cluster/main.ts';
 
 let server: KubeTestServer;
@@ -37,16 +37,34 @@ after(async () => {
 });
 
 const createNode = (name: string, podCIDRs?: string[]) =>
-  core.createNode({ body: { metadata: { name, labels: { 'kubernetes.io/hostname': name } }, spec: podCIDRs ? { podCIDR: podCIDRs[0]!, podCIDRs } : {} } });
+  core.createNode({
+    body: {
+      metadata: { name, labels: { 'kubernetes.io/hostname': name } },
+      spec: podCIDRs ? { podCIDR: podCIDRs[0]!, podCIDRs } : {},
+    },
+  });
 
 /** A node agent for `node` on its own scratch CNI directories, its log lines kept. */
 async function startAgent(node: string, o: Partial<NodeAgentOptions> = {}) {
   const lines: Array<Record<string, any>> = [];
-  const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
   const confDir = join(dir, node, 'net.d');
   const agent = new NodeAgent(new KubeApi(server.kubeConfig()), {
-    node, log: pino({ level: 'info' }, sink), plugin: join(dir, 'image', 'virtnet-bridge'), cniBinDir: join(dir, node, 'bin'), cniConfDir: confDir,
-    conflist: podNetworkConfList(), stateRoot: join(dir, node, 'pods'), defaultNetwork: true, nodeSyncTimeoutMs: 5000, ...o,
+    node,
+    log: pino({ level: 'info' }, sink),
+    plugin: join(dir, 'image', 'virtnet-bridge'),
+    cniBinDir: join(dir, node, 'bin'),
+    cniConfDir: confDir,
+    conflist: podNetworkConfList(),
+    stateRoot: join(dir, node, 'pods'),
+    defaultNetwork: true,
+    nodeSyncTimeoutMs: 5000,
+    ...o,
   });
   await agent.start();
   const file = join(confDir, DEFAULT_NETWORK_FILE);
@@ -55,7 +73,7 @@ async function startAgent(node: string, o: Partial<NodeAgentOptions> = {}) {
   return { agent, lines, files, ranges };
 }
 
-test('each node\'s conflist holds its own Node\'s pod subnets, and follows a change of them', async () => {
+test("each node's conflist holds its own Node's pod subnets, and follows a change of them", async () => {
   await createNode('node-a', ['10.244.1.0/24', 'fd00:10:244:1::/64']);
   await createNode('node-b', ['10.244.2.0/24', 'fd00:10:244:2::/64']);
   const since = server.requests.length;
@@ -67,15 +85,28 @@ test('each node\'s conflist holds its own Node\'s pod subnets, and follows a cha
     assert.deepEqual(b.ranges(), [[{ subnet: '10.244.2.0/24' }], [{ subnet: 'fd00:10:244:2::/64' }]]);
     assert.ok(a.lines.some((l) => l.msg === 'virtnet is the default network' && l.source === 'Node node-a'));
     const nodeReads = server.requests.slice(since).filter((r) => r.path === '/api/v1/nodes');
-    assert.ok(nodeReads.length >= 2 && nodeReads.every((r) => /fieldSelector=metadata\.name(%3D|=)node-[ab]/u.test(r.query)), `each agent reads only its own Node: ${JSON.stringify(nodeReads)}`);
-    assert.ok(nodeReads.every((r) => r.method === 'GET' && r.status === 200), 'reads only: list and watch');
+    assert.ok(
+      nodeReads.length >= 2 && nodeReads.every((r) => /fieldSelector=metadata\.name(%3D|=)node-[ab]/u.test(r.query)),
+      `each agent reads only its own Node: ${JSON.stringify(nodeReads)}`,
+    );
+    assert.ok(
+      nodeReads.every((r) => r.method === 'GET' && r.status === 200),
+      'reads only: list and watch',
+    );
 
     const current = await core.readNode({ name: 'node-a' });
     current.spec = { ...current.spec, podCIDR: '10.244.7.0/24', podCIDRs: ['10.244.7.0/24', 'fd00:10:244:7::/64'] };
     await core.replaceNode({ name: 'node-a', body: current });
-    await until(() => a.ranges()?.[0]?.[0]?.subnet === '10.244.7.0/24', 'node-a\'s conflist rewritten with its new subnets');
+    await until(
+      () => a.ranges()?.[0]?.[0]?.subnet === '10.244.7.0/24',
+      "node-a's conflist rewritten with its new subnets",
+    );
     assert.deepEqual(a.ranges(), [[{ subnet: '10.244.7.0/24' }], [{ subnet: 'fd00:10:244:7::/64' }]]);
-    assert.deepEqual(b.ranges(), [[{ subnet: '10.244.2.0/24' }], [{ subnet: 'fd00:10:244:2::/64' }]], 'the other node\'s stays');
+    assert.deepEqual(
+      b.ranges(),
+      [[{ subnet: '10.244.2.0/24' }], [{ subnet: 'fd00:10:244:2::/64' }]],
+      "the other node's stays",
+    );
     assert.deepEqual(a.files(), [DEFAULT_NETWORK_FILE], 'rewritten in place, by rename: no temporary file left');
   } finally {
     await a.agent.stop();
@@ -90,12 +121,15 @@ test('a Node without pod subnets, and no --pod-cidr: no conflist, a log line tha
     assert.deepEqual(c.files(), []);
     const errors = c.lines.filter((l) => l.level === 50);
     assert.equal(errors.length, 1, JSON.stringify(c.lines));
-    assert.equal(errors[0]!.msg, 'no pod subnet for this node: Node node-c has no spec.podCIDRs (nor spec.podCIDR) and no --pod-cidr is given, so no default network is written (pods on this node get no network until one is)');
+    assert.equal(
+      errors[0]!.msg,
+      'no pod subnet for this node: Node node-c has no spec.podCIDRs (nor spec.podCIDR) and no --pod-cidr is given, so no default network is written (pods on this node get no network until one is)',
+    );
     // The controller-manager's node IPAM assigns them later, here with the older single field only.
     const current = await core.readNode({ name: 'node-c' });
     current.spec = { podCIDR: '10.244.3.0/24' };
     await core.replaceNode({ name: 'node-c', body: current });
-    await until(() => c.ranges() !== undefined, 'node-c\'s conflist once its Node has a subnet');
+    await until(() => c.ranges() !== undefined, "node-c's conflist once its Node has a subnet");
     assert.deepEqual(c.ranges(), [[{ subnet: '10.244.3.0/24' }]]);
   } finally {
     await c.agent.stop();
@@ -111,7 +145,10 @@ test('a Node whose subnets break the rules: refused with the field named, the la
     current.spec = { podCIDR: '10.244.5.9/24', podCIDRs: ['10.244.5.9/24'] };
     await core.replaceNode({ name: 'node-d', body: current });
     await until(() => d.lines.some((l) => l.msg === 'Node pod subnets refused'), 'the refusal in the log');
-    assert.match(d.lines.find((l) => l.msg === 'Node pod subnets refused')!.err, /Node node-d spec\.podCIDRs: 10\.244\.5\.9\/24 has host bits set/u);
+    assert.match(
+      d.lines.find((l) => l.msg === 'Node pod subnets refused')!.err,
+      /Node node-d spec\.podCIDRs: 10\.244\.5\.9\/24 has host bits set/u,
+    );
     assert.deepEqual(d.ranges(), [[{ subnet: '10.244.4.0/24' }]]);
   } finally {
     await d.agent.stop();
@@ -129,7 +166,7 @@ test('without --default-network the agent reads its Node but writes no conflist'
   }
 });
 
-test('a Node deleted: its subnets are no longer this node\'s, so the fallback takes over, or no default network is left', async () => {
+test("a Node deleted: its subnets are no longer this node's, so the fallback takes over, or no default network is left", async () => {
   await createNode('node-f', ['10.244.8.0/24']);
   await createNode('node-g', ['10.244.9.0/24']);
   const f = await startAgent('node-f', { podCIDRs: ['10.99.0.0/24'] });
@@ -140,8 +177,8 @@ test('a Node deleted: its subnets are no longer this node\'s, so the fallback ta
     await core.deleteNode({ name: 'node-f' });
     await core.deleteNode({ name: 'node-g' });
     await until(() => f.ranges()?.[0]?.[0]?.subnet === '10.99.0.0/24', 'node-f back on its --pod-cidr');
-    await until(() => g.files().length === 0, 'node-g\'s conflist removed');
-    assert.ok(g.lines.some((l) => l.msg === 'removed virtnet\'s default network'));
+    await until(() => g.files().length === 0, "node-g's conflist removed");
+    assert.ok(g.lines.some((l) => l.msg === "removed virtnet's default network"));
   } finally {
     await f.agent.stop();
     await g.agent.stop();

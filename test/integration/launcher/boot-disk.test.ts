@@ -35,7 +35,10 @@ test('a "raw" image that holds a qcow2 header naming a node file as backing is r
   const trap = join(dir, 'trap.raw');
   qemuImg('create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', trap, '1M');
   assert.equal((await qemuImgInfo(trap)).format, 'qcow2');
-  await assert.rejects(prepareDiskOverlay(trap, 'raw', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /disk: ".*trap\.raw" is a qcow2 image, not raw as the spec says/u);
+  await assert.rejects(
+    prepareDiskOverlay(trap, 'raw', overlayFile(mkdtempSync(join(dir, 'state-')), 0)),
+    /disk: ".*trap\.raw" is a qcow2 image, not raw as the spec says/u,
+  );
 });
 
 test('a qcow2 image with a backing file of its own is refused', async () => {
@@ -43,7 +46,10 @@ test('a qcow2 image with a backing file of its own is refused', async () => {
   writeFileSync(base, Buffer.alloc(1 << 16, 0));
   const chained = join(dir, 'chained.qcow2');
   qemuImg('create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', base, chained);
-  await assert.rejects(prepareDiskOverlay(chained, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /has a backing file \(.*inner\.raw\); a disk image must be self-contained/u);
+  await assert.rejects(
+    prepareDiskOverlay(chained, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)),
+    /has a backing file \(.*inner\.raw\); a disk image must be self-contained/u,
+  );
 });
 
 test('a qcow2 image with an external data file is refused: the guest would read that host file (review of issue 12)', async () => {
@@ -51,11 +57,17 @@ test('a qcow2 image with an external data file is refused: the guest would read 
   writeFileSync(secret, Buffer.alloc(1 << 16, 0x53));
   const image = join(dir, 'datafile.qcow2');
   qemuImg('create', '-q', '-f', 'qcow2', '-o', `data_file=${secret},data_file_raw=on`, image, '64K');
-  await assert.rejects(prepareDiskOverlay(image, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /has an external data file \(.*outside-secret\); a disk image must be self-contained/u);
+  await assert.rejects(
+    prepareDiskOverlay(image, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)),
+    /has an external data file \(.*outside-secret\); a disk image must be self-contained/u,
+  );
 });
 
 test('a raw image declared qcow2 is refused', async () => {
   const image = join(dir, 'plain.raw');
   writeFileSync(image, Buffer.alloc(1 << 16, 7));
-  await assert.rejects(prepareDiskOverlay(image, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)), /is a raw image, not qcow2/u);
+  await assert.rejects(
+    prepareDiskOverlay(image, 'qcow2', overlayFile(mkdtempSync(join(dir, 'state-')), 0)),
+    /is a raw image, not qcow2/u,
+  );
 });

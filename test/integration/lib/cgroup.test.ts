@@ -29,11 +29,19 @@ test('cgroup.kill takes every member, a reparented grandchild included; a second
     pids = cgroupPids(path);
   }
   assert.equal(pids.length, 2, `the shell (now sleep) and the escaped sleep: ${pids.join(' ')}`);
-  assert.ok(pids.some((p) => parentOf(p) !== child.pid && p !== child.pid), 'one of them no longer has the shell as parent');
+  assert.ok(
+    pids.some((p) => parentOf(p) !== child.pid && p !== child.pid),
+    'one of them no longer has the shell as parent',
+  );
   const exited = new Promise((r) => child.on('exit', r));
   await killCgroup(path, 5000);
   await exited;
   assert.equal(existsSync(path), false, 'the cgroup is removed');
-  for (const p of pids) assert.equal(existsSync(`/proc/${p}/cmdline`) && readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z', false, `pid ${p} is gone`);
+  for (const p of pids)
+    assert.equal(
+      existsSync(`/proc/${p}/cmdline`) && readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z',
+      false,
+      `pid ${p} is gone`,
+    );
   await killCgroup(path, 5000);
 });

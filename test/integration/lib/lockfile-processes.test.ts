@@ -21,7 +21,9 @@ const worker = resolve('test/integration/lib/lock-worker.ts');
 
 function run(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', worker, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', worker, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('exit', (code, signal) => done({ code, signal, stderr }));
@@ -49,7 +51,9 @@ function holders(log: string[]): { overlaps: number; most: number; leaves: Map<s
   return { overlaps, most, leaves };
 }
 
-test(`lock: ${WORKERS} processes × ${ROUNDS} rounds and ${VICTIMS} holders killed while holding: one holder at any moment, no round lost`, { timeout: 60_000 }, async () => {
+test(`lock: ${WORKERS} processes × ${ROUNDS} rounds and ${VICTIMS} holders killed while holding: one holder at any moment, no round lost`, {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-lockprocs-'));
   try {
     const lock = join(dir, 'vmi.lock');

@@ -18,12 +18,34 @@ after(() => scratch.cleanup());
 
 function record(rt: NodeRuntime, name: string, failDel: boolean): VmiRecord {
   const rec: VmiRecord = {
-    object: { metadata: { name, namespace: 'default', uid: 'u' }, spec: { domain: { devices: { interfaces: [] } }, networks: [] } },
-    specHash: 'h', state: 'Created', creator: { pid: 1, start: 'none' }, netns: 'vn-00000000aa', containerID: `c${name}`, steps: [],
-    attachments: [{
-      name: 'default/flaky', ifname: 'net1', isDefault: false,
-      list: { cniVersion: '1.1.0', name: 'flaky', plugins: [{ type: 'fake-delegate.cjs', record: join(scratch.dir, `${name}.calls`), ...(failDel && { fail: { verbs: ['DEL'], code: 11, msg: 'try again later' } }) }] },
-    }],
+    object: {
+      metadata: { name, namespace: 'default', uid: 'u' },
+      spec: { domain: { devices: { interfaces: [] } }, networks: [] },
+    },
+    specHash: 'h',
+    state: 'Created',
+    creator: { pid: 1, start: 'none' },
+    netns: 'vn-00000000aa',
+    containerID: `c${name}`,
+    steps: [],
+    attachments: [
+      {
+        name: 'default/flaky',
+        ifname: 'net1',
+        isDefault: false,
+        list: {
+          cniVersion: '1.1.0',
+          name: 'flaky',
+          plugins: [
+            {
+              type: 'fake-delegate.cjs',
+              record: join(scratch.dir, `${name}.calls`),
+              ...(failDel && { fail: { verbs: ['DEL'], code: 11, msg: 'try again later' } }),
+            },
+          ],
+        },
+      },
+    ],
   };
   rt.store.writeVmi(rec);
   return rec;
@@ -40,12 +62,30 @@ test('a failed CNI DEL keeps the record as Deleting; gc retries it; --force drop
   assert.equal(rt.status(kept).phase, 'Failed');
   assert.match(rt.status(kept).reason!, /teardown incomplete/u);
   // The delegate recovers: the next gc finishes the job from the journaled request.
-  rt.store.writeVmi({ ...kept, attachments: kept.attachments.map((a) => ({ ...a, list: { ...a.list, plugins: a.list.plugins.map(({ fail: _, ...p }) => p) } })) } as VmiRecord);
+  rt.store.writeVmi({
+    ...kept,
+    attachments: kept.attachments.map((a) => ({
+      ...a,
+      list: { ...a.list, plugins: a.list.plugins.map(({ fail: _, ...p }) => p) },
+    })),
+  } as VmiRecord);
   const lines = await rt.gc();
-  assert.deepEqual(lines.map((l) => l.startsWith('default/flaky')), [true]);
+  assert.deepEqual(
+    lines.map((l) => l.startsWith('default/flaky')),
+    [true],
+  );
   assert.equal(rt.store.readVmi('default', 'flaky'), undefined);
-  const calls = readFileSync(join(scratch.dir, 'flaky.calls'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { env: { CNI_COMMAND: string; CNI_IFNAME: string } }).env);
-  assert.deepEqual(calls.map((e) => [e.CNI_COMMAND, e.CNI_IFNAME]), [['DEL', 'net1'], ['DEL', 'net1']]);
+  const calls = readFileSync(join(scratch.dir, 'flaky.calls'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { env: { CNI_COMMAND: string; CNI_IFNAME: string } }).env);
+  assert.deepEqual(
+    calls.map((e) => [e.CNI_COMMAND, e.CNI_IFNAME]),
+    [
+      ['DEL', 'net1'],
+      ['DEL', 'net1'],
+    ],
+  );
 
   record(rt, 'stuck', true);
   assert.equal((await rt.destroy('default', 'stuck', true)).kept, false, '--force drops it');

@@ -21,7 +21,17 @@ test('config: defaults for bridge, dataDir, booleans and optional sections', () 
   assert.equal(c.promiscMode, false);
   assert.equal(c.ipMasq, false);
   assert.equal(c.macspoofchk, false);
-  for (const key of ['mtu', 'vxlan', 'vlanTrunk', 'ipam', 'dns', 'mac', 'logFile', 'prevResult', 'validAttachments'] as const) {
+  for (const key of [
+    'mtu',
+    'vxlan',
+    'vlanTrunk',
+    'ipam',
+    'dns',
+    'mac',
+    'logFile',
+    'prevResult',
+    'validAttachments',
+  ] as const) {
     assert.equal(key in c, false, `${key} should be absent`);
   }
   assert.deepEqual(c.raw, JSON.parse(conf()));
@@ -33,7 +43,9 @@ test('config: type defaults to virtnet-bridge when absent', () => {
 });
 
 test('config: explicit bridge, dataDir, mtu and logFile are kept', () => {
-  const c = parseConfig(conf({ bridge: 'br-vm', dataDir: '/tmp/virtnet-data', mtu: 9000, logFile: '/var/log/virtnet.log' }));
+  const c = parseConfig(
+    conf({ bridge: 'br-vm', dataDir: '/tmp/virtnet-data', mtu: 9000, logFile: '/var/log/virtnet.log' }),
+  );
   assert.equal(c.bridge, 'br-vm');
   assert.equal(c.dataDir, '/tmp/virtnet-data');
   assert.equal(c.mtu, 9000);
@@ -57,9 +69,16 @@ test('config: isDefaultGateway implies isGateway', () => {
 });
 
 test('config: "true"/"false" strings are booleans', () => {
-  const c = parseConfig(conf({
-    isGateway: 'false', isDefaultGateway: 'false', hairpinMode: 'true', promiscMode: 'true', ipMasq: 'true', macspoofchk: 'false',
-  }));
+  const c = parseConfig(
+    conf({
+      isGateway: 'false',
+      isDefaultGateway: 'false',
+      hairpinMode: 'true',
+      promiscMode: 'true',
+      ipMasq: 'true',
+      macspoofchk: 'false',
+    }),
+  );
   assert.equal(c.isGateway, false);
   assert.equal(c.isDefaultGateway, false);
   assert.equal(c.hairpinMode, true);
@@ -73,12 +92,16 @@ test('config: "true"/"false" strings are booleans', () => {
 
 test('config: other boolean spellings are rejected with code 7', () => {
   for (const v of ['yes', 'TRUE', 1, 0, null]) {
-    assert.throws(() => parseConfig(conf({ hairpinMode: v })), (e: unknown) => {
-      assert.ok(e instanceof VirtnetError);
-      assert.equal(e.code, ErrorCode.invalidConfig);
-      assert.equal(e.message, 'hairpinMode: must be a boolean');
-      return true;
-    }, `hairpinMode ${JSON.stringify(v)}`);
+    assert.throws(
+      () => parseConfig(conf({ hairpinMode: v })),
+      (e: unknown) => {
+        assert.ok(e instanceof VirtnetError);
+        assert.equal(e.code, ErrorCode.invalidConfig);
+        assert.equal(e.message, 'hairpinMode: must be a boolean');
+        return true;
+      },
+      `hairpinMode ${JSON.stringify(v)}`,
+    );
   }
 });
 
@@ -98,23 +121,37 @@ test('config: requested MAC is lower-cased', () => {
 });
 
 test('config: a bad CNI_ARGS MAC names CNI_ARGS MAC', () => {
-  assert.throws(() => parseConfig(conf(), new Map([['MAC', 'nope']])), (e: unknown) => {
-    assert.ok(e instanceof VirtnetError);
-    assert.equal(e.code, 7);
-    assert.match(e.message, /^CNI_ARGS MAC: "nope" is not a MAC address/);
-    return true;
-  });
-  assert.throws(() => parseConfig(conf(), new Map([['MAC', '01:00:5e:00:00:01']])), /CNI_ARGS MAC: "01:00:5e:00:00:01" is a multicast MAC/);
+  assert.throws(
+    () => parseConfig(conf(), new Map([['MAC', 'nope']])),
+    (e: unknown) => {
+      assert.ok(e instanceof VirtnetError);
+      assert.equal(e.code, 7);
+      assert.match(e.message, /^CNI_ARGS MAC: "nope" is not a MAC address/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => parseConfig(conf(), new Map([['MAC', '01:00:5e:00:00:01']])),
+    /CNI_ARGS MAC: "01:00:5e:00:00:01" is a multicast MAC/,
+  );
 });
 
 test('config: vlanTrunk entries with id and with minID/maxID', () => {
-  const c = parseConfig(conf({ vlanTrunk: [{ id: 1 }, { minID: 100, maxID: 200 }, { id: 4094 }, { minID: 7, maxID: 7 }] }));
+  const c = parseConfig(
+    conf({ vlanTrunk: [{ id: 1 }, { minID: 100, maxID: 200 }, { id: 4094 }, { minID: 7, maxID: 7 }] }),
+  );
   assert.deepEqual(c.vlanTrunk, [{ id: 1 }, { minID: 100, maxID: 200 }, { id: 4094 }, { minID: 7, maxID: 7 }]);
 });
 
 test('config: vlanTrunk entry mixing id and range, or half a range, is rejected', () => {
-  assert.throws(() => parseConfig(conf({ vlanTrunk: [{ id: 5, minID: 1, maxID: 9 }] })), /^VirtnetError: vlanTrunk\[0\]: set id, or minID and maxID, not both$/);
-  assert.throws(() => parseConfig(conf({ vlanTrunk: [{ id: 5 }, { minID: 1 }] })), /vlanTrunk\[1\]: needs id, or both minID and maxID/);
+  assert.throws(
+    () => parseConfig(conf({ vlanTrunk: [{ id: 5, minID: 1, maxID: 9 }] })),
+    /^VirtnetError: vlanTrunk\[0\]: set id, or minID and maxID, not both$/,
+  );
+  assert.throws(
+    () => parseConfig(conf({ vlanTrunk: [{ id: 5 }, { minID: 1 }] })),
+    /vlanTrunk\[1\]: needs id, or both minID and maxID/,
+  );
 });
 
 test('config: vxlan with a unicast remote gets the default port', () => {
@@ -131,7 +168,10 @@ test('config: vxlan with a multicast group, dev, local and port', () => {
 });
 
 test('config: vxlan multicast group needs the underlay dev', () => {
-  assert.throws(() => parseConfig(conf({ vxlan: { id: 1, group: '239.1.1.1' } })), /vxlan\.dev: is required with a multicast group/);
+  assert.throws(
+    () => parseConfig(conf({ vxlan: { id: 1, group: '239.1.1.1' } })),
+    /vxlan\.dev: is required with a multicast group/,
+  );
 });
 
 test('config: ipam section kept as given; empty ipam means L2 only', () => {
@@ -142,18 +182,29 @@ test('config: ipam section kept as given; empty ipam means L2 only', () => {
 });
 
 test('config: dns section', () => {
-  const dns = { nameservers: ['10.0.0.53', 'fd00::53'], domain: 'example.test', search: ['a.test'], options: ['ndots:2'] };
+  const dns = {
+    nameservers: ['10.0.0.53', 'fd00::53'],
+    domain: 'example.test',
+    search: ['a.test'],
+    options: ['ndots:2'],
+  };
   assert.deepEqual(parseConfig(conf({ dns })).dns, dns);
 });
 
 test('config: runtimeConfig.ips and args.cni.ips accept IPs and CIDRs', () => {
-  assert.doesNotThrow(() => parseConfig(conf({ runtimeConfig: { ips: ['10.0.0.5/24', 'fd00::5'] }, args: { cni: { ips: ['10.0.0.6'] } } })));
+  assert.doesNotThrow(() =>
+    parseConfig(conf({ runtimeConfig: { ips: ['10.0.0.5/24', 'fd00::5'] }, args: { cni: { ips: ['10.0.0.6'] } } })),
+  );
 });
 
 test('config: prevResult at 0.4.0 (ips[].version) is read into the 1.1 shape', () => {
   const prevResult = {
     cniVersion: '0.4.0',
-    interfaces: [{ name: 'virtnet0', mac: '02:00:00:00:00:aa' }, { name: 'veth1', mac: '02:00:00:00:00:bb' }, { name: 'eth0', mac: '02:00:00:00:00:cc', sandbox: '/var/run/netns/x' }],
+    interfaces: [
+      { name: 'virtnet0', mac: '02:00:00:00:00:aa' },
+      { name: 'veth1', mac: '02:00:00:00:00:bb' },
+      { name: 'eth0', mac: '02:00:00:00:00:cc', sandbox: '/var/run/netns/x' },
+    ],
     ips: [
       { version: '4', address: '10.1.0.5/24', gateway: '10.1.0.1', interface: 2 },
       { version: '6', address: 'fd00::5/64', gateway: 'fd00::1', interface: 2 },
@@ -175,24 +226,34 @@ test('config: prevResult at 0.4.0 (ips[].version) is read into the 1.1 shape', (
 });
 
 test('config: prevResult without cniVersion takes the config version', () => {
-  const c = parseConfig(JSON.stringify({ cniVersion: '0.3.1', name: 'n', prevResult: { ips: [{ version: '4', address: '10.0.0.2/24' }] } }));
+  const c = parseConfig(
+    JSON.stringify({ cniVersion: '0.3.1', name: 'n', prevResult: { ips: [{ version: '4', address: '10.0.0.2/24' }] } }),
+  );
   assert.deepEqual(c.prevResult, { cniVersion: '1.1.0', ips: [{ address: '10.0.0.2/24' }] });
 });
 
 test('config: prevResult older than 0.3.0 is refused with code 1', () => {
-  assert.throws(() => parseConfig(conf({ prevResult: { cniVersion: '0.2.0', ip4: { ip: '10.0.0.2/24' } } })), (e: unknown) => {
-    assert.ok(e instanceof VirtnetError);
-    assert.equal(e.code, ErrorCode.incompatibleVersion);
-    assert.match(e.message, /prevResult: cniVersion "0\.2\.0" is older than 0\.3\.0/);
-    return true;
-  });
+  assert.throws(
+    () => parseConfig(conf({ prevResult: { cniVersion: '0.2.0', ip4: { ip: '10.0.0.2/24' } } })),
+    (e: unknown) => {
+      assert.ok(e instanceof VirtnetError);
+      assert.equal(e.code, ErrorCode.incompatibleVersion);
+      assert.match(e.message, /prevResult: cniVersion "0\.2\.0" is older than 0\.3\.0/);
+      return true;
+    },
+  );
 });
 
 test('config: cni.dev/valid-attachments and legacy cni.dev/attachments are merged', () => {
-  const c = parseConfig(conf({
-    'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }, { containerID: 'c2', ifname: 'net1' }],
-    'cni.dev/attachments': [{ containerID: 'c3', ifname: 'eth0', extra: 'ignored' }],
-  }));
+  const c = parseConfig(
+    conf({
+      'cni.dev/valid-attachments': [
+        { containerID: 'c1', ifname: 'eth0' },
+        { containerID: 'c2', ifname: 'net1' },
+      ],
+      'cni.dev/attachments': [{ containerID: 'c3', ifname: 'eth0', extra: 'ignored' }],
+    }),
+  );
   assert.deepEqual(c.validAttachments, [
     { containerID: 'c1', ifname: 'eth0' },
     { containerID: 'c2', ifname: 'net1' },
@@ -204,13 +265,22 @@ test('config: cni.dev/valid-attachments and legacy cni.dev/attachments are merge
 });
 
 test('config: malformed attachments are rejected with the field name', () => {
-  assert.throws(() => parseConfig(conf({ 'cni.dev/valid-attachments': {} })), /cni\.dev\/valid-attachments: must be a list of \{containerID, ifname\}/);
-  assert.throws(() => parseConfig(conf({ 'cni.dev/attachments': [{ containerID: 'c1' }] })), /cni\.dev\/attachments\[0\]: must have string containerID and ifname/);
+  assert.throws(
+    () => parseConfig(conf({ 'cni.dev/valid-attachments': {} })),
+    /cni\.dev\/valid-attachments: must be a list of \{containerID, ifname\}/,
+  );
+  assert.throws(
+    () => parseConfig(conf({ 'cni.dev/attachments': [{ containerID: 'c1' }] })),
+    /cni\.dev\/attachments\[0\]: must have string containerID and ifname/,
+  );
 });
 
 test('config: a network name of 98 bytes is accepted (the longest whose cache file name fits NAME_MAX)', () => {
   assert.equal(parseConfig(conf({ name: 'n'.repeat(98) })).name.length, 98);
-  assert.throws(() => parseConfig(conf({ name: 'n'.repeat(99) })), /name: "n{99}… \(99 characters\) is 99 bytes; it must be at most 98/u);
+  assert.throws(
+    () => parseConfig(conf({ name: 'n'.repeat(99) })),
+    /name: "n{99}… \(99 characters\) is 99 bytes; it must be at most 98/u,
+  );
 });
 
 test('config: a network named delegate-versions.json is an ordinary network (the version cache lives in <dataDir>/.cache)', () => {
@@ -220,11 +290,21 @@ test('config: a network named delegate-versions.json is an ordinary network (the
 });
 
 test('config: dns domain and search take domain names; options take one word each', () => {
-  const dns = { domain: 'svc.cluster.local', search: ['default.svc.cluster.local', '1a.example'], options: ['ndots:5', 'edns0'] };
+  const dns = {
+    domain: 'svc.cluster.local',
+    search: ['default.svc.cluster.local', '1a.example'],
+    options: ['ndots:5', 'edns0'],
+  };
   assert.deepEqual(parseConfig(conf({ dns })).dns, dns);
   assert.throws(() => parseConfig(conf({ dns: { search: ['a.test '] } })), /dns\.search\[0\]: is not a domain name/u);
-  assert.throws(() => parseConfig(conf({ dns: { domain: '' } })), /dns\.domain: is not a domain name: must not be empty/u);
-  assert.throws(() => parseConfig(conf({ dns: { options: [''] } })), /dns\.options\[0\]: "" must be one resolv\.conf option word/u);
+  assert.throws(
+    () => parseConfig(conf({ dns: { domain: '' } })),
+    /dns\.domain: is not a domain name: must not be empty/u,
+  );
+  assert.throws(
+    () => parseConfig(conf({ dns: { options: [''] } })),
+    /dns\.options\[0\]: "" must be one resolv\.conf option word/u,
+  );
 });
 
 test('config: the all-zero MAC is refused from each source, before a lower-priority one is read', () => {
@@ -233,12 +313,15 @@ test('config: the all-zero MAC is refused from each source, before a lower-prior
     [{ args: { cni: { mac: '00:00:00:00:00:00' } } }, 'MAC=02:00:00:00:00:01', 'args.cni.mac'],
     [{}, 'MAC=00:00:00:00:00:00', 'CNI_ARGS MAC'],
   ] as const) {
-    assert.throws(() => parseConfig(conf(extra), new Map([['MAC', args.slice(4)]])), (e: unknown) => {
-      assert.ok(e instanceof VirtnetError);
-      assert.equal(e.code, ErrorCode.invalidConfig);
-      assert.equal(e.message, `${field}: "00:00:00:00:00:00" is the all-zero MAC, which no NIC may have`);
-      return true;
-    });
+    assert.throws(
+      () => parseConfig(conf(extra), new Map([['MAC', args.slice(4)]])),
+      (e: unknown) => {
+        assert.ok(e instanceof VirtnetError);
+        assert.equal(e.code, ErrorCode.invalidConfig);
+        assert.equal(e.message, `${field}: "00:00:00:00:00:00" is the all-zero MAC, which no NIC may have`);
+        return true;
+      },
+    );
   }
   assert.equal(parseConfig(conf({ runtimeConfig: { mac: '02:00:00:00:00:00' } })).mac, '02:00:00:00:00:00');
 });

@@ -8,7 +8,17 @@ import assert from 'node:assert/strict';
 import { copyFileSync, linkSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { boundedStderr, DELEGATE_DEPTH_ENV, delegateDepth, delegateEnv, isSelf, MAX_DELEGATE_DEPTH, MAX_LOGGED_STDERR, ownExecutable, requireDepthWithinCap } from '../../../cni/delegate.ts';
+import {
+  boundedStderr,
+  DELEGATE_DEPTH_ENV,
+  delegateDepth,
+  delegateEnv,
+  isSelf,
+  MAX_DELEGATE_DEPTH,
+  MAX_LOGGED_STDERR,
+  ownExecutable,
+  requireDepthWithinCap,
+} from '../../../cni/delegate.ts';
 import { configProblems, KNOWN_FIELDS } from '../../../cni/config.ts';
 import { didYouMean, editDistance } from '../../../lib/names.ts';
 import { NadError, resolveNetwork, validateNad, type NetworkAttachmentDefinition } from '../../../netattach/nad.ts';
@@ -36,8 +46,14 @@ test('depth: absent is 0; each delegate exec is one deeper than its parent', () 
 test('depth: the cap is 4; beyond it a typed error (code 104)', () => {
   assert.equal(MAX_DELEGATE_DEPTH, 4);
   requireDepthWithinCap({ [DELEGATE_DEPTH_ENV]: '4' });
-  assert.throws(() => requireDepthWithinCap({ [DELEGATE_DEPTH_ENV]: '5' }), (e: unknown) => (e as { code: number }).code === 104);
-  assert.throws(() => requireDepthWithinCap({ [DELEGATE_DEPTH_ENV]: '-1' }), (e: unknown) => (e as { code: number }).code === 4);
+  assert.throws(
+    () => requireDepthWithinCap({ [DELEGATE_DEPTH_ENV]: '5' }),
+    (e: unknown) => (e as { code: number }).code === 104,
+  );
+  assert.throws(
+    () => requireDepthWithinCap({ [DELEGATE_DEPTH_ENV]: '-1' }),
+    (e: unknown) => (e as { code: number }).code === 4,
+  );
 });
 
 // (requireIpamPlugin's refusal needs an executable plugin file: test/integration/cni/hardening.test.ts runs it with dist/.)
@@ -74,15 +90,38 @@ test('did you mean: near misses only, case-insensitive', () => {
 const base = { cniVersion: '1.1.0', name: 'n', type: 'virtnet-bridge' };
 
 test('configProblems: [] for a good config, and every problem for a bad one', () => {
-  assert.deepEqual(configProblems(JSON.stringify({ ...base, bridge: 'br-x', isGateway: true, ipam: { type: 'host-local', subnet: '10.0.0.0/24' }, 'cni.dev/valid-attachments': [], capabilities: { mac: true }, runtimeConfig: { mac: '02:00:00:00:00:01' }, args: { cni: {} }, deviceID: '0000:03:00.1' })), [], 'what runtimes and Multus add is accepted');
+  assert.deepEqual(
+    configProblems(
+      JSON.stringify({
+        ...base,
+        bridge: 'br-x',
+        isGateway: true,
+        ipam: { type: 'host-local', subnet: '10.0.0.0/24' },
+        'cni.dev/valid-attachments': [],
+        capabilities: { mac: true },
+        runtimeConfig: { mac: '02:00:00:00:00:01' },
+        args: { cni: {} },
+        deviceID: '0000:03:00.1',
+      }),
+    ),
+    [],
+    'what runtimes and Multus add is accepted',
+  );
   assert.deepEqual(configProblems('{"cniVersion": '), ['config: not valid JSON (Unexpected end of JSON input)']);
   assert.deepEqual(configProblems({ ...base, mtu: 99999 }), ['mtu: must be an integer from 68 to 65535']);
-  assert.deepEqual(configProblems({ ...base, isGatway: true, mtu: 99999 }), ['isGatway: unknown field (did you mean "isGateway"?)', 'mtu: must be an integer from 68 to 65535']);
-  assert.deepEqual(configProblems({ ...base, ipam: { type: 'virtnet-bridge' } }), ['ipam.type: "virtnet-bridge" is this plugin itself; name an IPAM plugin such as "host-local"']);
+  assert.deepEqual(configProblems({ ...base, isGatway: true, mtu: 99999 }), [
+    'isGatway: unknown field (did you mean "isGateway"?)',
+    'mtu: must be an integer from 68 to 65535',
+  ]);
+  assert.deepEqual(configProblems({ ...base, ipam: { type: 'virtnet-bridge' } }), [
+    'ipam.type: "virtnet-bridge" is this plugin itself; name an IPAM plugin such as "host-local"',
+  ]);
 });
 
 const nad = (config: unknown): NetworkAttachmentDefinition => ({
-  apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'blue' },
+  apiVersion: 'k8s.cni.cncf.io/v1',
+  kind: 'NetworkAttachmentDefinition',
+  metadata: { name: 'blue' },
   spec: { config: typeof config === 'string' ? config : JSON.stringify(config) },
 });
 
@@ -96,14 +135,26 @@ function nadRefusal(obj: unknown): NadError {
   assert.fail('expected a NadError');
 }
 
-test('NAD validation runs the plugin\'s own rules on spec.config (what `virtnet validate` reports)', () => {
+test("NAD validation runs the plugin's own rules on spec.config (what `virtnet validate` reports)", () => {
   const json = nadRefusal(nad('{"cniVersion":"1.1.0",'));
   assert.equal(json.field, 'spec.config');
   assert.match(json.rule, /^invalid JSON: /);
   const mtu = nadRefusal(nad({ ...base, mtu: 99999 }));
-  assert.deepEqual([mtu.field, mtu.rule], ['spec.config', 'virtnet-bridge config: mtu: must be an integer from 68 to 65535']);
-  const typo = nadRefusal(nad({ cniVersion: '1.1.0', name: 'blue', plugins: [{ type: 'tuning' }, { type: 'virtnet-bridge', isGatway: true }] }));
-  assert.deepEqual([typo.field, typo.rule], ['spec.config.plugins[1]', 'virtnet-bridge config: isGatway: unknown field (did you mean "isGateway"?)']);
+  assert.deepEqual(
+    [mtu.field, mtu.rule],
+    ['spec.config', 'virtnet-bridge config: mtu: must be an integer from 68 to 65535'],
+  );
+  const typo = nadRefusal(
+    nad({
+      cniVersion: '1.1.0',
+      name: 'blue',
+      plugins: [{ type: 'tuning' }, { type: 'virtnet-bridge', isGatway: true }],
+    }),
+  );
+  assert.deepEqual(
+    [typo.field, typo.rule],
+    ['spec.config.plugins[1]', 'virtnet-bridge config: isGatway: unknown field (did you mean "isGateway"?)'],
+  );
   const self = nadRefusal(nad({ ...base, ipam: { type: 'virtnet-bridge' } }));
   assert.match(self.rule, /ipam\.type: "virtnet-bridge" is this plugin itself/);
   // The plugin gets the NAD's name and the list's version clamped to what it speaks.
@@ -113,7 +164,18 @@ test('NAD validation runs the plugin\'s own rules on spec.config (what `virtnet 
   const empty = nadRefusal(nad('{}'));
   assert.deepEqual([empty.field, empty.rule], ['spec.config.cniVersion', 'is required']);
   // resolveNetwork (the attach path) applies the same rules, also to conf files.
-  assert.throws(() => resolveNetwork(nad({ ...base, vxlan: { id: 1, remote: '192.0.2.1', prot: 1 } }), undefined), /vxlan\.prot: unknown field/);
+  assert.throws(
+    () => resolveNetwork(nad({ ...base, vxlan: { id: 1, remote: '192.0.2.1', prot: 1 } }), undefined),
+    /vxlan\.prot: unknown field/,
+  );
   const files = [{ file: '10-x.conf', text: JSON.stringify({ ...base, name: 'blue', hairpinmode: true }) }];
-  assert.throws(() => resolveNetwork({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'blue' } }, '/conf', () => files), /hairpinmode: unknown field \(did you mean "hairpinMode"\?\)/);
+  assert.throws(
+    () =>
+      resolveNetwork(
+        { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'blue' } },
+        '/conf',
+        () => files,
+      ),
+    /hairpinmode: unknown field \(did you mean "hairpinMode"\?\)/,
+  );
 });

@@ -8,7 +8,13 @@ import { MAX_CNI_ARGS_BYTES, readEnv } from '../../../cni/env.ts';
 import { KERNEL_OWNED_IFNAMES, MAX_CONTAINER_ID_BYTES, MAX_NETWORK_NAME_BYTES, NAME_MAX } from '../../../lib/names.ts';
 import { VirtnetError } from '../../../lib/errors.ts';
 
-const ENV = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'ctr1', CNI_NETNS: '/var/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
+const ENV = {
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: 'ctr1',
+  CNI_NETNS: '/var/run/netns/x',
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/opt/cni/bin',
+};
 
 function refusal(env: Record<string, string>): string {
   try {
@@ -20,10 +26,13 @@ function refusal(env: Record<string, string>): string {
   assert.fail('accepted');
 }
 
-test('env: a container id of 128 bytes (twice containerd\'s 64 hex digits) is accepted, 129 is not', () => {
+test("env: a container id of 128 bytes (twice containerd's 64 hex digits) is accepted, 129 is not", () => {
   assert.equal(MAX_CONTAINER_ID_BYTES, 128);
   assert.equal(readEnv({ ...ENV, CNI_CONTAINERID: 'f'.repeat(128) }).containerID.length, 128);
-  assert.match(refusal({ CNI_CONTAINERID: 'f'.repeat(129) }), /^CNI_CONTAINERID: "f{99}… \(129 characters\) is 129 bytes; it must be at most 128/u);
+  assert.match(
+    refusal({ CNI_CONTAINERID: 'f'.repeat(129) }),
+    /^CNI_CONTAINERID: "f{99}… \(129 characters\) is 129 bytes; it must be at most 128/u,
+  );
 });
 
 test('env: the longest record and cache file names still fit NAME_MAX', () => {
@@ -43,9 +52,13 @@ test('env: every name a new namespace already holds is refused as CNI_IFNAME; et
 
 test('env: the CNI_ARGS a kubelet and Multus send are accepted', () => {
   const args = [
-    'IgnoreUnknown=1', 'K8S_POD_NAMESPACE=kube-system', 'K8S_POD_NAME=coredns-5d78c9869d-x7k2p.a',
-    `K8S_POD_INFRA_CONTAINER_ID=${'0123456789abcdef'.repeat(4)}`, 'K8S_POD_UID=5f3c1c4e-8b2a-4d1e-9f00-0123456789ab',
-    'MAC=02:00:00:00:00:01', 'IP=10.0.0.5/24,fd00::5',
+    'IgnoreUnknown=1',
+    'K8S_POD_NAMESPACE=kube-system',
+    'K8S_POD_NAME=coredns-5d78c9869d-x7k2p.a',
+    `K8S_POD_INFRA_CONTAINER_ID=${'0123456789abcdef'.repeat(4)}`,
+    'K8S_POD_UID=5f3c1c4e-8b2a-4d1e-9f00-0123456789ab',
+    'MAC=02:00:00:00:00:01',
+    'IP=10.0.0.5/24,fd00::5',
   ].join(';');
   const env = readEnv({ ...ENV, CNI_ARGS: args });
   assert.equal(env.args.get('K8S_POD_NAME'), 'coredns-5d78c9869d-x7k2p.a');

@@ -20,7 +20,9 @@ const NETNS = '/var/run/netns/pod1';
 const TABLE = `virtnet-${HOST_VETH}`;
 
 function conf(extra: Record<string, unknown>): BridgeConf {
-  return parseConfig(JSON.stringify({ cniVersion: '1.1.0', name: 'podnet', type: 'virtnet-bridge', bridge: 'vnbr0', ...extra }));
+  return parseConfig(
+    JSON.stringify({ cniVersion: '1.1.0', name: 'podnet', type: 'virtnet-bridge', bridge: 'vnbr0', ...extra }),
+  );
 }
 
 function dualStackIpam(): CniResult {
@@ -31,9 +33,17 @@ type Facts = PortFacts & { ipam: CniResult | undefined };
 
 function facts(extra: Partial<Facts> = {}): Facts {
   return {
-    containerID: 'ctr-1', ifname: 'eth0', netns: NETNS, hostVeth: HOST_VETH,
-    hostMac: HOST_MAC, containerMac: CONTAINER_MAC, bridgeMac: BRIDGE_MAC,
-    bridgeExists: false, vxlanExists: false, ipam: dualStackIpam(), ...extra,
+    containerID: 'ctr-1',
+    ifname: 'eth0',
+    netns: NETNS,
+    hostVeth: HOST_VETH,
+    hostMac: HOST_MAC,
+    containerMac: CONTAINER_MAC,
+    bridgeMac: BRIDGE_MAC,
+    bridgeExists: false,
+    vxlanExists: false,
+    ipam: dualStackIpam(),
+    ...extra,
   };
 }
 
@@ -55,8 +65,12 @@ function planAdd(c: BridgeConf, f: Facts, gatewayPresent: (cidr: string) => bool
   const port = planPort(c, portFacts);
   const addr = planAddressing(c, portFacts, ipam, gatewayPresent);
   return {
-    hostOps: port.hostOps, gatewayOps: addr.gatewayOps, containerOps: addr.containerOps,
-    nft: [...port.nft, ...addr.nft], sysctls: addr.sysctls, result: addr.result,
+    hostOps: port.hostOps,
+    gatewayOps: addr.gatewayOps,
+    containerOps: addr.containerOps,
+    nft: [...port.nft, ...addr.nft],
+    sysctls: addr.sysctls,
+    result: addr.result,
   };
 }
 
@@ -68,11 +82,22 @@ test('plan: isGateway + isDefaultGateway, dual stack, new bridge', () => {
     { address: '10.88.0.5/16', gateway: '10.88.0.1', interface: 2 },
     { address: 'fd00:88::5/64', gateway: 'fd00:88::1', interface: 2 },
   ];
-  const routes = [{ dst: '0.0.0.0/0', gw: '10.88.0.1' }, { dst: '::/0', gw: 'fd00:88::1' }];
+  const routes = [
+    { dst: '0.0.0.0/0', gw: '10.88.0.1' },
+    { dst: '::/0', gw: 'fd00:88::1' },
+  ];
   assert.deepEqual(plan.hostOps, [
     { op: 'bridge-add', name: 'vnbr0', mac: BRIDGE_MAC },
     { op: 'link-set', name: 'vnbr0', up: true, alias: 'virtnet-bridge' },
-    { op: 'veth-add', name: HOST_VETH, mtu: 1500, mac: HOST_MAC, peer: 'eth0', peerMac: CONTAINER_MAC, peerNetns: NETNS },
+    {
+      op: 'veth-add',
+      name: HOST_VETH,
+      mtu: 1500,
+      mac: HOST_MAC,
+      peer: 'eth0',
+      peerMac: CONTAINER_MAC,
+      peerNetns: NETNS,
+    },
     { op: 'link-set', name: HOST_VETH, master: 'vnbr0', alias: 'virtnet/podnet/ctr-1', up: true },
     { op: 'link-show', name: 'vnbr0' },
   ]);
@@ -130,7 +155,15 @@ test('plan: L2 only (no ipam) has no addresses, routes or sysctls, even with isD
     const plan = planAdd(c, facts({ ipam: undefined, bridgeExists: true }));
     assert.deepEqual(plan.hostOps, [
       { op: 'link-set', name: 'virtnet0', up: true },
-      { op: 'veth-add', name: HOST_VETH, mtu: 9000, mac: HOST_MAC, peer: 'eth0', peerMac: CONTAINER_MAC, peerNetns: NETNS },
+      {
+        op: 'veth-add',
+        name: HOST_VETH,
+        mtu: 9000,
+        mac: HOST_MAC,
+        peer: 'eth0',
+        peerMac: CONTAINER_MAC,
+        peerNetns: NETNS,
+      },
       { op: 'link-set', name: HOST_VETH, master: 'virtnet0', alias: 'virtnet/l2net/ctr-1', up: true },
       { op: 'link-show', name: 'virtnet0' },
     ]);
@@ -178,8 +211,14 @@ test('plan: IPAM gateway and routes win; isGateway without isDefaultGateway adds
   };
   const plan = planAdd(conf({ isGateway: true, ipam: IPAM }), facts({ ipam, bridgeExists: true }));
   assert.deepEqual(plan.gatewayOps, [{ op: 'addr-add', replace: true, dev: 'vnbr0', cidr: '10.88.0.254/16' }]);
-  assert.equal(plan.hostOps.some((o) => o.op === 'addr-add'), false);
-  assert.equal(plan.hostOps.some((o) => o.op === 'bridge-add'), false);
+  assert.equal(
+    plan.hostOps.some((o) => o.op === 'addr-add'),
+    false,
+  );
+  assert.equal(
+    plan.hostOps.some((o) => o.op === 'bridge-add'),
+    false,
+  );
   assert.deepEqual(plan.sysctls, { 'net.ipv4.ip_forward': '1' });
   assert.deepEqual(plan.result.ips, [{ address: '10.88.0.5/16', gateway: '10.88.0.254', interface: 2 }]);
   assert.deepEqual(plan.result.routes, ipam.routes);
@@ -192,7 +231,11 @@ test('plan: IPAM gateway and routes win; isGateway without isDefaultGateway adds
 });
 
 test('plan: without isGateway there is no gateway, no bridge address and no via', () => {
-  const ipam: CniResult = { cniVersion: '1.1.0', ips: [{ address: '10.88.0.5/16' }], routes: [{ dst: '10.99.0.0/16' }] };
+  const ipam: CniResult = {
+    cniVersion: '1.1.0',
+    ips: [{ address: '10.88.0.5/16' }],
+    routes: [{ dst: '10.99.0.0/16' }],
+  };
   const plan = planAdd(conf({ ipam: IPAM }), facts({ ipam }));
   assert.deepEqual(plan.result.ips, [{ address: '10.88.0.5/16', interface: 2 }]);
   assert.deepEqual(plan.gatewayOps, []);
@@ -204,11 +247,19 @@ test('plan: without isGateway there is no gateway, no bridge address and no via'
 test('plan: isDefaultGateway does not duplicate a default route the IPAM already gives', () => {
   const ipam: CniResult = { ...dualStackIpam(), routes: [{ dst: '0.0.0.0/0', gw: '10.88.0.254' }] };
   const plan = planAdd(conf({ isDefaultGateway: true, ipam: IPAM }), facts({ ipam }));
-  assert.deepEqual(plan.result.routes, [{ dst: '0.0.0.0/0', gw: '10.88.0.254' }, { dst: '::/0', gw: 'fd00:88::1' }]);
+  assert.deepEqual(plan.result.routes, [
+    { dst: '0.0.0.0/0', gw: '10.88.0.254' },
+    { dst: '::/0', gw: 'fd00:88::1' },
+  ]);
 });
 
 test('plan: promiscMode, hairpinMode, mtu and a new vxlan', () => {
-  const c = conf({ mtu: 1450, promiscMode: true, hairpinMode: true, vxlan: { id: 42, remote: '192.0.2.10', local: '192.0.2.1' } });
+  const c = conf({
+    mtu: 1450,
+    promiscMode: true,
+    hairpinMode: true,
+    vxlan: { id: 42, remote: '192.0.2.10', local: '192.0.2.1' },
+  });
   const plan = planAdd(c, facts({ ipam: undefined }));
   assert.equal(vxlanLinkName(42), 'vxlan42');
   assert.deepEqual(plan.hostOps, [
@@ -216,7 +267,15 @@ test('plan: promiscMode, hairpinMode, mtu and a new vxlan', () => {
     { op: 'link-set', name: 'vnbr0', up: true, alias: 'virtnet-bridge', promisc: true },
     { op: 'vxlan-add', name: 'vxlan42', id: 42, dstPort: 4789, remote: '192.0.2.10', local: '192.0.2.1', mtu: 1450 },
     { op: 'link-set', name: 'vxlan42', master: 'vnbr0', alias: 'virtnet-bridge', up: true },
-    { op: 'veth-add', name: HOST_VETH, mtu: 1450, mac: HOST_MAC, peer: 'eth0', peerMac: CONTAINER_MAC, peerNetns: NETNS },
+    {
+      op: 'veth-add',
+      name: HOST_VETH,
+      mtu: 1450,
+      mac: HOST_MAC,
+      peer: 'eth0',
+      peerMac: CONTAINER_MAC,
+      peerNetns: NETNS,
+    },
     { op: 'link-set', name: HOST_VETH, master: 'vnbr0', alias: 'virtnet/podnet/ctr-1', up: true },
     { op: 'bridge-port', name: HOST_VETH, hairpin: true },
     { op: 'link-show', name: 'vnbr0' },
@@ -242,7 +301,10 @@ test('plan: multicast vxlan renders group and dev; an existing vxlan is not re-c
     'link set dev vxlan7 master vnbr0 alias virtnet-bridge up',
   ]);
   const again = planAdd(c, facts({ ipam: undefined, bridgeExists: true, vxlanExists: true }));
-  assert.equal(again.hostOps.some((o) => o.op === 'vxlan-add' || (o.op === 'link-set' && o.name === 'vxlan7')), false);
+  assert.equal(
+    again.hostOps.some((o) => o.op === 'vxlan-add' || (o.op === 'link-set' && o.name === 'vxlan7')),
+    false,
+  );
 });
 
 test('plan: a gateway address already on the bridge is not added again, but forwarding is still ensured', () => {
@@ -252,16 +314,24 @@ test('plan: a gateway address already on the bridge is not added again, but forw
     return cidr === '10.88.0.1/16';
   });
   assert.deepEqual(asked, ['10.88.0.1/16', 'fd00:88::1/64']);
-  assert.deepEqual(plan.gatewayOps, [{ op: 'addr-add', replace: true, dev: 'vnbr0', cidr: 'fd00:88::1/64', nodad: true }]);
+  assert.deepEqual(plan.gatewayOps, [
+    { op: 'addr-add', replace: true, dev: 'vnbr0', cidr: 'fd00:88::1/64', nodad: true },
+  ]);
   assert.deepEqual(plan.sysctls, { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' });
   const all = planAdd(conf({ isDefaultGateway: true, ipam: IPAM }), facts({ bridgeExists: true }), () => true);
   assert.deepEqual(all.gatewayOps, []);
-  assert.deepEqual(all.result.routes, [{ dst: '0.0.0.0/0', gw: '10.88.0.1' }, { dst: '::/0', gw: 'fd00:88::1' }]);
+  assert.deepEqual(all.result.routes, [
+    { dst: '0.0.0.0/0', gw: '10.88.0.1' },
+    { dst: '::/0', gw: 'fd00:88::1' },
+  ]);
 });
 
 test('plan: the gateway check is not consulted without isGateway', () => {
   let calls = 0;
-  const plan = planAdd(conf({ ipam: IPAM }), facts(), () => { calls++; return false; });
+  const plan = planAdd(conf({ ipam: IPAM }), facts(), () => {
+    calls++;
+    return false;
+  });
   assert.equal(calls, 0);
   assert.deepEqual(plan.gatewayOps, []);
 });
@@ -271,25 +341,74 @@ const BRIDGE_PREFIX = [
   { add: { table: { family: 'bridge', name: TABLE } } },
   { delete: { table: { family: 'bridge', name: TABLE } } },
   { add: { table: { family: 'bridge', name: TABLE } } },
-  { add: { chain: { family: 'bridge', table: TABLE, name: 'from_port', type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' } } },
+  {
+    add: {
+      chain: {
+        family: 'bridge',
+        table: TABLE,
+        name: 'from_port',
+        type: 'filter',
+        hook: 'prerouting',
+        prio: -200,
+        policy: 'accept',
+      },
+    },
+  },
 ];
 const MACSPOOF_RULE = {
-  add: { rule: { family: 'bridge', table: TABLE, chain: 'from_port', expr: [
-    FROM_PORT,
-    { match: { op: '!=', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: CONTAINER_MAC } },
-    { drop: null },
-  ] } },
+  add: {
+    rule: {
+      family: 'bridge',
+      table: TABLE,
+      chain: 'from_port',
+      expr: [
+        FROM_PORT,
+        { match: { op: '!=', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: CONTAINER_MAC } },
+        { drop: null },
+      ],
+    },
+  },
 };
 const TRUNK_SET = { set: [10, { range: [100, 200] }, 4094] };
 const VID = { payload: { protocol: 'vlan', field: 'id' } };
 const TRUNK_CMDS = [
-  { add: { rule: { family: 'bridge', table: TABLE, chain: 'from_port', expr: [FROM_PORT, { match: { op: '!=', left: VID, right: TRUNK_SET } }, { drop: null }] } } },
-  { add: { chain: { family: 'bridge', table: TABLE, name: 'to_port', type: 'filter', hook: 'postrouting', prio: 200, policy: 'accept' } } },
-  { add: { rule: { family: 'bridge', table: TABLE, chain: 'to_port', expr: [
-    { match: { op: '==', left: { meta: { key: 'oifname' } }, right: HOST_VETH } },
-    { match: { op: '!=', left: VID, right: TRUNK_SET } },
-    { drop: null },
-  ] } } },
+  {
+    add: {
+      rule: {
+        family: 'bridge',
+        table: TABLE,
+        chain: 'from_port',
+        expr: [FROM_PORT, { match: { op: '!=', left: VID, right: TRUNK_SET } }, { drop: null }],
+      },
+    },
+  },
+  {
+    add: {
+      chain: {
+        family: 'bridge',
+        table: TABLE,
+        name: 'to_port',
+        type: 'filter',
+        hook: 'postrouting',
+        prio: 200,
+        policy: 'accept',
+      },
+    },
+  },
+  {
+    add: {
+      rule: {
+        family: 'bridge',
+        table: TABLE,
+        chain: 'to_port',
+        expr: [
+          { match: { op: '==', left: { meta: { key: 'oifname' } }, right: HOST_VETH } },
+          { match: { op: '!=', left: VID, right: TRUNK_SET } },
+          { drop: null },
+        ],
+      },
+    },
+  },
 ];
 const TRUNK = [{ id: 10 }, { minID: 100, maxID: 200 }, { id: 4094 }];
 
@@ -314,17 +433,59 @@ test('plan nft: ipMasq masquerades each address leaving its subnet, except multi
     { add: { table: { family: 'inet', name: TABLE } } },
     { delete: { table: { family: 'inet', name: TABLE } } },
     { add: { table: { family: 'inet', name: TABLE } } },
-    { add: { chain: { family: 'inet', table: TABLE, name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } },
-    { add: { rule: { family: 'inet', table: TABLE, chain: 'postrouting', expr: [
-      { match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '10.88.0.5' } },
-      { match: { op: '!=', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: [{ prefix: { addr: '10.88.0.0', len: 16 } }, { prefix: { addr: '224.0.0.0', len: 4 } }] } } },
-      { masquerade: null },
-    ] } } },
-    { add: { rule: { family: 'inet', table: TABLE, chain: 'postrouting', expr: [
-      { match: { op: '==', left: { payload: { protocol: 'ip6', field: 'saddr' } }, right: 'fd00:88::5' } },
-      { match: { op: '!=', left: { payload: { protocol: 'ip6', field: 'daddr' } }, right: { set: [{ prefix: { addr: 'fd00:88::', len: 64 } }, { prefix: { addr: 'ff00::', len: 8 } }] } } },
-      { masquerade: null },
-    ] } } },
+    {
+      add: {
+        chain: {
+          family: 'inet',
+          table: TABLE,
+          name: 'postrouting',
+          type: 'nat',
+          hook: 'postrouting',
+          prio: 100,
+          policy: 'accept',
+        },
+      },
+    },
+    {
+      add: {
+        rule: {
+          family: 'inet',
+          table: TABLE,
+          chain: 'postrouting',
+          expr: [
+            { match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '10.88.0.5' } },
+            {
+              match: {
+                op: '!=',
+                left: { payload: { protocol: 'ip', field: 'daddr' } },
+                right: { set: [{ prefix: { addr: '10.88.0.0', len: 16 } }, { prefix: { addr: '224.0.0.0', len: 4 } }] },
+              },
+            },
+            { masquerade: null },
+          ],
+        },
+      },
+    },
+    {
+      add: {
+        rule: {
+          family: 'inet',
+          table: TABLE,
+          chain: 'postrouting',
+          expr: [
+            { match: { op: '==', left: { payload: { protocol: 'ip6', field: 'saddr' } }, right: 'fd00:88::5' } },
+            {
+              match: {
+                op: '!=',
+                left: { payload: { protocol: 'ip6', field: 'daddr' } },
+                right: { set: [{ prefix: { addr: 'fd00:88::', len: 64 } }, { prefix: { addr: 'ff00::', len: 8 } }] },
+              },
+            },
+            { masquerade: null },
+          ],
+        },
+      },
+    },
   ]);
 });
 

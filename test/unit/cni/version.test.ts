@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  compareVersions, convertResult, isSupported, LATEST_VERSION, parseResult, requireSupported, requireVerbAllowed, SUPPORTED_VERSIONS,
+  compareVersions,
+  convertResult,
+  isSupported,
+  LATEST_VERSION,
+  parseResult,
+  requireSupported,
+  requireVerbAllowed,
+  SUPPORTED_VERSIONS,
 } from '../../../cni/version.ts';
 import { ErrorCode, VirtnetError } from '../../../lib/errors.ts';
 import type { CniResult } from '../../../cni/types.ts';
@@ -13,7 +20,14 @@ function full(): CniResult {
     interfaces: [
       { name: 'virtnet0', mac: '02:00:00:00:00:01' },
       { name: 'veth0a1b2c3d', mac: '02:00:00:00:00:02', mtu: 9000 },
-      { name: 'eth0', mac: '02:00:00:00:00:03', mtu: 9000, sandbox: '/var/run/netns/pod', socketPath: '/run/vhost/sock0', pciID: '0000:00:1f.6' },
+      {
+        name: 'eth0',
+        mac: '02:00:00:00:00:03',
+        mtu: 9000,
+        sandbox: '/var/run/netns/pod',
+        socketPath: '/run/vhost/sock0',
+        pciID: '0000:00:1f.6',
+      },
     ],
     ips: [
       { address: '10.22.0.5/24', gateway: '10.22.0.1', interface: 2 },
@@ -33,7 +47,11 @@ const BASE_INTERFACES = [
   { name: 'veth0a1b2c3d', mac: '02:00:00:00:00:02' },
   { name: 'eth0', mac: '02:00:00:00:00:03', sandbox: '/var/run/netns/pod' },
 ];
-const BASE_ROUTES = [{ dst: '0.0.0.0/0', gw: '10.22.0.1' }, { dst: '192.168.0.0/16' }, { dst: '::/0', gw: 'fd00:22::1' }];
+const BASE_ROUTES = [
+  { dst: '0.0.0.0/0', gw: '10.22.0.1' },
+  { dst: '192.168.0.0/16' },
+  { dst: '::/0', gw: 'fd00:22::1' },
+];
 
 test('version: supported list and latest', () => {
   assert.deepEqual([...SUPPORTED_VERSIONS], ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']);
@@ -96,13 +114,16 @@ test('version: convertResult emits an empty dns object when the result has none'
 
 test('version: convertResult to an unsupported version fails with code 1', () => {
   for (const v of ['0.2.0', '9.9.9', '1.1']) {
-    assert.throws(() => convertResult(full(), v), (e: unknown) => {
-      assert.ok(e instanceof VirtnetError);
-      assert.equal(e.code, ErrorCode.incompatibleVersion);
-      assert.match(e.message, /is not supported \(incompatible CNI versions\)/);
-      assert.ok(e.details.includes(`"${v}"`), e.details);
-      return true;
-    });
+    assert.throws(
+      () => convertResult(full(), v),
+      (e: unknown) => {
+        assert.ok(e instanceof VirtnetError);
+        assert.equal(e.code, ErrorCode.incompatibleVersion);
+        assert.match(e.message, /is not supported \(incompatible CNI versions\)/);
+        assert.ok(e.details.includes(`"${v}"`), e.details);
+        return true;
+      },
+    );
   }
 });
 
@@ -136,12 +157,15 @@ test('version: parseResult strips ips[].version and uses the fallback version wh
 
 test('version: parseResult rejects non-objects with code 6', () => {
   for (const v of [null, 'x', 3]) {
-    assert.throws(() => parseResult(v, '1.1.0'), (e: unknown) => {
-      assert.ok(e instanceof VirtnetError);
-      assert.equal(e.code, ErrorCode.decodeFailure);
-      assert.equal(e.message, 'result: must be a JSON object');
-      return true;
-    });
+    assert.throws(
+      () => parseResult(v, '1.1.0'),
+      (e: unknown) => {
+        assert.ok(e instanceof VirtnetError);
+        assert.equal(e.code, ErrorCode.decodeFailure);
+        assert.equal(e.message, 'result: must be a JSON object');
+        return true;
+      },
+    );
   }
 });
 
@@ -156,7 +180,10 @@ test('version: parseResult deep-copies interfaces and routes', () => {
 
 test('version: requireSupported', () => {
   assert.doesNotThrow(() => requireSupported('0.3.0'));
-  assert.throws(() => requireSupported('0.2.0'), (e: unknown) => e instanceof VirtnetError && e.code === 1 && e.details.includes('"0.2.0"'));
+  assert.throws(
+    () => requireSupported('0.2.0'),
+    (e: unknown) => e instanceof VirtnetError && e.code === 1 && e.details.includes('"0.2.0"'),
+  );
 });
 
 test('version: CHECK needs 0.4.0, GC and STATUS need 1.1.0', () => {
@@ -165,15 +192,21 @@ test('version: CHECK needs 0.4.0, GC and STATUS need 1.1.0', () => {
   assert.doesNotThrow(() => requireVerbAllowed('GC', '1.1.0'));
   assert.doesNotThrow(() => requireVerbAllowed('STATUS', '1.1.0'));
   const cases: Array<['CHECK' | 'GC' | 'STATUS', string, string]> = [
-    ['CHECK', '0.3.1', '0.4.0'], ['CHECK', '0.3.0', '0.4.0'], ['GC', '1.0.0', '1.1.0'], ['STATUS', '0.4.0', '1.1.0'],
+    ['CHECK', '0.3.1', '0.4.0'],
+    ['CHECK', '0.3.0', '0.4.0'],
+    ['GC', '1.0.0', '1.1.0'],
+    ['STATUS', '0.4.0', '1.1.0'],
   ];
   for (const [verb, version, since] of cases) {
-    assert.throws(() => requireVerbAllowed(verb, version), (e: unknown) => {
-      assert.ok(e instanceof VirtnetError);
-      assert.equal(e.code, ErrorCode.incompatibleVersion);
-      assert.equal(e.message, `config version does not allow ${verb}`);
-      assert.equal(e.details, `${verb} needs cniVersion ${since} or later; the config says "${version}"`);
-      return true;
-    });
+    assert.throws(
+      () => requireVerbAllowed(verb, version),
+      (e: unknown) => {
+        assert.ok(e instanceof VirtnetError);
+        assert.equal(e.code, ErrorCode.incompatibleVersion);
+        assert.equal(e.message, `config version does not allow ${verb}`);
+        assert.equal(e.details, `${verb} needs cniVersion ${since} or later; the config says "${version}"`);
+        return true;
+      },
+    );
   }
 });

@@ -23,34 +23,57 @@ type Props = Record<string, JsonSchema>;
 type Kind = 'VirtualMachineInstance' | 'VirtualMachine';
 
 interface CrdVersion {
-  name: string; served: boolean; storage: boolean; subresources: object;
+  name: string;
+  served: boolean;
+  storage: boolean;
+  subresources: object;
   additionalPrinterColumns: Array<{ name: string; jsonPath: string }>;
   schema: { openAPIV3Schema: JsonSchema };
 }
 interface Crd {
   metadata: { name: string };
-  spec: { group: string; scope: string; names: { kind: Kind; plural: string; shortNames: string[]; categories: string[] }; versions: CrdVersion[] };
+  spec: {
+    group: string;
+    scope: string;
+    names: { kind: Kind; plural: string; shortNames: string[]; categories: string[] };
+    versions: CrdVersion[];
+  };
 }
 const crds = crdManifests() as unknown as Crd[];
 const versionOf = (crd: Crd): CrdVersion => crd.spec.versions[0]!;
-const schemaOf = (kind: Kind): JsonSchema => versionOf(crds.find((c) => c.spec.names.kind === kind)!).schema.openAPIV3Schema;
+const schemaOf = (kind: Kind): JsonSchema =>
+  versionOf(crds.find((c) => c.spec.names.kind === kind)!).schema.openAPIV3Schema;
 
 // ------------------------------------------------------------------ drift
 
 test('deploy/crds holds what npm run manifests generates', () => {
   const files = crdFiles();
-  assert.deepEqual(files.map((f) => f.path), ['deploy/crds/virtnet.io_virtualmachineinstances.yaml', 'deploy/crds/virtnet.io_virtualmachines.yaml', 'deploy/crds/kustomization.yaml']);
-  for (const { path, text } of files) assert.equal(readFileSync(join(ROOT, path), 'utf8'), text, `${path} is stale: run npm run manifests`);
+  assert.deepEqual(
+    files.map((f) => f.path),
+    [
+      'deploy/crds/virtnet.io_virtualmachineinstances.yaml',
+      'deploy/crds/virtnet.io_virtualmachines.yaml',
+      'deploy/crds/kustomization.yaml',
+    ],
+  );
+  for (const { path, text } of files)
+    assert.equal(readFileSync(join(ROOT, path), 'utf8'), text, `${path} is stale: run npm run manifests`);
   // kubectl reads YAML 1.1 (sigs.k8s.io/yaml): the text must mean the same object there.
   crdManifests().forEach((m, i) => assert.deepEqual(parse(files[i]!.text, { version: '1.1' }), m));
-  assert.deepEqual(parse(files[2]!.text).resources, ['virtnet.io_virtualmachineinstances.yaml', 'virtnet.io_virtualmachines.yaml']);
+  assert.deepEqual(parse(files[2]!.text).resources, [
+    'virtnet.io_virtualmachineinstances.yaml',
+    'virtnet.io_virtualmachines.yaml',
+  ]);
 });
 
 test('the CRDs: group, version, names, scope, status subresource', () => {
-  assert.deepEqual(crds.map((c) => [c.metadata.name, c.spec.names.kind, c.spec.names.shortNames]), [
-    ['virtualmachineinstances.virtnet.io', 'VirtualMachineInstance', ['vmi', 'vmis']],
-    ['virtualmachines.virtnet.io', 'VirtualMachine', ['vm', 'vms']],
-  ]);
+  assert.deepEqual(
+    crds.map((c) => [c.metadata.name, c.spec.names.kind, c.spec.names.shortNames]),
+    [
+      ['virtualmachineinstances.virtnet.io', 'VirtualMachineInstance', ['vmi', 'vmis']],
+      ['virtualmachines.virtnet.io', 'VirtualMachine', ['vm', 'vms']],
+    ],
+  );
   for (const c of crds) {
     assert.equal(c.spec.group, GROUP);
     assert.equal(c.spec.scope, 'Namespaced');
@@ -59,40 +82,121 @@ test('the CRDs: group, version, names, scope, status subresource', () => {
     const v = versionOf(c);
     assert.deepEqual([v.name, v.served, v.storage, v.subresources], [VERSION, true, true, { status: {} }]);
   }
-  assert.deepEqual(versionOf(crds[0]!).additionalPrinterColumns.map((c) => c.name), ['Phase', 'IP', 'Node', 'Age']);
-  assert.deepEqual(versionOf(crds[1]!).additionalPrinterColumns.map((c) => c.name), ['Status', 'RunStrategy', 'Age']);
+  assert.deepEqual(
+    versionOf(crds[0]!).additionalPrinterColumns.map((c) => c.name),
+    ['Phase', 'IP', 'Node', 'Age'],
+  );
+  assert.deepEqual(
+    versionOf(crds[1]!).additionalPrinterColumns.map((c) => c.name),
+    ['Status', 'RunStrategy', 'Age'],
+  );
 });
 
 // ------------------------------------------------------------------ structural schemas
 
 /** JSONSchemaProps' JSON fields (apiextensions/v1 types_jsonschema.go): any other key is an unknown field. */
-const KEYS = new Set(['id', '$schema', '$ref', 'description', 'type', 'format', 'title', 'default', 'maximum', 'exclusiveMaximum',
-  'minimum', 'exclusiveMinimum', 'maxLength', 'minLength', 'pattern', 'maxItems', 'minItems', 'uniqueItems', 'multipleOf', 'enum',
-  'maxProperties', 'minProperties', 'required', 'items', 'allOf', 'oneOf', 'anyOf', 'not', 'properties', 'additionalProperties',
-  'patternProperties', 'dependencies', 'additionalItems', 'definitions', 'externalDocs', 'example', 'nullable',
-  'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-embedded-resource', 'x-kubernetes-int-or-string',
-  'x-kubernetes-list-map-keys', 'x-kubernetes-list-type', 'x-kubernetes-map-type', 'x-kubernetes-validations']);
+const KEYS = new Set([
+  'id',
+  '$schema',
+  '$ref',
+  'description',
+  'type',
+  'format',
+  'title',
+  'default',
+  'maximum',
+  'exclusiveMaximum',
+  'minimum',
+  'exclusiveMinimum',
+  'maxLength',
+  'minLength',
+  'pattern',
+  'maxItems',
+  'minItems',
+  'uniqueItems',
+  'multipleOf',
+  'enum',
+  'maxProperties',
+  'minProperties',
+  'required',
+  'items',
+  'allOf',
+  'oneOf',
+  'anyOf',
+  'not',
+  'properties',
+  'additionalProperties',
+  'patternProperties',
+  'dependencies',
+  'additionalItems',
+  'definitions',
+  'externalDocs',
+  'example',
+  'nullable',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-embedded-resource',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-list-map-keys',
+  'x-kubernetes-list-type',
+  'x-kubernetes-map-type',
+  'x-kubernetes-validations',
+]);
 /** specStandardValidatorV3: fields JSONSchemaProps has but CRDs refuse. */
 const UNSUPPORTED = ['id', '$ref', 'patternProperties', 'definitions', 'dependencies', 'additionalItems'];
 /** allowedFieldsAtRootSchema: the root may hold only these when the status subresource is on. */
-const ROOT_KEYS = new Set(['description', 'type', 'format', 'title', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum',
-  'maxLength', 'minLength', 'pattern', 'maxItems', 'minItems', 'uniqueItems', 'multipleOf', 'required', 'items', 'properties',
-  'externalDocs', 'example', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-validations']);
+const ROOT_KEYS = new Set([
+  'description',
+  'type',
+  'format',
+  'title',
+  'maximum',
+  'exclusiveMaximum',
+  'minimum',
+  'exclusiveMinimum',
+  'maxLength',
+  'minLength',
+  'pattern',
+  'maxItems',
+  'minItems',
+  'uniqueItems',
+  'multipleOf',
+  'required',
+  'items',
+  'properties',
+  'externalDocs',
+  'example',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-validations',
+]);
 const TYPES = new Set(['array', 'boolean', 'integer', 'number', 'object', 'string']);
 const JUNCTORS = ['allOf', 'anyOf', 'oneOf'] as const;
 /** validateNestedValueValidation: under a junctor only value validations, never structure. */
-const NOT_UNDER_JUNCTOR = ['type', 'description', 'title', 'default', 'nullable', 'externalDocs', 'additionalProperties',
-  'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-embedded-resource', 'x-kubernetes-int-or-string',
-  'x-kubernetes-list-type', 'x-kubernetes-list-map-keys', 'x-kubernetes-map-type', 'x-kubernetes-validations'];
+const NOT_UNDER_JUNCTOR = [
+  'type',
+  'description',
+  'title',
+  'default',
+  'nullable',
+  'externalDocs',
+  'additionalProperties',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-embedded-resource',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-list-type',
+  'x-kubernetes-list-map-keys',
+  'x-kubernetes-map-type',
+  'x-kubernetes-validations',
+];
 
 const isSchema = (v: unknown): v is JsonSchema => typeof v === 'object' && v !== null && !Array.isArray(v);
-const propsOf = (s: JsonSchema): Props => (isSchema(s.properties) ? s.properties as Props : {});
+const propsOf = (s: JsonSchema): Props => (isSchema(s.properties) ? (s.properties as Props) : {});
 const isIntOrStringAnyOf = (anyOf: unknown) => JSON.stringify(anyOf) === '[{"type":"integer"},{"type":"string"}]';
 
 /** Every structural-schema violation in a CRD's openAPIV3Schema, as "path: rule". */
 function structuralProblems(root: JsonSchema): string[] {
   const out: string[] = [];
-  for (const key of Object.keys(root)) if (!ROOT_KEYS.has(key)) out.push(`<root>: ${key} is not allowed at the root with the status subresource`);
+  for (const key of Object.keys(root))
+    if (!ROOT_KEYS.has(key)) out.push(`<root>: ${key} is not allowed at the root with the status subresource`);
   if (root.type !== 'object') out.push('<root>: type must be object');
   walk(root, '', 'root', out);
   return out;
@@ -106,10 +210,13 @@ function walk(s: JsonSchema, path: string, level: 'root' | 'field' | 'item', out
   const intOrString = s['x-kubernetes-int-or-string'] === true;
   const preserve = s['x-kubernetes-preserve-unknown-fields'];
   const embedded = s['x-kubernetes-embedded-resource'] === true;
-  if (s.type !== undefined && !TYPES.has(s.type as string)) problem(`type ${JSON.stringify(s.type)} is not one of ${[...TYPES].join(', ')}`);
+  if (s.type !== undefined && !TYPES.has(s.type as string))
+    problem(`type ${JSON.stringify(s.type)} is not one of ${[...TYPES].join(', ')}`);
   if (s.type === undefined && !intOrString && preserve !== true) problem(`type must not be empty (${level})`);
-  if (preserve !== undefined && preserve !== true) problem('x-kubernetes-preserve-unknown-fields must be true or undefined');
-  if (intOrString && preserve === true) problem('x-kubernetes-preserve-unknown-fields must be false with x-kubernetes-int-or-string');
+  if (preserve !== undefined && preserve !== true)
+    problem('x-kubernetes-preserve-unknown-fields must be true or undefined');
+  if (intOrString && preserve === true)
+    problem('x-kubernetes-preserve-unknown-fields must be false with x-kubernetes-int-or-string');
   if (embedded && s.type !== 'object') problem('type must be object with x-kubernetes-embedded-resource');
   if (s.uniqueItems === true) problem('uniqueItems cannot be true');
   if (s.type === 'array' && !isSchema(s.items)) problem('items must be one schema');
@@ -117,17 +224,22 @@ function walk(s: JsonSchema, path: string, level: 'root' | 'field' | 'item', out
   const additional = s.additionalProperties;
   if (additional !== undefined) {
     if (level === 'root') problem('additionalProperties must not be used at the root');
-    if (Object.keys(props).length > 0 && (additional === false || isSchema(additional))) problem('additionalProperties and properties are mutually exclusive');
+    if (Object.keys(props).length > 0 && (additional === false || isSchema(additional)))
+      problem('additionalProperties and properties are mutually exclusive');
   }
   if (level === 'root' || embedded) {
-    for (const key of ['apiVersion', 'kind']) if (props[key] && props[key].type !== 'string') problem(`${key} must be of type string`);
+    for (const key of ['apiVersion', 'kind'])
+      if (props[key] && props[key].type !== 'string') problem(`${key} must be of type string`);
     if (props.metadata && props.metadata.type !== 'object') problem('metadata must be of type object');
   }
   if (level === 'root' && props.metadata) {
     // The apiserver validates ObjectMeta itself: a CRD may only restrict name and generateName.
-    const extra = [...Object.keys(props.metadata).filter((k) => k !== 'type' && k !== 'properties'),
-      ...Object.keys(propsOf(props.metadata)).filter((k) => k !== 'name' && k !== 'generateName')];
-    if (extra.length) problem(`metadata must not specify anything other than name and generateName (${extra.join(', ')})`);
+    const extra = [
+      ...Object.keys(props.metadata).filter((k) => k !== 'type' && k !== 'properties'),
+      ...Object.keys(propsOf(props.metadata)).filter((k) => k !== 'name' && k !== 'generateName'),
+    ];
+    if (extra.length)
+      problem(`metadata must not specify anything other than name and generateName (${extra.join(', ')})`);
   }
   // The two int-or-string exceptions: anyOf: [{type: integer}, {type: string}], or that as allOf[0]'s anyOf.
   junctors(s, s, at, isIntOrStringAnyOf(s.anyOf), out);
@@ -140,7 +252,7 @@ function walk(s: JsonSchema, path: string, level: 'root' | 'field' | 'item', out
 function junctors(v: JsonSchema, outer: JsonSchema | undefined, at: string, skipAnyOf: boolean, out: string[]): void {
   for (const junctor of JUNCTORS) {
     if (junctor === 'anyOf' && skipAnyOf) continue;
-    const branches = Array.isArray(v[junctor]) ? v[junctor] as JsonSchema[] : [];
+    const branches = Array.isArray(v[junctor]) ? (v[junctor] as JsonSchema[]) : [];
     // allOf[0]'s anyOf is the exception only on the structural node itself (v === outer), not deeper.
     const skipFirstAnyOf = junctor === 'allOf' && v === outer && isIntOrStringAnyOf(branches[0]?.anyOf);
     branches.forEach((b, i) => nested(b, outer, `${at}.${junctor}[${i}]`, skipFirstAnyOf && i === 0, out));
@@ -191,31 +303,77 @@ for (const kind of ['VirtualMachineInstance', 'VirtualMachine'] as const) {
 }
 
 test('the structural checker catches what the apiserver refuses', () => {
-  const root = (spec: JsonSchema, extra: JsonSchema = {}): JsonSchema => ({ type: 'object', properties: { metadata: { type: 'object' }, spec }, ...extra });
+  const root = (spec: JsonSchema, extra: JsonSchema = {}): JsonSchema => ({
+    type: 'object',
+    properties: { metadata: { type: 'object' }, spec },
+    ...extra,
+  });
   const cases: Array<[string, JsonSchema, RegExp]> = [
-    ['a field without a type', root({ properties: { a: { type: 'string' } } }), /^\.spec: type must not be empty \(field\)$/u],
-    ['an array item without a type', root({ type: 'array', items: { description: 'x' } }), /^\.spec\[\]: type must not be empty \(item\)$/u],
+    [
+      'a field without a type',
+      root({ properties: { a: { type: 'string' } } }),
+      /^\.spec: type must not be empty \(field\)$/u,
+    ],
+    [
+      'an array item without a type',
+      root({ type: 'array', items: { description: 'x' } }),
+      /^\.spec\[\]: type must not be empty \(item\)$/u,
+    ],
     ['an array without items', root({ type: 'array' }), /^\.spec: items must be one schema$/u],
     ['$ref', root({ $ref: '#/definitions/Spec' }), /^\.spec: \$ref is not supported$/u],
     ['a JSON-Schema keyword CRDs lack', root({ type: 'string', const: 'x' }), /^\.spec: unknown field const$/u],
     ['type as a list', root({ type: ['string', 'null'] }), /^\.spec: type \["string","null"\] is not one of/u],
-    ['properties with additionalProperties', root({ type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false }), /mutually exclusive/u],
-    ['additionalProperties at the root', root({ type: 'object' }, { additionalProperties: { type: 'string' } }), /^<root>: additionalProperties is not allowed at the root/mu],
-    ['preserve-unknown-fields false', root({ type: 'object', 'x-kubernetes-preserve-unknown-fields': false }), /must be true or undefined/u],
-    ['a type under anyOf', root({ type: 'object', anyOf: [{ type: 'object' }] }), /^\.spec\.anyOf\[0\]: type must not be under a junctor$/u],
-    ['a field only under a junctor', root({ type: 'object', oneOf: [{ properties: { a: {} } }] }), /^\.spec\.oneOf\[0\]\.a: not specified outside the junctor$/u],
-    ['metadata restricted beyond name', { type: 'object', properties: { metadata: { type: 'object', properties: { labels: { type: 'object' } } } } }, /metadata must not specify anything other than name and generateName \(labels\)/u],
-    ['kind not a string', { type: 'object', properties: { kind: { type: 'integer' } } }, /^<root>: kind must be of type string$/u],
+    [
+      'properties with additionalProperties',
+      root({ type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false }),
+      /mutually exclusive/u,
+    ],
+    [
+      'additionalProperties at the root',
+      root({ type: 'object' }, { additionalProperties: { type: 'string' } }),
+      /^<root>: additionalProperties is not allowed at the root/mu,
+    ],
+    [
+      'preserve-unknown-fields false',
+      root({ type: 'object', 'x-kubernetes-preserve-unknown-fields': false }),
+      /must be true or undefined/u,
+    ],
+    [
+      'a type under anyOf',
+      root({ type: 'object', anyOf: [{ type: 'object' }] }),
+      /^\.spec\.anyOf\[0\]: type must not be under a junctor$/u,
+    ],
+    [
+      'a field only under a junctor',
+      root({ type: 'object', oneOf: [{ properties: { a: {} } }] }),
+      /^\.spec\.oneOf\[0\]\.a: not specified outside the junctor$/u,
+    ],
+    [
+      'metadata restricted beyond name',
+      { type: 'object', properties: { metadata: { type: 'object', properties: { labels: { type: 'object' } } } } },
+      /metadata must not specify anything other than name and generateName \(labels\)/u,
+    ],
+    [
+      'kind not a string',
+      { type: 'object', properties: { kind: { type: 'integer' } } },
+      /^<root>: kind must be of type string$/u,
+    ],
   ];
   for (const [name, schema, rule] of cases) {
     const problems = structuralProblems(schema);
-    assert.ok(problems.some((p) => rule.test(p)), `${name}: expected ${rule}, got ${JSON.stringify(problems)}`);
+    assert.ok(
+      problems.some((p) => rule.test(p)),
+      `${name}: expected ${rule}, got ${JSON.stringify(problems)}`,
+    );
   }
   const intOrString = [{ type: 'integer' }, { type: 'string' }];
-  const fine = root({ type: 'object', properties: {
-    q: { 'x-kubernetes-int-or-string': true, anyOf: intOrString, pattern: '^[0-9]+(m|Mi)?$' },
-    r: { 'x-kubernetes-int-or-string': true, allOf: [{ anyOf: intOrString }, { pattern: '^[0-9]+$' }] },
-  } });
+  const fine = root({
+    type: 'object',
+    properties: {
+      q: { 'x-kubernetes-int-or-string': true, anyOf: intOrString, pattern: '^[0-9]+(m|Mi)?$' },
+      r: { 'x-kubernetes-int-or-string': true, allOf: [{ anyOf: intOrString }, { pattern: '^[0-9]+$' }] },
+    },
+  });
   (fine.properties as Props).metadata = { type: 'object', properties: { name: { type: 'string', maxLength: 63 } } };
   assert.deepEqual(structuralProblems(fine), [], 'int-or-string anyOf and a name restriction are allowed');
 });
@@ -234,11 +392,14 @@ function toJsonSchema(s: JsonSchema): JsonSchema {
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(s)) {
     if (key.startsWith('x-kubernetes-')) continue;
-    if (key === 'properties') out.properties = Object.fromEntries(Object.entries(value as Props).map(([k, v]) => [k, toJsonSchema(v)]));
-    else out[key] = (key === 'items' || key === 'additionalProperties') && isSchema(value) ? toJsonSchema(value) : value;
+    if (key === 'properties')
+      out.properties = Object.fromEntries(Object.entries(value as Props).map(([k, v]) => [k, toJsonSchema(v)]));
+    else
+      out[key] = (key === 'items' || key === 'additionalProperties') && isSchema(value) ? toJsonSchema(value) : value;
   }
   if (s['x-kubernetes-int-or-string'] === true) out.type = ['integer', 'string'];
-  if (s.type === 'object' && s['x-kubernetes-preserve-unknown-fields'] !== true && s.additionalProperties === undefined) out.additionalProperties = false;
+  if (s.type === 'object' && s['x-kubernetes-preserve-unknown-fields'] !== true && s.additionalProperties === undefined)
+    out.additionalProperties = false;
   return out;
 }
 
@@ -248,7 +409,10 @@ function validatorFor(kind: Kind) {
   (schema.properties as Props).metadata = { type: 'object' };
   return new Ajv({ strict: true, allErrors: true, allowUnionTypes: true }).compile(schema);
 }
-const validators = { VirtualMachineInstance: validatorFor('VirtualMachineInstance'), VirtualMachine: validatorFor('VirtualMachine') };
+const validators = {
+  VirtualMachineInstance: validatorFor('VirtualMachineInstance'),
+  VirtualMachine: validatorFor('VirtualMachine'),
+};
 
 function errorsOf(doc: JsonSchema): Array<Pick<ErrorObject, 'instancePath' | 'keyword'>> {
   const validate = validators[doc.kind as Kind];
@@ -263,7 +427,11 @@ function vmDocuments(path: string): JsonSchema[] {
     .filter((d): d is JsonSchema => d !== null && (d.kind === 'VirtualMachineInstance' || d.kind === 'VirtualMachine'));
 }
 
-const yamlIn = (dir: string) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(dir, f));
+const yamlIn = (dir: string) =>
+  readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => join(dir, f));
 
 for (const file of [...yamlIn('examples'), ...yamlIn('test/fixtures/kubevirt')]) {
   test(`${file}: its VMIs and VMs validate against the CRD schema`, () => {
@@ -280,12 +448,45 @@ for (const file of [...yamlIn('examples'), ...yamlIn('test/fixtures/kubevirt')])
 test('a VMI status as virtnet reports it validates; open parts keep unknown fields', () => {
   const [vmi] = vmDocuments(join(ROOT, 'examples/vm-bridge.yaml'));
   const status = {
-    phase: 'Running', nodeName: 'node-1', launcherPod: { name: 'virt-launcher-vm-bridge-x7k2p', uid: 'c0ffee' },
-    conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2025-01-01T00:00:00Z' }], guestOSInfo: {},
-    interfaces: [{ name: 'default', ipAddress: '10.244.0.5', ipAddresses: ['10.244.0.5'], mac: '02:00:00:00:00:01', infoSource: 'domain', linkState: 'up', leased: true, queueCount: 1 }],
+    phase: 'Running',
+    nodeName: 'node-1',
+    launcherPod: { name: 'virt-launcher-vm-bridge-x7k2p', uid: 'c0ffee' },
+    conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2025-01-01T00:00:00Z' }],
+    guestOSInfo: {},
+    interfaces: [
+      {
+        name: 'default',
+        ipAddress: '10.244.0.5',
+        ipAddresses: ['10.244.0.5'],
+        mac: '02:00:00:00:00:01',
+        infoSource: 'domain',
+        linkState: 'up',
+        leased: true,
+        queueCount: 1,
+      },
+    ],
     virtnet: {
-      netns: 'virtnet-vm-bridge', launcherPid: 4242, accel: 'kvm',
-      nics: [{ name: 'default', binding: 'bridge', network: 'pod', podInterface: 'eth0', bridge: 'k6t-eth0', tap: 'tap0', mac: '02:00:00:00:00:01', model: 'virtio', mtu: 1500, ips: ['10.244.0.5/24'], podIps: ['10.244.0.5'], leased4: true, leased6: false, ports: [] }],
+      netns: 'virtnet-vm-bridge',
+      launcherPid: 4242,
+      accel: 'kvm',
+      nics: [
+        {
+          name: 'default',
+          binding: 'bridge',
+          network: 'pod',
+          podInterface: 'eth0',
+          bridge: 'k6t-eth0',
+          tap: 'tap0',
+          mac: '02:00:00:00:00:01',
+          model: 'virtio',
+          mtu: 1500,
+          ips: ['10.244.0.5/24'],
+          podIps: ['10.244.0.5'],
+          leased4: true,
+          leased6: false,
+          ports: [],
+        },
+      ],
       steps: [{ name: 'sandbox', ms: 12.5 }],
     },
   };
@@ -307,15 +508,47 @@ test('invalid documents are rejected: wrong enum, wrong type, unknown closed fie
     return doc as unknown as JsonSchema;
   };
   const cases: Array<[string, JsonSchema, Array<Pick<ErrorObject, 'instancePath' | 'keyword'>>]> = [
-    ['a model not in the enum', withInterface({ model: 'virtio-net' }), [{ instancePath: `${IFACE}/model`, keyword: 'enum' }]],
-    ['a port as a string', withInterface({ ports: [{ port: '80' }] }), [{ instancePath: `${IFACE}/ports/0/port`, keyword: 'type' }]],
-    ['a typo in a closed object', withInterface({ macAdress: '02:00:00:00:00:10' }), [{ instancePath: IFACE, keyword: 'additionalProperties' }]],
-    ['a quantity as a boolean', withMemory(true), [{ instancePath: '/spec/domain/resources/requests/memory', keyword: 'type' }]],
+    [
+      'a model not in the enum',
+      withInterface({ model: 'virtio-net' }),
+      [{ instancePath: `${IFACE}/model`, keyword: 'enum' }],
+    ],
+    [
+      'a port as a string',
+      withInterface({ ports: [{ port: '80' }] }),
+      [{ instancePath: `${IFACE}/ports/0/port`, keyword: 'type' }],
+    ],
+    [
+      'a typo in a closed object',
+      withInterface({ macAdress: '02:00:00:00:00:10' }),
+      [{ instancePath: IFACE, keyword: 'additionalProperties' }],
+    ],
+    [
+      'a quantity as a boolean',
+      withMemory(true),
+      [{ instancePath: '/spec/domain/resources/requests/memory', keyword: 'type' }],
+    ],
     // int-or-string takes integers only: 0.5 must be written "500m" (virtnet's own check is laxer).
-    ['a fractional quantity', withMemory(0.5), [{ instancePath: '/spec/domain/resources/requests/memory', keyword: 'type' }]],
-    ['a runStrategy not in the enum', { ...vm, spec: { ...(vm!.spec as JsonSchema), runStrategy: 'Sometimes' } }, [{ instancePath: '/spec/runStrategy', keyword: 'enum' }]],
-    ['a phase not in the enum', { ...vmi, status: { phase: 'Booting' } }, [{ instancePath: '/status/phase', keyword: 'enum' }]],
-    ['no spec', { apiVersion: `${GROUP}/${VERSION}`, kind: 'VirtualMachineInstance', metadata: { name: 'x' } }, [{ instancePath: '', keyword: 'required' }]],
+    [
+      'a fractional quantity',
+      withMemory(0.5),
+      [{ instancePath: '/spec/domain/resources/requests/memory', keyword: 'type' }],
+    ],
+    [
+      'a runStrategy not in the enum',
+      { ...vm, spec: { ...(vm!.spec as JsonSchema), runStrategy: 'Sometimes' } },
+      [{ instancePath: '/spec/runStrategy', keyword: 'enum' }],
+    ],
+    [
+      'a phase not in the enum',
+      { ...vmi, status: { phase: 'Booting' } },
+      [{ instancePath: '/status/phase', keyword: 'enum' }],
+    ],
+    [
+      'no spec',
+      { apiVersion: `${GROUP}/${VERSION}`, kind: 'VirtualMachineInstance', metadata: { name: 'x' } },
+      [{ instancePath: '', keyword: 'required' }],
+    ],
   ];
   for (const [name, doc, expected] of cases) assert.deepEqual(errorsOf(doc), expected, name);
 });

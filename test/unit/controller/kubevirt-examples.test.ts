@@ -11,7 +11,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import {
-  cpuCount, memoryMiB, parseManifests, runStrategyOf, validateManifests, type ApiObject,
+  cpuCount,
+  memoryMiB,
+  parseManifests,
+  runStrategyOf,
+  validateManifests,
+  type ApiObject,
 } from '../../../controller/api/manifests.ts';
 
 const DIR = join(import.meta.dirname, '../../fixtures/kubevirt');
@@ -32,10 +37,20 @@ function only<K extends keyof ByKind>(objects: ApiObject[], kind: K): ByKind[K] 
   return found[0]!.object as ByKind[K];
 }
 
-const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 test('the fixture set covers the examples the API promises', () => {
-  for (const f of ['vmi-fedora.yaml', 'vmi-masquerade.yaml', 'vm-multus-with-nad.yaml', 'vmi-multus-multiple-net.yaml', 'vm-cirros.yaml', 'vmi-kernel-boot.yaml', 'vmi-masquerade-dual-stack.yaml']) {
+  for (const f of [
+    'vmi-fedora.yaml',
+    'vmi-masquerade.yaml',
+    'vm-multus-with-nad.yaml',
+    'vmi-multus-multiple-net.yaml',
+    'vm-cirros.yaml',
+    'vmi-kernel-boot.yaml',
+    'vmi-masquerade-dual-stack.yaml',
+  ]) {
     assert.ok(files.includes(f), f);
   }
 });
@@ -72,8 +87,14 @@ test('vmi-masquerade: the port keeps its protocol; kubevirt.io/v1 kept as writte
 test('vmi-masquerade-dual-stack: both subnets, a port without protocol becomes TCP, cores count', () => {
   const vmi = only(load('vmi-masquerade-dual-stack.yaml').objects, 'VirtualMachineInstance');
   assert.equal(vmi.metadata.namespace, 'demo');
-  assert.deepEqual(vmi.spec.networks?.[0]?.pod, { vmNetworkCIDR: '10.11.12.0/24', vmIPv6NetworkCIDR: 'fd10:10:10::/120' });
-  assert.deepEqual(vmi.spec.domain.devices.interfaces?.[0]?.ports, [{ name: 'ssh', port: 22, protocol: 'TCP' }, { name: 'dns', port: 53, protocol: 'UDP' }]);
+  assert.deepEqual(vmi.spec.networks?.[0]?.pod, {
+    vmNetworkCIDR: '10.11.12.0/24',
+    vmIPv6NetworkCIDR: 'fd10:10:10::/120',
+  });
+  assert.deepEqual(vmi.spec.domain.devices.interfaces?.[0]?.ports, [
+    { name: 'ssh', port: 22, protocol: 'TCP' },
+    { name: 'dns', port: 53, protocol: 'UDP' },
+  ]);
   assert.equal(cpuCount(vmi.spec), 2);
   assert.equal(memoryMiB(vmi.spec), 512);
 });
@@ -95,7 +116,13 @@ test('vmi-multus-multiple-net without its NAD: the multus network is reported mi
   const parsed = parseManifests(docs.slice(2).join('---\n'), 'vmi.yaml');
   const res = validateManifests(parsed.manifests, NOTHING_EXISTS);
   assert.deepEqual(res.objects, []);
-  assert.deepEqual(res.problems, [{ source: 'vmi.yaml#1', path: 'spec.networks[1].multus.networkName', rule: 'NetworkAttachmentDefinition default/ptp-conf not found' }]);
+  assert.deepEqual(res.problems, [
+    {
+      source: 'vmi.yaml#1',
+      path: 'spec.networks[1].multus.networkName',
+      rule: 'NetworkAttachmentDefinition default/ptp-conf not found',
+    },
+  ]);
   // Without a context nothing is known about the cluster, so nothing is checked.
   assert.deepEqual(validateManifests(parsed.manifests).problems, []);
 });
@@ -113,15 +140,24 @@ test('vmi-kernel-boot: the container kernel and its arguments', () => {
   const vmi = only(load('vmi-kernel-boot.yaml').objects, 'VirtualMachineInstance');
   const kb = vmi.spec.domain.firmware?.kernelBoot;
   assert.equal(kb?.kernelArgs, 'console=ttyS0');
-  assert.deepEqual(kb?.container, { image: 'registry:5000/kubevirt/alpine-ext-kernel-boot-demo:devel', initrdPath: '/boot/initramfs-virt', kernelPath: '/boot/vmlinuz-virt' });
+  assert.deepEqual(kb?.container, {
+    image: 'registry:5000/kubevirt/alpine-ext-kernel-boot-demo:devel',
+    initrdPath: '/boot/initramfs-virt',
+    kernelPath: '/boot/vmlinuz-virt',
+  });
   assert.equal(memoryMiB(vmi.spec), 1024);
 });
 
 test('vmi-sriov: rejected, naming the binding; nothing else is wrong with it', () => {
-  const res = validateManifests(parseManifests(readFileSync(join(DIR, 'vmi-sriov.yaml'), 'utf8'), 'vmi-sriov.yaml').manifests);
+  const res = validateManifests(
+    parseManifests(readFileSync(join(DIR, 'vmi-sriov.yaml'), 'utf8'), 'vmi-sriov.yaml').manifests,
+  );
   assert.deepEqual(res.objects, []);
-  assert.deepEqual(res.problems, [{
-    source: 'vmi-sriov.yaml#1', path: 'spec.domain.devices.interfaces[1].sriov',
-    rule: 'binding sriov is not implemented by virtnet (supported: bridge, masquerade)',
-  }]);
+  assert.deepEqual(res.problems, [
+    {
+      source: 'vmi-sriov.yaml#1',
+      path: 'spec.domain.devices.interfaces[1].sriov',
+      rule: 'binding sriov is not implemented by virtnet (supported: bridge, masquerade)',
+    },
+  ]);
 });

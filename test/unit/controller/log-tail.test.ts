@@ -8,11 +8,22 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, closeSync, ftruncateSync, mkdtempSync, openSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { LogTail } from '../../../controller/cluster/log-tail.ts';
-import { NodeMetrics } from '../../../controller/cluster/node-metrics.ts';
+import { LogTail } from '../../../controller/agent/log-tail.ts';
+import { NodeMetrics } from '../../../controller/agent/node-metrics.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-logtail-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,13 +77,16 @@ test('a poll reads at most its budget; the backlog comes in the next polls', () 
   writeFileSync(file, 'line\n'.repeat(100_000));
   const tail = new LogTail(file, { maxBytesPerPoll: 64 * 1024 });
   const counts: number[] = [];
-  for (let read = -1; read !== 0;) {
+  for (let read = -1; read !== 0; ) {
     let c = 0;
     read = tail.poll(() => c++);
     assert.ok(read <= 64 * 1024);
     counts.push(c);
   }
-  assert.equal(counts.reduce((a, b) => a + b, 0), 100_000);
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    100_000,
+  );
   assert.ok(counts.length > 7);
 });
 
@@ -107,10 +121,18 @@ test('NodeMetrics counts only well-formed operation lines with known verbs', asy
   const file = fresh();
   const m = new NodeMetrics();
   m.followCniLog(file);
-  writeFileSync(file, [
-    '{"msg":"operation","verb":"ADD","result":"ok","ms":40}', '{"msg":"operation","verb":"NOPE","ms":1}',
-    '{"msg":"operation","verb":"DEL","result":"weird","ms":2}', '{"msg":"operation","verb":"ADD","ms":"slow"}', '"operation"', 'null', '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      '{"msg":"operation","verb":"ADD","result":"ok","ms":40}',
+      '{"msg":"operation","verb":"NOPE","ms":1}',
+      '{"msg":"operation","verb":"DEL","result":"weird","ms":2}',
+      '{"msg":"operation","verb":"ADD","ms":"slow"}',
+      '"operation"',
+      'null',
+      '',
+    ].join('\n'),
+  );
   m.readCniLog();
   const text = await m.registry.metrics();
   assert.match(text, /virtnet_cni_operation_duration_seconds_count\{verb="ADD",result="ok"\} 1\n/u);
@@ -134,7 +156,7 @@ test('a 300 MiB log (a 256 MiB line among real ones) adds a few MiB of memory, n
   const target = `${file}.log`;
   const child = `
     import { renameSync } from 'node:fs';
-    import { NodeMetrics } from ${JSON.stringify(resolve('controller/cluster/node-metrics.ts'))};
+    import { NodeMetrics } from ${JSON.stringify(resolve('controller/agent/node-metrics.ts'))};
     const metrics = new NodeMetrics();
     metrics.followCniLog(${JSON.stringify(target)}); // not there yet: once it appears, it is read from its start
     renameSync(${JSON.stringify(file)}, ${JSON.stringify(target)});
@@ -146,7 +168,12 @@ test('a 300 MiB log (a 256 MiB line among real ones) adds a few MiB of memory, n
     const count = Number(/virtnet_cni_operation_duration_seconds_count\\{verb="ADD",result="ok"\\} (\\d+)/u.exec(text)?.[1]);
     process.stdout.write(JSON.stringify({ growthMiB: (peak - base) / 2 ** 20, count, polls }));
   `;
-  const out = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 60_000 })) as { growthMiB: number; count: number; polls: number };
+  const out = JSON.parse(
+    execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    }),
+  ) as { growthMiB: number; count: number; polls: number };
   assert.equal(out.count, 1000 + 10 + 40 * 20_000, 'every real line, before and after the huge one');
   assert.ok(out.growthMiB < 48, `the reader grew by ${out.growthMiB.toFixed(1)} MiB over ${out.polls} polls`);
   assert.ok(out.polls > 10, 'the backlog is read over several polls');

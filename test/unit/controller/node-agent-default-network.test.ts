@@ -13,10 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { DEFAULT_NETWORK_FILE, NodeAgent, WRITER, WRITER_KEY, type NodeAgentOptions } from '../../../controller/cluster/node-agent.ts';
+import {
+  DEFAULT_NETWORK_FILE,
+  NodeAgent,
+  WRITER,
+  WRITER_KEY,
+  type NodeAgentOptions,
+} from '../../../controller/agent/node-agent.ts';
 import { podNetworkConfList } from '../../../controller/cluster/main.ts';
-import { networkConfigFiles } from '../../../controller/cluster/cni-install.ts';
-import { nodePodCidrs, parsePodCidrs } from '../../../controller/cluster/pod-cidrs.ts';
+import { networkConfigFiles } from '../../../controller/agent/cni-install.ts';
+import { nodePodCidrs, parsePodCidrs } from '../../../controller/agent/pod-cidrs.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'virtnet-test-default-net-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -30,12 +36,23 @@ function node(o: Partial<NodeAgentOptions> = {}) {
   mkdirSync(join(dir, 'image'), { recursive: true });
   writeFileSync(join(dir, 'image', 'virtnet-bridge'), '#!/bin/sh\n');
   const lines: Array<Record<string, any>> = [];
-  const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
   const confDir = join(dir, 'net.d');
   mkdirSync(confDir);
   const agent = new NodeAgent(undefined, {
-    node: 'node-a', log: pino({ level: 'info' }, sink), plugin: join(dir, 'image', 'virtnet-bridge'), cniBinDir: join(dir, 'bin'), cniConfDir: confDir,
-    conflist: podNetworkConfList(), stateRoot: join(dir, 'pods'), ...o,
+    node: 'node-a',
+    log: pino({ level: 'info' }, sink),
+    plugin: join(dir, 'image', 'virtnet-bridge'),
+    cniBinDir: join(dir, 'bin'),
+    cniConfDir: confDir,
+    conflist: podNetworkConfList(),
+    stateRoot: join(dir, 'pods'),
+    ...o,
   });
   const conf = (name: string) => join(confDir, name);
   return { agent, lines, confDir, conf, dir };
@@ -44,23 +61,33 @@ function node(o: Partial<NodeAgentOptions> = {}) {
 /** What the node agent wrote before the writer key: podNetworkConfList with one subnet, as the earlier main.ts made it. */
 const earlierText = (subnet: string) => `${JSON.stringify(podNetworkConfList([subnet]), null, 2)}\n`;
 
-test('off (the default): the plugin is installed, no conflist is written, another network\'s file is left alone', () => {
+test("off (the default): the plugin is installed, no conflist is written, another network's file is left alone", () => {
   const n = node();
   writeFileSync(n.conf('05-other.conflist'), OTHER);
   n.agent.install();
   assert.ok(existsSync(join(n.dir, 'bin', 'virtnet-bridge')), 'the plugin is installed, for NADs and the VM bindings');
   assert.deepEqual(readdirSync(n.confDir), ['05-other.conflist']);
   assert.equal(readFileSync(n.conf('05-other.conflist'), 'utf8'), OTHER, 'byte for byte');
-  assert.ok(n.lines.some((l) => /not the default network \(--default-network is off\)/u.test(l.msg)), 'the log says why no conflist is written');
+  assert.ok(
+    n.lines.some((l) => /not the default network \(--default-network is off\)/u.test(l.msg)),
+    'the log says why no conflist is written',
+  );
 });
 
-test('off: virtnet\'s own earlier conflists are removed, an admin\'s file of the same name stays', () => {
+test("off: virtnet's own earlier conflists are removed, an admin's file of the same name stays", () => {
   const mine = node();
   writeFileSync(mine.conf('05-other.conflist'), OTHER);
   writeFileSync(mine.conf('10-virtnet.conflist'), earlierText('10.244.0.0/24'));
-  writeFileSync(mine.conf(DEFAULT_NETWORK_FILE), `${JSON.stringify({ ...podNetworkConfList(['10.244.3.0/24']), [WRITER_KEY]: WRITER })}\n`);
+  writeFileSync(
+    mine.conf(DEFAULT_NETWORK_FILE),
+    `${JSON.stringify({ ...podNetworkConfList(['10.244.3.0/24']), [WRITER_KEY]: WRITER })}\n`,
+  );
   mine.agent.install();
-  assert.deepEqual(readdirSync(mine.confDir), ['05-other.conflist'], 'the earlier agent\'s file (exact content) and the marked one are gone');
+  assert.deepEqual(
+    readdirSync(mine.confDir),
+    ['05-other.conflist'],
+    "the earlier agent's file (exact content) and the marked one are gone",
+  );
 
   const admins = node();
   // Same name, same shape, but the admin's own bridge: not what virtnet ever wrote.
@@ -74,12 +101,16 @@ test('off: virtnet\'s own earlier conflists are removed, an admin\'s file of the
   assert.equal(readFileSync(admins.conf(DEFAULT_NETWORK_FILE), 'utf8'), OTHER);
 });
 
-test('on: the conflist has the node\'s subnets, one host-local range set per family, and sorts first', () => {
+test("on: the conflist has the node's subnets, one host-local range set per family, and sorts first", () => {
   const n = node({ defaultNetwork: true, podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'] });
   writeFileSync(n.conf('05-other.conflist'), OTHER);
   writeFileSync(n.conf('10-virtnet.conflist'), earlierText('10.244.0.0/24'));
   n.agent.install();
-  assert.deepEqual(networkConfigFiles(n.confDir), [DEFAULT_NETWORK_FILE, '05-other.conflist'], 'virtnet\'s is the first config, the earlier one is gone');
+  assert.deepEqual(
+    networkConfigFiles(n.confDir),
+    [DEFAULT_NETWORK_FILE, '05-other.conflist'],
+    "virtnet's is the first config, the earlier one is gone",
+  );
   const written = JSON.parse(readFileSync(n.conf(DEFAULT_NETWORK_FILE), 'utf8'));
   assert.deepEqual(written.plugins[0].ipam.ranges, [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00:10:244:1::/64' }]]);
   assert.equal(written.plugins[0].ipam.type, 'host-local');
@@ -92,7 +123,7 @@ test('on: the conflist has the node\'s subnets, one host-local range set per fam
   assert.ok(n.lines.some((l) => l.msg === 'virtnet is the default network' && l.source === '--pod-cidr'));
 });
 
-test('on: a config that sorts before virtnet\'s is warned about, once; turning it off removes virtnet\'s', () => {
+test("on: a config that sorts before virtnet's is warned about, once; turning it off removes virtnet's", () => {
   const n = node({ defaultNetwork: true, podCIDRs: ['10.244.1.0/24'] });
   writeFileSync(n.conf('0-early.conf'), OTHER);
   n.agent.install();
@@ -100,14 +131,29 @@ test('on: a config that sorts before virtnet\'s is warned about, once; turning i
   const warnings = n.lines.filter((l) => l.level === 40);
   assert.equal(warnings.length, 1, JSON.stringify(warnings));
   assert.deepEqual(warnings[0]!.before, ['0-early.conf']);
-  assert.match(warnings[0]!.msg, /0-early\.conf sorts before 00-virtnet\.conflist: the runtime takes it as the default network/u);
+  assert.match(
+    warnings[0]!.msg,
+    /0-early\.conf sorts before 00-virtnet\.conflist: the runtime takes it as the default network/u,
+  );
 
-  const off = new NodeAgent(undefined, { node: 'node-a', log: pino({ level: 'silent' }), plugin: join(n.dir, 'image', 'virtnet-bridge'), cniBinDir: join(n.dir, 'bin'), cniConfDir: n.confDir, conflist: podNetworkConfList(), stateRoot: join(n.dir, 'pods') });
+  const off = new NodeAgent(undefined, {
+    node: 'node-a',
+    log: pino({ level: 'silent' }),
+    plugin: join(n.dir, 'image', 'virtnet-bridge'),
+    cniBinDir: join(n.dir, 'bin'),
+    cniConfDir: n.confDir,
+    conflist: podNetworkConfList(),
+    stateRoot: join(n.dir, 'pods'),
+  });
   off.install();
-  assert.deepEqual(readdirSync(n.confDir), ['0-early.conf'], 'the agent restarted without --default-network removes its conflist');
+  assert.deepEqual(
+    readdirSync(n.confDir),
+    ['0-early.conf'],
+    'the agent restarted without --default-network removes its conflist',
+  );
 });
 
-test('on: an admin\'s file under virtnet\'s name is not overwritten', () => {
+test("on: an admin's file under virtnet's name is not overwritten", () => {
   const n = node({ defaultNetwork: true, podCIDRs: ['10.244.1.0/24'] });
   writeFileSync(n.conf(DEFAULT_NETWORK_FILE), OTHER);
   n.agent.install();
@@ -121,34 +167,87 @@ test('on, with no pod subnet (no Node, no --pod-cidr): a clear error, and no con
   assert.deepEqual(readdirSync(n.confDir), []);
   const errors = n.lines.filter((l) => l.level === 50);
   assert.equal(errors.length, 1);
-  assert.match(errors[0]!.msg, /no pod subnet for this node: .* no --pod-cidr is given, so no default network is written/u);
+  assert.match(
+    errors[0]!.msg,
+    /no pod subnet for this node: .* no --pod-cidr is given, so no default network is written/u,
+  );
   n.agent.syncNetwork();
   assert.equal(n.lines.filter((l) => l.level === 50).length, 1, 'said once, not on every resync');
 });
 
 test('pod subnets: CIDRs with no host bits, one per family, room for a gateway and a pod; errors name the field and the value', () => {
-  assert.deepEqual(parsePodCidrs(['10.244.1.0/24', 'FD00:10:244:1:0::/64'], '--pod-cidr'), ['10.244.1.0/24', 'fd00:10:244:1::/64']);
-  assert.throws(() => parsePodCidrs(['10.244.1.7/24'], '--pod-cidr'), /^Error: --pod-cidr: 10\.244\.1\.7\/24 has host bits set: the subnet is 10\.244\.1\.0\/24$/u);
-  assert.throws(() => parsePodCidrs(['10.244.1.0/24', '10.244.2.0/24'], '--pod-cidr'), /--pod-cidr\[1\]: 10\.244\.2\.0\/24 is a second IPv4 subnet after 10\.244\.1\.0\/24: one subnet per family/u);
+  assert.deepEqual(parsePodCidrs(['10.244.1.0/24', 'FD00:10:244:1:0::/64'], '--pod-cidr'), [
+    '10.244.1.0/24',
+    'fd00:10:244:1::/64',
+  ]);
+  assert.throws(
+    () => parsePodCidrs(['10.244.1.7/24'], '--pod-cidr'),
+    /^Error: --pod-cidr: 10\.244\.1\.7\/24 has host bits set: the subnet is 10\.244\.1\.0\/24$/u,
+  );
+  assert.throws(
+    () => parsePodCidrs(['10.244.1.0/24', '10.244.2.0/24'], '--pod-cidr'),
+    /--pod-cidr\[1\]: 10\.244\.2\.0\/24 is a second IPv4 subnet after 10\.244\.1\.0\/24: one subnet per family/u,
+  );
   assert.throws(() => parsePodCidrs(['10.244.1.0'], '--pod-cidr'), /--pod-cidr: "10\.244\.1\.0" is not a CIDR/u);
-  assert.throws(() => parsePodCidrs(['10.244.1.0/31'], '--pod-cidr'), /too small: an IPv4 pod subnet needs a prefix of \/30 or shorter/u);
+  assert.throws(
+    () => parsePodCidrs(['10.244.1.0/31'], '--pod-cidr'),
+    /too small: an IPv4 pod subnet needs a prefix of \/30 or shorter/u,
+  );
   assert.throws(() => parsePodCidrs([7], 'Node a spec.podCIDRs'), /Node a spec\.podCIDRs: 7 is not a CIDR/u);
-  assert.throws(() => new NodeAgent(undefined, { node: 'a,b', log: pino({ level: 'silent' }), plugin: 'x', cniBinDir: 'b', cniConfDir: 'c', conflist: podNetworkConfList(), stateRoot: 's' }), /--node: "a,b" is not a node name/u);
-  assert.throws(() => new NodeAgent(undefined, { node: 'a', log: pino({ level: 'silent' }), plugin: 'x', cniBinDir: 'b', cniConfDir: 'c', conflist: podNetworkConfList(), stateRoot: 's', podCIDRs: ['10.0.0.1/8'] }), /--pod-cidr: 10\.0\.0\.1\/8 has host bits set/u);
+  assert.throws(
+    () =>
+      new NodeAgent(undefined, {
+        node: 'a,b',
+        log: pino({ level: 'silent' }),
+        plugin: 'x',
+        cniBinDir: 'b',
+        cniConfDir: 'c',
+        conflist: podNetworkConfList(),
+        stateRoot: 's',
+      }),
+    /--node: "a,b" is not a node name/u,
+  );
+  assert.throws(
+    () =>
+      new NodeAgent(undefined, {
+        node: 'a',
+        log: pino({ level: 'silent' }),
+        plugin: 'x',
+        cniBinDir: 'b',
+        cniConfDir: 'c',
+        conflist: podNetworkConfList(),
+        stateRoot: 's',
+        podCIDRs: ['10.0.0.1/8'],
+      }),
+    /--pod-cidr: 10\.0\.0\.1\/8 has host bits set/u,
+  );
 });
 
-test('a Node\'s subnets: spec.podCIDRs, else the older spec.podCIDR, else none', () => {
-  assert.deepEqual(nodePodCidrs({ metadata: { name: 'a' }, spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24', 'fd00::/64'] } }), ['10.244.1.0/24', 'fd00::/64']);
+test("a Node's subnets: spec.podCIDRs, else the older spec.podCIDR, else none", () => {
+  assert.deepEqual(
+    nodePodCidrs({
+      metadata: { name: 'a' },
+      spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24', 'fd00::/64'] },
+    }),
+    ['10.244.1.0/24', 'fd00::/64'],
+  );
   assert.deepEqual(nodePodCidrs({ metadata: { name: 'a' }, spec: { podCIDR: '10.244.2.0/24' } }), ['10.244.2.0/24']);
   assert.deepEqual(nodePodCidrs({ metadata: { name: 'a' }, spec: {} }), []);
   assert.deepEqual(nodePodCidrs({ metadata: { name: 'a' } }), []);
-  assert.throws(() => nodePodCidrs({ metadata: { name: 'a' }, spec: { podCIDRs: '10.244.1.0/24' } }), /Node a spec\.podCIDRs: must be a list of CIDRs/u);
-  assert.throws(() => nodePodCidrs({ metadata: { name: 'a' }, spec: { podCIDRs: ['10.244.1.0/24', '10.244.9.0/24'] } }), /Node a spec\.podCIDRs\[1\]: .* second IPv4 subnet/u);
+  assert.throws(
+    () => nodePodCidrs({ metadata: { name: 'a' }, spec: { podCIDRs: '10.244.1.0/24' } }),
+    /Node a spec\.podCIDRs: must be a list of CIDRs/u,
+  );
+  assert.throws(
+    () => nodePodCidrs({ metadata: { name: 'a' }, spec: { podCIDRs: ['10.244.1.0/24', '10.244.9.0/24'] } }),
+    /Node a spec\.podCIDRs\[1\]: .* second IPv4 subnet/u,
+  );
 });
 
 test('the config files a runtime reads, in its order: .conf, .conflist and .json, byte order, no directories', () => {
   const n = node();
-  for (const f of ['b.json', '10-a.conflist', 'Z.conf', 'notes.txt', '00-virtnet.conflist.bak', '.hidden.conf']) writeFileSync(n.conf(f), '{}');
+  for (const f of ['b.json', '10-a.conflist', 'Z.conf', 'notes.txt', '00-virtnet.conflist.bak', '.hidden.conf'])
+    writeFileSync(n.conf(f), '{}');
   mkdirSync(n.conf('00-dir.conf'));
   assert.deepEqual(networkConfigFiles(n.confDir), ['.hidden.conf', '10-a.conflist', 'Z.conf', 'b.json']);
   assert.deepEqual(networkConfigFiles(join(n.dir, 'absent')), []);

@@ -9,7 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cpuCount, formatProblems, memoryMiB, parseManifests, validateManifests, type Problem, type ValidationContext,
+  cpuCount,
+  formatProblems,
+  memoryMiB,
+  parseManifests,
+  validateManifests,
+  type Problem,
+  type ValidationContext,
 } from '../../../controller/api/manifests.ts';
 import { parseQuantity } from '../../../controller/api/quantity.ts';
 import type { VmiSpec } from '../../../controller/api/schema.ts';
@@ -34,7 +40,11 @@ for (const row of ROWS) {
     const { objects, problems } = validate(doc);
     assert.deepEqual(objects, [], 'an invalid object is not returned');
     const got = problems.map((p) => [p.path, p.rule]);
-    assert.equal(problems.length, row.want.length, `expected ${row.want.length} problem(s), got:\n${formatProblems(problems)}`);
+    assert.equal(
+      problems.length,
+      row.want.length,
+      `expected ${row.want.length} problem(s), got:\n${formatProblems(problems)}`,
+    );
     row.want.forEach(([path, fragment], k) => {
       assert.equal(got[k]?.[0], path, formatProblems(problems));
       assert.ok(got[k]?.[1]?.includes(fragment), `"${got[k]?.[1]}" should contain "${fragment}"`);
@@ -85,7 +95,10 @@ test('structure problems are reported all together, one per field, without anyOf
     'spec.networks[1].multus.default',
   ]);
   assert.equal(problems.length, 5);
-  assert.ok(problems.every((p) => !/union|anyOf|Expected/u.test(p.rule)), formatProblems(problems));
+  assert.ok(
+    problems.every((p) => !/union|anyOf|Expected/u.test(p.rule)),
+    formatProblems(problems),
+  );
   assert.equal(problems.find((p) => p.path.endsWith('multus.default'))?.rule, 'must be true or false, not "yes"');
 });
 
@@ -106,7 +119,10 @@ test('structure and rule problems of one spec come back together; a removed fiel
   const noName = structuredClone(BASE_VMI);
   delete iface(noName, 0).name;
   noName.spec.hostname = 'no_good';
-  assert.deepEqual(validate(noName).problems.map((p) => p.path), ['spec.domain.devices.interfaces[0].name']);
+  assert.deepEqual(
+    validate(noName).problems.map((p) => p.path),
+    ['spec.domain.devices.interfaces[0].name'],
+  );
 });
 
 // ------------------------------------------------------------ valid specs
@@ -119,34 +135,65 @@ function valid(doc: Doc, ctx: ValidationContext = CTX) {
 }
 
 test('valid: bridge on the pod network; defaults filled (namespace, model), "" spellings dropped', () => {
-  const out = valid({
-    apiVersion: 'virtnet.io/v1alpha1', kind: 'VirtualMachineInstance', metadata: { name: 'plain' },
-    spec: {
-      domain: { devices: { interfaces: [{ name: 'default', bridge: {}, macAddress: '02-AB-00-00-00-01', pciAddress: '', state: '' }] }, firmware: { kernelBoot: { host: { kernelPath: '/var/lib/virtnet/vmlinuz', initrdPath: '/var/lib/virtnet/initrd.img' }, kernelArgs: 'console=ttyS0' } } },
-      networks: [{ name: 'default', pod: {} }],
+  const out = valid(
+    {
+      apiVersion: 'virtnet.io/v1alpha1',
+      kind: 'VirtualMachineInstance',
+      metadata: { name: 'plain' },
+      spec: {
+        domain: {
+          devices: {
+            interfaces: [{ name: 'default', bridge: {}, macAddress: '02-AB-00-00-00-01', pciAddress: '', state: '' }],
+          },
+          firmware: {
+            kernelBoot: {
+              host: { kernelPath: '/var/lib/virtnet/vmlinuz', initrdPath: '/var/lib/virtnet/initrd.img' },
+              kernelArgs: 'console=ttyS0',
+            },
+          },
+        },
+        networks: [{ name: 'default', pod: {} }],
+      },
     },
-  }, {});
+    {},
+  );
   assert.equal(out.kind, 'VirtualMachineInstance');
   if (out.kind !== 'VirtualMachineInstance') return;
   assert.equal(out.object.apiVersion, 'virtnet.io/v1alpha1');
   assert.equal(out.object.metadata.namespace, 'default');
-  assert.deepEqual(out.object.spec.domain.devices.interfaces, [{ name: 'default', bridge: {}, macAddress: '02:ab:00:00:00:01', model: 'virtio' }]);
+  assert.deepEqual(out.object.spec.domain.devices.interfaces, [
+    { name: 'default', bridge: {}, macAddress: '02:ab:00:00:00:01', model: 'virtio' },
+  ]);
 });
 
 test('valid: masquerade with ports and port ranges elsewhere; protocols default to TCP; the input is not modified', () => {
   const doc = structuredClone(BASE_VMI);
-  iface(doc, 0).ports = [{ name: 'http', port: 80 }, { port: 80, protocol: 'UDP' }, { port: 443, protocol: '' }];
+  iface(doc, 0).ports = [
+    { name: 'http', port: 80 },
+    { port: 80, protocol: 'UDP' },
+    { port: 443, protocol: '' },
+  ];
   const before = structuredClone(doc);
   const out = valid(doc);
   assert.deepEqual(doc, before);
   if (out.kind !== 'VirtualMachineInstance') assert.fail(out.kind);
   assert.deepEqual(out.object.spec.domain.devices.interfaces?.[0], {
-    name: 'default', masquerade: {}, model: 'virtio',
-    ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { port: 80, protocol: 'UDP' }, { port: 443, protocol: 'TCP' }],
+    name: 'default',
+    masquerade: {},
+    model: 'virtio',
+    ports: [
+      { name: 'http', port: 80, protocol: 'TCP' },
+      { port: 80, protocol: 'UDP' },
+      { port: 443, protocol: 'TCP' },
+    ],
   });
   const ranges = structuredClone(BASE_VMI);
   dropPorts(ranges);
-  iface(ranges, 0).portRanges = [{ protocol: 'TCP', start: 8000, end: 8010 }, { protocol: 'UDP', start: 8000, end: 8010 }, { protocol: 'TCP', start: 8011, end: 8011 }];
+  iface(ranges, 0).portRanges = [
+    { protocol: 'TCP', start: 8000, end: 8010 },
+    { protocol: 'UDP', start: 8000, end: 8010 },
+    { protocol: 'TCP', start: 8011, end: 8011 },
+  ];
   valid(ranges);
 });
 
@@ -154,14 +201,29 @@ test('valid: dual-stack pod network with vmNetworkCIDR and vmIPv6NetworkCIDR, mt
   const doc = structuredClone(BASE_VMI);
   doc.spec.networks[0].pod = { vmNetworkCIDR: '10.11.12.0/30', vmIPv6NetworkCIDR: 'fd10:0:2::/126' };
   Object.assign(iface(doc, 0), { mtu: 1280, acpiIndex: 1, bootOrder: 2, pciAddress: '0000:00:1f.7' });
-  iface(doc, 1).dhcpOptions = { bootFileName: 'pxelinux.0', tftpServerName: 'tftp.example', ntpServers: ['192.0.2.10'], privateOptions: [{ option: 224, value: 'a' }, { option: 254, value: 'b' }] };
+  iface(doc, 1).dhcpOptions = {
+    bootFileName: 'pxelinux.0',
+    tftpServerName: 'tftp.example',
+    ntpServers: ['192.0.2.10'],
+    privateOptions: [
+      { option: 224, value: 'a' },
+      { option: 254, value: 'b' },
+    ],
+  };
   doc.spec.hostname = 'web-1';
   doc.spec.subdomain = 'lab.example';
   doc.spec.dnsPolicy = 'None';
-  doc.spec.dnsConfig = { nameservers: ['192.0.2.53', '2001:db8::53'], searches: ['lab.example', 'example.'], options: [{ name: 'ndots', value: '2' }] };
+  doc.spec.dnsConfig = {
+    nameservers: ['192.0.2.53', '2001:db8::53'],
+    searches: ['lab.example', 'example.'],
+    options: [{ name: 'ndots', value: '2' }],
+  };
   const out = valid(doc);
   if (out.kind !== 'VirtualMachineInstance') assert.fail(out.kind);
-  assert.deepEqual(out.object.spec.networks?.[0], { name: 'default', pod: { vmNetworkCIDR: '10.11.12.0/30', vmIPv6NetworkCIDR: 'fd10:0:2::/126' } });
+  assert.deepEqual(out.object.spec.networks?.[0], {
+    name: 'default',
+    pod: { vmNetworkCIDR: '10.11.12.0/30', vmIPv6NetworkCIDR: 'fd10:0:2::/126' },
+  });
 });
 
 test('valid: a multus secondary whose NAD exists (here, and as namespace/name elsewhere)', () => {
@@ -170,8 +232,18 @@ test('valid: a multus secondary whose NAD exists (here, and as namespace/name el
   doc.spec.domain.devices.interfaces.push({ name: 'shared', bridge: {}, model: 'e1000e', state: 'down' });
   const out = valid(doc);
   if (out.kind !== 'VirtualMachineInstance') assert.fail(out.kind);
-  assert.deepEqual(out.object.spec.domain.devices.interfaces?.[1], { name: 'blue', bridge: {}, macAddress: '02:00:00:00:00:05', model: 'virtio' });
-  assert.deepEqual(out.object.spec.domain.devices.interfaces?.[2], { name: 'shared', bridge: {}, model: 'e1000e', state: 'down' });
+  assert.deepEqual(out.object.spec.domain.devices.interfaces?.[1], {
+    name: 'blue',
+    bridge: {},
+    macAddress: '02:00:00:00:00:05',
+    model: 'virtio',
+  });
+  assert.deepEqual(out.object.spec.domain.devices.interfaces?.[2], {
+    name: 'shared',
+    bridge: {},
+    model: 'e1000e',
+    state: 'down',
+  });
 });
 
 test('valid: absent (hot-unplug) on a bridge secondary; unknown fields outside interfaces/networks kept', () => {
@@ -224,9 +296,15 @@ test('batch: a NAD in the batch counts as existing (combined with the context)',
   assert.deepEqual(problems, []);
   const res = validateManifests(manifests, { nadExists: () => false });
   assert.deepEqual(res.problems, []);
-  assert.deepEqual(res.objects.map((o) => o.kind), ['NetworkAttachmentDefinition', 'VirtualMachineInstance']);
+  assert.deepEqual(
+    res.objects.map((o) => o.kind),
+    ['NetworkAttachmentDefinition', 'VirtualMachineInstance'],
+  );
   const without = validateManifests(manifests.slice(1), { nadExists: () => false });
-  assert.deepEqual(without.problems.map((p) => `${p.source} ${p.path}`), ['b.yaml#2 spec.networks[1].multus.networkName']);
+  assert.deepEqual(
+    without.problems.map((p) => `${p.source} ${p.path}`),
+    ['b.yaml#2 spec.networks[1].multus.networkName'],
+  );
 });
 
 test('batch: name clashes (same kind; a VM and a VMI of one name); the first keeps the name', () => {
@@ -235,13 +313,34 @@ test('batch: name clashes (same kind; a VM and a VMI of one name); the first kee
   const other = structuredClone(BASE_VMI);
   other.metadata.namespace = 'other';
   other.spec.networks[1].multus.networkName = 'demo/blue-net';
-  const res = validateManifests([
-    { source: 'a.yaml#1', object: BASE_VMI }, { source: 'a.yaml#2', object: vmi2 }, { source: 'a.yaml#3', object: vm }, { source: 'a.yaml#4', object: other },
-  ], CTX);
-  assert.deepEqual(res.problems.map((p) => [p.source, p.path]), [['a.yaml#2', 'metadata.name'], ['a.yaml#3', 'metadata.name']]);
-  assert.match(res.problems[0]!.rule, /^name clash: VirtualMachineInstance demo\/vm1 is already defined by a\.yaml#1$/u);
-  assert.match(res.problems[1]!.rule, /VirtualMachine demo\/vm1 is already defined by a\.yaml#1 as a VirtualMachineInstance/u);
-  assert.deepEqual(res.objects.map((o) => o.object.metadata.namespace), ['demo', 'other']);
+  const res = validateManifests(
+    [
+      { source: 'a.yaml#1', object: BASE_VMI },
+      { source: 'a.yaml#2', object: vmi2 },
+      { source: 'a.yaml#3', object: vm },
+      { source: 'a.yaml#4', object: other },
+    ],
+    CTX,
+  );
+  assert.deepEqual(
+    res.problems.map((p) => [p.source, p.path]),
+    [
+      ['a.yaml#2', 'metadata.name'],
+      ['a.yaml#3', 'metadata.name'],
+    ],
+  );
+  assert.match(
+    res.problems[0]!.rule,
+    /^name clash: VirtualMachineInstance demo\/vm1 is already defined by a\.yaml#1$/u,
+  );
+  assert.match(
+    res.problems[1]!.rule,
+    /VirtualMachine demo\/vm1 is already defined by a\.yaml#1 as a VirtualMachineInstance/u,
+  );
+  assert.deepEqual(
+    res.objects.map((o) => o.object.metadata.namespace),
+    ['demo', 'other'],
+  );
 });
 
 test('batch: a namespace defaulted to "default" clashes with an explicit "default"', () => {
@@ -249,26 +348,50 @@ test('batch: a namespace defaulted to "default" clashes with an explicit "defaul
   delete a.metadata.namespace;
   const b = structuredClone(BASE_VMI);
   b.metadata.namespace = 'default';
-  const res = validateManifests([{ source: 'x#1', object: a }, { source: 'x#2', object: b }], {});
-  assert.deepEqual(res.problems.map((p) => [p.source, p.path]), [['x#2', 'metadata.name']]);
+  const res = validateManifests(
+    [
+      { source: 'x#1', object: a },
+      { source: 'x#2', object: b },
+    ],
+    {},
+  );
+  assert.deepEqual(
+    res.problems.map((p) => [p.source, p.path]),
+    [['x#2', 'metadata.name']],
+  );
 });
 
-test('batch: an invalid NAD is a problem from netattach\'s validateNad; a non-object document too', () => {
+test("batch: an invalid NAD is a problem from netattach's validateNad; a non-object document too", () => {
   const res = validateManifests([
-    { source: 'n#1', object: { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'Bad_Name' } } },
+    {
+      source: 'n#1',
+      object: { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'Bad_Name' } },
+    },
     { source: 'n#2', object: 'just a string' },
     { source: 'n#3', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } } },
   ]);
   assert.deepEqual(res.objects, []);
-  assert.deepEqual(res.problems.map((p) => [p.source, p.path]), [['n#1', 'metadata.name'], ['n#2', '(root)'], ['n#3', 'kind']]);
+  assert.deepEqual(
+    res.problems.map((p) => [p.source, p.path]),
+    [
+      ['n#1', 'metadata.name'],
+      ['n#2', '(root)'],
+      ['n#3', 'kind'],
+    ],
+  );
   assert.match(res.problems[0]!.rule, /DNS-1123 label/u);
 });
 
 test('parse: YAML syntax errors carry line:col; empty documents are skipped but counted; Lists are expanded', () => {
   const text = `---\n# only a comment\n---\napiVersion: v1\nkind: List\nitems:\n- ${JSON.stringify(BASE_VMI)}\n---\nkind: x\n\tbad: 1\n`;
   const { manifests, problems } = parseManifests(text, 'f.yaml');
-  assert.deepEqual(manifests.map((m) => m.source), ['f.yaml#2.items[0]']);
-  assert.deepEqual(problems, [{ source: 'f.yaml#3', path: '', rule: 'YAML syntax error at line 10:1: Tabs are not allowed as indentation' }]);
+  assert.deepEqual(
+    manifests.map((m) => m.source),
+    ['f.yaml#2.items[0]'],
+  );
+  assert.deepEqual(problems, [
+    { source: 'f.yaml#3', path: '', rule: 'YAML syntax error at line 10:1: Tabs are not allowed as indentation' },
+  ]);
   assert.deepEqual(validateManifests(manifests, CTX).problems, []);
 });
 
@@ -282,22 +405,50 @@ test('parse: duplicate keys are a YAML error; JSON documents parse', () => {
 });
 
 test('formatProblems: one line each, source: path: rule', () => {
-  assert.equal(formatProblems([
-    { source: 'vm.yaml#2', path: 'spec.hostname', rule: 'must be a DNS-1123 label' },
-    { source: 'vm.yaml#3', path: '', rule: 'YAML syntax error at line 1:1: x' },
-    { path: 'kind', rule: 'is required' },
-  ]), 'vm.yaml#2: spec.hostname: must be a DNS-1123 label\nvm.yaml#3: YAML syntax error at line 1:1: x\nkind: is required');
+  assert.equal(
+    formatProblems([
+      { source: 'vm.yaml#2', path: 'spec.hostname', rule: 'must be a DNS-1123 label' },
+      { source: 'vm.yaml#3', path: '', rule: 'YAML syntax error at line 1:1: x' },
+      { path: 'kind', rule: 'is required' },
+    ]),
+    'vm.yaml#2: spec.hostname: must be a DNS-1123 label\nvm.yaml#3: YAML syntax error at line 1:1: x\nkind: is required',
+  );
 });
 
 // ------------------------------------------------------------ quantities
 
 test('parseQuantity: binary and decimal suffixes, exponents, milli-cores; malformed ones undefined', () => {
   const cases: Array<[string | number, number]> = [
-    ['64Mi', 64 * 2 ** 20], ['1Gi', 2 ** 30], ['1G', 1e9], ['512M', 512e6], ['1024Ki', 2 ** 20], ['1048576', 2 ** 20],
-    ['100m', 0.1], ['2', 2], [2, 2], ['1.5Gi', 1.5 * 2 ** 30], ['.5', 0.5], ['1e3', 1000], ['1E', 1e18], ['+1Ki', 1024], ['-1', -1],
+    ['64Mi', 64 * 2 ** 20],
+    ['1Gi', 2 ** 30],
+    ['1G', 1e9],
+    ['512M', 512e6],
+    ['1024Ki', 2 ** 20],
+    ['1048576', 2 ** 20],
+    ['100m', 0.1],
+    ['2', 2],
+    [2, 2],
+    ['1.5Gi', 1.5 * 2 ** 30],
+    ['.5', 0.5],
+    ['1e3', 1000],
+    ['1E', 1e18],
+    ['+1Ki', 1024],
+    ['-1', -1],
   ];
   for (const [q, v] of cases) assert.equal(parseQuantity(q), v, String(q));
-  for (const q of ['', 'Mi', '1 Gi', ' 1Gi', '1gi', '1MiB', '1.2.3', '0x10', 'lots', Number.NaN, Number.POSITIVE_INFINITY]) {
+  for (const q of [
+    '',
+    'Mi',
+    '1 Gi',
+    ' 1Gi',
+    '1gi',
+    '1MiB',
+    '1.2.3',
+    '0x10',
+    'lots',
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+  ]) {
     assert.equal(parseQuantity(q), undefined, String(q));
   }
 });
@@ -325,9 +476,18 @@ test('cpuCount and memoryMiB return safe integers within the bounds, or throw on
   const spec = (domain: object) => ({ domain: { devices: {}, ...domain } }) as VmiSpec;
   assert.equal(cpuCount(spec({ cpu: { cores: 8, sockets: 8, threads: 8 } })), 512);
   assert.equal(memoryMiB(spec({ memory: { guest: '16Ti' } })), 16 * 2 ** 20);
-  assert.throws(() => cpuCount(spec({ cpu: { cores: 2 ** 40, sockets: 2 ** 40 } })), /vCPU count 1\.2089258196146292e\+24 is outside 1\.\.512/u);
-  assert.throws(() => cpuCount(spec({ resources: { limits: { cpu: '1e21' } } })), /vCPU count 1e\+21 is outside 1\.\.512/u);
-  assert.throws(() => memoryMiB(spec({ resources: { requests: { memory: '99999999999999999999Mi' } } })), /guest memory \(MiB\) 100000000000000000000 is outside 1\.\.16777216/u);
+  assert.throws(
+    () => cpuCount(spec({ cpu: { cores: 2 ** 40, sockets: 2 ** 40 } })),
+    /vCPU count 1\.2089258196146292e\+24 is outside 1\.\.512/u,
+  );
+  assert.throws(
+    () => cpuCount(spec({ resources: { limits: { cpu: '1e21' } } })),
+    /vCPU count 1e\+21 is outside 1\.\.512/u,
+  );
+  assert.throws(
+    () => memoryMiB(spec({ resources: { requests: { memory: '99999999999999999999Mi' } } })),
+    /guest memory \(MiB\) 100000000000000000000 is outside 1\.\.16777216/u,
+  );
   assert.throws(() => memoryMiB(spec({ memory: { guest: '1e400' } })), /guest memory \(MiB\) Infinity is outside/u);
 });
 
@@ -340,19 +500,39 @@ test('the largest VM admitted: 512 vCPUs as a topology, 16Ti of guest memory', (
 });
 
 test('masquerade VM subnets must stay clear of the pod network and the service CIDRs, defaults included', () => {
-  const ctx: ValidationContext = { ...CTX, reservedCidrs: [{ cidr: '10.244.0.0/16', what: 'the pod network' }, { cidr: '10.96.0.0/12', what: 'the service CIDR' }] };
+  const ctx: ValidationContext = {
+    ...CTX,
+    reservedCidrs: [
+      { cidr: '10.244.0.0/16', what: 'the pod network' },
+      { cidr: '10.96.0.0/12', what: 'the service CIDR' },
+    ],
+  };
   const v6ctx: ValidationContext = { ...CTX, reservedCidrs: [{ cidr: 'fd10::/32', what: 'the pod network' }] };
   const at = (pod: Record<string, string>, c = ctx) => {
     const doc = structuredClone(BASE_VMI);
     doc.spec.networks[0].pod = pod;
     return validate(doc, c).problems.map((p) => `${p.path}: ${p.rule}`);
   };
-  assert.deepEqual(at({ vmNetworkCIDR: '10.244.7.0/24' }), ['spec.networks[0].pod.vmNetworkCIDR: "10.244.7.0/24" overlaps the pod network 10.244.0.0/16; choose a subnet outside it']);
-  assert.deepEqual(at({ vmNetworkCIDR: '10.0.0.0/8' }), ['spec.networks[0].pod.vmNetworkCIDR: "10.0.0.0/8" overlaps the pod network 10.244.0.0/16; choose a subnet outside it']);
-  assert.deepEqual(at({ vmNetworkCIDR: '10.100.1.0/24' }), ['spec.networks[0].pod.vmNetworkCIDR: "10.100.1.0/24" overlaps the service CIDR 10.96.0.0/12; choose a subnet outside it']);
+  assert.deepEqual(at({ vmNetworkCIDR: '10.244.7.0/24' }), [
+    'spec.networks[0].pod.vmNetworkCIDR: "10.244.7.0/24" overlaps the pod network 10.244.0.0/16; choose a subnet outside it',
+  ]);
+  assert.deepEqual(at({ vmNetworkCIDR: '10.0.0.0/8' }), [
+    'spec.networks[0].pod.vmNetworkCIDR: "10.0.0.0/8" overlaps the pod network 10.244.0.0/16; choose a subnet outside it',
+  ]);
+  assert.deepEqual(at({ vmNetworkCIDR: '10.100.1.0/24' }), [
+    'spec.networks[0].pod.vmNetworkCIDR: "10.100.1.0/24" overlaps the service CIDR 10.96.0.0/12; choose a subnet outside it',
+  ]);
   // The IPv6 default fd10:0:2::/120 lies inside fd10::/32.
-  assert.deepEqual(at({}, v6ctx), ['spec.networks[0].pod.vmIPv6NetworkCIDR: "fd10:0:2::/120" (the default) overlaps the pod network fd10::/32; choose a subnet outside it']);
-  assert.deepEqual(at({ vmNetworkCIDR: '192.168.77.0/24', vmIPv6NetworkCIDR: 'fd20::/120' }, { ...CTX, reservedCidrs: [...ctx.reservedCidrs!, ...v6ctx.reservedCidrs!] }), []);
+  assert.deepEqual(at({}, v6ctx), [
+    'spec.networks[0].pod.vmIPv6NetworkCIDR: "fd10:0:2::/120" (the default) overlaps the pod network fd10::/32; choose a subnet outside it',
+  ]);
+  assert.deepEqual(
+    at(
+      { vmNetworkCIDR: '192.168.77.0/24', vmIPv6NetworkCIDR: 'fd20::/120' },
+      { ...CTX, reservedCidrs: [...ctx.reservedCidrs!, ...v6ctx.reservedCidrs!] },
+    ),
+    [],
+  );
   // A bridge-bound pod network routes nothing between the subnets: no overlap rule.
   const bridged = structuredClone(BASE_VMI);
   bridged.spec.domain.devices.interfaces[0] = { name: 'default', bridge: {} };
@@ -371,17 +551,25 @@ test('a 32k-interface VMI (2.5 MiB) is refused by maxItems, fast, with one clear
   const { objects, problems } = validate(doc);
   const ms = performance.now() - t0;
   assert.deepEqual(objects, []);
-  assert.deepEqual(problems.map((p) => `${p.path}: ${p.rule}`), [
-    'spec.domain.devices.interfaces: must have at most 256 items (has 32770)',
-    'spec.networks: must have at most 256 items (has 32770)',
-  ]);
+  assert.deepEqual(
+    problems.map((p) => `${p.path}: ${p.rule}`),
+    [
+      'spec.domain.devices.interfaces: must have at most 256 items (has 32770)',
+      'spec.networks: must have at most 256 items (has 32770)',
+    ],
+  );
   assert.ok(ms < 200, `validation took ${ms.toFixed(0)} ms`);
 });
 
 test('validation is linear: 256 interfaces and networks, each with a problem, validate in well under a second', () => {
   const doc = structuredClone(BASE_VMI);
   for (let k = 0; k < 254; k++) {
-    doc.spec.domain.devices.interfaces.push({ name: `n${k}`, bridge: {}, macAddress: '02:00:00:00:00:05', model: 'bad' });
+    doc.spec.domain.devices.interfaces.push({
+      name: `n${k}`,
+      bridge: {},
+      macAddress: '02:00:00:00:00:05',
+      model: 'bad',
+    });
     doc.spec.networks.push({ name: `n${k}`, multus: { networkName: 'missing' } });
   }
   const t0 = performance.now();

@@ -12,20 +12,40 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { DEFAULT_LIMITS, MAX_BODY, review, serveWebhook } from '../../../controller/cluster/webhook.ts';
+import { DEFAULT_LIMITS, MAX_BODY, review, serveWebhook } from '../../../controller/control/webhook.ts';
 import { BASE_VM, BASE_VMI, type Doc } from './validation-table.ts';
 
 type Obj = Record<string, any>;
 
 const HOSTILE_VALUES: unknown[] = [
-  null, 0, -1, 1e308, 3.5, true, false, '', ' ', 'x'.repeat(70_000), '\u0000', '\u2028', [], [null], [[[]]], {}, { toString: 1 }, { valueOf: {} },
-  JSON.parse('{"__proto__": {"polluted": true}}'), { constructor: { prototype: 1 } },
+  null,
+  0,
+  -1,
+  1e308,
+  3.5,
+  true,
+  false,
+  '',
+  ' ',
+  'x'.repeat(70_000),
+  '\u0000',
+  '\u2028',
+  [],
+  [null],
+  [[[]]],
+  {},
+  { toString: 1 },
+  { valueOf: {} },
+  JSON.parse('{"__proto__": {"polluted": true}}'),
+  { constructor: { prototype: 1 } },
 ];
 
 /** Every path of a document, objects and lists included. */
 function paths(doc: unknown, at: Array<string | number> = []): Array<Array<string | number>> {
   if (typeof doc !== 'object' || doc === null) return [at];
-  const entries: Array<[string | number, unknown]> = Array.isArray(doc) ? doc.map((v, i) => [i, v]) : Object.entries(doc);
+  const entries: Array<[string | number, unknown]> = Array.isArray(doc)
+    ? doc.map((v, i) => [i, v])
+    : Object.entries(doc);
   return [at, ...entries.flatMap(([k, v]) => paths(v, [...at, k]))];
 }
 
@@ -46,14 +66,23 @@ function hostileReviews(): Array<{ what: string; body: Obj }> {
   const out: Array<{ what: string; body: Obj }> = [];
   for (const base of [BASE_VMI, BASE_VM]) {
     for (const p of paths(base)) {
-      for (const [i, v] of HOSTILE_VALUES.entries()) out.push({ what: `${base.kind} ${p.join('.') || '(root)'} = hostile[${i}]`, body: create(replaced(base, p, v)) });
+      for (const [i, v] of HOSTILE_VALUES.entries())
+        out.push({
+          what: `${base.kind} ${p.join('.') || '(root)'} = hostile[${i}]`,
+          body: create(replaced(base, p, v)),
+        });
     }
   }
   const request = { uid: 'uid-1', operation: 'CREATE', object: BASE_VMI };
   for (const field of ['operation', 'object', 'oldObject', 'kind', 'namespace', 'userInfo', 'dryRun']) {
-    for (const [i, v] of HOSTILE_VALUES.entries()) out.push({ what: `request.${field} = hostile[${i}]`, body: envelope({ ...request, [field]: v }) });
+    for (const [i, v] of HOSTILE_VALUES.entries())
+      out.push({ what: `request.${field} = hostile[${i}]`, body: envelope({ ...request, [field]: v }) });
   }
-  for (const [i, v] of HOSTILE_VALUES.entries()) out.push({ what: `UPDATE with oldObject.spec = hostile[${i}]`, body: envelope({ ...request, operation: 'UPDATE', oldObject: { ...BASE_VMI, spec: v } }) });
+  for (const [i, v] of HOSTILE_VALUES.entries())
+    out.push({
+      what: `UPDATE with oldObject.spec = hostile[${i}]`,
+      body: envelope({ ...request, operation: 'UPDATE', oldObject: { ...BASE_VMI, spec: v } }),
+    });
   return out;
 }
 
@@ -77,7 +106,10 @@ test('a metadata.name that is not a string is denied, naming metadata.name and t
     assertWellFormed(res, 'uid-1', JSON.stringify(name));
     assert.equal(res.response.allowed, false);
     const causes = res.response.status.details.causes as Array<{ field: string; message: string }>;
-    assert.ok(causes.some((c) => c.field === 'metadata.name' && /must be a string/u.test(c.message)), `${JSON.stringify(name)}: ${res.response.status.message}`);
+    assert.ok(
+      causes.some((c) => c.field === 'metadata.name' && /must be a string/u.test(c.message)),
+      `${JSON.stringify(name)}: ${res.response.status.message}`,
+    );
     assert.doesNotMatch(res.response.status.message, /\[object Object\]/u);
   }
 });
@@ -99,14 +131,20 @@ test('nesting and sizes past the bounds are denials naming where, decided withou
   for (let i = 0; i < 100_000; i++) deep = [deep];
   const nested = review(create({ ...BASE_VMI, spec: { ...BASE_VMI.spec, extra: deep } }));
   assertWellFormed(nested, 'uid-1', 'deep');
-  assert.match(nested.response.status.message, /spec\.extra(\[0\])+: must not nest lists and objects deeper than 32 levels/u);
+  assert.match(
+    nested.response.status.message,
+    /spec\.extra(\[0\])+: must not nest lists and objects deeper than 32 levels/u,
+  );
   const wide = structuredClone(BASE_VMI);
   wide.spec.domain.devices.interfaces = Array.from({ length: 5000 }, (_, i) => ({ name: `n${i}`, bridge: {} }));
   const t = performance.now();
   const res = review(create(wide)).response;
   assert.ok(performance.now() - t < 100, 'refused before validation');
   assert.equal(res.allowed, false);
-  assert.deepEqual(res.status.details.causes.map((c: Obj) => c.field), ['spec.domain.devices.interfaces']);
+  assert.deepEqual(
+    res.status.details.causes.map((c: Obj) => c.field),
+    ['spec.domain.devices.interfaces'],
+  );
   assert.match(res.status.message, /at most 1024 items, not 5000/u);
 });
 
@@ -118,23 +156,44 @@ before(async () => {
   server = await serveWebhook(0, undefined, '127.0.0.1');
   port = (server.address() as AddressInfo).port;
 });
-after(() => new Promise<void>((r) => {
-  server.closeAllConnections();
-  server.close(() => r());
-}));
+after(
+  () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+);
 
-interface Answer { status: number; text: string; ms: number }
+interface Answer {
+  status: number;
+  text: string;
+  ms: number;
+}
 
 /** One request on its own connection; `body` may be chunks written with a pause between them. */
-function send(path: string, body?: string | Buffer[], o: { method?: string; headers?: Obj; pauseMs?: number; to?: number } = {}): Promise<Answer> {
+function send(
+  path: string,
+  body?: string | Buffer[],
+  o: { method?: string; headers?: Obj; pauseMs?: number; to?: number } = {},
+): Promise<Answer> {
   const t = performance.now();
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: o.to ?? port, path, method: o.method ?? (body ? 'POST' : 'GET'), headers: o.headers, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, text, ms: performance.now() - t }));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: o.to ?? port,
+        path,
+        method: o.method ?? (body ? 'POST' : 'GET'),
+        headers: o.headers,
+        agent: false,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, text, ms: performance.now() - t }));
+      },
+    );
     req.on('error', reject);
     if (typeof body === 'string') req.end(body);
     else if (body) {
@@ -151,10 +210,27 @@ function send(path: string, body?: string | Buffer[], o: { method?: string; head
 }
 
 test('over HTTP: hostile envelopes are a review when they carry a uid, a 400 only when they do not', async () => {
-  const noUid = ['{', 'null', '[]', '5', '"x"', '{}', '{"request": 5}', '{"request": []}', '{"request": {}}', '{"request": {"uid": 5}}', '{"request": {"uid": ""}}', '{"request": {"uid": {"a": 1}}}', '{"request": {"uid": ["u"]}}'];
+  const noUid = [
+    '{',
+    'null',
+    '[]',
+    '5',
+    '"x"',
+    '{}',
+    '{"request": 5}',
+    '{"request": []}',
+    '{"request": {}}',
+    '{"request": {"uid": 5}}',
+    '{"request": {"uid": ""}}',
+    '{"request": {"uid": {"a": 1}}}',
+    '{"request": {"uid": ["u"]}}',
+  ];
   for (const text of noUid) assert.equal((await send('/validate', text)).status, 400, text);
   const deep = `{"request": {"uid": "deep", "operation": "CREATE", "object": ${'['.repeat(200_000)}${']'.repeat(200_000)}}}`;
-  for (const [text, uid] of [[JSON.stringify(create({ metadata: { name: { toString: 1 } } }, 'u-7')), 'u-7'], [deep, 'deep']] as const) {
+  for (const [text, uid] of [
+    [JSON.stringify(create({ metadata: { name: { toString: 1 } } }, 'u-7')), 'u-7'],
+    [deep, 'deep'],
+  ] as const) {
     const a = await send('/validate', text);
     assert.equal(a.status, 200, a.text);
     assertWellFormed(JSON.parse(a.text), uid, text.slice(0, 60));
@@ -183,12 +259,17 @@ function raw(head: string, body: Buffer[]): Promise<string> {
 }
 
 test('over HTTP: a body over 3 MiB is refused with 413, declared or streamed, unread, and the server lives on', async () => {
-  const declared = await raw(`POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n`, [Buffer.alloc(16)]);
+  const declared = await raw(`POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n`, [
+    Buffer.alloc(16),
+  ]);
   assert.match(declared, /^HTTP\/1\.1 413 /u);
   assert.match(declared, /connection: close/iu);
   // Chunked, 4 MiB in 64 KiB chunks, never ending: the server answers and closes once past 3 MiB.
   const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 0x20), Buffer.from('\r\n')]);
-  const streamed = await raw('POST /validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', Array.from({ length: 64 }, () => chunk));
+  const streamed = await raw(
+    'POST /validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
+    Array.from({ length: 64 }, () => chunk),
+  );
   assert.match(streamed, /^HTTP\/1\.1 413 /u);
   const ok = await send('/validate', JSON.stringify(create(BASE_VMI)));
   assert.equal(JSON.parse(ok.text).response.allowed, true);
@@ -197,7 +278,12 @@ test('over HTTP: a body over 3 MiB is refused with 413, declared or streamed, un
 test('over HTTP: three 2.5 MiB reviews in parallel are answered, and /healthz answers within 200 ms meanwhile', async () => {
   const big = structuredClone(BASE_VMI);
   // The review's report: 32k interfaces, 2.5 MiB.
-  big.spec.domain.devices.interfaces = Array.from({ length: 32_768 }, (_, i) => ({ name: `nic-${String(i).padStart(6, '0')}`, bridge: {}, model: 'virtio', macAddress: '02:00:00:00:00:05' }));
+  big.spec.domain.devices.interfaces = Array.from({ length: 32_768 }, (_, i) => ({
+    name: `nic-${String(i).padStart(6, '0')}`,
+    bridge: {},
+    model: 'virtio',
+    macAddress: '02:00:00:00:00:05',
+  }));
   const text = JSON.stringify(create(big));
   assert.ok(text.length > 2.4 * 1024 * 1024 && text.length < MAX_BODY, `${text.length} bytes`);
   const reviews = Promise.all([0, 1, 2].map(() => send('/validate', text)));
@@ -213,14 +299,22 @@ test('over HTTP: three 2.5 MiB reviews in parallel are answered, and /healthz an
     assert.ok(a.ms < 2000, `a review took ${a.ms.toFixed(0)} ms`);
   }
   assert.ok(probes.length > 0);
-  assert.ok(Math.max(...probes) < 200, `/healthz took up to ${Math.max(...probes).toFixed(0)} ms (${probes.length} probes)`);
+  assert.ok(
+    Math.max(...probes) < 200,
+    `/healthz took up to ${Math.max(...probes).toFixed(0)} ms (${probes.length} probes)`,
+  );
 });
 
 test('over HTTP: timeouts and the connection cap are set, and a stalled client is cut off', async () => {
   assert.equal(server.headersTimeout, DEFAULT_LIMITS.headersTimeoutMs);
   assert.equal(server.requestTimeout, DEFAULT_LIMITS.requestTimeoutMs);
   assert.equal(server.maxConnections, DEFAULT_LIMITS.maxConnections);
-  const strict = await serveWebhook(0, undefined, '127.0.0.1', { requestTimeoutMs: 600, headersTimeoutMs: 300, validationDeadlineMs: 0, maxConnections: 2 });
+  const strict = await serveWebhook(0, undefined, '127.0.0.1', {
+    requestTimeoutMs: 600,
+    headersTimeoutMs: 300,
+    validationDeadlineMs: 0,
+    maxConnections: 2,
+  });
   const strictPort = (strict.address() as AddressInfo).port;
   const sockets: Socket[] = [];
   try {
@@ -239,12 +333,22 @@ test('over HTTP: timeouts and the connection cap are set, and a stalled client i
       await new Promise((r) => s.on('connect', r));
     }
     await new Promise((r) => setTimeout(r, 50));
-    const third = await send('/healthz', undefined, { to: strictPort }).then(() => 'answered', (e: Error) => e.message);
+    const third = await send('/healthz', undefined, { to: strictPort }).then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
     assert.notEqual(third, 'answered', 'a connection past maxConnections is refused');
     for (const s of sockets) s.destroy();
     await new Promise((r) => setTimeout(r, 50));
     // A review that waited past the validation deadline (here 0 ms: the body comes in two parts) is answered, not done.
-    const late = await send('/validate', [Buffer.from(JSON.stringify(create(BASE_VMI)).slice(0, 10)), Buffer.from(JSON.stringify(create(BASE_VMI)).slice(10))], { pauseMs: 30, to: strictPort });
+    const late = await send(
+      '/validate',
+      [
+        Buffer.from(JSON.stringify(create(BASE_VMI)).slice(0, 10)),
+        Buffer.from(JSON.stringify(create(BASE_VMI)).slice(10)),
+      ],
+      { pauseMs: 30, to: strictPort },
+    );
     const res = JSON.parse(late.text).response;
     assert.deepEqual([res.uid, res.allowed, res.status.code, res.status.reason], ['uid-1', false, 504, 'Timeout']);
   } finally {

@@ -7,10 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { review, serveWebhook } from '../../../controller/cluster/webhook.ts';
+import { review, serveWebhook } from '../../../controller/control/webhook.ts';
 import { BASE_VM, BASE_VMI, ROWS } from './validation-table.ts';
 
-const request = (object: unknown, operation = 'CREATE') => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'req-1', operation, object } });
+const request = (object: unknown, operation = 'CREATE') => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: { uid: 'req-1', operation, object },
+});
 const nadRule = (rule: string) => /NetworkAttachmentDefinition .* not found/u.test(rule);
 
 for (const row of ROWS) {
@@ -21,14 +25,19 @@ for (const row of ROWS) {
     assert.equal(res.uid, 'req-1');
     const want = row.want.filter(([, rule]) => !nadRule(rule));
     if (!want.length) {
-      assert.equal(res.allowed, true, 'a missing NAD is the controller\'s to report');
+      assert.equal(res.allowed, true, "a missing NAD is the controller's to report");
       return;
     }
     assert.equal(res.allowed, false);
     assert.equal(res.status.code, 422);
     const causes = res.status.details.causes as Array<{ field: string; message: string }>;
-    assert.deepEqual(causes.map((c) => c.field), want.map(([path]) => path));
-    want.forEach(([, fragment], i) => assert.ok(causes[i]!.message.includes(fragment), `${causes[i]!.message} should contain ${fragment}`));
+    assert.deepEqual(
+      causes.map((c) => c.field),
+      want.map(([path]) => path),
+    );
+    want.forEach(([, fragment], i) =>
+      assert.ok(causes[i]!.message.includes(fragment), `${causes[i]!.message} should contain ${fragment}`),
+    );
     assert.match(res.status.message, new RegExp(`is invalid: ${want[0]![0].replace(/[.[\]]/gu, '\\$&')}`, 'u'));
   });
 }
@@ -37,7 +46,14 @@ test('webhook allows valid objects and deletes, over HTTP as the apiserver calls
   const server = await serveWebhook(0, undefined, '127.0.0.1');
   try {
     const port = (server.address() as AddressInfo).port;
-    const post = async (body: unknown) => (await fetch(`http://127.0.0.1:${port}/validate`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<Record<string, any>>;
+    const post = async (body: unknown) =>
+      (
+        await fetch(`http://127.0.0.1:${port}/validate`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+      ).json() as Promise<Record<string, any>>;
     assert.equal((await post(request(BASE_VMI))).response.allowed, true);
     assert.equal((await post(request(BASE_VM))).response.allowed, true);
     assert.equal((await post(request({ kind: 'VirtualMachineInstance' }, 'DELETE'))).response.allowed, true);
@@ -56,17 +72,25 @@ test('webhook allows valid objects and deletes, over HTTP as the apiserver calls
   }
 });
 
-test('webhook on UPDATE: metadata-only changes pass even under newer rules; a VMI\'s spec is immutable; a VM\'s spec change is validated', () => {
-  const update = (oldObject: unknown, object: unknown) => ({ request: { uid: 'u2', operation: 'UPDATE', oldObject, object } });
+test("webhook on UPDATE: metadata-only changes pass even under newer rules; a VMI's spec is immutable; a VM's spec change is validated", () => {
+  const update = (oldObject: unknown, object: unknown) => ({
+    request: { uid: 'u2', operation: 'UPDATE', oldObject, object },
+  });
   const legacy = structuredClone(BASE_VMI);
   legacy.spec.domain.devices.interfaces[0].model = 'bogus'; // admitted long ago, invalid today
-  const relabelled = { ...structuredClone(legacy), metadata: { ...legacy.metadata, labels: { team: 'a' }, finalizers: [] } };
+  const relabelled = {
+    ...structuredClone(legacy),
+    metadata: { ...legacy.metadata, labels: { team: 'a' }, finalizers: [] },
+  };
   assert.equal(review(update(legacy, relabelled)).response.allowed, true);
   const changed = structuredClone(BASE_VMI);
   changed.spec.domain.devices.interfaces[0].ports = [];
   const denied = review(update(BASE_VMI, changed)).response;
   assert.equal(denied.allowed, false);
-  assert.deepEqual(denied.status.details.causes.map((c: { field: string }) => c.field), ['spec']);
+  assert.deepEqual(
+    denied.status.details.causes.map((c: { field: string }) => c.field),
+    ['spec'],
+  );
   const vm2 = structuredClone(BASE_VM);
   vm2.spec.runStrategy = 'Halted';
   assert.equal(review(update(BASE_VM, vm2)).response.allowed, true, 'a VM may change');

@@ -31,11 +31,13 @@ const source = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 // ---------------------------------------------------------------- YAML files
 
 function files(dir: string, keep: (name: string) => boolean): string[] {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) return files(p, keep);
-    return keep(name) ? [p] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) return files(p, keep);
+      return keep(name) ? [p] : [];
+    });
 }
 
 const isYaml = (name: string) => /\.ya?ml$/u.test(name) || name === 'Kustomization';
@@ -58,7 +60,9 @@ test('every YAML file under deploy/ parses, and means the same in YAML 1.1 and 1
   assert.ok(all.length >= 10, `only ${all.length} YAML files under deploy/`);
   for (const f of all) {
     const v12 = docs(f);
-    const v11 = parseAllDocuments(readFileSync(f, 'utf8'), { version: '1.1' }).map((d) => d.toJS()).filter((d) => d !== null && d !== undefined);
+    const v11 = parseAllDocuments(readFileSync(f, 'utf8'), { version: '1.1' })
+      .map((d) => d.toJS())
+      .filter((d) => d !== null && d !== undefined);
     // e.g. `0440` is 288 for kubectl and 440 for YAML 1.2; `on` is true or "on".
     assert.deepEqual(v11, v12, `${rel(f)} reads differently in YAML 1.1 (kubectl) and 1.2`);
     for (const d of v12) {
@@ -75,8 +79,34 @@ const KUSTOMIZATION_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomi
 const kustomizationOf = (dir: string) => KUSTOMIZATION_NAMES.map((n) => join(dir, n)).find((p) => existsSync(p));
 const kustomizations = () => files(DEPLOY, (n) => KUSTOMIZATION_NAMES.includes(n));
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'PriorityClass', 'ClusterIssuer', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
-const NAMESPACED = new Set(['ServiceAccount', 'Service', 'Deployment', 'DaemonSet', 'StatefulSet', 'ConfigMap', 'Secret', 'Role', 'RoleBinding', 'Certificate', 'Issuer', 'PodDisruptionBudget', 'ServiceMonitor', 'NetworkPolicy']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+  'PriorityClass',
+  'ClusterIssuer',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+]);
+const NAMESPACED = new Set([
+  'ServiceAccount',
+  'Service',
+  'Deployment',
+  'DaemonSet',
+  'StatefulSet',
+  'ConfigMap',
+  'Secret',
+  'Role',
+  'RoleBinding',
+  'Certificate',
+  'Issuer',
+  'PodDisruptionBudget',
+  'ServiceMonitor',
+  'NetworkPolicy',
+]);
 
 function namespaced(o: Obj): boolean {
   if (CLUSTER_SCOPED.has(o.kind)) return false;
@@ -94,11 +124,16 @@ function loadResource(dir: string, ref: string): Obj[] {
   if (!existsSync(p)) throw new Error(`${rel(dir)}: resource ${ref} does not exist`);
   if (statSync(p).isDirectory()) {
     if (kustomizationOf(p)) return build(p);
-    loadProblems.add(`${rel(dir)}: resource ${ref} is a directory without a kustomization.yaml (kustomize stops here); `
-      + `it should list ${files(p, (n) => /\.ya?ml$/u.test(n)).map((f) => relative(p, f)).join(', ')}`);
+    loadProblems.add(
+      `${rel(dir)}: resource ${ref} is a directory without a kustomization.yaml (kustomize stops here); ` +
+        `it should list ${files(p, (n) => /\.ya?ml$/u.test(n))
+          .map((f) => relative(p, f))
+          .join(', ')}`,
+    );
     return files(p, (n) => /\.ya?ml$/u.test(n)).flatMap(docs); // read on, to check the rest
   }
-  if (!isInside(p, dir)) loadProblems.add(`${rel(dir)}: resource ${ref} is a file outside the kustomization's root (kustomize refuses it)`);
+  if (!isInside(p, dir))
+    loadProblems.add(`${rel(dir)}: resource ${ref} is a file outside the kustomization's root (kustomize refuses it)`);
   return docs(p);
 }
 
@@ -116,13 +151,17 @@ function containersOf(o: Obj): Obj[] {
 function splitImage(image: string): { name: string; tag?: string; digest?: string } {
   const [rest, digest] = image.split('@') as [string, string | undefined];
   const colon = rest.lastIndexOf(':');
-  const named = colon > rest.lastIndexOf('/') ? { name: rest.slice(0, colon), tag: rest.slice(colon + 1) } : { name: rest };
+  const named =
+    colon > rest.lastIndexOf('/') ? { name: rest.slice(0, colon), tag: rest.slice(colon + 1) } : { name: rest };
   return digest ? { ...named, digest } : named;
 }
 
 function pointer(path: string): string[] {
   assert.ok(path.startsWith('/'), `JSON pointer ${path} must start with /`);
-  return path.slice(1).split('/').map((s) => s.replace(/~1/gu, '/').replace(/~0/gu, '~'));
+  return path
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/gu, '/').replace(/~0/gu, '~'));
 }
 
 /** RFC 6902, the operations the overlays use. */
@@ -139,7 +178,9 @@ function applyOp(doc: Obj, op: Obj): void {
   switch (op.op) {
     case 'test':
       if (!exists || !isDeepStrictEqual(Array.isArray(parent) ? parent[index] : parent[last], op.value)) {
-        throw new Error(`test ${op.path}: expected ${JSON.stringify(op.value)}, found ${JSON.stringify(Array.isArray(parent) ? parent[index] : parent[last])}`);
+        throw new Error(
+          `test ${op.path}: expected ${JSON.stringify(op.value)}, found ${JSON.stringify(Array.isArray(parent) ? parent[index] : parent[last])}`,
+        );
       }
       return;
     case 'add':
@@ -163,43 +204,66 @@ function applyOp(doc: Obj, op: Obj): void {
 }
 
 function matchesTarget(o: Obj, t: Obj): boolean {
-  for (const k of Object.keys(t)) if (!['group', 'version', 'kind', 'name', 'namespace'].includes(k)) throw new Error(`patch target ${k}: not taught to this test`);
+  for (const k of Object.keys(t))
+    if (!['group', 'version', 'kind', 'name', 'namespace'].includes(k))
+      throw new Error(`patch target ${k}: not taught to this test`);
   const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
-  return (t.kind === undefined || t.kind === o.kind) && (t.name === undefined || t.name === o.metadata.name)
-    && (t.namespace === undefined || t.namespace === o.metadata.namespace)
-    && (t.group === undefined || t.group === group) && (t.version === undefined || t.version === version);
+  return (
+    (t.kind === undefined || t.kind === o.kind) &&
+    (t.name === undefined || t.name === o.metadata.name) &&
+    (t.namespace === undefined || t.namespace === o.metadata.namespace) &&
+    (t.group === undefined || t.group === group) &&
+    (t.version === undefined || t.version === version)
+  );
 }
 
-const KNOWN_FIELDS = new Set(['apiVersion', 'kind', 'namespace', 'labels', 'resources', 'patches', 'images', 'replicas']);
+const KNOWN_FIELDS = new Set([
+  'apiVersion',
+  'kind',
+  'namespace',
+  'labels',
+  'resources',
+  'patches',
+  'images',
+  'replicas',
+]);
 
 /** `kustomize build DIR` for the fields deploy/ uses; fails on any other field. */
 function build(dir: string): Obj[] {
   const file = kustomizationOf(dir);
   if (!file) throw new Error(`${rel(dir)}: no kustomization`);
   const k = parse(readFileSync(file, 'utf8')) as Obj;
-  for (const field of Object.keys(k)) if (!KNOWN_FIELDS.has(field)) throw new Error(`${rel(file)}: ${field} is not taught to this test's kustomize`);
+  for (const field of Object.keys(k))
+    if (!KNOWN_FIELDS.has(field)) throw new Error(`${rel(file)}: ${field} is not taught to this test's kustomize`);
   const objs = (k.resources ?? []).flatMap((r: string) => loadResource(dir, r)) as Obj[];
   for (const p of k.patches ?? []) {
     const body = p.path !== undefined ? docs(resolve(dir, p.path)) : [parse(p.patch)];
     const ops = body.length === 1 && Array.isArray(body[0]) ? (body[0] as Obj[]) : undefined;
-    if (!ops || !p.target) throw new Error(`${rel(file)}: only JSON 6902 patches with a target are taught to this test`);
+    if (!ops || !p.target)
+      throw new Error(`${rel(file)}: only JSON 6902 patches with a target are taught to this test`);
     const targets = objs.filter((o) => matchesTarget(o, p.target));
     if (!targets.length) throw new Error(`${rel(file)}: patch ${p.path ?? '(inline)'} matches no object`);
-    for (const o of targets) for (const op of ops) {
-      try {
-        applyOp(o, op);
-      } catch (err) {
-        throw new Error(`${rel(file)}: patch ${p.path ?? '(inline)'} on ${o.kind}/${o.metadata.name}: ${(err as Error).message}`);
+    for (const o of targets)
+      for (const op of ops) {
+        try {
+          applyOp(o, op);
+        } catch (err) {
+          throw new Error(
+            `${rel(file)}: patch ${p.path ?? '(inline)'} on ${o.kind}/${o.metadata.name}: ${(err as Error).message}`,
+          );
+        }
       }
-    }
   }
   if (k.namespace) for (const o of objs) if (namespaced(o)) o.metadata.namespace = k.namespace;
   for (const l of k.labels ?? []) {
-    if (l.includeSelectors || l.includeTemplates) throw new Error(`${rel(file)}: labels into selectors or templates are not taught to this test`);
+    if (l.includeSelectors || l.includeTemplates)
+      throw new Error(`${rel(file)}: labels into selectors or templates are not taught to this test`);
     for (const o of objs) o.metadata.labels = { ...o.metadata.labels, ...l.pairs };
   }
   for (const r of k.replicas ?? []) {
-    const hits = objs.filter((o) => ['Deployment', 'StatefulSet', 'ReplicaSet'].includes(o.kind) && o.metadata.name === r.name);
+    const hits = objs.filter(
+      (o) => ['Deployment', 'StatefulSet', 'ReplicaSet'].includes(o.kind) && o.metadata.name === r.name,
+    );
     if (!hits.length) throw new Error(`${rel(file)}: replicas for ${r.name} match nothing`);
     for (const o of hits) o.spec.replicas = r.count;
   }
@@ -227,7 +291,10 @@ function output(name: BuildName): Obj[] {
 }
 
 function find(objs: Obj[], kind: string, name: string, namespace?: string): Obj | undefined {
-  return objs.find((o) => o.kind === kind && o.metadata.name === name && (namespace === undefined || o.metadata.namespace === namespace));
+  return objs.find(
+    (o) =>
+      o.kind === kind && o.metadata.name === name && (namespace === undefined || o.metadata.namespace === namespace),
+  );
 }
 function the(objs: Obj[], kind: string, name: string, namespace?: string): Obj {
   const o = find(objs, kind, name, namespace);
@@ -240,13 +307,23 @@ const agentOf = (objs: Obj[]) => the(objs, 'DaemonSet', 'virtnet-node-agent', NA
 
 test('every kustomization names resources and patches that exist', () => {
   const ks = kustomizations();
-  assert.deepEqual(ks.map(rel).filter((p) => !p.startsWith('deploy/crds/')), ['deploy/base/kustomization.yaml', 'deploy/overlays/dev/kustomization.yaml', 'deploy/overlays/production/kustomization.yaml']);
+  assert.deepEqual(
+    ks.map(rel).filter((p) => !p.startsWith('deploy/crds/')),
+    [
+      'deploy/base/kustomization.yaml',
+      'deploy/overlays/dev/kustomization.yaml',
+      'deploy/overlays/production/kustomization.yaml',
+    ],
+  );
   for (const file of ks) {
     const k = parse(readFileSync(file, 'utf8')) as Obj;
     assert.equal(k.apiVersion, 'kustomize.config.k8s.io/v1beta1', rel(file));
     assert.equal(k.kind, 'Kustomization', rel(file));
-    for (const r of k.resources ?? []) assert.ok(existsSync(resolve(dirname(file), r)), `${rel(file)}: resource ${r} does not exist`);
-    for (const p of k.patches ?? []) if (p.path !== undefined) assert.ok(existsSync(resolve(dirname(file), p.path)), `${rel(file)}: patch ${p.path} does not exist`);
+    for (const r of k.resources ?? [])
+      assert.ok(existsSync(resolve(dirname(file), r)), `${rel(file)}: resource ${r} does not exist`);
+    for (const p of k.patches ?? [])
+      if (p.path !== undefined)
+        assert.ok(existsSync(resolve(dirname(file), p.path)), `${rel(file)}: patch ${p.path} does not exist`);
   }
 });
 
@@ -264,7 +341,10 @@ test('the base: every object named and kinded, namespaced ones in virtnet-system
   const objs = output('base');
   const keys = new Set<string>();
   for (const o of objs) {
-    assert.ok(o.apiVersion && o.kind && o.metadata?.name, `an object without apiVersion, kind or metadata.name: ${JSON.stringify(o).slice(0, 120)}`);
+    assert.ok(
+      o.apiVersion && o.kind && o.metadata?.name,
+      `an object without apiVersion, kind or metadata.name: ${JSON.stringify(o).slice(0, 120)}`,
+    );
     const key = `${o.apiVersion.split('/')[0]}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     assert.ok(!keys.has(key), `${key} twice`);
     keys.add(key);
@@ -273,11 +353,27 @@ test('the base: every object named and kinded, namespaced ones in virtnet-system
     assert.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'virtnet', `${o.kind}/${o.metadata.name}`);
   }
   assert.ok(find(objs, 'Namespace', NAMESPACE), 'the Namespace object');
-  const crds = files(join(DEPLOY, 'crds'), (n) => /\.ya?ml$/u.test(n) && !KUSTOMIZATION_NAMES.includes(n)).flatMap(docs);
+  const crds = files(join(DEPLOY, 'crds'), (n) => /\.ya?ml$/u.test(n) && !KUSTOMIZATION_NAMES.includes(n)).flatMap(
+    docs,
+  );
   assert.ok(crds.length >= 2);
-  for (const crd of crds) assert.ok(find(objs, 'CustomResourceDefinition', crd.metadata.name), `CRD ${crd.metadata.name} is not in the base`);
-  for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'DaemonSet', 'Service', 'ValidatingWebhookConfiguration', 'Certificate', 'Issuer']) {
-    assert.ok(objs.some((o) => o.kind === kind), `no ${kind}`);
+  for (const crd of crds)
+    assert.ok(find(objs, 'CustomResourceDefinition', crd.metadata.name), `CRD ${crd.metadata.name} is not in the base`);
+  for (const kind of [
+    'ServiceAccount',
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'Deployment',
+    'DaemonSet',
+    'Service',
+    'ValidatingWebhookConfiguration',
+    'Certificate',
+    'Issuer',
+  ]) {
+    assert.ok(
+      objs.some((o) => o.kind === kind),
+      `no ${kind}`,
+    );
   }
 });
 
@@ -287,7 +383,7 @@ type Perm = string; // "<group or core> <resource> <verb>"
 const perm = (group: string, resource: string, verb: string): Perm => `${group || 'core'} ${resource} ${verb}`;
 const perms = (group: string, resource: string, verbs: string) => verbs.split(' ').map((v) => perm(group, resource, v));
 
-/** Written from controller/cluster/controller.ts, node-subnets.ts (its webhook's node watch) and kube.ts; the next test derives the same from the code. */
+/** Written from controller/control/controller.ts, node-subnets.ts (its webhook's node watch) and kube.ts; the next test derives the same from the code. */
 const CONTROLLER_PERMS: Perm[] = [
   ...perms('virtnet.io', 'virtualmachineinstances', 'get list watch create delete'),
   ...perms('virtnet.io', 'virtualmachines', 'get list watch'),
@@ -303,10 +399,13 @@ const CONTROLLER_PERMS: Perm[] = [
   ...perms('', 'events', 'create patch'),
 ];
 /**
- * Written from controller/cluster/node-agent.ts: it watches pods and merge-patches one annotation (never update: it would
+ * Written from controller/agent/node-agent.ts: it watches pods and merge-patches one annotation (never update: it would
  * replace whole pods); and from node-peers.ts: it watches the Nodes and merge-patches its own Node's two peer annotations.
  */
-const NODE_AGENT_PERMS: Perm[] = [...perms('', 'pods', 'get list watch patch'), ...perms('', 'nodes', 'get list watch patch')];
+const NODE_AGENT_PERMS: Perm[] = [
+  ...perms('', 'pods', 'get list watch patch'),
+  ...perms('', 'nodes', 'get list watch patch'),
+];
 
 function roleOf(objs: Obj[], name: string): Set<Perm> {
   const role = the(objs, 'ClusterRole', name);
@@ -324,24 +423,39 @@ test('RBAC: no wildcard, no secrets, and each ClusterRole grants exactly what it
   for (const o of objs.filter((x) => ['ClusterRole', 'Role'].includes(x.kind))) {
     for (const r of o.rules ?? []) {
       for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames', 'nonResourceURLs']) {
-        for (const v of r[field] ?? []) assert.ok(!String(v).includes('*'), `${o.kind}/${o.metadata.name} ${field}: ${v}`);
+        for (const v of r[field] ?? [])
+          assert.ok(!String(v).includes('*'), `${o.kind}/${o.metadata.name} ${field}: ${v}`);
       }
-      assert.ok(!(r.resources ?? []).some((x: string) => x.startsWith('secrets')), `${o.metadata.name} may read secrets`);
+      assert.ok(
+        !(r.resources ?? []).some((x: string) => x.startsWith('secrets')),
+        `${o.metadata.name} may read secrets`,
+      );
     }
     assert.equal(o.aggregationRule, undefined, `${o.metadata.name}: aggregated roles grant what others say`);
   }
   assert.deepEqual([...roleOf(objs, 'virtnet-controller')].sort(), [...CONTROLLER_PERMS].sort());
   assert.deepEqual([...roleOf(objs, 'virtnet-node-agent')].sort(), [...NODE_AGENT_PERMS].sort());
-  assert.deepEqual(objs.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name).sort(), ['virtnet-controller', 'virtnet-node-agent']);
+  assert.deepEqual(
+    objs
+      .filter((o) => o.kind === 'ClusterRole')
+      .map((o) => o.metadata.name)
+      .sort(),
+    ['virtnet-controller', 'virtnet-node-agent'],
+  );
   assert.ok(!objs.some((o) => o.kind === 'Role' || o.kind === 'RoleBinding'), 'no namespaced roles are expected');
 });
 
 const GROUP_OF: Record<string, string> = {
-  virtualmachineinstances: 'virtnet.io', virtualmachines: 'virtnet.io', 'network-attachment-definitions': 'k8s.cni.cncf.io', pods: '', nodes: '', events: '',
+  virtualmachineinstances: 'virtnet.io',
+  virtualmachines: 'virtnet.io',
+  'network-attachment-definitions': 'k8s.cni.cncf.io',
+  pods: '',
+  nodes: '',
+  events: '',
 };
 
 /**
- * What a file's calls on KubeApi (controller/cluster/kube.ts) need: each
+ * What a file's calls on KubeApi (controller/kube/kube.ts) need: each
  * method and the verbs its client-node calls use. An unknown method fails:
  * teach it here, and grant it in deploy/base.
  */
@@ -360,21 +474,54 @@ function neededBy(file: string): { needed: Set<Perm>; watched: Set<string> } {
       for (const v of verbs) needed.add(perm(group, resource, v));
     };
     switch (method) {
-      case 'watch': need(r, 'list', 'watch'); watched.add(r!); break;
-      case 'get': need(r, 'get'); break;
-      case 'create': need(r, 'create'); break;
-      case 'delete': need(r, 'delete'); break;
-      case 'replaceStatus': need(`${r}/status`, 'update'); break;
-      case 'createPod': need('pods', 'create'); break;
-      case 'getPod': need('pods', 'get'); break;
-      case 'replacePod': need('pods', 'update'); break;
-      case 'replacePodStatus': need('pods/status', 'update'); break;
-      case 'patchPodAnnotations': need('pods', 'patch'); break;
-      case 'patchNodeAnnotations': need('nodes', 'patch'); break;
-      case 'createEvent': need('events', 'create'); break; // EventApi (events.ts)
-      case 'patchEvent': need('events', 'patch'); break;
-      case 'updatePod': need('pods', 'get'); need(/status:\s*true/u.test(rest!) ? 'pods/status' : 'pods', 'update'); break;
-      default: assert.fail(`${file}: api.${method}: which verbs does it need? Teach this test (and grant them in deploy/base)`);
+      case 'watch':
+        need(r, 'list', 'watch');
+        watched.add(r!);
+        break;
+      case 'get':
+        need(r, 'get');
+        break;
+      case 'create':
+        need(r, 'create');
+        break;
+      case 'delete':
+        need(r, 'delete');
+        break;
+      case 'replaceStatus':
+        need(`${r}/status`, 'update');
+        break;
+      case 'createPod':
+        need('pods', 'create');
+        break;
+      case 'getPod':
+        need('pods', 'get');
+        break;
+      case 'replacePod':
+        need('pods', 'update');
+        break;
+      case 'replacePodStatus':
+        need('pods/status', 'update');
+        break;
+      case 'patchPodAnnotations':
+        need('pods', 'patch');
+        break;
+      case 'patchNodeAnnotations':
+        need('nodes', 'patch');
+        break;
+      case 'createEvent':
+        need('events', 'create');
+        break; // EventApi (events.ts)
+      case 'patchEvent':
+        need('events', 'patch');
+        break;
+      case 'updatePod':
+        need('pods', 'get');
+        need(/status:\s*true/u.test(rest!) ? 'pods/status' : 'pods', 'update');
+        break;
+      default:
+        assert.fail(
+          `${file}: api.${method}: which verbs does it need? Teach this test (and grant them in deploy/base)`,
+        );
     }
   }
   return { needed, watched };
@@ -390,7 +537,9 @@ function checkDerived(role: Set<Perm>, files: string[], allowFinalizers: Set<str
   for (const p of role) {
     if (needed.has(p)) continue;
     const [, resource, verb] = p.split(' ') as [string, string, string];
-    const ok = (verb === 'get' && watched.has(resource)) || (verb === 'update' && resource.endsWith('/finalizers') && allowFinalizers.has(resource.split('/')[0]!));
+    const ok =
+      (verb === 'get' && watched.has(resource)) ||
+      (verb === 'update' && resource.endsWith('/finalizers') && allowFinalizers.has(resource.split('/')[0]!));
     assert.ok(ok, `the ClusterRole grants ${p}, which ${file} does not use`);
   }
 }
@@ -399,15 +548,28 @@ test('RBAC: the ClusterRoles follow from the API calls in the code', () => {
   const objs = output('base');
   // Owner references with blockOwnerDeletion: true, whose owners' finalizers may then need update.
   const blocking = new Set<string>();
-  if (/kind: 'VirtualMachineInstance'[^}]*blockOwnerDeletion: true/u.test(source('controller/render/pod.ts'))) blocking.add('virtualmachineinstances');
-  if (/kind: 'VirtualMachine'[^}]*blockOwnerDeletion: true/u.test(source('controller/render/vmi.ts'))) blocking.add('virtualmachines');
+  if (/kind: 'VirtualMachineInstance'[^}]*blockOwnerDeletion: true/u.test(source('controller/render/pod.ts')))
+    blocking.add('virtualmachineinstances');
+  if (/kind: 'VirtualMachine'[^}]*blockOwnerDeletion: true/u.test(source('controller/render/vmi.ts')))
+    blocking.add('virtualmachines');
   // The controller's process also serves the webhook, whose node watch is node-subnets.ts's.
-  checkDerived(roleOf(objs, 'virtnet-controller'), ['controller/cluster/controller.ts', 'controller/cluster/events.ts', 'controller/cluster/node-subnets.ts'], blocking);
-  checkDerived(roleOf(objs, 'virtnet-node-agent'), ['controller/cluster/node-agent.ts', 'controller/cluster/node-peers.ts'], new Set());
+  checkDerived(
+    roleOf(objs, 'virtnet-controller'),
+    ['controller/control/controller.ts', 'controller/control/events.ts', 'controller/control/node-subnets.ts'],
+    blocking,
+  );
+  checkDerived(
+    roleOf(objs, 'virtnet-node-agent'),
+    ['controller/agent/node-agent.ts', 'controller/agent/node-peers.ts'],
+    new Set(),
+  );
   // Cluster-wide roles are right only while the components watch every namespace (no -n).
   for (const w of [controllerOf(objs), agentOf(objs)]) {
     const args: string[] = w.spec.template.spec.containers[0].args;
-    assert.ok(!args.includes('-n') && !args.some((a) => a.startsWith('--namespace')), `${w.metadata.name} is namespace-scoped: a ClusterRole is too much`);
+    assert.ok(
+      !args.includes('-n') && !args.some((a) => a.startsWith('--namespace')),
+      `${w.metadata.name} is namespace-scoped: a ClusterRole is too much`,
+    );
   }
 });
 
@@ -428,7 +590,9 @@ test('RBAC: bindings name roles and ServiceAccounts that exist, and every worklo
     const sa = w.spec.template.spec.serviceAccountName;
     assert.ok(sa, `${w.kind}/${w.metadata.name}: no serviceAccountName (the namespace's default has no rights)`);
     the(objs, 'ServiceAccount', sa, w.metadata.namespace);
-    const bound = bindings.find((b) => b.subjects.some((s: Obj) => s.name === sa && s.namespace === w.metadata.namespace));
+    const bound = bindings.find((b) =>
+      b.subjects.some((s: Obj) => s.name === sa && s.namespace === w.metadata.namespace),
+    );
     assert.ok(bound, `${sa} is bound to nothing`);
   }
   assert.equal(controllerOf(objs).spec.template.spec.serviceAccountName, 'virtnet-controller');
@@ -438,12 +602,14 @@ test('RBAC: bindings name roles and ServiceAccounts that exist, and every worklo
 // ------------------------------------------- the node agent's admission policy
 
 const policyOf = (objs: Obj[]) => the(objs, 'ValidatingAdmissionPolicy', 'virtnet-node-agent');
-const celOf = (policy: Obj) => [
-  ...policy.spec.matchConditions.map((m: Obj) => m.expression), ...policy.spec.variables.map((v: Obj) => v.expression),
-  ...policy.spec.validations.map((v: Obj) => v.expression),
-].join('\n');
+const celOf = (policy: Obj) =>
+  [
+    ...policy.spec.matchConditions.map((m: Obj) => m.expression),
+    ...policy.spec.variables.map((v: Obj) => v.expression),
+    ...policy.spec.validations.map((v: Obj) => v.expression),
+  ].join('\n');
 
-test('node agent: patch of pods only, narrowed by a ValidatingAdmissionPolicy to its own node\'s pods, as NodeRestriction does for kubelets', () => {
+test("node agent: patch of pods only, narrowed by a ValidatingAdmissionPolicy to its own node's pods, as NodeRestriction does for kubelets", () => {
   const objs = output('base');
   const role = roleOf(objs, 'virtnet-node-agent');
   assert.ok(role.has(perm('', 'pods', 'patch')) && !role.has(perm('', 'pods', 'update')), 'patch, never update');
@@ -451,30 +617,53 @@ test('node agent: patch of pods only, narrowed by a ValidatingAdmissionPolicy to
   assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
   assert.equal(policy.spec.failurePolicy, 'Fail', 'a policy that cannot be evaluated refuses');
   // It sees every write the agent may make: a patch is an UPDATE to admission.
-  assert.deepEqual(policy.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods'] }]);
+  assert.deepEqual(policy.spec.matchConstraints.resourceRules, [
+    { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods'] },
+  ]);
   // It applies to the agent's ServiceAccount, as the DaemonSet names it.
   const sa = the(objs, 'ServiceAccount', agentOf(objs).spec.template.spec.serviceAccountName, NAMESPACE);
   const username = `system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}`;
-  assert.deepEqual(policy.spec.matchConditions.map((m: Obj) => m.expression), [`request.userInfo.username == '${username}'`]);
+  assert.deepEqual(
+    policy.spec.matchConditions.map((m: Obj) => m.expression),
+    [`request.userInfo.username == '${username}'`],
+  );
   const cel = celOf(policy);
   // The node comes from the request's user info (a pod-bound token's node-name extra), and is compared with the pod's node.
-  assert.ok(cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"), 'the node name comes from the token');
+  assert.ok(
+    cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"),
+    'the node name comes from the token',
+  );
   assert.ok(cel.includes('oldObject.spec.nodeName == variables.nodeName'), 'only pods bound to that node');
   assert.ok(cel.includes('object.spec == oldObject.spec'), 'no spec change');
   assert.match(cel, /object\.metadata\.labels == oldObject\.metadata\.labels/u, 'no label change');
-  assert.ok(policy.spec.validations.some((v: Obj) => v.expression === "variables.nodeName != ''"), 'a request without a node name is refused');
-  for (const v of policy.spec.validations) assert.ok(v.message || v.messageExpression, `${v.expression}: a denial says why`);
+  assert.ok(
+    policy.spec.validations.some((v: Obj) => v.expression === "variables.nodeName != ''"),
+    'a request without a node name is refused',
+  );
+  for (const v of policy.spec.validations)
+    assert.ok(v.message || v.messageExpression, `${v.expression}: a denial says why`);
   // The writable annotations are exactly those the agent patches.
-  const writable = JSON.parse(policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"')) as string[];
-  const agentTs = source('controller/cluster/node-agent.ts');
+  const writable = JSON.parse(
+    policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"'),
+  ) as string[];
+  const agentTs = source('controller/agent/node-agent.ts');
   const patched = [...agentTs.matchAll(/patchPodAnnotations\([^)]*\{\s*\[(\w+)\]:/gu)].map((m) => m[1]!);
-  assert.deepEqual(patched, ['LAUNCHER_STATUS_ANNOTATION'], 'node-agent.ts patches the launcher status annotation, by patchPodAnnotations only');
+  assert.deepEqual(
+    patched,
+    ['LAUNCHER_STATUS_ANNOTATION'],
+    'node-agent.ts patches the launcher status annotation, by patchPodAnnotations only',
+  );
   assert.ok(!/\bapi!?\.(updatePod|replacePod)\(/u.test(agentTs), 'no read-modify-write of whole pods');
   const key = /LAUNCHER_STATUS_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1];
   assert.deepEqual(writable, [key]);
-  assert.ok(!writable.includes(/LAUNCHER_SPEC_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1] ?? ''), 'never the launcher spec');
+  assert.ok(
+    !writable.includes(/LAUNCHER_SPEC_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1] ?? ''),
+    'never the launcher spec',
+  );
   // The binding enforces it.
-  const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name);
+  const bindings = objs.filter(
+    (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name,
+  );
   assert.equal(bindings.length, 1);
   assert.equal(bindings[0]!.apiVersion, 'admissionregistration.k8s.io/v1');
   assert.equal(bindings[0]!.spec.policyName, policy.metadata.name);
@@ -482,31 +671,52 @@ test('node agent: patch of pods only, narrowed by a ValidatingAdmissionPolicy to
   assert.equal(bindings[0]!.spec.matchResources, undefined, 'every namespace');
 });
 
-test('node agent: patch of nodes, narrowed by a ValidatingAdmissionPolicy to its own Node\'s two peer annotations', () => {
+test("node agent: patch of nodes, narrowed by a ValidatingAdmissionPolicy to its own Node's two peer annotations", () => {
   const objs = output('base');
   const role = roleOf(objs, 'virtnet-node-agent');
   assert.ok(role.has(perm('', 'nodes', 'patch')) && !role.has(perm('', 'nodes', 'update')), 'patch, never update');
-  assert.ok(![...role].some((p) => p.includes(' nodes/')), 'no Node subresource: nodes/status is not matched by the policy');
+  assert.ok(
+    ![...role].some((p) => p.includes(' nodes/')),
+    'no Node subresource: nodes/status is not matched by the policy',
+  );
   const policy = the(objs, 'ValidatingAdmissionPolicy', 'virtnet-node-agent-nodes');
   assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
   assert.equal(policy.spec.failurePolicy, 'Fail', 'a policy that cannot be evaluated refuses');
-  assert.deepEqual(policy.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'] }]);
+  assert.deepEqual(policy.spec.matchConstraints.resourceRules, [
+    { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'] },
+  ]);
   const sa = the(objs, 'ServiceAccount', agentOf(objs).spec.template.spec.serviceAccountName, NAMESPACE);
-  assert.deepEqual(policy.spec.matchConditions.map((m: Obj) => m.expression), [`request.userInfo.username == 'system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}'`]);
+  assert.deepEqual(
+    policy.spec.matchConditions.map((m: Obj) => m.expression),
+    [`request.userInfo.username == 'system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}'`],
+  );
   const cel = celOf(policy);
-  assert.ok(cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"), 'the node name comes from the token');
+  assert.ok(
+    cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"),
+    'the node name comes from the token',
+  );
   assert.ok(cel.includes('object.metadata.name == variables.nodeName'), 'only its own Node');
   // The writable annotations are exactly those node-peers.ts patches, by patchNodeAnnotations only.
-  const writable = JSON.parse(policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"')) as string[];
-  const peerTs = source('controller/cluster/node-peer.ts');
-  const keys = ['VTEP_MAC_ANNOTATION', 'VXLAN_VNIS_ANNOTATION'].map((k) => new RegExp(`export const ${k} = '([^']+)'`, 'u').exec(peerTs)?.[1]);
+  const writable = JSON.parse(
+    policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"'),
+  ) as string[];
+  const peerTs = source('controller/agent/node-peer.ts');
+  const keys = ['VTEP_MAC_ANNOTATION', 'VXLAN_VNIS_ANNOTATION'].map(
+    (k) => new RegExp(`export const ${k} = '([^']+)'`, 'u').exec(peerTs)?.[1],
+  );
   assert.deepEqual(writable, keys);
-  const peersTs = source('controller/cluster/node-peers.ts');
+  const peersTs = source('controller/agent/node-peers.ts');
   assert.match(peersTs, /want\[VTEP_MAC_ANNOTATION\] = /u, 'node-peers.ts publishes the VTEP MAC');
   assert.match(peersTs, /want\[VXLAN_VNIS_ANNOTATION\] = /u, 'node-peers.ts publishes the VNIs');
   assert.match(peersTs, /this\.publish\(want\)/u, 'and only those, in one patch');
-  assert.deepEqual([...peersTs.matchAll(/\bapi!?\.(\w+)\(/gu)].map((m) => m[1]).filter((m) => m !== 'watch'), ['patchNodeAnnotations'], 'no read-modify-write of whole Nodes');
-  const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name);
+  assert.deepEqual(
+    [...peersTs.matchAll(/\bapi!?\.(\w+)\(/gu)].map((m) => m[1]).filter((m) => m !== 'watch'),
+    ['patchNodeAnnotations'],
+    'no read-modify-write of whole Nodes',
+  );
+  const bindings = objs.filter(
+    (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name,
+  );
   assert.equal(bindings.length, 1);
   assert.deepEqual(bindings[0]!.spec.validationActions, ['Deny']);
   assert.equal(bindings[0]!.spec.matchResources, undefined, 'every Node');
@@ -522,7 +732,9 @@ function selects(selector: Obj, labels: Obj | undefined): boolean {
 function targetPort(w: Obj, port: Obj): { container: Obj; port: number } | undefined {
   const target = port.targetPort ?? port.port;
   for (const c of w.spec.template.spec.containers) {
-    const p = (c.ports ?? []).find((x: Obj) => (typeof target === 'string' ? x.name === target : x.containerPort === target));
+    const p = (c.ports ?? []).find((x: Obj) =>
+      typeof target === 'string' ? x.name === target : x.containerPort === target,
+    );
     if (p) return { container: c, port: p.containerPort };
   }
   return undefined;
@@ -531,12 +743,16 @@ function targetPort(w: Obj, port: Obj): { container: Obj; port: number } | undef
 test('every Service selects a workload, and each of its ports reaches a container port', () => {
   const objs = output('base');
   for (const s of objs.filter((o) => o.kind === 'Service')) {
-    const ws = workloads(objs).filter((w) => w.metadata.namespace === s.metadata.namespace && selects(s.spec.selector, w.spec.template.metadata.labels));
+    const ws = workloads(objs).filter(
+      (w) => w.metadata.namespace === s.metadata.namespace && selects(s.spec.selector, w.spec.template.metadata.labels),
+    );
     assert.equal(ws.length, 1, `Service ${s.metadata.name} selects ${ws.length} workloads`);
-    for (const p of s.spec.ports) assert.ok(targetPort(ws[0]!, p), `Service ${s.metadata.name} port ${p.port}: no such container port`);
+    for (const p of s.spec.ports)
+      assert.ok(targetPort(ws[0]!, p), `Service ${s.metadata.name} port ${p.port}: no such container port`);
   }
   // Workload selectors match their own templates.
-  for (const w of workloads(objs)) assert.ok(selects(w.spec.selector.matchLabels, w.spec.template.metadata.labels), `${w.metadata.name}: selector`);
+  for (const w of workloads(objs))
+    assert.ok(selects(w.spec.selector.matchLabels, w.spec.template.metadata.labels), `${w.metadata.name}: selector`);
 });
 
 test('the webhook configuration calls POST /validate on the controller through a Service that exists', () => {
@@ -545,7 +761,7 @@ test('the webhook configuration calls POST /validate on the controller through a
   assert.equal(vwcs.length, 1);
   const vwc = vwcs[0]!;
   const crds = objs.filter((o) => o.kind === 'CustomResourceDefinition');
-  const webhookTs = source('controller/cluster/webhook.ts');
+  const webhookTs = source('controller/control/webhook.ts');
   for (const wh of vwc.webhooks) {
     assert.match(wh.name, /^[a-z0-9-]+(\.[a-z0-9-]+){2,}$/u, 'a webhook name is a domain of three labels or more');
     assert.deepEqual(wh.admissionReviewVersions, ['v1']);
@@ -561,7 +777,10 @@ test('the webhook configuration calls POST /validate on the controller through a
     // The port leads to the controller's --webhook-port, which serves TLS.
     const controller = controllerOf(objs);
     const reached = targetPort(controller, port);
-    assert.ok(reached && selects(service.spec.selector, controller.spec.template.metadata.labels), 'the webhook Service does not reach the controller');
+    assert.ok(
+      reached && selects(service.spec.selector, controller.spec.template.metadata.labels),
+      'the webhook Service does not reach the controller',
+    );
     const args = parseFlags(reached.container.args.slice(1));
     assert.equal(Number(args.get('webhook-port')), reached.port);
     assert.ok(args.get('tls-cert') && args.get('tls-key'), 'the apiserver calls webhooks over TLS only');
@@ -571,12 +790,17 @@ test('the webhook configuration calls POST /validate on the controller through a
     assert.deepEqual([...rule.operations].sort(), ['CREATE', 'UPDATE']);
     assert.deepEqual(rule.apiGroups, ['virtnet.io']);
     assert.deepEqual([...rule.resources].sort(), crds.map((c) => c.spec.names.plural).sort());
-    for (const c of crds) assert.deepEqual(rule.apiVersions, c.spec.versions.map((v: Obj) => v.name), `${c.metadata.name} versions`);
+    for (const c of crds)
+      assert.deepEqual(
+        rule.apiVersions,
+        c.spec.versions.map((v: Obj) => v.name),
+        `${c.metadata.name} versions`,
+      );
     assert.equal(rule.scope, 'Namespaced');
   }
 });
 
-test('cert-manager: the injected CA and the controller\'s TLS secret come from one Certificate for the Service\'s name', () => {
+test("cert-manager: the injected CA and the controller's TLS secret come from one Certificate for the Service's name", () => {
   const objs = output('base');
   const vwc = objs.find((o) => o.kind === 'ValidatingWebhookConfiguration')!;
   const from = vwc.metadata.annotations?.['cert-manager.io/inject-ca-from'];
@@ -584,7 +808,10 @@ test('cert-manager: the injected CA and the controller\'s TLS secret come from o
   const [ns, name] = from.split('/');
   const cert = the(objs, 'Certificate', name, ns);
   const svc = vwc.webhooks[0].clientConfig.service;
-  assert.ok(cert.spec.dnsNames.includes(`${svc.name}.${svc.namespace}.svc`), `the certificate lacks ${svc.name}.${svc.namespace}.svc`);
+  assert.ok(
+    cert.spec.dnsNames.includes(`${svc.name}.${svc.namespace}.svc`),
+    `the certificate lacks ${svc.name}.${svc.namespace}.svc`,
+  );
   // The controller mounts that secret where its --tls-cert/--tls-key point.
   const controller = controllerOf(objs);
   const spec = controller.spec.template.spec;
@@ -609,7 +836,10 @@ test('cert-manager: the injected CA and the controller\'s TLS secret come from o
 
 // ------------------------------------------------------------ container flags
 
-interface CliOption { type: 'string' | 'boolean'; short?: string }
+interface CliOption {
+  type: 'string' | 'boolean';
+  short?: string;
+}
 
 /** controller/cluster/main.ts's parseArgs options, read as text. */
 function mainOptions(): { options: Map<string, CliOption>; subcommands: Set<string> } {
@@ -626,7 +856,9 @@ function mainOptions(): { options: Map<string, CliOption>; subcommands: Set<stri
   } while (depth > 0 && end < text.length);
   const block = text.slice(start, end);
   const options = new Map<string, CliOption>();
-  for (const m of block.matchAll(/(?:'([a-z][a-z0-9-]*)'|\b([a-z][a-zA-Z0-9]*))\s*:\s*\{\s*type:\s*'(string|boolean)'(?:\s*,\s*short:\s*'(\w)')?/gu)) {
+  for (const m of block.matchAll(
+    /(?:'([a-z][a-z0-9-]*)'|\b([a-z][a-zA-Z0-9]*))\s*:\s*\{\s*type:\s*'(string|boolean)'(?:\s*,\s*short:\s*'(\w)')?/gu,
+  )) {
     options.set(m[1] ?? m[2]!, { type: m[3] as CliOption['type'], ...(m[4] && { short: m[4] }) });
   }
   const subcommands = new Set([...text.matchAll(/positionals\[0\] === '([a-z-]+)'/gu)].map((m) => m[1]!));
@@ -660,7 +892,11 @@ function parseFlags(args: string[]): Map<string, string | true> {
 }
 
 function envRefs(c: Obj, s: string): void {
-  for (const [, v] of s.matchAll(/\$\((\w+)\)/gu)) assert.ok((c.env ?? []).some((e: Obj) => e.name === v), `$(${v}) in ${c.name}'s args is not in its env`);
+  for (const [, v] of s.matchAll(/\$\((\w+)\)/gu))
+    assert.ok(
+      (c.env ?? []).some((e: Obj) => e.name === v),
+      `$(${v}) in ${c.name}'s args is not in its env`,
+    );
 }
 
 test('container commands: virtnet-cluster with a subcommand and flags that controller/cluster/main.ts parses', () => {
@@ -672,7 +908,10 @@ test('container commands: virtnet-cluster with a subcommand and flags that contr
       for (const c of containersOf(w)) {
         assert.deepEqual(c.command, ['virtnet-cluster'], `${name}: ${w.metadata.name}/${c.name}`);
         const [sub, ...rest] = c.args as string[];
-        assert.ok(subcommands.has(sub!), `${name}: ${w.metadata.name}: subcommand ${sub} is not one of main.ts's (${[...subcommands].join(', ')})`);
+        assert.ok(
+          subcommands.has(sub!),
+          `${name}: ${w.metadata.name}: subcommand ${sub} is not one of main.ts's (${[...subcommands].join(', ')})`,
+        );
         seen.push(sub!);
         parseFlags(rest);
         for (const a of c.args) envRefs(c, a);
@@ -680,7 +919,10 @@ test('container commands: virtnet-cluster with a subcommand and flags that contr
         const metrics = Number(parseFlags(rest).get('metrics-port'));
         for (const probe of [c.readinessProbe, c.livenessProbe]) {
           assert.ok(probe?.httpGet, `${name}: ${c.name} needs HTTP probes`);
-          const port = typeof probe.httpGet.port === 'string' ? c.ports.find((p: Obj) => p.name === probe.httpGet.port)?.containerPort : probe.httpGet.port;
+          const port =
+            typeof probe.httpGet.port === 'string'
+              ? c.ports.find((p: Obj) => p.name === probe.httpGet.port)?.containerPort
+              : probe.httpGet.port;
           assert.equal(port, metrics, `${name}: ${c.name}'s probes are not on --metrics-port`);
         }
         assert.equal(c.readinessProbe.httpGet.path, '/readyz');
@@ -689,13 +931,17 @@ test('container commands: virtnet-cluster with a subcommand and flags that contr
     }
     assert.deepEqual(seen.sort(), ['controller', 'node-agent'], name);
   }
-  const metricsTs = source('controller/cluster/metrics.ts');
-  for (const path of ['/healthz', '/readyz', '/metrics']) assert.ok(metricsTs.includes(`'${path}'`), `metrics.ts does not serve ${path}`);
+  const metricsTs = source('controller/control/metrics.ts');
+  for (const path of ['/healthz', '/readyz', '/metrics'])
+    assert.ok(metricsTs.includes(`'${path}'`), `metrics.ts does not serve ${path}`);
 });
 
 test('metrics Services carry the prometheus.io annotations for the ports the components open', () => {
   const objs = output('base');
-  for (const [service, workload] of [['virtnet-controller-metrics', controllerOf(objs)], ['virtnet-node-agent-metrics', agentOf(objs)]] as const) {
+  for (const [service, workload] of [
+    ['virtnet-controller-metrics', controllerOf(objs)],
+    ['virtnet-node-agent-metrics', agentOf(objs)],
+  ] as const) {
     const s = the(objs, 'Service', service, NAMESPACE);
     const a = s.metadata.annotations ?? {};
     assert.equal(a['prometheus.io/scrape'], 'true');
@@ -703,7 +949,10 @@ test('metrics Services carry the prometheus.io annotations for the ports the com
     const c = workload.spec.template.spec.containers[0];
     const port = parseFlags(c.args.slice(1)).get('metrics-port');
     assert.equal(a['prometheus.io/port'], port, `${service}: prometheus.io/port`);
-    assert.ok(s.spec.ports.some((p: Obj) => targetPort(workload, p)?.port === Number(port)), `${service} does not expose ${port}`);
+    assert.ok(
+      s.spec.ports.some((p: Obj) => targetPort(workload, p)?.port === Number(port)),
+      `${service} does not expose ${port}`,
+    );
   }
 });
 
@@ -728,7 +977,10 @@ test('the controller: one replica replaced stop-then-start, non-root, read-only,
   assert.equal(c.securityContext.capabilities.add, undefined);
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
   const flags = parseFlags(c.args.slice(1));
-  assert.deepEqual(['metrics-port', 'webhook-port', 'tls-cert', 'tls-key'].map((f) => flags.get(f)), ['9090', '8443', '/etc/virtnet/tls/tls.crt', '/etc/virtnet/tls/tls.key']);
+  assert.deepEqual(
+    ['metrics-port', 'webhook-port', 'tls-cert', 'tls-key'].map((f) => flags.get(f)),
+    ['9090', '8443', '/etc/virtnet/tls/tls.crt', '/etc/virtnet/tls/tls.key'],
+  );
   // The controller's ports are above 1024: a non-root process may bind them.
   for (const p of c.ports) assert.ok(p.containerPort > 1024);
 });
@@ -743,8 +995,15 @@ test('the node agent: on every node, in the host network, privileged, with the h
   const ds = agentOf(output('base'));
   const spec = ds.spec.template.spec;
   assert.equal(spec.hostNetwork, true);
-  assert.equal(spec.dnsPolicy, 'ClusterFirstWithHostNet', 'in the host network, ClusterFirst would fall back to the node\'s resolver');
-  assert.ok(spec.tolerations.some((t: Obj) => t.operator === 'Exists' && t.key === undefined && t.effect === undefined), 'it must tolerate every taint');
+  assert.equal(
+    spec.dnsPolicy,
+    'ClusterFirstWithHostNet',
+    "in the host network, ClusterFirst would fall back to the node's resolver",
+  );
+  assert.ok(
+    spec.tolerations.some((t: Obj) => t.operator === 'Exists' && t.key === undefined && t.effect === undefined),
+    'it must tolerate every taint',
+  );
   const [c, ...others] = spec.containers;
   assert.equal(others.length, 0);
   assert.equal(c.securityContext.privileged, true);
@@ -752,18 +1011,29 @@ test('the node agent: on every node, in the host network, privileged, with the h
   assert.equal(env?.valueFrom?.fieldRef?.fieldPath, 'spec.nodeName');
   const flags = parseFlags(c.args.slice(1));
   assert.equal(flags.get('node'), '$(NODE_NAME)');
-  assert.ok(c.ports.every((p: Obj) => p.hostPort === p.containerPort), 'in the host network, hostPort equals containerPort');
+  assert.ok(
+    c.ports.every((p: Obj) => p.hostPort === p.containerPort),
+    'in the host network, hostPort equals containerPort',
+  );
   // Each host directory is mounted at its own path: the conflist names host
   // paths, which the agent reads and GC uses at the same paths.
   const mainTs = source('controller/cluster/main.ts');
   const conflist = /function podNetworkConfList[\s\S]*?\n\}\n/u.exec(mainTs)?.[0];
   assert.ok(conflist, 'main.ts: podNetworkConfList not found');
-  const confPaths = [...conflist.matchAll(/(dataDir|logFile): '([^']+)'/gu)].map(([, k, p]) => (k === 'logFile' ? dirname(p!) : p!));
+  const confPaths = [...conflist.matchAll(/(dataDir|logFile): '([^']+)'/gu)].map(([, k, p]) =>
+    k === 'logFile' ? dirname(p!) : p!,
+  );
   assert.ok(confPaths.length >= 3, `conflist paths: ${confPaths.join(', ')}`);
   const stateRoot = /LAUNCHER_STATE_ROOT = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1];
   assert.ok(stateRoot, 'render/pod.ts: LAUNCHER_STATE_ROOT not found');
   assert.equal(flags.get('launcher-state-root'), stateRoot, 'the agent reads where the launcher pods write');
-  const needed = [flags.get('cni-bin-dir'), flags.get('cni-conf-dir'), stateRoot, '/run/netns', ...confPaths] as string[];
+  const needed = [
+    flags.get('cni-bin-dir'),
+    flags.get('cni-conf-dir'),
+    stateRoot,
+    '/run/netns',
+    ...confPaths,
+  ] as string[];
   for (const path of needed) {
     assert.equal(typeof path, 'string');
     const m = hostMount(spec, c, path);
@@ -774,15 +1044,24 @@ test('the node agent: on every node, in the host network, privileged, with the h
   assert.deepEqual([flags.get('cni-bin-dir'), flags.get('cni-conf-dir')], ['/opt/cni/bin', '/etc/cni/net.d']);
   // The node policy the agent writes for the plugin lets the conflist keep its data and log where it says, and lands on the host.
   const policyFile = /DEFAULT_POLICY_FILE = '([^']+)'/u.exec(source('cni/policy.ts'))?.[1];
-  assert.ok(policyFile && /cniPolicy: [^\n]*POD_NETWORK_POLICY/u.test(mainTs), 'the node agent writes the plugin\'s node policy');
+  assert.ok(
+    policyFile && /cniPolicy: [^\n]*POD_NETWORK_POLICY/u.test(mainTs),
+    "the node agent writes the plugin's node policy",
+  );
   const policyMount = hostMount(spec, c, policyFile);
-  assert.ok(policyMount && policyMount.hostPath === policyMount.mount.mountPath && !policyMount.mount.readOnly, `${policyFile} is not written to the host`);
-  const roots = /POD_NETWORK_POLICY = \{[^\n]*dataRoots: \[([^\]]*)\], logRoot: '([^']+)'/u.exec(mainTs);
+  assert.ok(
+    policyMount && policyMount.hostPath === policyMount.mount.mountPath && !policyMount.mount.readOnly,
+    `${policyFile} is not written to the host`,
+  );
+  const roots = /POD_NETWORK_POLICY = \{[\s\S]*?dataRoots: \[([^\]]*)\], logRoot: '([^']+)'/u.exec(mainTs);
   assert.ok(roots, 'main.ts: POD_NETWORK_POLICY not found');
   const dataRoots = [...roots[1]!.matchAll(/'([^']+)'/gu)].map((m) => m[1]!);
   for (const [, key, path] of conflist.matchAll(/(dataDir|logFile): '([^']+)'/gu)) {
     const under = key === 'logFile' ? [roots[2]!] : dataRoots;
-    assert.ok(under.some((r) => path!.startsWith(`${r}/`)), `${key} ${path} is outside the node policy's ${under.join(', ')}`);
+    assert.ok(
+      under.some((r) => path!.startsWith(`${r}/`)),
+      `${key} ${path} is outside the node policy's ${under.join(', ')}`,
+    );
   }
   // Network namespaces: the runtime's unmounts must reach the container, or it pins dead pods' namespaces.
   assert.ok(['HostToContainer', 'Bidirectional'].includes(hostMount(spec, c, '/run/netns')!.mount.mountPropagation));
@@ -815,7 +1094,7 @@ test('overlays: dev runs the dev tag, pulled every time, with debug logs', () =>
     assert.equal(parseFlags(c.args.slice(1)).get('log-level'), 'debug', `${w.metadata.name}`);
   }
   const { container, launcher } = controllerImages(objs);
-  assert.equal(launcher, container, 'launcher pods must run the controller\'s own image');
+  assert.equal(launcher, container, "launcher pods must run the controller's own image");
 });
 
 test('overlays: production pins 0.1.0, keeps one controller, and limits every container', () => {
@@ -830,7 +1109,7 @@ test('overlays: production pins 0.1.0, keeps one controller, and limits every co
     assert.equal(parseFlags(c.args.slice(1)).get('log-level'), undefined);
   }
   const { container, launcher } = controllerImages(objs);
-  assert.equal(launcher, container, 'launcher pods must run the controller\'s own image');
+  assert.equal(launcher, container, "launcher pods must run the controller's own image");
   // The release the image is tagged with is the package's version, and main.ts's default.
   const pkg = JSON.parse(source('package.json')) as { version: string };
   assert.equal(container, `${IMAGE}:${pkg.version}`);
@@ -841,7 +1120,11 @@ test('overlays: production pins 0.1.0, keeps one controller, and limits every co
 
 // -------------------------------------------------------------- Dockerfile
 
-interface Instruction { cmd: string; args: string; line: number }
+interface Instruction {
+  cmd: string;
+  args: string;
+  line: number;
+}
 
 function dockerfile(text: string): Instruction[] {
   const out: Instruction[] = [];
@@ -866,7 +1149,11 @@ function dockerfile(text: string): Instruction[] {
   return out;
 }
 
-interface Stage { image: string; name?: string; body: Instruction[] }
+interface Stage {
+  image: string;
+  name?: string;
+  body: Instruction[];
+}
 
 function stages(ins: Instruction[]): Stage[] {
   const globals = new Map<string, string>();
@@ -919,71 +1206,133 @@ test('the Dockerfile: pinned bases, Node 20 from the node image, the Debian pack
     }
     if (s.name) names.add(s.name);
   }
-  assert.ok(!/\blatest\b/u.test(text.split('\n').filter((l) => /^\s*(FROM|ARG)\b/iu.test(l)).join('\n')), 'no latest tag');
+  assert.ok(
+    !/\blatest\b/u.test(
+      text
+        .split('\n')
+        .filter((l) => /^\s*(FROM|ARG)\b/iu.test(l))
+        .join('\n'),
+    ),
+    'no latest tag',
+  );
   const final = st.at(-1)!;
   assert.equal(final.image, 'debian:12-slim');
   const nodeStages = st.filter((s) => /^node:20(\.\d+)*-bookworm-slim$/u.test(s.image));
   assert.ok(nodeStages.length > 0, 'Node 20 comes from the official node:20…-bookworm-slim image');
   const isNodeStage = (ref: string) => nodeStages.some((s) => s.name === ref) || /^node:20/u.test(ref);
-  const run = (s: Stage) => s.body.filter((i) => i.cmd === 'RUN').map((i) => i.args).join('\n');
-  const copies = (s: Stage) => s.body.filter((i) => i.cmd === 'COPY').map((i) => {
-    const words = i.args.trim().split(/\s+/u);
-    const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
-    const rest = words.filter((w) => !w.startsWith('--'));
-    return { from, srcs: rest.slice(0, -1), dest: rest.at(-1)! };
-  });
+  const run = (s: Stage) =>
+    s.body
+      .filter((i) => i.cmd === 'RUN')
+      .map((i) => i.args)
+      .join('\n');
+  const copies = (s: Stage) =>
+    s.body
+      .filter((i) => i.cmd === 'COPY')
+      .map((i) => {
+        const words = i.args.trim().split(/\s+/u);
+        const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
+        const rest = words.filter((w) => !w.startsWith('--'));
+        return { from, srcs: rest.slice(0, -1), dest: rest.at(-1)! };
+      });
 
   // The build stage: npm ci and the bundles, from sources that exist and are all there.
   const buildStage = st.find((s) => /\bnpm ci\b/u.test(run(s)));
   assert.ok(buildStage?.name, 'a named build stage runs npm ci');
   assert.match(run(buildStage), /\bnpm run build\b/u);
   const buildMjs = source('scripts/build.mjs');
-  const executables = [...buildMjs.matchAll(/entry: '([^']+)', out: '([^']+)'/gu)].map(([, entry, out]) => ({ entry: entry!, out: out! }));
+  const executables = [...buildMjs.matchAll(/entry: '([^']+)', out: '([^']+)'/gu)].map(([, entry, out]) => ({
+    entry: entry!,
+    out: out!,
+  }));
   assert.ok(executables.length >= 4, 'scripts/build.mjs: could not read the executables');
-  const copied = new Set(copies(buildStage).filter((c) => !c.from).flatMap((c) => c.srcs).map((s) => s.replace(/\/$/u, '')));
+  const copied = new Set(
+    copies(buildStage)
+      .filter((c) => !c.from)
+      .flatMap((c) => c.srcs)
+      .map((s) => s.replace(/\/$/u, '')),
+  );
   for (const src of copied) assert.ok(existsSync(join(ROOT, src)), `COPY ${src}: not in the repository`);
-  for (const needed of ['package.json', 'package-lock.json', 'scripts/build.mjs', ...sourceDirs(executables.map((e) => e.entry))]) {
+  for (const needed of [
+    'package.json',
+    'package-lock.json',
+    'scripts/build.mjs',
+    ...sourceDirs(executables.map((e) => e.entry)),
+  ]) {
     assert.ok(copied.has(needed), `the build stage does not copy ${needed}`);
   }
   // .dockerignore for this Dockerfile lets every source through.
-  const ignore = readFileSync(join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  for (const src of copied) assert.ok(ignore.includes(`!${src}`) || ignore.includes(`!${src}/`), `Dockerfile.dockerignore excludes ${src}`);
+  const ignore = readFileSync(join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  for (const src of copied)
+    assert.ok(ignore.includes(`!${src}`) || ignore.includes(`!${src}/`), `Dockerfile.dockerignore excludes ${src}`);
 
   // The final stage: packages, the libvirt-qemu user, node, the bundles, the links.
   const finalRun = run(final);
   const install = /apt-get install([^\n&;]*)/u.exec(finalRun)?.[1] ?? '';
   assert.match(install, /--no-install-recommends/u);
   const packages = new Set(install.split(/\s+/u).filter((w) => w && !w.startsWith('-')));
-  for (const p of ['iproute2', 'nftables', 'dnsmasq-base', 'qemu-system-x86', 'libvirt-daemon-driver-qemu', 'libvirt-daemon', 'libvirt-clients', 'containernetworking-plugins']) {
+  for (const p of [
+    'iproute2',
+    'nftables',
+    'dnsmasq-base',
+    'qemu-system-x86',
+    'libvirt-daemon-driver-qemu',
+    'libvirt-daemon',
+    'libvirt-clients',
+    'containernetworking-plugins',
+  ]) {
     assert.ok(packages.has(p), `the image lacks ${p}`);
   }
-  assert.ok(!packages.has('nodejs') && !packages.has('npm'), 'Debian\'s nodejs is 18');
+  assert.ok(!packages.has('nodejs') && !packages.has('npm'), "Debian's nodejs is 18");
   assert.match(finalRun, /rm -rf \/var\/lib\/apt\/lists/u);
   assert.match(finalRun, /groupadd[^\n&]*\blibvirt-qemu\b/u);
   assert.match(finalRun, /useradd[^\n&]*-g libvirt-qemu[^\n&]*\blibvirt-qemu\b/u);
   const finalCopies = copies(final);
   const node = finalCopies.find((c) => c.from && isNodeStage(c.from) && c.srcs.includes('/usr/local/bin/node'));
-  assert.ok(node && ['/usr/local/bin/node', '/usr/local/bin/', '/usr/local/bin'].includes(node.dest), 'node from the node image into /usr/local/bin');
+  assert.ok(
+    node && ['/usr/local/bin/node', '/usr/local/bin/', '/usr/local/bin'].includes(node.dest),
+    'node from the node image into /usr/local/bin',
+  );
   const dist = finalCopies.find((c) => c.from === buildStage.name && c.srcs.some((s) => /\/dist\/?$/u.test(s)));
   assert.ok(dist, 'the whole dist/ (bundles and dist/package.json) from the build stage');
-  assert.match(buildMjs, /writeFileSync\('dist\/package\.json'/u, 'build.mjs writes dist/package.json, which the copy carries');
+  assert.match(
+    buildMjs,
+    /writeFileSync\('dist\/package\.json'/u,
+    'build.mjs writes dist/package.json, which the copy carries',
+  );
   const distDir = dist.dest.replace(/\/$/u, '');
   // Debian's default PATH; /usr/local/bin comes first.
   const PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-  assert.ok(!final.body.some((i) => i.cmd === 'ENV' && /\bPATH\b/u.test(i.args)), 'PATH is Debian\'s default');
+  assert.ok(!final.body.some((i) => i.cmd === 'ENV' && /\bPATH\b/u.test(i.args)), "PATH is Debian's default");
   for (const exe of ['virtnet-cluster', 'virtnet-launcher', 'virtnet', 'virtnet-bridge']) {
     const built = executables.find((e) => e.out.endsWith(`/${exe}`));
     assert.ok(built, `scripts/build.mjs builds no ${exe}`);
     const target = `${distDir}/${built.out.slice('dist/'.length)}`;
     const link = new RegExp(`ln -s ${target.replace(/[.*+?^${}()|[\]\\/]/gu, '\\$&')} (\\S+)`, 'u').exec(finalRun);
     assert.ok(link, `${exe}: no link to ${target}`);
-    assert.ok(PATH.includes(dirname(link[1]!)) && link[1]!.endsWith(`/${exe}`), `${exe} is linked as ${link[1]}, not on PATH under its name`);
+    assert.ok(
+      PATH.includes(dirname(link[1]!)) && link[1]!.endsWith(`/${exe}`),
+      `${exe} is linked as ${link[1]}, not on PATH under its name`,
+    );
   }
   // Root: launcher pods and the node agent are privileged; the controller's
   // Deployment runs it as 65532 (checked above).
   const users = final.body.filter((i) => i.cmd === 'USER').map((i) => i.args.trim());
-  assert.ok(users.every((u) => u === 'root' || u === '0'), `USER ${users.join(', ')}: the launcher needs root`);
+  assert.ok(
+    users.every((u) => u === 'root' || u === '0'),
+    `USER ${users.join(', ')}: the launcher needs root`,
+  );
   assert.match(finalRun, /useradd[^\n&]*--uid 65532/u, 'uid 65532 has a name in the image');
-  assert.ok(!final.body.some((i) => i.cmd === 'ENTRYPOINT'), 'an ENTRYPOINT would prefix the launcher pods\' command');
-  assert.ok(!/\b(curl|wget)\b/u.test(text.split('\n').filter((l) => !/^\s*#/u.test(l)).join('\n')), 'nothing downloaded outside the package managers');
+  assert.ok(!final.body.some((i) => i.cmd === 'ENTRYPOINT'), "an ENTRYPOINT would prefix the launcher pods' command");
+  assert.ok(
+    !/\b(curl|wget)\b/u.test(
+      text
+        .split('\n')
+        .filter((l) => !/^\s*#/u.test(l))
+        .join('\n'),
+    ),
+    'nothing downloaded outside the package managers',
+  );
 });

@@ -31,12 +31,37 @@ export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
 
 // ------------------------------------------------------------- the manifests
 
-export interface Expression { name?: string; expression: string }
-export interface Validation extends Expression { message?: string; messageExpression?: string; reason?: string }
-export interface Rule { apiGroups: string[]; apiVersions: string[]; operations: string[]; resources: string[]; scope?: string }
-interface Requirement { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }
-export interface Selector { matchLabels?: Record<string, string>; matchExpressions?: Requirement[] }
-export interface MatchResources { resourceRules?: Rule[]; excludeResourceRules?: Rule[]; namespaceSelector?: Selector; objectSelector?: Selector }
+export interface Expression {
+  name?: string;
+  expression: string;
+}
+export interface Validation extends Expression {
+  message?: string;
+  messageExpression?: string;
+  reason?: string;
+}
+export interface Rule {
+  apiGroups: string[];
+  apiVersions: string[];
+  operations: string[];
+  resources: string[];
+  scope?: string;
+}
+interface Requirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+export interface Selector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Requirement[];
+}
+export interface MatchResources {
+  resourceRules?: Rule[];
+  excludeResourceRules?: Rule[];
+  namespaceSelector?: Selector;
+  objectSelector?: Selector;
+}
 export interface Policy {
   kind: 'ValidatingAdmissionPolicy';
   metadata: { name: string };
@@ -51,9 +76,17 @@ export interface Policy {
 }
 export interface Binding {
   kind: 'ValidatingAdmissionPolicyBinding';
-  spec: { policyName: string; validationActions: Array<'Deny' | 'Warn' | 'Audit'>; matchResources?: MatchResources; paramRef?: unknown };
+  spec: {
+    policyName: string;
+    validationActions: Array<'Deny' | 'Warn' | 'Audit'>;
+    matchResources?: MatchResources;
+    paramRef?: unknown;
+  };
 }
-export interface Manifests { policy: Policy; binding: Binding }
+export interface Manifests {
+  policy: Policy;
+  binding: Binding;
+}
 
 /** The policy and its binding in one YAML file. */
 export function loadManifests(file: string): Manifests {
@@ -69,15 +102,37 @@ export function loadManifests(file: string): Manifests {
 // ------------------------------------------------------ what the apiserver sees
 
 /** The resource a write is on, and which of its type's fields are maps (their entries are kept even when empty). */
-export interface Resource { group: string; version: string; resource: string; kind: string; namespaced: boolean; mapFields: ReadonlySet<string> }
-export interface KubeObject { metadata: { name: string; namespace?: string; labels?: Record<string, string> } }
-export interface UserInfo { username: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> }
-export interface Write { user: UserInfo; oldObject: KubeObject; object: KubeObject; operation?: 'CREATE' | 'UPDATE' | 'DELETE'; subResource?: string | undefined }
+export interface Resource {
+  group: string;
+  version: string;
+  resource: string;
+  kind: string;
+  namespaced: boolean;
+  mapFields: ReadonlySet<string>;
+}
+export interface KubeObject {
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+}
+export interface UserInfo {
+  username: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
+export interface Write {
+  user: UserInfo;
+  oldObject: KubeObject;
+  object: KubeObject;
+  operation?: 'CREATE' | 'UPDATE' | 'DELETE';
+  subResource?: string | undefined;
+}
 
 type CelValue = null | boolean | bigint | number | string | CelValue[] | { [key: string]: CelValue };
 
-const isEmpty = (v: CelValue) => v === '' || (Array.isArray(v) && v.length === 0)
-  || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
+const isEmpty = (v: CelValue) =>
+  v === '' ||
+  (Array.isArray(v) && v.length === 0) ||
+  (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
 
 /**
  * A JSON value as the apiserver hands it to CEL: integers are int64, and a
@@ -92,7 +147,8 @@ function unstructured(value: unknown, mapFields: ReadonlySet<string>, isMap = fa
   if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value;
   if (value === null || typeof value !== 'object') return value as CelValue;
   if (Array.isArray(value)) return value.map((v) => unstructured(v, mapFields));
-  const entries = Object.entries(value).filter(([, v]) => v !== undefined)
+  const entries = Object.entries(value)
+    .filter(([, v]) => v !== undefined)
     .map(([k, v]) => [k, unstructured(v, mapFields, mapFields.has(k))] as const);
   return Object.fromEntries(isMap ? entries : entries.filter(([, v]) => !isEmpty(v)));
 }
@@ -104,12 +160,24 @@ const REQUEST_MAP_FIELDS: ReadonlySet<string> = new Set(['extra']);
 function admissionRequest(r: Resource, w: Write): CelValue {
   const resource = { group: r.group, version: r.version, resource: r.resource };
   const kind = { group: r.group, version: r.version, kind: r.kind };
-  return unstructured({
-    uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
-    kind, resource, subResource: w.subResource, requestKind: kind, requestResource: resource, requestSubResource: w.subResource,
-    name: w.oldObject.metadata.name, namespace: r.namespaced ? w.oldObject.metadata.namespace : undefined, operation: w.operation ?? 'UPDATE',
-    userInfo: w.user, dryRun: false, options: { apiVersion: 'meta.k8s.io/v1', kind: 'PatchOptions' },
-  }, REQUEST_MAP_FIELDS);
+  return unstructured(
+    {
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      kind,
+      resource,
+      subResource: w.subResource,
+      requestKind: kind,
+      requestResource: resource,
+      requestSubResource: w.subResource,
+      name: w.oldObject.metadata.name,
+      namespace: r.namespaced ? w.oldObject.metadata.namespace : undefined,
+      operation: w.operation ?? 'UPDATE',
+      userInfo: w.user,
+      dryRun: false,
+      options: { apiVersion: 'meta.k8s.io/v1', kind: 'PatchOptions' },
+    },
+    REQUEST_MAP_FIELDS,
+  );
 }
 
 /** A pod-bound ServiceAccount token's user (KEP-4193: node-name and node-uid in extra, 1.30+); node undefined: a token without them. */
@@ -122,7 +190,10 @@ export function agentOn(node: string | undefined, extra: Record<string, string[]
       'authentication.kubernetes.io/credential-id': ['JTI=0f5a6c7e-1d2b-4c3a-9e8f-7a6b5c4d3e2f'],
       'authentication.kubernetes.io/pod-name': ['virtnet-node-agent-x7k2p'],
       'authentication.kubernetes.io/pod-uid': ['9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b'],
-      ...(node !== undefined && { [NODE_NAME_EXTRA]: [node], 'authentication.kubernetes.io/node-uid': ['5d1c9e2b-7f4a-4b6c-8d3e-1a2b3c4d5e6f'] }),
+      ...(node !== undefined && {
+        [NODE_NAME_EXTRA]: [node],
+        'authentication.kubernetes.io/node-uid': ['5d1c9e2b-7f4a-4b6c-8d3e-1a2b3c4d5e6f'],
+      }),
       ...extra,
     },
   };
@@ -141,8 +212,11 @@ export function agentOn(node: string | undefined, extra: Record<string, string[]
  */
 function celEnvironment(withVariables: boolean): Environment {
   const env = new Environment({ unlistedVariablesAreDyn: false })
-    .registerVariable('object', 'dyn').registerVariable('oldObject', 'dyn')
-    .registerVariable('request', 'map').registerVariable('params', 'dyn').registerVariable('namespaceObject', 'dyn');
+    .registerVariable('object', 'dyn')
+    .registerVariable('oldObject', 'dyn')
+    .registerVariable('request', 'map')
+    .registerVariable('params', 'dyn')
+    .registerVariable('namespaceObject', 'dyn');
   return withVariables ? env.registerVariable('variables', 'map') : env;
 }
 
@@ -163,11 +237,21 @@ function ruleMatches(rule: Rule, r: Resource, w: Write): boolean {
   const resource = w.subResource ? `${r.resource}/${w.subResource}` : r.resource;
   const any = (list: string[], v: string) => list.includes('*') || list.includes(v);
   // "*" is every resource but no subresource, "*/*" everything, "pods/*" every subresource of pods.
-  const resourceMatches = rule.resources.some((x) => x === resource || x === '*/*'
-    || (x === '*' && !w.subResource) || (x === `${r.resource}/*` && Boolean(w.subResource)));
+  const resourceMatches = rule.resources.some(
+    (x) =>
+      x === resource ||
+      x === '*/*' ||
+      (x === '*' && !w.subResource) ||
+      (x === `${r.resource}/*` && Boolean(w.subResource)),
+  );
   const scope = r.namespaced ? 'Namespaced' : 'Cluster';
-  return any(rule.apiGroups, r.group) && any(rule.apiVersions, r.version) && any(rule.operations, w.operation ?? 'UPDATE')
-    && resourceMatches && (rule.scope === undefined || rule.scope === '*' || rule.scope === scope);
+  return (
+    any(rule.apiGroups, r.group) &&
+    any(rule.apiVersions, r.version) &&
+    any(rule.operations, w.operation ?? 'UPDATE') &&
+    resourceMatches &&
+    (rule.scope === undefined || rule.scope === '*' || rule.scope === scope)
+  );
 }
 
 /** A label selector (metav1.LabelSelector); an absent one selects everything. */
@@ -175,16 +259,24 @@ function selects(selector: Selector | undefined, labels: Record<string, string> 
   if (!selector) return true;
   const l = labels ?? {};
   const byLabels = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => l[k] === v);
-  return byLabels && (selector.matchExpressions ?? []).every((q) => {
-    const has = Object.hasOwn(l, q.key);
-    switch (q.operator) {
-      case 'In': return has && q.values!.includes(l[q.key]!);
-      case 'NotIn': return !has || !q.values!.includes(l[q.key]!);
-      case 'Exists': return has;
-      case 'DoesNotExist': return !has;
-      default: throw new Error(`selector operator ${String(q.operator)}: not taught to policy-eval.ts`);
-    }
-  });
+  return (
+    byLabels &&
+    (selector.matchExpressions ?? []).every((q) => {
+      const has = Object.hasOwn(l, q.key);
+      switch (q.operator) {
+        case 'In':
+          return has && q.values!.includes(l[q.key]!);
+        case 'NotIn':
+          return !has || !q.values!.includes(l[q.key]!);
+        case 'Exists':
+          return has;
+        case 'DoesNotExist':
+          return !has;
+        default:
+          throw new Error(`selector operator ${String(q.operator)}: not taught to policy-eval.ts`);
+      }
+    })
+  );
 }
 
 /**
@@ -195,13 +287,24 @@ function selects(selector: Selector | undefined, labels: Record<string, string> 
 export function resourcesMatch(m: MatchResources | undefined, r: Resource, w: Write): boolean {
   if (!m) return true;
   const rules = m.resourceRules ?? [];
-  const namespace = r.namespaced ? selects(m.namespaceSelector, { 'kubernetes.io/metadata.name': w.oldObject.metadata.namespace ?? '' }) : true;
-  return (rules.length === 0 || rules.some((x) => ruleMatches(x, r, w))) && !(m.excludeResourceRules ?? []).some((x) => ruleMatches(x, r, w))
-    && namespace && (selects(m.objectSelector, w.object.metadata.labels) || selects(m.objectSelector, w.oldObject.metadata.labels));
+  const namespace = r.namespaced
+    ? selects(m.namespaceSelector, { 'kubernetes.io/metadata.name': w.oldObject.metadata.namespace ?? '' })
+    : true;
+  return (
+    (rules.length === 0 || rules.some((x) => ruleMatches(x, r, w))) &&
+    !(m.excludeResourceRules ?? []).some((x) => ruleMatches(x, r, w)) &&
+    namespace &&
+    (selects(m.objectSelector, w.object.metadata.labels) || selects(m.objectSelector, w.oldObject.metadata.labels))
+  );
 }
 
 /** messageProblems: messageExpressions that gave no usable message, which the apiserver replaces silently. */
-export interface Verdict { matched: boolean; allowed: boolean; denials: string[]; messageProblems: string[] }
+export interface Verdict {
+  matched: boolean;
+  allowed: boolean;
+  denials: string[];
+  messageProblems: string[];
+}
 
 /** The message of a failed validation: messageExpression if it gives one line, else message, else the expression. */
 function denialMessage(v: Validation, context: Record<string, unknown>, problems: string[]): string {
@@ -225,13 +328,23 @@ function variablesOf(policy: Policy, context: Record<string, unknown>): Record<s
 /** The apiserver's verdict on a write of resource r under the policy and its binding. */
 export function admit({ policy, binding }: Manifests, r: Resource, w: Write): Verdict {
   const skipped = { matched: false, allowed: true, denials: [], messageProblems: [] };
-  if (!resourcesMatch(policy.spec.matchConstraints, r, w) || !resourcesMatch(binding.spec.matchResources, r, w)) return skipped;
+  if (!resourcesMatch(policy.spec.matchConstraints, r, w) || !resourcesMatch(binding.spec.matchResources, r, w))
+    return skipped;
   const fails = policy.spec.failurePolicy !== 'Ignore';
-  const base = { object: unstructured(w.object, r.mapFields), oldObject: unstructured(w.oldObject, r.mapFields), request: admissionRequest(r, w), params: null, namespaceObject: null };
+  const base = {
+    object: unstructured(w.object, r.mapFields),
+    oldObject: unstructured(w.oldObject, r.mapFields),
+    request: admissionRequest(r, w),
+    params: null,
+    namespaceObject: null,
+  };
   const conditions = (policy.spec.matchConditions ?? []).map((m) => run(MATCH_ENV, m.expression, base));
   if (conditions.some((c) => 'value' in c && c.value === false)) return skipped;
-  const conditionErrors = conditions.filter((c): c is { error: string } => 'error' in c).map((c) => `match condition error: ${c.error}`);
-  if (conditionErrors.length) return fails ? { ...skipped, matched: true, allowed: false, denials: conditionErrors } : skipped;
+  const conditionErrors = conditions
+    .filter((c): c is { error: string } => 'error' in c)
+    .map((c) => `match condition error: ${c.error}`);
+  if (conditionErrors.length)
+    return fails ? { ...skipped, matched: true, allowed: false, denials: conditionErrors } : skipped;
   const context = { ...base, variables: variablesOf(policy, base) };
   const denials: string[] = [];
   const messageProblems: string[] = [];
@@ -241,7 +354,12 @@ export function admit({ policy, binding }: Manifests, r: Resource, w: Write): Ve
       if (fails) denials.push(`expression '${v.expression}' resulted in error: ${out.error}`);
     } else if (out.value !== true) denials.push(denialMessage(v, context, messageProblems));
   }
-  return { matched: true, allowed: denials.length === 0 || !binding.spec.validationActions.includes('Deny'), denials, messageProblems };
+  return {
+    matched: true,
+    allowed: denials.length === 0 || !binding.spec.validationActions.includes('Deny'),
+    denials,
+    messageProblems,
+  };
 }
 
 // ------------------------------------------------------ checks both tests make
@@ -258,11 +376,18 @@ export function assertCompiles(policy: Policy): void {
   // A variable may read only those before it (the apiserver compiles them in order).
   const before = new Set<string>();
   for (const v of policy.spec.variables ?? []) {
-    assert.ok(VALIDATION_ENV.check(v.expression).valid, `variable ${v.name}: ${VALIDATION_ENV.check(v.expression).error?.message}`);
-    for (const [, used] of v.expression.matchAll(/\bvariables\.(\w+)/gu)) assert.ok(before.has(used!), `variable ${v.name} reads ${used}, not defined before it`);
+    assert.ok(
+      VALIDATION_ENV.check(v.expression).valid,
+      `variable ${v.name}: ${VALIDATION_ENV.check(v.expression).error?.message}`,
+    );
+    for (const [, used] of v.expression.matchAll(/\bvariables\.(\w+)/gu))
+      assert.ok(before.has(used!), `variable ${v.name} reads ${used}, not defined before it`);
     before.add(v.name!);
   }
-  for (const [, used] of policy.spec.validations.flatMap((v) => [v.expression, v.messageExpression ?? '']).join('\n').matchAll(/\bvariables\.(\w+)/gu)) {
+  for (const [, used] of policy.spec.validations
+    .flatMap((v) => [v.expression, v.messageExpression ?? ''])
+    .join('\n')
+    .matchAll(/\bvariables\.(\w+)/gu)) {
     assert.ok(before.has(used!), `variables.${used} is not defined`);
   }
   for (const v of policy.spec.validations) {
@@ -274,7 +399,11 @@ export function assertCompiles(policy: Policy): void {
 }
 
 /** What a case expects: the verdict, whether the policy applies at all, and a denial that says why. */
-export interface Expected { allowed: boolean; matched?: boolean; says?: RegExp }
+export interface Expected {
+  allowed: boolean;
+  matched?: boolean;
+  says?: RegExp;
+}
 
 export function assertVerdict(verdict: Verdict, c: Expected): void {
   assert.equal(verdict.matched, c.matched ?? true, `matched: ${JSON.stringify(verdict)}`);
@@ -282,7 +411,11 @@ export function assertVerdict(verdict: Verdict, c: Expected): void {
   // A denial is the policy's own answer, never a CEL error left to failurePolicy.
   for (const d of verdict.denials) assert.doesNotMatch(d, /resulted in error|match condition error/u, d);
   assert.deepEqual(verdict.messageProblems, [], 'a messageExpression gave no message');
-  if (c.says) assert.ok(verdict.denials.some((d) => c.says!.test(d)), `${c.says}: ${verdict.denials.join('; ')}`);
+  if (c.says)
+    assert.ok(
+      verdict.denials.some((d) => c.says!.test(d)),
+      `${c.says}: ${verdict.denials.join('; ')}`,
+    );
 }
 
 /** Whether a case's verdict, and the denial it expects, hold under a policy. */

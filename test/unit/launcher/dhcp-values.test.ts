@@ -12,7 +12,14 @@ import { validateManifests, type ApiObject } from '../../../controller/api/manif
 import type { VirtualMachineInstance } from '../../../controller/api/schema.ts';
 import { launcherSpec } from '../../../controller/render/launcher-spec.ts';
 import { renderDnsmasqConfig } from '../../../launcher/dhcp/dnsmasq-config.ts';
-import { dhcpHostname, dhcpStringProblem, hostnameProblem, ntpServerProblem, searchDomainProblem, showValue } from '../../../lib/dnsmasq-values.ts';
+import {
+  dhcpHostname,
+  dhcpStringProblem,
+  hostnameProblem,
+  ntpServerProblem,
+  searchDomainProblem,
+  showValue,
+} from '../../../lib/dnsmasq-values.ts';
 import type { PodInterface } from '../../../launcher/discover.ts';
 import { planPod } from '../../../launcher/plan/pod.ts';
 import { parseResolvConf } from '../../../launcher/resolv.ts';
@@ -20,8 +27,13 @@ import type { InterfaceSpec, LauncherSpec } from '../../../launcher/spec.ts';
 
 const MAC = '02:5e:00:00:00:05';
 const ETH0: PodInterface = {
-  name: 'eth0', mac: '0a:58:0a:f4:00:05', mtu: 1450, ipv4: [{ address: '10.244.0.5', prefix: 24 }], ipv6: [],
-  routes4: [{ dst: '0.0.0.0/0', gateway: '10.244.0.1' }], routes6: [],
+  name: 'eth0',
+  mac: '0a:58:0a:f4:00:05',
+  mtu: 1450,
+  ipv4: [{ address: '10.244.0.5', prefix: 24 }],
+  ipv6: [],
+  routes4: [{ dst: '0.0.0.0/0', gateway: '10.244.0.1' }],
+  routes6: [],
 };
 const RESOLV = parseResolvConf('search default.svc.cluster.local\nnameserver 10.96.0.10\n');
 const FILES = { leaseFile: '/run/virtnet/dnsmasq.leases', pidFile: '/run/virtnet/dnsmasq.pid' };
@@ -30,10 +42,23 @@ type Dhcp = NonNullable<InterfaceSpec['dhcpOptions']>;
 
 function vmi(name: string, over: { hostname?: string; dhcpOptions?: Dhcp } = {}): object {
   return {
-    apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name, namespace: 'demo' },
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    metadata: { name, namespace: 'demo' },
     spec: {
       ...(over.hostname !== undefined && { hostname: over.hostname }),
-      domain: { devices: { interfaces: [{ name: 'default', bridge: {}, macAddress: MAC, ...(over.dhcpOptions && { dhcpOptions: over.dhcpOptions }) }] } },
+      domain: {
+        devices: {
+          interfaces: [
+            {
+              name: 'default',
+              bridge: {},
+              macAddress: MAC,
+              ...(over.dhcpOptions && { dhcpOptions: over.dhcpOptions }),
+            },
+          ],
+        },
+      },
       networks: [{ name: 'default', pod: {} }],
     },
   };
@@ -41,14 +66,25 @@ function vmi(name: string, over: { hostname?: string; dhcpOptions?: Dhcp } = {})
 
 function admit(doc: object): { vmi?: VirtualMachineInstance; problems: string[] } {
   const { objects, problems } = validateManifests([{ source: 'vm.yaml#1', object: doc }]);
-  const found = objects.find((o): o is Extract<ApiObject, { kind: 'VirtualMachineInstance' }> => o.kind === 'VirtualMachineInstance');
+  const found = objects.find(
+    (o): o is Extract<ApiObject, { kind: 'VirtualMachineInstance' }> => o.kind === 'VirtualMachineInstance',
+  );
   return { ...(found && { vmi: found.object }), problems: problems.map((p) => `${p.path}: ${p.rule}`) };
 }
 
 /** What the launcher writes for an admitted VMI: its pod's plan, rendered. */
 function launch(v: VirtualMachineInstance): string {
-  const spec: LauncherSpec = launcherSpec(v as Parameters<typeof launcherSpec>[0], { boot: { kernel: '/boot/vmlinuz' }, memoryMiB: 256, cpus: 1, serviceCIDRs: [] });
-  const plan = planPod(spec, { interfaces: [ETH0], resolv: RESOLV }, { dummyLinks: true, freshMacs: ['02:aa:00:00:00:01'] });
+  const spec: LauncherSpec = launcherSpec(v as Parameters<typeof launcherSpec>[0], {
+    boot: { kernel: '/boot/vmlinuz' },
+    memoryMiB: 256,
+    cpus: 1,
+    serviceCIDRs: [],
+  });
+  const plan = planPod(
+    spec,
+    { interfaces: [ETH0], resolv: RESOLV },
+    { dummyLinks: true, freshMacs: ['02:aa:00:00:00:01'] },
+  );
   const nics = plan.nics.flatMap((n) => (n.dhcp ? [n.dhcp] : []));
   return renderDnsmasqConfig({ nics, ...FILES }).text;
 }
@@ -140,7 +176,12 @@ for (const [where, value] of OPTION_VALUES) {
     assert.deepEqual(problems, []);
     const text = launch(admitted!);
     const quoted = `"${value.replace(/[\\"]/gu, (c) => `\\${c}`)}"`;
-    const option = { bootFileName: 'option:bootfile-name', tftpServerName: 'option:tftp-server', privateOptions: '240', ntpServers: '' }[where];
+    const option = {
+      bootFileName: 'option:bootfile-name',
+      tftpServerName: 'option:tftp-server',
+      privateOptions: '240',
+      ntpServers: '',
+    }[where];
     assert.ok(text.split('\n').includes(`dhcp-option-force=tag:nic0,${option},${quoted}`), text);
   });
 }
@@ -151,10 +192,18 @@ test('the renderer refuses each value admission refuses, in the same words', () 
     if (!problem) continue;
     const field = where === 'privateOptions' ? 'privateOptions[0].value' : where;
     const nic = {
-      bridge: 'k6t-eth0', serverAddress: '169.254.75.10', mac: MAC, ipv4: { address: '10.244.0.5', prefix: 24 }, sharedNetwork: true,
+      bridge: 'k6t-eth0',
+      serverAddress: '169.254.75.10',
+      mac: MAC,
+      ipv4: { address: '10.244.0.5', prefix: 24 },
+      sharedNetwork: true,
       ...(where === 'privateOptions' ? { privateOptions: [{ code: 240, value }] } : { [where]: value }),
     };
-    assert.throws(() => renderDnsmasqConfig({ nics: [nic], ...FILES }), { name: 'TypeError', message: `nics[0].${field}: ${problem}` }, JSON.stringify(value));
+    assert.throws(
+      () => renderDnsmasqConfig({ nics: [nic], ...FILES }),
+      { name: 'TypeError', message: `nics[0].${field}: ${problem}` },
+      JSON.stringify(value),
+    );
   }
 });
 
@@ -162,24 +211,53 @@ test('NTP servers: IPv4 only, by one rule in admission and the renderer', () => 
   for (const s of ['10.0.0.1', '10.0.0.1 ', '010.0.0.1', 'ntp.example', '2001:db8::1', '10.0.0']) {
     const problem = ntpServerProblem(s);
     const { problems } = admit(vmi('vm1', { dhcpOptions: { ntpServers: [s] } }));
-    assert.deepEqual(problems, problem ? [`spec.domain.devices.interfaces[0].dhcpOptions.ntpServers[0]: ${problem}`] : [], s);
+    assert.deepEqual(
+      problems,
+      problem ? [`spec.domain.devices.interfaces[0].dhcpOptions.ntpServers[0]: ${problem}`] : [],
+      s,
+    );
   }
   assert.equal(ntpServerProblem('10.0.0.1'), undefined);
 });
 
 test('search domains: one rule; a newline, a blank or a 64-byte label is refused by admission, dropped by the renderer', () => {
   const long = `${'a'.repeat(64)}.example`;
-  for (const d of ['cluster.local', 'a.example\nnameserver 192.0.2.66', 'a.example b.example', 'tab\t.example', long, 'a..b']) {
+  for (const d of [
+    'cluster.local',
+    'a.example\nnameserver 192.0.2.66',
+    'a.example b.example',
+    'tab\t.example',
+    long,
+    'a..b',
+  ]) {
     const problem = searchDomainProblem(d);
     const doc = vmi('vm1') as { spec: Record<string, unknown> };
     doc.spec.dnsConfig = { searches: [d] };
     const { problems } = admit(doc);
-    if (!problem) { assert.deepEqual(problems, [], d); continue; }
+    if (!problem) {
+      assert.deepEqual(problems, [], d);
+      continue;
+    }
     assert.deepEqual(problems, [`spec.dnsConfig.searches[0]: ${problem}`], d);
-    const r = renderDnsmasqConfig({ nics: [{ bridge: 'k6t-eth0', serverAddress: '169.254.75.10', mac: MAC, ipv4: { address: '10.244.0.5', prefix: 24 }, sharedNetwork: true, searchDomains: [d] }], ...FILES });
+    const r = renderDnsmasqConfig({
+      nics: [
+        {
+          bridge: 'k6t-eth0',
+          serverAddress: '169.254.75.10',
+          mac: MAC,
+          ipv4: { address: '10.244.0.5', prefix: 24 },
+          sharedNetwork: true,
+          searchDomains: [d],
+        },
+      ],
+      ...FILES,
+    });
     assert.doesNotMatch(r.text, /domain-search/u, d);
   }
-  assert.match(searchDomainProblem('a.example\nnameserver 192.0.2.66') ?? '', /^"a\.example\\nnameserver 192\.0\.2\.66" contains whitespace or control characters/u);
+  assert.match(
+    searchDomainProblem('a.example\nnameserver 192.0.2.66') ?? '',
+    /^"a\.example\\nnameserver 192\.0\.2\.66" contains whitespace or control characters/u,
+  );
 });
 
 test('showValue quotes a value and cuts a long one, saying how long it was', () => {

@@ -41,7 +41,8 @@ const ROUTES = JSON.parse(`[
   {"dst":"default","gateway":"fd00:10:244::1","dev":"eth0","metric":1024,"flags":[],"pref":"medium"}
 ]`) as IpRoute[];
 
-const RESOLV = 'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n';
+const RESOLV =
+  'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n';
 
 test('dual-stack pod with a secondary NIC: addresses, routes, MACs', () => {
   const pod = podNetworkFrom(LINKS, ROUTES, RESOLV);
@@ -74,7 +75,11 @@ test('dual-stack pod with a secondary NIC: addresses, routes, MACs', () => {
     // tunl0 has an "address" (0.0.0.0, ipip's link address): kept, but with nothing on it.
     { name: 'tunl0', mac: '0.0.0.0', mtu: 1480, ipv4: [], ipv6: [], routes4: [], routes6: [] },
   ]);
-  assert.deepEqual(pod.resolv, { nameservers: ['10.96.0.10'], search: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], skipped: [] });
+  assert.deepEqual(pod.resolv, {
+    nameservers: ['10.96.0.10'],
+    search: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
+    skipped: [],
+  });
 });
 
 test('lo is excluded, and links without a link-layer address', () => {
@@ -96,10 +101,14 @@ test('link-local IPv6 addresses are excluded; kernel routes are excluded', () =>
 
 test('default routes map to 0.0.0.0/0 and ::/0, by gateway family', () => {
   const links: IpLink[] = [{ ifindex: 2, ifname: 'eth0', address: '02:00:00:00:00:01', mtu: 1500, addr_info: [] }];
-  const pod = podNetworkFrom(links, [
-    { dst: 'default', gateway: '10.0.0.1', dev: 'eth0', metric: 0 },
-    { dst: 'default', gateway: 'fe80::1', dev: 'eth0', protocol: 'ra', metric: 1024 },
-  ], '');
+  const pod = podNetworkFrom(
+    links,
+    [
+      { dst: 'default', gateway: '10.0.0.1', dev: 'eth0', metric: 0 },
+      { dst: 'default', gateway: 'fe80::1', dev: 'eth0', protocol: 'ra', metric: 1024 },
+    ],
+    '',
+  );
   assert.deepEqual(pod.interfaces[0]?.routes4, [{ dst: '0.0.0.0/0', gateway: '10.0.0.1', metric: 0 }]);
   assert.deepEqual(pod.interfaces[0]?.routes6, [{ dst: '::/0', gateway: 'fe80::1', metric: 1024 }]);
 });
@@ -107,7 +116,9 @@ test('default routes map to 0.0.0.0/0 and ::/0, by gateway family', () => {
 test('routes on other devices are not attributed; no interfaces, no routes', () => {
   const links: IpLink[] = [{ ifindex: 2, ifname: 'eth0', address: '02:00:00:00:00:01', mtu: 1500 }];
   const pod = podNetworkFrom(links, [{ dst: 'default', gateway: '10.0.0.1', dev: 'eth9' }], 'nameserver bad\n');
-  assert.deepEqual(pod.interfaces, [{ name: 'eth0', mac: '02:00:00:00:00:01', mtu: 1500, ipv4: [], ipv6: [], routes4: [], routes6: [] }]);
+  assert.deepEqual(pod.interfaces, [
+    { name: 'eth0', mac: '02:00:00:00:00:01', mtu: 1500, ipv4: [], ipv6: [], routes4: [], routes6: [] },
+  ]);
   assert.deepEqual(pod.resolv.skipped, ['nameserver bad']);
   assert.deepEqual(podNetworkFrom([], [], '').interfaces, []);
 });

@@ -14,6 +14,10 @@ export function golden(name: string, actual: string, dir = GOLDEN_DIR): string {
     return path;
   }
   assert.ok(existsSync(path), `golden file ${path} is missing; run with UPDATE_GOLDEN=1`);
-  assert.equal(actual, readFileSync(path, 'utf8'), `${name} differs from the golden file (UPDATE_GOLDEN=1 rewrites it)`);
+  assert.equal(
+    actual,
+    readFileSync(path, 'utf8'),
+    `${name} differs from the golden file (UPDATE_GOLDEN=1 rewrites it)`,
+  );
   return path;
 }

@@ -14,7 +14,13 @@ const FILE = [
 
 test('IPv4 leases by MAC, lower-cased; IPv6 leases after the duid line', () => {
   const l = parseLeases(FILE);
-  assert.deepEqual([...l.v4], [['02:5e:00:00:00:05', '10.244.0.5'], ['02:00:00:ab:cd:ef', '192.168.50.7']]);
+  assert.deepEqual(
+    [...l.v4],
+    [
+      ['02:5e:00:00:00:05', '10.244.0.5'],
+      ['02:00:00:ab:cd:ef', '192.168.50.7'],
+    ],
+  );
   assert.deepEqual([...l.v6], ['fd00:10:244::5', 'fd00:20::7']);
 });
 
@@ -38,7 +44,18 @@ test('a renewed lease (same MAC twice): the last line wins', () => {
 });
 
 test('empty and garbage input never throws', () => {
-  for (const text of ['', '\n', '\n\n\n', '   ', 'garbage', 'a b', '\u0000\u0001\u0002', 'duid', 'x'.repeat(100_000), '\r\n\r\n']) {
+  for (const text of [
+    '',
+    '\n',
+    '\n\n\n',
+    '   ',
+    'garbage',
+    'a b',
+    '\u0000\u0001\u0002',
+    'duid',
+    'x'.repeat(100_000),
+    '\r\n\r\n',
+  ]) {
     const l = parseLeases(text);
     assert.equal(l.v4.size, 0, JSON.stringify(text.slice(0, 20)));
     assert.equal(l.v6.size, 0, JSON.stringify(text.slice(0, 20)));

@@ -37,11 +37,18 @@ test('secondary multus network "blue": pod + 11 hex of sha256, derived names wit
 });
 
 test('secondary names: hashed from the VMI network name, not the attachment name; distinct per network', () => {
-  assert.equal(podIfName({ name: 'blue', multus: { networkName: 'a' } }), podIfName({ name: 'blue', multus: { networkName: 'b' } }));
-  assert.notEqual(podIfName({ name: 'blue', multus: { networkName: 'a' } }), podIfName({ name: 'red', multus: { networkName: 'a' } }));
+  assert.equal(
+    podIfName({ name: 'blue', multus: { networkName: 'a' } }),
+    podIfName({ name: 'blue', multus: { networkName: 'b' } }),
+  );
+  assert.notEqual(
+    podIfName({ name: 'blue', multus: { networkName: 'a' } }),
+    podIfName({ name: 'red', multus: { networkName: 'a' } }),
+  );
   // Any name, even one that is not a valid link name itself, gives valid link names.
   for (const name of ['a'.repeat(200), 'ünïcödé', 'with space', 'x/y:z']) {
-    for (const n of Object.values(linkNamesFor({ name, multus: { networkName: 'n' } }))) assert.equal(linkNameProblem(n), undefined, `${name} → ${n}`);
+    for (const n of Object.values(linkNamesFor({ name, multus: { networkName: 'n' } })))
+      assert.equal(linkNameProblem(n), undefined, `${name} → ${n}`);
   }
 });
 

@@ -18,9 +18,14 @@ import { golden } from './golden-helper.ts';
 
 const BLUE_HASH = createHash('sha256').update('blue').digest('hex').slice(0, 11);
 
-const FACTS: HostFacts = { dummyLinks: true, freshMacs: ['02:aa:00:00:00:01', '02:aa:00:00:00:02', '02:aa:00:00:00:03'] };
+const FACTS: HostFacts = {
+  dummyLinks: true,
+  freshMacs: ['02:aa:00:00:00:01', '02:aa:00:00:00:02', '02:aa:00:00:00:03'],
+};
 
-const RESOLV = parseResolvConf('search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n');
+const RESOLV = parseResolvConf(
+  'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n',
+);
 
 const ETH0_V4: PodInterface = {
   name: 'eth0',
@@ -42,18 +47,44 @@ const ETH0_DUAL: PodInterface = {
   routes6: [{ dst: '::/0', gateway: 'fd00:10:244::1', metric: 1024 }],
 };
 
-const ETH0_L2: PodInterface = { name: 'eth0', mac: '0a:58:0a:f4:00:05', mtu: 1500, ipv4: [], ipv6: [], routes4: [], routes6: [] };
+const ETH0_L2: PodInterface = {
+  name: 'eth0',
+  mac: '0a:58:0a:f4:00:05',
+  mtu: 1500,
+  ipv4: [],
+  ipv6: [],
+  routes4: [],
+  routes6: [],
+};
 
 const BLUE_POD: PodInterface = {
-  name: `pod${BLUE_HASH}`, mac: '02:00:00:ab:cd:ef', mtu: 1500,
-  ipv4: [{ address: '192.168.50.7', prefix: 24 }], ipv6: [], routes4: [], routes6: [],
+  name: `pod${BLUE_HASH}`,
+  mac: '02:00:00:ab:cd:ef',
+  mtu: 1500,
+  ipv4: [{ address: '192.168.50.7', prefix: 24 }],
+  ipv6: [],
+  routes4: [],
+  routes6: [],
 };
 
 const POD_NET: NetworkSpec = { name: 'default', pod: {} };
 const BLUE_NET: NetworkSpec = { name: 'blue', multus: { networkName: 'default/blue-net' } };
 
-function spec(interfaces: InterfaceSpec[], networks: NetworkSpec[] = [POD_NET], over: Partial<LauncherSpec> = {}): LauncherSpec {
-  return { name: 'vm1', namespace: 'default', memoryMiB: 256, cpus: 1, interfaces, networks, boot: { kernel: '/boot/vmlinuz' }, ...over };
+function spec(
+  interfaces: InterfaceSpec[],
+  networks: NetworkSpec[] = [POD_NET],
+  over: Partial<LauncherSpec> = {},
+): LauncherSpec {
+  return {
+    name: 'vm1',
+    namespace: 'default',
+    memoryMiB: 256,
+    cpus: 1,
+    interfaces,
+    networks,
+    boot: { kernel: '/boot/vmlinuz' },
+    ...over,
+  };
 }
 
 function net(interfaces: PodInterface[], resolv = RESOLV): PodNetwork {
@@ -64,12 +95,18 @@ function net(interfaces: PodInterface[], resolv = RESOLV): PodNetwork {
 function planText(plan: PodPlan): string {
   const lines = (ops: LinkOp[]): string => ops.map(renderOp).join('\n');
   return [
-    '# ops (ip -batch)', lines(plan.ops),
-    '# ops6 (ip -6 -batch)', lines(plan.ops6),
-    '# sysctls', JSON.stringify(plan.sysctls, null, 2),
-    '# nft', JSON.stringify(plan.nft, null, 2),
-    '# nics', JSON.stringify(plan.nics, null, 2),
-    '# warnings', JSON.stringify(plan.warnings, null, 2),
+    '# ops (ip -batch)',
+    lines(plan.ops),
+    '# ops6 (ip -6 -batch)',
+    lines(plan.ops6),
+    '# sysctls',
+    JSON.stringify(plan.sysctls, null, 2),
+    '# nft',
+    JSON.stringify(plan.nft, null, 2),
+    '# nics',
+    JSON.stringify(plan.nics, null, 2),
+    '# warnings',
+    JSON.stringify(plan.warnings, null, 2),
     '',
   ].join('\n');
 }
@@ -78,19 +115,37 @@ function planText(plan: PodPlan): string {
 function checkDhcp(plan: PodPlan): string[] {
   const nics = plan.nics.flatMap((n) => (n.dhcp ? [n.dhcp] : []));
   if (nics.length === 0) return [];
-  return renderDnsmasqConfig({ nics, leaseFile: '/run/virtnet/dnsmasq.leases', pidFile: '/run/virtnet/dnsmasq.pid' }).warnings;
+  return renderDnsmasqConfig({ nics, leaseFile: '/run/virtnet/dnsmasq.leases', pidFile: '/run/virtnet/dnsmasq.pid' })
+    .warnings;
 }
 
 const ops = (plan: PodPlan): string[] => plan.ops.map(renderOp);
 
 test('golden (a): IPv4, default route and a route via a gateway, every DHCP option, lowered MTU', () => {
-  const s = spec([{
-    name: 'default', bridge: {}, macAddress: '02:5E:00:00:00:05', mtu: 1400, model: 'e1000', bootOrder: 1, pciAddress: '0000:00:05.0',
-    dhcpOptions: {
-      ntpServers: ['10.0.0.123', '10.0.0.124'], tftpServerName: 'tftp.example', bootFileName: 'pxelinux.0',
-      privateOptions: [{ option: 240, value: 'private-240' }, { option: 252, value: 'http://wpad.example/wpad.dat' }],
-    },
-  }], [POD_NET], { hostname: 'myhost', subdomain: 'mysub' });
+  const s = spec(
+    [
+      {
+        name: 'default',
+        bridge: {},
+        macAddress: '02:5E:00:00:00:05',
+        mtu: 1400,
+        model: 'e1000',
+        bootOrder: 1,
+        pciAddress: '0000:00:05.0',
+        dhcpOptions: {
+          ntpServers: ['10.0.0.123', '10.0.0.124'],
+          tftpServerName: 'tftp.example',
+          bootFileName: 'pxelinux.0',
+          privateOptions: [
+            { option: 240, value: 'private-240' },
+            { option: 252, value: 'http://wpad.example/wpad.dat' },
+          ],
+        },
+      },
+    ],
+    [POD_NET],
+    { hostname: 'myhost', subdomain: 'mysub' },
+  );
   const plan = planPod(s, net([ETH0_V4]), FACTS);
   golden('plan-ipv4-options.txt', planText(plan));
   assert.deepEqual(plan.warnings, []);
@@ -98,18 +153,33 @@ test('golden (a): IPv4, default route and a route via a gateway, every DHCP opti
   assert.equal(nic.mtu, 1400);
   assert.equal(nic.mac, '02:5e:00:00:00:05');
   assert.deepEqual(nic.dhcp, {
-    bridge: 'k6t-eth0', serverAddress: '169.254.75.10', mac: '02:5e:00:00:00:05', sharedNetwork: true, mtu: 1400,
+    bridge: 'k6t-eth0',
+    serverAddress: '169.254.75.10',
+    mac: '02:5e:00:00:00:05',
+    sharedNetwork: true,
+    mtu: 1400,
     ipv4: { address: '10.244.0.5', prefix: 24 },
     hostname: 'myhost',
     router: '10.244.0.1',
-    classlessRoutes: [{ dst: '169.254.75.10/32', gateway: '0.0.0.0' }, { dst: '10.96.0.0/12', gateway: '10.244.0.254' }],
+    classlessRoutes: [
+      { dst: '169.254.75.10/32', gateway: '0.0.0.0' },
+      { dst: '10.96.0.0/12', gateway: '10.244.0.254' },
+    ],
     dnsServers: ['10.96.0.10'],
-    searchDomains: ['mysub.default.svc.cluster.local', 'default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
+    searchDomains: [
+      'mysub.default.svc.cluster.local',
+      'default.svc.cluster.local',
+      'svc.cluster.local',
+      'cluster.local',
+    ],
     domainName: 'mysub.default.svc.cluster.local',
     ntpServers: ['10.0.0.123', '10.0.0.124'],
     tftpServerName: 'tftp.example',
     bootFileName: 'pxelinux.0',
-    privateOptions: [{ code: 240, value: 'private-240' }, { code: 252, value: 'http://wpad.example/wpad.dat' }],
+    privateOptions: [
+      { code: 240, value: 'private-240' },
+      { code: 252, value: 'http://wpad.example/wpad.dat' },
+    ],
   });
   // The tap and bridge take the lowered MTU; the placeholder keeps the pod's.
   assert.ok(ops(plan).includes('link add name k6t-eth0 mtu 1400 address 02:aa:00:00:00:01 type bridge'));
@@ -151,17 +221,31 @@ test('golden (c): a pod NIC with no IP is a plain L2 port', () => {
   assert.ok(!('dhcp' in nic));
   assert.deepEqual(nic.ips, []);
   // No addresses or routes on the placeholder, no policy routing, no sysctls.
-  assert.ok(!plan.ops.some((o) => (o.op === 'addr-add' && o.dev === 'eth0') || o.op === 'route-add' || o.op === 'rule-add'), ops(plan).join('\n'));
+  assert.ok(
+    !plan.ops.some((o) => (o.op === 'addr-add' && o.dev === 'eth0') || o.op === 'route-add' || o.op === 'rule-add'),
+    ops(plan).join('\n'),
+  );
   assert.deepEqual(plan.sysctls, {});
   assert.deepEqual(plan.ops6, []);
 });
 
 test('golden (d): two NICs, the second on a secondary multus network', () => {
-  const s = spec([{ name: 'default', bridge: {} }, { name: 'blue', bridge: {}, macAddress: '02:00:00:00:be:ef' }], [POD_NET, BLUE_NET]);
+  const s = spec(
+    [
+      { name: 'default', bridge: {} },
+      { name: 'blue', bridge: {}, macAddress: '02:00:00:00:be:ef' },
+    ],
+    [POD_NET, BLUE_NET],
+  );
   const plan = planPod(s, net([ETH0_V4, BLUE_POD]), FACTS);
   golden('plan-two-nics.txt', planText(plan));
   const blue = plan.nics[1]!;
-  assert.deepEqual(blue.names, { podIf: `pod${BLUE_HASH}`, bridge: `k6t-${BLUE_HASH}`, podNic: `${BLUE_HASH}-nic`, tap: `tap${BLUE_HASH}` });
+  assert.deepEqual(blue.names, {
+    podIf: `pod${BLUE_HASH}`,
+    bridge: `k6t-${BLUE_HASH}`,
+    podNic: `${BLUE_HASH}-nic`,
+    tap: `tap${BLUE_HASH}`,
+  });
   assert.equal(blue.dhcp?.serverAddress, '169.254.75.11');
   assert.equal(blue.dhcp?.bridge, `k6t-${BLUE_HASH}`);
   assert.equal(blue.dhcp?.router, undefined);
@@ -183,7 +267,7 @@ test('(e) dummyLinks: a dummy placeholder, else a tap; nothing else differs', ()
   assert.deepEqual(diff, [['link add name eth0 type dummy', 'tuntap add dev eth0 mode tap']]);
 });
 
-test('(f) an MTU above the pod NIC\'s is clamped, with a warning', () => {
+test("(f) an MTU above the pod NIC's is clamped, with a warning", () => {
   const plan = planPod(spec([{ name: 'default', bridge: {}, mtu: 9000 }]), net([ETH0_V4]), FACTS);
   assert.equal(plan.nics[0]?.mtu, 1450);
   assert.equal(plan.nics[0]?.dhcp?.mtu, 1450);
@@ -197,18 +281,37 @@ test('(f) an MTU above the pod NIC\'s is clamped, with a warning', () => {
 });
 
 test('resolv.conf lines that were skipped become plan warnings', () => {
-  const plan = planPod(spec([{ name: 'default', bridge: {} }]), net([ETH0_V4], parseResolvConf('nameserver 10.96.0.10\nbogus line\n')), FACTS);
+  const plan = planPod(
+    spec([{ name: 'default', bridge: {} }]),
+    net([ETH0_V4], parseResolvConf('nameserver 10.96.0.10\nbogus line\n')),
+    FACTS,
+  );
   assert.deepEqual(plan.warnings, ['resolv.conf: ignored line "bogus line"']);
 });
 
 test('absent interfaces are left out; down ones are planned with linkState down', () => {
-  const s = spec([{ name: 'blue', bridge: {}, state: 'absent' }, { name: 'default', bridge: {}, state: 'down' }], [BLUE_NET, POD_NET]);
+  const s = spec(
+    [
+      { name: 'blue', bridge: {}, state: 'absent' },
+      { name: 'default', bridge: {}, state: 'down' },
+    ],
+    [BLUE_NET, POD_NET],
+  );
   const plan = planPod(s, net([ETH0_V4]), FACTS);
-  assert.deepEqual(plan.nics.map((n) => [n.name, n.linkState]), [['default', 'down']]);
+  assert.deepEqual(
+    plan.nics.map((n) => [n.name, n.linkState]),
+    [['default', 'down']],
+  );
 });
 
 test('every op in every plan renders (renderOp re-validates names, MACs, CIDRs)', () => {
-  const s = spec([{ name: 'default', bridge: {} }, { name: 'blue', bridge: {} }], [POD_NET, BLUE_NET]);
+  const s = spec(
+    [
+      { name: 'default', bridge: {} },
+      { name: 'blue', bridge: {} },
+    ],
+    [POD_NET, BLUE_NET],
+  );
   for (const dummyLinks of [true, false]) {
     const plan = planPod(s, net([ETH0_DUAL, BLUE_POD]), { ...FACTS, dummyLinks });
     for (const o of [...plan.ops, ...plan.ops6]) assert.doesNotThrow(() => renderOp(o), JSON.stringify(o));
@@ -217,21 +320,65 @@ test('every op in every plan renders (renderOp re-validates names, MACs, CIDRs)'
 
 test('errors: missing pod interface, unknown network, no binding, no fresh MAC', () => {
   const cases: Array<[string, LauncherSpec, PodNetwork, HostFacts, RegExp]> = [
-    ['missing pod interface', spec([{ name: 'default', bridge: {} }]), net([BLUE_POD]), FACTS,
-      new RegExp(`^interfaces\\[0\\] default: pod interface eth0 not found \\(have pod${BLUE_HASH}\\)$`, 'u')],
-    ['no pod interfaces at all', spec([{ name: 'default', bridge: {} }]), net([]), FACTS, /^interfaces\[0\] default: pod interface eth0 not found \(have none\)$/u],
-    ['missing secondary pod interface', spec([{ name: 'default', bridge: {} }, { name: 'blue', bridge: {} }], [POD_NET, BLUE_NET]), net([ETH0_V4]), FACTS,
-      new RegExp(`^interfaces\\[1\\] blue: pod interface pod${BLUE_HASH} not found \\(have eth0\\)$`, 'u')],
-    ['no network', spec([{ name: 'red', bridge: {} }]), net([ETH0_V4]), FACTS, /^interfaces\[0\] red: no network of that name$/u],
-    ['no binding', spec([{ name: 'default' }]), net([ETH0_V4]), FACTS, /^interfaces\[0\] default: needs a binding \(bridge or masquerade\)$/u],
-    ['no fresh MAC', spec([{ name: 'default', bridge: {} }]), net([ETH0_V4]), { dummyLinks: true, freshMacs: [] }, /^interfaces\[0\]: no fresh MAC supplied$/u],
+    [
+      'missing pod interface',
+      spec([{ name: 'default', bridge: {} }]),
+      net([BLUE_POD]),
+      FACTS,
+      new RegExp(`^interfaces\\[0\\] default: pod interface eth0 not found \\(have pod${BLUE_HASH}\\)$`, 'u'),
+    ],
+    [
+      'no pod interfaces at all',
+      spec([{ name: 'default', bridge: {} }]),
+      net([]),
+      FACTS,
+      /^interfaces\[0\] default: pod interface eth0 not found \(have none\)$/u,
+    ],
+    [
+      'missing secondary pod interface',
+      spec(
+        [
+          { name: 'default', bridge: {} },
+          { name: 'blue', bridge: {} },
+        ],
+        [POD_NET, BLUE_NET],
+      ),
+      net([ETH0_V4]),
+      FACTS,
+      new RegExp(`^interfaces\\[1\\] blue: pod interface pod${BLUE_HASH} not found \\(have eth0\\)$`, 'u'),
+    ],
+    [
+      'no network',
+      spec([{ name: 'red', bridge: {} }]),
+      net([ETH0_V4]),
+      FACTS,
+      /^interfaces\[0\] red: no network of that name$/u,
+    ],
+    [
+      'no binding',
+      spec([{ name: 'default' }]),
+      net([ETH0_V4]),
+      FACTS,
+      /^interfaces\[0\] default: needs a binding \(bridge or masquerade\)$/u,
+    ],
+    [
+      'no fresh MAC',
+      spec([{ name: 'default', bridge: {} }]),
+      net([ETH0_V4]),
+      { dummyLinks: true, freshMacs: [] },
+      /^interfaces\[0\]: no fresh MAC supplied$/u,
+    ],
   ];
   for (const [name, s, n, f, re] of cases) {
-    assert.throws(() => planPod(s, n, f), (e: unknown) => {
-      assert.ok(e instanceof PlanError, `${name}: not a PlanError: ${String(e)}`);
-      assert.match(e.message, re, name);
-      return true;
-    }, name);
+    assert.throws(
+      () => planPod(s, n, f),
+      (e: unknown) => {
+        assert.ok(e instanceof PlanError, `${name}: not a PlanError: ${String(e)}`);
+        assert.match(e.message, re, name);
+        return true;
+      },
+      name,
+    );
   }
 });
 
@@ -241,18 +388,29 @@ test('more than 100 interfaces: a RangeError from bridgeServerAddress', () => {
   const interfaces: InterfaceSpec[] = names.map((name) => ({ name, bridge: {} }));
   const pods: PodInterface[] = networks.map((n, i) => ({
     name: `pod${createHash('sha256').update(n.name).digest('hex').slice(0, 11)}`,
-    mac: `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`, mtu: 1500, ipv4: [], ipv6: [], routes4: [], routes6: [],
+    mac: `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`,
+    mtu: 1500,
+    ipv4: [],
+    ipv6: [],
+    routes4: [],
+    routes6: [],
   }));
   const freshMacs = names.map((_, i) => `02:aa:00:00:01:${i.toString(16).padStart(2, '0')}`);
   // 100 are fine.
-  const ok = planPod(spec(interfaces.slice(0, 100), networks.slice(0, 100)), net(pods.slice(0, 100)), { dummyLinks: true, freshMacs });
+  const ok = planPod(spec(interfaces.slice(0, 100), networks.slice(0, 100)), net(pods.slice(0, 100)), {
+    dummyLinks: true,
+    freshMacs,
+  });
   assert.equal(ok.nics.length, 100);
   assert.ok(ok.ops.map(renderOp).includes(`addr add 169.254.75.199/32 dev k6t-${pods[99]!.name.slice(3)}`));
-  assert.throws(() => planPod(spec(interfaces, networks), net(pods), { dummyLinks: true, freshMacs }), (e: unknown) => {
-    assert.ok(e instanceof RangeError, String(e));
-    assert.match(e.message, /^interface index 100: .*at most 100 NICs/u);
-    return true;
-  });
+  assert.throws(
+    () => planPod(spec(interfaces, networks), net(pods), { dummyLinks: true, freshMacs }),
+    (e: unknown) => {
+      assert.ok(e instanceof RangeError, String(e));
+      assert.match(e.message, /^interface index 100: .*at most 100 NICs/u);
+      return true;
+    },
+  );
   assert.equal(bridgeServerAddress(0), '169.254.75.10');
   assert.equal(bridgeServerAddress(9), '169.254.75.19');
   assert.equal(bridgeServerAddress(10), '169.254.75.110');

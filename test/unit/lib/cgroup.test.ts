@@ -18,5 +18,6 @@ test('the cgroup2 mount is found on hybrid and unified hosts, and nowhere else',
 
 test('pod cgroups live under virtnet/ and only sandbox-like names are accepted', () => {
   assert.equal(podCgroupPath('vn-0123456789', '/sys/fs/cgroup'), '/sys/fs/cgroup/virtnet/vn-0123456789');
-  for (const bad of ['../x', 'a/b', '', '.', 'X'.repeat(10), 'vn 1']) assert.throws(() => podCgroupPath(bad, '/sys/fs/cgroup'), /not a pod cgroup name/u);
+  for (const bad of ['../x', 'a/b', '', '.', 'X'.repeat(10), 'vn 1'])
+    assert.throws(() => podCgroupPath(bad, '/sys/fs/cgroup'), /not a pod cgroup name/u);
 });

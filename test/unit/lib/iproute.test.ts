@@ -5,31 +5,80 @@ import { renderOp, type LinkOp } from '../../../lib/iproute.ts';
 test('renderOp: every operation kind renders to its ip(8) batch line', () => {
   const cases: Array<[LinkOp, string]> = [
     [{ op: 'bridge-add', name: 'br0' }, 'link add name br0 type bridge'],
-    [{ op: 'bridge-add', name: 'br0', mtu: 9000, mac: '0A:00:00:00:00:01' }, 'link add name br0 mtu 9000 address 0a:00:00:00:00:01 type bridge'],
     [
-      { op: 'veth-add', name: 'veth0', mtu: 1500, mac: '02:00:00:00:00:01', peer: 'eth0', peerMac: '02:00:00:00:00:02', peerNetns: '/run/netns/a' },
+      { op: 'bridge-add', name: 'br0', mtu: 9000, mac: '0A:00:00:00:00:01' },
+      'link add name br0 mtu 9000 address 0a:00:00:00:00:01 type bridge',
+    ],
+    [
+      {
+        op: 'veth-add',
+        name: 'veth0',
+        mtu: 1500,
+        mac: '02:00:00:00:00:01',
+        peer: 'eth0',
+        peerMac: '02:00:00:00:00:02',
+        peerNetns: '/run/netns/a',
+      },
       'link add name veth0 mtu 1500 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1500 address 02:00:00:00:00:02 netns /run/netns/a',
     ],
-    [{ op: 'vxlan-add', name: 'vxlan1', id: 1, dstPort: 4789, remote: '192.0.2.1' }, 'link add name vxlan1 type vxlan id 1 remote 192.0.2.1 dstport 4789'],
     [
-      { op: 'vxlan-add', name: 'vxlan2', id: 16777215, dstPort: 8472, group: 'ff05::2', local: 'fd00::1', dev: 'eth1', mtu: 1450 },
+      { op: 'vxlan-add', name: 'vxlan1', id: 1, dstPort: 4789, remote: '192.0.2.1' },
+      'link add name vxlan1 type vxlan id 1 remote 192.0.2.1 dstport 4789',
+    ],
+    [
+      {
+        op: 'vxlan-add',
+        name: 'vxlan2',
+        id: 16777215,
+        dstPort: 8472,
+        group: 'ff05::2',
+        local: 'fd00::1',
+        dev: 'eth1',
+        mtu: 1450,
+      },
       'link add name vxlan2 mtu 1450 type vxlan id 16777215 group ff05::2 local fd00::1 dev eth1 dstport 8472',
     ],
     [{ op: 'tap-add', name: 'tap0' }, 'tuntap add dev tap0 mode tap'],
     [{ op: 'link-set', name: 'eth0', up: false }, 'link set dev eth0 down'],
     [
-      { op: 'link-set', name: 'tmp0', newName: 'eth1', master: 'br0', mtu: 1400, mac: '02:AA:BB:CC:DD:EE', promisc: false, alias: 'virtnet/n/c', up: true },
+      {
+        op: 'link-set',
+        name: 'tmp0',
+        newName: 'eth1',
+        master: 'br0',
+        mtu: 1400,
+        mac: '02:AA:BB:CC:DD:EE',
+        promisc: false,
+        alias: 'virtnet/n/c',
+        up: true,
+      },
       'link set dev tmp0 name eth1 master br0 mtu 1400 address 02:aa:bb:cc:dd:ee promisc off alias virtnet/n/c up',
     ],
     [{ op: 'link-set', name: 'veth0', nomaster: true }, 'link set dev veth0 nomaster'],
-    [{ op: 'bridge-port', name: 'veth0', hairpin: true, learning: false }, 'link set dev veth0 type bridge_slave hairpin on learning off'],
+    [
+      { op: 'bridge-port', name: 'veth0', hairpin: true, learning: false },
+      'link set dev veth0 type bridge_slave hairpin on learning off',
+    ],
     [{ op: 'link-del', name: 'veth0' }, 'link del dev veth0'],
     [{ op: 'addr-add', dev: 'eth0', cidr: '10.0.0.2/24' }, 'addr add 10.0.0.2/24 dev eth0'],
-    [{ op: 'addr-add', dev: 'br0', cidr: 'fd00::1/64', replace: true, nodad: true }, 'addr replace fd00::1/64 dev br0 nodad'],
+    [
+      { op: 'addr-add', dev: 'br0', cidr: 'fd00::1/64', replace: true, nodad: true },
+      'addr replace fd00::1/64 dev br0 nodad',
+    ],
     [{ op: 'addr-flush', dev: 'eth0' }, 'addr flush dev eth0'],
     [{ op: 'route-add', dst: '0.0.0.0/0', dev: 'eth0' }, 'route add 0.0.0.0/0 dev eth0'],
     [
-      { op: 'route-add', dst: '10.0.0.0/8', dev: 'eth0', via: '10.1.0.1', metric: 0, table: 100, scope: 253, mtu: 1400, advmss: 1360 },
+      {
+        op: 'route-add',
+        dst: '10.0.0.0/8',
+        dev: 'eth0',
+        via: '10.1.0.1',
+        metric: 0,
+        table: 100,
+        scope: 253,
+        mtu: 1400,
+        advmss: 1360,
+      },
       'route add 10.0.0.0/8 via 10.1.0.1 dev eth0 metric 0 table 100 scope 253 mtu 1400 advmss 1360',
     ],
     [{ op: 'link-show', name: 'br0' }, 'link show dev br0'],
@@ -44,13 +93,53 @@ const UNSAFE: Array<[string, LinkOp, RegExp]> = [
   ['empty link name', { op: 'tap-add', name: '' }, /invalid link name "": must not be empty/],
   ['link name ".."', { op: 'link-del', name: '..' }, /invalid link name/],
   ['link name with "/"', { op: 'addr-flush', dev: 'a/b' }, /invalid link name/],
-  ['veth peer with ":"', { op: 'veth-add', name: 'v0', mtu: 1500, mac: '02:00:00:00:00:01', peer: 'eth0:1', peerMac: '02:00:00:00:00:02', peerNetns: '/n' }, /invalid link name "eth0:1"/],
+  [
+    'veth peer with ":"',
+    {
+      op: 'veth-add',
+      name: 'v0',
+      mtu: 1500,
+      mac: '02:00:00:00:00:01',
+      peer: 'eth0:1',
+      peerMac: '02:00:00:00:00:02',
+      peerNetns: '/n',
+    },
+    /invalid link name "eth0:1"/,
+  ],
   ['master with a tab', { op: 'link-set', name: 'v0', master: 'br\t0' }, /invalid link name/],
   ['newName with a control character', { op: 'link-set', name: 'v0', newName: 'e\u0007' }, /invalid link name/],
-  ['vxlan dev with a space', { op: 'vxlan-add', name: 'vx', id: 1, dstPort: 4789, dev: 'e 1', group: '239.0.0.1' }, /invalid link name/],
+  [
+    'vxlan dev with a space',
+    { op: 'vxlan-add', name: 'vx', id: 1, dstPort: 4789, dev: 'e 1', group: '239.0.0.1' },
+    /invalid link name/,
+  ],
   ['bridge MAC too short', { op: 'bridge-add', name: 'br0', mac: '02:00:00:00:00' }, /invalid MAC "02:00:00:00:00"/],
-  ['veth MAC with dashes', { op: 'veth-add', name: 'v0', mtu: 1500, mac: '02-00-00-00-00-01', peer: 'e0', peerMac: '02:00:00:00:00:02', peerNetns: '/n' }, /invalid MAC/],
-  ['peer MAC with a trailing command', { op: 'veth-add', name: 'v0', mtu: 1500, mac: '02:00:00:00:00:01', peer: 'e0', peerMac: '02:00:00:00:00:02 up', peerNetns: '/n' }, /invalid MAC/],
+  [
+    'veth MAC with dashes',
+    {
+      op: 'veth-add',
+      name: 'v0',
+      mtu: 1500,
+      mac: '02-00-00-00-00-01',
+      peer: 'e0',
+      peerMac: '02:00:00:00:00:02',
+      peerNetns: '/n',
+    },
+    /invalid MAC/,
+  ],
+  [
+    'peer MAC with a trailing command',
+    {
+      op: 'veth-add',
+      name: 'v0',
+      mtu: 1500,
+      mac: '02:00:00:00:00:01',
+      peer: 'e0',
+      peerMac: '02:00:00:00:00:02 up',
+      peerNetns: '/n',
+    },
+    /invalid MAC/,
+  ],
   ['link-set MAC not hex', { op: 'link-set', name: 'v0', mac: 'gg:00:00:00:00:01' }, /invalid MAC/],
   ['address without a prefix', { op: 'addr-add', dev: 'eth0', cidr: '10.0.0.2' }, /invalid CIDR "10.0.0.2"/],
   ['address with prefix 33', { op: 'addr-add', dev: 'eth0', cidr: '10.0.0.2/33' }, /invalid CIDR/],
@@ -60,7 +149,11 @@ const UNSAFE: Array<[string, LinkOp, RegExp]> = [
   ['route dst "default"', { op: 'route-add', dst: 'default', dev: 'eth0' }, /invalid CIDR "default"/],
   ['route via a name', { op: 'route-add', dst: '0.0.0.0/0', dev: 'eth0', via: 'gateway' }, /invalid IP "gateway"/],
   ['route via with a prefix', { op: 'route-add', dst: '0.0.0.0/0', dev: 'eth0', via: '10.0.0.1/24' }, /invalid IP/],
-  ['vxlan remote not an IP', { op: 'vxlan-add', name: 'vx', id: 1, dstPort: 4789, remote: 'peer.example' }, /invalid IP/],
+  [
+    'vxlan remote not an IP',
+    { op: 'vxlan-add', name: 'vx', id: 1, dstPort: 4789, remote: 'peer.example' },
+    /invalid IP/,
+  ],
   ['route scope above 255', { op: 'route-add', dst: '0.0.0.0/0', dev: 'eth0', scope: 256 }, /outside 0\.\.255/],
   ['bridge mtu 0', { op: 'bridge-add', name: 'br0', mtu: 0 }, /outside 68\.\.65535/],
   ['link name with #', { op: 'link-del', name: 'a#b' }, /must not contain #/],
@@ -68,12 +161,44 @@ const UNSAFE: Array<[string, LinkOp, RegExp]> = [
   ['alias with a space', { op: 'link-set', name: 'v0', alias: 'a b' }, /unsafe batch token "a b"/],
   ['alias with "#" (a batch comment)', { op: 'link-set', name: 'v0', alias: 'a#b' }, /unsafe batch token/],
   ['alias with a quote', { op: 'link-set', name: 'v0', alias: '"x' }, /unsafe batch token/],
-  ['netns with a space', { op: 'veth-add', name: 'v0', mtu: 1500, mac: '02:00:00:00:00:01', peer: 'e0', peerMac: '02:00:00:00:00:02', peerNetns: '/run/netns/a b' }, /unsafe batch token/],
+  [
+    'netns with a space',
+    {
+      op: 'veth-add',
+      name: 'v0',
+      mtu: 1500,
+      mac: '02:00:00:00:00:01',
+      peer: 'e0',
+      peerMac: '02:00:00:00:00:02',
+      peerNetns: '/run/netns/a b',
+    },
+    /unsafe batch token/,
+  ],
   ['mtu 67', { op: 'link-set', name: 'v0', mtu: 67 }, /integer 67 outside 68..65535/],
-  ['veth mtu 65536', { op: 'veth-add', name: 'v0', mtu: 65536, mac: '02:00:00:00:00:01', peer: 'e0', peerMac: '02:00:00:00:00:02', peerNetns: '/n' }, /integer 65536 outside/],
+  [
+    'veth mtu 65536',
+    {
+      op: 'veth-add',
+      name: 'v0',
+      mtu: 65536,
+      mac: '02:00:00:00:00:01',
+      peer: 'e0',
+      peerMac: '02:00:00:00:00:02',
+      peerNetns: '/n',
+    },
+    /integer 65536 outside/,
+  ],
   ['fractional mtu', { op: 'bridge-add', name: 'br0', mtu: 1500.5 }, /integer 1500.5 outside/],
-  ['vxlan id 2^24', { op: 'vxlan-add', name: 'vx', id: 16777216, dstPort: 4789, remote: '192.0.2.1' }, /integer 16777216 outside 0..16777215/],
-  ['vxlan port 0', { op: 'vxlan-add', name: 'vx', id: 1, dstPort: 0, remote: '192.0.2.1' }, /integer 0 outside 1..65535/],
+  [
+    'vxlan id 2^24',
+    { op: 'vxlan-add', name: 'vx', id: 16777216, dstPort: 4789, remote: '192.0.2.1' },
+    /integer 16777216 outside 0..16777215/,
+  ],
+  [
+    'vxlan port 0',
+    { op: 'vxlan-add', name: 'vx', id: 1, dstPort: 0, remote: '192.0.2.1' },
+    /integer 0 outside 1..65535/,
+  ],
   ['route table 0', { op: 'route-add', dst: '0.0.0.0/0', dev: 'eth0', table: 0 }, /integer 0 outside 1\.\./],
   ['negative metric', { op: 'route-add', dst: '0.0.0.0/0', dev: 'eth0', metric: -1 }, /integer -1 outside 0\.\./],
   ['advmss 0', { op: 'route-add', dst: '0.0.0.0/0', dev: 'eth0', advmss: 0 }, /integer 0 outside 1..65535/],
@@ -81,10 +206,13 @@ const UNSAFE: Array<[string, LinkOp, RegExp]> = [
 
 for (const [what, op, message] of UNSAFE) {
   test(`renderOp rejects ${what} with a TypeError`, () => {
-    assert.throws(() => renderOp(op), (e: unknown) => {
-      assert.ok(e instanceof TypeError, `expected TypeError, got ${String(e)}`);
-      assert.match(e.message, message);
-      return true;
-    });
+    assert.throws(
+      () => renderOp(op),
+      (e: unknown) => {
+        assert.ok(e instanceof TypeError, `expected TypeError, got ${String(e)}`);
+        assert.match(e.message, message);
+        return true;
+      },
+    );
   });
 }

@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { barLine, createProgress, formatBytes, type ProgressStream } from '../../../lib/progress.ts';
 
 function fakeStream(isTTY: boolean, columns?: number): ProgressStream & { out: string } {
-  const s = { out: '', isTTY, ...(columns !== undefined && { columns }), write(t: string) { s.out += t; return true; } };
+  const s = {
+    out: '',
+    isTTY,
+    ...(columns !== undefined && { columns }),
+    write(t: string) {
+      s.out += t;
+      return true;
+    },
+  };
   return s;
 }
 
@@ -74,7 +82,15 @@ test('terminal: one bar redrawn in place with bytes, total and rate, at most eve
 
 test('terminal: the bar is cut to the terminal width; an unknown total shows bytes and rate only', () => {
   const s = fakeStream(true, 20);
-  createProgress(s, { now: () => 0 }).bytes('a very long label for a pull', 100).done();
-  assert.ok(s.out.split('\r').filter(Boolean).every((f) => f.replace('\u001b[K', '').replace('\n', '').length <= 19), JSON.stringify(s.out));
+  createProgress(s, { now: () => 0 })
+    .bytes('a very long label for a pull', 100)
+    .done();
+  assert.ok(
+    s.out
+      .split('\r')
+      .filter(Boolean)
+      .every((f) => f.replace('\u001b[K', '').replace('\n', '').length <= 19),
+    JSON.stringify(s.out),
+  );
   assert.equal(barLine('decompress', 3 * 1024 * 1024, undefined, 1000), 'decompress  3.0 MiB  3.0 MiB/s');
 });

@@ -29,7 +29,8 @@ test('the sparse writer: the same bytes whatever the chunking, zero blocks left 
   for (const chunk of [1, 4096, 65_536, 1000, 7777]) {
     const file = join(work, `sparse-${n++}`);
     const w = new SparseWriter('img', file, limits, 'the disk is');
-    for (let off = 0; off < data.length; off += chunk * 64) w.write(data.subarray(off, Math.min(off + chunk * 64, data.length)));
+    for (let off = 0; off < data.length; off += chunk * 64)
+      w.write(data.subarray(off, Math.min(off + chunk * 64, data.length)));
     assert.equal(w.finish(), data.length);
     assert.ok(readFileSync(file).equals(data), `chunks of ${chunk * 64}`);
     assert.ok(statSync(file).blocks * 512 <= 4 * 4096 * 2, `${statSync(file).blocks * 512} bytes allocated`);
@@ -37,18 +38,31 @@ test('the sparse writer: the same bytes whatever the chunking, zero blocks left 
 });
 
 test('the sparse writer stops at the cap, naming it; on a full device it says "no space left in the image cache"', () => {
-  const w = new SparseWriter('img', join(work, `capped-${n++}`), { ...limits, maxDiskBytes: 10_000 }, 'the disk /disk/a.raw is');
+  const w = new SparseWriter(
+    'img',
+    join(work, `capped-${n++}`),
+    { ...limits, maxDiskBytes: 10_000 },
+    'the disk /disk/a.raw is',
+  );
   w.write(Buffer.alloc(9_000, 1));
   assert.throws(() => w.write(Buffer.alloc(2_000, 1)), {
-    name: 'DiskTooLargeError', message: 'image img: the disk /disk/a.raw is more than 10000 bytes, the image cache\'s maximum disk size (maxDiskBytes)',
+    name: 'DiskTooLargeError',
+    message:
+      "image img: the disk /disk/a.raw is more than 10000 bytes, the image cache's maximum disk size (maxDiskBytes)",
   });
   w.abandon();
   // /dev/full: every write(2) fails with ENOSPC (null(4)).
   const full = new SparseWriter('img', '/dev/full', limits, 'the disk is', { open: (f) => openSync(f, 'w') });
-  assert.throws(() => {
-    full.write(Buffer.alloc(8192, 1));
-    full.finish();
-  }, { name: 'NoSpaceError', message: `image img: no space left in the image cache (${work}): ENOSPC: no space left on device, write (writing /dev/full)` });
+  assert.throws(
+    () => {
+      full.write(Buffer.alloc(8192, 1));
+      full.finish();
+    },
+    {
+      name: 'NoSpaceError',
+      message: `image img: no space left in the image cache (${work}): ENOSPC: no space left on device, write (writing /dev/full)`,
+    },
+  );
 });
 
 test('exec stdoutBytes: the bytes as written, which UTF-8 decoding would change', async () => {
@@ -65,14 +79,20 @@ test('execStreaming: stdout chunk by chunk; a throwing consumer kills the child 
   let pid = 0;
   const t = performance.now();
   const stop = new Error('enough');
-  await assert.rejects(execStreaming(['sh', '-c', 'echo $$; exec cat /dev/zero'], {
-    onStdout: (c) => {
-      if (pid === 0) pid = Number(c.toString('latin1').split('\n')[0]);
-      else throw stop;
-    },
-  }), (err) => err === stop);
+  await assert.rejects(
+    execStreaming(['sh', '-c', 'echo $$; exec cat /dev/zero'], {
+      onStdout: (c) => {
+        if (pid === 0) pid = Number(c.toString('latin1').split('\n')[0]);
+        else throw stop;
+      },
+    }),
+    (err) => err === stop,
+  );
   assert.ok(performance.now() - t < 5000);
   assert.ok(pid > 0);
   assert.equal(existsSync(`/proc/${pid}`), false, 'the child is killed and reaped');
-  await assert.rejects(execStreaming(['sh', '-c', 'echo oops >&2; exit 3'], { onStdout: () => {} }), (err) => err instanceof ExecError && err.exitCode === 3 && err.stderr === 'oops\n');
+  await assert.rejects(
+    execStreaming(['sh', '-c', 'echo oops >&2; exit 3'], { onStdout: () => {} }),
+    (err) => err instanceof ExecError && err.exitCode === 3 && err.stderr === 'oops\n',
+  );
 });

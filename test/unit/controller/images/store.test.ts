@@ -5,7 +5,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs, { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +37,15 @@ async function addEntry(store: ImageStore, digest: string): Promise<CachedImage>
     const disk = join(staging, 'disk');
     writeFileSync(disk, 'disk bytes');
     const staged = store.stage(staging, disk, {
-      digest, indexDigests: [], references: [`r.example/x@${digest}`], diskPath: '/disk/x.raw', onlyDisk: true, format: 'raw', size: 10, virtualSize: 10, pulledAt: '',
+      digest,
+      indexDigests: [],
+      references: [`r.example/x@${digest}`],
+      diskPath: '/disk/x.raw',
+      onlyDisk: true,
+      format: 'raw',
+      size: 10,
+      virtualSize: 10,
+      pulledAt: '',
     });
     return await store.locked(() => store.commit(staged));
   } finally {
@@ -40,7 +57,9 @@ test('gc asks what is in use under the lock, after reading the pins: a VMI recor
   const root = join(work, `cache-${n++}`);
   const store = new ImageStore(root);
   const image = await addEntry(store, digestOf('a'));
-  const release = await store.locked(() => store.pin(image.entry, { pid: process.pid, start: startTime(process.pid)! }));
+  const release = await store.locked(() =>
+    store.pin(image.entry, { pid: process.pid, start: startTime(process.pid)! }),
+  );
   // A dead process's pin, which reading the pins removes: gone by the time inUse is asked.
   const deadPin = join(root, 'pins', `${image.entry}.4194305.1.0123456789abcdef`);
   writeFileSync(deadPin, '');
@@ -55,8 +74,15 @@ test('gc asks what is in use under the lock, after reading the pins: a VMI recor
   });
   assert.equal(asked, 1);
   assert.deepEqual(removed, [], 'kept: the pin was live when read, and the record names it now');
-  assert.deepEqual(store.list().map((i) => i.entry), [image.entry]);
-  assert.deepEqual((await store.gc(() => new Set())).map((i) => i.entry), [image.entry], 'unused and unpinned: removed');
+  assert.deepEqual(
+    store.list().map((i) => i.entry),
+    [image.entry],
+  );
+  assert.deepEqual(
+    (await store.gc(() => new Set())).map((i) => i.entry),
+    [image.entry],
+    'unused and unpinned: removed',
+  );
   assert.deepEqual(store.list(), []);
 });
 
@@ -72,7 +98,10 @@ test('an entry that vanishes between readdir and its lstat (a concurrent gc) is 
   }) as typeof fs.readdirSync;
   syncBuiltinESMExports();
   try {
-    assert.deepEqual(store.list().map((i) => i.entry), [image.entry]);
+    assert.deepEqual(
+      store.list().map((i) => i.entry),
+      [image.entry],
+    );
     assert.deepEqual(store.junk(), []);
   } finally {
     fs.readdirSync = real;
@@ -80,7 +109,7 @@ test('an entry that vanishes between readdir and its lstat (a concurrent gc) is 
   }
 });
 
-test('the root, entries and their files are root\'s alone (0700 and 0400); a root an older version made 0755 is narrowed', async () => {
+test("the root, entries and their files are root's alone (0700 and 0400); a root an older version made 0755 is narrowed", async () => {
   const root = join(work, `cache-${n++}`);
   mkdirSync(root, { mode: 0o755 });
   chmodSync(root, 0o755);
@@ -101,15 +130,20 @@ test('a damaged entry under the name a pull commits to is moved aside, and the p
   const name = entryName(digestOf('e'), '/disk/x.raw');
   mkdirSync(join(root, name, 'sub'), { recursive: true });
   writeFileSync(join(root, name, 'meta.json'), '{"dig');
-  assert.deepEqual(store.junk(), [{ name, why: 'meta.json is damaged or does not match the entry name', damagedEntry: true }]);
+  assert.deepEqual(store.junk(), [
+    { name, why: 'meta.json is damaged or does not match the entry name', damagedEntry: true },
+  ]);
   const image = await addEntry(store, digestOf('e'));
   assert.equal(image.entry, name);
-  assert.deepEqual(store.list().map((i) => i.entry), [name]);
+  assert.deepEqual(
+    store.list().map((i) => i.entry),
+    [name],
+  );
   assert.deepEqual(store.junk(), []);
   assert.deepEqual(readdirSync(join(root, 'tmp')), [], 'the damaged copy is gone, not parked');
 });
 
-test('a pull sweeps the temp dirs of pulls that died, under the lock, and keeps a live one\'s', async () => {
+test("a pull sweeps the temp dirs of pulls that died, under the lock, and keeps a live one's", async () => {
   const root = join(work, `cache-${n++}`);
   const store = new ImageStore(root);
   await addEntry(store, digestOf('f'));
@@ -117,6 +151,9 @@ test('a pull sweeps the temp dirs of pulls that died, under the lock, and keeps 
   mkdirSync(join(dead, 'copy'), { recursive: true });
   const live = await store.tempDir();
   const next = await store.tempDir();
-  assert.equal(existsSync(dead), false, 'the dead pull\'s directory is gone');
-  assert.deepEqual(readdirSync(join(root, 'tmp')).sort(), [live, next].map((d) => d.slice(join(root, 'tmp').length + 1)).sort());
+  assert.equal(existsSync(dead), false, "the dead pull's directory is gone");
+  assert.deepEqual(
+    readdirSync(join(root, 'tmp')).sort(),
+    [live, next].map((d) => d.slice(join(root, 'tmp').length + 1)).sort(),
+  );
 });
