@@ -4,7 +4,7 @@
  * thread pool would not follow), so work inside a namespace is a child
  * process started through nsenter(1).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { exec } from './exec.ts';
 
 const NAMED = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9_.-]+)$/u;
@@ -44,13 +44,4 @@ export async function createNetns(name: string): Promise<void> {
 export async function deleteNetns(name: string): Promise<void> {
   if (!NETNS_NAME.test(name) || !netnsExists(netnsPath(name))) return;
   await exec(['ip', 'netns', 'del', name]);
-}
-
-/** The named network namespaces (ip netns list). */
-export function listNetns(): string[] {
-  try {
-    return readdirSync('/run/netns').filter((n) => NETNS_NAME.test(n));
-  } catch {
-    return [];
-  }
 }

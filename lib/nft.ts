@@ -46,8 +46,3 @@ export function dropTable(family: NftFamily, name: string): NftCommand[] {
   return [{ add: { table: { family, name } } }, { delete: { table: { family, name } } }];
 }
 
-export async function listTables(netns?: string): Promise<Array<{ family: NftFamily; name: string }>> {
-  const { stdout } = await exec(inNetns(netns, ['nft', '-j', 'list', 'tables']));
-  const doc = JSON.parse(stdout) as { nftables: Array<{ table?: { family: NftFamily; name: string } }> };
-  return doc.nftables.flatMap((e) => (e.table ? [{ family: e.table.family, name: e.table.name }] : []));
-}

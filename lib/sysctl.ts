@@ -4,8 +4,6 @@
  * namespace it is sysctl(8) through nsenter.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { exec } from './exec.ts';
-import { inNetns } from './netns.ts';
 
 const KEY = /^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/u;
 
@@ -21,13 +19,4 @@ export function readSysctl(key: string): string {
 /** Write only when the value differs, so the common case is a single read. */
 export function ensureSysctl(key: string, value: string): void {
   if (readSysctl(key) !== value) writeFileSync(pathOf(key), value);
-}
-
-export async function setSysctlsIn(netns: string, values: Record<string, string>): Promise<void> {
-  const args = Object.entries(values).map(([k, v]) => {
-    pathOf(k);
-    if (!/^[0-9a-zA-Z ._-]*$/u.test(v)) throw new TypeError(`invalid sysctl value ${JSON.stringify(v)}`);
-    return `${k}=${v}`;
-  });
-  if (args.length) await exec(inNetns(netns, ['sysctl', '-q', '-w', ...args]));
 }

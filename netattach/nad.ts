@@ -31,8 +31,6 @@ import { isObj } from '../lib/json.ts';
 export const NAD_API_VERSION = 'k8s.cni.cncf.io/v1';
 export const NAD_KIND = 'NetworkAttachmentDefinition';
 export const RESOURCE_NAME_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
-/** Multus' default confDir; pass it explicitly: resolveNetwork does not search without one. */
-export const DEFAULT_CONF_DIR = '/etc/cni/multus/net.d';
 /** A NAD without metadata.namespace is taken to be in this one (Kubernetes' default). */
 export const DEFAULT_NAMESPACE = 'default';
 

@@ -47,8 +47,3 @@ export function networkStatus(
   if (isDefault) (entries.find((e) => e.gateway) ?? entries[0]!).default = true;
   return entries;
 }
-
-/** The annotation value: a JSON array (Multus indents each entry; JSON is JSON). */
-export function networkStatusAnnotation(entries: NetworkStatus[]): string {
-  return JSON.stringify(entries, null, 4);
-}
