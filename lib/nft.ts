@@ -45,4 +45,3 @@ export async function applyNft(commands: readonly NftCommand[], netns?: string):
 export function dropTable(family: NftFamily, name: string): NftCommand[] {
   return [{ add: { table: { family, name } } }, { delete: { table: { family, name } } }];
 }
-
