@@ -301,7 +301,8 @@ function checkClean(sides: readonly Side[], virtnetState: string): CleanCheck {
     hostLocalLeftovers[side.label] = leftovers;
     ok &&= leftovers.length === 0;
     lines.push(
-      `${mark(leftovers.length === 0)} host-local ${dir}: ${files.join(' ') || '(empty)'}${leftovers.length ? `  <- allocations left: ${leftovers.join(' ')}` : ''}`,
+      `${mark(leftovers.length === 0)} host-local ${dir}: ${files.join(' ') || '(empty)'}` +
+        (leftovers.length ? `  <- allocations left: ${leftovers.join(' ')}` : ''),
     );
   }
   const virtnetSide = sides.find((s) => s.label === 'virtnet');
@@ -309,7 +310,9 @@ function checkClean(sides: readonly Side[], virtnetState: string): CleanCheck {
   const virtnetRecords = listDir(recDir).filter((f) => f.endsWith('.json'));
   ok &&= virtnetRecords.length === 0;
   lines.push(
-    `${mark(virtnetRecords.length === 0)} virtnet attachment records in ${recDir}: ${virtnetRecords.length ? virtnetRecords.join(' ') : 'none'}`,
+    `${mark(virtnetRecords.length === 0)} ` +
+      `virtnet attachment records ` +
+      `in ${recDir}: ${virtnetRecords.length ? virtnetRecords.join(' ') : 'none'}`,
   );
   const bridges = linkNamesIn(NODE_NS, ['type', 'bridge']);
   lines.push(
@@ -409,7 +412,10 @@ async function main(): Promise<number> {
     `CNI benchmark: N=${opts.n} counted ADD+DEL cycles per side after ${WARMUP} warm-up cycles, alternating virtnet/go`,
   );
   console.log(
-    `  virtnet: ${VIRTNET_BIN} (cniVersion 1.1.0)   go: ${GO_BIN} (containernetworking-plugins ${goPkg}, cniVersion 1.0.0)`,
+    `  virtnet: ${VIRTNET_BIN} ` +
+      `(cniVersion 1.1.0)   go: ${GO_BIN} ` +
+      `(containernetworking-plugins ${goPkg}, ` +
+      `cniVersion 1.0.0)`,
   );
   console.log(`  IPAM: ${CNI_DIR}/host-local   node: ${nodeBin} ${process.version}   kernel ${release()}`);
   console.log(`  netns: node=${NODE_NS} pod=${POD_NS}   wrapper: ip netns exec ${NODE_NS} <cmd>   tmp: ${tmp}`);
@@ -455,12 +461,20 @@ async function main(): Promise<number> {
     `Results (ms, N=${opts.n}; net = raw - wrapper p50 ${fmt(wrapperP50)} ms; ${elapsed.toFixed(1)} s total)`,
   );
   console.log(
-    `${''.padEnd(14)}${pad('raw p50', 10)}${pad('raw p95', 10)}${pad('net p50', 10)}${pad('net p95', 10)}${pad('min', 9)}${pad('max', 9)}`,
+    ''.padEnd(14) +
+      ['raw p50', 'raw p95', 'net p50', 'net p95'].map((h) => pad(h, 10)).join('') +
+      pad('min', 9) +
+      pad('max', 9),
   );
   for (const r of ROWS) {
     const isWrapper = r === 'wrapper';
     console.log(
-      `${r.padEnd(14)}${pad(fmt(raw[r].p50), 10)}${pad(fmt(raw[r].p95), 10)}${pad(isWrapper ? '-' : fmt(net[r].p50), 10)}${pad(isWrapper ? '-' : fmt(net[r].p95), 10)}${pad(fmt(raw[r].min), 9)}${pad(fmt(raw[r].max), 9)}`,
+      r.padEnd(14) +
+        [fmt(raw[r].p50), fmt(raw[r].p95), isWrapper ? '-' : fmt(net[r].p50), isWrapper ? '-' : fmt(net[r].p95)]
+          .map((v) => pad(v, 10))
+          .join('') +
+        pad(fmt(raw[r].min), 9) +
+        pad(fmt(raw[r].max), 9),
     );
   }
 
@@ -489,12 +503,18 @@ async function main(): Promise<number> {
     const rb = rawBars[i];
     console.log(`bar: virtnet ${b.verb} p50 <= floor p50 + 1.5 x go ${b.verb} p50  (net)`);
     console.log(
-      `     ${fmt(b.virtnetP50)} <= ${fmt(b.floorP50)} + 1.5 x ${fmt(b.goP50)} = ${fmt(b.limit)}  -> ${b.pass ? 'PASS' : 'FAIL'}` +
+      `     ${fmt(b.virtnetP50)} ` +
+        `<= ${fmt(b.floorP50)} + 1.5 ` +
+        `x ${fmt(b.goP50)} = ${fmt(b.limit)} ` +
+        ` -> ${b.pass ? 'PASS' : 'FAIL'}` +
         `  (margin ${fmt(b.limit - b.virtnetP50)} ms)`,
     );
     if (rb)
       console.log(
-        `     raw, wrapper included: ${fmt(rb.virtnetP50)} <= ${fmt(rb.floorP50)} + 1.5 x ${fmt(rb.goP50)} = ${fmt(rb.limit)}  -> ${rb.pass ? 'pass' : 'fail'} (informational)`,
+        `     raw, wrapper included: ${fmt(rb.virtnetP50)} ` +
+          `<= ${fmt(rb.floorP50)} + 1.5 ` +
+          `x ${fmt(rb.goP50)} = ${fmt(rb.limit)}  ` +
+          `-> ${rb.pass ? 'pass' : 'fail'} (informational)`,
       );
   });
 

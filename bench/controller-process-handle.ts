@@ -22,7 +22,9 @@ export class ControllerProcess {
     private readonly exited: Promise<number | null>,
   ) {}
 
-  /** Forks the controller process (`nodeArgs` for node itself, e.g. --cpu-prof); answers once its modules are loaded. */
+  /**
+   * Forks the controller process (`nodeArgs` for node itself, e.g. --cpu-prof); answers once its modules are loaded.
+   */
   static async spawn(nodeArgs: string[] = []): Promise<ControllerProcess> {
     const child = fork(SCRIPT, [], {
       execArgv: [...nodeArgs, '--import', 'tsx'],

@@ -85,7 +85,8 @@ class ReconcileLog {
   }
 }
 
-// Node publishes every net.connect() on this channel (https://nodejs.org/api/diagnostics_channel.html#built-in-channels).
+// Node publishes every net.connect() on this channel
+// (https://nodejs.org/api/diagnostics_channel.html#built-in-channels).
 let connections = 0;
 subscribe('net.client.socket', () => void connections++);
 
@@ -111,7 +112,8 @@ const log = new ReconcileLog(metrics);
 
 async function handle(m: ToController): Promise<void> {
   if (m.type === 'start') {
-    // Errors to stderr (the parent's stdout is its table). Not warnings: stop() logs each informer's aborted watch as one; failed reconciles are counted instead.
+    // Errors to stderr (the parent's stdout is its table). Not warnings: stop() logs each informer's aborted watch as
+    // one; failed reconciles are counted instead.
     const logger = pino({ level: 'error' }, pino.destination(2));
     ctrl = new Controller(new KubeApi(loadKubeConfig(m.kubeconfig)), {
       image: 'virtnet:bench',

@@ -149,7 +149,8 @@ class ScaleRun {
   }
 
   static async open(n: number): Promise<ScaleRun> {
-    const server = await startKubeTestServer({ historyLimit: 20 * n + 1000 }); // as etcd's history: a watch resumes, never 410s mid-run
+    // As etcd's history: a watch resumes, never 410s mid-run.
+    const server = await startKubeTestServer({ historyLimit: 20 * n + 1000 });
     return new ScaleRun(server, timeRequests(server), n);
   }
 
@@ -353,7 +354,11 @@ runBench(
     const t = nowMs();
     const results: RunResult[] = [];
     for (let i = 0; i < RUNS; i++) results.push(await runOnce(VMIS, dir));
-    const title = `controller at scale (${new Date().toISOString()}): ${VMIS} VMIs (${KINDS.join(', ')}; ${NADS} NADs), ${RUNS} run(s), the in-process test API server`;
+    const title =
+      `controller at scale ` +
+      `(${new Date().toISOString()}): ${VMIS} VMIs ` +
+      `(${KINDS.join(', ')}; ${NADS} NADs), ${RUNS} ` +
+      `run(s), the in-process test API server`;
     for (const line of report(results, title)) console.log(line);
     console.log(`\n${summaryLine(results, VMIS)}`);
     console.log(`(bench wall time ${round2((nowMs() - t) / 1000)} s)`);

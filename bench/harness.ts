@@ -1,4 +1,6 @@
-/** How a benchmark runs: `main`, then `cleanup` whatever happened (also on Ctrl-C), and an exit code that says which. */
+/**
+ * How a benchmark runs: `main`, then `cleanup` whatever happened (also on Ctrl-C), and an exit code that says which.
+ */
 export function runBench(main: () => Promise<void>, cleanup: () => void): void {
   process.on('SIGINT', () => {
     cleanup();

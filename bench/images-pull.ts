@@ -19,7 +19,10 @@ const work = mkdtempSync(join(tmpdir(), 'virtnet-test-bench-images-'));
 try {
   execFileSync('bash', [
     '-c',
-    'head -c "$1"M /dev/urandom > "$2/r.raw" && qemu-img convert -O qcow2 "$2/r.raw" "$2/big.qcow2" && xz -T0 -1 -c "$2/big.qcow2" > "$2/big.img"',
+    'head -c "$1"M /dev/urandom > "$2/r.raw" ' +
+      '&& qemu-img convert -O qcow2 ' +
+      '"$2/r.raw" "$2/big.qcow2" && xz -T0 ' +
+      '-1 -c "$2/big.qcow2" > "$2/big.img"',
     '_',
     String(mib),
     work,
@@ -37,7 +40,9 @@ try {
       const got = await cache.ensure({ image: `registry:5000/kubevirt/${name}:1`, pullPolicy: policy });
       got.release();
       console.log(
-        `${name === 'big' ? 'qcow2' : 'qcow2.xz'} ${mib} MiB ${policy}: ${got.pulled ? 'pulled' : 'cached'} in ${Math.round(performance.now() - t)} ms`,
+        `${name === 'big' ? 'qcow2' : 'qcow2.xz'} ${mib} ` +
+          `MiB ${policy}: ${got.pulled ? 'pulled' : 'cached'} ` +
+          `in ${Math.round(performance.now() - t)} ms`,
       );
     }
   }

@@ -30,7 +30,10 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface ResourceWatch {
   /** The latest state of each object seen, by "namespace/name". */
   readonly objects: Map<string, WatchedObject>;
-  /** Resolves once `holds()` is true (checked now and after every event); rejects after timeoutMs, or with what `failed()` names. */
+  /**
+   * Resolves once `holds()` is true (checked now and after every event); rejects after timeoutMs, or with what
+   * `failed()` names.
+   */
   until(holds: () => boolean, what: string, timeoutMs: number, failed?: () => string | undefined): Promise<void>;
   close(): void;
 }

@@ -88,12 +88,12 @@ async function main(): Promise<void> {
   for (const r of [many, one]) {
     const s = summarize(r.ms);
     console.log(
-      `| ${r.nodes} node${r.nodes > 1 ? 's' : ''} | ${s.n} | ${round2(s.p50)} | ${round2(s.p95)} | ${round2(s.max)} | ${Object.entries(
-        r.placed,
-      )
-        .sort()
-        .map(([n, c]) => `${n}: ${c}`)
-        .join(', ')} |`,
+      `| ${r.nodes} node${r.nodes > 1 ? 's' : ''} | ${s.n} | ` +
+        `${round2(s.p50)} | ${round2(s.p95)} | ${round2(s.max)} | ` +
+        `${Object.entries(r.placed)
+          .sort()
+          .map(([n, c]) => `${n}: ${c}`)
+          .join(', ')} |`,
     );
   }
   const ratio = summarize(many.ms).p50 / summarize(one.ms).p50;

@@ -151,7 +151,9 @@ function launcherReport(index: number): string {
   return JSON.stringify({ phase: 'Running', nics, steps: [{ name: 'launcher network', ms: 12 }] });
 }
 
-/** Multus's network-status for VMI i: the pod network on eth0, a NAD's attachment on its hashed interface, no IP on L2. */
+/**
+ * Multus's network-status for VMI i: the pod network on eth0, a NAD's attachment on its hashed interface, no IP on L2.
+ */
 function networkStatus(index: number): string {
   return JSON.stringify(
     vmiSpec(index).networks.map((net) =>

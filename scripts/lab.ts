@@ -1,5 +1,6 @@
 /**
- * npm run lab -- --nodes N [--segments K] [--dir D] [--prefix P] [--backend auto|host-gw|vxlan] [--no-default-network] [--keep]
+ * npm run lab -- --nodes N [--segments K] [--dir D] [--prefix P] [--backend auto|host-gw|vxlan] [--no-default-network]
+ * [--keep]
  * A local multi-node lab for trying virtnet's cluster mode on one machine
  * (harness/lab: a test harness, not a product cluster). Prints
  * "lab ready: <lab.json>" and runs until SIGINT or SIGTERM, then removes
@@ -26,7 +27,10 @@ const { values: v } = parseArgs({
 });
 if (v.help) {
   process.stdout.write(
-    'usage: npm run lab -- --nodes N [--segments K] [--dir D] [--prefix P] [--backend auto|host-gw|vxlan] [--no-default-network] [--keep]\n',
+    'usage: npm run lab -- --nodes N ' +
+      '[--segments K] [--dir D] [--prefix ' +
+      'P] [--backend auto|host-gw|vxlan] ' +
+      '[--no-default-network] [--keep]\n',
   );
   process.exit(0);
 }

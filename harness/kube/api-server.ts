@@ -54,7 +54,9 @@ export interface KubeTestServer {
   kubeConfig(): KubeConfig; // no auth, current namespace "default"
   kubeconfigFile(dir: string): string; // writes <dir>/kubeconfig for CLIs, returns its path
   close(): Promise<void>; // ends open watches, then the server
-  /** The next `times` update, patch or status writes to the resource ("plural" or "plural.group") answer 409 Conflict. */
+  /**
+   * The next `times` update, patch or status writes to the resource ("plural" or "plural.group") answer 409 Conflict.
+   */
   conflictNext(plural: string, times?: number): void;
   /** Compacts the history to now and ends every open watch with an ERROR 410 Expired event. */
   expireWatches(): void;
@@ -70,7 +72,10 @@ export interface KubeTestServerOptions {
   resources?: ResourceDef[];
   bookmarkIntervalMs?: number;
   historyLimit?: number;
-  /** The address to listen on, and the one kubeConfig() and kubeconfigFile() name: 127.0.0.1 unless told (a lab's node reaches it on its bridge address). */
+  /**
+   * The address to listen on, and the one kubeConfig() and kubeconfigFile() name: 127.0.0.1 unless told (a lab's node
+   * reaches it on its bridge address).
+   */
   host?: string;
 }
 

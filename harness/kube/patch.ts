@@ -8,7 +8,8 @@
 // as a JSON *Patch* and the server rejects it (400, not an array of operations).
 // To send a merge patch, pass per-call options that set the header in a
 // middleware, which runs after the generated code set it:
-//   api.patchNamespacedPod({ name, namespace, body }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch))
+//   api.patchNamespacedPod({ name, namespace, body }, k8s.setHeaderOptions('Content-Type',
+// k8s.PatchStrategy.MergePatch))
 // KubernetesObjectApi.patch(spec, ..., patchStrategy) takes it as an argument
 // and defaults to strategic merge patch, which custom resources refuse (415).
 import { badRequest, patchRejected, unsupportedMediaType } from './status.ts';

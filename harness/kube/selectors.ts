@@ -142,7 +142,10 @@ const SELECTABLE: Record<string, string[]> = {
   nodes: ['spec.unschedulable'], // pkg/registry/core/node NodeToSelectableFields
 };
 
-/** Fields a type's GetAttrs always renders, also when the object leaves them out: a Node's spec.unschedulable is "false" then. */
+/**
+ * Fields a type's GetAttrs always renders, also when the object leaves them out: a Node's spec.unschedulable is "false"
+ * then.
+ */
 const RENDERED_DEFAULTS: Record<string, Record<string, string>> = {
   nodes: { 'spec.unschedulable': 'false' },
 };

@@ -52,7 +52,10 @@ export function collectWatch(kc: k8s.KubeConfig, path: string, query: Record<str
   };
 }
 
-/** A port free a moment ago (bound, then released): for a child process that must be told its port, or a port nothing listens on. */
+/**
+ * A port free a moment ago (bound, then released): for a child process that must be told its port, or a port nothing
+ * listens on.
+ */
 export async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));

@@ -38,7 +38,10 @@ function checkTypeMeta(def: ResourceDef, body: Obj): void {
   if (!isBuiltin(def) && !body.apiVersion) throw badRequest(`Object 'apiVersion' is missing in '${where}'`);
   if ((body.kind && body.kind !== def.kind) || (body.apiVersion && body.apiVersion !== apiVersionOf(def))) {
     throw badRequest(
-      `the API version in the data (${body.apiVersion}) and kind (${body.kind}) do not match the expected ${apiVersionOf(def)} ${def.kind}`,
+      `the API version in the data ` +
+        `(${body.apiVersion}) and kind ` +
+        `(${body.kind}) do not match the ` +
+        `expected ${apiVersionOf(def)} ${def.kind}`,
     );
   }
   if (body.metadata !== undefined && !isPlainObject(body.metadata)) throw badRequest('metadata must be an object');
@@ -51,7 +54,10 @@ async function admit(ctx: WriteContext, review: Review): Promise<void> {
   if (!answer.allowed) throw admissionDenied(answer.message, answer.code);
 }
 
-/** Status as a type's PrepareForCreate leaves it: custom resources drop it, pods start Pending, a Node keeps what its kubelet registers. */
+/**
+ * Status as a type's PrepareForCreate leaves it: custom resources drop it, pods start Pending, a Node keeps what its
+ * kubelet registers.
+ */
 function initialStatus(def: ResourceDef, obj: Obj): void {
   if (!def.statusSubresource || (def.plural === 'nodes' && isBuiltin(def))) return;
   if (def.plural === 'pods' && isBuiltin(def)) obj.status = { phase: 'Pending' };
@@ -88,7 +94,10 @@ export async function createObject(
       def,
       String(meta.name),
       'metadata.name',
-      `Invalid value: ${JSON.stringify(meta.name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+      `Invalid value: ${JSON.stringify(meta.name)}: a ` +
+        `lowercase RFC 1123 subdomain must consist of lower ` +
+        `case alphanumeric characters, '-' or '.', and ` +
+        `must start and end with an alphanumeric character`,
     );
   }
   if (def.plural === 'namespaces' && isBuiltin(def))

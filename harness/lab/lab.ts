@@ -265,7 +265,8 @@ class LabBuilder {
     for (const n of this.nodes) {
       const [agent, kubelet] = n.roles;
       if (kubelet) await step(`${n.name} kubelet`, () => stopRole(kubelet));
-      // What the kubelet ran (VMs, their namespaces and attachments) goes through the node runtime's own teardown, in the node's namespace.
+      // What the kubelet ran (VMs, their namespaces and attachments) goes through the node runtime's own teardown, in
+      // the node's namespace.
       await step(`${n.name} down`, () => downAll(n));
       if (agent) await step(`${n.name} node agent`, () => stopRole(agent));
     }
@@ -276,7 +277,10 @@ class LabBuilder {
   }
 }
 
-/** `virtnet down --all` in the node's namespace; what it keeps for another try is dropped with --force, and the failure reported. */
+/**
+ * `virtnet down --all` in the node's namespace; what it keeps for another try is dropped with --force, and the failure
+ * reported.
+ */
 function downAll(n: LabNode): void {
   const down = (...extra: string[]) =>
     spawnSync(
@@ -297,9 +301,11 @@ function downAll(n: LabNode): void {
   const r = down();
   if (r.status === 0) return;
   const forced = down('--force');
-  throw new Error(
-    `virtnet down --all: exit ${r.status}: ${r.stderr.trim().slice(-500)}${forced.status === 0 ? ' (dropped with --force)' : `; --force: exit ${forced.status}: ${forced.stderr.trim().slice(-300)}`}`,
-  );
+  const after =
+    forced.status === 0
+      ? ' (dropped with --force)'
+      : `; --force: exit ${forced.status}: ${forced.stderr.trim().slice(-300)}`;
+  throw new Error(`virtnet down --all: exit ${r.status}: ${r.stderr.trim().slice(-500)}${after}`);
 }
 
 export async function startLab(o: LabOptions): Promise<Lab> {

@@ -27,7 +27,10 @@ export function startRole(name: string, args: string[], log: string, netns?: str
   return { name, child, log, exited };
 }
 
-/** Resolve when the role's log has a line with this pino msg; reject, with the log's tail, when it exits first or time runs out. */
+/**
+ * Resolve when the role's log has a line with this pino msg; reject, with the log's tail, when it exits first or time
+ * runs out.
+ */
 export async function waitForLog(role: Role, msg: string, timeoutMs = 30_000): Promise<void> {
   let gone = false;
   void role.exited.then(() => (gone = true));
