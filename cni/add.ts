@@ -86,7 +86,10 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   if (present.has(hostVeth)) {
     throw new VirtnetError(
       ErrorCode.attachmentExists,
-      `container ${env.containerID} already has interface ${env.ifname} on network ${conf.name} (host veth ${hostVeth}); DEL it first`,
+      `container ${env.containerID} ` +
+        `already has interface ${env.ifname} ` +
+        `on network ${conf.name} (host ` +
+        `veth ${hostVeth}); DEL it first`,
     );
   }
   // Refusals that need the host's state, still before any side effect.
@@ -130,29 +133,28 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
     const tPhase2 = performance.now();
     const bridge = addr.result.interfaces?.[0];
     if (bridge && bridgeMac) bridge.mac = bridgeMac;
-    log.info('added', {
-      containerID: env.containerID,
-      ifname: env.ifname,
-      hostVeth,
-      ips: addr.result.ips?.map((i) => i.address),
-      children: execStats.spawned,
-      ms: { phase1: +(tPhase1 - t0).toFixed(1), phase2: +(tPhase2 - tPhase1).toFixed(1) },
-    });
+    log.info(
+      {
+        containerID: env.containerID,
+        ifname: env.ifname,
+        hostVeth,
+        ips: addr.result.ips?.map((i) => i.address),
+        children: execStats.spawned,
+        ms: { phase1: +(tPhase1 - t0).toFixed(1), phase2: +(tPhase2 - tPhase1).toFixed(1) },
+      },
+      'added',
+    );
     return addr.result;
   } catch (err) {
     await inside.apply([]).catch(() => undefined);
-    log.error('ADD failed, rolling back', {
-      containerID: env.containerID,
-      ifname: env.ifname,
-      error: (err as Error).message,
-    });
+    log.error({ containerID: env.containerID, ifname: env.ifname, err }, 'ADD failed, rolling back');
     // The IPAM release runs even if its ADD failed: the (container, ifname) key is
     // ours alone (duplicates were refused above), and a partial allocation must go.
     // The record goes only once everything is released: while it stays, GC
     // can still free what the rollback could not, the IP above all.
     await releaseAttachment(conf, env, record, { ipam: true, log, policy }).then(
       () => removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname),
-      (e: Error) => log.error('rollback incomplete; the attachment record is kept for GC', { error: e.message }),
+      (e: Error) => log.error({ err: e }, 'rollback incomplete; the attachment record is kept for GC'),
     );
     throw explainKernelError(err, conf);
   }

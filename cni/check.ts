@@ -70,9 +70,6 @@ export async function cmdCheck(conf: BridgeConf, env: CniEnv, log: Log, policy: 
     if (!inside.routes.some((have) => routeMatches(r, have, env.ifname)))
       throw fail(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} not found`);
   }
-  log.debug('checked', {
-    containerID: env.containerID,
-    ifname: env.ifname,
-    families: [...new Set((prev.ips ?? []).map((i) => familyOf(i.address.split('/')[0] ?? '')))],
-  });
+  const families = [...new Set((prev.ips ?? []).map((i) => familyOf(i.address.split('/')[0] ?? '')))];
+  log.debug({ containerID: env.containerID, ifname: env.ifname, families }, 'checked');
 }

@@ -11,6 +11,7 @@ import { parseResult, requireSupported } from './version.ts';
 import type { Attachment, BridgeConf, CniDns, VlanTrunkEntry, VxlanConf } from './types.ts';
 import { isObj } from '../lib/json.ts';
 import { showValue } from '../lib/show.ts';
+import { isLevelSetting, LEVEL_RULE } from '../lib/log.ts';
 
 export const PLUGIN_TYPE = 'virtnet-bridge';
 export const DEFAULT_BRIDGE = 'virtnet0';
@@ -73,7 +74,10 @@ function parseVxlan(v: unknown): VxlanConf | undefined {
   if (remote && group)
     throw invalid(
       'vxlan',
-      `set either remote ("${remote}") or group ("${group}"), not both; set neither for head-end replication from the node agent's FDB entries`,
+      `set either remote ("${remote}") ` +
+        `or group ("${group}"), not both; ` +
+        `set neither for head-end replication ` +
+        `from the node agent's FDB entries`,
     );
   if (group && !isMulticast(group)) throw invalid('vxlan.group', `"${group}" is not a multicast address`);
   const dev = str(v, 'dev', 'vxlan.dev');
@@ -108,7 +112,10 @@ function parseVlanTrunk(v: unknown): VlanTrunkEntry[] | undefined {
   });
 }
 
-/** The most ipMasqExclude may hold: a cluster's pod networks are a few CIDRs, and each is one nft set element per attachment. */
+/**
+ * The most ipMasqExclude may hold: a cluster's pod networks are a few CIDRs, and each is one nft set element per
+ * attachment.
+ */
 export const MAX_MASQ_EXCLUDE = 64;
 
 /**
@@ -140,7 +147,11 @@ function parseMasqExclude(v: unknown): string[] | undefined {
 function masqExcludeProblem(text: string): string | undefined {
   const [addr = '', len] = text.split('/');
   if (len !== undefined && familyOf(addr) === 4 && /^\d+$/u.test(len) && Number(len) > 32) {
-    return `mixes families: an IPv4 address with the prefix length ${len}, which only IPv6 has (IPv4 prefixes are 0 to 32)`;
+    return (
+      `mixes families: an IPv4 address with the prefix ` +
+      `length ${len}, which only IPv6 ` +
+      `has (IPv4 prefixes are 0 to 32)`
+    );
   }
   const c = parseCidr(text);
   if (!c) return 'is not a CIDR (address/prefix length, e.g. 10.244.0.0/16)';
@@ -287,6 +298,7 @@ export const KNOWN_FIELDS = [
   'vlanTrunk',
   'vlan',
   'logFile',
+  'logLevel',
   'dataDir',
 ] as const;
 const VXLAN_FIELDS = ['id', 'remote', 'group', 'local', 'dev', 'port'] as const;
@@ -365,7 +377,10 @@ function requireHostPath(field: string, value: string): void {
   if (hidden !== undefined)
     throw invalid(
       field,
-      `"${value}" has the part "${hidden}"; no part of a host path may start with "." (the plugin keeps its own files there)`,
+      `"${value}" has the part ` +
+        `"${hidden}"; no part of a host path ` +
+        `may start with "." (the plugin ` +
+        `keeps its own files there)`,
     );
 }
 
@@ -383,7 +398,10 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   if (raw.vlan !== undefined) {
     throw new VirtnetError(
       ErrorCode.unsupportedField,
-      'vlan: access-VLAN tagging is not supported; it needs bridge VLAN filtering or 8021q (use vlanTrunk to carry tagged frames)',
+      'vlan: access-VLAN tagging is ' +
+        'not supported; it needs bridge ' +
+        'VLAN filtering or 8021q (use ' +
+        'vlanTrunk to carry tagged frames)',
     );
   }
   const ipam = raw.ipam;
@@ -400,6 +418,9 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   const isDefaultGateway = bool(raw, 'isDefaultGateway');
   const logFile = str(raw, 'logFile', 'logFile');
   if (logFile) requireHostPath('logFile', logFile);
+  const logLevel = str(raw, 'logLevel', 'logLevel');
+  if (logLevel !== undefined && !isLevelSetting(logLevel))
+    throw invalid('logLevel', `${showValue(logLevel)} ${LEVEL_RULE}`);
   const dataDir = str(raw, 'dataDir', 'dataDir') ?? DEFAULT_DATA_DIR;
   requireHostPath('dataDir', dataDir);
   if (isObj(ipam) && typeof ipam.dataDir === 'string') requireHostPath('ipam.dataDir', ipam.dataDir);
@@ -440,6 +461,7 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
     ...(dns && { dns }),
     ...(mac && { mac }),
     ...(logFile && { logFile }),
+    ...(logLevel && { logLevel }),
     ...(prevResult && { prevResult }),
     ...(valid.length && { validAttachments: valid }),
   };

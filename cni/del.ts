@@ -57,5 +57,5 @@ export async function cmdDel(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   };
   await releaseAttachment(conf, env, rec, { ipam: true, log, policy });
   removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname);
-  log.info('deleted', { containerID: env.containerID, ifname: env.ifname, children: execStats.spawned });
+  log.info({ containerID: env.containerID, ifname: env.ifname, children: execStats.spawned }, 'deleted');
 }

@@ -20,14 +20,16 @@ export async function cmdGc(conf: BridgeConf, env: CniEnv, log: Log, policy: Nod
     // An ADD in flight wrote its record before its runtime could list it as
     // valid; collecting it would take the veth and IP of an ADD that succeeds.
     if (addInFlight(rec)) {
-      log.info('skipped: ADD in flight', { containerID: rec.containerID, ifname: rec.ifname, addPid: rec.addPid });
+      log.info({ containerID: rec.containerID, ifname: rec.ifname, addPid: rec.addPid }, 'skipped: ADD in flight');
       continue;
     }
     try {
       await releaseAttachment(conf, env, rec, { ipam: true, log, allRules: true, policy });
       removeRecord(conf.dataDir, conf.name, rec.containerID, rec.ifname);
-      log.info('collected', { containerID: rec.containerID, ifname: rec.ifname, hostVeth: rec.hostVeth });
+      log.info({ containerID: rec.containerID, ifname: rec.ifname, hostVeth: rec.hostVeth }, 'collected');
     } catch (e) {
+      // Only the first error is the result; each one is in the log.
+      log.warn({ containerID: rec.containerID, ifname: rec.ifname, err: e }, 'not collected');
       errors.push(e as Error);
     }
   }

@@ -10,6 +10,7 @@ import { accessSync, constants, readFileSync, renameSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { exec } from '../lib/exec.ts';
+import { pluginFailure } from '../lib/cni-error.ts';
 import { mkdirPrivate } from '../lib/durable.ts';
 import { boundedStderr, delegateEnv, isSelf } from './delegate.ts';
 import { clampVersion, compareVersions, parseResult } from './version.ts';
@@ -136,7 +137,9 @@ export async function execIpam(
   if (!version) {
     throw new VirtnetError(
       ErrorCode.incompatibleVersion,
-      `ipam.type: plugin "${conf.ipam.type}" supports ${JSON.stringify(versions)}, none at or below cniVersion ${conf.cniVersion}`,
+      `ipam.type: plugin "${conf.ipam.type}" ` +
+        `supports ${JSON.stringify(versions)}, ` +
+        `none at or below cniVersion ${conf.cniVersion}`,
     );
   }
   // GC and STATUS exist since 1.1.0; an older delegate has nothing to do for them.
@@ -149,18 +152,10 @@ export async function execIpam(
   const input = JSON.stringify(ipamStdin(conf.raw, version));
   const started = performance.now();
   const res = await exec([binary], { env: childEnv, input, allowFailure: true });
-  if (res.stderr.trim()) log.info('ipam stderr', { plugin: conf.ipam.type, verb, stderr: boundedStderr(res.stderr) });
-  log.debug('ipam', { plugin: conf.ipam.type, verb, version, ms: +(performance.now() - started).toFixed(1) });
+  if (res.stderr.trim()) log.info({ plugin: conf.ipam.type, verb, stderr: boundedStderr(res.stderr) }, 'ipam stderr');
+  log.debug({ plugin: conf.ipam.type, verb, version, ms: +(performance.now() - started).toFixed(1) }, 'ipam');
   if (res.exitCode !== 0) {
-    let code: number = ErrorCode.execFailed;
-    let msg = boundedStderr(res.stderr) || `exit code ${res.exitCode}`;
-    try {
-      const e = JSON.parse(res.stdout) as { code?: number; msg?: string; details?: string };
-      if (typeof e.code === 'number') code = e.code;
-      if (e.msg) msg = e.details ? `${e.msg}: ${e.details}` : e.msg;
-    } catch {
-      // not JSON: keep stderr
-    }
+    const { code, msg } = pluginFailure(res.stdout, boundedStderr(res.stderr) || `exit code ${res.exitCode}`);
     throw new VirtnetError(code, `ipam plugin "${conf.ipam.type}" ${verb} failed: ${msg}`);
   }
   if (verb !== 'ADD') return undefined;

@@ -43,12 +43,17 @@ async function dispatch(
     return JSON.stringify({ cniVersion: versionFromStdin(stdin), supportedVersions: SUPPORTED_VERSIONS });
   }
   const conf = parseConfig(stdin, env.args);
-  // Every host path the config names, the log file included, and its IPAM plugin are held against the node admin's policy before they are used.
+  // Every host path the config names, the log file included, and its IPAM plugin are held against the node admin's
+  // policy before they are used.
   const policy = loadPolicy(processEnv);
   checkPolicy(conf, policy);
   const log = createLog(
-    { plugin: 'virtnet-bridge', verb: env.verb, network: conf.name },
-    { ...(conf.logFile && { logFile: conf.logFile }), maxBytes: policy.maxLogBytes },
+    { verb: env.verb, network: conf.name },
+    {
+      ...(conf.logFile && { logFile: conf.logFile }),
+      ...(conf.logLevel && { level: conf.logLevel }),
+      maxBytes: policy.maxLogBytes,
+    },
   );
   onLog(log);
   switch (env.verb) {
@@ -85,7 +90,7 @@ export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): P
   const t0 = performance.now();
   // One line per operation, which the node agent turns into its CNI duration metric.
   const done = (result: 'ok' | 'error') =>
-    log?.info('operation', { verb: processEnv.CNI_COMMAND, result, ms: +(performance.now() - t0).toFixed(1) });
+    log?.info({ verb: processEnv.CNI_COMMAND, result, ms: +(performance.now() - t0).toFixed(1) }, 'operation');
   try {
     // First of all, VERSION included: a plugin that delegates to itself must stop here.
     requireDepthWithinCap(processEnv);
@@ -95,7 +100,7 @@ export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): P
     return { stdout, stderr: '', exitCode: 0 };
   } catch (err) {
     const e = asVirtnetError(err, ErrorCode.ioFailure);
-    log?.error(e.message, { code: e.code });
+    log?.error({ err: e }, e.message);
     done('error');
     const doc = {
       cniVersion: versionFromStdin(stdin),

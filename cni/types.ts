@@ -1,4 +1,5 @@
 /** CNI 1.1 result and configuration shapes (SPEC.md "Result", "Network configuration"). */
+import type { LevelSetting } from '../lib/log.ts';
 
 export interface CniInterface {
   name: string;
@@ -96,6 +97,8 @@ export interface BridgeConf {
   /** MAC requested through runtimeConfig.mac, args.cni.mac or CNI_ARGS MAC. */
   mac?: string;
   logFile?: string;
+  /** Least level the plugin logs (lib/log.ts); default info, where the node agent's CNI metrics read it. */
+  logLevel?: LevelSetting;
   dataDir: string;
   prevResult?: CniResult;
   validAttachments?: Attachment[];

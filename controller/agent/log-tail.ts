@@ -35,6 +35,12 @@ export class LogTail {
   private readonly maxLine: number;
   private readonly maxPerPoll: number;
   private current: Open | undefined;
+  /**
+   * The file a rotation made us leave, and how far it was read: a rotation
+   * that found a fresh file puts it back (cni/log.ts rotateIfFull), and it
+   * is read on from there, not again.
+   */
+  private left: { dev: number; ino: number; offset: number } | undefined;
   private offset = 0;
   /** Bytes of a line whose newline has not been read yet. */
   private partial: Buffer[] = [];
@@ -69,6 +75,8 @@ export class LogTail {
     // Only a file read to its end may be left for a newer one at the path.
     if (read < this.maxPerPoll && this.replaced()) {
       read += this.drain(onLine, this.maxPerPoll - read); // what a writer appended just before the rename
+      const { dev, ino } = this.current!;
+      this.left = { dev, ino, offset: this.offset - this.partialBytes };
       this.close();
       if (this.openPath(false)) read += this.drain(onLine, this.maxPerPoll - read);
     }
@@ -91,7 +99,8 @@ export class LogTail {
     }
     const st = fstatSync(fd);
     this.current = { fd, dev: st.dev, ino: st.ino };
-    this.offset = atEnd ? st.size : 0;
+    const back = this.left?.ino === st.ino && this.left.dev === st.dev;
+    this.offset = atEnd ? st.size : back ? this.left!.offset : 0;
     this.resetLine();
     return true;
   }

@@ -114,27 +114,36 @@ test("each node's conflist holds its own Node's pod subnets, and follows a chang
   }
 });
 
-test('a Node without pod subnets, and no --pod-cidr: no conflist, a log line that says why; the subnets, once assigned, are written', async () => {
-  await createNode('node-c');
-  const c = await startAgent('node-c');
-  try {
-    assert.deepEqual(c.files(), []);
-    const errors = c.lines.filter((l) => l.level === 50);
-    assert.equal(errors.length, 1, JSON.stringify(c.lines));
-    assert.equal(
-      errors[0]!.msg,
-      'no pod subnet for this node: Node node-c has no spec.podCIDRs (nor spec.podCIDR) and no --pod-cidr is given, so no default network is written (pods on this node get no network until one is)',
-    );
-    // The controller-manager's node IPAM assigns them later, here with the older single field only.
-    const current = await core.readNode({ name: 'node-c' });
-    current.spec = { podCIDR: '10.244.3.0/24' };
-    await core.replaceNode({ name: 'node-c', body: current });
-    await until(() => c.ranges() !== undefined, "node-c's conflist once its Node has a subnet");
-    assert.deepEqual(c.ranges(), [[{ subnet: '10.244.3.0/24' }]]);
-  } finally {
-    await c.agent.stop();
-  }
-});
+test(
+  'a Node without pod subnets, and ' +
+    'no --pod-cidr: no conflist, a ' +
+    'log line that says why; the ' +
+    'subnets, once assigned, are written',
+  async () => {
+    await createNode('node-c');
+    const c = await startAgent('node-c');
+    try {
+      assert.deepEqual(c.files(), []);
+      const errors = c.lines.filter((l) => l.level === 50);
+      assert.equal(errors.length, 1, JSON.stringify(c.lines));
+      assert.equal(
+        errors[0]!.msg,
+        'no pod subnet for this node: Node node-c has no ' +
+          'spec.podCIDRs (nor spec.podCIDR) and no --pod-cidr ' +
+          'is given, so no default network is written ' +
+          '(pods on this node get no network until one is)',
+      );
+      // The controller-manager's node IPAM assigns them later, here with the older single field only.
+      const current = await core.readNode({ name: 'node-c' });
+      current.spec = { podCIDR: '10.244.3.0/24' };
+      await core.replaceNode({ name: 'node-c', body: current });
+      await until(() => c.ranges() !== undefined, "node-c's conflist once its Node has a subnet");
+      assert.deepEqual(c.ranges(), [[{ subnet: '10.244.3.0/24' }]]);
+    } finally {
+      await c.agent.stop();
+    }
+  },
+);
 
 test('a Node whose subnets break the rules: refused with the field named, the last good conflist stands', async () => {
   await createNode('node-d', ['10.244.4.0/24']);
@@ -146,7 +155,7 @@ test('a Node whose subnets break the rules: refused with the field named, the la
     await core.replaceNode({ name: 'node-d', body: current });
     await until(() => d.lines.some((l) => l.msg === 'Node pod subnets refused'), 'the refusal in the log');
     assert.match(
-      d.lines.find((l) => l.msg === 'Node pod subnets refused')!.err,
+      d.lines.find((l) => l.msg === 'Node pod subnets refused')!.err.message,
       /Node node-d spec\.podCIDRs: 10\.244\.5\.9\/24 has host bits set/u,
     );
     assert.deepEqual(d.ranges(), [[{ subnet: '10.244.4.0/24' }]]);
@@ -166,21 +175,27 @@ test('without --default-network the agent reads its Node but writes no conflist'
   }
 });
 
-test("a Node deleted: its subnets are no longer this node's, so the fallback takes over, or no default network is left", async () => {
-  await createNode('node-f', ['10.244.8.0/24']);
-  await createNode('node-g', ['10.244.9.0/24']);
-  const f = await startAgent('node-f', { podCIDRs: ['10.99.0.0/24'] });
-  const g = await startAgent('node-g');
-  try {
-    assert.deepEqual(f.ranges(), [[{ subnet: '10.244.8.0/24' }]]);
-    assert.deepEqual(g.ranges(), [[{ subnet: '10.244.9.0/24' }]]);
-    await core.deleteNode({ name: 'node-f' });
-    await core.deleteNode({ name: 'node-g' });
-    await until(() => f.ranges()?.[0]?.[0]?.subnet === '10.99.0.0/24', 'node-f back on its --pod-cidr');
-    await until(() => g.files().length === 0, "node-g's conflist removed");
-    assert.ok(g.lines.some((l) => l.msg === "removed virtnet's default network"));
-  } finally {
-    await f.agent.stop();
-    await g.agent.stop();
-  }
-});
+test(
+  'a Node deleted: its subnets ' +
+    "are no longer this node's, so " +
+    'the fallback takes over, or ' +
+    'no default network is left',
+  async () => {
+    await createNode('node-f', ['10.244.8.0/24']);
+    await createNode('node-g', ['10.244.9.0/24']);
+    const f = await startAgent('node-f', { podCIDRs: ['10.99.0.0/24'] });
+    const g = await startAgent('node-g');
+    try {
+      assert.deepEqual(f.ranges(), [[{ subnet: '10.244.8.0/24' }]]);
+      assert.deepEqual(g.ranges(), [[{ subnet: '10.244.9.0/24' }]]);
+      await core.deleteNode({ name: 'node-f' });
+      await core.deleteNode({ name: 'node-g' });
+      await until(() => f.ranges()?.[0]?.[0]?.subnet === '10.99.0.0/24', 'node-f back on its --pod-cidr');
+      await until(() => g.files().length === 0, "node-g's conflist removed");
+      assert.ok(g.lines.some((l) => l.msg === "removed virtnet's default network"));
+    } finally {
+      await f.agent.stop();
+      await g.agent.stop();
+    }
+  },
+);

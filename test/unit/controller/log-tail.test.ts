@@ -140,21 +140,26 @@ test('NodeMetrics counts only well-formed operation lines with known verbs', asy
   assert.doesNotMatch(text, /NOPE|weird/u);
 });
 
-test('a 300 MiB log (a 256 MiB line among real ones) adds a few MiB of memory, not its size, and every real line counts', () => {
-  const file = fresh();
-  const fd = openSync(file, 'w');
-  const ops = (count: number) => '{"msg":"operation","verb":"ADD","result":"ok","ms":12}\n'.repeat(count);
-  writeSync(fd, ops(1000));
-  // 256 MiB of zeros without a newline (sparse: quick to make, real to read), then 40 MiB more of real lines.
-  const hole = 256 * 1024 * 1024;
-  ftruncateSync(fd, 1000 * 55 + hole);
-  writeSync(fd, `\n${ops(10)}`, 1000 * 55 + hole);
-  const block = ops(20_000);
-  for (let i = 0; i < 40; i++) writeSync(fd, block);
-  closeSync(fd);
-  // A child process, so that its memory is the reader's alone.
-  const target = `${file}.log`;
-  const child = `
+test(
+  'a 300 MiB log (a 256 MiB line ' +
+    'among real ones) adds a few ' +
+    'MiB of memory, not its size, ' +
+    'and every real line counts',
+  () => {
+    const file = fresh();
+    const fd = openSync(file, 'w');
+    const ops = (count: number) => '{"msg":"operation","verb":"ADD","result":"ok","ms":12}\n'.repeat(count);
+    writeSync(fd, ops(1000));
+    // 256 MiB of zeros without a newline (sparse: quick to make, real to read), then 40 MiB more of real lines.
+    const hole = 256 * 1024 * 1024;
+    ftruncateSync(fd, 1000 * 55 + hole);
+    writeSync(fd, `\n${ops(10)}`, 1000 * 55 + hole);
+    const block = ops(20_000);
+    for (let i = 0; i < 40; i++) writeSync(fd, block);
+    closeSync(fd);
+    // A child process, so that its memory is the reader's alone.
+    const target = `${file}.log`;
+    const child = `
     import { renameSync } from 'node:fs';
     import { NodeMetrics } from ${JSON.stringify(resolve('controller/agent/node-metrics.ts'))};
     const metrics = new NodeMetrics();
@@ -168,13 +173,14 @@ test('a 300 MiB log (a 256 MiB line among real ones) adds a few MiB of memory, n
     const count = Number(/virtnet_cni_operation_duration_seconds_count\\{verb="ADD",result="ok"\\} (\\d+)/u.exec(text)?.[1]);
     process.stdout.write(JSON.stringify({ growthMiB: (peak - base) / 2 ** 20, count, polls }));
   `;
-  const out = JSON.parse(
-    execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    }),
-  ) as { growthMiB: number; count: number; polls: number };
-  assert.equal(out.count, 1000 + 10 + 40 * 20_000, 'every real line, before and after the huge one');
-  assert.ok(out.growthMiB < 48, `the reader grew by ${out.growthMiB.toFixed(1)} MiB over ${out.polls} polls`);
-  assert.ok(out.polls > 10, 'the backlog is read over several polls');
-});
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      }),
+    ) as { growthMiB: number; count: number; polls: number };
+    assert.equal(out.count, 1000 + 10 + 40 * 20_000, 'every real line, before and after the huge one');
+    assert.ok(out.growthMiB < 48, `the reader grew by ${out.growthMiB.toFixed(1)} MiB over ${out.polls} polls`);
+    assert.ok(out.polls > 10, 'the backlog is read over several polls');
+  },
+);
