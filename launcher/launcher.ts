@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { discoverPod } from './discover.ts';
 import { planPod } from './plan/pod.ts';
-import type { PodPlan } from './plan/types.ts';
+import { dhcpNicOf, type PodPlan } from './plan/types.ts';
 import { applyPodPlan, freshMacs, probeDummyLinks, teardownPod } from './apply.ts';
 import { DnsmasqSupervisor, dnsmasqFiles } from './dhcp/supervisor.ts';
 import { parseLeases } from './dhcp/leases.ts';
@@ -19,11 +19,13 @@ import { overlayFile, prepareDiskOverlay } from './domain/disk.ts';
 import { buildSeedDisk } from './domain/seed.ts';
 import { ovmfFiles } from './domain/firmware.ts';
 import { domainName } from './names.ts';
-import { writeStatus, type LauncherStatus } from './status.ts';
+import { nicStatus, writeStatus, type LauncherStatus } from './status.ts';
 import { startTime, terminate } from '../lib/process.ts';
 import { crashPoint } from '../lib/crash-point.ts';
 import type { LauncherSpec } from './spec.ts';
+import type { LauncherStep } from './steps.ts';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
+import type { LogFields, Logger } from '../lib/log.ts';
 
 /** OVMF for this VM, checked where QEMU will open it; its NVRAM lives with the VM's state. */
 function efiFirmware(secureBoot: boolean, stateDir: string): EfiFirmware {
@@ -43,7 +45,8 @@ export interface LauncherOptions {
   libvirtCacheDir?: string;
   /** Wire the network and serve DHCP, but start no VM (benchmarks, tests of the wiring). */
   networkOnly?: boolean;
-  log?: (msg: string) => void;
+  /** lib/log.ts's JSON lines; without one, nothing is logged. */
+  log?: Logger;
 }
 
 export class Launcher {
@@ -59,8 +62,8 @@ export class Launcher {
     this.status = { phase: 'Starting', pid: process.pid, nics: [], steps: [], warnings: [] };
   }
 
-  private log(msg: string): void {
-    this.opts.log?.(msg);
+  private log(msg: string, fields: LogFields = {}): void {
+    this.opts.log?.info(fields, msg);
   }
 
   /** A child to reap after a crash where there is no cgroup v2: its pid with its start time (launcher/leftovers.ts). */
@@ -74,13 +77,13 @@ export class Launcher {
     writeStatus(this.opts.stateDir, this.status);
   }
 
-  private async step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+  private async step<T>(name: LauncherStep, fn: () => Promise<T> | T): Promise<T> {
     const t = performance.now();
     crashPoint(`launcher.${name}.start`);
     const out = await fn();
     crashPoint(`launcher.${name}.done`);
     this.status.steps.push({ name, ms: +(performance.now() - t).toFixed(1) });
-    this.log(`${name}: ${(performance.now() - t).toFixed(0)} ms`);
+    this.log('step', { step: name, ms: this.status.steps.at(-1)!.ms });
     this.save();
     return out;
   }
@@ -94,25 +97,13 @@ export class Launcher {
       );
       this.plan = plan;
       this.status.warnings.push(...plan.warnings);
-      this.status.nics = plan.nics.map((n) => ({
-        name: n.name,
-        binding: n.binding,
-        podInterface: n.names.podIf,
-        bridge: n.names.bridge,
-        tap: n.names.tap,
-        mac: n.mac,
-        mtu: n.mtu,
-        ips: n.ips,
-        dhcp: n.dhcp !== undefined,
-        leased4: false,
-        leased6: false,
-      }));
+      this.status.nics = plan.nics.map(nicStatus);
       await this.step('network', () => applyPodPlan(stateDir, pod, plan));
       this.status.tapReadyAtMs = +(performance.now() - this.started).toFixed(1);
-      const dhcpNics = plan.nics.flatMap((n) => (n.dhcp ? [n.dhcp] : []));
+      const dhcpNics = plan.nics.flatMap((n) => dhcpNicOf(n) ?? []);
       if (dhcpNics.length) {
         await this.step('dhcp', () => {
-          this.dnsmasq = new DnsmasqSupervisor(dnsmasqFiles(stateDir), (m) => this.log(m));
+          this.dnsmasq = new DnsmasqSupervisor(dnsmasqFiles(stateDir), (m) => this.opts.log?.warn(m));
           this.status.warnings.push(...this.dnsmasq.configure(dhcpNics));
           this.dnsmasq.start();
           if (this.dnsmasq.pid) this.recordPid('dnsmasq', this.dnsmasq.pid);
@@ -213,7 +204,7 @@ export class Launcher {
           nic.leased6 = got6;
           nic.leasedAtMs ??= +(performance.now() - this.started).toFixed(0);
           changed = true;
-          this.log(`lease: ${nic.name} ipv4=${got4} ipv6=${got6}`);
+          this.log('lease', { nic: nic.name, ipv4: got4, ipv6: got6 });
         }
       }
       if (this.dnsmasq && this.status.dnsmasqRestarts !== this.dnsmasq.restarts) {

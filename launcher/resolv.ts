@@ -38,7 +38,10 @@ export function domainNameProblem(name: string): string | undefined {
   if (bare.length > MAX_NAME_CHARS) return `must be at most ${MAX_NAME_CHARS} characters (is ${bare.length})`;
   const label = bare.split('.').find((l) => !LABEL.test(l));
   if (label !== undefined)
-    return `${JSON.stringify(name)} is not a domain name (labels of 1-63 letters, digits, "-" or "_", not starting or ending with "-")`;
+    return (
+      `${JSON.stringify(name)} is not a domain name ` +
+      '(labels of 1-63 letters, digits, "-" or "_", not starting or ending with "-")'
+    );
   return undefined;
 }
 
@@ -49,13 +52,16 @@ type Directive =
   | { key: 'ignored' };
 
 /** The meaning of one line, or why it has none. */
+/** A code point as U+ writes it: four hex digits at least, upper case. */
+const hex4 = (cp: number): string => cp.toString(16).padStart(4, '0').toUpperCase();
+
 function classify(line: string): Directive | { field: string; rule: string } {
   // Control characters other than tab (NUL, CR, vertical tab...) are no part of a resolv.conf line.
   const control = line.match(/[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/u);
   if (control)
     return {
       field: 'line',
-      rule: `contains the control character U+${control[0].codePointAt(0)!.toString(16).padStart(4, '0').toUpperCase()}`,
+      rule: `contains the control character U+${hex4(control[0].codePointAt(0)!)}`,
     };
   const [key = '', ...values] = line.split(/[ \t]+/u);
   switch (key) {
@@ -94,7 +100,9 @@ function classify(line: string): Directive | { field: string; rule: string } {
     default:
       return {
         field: 'line',
-        rule: `unknown keyword ${JSON.stringify(key.slice(0, 40))} (resolv.conf(5): nameserver, search, domain, options, sortlist)`,
+        rule:
+          `unknown keyword ${JSON.stringify(key.slice(0, 40))} ` +
+          '(resolv.conf(5): nameserver, search, domain, options, sortlist)',
       };
   }
 }

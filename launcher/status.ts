@@ -10,21 +10,41 @@ import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { isIp, isMac, parseCidr } from '../lib/cidr.ts';
 import { showValue as shown } from '../lib/show.ts';
 import { isObj } from '../lib/json.ts';
+import type { LinkNames } from './names.ts';
+import { BINDINGS } from './nic.ts';
+import type { NicPlan } from './plan/types.ts';
 
-export interface NicStatus {
-  name: string;
-  binding: 'bridge' | 'masquerade';
-  podInterface: string;
-  bridge: string;
-  tap: string;
-  mac: string;
-  mtu: number;
-  ips: string[];
-  dhcp: boolean;
+/** What the launcher observes of a NIC while its VM runs: whether the guest took the leases it was offered. */
+export interface NicLeases {
   leased4: boolean;
   leased6: boolean;
   /** ms since the launcher started, when the first lease was seen. */
   leasedAtMs?: number;
+}
+
+/** One NIC of status.json: its plan as readers need it (link names flat, whether it has DHCP), and its leases. */
+export type NicStatus = Pick<NicPlan, 'name' | 'binding' | 'mac' | 'mtu' | 'ips'> & {
+  podInterface: LinkNames['podIf'];
+  bridge: LinkNames['bridge'];
+  tap: LinkNames['tap'];
+  dhcp: boolean;
+} & NicLeases;
+
+/** A planned NIC's status before the guest has taken any lease. */
+export function nicStatus(nic: NicPlan): NicStatus {
+  return {
+    name: nic.name,
+    binding: nic.binding,
+    podInterface: nic.names.podIf,
+    bridge: nic.names.bridge,
+    tap: nic.names.tap,
+    mac: nic.mac,
+    mtu: nic.mtu,
+    ips: nic.ips,
+    dhcp: nic.dhcp !== undefined,
+    leased4: false,
+    leased6: false,
+  };
 }
 
 export interface LauncherStatus {
@@ -82,7 +102,6 @@ export function readStatus(stateDir: string): LauncherStatus | undefined {
 export type LauncherReport = Pick<LauncherStatus, 'phase' | 'nics' | 'steps' | 'error' | 'accel'>;
 
 const PHASES: ReadonlyArray<LauncherStatus['phase']> = ['Starting', 'Running', 'Failed', 'Stopped'];
-const BINDINGS: ReadonlyArray<NicStatus['binding']> = ['bridge', 'masquerade'];
 
 type Obj = Record<string, unknown>;
 
@@ -128,7 +147,7 @@ function list(o: Obj, key: string, at: string): unknown[] {
 function checkNic(n: unknown, at: string): void {
   if (!isObj(n)) throw bad(at, `must be an object (is ${shown(n)})`);
   for (const key of ['name', 'podInterface', 'bridge', 'tap']) reqString(n, key, at);
-  if (!BINDINGS.includes(n.binding as NicStatus['binding']))
+  if (!(BINDINGS as readonly unknown[]).includes(n.binding))
     throw bad(`${at}.binding`, `must be one of ${BINDINGS.join(', ')} (is ${shown(n.binding)})`);
   if (!isMac(reqString(n, 'mac', at))) throw bad(`${at}.mac`, `${shown(n.mac)} is not a MAC address`);
   reqInt(n, 'mtu', at, 68, 65535);

@@ -93,7 +93,7 @@ export class AnnotationError extends VirtnetError {
 
 Object.defineProperty(AnnotationError.prototype, 'name', { value: 'AnnotationError' });
 
-/** Kubernetes DNS-1123 labels (NAD names and namespaces) and the devices of every netns: lib/names.ts holds the one rule. */
+/** DNS-1123 labels (NAD names and namespaces) and the devices of every netns: lib/names.ts holds the one rule. */
 export { dns1123LabelProblem, KERNEL_OWNED_IFNAMES } from '../lib/names.ts';
 
 const GUID_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){7}$/iu;
@@ -121,7 +121,8 @@ function checkCount(count: number): void {
   if (count > MAX_SELECTIONS) {
     throw new AnnotationError(
       NETWORKS_ANNOTATION,
-      `selects ${count} networks; at most ${MAX_SELECTIONS} are allowed (each becomes a host veth, an address and a PCI slot in the VM)`,
+      `selects ${count} networks; at most ${MAX_SELECTIONS} are allowed ` +
+        '(each becomes a host veth, an address and a PCI slot in the VM)',
     );
   }
 }
@@ -247,7 +248,14 @@ function element(el: unknown, i: number, podNamespace: string): NetworkSelection
   const ifaceRequest = str(el, 'interfaceRequest', at(i, 'interfaceRequest'));
   if (iface) sel.interface = checkIfname(iface, at(i, 'interface'));
   else if (ifaceRequest) sel.interface = checkIfname(ifaceRequest, at(i, 'interfaceRequest'));
+  addressFields(el, i, sel);
+  linkFields(el, i, sel);
+  runtimeFields(el, i, sel);
+  return sel;
+}
 
+/** The element's static addresses, or the claim its IPAM takes them by: one or the other. */
+function addressFields(el: Obj, i: number, sel: NetworkSelection): void {
   const ips = strList(el, 'ips', at(i, 'ips'));
   if (ips) {
     ips.forEach((ip, j) => {
@@ -265,7 +273,10 @@ function element(el: unknown, i: number, podNamespace: string): NetworkSelection
       throw new AnnotationError(at(i, 'ipam-claim-reference'), 'ips and ipam-claim-reference are mutually exclusive');
     sel.ipamClaimReference = claim;
   }
+}
 
+/** The link's hardware address and its default routes. */
+function linkFields(el: Obj, i: number, sel: NetworkSelection): void {
   const mac = str(el, 'mac', at(i, 'mac'));
   if (mac !== undefined) {
     const problem = macProblem(mac);
@@ -294,7 +305,10 @@ function element(el: unknown, i: number, podNamespace: string): NetworkSelection
     });
     if (routes.length > 0) sel.defaultRoute = routes;
   }
+}
 
+/** What the delegate gets as args and runtimeConfig: cni-args, port mappings, bandwidth. */
+function runtimeFields(el: Obj, i: number, sel: NetworkSelection): void {
   const cniArgs = get(el, 'cni-args');
   if (cniArgs !== undefined) {
     if (!isObj(cniArgs)) throw new AnnotationError(at(i, 'cni-args'), 'must be an object');
@@ -309,8 +323,6 @@ function element(el: unknown, i: number, podNamespace: string): NetworkSelection
 
   const bw = get(el, 'bandwidth');
   if (bw !== undefined) sel.bandwidth = bandwidth(bw, at(i, 'bandwidth'));
-
-  return sel;
 }
 
 function port(o: Obj, key: string, field: string): number {
@@ -372,7 +384,8 @@ function checkDefaultRoutes(selections: NetworkSelection[]): void {
       if (first !== undefined) {
         throw new AnnotationError(
           `${at(i, 'default-route')}[${j}]`,
-          `more than one IPv${family} default-route gateway (first at ${first}): multus does not support ECMP for default-route`,
+          `more than one IPv${family} default-route gateway (first at ${first}): ` +
+            'multus does not support ECMP for default-route',
         );
       }
       seen.set(family, `${at(i, 'default-route')}[${j}]`);

@@ -68,7 +68,8 @@ export async function attachPod(pod: PodRef, requests: AttachmentRequest[], o: A
       const e = err as VirtnetError;
       throw new VirtnetError(
         e.code ?? 100,
-        `[${pod.namespace}/${pod.name}/${pod.uid}:${request.list.name}]: error adding container to network "${request.list.name}": ${e.message}`,
+        `[${pod.namespace}/${pod.name}/${pod.uid}:${request.list.name}]: ` +
+          `error adding container to network "${request.list.name}": ${e.message}`,
         { cause: err },
       );
     }

@@ -9,6 +9,7 @@
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { exec } from '../lib/exec.ts';
+import { pluginFailure } from '../lib/cni-error.ts';
 import { delegateVersions, findPlugin } from '../cni/ipam.ts';
 import { boundedStderr, delegateEnv } from '../cni/delegate.ts';
 import { clampVersion, compareVersions, convertResult, parseResult } from '../cni/version.ts';
@@ -108,16 +109,7 @@ export async function execPlugin(
   const input = JSON.stringify(pluginConfig(list, plugin, version, rt, prevResult));
   const res = await exec([...(o.wrap ?? []), binary], { env, input, allowFailure: true });
   if (res.exitCode !== 0) {
-    // The spec's error JSON on stdout; else stderr (libcni raw_exec).
-    let msg = boundedStderr(res.stderr) || `exit code ${res.exitCode}`;
-    let code: number = ErrorCode.execFailed;
-    try {
-      const e = JSON.parse(res.stdout) as { code?: number; msg?: string; details?: string };
-      if (typeof e.code === 'number') code = e.code;
-      if (e.msg) msg = e.details ? `${e.msg}: ${e.details}` : e.msg;
-    } catch {
-      // not JSON
-    }
+    const { code, msg } = pluginFailure(res.stdout, boundedStderr(res.stderr) || `exit code ${res.exitCode}`);
     throw new VirtnetError(code, `plugin "${plugin.type}" ${verb} failed: ${msg}`);
   }
   if (verb !== 'ADD') return undefined;

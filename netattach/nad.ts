@@ -55,7 +55,10 @@ export interface ResolvedConfList {
 export interface ResolvedNetwork {
   name: string;
   namespace: string;
-  /** Always a conflist: a single-plugin config is wrapped as { cniVersion, name, plugins: [plugin] } the way libcni's ConfListFromConf does. */
+  /**
+   * Always a conflist: a single-plugin config is wrapped as
+   * { cniVersion, name, plugins: [plugin] } the way libcni's ConfListFromConf does.
+   */
   conflist: ResolvedConfList;
   /** From annotation k8s.v1.cni.cncf.io/resourceName. */
   resourceName?: string;
@@ -175,7 +178,7 @@ export function resourceNameProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** Each virtnet-bridge plugin's host paths against the node policy; a policy that cannot be read is a problem of its own. */
+/** Each virtnet-bridge plugin's host paths against the node policy; an unreadable policy is a problem of its own. */
 function checkNodePolicy(list: ResolvedConfList, single: boolean, given: NodePolicy | undefined): void {
   list.plugins.forEach((plugin, i) => {
     if (plugin.type !== PLUGIN_TYPE) return;
@@ -285,7 +288,8 @@ function fromDirectory(
   const note = skipped.length ? ` (unparseable, skipped: ${skipped.join(', ')})` : '';
   throw new NadError(
     'spec.config',
-    `NetworkAttachmentDefinition ${nadRef} has no spec.config and no .conflist or .conf file in ${confDir} has "name": "${name}"${note}`,
+    `NetworkAttachmentDefinition ${nadRef} has no spec.config ` +
+      `and no .conflist or .conf file in ${confDir} has "name": "${name}"${note}`,
   );
 }
 

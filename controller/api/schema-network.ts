@@ -17,6 +17,7 @@
  */
 import { Type, type Static, type TLiteral, type TProperties, type TUnion } from '@sinclair/typebox';
 import { MAX_DEVICES } from '../../launcher/spec.ts';
+import { BINDINGS, NIC_MODELS, type NicModel } from '../../launcher/nic.ts';
 
 /**
  * Size bounds: every list and string in the schema has one. They stop an
@@ -71,8 +72,8 @@ const EmptyBinding = Closed({});
 /** A binding virtnet does not implement: any content, rejected by the rules. */
 const ForeignBinding = Type.Object({});
 
-/** pkg/network/admitter/netiface.go validInterfaceModels (plus igb, libvirt's). */
-export const INTERFACE_MODELS = ['virtio', 'e1000', 'e1000e', 'igb', 'ne2k_pci', 'pcnet', 'rtl8139'] as const;
+/** The models the launcher gives a guest NIC (KubeVirt's, plus igb). */
+export const INTERFACE_MODELS = NIC_MODELS;
 /** "" is Go's zero value and means "up". */
 export const INTERFACE_STATES = ['', 'up', 'down', 'absent'] as const;
 /** Uppercase only, as KubeVirt's validateForwardPortProtocol; "" means TCP. */
@@ -89,7 +90,8 @@ export const BINDING_KEYS = [
   'passtBinding',
   'binding',
 ] as const;
-export const SUPPORTED_BINDINGS = ['bridge', 'masquerade'] as const;
+/** The bindings the launcher implements. */
+export const SUPPORTED_BINDINGS = BINDINGS;
 
 export const PortSchema = Closed({
   name: Type.Optional(Str(BOUNDS.name)),
@@ -171,7 +173,7 @@ export type VmiInterface = Static<typeof InterfaceSchema>;
 export type VmiNetwork = Static<typeof NetworkSchema>;
 export type VmiPort = Static<typeof PortSchema>;
 export type VmiPortRange = Static<typeof PortRangeSchema>;
-export type InterfaceModel = (typeof INTERFACE_MODELS)[number];
+export type InterfaceModel = NicModel;
 
 /**
  * An interface as normalisation leaves it (manifests.ts): model filled in,

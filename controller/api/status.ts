@@ -6,6 +6,9 @@
  * NIC (status.virtnet), which `describe` and `topology` draw.
  */
 
+import type { NicPlan } from '../../launcher/plan/types.ts';
+import type { NicStatus } from '../../launcher/status.ts';
+
 export type VmiPhase = 'Pending' | 'Scheduling' | 'Scheduled' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
 
 /** One entry of status.interfaces, KubeVirt-shaped (api/core/v1 VirtualMachineInstanceNetworkInterface). */
@@ -24,28 +27,20 @@ export interface VmiInterfaceStatus {
   leased?: boolean;
 }
 
-/** The wiring behind one VM NIC: pod interface → bridge → tap → VM NIC → network. */
-export interface NicWiring {
-  /** The interface's (and network's) name in the VMI spec. */
-  name: string;
-  binding: 'bridge' | 'masquerade';
+/**
+ * The wiring behind one VM NIC: pod interface → bridge → tap → VM NIC →
+ * network. The launcher's report of the NIC (launcher/status.ts) without
+ * what only the node reads, and what the VMI spec and network-status add.
+ */
+export type NicWiring = Omit<NicStatus, 'dhcp' | 'leasedAtMs'> & {
   /** "pod" for the pod network, else the NAD as "<namespace>/<name>". */
   network: string;
-  podInterface: string;
-  bridge: string;
-  tap: string;
-  mac: string;
-  model: string;
-  mtu: number;
-  /** The addresses the guest is given, with prefix (masquerade: the VM subnet's guest address). */
-  ips: string[];
+  model: NicPlan['model'];
   /** The pod interface's addresses (network-status: bare addresses). */
   podIps: string[];
-  leased4: boolean;
-  leased6: boolean;
   /** Masquerade: forwarded ports as "80/TCP" or "8000-8010/UDP"; empty means all ports. */
   ports: string[];
-}
+};
 
 /** A status condition, Kubernetes-style (metav1.Condition's fields). */
 export interface VmiCondition {

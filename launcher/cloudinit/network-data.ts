@@ -41,20 +41,15 @@ import { Document, YAMLMap } from 'yaml';
 import { parseCidr, type ParsedCidr } from '../../lib/cidr.ts';
 import { dns1123LabelProblem } from '../../lib/names.ts';
 import { showValue } from '../../lib/show.ts';
+import type { NicPlan } from '../plan/types.ts';
 
-export interface GuestNicFacts {
-  /** The VMI interface name (KubeVirt: spec.domain.devices.interfaces[].name, a DNS-1123 label). */
-  name: string;
-  /** The NIC's MAC as the guest sees it, lower-case aa:bb:cc:dd:ee:ff: NICs are matched by MAC, never by guest name. */
-  mac: string;
-  mtu: number;
+/** A NIC's plan as the guest's network config needs it: NICs are matched by MAC, never by the guest's name. */
+export type GuestNicFacts = Pick<NicPlan, 'name' | 'mac' | 'mtu' | 'staticAddresses'> & {
   /** virtnet's DHCPv4 server hands this NIC its address. */
   dhcp4: boolean;
   /** virtnet serves DHCPv6 and router advertisements on this NIC. */
   dhcp6: boolean;
-  /** CIDRs ("10.1.2.3/24", "fd00::5/128") the NIC holds that no DHCP server hands out: written as static addresses. */
-  staticAddresses: string[];
-}
+};
 
 /** RFC 791: every IPv4 host must take 68-byte datagrams; 65535 is the largest IPv4 datagram. */
 export const MIN_MTU = 68;
@@ -129,7 +124,8 @@ function checkNic(field: string, nic: GuestNicFacts): CheckedNic {
   if (carriesIpv6 && nic.mtu < MIN_IPV6_MTU) {
     fail(
       `${field}.mtu`,
-      `${nic.mtu} is below ${MIN_IPV6_MTU}, the least MTU of a link that carries IPv6 (RFC 8200 §5), and this NIC has IPv6`,
+      `${nic.mtu} is below ${MIN_IPV6_MTU}, the least MTU of a link that carries IPv6 (RFC 8200 §5), ` +
+        'and this NIC has IPv6',
     );
   }
   return { nic, addresses };

@@ -56,7 +56,10 @@ export interface SeedPlan {
   files: SeedFile[];
 }
 
-/** The longest instance id: a Kubernetes uid is 36 characters; this leaves room and keeps the guest's directory name short. */
+/**
+ * The longest instance id: a Kubernetes uid is 36 characters; this leaves
+ * room and keeps the guest's directory name short.
+ */
 export const MAX_INSTANCE_ID_LENGTH = 128;
 /** A letter or digit first (so never "." or ".."), then letters, digits and "._:-". */
 const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/u;
@@ -76,7 +79,8 @@ function checkInstanceId(id: unknown): string {
   if (!INSTANCE_ID.test(id)) {
     fail(
       'instanceId',
-      `${showValue(id)} may hold only ASCII letters, digits and "._:-", starting with a letter or digit (the guest keeps cloud-init's state in a directory of this name)`,
+      `${showValue(id)} may hold only ASCII letters, digits and "._:-", starting with a letter or digit ` +
+        "(the guest keeps cloud-init's state in a directory of this name)",
     );
   }
   return id;

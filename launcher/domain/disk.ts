@@ -28,7 +28,8 @@ export async function prepareDiskOverlay(path: string, format: 'qcow2' | 'raw', 
   if (info.format !== format) {
     throw new VirtnetError(
       ErrorCode.invalidConfig,
-      `disk: "${path}" is a ${info.format || 'unknown'} image, not ${format} as the spec says; a disk is opened only as what it is`,
+      `disk: "${path}" is a ${info.format || 'unknown'} image, not ${format} as the spec says; ` +
+        'a disk is opened only as what it is',
     );
   }
   const external = externalReference(info);

@@ -77,7 +77,8 @@ export async function startLibvirtd(opts: LibvirtdOptions): Promise<Libvirtd> {
   const socketPath = join(sock, 'libvirt-sock');
   if (Buffer.byteLength(socketPath) > 107)
     throw new Error(
-      `libvirtd: the socket path ${socketPath} is ${Buffer.byteLength(socketPath)} bytes; unix sockets allow 107: use a shorter --state-dir`,
+      `libvirtd: the socket path ${socketPath} is ${Buffer.byteLength(socketPath)} bytes; ` +
+        'unix sockets allow 107: use a shorter --state-dir',
     );
   mkdirSync(etc, { recursive: true });
   mkdirSync(sock, { recursive: true });

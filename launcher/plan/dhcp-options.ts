@@ -3,15 +3,12 @@
  * pkg/network/dhcp/configurator.go): router and classless routes from the pod
  * NIC's routes, DNS from resolv.conf, hostname, and the spec's dhcpOptions.
  */
-import type { DhcpNic } from '../dhcp/dnsmasq-config.ts';
 import { dhcpHostname } from '../../lib/dnsmasq-values.ts';
 import type { PodInterface, PodNetwork } from '../discover.ts';
 import type { InterfaceSpec, LauncherSpec } from '../spec.ts';
+import type { DhcpPlan } from './types.ts';
 
-type Options = Omit<
-  DhcpNic,
-  'bridge' | 'serverAddress' | 'mac' | 'sharedNetwork' | 'ipv4' | 'ipv6' | 'routerAdvertisement' | 'mtu'
->;
+type Options = Omit<DhcpPlan, 'serverAddress' | 'sharedNetwork' | 'ipv4' | 'ipv6' | 'routerAdvertisement'>;
 
 /** Search list: `<subdomain>.<longest .svc. domain>` first when a subdomain is set (KubeVirt). */
 function searchList(spec: LauncherSpec, network: PodNetwork): string[] {
@@ -35,7 +32,6 @@ export function dhcpOptionsFor(
   pod: PodInterface,
   iface: InterfaceSpec,
   server: string,
-  warnings: string[],
 ): Options {
   const router = pod.routes4.find((r) => r.dst === '0.0.0.0/0')?.gateway;
   // Option 121 for the server and the pod's other routes; clients that take 121

@@ -11,14 +11,13 @@ import type { LinkOp } from '../../lib/iproute.ts';
 import type { NftCommand } from '../../lib/nft.ts';
 import { parseCidr, type ParsedCidr } from '../../lib/cidr.ts';
 import ipaddr from 'ipaddr.js';
-import type { DhcpNic } from '../dhcp/dnsmasq-config.ts';
 import type { PodInterface, PodNetwork } from '../discover.ts';
 import type { LinkNames } from '../names.ts';
 import type { InterfaceSpec, LauncherSpec, NetworkSpec } from '../spec.ts';
 import { dhcpOptionsFor } from './dhcp-options.ts';
 import { nicMtu } from './bridge.ts';
 import { masqueradeRuleset, type Forward } from './masquerade-rules.ts';
-import { nicPlan, type NicPlan } from './types.ts';
+import { nicPlan, type DhcpPlan, type NicPlan } from './types.ts';
 
 export const MASQUERADE_BRIDGE_MAC = '02:00:00:00:00:00';
 export const DEFAULT_VM_CIDR = '10.0.2.0/24';
@@ -111,13 +110,8 @@ function forwards(iface: InterfaceSpec): Forward[] | 'all' {
   return all.length ? all : 'all';
 }
 
-export function planMasqueradeNic(
-  spec: LauncherSpec,
-  podNet: PodNetwork,
-  input: MasqueradeNicInput,
-): MasqueradeNicPlan {
-  const { index, iface, network, pod, names } = input;
-  const f = `networks[${spec.networks.indexOf(network)}].pod`;
+/** A masquerade NIC's spec as the binding needs it, else the field and the rule it breaks. */
+function checkMasquerade({ index, iface, network, pod }: MasqueradeNicInput): PodInterface['ipv4'][number] {
   if (!network.pod) throw new PlanFieldError(`interfaces[${index}].masquerade`, 'is allowed only on the pod network');
   if (iface.macAddress?.toLowerCase() === MASQUERADE_BRIDGE_MAC) {
     throw new PlanFieldError(
@@ -125,8 +119,15 @@ export function planMasqueradeNic(
       `${MASQUERADE_BRIDGE_MAC} is the masquerade bridge's own MAC`,
     );
   }
-  if (!pod.ipv4[0])
+  const podV4 = pod.ipv4[0];
+  if (!podV4)
     throw new PlanFieldError(`interfaces[${index}].masquerade`, `needs an IPv4 address on pod interface ${pod.name}`);
+  return podV4;
+}
+
+/** The guest's subnets, IPv6 only when the pod has IPv6: clear of the pod's subnets and the service CIDRs. */
+function vmSubnets(spec: LauncherSpec, { network, pod }: MasqueradeNicInput): { v4: VmSubnet; v6?: VmSubnet } {
+  const f = `networks[${spec.networks.indexOf(network)}].pod`;
   const avoid = [
     ...[...pod.ipv4, ...pod.ipv6].map((a) => ({
       what: 'the pod subnet',
@@ -134,68 +135,84 @@ export function planMasqueradeNic(
     })),
     ...(spec.serviceCIDRs ?? []).map((c) => ({ what: 'the service CIDR', cidr: c })),
   ];
-  const v4 = pod.ipv4[0]
-    ? vmSubnet(`${f}.vmNetworkCIDR`, network.pod.vmNetworkCIDR ?? DEFAULT_VM_CIDR, 4, avoid)
-    : undefined;
-  const v6 = pod.ipv6[0]
-    ? vmSubnet(`${f}.vmIPv6NetworkCIDR`, network.pod.vmIPv6NetworkCIDR ?? DEFAULT_VM_CIDR6, 6, avoid)
-    : undefined;
-  const warnings: string[] = [];
-  const mtu = nicMtu(pod.mtu, iface.mtu, warnings, iface.name);
-  const ops: LinkOp[] = [
+  const v4 = vmSubnet(`${f}.vmNetworkCIDR`, network.pod?.vmNetworkCIDR ?? DEFAULT_VM_CIDR, 4, avoid);
+  if (!pod.ipv6[0]) return { v4 };
+  return { v4, v6: vmSubnet(`${f}.vmIPv6NetworkCIDR`, network.pod?.vmIPv6NetworkCIDR ?? DEFAULT_VM_CIDR6, 6, avoid) };
+}
+
+/** The bridge, holding the subnets' gateway addresses, and the VM's tap on it. */
+function masqueradeLinkOps(names: LinkNames, mtu: number, v4: VmSubnet, v6: VmSubnet | undefined): LinkOp[] {
+  return [
     { op: 'bridge-add', name: names.bridge, mtu, mac: MASQUERADE_BRIDGE_MAC },
     { op: 'tap-add', name: names.tap },
     { op: 'link-set', name: names.tap, mtu, master: names.bridge, up: true },
     { op: 'link-set', name: names.bridge, up: true },
-    ...(v4 ? [{ op: 'addr-add', dev: names.bridge, cidr: `${v4.gateway}/${v4.cidr.prefix}` } as LinkOp] : []),
+    { op: 'addr-add', dev: names.bridge, cidr: `${v4.gateway}/${v4.cidr.prefix}` },
     ...(v6
       ? [{ op: 'addr-add', dev: names.bridge, cidr: `${v6.gateway}/${v6.cidr.prefix}`, nodad: true } as LinkOp]
       : []),
   ];
-  // ip-sysctl.txt: forwarding for the NAT, and route_localnet so that traffic
-  // from the pod's loopback, DNATed to the guest, may leave on the bridge.
-  const sysctls: Record<string, string> = {
-    ...(v4 && { 'net.ipv4.ip_forward': '1', [`net.ipv4.conf.${names.bridge}.route_localnet`]: '1' }),
-    ...(v6 && { 'net.ipv6.conf.all.forwarding': '1' }),
-  };
-  const nft = masqueradeRuleset({
-    podIf: pod.name,
-    bridge: names.bridge,
-    forwards: forwards(iface),
-    ...(v4 && pod.ipv4[0] && { v4: { podIp: pod.ipv4[0].address, guest: v4.guest, gateway: v4.gateway } }),
-    ...(v6 && pod.ipv6[0] && { v6: { podIp: pod.ipv6[0].address, guest: v6.guest, gateway: v6.gateway } }),
-  });
-  const mac = (iface.macAddress ?? pod.mac).toLowerCase();
+}
+
+/**
+ * DHCP on the private subnet: the gateway serves and routes; the pod's own
+ * routes (option 121) and router mean nothing there.
+ */
+function masqueradeDhcp(
+  spec: LauncherSpec,
+  podNet: PodNetwork,
+  input: MasqueradeNicInput,
+  v4: VmSubnet,
+  v6: VmSubnet | undefined,
+): DhcpPlan {
   const {
     classlessRoutes: _pod121,
     router: _podRouter,
     ...options
-  } = dhcpOptionsFor(spec, podNet, pod, iface, v4?.gateway ?? '', warnings);
-  const dhcp: DhcpNic | undefined =
-    v4 || v6
-      ? {
-          bridge: names.bridge,
-          serverAddress: v4?.gateway ?? '',
-          mac,
-          sharedNetwork: false,
-          mtu,
-          ...options,
-          ...(v4 && { ipv4: { address: v4.guest, prefix: v4.cidr.prefix }, router: v4.gateway }),
-          ...(v6 && {
-            ipv6: { address: v6.guest, prefix: v6.cidr.prefix },
-            routerAdvertisement: { routerLifetime: 1800 },
-          }),
-        }
-      : undefined;
-  const nic = nicPlan(
-    iface,
-    index,
-    'masquerade',
+  } = dhcpOptionsFor(spec, podNet, input.pod, input.iface, v4.gateway);
+  return {
+    serverAddress: v4.gateway,
+    sharedNetwork: false,
+    ...options,
+    ipv4: { address: v4.guest, prefix: v4.cidr.prefix },
+    router: v4.gateway,
+    ...(v6 && { ipv6: { address: v6.guest, prefix: v6.cidr.prefix }, routerAdvertisement: { routerLifetime: 1800 } }),
+  };
+}
+
+export function planMasqueradeNic(
+  spec: LauncherSpec,
+  podNet: PodNetwork,
+  input: MasqueradeNicInput,
+): MasqueradeNicPlan {
+  const { index, iface, pod, names } = input;
+  const podV4 = checkMasquerade(input);
+  const { v4, v6 } = vmSubnets(spec, input);
+  const warnings: string[] = [];
+  const mtu = nicMtu(pod.mtu, iface.mtu, warnings, iface.name);
+  // ip-sysctl.txt: forwarding for the NAT, and route_localnet so that traffic
+  // from the pod's loopback, DNATed to the guest, may leave on the bridge.
+  const sysctls: Record<string, string> = {
+    'net.ipv4.ip_forward': '1',
+    [`net.ipv4.conf.${names.bridge}.route_localnet`]: '1',
+    ...(v6 && { 'net.ipv6.conf.all.forwarding': '1' }),
+  };
+  const podV6 = pod.ipv6[0];
+  const nft = masqueradeRuleset({
+    podIf: pod.name,
+    bridge: names.bridge,
+    forwards: forwards(iface),
+    v4: { podIp: podV4.address, guest: v4.guest, gateway: v4.gateway },
+    ...(v6 && podV6 && { v6: { podIp: podV6.address, guest: v6.guest, gateway: v6.gateway } }),
+  });
+  const nic = nicPlan(iface, index, {
+    binding: 'masquerade',
     names,
-    mac,
+    mac: (iface.macAddress ?? pod.mac).toLowerCase(),
     mtu,
-    dhcp,
-    [...pod.ipv4, ...pod.ipv6].map((a) => a.address),
-  );
-  return { nic, ops, sysctls, nft, warnings };
+    dhcp: masqueradeDhcp(spec, podNet, input, v4, v6),
+    ips: [...pod.ipv4, ...pod.ipv6].map((a) => a.address),
+    staticAddresses: [],
+  });
+  return { nic, ops: masqueradeLinkOps(names, mtu, v4, v6), sysctls, nft, warnings };
 }

@@ -22,7 +22,8 @@ export function planPod(spec: LauncherSpec, network: PodNetwork, facts: HostFact
     const pod = network.interfaces.find((i) => i.name === names.podIf);
     if (!pod)
       throw new PlanError(
-        `interfaces[${index}] ${iface.name}: pod interface ${names.podIf} not found (have ${network.interfaces.map((i) => i.name).join(', ') || 'none'})`,
+        `interfaces[${index}] ${iface.name}: pod interface ${names.podIf} not found ` +
+          `(have ${network.interfaces.map((i) => i.name).join(', ') || 'none'})`,
       );
     if (iface.masquerade) {
       const m = planMasqueradeNic(spec, network, { index, iface, network: net, pod, names });

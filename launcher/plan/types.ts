@@ -1,27 +1,38 @@
-/** The launcher's plan: everything the pod netns and the VM should look like. */
+/**
+ * The launcher's plan: everything the pod netns and the VM should look like.
+ * A NIC's plan holds every fact the launcher decides about it; what the DHCP
+ * server and the status report say of it is computed from the plan here
+ * (dhcpNicOf) and in status.ts (nicStatus), so each fact is declared once.
+ */
 import type { LinkOp } from '../../lib/iproute.ts';
 import type { NftCommand } from '../../lib/nft.ts';
 import type { DhcpNic } from '../dhcp/dnsmasq-config.ts';
 import type { LinkNames } from '../names.ts';
+import type { Binding, NicModel } from '../nic.ts';
 import type { InterfaceSpec } from '../spec.ts';
+
+/** What one NIC's DHCP server hands out; the renderer's bridge, MAC and MTU are the NIC's own. */
+export type DhcpPlan = Omit<DhcpNic, 'bridge' | 'mac' | 'mtu'>;
 
 /** One VM NIC: how it is wired in the pod and what the domain XML says of it. */
 export interface NicPlan {
   /** The VMI interface (and network) name. */
-  name: string;
+  name: InterfaceSpec['name'];
   /** Its position in spec.interfaces: it numbers the server address, table and rule. */
   index: number;
-  binding: 'bridge' | 'masquerade';
+  binding: Binding;
   names: LinkNames;
+  /** The guest's MAC, lower case: the spec's, else the pod NIC's. */
   mac: string;
+  /** The tap's and the guest's MTU (nicMtu). */
   mtu: number;
-  model: NonNullable<InterfaceSpec['model']>;
-  pciAddress?: string;
-  bootOrder?: number;
+  model: NicModel;
+  pciAddress?: NonNullable<InterfaceSpec['pciAddress']>;
+  bootOrder?: NonNullable<InterfaceSpec['bootOrder']>;
   linkState: 'up' | 'down';
   /** Undefined when the pod NIC has no IP: the NIC is then a plain L2 port. */
-  dhcp?: DhcpNic;
-  /** IPs the guest will have, for status. */
+  dhcp?: DhcpPlan;
+  /** The pod NIC's IPs, bare: where the guest is reached, reported for either binding (as KubeVirt does). */
   ips: string[];
   /**
    * The guest's addresses (CIDR) that no DHCP server hands out: a bridge
@@ -29,6 +40,11 @@ export interface NicPlan {
    * cloud-init network-config virtnet renders sets them statically.
    */
   staticAddresses: string[];
+}
+
+/** What the NIC's DHCP server is given: its plan's DHCP part on the NIC's bridge, for its MAC, with its MTU. */
+export function dhcpNicOf(nic: NicPlan): DhcpNic | undefined {
+  return nic.dhcp && { ...nic.dhcp, bridge: nic.names.bridge, mac: nic.mac, mtu: nic.mtu };
 }
 
 export interface PodPlan {
@@ -50,14 +66,11 @@ export interface PodPlan {
 export function nicPlan(
   iface: InterfaceSpec,
   index: number,
-  binding: NicPlan['binding'],
-  names: LinkNames,
-  mac: string,
-  mtu: number,
-  dhcp: DhcpNic | undefined,
-  podIps: string[],
-  staticAddresses: string[] = [],
+  wired: Pick<NicPlan, 'binding' | 'names' | 'mac' | 'mtu' | 'ips' | 'staticAddresses'> & {
+    dhcp: DhcpPlan | undefined;
+  },
 ): NicPlan {
+  const { binding, names, mac, mtu, dhcp, ips, staticAddresses } = wired;
   return {
     name: iface.name,
     index,
@@ -70,7 +83,7 @@ export function nicPlan(
     ...(iface.pciAddress && { pciAddress: iface.pciAddress }),
     ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
     ...(dhcp && { dhcp }),
-    ips: podIps,
+    ips,
     staticAddresses,
   };
 }

@@ -176,15 +176,16 @@ for (const [what, spec, rule] of [
 }
 
 test('a spec at the bounds is accepted: 512 vCPUs, 16 TiB, 256 interfaces and networks', () => {
-  const names = Array.from({ length: 256 }, (_, i) => ({ name: `n${i}` }));
+  const names = Array.from({ length: 256 }, (_, i) => `n${i}`);
   const spec = parseLauncherSpec({
     ...good,
     cpus: 512,
     memoryMiB: 16 * 2 ** 20,
-    interfaces: names,
-    networks: names,
+    interfaces: names.map((name) => ({ name, bridge: {} })),
+    networks: names.map((name) => ({ name, multus: { networkName: name } })),
     boot: { kernel: '/k' },
   });
   assert.equal(spec.cpus, 512);
   assert.equal(spec.memoryMiB, 16 * 2 ** 20);
+  assert.equal(spec.interfaces.length, 256);
 });

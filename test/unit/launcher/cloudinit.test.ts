@@ -99,69 +99,87 @@ test('v2: a NIC with DHCPv4 and a static address keeps both; only DHCPv6 NICs ge
   });
 });
 
-test('v2: every NIC appears, in VMI order, keyed by its VMI name; no set-name, and names YAML 1.1 misreads stay strings', () => {
-  const nics = [
-    bridgeNic,
-    l2Nic,
-    staticNic,
-    { ...l2Nic, name: 'on', mac: '02:00:00:00:00:04' },
-    { ...l2Nic, name: '123', mac: '02:00:00:00:00:05' },
-  ];
-  const text = renderNetworkConfigV2(nics);
-  const doc = readV2(text);
-  // In file order (a parsed plain object would put "123" first): each key a string, "on" never the boolean.
-  const ethernets = parseDocument(text, { version: '1.1' }).get('ethernets') as YAMLMap<Scalar, unknown>;
-  assert.deepEqual(
-    ethernets.items.map((pair) => pair.key.value),
-    ['default', 'vnf-l2', 'storage', 'on', '123'],
-  );
-  assert.deepEqual(
-    nics.map((n) => doc.ethernets[n.name]?.match),
-    nics.map((n) => ({ macaddress: n.mac })),
-  );
-  assert.ok(!text.includes('set-name'), text);
-});
+test(
+  'v2: every NIC appears, in ' +
+    'VMI order, keyed by its VMI ' +
+    'name; no set-name, and names ' +
+    'YAML 1.1 misreads stay strings',
+  () => {
+    const nics = [
+      bridgeNic,
+      l2Nic,
+      staticNic,
+      { ...l2Nic, name: 'on', mac: '02:00:00:00:00:04' },
+      { ...l2Nic, name: '123', mac: '02:00:00:00:00:05' },
+    ];
+    const text = renderNetworkConfigV2(nics);
+    const doc = readV2(text);
+    // In file order (a parsed plain object would put "123" first): each key a string, "on" never the boolean.
+    const ethernets = parseDocument(text, { version: '1.1' }).get('ethernets') as YAMLMap<Scalar, unknown>;
+    assert.deepEqual(
+      ethernets.items.map((pair) => pair.key.value),
+      ['default', 'vnf-l2', 'storage', 'on', '123'],
+    );
+    assert.deepEqual(
+      nics.map((n) => doc.ethernets[n.name]?.match),
+      nics.map((n) => ({ macaddress: n.mac })),
+    );
+    assert.ok(!text.includes('set-name'), text);
+  },
+);
 
 test('v2: no NICs is an empty ethernets map', () => {
   assert.deepEqual(readV2(renderNetworkConfigV2([])), { version: 2, ethernets: {} });
 });
 
-test('OpenStack: one phy link per NIC by MAC with its MTU; DHCP networks, a static network per address, none for L2-only', () => {
-  const doc = JSON.parse(renderOpenStackNetworkData([bridgeNic, l2Nic, staticNic])) as OpenStackDoc;
-  assert.deepEqual(doc.links, [
-    { id: 'default', type: 'phy', ethernet_mac_address: '52:54:00:12:34:56', mtu: 1450 },
-    { id: 'vnf-l2', type: 'phy', ethernet_mac_address: '02:00:00:00:00:02', mtu: 9000 },
-    { id: 'storage', type: 'phy', ethernet_mac_address: '12:34:56:00:00:03', mtu: 1500 },
-  ]);
-  assert.deepEqual(doc.networks, [
-    { id: 'network0', type: 'ipv4_dhcp', link: 'default' },
-    { id: 'network1', type: 'ipv6_dhcp', link: 'default' },
-    { id: 'network2', type: 'ipv4', link: 'storage', ip_address: '10.1.2.3', netmask: '255.255.255.0' },
-    {
-      id: 'network3',
-      type: 'ipv6',
-      link: 'storage',
-      ip_address: 'fd00::5',
-      netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
-    },
-    { id: 'network4', type: 'ipv6', link: 'storage', ip_address: 'fd00:1::7', netmask: 'ffff:ffff:ffff:ffff::' },
-  ]);
-  assert.deepEqual(doc.services, []);
-  assert.ok(
-    doc.links.every((l) => !('name' in l)),
-    'no link names the guest device',
-  );
-});
+test(
+  'OpenStack: one phy link per ' +
+    'NIC by MAC with its MTU; DHCP ' +
+    'networks, a static network ' +
+    'per address, none for L2-only',
+  () => {
+    const doc = JSON.parse(renderOpenStackNetworkData([bridgeNic, l2Nic, staticNic])) as OpenStackDoc;
+    assert.deepEqual(doc.links, [
+      { id: 'default', type: 'phy', ethernet_mac_address: '52:54:00:12:34:56', mtu: 1450 },
+      { id: 'vnf-l2', type: 'phy', ethernet_mac_address: '02:00:00:00:00:02', mtu: 9000 },
+      { id: 'storage', type: 'phy', ethernet_mac_address: '12:34:56:00:00:03', mtu: 1500 },
+    ]);
+    assert.deepEqual(doc.networks, [
+      { id: 'network0', type: 'ipv4_dhcp', link: 'default' },
+      { id: 'network1', type: 'ipv6_dhcp', link: 'default' },
+      { id: 'network2', type: 'ipv4', link: 'storage', ip_address: '10.1.2.3', netmask: '255.255.255.0' },
+      {
+        id: 'network3',
+        type: 'ipv6',
+        link: 'storage',
+        ip_address: 'fd00::5',
+        netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+      },
+      { id: 'network4', type: 'ipv6', link: 'storage', ip_address: 'fd00:1::7', netmask: 'ffff:ffff:ffff:ffff::' },
+    ]);
+    assert.deepEqual(doc.services, []);
+    assert.ok(
+      doc.links.every((l) => !('name' in l)),
+      'no link names the guest device',
+    );
+  },
+);
 
-test('OpenStack: a NIC with a static IPv6 address and DHCPv6 lists the static network first, so DHCPv6 turns accept-ra back on', () => {
-  const doc = JSON.parse(
-    renderOpenStackNetworkData([{ ...bridgeNic, staticAddresses: ['fd00::9/64'] }]),
-  ) as OpenStackDoc;
-  assert.deepEqual(
-    doc.networks.map((n) => n.type),
-    ['ipv6', 'ipv4_dhcp', 'ipv6_dhcp'],
-  );
-});
+test(
+  'OpenStack: a NIC with a static ' +
+    'IPv6 address and DHCPv6 lists ' +
+    'the static network first, so ' +
+    'DHCPv6 turns accept-ra back on',
+  () => {
+    const doc = JSON.parse(
+      renderOpenStackNetworkData([{ ...bridgeNic, staticAddresses: ['fd00::9/64'] }]),
+    ) as OpenStackDoc;
+    assert.deepEqual(
+      doc.networks.map((n) => n.type),
+      ['ipv6', 'ipv4_dhcp', 'ipv6_dhcp'],
+    );
+  },
+);
 
 function refused(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -267,7 +285,10 @@ test('userData bytes are kept verbatim, a gzip payload and invalid UTF-8 include
 test("the user's own networkData is kept byte for byte, never rendered over", () => {
   // Odd spacing, a comment, CRLF and no trailing newline: any re-serialisation would change it.
   const networkData = Buffer.from(
-    'network:\r\n  version: 1  # mine\r\n  config:\r\n   - type: physical\r\n     name: eth1\r\n     subnets: [{type: dhcp}]',
+    'network:\r\n  version: 1  # ' +
+      'mine\r\n  config:\r\n   - type: ' +
+      'physical\r\n     name: eth1\r\n ' +
+      '    subnets: [{type: dhcp}]',
   );
   const nocloud = planSeed({ ...noCloud, networkData });
   assert.ok(fileOf(nocloud, 'network-config').equals(networkData));
@@ -283,24 +304,30 @@ test("the plan holds its own copies: changing the caller's buffer afterwards cha
   assert.equal(fileOf(plan, 'user-data').toString(), '#cloud-config\n');
 });
 
-test('ConfigDrive: config-2 with openstack/latest meta_data.json (uuid, hostname), user_data and network_data.json', () => {
-  const userData = Buffer.from('#!/bin/sh\necho hi\n');
-  const plan = planSeed({ ...noCloud, kind: 'configDrive', userData });
-  assert.equal(plan.label, 'config-2');
-  assert.deepEqual(
-    plan.files.map((f) => f.path),
-    ['openstack/latest/meta_data.json', 'openstack/latest/user_data', 'openstack/latest/network_data.json'],
-  );
-  assert.deepEqual(JSON.parse(fileOf(plan, 'openstack/latest/meta_data.json').toString()), {
-    uuid: uid,
-    hostname: 'debian',
-  });
-  assert.ok(fileOf(plan, 'openstack/latest/user_data').equals(userData));
-  assert.equal(
-    fileOf(plan, 'openstack/latest/network_data.json').toString(),
-    renderOpenStackNetworkData([bridgeNic, l2Nic]),
-  );
-});
+test(
+  'ConfigDrive: config-2 with ' +
+    'openstack/latest meta_data.json ' +
+    '(uuid, hostname), user_data ' +
+    'and network_data.json',
+  () => {
+    const userData = Buffer.from('#!/bin/sh\necho hi\n');
+    const plan = planSeed({ ...noCloud, kind: 'configDrive', userData });
+    assert.equal(plan.label, 'config-2');
+    assert.deepEqual(
+      plan.files.map((f) => f.path),
+      ['openstack/latest/meta_data.json', 'openstack/latest/user_data', 'openstack/latest/network_data.json'],
+    );
+    assert.deepEqual(JSON.parse(fileOf(plan, 'openstack/latest/meta_data.json').toString()), {
+      uuid: uid,
+      hostname: 'debian',
+    });
+    assert.ok(fileOf(plan, 'openstack/latest/user_data').equals(userData));
+    assert.equal(
+      fileOf(plan, 'openstack/latest/network_data.json').toString(),
+      renderOpenStackNetworkData([bridgeNic, l2Nic]),
+    );
+  },
+);
 
 test('ConfigDrive: without userData there is no user_data file (it is optional there)', () => {
   const plan = planSeed({ ...noCloud, kind: 'configDrive' });

@@ -22,6 +22,7 @@ import {
 } from '../../../lib/dnsmasq-values.ts';
 import type { PodInterface } from '../../../launcher/discover.ts';
 import { planPod } from '../../../launcher/plan/pod.ts';
+import { dhcpNicOf } from '../../../launcher/plan/types.ts';
 import { parseResolvConf } from '../../../launcher/resolv.ts';
 import type { InterfaceSpec, LauncherSpec } from '../../../launcher/spec.ts';
 
@@ -85,7 +86,7 @@ function launch(v: VirtualMachineInstance): string {
     { interfaces: [ETH0], resolv: RESOLV },
     { dummyLinks: true, freshMacs: ['02:aa:00:00:00:01'] },
   );
-  const nics = plan.nics.flatMap((n) => (n.dhcp ? [n.dhcp] : []));
+  const nics = plan.nics.flatMap((n) => dhcpNicOf(n) ?? []);
   return renderDnsmasqConfig({ nics, ...FILES }).text;
 }
 
@@ -109,15 +110,20 @@ const NAMES: Array<[string, string | undefined, string]> = [
 ];
 
 for (const [name, hostname, label] of NAMES) {
-  test(`VMI ${JSON.stringify(name)}${hostname ? ` (hostname ${hostname})` : ''}: admitted, and dhcp-host names ${label} in a form dnsmasq reads as a name`, () => {
-    const { vmi: admitted, problems } = admit(vmi(name, hostname === undefined ? {} : { hostname }));
-    assert.deepEqual(problems, []);
-    const lines = launch(admitted!).split('\n');
-    assert.ok(lines.includes(`dhcp-host=${MAC},set:nic0,10.244.0.5,${label}.,infinite`), lines.join('\n'));
-    assert.ok(lines.includes(`dhcp-option-force=tag:nic0,12,${label}`), lines.join('\n'));
-    assert.equal(dhcpHostname(name, hostname), label);
-    assert.equal(hostnameProblem(label), undefined);
-  });
+  test(
+    `VMI ${JSON.stringify(name)}${hostname ? ` (hostname ${hostname})` : ''}: ` +
+      `admitted, and dhcp-host names ${label} ` +
+      `in a form dnsmasq reads as a name`,
+    () => {
+      const { vmi: admitted, problems } = admit(vmi(name, hostname === undefined ? {} : { hostname }));
+      assert.deepEqual(problems, []);
+      const lines = launch(admitted!).split('\n');
+      assert.ok(lines.includes(`dhcp-host=${MAC},set:nic0,10.244.0.5,${label}.,infinite`), lines.join('\n'));
+      assert.ok(lines.includes(`dhcp-option-force=tag:nic0,12,${label}`), lines.join('\n'));
+      assert.equal(dhcpHostname(name, hostname), label);
+      assert.equal(hostnameProblem(label), undefined);
+    },
+  );
 }
 
 test('VMI names admission refuses never reach the launcher; the error names the value and the rule', () => {
@@ -220,45 +226,51 @@ test('NTP servers: IPv4 only, by one rule in admission and the renderer', () => 
   assert.equal(ntpServerProblem('10.0.0.1'), undefined);
 });
 
-test('search domains: one rule; a newline, a blank or a 64-byte label is refused by admission, dropped by the renderer', () => {
-  const long = `${'a'.repeat(64)}.example`;
-  for (const d of [
-    'cluster.local',
-    'a.example\nnameserver 192.0.2.66',
-    'a.example b.example',
-    'tab\t.example',
-    long,
-    'a..b',
-  ]) {
-    const problem = searchDomainProblem(d);
-    const doc = vmi('vm1') as { spec: Record<string, unknown> };
-    doc.spec.dnsConfig = { searches: [d] };
-    const { problems } = admit(doc);
-    if (!problem) {
-      assert.deepEqual(problems, [], d);
-      continue;
+test(
+  'search domains: one rule; a ' +
+    'newline, a blank or a 64-byte ' +
+    'label is refused by admission, ' +
+    'dropped by the renderer',
+  () => {
+    const long = `${'a'.repeat(64)}.example`;
+    for (const d of [
+      'cluster.local',
+      'a.example\nnameserver 192.0.2.66',
+      'a.example b.example',
+      'tab\t.example',
+      long,
+      'a..b',
+    ]) {
+      const problem = searchDomainProblem(d);
+      const doc = vmi('vm1') as { spec: Record<string, unknown> };
+      doc.spec.dnsConfig = { searches: [d] };
+      const { problems } = admit(doc);
+      if (!problem) {
+        assert.deepEqual(problems, [], d);
+        continue;
+      }
+      assert.deepEqual(problems, [`spec.dnsConfig.searches[0]: ${problem}`], d);
+      const r = renderDnsmasqConfig({
+        nics: [
+          {
+            bridge: 'k6t-eth0',
+            serverAddress: '169.254.75.10',
+            mac: MAC,
+            ipv4: { address: '10.244.0.5', prefix: 24 },
+            sharedNetwork: true,
+            searchDomains: [d],
+          },
+        ],
+        ...FILES,
+      });
+      assert.doesNotMatch(r.text, /domain-search/u, d);
     }
-    assert.deepEqual(problems, [`spec.dnsConfig.searches[0]: ${problem}`], d);
-    const r = renderDnsmasqConfig({
-      nics: [
-        {
-          bridge: 'k6t-eth0',
-          serverAddress: '169.254.75.10',
-          mac: MAC,
-          ipv4: { address: '10.244.0.5', prefix: 24 },
-          sharedNetwork: true,
-          searchDomains: [d],
-        },
-      ],
-      ...FILES,
-    });
-    assert.doesNotMatch(r.text, /domain-search/u, d);
-  }
-  assert.match(
-    searchDomainProblem('a.example\nnameserver 192.0.2.66') ?? '',
-    /^"a\.example\\nnameserver 192\.0\.2\.66" contains whitespace or control characters/u,
-  );
-});
+    assert.match(
+      searchDomainProblem('a.example\nnameserver 192.0.2.66') ?? '',
+      /^"a\.example\\nnameserver 192\.0\.2\.66" contains whitespace or control characters/u,
+    );
+  },
+);
 
 test('showValue quotes a value and cuts a long one, saying how long it was', () => {
   assert.equal(showValue('sec'), '"sec"');

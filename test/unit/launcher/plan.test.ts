@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { planPod, PlanError } from '../../../launcher/plan/pod.ts';
 import { bridgeServerAddress, nicMtu, subnetRouterAnycast } from '../../../launcher/plan/bridge.ts';
-import type { PodPlan, HostFacts } from '../../../launcher/plan/types.ts';
+import { dhcpNicOf, type PodPlan, type HostFacts } from '../../../launcher/plan/types.ts';
 import type { PodInterface, PodNetwork } from '../../../launcher/discover.ts';
 import type { InterfaceSpec, LauncherSpec, NetworkSpec } from '../../../launcher/spec.ts';
 import { parseResolvConf } from '../../../launcher/resolv.ts';
@@ -113,7 +113,7 @@ function planText(plan: PodPlan): string {
 
 /** Every NIC's DHCP part must pass the dnsmasq renderer's validation. */
 function checkDhcp(plan: PodPlan): string[] {
-  const nics = plan.nics.flatMap((n) => (n.dhcp ? [n.dhcp] : []));
+  const nics = plan.nics.flatMap((n) => dhcpNicOf(n) ?? []);
   if (nics.length === 0) return [];
   return renderDnsmasqConfig({ nics, leaseFile: '/run/virtnet/dnsmasq.leases', pidFile: '/run/virtnet/dnsmasq.pid' })
     .warnings;
@@ -153,11 +153,8 @@ test('golden (a): IPv4, default route and a route via a gateway, every DHCP opti
   assert.equal(nic.mtu, 1400);
   assert.equal(nic.mac, '02:5e:00:00:00:05');
   assert.deepEqual(nic.dhcp, {
-    bridge: 'k6t-eth0',
     serverAddress: '169.254.75.10',
-    mac: '02:5e:00:00:00:05',
     sharedNetwork: true,
-    mtu: 1400,
     ipv4: { address: '10.244.0.5', prefix: 24 },
     hostname: 'myhost',
     router: '10.244.0.1',
@@ -181,6 +178,12 @@ test('golden (a): IPv4, default route and a route via a gateway, every DHCP opti
       { code: 252, value: 'http://wpad.example/wpad.dat' },
     ],
   });
+  const served = dhcpNicOf(nic);
+  assert.deepEqual(
+    served && [served.bridge, served.mac, served.mtu],
+    ['k6t-eth0', '02:5e:00:00:00:05', 1400],
+    "dnsmasq serves the NIC's bridge, for its MAC, with its MTU",
+  );
   // The tap and bridge take the lowered MTU; the placeholder keeps the pod's.
   assert.ok(ops(plan).includes('link add name k6t-eth0 mtu 1400 address 02:aa:00:00:00:01 type bridge'));
   assert.ok(ops(plan).includes('link set dev tap0 master k6t-eth0 mtu 1400 up'));
@@ -247,7 +250,7 @@ test('golden (d): two NICs, the second on a secondary multus network', () => {
     tap: `tap${BLUE_HASH}`,
   });
   assert.equal(blue.dhcp?.serverAddress, '169.254.75.11');
-  assert.equal(blue.dhcp?.bridge, `k6t-${BLUE_HASH}`);
+  assert.equal(dhcpNicOf(blue)?.bridge, `k6t-${BLUE_HASH}`, "the DHCP server serves the NIC's own bridge");
   assert.equal(blue.dhcp?.router, undefined);
   assert.deepEqual(blue.dhcp?.classlessRoutes, [{ dst: '169.254.75.11/32', gateway: '0.0.0.0' }]);
   assert.ok(ops(plan).includes(`addr add 169.254.75.11/32 dev k6t-${BLUE_HASH}`));
@@ -270,7 +273,7 @@ test('(e) dummyLinks: a dummy placeholder, else a tap; nothing else differs', ()
 test("(f) an MTU above the pod NIC's is clamped, with a warning", () => {
   const plan = planPod(spec([{ name: 'default', bridge: {}, mtu: 9000 }]), net([ETH0_V4]), FACTS);
   assert.equal(plan.nics[0]?.mtu, 1450);
-  assert.equal(plan.nics[0]?.dhcp?.mtu, 1450);
+  assert.equal(dhcpNicOf(plan.nics[0]!)?.mtu, 1450, 'DHCP hands out the clamped MTU');
   assert.deepEqual(plan.warnings, ["interface default: mtu 9000 is above the pod NIC's 1450; using 1450"]);
   assert.ok(ops(plan).includes('link set dev tap0 master k6t-eth0 mtu 1450 up'));
   const w: string[] = [];

@@ -169,30 +169,36 @@ test('golden: disk boot without any boot order: the first writable disk gets ord
   for (const i of (d.devices as Obj).interface as Obj[]) assert.deepEqual(i.rom, { '@_enabled': 'no' });
 });
 
-test("golden: the VMI's boot orders as given (KubeVirt: devices without one are not tried); sata, scsi, cdrom and their controllers", () => {
-  const disks: DomainDisk[] = [
-    { ...ROOT, bus: 'sata', bootOrder: 1 },
-    { ...ROOT, file: '/d/data.qcow2', bus: 'scsi' },
-    { file: '/d/cd.qcow2', format: 'qcow2', device: 'cdrom', bus: 'sata', bootOrder: 3 },
-  ];
-  const xml = renderDomainXml({ ...FIRMWARE, disks });
-  validate(golden('domain-disk-nic-boot.xml', xml));
-  const d = parse(xml);
-  const got = ((d.devices as Obj).disk as Obj[]).map((x) => [
-    x['@_device'],
-    (x.target as Obj)['@_dev'],
-    (x.target as Obj)['@_bus'],
-    (x.boot as Obj | undefined)?.['@_order'],
-    'readonly' in x,
-  ]);
-  assert.deepEqual(got, [
-    ['disk', 'sda', 'sata', '1', false],
-    ['disk', 'sdb', 'scsi', undefined, false],
-    ['cdrom', 'sdc', 'sata', '3', true],
-  ]);
-  assert.deepEqual((d.devices as Obj).controller, { '@_type': 'scsi', '@_index': '0', '@_model': 'virtio-scsi' });
-  assert.deepEqual(((d.devices as Obj).interface as Obj[])[1]!.boot, { '@_order': '2' });
-});
+test(
+  "golden: the VMI's boot orders as " +
+    'given (KubeVirt: devices without ' +
+    'one are not tried); sata, scsi, ' +
+    'cdrom and their controllers',
+  () => {
+    const disks: DomainDisk[] = [
+      { ...ROOT, bus: 'sata', bootOrder: 1 },
+      { ...ROOT, file: '/d/data.qcow2', bus: 'scsi' },
+      { file: '/d/cd.qcow2', format: 'qcow2', device: 'cdrom', bus: 'sata', bootOrder: 3 },
+    ];
+    const xml = renderDomainXml({ ...FIRMWARE, disks });
+    validate(golden('domain-disk-nic-boot.xml', xml));
+    const d = parse(xml);
+    const got = ((d.devices as Obj).disk as Obj[]).map((x) => [
+      x['@_device'],
+      (x.target as Obj)['@_dev'],
+      (x.target as Obj)['@_bus'],
+      (x.boot as Obj | undefined)?.['@_order'],
+      'readonly' in x,
+    ]);
+    assert.deepEqual(got, [
+      ['disk', 'sda', 'sata', '1', false],
+      ['disk', 'sdb', 'scsi', undefined, false],
+      ['cdrom', 'sdc', 'sata', '3', true],
+    ]);
+    assert.deepEqual((d.devices as Obj).controller, { '@_type': 'scsi', '@_index': '0', '@_model': 'virtio-scsi' });
+    assert.deepEqual(((d.devices as Obj).interface as Obj[])[1]!.boot, { '@_order': '2' });
+  },
+);
 
 test("golden: UEFI with Secure Boot: pflash loader, the VM's own NVRAM from the template, SMM on", () => {
   const efi = {
