@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import { startKubeTestServer } from '../harness/kube/api-server.ts';
 import { reconcileVmi } from '../controller/control/reconcile.ts';
 import { Controller } from '../controller/control/controller.ts';
+import type { Pod, StoredObject } from '../controller/api/kube-objects.ts';
 import { KubeApi } from '../controller/kube/kube.ts';
 import { LAUNCHER_STATUS_ANNOTATION } from '../controller/render/pod.ts';
 import { NETWORK_STATUS_ANNOTATION } from '../controller/status/pod.ts';
@@ -30,7 +31,7 @@ const N = opt('--n', 2000);
 const VMS = opt('--vms', 3);
 
 function reconcileLatency(): number[] {
-  const vmi: Obj = {
+  const vmi: StoredObject = {
     apiVersion: 'virtnet.io/v1alpha1',
     kind: 'VirtualMachineInstance',
     metadata: { name: 'vm', namespace: 'default', uid: 'u', creationTimestamp: '2026-01-01T00:00:00Z' },
@@ -49,7 +50,7 @@ function reconcileLatency(): number[] {
       ],
     },
   };
-  const pod = (phase: string): Obj => ({
+  const pod = (phase: string): Pod => ({
     metadata: {
       name: 'p',
       namespace: 'default',
@@ -65,8 +66,8 @@ function reconcileLatency(): number[] {
     spec: { nodeName: 'n1' },
     status: { phase },
   });
-  const states: Array<() => Obj[]> = [() => [], () => [pod('Pending')], () => [pod('Running')]];
-  const obs = (pods: Obj[]) => ({
+  const states: Array<() => Pod[]> = [() => [], () => [pod('Pending')], () => [pod('Running')]];
+  const obs = (pods: Pod[]) => ({
     vmi,
     pods,
     nadExists: () => true,

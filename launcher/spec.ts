@@ -2,13 +2,16 @@
  * What a launcher is asked to run: the parts of a VirtualMachineInstance that
  * matter inside its pod, with KubeVirt's field names
  * (spec.domain.devices.interfaces, spec.networks). The controller validates
- * the full VMI; the launcher trusts this shape but re-checks what reaches a
- * command line or a path.
+ * the full VMI; the launcher and the kubelet role check the whole spec again
+ * at their process boundary (parseLauncherSpec: every field's type, range
+ * and enum, each error naming the field, the value and the rule), and the
+ * plan re-checks what reaches a command line or a path.
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { hostPathProblem } from '../lib/host-paths.ts';
 import { showValue } from '../lib/show.ts';
 import { isObj } from '../lib/json.ts';
+import type { NicModel } from './nic.ts';
 
 export interface PortSpec {
   name?: string;
@@ -35,8 +38,7 @@ export interface InterfaceSpec {
   bridge?: Record<string, never>;
   masquerade?: Record<string, never>;
   macAddress?: string;
-  /** libvirt's model names; KubeVirt's allowed set (pkg/network/admitter). */
-  model?: 'virtio' | 'e1000' | 'e1000e' | 'igb' | 'ne2k_pci' | 'pcnet' | 'rtl8139';
+  model?: NicModel;
   pciAddress?: string;
   bootOrder?: number;
   ports?: PortSpec[];
@@ -243,11 +245,199 @@ function checkCloudInit(v: unknown): void {
     );
 }
 
+// ---------------------------------------------------------------- NICs
+
+/** The highest TCP/UDP port; 0 is no port. */
+const PORT_MAX = 65535;
+/** Forwarded ports of one interface: the VMI schema's bound (controller/api/schema-network.ts BOUNDS.ports). */
+const MAX_PORTS = 1024;
+/** RFC 791's minimum IPv4 MTU and the kernel's ETH_MAX_MTU (as controller/api/rules-interfaces.ts). */
+const MTU_RANGE = [68, 65535] as const;
+/** The private-use DHCP options (RFC 3942), the only codes privateOptions may carry. */
+const PRIVATE_OPTIONS = [224, 254] as const;
+const NIC_MODELS: ReadonlyArray<NonNullable<InterfaceSpec['model']>> = [
+  'virtio',
+  'e1000',
+  'e1000e',
+  'igb',
+  'ne2k_pci',
+  'pcnet',
+  'rtl8139',
+];
+const NIC_STATES: ReadonlyArray<NonNullable<InterfaceSpec['state']>> = ['up', 'down', 'absent'];
+const PROTOCOLS: ReadonlyArray<NonNullable<PortSpec['protocol']>> = ['TCP', 'UDP'];
+
+function objectAt(v: unknown, field: string): Obj {
+  if (!isObj(v)) throw new VirtnetError(ErrorCode.invalidConfig, `spec ${field}: ${showValue(v)} must be an object`);
+  return v;
+}
+
+function optString(v: unknown, field: string): string | undefined {
+  need(v === undefined || typeof v === 'string', field, `${showValue(v)} must be a string`);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** An integer in [min, max], or undefined when absent and not required. */
+function optInteger(v: unknown, field: string, [min, max]: readonly [number, number]): number | undefined {
+  if (v === undefined) return undefined;
+  const ok = typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+  need(ok, field, `${showValue(v)} must be an integer from ${min} to ${max}`);
+  return v as number;
+}
+
+function integer(v: unknown, field: string, range: readonly [number, number]): number {
+  need(v !== undefined, field, `is required (an integer from ${range[0]} to ${range[1]})`);
+  return optInteger(v, field, range)!;
+}
+
+/** One of `values`, typed as they are, or undefined when absent. */
+function optOneOf<T extends string>(v: unknown, values: readonly T[], field: string): T | undefined {
+  if (v === undefined) return undefined;
+  const found = values.find((x) => x === v);
+  need(found !== undefined, field, `${showValue(v)} must be one of ${values.join(', ')}`);
+  return found;
+}
+
+function optList(v: unknown, field: string, max: number): unknown[] {
+  if (v === undefined) return [];
+  need(Array.isArray(v), field, `${showValue(v)} must be a list`);
+  const items = v as unknown[];
+  need(items.length <= max, field, `must have at most ${max} items (has ${items.length})`);
+  return items;
+}
+
+/** bridge: {} and masquerade: {}: KubeVirt's empty binding structs. */
+function emptyBinding(v: unknown, field: string): Record<string, never> | undefined {
+  if (v === undefined) return undefined;
+  need(isObj(v) && Object.keys(v).length === 0, field, `${showValue(v)} must be {}`);
+  return {};
+}
+
+function portOf(v: unknown, at: string): PortSpec {
+  const p = objectAt(v, at);
+  const name = optString(p.name, `${at}.name`);
+  const protocol = optOneOf(p.protocol, PROTOCOLS, `${at}.protocol`);
+  return {
+    ...(name !== undefined && { name }),
+    port: integer(p.port, `${at}.port`, [1, PORT_MAX]),
+    ...(protocol && { protocol }),
+  };
+}
+
+function portRangeOf(v: unknown, at: string): PortRangeSpec {
+  const r = objectAt(v, at);
+  const protocol = optOneOf(r.protocol, PROTOCOLS, `${at}.protocol`);
+  const start = integer(r.start, `${at}.start`, [1, PORT_MAX]);
+  const end = integer(r.end, `${at}.end`, [1, PORT_MAX]);
+  need(start <= end, `${at}.end`, `${end} must not be below start ${start}`);
+  return { ...(protocol && { protocol }), start, end };
+}
+
+function dhcpOptionsOf(v: unknown, at: string): DhcpOptionsSpec {
+  const d = objectAt(v, at);
+  const bootFileName = optString(d.bootFileName, `${at}.bootFileName`);
+  const tftpServerName = optString(d.tftpServerName, `${at}.tftpServerName`);
+  const ntp = optList(d.ntpServers, `${at}.ntpServers`, MAX_DEVICES);
+  const ntpServers = ntp.map((x, i) => optString(x, `${at}.ntpServers[${i}]`) ?? '');
+  const privateOptions = optList(d.privateOptions, `${at}.privateOptions`, MAX_DEVICES).map((x, i) => {
+    const o = objectAt(x, `${at}.privateOptions[${i}]`);
+    const option = integer(o.option, `${at}.privateOptions[${i}].option`, PRIVATE_OPTIONS);
+    need(typeof o.value === 'string', `${at}.privateOptions[${i}].value`, `${showValue(o.value)} must be a string`);
+    return { option, value: String(o.value) };
+  });
+  return {
+    ...(bootFileName !== undefined && { bootFileName }),
+    ...(tftpServerName !== undefined && { tftpServerName }),
+    ...(d.ntpServers !== undefined && { ntpServers }),
+    ...(d.privateOptions !== undefined && { privateOptions }),
+  };
+}
+
+/** The binding and the fields the plan reads; keys it does not read (acpiIndex, tag) are left out. */
+function interfaceOf(v: unknown, at: string): InterfaceSpec {
+  const i = objectAt(v, at);
+  const bridge = emptyBinding(i.bridge, `${at}.bridge`);
+  const masquerade = emptyBinding(i.masquerade, `${at}.masquerade`);
+  need(
+    (bridge === undefined) !== (masquerade === undefined),
+    at,
+    'must have exactly one binding: bridge or masquerade',
+  );
+  const macAddress = optString(i.macAddress, `${at}.macAddress`);
+  const model = optOneOf(i.model, NIC_MODELS, `${at}.model`);
+  const pciAddress = optString(i.pciAddress, `${at}.pciAddress`);
+  const bootOrder = optInteger(i.bootOrder, `${at}.bootOrder`, [1, MAX_BOOT_ORDER]);
+  const state = optOneOf(i.state, NIC_STATES, `${at}.state`);
+  const mtu = optInteger(i.mtu, `${at}.mtu`, MTU_RANGE);
+  const ports = optList(i.ports, `${at}.ports`, MAX_PORTS).map((p, k) => portOf(p, `${at}.ports[${k}]`));
+  const ranges = optList(i.portRanges, `${at}.portRanges`, MAX_DEVICES).map((r, k) =>
+    portRangeOf(r, `${at}.portRanges[${k}]`),
+  );
+  return {
+    name: String(i.name),
+    ...(bridge && { bridge }),
+    ...(masquerade && { masquerade }),
+    ...(macAddress !== undefined && { macAddress }),
+    ...(model && { model }),
+    ...(pciAddress !== undefined && { pciAddress }),
+    ...(bootOrder !== undefined && { bootOrder }),
+    ...(i.ports !== undefined && { ports }),
+    ...(i.portRanges !== undefined && { portRanges: ranges }),
+    ...(i.dhcpOptions !== undefined && { dhcpOptions: dhcpOptionsOf(i.dhcpOptions, `${at}.dhcpOptions`) }),
+    ...(state && { state }),
+    ...(mtu !== undefined && { mtu }),
+  };
+}
+
+/** Every interface checked, and each backed by a network of its name (KubeVirt pairs them by name). */
+function interfacesOf(items: unknown[], networks: NetworkSpec[]): InterfaceSpec[] {
+  const names = new Set(networks.map((n) => n.name));
+  return items.map((v, k) => {
+    const iface = interfaceOf(v, `interfaces[${k}]`);
+    need(names.has(iface.name), `interfaces[${k}].name`, `${showValue(iface.name)} has no network of that name`);
+    return iface;
+  });
+}
+
+function podSourceOf(v: unknown, at: string): NonNullable<NetworkSpec['pod']> {
+  const p = objectAt(v, at);
+  const v4 = optString(p.vmNetworkCIDR, `${at}.vmNetworkCIDR`);
+  const v6 = optString(p.vmIPv6NetworkCIDR, `${at}.vmIPv6NetworkCIDR`);
+  return { ...(v4 !== undefined && { vmNetworkCIDR: v4 }), ...(v6 !== undefined && { vmIPv6NetworkCIDR: v6 }) };
+}
+
+function multusSourceOf(v: unknown, at: string): NonNullable<NetworkSpec['multus']> {
+  const m = objectAt(v, at);
+  const networkName = optString(m.networkName, `${at}.networkName`) ?? '';
+  need(networkName !== '', `${at}.networkName`, 'must be a non-empty string ("name" or "namespace/name")');
+  need(m.default === undefined || typeof m.default === 'boolean', `${at}.default`, 'must be a boolean');
+  const ips = optList(m.ips, `${at}.ips`, MAX_DEVICES).map((x, i) => optString(x, `${at}.ips[${i}]`) ?? '');
+  return {
+    networkName,
+    ...(m.default === true && { default: true }),
+    ...(m.ips !== undefined && { ips }),
+  };
+}
+
+function networkOf(v: unknown, at: string): NetworkSpec {
+  const n = objectAt(v, at);
+  need((n.pod === undefined) !== (n.multus === undefined), at, 'must have exactly one source: pod or multus');
+  return {
+    name: String(n.name),
+    ...(n.pod !== undefined && { pod: podSourceOf(n.pod, `${at}.pod`) }),
+    ...(n.multus !== undefined && { multus: multusSourceOf(n.multus, `${at}.multus`) }),
+  };
+}
+
+function networksOf(items: unknown[]): NetworkSpec[] {
+  return items.map((v, k) => networkOf(v, `networks[${k}]`));
+}
+
 /**
  * The spec file checked at the process boundary: the node runtime or a pod
  * annotation wrote it, and a launcher must not run on a shape it does not
- * know. Fields deeper than the NICs' names are re-checked where they reach
- * a command line or a config file (the plan and the renderers).
+ * know. The NICs are rebuilt from their checked fields (interfacesOf,
+ * networksOf), so what comes back is typed by what was checked.
  */
 export function parseLauncherSpec(value: unknown): LauncherSpec {
   need(isObj(value), '', 'must be a JSON object');
@@ -259,6 +449,8 @@ export function parseLauncherSpec(value: unknown): LauncherSpec {
   checkCount(v.cpus, 'cpus', MAX_VCPUS, 'the most vCPUs a VM gets');
   checkNamedList(v.interfaces, 'interfaces');
   checkNamedList(v.networks, 'networks');
+  const networks = networksOf(v.networks as unknown[]);
+  const interfaces = interfacesOf(v.interfaces as unknown[], networks);
   checkBoot(v.boot);
   checkDisks(v.disks);
   checkCloudInit(v.cloudInit);
@@ -268,7 +460,7 @@ export function parseLauncherSpec(value: unknown): LauncherSpec {
     'serviceCIDRs',
     'must be a list of strings',
   );
-  return v as unknown as LauncherSpec;
+  return { ...(v as unknown as LauncherSpec), interfaces, networks };
 }
 
 /** The node files a spec's VM opens, with their fields: what the allowed host paths guard. */

@@ -11,11 +11,11 @@
  */
 import type { Logger } from 'pino';
 import { NETWORKS_ANNOTATION } from '../../netattach/annotation.ts';
-import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
+import { validateNad, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { DEFAULT_NETWORK_ANNOTATION } from '../../netattach/pod.ts';
 import { launcherSpecFrom, type LauncherSpec } from '../../launcher/spec.ts';
 import { DEFAULT_ALLOWED_HOST_PATHS } from '../control/reconcile.ts';
-import { ensureDefaultNetwork } from '../node/config.ts';
+import { ensureDefaultNetwork, nodeCniPolicyFor } from '../node/config.ts';
 import type { NodeRuntime } from '../node/runtime.ts';
 import type { VmiRecord } from '../node/store.ts';
 import { LAUNCHER_SPEC_ANNOTATION, LAUNCHER_STATUS_ANNOTATION, VMI_LABEL } from '../render/pod.ts';
@@ -23,11 +23,15 @@ import { waitSynced, type KubeApi, type Watched } from '../kube/kube.ts';
 import { launcherReport } from './launcher-report.ts';
 import { NETWORK_STATUS_ANNOTATION } from '../status/pod.ts';
 
-type Obj = Record<string, any>;
-const idOf = (pod: Obj) => `${pod.metadata.namespace}/${pod.metadata.name}`;
+import type { Pod } from '../api/kube-objects.ts';
+import { DEFAULT_NAMESPACE } from '../api/normalize.ts';
+import { objectKey } from '../api/object-key.ts';
+
+const namespaceOf = (pod: Pod) => pod.metadata.namespace ?? DEFAULT_NAMESPACE;
+const idOf = (pod: Pod) => objectKey({ namespace: namespaceOf(pod), name: pod.metadata.name });
 
 export class PodRunner {
-  private readonly pods: Watched;
+  private readonly pods: Watched<Pod>;
   private readonly nads: Watched;
   private readonly running = new Map<string, { rec?: VmiRecord; timer?: NodeJS.Timeout; last?: string | undefined }>();
   /** Pods deleted while their sandbox was still being made: torn down as soon as it is. */
@@ -81,22 +85,22 @@ export class PodRunner {
     }
   }
 
-  private update(pod: Obj, change: (p: Obj) => void, status = false): Promise<void> {
-    return this.api.updatePod(pod.metadata.namespace, pod.metadata.name, change, { status });
+  private update(pod: Pod, change: (p: Pod) => void, status = false): Promise<void> {
+    return this.api.updatePod(namespaceOf(pod), pod.metadata.name, change, { status });
   }
 
-  private async sync(pod: Obj): Promise<void> {
+  private async sync(pod: Pod): Promise<void> {
     const id = idOf(pod);
     if (pod.metadata.deletionTimestamp) return this.remove(pod);
     if (this.running.has(id) || this.stopped) return;
     try {
-      if (!pod.spec.nodeName && !this.o.boundOnly) {
+      if (!pod.spec?.nodeName && !this.o.boundOnly) {
         // Bind only an unbound pod: with several nodes, the first to bind wins and the others see it bound.
-        await this.update(pod, (p) => (p.spec.nodeName ??= this.node));
+        await this.update(pod, (p) => (p.spec = { ...p.spec, nodeName: p.spec?.nodeName ?? this.node }));
         return; // the update comes back as an event
       }
       if (
-        !pod.spec.nodeName ||
+        !pod.spec?.nodeName ||
         pod.spec.nodeName !== this.node ||
         pod.status?.phase === 'Running' ||
         pod.status?.phase === 'Failed'
@@ -105,12 +109,12 @@ export class PodRunner {
       this.running.set(id, {});
       await this.run(id, pod);
     } catch (err) {
-      this.log.error({ pod: id, err: (err as Error).message }, 'pod failed to start');
+      this.log.error({ pod: id, err }, 'pod failed to start');
       const entry = this.running.get(id);
       this.running.delete(id);
       if (entry?.timer) clearInterval(entry.timer);
       // What was made for it goes: nothing may outlive a pod that failed.
-      await this.rt.destroy(pod.metadata.namespace, pod.metadata.name).catch(() => undefined);
+      await this.rt.destroy(namespaceOf(pod), pod.metadata.name).catch(() => undefined);
       await this.update(
         pod,
         (p) => (p.status = { ...p.status, phase: 'Failed', reason: 'SandboxFailed', message: (err as Error).message }),
@@ -119,8 +123,17 @@ export class PodRunner {
     }
   }
 
-  private lookupNad = (namespace: string, name: string) =>
-    this.nads.get(name, namespace) as NetworkAttachmentDefinition | undefined;
+  /** A NAD of the cache, checked as `virtnet up` checks one (netattach/nad.ts); a malformed one is not found. */
+  private lookupNad = (namespace: string, name: string): NetworkAttachmentDefinition | undefined => {
+    const nad = this.nads.get(name, namespace);
+    if (!nad) return undefined;
+    try {
+      return validateNad(nad, { policy: nodeCniPolicyFor(this.rt.cfg) });
+    } catch (err) {
+      this.log.warn({ nad: objectKey({ namespace, name }), err: (err as Error).message }, 'NAD ignored');
+      return undefined;
+    }
+  };
 
   /**
    * The pod's launcher spec, checked here as well as by the controller: anyone
@@ -136,17 +149,18 @@ export class PodRunner {
     );
   }
 
-  private async run(id: string, pod: Obj): Promise<void> {
-    const a = (pod.metadata.annotations ?? {}) as Record<string, string>;
+  private async run(id: string, pod: Pod): Promise<void> {
+    const a = pod.metadata.annotations ?? {};
+    const namespace = namespaceOf(pod);
     const spec = this.launcherSpec(a[LAUNCHER_SPEC_ANNOTATION]);
     const networkAnnotations = Object.fromEntries(
       Object.entries(a).filter(([k]) => k === NETWORKS_ANNOTATION || k === DEFAULT_NETWORK_ANNOTATION),
     );
     const object = {
-      metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace },
+      metadata: { name: pod.metadata.name, namespace },
       spec: { domain: { devices: { interfaces: spec.interfaces } }, networks: spec.networks },
     };
-    const rec = await this.rt.withVmiLock(pod.metadata.namespace, pod.metadata.name, () =>
+    const rec = await this.rt.withVmiLock(namespace, pod.metadata.name, () =>
       this.rt.create(
         object,
         () => spec,
@@ -156,7 +170,7 @@ export class PodRunner {
       ),
     );
     if (this.removed.delete(id) || this.stopped) {
-      await this.rt.destroy(pod.metadata.namespace, pod.metadata.name);
+      await this.rt.destroy(namespace, pod.metadata.name);
       this.running.delete(id);
       return;
     }
@@ -181,8 +195,9 @@ export class PodRunner {
             { type: 'Ready', status: 'True' },
           ],
           startTime,
-          // One running container per container of the pod, as a kubelet reports them (kubectl's READY column counts them).
-          containerStatuses: (p.spec.containers ?? []).map((c: Obj) => ({
+          // One running container per container of the pod, as a kubelet reports them (kubectl's READY column counts
+          // them).
+          containerStatuses: (p.spec?.containers ?? []).map((c) => ({
             name: c.name,
             image: c.image,
             ready: true,
@@ -197,7 +212,7 @@ export class PodRunner {
   }
 
   /** Copy the launcher's report onto the pod whenever it changes (the node agent's job on a real node). */
-  private follow(id: string, pod: Obj, rec: VmiRecord): void {
+  private follow(id: string, pod: Pod, rec: VmiRecord): void {
     const entry = this.running.get(id);
     if (!entry || this.stopped) return;
     entry.timer = setInterval(() => {
@@ -209,12 +224,12 @@ export class PodRunner {
         (p) => (p.metadata.annotations = { ...p.metadata.annotations, [LAUNCHER_STATUS_ANNOTATION]: report }),
       ).catch((err: Error) => {
         entry.last = undefined;
-        this.log.warn({ pod: id, err: err.message }, 'launcher report not written; retrying');
+        this.log.warn({ pod: id, err }, 'launcher report not written; retrying');
       });
     }, 250);
   }
 
-  private async remove(pod: Obj): Promise<void> {
+  private async remove(pod: Pod): Promise<void> {
     const id = idOf(pod);
     const entry = this.running.get(id);
     if (!entry) return;
@@ -224,7 +239,7 @@ export class PodRunner {
     }
     this.running.delete(id);
     if (entry.timer) clearInterval(entry.timer);
-    const { problems } = await this.rt.destroy(pod.metadata.namespace, pod.metadata.name);
+    const { problems } = await this.rt.destroy(namespaceOf(pod), pod.metadata.name);
     this.log.info({ pod: id, problems }, 'pod torn down');
   }
 }

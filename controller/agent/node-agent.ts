@@ -20,11 +20,14 @@ import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { listRecords, type AttachmentRecord } from '../../cni/state.ts';
-import { execPlugin, type ConfList } from '../../netattach/invoke.ts';
+import { execPlugin, type ConfList, type PluginConf } from '../../netattach/invoke.ts';
 import { parseLauncherStatus, type LauncherStatus } from '../../launcher/status.ts';
 import { writePolicy, type PolicyFile } from '../../cni/policy.ts';
 import { LAUNCHER_STATUS_ANNOTATION, VMI_LABEL } from '../render/pod.ts';
 import { confText, installFile, installPlugin, networkConfigFiles, removeOwnFile } from './cni-install.ts';
+import type { NodeObject, Pod } from '../api/kube-objects.ts';
+import { DEFAULT_NAMESPACE } from '../api/normalize.ts';
+import { objectKey } from '../api/object-key.ts';
 import type { KubeApi, Watched } from '../kube/kube.ts';
 import { hostLocalRanges, nodePodCidrs, parsePodCidrs } from './pod-cidrs.ts';
 import { launcherReport } from './launcher-report.ts';
@@ -64,8 +67,11 @@ export interface NodeAgentOptions {
   plugin: string;
   cniBinDir: string;
   cniConfDir: string;
-  /** The pod network's conflist; as the default network, its first plugin's host-local ranges are this node's pod subnets. */
-  conflist: ConfList & { plugins: Array<Record<string, any> & { type: string }> };
+  /**
+   * The pod network's conflist; as the default network, its first plugin's host-local ranges are this node's pod
+   * subnets.
+   */
+  conflist: ConfList;
   /** --default-network: virtnet is the node's default network (off: only the plugin is installed). */
   defaultNetwork?: boolean;
   /** --pod-cidr, once per family: the pod subnets when the Node object has none. */
@@ -85,7 +91,9 @@ export interface NodeAgentOptions {
    * test that runs an agent beside the host's own network.
    */
   syncPeers?: boolean;
-  /** How often the default network is checked against the node's subnets and the config directory (besides Node events). */
+  /**
+   * How often the default network is checked against the node's subnets and the config directory (besides Node events).
+   */
   resyncIntervalMs?: number;
   /** How long start() waits for the Node object before it goes on without it (the watch keeps trying). */
   nodeSyncTimeoutMs?: number;
@@ -93,7 +101,10 @@ export interface NodeAgentOptions {
   log: Logger;
   reportIntervalMs?: number;
   gcIntervalMs?: number;
-  /** argv prefix for the plugin's exec, e.g. nsenter into a simulated node's netns (as --cni-netns for the kubelet role). */
+  /**
+   * argv prefix for the plugin's exec, e.g. nsenter into a simulated node's netns (as --cni-netns for the kubelet
+   * role).
+   */
   cniWrap?: string[];
   /**
    * The node policy the plugin runs under (cni/policy.ts: where configs may
@@ -105,12 +116,15 @@ export interface NodeAgentOptions {
 
 export class NodeAgent {
   readonly metrics = new NodeMetrics();
-  private pods: Watched | undefined;
+  private pods: Watched<Pod> | undefined;
   private peers: NodePeers | undefined;
-  /** The pod overlay's MTU once it exists: the default network's pods get it (flannel writes it to subnet.env for the same reason). */
+  /**
+   * The pod overlay's MTU once it exists: the default network's pods get it (flannel writes it to subnet.env for the
+   * same reason).
+   */
   private overlayMtu: number | undefined;
   private readonly clusterCidrs: string[];
-  private nodeObject: Watched | undefined;
+  private nodeObject: Watched<NodeObject> | undefined;
   /** This node's pod subnets as its Node object last gave them (valid ones only). */
   private nodeCidrs: string[] = [];
   private readonly fallbackCidrs: string[];
@@ -135,7 +149,7 @@ export class NodeAgent {
     this.clusterCidrs = parsePodCidrs(o.clusterCIDRs ?? [], '--cluster-cidr');
   }
 
-  private get plugin(): Record<string, any> {
+  private get plugin(): PluginConf {
     return this.o.conflist.plugins[0]!;
   }
 
@@ -177,8 +191,8 @@ export class NodeAgent {
       await this.peers.start();
     }
     this.synced = true;
-    const report = () => void this.reportOnce().catch((e: Error) => this.o.log.warn({ err: e.message }, 'report'));
-    const gc = () => void this.gcOnce().catch((e: Error) => this.o.log.warn({ err: e.message }, 'CNI GC'));
+    const report = () => void this.reportOnce().catch((e: Error) => this.o.log.warn({ err: e }, 'report'));
+    const gc = () => void this.gcOnce().catch((e: Error) => this.o.log.warn({ err: e }, 'CNI GC'));
     const resync = () => this.syncNetworkLogged();
     this.timers.push(
       setInterval(report, this.o.reportIntervalMs ?? 1000),
@@ -219,16 +233,19 @@ export class NodeAgent {
     if (!watch.latestResourceVersion())
       this.o.log.warn(
         { node: this.o.node },
-        'Node object not read yet (is get/list/watch on nodes granted?): going on without it, the default network follows once it is read',
+        'Node object not read yet (is ' +
+          'get/list/watch on nodes granted?): ' +
+          'going on without it, the default ' +
+          'network follows once it is read',
       );
   }
 
-  private onNode(node: Record<string, any>): void {
+  private onNode(node: NodeObject): void {
     try {
       this.nodeCidrs = nodePodCidrs(node);
     } catch (err) {
       // A bad value never reaches the config; the last good subnets stand.
-      this.o.log.error({ node: this.o.node, err: (err as Error).message }, 'Node pod subnets refused');
+      this.o.log.error({ node: this.o.node, err }, 'Node pod subnets refused');
       return;
     }
     if (this.installed) this.syncNetworkLogged();
@@ -238,7 +255,7 @@ export class NodeAgent {
     try {
       this.syncNetwork();
     } catch (err) {
-      this.o.log.error({ err: (err as Error).message, confDir: this.o.cniConfDir }, 'default network not synced');
+      this.o.log.error({ err, confDir: this.o.cniConfDir }, 'default network not synced');
     }
   }
 
@@ -264,7 +281,10 @@ export class NodeAgent {
     if (existsSync(file) && !this.isOwnConf(readFileSync(file, 'utf8'))) {
       this.sayOnce(
         'error',
-        `${file} exists and is not virtnet's (no "${WRITER_KEY}": "${WRITER}"): left alone, and virtnet is not the default network`,
+        `${file} exists and is not ` +
+          `virtnet's (no "${WRITER_KEY}": ` +
+          `"${WRITER}"): left alone, and ` +
+          `virtnet is not the default network`,
         {},
       );
       return;
@@ -285,7 +305,10 @@ export class NodeAgent {
       return {
         level: 'info',
         reason:
-          "virtnet is not the default network (--default-network is off): the plugin is installed for NADs and the VM bindings, the node's own default network is left alone",
+          'virtnet is not the default network ' +
+          '(--default-network is off): the plugin is ' +
+          'installed for NADs and the VM bindings, the ' +
+          "node's own default network is left alone",
       };
     }
     if (this.nodeCidrs.length > 0)
@@ -305,7 +328,11 @@ export class NodeAgent {
       : 'no Node object is read (no API)';
     return {
       level: 'error',
-      reason: `no pod subnet for this node: ${where} and no --pod-cidr is given, so no default network is written (pods on this node get no network until one is)`,
+      reason:
+        `no pod subnet for this node: ${where} ` +
+        `and no --pod-cidr is given, so no ` +
+        `default network is written (pods on ` +
+        `this node get no network until one is)`,
     };
   }
 
@@ -369,33 +396,32 @@ export class NodeAgent {
   async reportOnce(): Promise<void> {
     this.metrics.readCniLog();
     for (const pod of this.pods?.list() ?? []) {
-      if (pod.spec?.nodeName !== this.o.node) continue;
-      const st = this.launcherStatus(pod.metadata.uid);
+      const { uid, namespace = DEFAULT_NAMESPACE, name } = pod.metadata;
+      if (pod.spec?.nodeName !== this.o.node || uid === undefined) continue;
+      const st = this.launcherStatus(uid);
       if (!st) continue;
-      this.metrics.observeLauncher(pod.metadata.uid, st);
+      this.metrics.observeLauncher(uid, st);
       const report = launcherReport(st, pod.status?.phase === 'Running');
-      if (
-        this.written.get(pod.metadata.uid) === report ||
-        pod.metadata.annotations?.[LAUNCHER_STATUS_ANNOTATION] === report
-      )
+      if (this.written.get(uid) === report || pod.metadata.annotations?.[LAUNCHER_STATUS_ANNOTATION] === report)
         continue;
       try {
-        // A merge patch of the one annotation: what the admission policy (deploy/base/policy-node-agent.yaml) lets this agent write.
-        await this.api!.patchPodAnnotations(pod.metadata.namespace, pod.metadata.name, {
+        // A merge patch of the one annotation: what the admission policy (deploy/base/policy-node-agent.yaml) lets this
+        // agent write.
+        await this.api!.patchPodAnnotations(namespace, name, {
           [LAUNCHER_STATUS_ANNOTATION]: report,
         });
-        this.written.set(pod.metadata.uid, report);
+        this.written.set(uid, report);
       } catch (err) {
         // One pod's refusal (gone meanwhile, or denied) must not hold back the others' reports; the next round retries.
-        this.o.log.warn(
-          { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err: (err as Error).message },
-          'launcher report not written',
-        );
+        this.o.log.warn({ pod: objectKey({ namespace, name }), err }, 'launcher report not written');
       }
     }
   }
 
-  /** A launcher's status.json, shape-checked: a malformed one is logged once per content and skipped, never a crash of the loop. */
+  /**
+   * A launcher's status.json, shape-checked: a malformed one is logged once per content and skipped, never a crash of
+   * the loop.
+   */
   private launcherStatus(podUid: string): LauncherStatus | undefined {
     const file = join(this.o.stateRoot, podUid, 'status.json');
     let text: string;
@@ -407,8 +433,7 @@ export class NodeAgent {
     try {
       return parseLauncherStatus(text, `${file}`);
     } catch (err) {
-      if (this.rejected.get(podUid) !== text)
-        this.o.log.warn({ podUid, err: (err as Error).message }, 'launcher status ignored');
+      if (this.rejected.get(podUid) !== text) this.o.log.warn({ podUid, err }, 'launcher status ignored');
       this.rejected.set(podUid, text);
       return undefined;
     }
@@ -438,7 +463,10 @@ export class NodeAgent {
       this.o.log.info({ stale: stale.length, failed: failed.length }, 'CNI DEL of attachments whose pods are gone');
     if (failed.length)
       throw new Error(
-        `CNI DEL failed for ${failed.length} of ${stale.length} stale attachments (the next GC retries): ${failed.join('; ')}`,
+        `CNI DEL failed for ${failed.length} ` +
+          `of ${stale.length} ` +
+          `stale attachments (the next GC ` +
+          `retries): ${failed.join('; ')}`,
       );
     return stale.length;
   }

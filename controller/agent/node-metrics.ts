@@ -5,6 +5,7 @@
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { LauncherStatus } from '../../launcher/status.ts';
+import { NETWORK_SETUP_STEPS } from '../../launcher/steps.ts';
 import { LogTail } from './log-tail.ts';
 
 /** The verbs of CNI 1.1 (SPEC.md "Parameters": CNI_COMMAND). */
@@ -36,8 +37,8 @@ export class NodeMetrics {
 
   /** Count what a launcher's report shows for the first time (setup once per pod, each lease once). */
   observeLauncher(podUid: string, st: LauncherStatus): void {
-    const setup = st.steps.filter((s) => ['discover', 'plan', 'network'].includes(s.name));
-    if (setup.length === 3 && !this.seen.has(`${podUid}/setup`)) {
+    const setup = st.steps.filter((s) => (NETWORK_SETUP_STEPS as readonly string[]).includes(s.name));
+    if (setup.length === NETWORK_SETUP_STEPS.length && !this.seen.has(`${podUid}/setup`)) {
       this.seen.add(`${podUid}/setup`);
       this.networkSetup.observe(setup.reduce((a, s) => a + s.ms, 0) / 1000);
     }
@@ -55,7 +56,10 @@ export class NodeMetrics {
     }
   }
 
-  /** Follows the plugin's log from its current end (operations before the agent started are not counted: counters start at 0). */
+  /**
+   * Follows the plugin's log from its current end (operations before the agent started are not counted: counters start
+   * at 0).
+   */
   followCniLog(file: string): void {
     this.cniLog?.close();
     this.cniLog = new LogTail(file);

@@ -167,7 +167,9 @@ export class PodNetworkSync {
     return routes.changed + (removed ? 1 : 0);
   }
 
-  /** The overlay device from this node's own facts: it sends from its InternalIP, and holds its subnets' VTEP addresses. */
+  /**
+   * The overlay device from this node's own facts: it sends from its InternalIP, and holds its subnets' VTEP addresses.
+   */
   private async ensureOverlay(
     self: PeerNode,
     prefixes: ReadonlyArray<{ dev: string; address: string }>,

@@ -74,7 +74,12 @@ function cidrProblem(text: unknown): string | undefined {
   if (!cidr || typeof text !== 'string') return 'is not a CIDR';
   if (cidr.address !== cidr.network) return `has host bits set (the subnet is ${cidr.network}/${cidr.prefix})`;
   if (cidr.prefix < SHORTEST_PREFIX[cidr.family] || cidr.prefix > LONGEST_PREFIX[cidr.family]) {
-    return `must have a prefix of /${SHORTEST_PREFIX[cidr.family]} to /${LONGEST_PREFIX[cidr.family]} for IPv${cidr.family}`;
+    return (
+      `must have a prefix of ` +
+      `/${SHORTEST_PREFIX[cidr.family]} ` +
+      `to /${LONGEST_PREFIX[cidr.family]} ` +
+      `for IPv${cidr.family}`
+    );
   }
   const range = ipaddr.parse(cidr.network).range();
   if (NOT_UNICAST.has(range)) return `is in the ${range} range`;
@@ -129,7 +134,10 @@ function vxlanVnis(annotations: Record<string, unknown>, at: string, problems: s
   const where = `${at} annotation ${VXLAN_VNIS_ANNOTATION}`;
   if (typeof value !== 'string' || value.length > MAX_ANNOTATION_CHARS) {
     problems.push(
-      `${where}: ${showValue(value)} is not a comma-separated list of VNIs of at most ${MAX_ANNOTATION_CHARS} characters`,
+      `${where}: ${showValue(value)} ` +
+        `is not a comma-separated ` +
+        `list of VNIs of at ` +
+        `most ${MAX_ANNOTATION_CHARS} characters`,
     );
     return [];
   }
@@ -174,7 +182,10 @@ export function peerNode(node: unknown): { node?: PeerNode; problems: string[] }
   return { node: peer, problems };
 }
 
-/** Every Node as a peer, sorted by name (so that "first wins" and messages do not depend on list order); a repeated name keeps the first. */
+/**
+ * Every Node as a peer, sorted by name (so that "first wins" and messages do not depend on list order); a repeated name
+ * keeps the first.
+ */
 export function peerNodes(nodes: readonly unknown[]): { peers: PeerNode[]; problems: string[] } {
   const problems: string[] = [];
   const byName = new Map<string, PeerNode>();

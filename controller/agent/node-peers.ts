@@ -12,6 +12,7 @@
  * that goes is withdrawn at the next sync: the plan no longer has it.
  */
 import type { Logger } from 'pino';
+import type { NodeObject } from '../api/kube-objects.ts';
 import { waitSynced, type KubeApi, type Watched } from '../kube/kube.ts';
 import { NadFdbSync, PodNetworkSync, vnisAnnotation } from './node-network.ts';
 import { VTEP_MAC_ANNOTATION, VXLAN_VNIS_ANNOTATION, type Backend } from './node-routes.ts';
@@ -22,7 +23,10 @@ const MAX_PUBLISHED_VNIS = MAX_VNIS;
 
 export interface NodePeersOptions {
   node: string;
-  /** The pod network's backend, when virtnet is the default network; unset: no routes between nodes (the cluster's CNI has them). */
+  /**
+   * The pod network's backend, when virtnet is the default network; unset: no routes between nodes (the cluster's CNI
+   * has them).
+   */
   backend?: Backend;
   log: Logger;
   /** How often the whole state is re-checked besides Node events. */
@@ -38,7 +42,7 @@ export interface NodePeersOptions {
 }
 
 /** What of the Node objects a sync depends on: heartbeats change none of it, so they cost no sync. */
-function peerDigest(nodes: ReadonlyArray<Record<string, any>>): string {
+function peerDigest(nodes: readonly NodeObject[]): string {
   return JSON.stringify(
     nodes.map((n) => [
       n.metadata?.name,
@@ -52,7 +56,7 @@ function peerDigest(nodes: ReadonlyArray<Record<string, any>>): string {
 }
 
 export class NodePeers {
-  private readonly nodes: Watched;
+  private readonly nodes: Watched<NodeObject>;
   private readonly pods: PodNetworkSync;
   private readonly nads: NadFdbSync;
   private timer: NodeJS.Timeout | undefined;
@@ -88,9 +92,7 @@ export class NodePeers {
       // Not the default network: what an earlier run as the default network made goes (routes, overlay).
       const withdrawn = await this.pods
         .withdraw()
-        .catch(
-          (err: Error) => void this.o.log.error({ err: err.message }, 'pod routes of an earlier run not withdrawn'),
-        );
+        .catch((err: Error) => void this.o.log.error({ err }, 'pod routes of an earlier run not withdrawn'));
       if (withdrawn)
         this.o.log.info({ withdrawn }, 'withdrew the pod network between nodes: virtnet is not the default network');
     }
@@ -119,7 +121,7 @@ export class NodePeers {
       do {
         this.again = false;
         await this.syncOnce().catch((err: Error) =>
-          this.o.log.error({ err: err.message }, 'sync with the other nodes failed; the next one retries'),
+          this.o.log.error({ err }, 'sync with the other nodes failed; the next one retries'),
         );
       } while (this.again && !this.stopped);
       this.running = undefined;
@@ -134,7 +136,7 @@ export class NodePeers {
     // Read once for both syncs: a big cluster's Nodes cost their parse once per sync, not twice.
     const parsed = peerNodes(nodes);
     const failed = (what: string) => (err: Error) =>
-      void this.o.log.error({ err: err.message }, `${what} not synced with the other nodes; the next sync retries`);
+      void this.o.log.error({ err }, `${what} not synced with the other nodes; the next sync retries`);
     const pod = this.o.backend ? await this.pods.syncParsed(parsed).catch(failed('pod network')) : undefined;
     // A transient failure keeps the MTU known so far: lowering it again later is safe, raising it is not.
     if (pod?.overlayMtu !== undefined && pod.overlayMtu !== this.overlayMtu) {
@@ -149,7 +151,9 @@ export class NodePeers {
     if (vnis && vnis.length > MAX_PUBLISHED_VNIS)
       this.o.log.error(
         { vnis: vnis.length },
-        `more head-end VXLAN VNIs on this node than the ${MAX_PUBLISHED_VNIS} a Node may publish: the rest reach no other node`,
+        `more head-end VXLAN VNIs on this ` +
+          `node than the ${MAX_PUBLISHED_VNIS} ` +
+          `a Node may publish: the rest reach no other node`,
       );
     await this.publish(want).catch(failed("this node's annotations"));
     this.syncs++;

@@ -25,7 +25,9 @@ import { VTEP_MAC_ANNOTATION, type PeerNode } from './node-peer.ts';
 
 export { peerNode, peerNodes, VTEP_MAC_ANNOTATION, VXLAN_VNIS_ANNOTATION, type PeerNode } from './node-peer.ts';
 
-/** auto: direct routes where the peer is on a local subnet, the overlay elsewhere (flannel vxlan with DirectRouting). */
+/**
+ * auto: direct routes where the peer is on a local subnet, the overlay elsewhere (flannel vxlan with DirectRouting).
+ */
 export type Backend = 'auto' | 'host-gw' | 'vxlan';
 export const BACKENDS: readonly Backend[] = ['auto', 'host-gw', 'vxlan'];
 
@@ -184,10 +186,18 @@ function subnetProblem(
 ): string | undefined {
   const mine = ctx.own.find((c) => cidrsOverlap(c, cidr));
   if (mine)
-    return `its podCIDR ${text} overlaps this node's own podCIDR ${mine.network}/${mine.prefix}: no route (a Node must not take over local pods)`;
+    return (
+      `its podCIDR ${text} overlaps this node's ` +
+      `own podCIDR ${mine.network}/${mine.prefix}: ` +
+      `no route (a Node must not take over local pods)`
+    );
   const connected = ctx.prefixes.find((p) => cidrsOverlap(p.cidr, cidr));
   if (connected)
-    return `its podCIDR ${text} overlaps ${connected.cidr.network}/${connected.cidr.prefix}, connected on ${connected.dev}: no route`;
+    return (
+      `its podCIDR ${text} ` +
+      `overlaps ${connected.cidr.network}/${connected.cidr.prefix}, ` +
+      `connected on ${connected.dev}: no route`
+    );
   const node = ips.find((ip) => addressIn(ip, cidr));
   if (node) return `its podCIDR ${text} holds the InternalIP ${node}: no route (it would take the underlay's traffic)`;
   // Per family: --cluster-cidr is given once per family, and a family without one is not narrowed.
@@ -248,7 +258,9 @@ export function planPodNetwork(
       const other = taken.find((t) => cidrsOverlap(t.cidr, cidr));
       if (other) {
         plan.problems.push(
-          `node ${peer.name}: its podCIDR ${text} overlaps node ${other.node}'s ${other.cidr.network}/${other.cidr.prefix}: no route (the first node by name keeps it)`,
+          `node ${peer.name}: its podCIDR ${text} overlaps ` +
+            `node ${other.node}'s ${other.cidr.network}/${other.cidr.prefix}: ` +
+            `no route (the first node by name keeps it)`,
         );
         continue;
       }

@@ -6,10 +6,11 @@
  * single field, equals podCIDRs[0] when both are set.
  */
 import { parseCidr } from '../../lib/cidr.ts';
+import type { NodeObject } from '../api/kube-objects.ts';
 
-type Obj = Record<string, any>;
-
-/** host-local needs a gateway (isGateway) and at least one address to hand out, so a subnet must have two usable hosts. */
+/**
+ * host-local needs a gateway (isGateway) and at least one address to hand out, so a subnet must have two usable hosts.
+ */
 const LONGEST_PREFIX = { 4: 30, 6: 126 } as const;
 
 /**
@@ -30,7 +31,10 @@ export function parsePodCidrs(values: readonly unknown[], field: string): string
       throw new Error(`${at}: ${value} has host bits set: the subnet is ${cidr.network}/${cidr.prefix}`);
     if (cidr.prefix > LONGEST_PREFIX[cidr.family])
       throw new Error(
-        `${at}: ${value} is too small: an IPv${cidr.family} pod subnet needs a prefix of /${LONGEST_PREFIX[cidr.family]} or shorter`,
+        `${at}: ${value} is too small: ` +
+          `an IPv${cidr.family} pod subnet ` +
+          `needs a prefix of ` +
+          `/${LONGEST_PREFIX[cidr.family]} or shorter`,
       );
     const other = seen.get(cidr.family);
     if (other)
@@ -46,8 +50,8 @@ export function parsePodCidrs(values: readonly unknown[], field: string): string
  * controller-manager's node IPAM fills them in after the Node registers).
  * Throws, naming the field, when they break the rules above.
  */
-export function nodePodCidrs(node: Obj): string[] {
-  const name = String(node.metadata?.name ?? '');
+export function nodePodCidrs(node: NodeObject): string[] {
+  const name = node.metadata.name;
   const spec = node.spec ?? {};
   if (spec.podCIDRs !== undefined && spec.podCIDRs !== null) {
     if (!Array.isArray(spec.podCIDRs))
@@ -58,7 +62,10 @@ export function nodePodCidrs(node: Obj): string[] {
   return parsePodCidrs([spec.podCIDR], `Node ${name} spec.podCIDR`);
 }
 
-/** host-local's `ranges`: one range set per subnet, so each family gets its own address (plugins/ipam/host-local README, "ranges"). */
+/**
+ * host-local's `ranges`: one range set per subnet, so each family gets its own address (plugins/ipam/host-local README,
+ * "ranges").
+ */
 export function hostLocalRanges(cidrs: readonly string[]): Array<Array<{ subnet: string }>> {
   return cidrs.map((subnet) => [{ subnet }]);
 }

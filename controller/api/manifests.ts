@@ -144,11 +144,16 @@ function check(m: Manifest, ctx?: ValidationContext): Checked {
     }
   }
   if (kind !== 'VirtualMachineInstance' && kind !== 'VirtualMachine') {
-    const rule = `${kind === undefined ? 'is required' : `unsupported kind ${JSON.stringify(kind)}`} (supported: ${KINDS.join(', ')})`;
+    const rule =
+      `${kind === undefined ? 'is required' : `unsupported kind ${JSON.stringify(kind)}`} ` +
+      `(supported: ${KINDS.join(', ')})`;
     return { ...c, problems: [{ path: 'kind', rule }] };
   }
   if (!(API_VERSIONS as readonly unknown[]).includes(obj.apiVersion)) {
-    const rule = `${obj.apiVersion === undefined ? 'is required' : `${JSON.stringify(obj.apiVersion)} is not served`} for ${kind} (supported: ${API_VERSIONS.join(', ')}; ${NAD_KIND} is ${NAD_API_VERSION})`;
+    const rule =
+      `${obj.apiVersion === undefined ? 'is required' : `${JSON.stringify(obj.apiVersion)} is not served`} ` +
+      `for ${kind} (supported: ${API_VERSIONS.join(', ')}; ${NAD_KIND} ` +
+      `is ${NAD_API_VERSION})`;
     return { ...c, problems: [{ path: 'apiVersion', rule }] };
   }
   const schema = kind === 'VirtualMachine' ? VirtualMachineSchema : VirtualMachineInstanceSchema;

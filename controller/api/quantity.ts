@@ -67,7 +67,10 @@ function bounded(n: number, max: number, what: string): number {
   return n;
 }
 
-/** Guest memory in MiB, rounded up (1024M is 976.6 MiB → 977); 128 when nothing asks. Throws on a spec validation would refuse. */
+/**
+ * Guest memory in MiB, rounded up (1024M is 976.6 MiB → 977); 128 when nothing asks. Throws on a spec
+ * validation would refuse.
+ */
 export function memoryMiB(spec: VmiSpec): number {
   const q = memoryQuantity(spec);
   const bytes = q === undefined ? undefined : parseQuantity(q);
@@ -152,7 +155,11 @@ export function quantityProblems(spec: VmiSpec, at: string): RuleProblem[] {
   if (guest !== undefined && limit !== undefined && guest > limit) {
     out.push({
       path: `${at}.domain.memory.guest`,
-      rule: `${shown(spec.domain.memory?.guest)} must not exceed domain.resources.limits.memory (${shown(res?.limits?.memory)})`,
+      rule:
+        `${shown(spec.domain.memory?.guest)} ` +
+        `must not exceed ` +
+        `domain.resources.limits.memory ` +
+        `(${shown(res?.limits?.memory)})`,
     });
   }
   return [...out, ...topologyProblems(spec, at)];

@@ -43,7 +43,8 @@ export function interfaceProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const out: RuleProblem[] = [];
   const base = `${at}.domain.devices.interfaces`;
   const nets = new Map<string, VmiNetwork>();
-  for (const n of spec.networks ?? []) if (!nets.has(n.name)) nets.set(n.name, n); // a duplicate is reported by rules-networks.ts
+  // A duplicate is reported by rules-networks.ts.
+  for (const n of spec.networks ?? []) if (!nets.has(n.name)) nets.set(n.name, n);
   const firsts = {
     name: new Map<string, number>(),
     mac: new Map<string, number>(),
@@ -78,7 +79,11 @@ export function interfaceProblems(spec: VmiSpec, at: string): RuleProblem[] {
       if (!PCI.test(iface.pciAddress))
         out.push({
           path: `${p}.pciAddress`,
-          rule: `${shown(iface.pciAddress)} is not a PCI address DDDD:BB:SS.F (hex; slot at most 1f, function 0-7), e.g. 0000:81:00.1`,
+          rule:
+            `${shown(iface.pciAddress)} is ` +
+            `not a PCI address DDDD:BB:SS.F ` +
+            `(hex; slot at most 1f, function ` +
+            `0-7), e.g. 0000:81:00.1`,
         });
       else unique(firsts.pci, iface.pciAddress.toLowerCase(), i, `${p}.pciAddress`, iface.pciAddress);
     }
@@ -114,7 +119,10 @@ function bindingProblems(iface: VmiInterface, p: string, net: VmiNetwork | undef
   if (iface.masquerade && net && !net.pod) {
     out.push({
       path: `${p}.masquerade`,
-      rule: `works only on the pod network; network ${shown(net.name)} is ${net.multus ? 'multus' : 'not a pod network'}`,
+      rule:
+        `works only on the pod network; ` +
+        `network ${shown(net.name)} ` +
+        `is ${net.multus ? 'multus' : 'not a pod network'}`,
     });
   }
   return out;
@@ -137,7 +145,11 @@ function mtuProblems(mtu: number, path: string, net: VmiNetwork | undefined): Ru
     return [
       {
         path,
-        rule: `must be at least ${MTU_MIN_IPV6} (is ${mtu}): the pod network carries IPv6 (vmIPv6NetworkCIDR), and IPv6 needs a 1280-byte link MTU (RFC 8200)`,
+        rule:
+          `must be at least ${MTU_MIN_IPV6} ` +
+          `(is ${mtu}): the pod network carries ` +
+          `IPv6 (vmIPv6NetworkCIDR), and IPv6 ` +
+          `needs a 1280-byte link MTU (RFC 8200)`,
       },
     ];
   }

@@ -116,7 +116,11 @@ function dnsOptionProblems(options: Array<{ name: string; value?: string }>, at:
     if (o.value !== undefined && (!DNS_OPTION_VALUE.test(o.value) || o.value.includes(':'))) {
       out.push({
         path: `${p}.value`,
-        rule: `${shown(o.value)} must be printable ASCII without blanks or ":" (it follows "${o.name}:" in resolv.conf)`,
+        rule:
+          `${shown(o.value)} must be ` +
+          `printable ASCII without ` +
+          `blanks or ":" (it follows ` +
+          `"${o.name}:" in resolv.conf)`,
       });
     }
   });

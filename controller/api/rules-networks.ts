@@ -9,6 +9,7 @@
  */
 import { cidrsOverlap, parseCidr } from '../../lib/cidr.ts';
 import { dns1123LabelProblem } from '../../netattach/annotation.ts';
+import { parseObjectKey } from './object-key.ts';
 import { index, shown, type RuleProblem } from './paths.ts';
 import type { VmiNetwork, VmiSpec } from './schema.ts';
 
@@ -39,10 +40,9 @@ export function splitNetworkName(
 ): { namespace: string; name: string } | { problem: string } {
   if (networkName === '')
     return { problem: 'must not be empty: the NetworkAttachmentDefinition, as "name" or "namespace/name"' };
-  const parts = networkName.split('/');
-  if (parts.length > 2) return { problem: `${shown(networkName)} must be "name" or "namespace/name"` };
-  const [ns, name] = parts.length === 2 ? [parts[0] ?? '', parts[1] ?? ''] : [namespace, networkName];
-  const nsProblem = parts.length === 2 ? dns1123LabelProblem(ns) : undefined;
+  if (networkName.split('/').length > 2) return { problem: `${shown(networkName)} must be "name" or "namespace/name"` };
+  const { namespace: ns, name } = parseObjectKey(networkName, namespace);
+  const nsProblem = networkName.includes('/') ? dns1123LabelProblem(ns) : undefined;
   if (nsProblem) return { problem: `namespace part: ${nsProblem}` };
   const nameProblem = dns1123LabelProblem(name);
   if (nameProblem) return { problem: `name part: ${nameProblem}` };
@@ -107,7 +107,11 @@ export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
       if (net.multus.default && firstPod >= 0) {
         out.push({
           path: `${p}.multus.default`,
-          rule: `a multus default network replaces the pod network, so it cannot be used with ${index(base, firstPod)} (pod)`,
+          rule:
+            `a multus default network ` +
+            `replaces the pod network, so ` +
+            `it cannot be used ` +
+            `with ${index(base, firstPod)} (pod)`,
         });
       }
       out.push(...attachmentIpProblems(net.multus, `${p}.multus`));
@@ -146,7 +150,10 @@ function podCidrProblems(net: VmiNetwork, p: string, masquerade: boolean, reserv
     if (clash)
       out.push({
         path: `${p}.${key}`,
-        rule: `${shown(text)}${text === given ? '' : ' (the default)'} overlaps ${clash.what} ${clash.cidr}; choose a subnet outside it`,
+        rule:
+          `${shown(text)}${text === given ? '' : ' (the default)'} ` +
+          `overlaps ${clash.what} ${clash.cidr}; ` +
+          `choose a subnet outside it`,
       });
     const max = MAX_PREFIX[family];
     if (!cidr || cidr.family !== family)
@@ -154,7 +161,11 @@ function podCidrProblems(net: VmiNetwork, p: string, masquerade: boolean, reserv
     else if (cidr.prefix > max) {
       out.push({
         path: `${p}.${key}`,
-        rule: `${shown(text)}: /${cidr.prefix} is too small: the subnet holds the network, gateway and guest addresses${family === 4 ? ' and the broadcast address' : ''}; use /${max} or shorter`,
+        rule:
+          `${shown(text)}: /${cidr.prefix} is too small: ` +
+          `the subnet holds the network, gateway and ` +
+          `guest addresses${family === 4 ? ' and the broadcast address' : ''}; ` +
+          `use /${max} or shorter`,
       });
     }
   };

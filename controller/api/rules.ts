@@ -114,7 +114,9 @@ function bootOrderProblems(spec: VmiSpec, at: string): RuleProblem[] {
   return out;
 }
 
-/** Disk and volume names are unique and every disk names a volume (vmi-create-admitter validateDisks/validateVolumes). */
+/**
+ * Disk and volume names are unique and every disk names a volume (vmi-create-admitter validateDisks/validateVolumes).
+ */
 function diskProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const out: RuleProblem[] = [];
   const volumes = new Map<string, number>();
@@ -201,7 +203,11 @@ function cloudInitProblems(spec: VmiSpec, at: string): RuleProblem[] {
         if (bytes > CLOUD_INIT_MAX_BYTES)
           out.push({
             path: `${p}.${key}`,
-            rule: `is ${bytes} bytes${base64 ? ' decoded' : ''}; at most ${CLOUD_INIT_MAX_BYTES}, as KubeVirt allows inline`,
+            rule:
+              `is ${bytes} ` +
+              `bytes${base64 ? ' decoded' : ''}; at ` +
+              `most ${CLOUD_INIT_MAX_BYTES}, ` +
+              `as KubeVirt allows inline`,
           });
       }
     }
@@ -238,7 +244,10 @@ function volumeSourceProblems(spec: VmiSpec, at: string): RuleProblem[] {
   });
 }
 
-/** The buses a disk or cdrom attaches on (KubeVirt's admitter: "Bus type virtio is invalid for CD-ROM device"; QEMU has no virtio cdrom). */
+/**
+ * The buses a disk or cdrom attaches on (KubeVirt's admitter: "Bus type virtio is invalid for CD-ROM device"; QEMU has
+ * no virtio cdrom).
+ */
 const DISK_BUSES: Record<'disk' | 'cdrom', readonly string[]> = {
   disk: ['virtio', 'sata', 'scsi', 'usb'],
   cdrom: ['sata', 'scsi'],
@@ -297,7 +306,10 @@ function filePathProblem(value: string): string | undefined {
   return `${shown(value)} must be an absolute, normalised path to a file`;
 }
 
-/** hostDisk.path: a file on the node, named as plainly as a kernel path (the node's allowed host paths are checked by virtnet up). */
+/**
+ * hostDisk.path: a file on the node, named as plainly as a kernel path (the node's allowed host paths are checked by
+ * virtnet up).
+ */
 function hostDiskProblems(spec: VmiSpec, at: string): RuleProblem[] {
   return (spec.volumes ?? []).flatMap((v, i) => {
     const problem = v.hostDisk ? filePathProblem(v.hostDisk.path) : undefined;

@@ -15,16 +15,23 @@ import type { Logger } from 'pino';
 import { EventRecorder, type EventApi, type EventSubject } from './events.ts';
 import { KubeEventApi } from '../kube/events-api.ts';
 import { NodeSubnets } from './node-subnets.ts';
-import { GROUP, KubeApi, KubeError, VERSION, waitSynced, type Watched } from '../kube/kube.ts';
+import { GROUP, type KubeApi, KubeError, VERSION, waitSynced, type Watched } from '../kube/kube.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 import { DEFAULT_ALLOWED_HOST_PATHS, reconcileVmi, type VmiAction } from './reconcile.ts';
-import type { VmiStatus } from '../api/status.ts';
+import { timeOf, type NodeObject, type Pod, type StoredObject } from '../api/kube-objects.ts';
+import { DEFAULT_NAMESPACE } from '../api/normalize.ts';
+import { objectKey, parseObjectKey } from '../api/object-key.ts';
+import { formatProblems } from '../api/manifests.ts';
+import { VirtualMachineSchema } from '../api/schema.ts';
+import { isStoredVm, vmiStatusOf } from '../api/stored-vmi.ts';
+import { structureProblems } from '../api/structure.ts';
 import { reconcileVm } from './reconcile-vm.ts';
 import { vmiEvents, type VmiEvent } from './vmi-events.ts';
 import { VMI_LABEL, VMI_UID_LABEL } from '../render/pod.ts';
 
-type Obj = Record<string, any>;
+/** What the queue holds: a VMI's or a VM's "kind/namespace/name". */
+type QueueKind = 'vmi' | 'vm';
 
 export interface ControllerOptions {
   image: string;
@@ -42,12 +49,26 @@ export interface ControllerOptions {
 /** How long stop() waits for events still being written. */
 const EVENTS_DRAIN_MS = 5000;
 
-const key = (kind: string, o: Obj) => `${kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+const queueKey = (kind: QueueKind, namespace: string | undefined, name: string) =>
+  `${kind}/${objectKey({ namespace: namespace ?? DEFAULT_NAMESPACE, name })}`;
+const key = (kind: QueueKind, o: StoredObject) => queueKey(kind, o.metadata.namespace, o.metadata.name);
+
+function parseQueueKey(k: string): { kind: QueueKind; namespace: string; name: string } {
+  const slash = k.indexOf('/');
+  const kind = k.slice(0, slash) === 'vm' ? 'vm' : 'vmi';
+  return { kind, ...parseObjectKey(k.slice(slash + 1), DEFAULT_NAMESPACE) };
+}
 
 export class Controller {
   readonly metrics: ControllerMetrics;
   private readonly queue: WorkQueue;
-  private readonly caches: { vmis: Watched; vms: Watched; nads: Watched; pods: Watched; nodes: Watched };
+  private readonly caches: {
+    vmis: Watched;
+    vms: Watched;
+    nads: Watched;
+    pods: Watched<Pod>;
+    nodes: Watched<NodeObject>;
+  };
   /** Every node's pod subnets, which a masquerade VM subnet must not overlap. */
   private readonly nodeSubnets: NodeSubnets;
   private readonly expected = new Map<string, number>();
@@ -71,7 +92,7 @@ export class Controller {
     });
     this.queue = new WorkQueue({
       onDrop: (k, err) =>
-        o.log.error({ key: k, err: err.message }, 'reconcile dropped after retries; the next resync brings it back'),
+        o.log.error({ key: k, err }, 'reconcile dropped after retries; the next resync brings it back'),
     });
     this.caches = {
       vmis: api.watch('virtualmachineinstances'),
@@ -88,13 +109,15 @@ export class Controller {
     for (const ev of ['add', 'update', 'delete'] as const) {
       vmis.on(ev, (o) => {
         this.queue.add(key('vmi', o));
-        const owner = o.metadata.ownerReferences?.find((r: Obj) => r.kind === 'VirtualMachine');
-        if (owner) this.queue.add(`vm/${o.metadata.namespace}/${owner.name}`);
+        const owner = o.metadata.ownerReferences?.find((r) => r.kind === 'VirtualMachine');
+        if (owner) this.queue.add(queueKey('vm', o.metadata.namespace, owner.name));
       });
       vms.on(ev, (o) => this.queue.add(key('vm', o)));
       pods.on(ev, (o) => {
-        this.expected.delete(o.metadata.labels?.[VMI_UID_LABEL]);
-        this.queue.add(`vmi/${o.metadata.namespace}/${o.metadata.labels?.[VMI_LABEL]}`);
+        const uid = o.metadata.labels?.[VMI_UID_LABEL];
+        const vmi = o.metadata.labels?.[VMI_LABEL];
+        if (uid !== undefined) this.expected.delete(uid);
+        if (vmi !== undefined) this.queue.add(queueKey('vmi', o.metadata.namespace, vmi));
       });
       // A NAD that appears (or goes) may unblock (or concern) any VMI of its namespace.
       nads.on(ev, (o) => {
@@ -102,10 +125,7 @@ export class Controller {
       });
     }
     for (const c of [nodes, nads, pods, vms, vmis]) {
-      c.on(
-        'error' as never,
-        ((err: Error) => this.o.log.warn({ err: err?.message }, 'watch error; the informer re-lists')) as never,
-      );
+      c.onError((err) => this.o.log.warn({ err }, 'watch error; the informer re-lists'));
       await c.start();
     }
     // Act only on caches that hold a real list: an empty pod cache would fail every running VMI.
@@ -135,16 +155,17 @@ export class Controller {
   }
 
   /** Queues an event about a VMI; record() never rejects (a failed write is logged). */
-  private emit(vmi: Obj, e: VmiEvent): void {
-    const { apiVersion, kind, metadata } = vmi;
+  private emit(vmi: StoredObject, e: VmiEvent): void {
+    const { apiVersion, kind } = vmi;
+    const { name, namespace, uid, resourceVersion } = vmi.metadata;
     const subject: EventSubject = {
-      apiVersion,
-      kind,
+      ...(apiVersion !== undefined && { apiVersion }),
+      ...(kind !== undefined && { kind }),
       metadata: {
-        name: metadata.name,
-        namespace: metadata.namespace,
-        uid: metadata.uid,
-        resourceVersion: metadata.resourceVersion,
+        name,
+        ...(namespace !== undefined && { namespace }),
+        ...(uid !== undefined && { uid }),
+        ...(resourceVersion !== undefined && { resourceVersion }),
       },
     };
     this.eventsWritten = this.eventsWritten.then(() => this.recorder.record(subject, e));
@@ -161,27 +182,27 @@ export class Controller {
   }
 
   private async handle(k: string): Promise<void> {
-    const [kind, namespace, name] = k.split('/') as [string, string, string];
+    const { kind, namespace, name } = parseQueueKey(k);
     const t = performance.now();
     try {
       if (kind === 'vmi') await this.syncVmi(namespace, name);
       else await this.syncVm(namespace, name);
     } catch (err) {
       this.metrics.reconcileErrors.inc({ kind });
-      this.o.log.warn({ key: k, err: (err as Error).message }, 'reconcile failed; retrying with backoff');
+      this.o.log.warn({ key: k, err }, 'reconcile failed; retrying with backoff');
       throw err;
     } finally {
       this.metrics.reconcileDuration.observe({ kind }, (performance.now() - t) / 1000);
     }
   }
 
-  private podsOf(vmi: Obj): Obj[] {
+  private podsOf(vmi: StoredObject): Pod[] {
     return this.caches.pods
       .list(vmi.metadata.namespace)
       .filter((p) => p.metadata.labels?.[VMI_UID_LABEL] === vmi.metadata.uid);
   }
 
-  private async syncVmi(namespace: string, name: string, fresh?: Obj, attempt = 0): Promise<void> {
+  private async syncVmi(namespace: string, name: string, fresh?: StoredObject, attempt = 0): Promise<void> {
     const vmi = fresh ?? this.caches.vmis.get(name, namespace);
     if (!vmi) {
       // Deleted: its pods go too (the garbage collector would also take them, later).
@@ -189,7 +210,7 @@ export class Controller {
         await this.api.delete('pods', namespace, p.metadata.name);
       return;
     }
-    const until = this.expected.get(vmi.metadata.uid);
+    const until = vmi.metadata.uid === undefined ? undefined : this.expected.get(vmi.metadata.uid);
     const pods = this.podsOf(vmi);
     if (!pods.length && until && until > Date.now()) return; // the pod it created is not in the cache yet
     const actions = reconcileVmi({
@@ -218,12 +239,12 @@ export class Controller {
     }
   }
 
-  private async apply(vmi: Obj, a: VmiAction): Promise<void> {
-    const { namespace, name } = vmi.metadata;
+  private async apply(vmi: StoredObject, a: VmiAction): Promise<void> {
+    const { namespace = DEFAULT_NAMESPACE, name, uid = '' } = vmi.metadata;
     if (a.type === 'createPod') {
-      this.expected.set(vmi.metadata.uid, Date.now() + 30_000);
+      this.expected.set(uid, Date.now() + 30_000);
       const pod = await this.api.createPod(namespace, a.pod).catch((err: unknown) => {
-        this.expected.delete(vmi.metadata.uid); // nothing was made: the retry must try again
+        this.expected.delete(uid); // nothing was made: the retry must try again
         this.emit(vmi, {
           type: 'Warning',
           reason: 'FailedCreate',
@@ -240,15 +261,16 @@ export class Controller {
     } else if (a.type === 'deletePod') {
       await this.api.delete('pods', namespace, a.name);
     } else {
-      const before = vmi.status?.phase;
+      const replaced = vmiStatusOf(vmi);
+      const before = replaced?.phase;
       await this.api.replaceStatus('virtualmachineinstances', { ...vmi, status: a.status });
       // The write succeeded against vmi's resourceVersion: vmi.status is exactly what it replaced.
-      for (const e of vmiEvents(vmi.status as VmiStatus | undefined, a.status)) this.emit(vmi, e);
+      for (const e of vmiEvents(replaced, a.status)) this.emit(vmi, e);
       const ignored = a.status.conditions?.find((c) => c.reason === 'InvalidPodAnnotation');
       if (ignored)
         this.o.log.warn({ vmi: `${namespace}/${name}`, problem: ignored.message }, 'launcher pod annotation ignored');
       if (a.status.phase !== before) {
-        const age = (Date.now() - Date.parse(vmi.metadata.creationTimestamp)) / 1000;
+        const age = (Date.now() - timeOf(vmi.metadata.creationTimestamp)) / 1000;
         this.metrics.phaseTransition.observe({ phase: a.status.phase }, Math.max(0, age));
         this.o.log.info(
           { vmi: `${namespace}/${name}`, from: before ?? '', to: a.status.phase, reason: a.status.reason },
@@ -258,9 +280,15 @@ export class Controller {
     }
   }
 
-  private async syncVm(namespace: string, name: string, fresh?: Obj, attempt = 0): Promise<void> {
+  private async syncVm(namespace: string, name: string, fresh?: StoredObject, attempt = 0): Promise<void> {
     const vm = fresh ?? this.caches.vms.get(name, namespace);
     if (!vm) return; // its VMI goes with it through the owner reference
+    if (!isStoredVm(vm)) {
+      // Admitted without the webhook: nothing is made from a VM the schema refuses (the webhook names why).
+      const problems = formatProblems(structureProblems(VirtualMachineSchema, vm));
+      this.o.log.warn({ vm: `${namespace}/${name}`, problems }, 'VirtualMachine does not match the schema; ignored');
+      return;
+    }
     const vmi = this.caches.vmis.get(name, namespace);
     for (const a of reconcileVm(vm, vmi)) {
       try {

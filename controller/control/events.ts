@@ -110,10 +110,7 @@ export class EventRecorder {
       await this.api.createEvent(namespace, event);
       this.remember(key, { name: event.metadata.name, count: 1 });
     } catch (err) {
-      this.log.warn(
-        { object: `${namespace}/${name}`, reason: e.reason, err: (err as Error).message },
-        'event not written',
-      );
+      this.log.warn({ object: `${namespace}/${name}`, reason: e.reason, err }, 'event not written');
     }
   }
 

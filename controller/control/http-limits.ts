@@ -8,7 +8,9 @@
 import type { Server } from 'node:http';
 
 export interface ServerLimits {
-  /** The whole request (headers and body) must arrive within this, else the socket is closed (server.requestTimeout). */
+  /**
+   * The whole request (headers and body) must arrive within this, else the socket is closed (server.requestTimeout).
+   */
   requestTimeoutMs: number;
   /** The headers must arrive within this (server.headersTimeout). */
   headersTimeoutMs: number;

@@ -41,14 +41,20 @@ export function parseServiceCidrs(values: string[] | undefined): string[] {
     const other = families.get(cidr.family);
     if (other !== undefined)
       throw new Error(
-        `--service-cidr ${showValue(text)}: IPv${cidr.family} is already given by ${showValue(other)}; a cluster has at most one service CIDR per family`,
+        `--service-cidr ${showValue(text)}: ` +
+          `IPv${cidr.family} is already given ` +
+          `by ${showValue(other)}; a cluster ` +
+          `has at most one service CIDR per family`,
       );
     families.set(cidr.family, text);
   }
   return values;
 }
 
-/** A Node object's pod subnets: spec.podCIDRs, plus spec.podCIDR if podCIDRs lacks it; values that are not CIDRs are left out. */
+/**
+ * A Node object's pod subnets: spec.podCIDRs, plus spec.podCIDR if podCIDRs lacks it; values that are not CIDRs are
+ * left out.
+ */
 export function podSubnetsOf(node: unknown): NodeSubnet[] {
   if (!isObj(node) || !isObj(node.metadata) || typeof node.metadata.name !== 'string' || !isObj(node.spec)) return [];
   const { podCIDRs, podCIDR } = node.spec;
@@ -84,7 +90,9 @@ export class NodeSubnets {
     return this.nodes.stop();
   }
 
-  /** Whether the cache holds a list: until then no node's subnet is known, and admission must not judge without them. */
+  /**
+   * Whether the cache holds a list: until then no node's subnet is known, and admission must not judge without them.
+   */
   get synced(): boolean {
     return this.nodes.latestResourceVersion() !== '';
   }
@@ -103,7 +111,10 @@ export class NodeSubnets {
   }
 }
 
-/** Node subnets from a list-watch of every Node (cluster-scoped: list and watch on nodes, deploy/base/rbac-controller.yaml). */
+/**
+ * Node subnets from a list-watch of every Node (cluster-scoped: list and watch on nodes,
+ * deploy/base/rbac-controller.yaml).
+ */
 export function watchNodeSubnets(api: KubeApi): NodeSubnets {
   return new NodeSubnets(api.watch('nodes'));
 }

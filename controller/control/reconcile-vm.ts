@@ -8,36 +8,51 @@
  * Pure.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { isObj } from '../../lib/json.ts';
+import type { StoredObject } from '../api/kube-objects.ts';
 import { runStrategyOf } from '../api/normalize.ts';
-import { vmiForVm } from '../render/vmi.ts';
-import type { VirtualMachine } from '../api/schema.ts';
+import type { RunStrategy } from '../api/schema.ts';
+import { vmiStatusOf, type StoredVm } from '../api/stored-vmi.ts';
+import { vmiForVm, type OwnedVmi } from '../render/vmi.ts';
 
-type Obj = Record<string, any>;
+/** KubeVirt's VirtualMachineStatus fields that virtnet writes. */
+export interface VmStatus {
+  printableStatus: string;
+  ready: boolean;
+  created: boolean;
+  runStrategy: RunStrategy;
+  reason?: string;
+  ranOnce?: true;
+}
 
 export type VmAction =
-  | { type: 'createVmi'; vmi: Obj }
+  | { type: 'createVmi'; vmi: OwnedVmi }
   | { type: 'deleteVmi'; name: string }
-  | { type: 'setVmStatus'; status: Obj };
+  | { type: 'setVmStatus'; status: VmStatus };
 
-function printable(strategy: string, vmi: Obj | undefined, ranOnce: boolean): string {
+function printable(strategy: string, vmi: StoredObject | undefined, ranOnce: boolean): string {
   if (!vmi)
     return strategy === 'Halted' || strategy === 'Manual' || (strategy === 'Once' && ranOnce) ? 'Stopped' : 'Starting';
   if (vmi.metadata.deletionTimestamp) return 'Stopping';
-  const phase = vmi.status?.phase;
+  const phase = vmiStatusOf(vmi)?.phase;
   if (phase === 'Running') return 'Running';
   if (phase === 'Failed') return 'CrashLoopBackOff';
   if (phase === 'Succeeded') return 'Stopped';
   return 'Starting';
 }
 
-export function reconcileVm(vm: Obj, vmi: Obj | undefined): VmAction[] {
-  const strategy = runStrategyOf(vm as VirtualMachine);
-  const owned = vmi?.metadata.ownerReferences?.some((r: Obj) => r.uid === vm.metadata.uid);
-  const ended = vmi?.status?.phase === 'Succeeded' || vmi?.status?.phase === 'Failed';
+/** Whether the VM's own status says its Once VMI was made. */
+const ranBefore = (vm: StoredVm) => isObj(vm.status) && vm.status.ranOnce === true;
+
+export function reconcileVm(vm: StoredVm, vmi: StoredObject | undefined): VmAction[] {
+  const strategy = runStrategyOf(vm);
+  const owned = vmi?.metadata.ownerReferences?.some((r) => r.uid === vm.metadata.uid);
+  const phase = vmi && vmiStatusOf(vmi)?.phase;
+  const ended = phase === 'Succeeded' || phase === 'Failed';
   const actions: VmAction[] = [];
   if (vmi && !owned) {
     // A VMI of this name that the VM does not own is the user's: never touch it.
-    const status = {
+    const status: VmStatus = {
       printableStatus: 'Stopped',
       ready: false,
       created: false,
@@ -50,17 +65,17 @@ export function reconcileVm(vm: Obj, vmi: Obj | undefined): VmAction[] {
     vmi &&
     !vmi.metadata.deletionTimestamp &&
     ended &&
-    (strategy === 'Always' || (strategy === 'RerunOnFailure' && vmi.status.phase === 'Failed'));
+    (strategy === 'Always' || (strategy === 'RerunOnFailure' && phase === 'Failed'));
   if (strategy === 'Halted' && vmi && !vmi.metadata.deletionTimestamp)
     actions.push({ type: 'deleteVmi', name: vmi.metadata.name });
   else if (remake) actions.push({ type: 'deleteVmi', name: vmi.metadata.name });
   else if (!vmi && ['Always', 'RerunOnFailure'].includes(strategy))
     actions.push({ type: 'createVmi', vmi: vmiForVm(vm) });
-  else if (!vmi && strategy === 'Once' && !vm.status?.ranOnce) actions.push({ type: 'createVmi', vmi: vmiForVm(vm) });
-  const ranOnce = strategy === 'Once' && (vmi !== undefined || vm.status?.ranOnce === true);
-  const status = {
+  else if (!vmi && strategy === 'Once' && !ranBefore(vm)) actions.push({ type: 'createVmi', vmi: vmiForVm(vm) });
+  const ranOnce = strategy === 'Once' && (vmi !== undefined || ranBefore(vm));
+  const status: VmStatus = {
     printableStatus: printable(strategy, vmi, ranOnce),
-    ready: vmi?.status?.phase === 'Running',
+    ready: phase === 'Running',
     created: vmi !== undefined,
     runStrategy: strategy,
     ...(ranOnce && { ranOnce: true }),

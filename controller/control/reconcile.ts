@@ -13,25 +13,31 @@
  */
 import { posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import type { Pod, PodManifest, StoredObject } from '../api/kube-objects.ts';
+import { timeOf } from '../api/kube-objects.ts';
 import { validateManifests, formatProblems } from '../api/manifests.ts';
+import { DEFAULT_NAMESPACE } from '../api/normalize.ts';
+import { parseObjectKey } from '../api/object-key.ts';
 import type { ReservedCidr } from '../api/rules-networks.ts';
+import { VirtualMachineInstanceSchema } from '../api/schema.ts';
 import type { VmiCondition, VmiStatus } from '../api/status.ts';
+import { isStoredVmi, vmiStatusOf, type StoredVmi } from '../api/stored-vmi.ts';
+import { structureProblems } from '../api/structure.ts';
 import { chooseBoot } from '../node/boot.ts';
 import type { BootSpec, DiskSpec } from '../../launcher/spec.ts';
 import { launcherPod } from '../render/pod.ts';
 import { statusFromPod } from '../status/pod.ts';
 
-type Obj = Record<string, any>;
-
 export type VmiAction =
-  | { type: 'createPod'; pod: Obj }
+  | { type: 'createPod'; pod: PodManifest }
   | { type: 'deletePod'; name: string }
   | { type: 'setStatus'; status: VmiStatus };
 
 export interface VmiObservation {
-  vmi: Obj;
+  /** As the cache holds it: checked against the schema here (isStoredVmi) before its spec is read. */
+  vmi: StoredObject;
   /** The pods labelled with this VMI's uid. */
-  pods: Obj[];
+  pods: Pod[];
   nadExists(namespace: string, name: string): boolean;
   /** What a masquerade VM subnet must not overlap: every node's pod subnets and the service CIDRs (node-subnets.ts). */
   reservedCidrs?: ReservedCidr[];
@@ -67,7 +73,7 @@ function stuck(phase: VmiStatus['phase'], reason: string, message: string): VmiS
 }
 
 /** Admission again, in case no webhook guards the API; problems become a condition, never a crash loop. */
-function specProblem(o: VmiObservation): VmiStatus | undefined {
+function specProblem(o: VmiObservation, vmi: StoredVmi | undefined): VmiStatus | undefined {
   // The webhook judges with the same facts; this catches a VMI admitted without it.
   const { problems } = validateManifests([{ source: 'vmi', object: { ...o.vmi, status: undefined } }], {
     nadExists: () => true,
@@ -75,20 +81,36 @@ function specProblem(o: VmiObservation): VmiStatus | undefined {
   });
   if (problems.length)
     return stuck('Failed', 'InvalidSpec', formatProblems(problems.map(({ path, rule }) => ({ path, rule }))));
-  for (const [i, net] of ((o.vmi.spec.networks ?? []) as Obj[]).entries()) {
+  if (!vmi) return invalidStored(o.vmi);
+  const namespace = vmi.metadata.namespace ?? DEFAULT_NAMESPACE;
+  for (const [i, net] of (vmi.spec.networks ?? []).entries()) {
     if (!net.multus) continue;
-    const [ns, name] = net.multus.networkName.includes('/')
-      ? net.multus.networkName.split('/')
-      : [o.vmi.metadata.namespace, net.multus.networkName];
-    if (!o.nadExists(ns, name)) {
+    const ref = parseObjectKey(net.multus.networkName, namespace);
+    if (!o.nadExists(ref.namespace, ref.name)) {
       return stuck(
         'Pending',
         'NetworkAttachmentDefinitionNotFound',
-        `spec.networks[${i}].multus.networkName: NetworkAttachmentDefinition ${ns}/${name} not found; the VMI starts when it exists`,
+        `spec.networks[${i}].multus.networkName: ` +
+          `NetworkAttachmentDefinition ${ref.namespace}/${ref.name} ` +
+          `not found; the VMI starts when it exists`,
       );
     }
   }
   return undefined;
+}
+
+/** A stored VMI the schema refuses as it is (a null where a value belongs, say): named field by field. */
+function invalidStored(vmi: StoredObject): VmiStatus {
+  return stuck('Failed', 'InvalidSpec', formatProblems(structureProblems(VirtualMachineInstanceSchema, vmi)));
+}
+
+/** The VMI's pod first (the oldest; then by name), duplicates from a lost create response after it. */
+function oldestFirst(pods: Pod[]): Pod[] {
+  return [...pods].sort(
+    (a, b) =>
+      timeOf(a.metadata.creationTimestamp) - timeOf(b.metadata.creationTimestamp) ||
+      a.metadata.name.localeCompare(b.metadata.name),
+  );
 }
 
 function sameStatus(a: VmiStatus | undefined, b: VmiStatus): boolean {
@@ -114,21 +136,22 @@ function setStatus(prev: VmiStatus | undefined, next: VmiStatus, now: string): V
 }
 
 export function reconcileVmi(o: VmiObservation, now = new Date().toISOString()): VmiAction[] {
-  const prev = o.vmi.status as VmiStatus | undefined;
+  const prev = vmiStatusOf(o.vmi);
   if (o.vmi.metadata.deletionTimestamp) return o.pods.map((p) => ({ type: 'deletePod', name: p.metadata.name }));
   if (prev && FINAL.has(prev.phase)) return [];
+  const vmi = isStoredVmi(o.vmi) ? o.vmi : undefined;
   // Admission checks gate the first pod only: a NAD deleted (or a rule tightened) later never stops a running VM.
-  const problem = o.pods.length ? undefined : specProblem(o);
+  const problem = o.pods.length ? undefined : specProblem(o, vmi);
   if (problem) return setStatus(prev, problem, now);
-  // The oldest pod is the VMI's; any other is a duplicate from a lost create response.
-  const pods = [...o.pods].sort((a, b) =>
-    `${a.metadata.creationTimestamp}/${a.metadata.name}`.localeCompare(
-      `${b.metadata.creationTimestamp}/${b.metadata.name}`,
-    ),
-  );
-  const [pod, ...extra] = pods;
+  if (!vmi) return setStatus(prev, invalidStored(o.vmi), now);
+  const [pod, ...extra] = oldestFirst(o.pods);
   const deletes: VmiAction[] = extra.map((p) => ({ type: 'deletePod', name: p.metadata.name }));
-  if (pod) return [...deletes, ...setStatus(prev, statusFromPod(o.vmi, pod), now)];
+  if (pod) return [...deletes, ...setStatus(prev, statusFromPod(vmi, pod), now)];
+  return firstPod(o, vmi, prev, now);
+}
+
+/** No pod yet: the boot source is chosen and allowed, then the launcher pod is created. */
+function firstPod(o: VmiObservation, vmi: StoredVmi, prev: VmiStatus | undefined, now: string): VmiAction[] {
   if (prev && ['Scheduling', 'Scheduled', 'Running'].includes(prev.phase)) {
     return setStatus(
       prev,
@@ -136,7 +159,7 @@ export function reconcileVmi(o: VmiObservation, now = new Date().toISOString()):
       now,
     );
   }
-  const boot = chooseBoot(o.vmi.spec, 'spec', { onNode: false, vmiName: o.vmi.metadata.name });
+  const boot = chooseBoot(vmi.spec, 'spec', { onNode: false, vmiName: vmi.metadata.name });
   if (!boot.choice)
     return setStatus(prev, stuck('Failed', 'UnsupportedBootSource', formatProblems(boot.problems)), now);
   const b = boot.choice.boot;
@@ -148,7 +171,7 @@ export function reconcileVmi(o: VmiObservation, now = new Date().toISOString()):
   );
   const cloudInit = boot.choice.cloudInit && {
     ...boot.choice.cloudInit,
-    instanceId: String(o.vmi.metadata.uid ?? o.vmi.metadata.name),
+    instanceId: vmi.metadata.uid ?? vmi.metadata.name,
   };
   const paths = [
     ...('kernel' in b ? [b.kernel.kernel, ...(b.kernel.initrd ? [b.kernel.initrd] : [])] : []),
@@ -161,14 +184,17 @@ export function reconcileVmi(o: VmiObservation, now = new Date().toISOString()):
       stuck(
         'Failed',
         'HostPathNotAllowed',
-        `${denied.join(', ')}: a VMI may boot only from files under ${o.allowedHostPaths.join(', ')} (the controller's --allowed-host-path)`,
+        `${denied.join(', ')}: a ` +
+          `VMI may boot only from files ` +
+          `under ${o.allowedHostPaths.join(', ')} ` +
+          `(the controller's --allowed-host-path)`,
       ),
       now,
     );
   return [
     {
       type: 'createPod',
-      pod: launcherPod(o.vmi as never, {
+      pod: launcherPod(vmi, {
         image: o.image,
         boot: bootSpec,
         serviceCIDRs: o.serviceCIDRs,

@@ -27,7 +27,25 @@ import { boundServer, SERVER_OPTIONS, type ServerLimits } from './http-limits.ts
 import { checkJsonBounds, type JsonBounds } from './json-bounds.ts';
 import { isObj } from '../../lib/json.ts';
 
-type Obj = Record<string, any>;
+type Obj = Record<string, unknown>;
+
+/** metav1.StatusDetails as the apiserver shows a denial: one cause per problem. */
+interface FailureDetails {
+  name: string;
+  kind: string;
+  causes: Array<{ reason: string; field: string; message: string }>;
+}
+
+/** The AdmissionReview this webhook answers (admission.k8s.io/v1). */
+export interface AdmissionReview {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  response: {
+    uid: string;
+    allowed: boolean;
+    status?: { status: 'Failure'; code: number; reason: string; message: string; details?: FailureDetails };
+  };
+}
 type Problem = { path: string; rule: string };
 
 /**
@@ -45,7 +63,10 @@ export const MAX_BODY = 3 * 1024 * 1024;
 export const OBJECT_BOUNDS: JsonBounds = { maxDepth: 32, maxListItems: 1024, maxValues: 5000 };
 
 export interface WebhookLimits extends ServerLimits {
-  /** A review that has not started by then is answered without validation: the apiserver gives up at timeoutSeconds (10 s). */
+  /**
+   * A review that has not started by then is answered without validation: the apiserver gives up at timeoutSeconds (10
+   * s).
+   */
   validationDeadlineMs: number;
 }
 
@@ -68,7 +89,13 @@ export const NO_FACTS: ClusterFacts = () => ({});
 
 const REVIEW = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' } as const;
 
-function failure(uid: string, code: number, reason: string, message: string, details?: Obj): Obj {
+function failure(
+  uid: string,
+  code: number,
+  reason: string,
+  message: string,
+  details?: FailureDetails,
+): AdmissionReview {
   return {
     ...REVIEW,
     response: {
@@ -91,7 +118,7 @@ function asText(problems: Problem[]): Problem[] {
   }));
 }
 
-function deny(uid: string, kind: string, name: string, found: Problem[]): Obj {
+function deny(uid: string, kind: string, name: string, found: Problem[]): AdmissionReview {
   const problems = asText(found);
   const message = `${kind} "${name}" is invalid: ${problems.map((p) => `${p.path}: ${p.rule}`).join('; ')}`;
   return failure(uid, 422, 'Invalid', message, {
@@ -135,7 +162,7 @@ function boundsProblems(req: Obj, object: Obj): Problem[] {
  * immutable once created, as in KubeVirt (its pod would never follow the
  * change). Never throws: whatever the request holds, the answer is a review.
  */
-export function review(request: Obj, facts: ClusterFacts = NO_FACTS): Obj {
+export function review(request: Obj, facts: ClusterFacts = NO_FACTS): AdmissionReview {
   const req: Obj = isObj(request.request) ? request.request : {};
   const uid = typeof req.uid === 'string' ? req.uid : '';
   if (req.operation === 'DELETE' || req.operation === 'CONNECT') return { ...REVIEW, response: { uid, allowed: true } };
@@ -157,15 +184,19 @@ export function review(request: Obj, facts: ClusterFacts = NO_FACTS): Obj {
   }
 }
 
-function judge(uid: string, req: Obj, object: Obj, kind: string, name: string, facts: ClusterFacts): Obj {
-  const allow = { ...REVIEW, response: { uid, allowed: true } };
+function judge(uid: string, req: Obj, object: Obj, kind: string, name: string, facts: ClusterFacts): AdmissionReview {
+  const allow: AdmissionReview = { ...REVIEW, response: { uid, allowed: true } };
   if (req.operation === 'UPDATE' && isObj(req.oldObject)) {
     if (isDeepStrictEqual(req.oldObject.spec, object.spec)) return allow;
     if (kind === 'VirtualMachineInstance')
       return deny(uid, kind, name, [
         {
           path: 'spec',
-          rule: "a VirtualMachineInstance's spec cannot change once it is created; change its VirtualMachine, or delete and recreate it",
+          rule:
+            "a VirtualMachineInstance's " +
+            'spec cannot change once it is ' +
+            'created; change its VirtualMachine, ' +
+            'or delete and recreate it',
         },
       ]);
   }
@@ -175,7 +206,10 @@ function judge(uid: string, req: Obj, object: Obj, kind: string, name: string, f
       uid,
       503,
       'ServiceUnavailable',
-      `${kind} "${name}" was not validated: the webhook has not yet listed the cluster's nodes, whose pod subnets a masquerade VM subnet must not overlap; retry`,
+      `${kind} "${name}" was not validated: ` +
+        `the webhook has not yet listed the ` +
+        `cluster's nodes, whose pod subnets a ` +
+        `masquerade VM subnet must not overlap; retry`,
     );
   const { problems } = validateManifests([{ source: 'request', object }], known);
   return problems.length ? deny(uid, kind, name, problems) : allow;
@@ -242,7 +276,10 @@ async function validateRequest(
   reply(res, 200, JSON.stringify(review(parsed as Obj, facts)), 'application/json');
 }
 
-/** /healthz: the process serves; /readyz: it also knows the cluster's facts, so its reviews judge rather than ask to retry. */
+/**
+ * /healthz: the process serves; /readyz: it also knows the cluster's facts, so its reviews judge rather than ask to
+ * retry.
+ */
 function probe(url: string | undefined, res: ServerResponse, facts: ClusterFacts): void {
   if (url === '/healthz') res.writeHead(200).end('ok');
   else if (url === '/readyz') {

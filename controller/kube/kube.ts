@@ -1,17 +1,25 @@
 /**
- * The cluster, through @kubernetes/client-node: with events.ts (Events) and
- * kubectl-api.ts (the kubectl plugin), the only file that imports
- * it (its load costs ~100 ms bundled, ~350 ms not; the CNI plugin, the
+ * The cluster, through @kubernetes/client-node: with events-api.ts (Events)
+ * and plugin-api.ts (the kubectl plugin), the only files of controller/kube/,
+ * the only room that imports it (its load costs ~100 ms bundled, ~350 ms not; the CNI plugin, the
  * launcher and the standalone CLI never pay it). Everything else talks to
  * the narrow KubeApi below, whose errors carry the HTTP code.
  */
 import * as k8s from '@kubernetes/client-node';
+import {
+  isKubeObject,
+  isNodeObject,
+  isPod,
+  type NodeObject,
+  type Pod,
+  type PodManifest,
+  type StoredObject,
+} from '../api/kube-objects.ts';
+import { isObj } from '../../lib/json.ts';
 
 export const GROUP = 'virtnet.io';
 export const VERSION = 'v1alpha1';
 export const NAD_GROUP = 'k8s.cni.cncf.io';
-
-type Obj = Record<string, any>;
 
 export class KubeError extends Error {
   constructor(
@@ -31,13 +39,15 @@ export type Resource =
 /** The custom resources, served by CustomObjectsApi. */
 type Custom = Exclude<Resource, 'pods' | 'nodes'>;
 
-export interface Cache {
-  list(namespace?: string): Obj[];
-  get(name: string, namespace?: string): Obj | undefined;
+export interface Cache<T extends StoredObject = StoredObject> {
+  list(namespace?: string): T[];
+  get(name: string, namespace?: string): T | undefined;
 }
 
-export interface Watched extends Cache {
-  on(event: 'add' | 'update' | 'delete', cb: (o: Obj) => void): void;
+export interface Watched<T extends StoredObject = StoredObject> extends Cache<T> {
+  on(event: 'add' | 'update' | 'delete', cb: (o: T) => void): void;
+  /** A watch that failed: the informer stops until started again (restarting() below does). */
+  onError(cb: (err: unknown) => void): void;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Empty until a list has succeeded (and again after a 410, until the re-list). */
@@ -56,25 +66,62 @@ export async function waitSynced(w: Watched, isStopped: () => boolean = () => fa
   }
 }
 
+/** The server's message in an ApiException's body (JSON text or already parsed), if it has one. */
+function serverMessage(body: unknown): string | undefined {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  return isObj(parsed) && typeof parsed.message === 'string' ? parsed.message : undefined;
+}
+
 async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof k8s.ApiException) {
-      const body =
-        typeof err.body === 'string'
-          ? (() => {
-              try {
-                return JSON.parse(err.body as string) as Obj;
-              } catch {
-                return undefined;
-              }
-            })()
-          : (err.body as Obj | undefined);
-      throw new KubeError(err.code, `${what}: ${body?.message ?? err.message}`);
-    }
+    if (err instanceof k8s.ApiException)
+      throw new KubeError(err.code, `${what}: ${serverMessage(err.body) ?? err.message}`);
     throw err;
   }
+}
+
+/** An answer of the server as the object it must be: a named object (kube-objects.ts). */
+function answer<T extends StoredObject>(what: string, is: (o: unknown) => o is T): (o: unknown) => T {
+  return (o) => {
+    if (!is(o)) throw new KubeError(0, `${what}: the server's answer is not a named object`);
+    return o;
+  };
+}
+
+/** client-node's informer (ListWatch), as the adapter below reads it. */
+type Informer = k8s.Informer<k8s.KubernetesObject> &
+  k8s.ObjectCache<k8s.KubernetesObject> & { latestResourceVersion(): string };
+
+/**
+ * client-node's informer as a Watched<T>: every object it hands out passes
+ * `is` (one that does not is skipped, never dereferenced).
+ */
+function typedCache<T extends StoredObject>(inf: Informer, is: (o: unknown) => o is T): Watched<T> {
+  return {
+    on: (event, cb) => inf.on(event, (o) => void (is(o) && cb(o))),
+    onError: (cb) => inf.on('error', cb),
+    list: (namespace) => {
+      const out: T[] = [];
+      for (const o of inf.list(namespace)) if (is(o)) out.push(o);
+      return out;
+    },
+    get: (name, namespace) => {
+      const o = inf.get(name, namespace);
+      return is(o) ? o : undefined;
+    },
+    start: () => inf.start(),
+    stop: () => inf.stop(),
+    latestResourceVersion: () => inf.latestResourceVersion(),
+  };
 }
 
 /**
@@ -82,24 +129,21 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
  * on any other watch error (a dropped connection, an apiserver restart):
  * start it again, with backoff, until stop().
  */
-function restarting(inf: Watched): Watched {
+function restarting<T extends StoredObject>(inf: Watched<T>): Watched<T> {
   let stopped = false;
   let delay = 250;
-  inf.on(
-    'error' as never,
-    (() => {
-      if (stopped) return;
-      // unref: a pending restart must not keep a stopping process alive.
-      setTimeout(() => {
-        if (!stopped)
-          inf.start().then(
-            () => (delay = 250),
-            () => undefined,
-          );
-      }, delay).unref();
-      delay = Math.min(delay * 2, 10_000);
-    }) as never,
-  );
+  inf.onError(() => {
+    if (stopped) return;
+    // unref: a pending restart must not keep a stopping process alive.
+    setTimeout(() => {
+      if (!stopped)
+        inf.start().then(
+          () => (delay = 250),
+          () => undefined,
+        );
+    }, delay).unref();
+    delay = Math.min(delay * 2, 10_000);
+  });
   const stop = inf.stop.bind(inf);
   inf.stop = () => {
     stopped = true;
@@ -133,62 +177,56 @@ export class KubeApi {
       : { group: GROUP, version: VERSION };
   }
 
-  /** A list-watch cache of one resource (all namespaces, or the API's namespace; nodes are cluster-scoped), re-listing after a 410. */
-  watch(r: Resource, labelSelector?: string, fieldSelector?: string): Watched {
+  /**
+   * A list-watch cache of one resource (all namespaces, or the API's namespace; nodes are cluster-scoped), re-listing
+   * after a 410.
+   */
+  watch(r: 'pods', labelSelector?: string, fieldSelector?: string): Watched<Pod>;
+  watch(r: 'nodes', labelSelector?: string, fieldSelector?: string): Watched<NodeObject>;
+  watch(r: Custom, labelSelector?: string, fieldSelector?: string): Watched<StoredObject>;
+  watch(r: Resource, labelSelector?: string, fieldSelector?: string): Watched<Pod> | Watched<StoredObject> {
     const ns = this.namespace;
-    if (r === 'nodes') {
-      const sel = { ...(labelSelector && { labelSelector }), ...(fieldSelector && { fieldSelector }) };
-      const list = () => this.core.listNode(sel);
+    const sel = { ...(labelSelector && { labelSelector }), ...(fieldSelector && { fieldSelector }) };
+    // What client-node's makeInformer makes, with the field selector it does not take.
+    const listWatch = (path: string, list: k8s.ListPromise<k8s.KubernetesObject>) =>
+      new k8s.ListWatch(path, new k8s.Watch(this.kc), list, false, labelSelector, fieldSelector);
+    if (r === 'nodes')
       return restarting(
-        new k8s.ListWatch(
-          '/api/v1/nodes',
-          new k8s.Watch(this.kc),
-          list as never,
-          false,
-          labelSelector,
-          fieldSelector,
-        ) as unknown as Watched,
+        typedCache(
+          listWatch('/api/v1/nodes', () => this.core.listNode(sel)),
+          isNodeObject,
+        ),
       );
-    }
     if (r === 'pods') {
       const path = ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods';
-      const sel = { ...(labelSelector && { labelSelector }), ...(fieldSelector && { fieldSelector }) };
       const list = () =>
         ns ? this.core.listNamespacedPod({ namespace: ns, ...sel }) : this.core.listPodForAllNamespaces(sel);
-      return restarting(
-        new k8s.ListWatch(
-          path,
-          new k8s.Watch(this.kc),
-          list as never,
-          false,
-          labelSelector,
-          fieldSelector,
-        ) as unknown as Watched,
-      );
+      return restarting(typedCache(listWatch(path, list), isPod));
     }
     const { group, version } = this.groupOf(r);
     const path = ns ? `/apis/${group}/${version}/namespaces/${ns}/${r}` : `/apis/${group}/${version}/${r}`;
-    const list = () =>
+    // CustomObjectsApi's lists are untyped JSON: the adapter's check is what types them.
+    const list = (): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> =>
       ns
-        ? this.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural: r })
-        : this.custom.listClusterCustomObject({ group, version, plural: r });
-    return restarting(k8s.makeInformer(this.kc, path, list as never) as unknown as Watched);
+        ? this.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural: r, ...sel })
+        : this.custom.listClusterCustomObject({ group, version, plural: r, ...sel });
+    return restarting(typedCache(listWatch(path, list), isKubeObject));
   }
 
-  get(r: Custom, namespace: string, name: string): Promise<Obj> {
+  get(r: Custom, namespace: string, name: string): Promise<StoredObject> {
     const { group, version } = this.groupOf(r);
-    return call(
-      `get ${r} ${namespace}/${name}`,
-      () => this.custom.getNamespacedCustomObject({ group, version, namespace, plural: r, name }) as Promise<Obj>,
+    const what = `get ${r} ${namespace}/${name}`;
+    return call(what, () => this.custom.getNamespacedCustomObject({ group, version, namespace, plural: r, name })).then(
+      answer(what, isKubeObject),
     );
   }
 
-  create(r: Custom, namespace: string, body: Obj): Promise<Obj> {
+  create(r: Custom, namespace: string, body: object): Promise<StoredObject> {
     const { group, version } = this.groupOf(r);
-    return call(
-      `create ${r} in ${namespace}`,
-      () => this.custom.createNamespacedCustomObject({ group, version, namespace, plural: r, body }) as Promise<Obj>,
-    );
+    const what = `create ${r} in ${namespace}`;
+    return call(what, () =>
+      this.custom.createNamespacedCustomObject({ group, version, namespace, plural: r, body }),
+    ).then(answer(what, isKubeObject));
   }
 
   async delete(r: Exclude<Resource, 'nodes'>, namespace: string, name: string): Promise<void> {
@@ -207,42 +245,40 @@ export class KubeApi {
   }
 
   /** PUT the status subresource; a stale metadata.resourceVersion answers 409 (KubeError). */
-  replaceStatus(r: 'virtualmachineinstances' | 'virtualmachines', obj: Obj): Promise<Obj> {
+  replaceStatus(r: 'virtualmachineinstances' | 'virtualmachines', obj: StoredObject): Promise<StoredObject> {
     const { group, version } = this.groupOf(r);
-    const { namespace, name } = obj.metadata;
-    return call(
-      `update ${r} ${namespace}/${name} status`,
-      () =>
-        this.custom.replaceNamespacedCustomObjectStatus({
-          group,
-          version,
-          namespace,
-          plural: r,
-          name,
-          body: obj,
-        }) as Promise<Obj>,
+    const { namespace = 'default', name } = obj.metadata;
+    const what = `update ${r} ${namespace}/${name} status`;
+    return call(what, () =>
+      this.custom.replaceNamespacedCustomObjectStatus({ group, version, namespace, plural: r, name, body: obj }),
+    ).then(answer(what, isKubeObject));
+  }
+
+  /**
+   * client-node's V1Pod types timestamps as Dates; its serializer passes the
+   * strings of a watched pod through as they are, so a Pod is sent as read.
+   */
+  private static body(pod: Pod | PodManifest): k8s.V1Pod {
+    return pod as k8s.V1Pod;
+  }
+
+  createPod(namespace: string, pod: PodManifest): Promise<Pod> {
+    const what = `create pod in ${namespace}`;
+    return call(what, () => this.core.createNamespacedPod({ namespace, body: KubeApi.body(pod) })).then(
+      answer(what, isPod),
     );
   }
 
-  createPod(namespace: string, pod: Obj): Promise<Obj> {
-    return call(
-      `create pod in ${namespace}`,
-      () => this.core.createNamespacedPod({ namespace, body: pod as k8s.V1Pod }) as unknown as Promise<Obj>,
-    );
+  getPod(namespace: string, name: string): Promise<Pod> {
+    const what = `get pod ${namespace}/${name}`;
+    return call(what, () => this.core.readNamespacedPod({ namespace, name })).then(answer(what, isPod));
   }
 
-  getPod(namespace: string, name: string): Promise<Obj> {
-    return call(
-      `get pod ${namespace}/${name}`,
-      () => this.core.readNamespacedPod({ namespace, name }) as unknown as Promise<Obj>,
-    );
-  }
-
-  replacePod(pod: Obj): Promise<Obj> {
-    const { namespace, name } = pod.metadata;
-    return call(
-      `update pod ${namespace}/${name}`,
-      () => this.core.replaceNamespacedPod({ namespace, name, body: pod as k8s.V1Pod }) as unknown as Promise<Obj>,
+  replacePod(pod: Pod): Promise<Pod> {
+    const { namespace = 'default', name } = pod.metadata;
+    const what = `update pod ${namespace}/${name}`;
+    return call(what, () => this.core.replaceNamespacedPod({ namespace, name, body: KubeApi.body(pod) })).then(
+      answer(what, isPod),
     );
   }
 
@@ -250,7 +286,7 @@ export class KubeApi {
   async updatePod(
     namespace: string,
     name: string,
-    change: (p: Obj) => void,
+    change: (p: Pod) => void,
     o: { status?: boolean } = {},
   ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -271,12 +307,12 @@ export class KubeApi {
    * no conflict to retry, and only `patch` on pods is needed. client-node
    * sends JSON Patch unless told the content type (harness/kube/patch.ts).
    */
-  patchPodAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<Obj> {
+  patchPodAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<Pod> {
     const body = { metadata: { annotations } };
     const asMergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-    return call(
-      `patch pod ${namespace}/${name}`,
-      () => this.core.patchNamespacedPod({ namespace, name, body }, asMergePatch) as unknown as Promise<Obj>,
+    const what = `patch pod ${namespace}/${name}`;
+    return call(what, () => this.core.patchNamespacedPod({ namespace, name, body }, asMergePatch)).then(
+      answer(what, isPod),
     );
   }
 
@@ -285,21 +321,18 @@ export class KubeApi {
    * its peers read, as flannel publishes its backend data), by merge patch:
    * a null value removes one. RBAC: patch on nodes.
    */
-  patchNodeAnnotations(name: string, annotations: Record<string, string | null>): Promise<Obj> {
+  patchNodeAnnotations(name: string, annotations: Record<string, string | null>): Promise<NodeObject> {
     const body = { metadata: { annotations } };
     const asMergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-    return call(
-      `patch node ${name}`,
-      () => this.core.patchNode({ name, body }, asMergePatch) as unknown as Promise<Obj>,
-    );
+    const what = `patch node ${name}`;
+    return call(what, () => this.core.patchNode({ name, body }, asMergePatch)).then(answer(what, isNodeObject));
   }
 
-  replacePodStatus(pod: Obj): Promise<Obj> {
-    const { namespace, name } = pod.metadata;
-    return call(
-      `update pod ${namespace}/${name} status`,
-      () =>
-        this.core.replaceNamespacedPodStatus({ namespace, name, body: pod as k8s.V1Pod }) as unknown as Promise<Obj>,
+  replacePodStatus(pod: Pod): Promise<Pod> {
+    const { namespace = 'default', name } = pod.metadata;
+    const what = `update pod ${namespace}/${name} status`;
+    return call(what, () => this.core.replaceNamespacedPodStatus({ namespace, name, body: KubeApi.body(pod) })).then(
+      answer(what, isPod),
     );
   }
 }

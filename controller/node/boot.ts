@@ -3,7 +3,7 @@
  * kernel (kernelBoot.host, virtnet's extension), or firmware (SeaBIOS, or
  * OVMF for firmware.bootloader.efi) booting its disks by bootOrder. Disks
  * are hostDisk files, containerDisk images (pulled into the node's cache by
- * `virtnet up`, resolve.ts) and at most one cloud-init seed, which the
+ * `virtnet up`, node/images/cache.ts) and at most one cloud-init seed, which the
  * launcher builds. A VMI with neither a kernel nor a disk gets the project's
  * test guest. Sources that need a cluster's storage (PVCs, DataVolumes,
  * secrets) are valid spec but cannot run here, and say so.
@@ -139,7 +139,10 @@ class Choosing {
     else
       this.problem(
         at,
-        `volume "${v.name}" has no source virtnet knows (hostDisk, containerDisk, cloudInitNoCloud, cloudInitConfigDrive)`,
+        `volume "${v.name}" has no ` +
+          `source virtnet knows (hostDisk, ` +
+          `containerDisk, cloudInitNoCloud, ` +
+          `cloudInitConfigDrive)`,
       );
   }
 
@@ -158,7 +161,10 @@ class Choosing {
     if (this.o.onNode === false) {
       this.problem(
         field,
-        "containerDisk volumes are pulled by `virtnet up` into its node's image cache; the cluster controller cannot provide them yet",
+        'containerDisk volumes are pulled ' +
+          "by `virtnet up` into its node's " +
+          'image cache; the cluster ' +
+          'controller cannot provide them yet',
       );
       return;
     }
@@ -175,7 +181,10 @@ class Choosing {
       if (ci[ref] !== undefined)
         this.problem(
           `${field}.${ref}`,
-          `${ref} is not available in standalone mode (there are no Kubernetes secrets); put the data inline (userData, networkData or their Base64 forms)`,
+          `${ref} is not available in standalone ` +
+            `mode (there are no Kubernetes ` +
+            `secrets); put the data inline (userData, ` +
+            `networkData or their Base64 forms)`,
         );
     }
     // A second cloud-init volume is refused by admission (rules.ts).

@@ -142,7 +142,9 @@ export function nodeCniPolicy(cfg: Pick<NodeConfig, 'stateDir'>): PolicyFile {
   return { dataRoots: [join(cfg.stateDir, 'cni'), join(cfg.stateDir, 'ipam'), DEFAULT_DATA_DIR] };
 }
 
-/** The policy this node's plugins run under, to judge NADs by it (validate writes nothing, so it is not written here). */
+/**
+ * The policy this node's plugins run under, to judge NADs by it (validate writes nothing, so it is not written here).
+ */
 export function nodeCniPolicyFor(cfg: NodeConfig): NodePolicy {
   const admin = process.env[POLICY_ENV];
   return admin

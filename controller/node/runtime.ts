@@ -28,11 +28,21 @@ import {
   startLauncher,
 } from './sandbox.ts';
 import { findRemains, type Remains } from './remains.ts';
-import { Store, type ImageUse, type VmiEntry, type VmiKey, type VmiRecord } from './store.ts';
+import { Store, type ImageUse, type RecordedVmi, type VmiEntry, type VmiKey, type VmiRecord } from './store.ts';
+import { DEFAULT_NAMESPACE, normalizedInterfaces } from '../api/normalize.ts';
 import { vmiStatus } from '../status/vmi.ts';
 import { ImageCache } from './images/cache.ts';
 import type { VmiStatus } from '../api/status.ts';
 import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
+
+/** What create() takes: a VMI as `up` applies it (its namespace defaulted here), or the kubelet role's. */
+export type VmiToCreate = Omit<RecordedVmi, 'metadata'> & {
+  metadata: Omit<RecordedVmi['metadata'], 'namespace'> & { namespace?: string };
+  status?: unknown;
+};
+
+/** A VMI of this node with its status, as `get` and `describe` show it. */
+export type RuntimeVmi = VmiRecord['object'] & { status: VmiStatus };
 
 export type StepReporter = (step: string, ms: number, detail?: string) => void;
 
@@ -146,34 +156,42 @@ export class NodeRuntime {
 
   /** Create a VMI's sandbox and start its launcher; the record is Created on return. */
   async create(
-    object: Record<string, any>,
+    object: VmiToCreate,
     launcherSpec: (rec: VmiRecord) => LauncherSpec,
     report: StepReporter,
     podAnnotations?: Record<string, string>,
     lookupNad?: (ns: string, name: string) => NetworkAttachmentDefinition | undefined,
     images?: ImageUse[],
   ): Promise<VmiRecord> {
-    const { namespace, name } = object.metadata as { namespace: string; name: string };
+    const { namespace = DEFAULT_NAMESPACE, name } = object.metadata;
     const existing = this.store.readVmiEntry(namespace, name);
     if (existing.kind === 'valid')
       throw new StepError('validate', `${namespace}/${name} already has a record; its owner must remove it first`);
     if (existing.kind === 'corrupt')
       throw new StepError(
         'validate',
-        `${namespace}/${name}: its record.json ${existing.why}; \`virtnet gc\` or \`virtnet down\` reconciles it with what exists`,
+        `${namespace}/${name}: its ` +
+          `record.json ${existing.why}; ` +
+          `\`virtnet gc\` or \`virtnet down\` ` +
+          `reconciles it with what exists`,
       );
     const uid = randomUUID();
-    const obj: Record<string, any> = {
-      ...object,
-      metadata: { ...object.metadata, uid, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/u, 'Z') },
+    const { status: _status, ...applied } = object;
+    const obj: VmiRecord['object'] = {
+      ...applied,
+      metadata: {
+        ...object.metadata,
+        namespace,
+        uid,
+        creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/u, 'Z'),
+      },
     };
-    delete obj.status;
     // A VMI's pod annotations are rendered as on a cluster; a pod (the kubelet role) brings its own.
     const annotations =
       podAnnotations ??
       launcherPodNetworkAnnotations({
         namespace,
-        interfaces: obj.spec.domain.devices.interfaces ?? [],
+        interfaces: normalizedInterfaces(obj.spec),
         networks: obj.spec.networks ?? [],
       });
     const rec: VmiRecord = {
@@ -300,7 +318,8 @@ export class NodeRuntime {
     const problems =
       entry.kind === 'corrupt' || remains.length
         ? [
-            `${entry.kind === 'corrupt' ? `record.json ${entry.why}` : 'no record.json'}; reconciled with what exists: ${found}`,
+            `${entry.kind === 'corrupt' ? `record.json ${entry.why}` : 'no record.json'}; ` +
+              `reconciled with what exists: ${found}`,
           ]
         : [];
     let failed: Remains | undefined;
@@ -358,7 +377,7 @@ export class NodeRuntime {
   }
 
   /** The VMI objects with their status, sorted by namespace and name. */
-  list(): Array<Record<string, any>> {
+  list(): RuntimeVmi[] {
     return this.store
       .listVmis()
       .sort((a, b) =>
@@ -370,7 +389,7 @@ export class NodeRuntime {
   }
 
   /** One VMI object with its status, or undefined. */
-  get(namespace: string, name: string): Record<string, any> | undefined {
+  get(namespace: string, name: string): RuntimeVmi | undefined {
     const rec = this.store.readVmi(namespace, name);
     return rec && { ...rec.object, status: this.status(rec) };
   }
@@ -392,13 +411,16 @@ export class NodeRuntime {
    */
   async gcImages(warn: Warn = toStderr): Promise<string[]> {
     if (!existsSync(this.cfg.imageCacheDir)) return [];
-    // Read under the cache lock, after the pins: an `up` that records its VMI and then drops its pin is seen either way.
+    // Read under the cache lock, after the pins: an `up` that records its VMI and then drops its pin is seen either
+    // way.
     const inUse = (): ReadonlySet<string> => {
       const { keys } = this.store.scanVmis();
       const unreadable = keys.filter((k) => this.store.readVmiEntry(k.namespace, k.name).kind === 'corrupt');
       if (unreadable.length)
         throw new Error(
-          `the record of ${unreadable.map((k) => `${k.namespace}/${k.name}`).join(', ')} cannot be read, and may name one`,
+          `the record ` +
+            `of ${unreadable.map((k) => `${k.namespace}/${k.name}`).join(', ')} ` +
+            `cannot be read, and may name one`,
         );
       return new Set(this.store.listVmis().flatMap((r) => (r.images ?? []).map((i) => i.digest)));
     };
@@ -432,7 +454,10 @@ export class NodeRuntime {
             if (this.spare(key, entry)) {
               if (entry.kind === 'corrupt')
                 warn(
-                  `warning: ${key.namespace}/${key.name}: its record.json ${entry.why}, but its launcher runs: \`virtnet down ${key.name}\` removes it`,
+                  `warning: ${key.namespace}/${key.name}: ` +
+                    `its record.json ${entry.why}, ` +
+                    `but its launcher runs: \`virtnet ` +
+                    `down ${key.name}\` removes it`,
                 );
               return;
             }

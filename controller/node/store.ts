@@ -22,11 +22,29 @@ import { CNI_ID_PATTERN } from '../../lib/names.ts';
 import type { AttachmentRequest } from '../../netattach/attach.ts';
 import type { NetworkStatus } from '../../netattach/status.ts';
 import { isObj } from '../../lib/json.ts';
+import type { OwnerReference } from '../api/kube-objects.ts';
+import type { VirtualMachineInstance, VmiSpec } from '../api/schema.ts';
 import { dns1123SubdomainProblem } from '../../lib/names.ts';
+
+/**
+ * The VMI a record holds: what `up` applied (normalised), or what the
+ * kubelet role makes of a pod's launcher spec (no apiVersion, no kind).
+ */
+export interface RecordedVmi {
+  apiVersion?: string;
+  kind?: string;
+  metadata: VirtualMachineInstance['metadata'] & {
+    namespace: string;
+    uid?: string;
+    creationTimestamp?: string;
+    ownerReferences?: OwnerReference[];
+  };
+  spec: VmiSpec;
+}
 
 export interface VmiRecord {
   /** The VMI as applied (normalised), with metadata.uid and creationTimestamp set. */
-  object: Record<string, any>;
+  object: RecordedVmi & { metadata: { uid: string } };
   /** Hash of the applied spec: `up` again with the same spec is a no-op. */
   specHash: string;
   /**
@@ -125,7 +143,11 @@ function recordProblem(value: unknown, key: VmiKey): string | undefined {
   if (!isObj(value)) return 'is not an object';
   const meta = isObj(value.object) && isObj(value.object.metadata) ? value.object.metadata : undefined;
   if (meta?.namespace !== key.namespace || meta?.name !== key.name) {
-    return `object.metadata names ${JSON.stringify(`${meta?.namespace}/${meta?.name}`)}, not ${key.namespace}/${key.name}`;
+    return (
+      `object.metadata ` +
+      `names ${JSON.stringify(`${meta?.namespace}/${meta?.name}`)}, ` +
+      `not ${key.namespace}/${key.name}`
+    );
   }
   if (!(STATES as readonly unknown[]).includes(value.state))
     return `state ${JSON.stringify(value.state)} is not one of ${STATES.join(', ')}`;
@@ -254,7 +276,7 @@ export class Store {
     return join(this.stateDir, kind, segment(namespace), `${segment(name)}.json`);
   }
 
-  saveObject(kind: 'vms' | 'nads', object: Record<string, any>): void {
+  saveObject(kind: 'vms' | 'nads', object: { metadata: { name: string; namespace?: string }; spec?: unknown }): void {
     const file = this.objectFile(kind, object.metadata.namespace ?? 'default', object.metadata.name);
     this.privateDir(join(file, '..'));
     writeJson(file, object);

@@ -5,11 +5,12 @@
  * each address family it was given, or fails naming the step and the reason.
  */
 import { readFileSync } from 'node:fs';
+import { messageOf } from '../../lib/log.ts';
 import { join } from 'node:path';
 import type { LauncherStatus } from '../../launcher/status.ts';
 import { StepError, type NodeRuntime, type StepReporter } from './runtime.ts';
 import type { VmiRecord } from './store.ts';
-import { LAUNCHER_STEPS as STEP_NAMES } from '../status/vmi.ts';
+import { LAUNCHER_STEPS as STEP_NAMES } from '../../launcher/steps.ts';
 
 const ORDER = Object.keys(STEP_NAMES);
 /** The step a launcher that has finished `done` steps is at. */
@@ -17,7 +18,7 @@ const stepAt = (done: number) => STEP_NAMES[ORDER[done] ?? ''] ?? 'launcher';
 
 function logTail(file: string): string {
   try {
-    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ');
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).map(messageOf).join(' | ');
   } catch {
     return '';
   }
@@ -77,7 +78,10 @@ export async function waitReady(
           : stepAt(stepsShown);
       throw new StepError(
         waiting,
-        `not done within ${(timeoutMs / 1000).toFixed(0)} s; the VM keeps running: see \`virtnet console ${name}\` or \`virtnet down ${name}\``,
+        `not done within ${(timeoutMs / 1000).toFixed(0)} ` +
+          `s; the VM keeps ` +
+          `running: see \`virtnet console ${name}\` ` +
+          `or \`virtnet down ${name}\``,
       );
     }
     await new Promise((r) => setTimeout(r, 100));

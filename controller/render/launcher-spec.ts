@@ -2,25 +2,15 @@
  * A VMI as its launcher sees it (launcher/spec.ts): the networking fields as
  * they are, sizes resolved, absent interfaces and their networks left out
  * (KubeVirt unplugs them), and the boot source chosen by the node. Pure.
+ * The VMI's own TypeBox type goes in; the spec's interfaces are its
+ * normalised ones (api/normalize.ts), which the launcher checks again.
  */
-import type {
-  BootSpec,
-  CloudInitSpec,
-  DiskSpec,
-  InterfaceSpec,
-  LauncherSpec,
-  NetworkSpec,
-} from '../../launcher/spec.ts';
+import type { BootSpec, CloudInitSpec, DiskSpec, LauncherSpec } from '../../launcher/spec.ts';
+import { DEFAULT_NAMESPACE, normalizedInterfaces } from '../api/normalize.ts';
+import type { VirtualMachineInstance } from '../api/schema.ts';
 
-export interface VmiLike {
-  metadata: { name: string; namespace?: string };
-  spec: {
-    hostname?: string;
-    subdomain?: string;
-    domain: { devices: { interfaces?: InterfaceSpec[] } };
-    networks?: NetworkSpec[];
-  };
-}
+/** What of a VMI its launcher's spec is made of. */
+export type VmiLike = Pick<VirtualMachineInstance, 'metadata' | 'spec'>;
 
 export interface LauncherSpecInputs {
   boot: BootSpec;
@@ -32,11 +22,12 @@ export interface LauncherSpecInputs {
 }
 
 export function launcherSpec(vmi: VmiLike, inputs: LauncherSpecInputs): LauncherSpec {
-  const interfaces = (vmi.spec.domain.devices.interfaces ?? []).filter((i) => i.state !== 'absent');
+  // Normalised (idempotent): the spec carries interfaces as the launcher's InterfaceSpec types them.
+  const interfaces = normalizedInterfaces(vmi.spec).filter((i) => i.state !== 'absent');
   const names = new Set(interfaces.map((i) => i.name));
   return {
     name: vmi.metadata.name,
-    namespace: vmi.metadata.namespace ?? 'default',
+    namespace: vmi.metadata.namespace ?? DEFAULT_NAMESPACE,
     ...(vmi.spec.hostname && { hostname: vmi.spec.hostname }),
     ...(vmi.spec.subdomain && { subdomain: vmi.spec.subdomain }),
     memoryMiB: inputs.memoryMiB,

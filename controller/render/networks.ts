@@ -10,6 +10,7 @@ import { podIfName } from '../../launcher/names.ts';
 import type { InterfaceSpec, NetworkSpec } from '../../launcher/spec.ts';
 import { NETWORKS_ANNOTATION } from '../../netattach/annotation.ts';
 import { DEFAULT_NETWORK_ANNOTATION } from '../../netattach/pod.ts';
+import { objectKey, parseObjectKey } from '../api/object-key.ts';
 
 interface Selection {
   name: string;
@@ -17,14 +18,6 @@ interface Selection {
   interface: string;
   mac?: string;
   ips?: string[];
-}
-
-/** "name" or "ns/name" (KubeVirt's networkName), the namespace defaulting to the VMI's. */
-function splitNetworkName(networkName: string, vmiNamespace: string): { namespace: string; name: string } {
-  const slash = networkName.indexOf('/');
-  return slash < 0
-    ? { namespace: vmiNamespace, name: networkName }
-    : { namespace: networkName.slice(0, slash), name: networkName.slice(slash + 1) };
 }
 
 export function launcherPodNetworkAnnotations(vmi: {
@@ -36,9 +29,10 @@ export function launcherPodNetworkAnnotations(vmi: {
   const selections: Selection[] = [];
   for (const net of vmi.networks) {
     if (!net.multus) continue;
-    const { namespace, name } = splitNetworkName(net.multus.networkName, vmi.namespace);
+    // KubeVirt's networkName: "name" or "namespace/name", the namespace defaulting to the VMI's.
+    const { namespace, name } = parseObjectKey(net.multus.networkName, vmi.namespace);
     if (net.multus.default) {
-      out[DEFAULT_NETWORK_ANNOTATION] = `${namespace}/${name}`;
+      out[DEFAULT_NETWORK_ANNOTATION] = objectKey({ namespace, name });
       continue;
     }
     const iface = vmi.interfaces.find((i) => i.name === net.name);

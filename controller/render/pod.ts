@@ -12,6 +12,8 @@
  * Pure: the caller supplies the image and the resolved boot source.
  */
 import { bootFiles, type BootSpec, type CloudInitSpec, type DiskSpec, type LauncherSpec } from '../../launcher/spec.ts';
+import type { ObjectMeta, PodManifest } from '../api/kube-objects.ts';
+import { DEFAULT_NAMESPACE, normalizedInterfaces } from '../api/normalize.ts';
 import { cpuCount, memoryMiB } from '../api/quantity.ts';
 import type { VirtualMachineInstance } from '../api/schema.ts';
 import { launcherSpec } from './launcher-spec.ts';
@@ -22,7 +24,9 @@ export const VMI_UID_LABEL = 'virtnet.io/created-by';
 export const LAUNCHER_SPEC_ANNOTATION = 'virtnet.io/launcher-spec';
 /** The node agent's copy of the launcher's report (launcher/status.ts), for the controller. */
 export const LAUNCHER_STATUS_ANNOTATION = 'virtnet.io/launcher-status';
-/** libvirtd, dnsmasq, QEMU's own overhead and the launcher, above the guest's memory (KubeVirt reserves about as much). */
+/**
+ * libvirtd, dnsmasq, QEMU's own overhead and the launcher, above the guest's memory (KubeVirt reserves about as much).
+ */
 export const LAUNCHER_OVERHEAD_MIB = 192;
 
 export interface PodRenderOptions {
@@ -45,13 +49,17 @@ function bootVolumes(spec: LauncherSpec): Array<{ name: string; path: string }> 
   return bootFiles(spec).map(([, path], i) => ({ name: `boot-${i}`, path }));
 }
 
-export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): Record<string, any> {
-  const { name, namespace = 'default', uid } = vmi.metadata as { name: string; namespace?: string; uid?: string };
-  const spec = vmi.spec as Record<string, any>;
-  const memory = memoryMiB(vmi.spec);
-  const cpus = cpuCount(vmi.spec);
-  const interfaces = spec.domain.devices.interfaces ?? [];
-  const launcher = launcherSpec(vmi as never, {
+/** A VMI as the API server stores it: with its uid, which the pod's labels and owner reference name. */
+export type RenderedVmi = VirtualMachineInstance & { metadata: Pick<ObjectMeta, 'uid'> };
+
+export function launcherPod(vmi: RenderedVmi, o: PodRenderOptions): PodManifest {
+  const { name, namespace = DEFAULT_NAMESPACE, uid } = vmi.metadata;
+  const spec = vmi.spec;
+  // Scheduling fields the schema does not spell out (unknown keys are kept): passed to the pod as they are.
+  const { affinity, tolerations }: Record<string, unknown> = spec;
+  const memory = memoryMiB(spec);
+  const cpus = cpuCount(spec);
+  const launcher = launcherSpec(vmi, {
     boot: o.boot,
     memoryMiB: memory,
     cpus,
@@ -74,7 +82,11 @@ export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): R
         'app.kubernetes.io/component': 'virt-launcher',
       },
       annotations: {
-        ...launcherPodNetworkAnnotations({ namespace, interfaces, networks: spec.networks ?? [] }),
+        ...launcherPodNetworkAnnotations({
+          namespace,
+          interfaces: normalizedInterfaces(spec),
+          networks: spec.networks ?? [],
+        }),
         [LAUNCHER_SPEC_ANNOTATION]: JSON.stringify(launcher),
       },
       ...(uid && {
@@ -96,8 +108,8 @@ export function launcherPod(vmi: VirtualMachineInstance, o: PodRenderOptions): R
       ...(spec.hostname && { hostname: spec.hostname }),
       ...(spec.subdomain && { subdomain: spec.subdomain }),
       ...(spec.nodeSelector && { nodeSelector: spec.nodeSelector }),
-      ...(spec.affinity && { affinity: spec.affinity }),
-      ...(spec.tolerations && { tolerations: spec.tolerations }),
+      ...(affinity !== undefined && { affinity }),
+      ...(tolerations !== undefined && { tolerations }),
       ...(spec.dnsPolicy && { dnsPolicy: spec.dnsPolicy }),
       ...(spec.dnsConfig && { dnsConfig: spec.dnsConfig }),
       containers: [

@@ -3,26 +3,31 @@
  * in its namespace, with the template's labels, annotations and spec, and
  * owned by the VM. Shared by the standalone node and the cluster controller.
  */
-type Obj = Record<string, any>;
+import type { ObjectMeta, OwnerReference } from '../api/kube-objects.ts';
+import type { VirtualMachine, VirtualMachineInstance } from '../api/schema.ts';
 
-export function vmiForVm(vm: Obj): Obj {
-  const t = vm.spec.template ?? {};
+/** A VMI made for a VM: the VM's owner reference on it. */
+export type OwnedVmi = VirtualMachineInstance & { metadata: { ownerReferences: OwnerReference[] } };
+
+export function vmiForVm(vm: VirtualMachine & { metadata: Pick<ObjectMeta, 'uid'> }): OwnedVmi {
+  const t = vm.spec.template;
+  const { name, namespace, uid } = vm.metadata;
   return {
     apiVersion: vm.apiVersion,
     kind: 'VirtualMachineInstance',
     metadata: {
-      name: vm.metadata.name,
-      namespace: vm.metadata.namespace,
+      name,
+      ...(namespace !== undefined && { namespace }),
       ...(t.metadata?.labels && { labels: t.metadata.labels }),
       ...(t.metadata?.annotations && { annotations: t.metadata.annotations }),
       ownerReferences: [
         {
           apiVersion: vm.apiVersion,
           kind: 'VirtualMachine',
-          name: vm.metadata.name,
+          name,
           controller: true,
           blockOwnerDeletion: true,
-          ...(vm.metadata.uid && { uid: vm.metadata.uid }),
+          ...(uid && { uid }),
         },
       ],
     },

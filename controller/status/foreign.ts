@@ -92,7 +92,10 @@ export function checkNetworkStatus(v: unknown): Checked<NetworkStatus[]> {
   return problem ? { problem } : { value: v as NetworkStatus[] };
 }
 
-/** An annotation's JSON, checked: absent is no value and no problem; unparsable or misshapen is a problem naming the annotation. */
+/**
+ * An annotation's JSON, checked: absent is no value and no problem; unparsable or misshapen is a problem naming the
+ * annotation.
+ */
 export function readNetworkStatus(
   annotations: Record<string, unknown>,
   key: string,

@@ -12,17 +12,18 @@
  * as on one machine. Pure.
  */
 import type { LauncherReport, LauncherStatus } from '../../launcher/status.ts';
+import type { Pod } from '../api/kube-objects.ts';
+import { DEFAULT_NAMESPACE } from '../api/normalize.ts';
 import type { NicWiring, VmiCondition, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
+import { vmiStatusOf, type StoredVmi } from '../api/stored-vmi.ts';
 import { joinInfoSources, launcherSteps, mergeInterfaces, readyCondition } from './vmi.ts';
 import { LAUNCHER_STATUS_ANNOTATION } from '../render/pod.ts';
 import { readLauncherReport, readNetworkStatus } from './foreign.ts';
 
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 
-type Obj = Record<string, any>;
-
 export function podPhase(
-  pod: Obj,
+  pod: Pod,
   launcher: Pick<LauncherStatus, 'phase' | 'error'> | undefined,
 ): { phase: VmiPhase; reason?: string } {
   switch (pod.status?.phase) {
@@ -101,28 +102,29 @@ function synchronized(problems: string[]): VmiCondition {
     : { type: 'Synchronized', status: 'True', reason: 'LauncherPodFound' };
 }
 
-export function statusFromPod(vmi: Obj, pod: Obj): VmiStatus {
-  const annotations = (pod.metadata?.annotations ?? {}) as Record<string, unknown>;
+export function statusFromPod(vmi: StoredVmi, pod: Pod): VmiStatus {
+  const annotations = pod.metadata.annotations ?? {};
   const launcherRead = readLauncherReport(annotations, LAUNCHER_STATUS_ANNOTATION);
   const networkRead = readNetworkStatus(annotations, NETWORK_STATUS_ANNOTATION);
   const problems = [launcherRead.problem, networkRead.problem].filter((p): p is string => p !== undefined);
   const launcher = launcherRead.value;
   const { phase, reason } = podPhase(pod, launcher);
   const merged = mergeInterfaces({
-    namespace: vmi.metadata.namespace,
+    namespace: vmi.metadata.namespace ?? DEFAULT_NAMESPACE,
     spec: vmi.spec,
     networkStatus: networkRead.value ?? [],
     launcher,
   });
-  const prev = vmi.status as VmiStatus | undefined;
-  const interfaces = steady(merged.interfaces, prev, pod.metadata.uid);
-  const virtnet = virtnetFromReport(launcher, steadyNics(merged.nics, prev, pod.metadata.uid));
+  const prev = vmiStatusOf(vmi);
+  const podUid = pod.metadata.uid ?? '';
+  const interfaces = steady(merged.interfaces, prev, podUid);
+  const virtnet = virtnetFromReport(launcher, steadyNics(merged.nics, prev, podUid));
   return {
     phase,
     ...(reason && { reason }),
     interfaces,
     ...(pod.spec?.nodeName && { nodeName: pod.spec.nodeName }),
-    launcherPod: { name: pod.metadata.name, uid: pod.metadata.uid },
+    launcherPod: { name: pod.metadata.name, uid: podUid },
     conditions: [readyCondition(phase, interfaces, reason), synchronized(problems)],
     ...(virtnet && { virtnet }),
   };

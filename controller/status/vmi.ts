@@ -6,22 +6,15 @@
  * the pod's IPs as the VMI's IPs; primary interface first. Pure.
  */
 import { podIfName } from '../../launcher/names.ts';
-import type { InterfaceSpec, NetworkSpec } from '../../launcher/spec.ts';
+import type { InterfaceSpec } from '../../launcher/spec.ts';
+import { normalizedInterfaces } from '../api/normalize.ts';
+import { qualifiedKey } from '../api/object-key.ts';
+import type { VmiSpec } from '../api/schema.ts';
 import type { LauncherStatus } from '../../launcher/status.ts';
+import { LAUNCHER_STEPS } from '../../launcher/steps.ts';
 import type { NicWiring, VmiCondition, VmiInterfaceStatus, VmiPhase, VmiStatus } from '../api/status.ts';
 import type { VmiRecord } from '../node/store.ts';
 import type { NetworkStatus } from '../../netattach/status.ts';
-
-/** The launcher's steps (launcher/launcher.ts), as `up` and `describe` name them, in the order they run. */
-export const LAUNCHER_STEPS: Record<string, string> = {
-  discover: 'discover pod',
-  plan: 'plan',
-  network: 'launcher network',
-  dhcp: 'dhcp server',
-  accel: 'accelerator',
-  libvirtd: 'libvirt',
-  boot: 'boot',
-};
 
 function ports(i: InterfaceSpec): string[] {
   return [
@@ -39,7 +32,11 @@ function phaseOf(
   if (rec.state === 'Deleting')
     return {
       phase: 'Failed',
-      reason: `teardown incomplete (virtnet gc retries; virtnet down --force drops it): ${(rec.teardownProblems ?? []).join('; ')}`,
+      reason:
+        `teardown incomplete (virtnet ` +
+        `gc retries; virtnet down ` +
+        `--force drops ` +
+        `it): ${(rec.teardownProblems ?? []).join('; ')}`,
     };
   if (launcher?.phase === 'Failed') return { phase: 'Failed', reason: launcher.error ?? 'the launcher failed' };
   if (launcher?.phase === 'Stopped') return { phase: 'Succeeded', reason: 'the launcher stopped the VM' };
@@ -57,7 +54,10 @@ function phaseOf(
 export const INFO_SOURCE = { domain: 'domain', guestAgent: 'guest-agent', multusStatus: 'multus-status' } as const;
 const INFO_SOURCE_ORDER: readonly string[] = [INFO_SOURCE.domain, INFO_SOURCE.guestAgent, INFO_SOURCE.multusStatus];
 
-/** The infoSource of an interface seen by the given sources, in KubeVirt's order, unknown names dropped; '' when none saw it. */
+/**
+ * The infoSource of an interface seen by the given sources, in KubeVirt's order, unknown names dropped; '' when none
+ * saw it.
+ */
 export function infoSource(seenBy: readonly string[]): string {
   return INFO_SOURCE_ORDER.filter((s) => seenBy.includes(s)).join(', ');
 }
@@ -69,7 +69,8 @@ export function joinInfoSources(a: string | undefined, b: string | undefined): s
 
 export interface MergeInputs {
   namespace: string;
-  spec: { domain: { devices: { interfaces?: InterfaceSpec[] } }; networks?: NetworkSpec[] };
+  /** The VMI's spec, as applied or as the API server stores it: its interfaces are normalised here. */
+  spec: Pick<VmiSpec, 'domain' | 'networks'>;
   networkStatus: NetworkStatus[];
   /** The launcher's NICs: its whole status on a node, the report its pod carries on a cluster. */
   launcher: Pick<LauncherStatus, 'nics'> | undefined;
@@ -82,7 +83,7 @@ export interface MergeInputs {
  * Shared by the standalone node and the cluster controller.
  */
 export function mergeInterfaces(m: MergeInputs): { interfaces: VmiInterfaceStatus[]; nics: NicWiring[] } {
-  const interfaces = (m.spec.domain.devices.interfaces ?? []).filter((i) => i.state !== 'absent');
+  const interfaces = normalizedInterfaces(m.spec).filter((i) => i.state !== 'absent');
   const networks = m.spec.networks ?? [];
   const wiring: NicWiring[] = [];
   const out: VmiInterfaceStatus[] = [];
@@ -112,11 +113,7 @@ export function mergeInterfaces(m: MergeInputs): { interfaces: VmiInterfaceStatu
       wiring.push({
         name: iface.name,
         binding: nic.binding,
-        network: net.pod
-          ? 'pod'
-          : net.multus!.networkName.includes('/')
-            ? net.multus!.networkName
-            : `${m.namespace}/${net.multus!.networkName}`,
+        network: net.multus ? qualifiedKey(net.multus.networkName, m.namespace) : 'pod',
         podInterface: nic.podInterface,
         bridge: nic.bridge,
         tap: nic.tap,

@@ -7,6 +7,7 @@
  * real scheduler leaves it. The kubelets run with --bound-only.
  */
 import type { Logger } from 'pino';
+import type { NodeObject, Pod } from '../../controller/api/kube-objects.ts';
 import { waitSynced, type KubeApi, type Watched } from '../../controller/kube/kube.ts';
 import { VMI_LABEL } from '../../controller/render/pod.ts';
 
@@ -34,8 +35,8 @@ export function chooseNode(pod: Obj, nodes: Obj[], pods: Obj[]): { node: string 
 }
 
 export class LabScheduler {
-  private readonly pods: Watched;
-  private readonly nodes: Watched;
+  private readonly pods: Watched<Pod>;
+  private readonly nodes: Watched<NodeObject>;
   private readonly said = new Map<string, string>();
   /** One placement at a time: each sees the bindings before it. */
   private queue: Promise<void> = Promise.resolve();
@@ -75,12 +76,13 @@ export class LabScheduler {
     const pod = this.pods.get(seen.metadata.name, seen.metadata.namespace);
     if (!pod || pod.spec?.nodeName || pod.metadata.deletionTimestamp) return;
     const choice = chooseNode(pod, this.nodes.list(), this.pods.list());
-    const id = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const namespace = pod.metadata.namespace ?? 'default';
+    const id = `${namespace}/${pod.metadata.name}`;
     if ('reason' in choice) {
       if (this.said.get(id) === choice.reason) return;
       this.said.set(id, choice.reason);
       await this.api.updatePod(
-        pod.metadata.namespace,
+        namespace,
         pod.metadata.name,
         (p) => {
           p.status = {
@@ -93,7 +95,9 @@ export class LabScheduler {
       );
       return;
     }
-    await this.api.updatePod(pod.metadata.namespace, pod.metadata.name, (p) => (p.spec.nodeName ??= choice.node));
+    await this.api.updatePod(namespace, pod.metadata.name, (p) => {
+      p.spec = { ...p.spec, nodeName: p.spec?.nodeName ?? choice.node };
+    });
     // Wait for the binding to come back through the watch: the next placement counts it.
     const deadline = Date.now() + 5000;
     while (!this.pods.get(pod.metadata.name, pod.metadata.namespace)?.spec?.nodeName && Date.now() < deadline)

@@ -217,7 +217,12 @@ describe('launcher status', () => {
         spec: { nodeName: 'n1' },
         status: { phase: 'Running' },
       };
-      const vmi = { metadata: { name: 'corpus-vm', namespace: 'default' }, spec: BASE_VMI.spec };
+      const vmi = {
+        apiVersion: 'virtnet.io/v1alpha1' as const,
+        kind: 'VirtualMachineInstance' as const,
+        metadata: { name: 'corpus-vm', namespace: 'default' },
+        spec: BASE_VMI.spec,
+      };
       let status: ReturnType<typeof statusFromPod> | undefined;
       try {
         status = statusFromPod(vmi, pod);

@@ -188,7 +188,8 @@ export class ImageCache {
     const policy = checkRequest(req);
     const holder = pinHolderProblem(pin);
     if (holder !== undefined) throw new TypeError(holder);
-    // skopeo 1.9 ignores registries.conf's short-name rules, so they are applied here; the cache is keyed by the resolved names.
+    // skopeo 1.9 ignores registries.conf's short-name rules, so they are applied here; the cache is keyed by the
+    // resolved names.
     const resolved = resolveImage(req.image, this.registriesConf);
     if (resolved.via !== 'fully-qualified') progress.step(describeResolution(req.image, resolved));
     const targets = resolved.candidates.map((image) => ({ ...req, image }));
@@ -316,7 +317,8 @@ export class ImageCache {
       ensureSpace(req.image, this.limits, remote.total, `downloading ${req.image}`);
       const copy = join(staging, 'copy');
       progress.step(`pulling ${req.image}`);
-      // By the digest just inspected and parsed, not by the tag: a tag that moves meanwhile cannot pair one digest with another's content.
+      // By the digest just inspected and parsed, not by the tag: a tag that moves meanwhile cannot pair one digest with
+      // another's content.
       const source = `${repositoryOf(req.image)}@${remote.instance}`;
       await whileGrowing(copy, progress.bytes(`pull ${req.image}`, remote.total), () =>
         this.skopeo.copyToDir(req.image, copy, source),
@@ -344,7 +346,8 @@ export class ImageCache {
         this.limits,
         progress,
       );
-      rmSync(copy, { recursive: true, force: true }); // the layers are no longer needed: free their space before decompressing
+      // The layers are no longer needed: free their space before decompressing.
+      rmSync(copy, { recursive: true, force: true });
       const disk = await decompress(req.image, extracted, this.limits, progress);
       progress.step(`checking the disk of ${req.image} with qemu-img`);
       const info = await probeDisk(req.image, disk);

@@ -139,7 +139,11 @@ async function checkQcow2(image: string, file: string): Promise<void> {
   let why = first;
   try {
     const report = JSON.parse(res.stdout) as { corruptions?: number; 'check-errors'?: number };
-    why = `qemu-img check found ${report.corruptions ?? 0} corruptions and ${report['check-errors'] ?? 0} check errors${first ? `: ${first}` : ''}`;
+    why =
+      `qemu-img check ` +
+      `found ${report.corruptions ?? 0} corruptions ` +
+      `and ${report['check-errors'] ?? 0} ` +
+      `check errors${first ? `: ${first}` : ''}`;
   } catch {
     // no report: the image did not even open for checking; stderr says why
   }

@@ -111,7 +111,10 @@ export function normalizeMember(name: string): string | undefined {
  */
 const LINE = /^(\S)\S*\s+\S+\s+(\S+)\s[^"]*"((?:[^"\\]|\\.)*)"/u;
 
-/** Parse one listing line: the entry, undefined for names never applied (".." or the root), or an error for a line that is not an entry. */
+/**
+ * Parse one listing line: the entry, undefined for names never applied (".." or the root), or an error for a line that
+ * is not an entry.
+ */
 export function parseLine(image: string, line: string, layer: number): LayerEntry | undefined {
   const m = line.match(LINE);
   if (!m)
@@ -313,7 +316,8 @@ export function chooseDisk(image: string, fs: ImageFs, path: string | undefined)
     if (entry === undefined)
       throw new DiskError(
         image,
-        `containerDisk.path ${path} is not in the image${disks.length ? ` (disks: ${disks.map((d) => `/${d.path}`).join(', ')})` : ''}`,
+        `containerDisk.path ${path} is not in the ` +
+          `image${disks.length ? ` ` + `(disks: ${disks.map((d) => `/${d.path}`).join(', ')})` : ''}`,
       );
     if (entry.type !== 'file')
       throw new DiskError(image, `containerDisk.path ${path} is ${describe(entry)}, not a regular file`);
@@ -348,7 +352,10 @@ function checkUnique(image: string, member: DiskMember, layer: readonly LayerEnt
   if (namesakes.length > 1) {
     throw new DiskError(
       image,
-      `layer ${member.entry.layer + 1} has ${namesakes.length} members named ${member.path} (${namesakes.map(describe).join(', ')}); a disk must be the only one of its name`,
+      `layer ${member.entry.layer + 1} ` +
+        `has ${namesakes.length} members named ${member.path} ` +
+        `(${namesakes.map(describe).join(', ')}); ` +
+        `a disk must be the only one of its name`,
     );
   }
 }

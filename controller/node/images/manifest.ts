@@ -84,7 +84,10 @@ function blob(
   if ('urls' in v)
     throw new BadManifestError(
       image,
-      `${what} has urls ${JSON.stringify(v.urls)}: a foreign layer would be fetched from anywhere it names, so it is refused`,
+      `${what} has urls ${JSON.stringify(v.urls)}: ` +
+        `a foreign layer ` +
+        `would be fetched from anywhere ` +
+        `it names, so it is refused`,
     );
   if (typeof mediaType === 'string' && isForeignType(mediaType)) {
     throw new BadManifestError(
@@ -121,7 +124,8 @@ export function parseManifest(image: string, bytes: Buffer): ImageManifest {
       image,
       `schemaVersion ${JSON.stringify(doc.schemaVersion)} is not 2 (schema 1 images are not supported)`,
     );
-  // OCI manifest.md: mediaType "SHOULD" be set; an OCI manifest without one is still a manifest when it has config and layers.
+  // OCI manifest.md: mediaType "SHOULD" be set; an OCI manifest without one is still a manifest when it has config and
+  // layers.
   const mediaType = doc.mediaType ?? (isObject(doc.config) ? MANIFEST_TYPES.oci : undefined);
   if (typeof mediaType === 'string' && LIST_TYPES.has(mediaType)) {
     throw new BadManifestError(image, `it is a manifest list (${mediaType}) with no instance chosen for this platform`);
@@ -182,7 +186,8 @@ export const PLATFORM = { os: 'linux', architecture: 'amd64' } as const;
 
 function platformOf(d: Record<string, unknown>): string {
   const p = isObject(d.platform) ? d.platform : {};
-  return `${String(p.os ?? '?')}/${String(p.architecture ?? '?')}${typeof p.variant === 'string' ? `/${p.variant}` : ''}`;
+  const variant = typeof p.variant === 'string' ? `/${p.variant}` : '';
+  return `${String(p.os ?? '?')}/${String(p.architecture ?? '?')}${variant}`;
 }
 
 /**
@@ -202,7 +207,10 @@ export function platformInstance(image: string, bytes: Buffer): string {
   if (picked === undefined) {
     throw new BadManifestError(
       image,
-      `the manifest list has no ${PLATFORM.os}/${PLATFORM.architecture} instance (it has: ${listed.map(platformOf).join(', ') || 'none'})`,
+      `the manifest list has ` +
+        `no ${PLATFORM.os}/${PLATFORM.architecture} ` +
+        `instance (it ` +
+        `has: ${listed.map(platformOf).join(', ') || 'none'})`,
     );
   }
   return blob(

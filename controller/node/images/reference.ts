@@ -15,8 +15,8 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/u;
 /** Only sha256 digests: the cache is keyed by them and skopeo verifies them. */
 const DIGEST = /^sha256:[0-9a-f]{64}$/u;
 /** domain-component := [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]; an optional :port. */
-const DOMAIN =
-  /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]{1,5})?$/u;
+const DOMAIN_COMPONENT = '(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])';
+const DOMAIN = new RegExp(`^${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]{1,5})?$`, 'u');
 /** path-component := alpha-numeric (separator alpha-numeric)*, separator := [_.] | __ | [-]+. */
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/u;
 
@@ -27,7 +27,10 @@ interface Parts {
   digest: string | undefined;
 }
 
-/** A first component is a registry when it has a '.' or a ':', is localhost, or has capitals (reference.splitDockerDomain). */
+/**
+ * A first component is a registry when it has a '.' or a ':', is localhost, or has capitals
+ * (reference.splitDockerDomain).
+ */
 function isDomain(component: string): boolean {
   return (
     component.includes('.') ||
@@ -96,7 +99,9 @@ export function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
   return tag === undefined && digest === undefined ? 'Always' : 'IfNotPresent';
 }
 
-/** The repository a reference names, without tag or digest: "registry:5000/kubevirt/a:1" → "registry:5000/kubevirt/a". */
+/**
+ * The repository a reference names, without tag or digest: "registry:5000/kubevirt/a:1" → "registry:5000/kubevirt/a".
+ */
 export function repositoryOf(image: string): string {
   const { domain, path } = split(image);
   return [domain, ...path].filter((c) => c !== undefined).join('/');

@@ -37,7 +37,10 @@ export type ShortNameMode = 'enforcing' | 'permissive' | 'disabled';
 
 const MODES: readonly ShortNameMode[] = ['enforcing', 'permissive', 'disabled'];
 
-/** containers-registries.conf(5): "If short-name-mode is not specified at all or left empty, default to the permissive mode." */
+/**
+ * containers-registries.conf(5): "If short-name-mode is not specified at all or left empty, default to the permissive
+ * mode."
+ */
 export const DEFAULT_SHORT_NAME_MODE: ShortNameMode = 'permissive';
 
 /** The files each setting came from, for messages. */
@@ -98,7 +101,9 @@ export function isShortName(image: string): boolean {
   return registryOf(image) === undefined;
 }
 
-/** containers-registries.conf(5) "Normalization of docker.io references": docker.io/alpine is docker.io/library/alpine. */
+/**
+ * containers-registries.conf(5) "Normalization of docker.io references": docker.io/alpine is docker.io/library/alpine.
+ */
 function normalizeDockerHub(image: string): string {
   const path = repositoryOf(image).split('/');
   return path[0] === 'docker.io' && path.length === 2 ? `docker.io/library/${image.slice('docker.io/'.length)}` : image;
@@ -111,7 +116,12 @@ export function aliasValueProblem(value: string): string | undefined {
   if (repositoryOf(value) !== value)
     return 'must not contain a tag or digest (containers-registries.conf(5) "Short-Name Aliasing")';
   if (registryOf(value) === undefined) {
-    return 'must be fully qualified: its first component must name a registry (with a "." or ":", or localhost), e.g. "quay.io/containerdisks/fedora"';
+    return (
+      'must be fully qualified: its first ' +
+      'component must name a registry ' +
+      '(with a "." or ":", or localhost), ' +
+      'e.g. "quay.io/containerdisks/fedora"'
+    );
   }
   return undefined;
 }
@@ -154,7 +164,9 @@ function fromAlias(image: string, name: string, alias: string, origin: string | 
   const problem = aliasValueProblem(alias);
   if (problem !== undefined) {
     throw invalid(
-      `short-name alias ${JSON.stringify(name)} = ${JSON.stringify(alias)}${origin === undefined ? '' : ` in ${origin}`}: the value ${problem}`,
+      `short-name alias ${JSON.stringify(name)} ` +
+        `= ${JSON.stringify(alias)}${origin === undefined ? '' : ` in ${origin}`}: ` +
+        `the value ${problem}`,
     );
   }
   // The request's tag and digest, kept as written ("fedora:38" → "<alias>:38").
@@ -174,8 +186,13 @@ function fromSearchRegistries(image: string, config: ShortNameConfig): ResolvedI
   const mode = config.shortNameMode ?? DEFAULT_SHORT_NAME_MODE;
   if (registries.length > 1 && mode === 'enforcing') {
     throw invalid(
-      `short name ${image} is ambiguous: it could come from ${registries.join(', ')}; give a fully qualified image name or add an alias in [aliases]` +
-        ` (short-name-mode is "enforcing"${config.origins?.shortNameMode === undefined ? '' : ` in ${config.origins.shortNameMode}`}, and virtnet never prompts)`,
+      `short name ${image} is ambiguous: it ` +
+        `could come from ${registries.join(', ')}; ` +
+        `give a fully qualified image name ` +
+        `or add an alias in [aliases]` +
+        ` (short-name-mode is ` +
+        `"enforcing"${config.origins?.shortNameMode === undefined ? '' : ` in ${config.origins.shortNameMode}`}, ` +
+        `and virtnet never prompts)`,
     );
   }
   const candidates = registries.map((r) =>
@@ -217,7 +234,12 @@ export function describeResolution(image: string, resolved: ResolvedImage): stri
     case 'search-registry':
       return `short name ${image}: trying ${resolved.candidates.join(', ')} (unqualified-search-registries${from})`;
     case 'docker-hub-default':
-      return `short name ${image} is ${resolved.image} (no alias and no unqualified-search registries: Docker Hub, as kubelet does)`;
+      return (
+        `short name ${image} ` +
+        `is ${resolved.image} (no alias and no ` +
+        `unqualified-search registries: ` +
+        `Docker Hub, as kubelet does)`
+      );
   }
 }
 
@@ -344,7 +366,8 @@ function readToml(path: string, required: boolean): TomlTable | undefined {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    // A missing implicit file is no configuration; a drop-in removed since the listing is skipped, as containers/image does.
+    // A missing implicit file is no configuration; a drop-in removed since the listing is skipped, as containers/image
+    // does.
     if (errnoOf(err) === 'ENOENT' && !required) return undefined;
     throw new VirtnetError(
       ErrorCode.invalidConfig,
@@ -386,7 +409,10 @@ function aliasTable(path: string, value: unknown): Array<[string, string]> {
     const key = `[aliases] ${JSON.stringify(name)}`;
     if (typeof alias !== 'string')
       throw invalid(
-        `registries configuration ${path}: ${key} must be a string (a fully qualified repository), not ${kindOf(alias)}`,
+        `registries configuration ${path}: ${key} ` +
+          `must be a string ` +
+          `(a fully qualified repository), ` +
+          `not ${kindOf(alias)}`,
       );
     const nameProblem = aliasNameProblem(name);
     if (nameProblem !== undefined) throw invalid(`registries configuration ${path}: ${key}: the name ${nameProblem}`);
@@ -416,12 +442,18 @@ function shortNameMode(path: string, value: unknown): ShortNameMode | undefined 
 function v1Settings(path: string, toml: TomlTable, dropIn: boolean): FileSettings {
   if (dropIn)
     throw invalid(
-      `registries configuration ${path}: a drop-in must use the version 2 format, not [registries.*] (containers-registries.conf.d(5))`,
+      `registries configuration ${path}: ` +
+        `a drop-in must use the version ` +
+        `2 format, not [registries.*] ` +
+        `(containers-registries.conf.d(5))`,
     );
   const mixed = V2_KEYS.filter((k) => k in toml);
   if (mixed.length > 0)
     throw invalid(
-      `registries configuration ${path}: mixes the version 1 [registries.*] tables with version 2 keys (${mixed.join(', ')})`,
+      `registries configuration ${path}: ` +
+        `mixes the version 1 ` +
+        `[registries.*] tables with ` +
+        `version 2 keys (${mixed.join(', ')})`,
     );
   const v1 = toml.registries;
   if (!isTable(v1))

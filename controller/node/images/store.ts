@@ -132,7 +132,10 @@ function fsyncFile(file: string): void {
 export interface Junk {
   name: string;
   why: string;
-  /** Whether it has a cache entry's name (a damaged entry, which gc removes) rather than being a stranger (reported, never touched). */
+  /**
+   * Whether it has a cache entry's name (a damaged entry, which gc removes) rather than being a stranger (reported,
+   * never touched).
+   */
   damagedEntry: boolean;
 }
 
@@ -230,7 +233,10 @@ export class ImageStore {
     return this.scan().images;
   }
 
-  /** Entries of the root that are not cache entries: strangers (reported, never touched) and damaged entries (removed by gc). */
+  /**
+   * Entries of the root that are not cache entries: strangers (reported, never touched) and damaged entries (removed by
+   * gc).
+   */
   junk(): Junk[] {
     return this.scan().junk;
   }
@@ -343,7 +349,10 @@ export class ImageStore {
     return { ...meta, entry: name, file: join(target, `disk.${meta.format}`) };
   }
 
-  /** Rename an entry (or what has its name) into tmp/, one atomic step out of sight, then delete it; rm never follows a symlink. Under the lock. */
+  /**
+   * Rename an entry (or what has its name) into tmp/, one atomic step out of sight, then delete it; rm never follows a
+   * symlink. Under the lock.
+   */
   private removeEntry(name: string): void {
     const doomed = join(this.root, 'tmp', `gc.${holderSuffix()}`);
     renameSync(join(this.root, name), doomed);

@@ -21,7 +21,8 @@ import { LAUNCHER_STATUS_ANNOTATION } from '../../../controller/render/pod.ts';
 import { podIfName } from '../../../launcher/names.ts';
 import type { LauncherStatus, NicStatus } from '../../../launcher/status.ts';
 
-type Obj = Record<string, any>;
+/** Fixtures built loosely: the code under test checks them as it checks the API server's objects. */
+type Obj = any;
 const NOW = '2026-11-28T12:00:00Z';
 
 const SPEC = {
@@ -180,25 +181,31 @@ test("status.virtnet on a cluster: the report's wiring, steps and accelerator in
   assert.equal(bad.conditions?.find((c) => c.type === 'Synchronized')?.reason, 'InvalidPodAnnotation');
 });
 
-test('infoSource as KubeVirt: "domain, multus-status" in its order, each only when that source knows the NIC; unknown NICs absent', () => {
-  const st = statusFromPod(
-    vmi(),
-    pod('Running', { node: 'n1', launcher: report([masq, blue]), networkStatus: NETWORK_STATUS }),
-  );
-  assert.deepEqual(
-    st.interfaces.map((i) => [i.name, i.infoSource]),
-    [
-      ['default', 'domain, multus-status'], // in the domain (the launcher's NIC) and in network-status
-      ['blue', 'domain'], // the launcher wired it, network-status (here) lacks it
-      ['red', 'multus-status'], // network-status has it, the launcher has not reported it
-    ],
-  );
-  const none = statusFromPod(vmi(), pod('Pending'));
-  assert.deepEqual(none.interfaces, [], 'an interface no source has seen is not reported (KubeVirt drops those)');
-  assert.equal(infoSource(['multus-status', 'guest-agent', 'domain']), 'domain, guest-agent, multus-status');
-  assert.equal(joinInfoSources('multus-status', 'domain'), 'domain, multus-status');
-  assert.equal(joinInfoSources(undefined, 'bogus'), '');
-});
+test(
+  'infoSource as KubeVirt: "domain, ' +
+    'multus-status" in its order, ' +
+    'each only when that source knows ' +
+    'the NIC; unknown NICs absent',
+  () => {
+    const st = statusFromPod(
+      vmi(),
+      pod('Running', { node: 'n1', launcher: report([masq, blue]), networkStatus: NETWORK_STATUS }),
+    );
+    assert.deepEqual(
+      st.interfaces.map((i) => [i.name, i.infoSource]),
+      [
+        ['default', 'domain, multus-status'], // in the domain (the launcher's NIC) and in network-status
+        ['blue', 'domain'], // the launcher wired it, network-status (here) lacks it
+        ['red', 'multus-status'], // network-status has it, the launcher has not reported it
+      ],
+    );
+    const none = statusFromPod(vmi(), pod('Pending'));
+    assert.deepEqual(none.interfaces, [], 'an interface no source has seen is not reported (KubeVirt drops those)');
+    assert.equal(infoSource(['multus-status', 'guest-agent', 'domain']), 'domain, guest-agent, multus-status');
+    assert.equal(joinInfoSources('multus-status', 'domain'), 'domain, multus-status');
+    assert.equal(joinInfoSources(undefined, 'bogus'), '');
+  },
+);
 
 test('standalone and cluster agree on interfaces and wiring for the same facts; both carry a Ready condition', () => {
   const launcher: LauncherStatus = {
@@ -305,7 +312,10 @@ test("events: one per transition of a VMI's life, in order; a state that holds m
         type: 'Normal',
         reason: 'NetworkReady',
         message:
-          '2 NICs wired: default (masquerade, pod: eth0 -> nft NAT -> k6t-eth0 -> tap0); blue (bridge, apps/blue-net: pod16477688c0e -> k6t-16477688c0e -> tap16477688c0e)',
+          '2 NICs wired: default (masquerade, pod: ' +
+          'eth0 -> nft NAT -> k6t-eth0 -> tap0); ' +
+          'blue (bridge, apps/blue-net: pod16477688c0e ' +
+          '-> k6t-16477688c0e -> tap16477688c0e)',
       },
     ],
     [{ type: 'Normal', reason: 'Started', message: 'the VM is running on node n1' }],
@@ -409,160 +419,175 @@ function memoryApi(): EventApi & { events: Map<string, CoreEvent>; fail: Error |
   return api;
 }
 
-test('the recorder: core/v1 Events about the VMI; a repeat counts on the first; an expired one is made anew; failures never throw', async () => {
-  const api = memoryApi();
-  let clock = new Date('2026-11-28T12:00:00.250Z');
-  const rec = new EventRecorder(api, pino({ level: 'silent' }), {
-    instance: 'ctl-0',
-    defaultApiVersion: 'virtnet.io/v1alpha1',
-    defaultKind: 'VirtualMachineInstance',
-    now: () => clock,
-  });
-  const subject = { metadata: { name: 'vm1', namespace: 'apps', uid: 'uid-1', resourceVersion: '7' } };
-  const fail: VmiEvent = { type: 'Warning', reason: 'FailedCreate', message: 'Error creating launcher pod: quota' };
-  await rec.record(subject, fail);
-  const [first] = [...api.events.values()];
-  assert.deepEqual(
-    { ...first!, metadata: undefined },
-    {
-      metadata: undefined,
-      involvedObject: {
-        apiVersion: 'virtnet.io/v1alpha1',
-        kind: 'VirtualMachineInstance',
-        name: 'vm1',
-        namespace: 'apps',
-        uid: 'uid-1',
-        resourceVersion: '7',
+test(
+  'the recorder: core/v1 Events ' +
+    'about the VMI; a repeat counts on ' +
+    'the first; an expired one is ' +
+    'made anew; failures never throw',
+  async () => {
+    const api = memoryApi();
+    let clock = new Date('2026-11-28T12:00:00.250Z');
+    const rec = new EventRecorder(api, pino({ level: 'silent' }), {
+      instance: 'ctl-0',
+      defaultApiVersion: 'virtnet.io/v1alpha1',
+      defaultKind: 'VirtualMachineInstance',
+      now: () => clock,
+    });
+    const subject = { metadata: { name: 'vm1', namespace: 'apps', uid: 'uid-1', resourceVersion: '7' } };
+    const fail: VmiEvent = { type: 'Warning', reason: 'FailedCreate', message: 'Error creating launcher pod: quota' };
+    await rec.record(subject, fail);
+    const [first] = [...api.events.values()];
+    assert.deepEqual(
+      { ...first!, metadata: undefined },
+      {
+        metadata: undefined,
+        involvedObject: {
+          apiVersion: 'virtnet.io/v1alpha1',
+          kind: 'VirtualMachineInstance',
+          name: 'vm1',
+          namespace: 'apps',
+          uid: 'uid-1',
+          resourceVersion: '7',
+        },
+        type: 'Warning',
+        reason: 'FailedCreate',
+        message: 'Error creating launcher pod: quota',
+        count: 1,
+        firstTimestamp: '2026-11-28T12:00:00Z',
+        lastTimestamp: '2026-11-28T12:00:00Z',
+        source: { component: 'virtnet-controller' },
+        reportingComponent: 'virtnet-controller',
+        reportingInstance: 'ctl-0',
       },
-      type: 'Warning',
-      reason: 'FailedCreate',
-      message: 'Error creating launcher pod: quota',
-      count: 1,
-      firstTimestamp: '2026-11-28T12:00:00Z',
-      lastTimestamp: '2026-11-28T12:00:00Z',
-      source: { component: 'virtnet-controller' },
-      reportingComponent: 'virtnet-controller',
-      reportingInstance: 'ctl-0',
-    },
-  );
-  // client-go's name: <object>.<UnixNano in hex>.
-  assert.equal(
-    first!.metadata.name,
-    `vm1.${(BigInt(Date.parse('2026-11-28T12:00:00.250Z')) * 1_000_000n).toString(16)}`,
-  );
-  clock = new Date('2026-11-28T12:01:30Z');
-  await rec.record(subject, fail);
-  assert.equal(api.events.size, 1, 'the repeat is counted, not added');
-  assert.deepEqual(
-    [
+    );
+    // client-go's name: <object>.<UnixNano in hex>.
+    assert.equal(
       first!.metadata.name,
-      api.events.get(first!.metadata.name)!.count,
-      api.events.get(first!.metadata.name)!.lastTimestamp,
-    ],
-    [first!.metadata.name, 2, '2026-11-28T12:01:30Z'],
-  );
-  await rec.record(subject, { ...fail, message: 'Error creating launcher pod: other' });
-  assert.equal(api.events.size, 2, 'another message is another event');
-  api.events.delete(first!.metadata.name); // expired (the API server's event TTL)
-  await rec.record(subject, fail);
-  assert.equal(
-    [...api.events.values()].filter((e) => e.reason === 'FailedCreate' && e.message.endsWith('quota')).length,
-    1,
-    'made anew',
-  );
-  await rec.record(subject, { type: 'Normal', reason: 'Scheduled', message: 'x'.repeat(5000) });
-  const long = [...api.events.values()].find((e) => e.reason === 'Scheduled')!;
-  assert.equal(long.message.length, MAX_MESSAGE);
-  assert.match(long.message, /x\.\.\.$/u);
-  api.fail = new Error('connection refused');
-  await rec.record(subject, { type: 'Normal', reason: 'Started', message: 'the VM is running' }); // resolves: events are best-effort
-  assert.equal(
-    [...api.events.values()].some((e) => e.reason === 'Started'),
-    false,
-  );
-});
+      `vm1.${(BigInt(Date.parse('2026-11-28T12:00:00.250Z')) * 1_000_000n).toString(16)}`,
+    );
+    clock = new Date('2026-11-28T12:01:30Z');
+    await rec.record(subject, fail);
+    assert.equal(api.events.size, 1, 'the repeat is counted, not added');
+    assert.deepEqual(
+      [
+        first!.metadata.name,
+        api.events.get(first!.metadata.name)!.count,
+        api.events.get(first!.metadata.name)!.lastTimestamp,
+      ],
+      [first!.metadata.name, 2, '2026-11-28T12:01:30Z'],
+    );
+    await rec.record(subject, { ...fail, message: 'Error creating launcher pod: other' });
+    assert.equal(api.events.size, 2, 'another message is another event');
+    api.events.delete(first!.metadata.name); // expired (the API server's event TTL)
+    await rec.record(subject, fail);
+    assert.equal(
+      [...api.events.values()].filter((e) => e.reason === 'FailedCreate' && e.message.endsWith('quota')).length,
+      1,
+      'made anew',
+    );
+    await rec.record(subject, { type: 'Normal', reason: 'Scheduled', message: 'x'.repeat(5000) });
+    const long = [...api.events.values()].find((e) => e.reason === 'Scheduled')!;
+    assert.equal(long.message.length, MAX_MESSAGE);
+    assert.match(long.message, /x\.\.\.$/u);
+    api.fail = new Error('connection refused');
+    await rec.record(subject, { type: 'Normal', reason: 'Started', message: 'the VM is running' }); // resolves: events are best-effort
+    assert.equal(
+      [...api.events.values()].some((e) => e.reason === 'Started'),
+      false,
+    );
+  },
+);
 
-test('describe: conditions as a table; on a cluster the node and launcher pod in place of netns and pid; topology titles the pod', () => {
-  const st = statusFromPod(
-    vmi(),
-    pod('Running', { node: 'n1', launcher: report([leased4, blue]), networkStatus: NETWORK_STATUS }),
-  );
-  const stamped: VmiStatus = {
-    ...st,
-    conditions: st.conditions!.map((c) => ({ ...c, lastTransitionTime: '2026-11-28T11:58:00Z' })),
-  };
-  const text = describeVmi(
-    { metadata: { name: 'vm1', namespace: 'apps', creationTimestamp: '2026-11-28T11:57:00Z' }, status: stamped },
-    new Date(NOW),
-  );
-  assert.match(text, /^Node: +n1$/mu);
-  assert.match(text, /^Launcher Pod: +virt-launcher-vm1-abcde$/mu);
-  assert.doesNotMatch(text, /^Netns:/mu);
-  const lines = text.split('\n');
-  const at = lines.indexOf('Conditions:');
-  assert.ok(at > 0, text);
-  assert.deepEqual(lines.slice(at + 1, at + 5), [
-    '  Type          Status  Reason            Since  Message',
-    '  ----          ------  ------            -----  -------',
-    '  Ready         False   LeasePending      2m     the guest has not taken its lease on default',
-    '  Synchronized  True    LauncherPodFound  2m',
-  ]);
-  assert.match(text, /^ {2}default:\n {4}Network: +pod$/mu);
-  assert.match(text, /^ {4}Lease: +leased \(IPv4\)$/mu);
-  // Standalone: no transition time is known, so Since is "-"; no conditions at all: <none>.
-  const bare = describeVmi(
-    {
-      metadata: { name: 'db', namespace: 'apps' },
-      status: {
-        phase: 'Running',
-        interfaces: [],
-        conditions: [{ type: 'Ready', status: 'True', reason: 'GuestReady' }],
+test(
+  'describe: conditions as a table; ' +
+    'on a cluster the node and ' +
+    'launcher pod in place of netns ' +
+    'and pid; topology titles the pod',
+  () => {
+    const st = statusFromPod(
+      vmi(),
+      pod('Running', { node: 'n1', launcher: report([leased4, blue]), networkStatus: NETWORK_STATUS }),
+    );
+    const stamped: VmiStatus = {
+      ...st,
+      conditions: st.conditions!.map((c) => ({ ...c, lastTransitionTime: '2026-11-28T11:58:00Z' })),
+    };
+    const text = describeVmi(
+      { metadata: { name: 'vm1', namespace: 'apps', creationTimestamp: '2026-11-28T11:57:00Z' }, status: stamped },
+      new Date(NOW),
+    );
+    assert.match(text, /^Node: +n1$/mu);
+    assert.match(text, /^Launcher Pod: +virt-launcher-vm1-abcde$/mu);
+    assert.doesNotMatch(text, /^Netns:/mu);
+    const lines = text.split('\n');
+    const at = lines.indexOf('Conditions:');
+    assert.ok(at > 0, text);
+    assert.deepEqual(lines.slice(at + 1, at + 5), [
+      '  Type          Status  Reason            Since  Message',
+      '  ----          ------  ------            -----  -------',
+      '  Ready         False   LeasePending      2m     the guest has not taken its lease on default',
+      '  Synchronized  True    LauncherPodFound  2m',
+    ]);
+    assert.match(text, /^ {2}default:\n {4}Network: +pod$/mu);
+    assert.match(text, /^ {4}Lease: +leased \(IPv4\)$/mu);
+    // Standalone: no transition time is known, so Since is "-"; no conditions at all: <none>.
+    const bare = describeVmi(
+      {
+        metadata: { name: 'db', namespace: 'apps' },
+        status: {
+          phase: 'Running',
+          interfaces: [],
+          conditions: [{ type: 'Ready', status: 'True', reason: 'GuestReady' }],
+        },
       },
-    },
-    new Date(NOW),
-  );
-  assert.match(bare, /^ {2}Ready {2}True {4}GuestReady {2}-$/mu);
-  assert.match(describeVmi({ metadata: { name: 'db', namespace: 'apps' } }, new Date(NOW)), /^Conditions: +<none>$/mu);
-  // Events as kubectl lists them: oldest first, a repeat as "AGE (xN over FIRST)"; standalone has none to show.
-  const events = [
-    {
-      type: 'Warning',
-      reason: 'FailedCreate',
-      message: 'quota ',
-      count: 3,
-      firstTimestamp: '2026-11-28T11:50:00Z',
-      lastTimestamp: '2026-11-28T11:59:30Z',
-      source: { component: 'virtnet-controller' },
-    },
-    {
-      type: 'Normal',
-      reason: 'Scheduled',
-      message: 'on n1',
-      count: 1,
-      firstTimestamp: '2026-11-28T11:58:00Z',
-      lastTimestamp: '2026-11-28T11:58:00Z',
-      source: { component: 'virtnet-controller' },
-    },
-  ];
-  const withEvents = describeVmi(
-    { metadata: { name: 'vm1', namespace: 'apps' }, status: st },
-    new Date(NOW),
-    events,
-  ).split('\n');
-  assert.deepEqual(withEvents.slice(withEvents.indexOf('Events:')), [
-    'Events:',
-    '  Type     Reason        Age                From                Message',
-    '  ----     ------        ----               ----                -------',
-    '  Normal   Scheduled     2m                 virtnet-controller  on n1',
-    '  Warning  FailedCreate  30s (x3 over 10m)  virtnet-controller  quota',
-    '',
-  ]);
-  assert.match(
-    describeVmi({ metadata: { name: 'vm1', namespace: 'apps' }, status: st }, new Date(NOW), []),
-    /^Events: +<none>\n$/mu,
-  );
-  assert.doesNotMatch(text, /^Events:/mu);
-  const view = { metadata: { name: 'vm1', namespace: 'apps' }, status: st };
-  assert.match(topologyText(view), /┌─ pod virt-launcher-vm1-abcde on n1 ─*┐/u);
-  assert.match(topologySvg(view), /pod virt-launcher-vm1-abcde on n1/u);
-});
+      new Date(NOW),
+    );
+    assert.match(bare, /^ {2}Ready {2}True {4}GuestReady {2}-$/mu);
+    assert.match(
+      describeVmi({ metadata: { name: 'db', namespace: 'apps' } }, new Date(NOW)),
+      /^Conditions: +<none>$/mu,
+    );
+    // Events as kubectl lists them: oldest first, a repeat as "AGE (xN over FIRST)"; standalone has none to show.
+    const events = [
+      {
+        type: 'Warning',
+        reason: 'FailedCreate',
+        message: 'quota ',
+        count: 3,
+        firstTimestamp: '2026-11-28T11:50:00Z',
+        lastTimestamp: '2026-11-28T11:59:30Z',
+        source: { component: 'virtnet-controller' },
+      },
+      {
+        type: 'Normal',
+        reason: 'Scheduled',
+        message: 'on n1',
+        count: 1,
+        firstTimestamp: '2026-11-28T11:58:00Z',
+        lastTimestamp: '2026-11-28T11:58:00Z',
+        source: { component: 'virtnet-controller' },
+      },
+    ];
+    const withEvents = describeVmi(
+      { metadata: { name: 'vm1', namespace: 'apps' }, status: st },
+      new Date(NOW),
+      events,
+    ).split('\n');
+    assert.deepEqual(withEvents.slice(withEvents.indexOf('Events:')), [
+      'Events:',
+      '  Type     Reason        Age                From                Message',
+      '  ----     ------        ----               ----                -------',
+      '  Normal   Scheduled     2m                 virtnet-controller  on n1',
+      '  Warning  FailedCreate  30s (x3 over 10m)  virtnet-controller  quota',
+      '',
+    ]);
+    assert.match(
+      describeVmi({ metadata: { name: 'vm1', namespace: 'apps' }, status: st }, new Date(NOW), []),
+      /^Events: +<none>\n$/mu,
+    );
+    assert.doesNotMatch(text, /^Events:/mu);
+    const view = { metadata: { name: 'vm1', namespace: 'apps' }, status: st };
+    assert.match(topologyText(view), /┌─ pod virt-launcher-vm1-abcde on n1 ─*┐/u);
+    assert.match(topologySvg(view), /pod virt-launcher-vm1-abcde on n1/u);
+  },
+);

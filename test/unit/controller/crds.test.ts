@@ -2,7 +2,8 @@
  * The CRDs generated from the one schema (controller/api/crds.ts):
  *  - deploy/crds holds exactly what `npm run manifests` writes (drift);
  *  - each openAPIV3Schema is structural, checked by the rules the apiserver
- *    applies (https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#specifying-a-structural-schema;
+ *    applies
+ * (https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#specifying-a-structural-schema;
  *    apiextensions-apiserver pkg/apis/apiextensions/validation/validation.go
  *    and pkg/apiserver/schema/validation.go), and the checker catches
  *    schemas that are not;

@@ -58,7 +58,9 @@ function node(o: Partial<NodeAgentOptions> = {}) {
   return { agent, lines, confDir, conf, dir };
 }
 
-/** What the node agent wrote before the writer key: podNetworkConfList with one subnet, as the earlier main.ts made it. */
+/**
+ * What the node agent wrote before the writer key: podNetworkConfList with one subnet, as the earlier main.ts made it.
+ */
 const earlierText = (subnet: string) => `${JSON.stringify(podNetworkConfList([subnet]), null, 2)}\n`;
 
 test("off (the default): the plugin is installed, no conflist is written, another network's file is left alone", () => {
@@ -175,53 +177,59 @@ test('on, with no pod subnet (no Node, no --pod-cidr): a clear error, and no con
   assert.equal(n.lines.filter((l) => l.level === 50).length, 1, 'said once, not on every resync');
 });
 
-test('pod subnets: CIDRs with no host bits, one per family, room for a gateway and a pod; errors name the field and the value', () => {
-  assert.deepEqual(parsePodCidrs(['10.244.1.0/24', 'FD00:10:244:1:0::/64'], '--pod-cidr'), [
-    '10.244.1.0/24',
-    'fd00:10:244:1::/64',
-  ]);
-  assert.throws(
-    () => parsePodCidrs(['10.244.1.7/24'], '--pod-cidr'),
-    /^Error: --pod-cidr: 10\.244\.1\.7\/24 has host bits set: the subnet is 10\.244\.1\.0\/24$/u,
-  );
-  assert.throws(
-    () => parsePodCidrs(['10.244.1.0/24', '10.244.2.0/24'], '--pod-cidr'),
-    /--pod-cidr\[1\]: 10\.244\.2\.0\/24 is a second IPv4 subnet after 10\.244\.1\.0\/24: one subnet per family/u,
-  );
-  assert.throws(() => parsePodCidrs(['10.244.1.0'], '--pod-cidr'), /--pod-cidr: "10\.244\.1\.0" is not a CIDR/u);
-  assert.throws(
-    () => parsePodCidrs(['10.244.1.0/31'], '--pod-cidr'),
-    /too small: an IPv4 pod subnet needs a prefix of \/30 or shorter/u,
-  );
-  assert.throws(() => parsePodCidrs([7], 'Node a spec.podCIDRs'), /Node a spec\.podCIDRs: 7 is not a CIDR/u);
-  assert.throws(
-    () =>
-      new NodeAgent(undefined, {
-        node: 'a,b',
-        log: pino({ level: 'silent' }),
-        plugin: 'x',
-        cniBinDir: 'b',
-        cniConfDir: 'c',
-        conflist: podNetworkConfList(),
-        stateRoot: 's',
-      }),
-    /--node: "a,b" is not a node name/u,
-  );
-  assert.throws(
-    () =>
-      new NodeAgent(undefined, {
-        node: 'a',
-        log: pino({ level: 'silent' }),
-        plugin: 'x',
-        cniBinDir: 'b',
-        cniConfDir: 'c',
-        conflist: podNetworkConfList(),
-        stateRoot: 's',
-        podCIDRs: ['10.0.0.1/8'],
-      }),
-    /--pod-cidr: 10\.0\.0\.1\/8 has host bits set/u,
-  );
-});
+test(
+  'pod subnets: CIDRs with no host ' +
+    'bits, one per family, room ' +
+    'for a gateway and a pod; errors ' +
+    'name the field and the value',
+  () => {
+    assert.deepEqual(parsePodCidrs(['10.244.1.0/24', 'FD00:10:244:1:0::/64'], '--pod-cidr'), [
+      '10.244.1.0/24',
+      'fd00:10:244:1::/64',
+    ]);
+    assert.throws(
+      () => parsePodCidrs(['10.244.1.7/24'], '--pod-cidr'),
+      /^Error: --pod-cidr: 10\.244\.1\.7\/24 has host bits set: the subnet is 10\.244\.1\.0\/24$/u,
+    );
+    assert.throws(
+      () => parsePodCidrs(['10.244.1.0/24', '10.244.2.0/24'], '--pod-cidr'),
+      /--pod-cidr\[1\]: 10\.244\.2\.0\/24 is a second IPv4 subnet after 10\.244\.1\.0\/24: one subnet per family/u,
+    );
+    assert.throws(() => parsePodCidrs(['10.244.1.0'], '--pod-cidr'), /--pod-cidr: "10\.244\.1\.0" is not a CIDR/u);
+    assert.throws(
+      () => parsePodCidrs(['10.244.1.0/31'], '--pod-cidr'),
+      /too small: an IPv4 pod subnet needs a prefix of \/30 or shorter/u,
+    );
+    assert.throws(() => parsePodCidrs([7], 'Node a spec.podCIDRs'), /Node a spec\.podCIDRs: 7 is not a CIDR/u);
+    assert.throws(
+      () =>
+        new NodeAgent(undefined, {
+          node: 'a,b',
+          log: pino({ level: 'silent' }),
+          plugin: 'x',
+          cniBinDir: 'b',
+          cniConfDir: 'c',
+          conflist: podNetworkConfList(),
+          stateRoot: 's',
+        }),
+      /--node: "a,b" is not a node name/u,
+    );
+    assert.throws(
+      () =>
+        new NodeAgent(undefined, {
+          node: 'a',
+          log: pino({ level: 'silent' }),
+          plugin: 'x',
+          cniBinDir: 'b',
+          cniConfDir: 'c',
+          conflist: podNetworkConfList(),
+          stateRoot: 's',
+          podCIDRs: ['10.0.0.1/8'],
+        }),
+      /--pod-cidr: 10\.0\.0\.1\/8 has host bits set/u,
+    );
+  },
+);
 
 test("a Node's subnets: spec.podCIDRs, else the older spec.podCIDR, else none", () => {
   assert.deepEqual(

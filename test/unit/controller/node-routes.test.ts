@@ -100,23 +100,29 @@ test('a Node read as a peer: first InternalIP per family, canonical subnets, VTE
   });
 });
 
-test('auto: direct routes to the node on a local subnet, the overlay to the one behind a router, both families; this node skipped', () => {
-  const plan = planA('auto');
-  assert.deepEqual(plan.problems, []);
-  assert.equal(plan.overlay, true);
-  assert.deepEqual(plan.routes, [
-    { dst: '10.244.1.0/24', via: '192.168.10.2', dev: 'eth0' },
-    { dst: 'fd00:244:0:1::/64', via: 'fd00:10::2', dev: 'eth0' },
-    { dst: '10.244.2.0/24', via: '10.244.2.0', dev: 'ovl', onlink: true },
-    { dst: 'fd00:244:0:2::/64', via: 'fd00:244:0:2::', dev: 'ovl', onlink: true },
-  ]);
-  assert.deepEqual(plan.neighbors, [
-    { dev: 'ovl', ip: '10.244.2.0', mac: MAC.c },
-    { dev: 'ovl', ip: 'fd00:244:0:2::', mac: MAC.c },
-  ]);
-  // One FDB entry per peer VTEP, to its InternalIP of the overlay's underlay family (IPv4 here).
-  assert.deepEqual(plan.fdb, [{ dev: 'ovl', mac: MAC.c, dst: '192.168.20.3' }]);
-});
+test(
+  'auto: direct routes to the node ' +
+    'on a local subnet, the overlay ' +
+    'to the one behind a router, both ' +
+    'families; this node skipped',
+  () => {
+    const plan = planA('auto');
+    assert.deepEqual(plan.problems, []);
+    assert.equal(plan.overlay, true);
+    assert.deepEqual(plan.routes, [
+      { dst: '10.244.1.0/24', via: '192.168.10.2', dev: 'eth0' },
+      { dst: 'fd00:244:0:1::/64', via: 'fd00:10::2', dev: 'eth0' },
+      { dst: '10.244.2.0/24', via: '10.244.2.0', dev: 'ovl', onlink: true },
+      { dst: 'fd00:244:0:2::/64', via: 'fd00:244:0:2::', dev: 'ovl', onlink: true },
+    ]);
+    assert.deepEqual(plan.neighbors, [
+      { dev: 'ovl', ip: '10.244.2.0', mac: MAC.c },
+      { dev: 'ovl', ip: 'fd00:244:0:2::', mac: MAC.c },
+    ]);
+    // One FDB entry per peer VTEP, to its InternalIP of the overlay's underlay family (IPv4 here).
+    assert.deepEqual(plan.fdb, [{ dev: 'ovl', mac: MAC.c, dst: '192.168.20.3' }]);
+  },
+);
 
 test('vxlan: every peer through the overlay; host-gw: the one behind the router is unreachable, and no overlay', () => {
   const vx = planA('vxlan');
@@ -134,20 +140,38 @@ test('vxlan: every peer through the overlay; host-gw: the one behind the router 
   );
   assert.deepEqual([hg.neighbors, hg.fdb], [[], []]);
   assert.deepEqual(hg.problems, [
-    'node node-c: 10.244.2.0/24 unreachable: its InternalIP 192.168.20.3 is on no local subnet and backend host-gw has no overlay',
-    'node node-c: fd00:244:0:2::/64 unreachable: its InternalIP fd00:20::3 is on no local subnet and backend host-gw has no overlay',
+    'node node-c: 10.244.2.0/24 unreachable: ' +
+      'its InternalIP 192.168.20.3 ' +
+      'is on no local subnet and ' +
+      'backend host-gw has no overlay',
+    'node node-c: fd00:244:0:2::/64 ' +
+      'unreachable: its InternalIP ' +
+      'fd00:20::3 is on no local subnet ' +
+      'and backend host-gw has no overlay',
   ]);
 });
 
-test('a peer without a VTEP MAC yet, or without an InternalIP of the family, is a problem naming the node, the subnet and why', () => {
-  const c = nodeObject('node-c', { ips: ['192.168.20.3'], podCIDRs: ['10.244.2.0/24', 'fd00:244:0:2::/64'] });
-  const plan = planA('auto', [NODES[0], NODES[1], c]);
-  assert.deepEqual(plan.problems, [
-    `node node-c: 10.244.2.0/24 unreachable: its InternalIP 192.168.20.3 is on no local subnet and it publishes no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
-    `node node-c: fd00:244:0:2::/64 unreachable: it has no IPv6 InternalIP and it publishes no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
-  ]);
-  assert.equal(plan.routes.length, 2);
-});
+test(
+  'a peer without a VTEP MAC yet, ' +
+    'or without an InternalIP of ' +
+    'the family, is a problem naming ' +
+    'the node, the subnet and why',
+  () => {
+    const c = nodeObject('node-c', { ips: ['192.168.20.3'], podCIDRs: ['10.244.2.0/24', 'fd00:244:0:2::/64'] });
+    const plan = planA('auto', [NODES[0], NODES[1], c]);
+    assert.deepEqual(plan.problems, [
+      `node node-c: 10.244.2.0/24 unreachable: ` +
+        `its InternalIP 192.168.20.3 is on no ` +
+        `local subnet and it publishes ` +
+        `no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
+      `node node-c: fd00:244:0:2::/64 ` +
+        `unreachable: it has no IPv6 InternalIP ` +
+        `and it publishes no ${VTEP_MAC_ANNOTATION} ` +
+        `annotation (no overlay yet)`,
+    ]);
+    assert.equal(plan.routes.length, 2);
+  },
+);
 
 test("IPv6-only nodes: the overlay runs over IPv6 and the VTEP address is the subnet's network address", () => {
   const a = nodeObject('node-a', { ips: ['fd00:10::1'], podCIDRs: ['fd00:244::/64'] });
@@ -191,73 +215,97 @@ test("a subnet overlapping this node's own, or an earlier node's, gets no route:
     ['10.244.2.0/24', 'fd00:244:0:2::/64'],
   );
   assert.deepEqual(plan.problems, [
-    "node node-b: its podCIDR 10.244.0.0/23 overlaps this node's own podCIDR 10.244.0.0/24: no route (a Node must not take over local pods)",
-    "node node-d: its podCIDR 10.244.2.128/25 overlaps node node-c's 10.244.2.0/24: no route (the first node by name keeps it)",
+    'node node-b: its podCIDR 10.244.0.0/23 ' +
+      "overlaps this node's own " +
+      'podCIDR 10.244.0.0/24: no route (a ' +
+      'Node must not take over local pods)',
+    'node node-d: its podCIDR ' +
+      "10.244.2.128/25 overlaps node node-c's " +
+      '10.244.2.0/24: no route (the ' +
+      'first node by name keeps it)',
   ]);
 });
 
-test("a node publishing another's VTEP MAC (or this node's) takes no overlay traffic: neither gets an overlay route", () => {
-  const evil = nodeObject('node-d', {
-    ips: ['192.168.30.4'],
-    podCIDRs: ['10.244.3.0/24'],
-    annotations: { [VTEP_MAC_ANNOTATION]: MAC.c },
-  });
-  const plan = planA('auto', [...NODES, evil]);
-  assert.ok(
-    plan.problems.includes(`VTEP MAC ${MAC.c} is published by node-c and node-d: no overlay route to any of them`),
-    plan.problems.join('\n'),
-  );
-  assert.deepEqual(plan.fdb, []);
-  assert.deepEqual(
-    plan.routes.map((r) => r.dst),
-    ['10.244.1.0/24', 'fd00:244:0:1::/64'],
-    'the direct routes stay',
-  );
-  const mine = planPodNetwork('node-a', peers(NODES), { ...LOCAL_A, ownVtepMac: MAC.c }, 'auto');
-  assert.ok(
-    mine.problems.includes(`VTEP MAC ${MAC.c} is published by node-c and this node: no overlay route to any of them`),
-  );
-});
-
-test("a peer subnet over the underlay, holding a node's IP, outside --cluster-cidr, or inside the subnet this node serves gets no route", () => {
-  const claim = (podCIDRs: string[]) =>
-    nodeObject('node-z', {
-      ips: ['192.168.10.9'],
-      podCIDRs,
-      annotations: { [VTEP_MAC_ANNOTATION]: '02:00:00:00:00:99' },
+test(
+  "a node publishing another's " +
+    "VTEP MAC (or this node's) " +
+    'takes no overlay traffic: ' +
+    'neither gets an overlay route',
+  () => {
+    const evil = nodeObject('node-d', {
+      ips: ['192.168.30.4'],
+      podCIDRs: ['10.244.3.0/24'],
+      annotations: { [VTEP_MAC_ANNOTATION]: MAC.c },
     });
-  const problems = (cidr: string, local: object = {}) =>
-    planPodNetwork('node-a', peers([...NODES, claim([cidr])]), { ...LOCAL_A, ...local }, 'auto').problems;
-  assert.deepEqual(problems('192.168.10.0/25'), [
-    'node node-z: its podCIDR 192.168.10.0/25 overlaps 192.168.10.0/24, connected on eth0: no route',
-  ]);
-  assert.deepEqual(problems('192.168.20.0/24'), [
-    "node node-z: its podCIDR 192.168.20.0/24 holds the InternalIP 192.168.20.3: no route (it would take the underlay's traffic)",
-  ]);
-  assert.deepEqual(problems('8.0.0.0/8', { clusterCidrs: ['10.244.0.0/16', 'fd00:244::/48'] }), [
-    'node node-z: its podCIDR 8.0.0.0/8 is outside --cluster-cidr 10.244.0.0/16, fd00:244::/48: no route',
-  ]);
-  assert.deepEqual(
-    problems('10.244.9.0/24', { clusterCidrs: ['10.244.0.0/16'] }),
-    [],
-    'inside the cluster CIDR it is routed',
-  );
-  // This node's Node object gone (or without subnets): the agent's own subnets still protect its pods.
-  const withoutSelf = [NODES[1], NODES[2], claim(['10.244.5.128/25'])];
-  const plan = planPodNetwork(
-    'node-a',
-    peers(withoutSelf),
-    { ...LOCAL_A, prefixes: LOCAL_A.prefixes.filter((x) => x.dev === 'eth0'), ownPodCidrs: ['10.244.5.0/24'] },
-    'host-gw',
-  );
-  assert.ok(
-    plan.problems.includes(
-      "node node-z: its podCIDR 10.244.5.128/25 overlaps this node's own podCIDR 10.244.5.0/24: no route (a Node must not take over local pods)",
-    ),
-    plan.problems.join('\n'),
-  );
-  assert.ok(!plan.routes.some((r) => r.dst === '10.244.5.128/25'));
-});
+    const plan = planA('auto', [...NODES, evil]);
+    assert.ok(
+      plan.problems.includes(`VTEP MAC ${MAC.c} is published by node-c and node-d: no overlay route to any of them`),
+      plan.problems.join('\n'),
+    );
+    assert.deepEqual(plan.fdb, []);
+    assert.deepEqual(
+      plan.routes.map((r) => r.dst),
+      ['10.244.1.0/24', 'fd00:244:0:1::/64'],
+      'the direct routes stay',
+    );
+    const mine = planPodNetwork('node-a', peers(NODES), { ...LOCAL_A, ownVtepMac: MAC.c }, 'auto');
+    assert.ok(
+      mine.problems.includes(`VTEP MAC ${MAC.c} is published by node-c and this node: no overlay route to any of them`),
+    );
+  },
+);
+
+test(
+  'a peer subnet over the underlay, ' +
+    "holding a node's IP, outside " +
+    '--cluster-cidr, or inside the subnet ' +
+    'this node serves gets no route',
+  () => {
+    const claim = (podCIDRs: string[]) =>
+      nodeObject('node-z', {
+        ips: ['192.168.10.9'],
+        podCIDRs,
+        annotations: { [VTEP_MAC_ANNOTATION]: '02:00:00:00:00:99' },
+      });
+    const problems = (cidr: string, local: object = {}) =>
+      planPodNetwork('node-a', peers([...NODES, claim([cidr])]), { ...LOCAL_A, ...local }, 'auto').problems;
+    assert.deepEqual(problems('192.168.10.0/25'), [
+      'node node-z: its podCIDR 192.168.10.0/25 overlaps 192.168.10.0/24, connected on eth0: no route',
+    ]);
+    assert.deepEqual(problems('192.168.20.0/24'), [
+      'node node-z: its podCIDR ' +
+        '192.168.20.0/24 holds the InternalIP ' +
+        '192.168.20.3: no route (it would ' +
+        "take the underlay's traffic)",
+    ]);
+    assert.deepEqual(problems('8.0.0.0/8', { clusterCidrs: ['10.244.0.0/16', 'fd00:244::/48'] }), [
+      'node node-z: its podCIDR 8.0.0.0/8 is outside --cluster-cidr 10.244.0.0/16, fd00:244::/48: no route',
+    ]);
+    assert.deepEqual(
+      problems('10.244.9.0/24', { clusterCidrs: ['10.244.0.0/16'] }),
+      [],
+      'inside the cluster CIDR it is routed',
+    );
+    // This node's Node object gone (or without subnets): the agent's own subnets still protect its pods.
+    const withoutSelf = [NODES[1], NODES[2], claim(['10.244.5.128/25'])];
+    const plan = planPodNetwork(
+      'node-a',
+      peers(withoutSelf),
+      { ...LOCAL_A, prefixes: LOCAL_A.prefixes.filter((x) => x.dev === 'eth0'), ownPodCidrs: ['10.244.5.0/24'] },
+      'host-gw',
+    );
+    assert.ok(
+      plan.problems.includes(
+        'node node-z: its podCIDR 10.244.5.128/25 ' +
+          "overlaps this node's own " +
+          'podCIDR 10.244.5.0/24: no route (a ' +
+          'Node must not take over local pods)',
+      ),
+      plan.problems.join('\n'),
+    );
+    assert.ok(!plan.routes.some((r) => r.dst === '10.244.5.128/25'));
+  },
+);
 
 test("a peer claiming this node's own address, or one inside its pod subnet, is not routed to", () => {
   const twin = nodeObject('node-b', {
@@ -289,49 +337,55 @@ test('a node removed from the list: its route, neighbor and FDB entry are gone f
   assert.deepEqual([after.neighbors, after.fdb, after.problems], [[], [], []]);
 });
 
-test('hostile Node objects never throw: each bad field is a problem naming field, value and rule, and is left out', () => {
-  const evil = nodeObject('evil', {
-    ips: ['300.1.1.1', '127.0.0.1', 'ff02::1', 42],
-    podCIDRs: ['0.0.0.0/0', '10.1.2.3/24', 'nonsense', '10.9.0.0/24'],
-    annotations: { [VTEP_MAC_ANNOTATION]: '01:00:5e:00:00:01', [VXLAN_VNIS_ANNOTATION]: '1,16777216,x,-3' },
-  });
-  const r = peerNode(evil);
-  assert.deepEqual(r.node, { name: 'evil', internalIPs: [], podCIDRs: [], vxlanVnis: [1] });
-  assert.deepEqual(r.problems, [
-    'Node evil status.addresses[1].address: "300.1.1.1" is not an IP address',
-    "Node evil status.addresses[2].address: 127.0.0.1 is a loopback address, not a node's unicast address",
-    "Node evil status.addresses[3].address: ff02::1 is a multicast address, not a node's unicast address",
-    'Node evil status.addresses[4].address: 42 is not an IP address',
-    'Node evil spec.podCIDRs[0]: "0.0.0.0/0" must have a prefix of /8 to /30 for IPv4',
-    'Node evil spec.podCIDRs[1]: "10.1.2.3/24" has host bits set (the subnet is 10.1.2.0/24)',
-    'Node evil spec.podCIDRs: 4 entries; a node has at most one per family, only the first 2 are read',
-    `Node evil annotation ${VTEP_MAC_ANNOTATION}: 01:00:5e:00:00:01 is not a unicast MAC`,
-    `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "16777216" is not a VNI (an integer 0..16777215)`,
-    `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "x" is not a VNI (an integer 0..16777215)`,
-    `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "-3" is not a VNI (an integer 0..16777215)`,
-  ]);
-  for (const garbage of [
-    null,
-    7,
-    'node',
-    [],
-    { metadata: { name: 'Bad_Name' } },
-    { metadata: null },
-    { metadata: { name: 'x' }, spec: 5, status: { addresses: 'all' } },
-  ]) {
-    assert.doesNotThrow(() => peerNode(garbage));
-  }
-  assert.match(
-    peerNode({ metadata: { name: 'Bad_Name' } }).problems[0]!,
-    /^Node metadata\.name: "Bad_Name" must be a DNS-1123 subdomain/u,
-  );
-  assert.deepEqual(peerNode({ metadata: { name: 'x' }, spec: 5, status: { addresses: 'all' } }).node, {
-    name: 'x',
-    internalIPs: [],
-    podCIDRs: [],
-    vxlanVnis: [],
-  });
-});
+test(
+  'hostile Node objects never ' +
+    'throw: each bad field is a ' +
+    'problem naming field, value ' +
+    'and rule, and is left out',
+  () => {
+    const evil = nodeObject('evil', {
+      ips: ['300.1.1.1', '127.0.0.1', 'ff02::1', 42],
+      podCIDRs: ['0.0.0.0/0', '10.1.2.3/24', 'nonsense', '10.9.0.0/24'],
+      annotations: { [VTEP_MAC_ANNOTATION]: '01:00:5e:00:00:01', [VXLAN_VNIS_ANNOTATION]: '1,16777216,x,-3' },
+    });
+    const r = peerNode(evil);
+    assert.deepEqual(r.node, { name: 'evil', internalIPs: [], podCIDRs: [], vxlanVnis: [1] });
+    assert.deepEqual(r.problems, [
+      'Node evil status.addresses[1].address: "300.1.1.1" is not an IP address',
+      "Node evil status.addresses[2].address: 127.0.0.1 is a loopback address, not a node's unicast address",
+      "Node evil status.addresses[3].address: ff02::1 is a multicast address, not a node's unicast address",
+      'Node evil status.addresses[4].address: 42 is not an IP address',
+      'Node evil spec.podCIDRs[0]: "0.0.0.0/0" must have a prefix of /8 to /30 for IPv4',
+      'Node evil spec.podCIDRs[1]: "10.1.2.3/24" has host bits set (the subnet is 10.1.2.0/24)',
+      'Node evil spec.podCIDRs: 4 entries; a node has at most one per family, only the first 2 are read',
+      `Node evil annotation ${VTEP_MAC_ANNOTATION}: 01:00:5e:00:00:01 is not a unicast MAC`,
+      `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "16777216" is not a VNI (an integer 0..16777215)`,
+      `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "x" is not a VNI (an integer 0..16777215)`,
+      `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "-3" is not a VNI (an integer 0..16777215)`,
+    ]);
+    for (const garbage of [
+      null,
+      7,
+      'node',
+      [],
+      { metadata: { name: 'Bad_Name' } },
+      { metadata: null },
+      { metadata: { name: 'x' }, spec: 5, status: { addresses: 'all' } },
+    ]) {
+      assert.doesNotThrow(() => peerNode(garbage));
+    }
+    assert.match(
+      peerNode({ metadata: { name: 'Bad_Name' } }).problems[0]!,
+      /^Node metadata\.name: "Bad_Name" must be a DNS-1123 subdomain/u,
+    );
+    assert.deepEqual(peerNode({ metadata: { name: 'x' }, spec: 5, status: { addresses: 'all' } }).node, {
+      name: 'x',
+      internalIPs: [],
+      podCIDRs: [],
+      vxlanVnis: [],
+    });
+  },
+);
 
 test('huge lists and annotations are bounded and reported, never walked whole', () => {
   const ips = Array.from({ length: 100_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
@@ -364,42 +418,49 @@ test('the same name twice keeps the first; node order in the list does not chang
   assert.deepEqual(planA('auto', [...NODES].reverse()), planA('auto'));
 });
 
-test("NAD head-end replication: one all-zeros entry per other node advertising the VNI, to its IP of the device's family", () => {
-  const withVnis = (n: Obj, vnis: string) => ({
-    ...n,
-    metadata: { ...(n.metadata as Obj), annotations: { [VXLAN_VNIS_ANNOTATION]: vnis } },
-  });
-  const nodes = peers([
-    withVnis(NODES[0]!, '42,100'),
-    withVnis(NODES[1]!, '42'),
-    withVnis(NODES[2]!, '42,100,7'),
-    nodeObject('node-d', { ips: ['192.168.10.1'], annotations: { [VXLAN_VNIS_ANNOTATION]: '42' } }),
-  ]);
-  const zero = '00:00:00:00:00:00';
-  assert.deepEqual(
-    planNadFdb('node-a', nodes, [
-      { vni: 42, dev: 'vxlan42' },
-      { vni: 100, dev: 'vxlan100', family: 6 },
-      { vni: 5, dev: 'vxlan5' },
-    ]),
-    [
-      { dev: 'vxlan42', mac: zero, dst: '192.168.10.2' },
-      { dev: 'vxlan42', mac: zero, dst: '192.168.20.3' },
-      { dev: 'vxlan100', mac: zero, dst: 'fd00:20::3' },
-    ],
-  );
-  // node-d claims node-a's own address: a flood sent there would come back here.
-  assert.deepEqual(
-    planNadFdb(
-      'node-a',
-      nodes.filter((n) => n.name !== 'node-c' && n.name !== 'node-b'),
-      [{ vni: 42, dev: 'vxlan42' }],
-    ),
-    [],
-  );
-});
+test(
+  'NAD head-end replication: one ' +
+    'all-zeros entry per other ' +
+    'node advertising the VNI, to ' +
+    "its IP of the device's family",
+  () => {
+    const withVnis = (n: Obj, vnis: string) => ({
+      ...n,
+      metadata: { ...(n.metadata as Obj), annotations: { [VXLAN_VNIS_ANNOTATION]: vnis } },
+    });
+    const nodes = peers([
+      withVnis(NODES[0]!, '42,100'),
+      withVnis(NODES[1]!, '42'),
+      withVnis(NODES[2]!, '42,100,7'),
+      nodeObject('node-d', { ips: ['192.168.10.1'], annotations: { [VXLAN_VNIS_ANNOTATION]: '42' } }),
+    ]);
+    const zero = '00:00:00:00:00:00';
+    assert.deepEqual(
+      planNadFdb('node-a', nodes, [
+        { vni: 42, dev: 'vxlan42' },
+        { vni: 100, dev: 'vxlan100', family: 6 },
+        { vni: 5, dev: 'vxlan5' },
+      ]),
+      [
+        { dev: 'vxlan42', mac: zero, dst: '192.168.10.2' },
+        { dev: 'vxlan42', mac: zero, dst: '192.168.20.3' },
+        { dev: 'vxlan100', mac: zero, dst: 'fd00:20::3' },
+      ],
+    );
+    // node-d claims node-a's own address: a flood sent there would come back here.
+    assert.deepEqual(
+      planNadFdb(
+        'node-a',
+        nodes.filter((n) => n.name !== 'node-c' && n.name !== 'node-b'),
+        [{ vni: 42, dev: 'vxlan42' }],
+      ),
+      [],
+    );
+  },
+);
 
-// lib/route-sync.ts's diffing, without a kernel: its argv prefix (the netns wrap) is a fake `ip`/`bridge` that answers from a table and logs each call.
+// lib/route-sync.ts's diffing, without a kernel: its argv prefix (the netns wrap) is a fake `ip`/`bridge` that answers
+// from a table and logs each call.
 const FAKE = `const fs = require('node:fs');
 const argv = process.argv.slice(2).join(' ');
 const table = JSON.parse(fs.readFileSync(process.env.VNT_RT_FAKE, 'utf8'));
@@ -425,95 +486,110 @@ async function withFakeKernel(
   }
 }
 
-test('route sync: replaces what differs, deletes only its own stale routes (proto 157), leaves a destination held by another route alone', async () => {
-  const ours = [
-    { dst: '10.244.1.0/24', gateway: '192.168.10.2', dev: 'eth0', flags: [] },
-    { dst: '10.244.7.0/24', gateway: '192.168.10.7', dev: 'eth0', flags: [] },
-  ];
-  // Every real node has a default route, which ip(8) prints as "default" in both families.
-  const all = [
-    { dst: 'default', gateway: '192.168.10.254', dev: 'eth0', protocol: 'dhcp', flags: [] },
-    ...ours.map((r) => ({ ...r, protocol: '157' })),
-    { dst: '10.244.3.0/24', gateway: '192.168.10.254', dev: 'eth0', protocol: 'static', flags: [] },
-    { dst: '192.168.10.0/24', dev: 'eth0', protocol: 'kernel', flags: [] },
-  ];
-  const ours6 = [{ dst: 'fd00:244:0:1::/64', gateway: 'fd00:10::2', dev: 'eth0', flags: [] }];
-  const all6 = [
-    { dst: 'default', gateway: 'fe80::1', dev: 'eth0', protocol: 'ra', flags: [] },
-    ...ours6.map((r) => ({ ...r, protocol: '157' })),
-  ];
-  let report: Awaited<ReturnType<RouteSync['syncRoutes']>> | undefined;
-  const calls = await withFakeKernel(
-    {
-      'ip -j -batch -': `${JSON.stringify(ours)}\n${JSON.stringify(all)}\n`,
-      'ip -6 -j -batch -': `${JSON.stringify(ours6)}\n${JSON.stringify(all6)}\n`,
-    },
-    async (sync) => {
-      report = await sync.syncRoutes([
-        { dst: '10.244.1.0/24', via: '192.168.10.2', dev: 'eth0' },
-        { dst: '10.244.2.0/24', via: '10.244.2.0', dev: 'ovl', onlink: true },
-        { dst: '10.244.3.0/24', via: '192.168.10.3', dev: 'eth0' },
-      ]);
-    },
-  );
-  assert.deepEqual(
-    calls.filter((c) => !c.includes('-batch')),
-    [
-      `ip route replace 10.244.2.0/24 via 10.244.2.0 dev ovl onlink proto ${VIRTNET_ROUTE_PROTO}`,
-      `ip route del 10.244.7.0/24 proto ${VIRTNET_ROUTE_PROTO}`,
-      `ip -6 route del fd00:244:0:1::/64 proto ${VIRTNET_ROUTE_PROTO}`,
-    ],
-  );
-  assert.deepEqual(report, {
-    changed: 3,
-    problems: [
-      "route 10.244.3.0/24 exists and is not virtnet's (proto static via 192.168.10.254 dev eth0): left alone, no route via 192.168.10.3",
-    ],
-  });
-});
+test(
+  'route sync: replaces what differs, ' +
+    'deletes only its own stale routes ' +
+    '(proto 157), leaves a destination ' +
+    'held by another route alone',
+  async () => {
+    const ours = [
+      { dst: '10.244.1.0/24', gateway: '192.168.10.2', dev: 'eth0', flags: [] },
+      { dst: '10.244.7.0/24', gateway: '192.168.10.7', dev: 'eth0', flags: [] },
+    ];
+    // Every real node has a default route, which ip(8) prints as "default" in both families.
+    const all = [
+      { dst: 'default', gateway: '192.168.10.254', dev: 'eth0', protocol: 'dhcp', flags: [] },
+      ...ours.map((r) => ({ ...r, protocol: '157' })),
+      { dst: '10.244.3.0/24', gateway: '192.168.10.254', dev: 'eth0', protocol: 'static', flags: [] },
+      { dst: '192.168.10.0/24', dev: 'eth0', protocol: 'kernel', flags: [] },
+    ];
+    const ours6 = [{ dst: 'fd00:244:0:1::/64', gateway: 'fd00:10::2', dev: 'eth0', flags: [] }];
+    const all6 = [
+      { dst: 'default', gateway: 'fe80::1', dev: 'eth0', protocol: 'ra', flags: [] },
+      ...ours6.map((r) => ({ ...r, protocol: '157' })),
+    ];
+    let report: Awaited<ReturnType<RouteSync['syncRoutes']>> | undefined;
+    const calls = await withFakeKernel(
+      {
+        'ip -j -batch -': `${JSON.stringify(ours)}\n${JSON.stringify(all)}\n`,
+        'ip -6 -j -batch -': `${JSON.stringify(ours6)}\n${JSON.stringify(all6)}\n`,
+      },
+      async (sync) => {
+        report = await sync.syncRoutes([
+          { dst: '10.244.1.0/24', via: '192.168.10.2', dev: 'eth0' },
+          { dst: '10.244.2.0/24', via: '10.244.2.0', dev: 'ovl', onlink: true },
+          { dst: '10.244.3.0/24', via: '192.168.10.3', dev: 'eth0' },
+        ]);
+      },
+    );
+    assert.deepEqual(
+      calls.filter((c) => !c.includes('-batch')),
+      [
+        `ip route replace 10.244.2.0/24 via 10.244.2.0 dev ovl onlink proto ${VIRTNET_ROUTE_PROTO}`,
+        `ip route del 10.244.7.0/24 proto ${VIRTNET_ROUTE_PROTO}`,
+        `ip -6 route del fd00:244:0:1::/64 proto ${VIRTNET_ROUTE_PROTO}`,
+      ],
+    );
+    assert.deepEqual(report, {
+      changed: 3,
+      problems: [
+        'route 10.244.3.0/24 exists and is ' +
+          "not virtnet's (proto static via " +
+          '192.168.10.254 dev eth0): left ' +
+          'alone, no route via 192.168.10.3',
+      ],
+    });
+  },
+);
 
-test('route sync: neighbors and FDB entries are diffed on their device; learned FDB entries and other MACs are not touched', async () => {
-  const calls = await withFakeKernel(
-    {
-      'ip -j neigh show dev ovl nud permanent': JSON.stringify([
-        { dst: '10.244.2.0', lladdr: '02:00:00:00:00:0c' },
-        { dst: '10.244.9.0', lladdr: '02:00:00:00:00:09' },
-      ]),
-      'bridge -j fdb show dev vx42': JSON.stringify([
-        { mac: '00:00:00:00:00:00', dst: '192.168.10.2', state: 'permanent' },
-        { mac: '00:00:00:00:00:00', dst: '192.168.10.9', state: 'permanent' },
-        { mac: '02:00:00:00:00:77', dst: '192.168.10.7', state: '' },
-        { mac: '02:00:00:00:00:78', dst: '192.168.10.8', state: 'permanent' },
-        { mac: '33:33:00:00:00:01', state: 'permanent' },
-      ]),
-    },
-    async (sync) => {
-      await sync.syncNeighbors('ovl', [
-        { ip: '10.244.2.0', mac: '02:00:00:00:00:0C' },
-        { ip: 'fd00:244:0:2::', mac: '02:00:00:00:00:0c' },
-      ]);
-      await sync.syncFdb(
-        'vx42',
-        [
-          { mac: '00:00:00:00:00:00', dst: '192.168.10.2' },
-          { mac: '00:00:00:00:00:00', dst: '192.168.10.3' },
-        ],
-        { onlyMac: '00:00:00:00:00:00' },
-      );
-      await assert.rejects(sync.syncNeighbors('bad name', []), /link name "bad name" must not contain/u);
-      await assert.rejects(
-        sync.syncFdb('vx42', [{ mac: '00:00:00:00:00:00', dst: '1.2.3.4 self' }]),
-        /"1\.2\.3\.4 self" is not an IP address/u,
-      );
-    },
-  );
-  assert.deepEqual(
-    calls.filter((c) => !c.includes(' show ')),
-    [
-      'ip neigh replace fd00:244:0:2:: lladdr 02:00:00:00:00:0c dev ovl nud permanent',
-      'ip neigh del 10.244.9.0 dev ovl',
-      'bridge fdb append 00:00:00:00:00:00 dev vx42 dst 192.168.10.3 self permanent',
-      'bridge fdb del 00:00:00:00:00:00 dev vx42 dst 192.168.10.9 self',
-    ],
-  );
-});
+test(
+  'route sync: neighbors and FDB ' +
+    'entries are diffed on their ' +
+    'device; learned FDB entries ' +
+    'and other MACs are not touched',
+  async () => {
+    const calls = await withFakeKernel(
+      {
+        'ip -j neigh show dev ovl nud permanent': JSON.stringify([
+          { dst: '10.244.2.0', lladdr: '02:00:00:00:00:0c' },
+          { dst: '10.244.9.0', lladdr: '02:00:00:00:00:09' },
+        ]),
+        'bridge -j fdb show dev vx42': JSON.stringify([
+          { mac: '00:00:00:00:00:00', dst: '192.168.10.2', state: 'permanent' },
+          { mac: '00:00:00:00:00:00', dst: '192.168.10.9', state: 'permanent' },
+          { mac: '02:00:00:00:00:77', dst: '192.168.10.7', state: '' },
+          { mac: '02:00:00:00:00:78', dst: '192.168.10.8', state: 'permanent' },
+          { mac: '33:33:00:00:00:01', state: 'permanent' },
+        ]),
+      },
+      async (sync) => {
+        await sync.syncNeighbors('ovl', [
+          { ip: '10.244.2.0', mac: '02:00:00:00:00:0C' },
+          { ip: 'fd00:244:0:2::', mac: '02:00:00:00:00:0c' },
+        ]);
+        await sync.syncFdb(
+          'vx42',
+          [
+            { mac: '00:00:00:00:00:00', dst: '192.168.10.2' },
+            { mac: '00:00:00:00:00:00', dst: '192.168.10.3' },
+          ],
+          { onlyMac: '00:00:00:00:00:00' },
+        );
+        await assert.rejects(sync.syncNeighbors('bad name', []), /link name "bad name" must not contain/u);
+        await assert.rejects(
+          sync.syncFdb('vx42', [{ mac: '00:00:00:00:00:00', dst: '1.2.3.4 self' }]),
+          /"1\.2\.3\.4 self" is not an IP address/u,
+        );
+      },
+    );
+    assert.deepEqual(
+      calls.filter((c) => !c.includes(' show ')),
+      [
+        'ip neigh replace fd00:244:0:2:: lladdr 02:00:00:00:00:0c dev ovl nud permanent',
+        'ip neigh del 10.244.9.0 dev ovl',
+        'bridge fdb append 00:00:00:00:00:00 dev vx42 dst 192.168.10.3 self permanent',
+        'bridge fdb del 00:00:00:00:00:00 dev vx42 dst 192.168.10.9 self',
+      ],
+    );
+  },
+);

@@ -1,4 +1,7 @@
-/** The cluster controller's decisions, as values: launcher pods against golden manifests, VMI and VM reconciles as tables. */
+/**
+ * The cluster controller's decisions, as values: launcher pods against golden manifests, VMI and VM reconciles as
+ * tables.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
@@ -11,7 +14,8 @@ import { reconcileVm } from '../../../controller/control/reconcile-vm.ts';
 import { NETWORK_STATUS_ANNOTATION } from '../../../controller/status/pod.ts';
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), 'golden');
-type Obj = Record<string, any>;
+/** Fixtures built loosely: the code under test checks them as it checks the API server's objects. */
+type Obj = any;
 const NOW = '2026-11-28T12:00:00Z';
 const BOOT = {
   kernel: '/var/cache/virtnet/guest/vmlinuz',
@@ -102,37 +106,43 @@ const RUNNING_ANNOTATIONS = {
   }),
 };
 
-test('launcher pods against golden manifests: masquerade on the pod network; multus default + secondary with scheduling constraints', () => {
-  golden(
-    'launcher-pod-masquerade.json',
-    `${JSON.stringify(launcherPod(vmi() as never, { image: 'virtnet:test', boot: BOOT, serviceCIDRs: ['10.96.0.0/12'] }), null, 2)}\n`,
-    GOLDEN,
-  );
-  const multus = vmi({
-    domain: {
-      devices: {
-        interfaces: [
-          { name: 'main', bridge: {} },
-          { name: 'blue', bridge: {}, macAddress: '02:aa:00:00:00:01' },
-        ],
+test(
+  'launcher pods against golden ' +
+    'manifests: masquerade on the pod ' +
+    'network; multus default + secondary ' +
+    'with scheduling constraints',
+  () => {
+    golden(
+      'launcher-pod-masquerade.json',
+      `${JSON.stringify(launcherPod(vmi() as never, { image: 'virtnet:test', boot: BOOT, serviceCIDRs: ['10.96.0.0/12'] }), null, 2)}\n`,
+      GOLDEN,
+    );
+    const multus = vmi({
+      domain: {
+        devices: {
+          interfaces: [
+            { name: 'main', bridge: {} },
+            { name: 'blue', bridge: {}, macAddress: '02:aa:00:00:00:01' },
+          ],
+        },
+        cpu: { cores: 2 },
       },
-      cpu: { cores: 2 },
-    },
-    networks: [
-      { name: 'main', multus: { networkName: 'infra/fast', default: true } },
-      { name: 'blue', multus: { networkName: 'blue-net' } },
-    ],
-    nodeSelector: { 'kubernetes.io/hostname': 'node-a' },
-    tolerations: [{ key: 'vms', operator: 'Exists' }],
-    hostname: 'vm1',
-    subdomain: 'lab',
-  });
-  golden(
-    'launcher-pod-multus.json',
-    `${JSON.stringify(launcherPod(multus as never, { image: 'virtnet:test', boot: { firmware: 'bios' }, disks: [{ name: 'root', file: '/images/vm1.qcow2', format: 'qcow2', device: 'disk', bus: 'virtio' }], serviceCIDRs: [] }), null, 2)}\n`,
-    GOLDEN,
-  );
-});
+      networks: [
+        { name: 'main', multus: { networkName: 'infra/fast', default: true } },
+        { name: 'blue', multus: { networkName: 'blue-net' } },
+      ],
+      nodeSelector: { 'kubernetes.io/hostname': 'node-a' },
+      tolerations: [{ key: 'vms', operator: 'Exists' }],
+      hostname: 'vm1',
+      subdomain: 'lab',
+    });
+    golden(
+      'launcher-pod-multus.json',
+      `${JSON.stringify(launcherPod(multus as never, { image: 'virtnet:test', boot: { firmware: 'bios' }, disks: [{ name: 'root', file: '/images/vm1.qcow2', format: 'qcow2', device: 'disk', bus: 'virtio' }], serviceCIDRs: [] }), null, 2)}\n`,
+      GOLDEN,
+    );
+  },
+);
 
 const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType<typeof reconcileVmi>) => void }> = [
   {
@@ -252,7 +262,10 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
       assert.equal(s.phase, 'Pending');
       assert.deepEqual(s.conditions?.[0] && [s.conditions[0].reason, s.conditions[0].message], [
         'NetworkAttachmentDefinitionNotFound',
-        'spec.networks[1].multus.networkName: NetworkAttachmentDefinition apps/blue-net not found; the VMI starts when it exists',
+        'spec.networks[1].multus.networkName: ' +
+          'NetworkAttachmentDefinition ' +
+          'apps/blue-net not found; the ' +
+          'VMI starts when it exists',
       ]);
     },
   },
@@ -331,7 +344,8 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
       }),
     ),
     want: (a) => {
-      // Refused either way, with no pod: by the spec's own rule (a normalised path) or, failing that, by the allowed directories.
+      // Refused either way, with no pod: by the spec's own rule (a normalised path) or, failing that, by the allowed
+      // directories.
       assert.ok(!a.some((x) => x.type === 'createPod'));
       assert.equal(a[0]!.type === 'setStatus' && a[0]!.status.phase, 'Failed');
       assert.ok(
@@ -354,7 +368,11 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
     },
   },
   {
-    name: "a hostDisk and a cloud-init volume: the launcher spec names the disk and carries the seed's data, instance-id the VMI's uid",
+    name:
+      'a hostDisk and a cloud-init ' +
+      'volume: the launcher spec names ' +
+      "the disk and carries the seed's " +
+      "data, instance-id the VMI's uid",
     obs: observe(
       vmi({
         volumes: [
@@ -371,7 +389,7 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
     ),
     want: (a) => {
       const p = a[0]!.type === 'createPod' ? a[0]!.pod : assert.fail('no pod');
-      const spec = JSON.parse(p.metadata.annotations['virtnet.io/launcher-spec']) as Obj;
+      const spec = JSON.parse(p.metadata.annotations?.['virtnet.io/launcher-spec'] ?? '') as Obj;
       assert.deepEqual(spec.boot, { firmware: 'bios' });
       assert.deepEqual(spec.disks, [
         {
@@ -411,21 +429,30 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
 
 for (const c of VMI_CASES) test(`reconcile VMI: ${c.name}`, () => c.want(reconcileVmi(c.obs, NOW)));
 
-test('reconcile VMI is idempotent: the status it wrote yields no action; IPs do not flicker while the pod lives', () => {
-  const running = pod('Running', { node: 'n1', annotations: RUNNING_ANNOTATIONS });
-  const [first] = reconcileVmi(observe(vmi(), [running]), NOW);
-  const written = vmi({}, { status: first!.type === 'setStatus' ? first!.status : undefined });
-  assert.deepEqual(reconcileVmi(observe(written, [running]), '2026-11-28T12:05:00Z'), []);
-  // The same pod, for a moment without network-status: the IPs stay.
-  const blink = pod('Running', {
-    node: 'n1',
-    annotations: { [LAUNCHER_STATUS_ANNOTATION]: RUNNING_ANNOTATIONS[LAUNCHER_STATUS_ANNOTATION] },
-  });
-  assert.deepEqual(reconcileVmi(observe(written, [blink]), NOW), []);
-  // A new pod (another uid) does not inherit the old IPs.
-  const other = reconcileVmi(observe(written, [{ ...blink, metadata: { ...blink.metadata, uid: 'pod-uid-2' } }]), NOW);
-  assert.equal(other[0]!.type === 'setStatus' && other[0]!.status.interfaces[0]!.ipAddress, undefined);
-});
+test(
+  'reconcile VMI is idempotent: ' +
+    'the status it wrote yields ' +
+    'no action; IPs do not ' +
+    'flicker while the pod lives',
+  () => {
+    const running = pod('Running', { node: 'n1', annotations: RUNNING_ANNOTATIONS });
+    const [first] = reconcileVmi(observe(vmi(), [running]), NOW);
+    const written = vmi({}, { status: first!.type === 'setStatus' ? first!.status : undefined });
+    assert.deepEqual(reconcileVmi(observe(written, [running]), '2026-11-28T12:05:00Z'), []);
+    // The same pod, for a moment without network-status: the IPs stay.
+    const blink = pod('Running', {
+      node: 'n1',
+      annotations: { [LAUNCHER_STATUS_ANNOTATION]: RUNNING_ANNOTATIONS[LAUNCHER_STATUS_ANNOTATION] },
+    });
+    assert.deepEqual(reconcileVmi(observe(written, [blink]), NOW), []);
+    // A new pod (another uid) does not inherit the old IPs.
+    const other = reconcileVmi(
+      observe(written, [{ ...blink, metadata: { ...blink.metadata, uid: 'pod-uid-2' } }]),
+      NOW,
+    );
+    assert.equal(other[0]!.type === 'setStatus' && other[0]!.status.interfaces[0]!.ipAddress, undefined);
+  },
+);
 
 const vm = (spec: Obj, status?: Obj): Obj => ({
   apiVersion: 'virtnet.io/v1alpha1',

@@ -1260,7 +1260,10 @@ export const ROWS: Row[] = [
     want: [
       [
         'apiVersion',
-        '"kubevirt.io/v2" is not served for VirtualMachineInstance (supported: virtnet.io/v1alpha1, kubevirt.io/v1, kubevirt.io/v1alpha3',
+        '"kubevirt.io/v2" is not served ' +
+          'for VirtualMachineInstance ' +
+          '(supported: virtnet.io/v1alpha1, ' +
+          'kubevirt.io/v1, kubevirt.io/v1alpha3',
       ],
     ],
   },
@@ -1279,7 +1282,10 @@ export const ROWS: Row[] = [
     want: [
       [
         'kind',
-        'unsupported kind "VirtualMachinePool" (supported: VirtualMachineInstance, VirtualMachine, NetworkAttachmentDefinition)',
+        'unsupported kind ' +
+          '"VirtualMachinePool" (supported: ' +
+          'VirtualMachineInstance, VirtualMachine, ' +
+          'NetworkAttachmentDefinition)',
       ],
     ],
   },

@@ -61,7 +61,9 @@ function replaced(doc: Doc, path: Array<string | number>, value: unknown): Doc {
 const envelope = (request: unknown) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request });
 const create = (object: unknown, uid = 'uid-1') => envelope({ uid, operation: 'CREATE', object });
 
-/** AdmissionReviews that reach review() with a usable uid: every field of both kinds replaced by every hostile value. */
+/**
+ * AdmissionReviews that reach review() with a usable uid: every field of both kinds replaced by every hostile value.
+ */
 function hostileReviews(): Array<{ what: string; body: Obj }> {
   const out: Array<{ what: string; body: Obj }> = [];
   for (const base of [BASE_VMI, BASE_VM]) {
@@ -93,38 +95,47 @@ function assertWellFormed(res: Obj, uid: string, what: string): void {
   assert.equal(typeof res.response.allowed, 'boolean', what);
   if (!res.response.allowed) {
     assert.equal(typeof res.response.status?.message, 'string', what);
-    assert.ok(res.response.status.message.length > 0, what);
-    assert.ok(Number.isInteger(res.response.status.code), what);
+    assert.ok(res.response.status!.message.length > 0, what);
+    assert.ok(Number.isInteger(res.response.status!.code), what);
   }
   // What the apiserver decodes must survive a JSON round trip unchanged (no undefined, no functions).
   assert.deepEqual(JSON.parse(JSON.stringify(res)), res, what);
 }
 
-test('a metadata.name that is not a string is denied, naming metadata.name and the rule (not a 400, not a throw)', () => {
-  for (const name of [5, {}, [], true, { toString: 1 }, { valueOf: 1, toString: 2 }]) {
-    const res = review(create({ ...BASE_VMI, metadata: { ...BASE_VMI.metadata, name } }));
-    assertWellFormed(res, 'uid-1', JSON.stringify(name));
-    assert.equal(res.response.allowed, false);
-    const causes = res.response.status.details.causes as Array<{ field: string; message: string }>;
-    assert.ok(
-      causes.some((c) => c.field === 'metadata.name' && /must be a string/u.test(c.message)),
-      `${JSON.stringify(name)}: ${res.response.status.message}`,
-    );
-    assert.doesNotMatch(res.response.status.message, /\[object Object\]/u);
-  }
-});
-
-test(`fuzz: ${hostileReviews().length} hostile AdmissionReviews each get a well-formed review echoing their uid`, () => {
-  for (const { what, body } of hostileReviews()) {
-    let res: Obj;
-    try {
-      res = review(JSON.parse(JSON.stringify(body)));
-    } catch (err) {
-      assert.fail(`${what}: review() threw ${(err as Error).message}`);
+test(
+  'a metadata.name that is not ' +
+    'a string is denied, naming ' +
+    'metadata.name and the rule ' +
+    '(not a 400, not a throw)',
+  () => {
+    for (const name of [5, {}, [], true, { toString: 1 }, { valueOf: 1, toString: 2 }]) {
+      const res = review(create({ ...BASE_VMI, metadata: { ...BASE_VMI.metadata, name } }));
+      assertWellFormed(res, 'uid-1', JSON.stringify(name));
+      assert.equal(res.response.allowed, false);
+      const causes = res.response.status!.details!.causes as Array<{ field: string; message: string }>;
+      assert.ok(
+        causes.some((c) => c.field === 'metadata.name' && /must be a string/u.test(c.message)),
+        `${JSON.stringify(name)}: ${res.response.status!.message}`,
+      );
+      assert.doesNotMatch(res.response.status!.message, /\[object Object\]/u);
     }
-    assertWellFormed(res, 'uid-1', what);
-  }
-});
+  },
+);
+
+test(
+  `fuzz: ${hostileReviews().length} ` + `hostile AdmissionReviews ` + `each get a well-formed review echoing their uid`,
+  () => {
+    for (const { what, body } of hostileReviews()) {
+      let res: Obj;
+      try {
+        res = review(JSON.parse(JSON.stringify(body)));
+      } catch (err) {
+        assert.fail(`${what}: review() threw ${(err as Error).message}`);
+      }
+      assertWellFormed(res, 'uid-1', what);
+    }
+  },
+);
 
 test('nesting and sizes past the bounds are denials naming where, decided without walking the whole object', () => {
   let deep: unknown = 'leaf';
@@ -132,7 +143,7 @@ test('nesting and sizes past the bounds are denials naming where, decided withou
   const nested = review(create({ ...BASE_VMI, spec: { ...BASE_VMI.spec, extra: deep } }));
   assertWellFormed(nested, 'uid-1', 'deep');
   assert.match(
-    nested.response.status.message,
+    nested.response.status!.message,
     /spec\.extra(\[0\])+: must not nest lists and objects deeper than 32 levels/u,
   );
   const wide = structuredClone(BASE_VMI);
@@ -142,10 +153,10 @@ test('nesting and sizes past the bounds are denials naming where, decided withou
   assert.ok(performance.now() - t < 100, 'refused before validation');
   assert.equal(res.allowed, false);
   assert.deepEqual(
-    res.status.details.causes.map((c: Obj) => c.field),
+    res.status!.details!.causes.map((c: Obj) => c.field),
     ['spec.domain.devices.interfaces'],
   );
-  assert.match(res.status.message, /at most 1024 items, not 5000/u);
+  assert.match(res.status!.message, /at most 1024 items, not 5000/u);
 });
 
 // ------------------------------------------------------------------ over HTTP
@@ -226,7 +237,10 @@ test('over HTTP: hostile envelopes are a review when they carry a uid, a 400 onl
     '{"request": {"uid": ["u"]}}',
   ];
   for (const text of noUid) assert.equal((await send('/validate', text)).status, 400, text);
-  const deep = `{"request": {"uid": "deep", "operation": "CREATE", "object": ${'['.repeat(200_000)}${']'.repeat(200_000)}}}`;
+  const deep =
+    `{"request": {"uid": "deep", ` +
+    `"operation": "CREATE", ` +
+    `"object": ${'['.repeat(200_000)}${']'.repeat(200_000)}}}`;
   for (const [text, uid] of [
     [JSON.stringify(create({ metadata: { name: { toString: 1 } } }, 'u-7')), 'u-7'],
     [deep, 'deep'],
@@ -258,52 +272,64 @@ function raw(head: string, body: Buffer[]): Promise<string> {
   });
 }
 
-test('over HTTP: a body over 3 MiB is refused with 413, declared or streamed, unread, and the server lives on', async () => {
-  const declared = await raw(`POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n`, [
-    Buffer.alloc(16),
-  ]);
-  assert.match(declared, /^HTTP\/1\.1 413 /u);
-  assert.match(declared, /connection: close/iu);
-  // Chunked, 4 MiB in 64 KiB chunks, never ending: the server answers and closes once past 3 MiB.
-  const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 0x20), Buffer.from('\r\n')]);
-  const streamed = await raw(
-    'POST /validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
-    Array.from({ length: 64 }, () => chunk),
-  );
-  assert.match(streamed, /^HTTP\/1\.1 413 /u);
-  const ok = await send('/validate', JSON.stringify(create(BASE_VMI)));
-  assert.equal(JSON.parse(ok.text).response.allowed, true);
-});
+test(
+  'over HTTP: a body over 3 ' +
+    'MiB is refused with 413, ' +
+    'declared or streamed, unread, ' +
+    'and the server lives on',
+  async () => {
+    const declared = await raw(`POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n`, [
+      Buffer.alloc(16),
+    ]);
+    assert.match(declared, /^HTTP\/1\.1 413 /u);
+    assert.match(declared, /connection: close/iu);
+    // Chunked, 4 MiB in 64 KiB chunks, never ending: the server answers and closes once past 3 MiB.
+    const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 0x20), Buffer.from('\r\n')]);
+    const streamed = await raw(
+      'POST /validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
+      Array.from({ length: 64 }, () => chunk),
+    );
+    assert.match(streamed, /^HTTP\/1\.1 413 /u);
+    const ok = await send('/validate', JSON.stringify(create(BASE_VMI)));
+    assert.equal(JSON.parse(ok.text).response.allowed, true);
+  },
+);
 
-test('over HTTP: three 2.5 MiB reviews in parallel are answered, and /healthz answers within 200 ms meanwhile', async () => {
-  const big = structuredClone(BASE_VMI);
-  // The review's report: 32k interfaces, 2.5 MiB.
-  big.spec.domain.devices.interfaces = Array.from({ length: 32_768 }, (_, i) => ({
-    name: `nic-${String(i).padStart(6, '0')}`,
-    bridge: {},
-    model: 'virtio',
-    macAddress: '02:00:00:00:00:05',
-  }));
-  const text = JSON.stringify(create(big));
-  assert.ok(text.length > 2.4 * 1024 * 1024 && text.length < MAX_BODY, `${text.length} bytes`);
-  const reviews = Promise.all([0, 1, 2].map(() => send('/validate', text)));
-  let done = false;
-  void reviews.finally(() => (done = true));
-  const probes: number[] = [];
-  while (!done) probes.push((await send('/healthz')).ms);
-  for (const a of await reviews) {
-    assert.equal(a.status, 200);
-    const res = JSON.parse(a.text).response;
-    assert.equal(res.allowed, false);
-    assert.match(res.status.message, /spec\.domain\.devices\.interfaces: must be a list of at most 1024 items/u);
-    assert.ok(a.ms < 2000, `a review took ${a.ms.toFixed(0)} ms`);
-  }
-  assert.ok(probes.length > 0);
-  assert.ok(
-    Math.max(...probes) < 200,
-    `/healthz took up to ${Math.max(...probes).toFixed(0)} ms (${probes.length} probes)`,
-  );
-});
+test(
+  'over HTTP: three 2.5 MiB ' +
+    'reviews in parallel are ' +
+    'answered, and /healthz answers ' +
+    'within 200 ms meanwhile',
+  async () => {
+    const big = structuredClone(BASE_VMI);
+    // The review's report: 32k interfaces, 2.5 MiB.
+    big.spec.domain.devices.interfaces = Array.from({ length: 32_768 }, (_, i) => ({
+      name: `nic-${String(i).padStart(6, '0')}`,
+      bridge: {},
+      model: 'virtio',
+      macAddress: '02:00:00:00:00:05',
+    }));
+    const text = JSON.stringify(create(big));
+    assert.ok(text.length > 2.4 * 1024 * 1024 && text.length < MAX_BODY, `${text.length} bytes`);
+    const reviews = Promise.all([0, 1, 2].map(() => send('/validate', text)));
+    let done = false;
+    void reviews.finally(() => (done = true));
+    const probes: number[] = [];
+    while (!done) probes.push((await send('/healthz')).ms);
+    for (const a of await reviews) {
+      assert.equal(a.status, 200);
+      const res = JSON.parse(a.text).response;
+      assert.equal(res.allowed, false);
+      assert.match(res.status!.message, /spec\.domain\.devices\.interfaces: must be a list of at most 1024 items/u);
+      assert.ok(a.ms < 2000, `a review took ${a.ms.toFixed(0)} ms`);
+    }
+    assert.ok(probes.length > 0);
+    assert.ok(
+      Math.max(...probes) < 200,
+      `/healthz took up to ${Math.max(...probes).toFixed(0)} ms (${probes.length} probes)`,
+    );
+  },
+);
 
 test('over HTTP: timeouts and the connection cap are set, and a stalled client is cut off', async () => {
   assert.equal(server.headersTimeout, DEFAULT_LIMITS.headersTimeoutMs);
@@ -350,7 +376,7 @@ test('over HTTP: timeouts and the connection cap are set, and a stalled client i
       { pauseMs: 30, to: strictPort },
     );
     const res = JSON.parse(late.text).response;
-    assert.deepEqual([res.uid, res.allowed, res.status.code, res.status.reason], ['uid-1', false, 504, 'Timeout']);
+    assert.deepEqual([res.uid, res.allowed, res.status!.code, res.status!.reason], ['uid-1', false, 504, 'Timeout']);
   } finally {
     for (const s of sockets) s.destroy();
     strict.closeAllConnections();

@@ -29,8 +29,8 @@ for (const row of ROWS) {
       return;
     }
     assert.equal(res.allowed, false);
-    assert.equal(res.status.code, 422);
-    const causes = res.status.details.causes as Array<{ field: string; message: string }>;
+    assert.equal(res.status!.code, 422);
+    const causes = res.status!.details!.causes as Array<{ field: string; message: string }>;
     assert.deepEqual(
       causes.map((c) => c.field),
       want.map(([path]) => path),
@@ -38,7 +38,7 @@ for (const row of ROWS) {
     want.forEach(([, fragment], i) =>
       assert.ok(causes[i]!.message.includes(fragment), `${causes[i]!.message} should contain ${fragment}`),
     );
-    assert.match(res.status.message, new RegExp(`is invalid: ${want[0]![0].replace(/[.[\]]/gu, '\\$&')}`, 'u'));
+    assert.match(res.status!.message, new RegExp(`is invalid: ${want[0]![0].replace(/[.[\]]/gu, '\\$&')}`, 'u'));
   });
 }
 
@@ -72,28 +72,34 @@ test('webhook allows valid objects and deletes, over HTTP as the apiserver calls
   }
 });
 
-test("webhook on UPDATE: metadata-only changes pass even under newer rules; a VMI's spec is immutable; a VM's spec change is validated", () => {
-  const update = (oldObject: unknown, object: unknown) => ({
-    request: { uid: 'u2', operation: 'UPDATE', oldObject, object },
-  });
-  const legacy = structuredClone(BASE_VMI);
-  legacy.spec.domain.devices.interfaces[0].model = 'bogus'; // admitted long ago, invalid today
-  const relabelled = {
-    ...structuredClone(legacy),
-    metadata: { ...legacy.metadata, labels: { team: 'a' }, finalizers: [] },
-  };
-  assert.equal(review(update(legacy, relabelled)).response.allowed, true);
-  const changed = structuredClone(BASE_VMI);
-  changed.spec.domain.devices.interfaces[0].ports = [];
-  const denied = review(update(BASE_VMI, changed)).response;
-  assert.equal(denied.allowed, false);
-  assert.deepEqual(
-    denied.status.details.causes.map((c: { field: string }) => c.field),
-    ['spec'],
-  );
-  const vm2 = structuredClone(BASE_VM);
-  vm2.spec.runStrategy = 'Halted';
-  assert.equal(review(update(BASE_VM, vm2)).response.allowed, true, 'a VM may change');
-  vm2.spec.runStrategy = 'Sometimes';
-  assert.equal(review(update(BASE_VM, vm2)).response.allowed, false, 'but only to something valid');
-});
+test(
+  'webhook on UPDATE: metadata-only ' +
+    'changes pass even under newer ' +
+    "rules; a VMI's spec is immutable; " +
+    "a VM's spec change is validated",
+  () => {
+    const update = (oldObject: unknown, object: unknown) => ({
+      request: { uid: 'u2', operation: 'UPDATE', oldObject, object },
+    });
+    const legacy = structuredClone(BASE_VMI);
+    legacy.spec.domain.devices.interfaces[0].model = 'bogus'; // admitted long ago, invalid today
+    const relabelled = {
+      ...structuredClone(legacy),
+      metadata: { ...legacy.metadata, labels: { team: 'a' }, finalizers: [] },
+    };
+    assert.equal(review(update(legacy, relabelled)).response.allowed, true);
+    const changed = structuredClone(BASE_VMI);
+    changed.spec.domain.devices.interfaces[0].ports = [];
+    const denied = review(update(BASE_VMI, changed)).response;
+    assert.equal(denied.allowed, false);
+    assert.deepEqual(
+      denied.status!.details!.causes.map((c: { field: string }) => c.field),
+      ['spec'],
+    );
+    const vm2 = structuredClone(BASE_VM);
+    vm2.spec.runStrategy = 'Halted';
+    assert.equal(review(update(BASE_VM, vm2)).response.allowed, true, 'a VM may change');
+    vm2.spec.runStrategy = 'Sometimes';
+    assert.equal(review(update(BASE_VM, vm2)).response.allowed, false, 'but only to something valid');
+  },
+);

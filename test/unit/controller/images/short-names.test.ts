@@ -77,7 +77,8 @@ test('an alias matches the name without tag or digest; the tag and digest are ke
   // An alias wins over the search registries, whatever the mode.
   const both = config({ ...FEDORA, unqualifiedSearchRegistries: ['quay.io', 'docker.io'], shortNameMode: 'enforcing' });
   assert.equal(resolveShortName('fedora:38', both).via, 'alias');
-  // docker.io/alpine is docker.io/library/alpine (containers-registries.conf(5) "Normalization of docker.io references").
+  // docker.io/alpine is docker.io/library/alpine (containers-registries.conf(5) "Normalization of docker.io
+  // references").
   assert.equal(
     resolveShortName('alpine:3', config({ aliases: { alpine: 'docker.io/alpine' } })).image,
     'docker.io/library/alpine:3',
@@ -93,11 +94,17 @@ test('an alias to a short name, or with a tag, is refused, naming the file', () 
   assert.throws(() => resolveShortName('fedora:38', config({ aliases: { fedora: 'fedora/fedora' }, origins })), {
     name: 'VirtnetError',
     message:
-      'short-name alias "fedora" = "fedora/fedora" in /etc/containers/registries.conf: the value must be fully qualified: its first component must name a registry (with a "." or ":", or localhost), e.g. "quay.io/containerdisks/fedora"',
+      'short-name alias "fedora" = "fedora/fedora" in ' +
+      '/etc/containers/registries.conf: the value must be fully qualified: ' +
+      'its first component must name a registry (with a "." or ' +
+      '":", or localhost), e.g. "quay.io/containerdisks/fedora"',
   });
   assert.throws(() => resolveShortName('fedora', config({ aliases: { fedora: 'quay.io/f/fedora:39' } })), {
     message:
-      'short-name alias "fedora" = "quay.io/f/fedora:39": the value must not contain a tag or digest (containers-registries.conf(5) "Short-Name Aliasing")',
+      'short-name alias "fedora" = ' +
+      '"quay.io/f/fedora:39": the value must not ' +
+      'contain a tag or digest ' +
+      '(containers-registries.conf(5) "Short-Name Aliasing")',
   });
 });
 
@@ -125,32 +132,41 @@ test('one unqualified-search registry is used in every mode', () => {
   );
 });
 
-test('several search registries: an error in the enforcing mode (no prompt), every candidate in order otherwise', () => {
-  const two = (shortNameMode?: 'enforcing' | 'permissive' | 'disabled') =>
-    config({
-      unqualifiedSearchRegistries: ['registry.fedoraproject.org', 'quay.io'],
-      ...(shortNameMode && { shortNameMode }),
-      origins: {
-        aliases: {},
-        unqualifiedSearchRegistries: '/etc/containers/registries.conf',
-        ...(shortNameMode && { shortNameMode: '/etc/containers/registries.conf.d/mode.conf' }),
-      },
+test(
+  'several search registries: ' +
+    'an error in the enforcing ' +
+    'mode (no prompt), every ' +
+    'candidate in order otherwise',
+  () => {
+    const two = (shortNameMode?: 'enforcing' | 'permissive' | 'disabled') =>
+      config({
+        unqualifiedSearchRegistries: ['registry.fedoraproject.org', 'quay.io'],
+        ...(shortNameMode && { shortNameMode }),
+        origins: {
+          aliases: {},
+          unqualifiedSearchRegistries: '/etc/containers/registries.conf',
+          ...(shortNameMode && { shortNameMode: '/etc/containers/registries.conf.d/mode.conf' }),
+        },
+      });
+    assert.throws(() => resolveShortName('fedora:38', two('enforcing')), {
+      name: 'VirtnetError',
+      message:
+        'short name fedora:38 is ambiguous: it could ' +
+        'come from registry.fedoraproject.org, ' +
+        'quay.io; give a fully qualified image ' +
+        'name or add an alias in [aliases]' +
+        ' (short-name-mode is "enforcing" in /etc/containers/registries.conf.d/mode.conf, and virtnet never prompts)',
     });
-  assert.throws(() => resolveShortName('fedora:38', two('enforcing')), {
-    name: 'VirtnetError',
-    message:
-      'short name fedora:38 is ambiguous: it could come from registry.fedoraproject.org, quay.io; give a fully qualified image name or add an alias in [aliases]' +
-      ' (short-name-mode is "enforcing" in /etc/containers/registries.conf.d/mode.conf, and virtnet never prompts)',
-  });
-  const candidates = ['registry.fedoraproject.org/fedora:38', 'quay.io/fedora:38'];
-  for (const mode of ['permissive', 'disabled', undefined] as const) {
-    assert.deepEqual(
-      resolveShortName('fedora:38', two(mode)),
-      { image: candidates[0], via: 'search-registry', candidates, origin: '/etc/containers/registries.conf' },
-      String(mode),
-    );
-  }
-});
+    const candidates = ['registry.fedoraproject.org/fedora:38', 'quay.io/fedora:38'];
+    for (const mode of ['permissive', 'disabled', undefined] as const) {
+      assert.deepEqual(
+        resolveShortName('fedora:38', two(mode)),
+        { image: candidates[0], via: 'search-registry', candidates, origin: '/etc/containers/registries.conf' },
+        String(mode),
+      );
+    }
+  },
+);
 
 test('no alias and no search registry: Docker Hub, as kubelet does; names like Object methods are not aliases', () => {
   assert.deepEqual(resolveShortName('fedora:38', config({})), {
@@ -167,14 +183,20 @@ test('no alias and no search registry: Docker Hub, as kubelet does; names like O
 test('bad references and bad search registries are refused', () => {
   assert.throws(() => resolveShortName('Fedora:38', config({})), {
     message:
-      'image "Fedora:38": path component "Fedora" must be lower-case letters and digits, separated by ".", "_", "__" or "-"',
+      'image "Fedora:38": path component ' +
+      '"Fedora" must be lower-case ' +
+      'letters and digits, separated ' +
+      'by ".", "_", "__" or "-"',
   });
   assert.throws(() => resolveShortName('-x', config({})), {
     message: 'image "-x": must not start with "-" (it would read as an option)',
   });
   assert.throws(() => resolveShortName('fedora', config({ unqualifiedSearchRegistries: ['quay.io/ns'] })), {
     message:
-      'unqualified-search-registries entry "quay.io/ns": must be a registry host[:port] with a "." or ":" in it, or localhost, e.g. "quay.io" (no path, no scheme)',
+      'unqualified-search-registries entry ' +
+      '"quay.io/ns": must be a registry host[:port] ' +
+      'with a "." or ":" in it, or localhost, ' +
+      'e.g. "quay.io" (no path, no scheme)',
   });
   assert.throws(
     () => resolveShortName('fedora', config({ unqualifiedSearchRegistries: ['myreg'] })),
@@ -211,101 +233,119 @@ function write(file: string, toml: string): string {
 
 const userDir = (p: ConfigPlaces) => join(p.home, '.config', 'containers', 'registries.conf.d');
 
-test('the system files: registries.conf, then registries.conf.d/*.conf in lexical order, then the user drop-ins; later files win per key', () => {
-  const p = places();
-  write(
-    p.systemConf,
-    [
-      'unqualified-search-registries = ["quay.io", "docker.io"]',
-      'short-name-mode = "enforcing"',
-      '',
-      '[aliases]',
-      '"fedora" = "registry.fedoraproject.org/fedora"',
-      '"debian" = "docker.io/library/debian"',
-      '"gone" = "quay.io/x/gone"',
-      '',
-    ].join('\n'),
-  );
-  const a = write(
-    join(p.systemDir, '10-a.conf'),
-    '[aliases]\n"debian" = "quay.io/a/debian"\n"cirros" = "quay.io/a/cirros"\n',
-  );
-  const b = write(
-    join(p.systemDir, '20-b.conf'),
-    '[aliases]\n"cirros" = "quay.io/b/cirros"\n"gone" = ""\n\n[[registry]]\nlocation = "quay.io"\n',
-  );
-  write(join(p.systemDir, '15-ignored.conf.bak'), '[aliases]\n"fedora" = "bad.example/not-read"\n');
-  write(join(p.systemDir, 'sub.conf', 'x.conf'), '[aliases]\n"fedora" = "bad.example/not-read"\n');
-  const user = write(join(userDir(p), '00-user.conf'), 'unqualified-search-registries = ["localhost:5000"]\n');
-  assert.deepEqual(loadShortNameConfig(undefined, p), {
-    aliases: { fedora: 'registry.fedoraproject.org/fedora', debian: 'quay.io/a/debian', cirros: 'quay.io/b/cirros' },
-    unqualifiedSearchRegistries: ['localhost:5000'],
-    shortNameMode: 'enforcing',
-    origins: {
-      aliases: { fedora: p.systemConf, debian: a, cirros: b },
-      unqualifiedSearchRegistries: user,
-      shortNameMode: p.systemConf,
-    },
-  });
-  // The user's drop-in comes after every system one, whatever its name.
-  write(
-    join(p.systemDir, '99-z.conf'),
-    'unqualified-search-registries = ["registry.example"]\nshort-name-mode = "disabled"\n',
-  );
-  const merged = loadShortNameConfig(undefined, p);
-  assert.deepEqual(merged.unqualifiedSearchRegistries, ['localhost:5000']);
-  assert.equal(merged.shortNameMode, 'disabled');
-  // A set list, even [], replaces the earlier one.
-  write(join(userDir(p), '50-reset.conf'), 'unqualified-search-registries = []\n');
-  assert.deepEqual(loadShortNameConfig(undefined, p).unqualifiedSearchRegistries, []);
-  assert.equal(
-    resolveImage('gone:1', undefined, p).image,
-    'docker.io/library/gone:1',
-    'an alias erased by "" falls through',
-  );
-  assert.equal(resolveImage('debian:12', undefined, p).image, 'quay.io/a/debian:12');
-});
+test(
+  'the system files: registries.conf, ' +
+    'then registries.conf.d/*.conf ' +
+    'in lexical order, then the user ' +
+    'drop-ins; later files win per key',
+  () => {
+    const p = places();
+    write(
+      p.systemConf,
+      [
+        'unqualified-search-registries = ["quay.io", "docker.io"]',
+        'short-name-mode = "enforcing"',
+        '',
+        '[aliases]',
+        '"fedora" = "registry.fedoraproject.org/fedora"',
+        '"debian" = "docker.io/library/debian"',
+        '"gone" = "quay.io/x/gone"',
+        '',
+      ].join('\n'),
+    );
+    const a = write(
+      join(p.systemDir, '10-a.conf'),
+      '[aliases]\n"debian" = "quay.io/a/debian"\n"cirros" = "quay.io/a/cirros"\n',
+    );
+    const b = write(
+      join(p.systemDir, '20-b.conf'),
+      '[aliases]\n"cirros" = "quay.io/b/cirros"\n"gone" = ""\n\n[[registry]]\nlocation = "quay.io"\n',
+    );
+    write(join(p.systemDir, '15-ignored.conf.bak'), '[aliases]\n"fedora" = "bad.example/not-read"\n');
+    write(join(p.systemDir, 'sub.conf', 'x.conf'), '[aliases]\n"fedora" = "bad.example/not-read"\n');
+    const user = write(join(userDir(p), '00-user.conf'), 'unqualified-search-registries = ["localhost:5000"]\n');
+    assert.deepEqual(loadShortNameConfig(undefined, p), {
+      aliases: { fedora: 'registry.fedoraproject.org/fedora', debian: 'quay.io/a/debian', cirros: 'quay.io/b/cirros' },
+      unqualifiedSearchRegistries: ['localhost:5000'],
+      shortNameMode: 'enforcing',
+      origins: {
+        aliases: { fedora: p.systemConf, debian: a, cirros: b },
+        unqualifiedSearchRegistries: user,
+        shortNameMode: p.systemConf,
+      },
+    });
+    // The user's drop-in comes after every system one, whatever its name.
+    write(
+      join(p.systemDir, '99-z.conf'),
+      'unqualified-search-registries = ["registry.example"]\nshort-name-mode = "disabled"\n',
+    );
+    const merged = loadShortNameConfig(undefined, p);
+    assert.deepEqual(merged.unqualifiedSearchRegistries, ['localhost:5000']);
+    assert.equal(merged.shortNameMode, 'disabled');
+    // A set list, even [], replaces the earlier one.
+    write(join(userDir(p), '50-reset.conf'), 'unqualified-search-registries = []\n');
+    assert.deepEqual(loadShortNameConfig(undefined, p).unqualifiedSearchRegistries, []);
+    assert.equal(
+      resolveImage('gone:1', undefined, p).image,
+      'docker.io/library/gone:1',
+      'an alias erased by "" falls through',
+    );
+    assert.equal(resolveImage('debian:12', undefined, p).image, 'quay.io/a/debian:12');
+  },
+);
 
-test('an explicit registries.conf replaces only the main file: the system and user drop-ins still apply, a .d next to it does not', () => {
-  const p = places();
-  write(p.systemConf, '[aliases]\n"fedora" = "quay.io/system/fedora"\n');
-  const explicit = write(
-    join(p.root, 'mine', 'registries.conf'),
-    '[aliases]\n"fedora" = "quay.io/mine/fedora"\n"cirros" = "quay.io/mine/cirros"\n',
-  );
-  write(join(p.root, 'mine', 'registries.conf.d', 'x.conf'), '[aliases]\n"cirros" = "quay.io/sibling/cirros"\n');
-  const drop = write(join(p.systemDir, 'x.conf'), '[aliases]\n"debian" = "quay.io/drop/debian"\n');
-  const user = write(join(userDir(p), 'x.conf'), '[aliases]\n"alpine" = "quay.io/user/alpine"\n');
-  assert.deepEqual(registriesConfFiles(explicit, p), {
-    main: explicit,
-    mainRequired: true,
-    dirs: [p.systemDir, userDir(p)],
-  });
-  const c = loadShortNameConfig(explicit, p);
-  assert.deepEqual(c.aliases, {
-    fedora: 'quay.io/mine/fedora',
-    cirros: 'quay.io/mine/cirros',
-    debian: 'quay.io/drop/debian',
-    alpine: 'quay.io/user/alpine',
-  });
-  assert.deepEqual(c.origins?.aliases, { fedora: explicit, cirros: explicit, debian: drop, alpine: user });
-});
+test(
+  'an explicit registries.conf ' +
+    'replaces only the main file: the ' +
+    'system and user drop-ins still ' +
+    'apply, a .d next to it does not',
+  () => {
+    const p = places();
+    write(p.systemConf, '[aliases]\n"fedora" = "quay.io/system/fedora"\n');
+    const explicit = write(
+      join(p.root, 'mine', 'registries.conf'),
+      '[aliases]\n"fedora" = "quay.io/mine/fedora"\n"cirros" = "quay.io/mine/cirros"\n',
+    );
+    write(join(p.root, 'mine', 'registries.conf.d', 'x.conf'), '[aliases]\n"cirros" = "quay.io/sibling/cirros"\n');
+    const drop = write(join(p.systemDir, 'x.conf'), '[aliases]\n"debian" = "quay.io/drop/debian"\n');
+    const user = write(join(userDir(p), 'x.conf'), '[aliases]\n"alpine" = "quay.io/user/alpine"\n');
+    assert.deepEqual(registriesConfFiles(explicit, p), {
+      main: explicit,
+      mainRequired: true,
+      dirs: [p.systemDir, userDir(p)],
+    });
+    const c = loadShortNameConfig(explicit, p);
+    assert.deepEqual(c.aliases, {
+      fedora: 'quay.io/mine/fedora',
+      cirros: 'quay.io/mine/cirros',
+      debian: 'quay.io/drop/debian',
+      alpine: 'quay.io/user/alpine',
+    });
+    assert.deepEqual(c.origins?.aliases, { fedora: explicit, cirros: explicit, debian: drop, alpine: user });
+  },
+);
 
-test("the user's registries.conf replaces the system file and the system drop-ins (containers-registries.conf.d(5))", () => {
-  const p = places();
-  write(p.systemConf, '[aliases]\n"fedora" = "quay.io/system/fedora"\n');
-  write(join(p.systemDir, 'x.conf'), '[aliases]\n"debian" = "quay.io/drop/debian"\n');
-  const mine = write(
-    join(p.home, '.config', 'containers', 'registries.conf'),
-    '[aliases]\n"cirros" = "quay.io/user/cirros"\n',
-  );
-  write(join(userDir(p), 'x.conf'), '[aliases]\n"alpine" = "quay.io/user/alpine"\n');
-  assert.deepEqual(registriesConfFiles(undefined, p), { main: mine, mainRequired: false, dirs: [userDir(p)] });
-  assert.deepEqual(loadShortNameConfig(undefined, p).aliases, {
-    cirros: 'quay.io/user/cirros',
-    alpine: 'quay.io/user/alpine',
-  });
-});
+test(
+  "the user's registries.conf " +
+    'replaces the system file and ' +
+    'the system drop-ins ' +
+    '(containers-registries.conf.d(5))',
+  () => {
+    const p = places();
+    write(p.systemConf, '[aliases]\n"fedora" = "quay.io/system/fedora"\n');
+    write(join(p.systemDir, 'x.conf'), '[aliases]\n"debian" = "quay.io/drop/debian"\n');
+    const mine = write(
+      join(p.home, '.config', 'containers', 'registries.conf'),
+      '[aliases]\n"cirros" = "quay.io/user/cirros"\n',
+    );
+    write(join(userDir(p), 'x.conf'), '[aliases]\n"alpine" = "quay.io/user/alpine"\n');
+    assert.deepEqual(registriesConfFiles(undefined, p), { main: mine, mainRequired: false, dirs: [userDir(p)] });
+    assert.deepEqual(loadShortNameConfig(undefined, p).aliases, {
+      cirros: 'quay.io/user/cirros',
+      alpine: 'quay.io/user/alpine',
+    });
+  },
+);
 
 test('missing files: none at all is an empty configuration; a missing explicit file is an error', () => {
   const p = places();
@@ -346,11 +386,17 @@ test('bad files: each wrong type or value names the file and the key', () => {
     ],
     [
       '[aliases]\n"fedora" = "fedora/fedora"',
-      '[aliases] "fedora" = "fedora/fedora": the value must be fully qualified: its first component must name a registry (with a "." or ":", or localhost), e.g. "quay.io/containerdisks/fedora"',
+      '[aliases] "fedora" = "fedora/fedora": the value ' +
+        'must be fully qualified: its first component ' +
+        'must name a registry (with a "." or ":", or ' +
+        'localhost), e.g. "quay.io/containerdisks/fedora"',
     ],
     [
       '[aliases]\n"fedora" = "quay.io/f@sha256:' + HEX + '"',
-      `[aliases] "fedora" = "quay.io/f@sha256:${HEX}": the value must not contain a tag or digest (containers-registries.conf(5) "Short-Name Aliasing")`,
+      `[aliases] "fedora" = "quay.io/f@sha256:${HEX}": ` +
+        `the value must not contain ` +
+        `a tag or digest (containers-registries.conf(5) ` +
+        `"Short-Name Aliasing")`,
     ],
     [
       '[aliases]\n"quay.io/fedora" = "quay.io/f/fedora"',
@@ -362,11 +408,17 @@ test('bad files: each wrong type or value names the file and the key', () => {
     ],
     [
       '[aliases]\n"fedora:38" = "quay.io/f/fedora"',
-      '[aliases] "fedora:38": the name must not contain a tag or digest (containers-registries.conf(5) "Short-Name Aliasing")',
+      '[aliases] "fedora:38": the name ' +
+        'must not contain a tag or ' +
+        'digest (containers-registries.conf(5) ' +
+        '"Short-Name Aliasing")',
     ],
     [
       '[aliases]\n"Fedora" = "quay.io/f/fedora"',
-      '[aliases] "Fedora": the name path component "Fedora" must be lower-case letters and digits, separated by ".", "_", "__" or "-"',
+      '[aliases] "Fedora": the name ' +
+        'path component "Fedora" must be ' +
+        'lower-case letters and digits, ' +
+        'separated by ".", "_", "__" or "-"',
     ],
     [
       'unqualified-search-registries = "quay.io"',
@@ -378,7 +430,10 @@ test('bad files: each wrong type or value names the file and the key', () => {
     ],
     [
       'unqualified-search-registries = ["https://quay.io"]',
-      'unqualified-search-registries entry "https://quay.io" must be a registry host[:port] with a "." or ":" in it, or localhost, e.g. "quay.io" (no path, no scheme)',
+      'unqualified-search-registries entry ' +
+        '"https://quay.io" must be a registry host[:port] ' +
+        'with a "." or ":" in it, or localhost, ' +
+        'e.g. "quay.io" (no path, no scheme)',
     ],
     [
       'short-name-mode = "strict"',
@@ -416,7 +471,11 @@ test('bad files: each wrong type or value names the file and the key', () => {
   // A bad drop-in is named as well.
   const drop = write(join(p.systemDir, '50-bad.conf'), 'short-name-mode = "loud"\n');
   assert.throws(() => loadShortNameConfig(undefined, p), {
-    message: `registries configuration ${drop}: short-name-mode must be one of enforcing, permissive, disabled, not the string "loud"`,
+    message:
+      `registries configuration ${drop}: ` +
+      `short-name-mode must be ` +
+      `one of enforcing, permissive, ` +
+      `disabled, not the string "loud"`,
   });
 });
 
@@ -424,7 +483,9 @@ test('the version 1 format: [registries.search] are the search registries, in th
   const p = places();
   write(
     p.systemConf,
-    '[registries.search]\nregistries = ["quay.io/", "registry.fedoraproject.org"]\n\n[registries.insecure]\nregistries = []\n',
+    '[registries.search]\nregistries = ["quay.io/", ' +
+      '"registry.fedoraproject.org"]\n\n[registries.insecure]\nregistries ' +
+      '= []\n',
   );
   const c = loadShortNameConfig(undefined, p);
   assert.deepEqual(
@@ -438,6 +499,10 @@ test('the version 1 format: [registries.search] are the search registries, in th
   ]);
   const drop = write(join(p.systemDir, 'v1.conf'), '[registries.search]\nregistries = ["quay.io"]\n');
   assert.throws(() => loadShortNameConfig(undefined, p), {
-    message: `registries configuration ${drop}: a drop-in must use the version 2 format, not [registries.*] (containers-registries.conf.d(5))`,
+    message:
+      `registries configuration ${drop}: ` +
+      `a drop-in must use the version ` +
+      `2 format, not [registries.*] ` +
+      `(containers-registries.conf.d(5))`,
   });
 });
