@@ -10,6 +10,7 @@
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { cgroupOf } from '../lib/cgroup.ts';
+import { createLogger } from '../lib/log.ts';
 import { interactive, relay } from '../lib/exec.ts';
 import { PRIVATE_MOUNTNS_ENV } from './domain/libvirtd.ts';
 import { Launcher } from './launcher.ts';
@@ -17,6 +18,7 @@ import { teardownPod } from './apply.ts';
 import { killLeftovers } from './leftovers.ts';
 import { readStatus } from './status.ts';
 import { launcherSpecFrom } from './spec.ts';
+import { VERSION } from '../lib/version.ts';
 
 const DEFAULT_LIBVIRT_CACHE = '/var/cache/virtnet/libvirt-qemu';
 
@@ -25,9 +27,8 @@ function arg(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-function log(msg: string): void {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'launcher', msg })}\n`);
-}
+/** JSON lines on stderr (lib/log.ts); the node runtime sends them to the VMI's launcher.log. */
+const log = createLogger({ component: 'launcher' });
 
 /**
  * libvirtd needs tmpfs over libvirt's directories, which must never reach
@@ -69,8 +70,51 @@ async function awaitPodCgroup(name: string | undefined): Promise<void> {
   }
 }
 
+const VERBS = ['run', 'teardown', 'console'];
+
+const HELP = `Usage: virtnet-launcher run|teardown|console [options]
+
+Runs one VM in its pod's network namespace, as the node runtime starts it in each launcher pod,
+until SIGTERM or SIGINT; then tears everything down.
+
+Commands:
+  run --spec FILE --state-dir DIR   wire the NICs, serve DHCP, start the VM
+      [--resolv-conf FILE] [--libvirt-cache DIR|none] [--network-only]
+      [--allowed-host-path DIR]... [--cgroup /virtnet/SANDBOX]
+  teardown --state-dir DIR          after a crash: stop what still runs, put the pod's network back
+  console --state-dir DIR           the guest's serial console (Ctrl-] detaches)
+
+Options:
+  --version   print the version
+  -h, --help  display this help
+
+Examples:
+  # Run the VM of a spec whose disks are under /var/lib/virtnet
+  virtnet-launcher run --spec spec.json --state-dir /run/vm --allowed-host-path /var/lib/virtnet
+  # Attach to its serial console
+  virtnet-launcher console --state-dir /run/vm
+`;
+
+/** --help and --version answer on stdout (exit 0); no verb or an unknown one is a usage error (exit 2). */
+function answerByHand(verb: string | undefined, args: string[]): number | undefined {
+  if (verb === '--help' || verb === '-h' || args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (verb === '--version') {
+    process.stdout.write(`virtnet-launcher ${VERSION}\n`);
+    return 0;
+  }
+  if (verb !== undefined && VERBS.includes(verb)) return undefined;
+  const problem = verb === undefined ? 'no command given' : `unknown command '${verb}'`;
+  process.stderr.write(`error: ${problem}; use run, teardown or console\nSee 'virtnet-launcher --help'.\n`);
+  return 2;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [verb, ...args] = argv;
+  const answered = answerByHand(verb, args);
+  if (answered !== undefined) return answered;
   if (verb === 'run' && !inPrivateMountNamespace()) await awaitPodCgroup(arg(args, '--cgroup'));
   if (verb === 'run' && !inPrivateMountNamespace()) {
     if (process.env[PRIVATE_MOUNTNS_ENV] !== 'pending') return reexecInMountNamespace(argv);
@@ -82,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
   if (verb === 'teardown') {
     // After a crash: reap what still runs, then put the pod's network back.
     const killed = await killLeftovers(stateDir);
-    if (killed.length) log(`killed leftover processes ${killed.join(', ')}`);
+    if (killed.length) log.info({ pids: killed }, 'killed leftover processes');
     await teardownPod(stateDir);
     return 0;
   }
@@ -108,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
   const launcher = new Launcher({
     spec,
     stateDir,
-    log,
+    log: log.child({ vmi: `${spec.namespace}/${spec.name}` }),
     resolvConf: arg(args, '--resolv-conf') ?? '/etc/resolv.conf',
     networkOnly: args.includes('--network-only'),
     ...(cache && { libvirtCacheDir: cache }),
@@ -116,13 +160,13 @@ async function main(argv: string[]): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= launcher.stop().then(
-      () => log('stopped'),
-      (e: Error) => log(`stop: ${e.message}`),
+      () => log.info('stopped'),
+      (e: Error) => log.error({ err: e }, `stop: ${e.message}`),
     ));
   process.on('SIGTERM', () => void stop().then(() => process.exit(0)));
   process.on('SIGINT', () => void stop().then(() => process.exit(0)));
   await launcher.start();
-  log('running');
+  log.info('running');
   await new Promise<never>(() => {});
   return 0;
 }
@@ -130,7 +174,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    log(`failed: ${err.message}`);
+    log.fatal({ err }, `failed: ${err.message}`);
     process.exit(1);
   },
 );

@@ -4,11 +4,17 @@ import { build } from 'esbuild';
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 
 const executables = [
-  { entry: 'cni/main.ts', out: 'dist/cni/virtnet-bridge', forbid: ['@kubernetes/client-node', 'pino'] },
+  { entry: 'cni/main.ts', out: 'dist/cni/virtnet-bridge', forbid: ['@kubernetes/client-node', 'pino', 'commander'] },
   { entry: 'launcher/main.ts', out: 'dist/launcher/virtnet-launcher', forbid: ['@kubernetes/client-node'] },
   { entry: 'controller/cli/main.ts', out: 'dist/cli/virtnet', forbid: ['@kubernetes/client-node'] },
   { entry: 'controller/cluster/main.ts', out: 'dist/cluster/virtnet-cluster', forbid: [] },
   { entry: 'controller/kubectl/main.ts', out: 'dist/cluster/kubectl-virtnet', forbid: [] },
+  // kubectl runs it on every TAB: names come from kubectl itself, so no cluster client.
+  {
+    entry: 'controller/kubectl/complete.ts',
+    out: 'dist/cluster/kubectl_complete-virtnet',
+    forbid: ['@kubernetes/client-node'],
+  },
 ];
 
 // The project is ESM, but the bundles are CommonJS: an extensionless file under

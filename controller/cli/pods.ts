@@ -26,9 +26,17 @@ export interface PodAttachments {
   }>;
 }
 
-type Obj = Record<string, any>;
+/** What a Pod manifest may hold that this reads; anything else is left for validation to judge. */
+interface PodManifest {
+  kind?: unknown;
+  apiVersion?: unknown;
+  metadata?: { name?: unknown; namespace?: unknown; annotations?: unknown };
+}
 
-/** netattach names annotation fields by the annotation's key ("k8s.v1.cni.cncf.io/networks[0].mac"); a Pod's path puts them under metadata.annotations. */
+/**
+ * netattach names annotation fields by the annotation's key ("k8s.v1.cni.cncf.io/networks[0].mac");
+ * a Pod's path puts them under metadata.annotations.
+ */
 function annotationPath(field: string): string {
   if (field.startsWith('metadata.')) return field;
   const [, key, rest] = /^([^[]+)(.*)$/u.exec(field) ?? [field, field, ''];
@@ -36,7 +44,7 @@ function annotationPath(field: string): string {
 }
 
 export function isPod(m: Manifest): boolean {
-  const o = m.object as Obj | undefined;
+  const o = m.object as PodManifest | null | undefined;
   return o?.kind === 'Pod' && o.apiVersion === 'v1';
 }
 
@@ -45,9 +53,9 @@ export function podAttachmentsOf(
   m: Manifest,
   batchNads: NetworkAttachmentDefinition[],
 ): { pod?: PodAttachments; problems: Problem[] } {
-  const pod = m.object as Obj;
+  const pod = m.object as PodManifest;
   const name = pod.metadata?.name;
-  const namespace = pod.metadata?.namespace ?? 'default';
+  const namespace = typeof pod.metadata?.namespace === 'string' ? pod.metadata.namespace : 'default';
   if (typeof name !== 'string' || !name)
     return { problems: [{ source: m.source, path: 'metadata.name', rule: 'is required' }] };
   const annotations = (pod.metadata?.annotations ?? {}) as Record<string, string>;

@@ -1,24 +1,15 @@
 /**
  * virtnet's cluster side, one executable (dist/cluster/virtnet-cluster; the
- * `virtnet controller` and `virtnet kubelet` commands run it):
- *   controller [--kubeconfig F] [-n NS] [--image IMG] [--metrics-port P] [--allowed-host-path DIR]…
- *              [--service-cidr CIDR]… [--webhook-port P [--tls-cert F --tls-key F]]
- *   webhook --webhook-port P [--tls-cert F --tls-key F] [--kubeconfig F] [--service-cidr CIDR]…
- *   kubelet --node NAME [--kubeconfig F] [-n NS] [--state-dir DIR] [--cni-netns NAME] [--allowed-host-path DIR]… [--bound-only]
- *   node-agent --node NAME [--kubeconfig F] [--cni-bin-dir D] [--cni-conf-dir D] [--default-network] [--pod-cidr CIDR]…
- *              [--cluster-cidr CIDR]… [--backend auto|host-gw|vxlan] [--cni-data-root D] [--launcher-state-root D] [--metrics-port P]
- * --bound-only: run only the pods a scheduler bound to this node, as a kubelet does (without it, bind unbound ones).
- * --cluster-cidr: all nodes' pod subnets, once per family: not masqueraded, so pods see each other's own addresses.
- * --backend: other nodes' pod subnets by direct routes (host-gw), a VXLAN overlay (vxlan), or each as it can (auto, the default).
- * --cni-data-root: the pod network's data, IPAM, log and node policy under D (several simulated nodes on one host).
- * --default-network: virtnet becomes the node's default network (off: only the plugin is installed);
- *   its pod subnets are the Node's spec.podCIDRs, else --pod-cidr (once per family).
- * --service-cidr: the cluster's service CIDR, once per family (default 10.96.0.0/12).
- * Without --kubeconfig: $KUBECONFIG, ~/.kube/config, else the in-cluster config.
+ * `virtnet controller` and `virtnet kubelet` commands run it) with four roles:
+ * controller, webhook, kubelet and node-agent. Their flags, help and examples
+ * are in roles.ts; this file starts each role and stops it on SIGTERM or SIGINT.
  * Logs are JSON lines on stderr (pino).
  */
-import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import { pinoOptions } from '../../lib/log.ts';
+import type { Registry } from 'prom-client';
+import { act, runProgram, withManners, type Output } from '../view/command.ts';
+import { clusterProgram, ROLES, type Role, type RoleFlags } from './roles.ts';
 import { nodeConfig } from '../node/config.ts';
 import { NodeRuntime } from '../node/runtime.ts';
 import { TEST_GUEST_CMDLINE } from '../node/boot.ts';
@@ -38,7 +29,10 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { DEFAULT_DATA_DIR } from '../../cni/config.ts';
 import { fileURLToPath } from 'node:url';
 
-/** The pod network a node agent installs: virtnet-bridge on virtnet0, this node's pod subnets (the agent fills them in), logging for the metrics. */
+/**
+ * The pod network a node agent installs: virtnet-bridge on virtnet0, this
+ * node's pod subnets (the agent fills them in), logging for the metrics.
+ */
 export function podNetworkConfList(podCidrs: readonly string[] = []) {
   return {
     cniVersion: '1.1.0',
@@ -86,7 +80,7 @@ export function podNetworkUnder(root: string): {
     logFile: moved(plugin.logFile),
     ipam: { ...plugin.ipam, dataDir: moved(plugin.ipam.dataDir) },
   };
-  // The log's tree may not hold plugin state (cni/policy.ts), so the roots are the two data directories, not ROOT itself.
+  // The log's tree may not hold plugin state (cni/policy.ts): the roots are the two data directories, not ROOT.
   const policy = { dataRoots: [join(root, 'cni'), join(root, 'ipam'), DEFAULT_DATA_DIR], logRoot: join(root, 'log') };
   return { conflist, policy: { file: join(root, 'cni-policy.json'), policy } };
 }
@@ -94,112 +88,111 @@ export function podNetworkUnder(root: string): {
 export const DEFAULT_IMAGE = 'ghcr.io/virtnet/virtnet:0.1.0';
 const GUEST = '/var/cache/virtnet/guest';
 
-export async function main(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      kubeconfig: { type: 'string' },
-      namespace: { type: 'string', short: 'n' },
-      image: { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'webhook-port': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'service-cidr': { type: 'string', multiple: true },
-      node: { type: 'string' },
-      'state-dir': { type: 'string' },
-      'cni-netns': { type: 'string' },
-      'allowed-host-path': { type: 'string', multiple: true },
-      'cni-bin-dir': { type: 'string' },
-      'cni-conf-dir': { type: 'string' },
-      'pod-cidr': { type: 'string', multiple: true },
-      'default-network': { type: 'boolean' },
-      'cni-data-root': { type: 'string' },
-      backend: { type: 'string' },
-      'cluster-cidr': { type: 'string', multiple: true },
-      'bound-only': { type: 'boolean' },
-      'launcher-state-root': { type: 'string' },
-      'log-level': { type: 'string' },
-    },
+type Stops = Array<() => Promise<unknown>>;
+
+/** A flag a role cannot start without: its absence fails the start (exit 1), naming the flag. */
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined || value === '') throw new Error(what);
+  return value;
+}
+
+function serveMetricsOf(stops: Stops, port: number | undefined, registry: Registry, ready: () => boolean) {
+  if (port === undefined) return Promise.resolve();
+  return serveMetrics(registry, port, ready).then((s) => {
+    stops.push(() => new Promise((r) => s.close(r)));
   });
-  const log = pino({ level: v['log-level'] ?? 'info', base: { component: positionals[0] } }, pino.destination(2));
+}
+
+async function runController(api: KubeApi, v: RoleFlags, log: Logger, stops: Stops): Promise<void> {
+  const serviceCIDRs = parseServiceCidrs(v.serviceCidr);
+  const c = new Controller(api, {
+    image: v.image ?? DEFAULT_IMAGE,
+    serviceCIDRs,
+    testGuest: { kernel: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: TEST_GUEST_CMDLINE },
+    log,
+    ...(v.allowedHostPath && { allowedHostPaths: v.allowedHostPath }),
+  });
+  const nodes = v.webhookPort ? await serveAdmission(api, v, serviceCIDRs, stops) : undefined;
+  await serveMetricsOf(stops, v.metricsPort, c.metrics.registry, () => c.synced && (nodes?.synced ?? true));
+  await c.start();
+  stops.push(() => c.stop());
+  log.info('controller running');
+}
+
+async function runWebhook(api: KubeApi, v: RoleFlags, log: Logger, stops: Stops): Promise<void> {
+  required(v.webhookPort, 'webhook: --webhook-port P is required');
+  await serveAdmission(api, v, parseServiceCidrs(v.serviceCidr), stops);
+  log.info('webhook running');
+}
+
+async function runKubelet(api: KubeApi, v: RoleFlags, log: Logger, stops: Stops): Promise<void> {
+  const node = required(v.node, 'kubelet: --node NAME is required');
+  // A pod's author is not this node's admin: boot files only from the allowed directories (defect 3).
+  const rt = new NodeRuntime(
+    nodeConfig({
+      ...(v.stateDir && { stateDir: v.stateDir }),
+      ...(v.cniNetns && { cniNetns: v.cniNetns }),
+      allowedHostPaths: v.allowedHostPath ?? DEFAULT_ALLOWED_HOST_PATHS,
+    }),
+  );
+  const runner = new PodRunner(api, rt, node, log, { boundOnly: v.boundOnly ?? false });
+  await runner.start();
+  stops.push(() => runner.stop());
+  log.info({ node }, 'kubelet running');
+}
+
+async function runNodeAgent(api: KubeApi, v: RoleFlags, log: Logger, stops: Stops): Promise<void> {
+  const node = required(v.node, "node-agent: --node NAME is required (the downward API's spec.nodeName)");
+  const under = v.cniDataRoot ? podNetworkUnder(v.cniDataRoot) : undefined;
+  const agent = new NodeAgent(api, {
+    node,
+    log,
+    plugin: join(dirname(fileURLToPath(import.meta.url)), '..', 'cni', 'virtnet-bridge'),
+    cniBinDir: v.cniBinDir ?? '/opt/cni/bin',
+    cniConfDir: v.cniConfDir ?? '/etc/cni/net.d',
+    conflist: under?.conflist ?? podNetworkConfList(),
+    defaultNetwork: v.defaultNetwork ?? false,
+    podCIDRs: v.podCidr ?? [],
+    clusterCIDRs: v.clusterCidr ?? [],
+    backend: backendFlag(v.backend),
+    syncPeers: true,
+    stateRoot: v.launcherStateRoot ?? LAUNCHER_STATE_ROOT,
+    cniPolicy: under?.policy ?? POD_NETWORK_POLICY,
+  });
+  await serveMetricsOf(stops, v.metricsPort, agent.metrics.registry, () => agent.ready());
+  await agent.start();
+  stops.push(() => agent.stop());
+  log.info({ node }, 'node agent running');
+}
+
+const RUNS: Record<Role, (api: KubeApi, v: RoleFlags, log: Logger, stops: Stops) => Promise<void>> = {
+  controller: runController,
+  webhook: runWebhook,
+  kubelet: runKubelet,
+  'node-agent': runNodeAgent,
+};
+
+/** Start `role`, then run until SIGTERM or SIGINT, and stop what it started in reverse order. */
+async function serve(role: Role, v: RoleFlags): Promise<number> {
+  // lib/log.ts: the plugin's and the launcher's format (component, levels, err with its cause chain).
+  const log = pino(pinoOptions(role, v.logLevel), pino.destination(2));
   const api = new KubeApi(loadKubeConfig(v.kubeconfig), v.namespace);
-  const stops: Array<() => Promise<unknown>> = [];
-  if (positionals[0] === 'controller') {
-    const serviceCIDRs = parseServiceCidrs(v['service-cidr']);
-    const c = new Controller(api, {
-      image: v.image ?? DEFAULT_IMAGE,
-      serviceCIDRs,
-      testGuest: { kernel: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: TEST_GUEST_CMDLINE },
-      log,
-      ...(v['allowed-host-path'] && { allowedHostPaths: v['allowed-host-path'] }),
-    });
-    const nodes = v['webhook-port'] ? await serveAdmission(api, v, serviceCIDRs, stops) : undefined;
-    if (v['metrics-port']) {
-      const s = await serveMetrics(
-        c.metrics.registry,
-        Number(v['metrics-port']),
-        () => c.synced && (nodes?.synced ?? true),
-      );
-      stops.push(() => new Promise((r) => s.close(r)));
-    }
-    await c.start();
-    stops.push(() => c.stop());
-    log.info('controller running');
-  } else if (positionals[0] === 'webhook') {
-    if (!v['webhook-port']) throw new Error('webhook: --webhook-port P is required');
-    await serveAdmission(api, v, parseServiceCidrs(v['service-cidr']), stops);
-    log.info('webhook running');
-  } else if (positionals[0] === 'kubelet') {
-    if (!v.node) throw new Error('kubelet: --node NAME is required');
-    // A pod's author is not this node's admin: boot files only from the allowed directories (defect 3).
-    const rt = new NodeRuntime(
-      nodeConfig({
-        ...(v['state-dir'] && { stateDir: v['state-dir'] }),
-        ...(v['cni-netns'] && { cniNetns: v['cni-netns'] }),
-        allowedHostPaths: v['allowed-host-path'] ?? DEFAULT_ALLOWED_HOST_PATHS,
-      }),
-    );
-    const runner = new PodRunner(api, rt, v.node, log, { boundOnly: v['bound-only'] ?? false });
-    await runner.start();
-    stops.push(() => runner.stop());
-    log.info({ node: v.node }, 'kubelet running');
-  } else if (positionals[0] === 'node-agent') {
-    if (!v.node) throw new Error("node-agent: --node NAME is required (the downward API's spec.nodeName)");
-    const under = v['cni-data-root'] ? podNetworkUnder(v['cni-data-root']) : undefined;
-    const agent = new NodeAgent(api, {
-      node: v.node,
-      log,
-      plugin: join(dirname(fileURLToPath(import.meta.url)), '..', 'cni', 'virtnet-bridge'),
-      cniBinDir: v['cni-bin-dir'] ?? '/opt/cni/bin',
-      cniConfDir: v['cni-conf-dir'] ?? '/etc/cni/net.d',
-      conflist: under?.conflist ?? podNetworkConfList(),
-      defaultNetwork: v['default-network'] ?? false,
-      podCIDRs: v['pod-cidr'] ?? [],
-      clusterCIDRs: v['cluster-cidr'] ?? [],
-      backend: backendFlag(v.backend),
-      syncPeers: true,
-      stateRoot: v['launcher-state-root'] ?? LAUNCHER_STATE_ROOT,
-      cniPolicy: under?.policy ?? POD_NETWORK_POLICY,
-    });
-    if (v['metrics-port']) {
-      const s = await serveMetrics(agent.metrics.registry, Number(v['metrics-port']), () => agent.ready());
-      stops.push(() => new Promise((r) => s.close(r)));
-    }
-    await agent.start();
-    stops.push(() => agent.stop());
-    log.info({ node: v.node }, 'node agent running');
-  } else {
-    process.stderr.write('usage: virtnet-cluster controller|webhook|kubelet|node-agent [options]\n');
-    return 2;
-  }
+  const stops: Stops = [];
+  await RUNS[role](api, v, log, stops);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());
   });
   for (const stop of stops.reverse()) await stop();
   return 0;
+}
+
+const stdio: Output = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+/** `virtnet-cluster ROLE [flags]`: 0 after a clean stop, 1 when a role fails to start, 2 for bad usage. */
+export async function main(argv: string[], o: Output = stdio): Promise<number> {
+  const program = clusterProgram();
+  for (const role of ROLES) act(program.commands.find((c) => c.name() === role)!, (v: RoleFlags) => serve(role, v));
+  return runProgram(withManners(program, o), argv);
 }
 
 /** --backend: how pods reach other nodes' pods (node-routes.ts). */
@@ -217,13 +210,13 @@ function backendFlag(value: string | undefined): Backend {
  */
 async function serveAdmission(
   api: KubeApi,
-  v: { 'webhook-port'?: string; 'tls-cert'?: string; 'tls-key'?: string },
+  v: Pick<RoleFlags, 'webhookPort' | 'tlsCert' | 'tlsKey'>,
   serviceCidrs: string[],
   stops: Array<() => Promise<unknown>>,
 ): Promise<NodeSubnets> {
   const nodes = watchNodeSubnets(api);
-  const tls = v['tls-cert'] && v['tls-key'] ? { cert: v['tls-cert'], key: v['tls-key'] } : undefined;
-  const s = await serveWebhook(Number(v['webhook-port']), tls, undefined, undefined, clusterFacts(nodes, serviceCidrs));
+  const tls = v.tlsCert && v.tlsKey ? { cert: v.tlsCert, key: v.tlsKey } : undefined;
+  const s = await serveWebhook(Number(v.webhookPort), tls, undefined, undefined, clusterFacts(nodes, serviceCidrs));
   stops.push(() => new Promise((r) => s.close(r)));
   await nodes.start();
   stops.push(() => nodes.stop());

@@ -6,10 +6,66 @@
  * connection, or a kubeconfig problem.
  */
 import * as k8s from '@kubernetes/client-node';
-
-type Obj = Record<string, any>;
+import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
+import type { VirtualMachine, VirtualMachineInstance } from '../api/schema.ts';
+import type { VmiStatus } from '../api/status.ts';
+import type { ObjectMeta } from '../api/kube-objects.ts';
 
 export type PluginResource = 'virtualmachineinstances' | 'virtualmachines' | 'network-attachment-definitions';
+
+/** What the API server sets on every object it stores, beyond what a manifest gives. */
+export type StoredMeta = Pick<ObjectMeta, 'name' | 'uid' | 'resourceVersion' | 'labels' | 'annotations'> & {
+  namespace: string;
+  /** As JSON carries them: RFC 3339 text (the controller's watch may hand it Dates). */
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+};
+
+/** A manifest's type as the server returns it: its metadata completed, and the status its controller writes. */
+type Stored<T extends { metadata: object }, S> = Omit<T, 'metadata' | 'status'> & {
+  metadata: T['metadata'] & StoredMeta;
+  status?: S;
+};
+
+/** VM status in KubeVirt's names, as controller/control/reconcile-vm.ts writes it. */
+export interface VmStatus {
+  printableStatus?: string;
+  ready?: boolean;
+  created?: boolean;
+  runStrategy?: string;
+  reason?: string;
+}
+
+export type StoredVmi = Stored<VirtualMachineInstance, VmiStatus>;
+export type StoredVm = Stored<VirtualMachine, VmStatus>;
+export type StoredNad = Stored<NetworkAttachmentDefinition, never>;
+
+/** The object type of each resource the plugin reads. */
+export interface StoredObjects {
+  virtualmachineinstances: StoredVmi;
+  virtualmachines: StoredVm;
+  'network-attachment-definitions': StoredNad;
+}
+
+/** What `console` reads of a pod; client-node's V1Pod is one. */
+export interface PodView {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; deletionTimestamp?: Date | string };
+  status?: { phase?: string };
+}
+
+/** The parts of a list response the pager reads (the server's JSON, whatever the resource). */
+interface ListPage {
+  apiVersion?: string;
+  kind?: string;
+  items?: object[];
+  metadata?: { continue?: string };
+}
+
+/** The fields of a Status body that kubectl prints. */
+interface StatusBody {
+  reason?: string;
+  message?: string;
+}
 
 const GROUPS: Record<PluginResource, { group: string; version: string }> = {
   virtualmachineinstances: { group: 'virtnet.io', version: 'v1alpha1' },
@@ -93,13 +149,7 @@ export class PluginClient {
       return await fn();
     } catch (err) {
       if (err instanceof k8s.ApiException) {
-        const body = err.body as unknown;
-        let status: Obj | undefined;
-        try {
-          status = typeof body === 'string' ? (JSON.parse(body) as Obj) : (body as Obj | undefined);
-        } catch {
-          status = undefined;
-        }
+        const status = statusOf(err.body);
         throw new ServerError(
           err.code,
           status?.reason || undefined,
@@ -117,10 +167,13 @@ export class PluginClient {
     }
   }
 
-  /** Every object of a resource in a namespace (or all namespaces), page by page. */
-  async list(r: PluginResource, namespace: string | undefined): Promise<Obj[]> {
+  /**
+   * Every object of a resource in a namespace (or all namespaces), page by page.
+   * The objects are the server's JSON, typed by the CRD whose schema the server enforced.
+   */
+  async list<R extends PluginResource>(r: R, namespace: string | undefined): Promise<StoredObjects[R][]> {
     const { group, version } = GROUPS[r];
-    const items: Obj[] = [];
+    const items: StoredObjects[R][] = [];
     let token: string | undefined;
     do {
       const page = { group, version, plural: r, limit: PAGE, ...(token && { _continue: token }) };
@@ -128,27 +181,30 @@ export class PluginClient {
         namespace
           ? this.custom.listNamespacedCustomObject({ ...page, namespace })
           : this.custom.listClusterCustomObject(page),
-      )) as Obj;
-      // A list's items may omit apiVersion and kind; kubectl fills them in from the list, so -o json shows whole objects.
+      )) as ListPage;
+      // A list's items may omit apiVersion and kind; kubectl fills them in from the list,
+      // so that -o json shows whole objects.
       const kind = String(list.kind ?? '').replace(/List$/u, '');
-      for (const item of (list.items ?? []) as Obj[]) items.push({ apiVersion: list.apiVersion, kind, ...item });
+      for (const item of list.items ?? [])
+        items.push({ apiVersion: list.apiVersion, kind, ...item } as StoredObjects[R]);
       token = list.metadata?.continue || undefined;
     } while (token);
     return items;
   }
 
-  get(r: PluginResource, namespace: string, name: string): Promise<Obj> {
+  async get<R extends PluginResource>(r: R, namespace: string, name: string): Promise<StoredObjects[R]> {
     const { group, version } = GROUPS[r];
-    return this.call(
-      () => this.custom.getNamespacedCustomObject({ group, version, namespace, plural: r, name }) as Promise<Obj>,
+    const object = await this.call(() =>
+      this.custom.getNamespacedCustomObject({ group, version, namespace, plural: r, name }),
     );
+    return object as StoredObjects[R];
   }
 
   /**
    * The Events about one object, as kubectl describe finds them: by a field
    * selector on involvedObject's name, namespace, kind and uid.
    */
-  async eventsAbout(o: { kind: string; name: string; namespace: string; uid?: string }): Promise<Obj[]> {
+  async eventsAbout(o: { kind: string; name: string; namespace: string; uid?: string }): Promise<k8s.CoreV1Event[]> {
     // fields.ParseSelector escapes: a backslash, a comma and an equals sign inside a value.
     const value = (v: string) => v.replace(/[\\,=]/gu, (c) => `\\${c}`);
     const terms = [
@@ -161,12 +217,12 @@ export class PluginClient {
     const list = await this.call(() =>
       this.core.listNamespacedEvent({ namespace: o.namespace, fieldSelector, limit: PAGE }),
     );
-    return list.items as unknown as Obj[];
+    return list.items;
   }
 
-  async pods(namespace: string, labelSelector: string): Promise<Obj[]> {
+  async pods(namespace: string, labelSelector: string): Promise<PodView[]> {
     const list = await this.call(() => this.core.listNamespacedPod({ namespace, labelSelector }));
-    return list.items as unknown as Obj[];
+    return list.items;
   }
 
   /**
@@ -206,6 +262,16 @@ export class PluginClient {
       if (raw) stdin.setRawMode(false);
       stdin.pause(); // a paused stdin lets the process end
     }
+  }
+}
+
+/** A Status body, as JSON text or parsed; undefined when it is neither. */
+function statusOf(body: unknown): StatusBody | undefined {
+  try {
+    const parsed: unknown = typeof body === 'string' ? JSON.parse(body) : body;
+    return typeof parsed === 'object' && parsed !== null ? (parsed as StatusBody) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -145,9 +145,11 @@ function svgDocument(width: number, height: number, title: string, body: string[
   return (
     [
       '<?xml version="1.0" encoding="UTF-8"?>',
-      `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="monospace" font-size="${FONT_SIZE}">`,
+      `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}"` +
+        ` font-family="monospace" font-size="${FONT_SIZE}">`,
       `<title>${xmlEscape(title)}</title>`,
-      '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#333333"/></marker></defs>',
+      '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8"' +
+        ' orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#333333"/></marker></defs>',
       `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
       ...body,
       '</svg>',
@@ -180,7 +182,11 @@ export function topologySvg(vmi: VmiView): string {
     widest(rows.map((row) => (row[c] ? boxWidth(row[c].lines) : 0))),
   );
   const columnXs: number[] = [];
-  columnWidths.reduce((x, w, c) => ((columnXs[c] = x), x + w + ARROW_GAP), MARGIN);
+  let nextX = MARGIN;
+  for (const w of columnWidths) {
+    columnXs.push(nextX);
+    nextX += w + ARROW_GAP;
+  }
   const vmColumn = columnCount - 1;
   const podTitle = podTitleOf(vmi);
   const vmTitle = `VM ${vmi.metadata.name}`;
@@ -200,7 +206,8 @@ export function topologySvg(vmi: VmiView): string {
       const x = columnXs[c]!;
       if (previousRight !== undefined)
         body.push(
-          `<line x1="${previousRight}" y1="${arrowY}" x2="${x}" y2="${arrowY}" stroke="#333333" marker-end="url(#arrow)"/>`,
+          `<line x1="${previousRight}" y1="${arrowY}" x2="${x}" y2="${arrowY}"` +
+            ' stroke="#333333" marker-end="url(#arrow)"/>',
         );
       body.push(rect(x, y, columnWidths[c]!, boxHeight(cell.lines), COLUMN_FILLS[cell.kind]));
       cell.lines.forEach((l, i) => body.push(text(x + PAD, y + PAD + (i + 1) * LINE_HEIGHT - 4, l, i === 0)));

@@ -32,9 +32,15 @@ test('bad input gives clear errors and creates nothing', () => {
     return f;
   };
   const nad =
-    'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: { name: blue }\nspec: { config: \'{"cniVersion":"1.0.0","name":"blue","type":"bridge"}\' }\n';
+    'apiVersion: k8s.cni.cncf.io/v1\nkind: ' +
+    'NetworkAttachmentDefinition\nmetadata: { name: ' +
+    'blue }\nspec: { config: ' +
+    '\'{"cniVersion":"1.0.0","name":"blue","type":"bridge"}\' }\n';
   const vmi = (name: string, extra = '') =>
-    `apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: { name: ${name} }\nspec:\n  domain: { devices: {}${extra} }\n`;
+    `apiVersion: kubevirt.io/v1\nkind: ` +
+    `VirtualMachineInstance\nmetadata: ` +
+    `{ name: ${name} }\nspec:\n  ` +
+    `domain: { devices: {}${extra} }\n`;
   const cases: Array<[string, string, RegExp]> = [
     ['malformed.yaml', `${nad}---\nkind: [unclosed\n`, /malformed\.yaml.*line \d+/u],
     ['unknown-kind.yaml', `${nad}---\napiVersion: v1\nkind: Pod\nmetadata: { name: p }\n`, /kind.*(Pod|supported)/u],
@@ -63,12 +69,14 @@ test('bad input gives clear errors and creates nothing', () => {
   }
   assert.equal(node.run(['up', join(node.stateDir, 'no-such-file.yaml')]).status, 1);
   assert.deepEqual(node.sandboxes(), []);
-  assert.match(
-    node.run(['get', 'nads']).stdout,
-    /No resources found/u,
+  // kubectl's words, on stderr: stdout stays empty for a script that reads it.
+  const nads = node.run(['get', 'nads']);
+  assert.deepEqual(
+    [nads.status, nads.stdout, nads.stderr],
+    [0, '', 'No resources found in default namespace.\n'],
     'not even the valid NAD of a failed batch is applied',
   );
-  assert.match(node.run(['get', 'vmis']).stdout, /No resources found/u);
+  assert.deepEqual(node.run(['get', 'vmis']).stderr, 'No resources found in default namespace.\n');
 });
 
 test('up brings a bridge-bound VM to its lease, step by step, and get/describe/topology show it', () => {

@@ -47,30 +47,36 @@ test('examples/vm-dualstack.yaml: the guest takes both pod addresses (DHCPv4 and
   assert.match(v6 ?? '', /^fd00:10:245::/u);
   assert.ok(ping(node.netns, v4!, 3), `no IPv4 reply from ${v4}`);
   assert.ok(ping(node.netns, v6!, 5), `no IPv6 reply from ${v6}`);
-  assert.match(node.must(['get', 'nads']), /default\/dualstack/u);
+  assert.match(node.must(['get', 'nads']), /^default\s+dualstack\s+\S+\s+\d+[smhd]/mu);
   node.must(['down', 'vm-dualstack']);
 });
 
-test('examples/vm-masquerade-ports.yaml: a VM behind its pod IP serves port 80 to the node; runStrategy Halted stops it', () => {
-  const out = node.must(['up', 'examples/vm-masquerade-ports.yaml']);
-  assert.match(out, /default\/web: Running/u);
-  const vmi = vmis().find((v) => v.metadata.name === 'web')!;
-  const podIp = vmi.status.interfaces[0]!.ipAddresses![0]!;
-  const curl = (url: string) => node.netns.try(['curl', '-s', '-g', '--max-time', '3', url]);
-  assert.match(curl(`http://${podIp}/`).stdout, /virtnet guest web/u);
-  assert.notEqual(curl(`http://${podIp}:8080/`).status, 0, 'an unlisted port is not forwarded');
-  const described = node.must(['describe', 'vmi', 'web']);
-  assert.match(described, /masquerade/u);
-  assert.match(described, /80\/TCP/u);
-  assert.match(node.must(['get', 'vms']), /default\/web/u);
-  const halted = join(node.stateDir, 'web-halted.yaml');
-  writeFileSync(
-    halted,
-    readFileSync('examples/vm-masquerade-ports.yaml', 'utf8').replace('runStrategy: Always', 'runStrategy: Halted'),
-  );
-  assert.match(node.must(['up', halted]), /default\/web: stopped/u);
-  assert.equal(vmis().length, 0);
-});
+test(
+  'examples/vm-masquerade-ports.yaml: ' +
+    'a VM behind its pod IP ' +
+    'serves port 80 to the node; ' +
+    'runStrategy Halted stops it',
+  () => {
+    const out = node.must(['up', 'examples/vm-masquerade-ports.yaml']);
+    assert.match(out, /default\/web: Running/u);
+    const vmi = vmis().find((v) => v.metadata.name === 'web')!;
+    const podIp = vmi.status.interfaces[0]!.ipAddresses![0]!;
+    const curl = (url: string) => node.netns.try(['curl', '-s', '-g', '--max-time', '3', url]);
+    assert.match(curl(`http://${podIp}/`).stdout, /virtnet guest web/u);
+    assert.notEqual(curl(`http://${podIp}:8080/`).status, 0, 'an unlisted port is not forwarded');
+    const described = node.must(['describe', 'vmi', 'web']);
+    assert.match(described, /masquerade/u);
+    assert.match(described, /80\/TCP/u);
+    assert.match(node.must(['get', 'vms']), /^default\s+web\s+\d+[smhd]\S*\s+Running\s+true$/mu);
+    const halted = join(node.stateDir, 'web-halted.yaml');
+    writeFileSync(
+      halted,
+      readFileSync('examples/vm-masquerade-ports.yaml', 'utf8').replace('runStrategy: Always', 'runStrategy: Halted'),
+    );
+    assert.match(node.must(['up', halted]), /default\/web: stopped/u);
+    assert.equal(vmis().length, 0);
+  },
+);
 
 test('two VMIs up at once get distinct IPs and reach each other', async () => {
   const file = join(node.stateDir, 'two.yaml');

@@ -206,7 +206,7 @@ describe('get', () => {
       (await run('get', 'vms')).out,
       /^NAMESPACE\s+NAME\s+AGE\s+STATUS\s+READY\ndefault\s+db\s+\S+\s+Starting\s+false$/u,
     );
-    assert.match((await run('get', 'nads')).out, /^NAMESPACE\s+NAME\s+AGE\ndefault\s+lan\s+\S+$/u);
+    assert.match((await run('get', 'nads')).out, /^NAMESPACE\s+NAME\s+TYPE\s+AGE\ndefault\s+lan\s+bridge\s+\S+$/u);
     const none = await run('get', 'nads', '-n', 'empty');
     assert.deepEqual([none.code, none.out, none.err], [0, '', 'No resources found in empty namespace.']);
     assert.equal(JSON.parse((await run('get', 'nads', '-n', 'empty', '-o', 'json')).out).items.length, 0);
@@ -372,7 +372,10 @@ describe('console', () => {
     const pending = consoleTarget(theVmi, [pod('virt-launcher-web-a', 'Pending', { 'virtnet.io/vmi': 'web' })]);
     assert.deepEqual(pending, {
       error:
-        'VirtualMachineInstance default/web has no running launcher pod: its launcher pod virt-launcher-web-a is Pending (VMI phase Running)',
+        'VirtualMachineInstance default/web ' +
+        'has no running launcher pod: ' +
+        'its launcher pod virt-launcher-web-a ' +
+        'is Pending (VMI phase Running)',
     });
   });
 
@@ -382,7 +385,10 @@ describe('console', () => {
       [none.code, none.err],
       [
         1,
-        'error: VirtualMachineInstance default/db has no running launcher pod: it has no launcher pod (VMI phase Pending)',
+        'error: VirtualMachineInstance ' +
+          'default/db has no running ' +
+          'launcher pod: it has no launcher ' +
+          'pod (VMI phase Pending)',
       ],
     );
     await core.createNamespacedPod({
@@ -447,4 +453,14 @@ test('the executable: the kubectl-virtnet bundle when built, else the entry unde
   )) as { code: number; stderr: string };
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^Error from server \(NotFound\)/u);
+});
+
+test('completion: kubectl_complete-virtnet names the VMIs through kubectl, in the namespace -n names', async () => {
+  const bundle = join(process.cwd(), 'dist', 'cluster', 'kubectl_complete-virtnet');
+  assert.ok(existsSync(bundle), `${bundle} is built by npm run build`);
+  const complete = async (...words: string[]) =>
+    (await promisify(execFile)(bundle, ['--kubeconfig', kubeconfig, ...words], { encoding: 'utf8' })).stdout;
+  assert.equal(await complete('describe', 'vmi', ''), 'db\nweb\n:4\n');
+  assert.equal(await complete('get', 'vmis', '-n', 'team', ''), 'api\n:4\n');
+  assert.equal(await complete('console', 'w'), 'web\n:4\n');
 });

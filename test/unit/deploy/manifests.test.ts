@@ -18,6 +18,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
+import { clusterProgram } from '../../../controller/cluster/roles.ts';
 
 type Obj = Record<string, any>;
 
@@ -179,7 +180,9 @@ function applyOp(doc: Obj, op: Obj): void {
     case 'test':
       if (!exists || !isDeepStrictEqual(Array.isArray(parent) ? parent[index] : parent[last], op.value)) {
         throw new Error(
-          `test ${op.path}: expected ${JSON.stringify(op.value)}, found ${JSON.stringify(Array.isArray(parent) ? parent[index] : parent[last])}`,
+          `test ${op.path}: ` +
+            `expected ${JSON.stringify(op.value)}, ` +
+            `found ${JSON.stringify(Array.isArray(parent) ? parent[index] : parent[last])}`,
         );
       }
       return;
@@ -383,7 +386,10 @@ type Perm = string; // "<group or core> <resource> <verb>"
 const perm = (group: string, resource: string, verb: string): Perm => `${group || 'core'} ${resource} ${verb}`;
 const perms = (group: string, resource: string, verbs: string) => verbs.split(' ').map((v) => perm(group, resource, v));
 
-/** Written from controller/control/controller.ts, node-subnets.ts (its webhook's node watch) and kube.ts; the next test derives the same from the code. */
+/**
+ * Written from controller/control/controller.ts, node-subnets.ts (its webhook's node watch) and kube.ts; the next test
+ * derives the same from the code.
+ */
 const CONTROLLER_PERMS: Perm[] = [
   ...perms('virtnet.io', 'virtualmachineinstances', 'get list watch create delete'),
   ...perms('virtnet.io', 'virtualmachines', 'get list watch'),
@@ -400,7 +406,8 @@ const CONTROLLER_PERMS: Perm[] = [
 ];
 /**
  * Written from controller/agent/node-agent.ts: it watches pods and merge-patches one annotation (never update: it would
- * replace whole pods); and from node-peers.ts: it watches the Nodes and merge-patches its own Node's two peer annotations.
+ * replace whole pods); and from node-peers.ts: it watches the Nodes and merge-patches its own Node's two peer
+ * annotations.
  */
 const NODE_AGENT_PERMS: Perm[] = [
   ...perms('', 'pods', 'get list watch patch'),
@@ -609,118 +616,130 @@ const celOf = (policy: Obj) =>
     ...policy.spec.validations.map((v: Obj) => v.expression),
   ].join('\n');
 
-test("node agent: patch of pods only, narrowed by a ValidatingAdmissionPolicy to its own node's pods, as NodeRestriction does for kubelets", () => {
-  const objs = output('base');
-  const role = roleOf(objs, 'virtnet-node-agent');
-  assert.ok(role.has(perm('', 'pods', 'patch')) && !role.has(perm('', 'pods', 'update')), 'patch, never update');
-  const policy = policyOf(objs);
-  assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
-  assert.equal(policy.spec.failurePolicy, 'Fail', 'a policy that cannot be evaluated refuses');
-  // It sees every write the agent may make: a patch is an UPDATE to admission.
-  assert.deepEqual(policy.spec.matchConstraints.resourceRules, [
-    { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods'] },
-  ]);
-  // It applies to the agent's ServiceAccount, as the DaemonSet names it.
-  const sa = the(objs, 'ServiceAccount', agentOf(objs).spec.template.spec.serviceAccountName, NAMESPACE);
-  const username = `system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}`;
-  assert.deepEqual(
-    policy.spec.matchConditions.map((m: Obj) => m.expression),
-    [`request.userInfo.username == '${username}'`],
-  );
-  const cel = celOf(policy);
-  // The node comes from the request's user info (a pod-bound token's node-name extra), and is compared with the pod's node.
-  assert.ok(
-    cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"),
-    'the node name comes from the token',
-  );
-  assert.ok(cel.includes('oldObject.spec.nodeName == variables.nodeName'), 'only pods bound to that node');
-  assert.ok(cel.includes('object.spec == oldObject.spec'), 'no spec change');
-  assert.match(cel, /object\.metadata\.labels == oldObject\.metadata\.labels/u, 'no label change');
-  assert.ok(
-    policy.spec.validations.some((v: Obj) => v.expression === "variables.nodeName != ''"),
-    'a request without a node name is refused',
-  );
-  for (const v of policy.spec.validations)
-    assert.ok(v.message || v.messageExpression, `${v.expression}: a denial says why`);
-  // The writable annotations are exactly those the agent patches.
-  const writable = JSON.parse(
-    policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"'),
-  ) as string[];
-  const agentTs = source('controller/agent/node-agent.ts');
-  const patched = [...agentTs.matchAll(/patchPodAnnotations\([^)]*\{\s*\[(\w+)\]:/gu)].map((m) => m[1]!);
-  assert.deepEqual(
-    patched,
-    ['LAUNCHER_STATUS_ANNOTATION'],
-    'node-agent.ts patches the launcher status annotation, by patchPodAnnotations only',
-  );
-  assert.ok(!/\bapi!?\.(updatePod|replacePod)\(/u.test(agentTs), 'no read-modify-write of whole pods');
-  const key = /LAUNCHER_STATUS_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1];
-  assert.deepEqual(writable, [key]);
-  assert.ok(
-    !writable.includes(/LAUNCHER_SPEC_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1] ?? ''),
-    'never the launcher spec',
-  );
-  // The binding enforces it.
-  const bindings = objs.filter(
-    (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name,
-  );
-  assert.equal(bindings.length, 1);
-  assert.equal(bindings[0]!.apiVersion, 'admissionregistration.k8s.io/v1');
-  assert.equal(bindings[0]!.spec.policyName, policy.metadata.name);
-  assert.deepEqual(bindings[0]!.spec.validationActions, ['Deny']);
-  assert.equal(bindings[0]!.spec.matchResources, undefined, 'every namespace');
-});
+test(
+  'node agent: patch of pods only, narrowed ' +
+    'by a ValidatingAdmissionPolicy ' +
+    "to its own node's pods, as " +
+    'NodeRestriction does for kubelets',
+  () => {
+    const objs = output('base');
+    const role = roleOf(objs, 'virtnet-node-agent');
+    assert.ok(role.has(perm('', 'pods', 'patch')) && !role.has(perm('', 'pods', 'update')), 'patch, never update');
+    const policy = policyOf(objs);
+    assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
+    assert.equal(policy.spec.failurePolicy, 'Fail', 'a policy that cannot be evaluated refuses');
+    // It sees every write the agent may make: a patch is an UPDATE to admission.
+    assert.deepEqual(policy.spec.matchConstraints.resourceRules, [
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods'] },
+    ]);
+    // It applies to the agent's ServiceAccount, as the DaemonSet names it.
+    const sa = the(objs, 'ServiceAccount', agentOf(objs).spec.template.spec.serviceAccountName, NAMESPACE);
+    const username = `system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}`;
+    assert.deepEqual(
+      policy.spec.matchConditions.map((m: Obj) => m.expression),
+      [`request.userInfo.username == '${username}'`],
+    );
+    const cel = celOf(policy);
+    // The node comes from the request's user info (a pod-bound token's node-name extra), and is compared with the pod's
+    // node.
+    assert.ok(
+      cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"),
+      'the node name comes from the token',
+    );
+    assert.ok(cel.includes('oldObject.spec.nodeName == variables.nodeName'), 'only pods bound to that node');
+    assert.ok(cel.includes('object.spec == oldObject.spec'), 'no spec change');
+    assert.match(cel, /object\.metadata\.labels == oldObject\.metadata\.labels/u, 'no label change');
+    assert.ok(
+      policy.spec.validations.some((v: Obj) => v.expression === "variables.nodeName != ''"),
+      'a request without a node name is refused',
+    );
+    for (const v of policy.spec.validations)
+      assert.ok(v.message || v.messageExpression, `${v.expression}: a denial says why`);
+    // The writable annotations are exactly those the agent patches.
+    const writable = JSON.parse(
+      policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"'),
+    ) as string[];
+    const agentTs = source('controller/agent/node-agent.ts');
+    const patched = [...agentTs.matchAll(/patchPodAnnotations\([^)]*\{\s*\[(\w+)\]:/gu)].map((m) => m[1]!);
+    assert.deepEqual(
+      patched,
+      ['LAUNCHER_STATUS_ANNOTATION'],
+      'node-agent.ts patches the launcher status annotation, by patchPodAnnotations only',
+    );
+    assert.ok(!/\bapi!?\.(updatePod|replacePod)\(/u.test(agentTs), 'no read-modify-write of whole pods');
+    const key = /LAUNCHER_STATUS_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1];
+    assert.deepEqual(writable, [key]);
+    assert.ok(
+      !writable.includes(/LAUNCHER_SPEC_ANNOTATION = '([^']+)'/u.exec(source('controller/render/pod.ts'))?.[1] ?? ''),
+      'never the launcher spec',
+    );
+    // The binding enforces it.
+    const bindings = objs.filter(
+      (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name,
+    );
+    assert.equal(bindings.length, 1);
+    assert.equal(bindings[0]!.apiVersion, 'admissionregistration.k8s.io/v1');
+    assert.equal(bindings[0]!.spec.policyName, policy.metadata.name);
+    assert.deepEqual(bindings[0]!.spec.validationActions, ['Deny']);
+    assert.equal(bindings[0]!.spec.matchResources, undefined, 'every namespace');
+  },
+);
 
-test("node agent: patch of nodes, narrowed by a ValidatingAdmissionPolicy to its own Node's two peer annotations", () => {
-  const objs = output('base');
-  const role = roleOf(objs, 'virtnet-node-agent');
-  assert.ok(role.has(perm('', 'nodes', 'patch')) && !role.has(perm('', 'nodes', 'update')), 'patch, never update');
-  assert.ok(
-    ![...role].some((p) => p.includes(' nodes/')),
-    'no Node subresource: nodes/status is not matched by the policy',
-  );
-  const policy = the(objs, 'ValidatingAdmissionPolicy', 'virtnet-node-agent-nodes');
-  assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
-  assert.equal(policy.spec.failurePolicy, 'Fail', 'a policy that cannot be evaluated refuses');
-  assert.deepEqual(policy.spec.matchConstraints.resourceRules, [
-    { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'] },
-  ]);
-  const sa = the(objs, 'ServiceAccount', agentOf(objs).spec.template.spec.serviceAccountName, NAMESPACE);
-  assert.deepEqual(
-    policy.spec.matchConditions.map((m: Obj) => m.expression),
-    [`request.userInfo.username == 'system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}'`],
-  );
-  const cel = celOf(policy);
-  assert.ok(
-    cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"),
-    'the node name comes from the token',
-  );
-  assert.ok(cel.includes('object.metadata.name == variables.nodeName'), 'only its own Node');
-  // The writable annotations are exactly those node-peers.ts patches, by patchNodeAnnotations only.
-  const writable = JSON.parse(
-    policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"'),
-  ) as string[];
-  const peerTs = source('controller/agent/node-peer.ts');
-  const keys = ['VTEP_MAC_ANNOTATION', 'VXLAN_VNIS_ANNOTATION'].map(
-    (k) => new RegExp(`export const ${k} = '([^']+)'`, 'u').exec(peerTs)?.[1],
-  );
-  assert.deepEqual(writable, keys);
-  const peersTs = source('controller/agent/node-peers.ts');
-  assert.match(peersTs, /want\[VTEP_MAC_ANNOTATION\] = /u, 'node-peers.ts publishes the VTEP MAC');
-  assert.match(peersTs, /want\[VXLAN_VNIS_ANNOTATION\] = /u, 'node-peers.ts publishes the VNIs');
-  assert.match(peersTs, /this\.publish\(want\)/u, 'and only those, in one patch');
-  assert.deepEqual(
-    [...peersTs.matchAll(/\bapi!?\.(\w+)\(/gu)].map((m) => m[1]).filter((m) => m !== 'watch'),
-    ['patchNodeAnnotations'],
-    'no read-modify-write of whole Nodes',
-  );
-  const bindings = objs.filter(
-    (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name,
-  );
-  assert.equal(bindings.length, 1);
-  assert.deepEqual(bindings[0]!.spec.validationActions, ['Deny']);
-  assert.equal(bindings[0]!.spec.matchResources, undefined, 'every Node');
-});
+test(
+  'node agent: patch of nodes, narrowed by a ' +
+    'ValidatingAdmissionPolicy to its ' +
+    "own Node's two peer annotations",
+  () => {
+    const objs = output('base');
+    const role = roleOf(objs, 'virtnet-node-agent');
+    assert.ok(role.has(perm('', 'nodes', 'patch')) && !role.has(perm('', 'nodes', 'update')), 'patch, never update');
+    assert.ok(
+      ![...role].some((p) => p.includes(' nodes/')),
+      'no Node subresource: nodes/status is not matched by the policy',
+    );
+    const policy = the(objs, 'ValidatingAdmissionPolicy', 'virtnet-node-agent-nodes');
+    assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
+    assert.equal(policy.spec.failurePolicy, 'Fail', 'a policy that cannot be evaluated refuses');
+    assert.deepEqual(policy.spec.matchConstraints.resourceRules, [
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'] },
+    ]);
+    const sa = the(objs, 'ServiceAccount', agentOf(objs).spec.template.spec.serviceAccountName, NAMESPACE);
+    assert.deepEqual(
+      policy.spec.matchConditions.map((m: Obj) => m.expression),
+      [`request.userInfo.username == 'system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}'`],
+    );
+    const cel = celOf(policy);
+    assert.ok(
+      cel.includes("request.userInfo.extra['authentication.kubernetes.io/node-name']"),
+      'the node name comes from the token',
+    );
+    assert.ok(cel.includes('object.metadata.name == variables.nodeName'), 'only its own Node');
+    // The writable annotations are exactly those node-peers.ts patches, by patchNodeAnnotations only.
+    const writable = JSON.parse(
+      policy.spec.variables.find((v: Obj) => v.name === 'writable').expression.replaceAll("'", '"'),
+    ) as string[];
+    const peerTs = source('controller/agent/node-peer.ts');
+    const keys = ['VTEP_MAC_ANNOTATION', 'VXLAN_VNIS_ANNOTATION'].map(
+      (k) => new RegExp(`export const ${k} = '([^']+)'`, 'u').exec(peerTs)?.[1],
+    );
+    assert.deepEqual(writable, keys);
+    const peersTs = source('controller/agent/node-peers.ts');
+    assert.match(peersTs, /want\[VTEP_MAC_ANNOTATION\] = /u, 'node-peers.ts publishes the VTEP MAC');
+    assert.match(peersTs, /want\[VXLAN_VNIS_ANNOTATION\] = /u, 'node-peers.ts publishes the VNIs');
+    assert.match(peersTs, /this\.publish\(want\)/u, 'and only those, in one patch');
+    assert.deepEqual(
+      [...peersTs.matchAll(/\bapi!?\.(\w+)\(/gu)].map((m) => m[1]).filter((m) => m !== 'watch'),
+      ['patchNodeAnnotations'],
+      'no read-modify-write of whole Nodes',
+    );
+    const bindings = objs.filter(
+      (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.spec.policyName === policy.metadata.name,
+    );
+    assert.equal(bindings.length, 1);
+    assert.deepEqual(bindings[0]!.spec.validationActions, ['Deny']);
+    assert.equal(bindings[0]!.spec.matchResources, undefined, 'every Node');
+  },
+);
 
 // -------------------------------------------------- Services, webhook, TLS
 
@@ -800,39 +819,45 @@ test('the webhook configuration calls POST /validate on the controller through a
   }
 });
 
-test("cert-manager: the injected CA and the controller's TLS secret come from one Certificate for the Service's name", () => {
-  const objs = output('base');
-  const vwc = objs.find((o) => o.kind === 'ValidatingWebhookConfiguration')!;
-  const from = vwc.metadata.annotations?.['cert-manager.io/inject-ca-from'];
-  assert.ok(from, 'no cert-manager.io/inject-ca-from annotation');
-  const [ns, name] = from.split('/');
-  const cert = the(objs, 'Certificate', name, ns);
-  const svc = vwc.webhooks[0].clientConfig.service;
-  assert.ok(
-    cert.spec.dnsNames.includes(`${svc.name}.${svc.namespace}.svc`),
-    `the certificate lacks ${svc.name}.${svc.namespace}.svc`,
-  );
-  // The controller mounts that secret where its --tls-cert/--tls-key point.
-  const controller = controllerOf(objs);
-  const spec = controller.spec.template.spec;
-  const vol = spec.volumes.find((v: Obj) => v.secret?.secretName === cert.spec.secretName);
-  assert.ok(vol, `the controller does not mount ${cert.spec.secretName}`);
-  const c = spec.containers[0];
-  const mount = c.volumeMounts.find((m: Obj) => m.name === vol.name);
-  assert.ok(mount?.readOnly);
-  const args = parseFlags(c.args.slice(1));
-  assert.equal(args.get('tls-cert'), `${mount.mountPath}/tls.crt`);
-  assert.equal(args.get('tls-key'), `${mount.mountPath}/tls.key`);
-  // Every Certificate's issuer exists, and the chain ends at a self-signed Issuer.
-  for (const crt of objs.filter((o) => o.kind === 'Certificate')) {
-    assert.equal(crt.spec.issuerRef.kind, 'Issuer');
-    const issuer = the(objs, 'Issuer', crt.spec.issuerRef.name, crt.metadata.namespace);
-    if (issuer.spec.ca) {
-      const ca = objs.find((o) => o.kind === 'Certificate' && o.spec.secretName === issuer.spec.ca.secretName);
-      assert.ok(ca?.spec.isCA, `Issuer ${issuer.metadata.name}: its CA secret comes from no CA Certificate`);
-    } else assert.deepEqual(issuer.spec, { selfSigned: {} });
-  }
-});
+test(
+  'cert-manager: the injected ' +
+    "CA and the controller's TLS " +
+    'secret come from one Certificate ' +
+    "for the Service's name",
+  () => {
+    const objs = output('base');
+    const vwc = objs.find((o) => o.kind === 'ValidatingWebhookConfiguration')!;
+    const from = vwc.metadata.annotations?.['cert-manager.io/inject-ca-from'];
+    assert.ok(from, 'no cert-manager.io/inject-ca-from annotation');
+    const [ns, name] = from.split('/');
+    const cert = the(objs, 'Certificate', name, ns);
+    const svc = vwc.webhooks[0].clientConfig.service;
+    assert.ok(
+      cert.spec.dnsNames.includes(`${svc.name}.${svc.namespace}.svc`),
+      `the certificate lacks ${svc.name}.${svc.namespace}.svc`,
+    );
+    // The controller mounts that secret where its --tls-cert/--tls-key point.
+    const controller = controllerOf(objs);
+    const spec = controller.spec.template.spec;
+    const vol = spec.volumes.find((v: Obj) => v.secret?.secretName === cert.spec.secretName);
+    assert.ok(vol, `the controller does not mount ${cert.spec.secretName}`);
+    const c = spec.containers[0];
+    const mount = c.volumeMounts.find((m: Obj) => m.name === vol.name);
+    assert.ok(mount?.readOnly);
+    const args = parseFlags(c.args.slice(1));
+    assert.equal(args.get('tls-cert'), `${mount.mountPath}/tls.crt`);
+    assert.equal(args.get('tls-key'), `${mount.mountPath}/tls.key`);
+    // Every Certificate's issuer exists, and the chain ends at a self-signed Issuer.
+    for (const crt of objs.filter((o) => o.kind === 'Certificate')) {
+      assert.equal(crt.spec.issuerRef.kind, 'Issuer');
+      const issuer = the(objs, 'Issuer', crt.spec.issuerRef.name, crt.metadata.namespace);
+      if (issuer.spec.ca) {
+        const ca = objs.find((o) => o.kind === 'Certificate' && o.spec.secretName === issuer.spec.ca.secretName);
+        assert.ok(ca?.spec.isCA, `Issuer ${issuer.metadata.name}: its CA secret comes from no CA Certificate`);
+      } else assert.deepEqual(issuer.spec, { selfSigned: {} });
+    }
+  },
+);
 
 // ------------------------------------------------------------ container flags
 
@@ -841,28 +866,17 @@ interface CliOption {
   short?: string;
 }
 
-/** controller/cluster/main.ts's parseArgs options, read as text. */
+/** The cluster binary's flags (every role's) and roles, from its parser (controller/cluster/roles.ts). */
 function mainOptions(): { options: Map<string, CliOption>; subcommands: Set<string> } {
-  const text = source('controller/cluster/main.ts');
-  const start = text.indexOf('options: {', text.indexOf('parseArgs('));
-  assert.ok(start > 0, 'main.ts: no parseArgs options');
-  let depth = 0;
-  let end = start + 'options: '.length;
-  do {
-    const ch = text[end];
-    if (ch === '{') depth++;
-    else if (ch === '}') depth--;
-    end++;
-  } while (depth > 0 && end < text.length);
-  const block = text.slice(start, end);
+  const program = clusterProgram();
   const options = new Map<string, CliOption>();
-  for (const m of block.matchAll(
-    /(?:'([a-z][a-z0-9-]*)'|\b([a-z][a-zA-Z0-9]*))\s*:\s*\{\s*type:\s*'(string|boolean)'(?:\s*,\s*short:\s*'(\w)')?/gu,
-  )) {
-    options.set(m[1] ?? m[2]!, { type: m[3] as CliOption['type'], ...(m[4] && { short: m[4] }) });
-  }
-  const subcommands = new Set([...text.matchAll(/positionals\[0\] === '([a-z-]+)'/gu)].map((m) => m[1]!));
-  assert.ok(options.has('metrics-port') && subcommands.has('controller'), 'main.ts: could not read its options');
+  for (const role of program.commands)
+    for (const o of role.options) {
+      const type = o.required || o.optional ? 'string' : 'boolean';
+      options.set(o.long!.slice(2), { type, ...(o.short && { short: o.short.slice(1) }) });
+    }
+  const subcommands = new Set(program.commands.map((c) => c.name()));
+  assert.ok(options.has('metrics-port') && subcommands.has('controller'), 'roles.ts: could not read its options');
   return { options, subcommands };
 }
 
@@ -878,7 +892,7 @@ function parseFlags(args: string[]): Map<string, string | true> {
     else if (/^-\w$/u.test(a)) name = [...options].find(([, o]) => o.short === a[1])?.[0] ?? a;
     else assert.fail(`unexpected positional argument ${a}`);
     const o = options.get(name);
-    assert.ok(o, `--${name} is not an option of controller/cluster/main.ts`);
+    assert.ok(o, `--${name} is not an option of controller/cluster/roles.ts`);
     if (o.type === 'boolean') {
       assert.equal(inline, undefined, `--${name} takes no value`);
       out.set(name, true);
@@ -1042,7 +1056,8 @@ test('the node agent: on every node, in the host network, privileged, with the h
     assert.ok(!m.mount.readOnly, `${path} is written to`);
   }
   assert.deepEqual([flags.get('cni-bin-dir'), flags.get('cni-conf-dir')], ['/opt/cni/bin', '/etc/cni/net.d']);
-  // The node policy the agent writes for the plugin lets the conflist keep its data and log where it says, and lands on the host.
+  // The node policy the agent writes for the plugin lets the conflist keep its data and log where it says, and lands on
+  // the host.
   const policyFile = /DEFAULT_POLICY_FILE = '([^']+)'/u.exec(source('cni/policy.ts'))?.[1];
   assert.ok(
     policyFile && /cniPolicy: [^\n]*POD_NETWORK_POLICY/u.test(mainTs),
@@ -1195,144 +1210,153 @@ function sourceDirs(entries: string[]): Set<string> {
   return new Set([...seen].map((f) => f.split('/')[0]!));
 }
 
-test('the Dockerfile: pinned bases, Node 20 from the node image, the Debian packages, the four executables on PATH, root', () => {
-  const text = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
-  const st = stages(dockerfile(text));
-  const names = new Set<string>();
-  for (const s of st) {
-    if (!names.has(s.image)) {
-      const img = splitImage(s.image);
-      assert.ok(img.digest || (img.tag && img.tag !== 'latest'), `FROM ${s.image}: pin a tag (not latest) or a digest`);
+test(
+  'the Dockerfile: pinned bases, ' +
+    'Node 20 from the node image, ' +
+    'the Debian packages, the four ' +
+    'executables on PATH, root',
+  () => {
+    const text = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
+    const st = stages(dockerfile(text));
+    const names = new Set<string>();
+    for (const s of st) {
+      if (!names.has(s.image)) {
+        const img = splitImage(s.image);
+        assert.ok(
+          img.digest || (img.tag && img.tag !== 'latest'),
+          `FROM ${s.image}: pin a tag (not latest) or a digest`,
+        );
+      }
+      if (s.name) names.add(s.name);
     }
-    if (s.name) names.add(s.name);
-  }
-  assert.ok(
-    !/\blatest\b/u.test(
-      text
-        .split('\n')
-        .filter((l) => /^\s*(FROM|ARG)\b/iu.test(l))
-        .join('\n'),
-    ),
-    'no latest tag',
-  );
-  const final = st.at(-1)!;
-  assert.equal(final.image, 'debian:12-slim');
-  const nodeStages = st.filter((s) => /^node:20(\.\d+)*-bookworm-slim$/u.test(s.image));
-  assert.ok(nodeStages.length > 0, 'Node 20 comes from the official node:20…-bookworm-slim image');
-  const isNodeStage = (ref: string) => nodeStages.some((s) => s.name === ref) || /^node:20/u.test(ref);
-  const run = (s: Stage) =>
-    s.body
-      .filter((i) => i.cmd === 'RUN')
-      .map((i) => i.args)
-      .join('\n');
-  const copies = (s: Stage) =>
-    s.body
-      .filter((i) => i.cmd === 'COPY')
-      .map((i) => {
-        const words = i.args.trim().split(/\s+/u);
-        const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
-        const rest = words.filter((w) => !w.startsWith('--'));
-        return { from, srcs: rest.slice(0, -1), dest: rest.at(-1)! };
-      });
-
-  // The build stage: npm ci and the bundles, from sources that exist and are all there.
-  const buildStage = st.find((s) => /\bnpm ci\b/u.test(run(s)));
-  assert.ok(buildStage?.name, 'a named build stage runs npm ci');
-  assert.match(run(buildStage), /\bnpm run build\b/u);
-  const buildMjs = source('scripts/build.mjs');
-  const executables = [...buildMjs.matchAll(/entry: '([^']+)', out: '([^']+)'/gu)].map(([, entry, out]) => ({
-    entry: entry!,
-    out: out!,
-  }));
-  assert.ok(executables.length >= 4, 'scripts/build.mjs: could not read the executables');
-  const copied = new Set(
-    copies(buildStage)
-      .filter((c) => !c.from)
-      .flatMap((c) => c.srcs)
-      .map((s) => s.replace(/\/$/u, '')),
-  );
-  for (const src of copied) assert.ok(existsSync(join(ROOT, src)), `COPY ${src}: not in the repository`);
-  for (const needed of [
-    'package.json',
-    'package-lock.json',
-    'scripts/build.mjs',
-    ...sourceDirs(executables.map((e) => e.entry)),
-  ]) {
-    assert.ok(copied.has(needed), `the build stage does not copy ${needed}`);
-  }
-  // .dockerignore for this Dockerfile lets every source through.
-  const ignore = readFileSync(join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-  for (const src of copied)
-    assert.ok(ignore.includes(`!${src}`) || ignore.includes(`!${src}/`), `Dockerfile.dockerignore excludes ${src}`);
-
-  // The final stage: packages, the libvirt-qemu user, node, the bundles, the links.
-  const finalRun = run(final);
-  const install = /apt-get install([^\n&;]*)/u.exec(finalRun)?.[1] ?? '';
-  assert.match(install, /--no-install-recommends/u);
-  const packages = new Set(install.split(/\s+/u).filter((w) => w && !w.startsWith('-')));
-  for (const p of [
-    'iproute2',
-    'nftables',
-    'dnsmasq-base',
-    'qemu-system-x86',
-    'libvirt-daemon-driver-qemu',
-    'libvirt-daemon',
-    'libvirt-clients',
-    'containernetworking-plugins',
-  ]) {
-    assert.ok(packages.has(p), `the image lacks ${p}`);
-  }
-  assert.ok(!packages.has('nodejs') && !packages.has('npm'), "Debian's nodejs is 18");
-  assert.match(finalRun, /rm -rf \/var\/lib\/apt\/lists/u);
-  assert.match(finalRun, /groupadd[^\n&]*\blibvirt-qemu\b/u);
-  assert.match(finalRun, /useradd[^\n&]*-g libvirt-qemu[^\n&]*\blibvirt-qemu\b/u);
-  const finalCopies = copies(final);
-  const node = finalCopies.find((c) => c.from && isNodeStage(c.from) && c.srcs.includes('/usr/local/bin/node'));
-  assert.ok(
-    node && ['/usr/local/bin/node', '/usr/local/bin/', '/usr/local/bin'].includes(node.dest),
-    'node from the node image into /usr/local/bin',
-  );
-  const dist = finalCopies.find((c) => c.from === buildStage.name && c.srcs.some((s) => /\/dist\/?$/u.test(s)));
-  assert.ok(dist, 'the whole dist/ (bundles and dist/package.json) from the build stage');
-  assert.match(
-    buildMjs,
-    /writeFileSync\('dist\/package\.json'/u,
-    'build.mjs writes dist/package.json, which the copy carries',
-  );
-  const distDir = dist.dest.replace(/\/$/u, '');
-  // Debian's default PATH; /usr/local/bin comes first.
-  const PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-  assert.ok(!final.body.some((i) => i.cmd === 'ENV' && /\bPATH\b/u.test(i.args)), "PATH is Debian's default");
-  for (const exe of ['virtnet-cluster', 'virtnet-launcher', 'virtnet', 'virtnet-bridge']) {
-    const built = executables.find((e) => e.out.endsWith(`/${exe}`));
-    assert.ok(built, `scripts/build.mjs builds no ${exe}`);
-    const target = `${distDir}/${built.out.slice('dist/'.length)}`;
-    const link = new RegExp(`ln -s ${target.replace(/[.*+?^${}()|[\]\\/]/gu, '\\$&')} (\\S+)`, 'u').exec(finalRun);
-    assert.ok(link, `${exe}: no link to ${target}`);
     assert.ok(
-      PATH.includes(dirname(link[1]!)) && link[1]!.endsWith(`/${exe}`),
-      `${exe} is linked as ${link[1]}, not on PATH under its name`,
+      !/\blatest\b/u.test(
+        text
+          .split('\n')
+          .filter((l) => /^\s*(FROM|ARG)\b/iu.test(l))
+          .join('\n'),
+      ),
+      'no latest tag',
     );
-  }
-  // Root: launcher pods and the node agent are privileged; the controller's
-  // Deployment runs it as 65532 (checked above).
-  const users = final.body.filter((i) => i.cmd === 'USER').map((i) => i.args.trim());
-  assert.ok(
-    users.every((u) => u === 'root' || u === '0'),
-    `USER ${users.join(', ')}: the launcher needs root`,
-  );
-  assert.match(finalRun, /useradd[^\n&]*--uid 65532/u, 'uid 65532 has a name in the image');
-  assert.ok(!final.body.some((i) => i.cmd === 'ENTRYPOINT'), "an ENTRYPOINT would prefix the launcher pods' command");
-  assert.ok(
-    !/\b(curl|wget)\b/u.test(
-      text
-        .split('\n')
-        .filter((l) => !/^\s*#/u.test(l))
-        .join('\n'),
-    ),
-    'nothing downloaded outside the package managers',
-  );
-});
+    const final = st.at(-1)!;
+    assert.equal(final.image, 'debian:12-slim');
+    const nodeStages = st.filter((s) => /^node:20(\.\d+)*-bookworm-slim$/u.test(s.image));
+    assert.ok(nodeStages.length > 0, 'Node 20 comes from the official node:20…-bookworm-slim image');
+    const isNodeStage = (ref: string) => nodeStages.some((s) => s.name === ref) || /^node:20/u.test(ref);
+    const run = (s: Stage) =>
+      s.body
+        .filter((i) => i.cmd === 'RUN')
+        .map((i) => i.args)
+        .join('\n');
+    const copies = (s: Stage) =>
+      s.body
+        .filter((i) => i.cmd === 'COPY')
+        .map((i) => {
+          const words = i.args.trim().split(/\s+/u);
+          const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
+          const rest = words.filter((w) => !w.startsWith('--'));
+          return { from, srcs: rest.slice(0, -1), dest: rest.at(-1)! };
+        });
+
+    // The build stage: npm ci and the bundles, from sources that exist and are all there.
+    const buildStage = st.find((s) => /\bnpm ci\b/u.test(run(s)));
+    assert.ok(buildStage?.name, 'a named build stage runs npm ci');
+    assert.match(run(buildStage), /\bnpm run build\b/u);
+    const buildMjs = source('scripts/build.mjs');
+    const executables = [...buildMjs.matchAll(/entry: '([^']+)', out: '([^']+)'/gu)].map(([, entry, out]) => ({
+      entry: entry!,
+      out: out!,
+    }));
+    assert.ok(executables.length >= 4, 'scripts/build.mjs: could not read the executables');
+    const copied = new Set(
+      copies(buildStage)
+        .filter((c) => !c.from)
+        .flatMap((c) => c.srcs)
+        .map((s) => s.replace(/\/$/u, '')),
+    );
+    for (const src of copied) assert.ok(existsSync(join(ROOT, src)), `COPY ${src}: not in the repository`);
+    for (const needed of [
+      'package.json',
+      'package-lock.json',
+      'scripts/build.mjs',
+      ...sourceDirs(executables.map((e) => e.entry)),
+    ]) {
+      assert.ok(copied.has(needed), `the build stage does not copy ${needed}`);
+    }
+    // .dockerignore for this Dockerfile lets every source through.
+    const ignore = readFileSync(join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const src of copied)
+      assert.ok(ignore.includes(`!${src}`) || ignore.includes(`!${src}/`), `Dockerfile.dockerignore excludes ${src}`);
+
+    // The final stage: packages, the libvirt-qemu user, node, the bundles, the links.
+    const finalRun = run(final);
+    const install = /apt-get install([^\n&;]*)/u.exec(finalRun)?.[1] ?? '';
+    assert.match(install, /--no-install-recommends/u);
+    const packages = new Set(install.split(/\s+/u).filter((w) => w && !w.startsWith('-')));
+    for (const p of [
+      'iproute2',
+      'nftables',
+      'dnsmasq-base',
+      'qemu-system-x86',
+      'libvirt-daemon-driver-qemu',
+      'libvirt-daemon',
+      'libvirt-clients',
+      'containernetworking-plugins',
+    ]) {
+      assert.ok(packages.has(p), `the image lacks ${p}`);
+    }
+    assert.ok(!packages.has('nodejs') && !packages.has('npm'), "Debian's nodejs is 18");
+    assert.match(finalRun, /rm -rf \/var\/lib\/apt\/lists/u);
+    assert.match(finalRun, /groupadd[^\n&]*\blibvirt-qemu\b/u);
+    assert.match(finalRun, /useradd[^\n&]*-g libvirt-qemu[^\n&]*\blibvirt-qemu\b/u);
+    const finalCopies = copies(final);
+    const node = finalCopies.find((c) => c.from && isNodeStage(c.from) && c.srcs.includes('/usr/local/bin/node'));
+    assert.ok(
+      node && ['/usr/local/bin/node', '/usr/local/bin/', '/usr/local/bin'].includes(node.dest),
+      'node from the node image into /usr/local/bin',
+    );
+    const dist = finalCopies.find((c) => c.from === buildStage.name && c.srcs.some((s) => /\/dist\/?$/u.test(s)));
+    assert.ok(dist, 'the whole dist/ (bundles and dist/package.json) from the build stage');
+    assert.match(
+      buildMjs,
+      /writeFileSync\('dist\/package\.json'/u,
+      'build.mjs writes dist/package.json, which the copy carries',
+    );
+    const distDir = dist.dest.replace(/\/$/u, '');
+    // Debian's default PATH; /usr/local/bin comes first.
+    const PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+    assert.ok(!final.body.some((i) => i.cmd === 'ENV' && /\bPATH\b/u.test(i.args)), "PATH is Debian's default");
+    for (const exe of ['virtnet-cluster', 'virtnet-launcher', 'virtnet', 'virtnet-bridge']) {
+      const built = executables.find((e) => e.out.endsWith(`/${exe}`));
+      assert.ok(built, `scripts/build.mjs builds no ${exe}`);
+      const target = `${distDir}/${built.out.slice('dist/'.length)}`;
+      const link = new RegExp(`ln -s ${target.replace(/[.*+?^${}()|[\]\\/]/gu, '\\$&')} (\\S+)`, 'u').exec(finalRun);
+      assert.ok(link, `${exe}: no link to ${target}`);
+      assert.ok(
+        PATH.includes(dirname(link[1]!)) && link[1]!.endsWith(`/${exe}`),
+        `${exe} is linked as ${link[1]}, not on PATH under its name`,
+      );
+    }
+    // Root: launcher pods and the node agent are privileged; the controller's
+    // Deployment runs it as 65532 (checked above).
+    const users = final.body.filter((i) => i.cmd === 'USER').map((i) => i.args.trim());
+    assert.ok(
+      users.every((u) => u === 'root' || u === '0'),
+      `USER ${users.join(', ')}: the launcher needs root`,
+    );
+    assert.match(finalRun, /useradd[^\n&]*--uid 65532/u, 'uid 65532 has a name in the image');
+    assert.ok(!final.body.some((i) => i.cmd === 'ENTRYPOINT'), "an ENTRYPOINT would prefix the launcher pods' command");
+    assert.ok(
+      !/\b(curl|wget)\b/u.test(
+        text
+          .split('\n')
+          .filter((l) => !/^\s*#/u.test(l))
+          .join('\n'),
+      ),
+      'nothing downloaded outside the package managers',
+    );
+  },
+);
