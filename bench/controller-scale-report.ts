@@ -85,11 +85,11 @@ export function summaryLine(results: RunResult[], vmis: number): string {
   return (
     `summary: ${vmis} VMIs, median ` +
     `of ${results.length} run(s): cold ` +
-    `start ${m(results, 'cold start: VMIs reconciled ' + 'per second (to the last status)')} ` +
+    `start ${m(results, 'cold start: VMIs reconciled per second (to the last status)')} ` +
     `VMIs/s ` +
     `(first pod ${m(results, 'cold start: start() → first launcher pod (ms)')} ` +
     `ms, last ` +
-    `status ${m(results, 'cold start: start() → last ' + 'VMI status Scheduling (ms)')} ` +
+    `status ${m(results, 'cold start: start() → last VMI status Scheduling (ms)')} ` +
     `ms after start()); ` +
     `resync ` +
     `pass ${m(results, 'resync: one pass over every VMI (ms)')} ` +

@@ -19,10 +19,8 @@ const work = mkdtempSync(join(tmpdir(), 'virtnet-test-bench-images-'));
 try {
   execFileSync('bash', [
     '-c',
-    'head -c "$1"M /dev/urandom > "$2/r.raw" ' +
-      '&& qemu-img convert -O qcow2 ' +
-      '"$2/r.raw" "$2/big.qcow2" && xz -T0 ' +
-      '-1 -c "$2/big.qcow2" > "$2/big.img"',
+    'head -c "$1"M /dev/urandom > "$2/r.raw" && qemu-img convert -O qcow2 "$2/r.raw" "$2/big.qcow2" && xz -T0 -1 -c ' +
+      '"$2/big.qcow2" > "$2/big.img"',
     '_',
     String(mib),
     work,

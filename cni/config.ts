@@ -398,10 +398,8 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   if (raw.vlan !== undefined) {
     throw new VirtnetError(
       ErrorCode.unsupportedField,
-      'vlan: access-VLAN tagging is ' +
-        'not supported; it needs bridge ' +
-        'VLAN filtering or 8021q (use ' +
-        'vlanTrunk to carry tagged frames)',
+      'vlan: access-VLAN tagging is not supported; it needs bridge VLAN filtering or 8021q (use vlanTrunk to carry ' +
+        'tagged frames)',
     );
   }
   const ipam = raw.ipam;

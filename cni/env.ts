@@ -58,7 +58,10 @@ export function pathProblem(p: string): string | undefined {
  */
 export const MAX_CNI_ARGS_BYTES = 4096;
 
-/** Why the value of a known CNI_ARGS key is unusable, or undefined. MAC is checked with the config (cni/config.ts requestedMac). */
+/**
+ * Why the value of a known CNI_ARGS key is unusable, or undefined. MAC is checked with the config (cni/config.ts
+ * requestedMac).
+ */
 function argProblem(key: string, value: string): string | undefined {
   switch (key) {
     case 'K8S_POD_NAMESPACE':
@@ -120,7 +123,10 @@ function ifnameProblem(ifname: string): string | undefined {
   const problem = linkNameProblem(ifname);
   if (problem) return problem;
   if (KERNEL_OWNED_IFNAMES.has(ifname))
-    return 'is a link every network namespace already has (the loopback or a fallback tunnel device); name the interface otherwise';
+    return (
+      'is a link every network namespace already has (the loopback or a fallback tunnel device); name the interface ' +
+      'otherwise'
+    );
   return undefined;
 }
 

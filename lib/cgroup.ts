@@ -107,7 +107,10 @@ export function cgroupName(path: string, mount = cgroup2Mount()): string {
   return path.slice(mount.length);
 }
 
-/** The v2 cgroup of a process by its name in the hierarchy (cgroups(7): the "0::" line), readable in any mount namespace. */
+/**
+ * The v2 cgroup of a process by its name in the hierarchy (cgroups(7): the "0::" line), readable in any mount
+ * namespace.
+ */
 export function cgroupOf(pid: number | 'self' = 'self'): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/cgroup`, 'utf8')

@@ -47,7 +47,12 @@ const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 /** Why `value` is not a host name label dnsmasq can send as option 12, or undefined. */
 export function hostnameProblem(value: string): string | undefined {
   if (LABEL.test(value)) return undefined;
-  return `${showValue(value)} is not a DNS label (letters, digits and "-", at most ${DNS_LABEL_MAX}, starting and ending with a letter or digit)`;
+  return (
+    `${showValue(value)} is not a DNS ` +
+    `label (letters, digits and "-", at ` +
+    `most ${DNS_LABEL_MAX}, starting ` +
+    `and ending with a letter or digit)`
+  );
 }
 
 /**
@@ -61,7 +66,10 @@ export function dhcpHostname(vmiName: string, hostname?: string): string {
   return (vmiName.split('.')[0] ?? '').slice(0, DNS_LABEL_MAX);
 }
 
-/** The hostname field of a dhcp-host line: `<label>.`, which dnsmasq cannot read as a keyword or a lease time (see above). */
+/**
+ * The hostname field of a dhcp-host line: `<label>.`, which dnsmasq cannot read as a keyword or a lease time (see
+ * above).
+ */
 export function dhcpHostNameField(label: string): string {
   const problem = hostnameProblem(label);
   if (problem) throw new TypeError(problem);
@@ -74,7 +82,12 @@ export function dhcpHostNameField(label: string): string {
  */
 export function dhcpStringProblem(value: string): string | undefined {
   if (CONTROL.test(value)) {
-    return `${showValue(value)} contains control characters (newlines, tabs, U+0085, U+2028, …), which cannot be written into the DHCP server's configuration`;
+    return (
+      `${showValue(value)} contains control ` +
+      `characters (newlines, tabs, U+0085, ` +
+      `U+2028, …), which cannot be written ` +
+      `into the DHCP server's configuration`
+    );
   }
   // dnsmasq's split() strips blanks next to the commas outside quotes; rather
   // than depend on the quotes keeping them, blanks at either end are refused
@@ -114,7 +127,12 @@ export function searchDomainProblem(value: string): string | undefined {
     return `${showValue(value)} is ${value.length} characters; a domain name has at most ${DNS_NAME_MAX}`;
   const bad = value.split('.').find((label) => !LABEL.test(label));
   if (bad !== undefined)
-    return `${showValue(value)} has the label ${showValue(bad)}; each label is letters, digits and "-", 1-${DNS_LABEL_MAX} characters, starting and ending with a letter or digit`;
+    return (
+      `${showValue(value)} has the label ${showValue(bad)}; ` +
+      `each label is letters, digits ` +
+      `and "-", 1-${DNS_LABEL_MAX} characters, ` +
+      `starting and ending with a letter or digit`
+    );
   return undefined;
 }
 
@@ -122,5 +140,10 @@ export function searchDomainProblem(value: string): string | undefined {
 export function dnsmasqLineProblem(line: string): string | undefined {
   const bytes = Buffer.byteLength(line, 'utf8');
   if (bytes <= DNSMASQ_LINE_MAX_BYTES) return undefined;
-  return `renders a line of ${bytes} bytes; dnsmasq reads at most ${DNSMASQ_LINE_MAX_BYTES} (the rest would be parsed as a line of its own): ${showValue(line)}`;
+  return (
+    `renders a line of ${bytes} bytes; dnsmasq ` +
+    `reads at most ${DNSMASQ_LINE_MAX_BYTES} ` +
+    `(the rest would be parsed as a ` +
+    `line of its own): ${showValue(line)}`
+  );
 }

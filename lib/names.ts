@@ -81,7 +81,12 @@ export const MAX_NETWORK_NAME_BYTES =
 function cniIdProblem(value: string, max: number): string | undefined {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > max)
-    return `${showValue(value)} is ${bytes} bytes; it must be at most ${max} (it becomes part of file names, NAME_MAX ${NAME_MAX})`;
+    return (
+      `${showValue(value)} ` +
+      `is ${bytes} bytes; it must be at ` +
+      `most ${max} (it becomes part of ` +
+      `file names, NAME_MAX ${NAME_MAX})`
+    );
   if (!CNI_ID_PATTERN.test(value)) return `${showValue(value)} must match ${CNI_ID_PATTERN.source}`;
   return undefined;
 }
@@ -106,17 +111,30 @@ export function dns1123LabelProblem(value: string): string | undefined {
   if (value.length > DNS1123_LABEL_MAX)
     return `${showValue(value)} must be at most ${DNS1123_LABEL_MAX} characters (DNS-1123 label; is ${value.length})`;
   if (!DNS1123_LABEL.test(value))
-    return `${showValue(value)} must be a DNS-1123 label (lower-case alphanumerics and "-", matching ${DNS1123_LABEL.source})`;
+    return (
+      `${showValue(value)} must be ` +
+      `a DNS-1123 label (lower-case ` +
+      `alphanumerics and "-", ` +
+      `matching ${DNS1123_LABEL.source})`
+    );
   return undefined;
 }
 
-/** Why `value` is not a DNS-1123 subdomain of at most `max` characters (Kubernetes object names; IsDNS1123Subdomain), or undefined. */
+/**
+ * Why `value` is not a DNS-1123 subdomain of at most `max` characters (Kubernetes object names; IsDNS1123Subdomain), or
+ * undefined.
+ */
 export function dns1123SubdomainProblem(value: string, max = DNS1123_SUBDOMAIN_MAX): string | undefined {
   if (value.length === 0) return 'must not be empty';
   if (value.length > max)
     return `${showValue(value)} must be at most ${max} characters (DNS-1123 subdomain; is ${value.length})`;
   if (!value.split('.').every((label) => DNS1123_LABEL.test(label))) {
-    return `${showValue(value)} must be a DNS-1123 subdomain (lower-case alphanumerics, "-" and ".", each part starting and ending with an alphanumeric)`;
+    return (
+      `${showValue(value)} must be a DNS-1123 ` +
+      `subdomain (lower-case alphanumerics, ` +
+      `"-" and ".", each part starting ` +
+      `and ending with an alphanumeric)`
+    );
   }
   return undefined;
 }

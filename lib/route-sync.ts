@@ -100,7 +100,10 @@ const failed = (what: string, err: unknown) =>
   `${what}: ${err instanceof ExecError ? err.stderr.trim() || err.message : (err as Error).message}`;
 
 export class RouteSync {
-  /** @param wrap argv prefix that enters the node's netns, e.g. ['nsenter', '--net=/run/netns/n1', '--']; [] is this process's. */
+  /**
+   * @param wrap argv prefix that enters the node's netns, e.g. ['nsenter', '--net=/run/netns/n1', '--']; [] is this
+   * process's.
+   */
   constructor(private readonly wrap: readonly string[] = []) {}
 
   private run(argv: readonly string[], input?: string, allowFailure = false) {
@@ -122,7 +125,10 @@ export class RouteSync {
     return (JSON.parse(r.stdout) as IpLink[])[0];
   }
 
-  /** This namespace's global-scope addresses: each with its subnet and link (one `ip addr` read serves the plan and the overlay's lower device). */
+  /**
+   * This namespace's global-scope addresses: each with its subnet and link (one `ip addr` read serves the plan and the
+   * overlay's lower device).
+   */
   async connectedPrefixes(): Promise<{ cidr: string; dev: string; address: string }[]> {
     const links = await this.json<IpLink[]>(['ip', '-j', 'addr', 'show']);
     return links.flatMap((l) =>
@@ -150,7 +156,9 @@ export class RouteSync {
     return { ours: tagged(0), all: tagged(1) };
   }
 
-  /** Make virtnet's routes exactly `desired`; a destination held by a route not virtnet's is a problem, not replaced. */
+  /**
+   * Make virtnet's routes exactly `desired`; a destination held by a route not virtnet's is a problem, not replaced.
+   */
   async syncRoutes(desired: readonly KernelRoute[]): Promise<SyncReport> {
     const { ours, all } = await this.mainRoutes();
     const report: SyncReport = { changed: 0, problems: [] };
@@ -167,7 +175,10 @@ export class RouteSync {
           : undefined;
       if (foreign) {
         report.problems.push(
-          `route ${dst} exists and is not virtnet's (proto ${foreign.protocol ?? 'boot'}${foreign.gateway ? ` via ${foreign.gateway}` : ''} dev ${foreign.dev}): left alone, no route via ${r.via}`,
+          `route ${dst} exists and is not virtnet's ` +
+            `(proto ${foreign.protocol ?? 'boot'}${foreign.gateway ? ` via ${foreign.gateway}` : ''} ` +
+            `dev ${foreign.dev}): left ` +
+            `alone, no route via ${r.via}`,
         );
         continue;
       }

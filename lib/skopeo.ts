@@ -84,7 +84,10 @@ export function skopeoCause(stderr: string): string {
     .replace(/^(?:initializing source|Error initializing source) [^:]*: /u, '');
 }
 
-/** Whether `image` names no registry: the first component has no '.' or ':' and is not localhost (distribution/reference). */
+/**
+ * Whether `image` names no registry: the first component has no '.' or ':' and is not localhost
+ * (distribution/reference).
+ */
 function isShortName(image: string): boolean {
   const first = image.split('/')[0]!;
   return !image.includes('/') || (!first.includes('.') && !first.includes(':') && first !== 'localhost');
@@ -97,14 +100,48 @@ function registryOf(image: string, cause: string): string {
   return isShortName(image) ? 'docker.io' : image.split('/')[0]!;
 }
 
-const UNREACHABLE =
-  /connection refused|no such host|i\/o timeout|network is unreachable|no route to host|connection reset|EOF$|TLS handshake timeout|context deadline exceeded|server misbehaving/u;
+/** One of the words in `words`, as a regular expression (the words are regular expressions themselves). */
+function anyOf(words: readonly string[], flags: string): RegExp {
+  return new RegExp(words.join('|'), flags);
+}
+
+const UNREACHABLE = anyOf(
+  [
+    'connection refused',
+    'no such host',
+    'i/o timeout',
+    'network is unreachable',
+    'no route to host',
+    'connection reset',
+    'EOF$',
+    'TLS handshake timeout',
+    'context deadline exceeded',
+    'server misbehaving',
+  ],
+  'u',
+);
+const BAD_MANIFEST = anyOf(
+  [
+    'unsupported (?:docker v2s1 )?manifest',
+    'unmarshal',
+    'invalid character',
+    'unknown media ?type',
+    'MediaType',
+    'manifest invalid',
+    'MANIFEST_INVALID',
+    'Digest did not match',
+    'digest mismatch',
+    'size mismatch',
+  ],
+  'iu',
+);
 
 /** Classify one failed skopeo run into a failure kind and a message naming the image and the cause. */
 export function classify(image: string, err: ExecError): SkopeoError {
   const cause = skopeoCause(err.stderr) || `exit code ${err.exitCode}`;
   const short = isShortName(image)
-    ? // Only a name no short-name rule resolved reaches skopeo short (virtnet applies registries.conf's aliases and search registries first).
+    ? // Only a name no short-name rule resolved reaches skopeo short (virtnet applies
+      // registries.conf's aliases and search registries first).
       ` ("${image}" is a short name, which skopeo reads as docker.io/library/…; use a fully qualified name)`
     : '';
   const make = (failure: SkopeoFailure, what: string) =>
@@ -123,13 +160,7 @@ export function classify(image: string, err: ExecError): SkopeoError {
     return make('unauthorized', 'unauthorized (check the auth file and the credentials for this registry)');
   if (/manifest unknown|name unknown|MANIFEST_UNKNOWN|NAME_UNKNOWN|not found/u.test(cause))
     return make('unknown', 'manifest unknown (no such image or tag in the registry)');
-  if (
-    /unsupported (?:docker v2s1 )?manifest|unmarshal|invalid character|unknown media ?type|MediaType|manifest invalid|MANIFEST_INVALID|Digest did not match|digest mismatch|size mismatch/iu.test(
-      cause,
-    )
-  ) {
-    return make('badManifest', 'bad manifest');
-  }
+  if (BAD_MANIFEST.test(cause)) return make('badManifest', 'bad manifest');
   if (/no space left on device|disk quota exceeded/iu.test(cause))
     return make('noSpace', 'no space left where the image is copied');
   if (UNREACHABLE.test(cause))

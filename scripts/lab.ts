@@ -27,9 +27,7 @@ const { values: v } = parseArgs({
 });
 if (v.help) {
   process.stdout.write(
-    'usage: npm run lab -- --nodes N ' +
-      '[--segments K] [--dir D] [--prefix ' +
-      'P] [--backend auto|host-gw|vxlan] ' +
+    'usage: npm run lab -- --nodes N [--segments K] [--dir D] [--prefix P] [--backend auto|host-gw|vxlan] ' +
       '[--no-default-network] [--keep]\n',
   );
   process.exit(0);

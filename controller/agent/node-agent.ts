@@ -233,10 +233,8 @@ export class NodeAgent {
     if (!watch.latestResourceVersion())
       this.o.log.warn(
         { node: this.o.node },
-        'Node object not read yet (is ' +
-          'get/list/watch on nodes granted?): ' +
-          'going on without it, the default ' +
-          'network follows once it is read',
+        'Node object not read yet (is get/list/watch on nodes granted?): going on without it, the default network ' +
+          'follows once it is read',
       );
   }
 

@@ -70,10 +70,8 @@ function objectBody(r: ResourceRequest): unknown {
 // A continue token names the list's resourceVersion and the last key served (etcd keys sort by namespace, then name).
 const keyOf = (o: Obj) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const CONTINUE_EXPIRED =
-  'The provided continue parameter is ' +
-  'too old to display a consistent ' +
-  'list result. You can start a new ' +
-  'list without the continue parameter.';
+  'The provided continue parameter is too old to display a consistent list result. You can start a new list without ' +
+  'the continue parameter.';
 
 function list(store: Store, def: ResourceDef, namespace: string | undefined, query: URLSearchParams): Obj {
   const labels = labelSelector(query.get('labelSelector'));

@@ -28,8 +28,7 @@ const col = (name: string, description: string, priority = 0, type = 'string'): 
 });
 const NAME = col(
   'Name',
-  'Name must be unique within ' +
-    'a namespace. More info: ' +
+  'Name must be unique within a namespace. More info: ' +
     'https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names',
 );
 const AGE = col('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.');
@@ -80,10 +79,8 @@ const POD: Printer = {
     col('Status', 'The aggregate status of the containers in this pod.'),
     col(
       'Restarts',
-      'The number of times the ' +
-        'containers in this pod have been ' +
-        'restarted and when the last ' +
-        'container in this pod has restarted.',
+      'The number of times the containers in this pod have been restarted and when the last container in this pod ' +
+        'has restarted.',
     ),
     AGE,
     col('IP', 'IP address allocated to the pod.', 1),

@@ -30,7 +30,10 @@ export interface CallOptions {
   args?: string;
   /** CNI_PATH, when not the default (dist/cni and the reference plugins). */
   cniPath?: string;
-  /** The node policy file (VIRTNET_CNI_POLICY); by default the one of the scratch directory holding the config's dataDir. */
+  /**
+   * The node policy file (VIRTNET_CNI_POLICY); by default the one of the scratch directory holding the config's
+   * dataDir.
+   */
   policy?: string;
   /** More environment, e.g. VIRTNET_DELEGATE_DEPTH. */
   env?: Record<string, string>;
@@ -111,7 +114,8 @@ export function scratchDir(): { dir: string; policy: string; logDir: string; cle
   const logDir = mkdtempSync(join(tmpdir(), 'virtnet-test-log-'));
   const policy = join(dir, 'cni-policy.json');
   scratches.unshift({ dir, policy, logDir });
-  // Every scratch directory of this process is a data root: a test may keep state in one and run a node agent from another.
+  // Every scratch directory of this process is a data root: a test may keep state in one and run a node agent from
+  // another.
   writeFileSync(
     policy,
     JSON.stringify({ dataRoots: scratches.map((s) => s.dir), logRoot: logDir, allowedIpam: TEST_ALLOWED_IPAM }),

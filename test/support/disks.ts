@@ -48,7 +48,9 @@ export function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-/** The guest-visible bytes of a disk image (converted to raw in `scratch`), hashed: equal for a raw disk and its qcow2. */
+/**
+ * The guest-visible bytes of a disk image (converted to raw in `scratch`), hashed: equal for a raw disk and its qcow2.
+ */
 export function contentHash(file: string, format: 'qcow2' | 'raw', scratch: string): string {
   const out = join(scratch, `content-${process.pid}.raw`);
   execFileSync('qemu-img', ['convert', '-q', '-f', format, '-O', 'raw', file, out]);
@@ -75,7 +77,10 @@ export function cacheState(root: string): { entries: string[]; tmp: string[]; pi
   };
 }
 
-/** A raw disk of `bytes` bytes, every byte `fill`, written in 1 MiB pieces (never held whole); with fill 0, no byte written: a hole. */
+/**
+ * A raw disk of `bytes` bytes, every byte `fill`, written in 1 MiB pieces (never held whole); with fill 0, no byte
+ * written: a hole.
+ */
 export function filledDisk(dir: string, name: string, bytes: number, fill: number): string {
   const file = join(dir, name);
   const fd = openSync(file, 'w');

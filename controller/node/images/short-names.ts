@@ -117,10 +117,8 @@ export function aliasValueProblem(value: string): string | undefined {
     return 'must not contain a tag or digest (containers-registries.conf(5) "Short-Name Aliasing")';
   if (registryOf(value) === undefined) {
     return (
-      'must be fully qualified: its first ' +
-      'component must name a registry ' +
-      '(with a "." or ":", or localhost), ' +
-      'e.g. "quay.io/containerdisks/fedora"'
+      'must be fully qualified: its first component must name a registry (with a "." or ":", or localhost), e.g. ' +
+      '"quay.io/containerdisks/fedora"'
     );
   }
   return undefined;

@@ -148,7 +148,8 @@ after(async () => {
   for (const c of consoles) c.close();
   if (lab.exitCode === null) {
     lab.kill('SIGINT');
-    // Its teardown is bounded (each role SIGKILLed after 10 s); a lab that still hangs is killed, and test/final reports what it left.
+    // Its teardown is bounded (each role SIGKILLed after 10 s); a lab that still hangs is killed, and test/final
+    // reports what it left.
     const killer = setTimeout(() => lab.kill('SIGKILL'), 180_000);
     await new Promise((r) => lab.on('exit', r));
     clearTimeout(killer);
@@ -174,7 +175,8 @@ test('the lab: real kubectl lists its nodes with their labels and pod subnets', 
     'jsonpath={range .items[*]}{.metadata.name}={.spec.podCIDR} {end}',
   );
   assert.equal(podCidrs.trim(), 'node-1=10.244.1.0/24 node-2=10.244.2.0/24 node-3=10.244.3.0/24');
-  // Each node's default network: its own subnet, the cluster's unmasqueraded, and an MTU the overlay carries (1500 less VXLAN's 50).
+  // Each node's default network: its own subnet, the cluster's unmasqueraded, and an MTU the overlay carries (1500 less
+  // VXLAN's 50).
   for (const n of info.nodes) {
     const conf = JSON.parse(readFileSync(join(n.stateDir, 'net.d', '00-virtnet.conflist'), 'utf8'));
     const plugin = conf.plugins[0];
@@ -223,7 +225,8 @@ test('VMIs on three nodes get pod IPs from their own node subnets and reach each
   assert.match(routes, /^10\.244\.2\.0\/24 via 10\.244\.2\.0 dev virtnet-ovl onlink/mu, routes);
 
   const ga = guest('node-1', 'vm-a');
-  // Bridge to bridge over the overlay, and to the other segment-0 node by host-gw (the masquerade VM answers on its pod IP).
+  // Bridge to bridge over the overlay, and to the other segment-0 node by host-gw (the masquerade VM answers on its pod
+  // IP).
   for (const ip of [ipOf(b!), ipOf(web!)]) {
     const r = await ga.run(`ping -c 3 -W 2 ${ip}`, 30_000);
     assert.equal(r.rc, 0, `vm-a cannot ping ${ip}:\n${r.output}`);
@@ -235,7 +238,10 @@ test('VMIs on three nodes get pod IPs from their own node subnets and reach each
   }
 });
 
-test("an L2 NAD over VXLAN spans two nodes: static addresses from the networks annotation's ips, ping both ways; a VLAN-100 trunk passes 100 and drops 200", {
+test('an L2 NAD over VXLAN spans two nodes: ' +
+  'static addresses from the networks ' +
+  "annotation's ips, ping both ways; a " +
+  'VLAN-100 trunk passes 100 and drops 200', {
   timeout: 200_000,
 }, async () => {
   const [a, b] = [guest('node-1', 'vm-a'), guest('node-2', 'vm-b')];
@@ -268,7 +274,10 @@ test("an L2 NAD over VXLAN spans two nodes: static addresses from the networks a
   ] as const) {
     for (const vlan of [100, 200]) {
       const r = await con.run(
-        `ip link add link ${nic} name ${nic}.${vlan} type vlan id ${vlan} && ip addr add 10.${vlan}.0.${host}/24 dev ${nic}.${vlan} && ip link set ${nic}.${vlan} up`,
+        `ip link add link ${nic} name ${nic}.${vlan} ` +
+          `type vlan id ${vlan} && ip addr ` +
+          `add 10.${vlan}.0.${host}/24 dev ${nic}.${vlan} ` +
+          `&& ip link set ${nic}.${vlan} up`,
       );
       assert.equal(r.rc, 0, r.output);
     }
@@ -314,7 +323,8 @@ test("the webhook refuses a masquerade subnet that overlaps a node's pod subnet,
 test('a node deleted: its routes, neighbours and FDB entries are gone from the others', {
   timeout: 60_000,
 }, async () => {
-  // The entries the agent keeps: the overlay's (permanent, by VTEP MAC) and the NADs' all-zeros ones; learned ones age out by themselves.
+  // The entries the agent keeps: the overlay's (permanent, by VTEP MAC) and the NADs' all-zeros ones; learned ones age
+  // out by themselves.
   const fdb = () =>
     inNode('node-1', ['bridge', 'fdb', 'show'])
       .stdout.split('\n')

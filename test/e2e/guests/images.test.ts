@@ -147,7 +147,8 @@ test('every pull failure is refused with its cause before any network is made, a
     assert.match(
       r.stderr,
       new RegExp(
-        `default/refused: failed at image root: image ${image.replace(/[.*+?^${}()|[\]\\/]/gu, '\\$&')}: ${cause.source}`,
+        `default/refused: failed at image root: ` +
+          `image ${image.replace(/[.*+?^${}()|[\]\\/]/gu, '\\$&')}: ${cause.source}`,
         'u',
       ),
       image,
@@ -160,81 +161,95 @@ test('every pull failure is refused with its cause before any network is made, a
   }
 });
 
-test('two VMs run from one cached image, each on its own overlay; `virtnet images` names them; `virtnet gc` removes only what no VMI uses', () => {
-  for (const name of ['one', 'two'])
-    assert.equal(virtnet(['up', '--no-wait', vmiFile(name, 'registry:5000/virtnet/tiny:1')]).status, 0);
-  assert.equal(virtnet(['up', '--no-wait', vmiFile('three', 'registry:5000/virtnet/other:1')]).status, 0);
-  node.must(['down', 'three']);
-  // Something in the cache that is no image is named, and left alone.
-  mkdirSync(join(cache, 'not-an-entry'));
-  const listed = node.run(['images']);
-  assert.match(listed.stderr, /warning: .*\/not-an-entry: /u, listed.stderr);
-  rmSync(join(cache, 'not-an-entry'), { recursive: true });
-  const images = listed.stdout;
-  assert.match(
-    images,
-    /^registry:5000\/virtnet\/tiny:1\s+sha256:[0-9a-f]{12}\s+qcow2\s+\S+ \S+\s+default\/one,default\/two$/mu,
-    images,
-  );
-  assert.match(images, /^registry:5000\/virtnet\/other:1\s+.*<none>$/mu, images);
-  const base = (
-    JSON.parse(node.must(['images', '-o', 'json'])) as { images: Array<{ reference: string; digest: string }> }
-  ).images;
-  const [entry] = cacheState(cache).entries.filter((e) =>
-    e.includes(base.find((i) => i.reference.endsWith('tiny:1'))!.digest.slice(7)),
-  );
-  const baseFile = join(cache, entry!, 'disk.qcow2');
-  const hash = sha256(baseFile);
-  for (const name of ['one', 'two']) {
-    const info = JSON.parse(
-      execFileSync('qemu-img', ['info', '--output=json', '-U', join(node.launcherDir(name), 'disk-0-overlay.qcow2')], {
-        encoding: 'utf8',
-      }),
-    ) as Record<string, string>;
-    assert.equal(info['backing-filename'], baseFile, `${name}'s overlay is over the cached image`);
-  }
-  const gc = node.must(['gc']);
-  assert.match(gc, /removed image registry:5000\/virtnet\/other:1/u);
-  assert.doesNotMatch(gc, /tiny/u);
-  assert.equal(sha256(baseFile), hash, 'the shared image was never written');
-  node.must(['down', 'one', 'two']);
-  assert.match(node.must(['gc']), /removed image registry:5000\/virtnet\/tiny:1/u);
-  assert.deepEqual(cacheState(cache).entries, []);
-});
-
-test("UEFI: firmware.bootloader.efi boots OVMF with the VM's own NVRAM; `virtnet logs -f` follows its console until the VMI is gone", async () => {
-  const plain = vmiFile('uefi', 'registry:5000/virtnet/tiny:1', {});
-  const doc = readFileSync(plain, 'utf8').replace(
-    'domain:\n',
-    'domain:\n    firmware:\n      bootloader:\n        efi:\n          secureBoot: false\n',
-  );
-  writeFileSync(plain, doc);
-  assert.equal(virtnet(['up', '--no-wait', plain]).status, 0);
-  const follow = node.start(['logs', '-f', 'uefi']);
-  let seen = '';
-  follow.stdout!.on('data', (b: Buffer) => {
-    seen += b.toString('latin1');
-  });
-  const exited = new Promise<number | null>((r) => follow.on('close', r));
-  try {
-    await waitFor("OVMF's boot manager on the console", () => /BdsDxe: /u.test(seen), 120_000, 500);
-    const xml = readFileSync(join(node.launcherDir('uefi'), 'domain.xml'), 'utf8');
+test(
+  'two VMs run from one cached image, each on its own overlay; `virtnet images` names them; `virtnet gc` removes ' +
+    'only what no VMI uses',
+  () => {
+    for (const name of ['one', 'two'])
+      assert.equal(virtnet(['up', '--no-wait', vmiFile(name, 'registry:5000/virtnet/tiny:1')]).status, 0);
+    assert.equal(virtnet(['up', '--no-wait', vmiFile('three', 'registry:5000/virtnet/other:1')]).status, 0);
+    node.must(['down', 'three']);
+    // Something in the cache that is no image is named, and left alone.
+    mkdirSync(join(cache, 'not-an-entry'));
+    const listed = node.run(['images']);
+    assert.match(listed.stderr, /warning: .*\/not-an-entry: /u, listed.stderr);
+    rmSync(join(cache, 'not-an-entry'), { recursive: true });
+    const images = listed.stdout;
     assert.match(
-      xml,
-      /<loader readonly="yes" secure="no" type="pflash">\/usr\/share\/OVMF\/OVMF_CODE_4M\.fd<\/loader>/u,
+      images,
+      /^registry:5000\/virtnet\/tiny:1\s+sha256:[0-9a-f]{12}\s+qcow2\s+\S+ \S+\s+default\/one,default\/two$/mu,
+      images,
     );
-    assert.match(readFileSync(join(node.launcherDir('uefi'), 'console.log'), 'latin1'), /BdsDxe: /u);
-    const nvram = join(node.launcherDir('uefi'), 'nvram.fd');
-    assert.equal(
-      readFileSync(nvram).length,
-      readFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd').length,
-      "the NVRAM is the VM's copy of the template",
+    assert.match(images, /^registry:5000\/virtnet\/other:1\s+.*<none>$/mu, images);
+    const base = (
+      JSON.parse(node.must(['images', '-o', 'json'])) as { images: Array<{ reference: string; digest: string }> }
+    ).images;
+    const [entry] = cacheState(cache).entries.filter((e) =>
+      e.includes(base.find((i) => i.reference.endsWith('tiny:1'))!.digest.slice(7)),
     );
-  } finally {
-    node.must(['down', 'uefi']);
-  }
-  assert.equal(await exited, 0, '`logs -f` ends when the VMI is gone');
-});
+    const baseFile = join(cache, entry!, 'disk.qcow2');
+    const hash = sha256(baseFile);
+    for (const name of ['one', 'two']) {
+      const info = JSON.parse(
+        execFileSync(
+          'qemu-img',
+          ['info', '--output=json', '-U', join(node.launcherDir(name), 'disk-0-overlay.qcow2')],
+          {
+            encoding: 'utf8',
+          },
+        ),
+      ) as Record<string, string>;
+      assert.equal(info['backing-filename'], baseFile, `${name}'s overlay is over the cached image`);
+    }
+    const gc = node.must(['gc']);
+    assert.match(gc, /removed image registry:5000\/virtnet\/other:1/u);
+    assert.doesNotMatch(gc, /tiny/u);
+    assert.equal(sha256(baseFile), hash, 'the shared image was never written');
+    node.must(['down', 'one', 'two']);
+    assert.match(node.must(['gc']), /removed image registry:5000\/virtnet\/tiny:1/u);
+    assert.deepEqual(cacheState(cache).entries, []);
+  },
+);
+
+test(
+  'UEFI: firmware.bootloader.efi boots ' +
+    "OVMF with the VM's own NVRAM; " +
+    '`virtnet logs -f` follows its ' +
+    'console until the VMI is gone',
+  async () => {
+    const plain = vmiFile('uefi', 'registry:5000/virtnet/tiny:1', {});
+    const doc = readFileSync(plain, 'utf8').replace(
+      'domain:\n',
+      'domain:\n    firmware:\n      bootloader:\n        efi:\n          secureBoot: false\n',
+    );
+    writeFileSync(plain, doc);
+    assert.equal(virtnet(['up', '--no-wait', plain]).status, 0);
+    const follow = node.start(['logs', '-f', 'uefi']);
+    let seen = '';
+    follow.stdout!.on('data', (b: Buffer) => {
+      seen += b.toString('latin1');
+    });
+    const exited = new Promise<number | null>((r) => follow.on('close', r));
+    try {
+      await waitFor("OVMF's boot manager on the console", () => /BdsDxe: /u.test(seen), 120_000, 500);
+      const xml = readFileSync(join(node.launcherDir('uefi'), 'domain.xml'), 'utf8');
+      assert.match(
+        xml,
+        /<loader readonly="yes" secure="no" type="pflash">\/usr\/share\/OVMF\/OVMF_CODE_4M\.fd<\/loader>/u,
+      );
+      assert.match(readFileSync(join(node.launcherDir('uefi'), 'console.log'), 'latin1'), /BdsDxe: /u);
+      const nvram = join(node.launcherDir('uefi'), 'nvram.fd');
+      assert.equal(
+        readFileSync(nvram).length,
+        readFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd').length,
+        "the NVRAM is the VM's copy of the template",
+      );
+    } finally {
+      node.must(['down', 'uefi']);
+    }
+    assert.equal(await exited, 0, '`logs -f` ends when the VMI is gone');
+  },
+);
 
 test('UEFI with Secure Boot (the default under efi): the enrolled-keys build with SMM', async () => {
   const file = vmiFile('uefi-sb', 'registry:5000/virtnet/tiny:1');

@@ -24,7 +24,12 @@ function probeScript(name: string, ready: string): string {
     'cat /etc/resolv.conf',
     'cloud-init status --long',
   ].join('; ');
-  return `for i in $(seq 90); do ${ready} && break; sleep 1; done; { echo "ready $i"; ${report}; } 2>&1 | sed "s/^/${TAG} ${name} /" > /dev/ttyS0; echo "${TAG} ${name} END" > /dev/ttyS0`;
+  return (
+    `for i in $(seq 90); do ${ready} && break; ` +
+    `sleep 1; done; { echo "ready $i"; ${report}; ` +
+    `} 2>&1 | sed "s/^/${TAG} ${name} /" > ` +
+    `/dev/ttyS0; echo "${TAG} ${name} END" > /dev/ttyS0`
+  );
 }
 
 /** A VMI document with the probe added to its cloud-init user data (a #cloud-config). */

@@ -32,93 +32,99 @@ describe('launcher: bridge binding with a real guest', { timeout: 400_000 }, () 
     return { ns, result };
   }
 
-  test("IPv4 pod: the guest gets the pod's IP, router, DNS, search, MTU and hostname, and reaches the gateway and another pod", async () => {
-    const conf = bridgeConf(fx.dir, {
-      name: 'e2e4',
-      bridge: 'vnt-br4',
-      subnet: '10.244.0.0/24',
-      extra: { isDefaultGateway: true, mtu: 1400 },
-    });
-    const vmPod = pod('vm-a', conf);
-    const peer = pod('peer-a', conf);
-    const podIp = (vmPod.result.ips[0].address as string).split('/')[0]!;
-    const before = podSnapshot(vmPod.ns);
-    const stateDir = join(fx.dir, 'vm-a');
-    const launcher = startLauncher(vmPod.ns, stateDir, guestSpec('vm-a', { hostname: 'alpha' }, 'virtnet.renew=2'));
-    running.push(launcher);
-    await launcher.waitRunning();
-    await waitFor('the IPv4 lease in status', () => launcher.status()?.nics[0]?.leased4, LEASE_TIMEOUT);
-    const lease = await waitFor('the guest lease line', () => launcher.consoleLine('VIRTNET-LEASE4'), LEASE_TIMEOUT);
-    assert.match(lease, new RegExp(`ip=${podIp.replaceAll('.', '\\.')}/24 `));
-    assert.match(lease, / router=10\.244\.0\.1 /);
-    assert.match(lease, / dns=10\.96\.0\.10 /);
-    assert.match(lease, / search=e2e\.svc\.cluster\.local,svc\.cluster\.local,cluster\.local /);
-    assert.match(lease, / hostname=alpha /);
-    assert.match(lease, / mtu=1400/);
-    await waitFor('guest ready', () => launcher.consoleLine('VIRTNET-READY'), 30_000);
+  test(
+    'IPv4 pod: the guest gets the ' +
+      "pod's IP, router, DNS, search, " +
+      'MTU and hostname, and reaches ' +
+      'the gateway and another pod',
+    async () => {
+      const conf = bridgeConf(fx.dir, {
+        name: 'e2e4',
+        bridge: 'vnt-br4',
+        subnet: '10.244.0.0/24',
+        extra: { isDefaultGateway: true, mtu: 1400 },
+      });
+      const vmPod = pod('vm-a', conf);
+      const peer = pod('peer-a', conf);
+      const podIp = (vmPod.result.ips[0].address as string).split('/')[0]!;
+      const before = podSnapshot(vmPod.ns);
+      const stateDir = join(fx.dir, 'vm-a');
+      const launcher = startLauncher(vmPod.ns, stateDir, guestSpec('vm-a', { hostname: 'alpha' }, 'virtnet.renew=2'));
+      running.push(launcher);
+      await launcher.waitRunning();
+      await waitFor('the IPv4 lease in status', () => launcher.status()?.nics[0]?.leased4, LEASE_TIMEOUT);
+      const lease = await waitFor('the guest lease line', () => launcher.consoleLine('VIRTNET-LEASE4'), LEASE_TIMEOUT);
+      assert.match(lease, new RegExp(`ip=${podIp.replaceAll('.', '\\.')}/24 `));
+      assert.match(lease, / router=10\.244\.0\.1 /);
+      assert.match(lease, / dns=10\.96\.0\.10 /);
+      assert.match(lease, / search=e2e\.svc\.cluster\.local,svc\.cluster\.local,cluster\.local /);
+      assert.match(lease, / hostname=alpha /);
+      assert.match(lease, / mtu=1400/);
+      await waitFor('guest ready', () => launcher.consoleLine('VIRTNET-READY'), 30_000);
 
-    const toGateway = await launcher.guestRun('ping -c 1 -W 3 10.244.0.1');
-    assert.equal(toGateway.rc, 0, toGateway.output);
-    const peerIp = (peer.result.ips[0].address as string).split('/')[0]!;
-    const toPeer = await launcher.guestRun(`ping -c 1 -W 3 ${peerIp}`);
-    assert.equal(toPeer.rc, 0, toPeer.output);
-    assert.ok(ping(peer.ns, podIp, 2), 'the peer pod reaches the guest at the pod IP');
+      const toGateway = await launcher.guestRun('ping -c 1 -W 3 10.244.0.1');
+      assert.equal(toGateway.rc, 0, toGateway.output);
+      const peerIp = (peer.result.ips[0].address as string).split('/')[0]!;
+      const toPeer = await launcher.guestRun(`ping -c 1 -W 3 ${peerIp}`);
+      assert.equal(toPeer.rc, 0, toPeer.output);
+      assert.ok(ping(peer.ns, podIp, 2), 'the peer pod reaches the guest at the pod IP');
 
-    // A second MAC on the VM's bridge gets nothing: dnsmasq answers the VM's MAC only.
-    const rogue = makeNetns('vnt-rogue');
-    vmPod.ns.run(['ip', 'link', 'add', 'rogue0', 'type', 'veth', 'peer', 'name', 'rogue1', 'netns', rogue.name]);
-    vmPod.ns.run(['ip', 'link', 'set', 'rogue0', 'master', 'k6t-eth0', 'up']);
-    rogue.run(['ip', 'link', 'set', 'rogue1', 'up']);
-    const stolen = rogue.try([
-      'busybox',
-      'udhcpc',
-      '-i',
-      'rogue1',
-      '-n',
-      '-q',
-      '-t',
-      '3',
-      '-T',
-      '1',
-      '-s',
-      '/bin/true',
-    ]);
-    assert.notEqual(stolen.status, 0, 'no lease for another MAC');
-    vmPod.ns.run(['ip', 'link', 'del', 'rogue0']);
+      // A second MAC on the VM's bridge gets nothing: dnsmasq answers the VM's MAC only.
+      const rogue = makeNetns('vnt-rogue');
+      vmPod.ns.run(['ip', 'link', 'add', 'rogue0', 'type', 'veth', 'peer', 'name', 'rogue1', 'netns', rogue.name]);
+      vmPod.ns.run(['ip', 'link', 'set', 'rogue0', 'master', 'k6t-eth0', 'up']);
+      rogue.run(['ip', 'link', 'set', 'rogue1', 'up']);
+      const stolen = rogue.try([
+        'busybox',
+        'udhcpc',
+        '-i',
+        'rogue1',
+        '-n',
+        '-q',
+        '-t',
+        '3',
+        '-T',
+        '1',
+        '-s',
+        '/bin/true',
+      ]);
+      assert.notEqual(stolen.status, 0, 'no lease for another MAC');
+      vmPod.ns.run(['ip', 'link', 'del', 'rogue0']);
 
-    // dnsmasq dies; the launcher restarts it; the guest's next renewal is answered.
-    const pid = Number(readFileSync(join(stateDir, 'dnsmasq.pid'), 'utf8'));
-    process.kill(pid, 'SIGKILL');
-    await waitFor('dnsmasq restarted', () => (launcher.status()?.dnsmasqRestarts ?? 0) >= 1, 10_000);
-    const logAfterRestart = () =>
-      readFileSync(join(stateDir, 'dnsmasq.log'), 'utf8')
-        .split(/started, version/u)
-        .at(-1) ?? '';
-    await waitFor(
-      'a renewal answered by the new dnsmasq',
-      () => /DHCPACK\(k6t-eth0\)/u.test(logAfterRestart()),
-      20_000,
-    );
-    const restartedAt = launcher.console().length;
-    await waitFor(
-      'the guest logs a renewal after the restart',
-      () => launcher.consoleLine('VIRTNET-LEASE4 iface=eth0 event=renew', restartedAt),
-      20_000,
-    );
+      // dnsmasq dies; the launcher restarts it; the guest's next renewal is answered.
+      const pid = Number(readFileSync(join(stateDir, 'dnsmasq.pid'), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      await waitFor('dnsmasq restarted', () => (launcher.status()?.dnsmasqRestarts ?? 0) >= 1, 10_000);
+      const logAfterRestart = () =>
+        readFileSync(join(stateDir, 'dnsmasq.log'), 'utf8')
+          .split(/started, version/u)
+          .at(-1) ?? '';
+      await waitFor(
+        'a renewal answered by the new dnsmasq',
+        () => /DHCPACK\(k6t-eth0\)/u.test(logAfterRestart()),
+        20_000,
+      );
+      const restartedAt = launcher.console().length;
+      await waitFor(
+        'the guest logs a renewal after the restart',
+        () => launcher.consoleLine('VIRTNET-LEASE4 iface=eth0 event=renew', restartedAt),
+        20_000,
+      );
 
-    await launcher.stop();
-    assert.equal(launcher.status()?.phase, 'Stopped');
-    assert.equal(podSnapshot(vmPod.ns), before, 'teardown leaves the netns as the CNI plugin left it');
-    assert.equal(
-      mustCall(
-        fx.node,
-        'CHECK',
-        { ...conf, prevResult: vmPod.result },
-        { containerID: 'vm-a', ifname: 'eth0', netns: vmPod.ns.path },
-      ).status,
-      0,
-    );
-  });
+      await launcher.stop();
+      assert.equal(launcher.status()?.phase, 'Stopped');
+      assert.equal(podSnapshot(vmPod.ns), before, 'teardown leaves the netns as the CNI plugin left it');
+      assert.equal(
+        mustCall(
+          fx.node,
+          'CHECK',
+          { ...conf, prevResult: vmPod.result },
+          { containerID: 'vm-a', ifname: 'eth0', netns: vmPod.ns.path },
+        ).status,
+        0,
+      );
+    },
+  );
 
   test('dual-stack pod with a garbage resolv.conf: the guest gets both addresses and an IPv6 default route', async () => {
     const conf = {
@@ -135,7 +141,8 @@ describe('launcher: bridge binding with a real guest', { timeout: 400_000 }, () 
       .address.split('/')[0]!;
     const before = podSnapshot(vmPod.ns);
     const garbage =
-      'nameserver 10.96.0.10\nnameserver not-an-ip\nsearch ok.example bad_domain.example -x.example a..b\n\u0000\u00ff junk line\n';
+      'nameserver 10.96.0.10\nnameserver not-an-ip\nsearch ok.example bad_domain.example -x.example ' +
+      'a..b\n\u0000\u00ff junk line\n';
     const launcher = startLauncher(vmPod.ns, join(fx.dir, 'vm-b'), guestSpec('vm-b'), { resolvConf: garbage });
     running.push(launcher);
     await launcher.waitRunning();

@@ -32,9 +32,7 @@ test('bad input gives clear errors and creates nothing', () => {
     return f;
   };
   const nad =
-    'apiVersion: k8s.cni.cncf.io/v1\nkind: ' +
-    'NetworkAttachmentDefinition\nmetadata: { name: ' +
-    'blue }\nspec: { config: ' +
+    'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: { name: blue }\nspec: { config: ' +
     '\'{"cniVersion":"1.0.0","name":"blue","type":"bridge"}\' }\n';
   const vmi = (name: string, extra = '') =>
     `apiVersion: kubevirt.io/v1\nkind: ` +

@@ -52,10 +52,8 @@ test('examples/vm-dualstack.yaml: the guest takes both pod addresses (DHCPv4 and
 });
 
 test(
-  'examples/vm-masquerade-ports.yaml: ' +
-    'a VM behind its pod IP ' +
-    'serves port 80 to the node; ' +
-    'runStrategy Halted stops it',
+  'examples/vm-masquerade-ports.yaml: a VM behind its pod IP serves port 80 to the node; runStrategy Halted stops ' +
+    'it',
   () => {
     const out = node.must(['up', 'examples/vm-masquerade-ports.yaml']);
     assert.match(out, /default\/web: Running/u);

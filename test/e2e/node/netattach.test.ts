@@ -87,7 +87,9 @@ test('a NAD deleted while in use: the VM keeps running, a new VMI naming it is r
   const file = join(node.stateDir, 'late.yaml');
   writeFileSync(
     file,
-    'apiVersion: virtnet.io/v1alpha1\nkind: VirtualMachineInstance\nmetadata: { name: late }\nspec:\n  domain: { devices: { interfaces: [{ name: lan, bridge: {} }] } }\n  networks: [{ name: lan, multus: { networkName: lan } }]\n',
+    'apiVersion: virtnet.io/v1alpha1\nkind: VirtualMachineInstance\nmetadata: { name: late }\nspec:\n  domain: { ' +
+      'devices: { interfaces: [{ name: lan, bridge: {} }] } }\n  networks: [{ name: lan, multus: { networkName: lan ' +
+      '} }]\n',
   );
   const r = node.run(['up', file]);
   assert.equal(r.status, 1);
@@ -109,7 +111,10 @@ test('examples/vnf-l2.yaml: two VNFs share an L2 network; the trunk port carries
     const nic = await guestIf(c, mac);
     const host = n === 'a' ? 1 : 2;
     const setup = await c.run(
-      `ip addr add 192.0.2.${host}/24 dev ${nic}; ip link add link ${nic} name v100 type vlan id 100 && ip addr add 198.51.100.${host}/24 dev v100 && ip link set v100 up && ip link add link ${nic} name v200 type vlan id 200 && ip addr add 203.0.113.${host}/24 dev v200 && ip link set v200 up`,
+      `ip addr add 192.0.2.${host}/24 dev ${nic}; ip link add link ${nic} name ` +
+        `v100 type vlan id 100 && ip addr add 198.51.100.${host}/24 dev v100 && ` +
+        `ip link set v100 up && ip link add link ${nic} name v200 type vlan id ` +
+        `200 && ip addr add 203.0.113.${host}/24 dev v200 && ip link set v200 up`,
     );
     assert.equal(setup.rc, 0, setup.output);
   }

@@ -38,7 +38,9 @@ interface TestNode {
   cidrs: string[];
 }
 
-/** A node: eth0 toward its L2 (`lan`'s bridge or the router), cni0 with its subnets' first hosts, and one pod behind it. */
+/**
+ * A node: eth0 toward its L2 (`lan`'s bridge or the router), cni0 with its subnets' first hosts, and one pod behind it.
+ */
 function makeNode(letter: string, n: number, ip4: string, ip6: string): TestNode {
   const name = `node-${letter}`;
   const ns = makeNetns(`vnt-rt-${letter}`);
@@ -166,60 +168,70 @@ const syncAll = async (nodes: TestNode[], objects: unknown[]) => {
   }
 };
 
-test('auto: before the VTEP MACs are published only the direct routes exist; once they are, pods reach each other by host-gw and through the overlay', async () => {
-  const first = await agents.get(a.name)!.sync(nodeObjects(NODES, macs));
-  assert.ok(first.vtepMac, 'node-a created its overlay and reports its MAC');
-  assert.deepEqual(
-    first.plan.problems.filter((p) => p.startsWith('node node-c')),
-    [
-      `node node-c: 10.244.2.0/24 unreachable: its InternalIP 192.168.20.3 is on no local subnet and it publishes no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
-      `node node-c: fd00:244:0:2::/64 unreachable: its InternalIP fd00:20::3 is on no local subnet and it publishes no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
-    ],
-  );
-  await syncAll(NODES, nodeObjects(NODES, macs));
-  assert.equal(macs.size, 3);
-  await syncAll(NODES, nodeObjects(NODES, macs));
+test(
+  'auto: before the VTEP MACs are published only the direct routes exist; once they are, pods reach each other by ' +
+    'host-gw and through the overlay',
+  async () => {
+    const first = await agents.get(a.name)!.sync(nodeObjects(NODES, macs));
+    assert.ok(first.vtepMac, 'node-a created its overlay and reports its MAC');
+    assert.deepEqual(
+      first.plan.problems.filter((p) => p.startsWith('node node-c')),
+      [
+        `node node-c: 10.244.2.0/24 unreachable: ` +
+          `its InternalIP 192.168.20.3 is on no ` +
+          `local subnet and it publishes ` +
+          `no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
+        `node node-c: fd00:244:0:2::/64 unreachable: ` +
+          `its InternalIP fd00:20::3 is on no ` +
+          `local subnet and it publishes ` +
+          `no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
+      ],
+    );
+    await syncAll(NODES, nodeObjects(NODES, macs));
+    assert.equal(macs.size, 3);
+    await syncAll(NODES, nodeObjects(NODES, macs));
 
-  const overlay = JSON.parse(ipIn(a.ns, '-d', '-j', 'link', 'show', 'virtnet-ovl'))[0];
-  assert.equal(overlay.ifalias, OVERLAY_MARK);
-  assert.equal(overlay.linkinfo.info_data.learning, false);
-  assert.equal(overlay.linkinfo.info_data.port, 8472);
-  assert.equal(overlay.address, macs.get(a.name));
-  assert.deepEqual(
-    routes(a, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)).map((r) => [r.dst, r.gateway, r.dev]),
-    [
-      ['10.244.1.0/24', '192.168.10.2', 'eth0'],
-      ['10.244.2.0/24', '10.244.2.0', 'virtnet-ovl'],
-    ],
-  );
-  assert.deepEqual(
-    routes(a, '-6', 'proto', String(VIRTNET_ROUTE_PROTO)).map((r) => [r.dst, r.gateway, r.dev]),
-    [
-      ['fd00:244:0:1::/64', 'fd00:10::2', 'eth0'],
-      ['fd00:244:0:2::/64', 'fd00:244:0:2::', 'virtnet-ovl'],
-    ],
-  );
-  assert.deepEqual(
-    neighbors(a)
-      .map((n) => [n.dst, n.lladdr])
-      .sort(),
-    [
-      ['10.244.2.0', macs.get(c.name)],
-      ['fd00:244:0:2::', macs.get(c.name)],
-    ],
-  );
-  assert.deepEqual(
-    fdb(a).map((e) => [e.mac, e.dst]),
-    [[macs.get(c.name), '192.168.20.3']],
-  );
-  assert.equal(routeDev(a, b.pod4), 'eth0');
-  assert.equal(routeDev(a, c.pod4), 'virtnet-ovl');
+    const overlay = JSON.parse(ipIn(a.ns, '-d', '-j', 'link', 'show', 'virtnet-ovl'))[0];
+    assert.equal(overlay.ifalias, OVERLAY_MARK);
+    assert.equal(overlay.linkinfo.info_data.learning, false);
+    assert.equal(overlay.linkinfo.info_data.port, 8472);
+    assert.equal(overlay.address, macs.get(a.name));
+    assert.deepEqual(
+      routes(a, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)).map((r) => [r.dst, r.gateway, r.dev]),
+      [
+        ['10.244.1.0/24', '192.168.10.2', 'eth0'],
+        ['10.244.2.0/24', '10.244.2.0', 'virtnet-ovl'],
+      ],
+    );
+    assert.deepEqual(
+      routes(a, '-6', 'proto', String(VIRTNET_ROUTE_PROTO)).map((r) => [r.dst, r.gateway, r.dev]),
+      [
+        ['fd00:244:0:1::/64', 'fd00:10::2', 'eth0'],
+        ['fd00:244:0:2::/64', 'fd00:244:0:2::', 'virtnet-ovl'],
+      ],
+    );
+    assert.deepEqual(
+      neighbors(a)
+        .map((n) => [n.dst, n.lladdr])
+        .sort(),
+      [
+        ['10.244.2.0', macs.get(c.name)],
+        ['fd00:244:0:2::', macs.get(c.name)],
+      ],
+    );
+    assert.deepEqual(
+      fdb(a).map((e) => [e.mac, e.dst]),
+      [[macs.get(c.name), '192.168.20.3']],
+    );
+    assert.equal(routeDev(a, b.pod4), 'eth0');
+    assert.equal(routeDev(a, c.pod4), 'virtnet-ovl');
 
-  assert.deepEqual(pings(a, b), { v4: true, v6: true }, 'a -> b by direct routes');
-  assert.deepEqual(pings(b, a), { v4: true, v6: true }, 'b -> a by direct routes');
-  assert.deepEqual(pings(a, c), { v4: true, v6: true }, 'a -> c through the overlay');
-  assert.deepEqual(pings(c, b), { v4: true, v6: true }, 'c -> b through the overlay');
-});
+    assert.deepEqual(pings(a, b), { v4: true, v6: true }, 'a -> b by direct routes');
+    assert.deepEqual(pings(b, a), { v4: true, v6: true }, 'b -> a by direct routes');
+    assert.deepEqual(pings(a, c), { v4: true, v6: true }, 'a -> c through the overlay');
+    assert.deepEqual(pings(c, b), { v4: true, v6: true }, 'c -> b through the overlay');
+  },
+);
 
 test('a sync with nothing changed changes nothing; a route deleted by hand comes back', async () => {
   const before = [routes(a, '-4'), routes(a, '-6'), neighbors(a), fdb(a)];
@@ -233,34 +245,40 @@ test('a sync with nothing changed changes nothing; a route deleted by hand comes
   assert.equal(pings(a, c).v4, true);
 });
 
-test("a node removed from the list: its routes, neighbors and FDB entry are gone on the others; routes not virtnet's stay", async () => {
-  ipIn(a.ns, 'route', 'add', '10.244.9.0/24', 'via', '192.168.10.254', 'proto', 'static');
-  ipIn(a.ns, '-6', 'route', 'add', 'fd00:244:0:9::/64', 'via', 'fd00:10::fe', 'proto', 'boot');
-  const without = nodeObjects([a, b], macs);
-  await syncAll([a, b], without);
-  for (const n of [a, b]) {
-    assert.deepEqual(
-      routes(n, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)).map((r) => r.dst),
-      [n === a ? '10.244.1.0/24' : '10.244.0.0/24'],
-      n.name,
-    );
-    assert.deepEqual(
-      routes(n, '-6', 'proto', String(VIRTNET_ROUTE_PROTO)).map((r) => r.dst),
-      [n === a ? 'fd00:244:0:1::/64' : 'fd00:244::/64'],
-      n.name,
-    );
-    assert.deepEqual(neighbors(n), [], n.name);
-    assert.deepEqual(fdb(n), [], n.name);
-    assert.ok(
-      routes(n, '-4').some((r) => r.dst === '192.168.20.0/24' && r.protocol === 'static'),
-      `${n.name}: the admin's route to the other L2 stays`,
-    );
-  }
-  assert.ok(routes(a, '-4').some((r) => r.dst === '10.244.9.0/24' && r.protocol === 'static'));
-  assert.ok(routes(a, '-6').some((r) => r.dst === 'fd00:244:0:9::/64'));
-  assert.equal(pings(a, c).v4, false, 'node-c is no longer routed to');
-  assert.deepEqual(pings(a, b), { v4: true, v6: true });
-});
+test(
+  'a node removed from the list: ' +
+    'its routes, neighbors and ' +
+    'FDB entry are gone on the ' +
+    "others; routes not virtnet's stay",
+  async () => {
+    ipIn(a.ns, 'route', 'add', '10.244.9.0/24', 'via', '192.168.10.254', 'proto', 'static');
+    ipIn(a.ns, '-6', 'route', 'add', 'fd00:244:0:9::/64', 'via', 'fd00:10::fe', 'proto', 'boot');
+    const without = nodeObjects([a, b], macs);
+    await syncAll([a, b], without);
+    for (const n of [a, b]) {
+      assert.deepEqual(
+        routes(n, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)).map((r) => r.dst),
+        [n === a ? '10.244.1.0/24' : '10.244.0.0/24'],
+        n.name,
+      );
+      assert.deepEqual(
+        routes(n, '-6', 'proto', String(VIRTNET_ROUTE_PROTO)).map((r) => r.dst),
+        [n === a ? 'fd00:244:0:1::/64' : 'fd00:244::/64'],
+        n.name,
+      );
+      assert.deepEqual(neighbors(n), [], n.name);
+      assert.deepEqual(fdb(n), [], n.name);
+      assert.ok(
+        routes(n, '-4').some((r) => r.dst === '192.168.20.0/24' && r.protocol === 'static'),
+        `${n.name}: the admin's route to the other L2 stays`,
+      );
+    }
+    assert.ok(routes(a, '-4').some((r) => r.dst === '10.244.9.0/24' && r.protocol === 'static'));
+    assert.ok(routes(a, '-6').some((r) => r.dst === 'fd00:244:0:9::/64'));
+    assert.equal(pings(a, c).v4, false, 'node-c is no longer routed to');
+    assert.deepEqual(pings(a, b), { v4: true, v6: true });
+  },
+);
 
 test("a destination already held by a route not virtnet's is left alone and reported", async () => {
   ipIn(a.ns, 'route', 'add', '10.244.2.0/24', 'via', '192.168.10.254', 'proto', 'static');
@@ -302,7 +320,8 @@ test('backend vxlan carries even the neighbors on the same L2 through the overla
   );
   assert.ok(
     r.plan.problems.includes(
-      'node node-c: 10.244.2.0/24 unreachable: its InternalIP 192.168.20.3 is on no local subnet and backend host-gw has no overlay',
+      'node node-c: 10.244.2.0/24 unreachable: its InternalIP 192.168.20.3 is on no local subnet and backend ' +
+        'host-gw has no overlay',
     ),
   );
   assert.equal(
@@ -312,70 +331,80 @@ test('backend vxlan carries even the neighbors on the same L2 through the overla
   );
 });
 
-test("withdraw (virtnet no longer the default network): every route of virtnet's and the overlay go, other routes stay; twice is fine", async () => {
-  const sync = agent(c, 'auto');
-  await sync.sync(nodeObjects(NODES, macs));
-  assert.ok(routes(c, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)).length > 0, 'routes to withdraw');
-  const defaults = routes(c, '-4').filter((r) => r.dst === 'default');
-  assert.ok((await sync.withdraw()) > 0);
-  assert.deepEqual(
-    [
-      ...routes(c, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)),
-      ...routes(c, '-6', 'proto', String(VIRTNET_ROUTE_PROTO)),
-    ],
-    [],
-  );
-  assert.equal(c.ns.try(['ip', 'link', 'show', 'virtnet-ovl']).status, 1, 'the overlay device is gone');
-  assert.deepEqual(
-    routes(c, '-4').filter((r) => r.dst === 'default'),
-    defaults,
-    'the default route stays',
-  );
-  assert.equal(await sync.withdraw(), 0, 'nothing left to withdraw');
-});
+test(
+  'withdraw (virtnet no longer the ' +
+    'default network): every route of ' +
+    "virtnet's and the overlay go, " +
+    'other routes stay; twice is fine',
+  async () => {
+    const sync = agent(c, 'auto');
+    await sync.sync(nodeObjects(NODES, macs));
+    assert.ok(routes(c, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)).length > 0, 'routes to withdraw');
+    const defaults = routes(c, '-4').filter((r) => r.dst === 'default');
+    assert.ok((await sync.withdraw()) > 0);
+    assert.deepEqual(
+      [
+        ...routes(c, '-4', 'proto', String(VIRTNET_ROUTE_PROTO)),
+        ...routes(c, '-6', 'proto', String(VIRTNET_ROUTE_PROTO)),
+      ],
+      [],
+    );
+    assert.equal(c.ns.try(['ip', 'link', 'show', 'virtnet-ovl']).status, 1, 'the overlay device is gone');
+    assert.deepEqual(
+      routes(c, '-4').filter((r) => r.dst === 'default'),
+      defaults,
+      'the default route stays',
+    );
+    assert.equal(await sync.withdraw(), 0, 'nothing left to withdraw');
+  },
+);
 
-test('NAD head-end replication: all-zeros FDB entries to the nodes advertising the VNI make flood-and-learn work, and go with the node', async () => {
-  for (const [n, ip] of [
-    [a, '10.50.0.1/24'],
-    [b, '10.50.0.2/24'],
-  ] as const) {
-    ipIn(n.ns, 'link', 'add', 'vxlan42', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'local', n.ip4);
-    ipIn(n.ns, 'link', 'set', 'vxlan42', 'alias', LINK_MARK);
-    ipIn(n.ns, 'addr', 'add', ip, 'dev', 'vxlan42');
-    ipIn(n.ns, 'link', 'set', 'vxlan42', 'up');
-    // Not head-end: a remote, or not the plugin's.
-    ipIn(n.ns, 'link', 'add', 'vxlan43', 'type', 'vxlan', 'id', '43', 'dstport', '4789', 'remote', '192.168.10.99');
-    ipIn(n.ns, 'link', 'set', 'vxlan43', 'alias', LINK_MARK);
-    ipIn(n.ns, 'link', 'add', 'vxlan44', 'type', 'vxlan', 'id', '44', 'dstport', '4789');
-  }
-  const nad = new Map(
-    [a, b].map((n) => [n, new NadFdbSync({ node: n.name, log, wrap: ['nsenter', `--net=${n.ns.path}`, '--'] })]),
-  );
-  const vnis = new Map<string, string>();
-  for (const [n, s] of nad) vnis.set(n.name, (await s.sync(nodeObjects(NODES, macs))).join(','));
-  assert.deepEqual([...vnis.values()], ['42', '42']);
-  assert.equal(
-    a.ns.try(['ping', '-c', '1', '-W', '1', '10.50.0.2']).status,
-    1,
-    'no flood destination yet: no ARP reply',
-  );
-  for (const [, s] of nad) await s.sync(nodeObjects(NODES, macs, vnis));
-  assert.deepEqual(
-    fdb(a, 'vxlan42')
-      .filter((e) => e.mac === '00:00:00:00:00:00')
-      .map((e) => e.dst),
-    ['192.168.10.2'],
-  );
-  assert.deepEqual(
-    fdb(a, 'vxlan43').map((e) => e.dst),
-    ['192.168.10.99'],
-    "the remote device's default destination is not touched",
-  );
-  assert.equal(a.ns.try(['ping', '-c', '2', '-W', '1', '10.50.0.2']).status, 0, 'ARP floods reach node-b');
-  await nad.get(a)!.sync(nodeObjects([a, c], macs, vnis));
-  assert.deepEqual(
-    fdb(a, 'vxlan42').filter((e) => e.mac === '00:00:00:00:00:00'),
-    [],
-    'node-b removed: its flood destination is gone',
-  );
-});
+test(
+  'NAD head-end replication: all-zeros FDB entries to the nodes advertising the VNI make flood-and-learn work, and ' +
+    'go with the node',
+  async () => {
+    for (const [n, ip] of [
+      [a, '10.50.0.1/24'],
+      [b, '10.50.0.2/24'],
+    ] as const) {
+      ipIn(n.ns, 'link', 'add', 'vxlan42', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'local', n.ip4);
+      ipIn(n.ns, 'link', 'set', 'vxlan42', 'alias', LINK_MARK);
+      ipIn(n.ns, 'addr', 'add', ip, 'dev', 'vxlan42');
+      ipIn(n.ns, 'link', 'set', 'vxlan42', 'up');
+      // Not head-end: a remote, or not the plugin's.
+      ipIn(n.ns, 'link', 'add', 'vxlan43', 'type', 'vxlan', 'id', '43', 'dstport', '4789', 'remote', '192.168.10.99');
+      ipIn(n.ns, 'link', 'set', 'vxlan43', 'alias', LINK_MARK);
+      ipIn(n.ns, 'link', 'add', 'vxlan44', 'type', 'vxlan', 'id', '44', 'dstport', '4789');
+    }
+    const nad = new Map(
+      [a, b].map((n) => [n, new NadFdbSync({ node: n.name, log, wrap: ['nsenter', `--net=${n.ns.path}`, '--'] })]),
+    );
+    const vnis = new Map<string, string>();
+    for (const [n, s] of nad) vnis.set(n.name, (await s.sync(nodeObjects(NODES, macs))).join(','));
+    assert.deepEqual([...vnis.values()], ['42', '42']);
+    assert.equal(
+      a.ns.try(['ping', '-c', '1', '-W', '1', '10.50.0.2']).status,
+      1,
+      'no flood destination yet: no ARP reply',
+    );
+    for (const [, s] of nad) await s.sync(nodeObjects(NODES, macs, vnis));
+    assert.deepEqual(
+      fdb(a, 'vxlan42')
+        .filter((e) => e.mac === '00:00:00:00:00:00')
+        .map((e) => e.dst),
+      ['192.168.10.2'],
+    );
+    assert.deepEqual(
+      fdb(a, 'vxlan43').map((e) => e.dst),
+      ['192.168.10.99'],
+      "the remote device's default destination is not touched",
+    );
+    assert.equal(a.ns.try(['ping', '-c', '2', '-W', '1', '10.50.0.2']).status, 0, 'ARP floods reach node-b');
+    await nad.get(a)!.sync(nodeObjects([a, c], macs, vnis));
+    assert.deepEqual(
+      fdb(a, 'vxlan42').filter((e) => e.mac === '00:00:00:00:00:00'),
+      [],
+      'node-b removed: its flood destination is gone',
+    );
+  },
+);

@@ -86,7 +86,11 @@ function callAsync(
  * (listening on `ip`), as the receiving socket reports it.
  */
 async function sourceSeen(sender: Netns, listener: Netns, ip: string): Promise<string> {
-  const server = `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("${ip}", 9999)); s.settimeout(3); print(s.recvfrom(64)[1][0])`;
+  const server =
+    `import socket; s = socket.socket(socket.AF_INET, ` +
+    `socket.SOCK_DGRAM); ` +
+    `s.bind(("${ip}", 9999)); s.settimeout(3); ` +
+    `print(s.recvfrom(64)[1][0])`;
   const recv = spawn('ip', ['netns', 'exec', listener.name, 'python3', '-c', server]);
   let out = '';
   recv.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -245,40 +249,54 @@ describe('virtnet-bridge head-end replicated VXLAN across two nodes', () => {
     mustCall(n2, 'DEL', open, at('c-hxo2', openPod2));
   });
 
-  test("ipMasqExclude: a routed pod on the other node sees the pod's own address; other destinations are masqueraded", async () => {
-    const [n1, n2] = twoNodes();
-    // Each node routes the other's pod subnet over the underlay, as the node agent's routes do.
-    n1.run(['ip', 'route', 'add', '10.102.2.0/24', 'via', UNDERLAY.n2]);
-    n2.run(['ip', 'route', 'add', '10.102.1.0/24', 'via', UNDERLAY.n1]);
-    const routed = (name: string, address: string, extra: Record<string, unknown> = {}) => ({
-      cniVersion: '1.1.0',
-      name,
-      type: 'virtnet-bridge',
-      bridge: 'vhxrt0',
-      isDefaultGateway: true,
-      ipMasq: true,
-      dataDir: join(scratch.dir, 'virtnet'),
-      ipam: { type: 'static', addresses: [{ address, gateway: address.replace(/\.\d+\//u, '.1/').split('/')[0] }] },
-      ...extra,
-    });
-    const [excluded, masqueraded, remote] = [makeNetns('vnt-hx-pod'), makeNetns('vnt-hx-pod'), makeNetns('vnt-hx-pod')];
-    const cluster = routed('hx-cluster', '10.102.1.5/24', { ipMasqExclude: ['10.102.0.0/16', 'fd00:102::/48'] });
-    const plain = routed('hx-plain', '10.102.1.6/24');
-    const far = routed('hx-far', '10.102.2.5/24');
-    mustCall(n1, 'ADD', cluster, at('c-hxm1', excluded));
-    mustCall(n1, 'ADD', plain, at('c-hxm2', masqueraded));
-    mustCall(n2, 'ADD', far, at('c-hxm3', remote));
+  test(
+    'ipMasqExclude: a routed pod ' +
+      'on the other node sees the ' +
+      "pod's own address; other " +
+      'destinations are masqueraded',
+    async () => {
+      const [n1, n2] = twoNodes();
+      // Each node routes the other's pod subnet over the underlay, as the node agent's routes do.
+      n1.run(['ip', 'route', 'add', '10.102.2.0/24', 'via', UNDERLAY.n2]);
+      n2.run(['ip', 'route', 'add', '10.102.1.0/24', 'via', UNDERLAY.n1]);
+      const routed = (name: string, address: string, extra: Record<string, unknown> = {}) => ({
+        cniVersion: '1.1.0',
+        name,
+        type: 'virtnet-bridge',
+        bridge: 'vhxrt0',
+        isDefaultGateway: true,
+        ipMasq: true,
+        dataDir: join(scratch.dir, 'virtnet'),
+        ipam: { type: 'static', addresses: [{ address, gateway: address.replace(/\.\d+\//u, '.1/').split('/')[0] }] },
+        ...extra,
+      });
+      const [excluded, masqueraded, remote] = [
+        makeNetns('vnt-hx-pod'),
+        makeNetns('vnt-hx-pod'),
+        makeNetns('vnt-hx-pod'),
+      ];
+      const cluster = routed('hx-cluster', '10.102.1.5/24', { ipMasqExclude: ['10.102.0.0/16', 'fd00:102::/48'] });
+      const plain = routed('hx-plain', '10.102.1.6/24');
+      const far = routed('hx-far', '10.102.2.5/24');
+      mustCall(n1, 'ADD', cluster, at('c-hxm1', excluded));
+      mustCall(n1, 'ADD', plain, at('c-hxm2', masqueraded));
+      mustCall(n2, 'ADD', far, at('c-hxm3', remote));
 
-    assert.equal(await sourceSeen(excluded, remote, '10.102.2.5'), '10.102.1.5', 'no NAT towards the cluster network');
-    assert.equal(await sourceSeen(excluded, n2, UNDERLAY.n2), UNDERLAY.n1, 'ipMasq still masquerades what leaves it');
-    assert.equal(
-      await sourceSeen(masqueraded, remote, '10.102.2.5'),
-      UNDERLAY.n1,
-      'without ipMasqExclude the same path is masqueraded',
-    );
+      assert.equal(
+        await sourceSeen(excluded, remote, '10.102.2.5'),
+        '10.102.1.5',
+        'no NAT towards the cluster network',
+      );
+      assert.equal(await sourceSeen(excluded, n2, UNDERLAY.n2), UNDERLAY.n1, 'ipMasq still masquerades what leaves it');
+      assert.equal(
+        await sourceSeen(masqueraded, remote, '10.102.2.5'),
+        UNDERLAY.n1,
+        'without ipMasqExclude the same path is masqueraded',
+      );
 
-    mustCall(n1, 'DEL', cluster, at('c-hxm1', excluded));
-    mustCall(n1, 'DEL', plain, at('c-hxm2', masqueraded));
-    mustCall(n2, 'DEL', far, at('c-hxm3', remote));
-  });
+      mustCall(n1, 'DEL', cluster, at('c-hxm1', excluded));
+      mustCall(n1, 'DEL', plain, at('c-hxm2', masqueraded));
+      mustCall(n2, 'DEL', far, at('c-hxm3', remote));
+    },
+  );
 });

@@ -79,14 +79,16 @@ test('several disks and no path: the error lists them; a path that is not in the
   await failsCleanly('registry:5000/kubevirt/several:1', {
     name: 'DiskError',
     message:
-      'image registry:5000/kubevirt/several:1: several disks under /disk (/disk/a.qcow2, /disk/b.qcow2): set containerDisk.path to one of them',
+      'image registry:5000/kubevirt/several:1: several disks under /disk (/disk/a.qcow2, /disk/b.qcow2): set ' +
+      'containerDisk.path to one of them',
   });
   await failsCleanly(
     'registry:5000/kubevirt/several:1',
     {
       name: 'DiskError',
       message:
-        'image registry:5000/kubevirt/several:1: containerDisk.path /disk/c.qcow2 is not in the image (disks: /disk/a.qcow2, /disk/b.qcow2)',
+        'image registry:5000/kubevirt/several:1: containerDisk.path /disk/c.qcow2 is not in the image (disks: ' +
+        '/disk/a.qcow2, /disk/b.qcow2)',
     },
     '/disk/c.qcow2',
   );
@@ -143,7 +145,8 @@ test('a qcow2 with a backing file is refused: a VM would read a host file the im
   await failsCleanly('registry:5000/kubevirt/backed:1', {
     name: 'UnusableDiskError',
     message:
-      'image registry:5000/kubevirt/backed:1: the qcow2 disk has a backing file (/etc/shadow); a containerDisk must stand alone',
+      'image registry:5000/kubevirt/backed:1: the qcow2 disk has a backing file (/etc/shadow); a containerDisk must ' +
+      'stand alone',
   });
 });
 
@@ -162,7 +165,11 @@ test('a qcow2 with an external data file is refused: a VM would read the host fi
   reg.push(withData, 'kubevirt/datafile:1');
   await failsCleanly('registry:5000/kubevirt/datafile:1', {
     name: 'UnusableDiskError',
-    message: `image registry:5000/kubevirt/datafile:1: the qcow2 disk has an external data file (${join(work, 'datafile.raw')}); a containerDisk must stand alone`,
+    message:
+      `image registry:5000/kubevirt/datafile:1: ` +
+      `the qcow2 disk has an external ` +
+      `data file (${join(work, 'datafile.raw')}); ` +
+      `a containerDisk must stand alone`,
   });
 });
 
@@ -189,7 +196,9 @@ test('a registry that is down (a closed port): "registry … is down or unreacha
     {
       name: 'SkopeoError',
       message: new RegExp(
-        `^image registry:5000/kubevirt/good:1: registry 127\\.0\\.0\\.1:${port} is down or unreachable: .*connection refused$`,
+        `^image registry:5000/kubevirt/good:1: registry ` +
+          `127\\.0\\.0\\.1:${port} is down or ` +
+          `unreachable: .*connection refused$`,
         'u',
       ),
     },
@@ -202,7 +211,10 @@ test('a plain-HTTP registry not marked insecure: the error says to mark it', asy
   await failsCleanly(`${reg.address}/kubevirt/good:1`, {
     name: 'SkopeoError',
     message: new RegExp(
-      `^image ${reg.address}/kubevirt/good:1: registry ${reg.address} speaks plain HTTP; mark it insecure = true in registries.conf`,
+      `^image ${reg.address}/kubevirt/good:1: ` +
+        `registry ${reg.address} ` +
+        `speaks plain HTTP; mark it ` +
+        `insecure = true in registries.conf`,
       'u',
     ),
   });

@@ -114,66 +114,74 @@ test("a live pin keeps gc off an image until released; a dead pinner's pin does 
   assert.deepEqual(cacheState(root), { entries: [], tmp: [], pins: [] });
 });
 
-test("gc keeps digests in use, removes the rest, sweeps dead pulls' temp dirs, removes damaged entries (never following a symlink), and leaves strangers alone", async () => {
-  const root = join(work, 'cache-gc');
-  const cache = new ImageCache({ root, skopeo: { registriesConf: conf } });
-  const a = await cache.ensure({ image: 'registry:5000/kubevirt/a:1' });
-  const b = await cache.ensure({ image: 'registry:5000/kubevirt/b:1' });
-  a.release();
-  b.release();
-  // What a crash leaves: a pull's temp dir named after a dead process (pid 2^22+1 never exists on Linux, pid_max ≤ 2^22).
-  mkdirSync(join(root, 'tmp', 'pull.4194305.1.0123456789abcdef', 'copy'), { recursive: true });
-  const outside = mkdtempSync(join(work, 'outside-'));
-  writeFileSync(join(outside, 'precious'), 'x');
-  const planted = `sha256-${'0'.repeat(64)}-${'0'.repeat(12)}`;
-  symlinkSync(outside, join(root, planted));
-  writeFileSync(join(root, 'stray-file'), 'junk');
-  assert.deepEqual(cache.junk(), [
-    { name: planted, why: 'not a directory', damagedEntry: true },
-    { name: 'stray-file', why: 'not a cache entry name', damagedEntry: false },
-  ]);
-  const removed = await cache.gc(() => new Set([a.image.digest]));
-  assert.deepEqual(
-    removed.map((i) => i.digest),
-    [b.image.digest],
-  );
-  assert.deepEqual(
-    cache.list().map((i) => i.digest),
-    [a.image.digest],
-  );
-  assert.deepEqual(cacheState(root).tmp, [], "the dead pull's temp dir is swept");
-  assert.deepEqual(
-    cache.junk(),
-    [{ name: 'stray-file', why: 'not a cache entry name', damagedEntry: false }],
-    'the planted symlink is gone, the stranger stays',
-  );
-  assert.equal(
-    execFileSync('cat', [join(outside, 'precious')], { encoding: 'utf8' }),
-    'x',
-    'gc never follows a symlink out of the root',
-  );
-  // A damaged entry is junk: kept while its digest is in use (a VM may run on its disk), removed once not.
-  rmSync(join(a.image.file), { force: true });
-  assert.deepEqual(cache.list(), []);
-  assert.deepEqual(
-    cache
-      .junk()
-      .map((j) => j.why)
-      .sort(),
-    ['disk.qcow2 is missing or not a regular file', 'not a cache entry name'],
-  );
-  assert.deepEqual(await cache.gc(() => new Set([a.image.digest])), []);
-  assert.deepEqual(cacheState(root).entries, [a.image.entry, 'stray-file']);
-  assert.deepEqual(await cache.gc(new Set()), [], 'a damaged entry is no image to report');
-  assert.deepEqual(cacheState(root), { entries: ['stray-file'], tmp: [], pins: [] });
-});
+test(
+  'gc keeps digests in use, removes the ' +
+    "rest, sweeps dead pulls' temp dirs, " +
+    'removes damaged entries (never following ' +
+    'a symlink), and leaves strangers alone',
+  async () => {
+    const root = join(work, 'cache-gc');
+    const cache = new ImageCache({ root, skopeo: { registriesConf: conf } });
+    const a = await cache.ensure({ image: 'registry:5000/kubevirt/a:1' });
+    const b = await cache.ensure({ image: 'registry:5000/kubevirt/b:1' });
+    a.release();
+    b.release();
+    // What a crash leaves: a pull's temp dir named after a dead process (pid 2^22+1 never exists on Linux, pid_max ≤
+    // 2^22).
+    mkdirSync(join(root, 'tmp', 'pull.4194305.1.0123456789abcdef', 'copy'), { recursive: true });
+    const outside = mkdtempSync(join(work, 'outside-'));
+    writeFileSync(join(outside, 'precious'), 'x');
+    const planted = `sha256-${'0'.repeat(64)}-${'0'.repeat(12)}`;
+    symlinkSync(outside, join(root, planted));
+    writeFileSync(join(root, 'stray-file'), 'junk');
+    assert.deepEqual(cache.junk(), [
+      { name: planted, why: 'not a directory', damagedEntry: true },
+      { name: 'stray-file', why: 'not a cache entry name', damagedEntry: false },
+    ]);
+    const removed = await cache.gc(() => new Set([a.image.digest]));
+    assert.deepEqual(
+      removed.map((i) => i.digest),
+      [b.image.digest],
+    );
+    assert.deepEqual(
+      cache.list().map((i) => i.digest),
+      [a.image.digest],
+    );
+    assert.deepEqual(cacheState(root).tmp, [], "the dead pull's temp dir is swept");
+    assert.deepEqual(
+      cache.junk(),
+      [{ name: 'stray-file', why: 'not a cache entry name', damagedEntry: false }],
+      'the planted symlink is gone, the stranger stays',
+    );
+    assert.equal(
+      execFileSync('cat', [join(outside, 'precious')], { encoding: 'utf8' }),
+      'x',
+      'gc never follows a symlink out of the root',
+    );
+    // A damaged entry is junk: kept while its digest is in use (a VM may run on its disk), removed once not.
+    rmSync(join(a.image.file), { force: true });
+    assert.deepEqual(cache.list(), []);
+    assert.deepEqual(
+      cache
+        .junk()
+        .map((j) => j.why)
+        .sort(),
+      ['disk.qcow2 is missing or not a regular file', 'not a cache entry name'],
+    );
+    assert.deepEqual(await cache.gc(() => new Set([a.image.digest])), []);
+    assert.deepEqual(cacheState(root).entries, [a.image.entry, 'stray-file']);
+    assert.deepEqual(await cache.gc(new Set()), [], 'a damaged entry is no image to report');
+    assert.deepEqual(cacheState(root), { entries: ['stray-file'], tmp: [], pins: [] });
+  },
+);
 
 test('a pull sweeps what dead pulls left in tmp/, and a damaged entry with the name it commits to is moved aside', async () => {
   const root = join(work, 'cache-recover');
   const cache = new ImageCache({ root, skopeo: { registriesConf: conf } });
   const first = await cache.ensure({ image: 'registry:5000/kubevirt/b:1' });
   first.release();
-  // A pull SIGKILLed mid-copy (pid 2^22+1 never exists), and the entry damaged (its meta.json truncated by a crash of an older version).
+  // A pull SIGKILLed mid-copy (pid 2^22+1 never exists), and the entry damaged (its meta.json truncated by a crash of
+  // an older version).
   mkdirSync(join(root, 'tmp', 'pull.4194305.1.0123456789abcdef', 'copy'), { recursive: true });
   rmSync(join(root, first.image.entry, 'meta.json'), { force: true });
   writeFileSync(join(root, first.image.entry, 'meta.json'), '{"dig');

@@ -115,7 +115,11 @@ test('a disk stored as a hard link, and a disk with a namesake in its layer, are
     const kind = 'hardlinkTo' in first ? 'a hard link' : 'a symbolic link';
     await assert.rejects(findDisk('evil.example/dup:1', [layer], undefined), {
       name: 'DiskError',
-      message: `image evil.example/dup:1: layer 1 has 2 members named /disk/v (${kind}, a regular file); a disk must be the only one of its name`,
+      message:
+        `image evil.example/dup:1: layer ` +
+        `1 has 2 members named /disk/v ` +
+        `(${kind}, a regular file); a disk ` +
+        `must be the only one of its name`,
     });
   }
   const twice = tarOf(work, 'twice.tar', [

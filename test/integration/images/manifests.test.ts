@@ -88,7 +88,11 @@ test('a layer with urls is refused before any copy: the node never requests the 
   putVariant('urls', { urls: [probeUrl] });
   await failsCleanly('registry:5000/kubevirt/good:urls', {
     name: 'BadManifestError',
-    message: `image registry:5000/kubevirt/good:urls: bad manifest: layer 1 has urls ["${probeUrl}"]: a foreign layer would be fetched from anywhere it names, so it is refused`,
+    message:
+      `image registry:5000/kubevirt/good:urls: bad ` +
+      `manifest: layer 1 has urls ["${probeUrl}"]: ` +
+      `a foreign layer would be fetched from ` +
+      `anywhere it names, so it is refused`,
   });
   assert.deepEqual(probed, []);
 });
@@ -101,7 +105,11 @@ test('foreign and non-distributable layer media types are refused by name', asyn
     putVariant(tag, { mediaType });
     await failsCleanly(`registry:5000/kubevirt/good:${tag}`, {
       name: 'BadManifestError',
-      message: `image registry:5000/kubevirt/good:${tag}: bad manifest: layer 1 has media type ${mediaType}, a foreign (non-distributable) layer, which is refused`,
+      message:
+        `image registry:5000/kubevirt/good:${tag}: ` +
+        `bad manifest: layer 1 has media ` +
+        `type ${mediaType}, a foreign ` +
+        `(non-distributable) layer, which is refused`,
     });
   }
 });
@@ -138,7 +146,8 @@ test('a manifest list picks linux/amd64 among other platforms; with none, the er
   await failsCleanly('registry:5000/kubevirt/good:armonly', {
     name: 'BadManifestError',
     message:
-      'image registry:5000/kubevirt/good:armonly: bad manifest: the manifest list has no linux/amd64 instance (it has: linux/arm64/v8, windows/amd64)',
+      'image registry:5000/kubevirt/good:armonly: bad manifest: the manifest list has no linux/amd64 instance (it ' +
+      'has: linux/arm64/v8, windows/amd64)',
   });
 });
 

@@ -107,7 +107,9 @@ test('the cache is keyed by the resolved name: when the alias moves, the short n
       skopeo: {
         registriesConf: registriesConf(
           mkdtempSync(join(work, 'conf-')),
-          `[aliases]\n"debian-disk" = "${reg.address}/${repo}"\n\n[[registry]]\nlocation = "${reg.address}"\ninsecure = true\n`,
+          `[aliases]\n"debian-disk" = ` +
+            `"${reg.address}/${repo}"\n\n[[registry]]\nlocation ` +
+            `= "${reg.address}"\ninsecure = true\n`,
         ),
       },
     });
@@ -126,66 +128,77 @@ test('the cache is keyed by the resolved name: when the alias moves, the short n
   assert.deepEqual(byDisk.get(sha256(other)), [`${reg.address}/virtnet/other:1`, 'debian-disk:1']);
 });
 
-test('one unqualified-search registry: a short name resolves to it, and a name it lacks fails naming the resolved reference', async () => {
-  // skopeo alone would send both names to Docker Hub.
-  const cache = cacheWith(
-    [
-      `unqualified-search-registries = ["${reg.address}"]`,
+test(
+  'one unqualified-search registry: a short name resolves to it, and a name it lacks fails naming the resolved ' +
+    'reference',
+  async () => {
+    // skopeo alone would send both names to Docker Hub.
+    const cache = cacheWith(
+      [
+        `unqualified-search-registries = ["${reg.address}"]`,
+        '',
+        '[[registry]]',
+        `location = "${reg.address}"`,
+        'insecure = true',
+        '',
+      ].join('\n'),
+    );
+    const got = await cache.ensure({ image: 'virtnet/disk:1' });
+    got.release();
+    assert.deepEqual(got.image.references, [`${reg.address}/virtnet/disk:1`, 'virtnet/disk:1']);
+    await assert.rejects(cache.ensure({ image: 'debian-disk:1' }), {
+      name: 'SkopeoError',
+      message: new RegExp(`^image ${reg.address.replace(/\./gu, '\\.')}/debian-disk:1: manifest unknown`, 'u'),
+    });
+  },
+);
+
+test(
+  'permissive mode (the default) tries each search registry in order; enforcing refuses the ambiguity and leaves ' +
+    'nothing',
+  async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const registries = [`unqualified-search-registries = ["${dead}", "${reg.address}"]`, ''];
+    const insecure = [
+      '[[registry]]',
+      `location = "${dead}"`,
+      'insecure = true',
       '',
       '[[registry]]',
       `location = "${reg.address}"`,
       'insecure = true',
       '',
-    ].join('\n'),
-  );
-  const got = await cache.ensure({ image: 'virtnet/disk:1' });
-  got.release();
-  assert.deepEqual(got.image.references, [`${reg.address}/virtnet/disk:1`, 'virtnet/disk:1']);
-  await assert.rejects(cache.ensure({ image: 'debian-disk:1' }), {
-    name: 'SkopeoError',
-    message: new RegExp(`^image ${reg.address.replace(/\./gu, '\\.')}/debian-disk:1: manifest unknown`, 'u'),
-  });
-});
+    ];
+    const permissive = cacheWith([...registries, ...insecure].join('\n'));
+    const got = await permissive.ensure({ image: 'virtnet/disk:1' });
+    got.release();
+    assert.equal(got.pulled, true);
+    assert.deepEqual(got.image.references, [`${reg.address}/virtnet/disk:1`, 'virtnet/disk:1']);
 
-test('permissive mode (the default) tries each search registry in order; enforcing refuses the ambiguity and leaves nothing', async () => {
-  const dead = `127.0.0.1:${await freePort()}`;
-  const registries = [`unqualified-search-registries = ["${dead}", "${reg.address}"]`, ''];
-  const insecure = [
-    '[[registry]]',
-    `location = "${dead}"`,
-    'insecure = true',
-    '',
-    '[[registry]]',
-    `location = "${reg.address}"`,
-    'insecure = true',
-    '',
-  ];
-  const permissive = cacheWith([...registries, ...insecure].join('\n'));
-  const got = await permissive.ensure({ image: 'virtnet/disk:1' });
-  got.release();
-  assert.equal(got.pulled, true);
-  assert.deepEqual(got.image.references, [`${reg.address}/virtnet/disk:1`, 'virtnet/disk:1']);
+    const enforcing = cacheWith([...registries, 'short-name-mode = "enforcing"', '', ...insecure].join('\n'));
+    await assert.rejects(enforcing.ensure({ image: 'virtnet/disk:1' }), {
+      name: 'VirtnetError',
+      message: new RegExp(
+        `^short name virtnet/disk:1 is ambiguous: ` +
+          `it could come from ${dead}, ${reg.address}; ` +
+          `give a fully qualified image name ` +
+          `or add an alias in \\[aliases\\]`,
+        'u',
+      ),
+    });
+    assert.deepEqual(cacheState(enforcing.store.root), { entries: [], tmp: [], pins: [] });
 
-  const enforcing = cacheWith([...registries, 'short-name-mode = "enforcing"', '', ...insecure].join('\n'));
-  await assert.rejects(enforcing.ensure({ image: 'virtnet/disk:1' }), {
-    name: 'VirtnetError',
-    message: new RegExp(
-      `^short name virtnet/disk:1 is ambiguous: it could come from ${dead}, ${reg.address}; give a fully qualified image name or add an alias in \\[aliases\\]`,
-      'u',
-    ),
-  });
-  assert.deepEqual(cacheState(enforcing.store.root), { entries: [], tmp: [], pins: [] });
-
-  // Every candidate failing gives one error naming each.
-  const none = cacheWith([...registries, ...insecure].join('\n'));
-  await assert.rejects(none.ensure({ image: 'virtnet/missing:1' }), (err: Error) => {
-    assert.match(err.message, /^image virtnet\/missing:1: no unqualified-search registry serves it: /u);
-    assert.match(
-      err.message,
-      new RegExp(`image ${dead}/virtnet/missing:1: registry ${dead} is down or unreachable`, 'u'),
-    );
-    assert.match(err.message, new RegExp(`image ${reg.address}/virtnet/missing:1: manifest unknown`, 'u'));
-    return true;
-  });
-  assert.deepEqual(cacheState(none.store.root), { entries: [], tmp: [], pins: [] });
-});
+    // Every candidate failing gives one error naming each.
+    const none = cacheWith([...registries, ...insecure].join('\n'));
+    await assert.rejects(none.ensure({ image: 'virtnet/missing:1' }), (err: Error) => {
+      assert.match(err.message, /^image virtnet\/missing:1: no unqualified-search registry serves it: /u);
+      assert.match(
+        err.message,
+        new RegExp(`image ${dead}/virtnet/missing:1: registry ${dead} is down or unreachable`, 'u'),
+      );
+      assert.match(err.message, new RegExp(`image ${reg.address}/virtnet/missing:1: manifest unknown`, 'u'));
+      return true;
+    });
+    assert.deepEqual(cacheState(none.store.root), { entries: [], tmp: [], pins: [] });
+  },
+);

@@ -211,7 +211,8 @@ describe('kube test API server', () => {
       });
       assert.deepEqual(jsonPatched.spec, { cpus: 2 });
 
-      // KubernetesObjectApi finds the resource through discovery; its default, strategic merge, is refused for custom resources.
+      // KubernetesObjectApi finds the resource through discovery; its default, strategic merge, is refused for custom
+      // resources.
       const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
       const read = await objects.read({
         apiVersion: 'virtnet.io/v1alpha1',
@@ -310,7 +311,8 @@ describe('kube test API server', () => {
       assert.equal(stale.status.reason, 'Conflict');
       assert.equal(
         stale.status.message,
-        'Operation cannot be fulfilled on virtualmachineinstances.virtnet.io "vm": the object has been modified; please apply your changes to the latest version and try again',
+        'Operation cannot be fulfilled on virtualmachineinstances.virtnet.io "vm": the object has been modified; ' +
+          'please apply your changes to the latest version and try again',
       );
       const stalePatch = await apiError(
         custom.patchNamespacedCustomObject(

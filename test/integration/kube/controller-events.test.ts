@@ -297,44 +297,38 @@ test("kubectl describe shows the VMI's history under Events, each transition onc
   assert.ok(eventsOf(vmi).every((e) => e.count === 1));
 });
 
-test(
-  'failures are Warnings with ' +
-    'their reason: a boot file ' +
-    'outside the allowed directories, ' +
-    'a launcher that fails',
-  async () => {
-    const sneaky = twoNics('sneaky', {
-      domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } },
-      networks: [{ name: 'default', pod: {} }],
-      volumes: [{ name: 'root', hostDisk: { path: '/etc/kubernetes/pki/ca.key', type: 'Disk' } }],
-    });
-    await custom.createNamespacedCustomObject({ ...G, plural: 'virtualmachineinstances', body: sneaky });
-    await until(async () => (await getVmi('sneaky')).status?.phase === 'Failed', 'Failed', 5000);
-    const refused = await getVmi('sneaky');
-    await until(() => eventsOf(refused).length > 0, 'the warning', 5000);
-    const sneakyRows = eventRows(await kubectl('describe', 'vmi', 'sneaky'));
-    assert.deepEqual(
-      sneakyRows.map(([type, reason]) => [type, reason]),
-      [['Warning', 'HostPathNotAllowed']],
-    );
-    assert.match(sneakyRows[0]![3]!, /^\/etc\/kubernetes\/pki\/ca\.key: a VMI may boot only from files under /u);
-    assert.equal(podOf('sneaky'), undefined);
-    await custom.createNamespacedCustomObject({ ...G, plural: 'virtualmachineinstances', body: twoNics('crash') });
-    await until(() => podOf('crash') !== undefined, 'the launcher pod', 5000);
-    await playNode('crash', {
-      phase: 'Failed',
-      error: 'qemu-system-x86_64: failed to initialize kvm: Permission denied',
-      nics: NICS,
-    });
-    await until(async () => (await getVmi('crash')).status?.phase === 'Failed', 'Failed', 5000);
-    const crash = await getVmi('crash');
-    await until(() => eventsOf(crash).some((e) => e.type === 'Warning'), 'the warning', 5000);
-    const rows = eventRows(await kubectl('describe', 'vmi', 'crash'));
-    assert.deepEqual(
-      rows.filter(([type]) => type === 'Warning'),
-      [['Warning', 'Failed', 'virtnet-controller', 'qemu-system-x86_64: failed to initialize kvm: Permission denied']],
-    );
-    const d = await virtnet('describe', 'vmi', 'crash');
-    assert.match(d.out, /^ {2}Ready +False +PhaseFailed +\S+ +qemu-system-x86_64: failed to initialize kvm/mu);
-  },
-);
+test('failures are Warnings with their reason: a boot file outside the allowed directories, a launcher that fails', async () => {
+  const sneaky = twoNics('sneaky', {
+    domain: { devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {} }] } },
+    networks: [{ name: 'default', pod: {} }],
+    volumes: [{ name: 'root', hostDisk: { path: '/etc/kubernetes/pki/ca.key', type: 'Disk' } }],
+  });
+  await custom.createNamespacedCustomObject({ ...G, plural: 'virtualmachineinstances', body: sneaky });
+  await until(async () => (await getVmi('sneaky')).status?.phase === 'Failed', 'Failed', 5000);
+  const refused = await getVmi('sneaky');
+  await until(() => eventsOf(refused).length > 0, 'the warning', 5000);
+  const sneakyRows = eventRows(await kubectl('describe', 'vmi', 'sneaky'));
+  assert.deepEqual(
+    sneakyRows.map(([type, reason]) => [type, reason]),
+    [['Warning', 'HostPathNotAllowed']],
+  );
+  assert.match(sneakyRows[0]![3]!, /^\/etc\/kubernetes\/pki\/ca\.key: a VMI may boot only from files under /u);
+  assert.equal(podOf('sneaky'), undefined);
+  await custom.createNamespacedCustomObject({ ...G, plural: 'virtualmachineinstances', body: twoNics('crash') });
+  await until(() => podOf('crash') !== undefined, 'the launcher pod', 5000);
+  await playNode('crash', {
+    phase: 'Failed',
+    error: 'qemu-system-x86_64: failed to initialize kvm: Permission denied',
+    nics: NICS,
+  });
+  await until(async () => (await getVmi('crash')).status?.phase === 'Failed', 'Failed', 5000);
+  const crash = await getVmi('crash');
+  await until(() => eventsOf(crash).some((e) => e.type === 'Warning'), 'the warning', 5000);
+  const rows = eventRows(await kubectl('describe', 'vmi', 'crash'));
+  assert.deepEqual(
+    rows.filter(([type]) => type === 'Warning'),
+    [['Warning', 'Failed', 'virtnet-controller', 'qemu-system-x86_64: failed to initialize kvm: Permission denied']],
+  );
+  const d = await virtnet('describe', 'vmi', 'crash');
+  assert.match(d.out, /^ {2}Ready +False +PhaseFailed +\S+ +qemu-system-x86_64: failed to initialize kvm/mu);
+});

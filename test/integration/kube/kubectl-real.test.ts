@@ -78,7 +78,9 @@ function manifest(file: string, ...objects: Obj[]): string {
   return path;
 }
 
-/** A kubectl table as rows of cells keyed by header; cells are cut at the header's column starts, as kubectl pads them. */
+/**
+ * A kubectl table as rows of cells keyed by header; cells are cut at the header's column starts, as kubectl pads them.
+ */
 function table(out: string): Array<Record<string, string>> {
   const [header = '', ...lines] = out.trimEnd().split('\n');
   const names = header.split(/ {2,}/u);
@@ -558,64 +560,68 @@ describe('create and apply', () => {
     );
   });
 
-  test('kubectl patch --type=strategic: sets of strings, $deleteFromPrimitiveList, $patch replace and delete, on status too', async () => {
-    const patch = (...args: string[]) => ok('patch', ...args, '--type=strategic');
-    await patch('pod', 'multi', '-p', '{"metadata":{"finalizers":["x.io/a","x.io/b"]}}');
-    await patch('pod', 'multi', '-p', '{"metadata":{"finalizers":["x.io/c","x.io/a"]}}');
-    assert.deepEqual((await core.readNamespacedPod({ name: 'multi', namespace: NS })).metadata?.finalizers, [
-      'x.io/a',
-      'x.io/b',
-      'x.io/c',
-    ]);
-    await patch(
-      'pod',
-      'multi',
-      '-p',
-      '{"metadata":{"$deleteFromPrimitiveList/finalizers":["x.io/a","x.io/b","x.io/c"],"labels":{"$patch":"replace","only":"this"}}}',
-    );
-    const p = await core.readNamespacedPod({ name: 'multi', namespace: NS });
-    assert.deepEqual([p.metadata?.finalizers, p.metadata?.labels], [[], { only: 'this' }]);
+  test(
+    'kubectl patch --type=strategic: sets of strings, $deleteFromPrimitiveList, $patch replace and delete, on ' +
+      'status too',
+    async () => {
+      const patch = (...args: string[]) => ok('patch', ...args, '--type=strategic');
+      await patch('pod', 'multi', '-p', '{"metadata":{"finalizers":["x.io/a","x.io/b"]}}');
+      await patch('pod', 'multi', '-p', '{"metadata":{"finalizers":["x.io/c","x.io/a"]}}');
+      assert.deepEqual((await core.readNamespacedPod({ name: 'multi', namespace: NS })).metadata?.finalizers, [
+        'x.io/a',
+        'x.io/b',
+        'x.io/c',
+      ]);
+      await patch(
+        'pod',
+        'multi',
+        '-p',
+        '{"metadata":{"$deleteFromPrimitiveList/finalizers":["x.io/a","x.io/b","x.io/c"],"labels":{"$patch":"replace","only":"this"}}}',
+      );
+      const p = await core.readNamespacedPod({ name: 'multi', namespace: NS });
+      assert.deepEqual([p.metadata?.finalizers, p.metadata?.labels], [[], { only: 'this' }]);
 
-    await patch(
-      'node',
-      'node-2',
-      '--subresource=status',
-      '-p',
-      '{"status":{"conditions":[{"type":"DiskPressure","status":"False"}]}}',
-    );
-    assert.deepEqual(
-      (await core.readNode({ name: 'node-2' })).status?.conditions?.map((c) => c.type),
-      ['Ready', 'DiskPressure'],
-    );
-    assert.equal(table(await ok('get', 'node', 'node-2'))[0]!.STATUS, 'Ready');
-    await patch(
-      'node',
-      'node-2',
-      '--subresource=status',
-      '-p',
-      '{"status":{"conditions":[{"type":"Ready","$patch":"delete"}]}}',
-    );
-    assert.deepEqual(
-      (await core.readNode({ name: 'node-2' })).status?.conditions?.map((c) => c.type),
-      ['DiskPressure'],
-    );
-    assert.equal(table(await ok('get', 'node', 'node-2'))[0]!.STATUS, 'Unknown', 'a node without a Ready condition');
-    const refused = await kubectl(
-      'patch',
-      'vmi',
-      'applied',
-      '--type=strategic',
-      '-p',
-      '{"metadata":{"labels":{"x":"y"}}}',
-    );
-    assert.equal(refused.code, 1);
-    // Custom resources take no strategic merge patch: the server answers 415 with the types it takes.
-    assert.match(
-      refused.err,
-      /unknown format - accepted media types include: application\/json-patch\+json, application\/merge-patch\+json, application\/apply-patch\+yaml$/mu,
-    );
-    assert.equal(patches().at(-1)!.status, 415);
-  });
+      await patch(
+        'node',
+        'node-2',
+        '--subresource=status',
+        '-p',
+        '{"status":{"conditions":[{"type":"DiskPressure","status":"False"}]}}',
+      );
+      assert.deepEqual(
+        (await core.readNode({ name: 'node-2' })).status?.conditions?.map((c) => c.type),
+        ['Ready', 'DiskPressure'],
+      );
+      assert.equal(table(await ok('get', 'node', 'node-2'))[0]!.STATUS, 'Ready');
+      await patch(
+        'node',
+        'node-2',
+        '--subresource=status',
+        '-p',
+        '{"status":{"conditions":[{"type":"Ready","$patch":"delete"}]}}',
+      );
+      assert.deepEqual(
+        (await core.readNode({ name: 'node-2' })).status?.conditions?.map((c) => c.type),
+        ['DiskPressure'],
+      );
+      assert.equal(table(await ok('get', 'node', 'node-2'))[0]!.STATUS, 'Unknown', 'a node without a Ready condition');
+      const refused = await kubectl(
+        'patch',
+        'vmi',
+        'applied',
+        '--type=strategic',
+        '-p',
+        '{"metadata":{"labels":{"x":"y"}}}',
+      );
+      assert.equal(refused.code, 1);
+      // Custom resources take no strategic merge patch: the server answers 415 with the types it takes.
+      assert.match(
+        refused.err,
+        /unknown format - accepted media types include: application\/json-patch\+json, application\/merge-patch\+json, application\/apply-patch\+yaml$/mu,
+      );
+      assert.equal(patches().at(-1)!.status, 415);
+    },
+  );
 
   test('apply --server-side creates and updates through an apply patch', async () => {
     const file = manifest('ssa.yaml', vmi('ssa'));

@@ -372,10 +372,8 @@ describe('console', () => {
     const pending = consoleTarget(theVmi, [pod('virt-launcher-web-a', 'Pending', { 'virtnet.io/vmi': 'web' })]);
     assert.deepEqual(pending, {
       error:
-        'VirtualMachineInstance default/web ' +
-        'has no running launcher pod: ' +
-        'its launcher pod virt-launcher-web-a ' +
-        'is Pending (VMI phase Running)',
+        'VirtualMachineInstance default/web has no running launcher pod: its launcher pod virt-launcher-web-a is ' +
+        'Pending (VMI phase Running)',
     });
   });
 
@@ -385,10 +383,8 @@ describe('console', () => {
       [none.code, none.err],
       [
         1,
-        'error: VirtualMachineInstance ' +
-          'default/db has no running ' +
-          'launcher pod: it has no launcher ' +
-          'pod (VMI phase Pending)',
+        'error: VirtualMachineInstance default/db has no running launcher pod: it has no launcher pod (VMI phase ' +
+          'Pending)',
       ],
     );
     await core.createNamespacedPod({

@@ -115,10 +115,8 @@ test("each node's conflist holds its own Node's pod subnets, and follows a chang
 });
 
 test(
-  'a Node without pod subnets, and ' +
-    'no --pod-cidr: no conflist, a ' +
-    'log line that says why; the ' +
-    'subnets, once assigned, are written',
+  'a Node without pod subnets, and no --pod-cidr: no conflist, a log line that says why; the subnets, once ' +
+    'assigned, are written',
   async () => {
     await createNode('node-c');
     const c = await startAgent('node-c');
@@ -128,10 +126,8 @@ test(
       assert.equal(errors.length, 1, JSON.stringify(c.lines));
       assert.equal(
         errors[0]!.msg,
-        'no pod subnet for this node: Node node-c has no ' +
-          'spec.podCIDRs (nor spec.podCIDR) and no --pod-cidr ' +
-          'is given, so no default network is written ' +
-          '(pods on this node get no network until one is)',
+        'no pod subnet for this node: Node node-c has no spec.podCIDRs (nor spec.podCIDR) and no --pod-cidr is ' +
+          'given, so no default network is written (pods on this node get no network until one is)',
       );
       // The controller-manager's node IPAM assigns them later, here with the older single field only.
       const current = await core.readNode({ name: 'node-c' });

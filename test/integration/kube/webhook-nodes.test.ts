@@ -84,10 +84,9 @@ test(
     const message = await refusal(vmi('on-b', '10.244.1.64/26'));
     assert.equal(
       message,
-      'admission webhook denied the request: VirtualMachineInstance ' +
-        '"on-b" is invalid: spec.networks[0].pod.vmNetworkCIDR: ' +
-        '"10.244.1.64/26" overlaps node "node-b"\'s pod ' +
-        'subnet 10.244.1.0/24; choose a subnet outside it',
+      'admission webhook denied the request: VirtualMachineInstance "on-b" is invalid: ' +
+        'spec.networks[0].pod.vmNetworkCIDR: "10.244.1.64/26" overlaps node "node-b"\'s pod subnet 10.244.1.0/24; ' +
+        'choose a subnet outside it',
     );
     assert.equal(server.objects('virtualmachineinstances.virtnet.io').length, 0, 'nothing is stored');
   },
@@ -140,10 +139,8 @@ function cluster(args: string[]) {
   return { child, exited, stderr: () => stderr };
 }
 
-test('virtnet-cluster webhook: --service-cidr ' +
-  'and the node watch reach ' +
-  'its verdicts; bad flags exit 1 ' +
-  'naming the flag and the value', {
+test('virtnet-cluster webhook: --service-cidr and the node watch reach its verdicts; bad flags exit 1 naming the ' +
+  'flag and the value', {
   timeout: 30_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'webhook-cmd-'));

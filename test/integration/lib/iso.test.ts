@@ -26,7 +26,10 @@ import { buildIsoImage, type IsoFile } from '../../../lib/iso.ts';
 import { exec, ExecError } from '../../../lib/exec.ts';
 import { planSeed } from '../../../launcher/cloudinit/seed.ts';
 
-/** ECMA-119 §8.4: the Primary Volume Descriptor is sector 16 (2048-byte sectors); its volume id is bytes 40..71, space-padded. */
+/**
+ * ECMA-119 §8.4: the Primary Volume Descriptor is sector 16 (2048-byte sectors); its volume id is bytes 40..71,
+ * space-padded.
+ */
 const PVD_OFFSET = 16 * 2048;
 const VOLUME_ID_START = PVD_OFFSET + 40;
 const VOLUME_ID_LENGTH = 32;
@@ -142,22 +145,26 @@ test('a missing output directory fails before anything is made', async () => {
   }
 });
 
-test('a failure after xorriso (the output is a directory) removes the staging directory and leaves the output as it was', async () => {
-  const dir = scratch();
-  try {
-    const out = join(dir, 'seed.iso');
-    mkdirSync(out);
-    await assert.rejects(
-      buildIsoImage({ label: 'cidata', files: [{ path: 'user-data', content: Buffer.from('x') }] }, out),
-      /EISDIR|directory/i,
-    );
-    assert.deepEqual(readdirSync(dir), ['seed.iso']);
-    assert.equal(statSync(out).isDirectory(), true);
-    assert.deepEqual(readdirSync(out), []);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'a failure after xorriso (the output is a directory) removes the staging directory and leaves the output as it ' +
+    'was',
+  async () => {
+    const dir = scratch();
+    try {
+      const out = join(dir, 'seed.iso');
+      mkdirSync(out);
+      await assert.rejects(
+        buildIsoImage({ label: 'cidata', files: [{ path: 'user-data', content: Buffer.from('x') }] }, out),
+        /EISDIR|directory/i,
+      );
+      assert.deepEqual(readdirSync(dir), ['seed.iso']);
+      assert.equal(statSync(out).isDirectory(), true);
+      assert.deepEqual(readdirSync(out), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('a failing xorriso gives an error with its argv, exit code and stderr, and leaves nothing behind', async () => {
   const dir = scratch();

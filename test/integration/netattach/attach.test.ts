@@ -134,71 +134,75 @@ describe('netattach: delegate attachments', () => {
     );
   });
 
-  test('real delegates: virtnet-bridge as the default, Debian bridge+host-local and macvlan as secondaries; DEL leaks nothing', async () => {
-    const pod = makeNetns('vnt-pod');
-    fx.node.run(['ip', 'link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'uplink1']);
-    fx.node.run(['ip', 'link', 'set', 'uplink0', 'up']);
-    const ipam = (subnet: string, dir: string) => ({ type: 'host-local', subnet, dataDir: join(fx.dir, dir) });
-    const lists: ConfList[] = [
-      {
-        cniVersion: '1.1.0',
-        name: 'podnet',
-        plugins: [
-          {
-            type: 'virtnet-bridge',
-            bridge: 'vnt-na0',
-            isDefaultGateway: true,
-            dataDir: join(fx.dir, 'vb'),
-            ipam: ipam('10.120.0.0/24', 'ipam-a'),
-          },
+  test(
+    'real delegates: virtnet-bridge as the default, Debian bridge+host-local and macvlan as secondaries; DEL leaks ' +
+      'nothing',
+    async () => {
+      const pod = makeNetns('vnt-pod');
+      fx.node.run(['ip', 'link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'uplink1']);
+      fx.node.run(['ip', 'link', 'set', 'uplink0', 'up']);
+      const ipam = (subnet: string, dir: string) => ({ type: 'host-local', subnet, dataDir: join(fx.dir, dir) });
+      const lists: ConfList[] = [
+        {
+          cniVersion: '1.1.0',
+          name: 'podnet',
+          plugins: [
+            {
+              type: 'virtnet-bridge',
+              bridge: 'vnt-na0',
+              isDefaultGateway: true,
+              dataDir: join(fx.dir, 'vb'),
+              ipam: ipam('10.120.0.0/24', 'ipam-a'),
+            },
+          ],
+        },
+        {
+          cniVersion: '1.1.0',
+          name: 'blue',
+          plugins: [{ type: 'bridge', bridge: 'vnt-blue0', ipam: ipam('10.121.0.0/24', 'ipam-b') }],
+        },
+        {
+          cniVersion: '0.4.0',
+          name: 'mac',
+          plugins: [{ type: 'macvlan', master: 'uplink0', mode: 'bridge', ipam: ipam('10.122.0.0/24', 'ipam-c') }],
+        },
+      ];
+      const ref: PodRef = { namespace: 'ns1', name: 'real', uid: 'u3', containerID: 'c-real', netns: pod.path };
+      const done = await attachPod(
+        ref,
+        [
+          { name: 'podnet', list: lists[0]!, ifname: 'eth0', isDefault: true },
+          { name: 'ns1/blue', list: lists[1]!, ifname: 'net1', isDefault: false },
+          { name: 'ns1/mac', list: lists[2]!, ifname: 'net2', isDefault: false },
         ],
-      },
-      {
-        cniVersion: '1.1.0',
-        name: 'blue',
-        plugins: [{ type: 'bridge', bridge: 'vnt-blue0', ipam: ipam('10.121.0.0/24', 'ipam-b') }],
-      },
-      {
-        cniVersion: '0.4.0',
-        name: 'mac',
-        plugins: [{ type: 'macvlan', master: 'uplink0', mode: 'bridge', ipam: ipam('10.122.0.0/24', 'ipam-c') }],
-      },
-    ];
-    const ref: PodRef = { namespace: 'ns1', name: 'real', uid: 'u3', containerID: 'c-real', netns: pod.path };
-    const done = await attachPod(
-      ref,
-      [
-        { name: 'podnet', list: lists[0]!, ifname: 'eth0', isDefault: true },
-        { name: 'ns1/blue', list: lists[1]!, ifname: 'net1', isDefault: false },
-        { name: 'ns1/mac', list: lists[2]!, ifname: 'net2', isDefault: false },
-      ],
-      options(),
-    );
-    const inside = links(pod)
-      .map((l) => l.ifname)
-      .sort();
-    assert.deepEqual(inside, ['eth0', 'lo', 'net1', 'net2']);
-    const status = done.flatMap((d) => networkStatus(d.request.name, d.result, d.request.isDefault));
-    assert.deepEqual(
-      status.map((s) => [s.name, s.interface, s.default ?? false]),
-      [
-        ['podnet', 'eth0', true],
-        ['ns1/blue', 'net1', false],
-        ['ns1/mac', 'net2', false],
-      ],
-    );
-    assert.match(status[0]!.ips![0]!, /^10\.120\.0\.\d+$/);
-    assert.deepEqual(status[0]!.gateway, ['10.120.0.1']);
-    assert.match(status[1]!.ips![0]!, /^10\.121\.0\.\d+$/);
-    assert.match(status[2]!.ips![0]!, /^10\.122\.0\.\d+$/);
-    assert.deepEqual(await detachPod(ref, options()), []);
-    for (const dir of ['ipam-a', 'ipam-b', 'ipam-c']) {
-      const net = { 'ipam-a': 'podnet', 'ipam-b': 'blue', 'ipam-c': 'mac' }[dir]!;
-      assert.deepEqual(ipamAllocations(join(fx.dir, dir), net), [], `${dir} released`);
-    }
-    assert.deepEqual(
-      links(pod).map((l) => l.ifname),
-      ['lo'],
-    );
-  });
+        options(),
+      );
+      const inside = links(pod)
+        .map((l) => l.ifname)
+        .sort();
+      assert.deepEqual(inside, ['eth0', 'lo', 'net1', 'net2']);
+      const status = done.flatMap((d) => networkStatus(d.request.name, d.result, d.request.isDefault));
+      assert.deepEqual(
+        status.map((s) => [s.name, s.interface, s.default ?? false]),
+        [
+          ['podnet', 'eth0', true],
+          ['ns1/blue', 'net1', false],
+          ['ns1/mac', 'net2', false],
+        ],
+      );
+      assert.match(status[0]!.ips![0]!, /^10\.120\.0\.\d+$/);
+      assert.deepEqual(status[0]!.gateway, ['10.120.0.1']);
+      assert.match(status[1]!.ips![0]!, /^10\.121\.0\.\d+$/);
+      assert.match(status[2]!.ips![0]!, /^10\.122\.0\.\d+$/);
+      assert.deepEqual(await detachPod(ref, options()), []);
+      for (const dir of ['ipam-a', 'ipam-b', 'ipam-c']) {
+        const net = { 'ipam-a': 'podnet', 'ipam-b': 'blue', 'ipam-c': 'mac' }[dir]!;
+        assert.deepEqual(ipamAllocations(join(fx.dir, dir), net), [], `${dir} released`);
+      }
+      assert.deepEqual(
+        links(pod).map((l) => l.ifname),
+        ['lo'],
+      );
+    },
+  );
 });

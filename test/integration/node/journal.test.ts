@@ -58,7 +58,10 @@ function runtime(name: string): NodeRuntime {
   );
 }
 
-/** What a sandbox of default/<vmi> leaves when `up` was cut off by a power loss: a cache entry, a launcher directory, an empty record. */
+/**
+ * What a sandbox of default/<vmi> leaves when `up` was cut off by a power loss: a cache entry, a launcher directory, an
+ * empty record.
+ */
 function crashedSandbox(rt: NodeRuntime, vmi: string, netns: string, record: string, failDel: boolean): void {
   const containerID = `c${vmi}`;
   const list: ConfList = { cniVersion: '1.1.0', name: 'podnet', plugins: [fake(record, failDel)] };
@@ -81,24 +84,33 @@ function crashedSandbox(rt: NodeRuntime, vmi: string, netns: string, record: str
   writeFileSync(join(rt.cfg.stateDir, 'vmis', 'default', vmi, 'record.json'), '');
 }
 
-test('an empty record is reconciled with what exists: the cached attachment is DELeted (its IP freed), then everything goes', async () => {
-  const rt = runtime('empty');
-  const record = join(scratch.dir, 'empty.calls');
-  crashedSandbox(rt, 'lost', 'vn-00000000d1', record, false);
-  const lines = await rt.gc();
-  assert.equal(lines.length, 1);
-  assert.match(
-    lines[0]!,
-    /^default\/lost: record\.json is empty .*; reconciled with what exists: netns vn-00000000d1 \(1 cached attachment\)$/u,
-  );
-  assert.deepEqual(
-    calls(record).map((c) => [c.env.CNI_COMMAND, c.env.CNI_IFNAME, c.env.CNI_CONTAINERID, Boolean(c.conf.prevResult)]),
-    [['DEL', 'eth0', 'clost', true]],
-  );
-  assert.deepEqual(cachedFor(join(rt.cfg.stateDir, 'cni-cache'), 'clost'), []);
-  assert.equal(existsSync(join(rt.cfg.stateDir, 'launchers', 'vn-00000000d1')), false);
-  assert.equal(existsSync(join(rt.cfg.stateDir, 'vmis', 'default', 'lost')), false);
-});
+test(
+  'an empty record is reconciled with what exists: the cached attachment is DELeted (its IP freed), then everything ' +
+    'goes',
+  async () => {
+    const rt = runtime('empty');
+    const record = join(scratch.dir, 'empty.calls');
+    crashedSandbox(rt, 'lost', 'vn-00000000d1', record, false);
+    const lines = await rt.gc();
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0]!,
+      /^default\/lost: record\.json is empty .*; reconciled with what exists: netns vn-00000000d1 \(1 cached attachment\)$/u,
+    );
+    assert.deepEqual(
+      calls(record).map((c) => [
+        c.env.CNI_COMMAND,
+        c.env.CNI_IFNAME,
+        c.env.CNI_CONTAINERID,
+        Boolean(c.conf.prevResult),
+      ]),
+      [['DEL', 'eth0', 'clost', true]],
+    );
+    assert.deepEqual(cachedFor(join(rt.cfg.stateDir, 'cni-cache'), 'clost'), []);
+    assert.equal(existsSync(join(rt.cfg.stateDir, 'launchers', 'vn-00000000d1')), false);
+    assert.equal(existsSync(join(rt.cfg.stateDir, 'vmis', 'default', 'lost')), false);
+  },
+);
 
 test('a corrupt record whose DEL fails is kept as a rebuilt Deleting record; the next gc finishes the DEL', async () => {
   const rt = runtime('corrupt');
@@ -126,60 +138,67 @@ test('a corrupt record whose DEL fails is kept as a rebuilt Deleting record; the
   assert.ok(dels.length >= 2 && dels.every(([verb, id]) => verb === 'DEL' && id === 'ctorn'), JSON.stringify(dels));
 });
 
-test('a failed create whose rollback DEL fails keeps its record as Deleting (no IP leaks); gc retries it; the netns is gone', async () => {
-  const rt = runtime('rollback');
-  const record = join(scratch.dir, 'rollback.calls');
-  mkdirSync(rt.cfg.cniConfDir, { recursive: true });
-  writeFileSync(
-    join(rt.cfg.cniConfDir, '10-podnet.conflist'),
-    JSON.stringify({ cniVersion: '1.1.0', name: 'podnet', plugins: [fake(record, true, true)] }),
-  );
-  const vmi = {
-    apiVersion: 'kubevirt.io/v1',
-    kind: 'VirtualMachineInstance',
-    metadata: { name: 'rollback', namespace: 'default' },
-    spec: {
-      domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }] } },
-      networks: [{ name: 'default', pod: {} }],
-    },
-  };
-  // The spec is checked before any network is made; the launcher itself never starts after the failed ADD.
-  const spec = {
-    name: 'rollback',
-    namespace: 'default',
-    memoryMiB: 64,
-    cpus: 1,
-    interfaces: [],
-    networks: [],
-    boot: { kernel: '/nonexistent/vmlinuz' },
-  };
-  await assert.rejects(
-    rt.create(
-      vmi,
-      () => spec,
-      () => {},
-    ),
-    (err: Error) => {
-      assert.match(err.message, /^pod networks: .*no IPAM today.*rolling back was incomplete too.*kept as Deleting/su);
-      return true;
-    },
-  );
-  const kept = rt.store.readVmi('default', 'rollback');
-  assert.ok(kept, 'the journal of what may hold an IP is kept');
-  assert.equal(kept.state, 'Deleting');
-  assert.equal(kept.launcherPid, undefined, 'no launcher was started after the failed ADD');
-  assert.match(kept.teardownProblems!.join(' '), /no IPAM today/u);
-  assert.equal(netnsExists(netnsPath(kept.netns)), false, 'the sandbox itself is gone');
-  rt.store.writeVmi(healed(kept));
-  assert.deepEqual(
-    (await rt.gc()).map((l) => l.split(' ')[0]),
-    ['default/rollback'],
-  );
-  assert.equal(rt.store.readVmi('default', 'rollback'), undefined);
-  assert.deepEqual(
-    calls(record)
-      .map((c) => c.env.CNI_COMMAND)
-      .at(-1),
-    'DEL',
-  );
-});
+test(
+  'a failed create whose rollback DEL fails keeps its record as Deleting (no IP leaks); gc retries it; the netns is ' +
+    'gone',
+  async () => {
+    const rt = runtime('rollback');
+    const record = join(scratch.dir, 'rollback.calls');
+    mkdirSync(rt.cfg.cniConfDir, { recursive: true });
+    writeFileSync(
+      join(rt.cfg.cniConfDir, '10-podnet.conflist'),
+      JSON.stringify({ cniVersion: '1.1.0', name: 'podnet', plugins: [fake(record, true, true)] }),
+    );
+    const vmi = {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachineInstance',
+      metadata: { name: 'rollback', namespace: 'default' },
+      spec: {
+        domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }] } },
+        networks: [{ name: 'default', pod: {} }],
+      },
+    };
+    // The spec is checked before any network is made; the launcher itself never starts after the failed ADD.
+    const spec = {
+      name: 'rollback',
+      namespace: 'default',
+      memoryMiB: 64,
+      cpus: 1,
+      interfaces: [],
+      networks: [],
+      boot: { kernel: '/nonexistent/vmlinuz' },
+    };
+    await assert.rejects(
+      rt.create(
+        vmi,
+        () => spec,
+        () => {},
+      ),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /^pod networks: .*no IPAM today.*rolling back was incomplete too.*kept as Deleting/su,
+        );
+        return true;
+      },
+    );
+    const kept = rt.store.readVmi('default', 'rollback');
+    assert.ok(kept, 'the journal of what may hold an IP is kept');
+    assert.equal(kept.state, 'Deleting');
+    assert.equal(kept.launcherPid, undefined, 'no launcher was started after the failed ADD');
+    assert.match(kept.teardownProblems!.join(' '), /no IPAM today/u);
+    assert.equal(netnsExists(netnsPath(kept.netns)), false, 'the sandbox itself is gone');
+    rt.store.writeVmi(healed(kept));
+    assert.deepEqual(
+      (await rt.gc()).map((l) => l.split(' ')[0]),
+      ['default/rollback'],
+    );
+    assert.equal(rt.store.readVmi('default', 'rollback'), undefined);
+    assert.deepEqual(
+      calls(record)
+        .map((c) => c.env.CNI_COMMAND)
+        .at(-1),
+      'DEL',
+    );
+  },
+);

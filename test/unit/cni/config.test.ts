@@ -283,11 +283,15 @@ test('config: a network name of 98 bytes is accepted (the longest whose cache fi
   );
 });
 
-test('config: a network named delegate-versions.json is an ordinary network (the version cache lives in <dataDir>/.cache)', () => {
-  // Issue 11 defect 2: such a name once turned the cache into a directory. No name can start with ".".
-  assert.equal(parseConfig(conf({ name: 'delegate-versions.json' })).name, 'delegate-versions.json');
-  assert.throws(() => parseConfig(conf({ name: '.cache' })), /name: "\.cache" must match/u);
-});
+test(
+  'config: a network named delegate-versions.json is an ordinary network (the version cache lives in ' +
+    '<dataDir>/.cache)',
+  () => {
+    // Issue 11 defect 2: such a name once turned the cache into a directory. No name can start with ".".
+    assert.equal(parseConfig(conf({ name: 'delegate-versions.json' })).name, 'delegate-versions.json');
+    assert.throws(() => parseConfig(conf({ name: '.cache' })), /name: "\.cache" must match/u);
+  },
+);
 
 test('config: dns domain and search take domain names; options take one word each', () => {
   const dns = {

@@ -56,7 +56,8 @@ test('depth: the cap is 4; beyond it a typed error (code 104)', () => {
   );
 });
 
-// (requireIpamPlugin's refusal needs an executable plugin file: test/integration/cni/hardening.test.ts runs it with dist/.)
+// (requireIpamPlugin's refusal needs an executable plugin file: test/integration/cni/hardening.test.ts runs it with
+// dist/.)
 test('self: a symlink or a hard link to the plugin is the plugin; a copy is not (the depth cap stops it)', () => {
   const self = ownExecutable();
   const sym = join(SCRATCH, 'sym-ipam');
@@ -159,7 +160,8 @@ test("NAD validation runs the plugin's own rules on spec.config (what `virtnet v
   assert.match(self.rule, /ipam\.type: "virtnet-bridge" is this plugin itself/);
   // The plugin gets the NAD's name and the list's version clamped to what it speaks.
   validateNad(nad({ cniVersion: '1.2.0', plugins: [{ type: 'virtnet-bridge', bridge: 'br-l2' }] }));
-  // Other plugins' own fields are theirs to judge; the list's shape (cniVersion, type, plugins) is checked as the attach path does.
+  // Other plugins' own fields are theirs to judge; the list's shape (cniVersion, type, plugins) is checked as the
+  // attach path does.
   validateNad(nad({ cniVersion: '1.0.0', type: 'macvlan', master: 'eth1', isGatway: 1 }));
   const empty = nadRefusal(nad('{}'));
   assert.deepEqual([empty.field, empty.rule], ['spec.config.cniVersion', 'is required']);

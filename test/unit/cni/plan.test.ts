@@ -132,7 +132,8 @@ test('plan: rendered ip batch lines for the gateway plan', () => {
   assert.deepEqual(plan.hostOps.map(renderOp), [
     'link add name vnbr0 address 02:00:00:00:00:03 type bridge',
     'link set dev vnbr0 alias virtnet-bridge up',
-    'link add name veth1a2b3c4d mtu 1500 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1500 address 02:00:00:00:00:02 netns /var/run/netns/pod1',
+    'link add name veth1a2b3c4d mtu 1500 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1500 address ' +
+      '02:00:00:00:00:02 netns /var/run/netns/pod1',
     'link set dev veth1a2b3c4d master vnbr0 alias virtnet/podnet/ctr-1 up',
     'link show dev vnbr0',
   ]);
@@ -184,7 +185,8 @@ test('plan: L2 only (no ipam) has no addresses, routes or sysctls, even with isD
     });
     assert.deepEqual(plan.hostOps.map(renderOp), [
       'link set dev virtnet0 up',
-      'link add name veth1a2b3c4d mtu 9000 address 02:00:00:00:00:01 type veth peer name eth0 mtu 9000 address 02:00:00:00:00:02 netns /var/run/netns/pod1',
+      'link add name veth1a2b3c4d mtu 9000 address 02:00:00:00:00:01 type veth peer name eth0 mtu 9000 address ' +
+        '02:00:00:00:00:02 netns /var/run/netns/pod1',
       'link set dev veth1a2b3c4d master virtnet0 alias virtnet/l2net/ctr-1 up',
       'link show dev virtnet0',
     ]);
@@ -285,7 +287,8 @@ test('plan: promiscMode, hairpinMode, mtu and a new vxlan', () => {
     'link set dev vnbr0 promisc on alias virtnet-bridge up',
     'link add name vxlan42 mtu 1450 type vxlan id 42 remote 192.0.2.10 local 192.0.2.1 dstport 4789',
     'link set dev vxlan42 master vnbr0 alias virtnet-bridge up',
-    'link add name veth1a2b3c4d mtu 1450 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1450 address 02:00:00:00:00:02 netns /var/run/netns/pod1',
+    'link add name veth1a2b3c4d mtu 1450 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1450 address ' +
+      '02:00:00:00:00:02 netns /var/run/netns/pod1',
     'link set dev veth1a2b3c4d master vnbr0 alias virtnet/podnet/ctr-1 up',
     'link set dev veth1a2b3c4d type bridge_slave hairpin on',
     'link show dev vnbr0',

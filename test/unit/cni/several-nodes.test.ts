@@ -59,7 +59,10 @@ test('head-end vxlan: local, dev and port are kept', () => {
 test('vxlan: remote with group is still refused, naming both values; group still needs dev', () => {
   assert.equal(
     refused({ vxlan: { id: 1, remote: '192.0.2.2', group: '239.1.1.1', dev: 'eth1' } }),
-    'vxlan: set either remote ("192.0.2.2") or group ("239.1.1.1"), not both; set neither for head-end replication from the node agent\'s FDB entries',
+    'vxlan: set either remote ("192.0.2.2") ' +
+      'or group ("239.1.1.1"), not both; ' +
+      'set neither for head-end replication ' +
+      "from the node agent's FDB entries",
   );
   assert.equal(
     refused({ vxlan: { id: 1, group: '239.1.1.1' } }),
@@ -136,11 +139,13 @@ test('ipMasqExclude: refusals name the field, the value and the rule', () => {
   );
   assert.equal(
     refused({ ipMasqExclude: ['10.244.0.0/33'] }),
-    'ipMasqExclude[0]: "10.244.0.0/33" mixes families: an IPv4 address with the prefix length 33, which only IPv6 has (IPv4 prefixes are 0 to 32)',
+    'ipMasqExclude[0]: "10.244.0.0/33" mixes families: an IPv4 address with the prefix length 33, which only IPv6 ' +
+      'has (IPv4 prefixes are 0 to 32)',
   );
   assert.equal(
     refused({ ipMasqExclude: ['::ffff:10.244.0.0/112'] }),
-    'ipMasqExclude[0]: "::ffff:10.244.0.0/112" is an IPv4-mapped IPv6 prefix, which no IPv6 packet carries; write the IPv4 CIDR',
+    'ipMasqExclude[0]: "::ffff:10.244.0.0/112" is an IPv4-mapped IPv6 prefix, which no IPv6 packet carries; write ' +
+      'the IPv4 CIDR',
   );
   assert.equal(
     refused({ ipMasqExclude: ['0.0.0.0/0'] }),

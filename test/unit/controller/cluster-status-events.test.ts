@@ -182,10 +182,8 @@ test("status.virtnet on a cluster: the report's wiring, steps and accelerator in
 });
 
 test(
-  'infoSource as KubeVirt: "domain, ' +
-    'multus-status" in its order, ' +
-    'each only when that source knows ' +
-    'the NIC; unknown NICs absent',
+  'infoSource as KubeVirt: "domain, multus-status" in its order, each only when that source knows the NIC; unknown ' +
+    'NICs absent',
   () => {
     const st = statusFromPod(
       vmi(),
@@ -312,10 +310,8 @@ test("events: one per transition of a VMI's life, in order; a state that holds m
         type: 'Normal',
         reason: 'NetworkReady',
         message:
-          '2 NICs wired: default (masquerade, pod: ' +
-          'eth0 -> nft NAT -> k6t-eth0 -> tap0); ' +
-          'blue (bridge, apps/blue-net: pod16477688c0e ' +
-          '-> k6t-16477688c0e -> tap16477688c0e)',
+          '2 NICs wired: default (masquerade, pod: eth0 -> nft NAT -> k6t-eth0 -> tap0); blue (bridge, ' +
+          'apps/blue-net: pod16477688c0e -> k6t-16477688c0e -> tap16477688c0e)',
       },
     ],
     [{ type: 'Normal', reason: 'Started', message: 'the VM is running on node n1' }],
@@ -420,10 +416,8 @@ function memoryApi(): EventApi & { events: Map<string, CoreEvent>; fail: Error |
 }
 
 test(
-  'the recorder: core/v1 Events ' +
-    'about the VMI; a repeat counts on ' +
-    'the first; an expired one is ' +
-    'made anew; failures never throw',
+  'the recorder: core/v1 Events about the VMI; a repeat counts on the first; an expired one is made anew; failures ' +
+    'never throw',
   async () => {
     const api = memoryApi();
     let clock = new Date('2026-11-28T12:00:00.250Z');
@@ -499,10 +493,8 @@ test(
 );
 
 test(
-  'describe: conditions as a table; ' +
-    'on a cluster the node and ' +
-    'launcher pod in place of netns ' +
-    'and pid; topology titles the pod',
+  'describe: conditions as a table; on a cluster the node and launcher pod in place of netns and pid; topology ' +
+    'titles the pod',
   () => {
     const st = statusFromPod(
       vmi(),

@@ -127,22 +127,14 @@ test('vmi-multus-multiple-net without its NAD: the multus network is reported mi
   assert.deepEqual(validateManifests(parsed.manifests).problems, []);
 });
 
-test(
-  'vm-cirros: running false, ' +
-    'and the default pod network ' +
-    'with bridge is added (KubeVirt ' +
-    'defaultNetworkInterface)',
-  () => {
-    const vm = only(load('vm-cirros.yaml').objects, 'VirtualMachine');
-    assert.equal(vm.spec.running, false);
-    assert.equal(runStrategyOf(vm), 'Halted');
-    assert.deepEqual(vm.spec.template.spec.networks, [{ name: 'default', pod: {} }]);
-    assert.deepEqual(vm.spec.template.spec.domain.devices.interfaces, [
-      { name: 'default', bridge: {}, model: 'virtio' },
-    ]);
-    assert.equal(memoryMiB(vm.spec.template.spec), 128);
-  },
-);
+test('vm-cirros: running false, and the default pod network with bridge is added (KubeVirt defaultNetworkInterface)', () => {
+  const vm = only(load('vm-cirros.yaml').objects, 'VirtualMachine');
+  assert.equal(vm.spec.running, false);
+  assert.equal(runStrategyOf(vm), 'Halted');
+  assert.deepEqual(vm.spec.template.spec.networks, [{ name: 'default', pod: {} }]);
+  assert.deepEqual(vm.spec.template.spec.domain.devices.interfaces, [{ name: 'default', bridge: {}, model: 'virtio' }]);
+  assert.equal(memoryMiB(vm.spec.template.spec), 128);
+});
 
 test('vmi-kernel-boot: the container kernel and its arguments', () => {
   const vmi = only(load('vmi-kernel-boot.yaml').objects, 'VirtualMachineInstance');

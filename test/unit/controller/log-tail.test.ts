@@ -141,10 +141,8 @@ test('NodeMetrics counts only well-formed operation lines with known verbs', asy
 });
 
 test(
-  'a 300 MiB log (a 256 MiB line ' +
-    'among real ones) adds a few ' +
-    'MiB of memory, not its size, ' +
-    'and every real line counts',
+  'a 300 MiB log (a 256 MiB line among real ones) adds a few MiB of memory, not its size, and every real line ' +
+    'counts',
   () => {
     const file = fresh();
     const fd = openSync(file, 'w');

@@ -178,10 +178,8 @@ test('on, with no pod subnet (no Node, no --pod-cidr): a clear error, and no con
 });
 
 test(
-  'pod subnets: CIDRs with no host ' +
-    'bits, one per family, room ' +
-    'for a gateway and a pod; errors ' +
-    'name the field and the value',
+  'pod subnets: CIDRs with no host bits, one per family, room for a gateway and a pod; errors name the field and ' +
+    'the value',
   () => {
     assert.deepEqual(parsePodCidrs(['10.244.1.0/24', 'FD00:10:244:1:0::/64'], '--pod-cidr'), [
       '10.244.1.0/24',

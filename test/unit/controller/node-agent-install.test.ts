@@ -17,10 +17,8 @@ const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-agent-install-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test(
-  'install writes the node policy ' +
-    'and, as the default network, ' +
-    'the conflist; the policy covers ' +
-    'every path of the pod network',
+  'install writes the node policy and, as the default network, the conflist; the policy covers every path of the ' +
+    'pod network',
   () => {
     mkdirSync(join(dir, 'image'));
     writeFileSync(join(dir, 'image', 'virtnet-bridge'), '#!/bin/sh\n');

@@ -101,10 +101,8 @@ test('a Node read as a peer: first InternalIP per family, canonical subnets, VTE
 });
 
 test(
-  'auto: direct routes to the node ' +
-    'on a local subnet, the overlay ' +
-    'to the one behind a router, both ' +
-    'families; this node skipped',
+  'auto: direct routes to the node on a local subnet, the overlay to the one behind a router, both families; this ' +
+    'node skipped',
   () => {
     const plan = planA('auto');
     assert.deepEqual(plan.problems, []);
@@ -140,22 +138,16 @@ test('vxlan: every peer through the overlay; host-gw: the one behind the router 
   );
   assert.deepEqual([hg.neighbors, hg.fdb], [[], []]);
   assert.deepEqual(hg.problems, [
-    'node node-c: 10.244.2.0/24 unreachable: ' +
-      'its InternalIP 192.168.20.3 ' +
-      'is on no local subnet and ' +
-      'backend host-gw has no overlay',
-    'node node-c: fd00:244:0:2::/64 ' +
-      'unreachable: its InternalIP ' +
-      'fd00:20::3 is on no local subnet ' +
-      'and backend host-gw has no overlay',
+    'node node-c: 10.244.2.0/24 unreachable: its InternalIP 192.168.20.3 is on no local subnet and backend host-gw ' +
+      'has no overlay',
+    'node node-c: fd00:244:0:2::/64 unreachable: its InternalIP fd00:20::3 is on no local subnet and backend ' +
+      'host-gw has no overlay',
   ]);
 });
 
 test(
-  'a peer without a VTEP MAC yet, ' +
-    'or without an InternalIP of ' +
-    'the family, is a problem naming ' +
-    'the node, the subnet and why',
+  'a peer without a VTEP MAC yet, or without an InternalIP of the family, is a problem naming the node, the subnet ' +
+    'and why',
   () => {
     const c = nodeObject('node-c', { ips: ['192.168.20.3'], podCIDRs: ['10.244.2.0/24', 'fd00:244:0:2::/64'] });
     const plan = planA('auto', [NODES[0], NODES[1], c]);
@@ -337,55 +329,49 @@ test('a node removed from the list: its route, neighbor and FDB entry are gone f
   assert.deepEqual([after.neighbors, after.fdb, after.problems], [[], [], []]);
 });
 
-test(
-  'hostile Node objects never ' +
-    'throw: each bad field is a ' +
-    'problem naming field, value ' +
-    'and rule, and is left out',
-  () => {
-    const evil = nodeObject('evil', {
-      ips: ['300.1.1.1', '127.0.0.1', 'ff02::1', 42],
-      podCIDRs: ['0.0.0.0/0', '10.1.2.3/24', 'nonsense', '10.9.0.0/24'],
-      annotations: { [VTEP_MAC_ANNOTATION]: '01:00:5e:00:00:01', [VXLAN_VNIS_ANNOTATION]: '1,16777216,x,-3' },
-    });
-    const r = peerNode(evil);
-    assert.deepEqual(r.node, { name: 'evil', internalIPs: [], podCIDRs: [], vxlanVnis: [1] });
-    assert.deepEqual(r.problems, [
-      'Node evil status.addresses[1].address: "300.1.1.1" is not an IP address',
-      "Node evil status.addresses[2].address: 127.0.0.1 is a loopback address, not a node's unicast address",
-      "Node evil status.addresses[3].address: ff02::1 is a multicast address, not a node's unicast address",
-      'Node evil status.addresses[4].address: 42 is not an IP address',
-      'Node evil spec.podCIDRs[0]: "0.0.0.0/0" must have a prefix of /8 to /30 for IPv4',
-      'Node evil spec.podCIDRs[1]: "10.1.2.3/24" has host bits set (the subnet is 10.1.2.0/24)',
-      'Node evil spec.podCIDRs: 4 entries; a node has at most one per family, only the first 2 are read',
-      `Node evil annotation ${VTEP_MAC_ANNOTATION}: 01:00:5e:00:00:01 is not a unicast MAC`,
-      `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "16777216" is not a VNI (an integer 0..16777215)`,
-      `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "x" is not a VNI (an integer 0..16777215)`,
-      `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "-3" is not a VNI (an integer 0..16777215)`,
-    ]);
-    for (const garbage of [
-      null,
-      7,
-      'node',
-      [],
-      { metadata: { name: 'Bad_Name' } },
-      { metadata: null },
-      { metadata: { name: 'x' }, spec: 5, status: { addresses: 'all' } },
-    ]) {
-      assert.doesNotThrow(() => peerNode(garbage));
-    }
-    assert.match(
-      peerNode({ metadata: { name: 'Bad_Name' } }).problems[0]!,
-      /^Node metadata\.name: "Bad_Name" must be a DNS-1123 subdomain/u,
-    );
-    assert.deepEqual(peerNode({ metadata: { name: 'x' }, spec: 5, status: { addresses: 'all' } }).node, {
-      name: 'x',
-      internalIPs: [],
-      podCIDRs: [],
-      vxlanVnis: [],
-    });
-  },
-);
+test('hostile Node objects never throw: each bad field is a problem naming field, value and rule, and is left out', () => {
+  const evil = nodeObject('evil', {
+    ips: ['300.1.1.1', '127.0.0.1', 'ff02::1', 42],
+    podCIDRs: ['0.0.0.0/0', '10.1.2.3/24', 'nonsense', '10.9.0.0/24'],
+    annotations: { [VTEP_MAC_ANNOTATION]: '01:00:5e:00:00:01', [VXLAN_VNIS_ANNOTATION]: '1,16777216,x,-3' },
+  });
+  const r = peerNode(evil);
+  assert.deepEqual(r.node, { name: 'evil', internalIPs: [], podCIDRs: [], vxlanVnis: [1] });
+  assert.deepEqual(r.problems, [
+    'Node evil status.addresses[1].address: "300.1.1.1" is not an IP address',
+    "Node evil status.addresses[2].address: 127.0.0.1 is a loopback address, not a node's unicast address",
+    "Node evil status.addresses[3].address: ff02::1 is a multicast address, not a node's unicast address",
+    'Node evil status.addresses[4].address: 42 is not an IP address',
+    'Node evil spec.podCIDRs[0]: "0.0.0.0/0" must have a prefix of /8 to /30 for IPv4',
+    'Node evil spec.podCIDRs[1]: "10.1.2.3/24" has host bits set (the subnet is 10.1.2.0/24)',
+    'Node evil spec.podCIDRs: 4 entries; a node has at most one per family, only the first 2 are read',
+    `Node evil annotation ${VTEP_MAC_ANNOTATION}: 01:00:5e:00:00:01 is not a unicast MAC`,
+    `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "16777216" is not a VNI (an integer 0..16777215)`,
+    `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "x" is not a VNI (an integer 0..16777215)`,
+    `Node evil annotation ${VXLAN_VNIS_ANNOTATION}: "-3" is not a VNI (an integer 0..16777215)`,
+  ]);
+  for (const garbage of [
+    null,
+    7,
+    'node',
+    [],
+    { metadata: { name: 'Bad_Name' } },
+    { metadata: null },
+    { metadata: { name: 'x' }, spec: 5, status: { addresses: 'all' } },
+  ]) {
+    assert.doesNotThrow(() => peerNode(garbage));
+  }
+  assert.match(
+    peerNode({ metadata: { name: 'Bad_Name' } }).problems[0]!,
+    /^Node metadata\.name: "Bad_Name" must be a DNS-1123 subdomain/u,
+  );
+  assert.deepEqual(peerNode({ metadata: { name: 'x' }, spec: 5, status: { addresses: 'all' } }).node, {
+    name: 'x',
+    internalIPs: [],
+    podCIDRs: [],
+    vxlanVnis: [],
+  });
+});
 
 test('huge lists and annotations are bounded and reported, never walked whole', () => {
   const ips = Array.from({ length: 100_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
@@ -487,10 +473,8 @@ async function withFakeKernel(
 }
 
 test(
-  'route sync: replaces what differs, ' +
-    'deletes only its own stale routes ' +
-    '(proto 157), leaves a destination ' +
-    'held by another route alone',
+  'route sync: replaces what differs, deletes only its own stale routes (proto 157), leaves a destination held by ' +
+    'another route alone',
   async () => {
     const ours = [
       { dst: '10.244.1.0/24', gateway: '192.168.10.2', dev: 'eth0', flags: [] },
@@ -543,10 +527,8 @@ test(
 );
 
 test(
-  'route sync: neighbors and FDB ' +
-    'entries are diffed on their ' +
-    'device; learned FDB entries ' +
-    'and other MACs are not touched',
+  'route sync: neighbors and FDB entries are diffed on their device; learned FDB entries and other MACs are not ' +
+    'touched',
   async () => {
     const calls = await withFakeKernel(
       {

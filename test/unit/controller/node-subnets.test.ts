@@ -76,9 +76,7 @@ test(
     assert.equal(res.allowed, false);
     assert.equal(res.status!.code, 422);
     assert.deepEqual(causes(res), [
-      'spec.networks[0].pod.vmNetworkCIDR: ' +
-        '"10.244.1.128/25" overlaps node ' +
-        '"node-b"\'s pod subnet 10.244.1.0/24; ' +
+      'spec.networks[0].pod.vmNetworkCIDR: "10.244.1.128/25" overlaps node "node-b"\'s pod subnet 10.244.1.0/24; ' +
         'choose a subnet outside it',
     ]);
     assert.match(
@@ -91,24 +89,18 @@ test(
 test("webhook: a masquerade subnet over the service CIDR is denied; IPv6 against node-a's IPv6 pod subnet too", () => {
   const v4 = review(request(vmiWith({ vmNetworkCIDR: '10.100.0.0/24' })), facts).response;
   assert.deepEqual(causes(v4), [
-    'spec.networks[0].pod.vmNetworkCIDR: ' +
-      '"10.100.0.0/24" overlaps ' +
-      'the service CIDR 10.96.0.0/12; ' +
-      'choose a subnet outside it',
+    'spec.networks[0].pod.vmNetworkCIDR: "10.100.0.0/24" overlaps the service CIDR 10.96.0.0/12; choose a subnet ' +
+      'outside it',
   ]);
   const v6 = review(request(vmiWith({ vmIPv6NetworkCIDR: 'fd00:10:244::/120' })), facts).response;
   assert.deepEqual(causes(v6), [
-    'spec.networks[0].pod.vmIPv6NetworkCIDR: ' +
-      '"fd00:10:244::/120" overlaps ' +
-      'node "node-a"\'s pod subnet ' +
+    'spec.networks[0].pod.vmIPv6NetworkCIDR: "fd00:10:244::/120" overlaps node "node-a"\'s pod subnet ' +
       'fd00:10:244::/64; choose a subnet outside it',
   ]);
   const svc6 = review(request(vmiWith({ vmIPv6NetworkCIDR: 'fd00:10:96::/120' })), facts).response;
   assert.deepEqual(causes(svc6), [
-    'spec.networks[0].pod.vmIPv6NetworkCIDR: ' +
-      '"fd00:10:96::/120" overlaps ' +
-      'the service CIDR fd00:10:96::/112; ' +
-      'choose a subnet outside it',
+    'spec.networks[0].pod.vmIPv6NetworkCIDR: "fd00:10:96::/120" overlaps the service CIDR fd00:10:96::/112; choose ' +
+      'a subnet outside it',
   ]);
 });
 
@@ -124,22 +116,16 @@ test("webhook: the masquerade defaults count, when a node's pod subnet holds the
   });
   const res = review(request(vmiWith({})), wide).response;
   assert.deepEqual(causes(res), [
-    'spec.networks[0].pod.vmNetworkCIDR: ' +
-      '"10.0.2.0/24" (the default) overlaps ' +
-      'node "lab-1"\'s pod subnet 10.0.0.0/16; ' +
-      'choose a subnet outside it',
-    'spec.networks[0].pod.vmIPv6NetworkCIDR: ' +
-      '"fd10:0:2::/120" (the default) ' +
-      'overlaps node "lab-1"\'s pod subnet ' +
+    'spec.networks[0].pod.vmNetworkCIDR: "10.0.2.0/24" (the default) overlaps node "lab-1"\'s pod subnet ' +
+      '10.0.0.0/16; choose a subnet outside it',
+    'spec.networks[0].pod.vmIPv6NetworkCIDR: "fd10:0:2::/120" (the default) overlaps node "lab-1"\'s pod subnet ' +
       'fd10::/32; choose a subnet outside it',
   ]);
 });
 
 test(
-  'webhook: subnets clear of every ' +
-    'node and service CIDR are ' +
-    'admitted; a bridge-bound pod ' +
-    'network is not a masquerade one',
+  'webhook: subnets clear of every node and service CIDR are admitted; a bridge-bound pod network is not a ' +
+    'masquerade one',
   () => {
     assert.equal(
       review(request(vmiWith({ vmNetworkCIDR: '192.168.77.0/24', vmIPv6NetworkCIDR: 'fd20::/120' })), facts).response
@@ -162,10 +148,8 @@ test(
 );
 
 test(
-  'webhook: until the nodes are ' +
-    'listed, a review is answered ' +
-    '503 (retry), never admitted ' +
-    'unchecked; DELETE still passes',
+  'webhook: until the nodes are listed, a review is answered 503 (retry), never admitted unchecked; DELETE still ' +
+    'passes',
   async () => {
     let listed = false;
     const later: ClusterFacts = () => (listed ? facts() : undefined);
@@ -187,9 +171,7 @@ test(
       });
       const answer = (await post.json()) as Obj;
       assert.deepEqual(causes(answer.response), [
-        'spec.networks[0].pod.vmNetworkCIDR: ' +
-          '"10.244.1.0/24" overlaps node ' +
-          '"node-b"\'s pod subnet 10.244.1.0/24; ' +
+        'spec.networks[0].pod.vmNetworkCIDR: "10.244.1.0/24" overlaps node "node-b"\'s pod subnet 10.244.1.0/24; ' +
           'choose a subnet outside it',
       ]);
     } finally {

@@ -23,66 +23,60 @@ test('resolv.conf: host nameservers without loopback ones, dnsConfig added, dnsP
   assert.equal(sandboxResolvConf('', undefined, undefined), '\n');
 });
 
-test(
-  'boot: kernelBoot.host and ' +
-    'hostDisk files are checked; ' +
-    'cluster-only volumes are named; ' +
-    'none means the test guest',
-  () => {
-    const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-boot-'));
-    try {
-      const qcow = join(dir, 'disk.qcow2');
-      writeFileSync(qcow, Buffer.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]));
-      const raw = join(dir, 'disk.img');
-      writeFileSync(raw, Buffer.alloc(16));
-      const devices = { disks: [{ name: 'root' }] };
-      const root = { name: 'root', device: 'disk', bus: 'virtio' };
-      assert.deepEqual(
-        chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: qcow, type: 'Disk' } }] }, 'spec')
-          .choice,
-        {
-          boot: { firmware: { firmware: 'bios' } },
-          disks: [{ device: root, source: { hostFile: qcow, format: 'qcow2' } }],
-        },
-      );
-      assert.deepEqual(
-        chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: raw, type: 'Disk' } }] }, 'spec')
-          .choice?.disks,
-        [{ device: root, source: { hostFile: raw, format: 'raw' } }],
-      );
-      const missing = chooseBoot(
-        { domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: join(dir, 'nope'), type: 'Disk' } }] },
-        'spec.template.spec',
-      );
-      assert.deepEqual(
-        missing.problems.map((p) => p.path),
-        ['spec.template.spec.volumes[0].hostDisk.path'],
-      );
-      assert.match(missing.problems[0]!.rule, /does not exist/u);
-      const kernel = chooseBoot(
-        {
-          domain: { devices: {}, firmware: { kernelBoot: { kernelArgs: 'console=ttyS0', host: { kernelPath: raw } } } },
-        },
-        'spec',
-      );
-      assert.deepEqual(kernel.choice, { boot: { kernel: { kernel: raw, cmdline: 'console=ttyS0' } }, disks: [] });
-      const pvc = chooseBoot(
-        { domain: { devices }, volumes: [{ name: 'root', persistentVolumeClaim: { claimName: 'data' } }] },
-        'spec',
-      );
-      assert.deepEqual(
-        pvc.problems.map((p) => p.path),
-        ['spec.volumes[0].persistentVolumeClaim'],
-      );
-      assert.match(pvc.problems[0]!.rule, /cannot provide persistentVolumeClaim volume "root"/u);
-      assert.deepEqual(chooseBoot({ domain: { devices: {} } }, 'spec').choice?.boot, {
-        testGuest: { cmdline: 'console=ttyS0 quiet panic=-1' },
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-);
+test('boot: kernelBoot.host and hostDisk files are checked; cluster-only volumes are named; none means the test guest', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-boot-'));
+  try {
+    const qcow = join(dir, 'disk.qcow2');
+    writeFileSync(qcow, Buffer.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]));
+    const raw = join(dir, 'disk.img');
+    writeFileSync(raw, Buffer.alloc(16));
+    const devices = { disks: [{ name: 'root' }] };
+    const root = { name: 'root', device: 'disk', bus: 'virtio' };
+    assert.deepEqual(
+      chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: qcow, type: 'Disk' } }] }, 'spec')
+        .choice,
+      {
+        boot: { firmware: { firmware: 'bios' } },
+        disks: [{ device: root, source: { hostFile: qcow, format: 'qcow2' } }],
+      },
+    );
+    assert.deepEqual(
+      chooseBoot({ domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: raw, type: 'Disk' } }] }, 'spec')
+        .choice?.disks,
+      [{ device: root, source: { hostFile: raw, format: 'raw' } }],
+    );
+    const missing = chooseBoot(
+      { domain: { devices }, volumes: [{ name: 'root', hostDisk: { path: join(dir, 'nope'), type: 'Disk' } }] },
+      'spec.template.spec',
+    );
+    assert.deepEqual(
+      missing.problems.map((p) => p.path),
+      ['spec.template.spec.volumes[0].hostDisk.path'],
+    );
+    assert.match(missing.problems[0]!.rule, /does not exist/u);
+    const kernel = chooseBoot(
+      {
+        domain: { devices: {}, firmware: { kernelBoot: { kernelArgs: 'console=ttyS0', host: { kernelPath: raw } } } },
+      },
+      'spec',
+    );
+    assert.deepEqual(kernel.choice, { boot: { kernel: { kernel: raw, cmdline: 'console=ttyS0' } }, disks: [] });
+    const pvc = chooseBoot(
+      { domain: { devices }, volumes: [{ name: 'root', persistentVolumeClaim: { claimName: 'data' } }] },
+      'spec',
+    );
+    assert.deepEqual(
+      pvc.problems.map((p) => p.path),
+      ['spec.volumes[0].persistentVolumeClaim'],
+    );
+    assert.match(pvc.problems[0]!.rule, /cannot provide persistentVolumeClaim volume "root"/u);
+    assert.deepEqual(chooseBoot({ domain: { devices: {} } }, 'spec').choice?.boot, {
+      testGuest: { cmdline: 'console=ttyS0 quiet panic=-1' },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('boot: containerDisk and cloud-init volumes, KubeVirt defaults for buses and volumes without a disk', () => {
   const spec = {
@@ -166,28 +160,22 @@ test('boot: refusals name the field: secretRef in standalone mode, a lun, efi wi
   assert.equal(bad.choice, undefined);
 });
 
-test(
-  'boot: userDataBase64 wrapped ' +
-    'at 76 columns, as base64(1) ' +
-    'writes it, is valid and ' +
-    'reaches the launcher unwrapped',
-  () => {
-    const text = '#cloud-config\n'.repeat(10);
-    const wrapped = `${Buffer.from(text)
-      .toString('base64')
-      .replace(/(.{76})/gu, '$1\n')}\n`;
-    const vmi = {
-      apiVersion: 'kubevirt.io/v1',
-      kind: 'VirtualMachineInstance',
-      metadata: { name: 'w' },
-      spec: { domain: { devices: {} }, volumes: [{ name: 'ci', cloudInitNoCloud: { userDataBase64: wrapped } }] },
-    };
-    assert.deepEqual(validateManifests([{ source: 'w', object: vmi }]).problems, []);
-    const b64 = chooseBoot(vmi.spec, 'spec').choice?.cloudInit?.userDataBase64;
-    assert.equal(Buffer.from(b64!, 'base64').toString(), text);
-    assert.doesNotMatch(b64!, /\n/u);
-  },
-);
+test('boot: userDataBase64 wrapped at 76 columns, as base64(1) writes it, is valid and reaches the launcher unwrapped', () => {
+  const text = '#cloud-config\n'.repeat(10);
+  const wrapped = `${Buffer.from(text)
+    .toString('base64')
+    .replace(/(.{76})/gu, '$1\n')}\n`;
+  const vmi = {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    metadata: { name: 'w' },
+    spec: { domain: { devices: {} }, volumes: [{ name: 'ci', cloudInitNoCloud: { userDataBase64: wrapped } }] },
+  };
+  assert.deepEqual(validateManifests([{ source: 'w', object: vmi }]).problems, []);
+  const b64 = chooseBoot(vmi.spec, 'spec').choice?.cloudInit?.userDataBase64;
+  assert.equal(Buffer.from(b64!, 'base64').toString(), text);
+  assert.doesNotMatch(b64!, /\n/u);
+});
 
 test('a VirtualMachine yields its VMI only when it should run', () => {
   type RunFields = Pick<VirtualMachine['spec'], 'running' | 'runStrategy'>;

@@ -107,10 +107,8 @@ const RUNNING_ANNOTATIONS = {
 };
 
 test(
-  'launcher pods against golden ' +
-    'manifests: masquerade on the pod ' +
-    'network; multus default + secondary ' +
-    'with scheduling constraints',
+  'launcher pods against golden manifests: masquerade on the pod network; multus default + secondary with ' +
+    'scheduling constraints',
   () => {
     golden(
       'launcher-pod-masquerade.json',
@@ -262,10 +260,8 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
       assert.equal(s.phase, 'Pending');
       assert.deepEqual(s.conditions?.[0] && [s.conditions[0].reason, s.conditions[0].message], [
         'NetworkAttachmentDefinitionNotFound',
-        'spec.networks[1].multus.networkName: ' +
-          'NetworkAttachmentDefinition ' +
-          'apps/blue-net not found; the ' +
-          'VMI starts when it exists',
+        'spec.networks[1].multus.networkName: NetworkAttachmentDefinition apps/blue-net not found; the VMI starts ' +
+          'when it exists',
       ]);
     },
   },
@@ -429,30 +425,21 @@ const VMI_CASES: Array<{ name: string; obs: VmiObservation; want: (a: ReturnType
 
 for (const c of VMI_CASES) test(`reconcile VMI: ${c.name}`, () => c.want(reconcileVmi(c.obs, NOW)));
 
-test(
-  'reconcile VMI is idempotent: ' +
-    'the status it wrote yields ' +
-    'no action; IPs do not ' +
-    'flicker while the pod lives',
-  () => {
-    const running = pod('Running', { node: 'n1', annotations: RUNNING_ANNOTATIONS });
-    const [first] = reconcileVmi(observe(vmi(), [running]), NOW);
-    const written = vmi({}, { status: first!.type === 'setStatus' ? first!.status : undefined });
-    assert.deepEqual(reconcileVmi(observe(written, [running]), '2026-11-28T12:05:00Z'), []);
-    // The same pod, for a moment without network-status: the IPs stay.
-    const blink = pod('Running', {
-      node: 'n1',
-      annotations: { [LAUNCHER_STATUS_ANNOTATION]: RUNNING_ANNOTATIONS[LAUNCHER_STATUS_ANNOTATION] },
-    });
-    assert.deepEqual(reconcileVmi(observe(written, [blink]), NOW), []);
-    // A new pod (another uid) does not inherit the old IPs.
-    const other = reconcileVmi(
-      observe(written, [{ ...blink, metadata: { ...blink.metadata, uid: 'pod-uid-2' } }]),
-      NOW,
-    );
-    assert.equal(other[0]!.type === 'setStatus' && other[0]!.status.interfaces[0]!.ipAddress, undefined);
-  },
-);
+test('reconcile VMI is idempotent: the status it wrote yields no action; IPs do not flicker while the pod lives', () => {
+  const running = pod('Running', { node: 'n1', annotations: RUNNING_ANNOTATIONS });
+  const [first] = reconcileVmi(observe(vmi(), [running]), NOW);
+  const written = vmi({}, { status: first!.type === 'setStatus' ? first!.status : undefined });
+  assert.deepEqual(reconcileVmi(observe(written, [running]), '2026-11-28T12:05:00Z'), []);
+  // The same pod, for a moment without network-status: the IPs stay.
+  const blink = pod('Running', {
+    node: 'n1',
+    annotations: { [LAUNCHER_STATUS_ANNOTATION]: RUNNING_ANNOTATIONS[LAUNCHER_STATUS_ANNOTATION] },
+  });
+  assert.deepEqual(reconcileVmi(observe(written, [blink]), NOW), []);
+  // A new pod (another uid) does not inherit the old IPs.
+  const other = reconcileVmi(observe(written, [{ ...blink, metadata: { ...blink.metadata, uid: 'pod-uid-2' } }]), NOW);
+  assert.equal(other[0]!.type === 'setStatus' && other[0]!.status.interfaces[0]!.ipAddress, undefined);
+});
 
 const vm = (spec: Obj, status?: Obj): Obj => ({
   apiVersion: 'virtnet.io/v1alpha1',

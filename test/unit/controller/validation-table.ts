@@ -1260,10 +1260,8 @@ export const ROWS: Row[] = [
     want: [
       [
         'apiVersion',
-        '"kubevirt.io/v2" is not served ' +
-          'for VirtualMachineInstance ' +
-          '(supported: virtnet.io/v1alpha1, ' +
-          'kubevirt.io/v1, kubevirt.io/v1alpha3',
+        '"kubevirt.io/v2" is not served for VirtualMachineInstance (supported: virtnet.io/v1alpha1, kubevirt.io/v1, ' +
+          'kubevirt.io/v1alpha3',
       ],
     ],
   },
@@ -1282,9 +1280,7 @@ export const ROWS: Row[] = [
     want: [
       [
         'kind',
-        'unsupported kind ' +
-          '"VirtualMachinePool" (supported: ' +
-          'VirtualMachineInstance, VirtualMachine, ' +
+        'unsupported kind "VirtualMachinePool" (supported: VirtualMachineInstance, VirtualMachine, ' +
           'NetworkAttachmentDefinition)',
       ],
     ],

@@ -166,42 +166,36 @@ test('valid: bridge on the pod network; defaults filled (namespace, model), "" s
   ]);
 });
 
-test(
-  'valid: masquerade with ports ' +
-    'and port ranges elsewhere; ' +
-    'protocols default to TCP; ' +
-    'the input is not modified',
-  () => {
-    const doc = structuredClone(BASE_VMI);
-    iface(doc, 0).ports = [
-      { name: 'http', port: 80 },
+test('valid: masquerade with ports and port ranges elsewhere; protocols default to TCP; the input is not modified', () => {
+  const doc = structuredClone(BASE_VMI);
+  iface(doc, 0).ports = [
+    { name: 'http', port: 80 },
+    { port: 80, protocol: 'UDP' },
+    { port: 443, protocol: '' },
+  ];
+  const before = structuredClone(doc);
+  const out = valid(doc);
+  assert.deepEqual(doc, before);
+  if (out.kind !== 'VirtualMachineInstance') assert.fail(out.kind);
+  assert.deepEqual(out.object.spec.domain.devices.interfaces?.[0], {
+    name: 'default',
+    masquerade: {},
+    model: 'virtio',
+    ports: [
+      { name: 'http', port: 80, protocol: 'TCP' },
       { port: 80, protocol: 'UDP' },
-      { port: 443, protocol: '' },
-    ];
-    const before = structuredClone(doc);
-    const out = valid(doc);
-    assert.deepEqual(doc, before);
-    if (out.kind !== 'VirtualMachineInstance') assert.fail(out.kind);
-    assert.deepEqual(out.object.spec.domain.devices.interfaces?.[0], {
-      name: 'default',
-      masquerade: {},
-      model: 'virtio',
-      ports: [
-        { name: 'http', port: 80, protocol: 'TCP' },
-        { port: 80, protocol: 'UDP' },
-        { port: 443, protocol: 'TCP' },
-      ],
-    });
-    const ranges = structuredClone(BASE_VMI);
-    dropPorts(ranges);
-    iface(ranges, 0).portRanges = [
-      { protocol: 'TCP', start: 8000, end: 8010 },
-      { protocol: 'UDP', start: 8000, end: 8010 },
-      { protocol: 'TCP', start: 8011, end: 8011 },
-    ];
-    valid(ranges);
-  },
-);
+      { port: 443, protocol: 'TCP' },
+    ],
+  });
+  const ranges = structuredClone(BASE_VMI);
+  dropPorts(ranges);
+  iface(ranges, 0).portRanges = [
+    { protocol: 'TCP', start: 8000, end: 8010 },
+    { protocol: 'UDP', start: 8000, end: 8010 },
+    { protocol: 'TCP', start: 8011, end: 8011 },
+  ];
+  valid(ranges);
+});
 
 test('valid: dual-stack pod network with vmNetworkCIDR and vmIPv6NetworkCIDR, mtu 1280, DHCP options', () => {
   const doc = structuredClone(BASE_VMI);
@@ -421,10 +415,8 @@ test('formatProblems: one line each, source: path: rule', () => {
       { source: 'vm.yaml#3', path: '', rule: 'YAML syntax error at line 1:1: x' },
       { path: 'kind', rule: 'is required' },
     ]),
-    'vm.yaml#2: spec.hostname: must ' +
-      'be a DNS-1123 label\nvm.yaml#3: ' +
-      'YAML syntax error at line ' +
-      '1:1: x\nkind: is required',
+    'vm.yaml#2: spec.hostname: must be a DNS-1123 label\nvm.yaml#3: YAML syntax error at line 1:1: x\nkind: is ' +
+      'required',
   );
 });
 
@@ -527,28 +519,20 @@ test('masquerade VM subnets must stay clear of the pod network and the service C
     return validate(doc, c).problems.map((p) => `${p.path}: ${p.rule}`);
   };
   assert.deepEqual(at({ vmNetworkCIDR: '10.244.7.0/24' }), [
-    'spec.networks[0].pod.vmNetworkCIDR: ' +
-      '"10.244.7.0/24" overlaps ' +
-      'the pod network 10.244.0.0/16; ' +
-      'choose a subnet outside it',
+    'spec.networks[0].pod.vmNetworkCIDR: "10.244.7.0/24" overlaps the pod network 10.244.0.0/16; choose a subnet ' +
+      'outside it',
   ]);
   assert.deepEqual(at({ vmNetworkCIDR: '10.0.0.0/8' }), [
-    'spec.networks[0].pod.vmNetworkCIDR: ' +
-      '"10.0.0.0/8" overlaps ' +
-      'the pod network 10.244.0.0/16; ' +
-      'choose a subnet outside it',
+    'spec.networks[0].pod.vmNetworkCIDR: "10.0.0.0/8" overlaps the pod network 10.244.0.0/16; choose a subnet ' +
+      'outside it',
   ]);
   assert.deepEqual(at({ vmNetworkCIDR: '10.100.1.0/24' }), [
-    'spec.networks[0].pod.vmNetworkCIDR: ' +
-      '"10.100.1.0/24" overlaps ' +
-      'the service CIDR 10.96.0.0/12; ' +
-      'choose a subnet outside it',
+    'spec.networks[0].pod.vmNetworkCIDR: "10.100.1.0/24" overlaps the service CIDR 10.96.0.0/12; choose a subnet ' +
+      'outside it',
   ]);
   // The IPv6 default fd10:0:2::/120 lies inside fd10::/32.
   assert.deepEqual(at({}, v6ctx), [
-    'spec.networks[0].pod.vmIPv6NetworkCIDR: ' +
-      '"fd10:0:2::/120" (the default) ' +
-      'overlaps the pod network fd10::/32; ' +
+    'spec.networks[0].pod.vmIPv6NetworkCIDR: "fd10:0:2::/120" (the default) overlaps the pod network fd10::/32; ' +
       'choose a subnet outside it',
   ]);
   assert.deepEqual(

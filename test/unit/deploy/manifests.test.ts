@@ -1211,10 +1211,8 @@ function sourceDirs(entries: string[]): Set<string> {
 }
 
 test(
-  'the Dockerfile: pinned bases, ' +
-    'Node 20 from the node image, ' +
-    'the Debian packages, the four ' +
-    'executables on PATH, root',
+  'the Dockerfile: pinned bases, Node 20 from the node image, the Debian packages, the four executables on PATH, ' +
+    'root',
   () => {
     const text = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
     const st = stages(dockerfile(text));

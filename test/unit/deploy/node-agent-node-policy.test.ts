@@ -531,19 +531,24 @@ for (const c of CASES) {
   test(`${c.allowed ? 'allowed' : 'denied'}: ${c.name}`, () => assertVerdict(admit(loaded(), NODES, c.write), c));
 }
 
-test('every validation is needed: without any one of them, a case fails (a write gets through, or is refused without saying why)', () => {
-  const full = loaded();
-  const failsWithout = (m: Manifests) => CASES.some((c) => !holds(c, admit(m, NODES, c.write)));
-  assertEveryValidationNeeded(full, failsWithout);
-  // The node comparison in particular: with it gone, another node's Node is open.
-  const policy = structuredClone(full.policy);
-  for (const v of policy.spec.validations)
-    v.expression = v.expression.replace('object.metadata.name == variables.nodeName', 'true');
-  assert.equal(
-    admit({ policy, binding: full.binding }, NODES, CASES.find((c) => c.name === "another node's Node")!.write).allowed,
-    true,
-  );
-});
+test(
+  'every validation is needed: without any one of them, a case fails (a write gets through, or is refused without ' +
+    'saying why)',
+  () => {
+    const full = loaded();
+    const failsWithout = (m: Manifests) => CASES.some((c) => !holds(c, admit(m, NODES, c.write)));
+    assertEveryValidationNeeded(full, failsWithout);
+    // The node comparison in particular: with it gone, another node's Node is open.
+    const policy = structuredClone(full.policy);
+    for (const v of policy.spec.validations)
+      v.expression = v.expression.replace('object.metadata.name == variables.nodeName', 'true');
+    assert.equal(
+      admit({ policy, binding: full.binding }, NODES, CASES.find((c) => c.name === "another node's Node")!.write)
+        .allowed,
+      true,
+    );
+  },
+);
 
 test('what the policy admits, node-peer.ts reads on the other nodes without a problem', () => {
   const annotationProblems = (w: Write) => peerNode(w.object).problems.filter((p) => p.includes('annotation'));

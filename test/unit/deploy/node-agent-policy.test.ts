@@ -464,15 +464,19 @@ for (const c of CASES) {
   test(`${c.allowed ? 'allowed' : 'denied'}: ${c.name}`, () => assertVerdict(admit(loaded(), c.attempt), c));
 }
 
-test('every validation is needed: without any one of them, a case fails (a write gets through, or is refused without saying why)', () => {
-  const full = loaded();
-  assertEveryValidationNeeded(full, (m) => CASES.some((c) => !holds(c, admit(m, c.attempt))));
-  // The node comparison in particular: with it gone, another node's pod is open.
-  const policy = structuredClone(full.policy);
-  for (const v of policy.spec.validations)
-    v.expression = v.expression.replace('oldObject.spec.nodeName == variables.nodeName', 'true');
-  assert.equal(
-    admit({ policy, binding: full.binding }, CASES.find((c) => c.name === "another node's pod")!.attempt).allowed,
-    true,
-  );
-});
+test(
+  'every validation is needed: without any one of them, a case fails (a write gets through, or is refused without ' +
+    'saying why)',
+  () => {
+    const full = loaded();
+    assertEveryValidationNeeded(full, (m) => CASES.some((c) => !holds(c, admit(m, c.attempt))));
+    // The node comparison in particular: with it gone, another node's pod is open.
+    const policy = structuredClone(full.policy);
+    for (const v of policy.spec.validations)
+      v.expression = v.expression.replace('oldObject.spec.nodeName == variables.nodeName', 'true');
+    assert.equal(
+      admit({ policy, binding: full.binding }, CASES.find((c) => c.name === "another node's pod")!.attempt).allowed,
+      true,
+    );
+  },
+);

@@ -180,7 +180,10 @@ function admissionRequest(r: Resource, w: Write): CelValue {
   );
 }
 
-/** A pod-bound ServiceAccount token's user (KEP-4193: node-name and node-uid in extra, 1.30+); node undefined: a token without them. */
+/**
+ * A pod-bound ServiceAccount token's user (KEP-4193: node-name and node-uid in extra, 1.30+); node undefined: a token
+ * without them.
+ */
 export function agentOn(node: string | undefined, extra: Record<string, string[]> = {}): UserInfo {
   return {
     username: AGENT,
@@ -364,7 +367,10 @@ export function admit({ policy, binding }: Manifests, r: Resource, w: Write): Ve
 
 // ------------------------------------------------------ checks both tests make
 
-/** Every expression compiles with the variables the apiserver binds and only cel-js built-ins, and reads variables defined before it. */
+/**
+ * Every expression compiles with the variables the apiserver binds and only cel-js built-ins, and reads variables
+ * defined before it.
+ */
 export function assertCompiles(policy: Policy): void {
   assert.equal(policy.spec.paramKind, undefined, 'no params: a binding without paramRef gives params = null');
   const check = (env: Environment, e: string, types: string[]) => {

@@ -100,10 +100,8 @@ test('v2: a NIC with DHCPv4 and a static address keeps both; only DHCPv6 NICs ge
 });
 
 test(
-  'v2: every NIC appears, in ' +
-    'VMI order, keyed by its VMI ' +
-    'name; no set-name, and names ' +
-    'YAML 1.1 misreads stay strings',
+  'v2: every NIC appears, in VMI order, keyed by its VMI name; no set-name, and names YAML 1.1 misreads stay ' +
+    'strings',
   () => {
     const nics = [
       bridgeNic,
@@ -133,10 +131,8 @@ test('v2: no NICs is an empty ethernets map', () => {
 });
 
 test(
-  'OpenStack: one phy link per ' +
-    'NIC by MAC with its MTU; DHCP ' +
-    'networks, a static network ' +
-    'per address, none for L2-only',
+  'OpenStack: one phy link per NIC by MAC with its MTU; DHCP networks, a static network per address, none for ' +
+    'L2-only',
   () => {
     const doc = JSON.parse(renderOpenStackNetworkData([bridgeNic, l2Nic, staticNic])) as OpenStackDoc;
     assert.deepEqual(doc.links, [
@@ -166,10 +162,8 @@ test(
 );
 
 test(
-  'OpenStack: a NIC with a static ' +
-    'IPv6 address and DHCPv6 lists ' +
-    'the static network first, so ' +
-    'DHCPv6 turns accept-ra back on',
+  'OpenStack: a NIC with a static IPv6 address and DHCPv6 lists the static network first, so DHCPv6 turns accept-ra ' +
+    'back on',
   () => {
     const doc = JSON.parse(
       renderOpenStackNetworkData([{ ...bridgeNic, staticAddresses: ['fd00::9/64'] }]),
@@ -285,10 +279,8 @@ test('userData bytes are kept verbatim, a gzip payload and invalid UTF-8 include
 test("the user's own networkData is kept byte for byte, never rendered over", () => {
   // Odd spacing, a comment, CRLF and no trailing newline: any re-serialisation would change it.
   const networkData = Buffer.from(
-    'network:\r\n  version: 1  # ' +
-      'mine\r\n  config:\r\n   - type: ' +
-      'physical\r\n     name: eth1\r\n ' +
-      '    subnets: [{type: dhcp}]',
+    'network:\r\n  version: 1  # mine\r\n  config:\r\n   - type: physical\r\n     name: eth1\r\n     subnets: ' +
+      '[{type: dhcp}]',
   );
   const nocloud = planSeed({ ...noCloud, networkData });
   assert.ok(fileOf(nocloud, 'network-config').equals(networkData));
@@ -304,30 +296,24 @@ test("the plan holds its own copies: changing the caller's buffer afterwards cha
   assert.equal(fileOf(plan, 'user-data').toString(), '#cloud-config\n');
 });
 
-test(
-  'ConfigDrive: config-2 with ' +
-    'openstack/latest meta_data.json ' +
-    '(uuid, hostname), user_data ' +
-    'and network_data.json',
-  () => {
-    const userData = Buffer.from('#!/bin/sh\necho hi\n');
-    const plan = planSeed({ ...noCloud, kind: 'configDrive', userData });
-    assert.equal(plan.label, 'config-2');
-    assert.deepEqual(
-      plan.files.map((f) => f.path),
-      ['openstack/latest/meta_data.json', 'openstack/latest/user_data', 'openstack/latest/network_data.json'],
-    );
-    assert.deepEqual(JSON.parse(fileOf(plan, 'openstack/latest/meta_data.json').toString()), {
-      uuid: uid,
-      hostname: 'debian',
-    });
-    assert.ok(fileOf(plan, 'openstack/latest/user_data').equals(userData));
-    assert.equal(
-      fileOf(plan, 'openstack/latest/network_data.json').toString(),
-      renderOpenStackNetworkData([bridgeNic, l2Nic]),
-    );
-  },
-);
+test('ConfigDrive: config-2 with openstack/latest meta_data.json (uuid, hostname), user_data and network_data.json', () => {
+  const userData = Buffer.from('#!/bin/sh\necho hi\n');
+  const plan = planSeed({ ...noCloud, kind: 'configDrive', userData });
+  assert.equal(plan.label, 'config-2');
+  assert.deepEqual(
+    plan.files.map((f) => f.path),
+    ['openstack/latest/meta_data.json', 'openstack/latest/user_data', 'openstack/latest/network_data.json'],
+  );
+  assert.deepEqual(JSON.parse(fileOf(plan, 'openstack/latest/meta_data.json').toString()), {
+    uuid: uid,
+    hostname: 'debian',
+  });
+  assert.ok(fileOf(plan, 'openstack/latest/user_data').equals(userData));
+  assert.equal(
+    fileOf(plan, 'openstack/latest/network_data.json').toString(),
+    renderOpenStackNetworkData([bridgeNic, l2Nic]),
+  );
+});
 
 test('ConfigDrive: without userData there is no user_data file (it is optional there)', () => {
   const plan = planSeed({ ...noCloud, kind: 'configDrive' });

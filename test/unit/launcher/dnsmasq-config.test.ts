@@ -498,9 +498,7 @@ test('bridge binding: the VM MAC gets the pod IP with every option, fast; anothe
     const script = join(dir, 'udhcpc.sh');
     writeFileSync(
       script,
-      '#!/bin/sh\n[ "$1" = bound ] && echo ' +
-        '"ip=$ip mask=$mask router=$router ' +
-        'dns=$dns search=$search mtu=$mtu ' +
+      '#!/bin/sh\n[ "$1" = bound ] && echo "ip=$ip mask=$mask router=$router dns=$dns search=$search mtu=$mtu ' +
         'hostname=$hostname"\nexit 0\n',
       { mode: 0o755 },
     );
@@ -557,24 +555,18 @@ test('bridge binding: the VM MAC gets the pod IP with every option, fast; anothe
 
 const KEYWORD_NAMES = ['ignore', 'infinite', '600', '5m', '12h', '1w', '7', '30s', '2d'];
 
-test(
-  'dhcp-host: every hostname is ' +
-    'written as `<name>.`, so ' +
-    'dnsmasq never reads it as ' +
-    'a keyword or a lease time',
-  () => {
-    for (const name of [...KEYWORD_NAMES, 'vm1', 'm', 's5', 'my-vm', '0x1']) {
-      const r = renderDnsmasqConfig({ nics: [nic({ hostname: name })], ...FILES });
-      const lines = r.text.split('\n');
-      assert.ok(
-        lines.includes(`dhcp-host=02:5e:11:22:33:44,set:nic0,10.244.0.5,${name}.,infinite`),
-        `${name}:\n${r.text}`,
-      );
-      // Option 12 is typed as a name (dhcp-common.c opttab: OT_NAME), so "600" stays the string "600".
-      assert.ok(lines.includes(`dhcp-option-force=tag:nic0,12,${name}`), `${name}:\n${r.text}`);
-    }
-  },
-);
+test('dhcp-host: every hostname is written as `<name>.`, so dnsmasq never reads it as a keyword or a lease time', () => {
+  for (const name of [...KEYWORD_NAMES, 'vm1', 'm', 's5', 'my-vm', '0x1']) {
+    const r = renderDnsmasqConfig({ nics: [nic({ hostname: name })], ...FILES });
+    const lines = r.text.split('\n');
+    assert.ok(
+      lines.includes(`dhcp-host=02:5e:11:22:33:44,set:nic0,10.244.0.5,${name}.,infinite`),
+      `${name}:\n${r.text}`,
+    );
+    // Option 12 is typed as a name (dhcp-common.c opttab: OT_NAME), so "600" stays the string "600".
+    assert.ok(lines.includes(`dhcp-option-force=tag:nic0,12,${name}`), `${name}:\n${r.text}`);
+  }
+});
 
 test('no rendered line passes the 1023 bytes dnsmasq reads as one line', () => {
   const routes = Array.from({ length: 40 }, (_, i) => ({ dst: `10.${i}.0.0/16`, gateway: '10.244.0.1' }));

@@ -19,7 +19,8 @@ test('renderOp: every operation kind renders to its ip(8) batch line', () => {
         peerMac: '02:00:00:00:00:02',
         peerNetns: '/run/netns/a',
       },
-      'link add name veth0 mtu 1500 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1500 address 02:00:00:00:00:02 netns /run/netns/a',
+      'link add name veth0 mtu 1500 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1500 address ' +
+        '02:00:00:00:00:02 netns /run/netns/a',
     ],
     [
       { op: 'vxlan-add', name: 'vxlan1', id: 1, dstPort: 4789, remote: '192.0.2.1' },

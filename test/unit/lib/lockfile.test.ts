@@ -59,51 +59,63 @@ test('startTime names a process: ours is stable, a dead pid has none', () => {
   assert.equal(startTime(2 ** 22 + 7), undefined);
 });
 
-test("reap: removes the stale lock it judged, never a fresh one made since; a dead reaper's marker is reaped in turn", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-lock-'));
-  try {
-    const file = join(dir, 'c.lock');
-    const dead = spawnSync('true').pid!;
-    const stale = `${dead} 12345 00000000000000aa\n`;
-    writeFileSync(file, stale);
-    assert.equal(reap(file, stale), true);
-    assert.equal(existsSync(file), false, 'the stale lock is gone');
-    // A slow contender that judged the same stale lock comes late: the fresh lock made meanwhile stays.
-    const fresh = `${process.pid} ${startTime(process.pid)} 00000000000000bb\n`;
-    writeFileSync(file, fresh);
-    assert.equal(reap(file, stale), true);
-    assert.equal(readFileSync(file, 'utf8'), fresh);
-    // A reaper that died holding its marker: the first call reaps the marker, the next the lock.
-    writeFileSync(file, stale);
-    writeFileSync(
-      `${file}.reap-${createHash('sha256').update(stale).digest('hex').slice(0, 12)}`,
-      `${dead} 12345 00000000000000cc\n`,
-    );
-    assert.equal(reap(file, stale), false);
-    assert.equal(readFileSync(file, 'utf8'), stale, 'not while another reaper held the marker');
-    assert.equal(reap(file, stale), true);
-    assert.deepEqual(readdirSync(dir), [], 'no marker and no temporary file is left');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test("withLock: an empty or damaged lock file names no living holder and is taken over; release leaves another's lock alone", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-lock-'));
-  try {
-    const file = join(dir, 'd.lock');
-    for (const content of ['', 'garbage\n', `${process.pid}\n`]) {
-      writeFileSync(file, content);
-      assert.equal(
-        await withLock(file, async () => readFileSync(file, 'utf8').split(' ')[0], 0),
-        String(process.pid),
-        JSON.stringify(content),
+test(
+  'reap: removes the stale lock ' +
+    'it judged, never a fresh ' +
+    "one made since; a dead reaper's " +
+    'marker is reaped in turn',
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-lock-'));
+    try {
+      const file = join(dir, 'c.lock');
+      const dead = spawnSync('true').pid!;
+      const stale = `${dead} 12345 00000000000000aa\n`;
+      writeFileSync(file, stale);
+      assert.equal(reap(file, stale), true);
+      assert.equal(existsSync(file), false, 'the stale lock is gone');
+      // A slow contender that judged the same stale lock comes late: the fresh lock made meanwhile stays.
+      const fresh = `${process.pid} ${startTime(process.pid)} 00000000000000bb\n`;
+      writeFileSync(file, fresh);
+      assert.equal(reap(file, stale), true);
+      assert.equal(readFileSync(file, 'utf8'), fresh);
+      // A reaper that died holding its marker: the first call reaps the marker, the next the lock.
+      writeFileSync(file, stale);
+      writeFileSync(
+        `${file}.reap-${createHash('sha256').update(stale).digest('hex').slice(0, 12)}`,
+        `${dead} 12345 00000000000000cc\n`,
       );
+      assert.equal(reap(file, stale), false);
+      assert.equal(readFileSync(file, 'utf8'), stale, 'not while another reaper held the marker');
+      assert.equal(reap(file, stale), true);
+      assert.deepEqual(readdirSync(dir), [], 'no marker and no temporary file is left');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    const other = `${process.pid} ${startTime(process.pid)} 00000000000000dd\n`;
-    await withLock(file, async () => writeFileSync(file, other), 0);
-    assert.equal(readFileSync(file, 'utf8'), other);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
+
+test(
+  'withLock: an empty or damaged ' +
+    'lock file names no living ' +
+    'holder and is taken over; release ' +
+    "leaves another's lock alone",
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-lock-'));
+    try {
+      const file = join(dir, 'd.lock');
+      for (const content of ['', 'garbage\n', `${process.pid}\n`]) {
+        writeFileSync(file, content);
+        assert.equal(
+          await withLock(file, async () => readFileSync(file, 'utf8').split(' ')[0], 0),
+          String(process.pid),
+          JSON.stringify(content),
+        );
+      }
+      const other = `${process.pid} ${startTime(process.pid)} 00000000000000dd\n`;
+      await withLock(file, async () => writeFileSync(file, other), 0);
+      assert.equal(readFileSync(file, 'utf8'), other);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

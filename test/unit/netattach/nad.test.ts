@@ -551,14 +551,20 @@ test("validateNad runs the attach path's checks on spec.config: the same error a
   }
 });
 
-test("validateNad: a network named delegate-versions.json is valid (nothing of the plugin's can collide with it)", () => {
-  assert.equal(
-    validateNad(
-      nad('net-a', j({ cniVersion: '1.0.0', name: 'delegate-versions.json', type: 'virtnet-bridge' })),
-    ).spec?.config?.includes('delegate-versions.json'),
-    true,
-  );
-});
+test(
+  'validateNad: a network named ' +
+    'delegate-versions.json is ' +
+    'valid (nothing of the ' +
+    "plugin's can collide with it)",
+  () => {
+    assert.equal(
+      validateNad(
+        nad('net-a', j({ cniVersion: '1.0.0', name: 'delegate-versions.json', type: 'virtnet-bridge' })),
+      ).spec?.config?.includes('delegate-versions.json'),
+      true,
+    );
+  },
+);
 
 const VB = { cniVersion: '1.1.0', name: 'net-a', type: 'virtnet-bridge' };
 

@@ -25,63 +25,55 @@ const fsOf = (...layers: string[]) => {
 const line = (type: string, name: string, size = 5, rest = '') =>
   `${type}rw-r--r-- 107/107 ${size} 1970-01-01 00:00 "${name}"${rest}`;
 
-test(
-  'tar listing: C-quoted names ' +
-    'are decoded, types and sizes ' +
-    'read, "./" and "/" prefixes ' +
-    'dropped, ".." names skipped',
-  () => {
-    const entries = parseListing(
-      'img',
-      [
-        'drwxr-xr-x 107/107 0 1970-01-01 00:00 "./disk/"',
-        line('-', './disk/a.qcow2', 4194304),
-        line('-', 'disk/new\\nline\\"x', 1),
-        line('l', 'disk/l', 0, ' -> "a.qcow2"'),
-        line('h', 'disk/h', 0, ' link to "disk/a.qcow2"'),
-        line('-', '../escape', 1),
-        line('-', 'disk/../../etc/passwd', 1),
-        'crw-r--r-- 0/0 1,3 1970-01-01 00:00 "dev/null"',
-        '-rw-r--r-- 0/0 7 4611686018427387904 "disk/far-future"',
-        '-rw-r--r-- 0/0 8 -32873-11-12 23:23 "disk/far-past"',
-        '',
-      ].join('\n'),
-      0,
-    );
-    assert.deepEqual(
-      entries.map((e) => [e.path, e.type, e.size]),
-      [
-        ['disk', 'directory', 0],
-        ['disk/a.qcow2', 'file', 4194304],
-        ['disk/new\nline"x', 'file', 1],
-        ['disk/l', 'symlink', 0],
-        ['disk/h', 'hardlink', 0],
-        ['dev/null', 'other', 0],
-        ['disk/far-future', 'file', 7],
-        ['disk/far-past', 'file', 8],
-      ],
-    );
-    assert.throws(
-      () => parseListing('img', `${line('-', 'disk/a')}\ngarbage line\n`, 2),
-      {
-        name: 'DiskError',
-        message: 'image img: layer 3: tar listed a line that is not an entry: "garbage line"',
-      },
-      'a line that is not an entry is an error, never skipped',
-    );
-    assert.equal(entries[1]!.stored, './disk/a.qcow2', 'tar is given the stored name');
-    assert.equal(unquoteC('a\\303\\251\\\\b\\"'), 'aé\\b"');
-    assert.equal(normalizeMember('/disk//a'), 'disk/a');
-    assert.equal(normalizeMember('./'), undefined);
-    assert.equal(normalizeMember('disk/./a'), undefined);
-  },
-);
+test('tar listing: C-quoted names are decoded, types and sizes read, "./" and "/" prefixes dropped, ".." names skipped', () => {
+  const entries = parseListing(
+    'img',
+    [
+      'drwxr-xr-x 107/107 0 1970-01-01 00:00 "./disk/"',
+      line('-', './disk/a.qcow2', 4194304),
+      line('-', 'disk/new\\nline\\"x', 1),
+      line('l', 'disk/l', 0, ' -> "a.qcow2"'),
+      line('h', 'disk/h', 0, ' link to "disk/a.qcow2"'),
+      line('-', '../escape', 1),
+      line('-', 'disk/../../etc/passwd', 1),
+      'crw-r--r-- 0/0 1,3 1970-01-01 00:00 "dev/null"',
+      '-rw-r--r-- 0/0 7 4611686018427387904 "disk/far-future"',
+      '-rw-r--r-- 0/0 8 -32873-11-12 23:23 "disk/far-past"',
+      '',
+    ].join('\n'),
+    0,
+  );
+  assert.deepEqual(
+    entries.map((e) => [e.path, e.type, e.size]),
+    [
+      ['disk', 'directory', 0],
+      ['disk/a.qcow2', 'file', 4194304],
+      ['disk/new\nline"x', 'file', 1],
+      ['disk/l', 'symlink', 0],
+      ['disk/h', 'hardlink', 0],
+      ['dev/null', 'other', 0],
+      ['disk/far-future', 'file', 7],
+      ['disk/far-past', 'file', 8],
+    ],
+  );
+  assert.throws(
+    () => parseListing('img', `${line('-', 'disk/a')}\ngarbage line\n`, 2),
+    {
+      name: 'DiskError',
+      message: 'image img: layer 3: tar listed a line that is not an entry: "garbage line"',
+    },
+    'a line that is not an entry is an error, never skipped',
+  );
+  assert.equal(entries[1]!.stored, './disk/a.qcow2', 'tar is given the stored name');
+  assert.equal(unquoteC('a\\303\\251\\\\b\\"'), 'aé\\b"');
+  assert.equal(normalizeMember('/disk//a'), 'disk/a');
+  assert.equal(normalizeMember('./'), undefined);
+  assert.equal(normalizeMember('disk/./a'), undefined);
+});
 
 test(
-  'layers: a later file wins, .wh. hides ' +
-    'a lower file, an opaque whiteout ' +
-    'empties the directory below, a ' +
-    'symlink over a disk is no disk',
+  'layers: a later file wins, .wh. hides a lower file, an opaque whiteout empties the directory below, a symlink ' +
+    'over a disk is no disk',
   () => {
     let fs = fsOf(line('-', 'disk/a.qcow2', 1), line('-', 'disk/a.qcow2', 2));
     assert.equal(fs.get('disk/a.qcow2')?.size, 2);
@@ -136,77 +128,69 @@ const good = (over: object = {}) =>
     }),
   );
 
-test(
-  'manifests: OCI and Docker ' +
-    'schema 2 parse; lists, schema ' +
-    '1, unknown types and malformed ' +
-    'JSON are bad manifests',
-  () => {
-    assert.equal(parseManifest('img', good()).layers[0]!.size, 20);
-    assert.equal(
-      parseManifest('img', good({ mediaType: undefined })).mediaType,
-      'application/vnd.oci.image.manifest.v1+json',
-    );
-    const bad: Array<[Buffer, RegExp]> = [
-      [Buffer.from('{"schemaVersion":2,'), /^image img: bad manifest: not JSON/u],
-      [Buffer.from('[]'), /^image img: bad manifest: not a JSON object$/u],
-      [good({ schemaVersion: 1 }), /schemaVersion 1 is not 2/u],
-      [
-        good({ mediaType: 'application/vnd.oci.image.index.v1+json' }),
-        /it is a manifest list \(application\/vnd.oci.image.index.v1\+json\) with no instance chosen/u,
-      ],
-      [good({ mediaType: 'text/plain' }), /media type "text\/plain" is not/u],
-      [good({ layers: [] }), /it has no layers/u],
-      [
-        good({ layers: [{ mediaType: 'application/vnd.example.unknown', digest: DIGEST, size: 1 }] }),
-        /layer 1 has media type "application\/vnd.example.unknown", not one of/u,
-      ],
-      [
-        good({ layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: 'sha256:xyz', size: 1 }] }),
-        /layer 1 has digest "sha256:xyz"/u,
-      ],
-      [
-        good({ layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: DIGEST, size: -1 }] }),
-        /layer 1 has size -1, not a byte count/u,
-      ],
-      [
-        good({ config: { mediaType: 'application/json', digest: DIGEST, size: 1 } }),
-        /the config has media type "application\/json"/u,
-      ],
-      [
-        good({ config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: DIGEST, size: 10, urls: [] } }),
-        /^image img: bad manifest: the config has urls \[\]: a foreign layer would be fetched/u,
-      ],
-      [
-        good({
-          layers: [
-            {
-              mediaType: 'application/vnd.oci.image.layer.v1.tar',
-              digest: DIGEST,
-              size: 1,
-              urls: ['http://169.254.169.254/'],
-            },
-          ],
-        }),
-        /layer 1 has urls \["http:\/\/169.254.169.254\/"\]/u,
-      ],
-      [
-        good({
-          layers: [{ mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar', digest: DIGEST, size: 1 }],
-        }),
-        /layer 1 has media type application\/vnd.oci.image.layer.nondistributable.v1.tar, a foreign \(non-distributable\) layer/u,
-      ],
-    ];
-    for (const [bytes, message] of bad)
-      assert.throws(() => parseManifest('img', bytes), { name: 'BadManifestError', message }, bytes.toString());
-  },
-);
+test('manifests: OCI and Docker schema 2 parse; lists, schema 1, unknown types and malformed JSON are bad manifests', () => {
+  assert.equal(parseManifest('img', good()).layers[0]!.size, 20);
+  assert.equal(
+    parseManifest('img', good({ mediaType: undefined })).mediaType,
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  const bad: Array<[Buffer, RegExp]> = [
+    [Buffer.from('{"schemaVersion":2,'), /^image img: bad manifest: not JSON/u],
+    [Buffer.from('[]'), /^image img: bad manifest: not a JSON object$/u],
+    [good({ schemaVersion: 1 }), /schemaVersion 1 is not 2/u],
+    [
+      good({ mediaType: 'application/vnd.oci.image.index.v1+json' }),
+      /it is a manifest list \(application\/vnd.oci.image.index.v1\+json\) with no instance chosen/u,
+    ],
+    [good({ mediaType: 'text/plain' }), /media type "text\/plain" is not/u],
+    [good({ layers: [] }), /it has no layers/u],
+    [
+      good({ layers: [{ mediaType: 'application/vnd.example.unknown', digest: DIGEST, size: 1 }] }),
+      /layer 1 has media type "application\/vnd.example.unknown", not one of/u,
+    ],
+    [
+      good({ layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: 'sha256:xyz', size: 1 }] }),
+      /layer 1 has digest "sha256:xyz"/u,
+    ],
+    [
+      good({ layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: DIGEST, size: -1 }] }),
+      /layer 1 has size -1, not a byte count/u,
+    ],
+    [
+      good({ config: { mediaType: 'application/json', digest: DIGEST, size: 1 } }),
+      /the config has media type "application\/json"/u,
+    ],
+    [
+      good({ config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: DIGEST, size: 10, urls: [] } }),
+      /^image img: bad manifest: the config has urls \[\]: a foreign layer would be fetched/u,
+    ],
+    [
+      good({
+        layers: [
+          {
+            mediaType: 'application/vnd.oci.image.layer.v1.tar',
+            digest: DIGEST,
+            size: 1,
+            urls: ['http://169.254.169.254/'],
+          },
+        ],
+      }),
+      /layer 1 has urls \["http:\/\/169.254.169.254\/"\]/u,
+    ],
+    [
+      good({
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar', digest: DIGEST, size: 1 }],
+      }),
+      /layer 1 has media type application\/vnd.oci.image.layer.nondistributable.v1.tar, a foreign \(non-distributable\) layer/u,
+    ],
+  ];
+  for (const [bytes, message] of bad)
+    assert.throws(() => parseManifest('img', bytes), { name: 'BadManifestError', message }, bytes.toString());
+});
 
 test(
-  'manifest lists: the first linux/amd64 ' +
-    'instance; none, or an instance ' +
-    'that is not a manifest, is a bad ' +
-    'manifest naming what the list has',
+  'manifest lists: the first linux/amd64 instance; none, or an instance that is not a manifest, is a bad manifest ' +
+    'naming what the list has',
   () => {
     const list = (manifests: unknown[]) =>
       Buffer.from(
@@ -265,56 +249,48 @@ const fatal = (msg: string) =>
   `image name ` +
   `\\"docker://x\\": ${msg.replaceAll('"', '\\"')}"\n`;
 
-test(
-  'skopeo failures: unreachable, ' +
-    'unknown, unauthorized, ' +
-    'bad manifest, TLS and config ' +
-    'each get their own message',
-  () => {
-    const cases: Array<[string, string, string]> = [
-      [
-        'q.io/a:1',
-        'pinging container registry 127.0.0.1:1: ' +
-          'Get "https://127.0.0.1:1/v2/": ' +
-          'dial tcp 127.0.0.1:1: ' +
-          'connect: connection refused',
-        'unreachable',
-      ],
-      ['q.io/a:1', 'reading manifest v1 in q.io/a: manifest unknown: manifest unknown', 'unknown'],
-      ['q.io/a:1', 'reading manifest v1 in q.io/a: unauthorized: authentication required', 'unauthorized'],
-      ['q.io/a:1', 'unsupported docker v2s1 manifest media type', 'badManifest'],
-      [
-        'q.io/a:1',
-        'pinging container registry q.io: Get "https://q.io/v2/": http: server gave HTTP response to HTTPS client',
-        'tls',
-      ],
-      [
-        'q.io/a:1',
-        'loading registries configuration: loading registries configuration "bad.conf": toml: line 1',
-        'config',
-      ],
-      ['q.io/a:1', 'writing blob: open /var/cache/virtnet/images/tmp/x: no space left on device', 'noSpace'],
-      ['q.io/a:1', 'something else entirely', 'failed'],
-    ];
-    for (const [image, msg, kind] of cases) {
-      const err = classify(image, failed(fatal(msg)));
-      assert.equal(err.failure, kind, msg);
-      assert.ok(err.message.startsWith(`image ${image}: `) && err.message.endsWith(msg), err.message);
-      assert.deepEqual(err.argv, ['skopeo', 'inspect']);
-    }
-    assert.equal(
-      classify('q.io/a:1', failed(fatal(cases[0]![1]))).message.split(': ')[1],
-      'registry 127.0.0.1:1 is down or unreachable',
-    );
-    assert.match(
-      classify(
-        'fedora:39',
-        failed(
-          fatal('pinging container registry registry-1.docker.io: dial tcp: lookup registry-1.docker.io: no such host'),
-        ),
-      ).message,
-      /^image fedora:39: registry registry-1.docker.io is down or unreachable \("fedora:39" is a short name, which skopeo reads as docker.io\/library\/…/u,
-    );
-    assert.equal(skopeoCause('plain text error\n'), 'plain text error');
-  },
-);
+test('skopeo failures: unreachable, unknown, unauthorized, bad manifest, TLS and config each get their own message', () => {
+  const cases: Array<[string, string, string]> = [
+    [
+      'q.io/a:1',
+      'pinging container registry 127.0.0.1:1: Get "https://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: ' +
+        'connection refused',
+      'unreachable',
+    ],
+    ['q.io/a:1', 'reading manifest v1 in q.io/a: manifest unknown: manifest unknown', 'unknown'],
+    ['q.io/a:1', 'reading manifest v1 in q.io/a: unauthorized: authentication required', 'unauthorized'],
+    ['q.io/a:1', 'unsupported docker v2s1 manifest media type', 'badManifest'],
+    [
+      'q.io/a:1',
+      'pinging container registry q.io: Get "https://q.io/v2/": http: server gave HTTP response to HTTPS client',
+      'tls',
+    ],
+    [
+      'q.io/a:1',
+      'loading registries configuration: loading registries configuration "bad.conf": toml: line 1',
+      'config',
+    ],
+    ['q.io/a:1', 'writing blob: open /var/cache/virtnet/images/tmp/x: no space left on device', 'noSpace'],
+    ['q.io/a:1', 'something else entirely', 'failed'],
+  ];
+  for (const [image, msg, kind] of cases) {
+    const err = classify(image, failed(fatal(msg)));
+    assert.equal(err.failure, kind, msg);
+    assert.ok(err.message.startsWith(`image ${image}: `) && err.message.endsWith(msg), err.message);
+    assert.deepEqual(err.argv, ['skopeo', 'inspect']);
+  }
+  assert.equal(
+    classify('q.io/a:1', failed(fatal(cases[0]![1]))).message.split(': ')[1],
+    'registry 127.0.0.1:1 is down or unreachable',
+  );
+  assert.match(
+    classify(
+      'fedora:39',
+      failed(
+        fatal('pinging container registry registry-1.docker.io: dial tcp: lookup registry-1.docker.io: no such host'),
+      ),
+    ).message,
+    /^image fedora:39: registry registry-1.docker.io is down or unreachable \("fedora:39" is a short name, which skopeo reads as docker.io\/library\/…/u,
+  );
+  assert.equal(skopeoCause('plain text error\n'), 'plain text error');
+});

@@ -73,28 +73,22 @@ test('image references: each broken rule has its own message', () => {
   assert.match(imageReferenceProblem(`q.io/${'a/'.repeat(300)}a`) ?? '', /^must be at most \d+ characters$/u);
 });
 
-test(
-  'pull policy: Always for :latest ' +
-    'or no tag without digest, ' +
-    'else IfNotPresent (Kubernetes ' +
-    'SetDefaults_Container)',
-  () => {
-    assert.equal(defaultPullPolicy('quay.io/x/y'), 'Always');
-    assert.equal(defaultPullPolicy('quay.io/x/y:latest'), 'Always');
-    assert.equal(defaultPullPolicy('registry:5000/x/y'), 'Always', 'the registry port is not a tag');
-    assert.equal(defaultPullPolicy('registry:5000/x/y:devel'), 'IfNotPresent');
-    assert.equal(defaultPullPolicy('localhost:5000'), 'IfNotPresent', 'no slash: ":5000" is a tag');
-    assert.equal(defaultPullPolicy(`quay.io/x/y@sha256:${HEX}`), 'IfNotPresent');
-    assert.equal(defaultPullPolicy(`quay.io/x/y:v1@sha256:${HEX}`), 'IfNotPresent');
-    assert.equal(
-      defaultPullPolicy(`quay.io/x/y:latest@sha256:${HEX}`),
-      'Always',
-      'Kubernetes looks at the tag even with a digest',
-    );
-    assert.equal(referenceDigest(`quay.io/x/y:v1@sha256:${HEX}`), `sha256:${HEX}`);
-    assert.equal(referenceDigest('quay.io/x/y:v1'), undefined);
-  },
-);
+test('pull policy: Always for :latest or no tag without digest, else IfNotPresent (Kubernetes SetDefaults_Container)', () => {
+  assert.equal(defaultPullPolicy('quay.io/x/y'), 'Always');
+  assert.equal(defaultPullPolicy('quay.io/x/y:latest'), 'Always');
+  assert.equal(defaultPullPolicy('registry:5000/x/y'), 'Always', 'the registry port is not a tag');
+  assert.equal(defaultPullPolicy('registry:5000/x/y:devel'), 'IfNotPresent');
+  assert.equal(defaultPullPolicy('localhost:5000'), 'IfNotPresent', 'no slash: ":5000" is a tag');
+  assert.equal(defaultPullPolicy(`quay.io/x/y@sha256:${HEX}`), 'IfNotPresent');
+  assert.equal(defaultPullPolicy(`quay.io/x/y:v1@sha256:${HEX}`), 'IfNotPresent');
+  assert.equal(
+    defaultPullPolicy(`quay.io/x/y:latest@sha256:${HEX}`),
+    'Always',
+    'Kubernetes looks at the tag even with a digest',
+  );
+  assert.equal(referenceDigest(`quay.io/x/y:v1@sha256:${HEX}`), `sha256:${HEX}`);
+  assert.equal(referenceDigest('quay.io/x/y:v1'), undefined);
+});
 
 test('repositoryOf: the name without tag or digest, keeping a registry port', () => {
   assert.equal(repositoryOf('registry:5000/kubevirt/a:1'), 'registry:5000/kubevirt/a');

@@ -94,16 +94,13 @@ test('an alias to a short name, or with a tag, is refused, naming the file', () 
   assert.throws(() => resolveShortName('fedora:38', config({ aliases: { fedora: 'fedora/fedora' }, origins })), {
     name: 'VirtnetError',
     message:
-      'short-name alias "fedora" = "fedora/fedora" in ' +
-      '/etc/containers/registries.conf: the value must be fully qualified: ' +
-      'its first component must name a registry (with a "." or ' +
-      '":", or localhost), e.g. "quay.io/containerdisks/fedora"',
+      'short-name alias "fedora" = "fedora/fedora" in /etc/containers/registries.conf: the value must be fully ' +
+      'qualified: its first component must name a registry (with a "." or ":", or localhost), e.g. ' +
+      '"quay.io/containerdisks/fedora"',
   });
   assert.throws(() => resolveShortName('fedora', config({ aliases: { fedora: 'quay.io/f/fedora:39' } })), {
     message:
-      'short-name alias "fedora" = ' +
-      '"quay.io/f/fedora:39": the value must not ' +
-      'contain a tag or digest ' +
+      'short-name alias "fedora" = "quay.io/f/fedora:39": the value must not contain a tag or digest ' +
       '(containers-registries.conf(5) "Short-Name Aliasing")',
   });
 });
@@ -132,41 +129,33 @@ test('one unqualified-search registry is used in every mode', () => {
   );
 });
 
-test(
-  'several search registries: ' +
-    'an error in the enforcing ' +
-    'mode (no prompt), every ' +
-    'candidate in order otherwise',
-  () => {
-    const two = (shortNameMode?: 'enforcing' | 'permissive' | 'disabled') =>
-      config({
-        unqualifiedSearchRegistries: ['registry.fedoraproject.org', 'quay.io'],
-        ...(shortNameMode && { shortNameMode }),
-        origins: {
-          aliases: {},
-          unqualifiedSearchRegistries: '/etc/containers/registries.conf',
-          ...(shortNameMode && { shortNameMode: '/etc/containers/registries.conf.d/mode.conf' }),
-        },
-      });
-    assert.throws(() => resolveShortName('fedora:38', two('enforcing')), {
-      name: 'VirtnetError',
-      message:
-        'short name fedora:38 is ambiguous: it could ' +
-        'come from registry.fedoraproject.org, ' +
-        'quay.io; give a fully qualified image ' +
-        'name or add an alias in [aliases]' +
-        ' (short-name-mode is "enforcing" in /etc/containers/registries.conf.d/mode.conf, and virtnet never prompts)',
+test('several search registries: an error in the enforcing mode (no prompt), every candidate in order otherwise', () => {
+  const two = (shortNameMode?: 'enforcing' | 'permissive' | 'disabled') =>
+    config({
+      unqualifiedSearchRegistries: ['registry.fedoraproject.org', 'quay.io'],
+      ...(shortNameMode && { shortNameMode }),
+      origins: {
+        aliases: {},
+        unqualifiedSearchRegistries: '/etc/containers/registries.conf',
+        ...(shortNameMode && { shortNameMode: '/etc/containers/registries.conf.d/mode.conf' }),
+      },
     });
-    const candidates = ['registry.fedoraproject.org/fedora:38', 'quay.io/fedora:38'];
-    for (const mode of ['permissive', 'disabled', undefined] as const) {
-      assert.deepEqual(
-        resolveShortName('fedora:38', two(mode)),
-        { image: candidates[0], via: 'search-registry', candidates, origin: '/etc/containers/registries.conf' },
-        String(mode),
-      );
-    }
-  },
-);
+  assert.throws(() => resolveShortName('fedora:38', two('enforcing')), {
+    name: 'VirtnetError',
+    message:
+      'short name fedora:38 is ambiguous: it could come from registry.fedoraproject.org, quay.io; give a fully ' +
+      'qualified image name or add an alias in [aliases] (short-name-mode is "enforcing" in ' +
+      '/etc/containers/registries.conf.d/mode.conf, and virtnet never prompts)',
+  });
+  const candidates = ['registry.fedoraproject.org/fedora:38', 'quay.io/fedora:38'];
+  for (const mode of ['permissive', 'disabled', undefined] as const) {
+    assert.deepEqual(
+      resolveShortName('fedora:38', two(mode)),
+      { image: candidates[0], via: 'search-registry', candidates, origin: '/etc/containers/registries.conf' },
+      String(mode),
+    );
+  }
+});
 
 test('no alias and no search registry: Docker Hub, as kubelet does; names like Object methods are not aliases', () => {
   assert.deepEqual(resolveShortName('fedora:38', config({})), {
@@ -183,20 +172,16 @@ test('no alias and no search registry: Docker Hub, as kubelet does; names like O
 test('bad references and bad search registries are refused', () => {
   assert.throws(() => resolveShortName('Fedora:38', config({})), {
     message:
-      'image "Fedora:38": path component ' +
-      '"Fedora" must be lower-case ' +
-      'letters and digits, separated ' +
-      'by ".", "_", "__" or "-"',
+      'image "Fedora:38": path component "Fedora" must be lower-case letters and digits, separated by ".", "_", ' +
+      '"__" or "-"',
   });
   assert.throws(() => resolveShortName('-x', config({})), {
     message: 'image "-x": must not start with "-" (it would read as an option)',
   });
   assert.throws(() => resolveShortName('fedora', config({ unqualifiedSearchRegistries: ['quay.io/ns'] })), {
     message:
-      'unqualified-search-registries entry ' +
-      '"quay.io/ns": must be a registry host[:port] ' +
-      'with a "." or ":" in it, or localhost, ' +
-      'e.g. "quay.io" (no path, no scheme)',
+      'unqualified-search-registries entry "quay.io/ns": must be a registry host[:port] with a "." or ":" in it, or ' +
+      'localhost, e.g. "quay.io" (no path, no scheme)',
   });
   assert.throws(
     () => resolveShortName('fedora', config({ unqualifiedSearchRegistries: ['myreg'] })),
@@ -234,10 +219,8 @@ function write(file: string, toml: string): string {
 const userDir = (p: ConfigPlaces) => join(p.home, '.config', 'containers', 'registries.conf.d');
 
 test(
-  'the system files: registries.conf, ' +
-    'then registries.conf.d/*.conf ' +
-    'in lexical order, then the user ' +
-    'drop-ins; later files win per key',
+  'the system files: registries.conf, then registries.conf.d/*.conf in lexical order, then the user drop-ins; later ' +
+    'files win per key',
   () => {
     const p = places();
     write(
@@ -295,10 +278,8 @@ test(
 );
 
 test(
-  'an explicit registries.conf ' +
-    'replaces only the main file: the ' +
-    'system and user drop-ins still ' +
-    'apply, a .d next to it does not',
+  'an explicit registries.conf replaces only the main file: the system and user drop-ins still apply, a .d next to ' +
+    'it does not',
   () => {
     const p = places();
     write(p.systemConf, '[aliases]\n"fedora" = "quay.io/system/fedora"\n');
@@ -386,10 +367,8 @@ test('bad files: each wrong type or value names the file and the key', () => {
     ],
     [
       '[aliases]\n"fedora" = "fedora/fedora"',
-      '[aliases] "fedora" = "fedora/fedora": the value ' +
-        'must be fully qualified: its first component ' +
-        'must name a registry (with a "." or ":", or ' +
-        'localhost), e.g. "quay.io/containerdisks/fedora"',
+      '[aliases] "fedora" = "fedora/fedora": the value must be fully qualified: its first component must name a ' +
+        'registry (with a "." or ":", or localhost), e.g. "quay.io/containerdisks/fedora"',
     ],
     [
       '[aliases]\n"fedora" = "quay.io/f@sha256:' + HEX + '"',
@@ -408,17 +387,13 @@ test('bad files: each wrong type or value names the file and the key', () => {
     ],
     [
       '[aliases]\n"fedora:38" = "quay.io/f/fedora"',
-      '[aliases] "fedora:38": the name ' +
-        'must not contain a tag or ' +
-        'digest (containers-registries.conf(5) ' +
-        '"Short-Name Aliasing")',
+      '[aliases] "fedora:38": the name must not contain a tag or digest (containers-registries.conf(5) "Short-Name ' +
+        'Aliasing")',
     ],
     [
       '[aliases]\n"Fedora" = "quay.io/f/fedora"',
-      '[aliases] "Fedora": the name ' +
-        'path component "Fedora" must be ' +
-        'lower-case letters and digits, ' +
-        'separated by ".", "_", "__" or "-"',
+      '[aliases] "Fedora": the name path component "Fedora" must be lower-case letters and digits, separated by ' +
+        '".", "_", "__" or "-"',
     ],
     [
       'unqualified-search-registries = "quay.io"',
@@ -430,10 +405,8 @@ test('bad files: each wrong type or value names the file and the key', () => {
     ],
     [
       'unqualified-search-registries = ["https://quay.io"]',
-      'unqualified-search-registries entry ' +
-        '"https://quay.io" must be a registry host[:port] ' +
-        'with a "." or ":" in it, or localhost, ' +
-        'e.g. "quay.io" (no path, no scheme)',
+      'unqualified-search-registries entry "https://quay.io" must be a registry host[:port] with a "." or ":" in ' +
+        'it, or localhost, e.g. "quay.io" (no path, no scheme)',
     ],
     [
       'short-name-mode = "strict"',
@@ -484,8 +457,7 @@ test('the version 1 format: [registries.search] are the search registries, in th
   write(
     p.systemConf,
     '[registries.search]\nregistries = ["quay.io/", ' +
-      '"registry.fedoraproject.org"]\n\n[registries.insecure]\nregistries ' +
-      '= []\n',
+      '"registry.fedoraproject.org"]\n\n[registries.insecure]\nregistries = []\n',
   );
   const c = loadShortNameConfig(undefined, p);
   assert.deepEqual(

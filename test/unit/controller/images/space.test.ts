@@ -23,10 +23,8 @@ after(() => rmSync(work, { recursive: true, force: true }));
 let n = 0;
 
 test(
-  'the sparse writer: the same bytes ' +
-    'whatever the chunking, zero ' +
-    'blocks left as holes, the full ' +
-    'length with trailing zeros',
+  'the sparse writer: the same bytes whatever the chunking, zero blocks left as holes, the full length with ' +
+    'trailing zeros',
   () => {
     const data = Buffer.alloc(3 * 1024 * 1024 + 123);
     data.write('head', 0);
@@ -43,43 +41,37 @@ test(
   },
 );
 
-test(
-  'the sparse writer stops at ' +
-    'the cap, naming it; on a ' +
-    'full device it says "no space ' +
-    'left in the image cache"',
-  () => {
-    const w = new SparseWriter(
-      'img',
-      join(work, `capped-${n++}`),
-      { ...limits, maxDiskBytes: 10_000 },
-      'the disk /disk/a.raw is',
-    );
-    w.write(Buffer.alloc(9_000, 1));
-    assert.throws(() => w.write(Buffer.alloc(2_000, 1)), {
-      name: 'DiskTooLargeError',
+test('the sparse writer stops at the cap, naming it; on a full device it says "no space left in the image cache"', () => {
+  const w = new SparseWriter(
+    'img',
+    join(work, `capped-${n++}`),
+    { ...limits, maxDiskBytes: 10_000 },
+    'the disk /disk/a.raw is',
+  );
+  w.write(Buffer.alloc(9_000, 1));
+  assert.throws(() => w.write(Buffer.alloc(2_000, 1)), {
+    name: 'DiskTooLargeError',
+    message:
+      "image img: the disk /disk/a.raw is more than 10000 bytes, the image cache's maximum disk size (maxDiskBytes)",
+  });
+  w.abandon();
+  // /dev/full: every write(2) fails with ENOSPC (null(4)).
+  const full = new SparseWriter('img', '/dev/full', limits, 'the disk is', { open: (f) => openSync(f, 'w') });
+  assert.throws(
+    () => {
+      full.write(Buffer.alloc(8192, 1));
+      full.finish();
+    },
+    {
+      name: 'NoSpaceError',
       message:
-        "image img: the disk /disk/a.raw is more than 10000 bytes, the image cache's maximum disk size (maxDiskBytes)",
-    });
-    w.abandon();
-    // /dev/full: every write(2) fails with ENOSPC (null(4)).
-    const full = new SparseWriter('img', '/dev/full', limits, 'the disk is', { open: (f) => openSync(f, 'w') });
-    assert.throws(
-      () => {
-        full.write(Buffer.alloc(8192, 1));
-        full.finish();
-      },
-      {
-        name: 'NoSpaceError',
-        message:
-          `image img: no space left in ` +
-          `the image cache (${work}): ` +
-          `ENOSPC: no space left on device, ` +
-          `write (writing /dev/full)`,
-      },
-    );
-  },
-);
+        `image img: no space left in ` +
+        `the image cache (${work}): ` +
+        `ENOSPC: no space left on device, ` +
+        `write (writing /dev/full)`,
+    },
+  );
+});
 
 test('exec stdoutBytes: the bytes as written, which UTF-8 decoding would change', async () => {
   const res = await exec(['printf', '\\351\\000\\377'], { stdoutBytes: true });
@@ -89,10 +81,8 @@ test('exec stdoutBytes: the bytes as written, which UTF-8 decoding would change'
 });
 
 test(
-  'execStreaming: stdout chunk by ' +
-    'chunk; a throwing consumer kills ' +
-    'the child and its error is the ' +
-    'result; a failure is an ExecError',
+  'execStreaming: stdout chunk by chunk; a throwing consumer kills the child and its error is the result; a failure ' +
+    'is an ExecError',
   async () => {
     const got: Buffer[] = [];
     await execStreaming(['head', '-c', '1000000', '/dev/zero'], { onStdout: (c) => got.push(c) });

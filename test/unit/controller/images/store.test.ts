@@ -53,44 +53,38 @@ async function addEntry(store: ImageStore, digest: string): Promise<CachedImage>
   }
 }
 
-test(
-  'gc asks what is in use under ' +
-    'the lock, after reading ' +
-    'the pins: a VMI recorded as ' +
-    'its pin goes is never missed',
-  async () => {
-    const root = join(work, `cache-${n++}`);
-    const store = new ImageStore(root);
-    const image = await addEntry(store, digestOf('a'));
-    const release = await store.locked(() =>
-      store.pin(image.entry, { pid: process.pid, start: startTime(process.pid)! }),
-    );
-    // A dead process's pin, which reading the pins removes: gone by the time inUse is asked.
-    const deadPin = join(root, 'pins', `${image.entry}.4194305.1.0123456789abcdef`);
-    writeFileSync(deadPin, '');
-    let asked = 0;
-    const removed = await store.gc(() => {
-      asked++;
-      assert.equal(existsSync(deadPin), false, 'the pins were read before inUse is asked');
-      assert.ok(existsSync(join(root, 'locks', 'cache.lock')), 'inUse is asked under the cache lock');
-      // Meanwhile `virtnet up` records the VMI (naming the digest) and releases its pin.
-      release();
-      return new Set([image.digest]);
-    });
-    assert.equal(asked, 1);
-    assert.deepEqual(removed, [], 'kept: the pin was live when read, and the record names it now');
-    assert.deepEqual(
-      store.list().map((i) => i.entry),
-      [image.entry],
-    );
-    assert.deepEqual(
-      (await store.gc(() => new Set())).map((i) => i.entry),
-      [image.entry],
-      'unused and unpinned: removed',
-    );
-    assert.deepEqual(store.list(), []);
-  },
-);
+test('gc asks what is in use under the lock, after reading the pins: a VMI recorded as its pin goes is never missed', async () => {
+  const root = join(work, `cache-${n++}`);
+  const store = new ImageStore(root);
+  const image = await addEntry(store, digestOf('a'));
+  const release = await store.locked(() =>
+    store.pin(image.entry, { pid: process.pid, start: startTime(process.pid)! }),
+  );
+  // A dead process's pin, which reading the pins removes: gone by the time inUse is asked.
+  const deadPin = join(root, 'pins', `${image.entry}.4194305.1.0123456789abcdef`);
+  writeFileSync(deadPin, '');
+  let asked = 0;
+  const removed = await store.gc(() => {
+    asked++;
+    assert.equal(existsSync(deadPin), false, 'the pins were read before inUse is asked');
+    assert.ok(existsSync(join(root, 'locks', 'cache.lock')), 'inUse is asked under the cache lock');
+    // Meanwhile `virtnet up` records the VMI (naming the digest) and releases its pin.
+    release();
+    return new Set([image.digest]);
+  });
+  assert.equal(asked, 1);
+  assert.deepEqual(removed, [], 'kept: the pin was live when read, and the record names it now');
+  assert.deepEqual(
+    store.list().map((i) => i.entry),
+    [image.entry],
+  );
+  assert.deepEqual(
+    (await store.gc(() => new Set())).map((i) => i.entry),
+    [image.entry],
+    'unused and unpinned: removed',
+  );
+  assert.deepEqual(store.list(), []);
+});
 
 test('an entry that vanishes between readdir and its lstat (a concurrent gc) is skipped, not an error', async () => {
   const root = join(work, `cache-${n++}`);
