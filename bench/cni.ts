@@ -310,9 +310,8 @@ function checkClean(sides: readonly Side[], virtnetState: string): CleanCheck {
   const virtnetRecords = listDir(recDir).filter((f) => f.endsWith('.json'));
   ok &&= virtnetRecords.length === 0;
   lines.push(
-    `${mark(virtnetRecords.length === 0)} ` +
-      `virtnet attachment records ` +
-      `in ${recDir}: ${virtnetRecords.length ? virtnetRecords.join(' ') : 'none'}`,
+    `${mark(virtnetRecords.length === 0)} virtnet attachment records in ${recDir}: ` +
+      `${virtnetRecords.length ? virtnetRecords.join(' ') : 'none'}`,
   );
   const bridges = linkNamesIn(NODE_NS, ['type', 'bridge']);
   lines.push(
@@ -412,9 +411,7 @@ async function main(): Promise<number> {
     `CNI benchmark: N=${opts.n} counted ADD+DEL cycles per side after ${WARMUP} warm-up cycles, alternating virtnet/go`,
   );
   console.log(
-    `  virtnet: ${VIRTNET_BIN} ` +
-      `(cniVersion 1.1.0)   go: ${GO_BIN} ` +
-      `(containernetworking-plugins ${goPkg}, ` +
+    `  virtnet: ${VIRTNET_BIN} (cniVersion 1.1.0)   go: ${GO_BIN} (containernetworking-plugins ${goPkg}, ` +
       `cniVersion 1.0.0)`,
   );
   console.log(`  IPAM: ${CNI_DIR}/host-local   node: ${nodeBin} ${process.version}   kernel ${release()}`);
@@ -503,18 +500,13 @@ async function main(): Promise<number> {
     const rb = rawBars[i];
     console.log(`bar: virtnet ${b.verb} p50 <= floor p50 + 1.5 x go ${b.verb} p50  (net)`);
     console.log(
-      `     ${fmt(b.virtnetP50)} ` +
-        `<= ${fmt(b.floorP50)} + 1.5 ` +
-        `x ${fmt(b.goP50)} = ${fmt(b.limit)} ` +
-        ` -> ${b.pass ? 'PASS' : 'FAIL'}` +
-        `  (margin ${fmt(b.limit - b.virtnetP50)} ms)`,
+      `     ${fmt(b.virtnetP50)} <= ${fmt(b.floorP50)} + 1.5 x ${fmt(b.goP50)} = ${fmt(b.limit)}  -> ` +
+        `${b.pass ? 'PASS' : 'FAIL'}  (margin ${fmt(b.limit - b.virtnetP50)} ms)`,
     );
     if (rb)
       console.log(
-        `     raw, wrapper included: ${fmt(rb.virtnetP50)} ` +
-          `<= ${fmt(rb.floorP50)} + 1.5 ` +
-          `x ${fmt(rb.goP50)} = ${fmt(rb.limit)}  ` +
-          `-> ${rb.pass ? 'pass' : 'fail'} (informational)`,
+        `     raw, wrapper included: ${fmt(rb.virtnetP50)} <= ${fmt(rb.floorP50)} + 1.5 x ${fmt(rb.goP50)} = ` +
+          `${fmt(rb.limit)}  -> ${rb.pass ? 'pass' : 'fail'} (informational)`,
       );
   });
 

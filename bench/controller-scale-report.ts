@@ -31,10 +31,8 @@ function sampleRows(results: RunResult[]): string[] {
     ...Object.keys(results[0]!.samples).map((label) => {
       const xs = results.flatMap((r) => r.samples[label] ?? []);
       return (
-        `| ${label} | ${xs.length} ` +
-        `| ${fmt(quantile(xs, 0.5))} ` +
-        `| ${fmt(quantile(xs, 0.99))} ` +
-        `| ${fmt(xs.length ? Math.max(...xs) : Number.NaN)} |`
+        `| ${label} | ${xs.length} | ${fmt(quantile(xs, 0.5))} | ${fmt(quantile(xs, 0.99))} | ` +
+        `${fmt(xs.length ? Math.max(...xs) : Number.NaN)} |`
       );
     }),
   ];
@@ -83,27 +81,15 @@ export function summaryLine(results: RunResult[], vmis: number): string {
   );
   const requests = median(results.map((r) => PHASES.reduce((s, p) => s + total(r.requests[p]), 0)));
   return (
-    `summary: ${vmis} VMIs, median ` +
-    `of ${results.length} run(s): cold ` +
-    `start ${m(results, 'cold start: VMIs reconciled per second (to the last status)')} ` +
-    `VMIs/s ` +
-    `(first pod ${m(results, 'cold start: start() → first launcher pod (ms)')} ` +
-    `ms, last ` +
-    `status ${m(results, 'cold start: start() → last VMI status Scheduling (ms)')} ` +
-    `ms after start()); ` +
-    `resync ` +
-    `pass ${m(results, 'resync: one pass over every VMI (ms)')} ` +
-    `ms ` +
-    `(${m(results, 'resync: reconciles per second')}/s); ` +
-    `all ` +
-    `Running ${m(results, 'Running: first pod write → last VMI Running (ms)')} ` +
-    `ms (${m(results, 'Running: VMIs per second')} ` +
-    `VMIs/s); ` +
-    `controller peak ` +
-    `RSS ${m(results, 'controller peak RSS (MiB)')} ` +
-    `MiB, CPU ${fmt(cpu)} ` +
-    `ms; ${fmt(requests)} API requests ` +
-    `on ${m(results, 'controller TCP connections opened, all phases')} TCP connections`
+    `summary: ${vmis} VMIs, median of ${results.length} run(s): cold start ` +
+    `${m(results, 'cold start: VMIs reconciled per second (to the last status)')} VMIs/s (first pod ` +
+    `${m(results, 'cold start: start() → first launcher pod (ms)')} ms, last status ` +
+    `${m(results, 'cold start: start() → last VMI status Scheduling (ms)')} ms after start()); resync pass ` +
+    `${m(results, 'resync: one pass over every VMI (ms)')} ms (${m(results, 'resync: reconciles per second')}/s); ` +
+    `all Running ${m(results, 'Running: first pod write → last VMI Running (ms)')} ms ` +
+    `(${m(results, 'Running: VMIs per second')} VMIs/s); controller peak RSS ` +
+    `${m(results, 'controller peak RSS (MiB)')} MiB, CPU ${fmt(cpu)} ms; ${fmt(requests)} API requests on ` +
+    `${m(results, 'controller TCP connections opened, all phases')} TCP connections`
   );
 }
 

@@ -355,10 +355,8 @@ runBench(
     const results: RunResult[] = [];
     for (let i = 0; i < RUNS; i++) results.push(await runOnce(VMIS, dir));
     const title =
-      `controller at scale ` +
-      `(${new Date().toISOString()}): ${VMIS} VMIs ` +
-      `(${KINDS.join(', ')}; ${NADS} NADs), ${RUNS} ` +
-      `run(s), the in-process test API server`;
+      `controller at scale (${new Date().toISOString()}): ${VMIS} VMIs (${KINDS.join(', ')}; ${NADS} NADs), ` +
+      `${RUNS} run(s), the in-process test API server`;
     for (const line of report(results, title)) console.log(line);
     console.log(`\n${summaryLine(results, VMIS)}`);
     console.log(`(bench wall time ${round2((nowMs() - t) / 1000)} s)`);

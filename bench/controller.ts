@@ -181,8 +181,6 @@ console.log(
 const e2e = await endToEnd();
 const e = summarize(e2e);
 console.log(
-  `| VMI created → Running with the ` +
-    `guest's lease, end to end, TCG ` +
-    `(ms) | ${e.n} | ${round2(e.p50)} ` +
-    `| ${round2(quantile(e2e, 0.99))} |`,
+  `| VMI created → Running with the guest's lease, end to end, TCG (ms) | ${e.n} | ${round2(e.p50)} | ` +
+    `${round2(quantile(e2e, 0.99))} |`,
 );

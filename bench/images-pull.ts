@@ -38,9 +38,8 @@ try {
       const got = await cache.ensure({ image: `registry:5000/kubevirt/${name}:1`, pullPolicy: policy });
       got.release();
       console.log(
-        `${name === 'big' ? 'qcow2' : 'qcow2.xz'} ${mib} ` +
-          `MiB ${policy}: ${got.pulled ? 'pulled' : 'cached'} ` +
-          `in ${Math.round(performance.now() - t)} ms`,
+        `${name === 'big' ? 'qcow2' : 'qcow2.xz'} ${mib} MiB ${policy}: ${got.pulled ? 'pulled' : 'cached'} in ` +
+          `${Math.round(performance.now() - t)} ms`,
       );
     }
   }

@@ -423,10 +423,8 @@ async function main(): Promise<void> {
   console.log(`ratio virtnet/bare (p50): ${round2(summarize(virtnet).p50 / summarize(bare).p50)}x`);
   if (THROUGHPUT) {
     console.log(
-      `\nTCP throughput guest → peer pod on ` +
-        `the node bridge (IPv4, ${TP_MIB} MiB ` +
-        `per transfer, timed by the peer from ` +
-        `first byte to EOF), MB/s, indicative (TCG)`,
+      `\nTCP throughput guest → peer pod on the node bridge (IPv4, ${TP_MIB} MiB per transfer, timed by the peer ` +
+        `from first byte to EOF), MB/s, indicative (TCG)`,
     );
     console.log('| measure | n | p50 | p95 |\n|---|---|---|---|');
     console.log(row('bridge binding: guest → peer, MB/s, indicative (TCG)', tpBridge));

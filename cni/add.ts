@@ -86,10 +86,8 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   if (present.has(hostVeth)) {
     throw new VirtnetError(
       ErrorCode.attachmentExists,
-      `container ${env.containerID} ` +
-        `already has interface ${env.ifname} ` +
-        `on network ${conf.name} (host ` +
-        `veth ${hostVeth}); DEL it first`,
+      `container ${env.containerID} already has interface ${env.ifname} on network ${conf.name} (host veth ` +
+        `${hostVeth}); DEL it first`,
     );
   }
   // Refusals that need the host's state, still before any side effect.

@@ -74,10 +74,8 @@ function parseVxlan(v: unknown): VxlanConf | undefined {
   if (remote && group)
     throw invalid(
       'vxlan',
-      `set either remote ("${remote}") ` +
-        `or group ("${group}"), not both; ` +
-        `set neither for head-end replication ` +
-        `from the node agent's FDB entries`,
+      `set either remote ("${remote}") or group ("${group}"), not both; set neither for head-end replication from ` +
+        `the node agent's FDB entries`,
     );
   if (group && !isMulticast(group)) throw invalid('vxlan.group', `"${group}" is not a multicast address`);
   const dev = str(v, 'dev', 'vxlan.dev');
@@ -148,9 +146,8 @@ function masqExcludeProblem(text: string): string | undefined {
   const [addr = '', len] = text.split('/');
   if (len !== undefined && familyOf(addr) === 4 && /^\d+$/u.test(len) && Number(len) > 32) {
     return (
-      `mixes families: an IPv4 address with the prefix ` +
-      `length ${len}, which only IPv6 ` +
-      `has (IPv4 prefixes are 0 to 32)`
+      `mixes families: an IPv4 address with the prefix length ${len}, which only IPv6 has (IPv4 prefixes are 0 to ` +
+      `32)`
     );
   }
   const c = parseCidr(text);
@@ -377,10 +374,8 @@ function requireHostPath(field: string, value: string): void {
   if (hidden !== undefined)
     throw invalid(
       field,
-      `"${value}" has the part ` +
-        `"${hidden}"; no part of a host path ` +
-        `may start with "." (the plugin ` +
-        `keeps its own files there)`,
+      `"${value}" has the part "${hidden}"; no part of a host path may start with "." (the plugin keeps its own ` +
+        `files there)`,
     );
 }
 

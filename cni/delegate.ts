@@ -36,9 +36,7 @@ export function requireDepthWithinCap(env: NodeJS.ProcessEnv): void {
   if (depth > MAX_DELEGATE_DEPTH) {
     throw new VirtnetError(
       ErrorCode.delegateTooDeep,
-      `${DELEGATE_DEPTH_ENV}: delegate ` +
-        `chain is ${depth} levels deep, more ` +
-        `than the cap of ${MAX_DELEGATE_DEPTH}; ` +
+      `${DELEGATE_DEPTH_ENV}: delegate chain is ${depth} levels deep, more than the cap of ${MAX_DELEGATE_DEPTH}; ` +
         `a plugin is delegating to itself`,
     );
   }

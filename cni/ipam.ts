@@ -137,9 +137,8 @@ export async function execIpam(
   if (!version) {
     throw new VirtnetError(
       ErrorCode.incompatibleVersion,
-      `ipam.type: plugin "${conf.ipam.type}" ` +
-        `supports ${JSON.stringify(versions)}, ` +
-        `none at or below cniVersion ${conf.cniVersion}`,
+      `ipam.type: plugin "${conf.ipam.type}" supports ${JSON.stringify(versions)}, none at or below cniVersion ` +
+        `${conf.cniVersion}`,
     );
   }
   // GC and STATUS exist since 1.1.0; an older delegate has nothing to do for them.

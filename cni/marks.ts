@@ -82,10 +82,8 @@ async function requireUsable(
     : '';
   throw new VirtnetError(
     ErrorCode.invalidConfig,
-    `${field}: link "${link}" exists ` +
-      `and virtnet did not create it ` +
-      `(its alias is not "${LINK_MARK}"), ` +
-      `so no network may use it${how}`,
+    `${field}: link "${link}" exists and virtnet did not create it (its alias is not "${LINK_MARK}"), so no ` +
+      `network may use it${how}`,
   );
 }
 
@@ -120,10 +118,8 @@ async function requireVxlanOnBridge(
   if (master === '' || master === conf.bridge) return;
   throw new VirtnetError(
     ErrorCode.invalidConfig,
-    `vxlan.id: VNI ${conf.vxlan.id}'s device ${dev} ` +
-      `is a port of bridge "${master}", not of ` +
-      `"${conf.bridge}"; a VNI is one L2 network, so ` +
-      `every network on it must name bridge "${master}"`,
+    `vxlan.id: VNI ${conf.vxlan.id}'s device ${dev} is a port of bridge "${master}", not of "${conf.bridge}"; a ` +
+      `VNI is one L2 network, so every network on it must name bridge "${master}"`,
   );
 }
 

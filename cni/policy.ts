@@ -249,10 +249,8 @@ function requireUnder(field: string, value: string, roots: readonly string[], wh
   if (!root) {
     throw new VirtnetError(
       ErrorCode.invalidConfig,
-      `${field}: "${value}" is outside ` +
-        `the ${what} the node admin ` +
-        `allows: ${JSON.stringify(roots)} ` +
-        `(node policy: ${policy.source})`,
+      `${field}: "${value}" is outside the ${what} the node admin allows: ${JSON.stringify(roots)} (node policy: ` +
+        `${policy.source})`,
     );
   }
   const link = walkProblem(field, value, p, root);
@@ -278,10 +276,8 @@ export function checkPaths(conf: BridgeConf, policy: NodePolicy): void {
     if (!policy.logRoot) {
       throw new VirtnetError(
         ErrorCode.invalidConfig,
-        `logFile: "${conf.logFile}" is ` +
-          `refused: the node admin set no logRoot ` +
-          `(node policy: ${policy.source}), ` +
-          `so the plugin logs to stderr only`,
+        `logFile: "${conf.logFile}" is refused: the node admin set no logRoot (node policy: ${policy.source}), so ` +
+          `the plugin logs to stderr only`,
       );
     }
     if (normalise(conf.logFile) === policy.logRoot)
@@ -296,10 +292,8 @@ export function checkPaths(conf: BridgeConf, policy: NodePolicy): void {
     if (dataRoot)
       throw new VirtnetError(
         ErrorCode.invalidConfig,
-        `logFile: "${conf.logFile}" lies under ` +
-          `the data root ${dataRoot}; a log must ` +
-          `not share a directory tree with plugin ` +
-          `state (node policy: ${policy.source})`,
+        `logFile: "${conf.logFile}" lies under the data root ${dataRoot}; a log must not share a directory tree ` +
+          `with plugin state (node policy: ${policy.source})`,
       );
   }
 }
@@ -308,10 +302,8 @@ export function checkPaths(conf: BridgeConf, policy: NodePolicy): void {
 export function ipamTypeProblem(type: string, policy: Pick<NodePolicy, 'allowedIpam' | 'source'>): string | undefined {
   if (policy.allowedIpam.includes(type)) return undefined;
   return (
-    `ipam.type: "${type}" is not an IPAM plugin the node ` +
-    `admin allows: ${JSON.stringify(policy.allowedIpam)} ` +
-    `(node policy: ${policy.source}); the ` +
-    `node admin may list it in allowedIpam`
+    `ipam.type: "${type}" is not an IPAM plugin the node admin allows: ${JSON.stringify(policy.allowedIpam)} (node ` +
+    `policy: ${policy.source}); the node admin may list it in allowedIpam`
   );
 }
 

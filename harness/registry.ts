@@ -160,9 +160,7 @@ function allowLayerUrls(dir: string, port: number, allow: string, run: Runner): 
   // YAML single quotes: the pattern's backslashes and colons are taken as they are.
   writeFileSync(
     config,
-    `${readFileSync(config, 'utf8')}validation:\n ` +
-      ` manifests:\n    ` +
-      `urls:\n      allow:\n        - ` +
+    `${readFileSync(config, 'utf8')}validation:\n  manifests:\n    urls:\n      allow:\n        - ` +
       `'${allow.replaceAll("'", "''")}'\n`,
   );
   run([
@@ -183,9 +181,8 @@ function allowLayerUrls(dir: string, port: number, allow: string, run: Runner): 
     }
   }
   throw new Error(
-    `docker-registry did not answer ` +
-      `on 127.0.0.1:${port} after its ` +
-      `restart: ${readFileSync(join(reg, 'registry.log'), 'utf8').slice(-500)}`,
+    `docker-registry did not answer on 127.0.0.1:${port} after its restart: ` +
+      `${readFileSync(join(reg, 'registry.log'), 'utf8').slice(-500)}`,
   );
 }
 

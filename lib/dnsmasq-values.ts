@@ -48,10 +48,8 @@ const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 export function hostnameProblem(value: string): string | undefined {
   if (LABEL.test(value)) return undefined;
   return (
-    `${showValue(value)} is not a DNS ` +
-    `label (letters, digits and "-", at ` +
-    `most ${DNS_LABEL_MAX}, starting ` +
-    `and ending with a letter or digit)`
+    `${showValue(value)} is not a DNS label (letters, digits and "-", at most ${DNS_LABEL_MAX}, starting and ` +
+    `ending with a letter or digit)`
   );
 }
 
@@ -83,10 +81,8 @@ export function dhcpHostNameField(label: string): string {
 export function dhcpStringProblem(value: string): string | undefined {
   if (CONTROL.test(value)) {
     return (
-      `${showValue(value)} contains control ` +
-      `characters (newlines, tabs, U+0085, ` +
-      `U+2028, …), which cannot be written ` +
-      `into the DHCP server's configuration`
+      `${showValue(value)} contains control characters (newlines, tabs, U+0085, U+2028, …), which cannot be ` +
+      `written into the DHCP server's configuration`
     );
   }
   // dnsmasq's split() strips blanks next to the commas outside quotes; rather
@@ -128,10 +124,8 @@ export function searchDomainProblem(value: string): string | undefined {
   const bad = value.split('.').find((label) => !LABEL.test(label));
   if (bad !== undefined)
     return (
-      `${showValue(value)} has the label ${showValue(bad)}; ` +
-      `each label is letters, digits ` +
-      `and "-", 1-${DNS_LABEL_MAX} characters, ` +
-      `starting and ending with a letter or digit`
+      `${showValue(value)} has the label ${showValue(bad)}; each label is letters, digits and "-", ` +
+      `1-${DNS_LABEL_MAX} characters, starting and ending with a letter or digit`
     );
   return undefined;
 }
@@ -141,9 +135,7 @@ export function dnsmasqLineProblem(line: string): string | undefined {
   const bytes = Buffer.byteLength(line, 'utf8');
   if (bytes <= DNSMASQ_LINE_MAX_BYTES) return undefined;
   return (
-    `renders a line of ${bytes} bytes; dnsmasq ` +
-    `reads at most ${DNSMASQ_LINE_MAX_BYTES} ` +
-    `(the rest would be parsed as a ` +
-    `line of its own): ${showValue(line)}`
+    `renders a line of ${bytes} bytes; dnsmasq reads at most ${DNSMASQ_LINE_MAX_BYTES} (the rest would be parsed ` +
+    `as a line of its own): ${showValue(line)}`
   );
 }

@@ -89,115 +89,192 @@ function token(t: string): string {
   return t;
 }
 
+const mtu = (v: number) => int(v, 68, 65535);
+/** The words `words` when `when` holds (the value is there), else none. */
+const opt = (when: unknown, ...words: Array<() => string>): string[] => (when ? words.map((w) => w()) : []);
+const onOff = (v: boolean) => (v ? 'on' : 'off');
+
+type Renderers = { [K in LinkOp['op']]: (o: Extract<LinkOp, { op: K }>) => string[] };
+
+/** Each operation's words, in ip(8)'s order; every value re-validated by the word's checker. */
+const RENDERERS: Renderers = {
+  'bridge-add': (o) => [
+    'link add name',
+    name(o.name),
+    ...opt(
+      o.mtu !== undefined,
+      () => 'mtu',
+      () => mtu(o.mtu!),
+    ),
+    ...opt(
+      o.mac !== undefined,
+      () => 'address',
+      () => mac(o.mac!),
+    ),
+    'type bridge',
+  ],
+  'veth-add': (o) => [
+    ...['link add name', name(o.name), 'mtu', mtu(o.mtu), 'address', mac(o.mac)],
+    ...['type veth peer name', name(o.peer), 'mtu', mtu(o.mtu), 'address', mac(o.peerMac)],
+    ...['netns', token(o.peerNetns)],
+  ],
+  'vxlan-add': (o) => [
+    'link add name',
+    name(o.name),
+    ...opt(
+      o.mtu !== undefined,
+      () => 'mtu',
+      () => mtu(o.mtu!),
+    ),
+    ...['type vxlan id', int(o.id, 0, 16777215)],
+    ...opt(
+      o.remote,
+      () => 'remote',
+      () => ip(o.remote!),
+    ),
+    ...opt(
+      o.group,
+      () => 'group',
+      () => ip(o.group!),
+    ),
+    ...opt(
+      o.local,
+      () => 'local',
+      () => ip(o.local!),
+    ),
+    ...opt(
+      o.dev,
+      () => 'dev',
+      () => name(o.dev!),
+    ),
+    ...['dstport', int(o.dstPort, 1, 65535)],
+  ],
+  'tap-add': (o) => ['tuntap add dev', name(o.name), 'mode tap'],
+  'dummy-add': (o) => ['link add name', name(o.name), 'type dummy'],
+  'link-set': (o) => [
+    'link set dev',
+    name(o.name),
+    ...opt(
+      o.newName,
+      () => 'name',
+      () => name(o.newName!),
+    ),
+    ...opt(
+      o.master,
+      () => 'master',
+      () => name(o.master!),
+    ),
+    ...opt(o.nomaster, () => 'nomaster'),
+    ...opt(
+      o.mtu !== undefined,
+      () => 'mtu',
+      () => mtu(o.mtu!),
+    ),
+    ...opt(
+      o.mac !== undefined,
+      () => 'address',
+      () => mac(o.mac!),
+    ),
+    ...opt(
+      o.promisc !== undefined,
+      () => 'promisc',
+      () => onOff(o.promisc!),
+    ),
+    ...opt(
+      o.alias,
+      () => 'alias',
+      () => token(o.alias!),
+    ),
+    ...opt(o.up !== undefined, () => (o.up ? 'up' : 'down')),
+  ],
+  'bridge-port': (o) => [
+    'link set dev',
+    name(o.name),
+    'type bridge_slave',
+    ...opt(
+      o.hairpin !== undefined,
+      () => 'hairpin',
+      () => onOff(o.hairpin!),
+    ),
+    ...opt(
+      o.learning !== undefined,
+      () => 'learning',
+      () => onOff(o.learning!),
+    ),
+  ],
+  'link-del': (o) => ['link del dev', name(o.name)],
+  'addr-add': (o) => [
+    `addr ${o.replace ? 'replace' : 'add'}`,
+    cidr(o.cidr),
+    ...['dev', name(o.dev)],
+    ...opt(o.nodad, () => 'nodad'),
+    ...opt(o.noprefixroute, () => 'noprefixroute'),
+  ],
+  'addr-flush': (o) => ['addr flush dev', name(o.dev)],
+  'route-add': (o) => [
+    'route add',
+    cidr(o.dst),
+    ...opt(
+      o.via,
+      () => 'via',
+      () => ip(o.via!),
+    ),
+    ...['dev', name(o.dev)],
+    ...opt(
+      o.metric !== undefined,
+      () => 'metric',
+      () => int(o.metric!, 0, 2 ** 32 - 1),
+    ),
+    ...opt(
+      o.table !== undefined,
+      () => 'table',
+      () => int(o.table!, 1, 2 ** 32 - 1),
+    ),
+    ...opt(
+      o.scope !== undefined,
+      () => 'scope',
+      () => int(o.scope!, 0, 255),
+    ),
+    ...opt(
+      o.mtu !== undefined,
+      () => 'mtu',
+      () => mtu(o.mtu!),
+    ),
+    ...opt(
+      o.advmss !== undefined,
+      () => 'advmss',
+      () => int(o.advmss!, 1, 65535),
+    ),
+    ...opt(o.onlink, () => 'onlink'),
+  ],
+  // ip(8) takes a rule's family only as a global option (ip -6 -batch).
+  'rule-add': (o) => ruleWords('add', o),
+  'rule-del': (o) => ruleWords('del', o),
+  'link-show': (o) => ['link show dev', name(o.name)],
+};
+
+function ruleWords(verb: 'add' | 'del', o: Extract<LinkOp, { op: 'rule-add' | 'rule-del' }>): string[] {
+  return [
+    `rule ${verb}`,
+    ...opt(
+      o.iif,
+      () => 'iif',
+      () => name(o.iif!),
+    ),
+    ...opt(
+      o.from,
+      () => 'from',
+      () => ip(o.from!),
+    ),
+    ...['table', int(o.table, 1, 2 ** 31 - 1), 'pref', int(o.pref, 1, 32765)],
+  ];
+}
+
 /** Render one operation as an ip(8) batch line. Every value is re-validated here. */
 export function renderOp(o: LinkOp): string {
-  switch (o.op) {
-    case 'bridge-add':
-      return [
-        'link add name',
-        name(o.name),
-        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
-        ...(o.mac !== undefined ? ['address', mac(o.mac)] : []),
-        'type bridge',
-      ].join(' ');
-    case 'veth-add':
-      return [
-        'link add name',
-        name(o.name),
-        'mtu',
-        int(o.mtu, 68, 65535),
-        'address',
-        mac(o.mac),
-        'type veth peer name',
-        name(o.peer),
-        'mtu',
-        int(o.mtu, 68, 65535),
-        'address',
-        mac(o.peerMac),
-        'netns',
-        token(o.peerNetns),
-      ].join(' ');
-    case 'vxlan-add':
-      return [
-        'link add name',
-        name(o.name),
-        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
-        'type vxlan id',
-        int(o.id, 0, 16777215),
-        ...(o.remote ? ['remote', ip(o.remote)] : []),
-        ...(o.group ? ['group', ip(o.group)] : []),
-        ...(o.local ? ['local', ip(o.local)] : []),
-        ...(o.dev ? ['dev', name(o.dev)] : []),
-        'dstport',
-        int(o.dstPort, 1, 65535),
-      ].join(' ');
-    case 'tap-add':
-      return `tuntap add dev ${name(o.name)} mode tap`;
-    case 'dummy-add':
-      return `link add name ${name(o.name)} type dummy`;
-    case 'link-set':
-      return [
-        'link set dev',
-        name(o.name),
-        ...(o.newName ? ['name', name(o.newName)] : []),
-        ...(o.master ? ['master', name(o.master)] : []),
-        ...(o.nomaster ? ['nomaster'] : []),
-        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
-        ...(o.mac !== undefined ? ['address', mac(o.mac)] : []),
-        ...(o.promisc !== undefined ? ['promisc', o.promisc ? 'on' : 'off'] : []),
-        ...(o.alias ? ['alias', token(o.alias)] : []),
-        ...(o.up !== undefined ? [o.up ? 'up' : 'down'] : []),
-      ].join(' ');
-    case 'bridge-port':
-      return [
-        'link set dev',
-        name(o.name),
-        'type bridge_slave',
-        ...(o.hairpin !== undefined ? ['hairpin', o.hairpin ? 'on' : 'off'] : []),
-        ...(o.learning !== undefined ? ['learning', o.learning ? 'on' : 'off'] : []),
-      ].join(' ');
-    case 'link-del':
-      return `link del dev ${name(o.name)}`;
-    case 'addr-add':
-      return [
-        `addr ${o.replace ? 'replace' : 'add'}`,
-        cidr(o.cidr),
-        'dev',
-        name(o.dev),
-        ...(o.nodad ? ['nodad'] : []),
-        ...(o.noprefixroute ? ['noprefixroute'] : []),
-      ].join(' ');
-    case 'addr-flush':
-      return `addr flush dev ${name(o.dev)}`;
-    case 'route-add':
-      return [
-        'route add',
-        cidr(o.dst),
-        ...(o.via ? ['via', ip(o.via)] : []),
-        'dev',
-        name(o.dev),
-        ...(o.metric !== undefined ? ['metric', int(o.metric, 0, 2 ** 32 - 1)] : []),
-        ...(o.table !== undefined ? ['table', int(o.table, 1, 2 ** 32 - 1)] : []),
-        ...(o.scope !== undefined ? ['scope', int(o.scope, 0, 255)] : []),
-        ...(o.mtu !== undefined ? ['mtu', int(o.mtu, 68, 65535)] : []),
-        ...(o.advmss !== undefined ? ['advmss', int(o.advmss, 1, 65535)] : []),
-        ...(o.onlink ? ['onlink'] : []),
-      ].join(' ');
-    case 'rule-add':
-    // ip(8) takes a rule's family only as a global option (ip -6 -batch).
-    case 'rule-del':
-      return [
-        `rule ${o.op === 'rule-add' ? 'add' : 'del'}`,
-        ...(o.iif ? ['iif', name(o.iif)] : []),
-        ...(o.from ? ['from', ip(o.from)] : []),
-        'table',
-        int(o.table, 1, 2 ** 31 - 1),
-        'pref',
-        int(o.pref, 1, 32765),
-      ].join(' ');
-    case 'link-show':
-      return `link show dev ${name(o.name)}`;
-  }
+  // A lookup by o.op loses the link between the key and o's type (TypeScript cannot correlate them).
+  const render = RENDERERS[o.op] as (o: LinkOp) => string[];
+  return render(o).join(' ');
 }
 
 /** One link as `ip -json link` prints it (the fields we read). */

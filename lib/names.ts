@@ -82,10 +82,8 @@ function cniIdProblem(value: string, max: number): string | undefined {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > max)
     return (
-      `${showValue(value)} ` +
-      `is ${bytes} bytes; it must be at ` +
-      `most ${max} (it becomes part of ` +
-      `file names, NAME_MAX ${NAME_MAX})`
+      `${showValue(value)} is ${bytes} bytes; it must be at most ${max} (it becomes part of file names, NAME_MAX ` +
+      `${NAME_MAX})`
     );
   if (!CNI_ID_PATTERN.test(value)) return `${showValue(value)} must match ${CNI_ID_PATTERN.source}`;
   return undefined;
@@ -112,10 +110,8 @@ export function dns1123LabelProblem(value: string): string | undefined {
     return `${showValue(value)} must be at most ${DNS1123_LABEL_MAX} characters (DNS-1123 label; is ${value.length})`;
   if (!DNS1123_LABEL.test(value))
     return (
-      `${showValue(value)} must be ` +
-      `a DNS-1123 label (lower-case ` +
-      `alphanumerics and "-", ` +
-      `matching ${DNS1123_LABEL.source})`
+      `${showValue(value)} must be a DNS-1123 label (lower-case alphanumerics and "-", matching ` +
+      `${DNS1123_LABEL.source})`
     );
   return undefined;
 }
@@ -130,9 +126,7 @@ export function dns1123SubdomainProblem(value: string, max = DNS1123_SUBDOMAIN_M
     return `${showValue(value)} must be at most ${max} characters (DNS-1123 subdomain; is ${value.length})`;
   if (!value.split('.').every((label) => DNS1123_LABEL.test(label))) {
     return (
-      `${showValue(value)} must be a DNS-1123 ` +
-      `subdomain (lower-case alphanumerics, ` +
-      `"-" and ".", each part starting ` +
+      `${showValue(value)} must be a DNS-1123 subdomain (lower-case alphanumerics, "-" and ".", each part starting ` +
       `and ending with an alphanumeric)`
     );
   }

@@ -175,10 +175,9 @@ export class RouteSync {
           : undefined;
       if (foreign) {
         report.problems.push(
-          `route ${dst} exists and is not virtnet's ` +
-            `(proto ${foreign.protocol ?? 'boot'}${foreign.gateway ? ` via ${foreign.gateway}` : ''} ` +
-            `dev ${foreign.dev}): left ` +
-            `alone, no route via ${r.via}`,
+          `route ${dst} exists and is not virtnet's (proto ` +
+            `${foreign.protocol ?? 'boot'}${foreign.gateway ? ` via ${foreign.gateway}` : ''} dev ${foreign.dev}): ` +
+            `left alone, no route via ${r.via}`,
         );
         continue;
       }

@@ -49,9 +49,8 @@ function nadList(
   if (ctx.namespaceIsolation && sel.namespace !== pod.namespace && !ctx.globalNamespaces.includes(sel.namespace)) {
     throw new AttachError(
       field,
-      `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} is in another namespace; ` +
-        `pods in ${pod.namespace} may use only their own and ` +
-        `${ctx.globalNamespaces.join(', ') || 'no global'} namespaces`,
+      `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} is in another namespace; pods in ${pod.namespace} ` +
+        `may use only their own and ${ctx.globalNamespaces.join(', ') || 'no global'} namespaces`,
     );
   }
   const nad = ctx.lookupNad(sel.namespace, sel.name);
@@ -85,9 +84,8 @@ function requireIpsCapability(field: string, sel: NetworkSelection, list: ConfLi
   if (list.plugins.some((p) => p.capabilities?.ips === true)) return;
   throw new AttachError(
     `${field}.ips`,
-    `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} has no plugin with "capabilities": {"ips": true}, ` +
-      `so the addresses ${sel.ips.join(', ')} would be dropped; ` +
-      'declare it on the plugin whose IPAM takes them (static)',
+    `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} has no plugin with "capabilities": {"ips": true}, so ` +
+      `the addresses ${sel.ips.join(', ')} would be dropped; declare it on the plugin whose IPAM takes them (static)`,
   );
 }
 

@@ -279,10 +279,8 @@ export class NodeAgent {
     if (existsSync(file) && !this.isOwnConf(readFileSync(file, 'utf8'))) {
       this.sayOnce(
         'error',
-        `${file} exists and is not ` +
-          `virtnet's (no "${WRITER_KEY}": ` +
-          `"${WRITER}"): left alone, and ` +
-          `virtnet is not the default network`,
+        `${file} exists and is not virtnet's (no "${WRITER_KEY}": "${WRITER}"): left alone, and virtnet is not the ` +
+          `default network`,
         {},
       );
       return;
@@ -327,10 +325,8 @@ export class NodeAgent {
     return {
       level: 'error',
       reason:
-        `no pod subnet for this node: ${where} ` +
-        `and no --pod-cidr is given, so no ` +
-        `default network is written (pods on ` +
-        `this node get no network until one is)`,
+        `no pod subnet for this node: ${where} and no --pod-cidr is given, so no default network is written (pods ` +
+        `on this node get no network until one is)`,
     };
   }
 
@@ -461,10 +457,8 @@ export class NodeAgent {
       this.o.log.info({ stale: stale.length, failed: failed.length }, 'CNI DEL of attachments whose pods are gone');
     if (failed.length)
       throw new Error(
-        `CNI DEL failed for ${failed.length} ` +
-          `of ${stale.length} ` +
-          `stale attachments (the next GC ` +
-          `retries): ${failed.join('; ')}`,
+        `CNI DEL failed for ${failed.length} of ${stale.length} stale attachments (the next GC retries): ` +
+          `${failed.join('; ')}`,
       );
     return stale.length;
   }

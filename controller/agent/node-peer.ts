@@ -75,10 +75,8 @@ function cidrProblem(text: unknown): string | undefined {
   if (cidr.address !== cidr.network) return `has host bits set (the subnet is ${cidr.network}/${cidr.prefix})`;
   if (cidr.prefix < SHORTEST_PREFIX[cidr.family] || cidr.prefix > LONGEST_PREFIX[cidr.family]) {
     return (
-      `must have a prefix of ` +
-      `/${SHORTEST_PREFIX[cidr.family]} ` +
-      `to /${LONGEST_PREFIX[cidr.family]} ` +
-      `for IPv${cidr.family}`
+      `must have a prefix of /${SHORTEST_PREFIX[cidr.family]} to /${LONGEST_PREFIX[cidr.family]} for ` +
+      `IPv${cidr.family}`
     );
   }
   const range = ipaddr.parse(cidr.network).range();
@@ -134,10 +132,8 @@ function vxlanVnis(annotations: Record<string, unknown>, at: string, problems: s
   const where = `${at} annotation ${VXLAN_VNIS_ANNOTATION}`;
   if (typeof value !== 'string' || value.length > MAX_ANNOTATION_CHARS) {
     problems.push(
-      `${where}: ${showValue(value)} ` +
-        `is not a comma-separated ` +
-        `list of VNIs of at ` +
-        `most ${MAX_ANNOTATION_CHARS} characters`,
+      `${where}: ${showValue(value)} is not a comma-separated list of VNIs of at most ${MAX_ANNOTATION_CHARS} ` +
+        `characters`,
     );
     return [];
   }

@@ -151,9 +151,8 @@ export class NodePeers {
     if (vnis && vnis.length > MAX_PUBLISHED_VNIS)
       this.o.log.error(
         { vnis: vnis.length },
-        `more head-end VXLAN VNIs on this ` +
-          `node than the ${MAX_PUBLISHED_VNIS} ` +
-          `a Node may publish: the rest reach no other node`,
+        `more head-end VXLAN VNIs on this node than the ${MAX_PUBLISHED_VNIS} a Node may publish: the rest reach ` +
+          `no other node`,
       );
     await this.publish(want).catch(failed("this node's annotations"));
     this.syncs++;

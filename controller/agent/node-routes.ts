@@ -187,16 +187,14 @@ function subnetProblem(
   const mine = ctx.own.find((c) => cidrsOverlap(c, cidr));
   if (mine)
     return (
-      `its podCIDR ${text} overlaps this node's ` +
-      `own podCIDR ${mine.network}/${mine.prefix}: ` +
-      `no route (a Node must not take over local pods)`
+      `its podCIDR ${text} overlaps this node's own podCIDR ${mine.network}/${mine.prefix}: no route (a Node must ` +
+      `not take over local pods)`
     );
   const connected = ctx.prefixes.find((p) => cidrsOverlap(p.cidr, cidr));
   if (connected)
     return (
-      `its podCIDR ${text} ` +
-      `overlaps ${connected.cidr.network}/${connected.cidr.prefix}, ` +
-      `connected on ${connected.dev}: no route`
+      `its podCIDR ${text} overlaps ${connected.cidr.network}/${connected.cidr.prefix}, connected on ` +
+      `${connected.dev}: no route`
     );
   const node = ips.find((ip) => addressIn(ip, cidr));
   if (node) return `its podCIDR ${text} holds the InternalIP ${node}: no route (it would take the underlay's traffic)`;
@@ -258,9 +256,8 @@ export function planPodNetwork(
       const other = taken.find((t) => cidrsOverlap(t.cidr, cidr));
       if (other) {
         plan.problems.push(
-          `node ${peer.name}: its podCIDR ${text} overlaps ` +
-            `node ${other.node}'s ${other.cidr.network}/${other.cidr.prefix}: ` +
-            `no route (the first node by name keeps it)`,
+          `node ${peer.name}: its podCIDR ${text} overlaps node ${other.node}'s ` +
+            `${other.cidr.network}/${other.cidr.prefix}: no route (the first node by name keeps it)`,
         );
         continue;
       }

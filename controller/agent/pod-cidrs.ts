@@ -31,9 +31,7 @@ export function parsePodCidrs(values: readonly unknown[], field: string): string
       throw new Error(`${at}: ${value} has host bits set: the subnet is ${cidr.network}/${cidr.prefix}`);
     if (cidr.prefix > LONGEST_PREFIX[cidr.family])
       throw new Error(
-        `${at}: ${value} is too small: ` +
-          `an IPv${cidr.family} pod subnet ` +
-          `needs a prefix of ` +
+        `${at}: ${value} is too small: an IPv${cidr.family} pod subnet needs a prefix of ` +
           `/${LONGEST_PREFIX[cidr.family]} or shorter`,
       );
     const other = seen.get(cidr.family);

@@ -151,9 +151,8 @@ function check(m: Manifest, ctx?: ValidationContext): Checked {
   }
   if (!(API_VERSIONS as readonly unknown[]).includes(obj.apiVersion)) {
     const rule =
-      `${obj.apiVersion === undefined ? 'is required' : `${JSON.stringify(obj.apiVersion)} is not served`} ` +
-      `for ${kind} (supported: ${API_VERSIONS.join(', ')}; ${NAD_KIND} ` +
-      `is ${NAD_API_VERSION})`;
+      `${obj.apiVersion === undefined ? 'is required' : `${JSON.stringify(obj.apiVersion)} is not served`} for ` +
+      `${kind} (supported: ${API_VERSIONS.join(', ')}; ${NAD_KIND} is ${NAD_API_VERSION})`;
     return { ...c, problems: [{ path: 'apiVersion', rule }] };
   }
   const schema = kind === 'VirtualMachine' ? VirtualMachineSchema : VirtualMachineInstanceSchema;

@@ -156,9 +156,7 @@ export function quantityProblems(spec: VmiSpec, at: string): RuleProblem[] {
     out.push({
       path: `${at}.domain.memory.guest`,
       rule:
-        `${shown(spec.domain.memory?.guest)} ` +
-        `must not exceed ` +
-        `domain.resources.limits.memory ` +
+        `${shown(spec.domain.memory?.guest)} must not exceed domain.resources.limits.memory ` +
         `(${shown(res?.limits?.memory)})`,
     });
   }

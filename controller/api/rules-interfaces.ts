@@ -80,10 +80,8 @@ export function interfaceProblems(spec: VmiSpec, at: string): RuleProblem[] {
         out.push({
           path: `${p}.pciAddress`,
           rule:
-            `${shown(iface.pciAddress)} is ` +
-            `not a PCI address DDDD:BB:SS.F ` +
-            `(hex; slot at most 1f, function ` +
-            `0-7), e.g. 0000:81:00.1`,
+            `${shown(iface.pciAddress)} is not a PCI address DDDD:BB:SS.F (hex; slot at most 1f, function 0-7), ` +
+            `e.g. 0000:81:00.1`,
         });
       else unique(firsts.pci, iface.pciAddress.toLowerCase(), i, `${p}.pciAddress`, iface.pciAddress);
     }
@@ -120,9 +118,8 @@ function bindingProblems(iface: VmiInterface, p: string, net: VmiNetwork | undef
     out.push({
       path: `${p}.masquerade`,
       rule:
-        `works only on the pod network; ` +
-        `network ${shown(net.name)} ` +
-        `is ${net.multus ? 'multus' : 'not a pod network'}`,
+        `works only on the pod network; network ${shown(net.name)} is ` +
+        `${net.multus ? 'multus' : 'not a pod network'}`,
     });
   }
   return out;
@@ -146,10 +143,8 @@ function mtuProblems(mtu: number, path: string, net: VmiNetwork | undefined): Ru
       {
         path,
         rule:
-          `must be at least ${MTU_MIN_IPV6} ` +
-          `(is ${mtu}): the pod network carries ` +
-          `IPv6 (vmIPv6NetworkCIDR), and IPv6 ` +
-          `needs a 1280-byte link MTU (RFC 8200)`,
+          `must be at least ${MTU_MIN_IPV6} (is ${mtu}): the pod network carries IPv6 (vmIPv6NetworkCIDR), and ` +
+          `IPv6 needs a 1280-byte link MTU (RFC 8200)`,
       },
     ];
   }

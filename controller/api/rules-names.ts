@@ -117,10 +117,8 @@ function dnsOptionProblems(options: Array<{ name: string; value?: string }>, at:
       out.push({
         path: `${p}.value`,
         rule:
-          `${shown(o.value)} must be ` +
-          `printable ASCII without ` +
-          `blanks or ":" (it follows ` +
-          `"${o.name}:" in resolv.conf)`,
+          `${shown(o.value)} must be printable ASCII without blanks or ":" ` +
+          `(it follows "${o.name}:" in resolv.conf)`,
       });
     }
   });

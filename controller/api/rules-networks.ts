@@ -108,10 +108,8 @@ export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RulePr
         out.push({
           path: `${p}.multus.default`,
           rule:
-            `a multus default network ` +
-            `replaces the pod network, so ` +
-            `it cannot be used ` +
-            `with ${index(base, firstPod)} (pod)`,
+            `a multus default network replaces the pod network, so it cannot be used with ${index(base, firstPod)} ` +
+            `(pod)`,
         });
       }
       out.push(...attachmentIpProblems(net.multus, `${p}.multus`));
@@ -151,9 +149,8 @@ function podCidrProblems(net: VmiNetwork, p: string, masquerade: boolean, reserv
       out.push({
         path: `${p}.${key}`,
         rule:
-          `${shown(text)}${text === given ? '' : ' (the default)'} ` +
-          `overlaps ${clash.what} ${clash.cidr}; ` +
-          `choose a subnet outside it`,
+          `${shown(text)}${text === given ? '' : ' (the default)'} overlaps ${clash.what} ${clash.cidr}; choose a ` +
+          `subnet outside it`,
       });
     const max = MAX_PREFIX[family];
     if (!cidr || cidr.family !== family)
@@ -162,10 +159,8 @@ function podCidrProblems(net: VmiNetwork, p: string, masquerade: boolean, reserv
       out.push({
         path: `${p}.${key}`,
         rule:
-          `${shown(text)}: /${cidr.prefix} is too small: ` +
-          `the subnet holds the network, gateway and ` +
-          `guest addresses${family === 4 ? ' and the broadcast address' : ''}; ` +
-          `use /${max} or shorter`,
+          `${shown(text)}: /${cidr.prefix} is too small: the subnet holds the network, gateway and guest ` +
+          `addresses${family === 4 ? ' and the broadcast address' : ''}; use /${max} or shorter`,
       });
     }
   };

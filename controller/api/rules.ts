@@ -204,10 +204,8 @@ function cloudInitProblems(spec: VmiSpec, at: string): RuleProblem[] {
           out.push({
             path: `${p}.${key}`,
             rule:
-              `is ${bytes} ` +
-              `bytes${base64 ? ' decoded' : ''}; at ` +
-              `most ${CLOUD_INIT_MAX_BYTES}, ` +
-              `as KubeVirt allows inline`,
+              `is ${bytes} bytes${base64 ? ' decoded' : ''}; at most ${CLOUD_INIT_MAX_BYTES}, as KubeVirt allows ` +
+              `inline`,
           });
       }
     }

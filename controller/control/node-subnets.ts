@@ -41,9 +41,7 @@ export function parseServiceCidrs(values: string[] | undefined): string[] {
     const other = families.get(cidr.family);
     if (other !== undefined)
       throw new Error(
-        `--service-cidr ${showValue(text)}: ` +
-          `IPv${cidr.family} is already given ` +
-          `by ${showValue(other)}; a cluster ` +
+        `--service-cidr ${showValue(text)}: IPv${cidr.family} is already given by ${showValue(other)}; a cluster ` +
           `has at most one service CIDR per family`,
       );
     families.set(cidr.family, text);

@@ -90,9 +90,8 @@ function specProblem(o: VmiObservation, vmi: StoredVmi | undefined): VmiStatus |
       return stuck(
         'Pending',
         'NetworkAttachmentDefinitionNotFound',
-        `spec.networks[${i}].multus.networkName: ` +
-          `NetworkAttachmentDefinition ${ref.namespace}/${ref.name} ` +
-          `not found; the VMI starts when it exists`,
+        `spec.networks[${i}].multus.networkName: NetworkAttachmentDefinition ${ref.namespace}/${ref.name} not ` +
+          `found; the VMI starts when it exists`,
       );
     }
   }
@@ -184,10 +183,8 @@ function firstPod(o: VmiObservation, vmi: StoredVmi, prev: VmiStatus | undefined
       stuck(
         'Failed',
         'HostPathNotAllowed',
-        `${denied.join(', ')}: a ` +
-          `VMI may boot only from files ` +
-          `under ${o.allowedHostPaths.join(', ')} ` +
-          `(the controller's --allowed-host-path)`,
+        `${denied.join(', ')}: a VMI may boot only from files under ${o.allowedHostPaths.join(', ')} (the ` +
+          `controller's --allowed-host-path)`,
       ),
       now,
     );

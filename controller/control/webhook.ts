@@ -206,10 +206,8 @@ function judge(uid: string, req: Obj, object: Obj, kind: string, name: string, f
       uid,
       503,
       'ServiceUnavailable',
-      `${kind} "${name}" was not validated: ` +
-        `the webhook has not yet listed the ` +
-        `cluster's nodes, whose pod subnets a ` +
-        `masquerade VM subnet must not overlap; retry`,
+      `${kind} "${name}" was not validated: the webhook has not yet listed the cluster's nodes, whose pod subnets ` +
+        `a masquerade VM subnet must not overlap; retry`,
     );
   const { problems } = validateManifests([{ source: 'request', object }], known);
   return problems.length ? deny(uid, kind, name, problems) : allow;

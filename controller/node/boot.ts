@@ -139,9 +139,7 @@ class Choosing {
     else
       this.problem(
         at,
-        `volume "${v.name}" has no ` +
-          `source virtnet knows (hostDisk, ` +
-          `containerDisk, cloudInitNoCloud, ` +
+        `volume "${v.name}" has no source virtnet knows (hostDisk, containerDisk, cloudInitNoCloud, ` +
           `cloudInitConfigDrive)`,
       );
   }
@@ -181,10 +179,8 @@ class Choosing {
       if (ci[ref] !== undefined)
         this.problem(
           `${field}.${ref}`,
-          `${ref} is not available in standalone ` +
-            `mode (there are no Kubernetes ` +
-            `secrets); put the data inline (userData, ` +
-            `networkData or their Base64 forms)`,
+          `${ref} is not available in standalone mode (there are no Kubernetes secrets); put the data inline ` +
+            `(userData, networkData or their Base64 forms)`,
         );
     }
     // A second cloud-init volume is refused by admission (rules.ts).

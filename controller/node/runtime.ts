@@ -170,10 +170,8 @@ export class NodeRuntime {
     if (existing.kind === 'corrupt')
       throw new StepError(
         'validate',
-        `${namespace}/${name}: its ` +
-          `record.json ${existing.why}; ` +
-          `\`virtnet gc\` or \`virtnet down\` ` +
-          `reconciles it with what exists`,
+        `${namespace}/${name}: its record.json ${existing.why}; \`virtnet gc\` or \`virtnet down\` reconciles it ` +
+          `with what exists`,
       );
     const uid = randomUUID();
     const { status: _status, ...applied } = object;
@@ -418,9 +416,8 @@ export class NodeRuntime {
       const unreadable = keys.filter((k) => this.store.readVmiEntry(k.namespace, k.name).kind === 'corrupt');
       if (unreadable.length)
         throw new Error(
-          `the record ` +
-            `of ${unreadable.map((k) => `${k.namespace}/${k.name}`).join(', ')} ` +
-            `cannot be read, and may name one`,
+          `the record of ${unreadable.map((k) => `${k.namespace}/${k.name}`).join(', ')} cannot be read, and may ` +
+            `name one`,
         );
       return new Set(this.store.listVmis().flatMap((r) => (r.images ?? []).map((i) => i.digest)));
     };
@@ -454,10 +451,8 @@ export class NodeRuntime {
             if (this.spare(key, entry)) {
               if (entry.kind === 'corrupt')
                 warn(
-                  `warning: ${key.namespace}/${key.name}: ` +
-                    `its record.json ${entry.why}, ` +
-                    `but its launcher runs: \`virtnet ` +
-                    `down ${key.name}\` removes it`,
+                  `warning: ${key.namespace}/${key.name}: its record.json ${entry.why}, but its launcher runs: ` +
+                    `\`virtnet down ${key.name}\` removes it`,
                 );
               return;
             }

@@ -144,9 +144,8 @@ function recordProblem(value: unknown, key: VmiKey): string | undefined {
   const meta = isObj(value.object) && isObj(value.object.metadata) ? value.object.metadata : undefined;
   if (meta?.namespace !== key.namespace || meta?.name !== key.name) {
     return (
-      `object.metadata ` +
-      `names ${JSON.stringify(`${meta?.namespace}/${meta?.name}`)}, ` +
-      `not ${key.namespace}/${key.name}`
+      `object.metadata names ${JSON.stringify(`${meta?.namespace}/${meta?.name}`)}, not ` +
+      `${key.namespace}/${key.name}`
     );
   }
   if (!(STATES as readonly unknown[]).includes(value.state))

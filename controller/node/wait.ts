@@ -78,9 +78,7 @@ export async function waitReady(
           : stepAt(stepsShown);
       throw new StepError(
         waiting,
-        `not done within ${(timeoutMs / 1000).toFixed(0)} ` +
-          `s; the VM keeps ` +
-          `running: see \`virtnet console ${name}\` ` +
+        `not done within ${(timeoutMs / 1000).toFixed(0)} s; the VM keeps running: see \`virtnet console ${name}\` ` +
           `or \`virtnet down ${name}\``,
       );
     }

@@ -33,10 +33,8 @@ function phaseOf(
     return {
       phase: 'Failed',
       reason:
-        `teardown incomplete (virtnet ` +
-        `gc retries; virtnet down ` +
-        `--force drops ` +
-        `it): ${(rec.teardownProblems ?? []).join('; ')}`,
+        `teardown incomplete (virtnet gc retries; virtnet down --force drops it): ` +
+        `${(rec.teardownProblems ?? []).join('; ')}`,
     };
   if (launcher?.phase === 'Failed') return { phase: 'Failed', reason: launcher.error ?? 'the launcher failed' };
   if (launcher?.phase === 'Stopped') return { phase: 'Succeeded', reason: 'the launcher stopped the VM' };

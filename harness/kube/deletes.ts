@@ -48,10 +48,8 @@ export async function deleteObject(
     throw conflict(
       def,
       name,
-      `Precondition failed: ResourceVersion ` +
-        `in precondition: ${resourceVersion}, ` +
-        `ResourceVersion in object ` +
-        `meta: ${old.metadata.resourceVersion}`,
+      `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ` +
+        `${old.metadata.resourceVersion}`,
     );
   }
   if (ctx.dryRun) return clone(old);

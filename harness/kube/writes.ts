@@ -38,10 +38,8 @@ function checkTypeMeta(def: ResourceDef, body: Obj): void {
   if (!isBuiltin(def) && !body.apiVersion) throw badRequest(`Object 'apiVersion' is missing in '${where}'`);
   if ((body.kind && body.kind !== def.kind) || (body.apiVersion && body.apiVersion !== apiVersionOf(def))) {
     throw badRequest(
-      `the API version in the data ` +
-        `(${body.apiVersion}) and kind ` +
-        `(${body.kind}) do not match the ` +
-        `expected ${apiVersionOf(def)} ${def.kind}`,
+      `the API version in the data (${body.apiVersion}) and kind (${body.kind}) do not match the expected ` +
+        `${apiVersionOf(def)} ${def.kind}`,
     );
   }
   if (body.metadata !== undefined && !isPlainObject(body.metadata)) throw badRequest('metadata must be an object');
@@ -94,10 +92,8 @@ export async function createObject(
       def,
       String(meta.name),
       'metadata.name',
-      `Invalid value: ${JSON.stringify(meta.name)}: a ` +
-        `lowercase RFC 1123 subdomain must consist of lower ` +
-        `case alphanumeric characters, '-' or '.', and ` +
-        `must start and end with an alphanumeric character`,
+      `Invalid value: ${JSON.stringify(meta.name)}: a lowercase RFC 1123 subdomain must consist of lower case ` +
+        `alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
     );
   }
   if (def.plural === 'namespaces' && isBuiltin(def))

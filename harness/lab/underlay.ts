@@ -43,10 +43,8 @@ export function checkUnderlayFree(segments: number): void {
   const taken = (JSON.parse(routes) as Array<{ dst: string }>).map((r) => r.dst).filter((d) => d.startsWith('10.123.'));
   if (taken.length)
     throw new Error(
-      `lab: the host already ` +
-        `routes ${taken.join(', ')}; the lab's underlay ` +
-        `is 10.123.0.0/${segments > 1 ? 16 : 24} ` +
-        `(is another lab running?)`,
+      `lab: the host already routes ${taken.join(', ')}; the lab's underlay is ` +
+        `10.123.0.0/${segments > 1 ? 16 : 24} (is another lab running?)`,
     );
 }
 

@@ -140,10 +140,8 @@ async function checkQcow2(image: string, file: string): Promise<void> {
   try {
     const report = JSON.parse(res.stdout) as { corruptions?: number; 'check-errors'?: number };
     why =
-      `qemu-img check ` +
-      `found ${report.corruptions ?? 0} corruptions ` +
-      `and ${report['check-errors'] ?? 0} ` +
-      `check errors${first ? `: ${first}` : ''}`;
+      `qemu-img check found ${report.corruptions ?? 0} corruptions and ${report['check-errors'] ?? 0} check ` +
+      `errors${first ? `: ${first}` : ''}`;
   } catch {
     // no report: the image did not even open for checking; stderr says why
   }

@@ -352,10 +352,8 @@ function checkUnique(image: string, member: DiskMember, layer: readonly LayerEnt
   if (namesakes.length > 1) {
     throw new DiskError(
       image,
-      `layer ${member.entry.layer + 1} ` +
-        `has ${namesakes.length} members named ${member.path} ` +
-        `(${namesakes.map(describe).join(', ')}); ` +
-        `a disk must be the only one of its name`,
+      `layer ${member.entry.layer + 1} has ${namesakes.length} members named ${member.path} ` +
+        `(${namesakes.map(describe).join(', ')}); a disk must be the only one of its name`,
     );
   }
 }

@@ -84,10 +84,8 @@ function blob(
   if ('urls' in v)
     throw new BadManifestError(
       image,
-      `${what} has urls ${JSON.stringify(v.urls)}: ` +
-        `a foreign layer ` +
-        `would be fetched from anywhere ` +
-        `it names, so it is refused`,
+      `${what} has urls ${JSON.stringify(v.urls)}: a foreign layer would be fetched from anywhere it names, so it ` +
+        `is refused`,
     );
   if (typeof mediaType === 'string' && isForeignType(mediaType)) {
     throw new BadManifestError(
@@ -207,10 +205,8 @@ export function platformInstance(image: string, bytes: Buffer): string {
   if (picked === undefined) {
     throw new BadManifestError(
       image,
-      `the manifest list has ` +
-        `no ${PLATFORM.os}/${PLATFORM.architecture} ` +
-        `instance (it ` +
-        `has: ${listed.map(platformOf).join(', ') || 'none'})`,
+      `the manifest list has no ${PLATFORM.os}/${PLATFORM.architecture} instance (it has: ` +
+        `${listed.map(platformOf).join(', ') || 'none'})`,
     );
   }
   return blob(

@@ -162,9 +162,8 @@ function fromAlias(image: string, name: string, alias: string, origin: string | 
   const problem = aliasValueProblem(alias);
   if (problem !== undefined) {
     throw invalid(
-      `short-name alias ${JSON.stringify(name)} ` +
-        `= ${JSON.stringify(alias)}${origin === undefined ? '' : ` in ${origin}`}: ` +
-        `the value ${problem}`,
+      `short-name alias ${JSON.stringify(name)} = ` +
+        `${JSON.stringify(alias)}${origin === undefined ? '' : ` in ${origin}`}: the value ${problem}`,
     );
   }
   // The request's tag and digest, kept as written ("fedora:38" → "<alias>:38").
@@ -184,13 +183,10 @@ function fromSearchRegistries(image: string, config: ShortNameConfig): ResolvedI
   const mode = config.shortNameMode ?? DEFAULT_SHORT_NAME_MODE;
   if (registries.length > 1 && mode === 'enforcing') {
     throw invalid(
-      `short name ${image} is ambiguous: it ` +
-        `could come from ${registries.join(', ')}; ` +
-        `give a fully qualified image name ` +
-        `or add an alias in [aliases]` +
-        ` (short-name-mode is ` +
-        `"enforcing"${config.origins?.shortNameMode === undefined ? '' : ` in ${config.origins.shortNameMode}`}, ` +
-        `and virtnet never prompts)`,
+      `short name ${image} is ambiguous: it could come from ${registries.join(', ')}; give a fully qualified image ` +
+        `name or add an alias in [aliases] (short-name-mode is ` +
+        `"enforcing"${config.origins?.shortNameMode === undefined ? '' : ` in ${config.origins.shortNameMode}`}, and ` +
+        `virtnet never prompts)`,
     );
   }
   const candidates = registries.map((r) =>
@@ -233,10 +229,8 @@ export function describeResolution(image: string, resolved: ResolvedImage): stri
       return `short name ${image}: trying ${resolved.candidates.join(', ')} (unqualified-search-registries${from})`;
     case 'docker-hub-default':
       return (
-        `short name ${image} ` +
-        `is ${resolved.image} (no alias and no ` +
-        `unqualified-search registries: ` +
-        `Docker Hub, as kubelet does)`
+        `short name ${image} is ${resolved.image} (no alias and no unqualified-search registries: Docker Hub, as ` +
+        `kubelet does)`
       );
   }
 }
@@ -407,10 +401,8 @@ function aliasTable(path: string, value: unknown): Array<[string, string]> {
     const key = `[aliases] ${JSON.stringify(name)}`;
     if (typeof alias !== 'string')
       throw invalid(
-        `registries configuration ${path}: ${key} ` +
-          `must be a string ` +
-          `(a fully qualified repository), ` +
-          `not ${kindOf(alias)}`,
+        `registries configuration ${path}: ${key} must be a string (a fully qualified repository), not ` +
+          `${kindOf(alias)}`,
       );
     const nameProblem = aliasNameProblem(name);
     if (nameProblem !== undefined) throw invalid(`registries configuration ${path}: ${key}: the name ${nameProblem}`);
@@ -440,18 +432,14 @@ function shortNameMode(path: string, value: unknown): ShortNameMode | undefined 
 function v1Settings(path: string, toml: TomlTable, dropIn: boolean): FileSettings {
   if (dropIn)
     throw invalid(
-      `registries configuration ${path}: ` +
-        `a drop-in must use the version ` +
-        `2 format, not [registries.*] ` +
+      `registries configuration ${path}: a drop-in must use the version 2 format, not [registries.*] ` +
         `(containers-registries.conf.d(5))`,
     );
   const mixed = V2_KEYS.filter((k) => k in toml);
   if (mixed.length > 0)
     throw invalid(
-      `registries configuration ${path}: ` +
-        `mixes the version 1 ` +
-        `[registries.*] tables with ` +
-        `version 2 keys (${mixed.join(', ')})`,
+      `registries configuration ${path}: mixes the version 1 [registries.*] tables with version 2 keys ` +
+        `(${mixed.join(', ')})`,
     );
   const v1 = toml.registries;
   if (!isTable(v1))

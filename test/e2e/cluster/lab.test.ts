@@ -274,10 +274,8 @@ test('an L2 NAD over VXLAN spans two nodes: ' +
   ] as const) {
     for (const vlan of [100, 200]) {
       const r = await con.run(
-        `ip link add link ${nic} name ${nic}.${vlan} ` +
-          `type vlan id ${vlan} && ip addr ` +
-          `add 10.${vlan}.0.${host}/24 dev ${nic}.${vlan} ` +
-          `&& ip link set ${nic}.${vlan} up`,
+        `ip link add link ${nic} name ${nic}.${vlan} type vlan id ${vlan} && ip addr add 10.${vlan}.0.${host}/24 ` +
+          `dev ${nic}.${vlan} && ip link set ${nic}.${vlan} up`,
       );
       assert.equal(r.rc, 0, r.output);
     }

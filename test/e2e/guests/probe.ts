@@ -25,10 +25,8 @@ function probeScript(name: string, ready: string): string {
     'cloud-init status --long',
   ].join('; ');
   return (
-    `for i in $(seq 90); do ${ready} && break; ` +
-    `sleep 1; done; { echo "ready $i"; ${report}; ` +
-    `} 2>&1 | sed "s/^/${TAG} ${name} /" > ` +
-    `/dev/ttyS0; echo "${TAG} ${name} END" > /dev/ttyS0`
+    `for i in $(seq 90); do ${ready} && break; sleep 1; done; { echo "ready $i"; ${report}; } 2>&1 | sed ` +
+    `"s/^/${TAG} ${name} /" > /dev/ttyS0; echo "${TAG} ${name} END" > /dev/ttyS0`
   );
 }
 

@@ -73,10 +73,8 @@ describe('launcher: masquerade binding with a real guest', { timeout: 300_000 },
       // The guest's egress: count what reaches the peer, by source address.
       peer.ns.run(
         ['nft', '-f', '-'],
-        `table inet count {\n chain in {\n  type filter ` +
-          `hook input priority 0;\n  icmp type echo-request ` +
-          `ip saddr ${pod.v4} counter\n  icmp type ` +
-          `echo-request ip saddr 10.0.2.2 counter\n }\n}\n`,
+        `table inet count {\n chain in {\n  type filter hook input priority 0;\n  icmp type echo-request ip saddr ` +
+          `${pod.v4} counter\n  icmp type echo-request ip saddr 10.0.2.2 counter\n }\n}\n`,
       );
       const pinged = await launcher.guestRun(`ping -c 2 -W 3 ${peer.v4}`);
       assert.equal(pinged.rc, 0, pinged.output);

@@ -98,10 +98,8 @@ describe('VNF: a guest-tagged VLAN trunk', { timeout: 200_000 }, () => {
     assert.equal(nic.rc, 0, nic.output);
     for (const vid of [100, 200]) {
       const made = await launcher.guestRun(
-        `T=$(cat /tmp/trunk); ip link add link ` +
-          `$T name vl${vid} type vlan id ${vid} && ` +
-          `ip addr add 192.168.${vid - 99}.2/24 ` +
-          `dev vl${vid} && ip link set vl${vid} up`,
+        `T=$(cat /tmp/trunk); ip link add link $T name vl${vid} type vlan id ${vid} && ip addr add ` +
+          `192.168.${vid - 99}.2/24 dev vl${vid} && ip link set vl${vid} up`,
       );
       assert.equal(made.rc, 0, made.output);
     }

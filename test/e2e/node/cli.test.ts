@@ -35,10 +35,8 @@ test('bad input gives clear errors and creates nothing', () => {
     'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: { name: blue }\nspec: { config: ' +
     '\'{"cniVersion":"1.0.0","name":"blue","type":"bridge"}\' }\n';
   const vmi = (name: string, extra = '') =>
-    `apiVersion: kubevirt.io/v1\nkind: ` +
-    `VirtualMachineInstance\nmetadata: ` +
-    `{ name: ${name} }\nspec:\n  ` +
-    `domain: { devices: {}${extra} }\n`;
+    `apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: { name: ${name} }\nspec:\n  domain: { ` +
+    `devices: {}${extra} }\n`;
   const cases: Array<[string, string, RegExp]> = [
     ['malformed.yaml', `${nad}---\nkind: [unclosed\n`, /malformed\.yaml.*line \d+/u],
     ['unknown-kind.yaml', `${nad}---\napiVersion: v1\nkind: Pod\nmetadata: { name: p }\n`, /kind.*(Pod|supported)/u],

@@ -111,9 +111,8 @@ test('examples/vnf-l2.yaml: two VNFs share an L2 network; the trunk port carries
     const nic = await guestIf(c, mac);
     const host = n === 'a' ? 1 : 2;
     const setup = await c.run(
-      `ip addr add 192.0.2.${host}/24 dev ${nic}; ip link add link ${nic} name ` +
-        `v100 type vlan id 100 && ip addr add 198.51.100.${host}/24 dev v100 && ` +
-        `ip link set v100 up && ip link add link ${nic} name v200 type vlan id ` +
+      `ip addr add 192.0.2.${host}/24 dev ${nic}; ip link add link ${nic} name v100 type vlan id 100 && ip addr ` +
+        `add 198.51.100.${host}/24 dev v100 && ip link set v100 up && ip link add link ${nic} name v200 type vlan id ` +
         `200 && ip addr add 203.0.113.${host}/24 dev v200 && ip link set v200 up`,
     );
     assert.equal(setup.rc, 0, setup.output);

@@ -47,10 +47,8 @@ test('GC releases the pod that is gone, and not an ADD that lands while it runs'
       '#!/bin/sh',
       `if [ ! -e '${marker}' ]; then`,
       `  touch '${marker}'`,
-      `  CNI_COMMAND=ADD ` +
-        `CNI_CONTAINERID=c-late CNI_IFNAME=eth0 ` +
-        `CNI_NETNS='${late.path}' "$1" < ` +
-        `'${addConf}' > /dev/null || exit 97`,
+      `  CNI_COMMAND=ADD CNI_CONTAINERID=c-late CNI_IFNAME=eth0 CNI_NETNS='${late.path}' "$1" < '${addConf}' > ` +
+        `/dev/null || exit 97`,
       'fi',
       'exec "$@"',
       '',

@@ -177,14 +177,10 @@ test(
     assert.deepEqual(
       first.plan.problems.filter((p) => p.startsWith('node node-c')),
       [
-        `node node-c: 10.244.2.0/24 unreachable: ` +
-          `its InternalIP 192.168.20.3 is on no ` +
-          `local subnet and it publishes ` +
-          `no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
-        `node node-c: fd00:244:0:2::/64 unreachable: ` +
-          `its InternalIP fd00:20::3 is on no ` +
-          `local subnet and it publishes ` +
-          `no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
+        `node node-c: 10.244.2.0/24 unreachable: its InternalIP 192.168.20.3 is on no local subnet and it ` +
+          `publishes no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
+        `node node-c: fd00:244:0:2::/64 unreachable: its InternalIP fd00:20::3 is on no local subnet and it ` +
+          `publishes no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
       ],
     );
     await syncAll(NODES, nodeObjects(NODES, macs));

@@ -87,10 +87,8 @@ function callAsync(
  */
 async function sourceSeen(sender: Netns, listener: Netns, ip: string): Promise<string> {
   const server =
-    `import socket; s = socket.socket(socket.AF_INET, ` +
-    `socket.SOCK_DGRAM); ` +
-    `s.bind(("${ip}", 9999)); s.settimeout(3); ` +
-    `print(s.recvfrom(64)[1][0])`;
+    `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("${ip}", 9999)); ` +
+    `s.settimeout(3); print(s.recvfrom(64)[1][0])`;
   const recv = spawn('ip', ['netns', 'exec', listener.name, 'python3', '-c', server]);
   let out = '';
   recv.stdout.on('data', (d: Buffer) => (out += d.toString()));

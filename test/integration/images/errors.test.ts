@@ -166,10 +166,8 @@ test('a qcow2 with an external data file is refused: a VM would read the host fi
   await failsCleanly('registry:5000/kubevirt/datafile:1', {
     name: 'UnusableDiskError',
     message:
-      `image registry:5000/kubevirt/datafile:1: ` +
-      `the qcow2 disk has an external ` +
-      `data file (${join(work, 'datafile.raw')}); ` +
-      `a containerDisk must stand alone`,
+      `image registry:5000/kubevirt/datafile:1: the qcow2 disk has an external data file ` +
+      `(${join(work, 'datafile.raw')}); a containerDisk must stand alone`,
   });
 });
 
@@ -196,9 +194,8 @@ test('a registry that is down (a closed port): "registry … is down or unreacha
     {
       name: 'SkopeoError',
       message: new RegExp(
-        `^image registry:5000/kubevirt/good:1: registry ` +
-          `127\\.0\\.0\\.1:${port} is down or ` +
-          `unreachable: .*connection refused$`,
+        `^image registry:5000/kubevirt/good:1: registry 127\\.0\\.0\\.1:${port} is down or unreachable: ` +
+          `.*connection refused$`,
         'u',
       ),
     },
@@ -211,10 +208,8 @@ test('a plain-HTTP registry not marked insecure: the error says to mark it', asy
   await failsCleanly(`${reg.address}/kubevirt/good:1`, {
     name: 'SkopeoError',
     message: new RegExp(
-      `^image ${reg.address}/kubevirt/good:1: ` +
-        `registry ${reg.address} ` +
-        `speaks plain HTTP; mark it ` +
-        `insecure = true in registries.conf`,
+      `^image ${reg.address}/kubevirt/good:1: registry ${reg.address} speaks plain HTTP; mark it insecure = true ` +
+        `in registries.conf`,
       'u',
     ),
   });

@@ -116,10 +116,8 @@ test('a disk stored as a hard link, and a disk with a namesake in its layer, are
     await assert.rejects(findDisk('evil.example/dup:1', [layer], undefined), {
       name: 'DiskError',
       message:
-        `image evil.example/dup:1: layer ` +
-        `1 has 2 members named /disk/v ` +
-        `(${kind}, a regular file); a disk ` +
-        `must be the only one of its name`,
+        `image evil.example/dup:1: layer 1 has 2 members named /disk/v (${kind}, a regular file); a disk must be ` +
+        `the only one of its name`,
     });
   }
   const twice = tarOf(work, 'twice.tar', [

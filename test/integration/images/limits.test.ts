@@ -57,10 +57,8 @@ test('an xz or gzip disk that decompresses past maxDiskBytes is stopped there, n
     await failsCleanly(cacheWith({ maxDiskBytes: 8 * MiB }), `registry:5000/kubevirt/bomb-${tool}:1`, {
       name: 'DiskTooLargeError',
       message:
-        `image registry:5000/kubevirt/bomb-${tool}:1: ` +
-        `the ${tool === 'xz' ? 'xz' : 'gzip'}-compressed disk ` +
-        `decompresses to more than ${8 * MiB} bytes, the ` +
-        `image cache's maximum disk size (maxDiskBytes)`,
+        `image registry:5000/kubevirt/bomb-${tool}:1: the ${tool === 'xz' ? 'xz' : 'gzip'}-compressed disk ` +
+        `decompresses to more than ${8 * MiB} bytes, the image cache's maximum disk size (maxDiskBytes)`,
     });
   }
   // Under the cap the same image is fine.
@@ -74,10 +72,8 @@ test('a plain disk bigger than maxDiskBytes is refused before it is extracted', 
   await failsCleanly(cacheWith({ maxDiskBytes: 4 * MiB }), 'registry:5000/kubevirt/big:1', {
     name: 'DiskTooLargeError',
     message:
-      `image registry:5000/kubevirt/big:1: the ` +
-      `disk /disk/big.raw is ${6 * MiB} bytes, ` +
-      `more than ${4 * MiB} bytes, the image ` +
-      `cache's maximum disk size (maxDiskBytes)`,
+      `image registry:5000/kubevirt/big:1: the disk /disk/big.raw is ${6 * MiB} bytes, more than ${4 * MiB} bytes, ` +
+      `the image cache's maximum disk size (maxDiskBytes)`,
   });
 });
 
@@ -88,10 +84,9 @@ test('a pull that would leave less than the reserve free is refused before the d
   await failsCleanly(cache, 'registry:5000/kubevirt/small:1', {
     name: 'NoSpaceError',
     message: new RegExp(
-      `^image registry:5000/kubevirt/small:1: no space left in ` +
-        `the image cache \\(${cache.store.root}\\): downloading ` +
-        `registry:5000/kubevirt/small:1 needs \\d+ bytes ` +
-        `and ${free + 1024 ** 3} must stay free, but only \\d+ are free$`,
+      `^image registry:5000/kubevirt/small:1: no space left in the image cache \\(${cache.store.root}\\): ` +
+        `downloading registry:5000/kubevirt/small:1 needs \\d+ bytes and ${free + 1024 ** 3} must stay free, but ` +
+        `only \\d+ are free$`,
       'u',
     ),
   });

@@ -89,10 +89,8 @@ test('a layer with urls is refused before any copy: the node never requests the 
   await failsCleanly('registry:5000/kubevirt/good:urls', {
     name: 'BadManifestError',
     message:
-      `image registry:5000/kubevirt/good:urls: bad ` +
-      `manifest: layer 1 has urls ["${probeUrl}"]: ` +
-      `a foreign layer would be fetched from ` +
-      `anywhere it names, so it is refused`,
+      `image registry:5000/kubevirt/good:urls: bad manifest: layer 1 has urls ["${probeUrl}"]: a foreign layer ` +
+      `would be fetched from anywhere it names, so it is refused`,
   });
   assert.deepEqual(probed, []);
 });
@@ -106,9 +104,7 @@ test('foreign and non-distributable layer media types are refused by name', asyn
     await failsCleanly(`registry:5000/kubevirt/good:${tag}`, {
       name: 'BadManifestError',
       message:
-        `image registry:5000/kubevirt/good:${tag}: ` +
-        `bad manifest: layer 1 has media ` +
-        `type ${mediaType}, a foreign ` +
+        `image registry:5000/kubevirt/good:${tag}: bad manifest: layer 1 has media type ${mediaType}, a foreign ` +
         `(non-distributable) layer, which is refused`,
     });
   }

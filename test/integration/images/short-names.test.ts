@@ -107,9 +107,8 @@ test('the cache is keyed by the resolved name: when the alias moves, the short n
       skopeo: {
         registriesConf: registriesConf(
           mkdtempSync(join(work, 'conf-')),
-          `[aliases]\n"debian-disk" = ` +
-            `"${reg.address}/${repo}"\n\n[[registry]]\nlocation ` +
-            `= "${reg.address}"\ninsecure = true\n`,
+          `[aliases]\n"debian-disk" = "${reg.address}/${repo}"\n\n[[registry]]\nlocation = ` +
+            `"${reg.address}"\ninsecure = true\n`,
         ),
       },
     });
@@ -179,10 +178,8 @@ test(
     await assert.rejects(enforcing.ensure({ image: 'virtnet/disk:1' }), {
       name: 'VirtnetError',
       message: new RegExp(
-        `^short name virtnet/disk:1 is ambiguous: ` +
-          `it could come from ${dead}, ${reg.address}; ` +
-          `give a fully qualified image name ` +
-          `or add an alias in \\[aliases\\]`,
+        `^short name virtnet/disk:1 is ambiguous: it could come from ${dead}, ${reg.address}; give a fully ` +
+          `qualified image name or add an alias in \\[aliases\\]`,
         'u',
       ),
     });

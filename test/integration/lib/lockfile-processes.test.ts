@@ -51,10 +51,8 @@ function holders(log: string[]): { overlaps: number; most: number; leaves: Map<s
   return { overlaps, most, leaves };
 }
 
-test(`lock: ${WORKERS} processes ` +
-  `× ${ROUNDS} rounds and ${VICTIMS} ` +
-  `holders killed while holding: one ` +
-  `holder at any moment, no round lost`, {
+test(`lock: ${WORKERS} processes × ${ROUNDS} rounds and ${VICTIMS} holders killed while holding: one holder at any ` +
+  `moment, no round lost`, {
   timeout: 60_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'virtnet-test-lockprocs-'));

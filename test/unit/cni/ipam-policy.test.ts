@@ -47,10 +47,9 @@ test('allowedIpam: the default admits the address-only IPAM plugins and nothing 
   for (const type of ['host-device', 'bridge', 'macvlan', 'portmap', 'tuning']) {
     assert.equal(
       refusal(() => checkPolicy(conf({ ipam: { type } }), policy)),
-      `ipam.type: "${type}" is not an ` +
-        `IPAM plugin the node admin allows: ` +
-        `["host-local","static","dhcp","whereabouts"] (node policy: ` +
-        `defaults); the node admin may list it in allowedIpam`,
+      `ipam.type: "${type}" is not an IPAM plugin the node admin allows: ` +
+        `["host-local","static","dhcp","whereabouts"] (node policy: defaults); the node admin may list it in ` +
+        `allowedIpam`,
     );
   }
 });
@@ -180,10 +179,8 @@ test('logFile: under a data root is refused, even when the log root covers it', 
   const overlapping: NodePolicy = { ...defaultPolicy(), source: 'overlap', dataRoots: [root], logRoot: SCRATCH };
   assert.equal(
     refusal(() => checkPaths(conf({ dataDir: root, logFile: join(root, 'pnet', 'c1_657468.json') }), overlapping)),
-    `logFile: "${join(root, 'pnet', 'c1_657468.json')}" ` +
-      `lies under the data root ${root}; ` +
-      `a log must not share a directory tree ` +
-      `with plugin state (node policy: overlap)`,
+    `logFile: "${join(root, 'pnet', 'c1_657468.json')}" lies under the data root ${root}; a log must not share a ` +
+      `directory tree with plugin state (node policy: overlap)`,
   );
   checkPaths(conf({ dataDir: root, logFile: join(logRoot, 'cni.log') }), overlapping);
 });
@@ -192,10 +189,8 @@ test('paths: a part that is a regular file is a typed refusal naming the field, 
   const policy: NodePolicy = { ...defaultPolicy(), source: 'test', dataRoots: [root], logRoot };
   assert.equal(
     refusal(() => checkPaths(conf({ dataDir: join(root, 'afile', 'x') }), policy)),
-    `dataDir: "${join(root, 'afile', 'x')}" ` +
-      `is refused: a part of it below the ` +
-      `root is not a directory; it must be a ` +
-      `directory path below ${root} (ENOTDIR)`,
+    `dataDir: "${join(root, 'afile', 'x')}" is refused: a part of it below the root is not a directory; it must be ` +
+      `a directory path below ${root} (ENOTDIR)`,
   );
   assert.match(
     refusal(() =>

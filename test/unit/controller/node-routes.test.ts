@@ -152,14 +152,10 @@ test(
     const c = nodeObject('node-c', { ips: ['192.168.20.3'], podCIDRs: ['10.244.2.0/24', 'fd00:244:0:2::/64'] });
     const plan = planA('auto', [NODES[0], NODES[1], c]);
     assert.deepEqual(plan.problems, [
-      `node node-c: 10.244.2.0/24 unreachable: ` +
-        `its InternalIP 192.168.20.3 is on no ` +
-        `local subnet and it publishes ` +
+      `node node-c: 10.244.2.0/24 unreachable: its InternalIP 192.168.20.3 is on no local subnet and it publishes ` +
         `no ${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
-      `node node-c: fd00:244:0:2::/64 ` +
-        `unreachable: it has no IPv6 InternalIP ` +
-        `and it publishes no ${VTEP_MAC_ANNOTATION} ` +
-        `annotation (no overlay yet)`,
+      `node node-c: fd00:244:0:2::/64 unreachable: it has no IPv6 InternalIP and it publishes no ` +
+        `${VTEP_MAC_ANNOTATION} annotation (no overlay yet)`,
     ]);
     assert.equal(plan.routes.length, 2);
   },

@@ -159,15 +159,11 @@ test('gc and the listings skip a name no VMI can have, or a file, and say so; ev
     assert.deepEqual(lines, ['default/half']);
     assert.match(warnings.find((w) => w.includes('jammed')) ?? '', /^warning: default\/jammed: not collected: EISDIR/u);
     assert.deepEqual(warnings.filter((w) => !w.includes('jammed')).sort(), [
-      `warning: skipped ${join(vmis, 'Bad_NS')}: it is not ` +
-        `a valid namespace name: "Bad_NS" must be a DNS-1123 ` +
-        `subdomain (lower-case alphanumerics, "-" and ".", ` +
-        `each part starting and ending with an alphanumeric)`,
+      `warning: skipped ${join(vmis, 'Bad_NS')}: it is not a valid namespace name: "Bad_NS" must be a DNS-1123 ` +
+        `subdomain (lower-case alphanumerics, "-" and ".", each part starting and ending with an alphanumeric)`,
       `warning: skipped ${join(vmis, 'README')}: it is not a directory`,
-      `warning: skipped ${join(vmis, 'default', 'My_VM')}: ` +
-        `it is not a valid VMI name: "My_VM" must be a DNS-1123 ` +
-        `subdomain (lower-case alphanumerics, "-" and ".", ` +
-        `each part starting and ending with an alphanumeric)`,
+      `warning: skipped ${join(vmis, 'default', 'My_VM')}: it is not a valid VMI name: "My_VM" must be a DNS-1123 ` +
+        `subdomain (lower-case alphanumerics, "-" and ".", each part starting and ending with an alphanumeric)`,
       `warning: skipped ${join(vmis, 'default', 'stray.json')}: it is not a directory`,
     ]);
     assert.deepEqual(

@@ -384,9 +384,7 @@ test("batch: an invalid NAD is a problem from netattach's validateNad; a non-obj
 
 test('parse: YAML syntax errors carry line:col; empty documents are skipped but counted; Lists are expanded', () => {
   const text =
-    `---\n# only a ` +
-    `comment\n---\napiVersion: v1\nkind: ` +
-    `List\nitems:\n- ${JSON.stringify(BASE_VMI)}\n---\nkind: ` +
+    `---\n# only a comment\n---\napiVersion: v1\nkind: List\nitems:\n- ${JSON.stringify(BASE_VMI)}\n---\nkind: ` +
     `x\n\tbad: 1\n`;
   const { manifests, problems } = parseManifests(text, 'f.yaml');
   assert.deepEqual(

@@ -180,9 +180,8 @@ function applyOp(doc: Obj, op: Obj): void {
     case 'test':
       if (!exists || !isDeepStrictEqual(Array.isArray(parent) ? parent[index] : parent[last], op.value)) {
         throw new Error(
-          `test ${op.path}: ` +
-            `expected ${JSON.stringify(op.value)}, ` +
-            `found ${JSON.stringify(Array.isArray(parent) ? parent[index] : parent[last])}`,
+          `test ${op.path}: expected ${JSON.stringify(op.value)}, found ` +
+            `${JSON.stringify(Array.isArray(parent) ? parent[index] : parent[last])}`,
         );
       }
       return;

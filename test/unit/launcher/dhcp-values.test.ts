@@ -111,9 +111,8 @@ const NAMES: Array<[string, string | undefined, string]> = [
 
 for (const [name, hostname, label] of NAMES) {
   test(
-    `VMI ${JSON.stringify(name)}${hostname ? ` (hostname ${hostname})` : ''}: ` +
-      `admitted, and dhcp-host names ${label} ` +
-      `in a form dnsmasq reads as a name`,
+    `VMI ${JSON.stringify(name)}${hostname ? ` (hostname ${hostname})` : ''}: admitted, and dhcp-host names ` +
+      `${label} in a form dnsmasq reads as a name`,
     () => {
       const { vmi: admitted, problems } = admit(vmi(name, hostname === undefined ? {} : { hostname }));
       assert.deepEqual(problems, []);

@@ -244,10 +244,8 @@ test(
 
 const failed = (stderr: string) => new ExecError({ argv: ['skopeo', 'inspect'], exitCode: 1, stdout: '', stderr });
 const fatal = (msg: string) =>
-  `time="2026-12-02T00:36:56Z" ` +
-  `level=fatal msg="Error parsing ` +
-  `image name ` +
-  `\\"docker://x\\": ${msg.replaceAll('"', '\\"')}"\n`;
+  `time="2026-12-02T00:36:56Z" level=fatal msg="Error parsing image name \\"docker://x\\": ` +
+  `${msg.replaceAll('"', '\\"')}"\n`;
 
 test('skopeo failures: unreachable, unknown, unauthorized, bad manifest, TLS and config each get their own message', () => {
   const cases: Array<[string, string, string]> = [

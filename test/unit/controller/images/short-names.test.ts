@@ -372,10 +372,8 @@ test('bad files: each wrong type or value names the file and the key', () => {
     ],
     [
       '[aliases]\n"fedora" = "quay.io/f@sha256:' + HEX + '"',
-      `[aliases] "fedora" = "quay.io/f@sha256:${HEX}": ` +
-        `the value must not contain ` +
-        `a tag or digest (containers-registries.conf(5) ` +
-        `"Short-Name Aliasing")`,
+      `[aliases] "fedora" = "quay.io/f@sha256:${HEX}": the value must not contain a tag or digest ` +
+        `(containers-registries.conf(5) "Short-Name Aliasing")`,
     ],
     [
       '[aliases]\n"quay.io/fedora" = "quay.io/f/fedora"',
@@ -445,10 +443,8 @@ test('bad files: each wrong type or value names the file and the key', () => {
   const drop = write(join(p.systemDir, '50-bad.conf'), 'short-name-mode = "loud"\n');
   assert.throws(() => loadShortNameConfig(undefined, p), {
     message:
-      `registries configuration ${drop}: ` +
-      `short-name-mode must be ` +
-      `one of enforcing, permissive, ` +
-      `disabled, not the string "loud"`,
+      `registries configuration ${drop}: short-name-mode must be one of enforcing, permissive, disabled, not the ` +
+      `string "loud"`,
   });
 });
 
@@ -472,9 +468,7 @@ test('the version 1 format: [registries.search] are the search registries, in th
   const drop = write(join(p.systemDir, 'v1.conf'), '[registries.search]\nregistries = ["quay.io"]\n');
   assert.throws(() => loadShortNameConfig(undefined, p), {
     message:
-      `registries configuration ${drop}: ` +
-      `a drop-in must use the version ` +
-      `2 format, not [registries.*] ` +
+      `registries configuration ${drop}: a drop-in must use the version 2 format, not [registries.*] ` +
       `(containers-registries.conf.d(5))`,
   });
 });

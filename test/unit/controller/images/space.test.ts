@@ -65,10 +65,8 @@ test('the sparse writer stops at the cap, naming it; on a full device it says "n
     {
       name: 'NoSpaceError',
       message:
-        `image img: no space left in ` +
-        `the image cache (${work}): ` +
-        `ENOSPC: no space left on device, ` +
-        `write (writing /dev/full)`,
+        `image img: no space left in the image cache (${work}): ENOSPC: no space left on device, write (writing ` +
+        `/dev/full)`,
     },
   );
 });
