@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { interactive } from '../../lib/exec.ts';
 import { createProgress } from '../../lib/progress.ts';
-import { nodeConfig } from '../node/config.ts';
+import { nodeConfig, projectDir } from '../node/config.ts';
 import { NodeRuntime } from '../node/runtime.ts';
 import { EXIT, type Output } from '../view/command.ts';
 import { completionScript } from '../view/completion.ts';
@@ -48,7 +48,7 @@ function logsOutput(o: Output) {
   return { write: (b: Buffer) => process.stdout.write(b), err: o.err };
 }
 
-export function nodeActions(o: Output, argv: readonly string[]): Actions {
+export function nodeActions(o: Output): Actions {
   return {
     up: (files, f, g) =>
       onRuntime(g, o, (rt) =>
@@ -73,18 +73,14 @@ export function nodeActions(o: Output, argv: readonly string[]): Actions {
     delete: (kind, names, g) => onRuntime(g, o, (rt) => deleteObjects(rt, kind, names, namespaceOf(g), o)),
     validate: (files, f, g) => onRuntime(g, o, (rt) => validate(rt, files, g.namespace, f.output, o)),
     gc: (g) => onRuntime(g, o, (rt) => gc(rt, o)),
-    version: (f) => version(nodeConfig().projectDir, f.output, o),
+    // Only the project's directory: the node's config would also check $VIRTNET_REGISTRIES_CONF and the rest.
+    version: (f) => version(projectDir(), f.output, o),
     completion: async (shell, root) => {
       o.out(completionScript(root, shell).trimEnd());
       return EXIT.ok;
     },
     // The cluster side is its own bundle with its own flags, so that this CLI never loads @kubernetes/client-node.
-    cluster: (role) =>
-      interactive([
-        process.execPath,
-        join(nodeConfig().projectDir, 'dist', 'cluster', 'virtnet-cluster'),
-        role,
-        ...argv.slice(argv.indexOf(role) + 1),
-      ]),
+    cluster: (role, args) =>
+      interactive([process.execPath, join(projectDir(), 'dist', 'cluster', 'virtnet-cluster'), role, ...args]),
   };
 }

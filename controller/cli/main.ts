@@ -11,9 +11,9 @@ import { virtnetProgram } from './program.ts';
 const stdio: Output = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 
 /** Actions that load the runtime's modules on first use: help and bad usage never pay for them. */
-function lazyActions(o: Output, argv: readonly string[]): Actions {
+function lazyActions(o: Output): Actions {
   let loaded: Promise<Actions> | undefined;
-  const load = () => (loaded ??= import('./actions.ts').then((m) => m.nodeActions(o, argv)));
+  const load = () => (loaded ??= import('./actions.ts').then((m) => m.nodeActions(o)));
   return new Proxy({} as Actions, {
     get:
       (_, key: keyof Actions) =>
@@ -24,7 +24,7 @@ function lazyActions(o: Output, argv: readonly string[]): Actions {
 
 /** Run `virtnet ARGV`, writing to `o`; the exit code. Nothing here exits the process. */
 export async function main(argv: string[], o: Output = stdio): Promise<number> {
-  const program = withManners(virtnetProgram(lazyActions(o, argv)), o);
+  const program = withManners(virtnetProgram(lazyActions(o)), o);
   try {
     return await runProgram(program, argv);
   } catch (err) {

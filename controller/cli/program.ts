@@ -8,6 +8,8 @@ import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { act, EXIT, usageError, withExamples } from '../view/command.ts';
 import { roleCommand } from '../cluster/roles.ts';
 import { SHELLS, type Shell } from '../view/completion.ts';
+import { namespaceFlag } from '../view/namespace.ts';
+import { clusterArgs } from './cluster-args.ts';
 
 export type ObjectFormat = 'table' | 'json' | 'yaml';
 export type ListFormat = ObjectFormat | 'wide' | 'name';
@@ -40,8 +42,11 @@ export interface Actions {
   gc(g: GlobalFlags): Promise<number>;
   version(f: { output: ObjectFormat }): Promise<number>;
   completion(shell: Shell, root: Command): Promise<number>;
-  /** `virtnet controller|kubelet ...`: the cluster binary runs it (this CLI never loads the Kubernetes client). */
-  cluster(role: 'controller' | 'kubelet'): Promise<number>;
+  /**
+   * `virtnet controller|kubelet ...`: the cluster binary runs the role with `args`, its flags as given
+   * (cluster-args.ts); this CLI never loads the Kubernetes client.
+   */
+  cluster(role: 'controller' | 'kubelet', args: string[]): Promise<number>;
 }
 
 /** Without actions, the tree is for reading (docs, completion, tests): running a command is a failure. */
@@ -51,9 +56,10 @@ const UNWIRED = new Proxy({} as Actions, {
 
 const VMI_KINDS = 'vmis, vms or nads (or their singular and long names)';
 
+/** Decimal seconds, at least 1: Number() would also take "0x10", "1e-9", " 5" and "". */
 function seconds(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a number of seconds greater than 0');
+  if (!/^\d+(\.\d+)?$/u.test(value) || n < 1) throw new InvalidArgumentError('a number of seconds, at least 1');
   return n;
 }
 
@@ -115,15 +121,20 @@ function getCommand(a: Actions): Command {
 function describeCommand(a: Actions): Command {
   const cmd = new Command('describe')
     .description("One VMI's interfaces, wiring, leases, steps and conditions")
-    .addArgument(new Argument('[kind]', 'vmi (may be left out)'))
-    .argument('<name>', "the VMI's name")
+    .argument('<kind-or-name>', "vmi, then the name; or the VMI's name alone")
+    .argument('[name]', "the VMI's name, after the kind vmi")
     .addOption(objectOutput());
-  act(cmd, (kind: string | undefined, name: string, f: { output: ObjectFormat }) => {
-    if (kind !== undefined && !/^(vmi|vmis|virtualmachineinstances?)$/iu.test(kind))
-      usageError(cmd, `describe: "${kind}" is not a VMI kind (describe vmi NAME)`);
-    return a.describe(name, f, globals(cmd));
+  // commander fills operands from the left: with one word, that word is the name.
+  act(cmd, (first: string, second: string | undefined, f: { output: ObjectFormat }) => {
+    if (second === undefined) return a.describe(first, f, globals(cmd));
+    if (!/^(vmi|vmis|virtualmachineinstances?)$/iu.test(first))
+      usageError(cmd, `describe: "${first}" is not a VMI kind (describe vmi NAME, or describe NAME)`);
+    return a.describe(second, f, globals(cmd));
   });
-  return withExamples(cmd, [{ what: 'how vm-bridge is wired', line: 'virtnet describe vmi vm-bridge' }]);
+  return withExamples(cmd, [
+    { what: 'how vm-bridge is wired', line: 'virtnet describe vmi vm-bridge' },
+    { what: 'the same, the kind left out, as JSON', line: 'virtnet describe vm-bridge -o json' },
+  ]);
 }
 
 function consoleCommand(a: Actions): Command {
@@ -241,7 +252,7 @@ function completionCommand(a: Actions, root: Command): Command {
 /** `virtnet controller|kubelet`: the cluster binary's role, its flags checked and its help shown here. */
 function clusterCommand(a: Actions, role: 'controller' | 'kubelet'): Command {
   const cmd = roleCommand(role);
-  act(cmd, () => a.cluster(role));
+  act(cmd, () => a.cluster(role, clusterArgs(cmd)));
   return cmd;
 }
 
@@ -249,7 +260,7 @@ function clusterCommand(a: Actions, role: 'controller' | 'kubelet'): Command {
 export function virtnetProgram(actions: Actions = UNWIRED): Command {
   const root = new Command('virtnet')
     .description('VMs with Kubernetes pod networking on one machine, kubectl-style')
-    .option('-n, --namespace <ns>', 'the namespace of the objects (default "default")')
+    .option('-n, --namespace <ns>', 'the namespace of the objects (default "default")', namespaceFlag)
     .option('--state-dir <dir>', 'where virtnet keeps its state (default $VIRTNET_STATE_DIR, else /var/lib/virtnet)')
     .option('--cni-conf-dir <dir>', 'where NADs without spec.config find their CNI config')
     .option(

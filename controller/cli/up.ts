@@ -5,7 +5,7 @@
  * steps with their timings; `up` returns when every NIC has its lease. A VMI
  * that already runs with the same spec is left alone; one with a different
  * spec is a clash (a VMI's spec is immutable, as in KubeVirt). With -n the
- * objects are placed as `kubectl apply -n` places them (namespace.ts).
+ * objects are placed as `kubectl apply -n` places them (view/namespace.ts).
  */
 import { validateManifests, type ApiObject, type Problem } from '../api/manifests.ts';
 import { readManifestFiles } from '../view/sources.ts';
@@ -23,7 +23,7 @@ import type { LauncherSpec } from '../../launcher/spec.ts';
 import { resolveBoot, type ResolvedBoot } from '../node/disks.ts';
 import type { Progress } from '../../lib/progress.ts';
 import type { Output } from '../view/command.ts';
-import { inNamespace } from './namespace.ts';
+import { inNamespace } from '../view/namespace.ts';
 import { vmiOf } from './validate.ts';
 
 export type { Output } from '../view/command.ts';

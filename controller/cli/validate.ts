@@ -2,7 +2,7 @@
  * `virtnet validate FILE…`: what `up` would refuse, without applying
  * anything: each problem with its field path, or the normalised objects
  * (Pods: the attachments Multus would make from their annotations). With -n
- * the objects are placed as `kubectl apply -n` places them (namespace.ts).
+ * the objects are placed as `kubectl apply -n` places them (view/namespace.ts).
  */
 import { formatProblems, validateManifests, type ApiObject, type Problem } from '../api/manifests.ts';
 import type { VirtualMachineInstance } from '../api/schema.ts';
@@ -10,9 +10,9 @@ import { chooseBoot } from '../node/boot.ts';
 import type { NodeRuntime } from '../node/runtime.ts';
 import { vmiForVm } from '../render/vmi.ts';
 import type { Output } from '../view/command.ts';
+import { inNamespace } from '../view/namespace.ts';
 import { readManifestFiles } from '../view/sources.ts';
 import { listObject, render } from '../view/table.ts';
-import { inNamespace } from './namespace.ts';
 import { isPod, podAttachmentsOf, type PodAttachments } from './pods.ts';
 import type { ObjectFormat } from './program.ts';
 

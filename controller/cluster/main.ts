@@ -215,7 +215,8 @@ async function serveAdmission(
   stops: Array<() => Promise<unknown>>,
 ): Promise<NodeSubnets> {
   const nodes = watchNodeSubnets(api);
-  const tls = v.tlsCert && v.tlsKey ? { cert: v.tlsCert, key: v.tlsKey } : undefined;
+  // roles.ts refuses one of the pair alone (exit 2): here both or neither.
+  const tls = v.tlsCert !== undefined && v.tlsKey !== undefined ? { cert: v.tlsCert, key: v.tlsKey } : undefined;
   const s = await serveWebhook(Number(v.webhookPort), tls, undefined, undefined, clusterFacts(nodes, serviceCidrs));
   stops.push(() => new Promise((r) => s.close(r)));
   await nodes.start();

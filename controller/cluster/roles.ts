@@ -6,7 +6,8 @@
  * (cluster/main.ts) without loading the Kubernetes client.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { withExamples } from '../view/command.ts';
+import { usageError, withExamples } from '../view/command.ts';
+import { namespaceFlag } from '../view/namespace.ts';
 import { LEVEL_NAMES } from '../../lib/log.ts';
 
 export const ROLES = ['controller', 'webhook', 'kubelet', 'node-agent'] as const;
@@ -57,7 +58,7 @@ function common(cmd: Command): Command {
       '--kubeconfig <file>',
       'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, else the in-cluster config)',
     )
-    .option('-n, --namespace <ns>', 'the namespace to watch (default: all)')
+    .option('-n, --namespace <ns>', 'the namespace to watch (default: all)', namespaceFlag)
     .addOption(
       new Option('--log-level <level>', 'least level logged (JSON lines on stderr)')
         .choices(LEVEL_NAMES)
@@ -65,11 +66,25 @@ function common(cmd: Command): Command {
     );
 }
 
+function file(value: string): string {
+  if (value === '') throw new InvalidArgumentError('a file name, not empty');
+  return value;
+}
+
+/** One of the pair alone would serve the webhook as plain HTTP, which the API server refuses: bad usage. */
+function tlsPair(cmd: Command): void {
+  const { tlsCert, tlsKey } = cmd.opts<RoleFlags>();
+  if ((tlsCert === undefined) === (tlsKey === undefined)) return;
+  const [given, missing] = tlsCert === undefined ? ['--tls-key', '--tls-cert'] : ['--tls-cert', '--tls-key'];
+  usageError(cmd, `${given} needs ${missing}: give both (TLS) or neither (plain HTTP)`);
+}
+
 function admission(cmd: Command): Command {
   return cmd
-    .option('--tls-cert <file>', 'the webhook server certificate (PEM); with --tls-key')
-    .option('--tls-key <file>', 'its private key (PEM)')
-    .option('--service-cidr <cidr>', "the cluster's service CIDR, once per family (default 10.96.0.0/12)", collect);
+    .option('--tls-cert <file>', 'the webhook server certificate (PEM); with --tls-key', file)
+    .option('--tls-key <file>', 'its private key (PEM); with --tls-cert', file)
+    .option('--service-cidr <cidr>', "the cluster's service CIDR, once per family (default 10.96.0.0/12)", collect)
+    .hook('preAction', tlsPair);
 }
 
 function controllerRole(): Command {
@@ -134,8 +149,10 @@ function nodeAgentRole(): Command {
     .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port', port);
   return withExamples(cmd, [
     {
-      what: 'the agent as the DaemonSet runs it',
-      line: 'virtnet-cluster node-agent --node "$NODE_NAME" --default-network --metrics-port 9101',
+      what: 'the agent as the DaemonSet runs it (deploy/base/node-agent.yaml)',
+      line:
+        'virtnet-cluster node-agent --node "$NODE_NAME" --cni-bin-dir /opt/cni/bin --cni-conf-dir /etc/cni/net.d ' +
+        '--launcher-state-root /var/run/virtnet/pods --metrics-port 9091',
     },
   ]);
 }

@@ -198,13 +198,15 @@ export class KubeApi {
         ),
       );
     if (r === 'pods') {
-      const path = ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods';
+      const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/pods` : '/api/v1/pods';
       const list = () =>
         ns ? this.core.listNamespacedPod({ namespace: ns, ...sel }) : this.core.listPodForAllNamespaces(sel);
       return restarting(typedCache(listWatch(path, list), isPod));
     }
     const { group, version } = this.groupOf(r);
-    const path = ns ? `/apis/${group}/${version}/namespaces/${ns}/${r}` : `/apis/${group}/${version}/${r}`;
+    const path = ns
+      ? `/apis/${group}/${version}/namespaces/${encodeURIComponent(ns)}/${r}`
+      : `/apis/${group}/${version}/${r}`;
     // CustomObjectsApi's lists are untyped JSON: the adapter's check is what types them.
     const list = (): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> =>
       ns

@@ -177,8 +177,9 @@ export class PluginClient {
     let token: string | undefined;
     do {
       const page = { group, version, plural: r, limit: PAGE, ...(token && { _continue: token }) };
+      // Only undefined means every namespace: an empty name is not "all" (kubectl's -n "" is; -n refuses it).
       const list = (await this.call(() =>
-        namespace
+        namespace !== undefined
           ? this.custom.listNamespacedCustomObject({ ...page, namespace })
           : this.custom.listClusterCustomObject(page),
       )) as ListPage;

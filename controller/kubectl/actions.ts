@@ -68,7 +68,8 @@ export function pluginActions(o: Output): PluginActions {
     console: (name, flags) => onCluster(flags, o, (c, ns) => console_(c, ns, name, o)),
     validate: (files, flags) => {
       const client = connectIfConfigured(flags);
-      return validate(files, flags.output, namespaceOf(flags, client), client, o);
+      const where = { namespace: namespaceOf(flags, client), fromFlag: flags.namespace !== undefined };
+      return validate(files, flags.output, where, client, o);
     },
     version: (flags) => {
       const version = { kubectlVirtnet: VERSION };

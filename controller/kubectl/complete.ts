@@ -7,17 +7,18 @@
  */
 import { exec } from '../../lib/exec.ts';
 import type { PluginResource } from '../kube/plugin-api.ts';
-import { complete, completionText, DIRECTIVE, type NameSource } from './completion.ts';
+import { complete, completionText, DIRECTIVE, type LookupFlags, type NameSource } from './completion.ts';
 import { type GlobalFlags, pluginProgram } from './program.ts';
 import { NAME_PREFIX } from './resources.ts';
 
 /** A TAB must not hang on a cluster that does not answer. */
 const LOOKUP_TIMEOUT_MS = 2000;
 
+/** Each value joined to its flag: a value that starts with "-" stays a value. */
 function kubectlFlags(flags: GlobalFlags): string[] {
   return [
-    ...(flags.kubeconfig ? ['--kubeconfig', flags.kubeconfig] : []),
-    ...(flags.context ? ['--context', flags.context] : []),
+    ...(flags.kubeconfig ? [`--kubeconfig=${flags.kubeconfig}`] : []),
+    ...(flags.context ? [`--context=${flags.context}`] : []),
   ];
 }
 
@@ -27,12 +28,17 @@ function kubectlType(r: PluginResource | 'namespaces'): string {
   return `${r}.${NAME_PREFIX[r].slice(NAME_PREFIX[r].indexOf('.') + 1)}`;
 }
 
+/** The kubectl command line that lists the names of `r` where the typed flags point. */
+export function kubectlGetArgv(r: PluginResource | 'namespaces', flags: LookupFlags): string[] {
+  const namespace = flags.namespace ? [`--namespace=${flags.namespace}`] : [];
+  const scope = r === 'namespaces' ? [] : flags.allNamespaces ? ['-A'] : namespace;
+  return ['kubectl', 'get', kubectlType(r), '-o', 'name', ...scope, ...kubectlFlags(flags)];
+}
+
 /** Names through `kubectl get TYPE -o name`; none when kubectl fails or is slow. */
 export const kubectlNames: NameSource = async (r, flags) => {
-  const scope = r === 'namespaces' ? [] : flags.allNamespaces ? ['-A'] : flags.namespace ? ['-n', flags.namespace] : [];
-  const argv = ['kubectl', 'get', kubectlType(r), '-o', 'name', ...scope, ...kubectlFlags(flags)];
   try {
-    const result = await exec(argv, { timeoutMs: LOOKUP_TIMEOUT_MS, allowFailure: true });
+    const result = await exec(kubectlGetArgv(r, flags), { timeoutMs: LOOKUP_TIMEOUT_MS, allowFailure: true });
     if (result.exitCode !== 0) return [];
     return result.stdout.split('\n').flatMap((line) => (line.includes('/') ? [line.slice(line.indexOf('/') + 1)] : []));
   } catch {

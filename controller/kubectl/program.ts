@@ -8,6 +8,7 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../../lib/version.ts';
 import { act, type Output, usageError, withExamples, withManners } from '../view/command.ts';
+import { namespaceFlag } from '../view/namespace.ts';
 import { resourceOf } from './resources.ts';
 
 /** kubectl's options, which every command takes before or after its name. */
@@ -57,7 +58,11 @@ export function pluginProgram(actions: PluginActions = WALK_ONLY, o: Output = SI
     .description('VMs with Kubernetes pod networking on a cluster: VMIs, VMs and NADs, drawn as virtnet draws them')
     .option('--kubeconfig <file>', 'the kubeconfig (default $KUBECONFIG, else ~/.kube/config)')
     .option('--context <name>', 'the kubeconfig context to use (default its current context)')
-    .option('-n, --namespace <namespace>', "the namespace (default the context's namespace, else default)")
+    .option(
+      '-n, --namespace <namespace>',
+      "the namespace (default the context's namespace, else default)",
+      namespaceFlag,
+    )
     .version(`kubectl-virtnet ${VERSION}`, '--version', 'print the version of kubectl-virtnet');
   withExamples(root, [
     { what: 'List the VMIs of every namespace', line: `${PLUGIN} get vmis -A` },

@@ -11,22 +11,12 @@ import {
 } from '../api/manifests.ts';
 import { objectKey, parseObjectKey } from '../api/object-key.ts';
 import { listObject, render } from '../view/table.ts';
+import { inNamespace } from '../view/namespace.ts';
 import { readManifestFiles } from '../view/sources.ts';
 import { ConfigError, ConnectError, type PluginClient, ServerError } from '../kube/plugin-api.ts';
 import { errorLine } from './error-line.ts';
 import type { Output } from './io.ts';
 import type { ObjectFormat } from './program.ts';
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** What `kubectl apply` would do: an object without a namespace lands in the command's namespace. */
-function inNamespace(manifests: Manifest[], namespace: string): Manifest[] {
-  return manifests.map((m) => {
-    const meta = isRecord(m.object) ? m.object.metadata : undefined;
-    if (!isRecord(m.object) || !isRecord(meta) || meta.namespace !== undefined) return m;
-    return { ...m, object: { ...m.object, metadata: { ...meta, namespace } } };
-  });
-}
 
 /** A cluster that does not answer must not hold up an offline check for long. */
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -95,14 +85,16 @@ async function clusterNads(
 export async function validate(
   files: string[],
   format: ObjectFormat | undefined,
-  namespace: string,
+  where: { namespace: string; fromFlag: boolean },
   client: PluginClient | ConfigError,
   o: Output,
 ): Promise<number> {
   const read = readManifestFiles(files);
-  const manifests = inNamespace(read.manifests, namespace);
+  // As kubectl apply: -n refuses an object of another namespace; the context's namespace only fills in.
+  const placed = inNamespace(read.manifests, where.namespace, where.fromFlag);
+  const manifests = placed.manifests;
   const result = validateManifests(manifests, await clusterNads(manifests, client, o));
-  const problems: Problem[] = [...read.problems, ...result.problems];
+  const problems: Problem[] = [...read.problems, ...placed.problems, ...result.problems];
   const objects = result.objects.map((x) => x.object);
   if (format) {
     const valid = objects.length === 1 ? objects[0] : listObject(objects);

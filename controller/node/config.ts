@@ -56,7 +56,7 @@ export interface NodeConfig {
   /**
    * A registries.conf(5) for pulls instead of /etc/containers/registries.conf
    * and its .d: passed to skopeo with --registries-conf, since skopeo 1.9
-   * ignores CONTAINERS_REGISTRIES_CONF (real-guests.md).
+   * ignores CONTAINERS_REGISTRIES_CONF (shared/reference/real-guests.md).
    */
   registriesConf?: string;
 }
@@ -71,7 +71,7 @@ export const DEFAULT_BRIDGE = 'virtnet0';
  * dist/cli/virtnet runs from <project>/dist/cli; under tsx the source runs
  * from <project>/controller/cli. Both are two levels below the project.
  */
-function projectDir(): string {
+export function projectDir(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 

@@ -48,11 +48,12 @@ function firstSentence(text: string): string {
   return text.split(/[.:;(]/u)[0]!.trim();
 }
 
-/** A shell word in single quotes, safe in bash, zsh and fish. */
+/** A bash or zsh word in single quotes: everything in them is literal, a backslash too; only ' needs a way out. */
 function quoted(text: string): string {
-  return `'${text.replace(/\\/gu, '\\\\').replace(/'/gu, "'\\''")}'`;
+  return `'${text.replace(/'/gu, "'\\''")}'`;
 }
 
+/** fish's single quotes are not literal: a backslash escapes ' and \\, so both are escaped. */
 function fishQuoted(text: string): string {
   return `'${text.replace(/\\/gu, '\\\\').replace(/'/gu, "\\'")}'`;
 }

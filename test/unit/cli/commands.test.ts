@@ -10,13 +10,14 @@ import { virtnetProgram } from '../../../controller/cli/program.ts';
 import { completionScript, SHELLS } from '../../../controller/view/completion.ts';
 import { virtnet } from './run.ts';
 
+const PROJECT = join(import.meta.dirname, '..', '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'virtnet-cli-'));
 const state = join(dir, 'state');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function manifest(name: string, namespace?: string): string {
   const file = join(dir, `${name}.yaml`);
-  const text = readFileSync('examples/vm-bridge.yaml', 'utf8').replace(
+  const text = readFileSync(join(PROJECT, 'examples', 'vm-bridge.yaml'), 'utf8').replace(
     'name: vm-bridge\n',
     `name: ${name}\n${namespace ? `  namespace: ${namespace}\n` : ''}`,
   );
@@ -73,7 +74,7 @@ test('"No resources found" goes to stderr in kubectl words, exit 0; -o json stil
 });
 
 test('version and --version: each part with the package version, and the system tools or "not found"', async () => {
-  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(join(PROJECT, 'package.json'), 'utf8')) as { version: string };
   const r = await virtnet('version', '-o', 'json');
   assert.equal(r.code, 0);
   const report = JSON.parse(r.out.join('\n')) as {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { VERSION } from '../../../lib/version.ts';
 import { SUPPORTED_VERSIONS } from '../../../cni/version.ts';
 
-const PLUGIN = join(process.cwd(), 'dist', 'cni', 'virtnet-bridge');
+const PLUGIN = join(import.meta.dirname, '..', '..', '..', 'dist', 'cni', 'virtnet-bridge');
 const PROTOCOLS = `CNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}`;
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string; err: string } {

@@ -19,6 +19,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import { clusterProgram } from '../../../controller/cluster/roles.ts';
+import { examplesOf } from '../../../controller/view/command.ts';
 
 type Obj = Record<string, any>;
 
@@ -799,7 +800,7 @@ test('the webhook configuration calls POST /validate on the controller through a
       reached && selects(service.spec.selector, controller.spec.template.metadata.labels),
       'the webhook Service does not reach the controller',
     );
-    const args = parseFlags(reached.container.args.slice(1));
+    const args = parseFlags(reached.container.args);
     assert.equal(Number(args.get('webhook-port')), reached.port);
     assert.ok(args.get('tls-cert') && args.get('tls-key'), 'the apiserver calls webhooks over TLS only');
     // Rules: CREATE and UPDATE of both kinds, in the CRDs' group and versions.
@@ -843,7 +844,7 @@ test(
     const c = spec.containers[0];
     const mount = c.volumeMounts.find((m: Obj) => m.name === vol.name);
     assert.ok(mount?.readOnly);
-    const args = parseFlags(c.args.slice(1));
+    const args = parseFlags(c.args);
     assert.equal(args.get('tls-cert'), `${mount.mountPath}/tls.crt`);
     assert.equal(args.get('tls-key'), `${mount.mountPath}/tls.key`);
     // Every Certificate's issuer exists, and the chain ends at a self-signed Issuer.
@@ -865,44 +866,69 @@ interface CliOption {
   short?: string;
 }
 
-/** The cluster binary's flags (every role's) and roles, from its parser (controller/cluster/roles.ts). */
-function mainOptions(): { options: Map<string, CliOption>; subcommands: Set<string> } {
+/** The cluster binary's roles, and each role's own flags, from its parser (controller/cluster/roles.ts). */
+function mainOptions(): { options: Map<string, Map<string, CliOption>>; subcommands: Set<string> } {
   const program = clusterProgram();
-  const options = new Map<string, CliOption>();
-  for (const role of program.commands)
+  const subcommands = new Set(program.commands.map((c) => c.name()));
+  const options = new Map<string, Map<string, CliOption>>();
+  for (const sub of subcommands) {
+    const role = program.commands.find((c) => c.name() === sub)!;
+    const own = new Map<string, CliOption>();
     for (const o of role.options) {
       const type = o.required || o.optional ? 'string' : 'boolean';
-      options.set(o.long!.slice(2), { type, ...(o.short && { short: o.short.slice(1) }) });
+      own.set(o.long!.slice(2), { type, ...(o.short && { short: o.short.slice(1) }) });
     }
-  const subcommands = new Set(program.commands.map((c) => c.name()));
-  assert.ok(options.has('metrics-port') && subcommands.has('controller'), 'roles.ts: could not read its options');
+    options.set(sub, own);
+  }
+  assert.ok(options.get('controller')?.has('metrics-port'), 'roles.ts: could not read its options');
   return { options, subcommands };
 }
 
-/** Flags of a virtnet-cluster command line (after the subcommand), checked against main.ts. */
-function parseFlags(args: string[]): Map<string, string | true> {
-  const { options } = mainOptions();
+/** The flags of a virtnet-cluster command line (the role, then its flags), checked against that role's parser. */
+function parseFlags(args: readonly string[]): Map<string, string | true> {
+  const [sub, ...rest] = args;
+  const options = mainOptions().options.get(sub!);
+  assert.ok(options, `${sub} is not a role of controller/cluster/roles.ts`);
   const out = new Map<string, string | true>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
     let name: string;
     let inline: string | undefined;
     if (a.startsWith('--')) [name, inline] = a.slice(2).split(/=(.*)/su) as [string, string | undefined];
     else if (/^-\w$/u.test(a)) name = [...options].find(([, o]) => o.short === a[1])?.[0] ?? a;
     else assert.fail(`unexpected positional argument ${a}`);
     const o = options.get(name);
-    assert.ok(o, `--${name} is not an option of controller/cluster/roles.ts`);
+    assert.ok(o, `--${name} is not an option of virtnet-cluster ${sub} (controller/cluster/roles.ts)`);
     if (o.type === 'boolean') {
       assert.equal(inline, undefined, `--${name} takes no value`);
       out.set(name, true);
     } else {
-      const value = inline ?? args[++i];
+      const value = inline ?? rest[++i];
       assert.ok(value !== undefined && !value.startsWith('-'), `--${name} needs a value`);
       out.set(name, value);
     }
   }
   return out;
 }
+
+test("container flags are checked against their own role's parser, not every role's", () => {
+  assert.equal(parseFlags(['node-agent', '--node', 'n1']).get('node'), 'n1');
+  assert.throws(
+    () => parseFlags(['controller', '--node', 'n1']),
+    /--node is not an option of virtnet-cluster controller/u,
+  );
+  assert.throws(() => parseFlags(['node-agent', '--webhook-port', '8443']), /--webhook-port is not an option/u);
+  assert.throws(() => parseFlags(['no-role']), /no-role is not a role/u);
+});
+
+test("the node agent's example in its --help is the DaemonSet's command line", () => {
+  const agent = clusterProgram().commands.find((c) => c.name() === 'node-agent')!;
+  const example = examplesOf(agent).find((e) => e.what.includes('DaemonSet'));
+  assert.ok(example, 'roles.ts: the node agent has no example of the DaemonSet');
+  const c = agentOf(output('base')).spec.template.spec.containers[0];
+  const words = example.line.split(' ').map((w) => w.replace(/^"\$(\w+)"$/u, '$($1)'));
+  assert.deepEqual(words, [...c.command, ...c.args]);
+});
 
 function envRefs(c: Obj, s: string): void {
   for (const [, v] of s.matchAll(/\$\((\w+)\)/gu))
@@ -920,16 +946,16 @@ test('container commands: virtnet-cluster with a subcommand and flags that contr
     for (const w of workloads(objs)) {
       for (const c of containersOf(w)) {
         assert.deepEqual(c.command, ['virtnet-cluster'], `${name}: ${w.metadata.name}/${c.name}`);
-        const [sub, ...rest] = c.args as string[];
+        const [sub] = c.args as string[];
         assert.ok(
           subcommands.has(sub!),
           `${name}: ${w.metadata.name}: subcommand ${sub} is not one of main.ts's (${[...subcommands].join(', ')})`,
         );
         seen.push(sub!);
-        parseFlags(rest);
+        const flags = parseFlags(c.args);
         for (const a of c.args) envRefs(c, a);
         // Probes go to the port --metrics-port opens.
-        const metrics = Number(parseFlags(rest).get('metrics-port'));
+        const metrics = Number(flags.get('metrics-port'));
         for (const probe of [c.readinessProbe, c.livenessProbe]) {
           assert.ok(probe?.httpGet, `${name}: ${c.name} needs HTTP probes`);
           const port =
@@ -960,7 +986,7 @@ test('metrics Services carry the prometheus.io annotations for the ports the com
     assert.equal(a['prometheus.io/scrape'], 'true');
     assert.equal(a['prometheus.io/path'], '/metrics');
     const c = workload.spec.template.spec.containers[0];
-    const port = parseFlags(c.args.slice(1)).get('metrics-port');
+    const port = parseFlags(c.args).get('metrics-port');
     assert.equal(a['prometheus.io/port'], port, `${service}: prometheus.io/port`);
     assert.ok(
       s.spec.ports.some((p: Obj) => targetPort(workload, p)?.port === Number(port)),
@@ -989,7 +1015,7 @@ test('the controller: one replica replaced stop-then-start, non-root, read-only,
   assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
   assert.equal(c.securityContext.capabilities.add, undefined);
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
-  const flags = parseFlags(c.args.slice(1));
+  const flags = parseFlags(c.args);
   assert.deepEqual(
     ['metrics-port', 'webhook-port', 'tls-cert', 'tls-key'].map((f) => flags.get(f)),
     ['9090', '8443', '/etc/virtnet/tls/tls.crt', '/etc/virtnet/tls/tls.key'],
@@ -1022,7 +1048,7 @@ test('the node agent: on every node, in the host network, privileged, with the h
   assert.equal(c.securityContext.privileged, true);
   const env = c.env.find((e: Obj) => e.name === 'NODE_NAME');
   assert.equal(env?.valueFrom?.fieldRef?.fieldPath, 'spec.nodeName');
-  const flags = parseFlags(c.args.slice(1));
+  const flags = parseFlags(c.args);
   assert.equal(flags.get('node'), '$(NODE_NAME)');
   assert.ok(
     c.ports.every((p: Obj) => p.hostPort === p.containerPort),
@@ -1096,7 +1122,7 @@ test('every image is pinned: a tag that is not latest, or a digest', () => {
 
 function controllerImages(objs: Obj[]): { container: string; launcher: string | true | undefined } {
   const c = controllerOf(objs).spec.template.spec.containers[0];
-  return { container: c.image, launcher: parseFlags(c.args.slice(1)).get('image') };
+  return { container: c.image, launcher: parseFlags(c.args).get('image') };
 }
 
 test('overlays: dev runs the dev tag, pulled every time, with debug logs', () => {
@@ -1105,7 +1131,7 @@ test('overlays: dev runs the dev tag, pulled every time, with debug logs', () =>
     const c = w.spec.template.spec.containers[0];
     assert.equal(c.image, `${IMAGE}:dev`);
     assert.equal(c.imagePullPolicy, 'Always');
-    assert.equal(parseFlags(c.args.slice(1)).get('log-level'), 'debug', `${w.metadata.name}`);
+    assert.equal(parseFlags(c.args).get('log-level'), 'debug', `${w.metadata.name}`);
   }
   const { container, launcher } = controllerImages(objs);
   assert.equal(launcher, container, "launcher pods must run the controller's own image");
@@ -1120,7 +1146,7 @@ test('overlays: production pins 0.1.0, keeps one controller, and limits every co
     assert.notEqual(c.imagePullPolicy, 'Always');
     assert.ok(c.resources.limits.cpu && c.resources.limits.memory, `${w.metadata.name}: limits`);
     assert.ok(c.resources.requests.cpu && c.resources.requests.memory, `${w.metadata.name}: requests`);
-    assert.equal(parseFlags(c.args.slice(1)).get('log-level'), undefined);
+    assert.equal(parseFlags(c.args).get('log-level'), undefined);
   }
   const { container, launcher } = controllerImages(objs);
   assert.equal(launcher, container, "launcher pods must run the controller's own image");

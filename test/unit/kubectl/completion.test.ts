@@ -12,7 +12,7 @@ import { delimiter, join } from 'node:path';
 import { completeWords } from '../../../controller/kubectl/complete.ts';
 import type { LookupFlags, NameSource } from '../../../controller/kubectl/completion.ts';
 
-const DIST = join(process.cwd(), 'dist', 'cluster');
+const DIST = join(import.meta.dirname, '..', '..', '..', 'dist', 'cluster');
 const BUNDLE = join(DIST, 'kubectl_complete-virtnet');
 
 /** Names from memory, recording where each lookup pointed. */

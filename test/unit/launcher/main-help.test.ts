@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERSION } from '../../../lib/version.ts';
 
-const LAUNCHER = join(process.cwd(), 'dist', 'launcher', 'virtnet-launcher');
+const LAUNCHER = join(import.meta.dirname, '..', '..', '..', 'dist', 'launcher', 'virtnet-launcher');
 
 function run(...args: string[]): { code: number | null; out: string; err: string } {
   assert.ok(existsSync(LAUNCHER), `${LAUNCHER} is built by npm run build`);

@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const SCRIPT = resolve('scripts/install-deps.sh');
+const SCRIPT = resolve(import.meta.dirname, '..', '..', '..', 'scripts', 'install-deps.sh');
 const INSTALLERS = ['apt-get', 'dpkg-query', 'npm', 'groupadd', 'useradd'];
 
 interface CheckResult {
