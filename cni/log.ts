@@ -6,29 +6,32 @@
  * The log file is opened the way a root process must open a path under a
  * directory others may name: O_NOFOLLOW (open(2): fail if the last component
  * is a symlink), O_NONBLOCK (a FIFO planted there fails instead of blocking),
- * mode 0600, and only a regular file with a single link is written. The
+ * mode 0600, and only a regular file without a second link is written. The
  * policy check (policy.ts) has already placed its directory under the
- * admin's log root. Each line is one write(2) to an O_APPEND descriptor, so
- * the lines of plugins running at once never mix.
+ * admin's log root. Each line is one write(2) to an O_APPEND descriptor of
+ * the file the path names at that moment, so the lines of plugins running
+ * at once never mix, and a line goes where the path points.
  *
  * Once the file reaches `maxBytes` (the node policy's maxLogBytes) it is
- * renamed to `logFile.1`, one old generation, before this process appends.
- * Plugins run concurrently, and the path may name a newer file by the time
- * one renames it; how rotation stays safe is said at rotateIfFull.
+ * renamed to `logFile.1`, one old generation, before this process appends;
+ * how rotation stays safe among plugins running at once is said at
+ * rotateIfFull.
  */
 import {
   closeSync,
   constants,
   fstatSync,
-  linkSync,
   lstatSync,
   openSync,
-  readFileSync,
+  readlinkSync,
   renameSync,
-  rmSync,
+  type Stats,
+  symlinkSync,
+  unlinkSync,
   writeSync,
 } from 'node:fs';
 import { createLogger, type LevelSetting, type LogFields, type Logger } from '../lib/log.ts';
+import { isSameProcess, startTime } from '../lib/process.ts';
 
 export type Log = Logger;
 
@@ -42,94 +45,146 @@ export interface LogOptions {
 const OPEN_FLAGS =
   constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 export const LOG_FILE_MODE = 0o600;
+/** How long a rotation waits for a living plugin that holds the lock; then it logs without rotating. */
+export const LOCK_WAIT_MS = 1000;
+/** Tries at a line whose file was rotated out of existence between its open and its write. */
+const WRITE_TRIES = 3;
 
 /** A wait without the event loop: the plugin logs synchronously. */
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/**
- * The log's descriptor. A second link is refused, but is tried again twice:
- * a rotation puts a fresh file back with link(2) and then drops its own
- * name (rotateIfFull), and a plugin opening it in between must not lose its
- * line. A link someone planted stays, and is refused every time.
- */
-function openLog(file: string): number {
-  for (let attempt = 1; ; attempt++) {
-    const fd = openSync(file, OPEN_FLAGS, LOG_FILE_MODE);
-    const st = fstatSync(fd);
-    if (st.isFile() && st.nlink === 1) return fd;
-    closeSync(fd);
-    if (!st.isFile() || attempt === 3) throw new Error(`${file} is not a plain file of its own`);
-    pause(1);
+/** The log's descriptor and what it is: a second link (one planted there) or a non-file is refused. */
+function openLog(file: string): { fd: number; st: Stats } {
+  const fd = openSync(file, OPEN_FLAGS, LOG_FILE_MODE);
+  const st = fstatSync(fd);
+  if (st.isFile() && st.nlink <= 1) return { fd, st };
+  closeSync(fd);
+  throw new Error(`${file} is not a plain file of its own`);
+}
+
+/** A lock's holder, "<pid>:<start time>"; undefined when the lock is free. */
+function holderOf(lock: string): string | undefined {
+  try {
+    return readlinkSync(lock);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
 }
 
-function appendTo(file: string, data: string, fd = openLog(file)): void {
-  try {
-    writeSync(fd, data);
-  } finally {
-    closeSync(fd);
-  }
+function holderAlive(holder: string): boolean {
+  const [pid, start] = holder.split(':');
+  return /^\d+$/u.test(pid ?? '') && isSameProcess(Number(pid), start);
 }
 
 /**
- * Rename `file` aside if the file `fd` holds open is full; true when
- * something was moved. Several plugins may find the same file full at once,
- * and between one's check and its rename another may already have rotated
- * it and started a fresh file at the path: renamed to logFile.1, that fresh
- * file would replace the full one. So the file at the path is first renamed
- * to a name of this process's own (rename(2) is atomic: whatever is there
- * moves, whole), and looked at there, where nobody else can touch it: a
- * full file goes on to logFile.1; a fresh one goes back to the path (link(2):
- * only if the path is still free) or, when yet another fresh file is there
- * already, its lines are appended to that one.
+ * Take `lock` for `me`: a symlink whose target names its holder, made with
+ * symlink(2), which fails with EEXIST when the name exists, atomically and
+ * with its content whole. A dead holder's lock (a crashed plugin) is reaped
+ * on the way: false then too, and the caller tries again.
  */
-export function rotateIfFull(file: string, fd: number, maxBytes: number): boolean {
-  const measured = fstatSync(fd);
-  if (measured.size < maxBytes) return false;
-  const mine = `${file}.rotating-${process.pid}`;
+function tryLock(lock: string, me: string, depth = 0): boolean {
   try {
-    renameSync(file, mine);
-  } catch {
-    return true; // gone: another plugin is rotating it
-  }
-  const moved = lstatSync(mine);
-  if ((moved.ino === measured.ino && moved.dev === measured.dev) || moved.size >= maxBytes) {
-    renameSync(mine, `${file}.1`);
+    symlinkSync(me, lock);
     return true;
-  }
-  try {
-    linkSync(mine, file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    appendTo(file, readFileSync(mine, 'utf8'));
-  } finally {
-    rmSync(mine, { force: true });
   }
-  return true;
+  const held = holderOf(lock);
+  if (held !== undefined && !holderAlive(held) && depth < 4) reap(lock, held, me, depth);
+  return false;
+}
+
+/**
+ * Remove `lock` if it still names `dead`. Two plugins may find the same dead
+ * holder, and one may already have reaped it and taken the lock anew; so the
+ * right to remove that one holder's lock is itself a lock, named after it.
+ * Under it the lock is read again: only its dead holder or this reaper could
+ * remove the lock naming `dead`, so it is that lock that goes. A reaper that
+ * died holding the marker is reaped the same way, one level down.
+ */
+function reap(lock: string, dead: string, me: string, depth: number): void {
+  // The holder is read from a file in a directory others may write: only digits and colons go into a name.
+  const marker = `${lock}.reap-${dead.replace(/[^\d:]/gu, '_').slice(0, 48)}`;
+  if (!tryLock(marker, me, depth + 1)) return;
+  try {
+    if (holderOf(lock) === dead) unlinkSync(lock);
+  } finally {
+    unlinkSync(marker);
+  }
+}
+
+/** Run `fn` holding `lock`, waiting up to LOCK_WAIT_MS for a living holder; undefined when it was not taken. */
+function withLock<T>(lock: string, fn: () => T): T | undefined {
+  const start = startTime(process.pid);
+  if (start === undefined) return undefined; // no /proc: a holder could not be told dead from alive
+  const me = `${process.pid}:${start}`;
+  for (const end = Date.now() + LOCK_WAIT_MS; !tryLock(lock, me); pause(1)) if (Date.now() > end) return undefined;
+  try {
+    return fn();
+  } finally {
+    // Ours while we live: only a dead holder's lock is reaped.
+    if (holderOf(lock) === me) unlinkSync(lock);
+  }
+}
+
+/**
+ * Rename `file` to `file.1` if it is still the full file that `measured`
+ * describes (the stat of a descriptor the caller holds open, so its inode
+ * cannot be reused meanwhile); true when the path now names another file.
+ * Several plugins may find the same file full at once; they take turns at
+ * `file.lock`, and under it each looks at what the path names now: the file
+ * it measured is renamed, anything else (the fresh file that the plugin
+ * before it started) stays. Nothing else renames the log, and a writer's
+ * O_CREAT does not replace a file that exists, so the file looked at is the
+ * one renamed. A writer that opened it before appends to `file.1`.
+ */
+export function rotateIfFull(file: string, measured: Stats, maxBytes: number): boolean {
+  if (measured.size < maxBytes) return false;
+  const moved = withLock(`${file}.lock`, () => {
+    const now = lstatSync(file, { throwIfNoEntry: false });
+    if (now?.ino === measured.ino && now.dev === measured.dev) renameSync(file, `${file}.1`);
+    return true;
+  });
+  return moved ?? false; // the lock stayed with a living holder: this line goes to the full file
+}
+
+/**
+ * Append `line` to the file the path names, after `moved` (the rotation
+ * check, which may rename it). A file that has no name left was rotated out
+ * of existence (renamed to .1 and replaced there) between the open and the
+ * write; the line is written again to the path, so it is always in a file
+ * that had a name after the write: the log or its .1.
+ */
+function appendLine(file: string, line: string, moved: (st: Stats) => boolean): void {
+  for (let attempt = 1; attempt <= WRITE_TRIES; attempt++) {
+    const { fd, st } = openLog(file);
+    try {
+      if (moved(st) || st.nlink === 0) continue;
+      writeSync(fd, line);
+      if (fstatSync(fd).nlink > 0) return;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  throw new Error(`${file} was rotated away under ${WRITE_TRIES} writes in a row`);
 }
 
 /** The first line is written after a rotation check: the plugin lives for one call, and logs a few lines. */
 function fileSink(file: string, maxBytes: number | undefined): (line: string) => void {
-  let checked = maxBytes === undefined;
-  return (line) => {
-    let fd = openLog(file);
-    if (!checked) {
-      checked = true;
-      let moved = true;
-      try {
-        moved = rotateIfFull(file, fd, maxBytes!);
-      } catch {
-        // A rotation that failed leaves the log as it is: the line is still written.
-      }
-      if (moved) {
-        closeSync(fd);
-        fd = openLog(file);
-      }
+  let unchecked = maxBytes !== undefined;
+  const rotateOnce = (st: Stats): boolean => {
+    if (!unchecked) return false;
+    unchecked = false;
+    try {
+      return rotateIfFull(file, st, maxBytes!);
+    } catch {
+      return false; // a rotation that failed leaves the log as it is: the line is still written
     }
-    appendTo(file, line, fd);
   };
+  return (line) => appendLine(file, line, rotateOnce);
 }
 
 export function createLog(base: LogFields, o: LogOptions = {}): Log {

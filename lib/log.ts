@@ -12,10 +12,11 @@
  * Nothing here may import a package.
  *
  * Every line is bounded, whatever it is given: each string is cut at
- * MAX_STRING characters, a cause chain at MAX_CAUSES, the line at
+ * MAX_STRING characters, a cause chain at MAX_CAUSES, and the line at
  * MAX_LINE_BYTES (the node agent's log reader skips longer lines:
- * controller/agent/log-tail.ts), and a value JSON cannot hold
- * (a cycle) gives a line that says so instead of none.
+ * controller/agent/log-tail.ts): a longer line loses its fields, then, if
+ * the base fields alone are still too long, those too (cutLine). A value
+ * JSON cannot hold (a cycle) gives a line that says so instead of none.
  */
 import { writeSync } from 'node:fs';
 
@@ -96,7 +97,30 @@ function bounded(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** One line, newline included; never throws, never longer than MAX_LINE_BYTES. */
+/** What a cut line keeps of its message and of the component's name, in characters. */
+const CUT_MSG = 1024;
+const CUT_COMPONENT = 64;
+
+/**
+ * A line of `bytes` bytes cut to its head and message, or, if the head's
+ * base fields are too long for that, to the component and the message. The
+ * second always fits: JSON.stringify writes at most 6 bytes a UTF-16 unit
+ * (a \uXXXX escape), so its ~1,100 characters of strings and two numbers
+ * make less than 8 KiB, a quarter of MAX_LINE_BYTES.
+ */
+function cutLine(start: LogFields, head: LogFields, msg: string | undefined, bytes: number): string {
+  const short = msg?.slice(0, CUT_MSG);
+  const withHead = JSON.stringify(
+    { ...start, ...head, msg: short, logError: `line of ${bytes} bytes cut to its message` },
+    bounded,
+  );
+  if (Buffer.byteLength(withHead) <= MAX_LINE_BYTES) return withHead;
+  const component = String(head.component).slice(0, CUT_COMPONENT);
+  const logError = `line of ${bytes} bytes cut to its message, without its base fields`;
+  return JSON.stringify({ ...start, component, msg: short, logError });
+}
+
+/** One line, newline included; never throws, never longer than MAX_LINE_BYTES before its newline. */
 export function formatLine(level: number, head: LogFields, fields: LogFields, msg: string | undefined): string {
   const start = { level, time: Date.now() };
   const all = { ...start, ...head, ...fields, ...(msg !== undefined && { msg }) };
@@ -107,10 +131,8 @@ export function formatLine(level: number, head: LogFields, fields: LogFields, ms
     // A cycle in the fields: keep the line, without them.
     line = JSON.stringify({ ...start, ...head, msg, logError: `fields not logged: ${(e as Error).message}` }, bounded);
   }
-  if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
-    const note = { logError: `line of ${Buffer.byteLength(line)} bytes cut to its message` };
-    line = JSON.stringify({ ...start, ...head, msg: msg?.slice(0, 1024), ...note }, bounded);
-  }
+  const bytes = Buffer.byteLength(line);
+  if (bytes > MAX_LINE_BYTES) line = cutLine(start, head, msg, bytes);
   return `${line}\n`;
 }
 

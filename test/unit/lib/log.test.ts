@@ -130,6 +130,26 @@ test('bounded: long strings cut, a line too long cut to its message, a cycle or 
   assert.equal(big!.n, '1000000000000000000000000000000');
 });
 
+test('MAX_LINE_BYTES holds in bytes: strings of 3-byte characters or of \\u escapes, base fields too long', () => {
+  const wide = '€'.repeat(MAX_STRING); // 3 bytes each in UTF-8: a string of 24 KiB
+  const escaped = '\u0001'.repeat(MAX_STRING); // 6 bytes each in JSON (\u0001): 48 KiB
+  const lines: string[] = [];
+  const write = (l: string) => lines.push(l);
+  createLogger({ component: 'test', base: { a: wide, b: escaped }, write }).info({ c: wide }, escaped);
+  createLogger({ component: 'test', base: { a: wide }, write }).info({ c: escaped, d: wide }, 'fields too long');
+  createLogger({ component: 'test', base: { a: wide }, write }).info({ c: 'short' }, 'fits');
+  for (const l of lines) assert.ok(Buffer.byteLength(l) <= MAX_LINE_BYTES + 1, `${Buffer.byteLength(l)} bytes`);
+  const [noBase, noFields, whole] = lines.map((l) => JSON.parse(l) as Line);
+  assert.deepEqual(
+    [noBase!.component, noBase!.a, noBase!.c, noBase!.msg],
+    ['test', undefined, undefined, escaped.slice(0, 1024)],
+  );
+  assert.match(String(noBase!.logError), /^line of \d+ bytes cut to its message, without its base fields$/u);
+  assert.deepEqual([noFields!.a, noFields!.c, noFields!.msg], [wide, undefined, 'fields too long'], 'the base fits');
+  assert.match(String(noFields!.logError), /^line of \d+ bytes cut to its message$/u);
+  assert.deepEqual([whole!.a, whole!.c, whole!.logError], [wide, 'short', undefined]);
+});
+
 test('a sink that throws loses the line, never the call; child loggers add their bindings', () => {
   const log = createLogger({
     component: 'x',
