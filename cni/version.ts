@@ -5,6 +5,8 @@
  * considerations"; libcni pkg/types/100/types.go convertTo04x).
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
+import { isObj } from '../lib/json.ts';
+import { showValue } from '../lib/show.ts';
 import type { CniDns, CniInterface, CniIpConfig, CniResult, CniRoute } from './types.ts';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
@@ -55,35 +57,86 @@ export function requireVerbAllowed(verb: 'CHECK' | 'GC' | 'STATUS', version: str
   }
 }
 
-function listOf(
-  r: Record<string, unknown>,
-  key: string,
-  field: string,
-  required: string[],
-): Array<Record<string, unknown>> | undefined {
+type Raw = Record<string, unknown>;
+
+function decodeError(at: string, rule: string, value: unknown): VirtnetError {
+  return new VirtnetError(ErrorCode.decodeFailure, `${at}: ${rule} (is ${showValue(value)})`);
+}
+
+/** The objects of r[key], each with its field path; undefined when the key is absent. */
+function listOf(r: Raw, key: string, field: string): Array<[Raw, string]> | undefined {
   const v = r[key];
   if (v === undefined) return undefined;
   if (!Array.isArray(v)) throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}: must be a list`);
-  return v.map((e, i) => {
-    if (typeof e !== 'object' || e === null || Array.isArray(e))
-      throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}[${i}]: must be an object`);
-    for (const k of required) {
-      if (typeof (e as Record<string, unknown>)[k] !== 'string')
-        throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}[${i}].${k}: must be a string`);
-    }
-    return structuredClone(e) as Record<string, unknown>;
+  return v.map((e: unknown, i) => {
+    if (!isObj(e)) throw new VirtnetError(ErrorCode.decodeFailure, `${field}.${key}[${i}]: must be an object`);
+    return [e, `${field}.${key}[${i}]`];
   });
 }
 
+function str(e: Raw, k: string, at: string): string {
+  const v = e[k];
+  if (typeof v !== 'string') throw decodeError(`${at}.${k}`, 'must be a string', v);
+  return v;
+}
+
+/** An optional key as its Go type reads it: absent (or null, Go's nil) is undefined. */
+function optStr(e: Raw, k: string, at: string): string | undefined {
+  return e[k] === undefined || e[k] === null ? undefined : str(e, k, at);
+}
+
+function optInt(e: Raw, k: string, at: string): number | undefined {
+  const v = e[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw decodeError(`${at}.${k}`, 'must be an integer', v);
+  return v;
+}
+
+function interfaceOf(e: Raw, at: string): CniInterface {
+  const [mac, sandbox] = [optStr(e, 'mac', at), optStr(e, 'sandbox', at)];
+  const [socketPath, pciID] = [optStr(e, 'socketPath', at), optStr(e, 'pciID', at)];
+  const mtu = optInt(e, 'mtu', at);
+  return {
+    name: str(e, 'name', at),
+    ...(mac !== undefined && { mac }),
+    ...(mtu !== undefined && { mtu }),
+    ...(sandbox !== undefined && { sandbox }),
+    ...(socketPath !== undefined && { socketPath }),
+    ...(pciID !== undefined && { pciID }),
+  };
+}
+
+/** ips[].version (0.3.x, 0.4.0) is dropped: 1.0.0 removed it, the address says its family. */
+function ipOf(e: Raw, at: string): CniIpConfig {
+  const [gateway, index] = [optStr(e, 'gateway', at), optInt(e, 'interface', at)];
+  return {
+    address: str(e, 'address', at),
+    ...(gateway !== undefined && { gateway }),
+    ...(index !== undefined && { interface: index }),
+  };
+}
+
+const ROUTE_NUMBERS = ['mtu', 'advmss', 'priority', 'table', 'scope'] as const;
+
+function routeOf(e: Raw, at: string): CniRoute {
+  const gw = optStr(e, 'gw', at);
+  const route: CniRoute = { dst: str(e, 'dst', at), ...(gw !== undefined && { gw }) };
+  for (const k of ROUTE_NUMBERS) {
+    const n = optInt(e, k, at);
+    if (n !== undefined) route[k] = n;
+  }
+  return route;
+}
+
 /**
- * Read a result of any supported version into the 1.1.0 shape.
+ * Read a result of any supported version into the 1.1.0 shape, rebuilt from
+ * its checked fields as libcni's types decode it: every known field of its
+ * type, an unknown one left out.
  * @param field names the result in error messages ("prevResult", or the IPAM plugin).
  */
 export function parseResult(value: unknown, fallbackVersion: string, field = 'result'): CniResult {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new VirtnetError(ErrorCode.decodeFailure, `${field}: must be a JSON object`);
-  }
-  const r = value as Record<string, unknown>;
+  if (!isObj(value)) throw new VirtnetError(ErrorCode.decodeFailure, `${field}: must be a JSON object`);
+  const r = value;
   const version = typeof r.cniVersion === 'string' ? r.cniVersion : fallbackVersion;
   if (compareVersions(version, '0.3.0') < 0) {
     throw new VirtnetError(
@@ -92,12 +145,12 @@ export function parseResult(value: unknown, fallbackVersion: string, field = 're
     );
   }
   const out: CniResult = { cniVersion: LATEST_VERSION };
-  const interfaces = listOf(r, 'interfaces', field, ['name']);
-  const ips = listOf(r, 'ips', field, ['address']);
-  const routes = listOf(r, 'routes', field, ['dst']);
-  if (interfaces) out.interfaces = interfaces as unknown as CniInterface[];
-  if (ips) out.ips = ips.map(({ version: _v, ...ip }) => ip as unknown as CniIpConfig);
-  if (routes) out.routes = routes as unknown as CniRoute[];
+  const interfaces = listOf(r, 'interfaces', field)?.map(([e, at]) => interfaceOf(e, at));
+  const ips = listOf(r, 'ips', field)?.map(([e, at]) => ipOf(e, at));
+  const routes = listOf(r, 'routes', field)?.map(([e, at]) => routeOf(e, at));
+  if (interfaces) out.interfaces = interfaces;
+  if (ips) out.ips = ips;
+  if (routes) out.routes = routes;
   if (r.dns !== undefined) {
     if (typeof r.dns !== 'object' || r.dns === null || Array.isArray(r.dns))
       throw new VirtnetError(ErrorCode.decodeFailure, `${field}.dns: must be an object`);

@@ -9,6 +9,13 @@
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { hostPathProblem } from '../lib/host-paths.ts';
+import {
+  dns1123LabelProblem,
+  dns1123SubdomainProblem,
+  MAX_VMI_NAME,
+  macAddressProblem,
+  pciAddressProblem,
+} from '../lib/names.ts';
 import { showValue } from '../lib/show.ts';
 import { isObj } from '../lib/json.ts';
 import type { NicModel } from './nic.ts';
@@ -143,106 +150,134 @@ export const MAX_DEVICES = 256;
 export const MAX_BOOT_ORDER = 65535;
 
 type Obj = Record<string, unknown>;
-function need(ok: boolean, field: string, rule: string): void {
+/** Refuses the spec unless `ok`; an assertion, so that the value checked is typed by the check after it. */
+function need(ok: unknown, field: string, rule: string): asserts ok {
   if (!ok) throw new VirtnetError(ErrorCode.invalidConfig, `spec ${field}: ${rule}`);
 }
 
-function checkNamedList(v: unknown, field: string): void {
+function checkNamedList(v: unknown, field: string): unknown[] {
   need(Array.isArray(v), field, 'must be a list');
-  const length = (v as unknown[]).length;
-  need(length <= MAX_DEVICES, field, `must have at most ${MAX_DEVICES} items (has ${length})`);
-  (v as unknown[]).forEach((e, i) =>
+  need(v.length <= MAX_DEVICES, field, `must have at most ${MAX_DEVICES} items (has ${v.length})`);
+  v.forEach((e, i) =>
     need(isObj(e) && typeof e.name === 'string', `${field}[${i}]`, 'must be an object with a string name'),
   );
+  return v;
 }
 
 /** A positive integer up to `max`: it reaches the domain XML and QEMU's command line as written. */
-function checkCount(v: unknown, field: string, max: number, what: string): void {
+function count(v: unknown, field: string, max: number, what: string): number {
   need(
-    Number.isInteger(v) && (v as number) > 0,
+    typeof v === 'number' && Number.isInteger(v) && v > 0,
     field,
     `must be a positive integer (is ${v === undefined ? 'missing' : showValue(v)})`,
   );
-  need((v as number) <= max, field, `must be at most ${max}, ${what} (is ${showValue(v)})`);
+  need(v <= max, field, `must be at most ${max}, ${what} (is ${showValue(v)})`);
+  return v;
 }
 
-function checkBoot(v: unknown): void {
+/** One of `values`, typed as they are; `rule` says which, after the value given. */
+function oneOf<T extends string>(v: unknown, values: readonly T[], field: string, rule: string): T {
+  const found = values.find((x) => x === v);
+  need(found !== undefined, field, `${showValue(v)} ${rule}`);
+  return found;
+}
+
+function bootOf(v: unknown): BootSpec {
   need(isObj(v), 'boot', 'must be an object');
-  const b = v as Obj;
-  const str = (k: string, required: boolean) =>
-    need(
-      required ? typeof b[k] === 'string' : b[k] === undefined || typeof b[k] === 'string',
-      `boot.${k}`,
-      'must be a string',
-    );
-  if ('kernel' in b) {
-    str('kernel', true);
-    str('initrd', false);
-    str('cmdline', false);
-  } else {
-    need(
-      b.firmware === 'bios' || b.firmware === 'efi',
-      'boot.firmware',
-      `${showValue(b.firmware)} must be bios or efi (or give boot.kernel)`,
-    );
-    need(b.secureBoot === undefined || typeof b.secureBoot === 'boolean', 'boot.secureBoot', 'must be a boolean');
+  const str = (k: string) => {
+    const x = v[k];
+    need(typeof x === 'string', `boot.${k}`, 'must be a string');
+    return x;
+  };
+  const opt = (k: string) => (v[k] === undefined ? undefined : str(k));
+  if ('kernel' in v) {
+    const [kernel, initrd, cmdline] = [str('kernel'), opt('initrd'), opt('cmdline')];
+    return { kernel, ...(initrd !== undefined && { initrd }), ...(cmdline !== undefined && { cmdline }) };
   }
+  const firmware = oneOf(v.firmware, ['bios', 'efi'], 'boot.firmware', 'must be bios or efi (or give boot.kernel)');
+  const secureBoot = v.secureBoot;
+  need(secureBoot === undefined || typeof secureBoot === 'boolean', 'boot.secureBoot', 'must be a boolean');
+  return { firmware, ...(secureBoot !== undefined && { secureBoot }) };
 }
 
 /** A disk's device fields: they choose libvirt elements and attributes. */
-function checkDiskDevice(d: Obj, field: string): void {
-  need(typeof d.name === 'string' && d.name !== '', `${field}.name`, 'must be a non-empty string');
-  need(d.device === 'disk' || d.device === 'cdrom', `${field}.device`, `${showValue(d.device)} must be disk or cdrom`);
-  need(
-    (DISK_BUSES as readonly unknown[]).includes(d.bus),
-    `${field}.bus`,
-    `${showValue(d.bus)} must be one of ${DISK_BUSES.join(', ')}`,
-  );
-  need(
-    d.bootOrder === undefined ||
-      (Number.isInteger(d.bootOrder) && (d.bootOrder as number) > 0 && (d.bootOrder as number) <= MAX_BOOT_ORDER),
-    `${field}.bootOrder`,
-    `${showValue(d.bootOrder)} must be an integer from 1 to ${MAX_BOOT_ORDER}`,
-  );
+function diskDeviceOf(v: unknown, field: string): Omit<DiskSpec, 'file' | 'format'> {
+  need(isObj(v), field, 'must be an object');
+  need(typeof v.name === 'string' && v.name !== '', `${field}.name`, 'must be a non-empty string');
+  const device = oneOf(v.device, ['disk', 'cdrom'], `${field}.device`, 'must be disk or cdrom');
+  const bus = oneOf(v.bus, DISK_BUSES, `${field}.bus`, `must be one of ${DISK_BUSES.join(', ')}`);
+  const bootOrder = optInteger(v.bootOrder, `${field}.bootOrder`, [1, MAX_BOOT_ORDER]);
+  return { name: v.name, device, bus, ...(bootOrder !== undefined && { bootOrder }) };
 }
 
-function checkDisks(v: unknown): void {
-  if (v === undefined) return;
+function disksOf(v: unknown): DiskSpec[] | undefined {
+  if (v === undefined) return undefined;
   need(Array.isArray(v) && v.length <= MAX_DEVICES, 'disks', `must be a list of at most ${MAX_DEVICES} disks`);
-  (v as unknown[]).forEach((d, i) => {
-    need(isObj(d), `disks[${i}]`, 'must be an object');
-    const disk = d as Obj;
-    checkDiskDevice(disk, `disks[${i}]`);
+  return v.map((d: unknown, i) => {
+    const device = diskDeviceOf(d, `disks[${i}]`);
+    const disk = objectAt(d, `disks[${i}]`);
     need(typeof disk.file === 'string', `disks[${i}].file`, 'must be a string');
-    need(
-      disk.format === 'qcow2' || disk.format === 'raw',
-      `disks[${i}].format`,
-      `${showValue(disk.format)} must be qcow2 or raw`,
-    );
+    const format = oneOf(disk.format, ['qcow2', 'raw'], `disks[${i}].format`, 'must be qcow2 or raw');
+    return { ...device, file: disk.file, format };
   });
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/u;
 
-function checkCloudInit(v: unknown): void {
-  if (v === undefined) return;
+function cloudInitOf(v: unknown): CloudInitSpec | undefined {
+  if (v === undefined) return undefined;
   need(isObj(v), 'cloudInit', 'must be an object');
-  const c = v as Obj;
-  need(
-    c.kind === 'noCloud' || c.kind === 'configDrive',
-    'cloudInit.kind',
-    `${showValue(c.kind)} must be noCloud or configDrive`,
-  );
-  need(isObj(c.disk), 'cloudInit.disk', 'must be an object');
-  checkDiskDevice(c.disk as Obj, 'cloudInit.disk');
-  for (const k of ['instanceId', 'hostname'])
-    need(typeof c[k] === 'string' && c[k] !== '', `cloudInit.${k}`, 'must be a non-empty string');
-  for (const k of ['userDataBase64', 'networkDataBase64'])
-    need(
-      c[k] === undefined || (typeof c[k] === 'string' && BASE64.test(c[k] as string)),
-      `cloudInit.${k}`,
-      'must be base64',
-    );
+  const kind = oneOf(v.kind, ['noCloud', 'configDrive'], 'cloudInit.kind', 'must be noCloud or configDrive');
+  need(isObj(v.disk), 'cloudInit.disk', 'must be an object');
+  const disk = diskDeviceOf(v.disk, 'cloudInit.disk');
+  const text = (k: string) => {
+    const x = v[k];
+    need(typeof x === 'string' && x !== '', `cloudInit.${k}`, 'must be a non-empty string');
+    return x;
+  };
+  const base64 = (k: string) => {
+    const b = v[k];
+    need(b === undefined || (typeof b === 'string' && BASE64.test(b)), `cloudInit.${k}`, 'must be base64');
+    return b;
+  };
+  const [instanceId, hostname] = [text('instanceId'), text('hostname')];
+  const [userDataBase64, networkDataBase64] = [base64('userDataBase64'), base64('networkDataBase64')];
+  return {
+    kind,
+    disk,
+    instanceId,
+    hostname,
+    ...(userDataBase64 !== undefined && { userDataBase64 }),
+    ...(networkDataBase64 !== undefined && { networkDataBase64 }),
+  };
+}
+
+function serviceCidrsOf(v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  const strings = Array.isArray(v) ? v.filter((c): c is string => typeof c === 'string') : [];
+  need(Array.isArray(v) && strings.length === v.length, 'serviceCIDRs', 'must be a list of strings');
+  return strings;
+}
+
+/**
+ * The VM's names: the libvirt domain is <namespace>_<name> (names.ts
+ * domainName) and is passed to virsh as an argument, the hostname and
+ * subdomain reach the guest's DHCP and cloud-init. A pod annotation any pod
+ * author writes carries them, so each is held to the rule the VMI admission
+ * applies (controller/api/rules-names.ts): a name is a DNS-1123 subdomain
+ * of at most 63 characters, a namespace and a hostname DNS-1123 labels.
+ */
+function nameOf(v: unknown, field: string, problem: (s: string) => string | undefined): string {
+  need(typeof v === 'string' && v !== '', field, 'must be a non-empty string');
+  const rule = problem(v);
+  need(rule === undefined, field, rule ?? '');
+  return v;
+}
+
+function optNameOf(v: unknown, field: string, problem: (s: string) => string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  need(typeof v === 'string', field, `${showValue(v)} must be a string`);
+  return nameOf(v, field, problem);
 }
 
 // ---------------------------------------------------------------- NICs
@@ -274,7 +309,15 @@ function objectAt(v: unknown, field: string): Obj {
 
 function optString(v: unknown, field: string): string | undefined {
   need(v === undefined || typeof v === 'string', field, `${showValue(v)} must be a string`);
-  return typeof v === 'string' ? v : undefined;
+  return v;
+}
+
+/** A string `problem` finds nothing wrong with, or undefined when absent. */
+function optChecked(v: unknown, field: string, problem: (s: string) => string | undefined): string | undefined {
+  const text = optString(v, field);
+  const rule = text === undefined ? undefined : problem(text);
+  need(rule === undefined, field, rule ?? '');
+  return text;
 }
 
 /** An integer in [min, max], or undefined when absent and not required. */
@@ -292,10 +335,7 @@ function integer(v: unknown, field: string, range: readonly [number, number]): n
 
 /** One of `values`, typed as they are, or undefined when absent. */
 function optOneOf<T extends string>(v: unknown, values: readonly T[], field: string): T | undefined {
-  if (v === undefined) return undefined;
-  const found = values.find((x) => x === v);
-  need(found !== undefined, field, `${showValue(v)} must be one of ${values.join(', ')}`);
-  return found;
+  return v === undefined ? undefined : oneOf(v, values, field, `must be one of ${values.join(', ')}`);
 }
 
 function optList(v: unknown, field: string, max: number): unknown[] {
@@ -363,9 +403,10 @@ function interfaceOf(v: unknown, at: string): InterfaceSpec {
     at,
     'must have exactly one binding: bridge or masquerade',
   );
-  const macAddress = optString(i.macAddress, `${at}.macAddress`);
+  // Both reach the domain XML; the MAC also ip(8)'s argv (the pod NIC's address under the bridge binding).
+  const macAddress = optChecked(i.macAddress, `${at}.macAddress`, macAddressProblem);
   const model = optOneOf(i.model, NIC_MODELS, `${at}.model`);
-  const pciAddress = optString(i.pciAddress, `${at}.pciAddress`);
+  const pciAddress = optChecked(i.pciAddress, `${at}.pciAddress`, pciAddressProblem);
   const bootOrder = optInteger(i.bootOrder, `${at}.bootOrder`, [1, MAX_BOOT_ORDER]);
   const state = optOneOf(i.state, NIC_STATES, `${at}.state`);
   const mtu = optInteger(i.mtu, `${at}.mtu`, MTU_RANGE);
@@ -436,31 +477,40 @@ function networksOf(items: unknown[]): NetworkSpec[] {
 /**
  * The spec file checked at the process boundary: the node runtime or a pod
  * annotation wrote it, and a launcher must not run on a shape it does not
- * know. The NICs are rebuilt from their checked fields (interfacesOf,
- * networksOf), so what comes back is typed by what was checked.
+ * know. The spec is rebuilt from its checked fields (nameOf, interfacesOf,
+ * bootOf...), so what comes back is typed by what was checked, and a key
+ * the launcher does not read is left out.
  */
 export function parseLauncherSpec(value: unknown): LauncherSpec {
   need(isObj(value), '', 'must be a JSON object');
-  const v = value as Obj;
-  for (const k of ['name', 'namespace']) need(typeof v[k] === 'string' && v[k] !== '', k, 'must be a non-empty string');
-  for (const k of ['hostname', 'subdomain'])
-    need(v[k] === undefined || typeof v[k] === 'string', k, 'must be a string');
-  checkCount(v.memoryMiB, 'memoryMiB', MAX_MEMORY_MIB, '16 TiB');
-  checkCount(v.cpus, 'cpus', MAX_VCPUS, 'the most vCPUs a VM gets');
-  checkNamedList(v.interfaces, 'interfaces');
-  checkNamedList(v.networks, 'networks');
-  const networks = networksOf(v.networks as unknown[]);
-  const interfaces = interfacesOf(v.interfaces as unknown[], networks);
-  checkBoot(v.boot);
-  checkDisks(v.disks);
-  checkCloudInit(v.cloudInit);
-  need(
-    v.serviceCIDRs === undefined ||
-      (Array.isArray(v.serviceCIDRs) && v.serviceCIDRs.every((c) => typeof c === 'string')),
-    'serviceCIDRs',
-    'must be a list of strings',
-  );
-  return { ...(v as unknown as LauncherSpec), interfaces, networks };
+  const v = value;
+  const name = nameOf(v.name, 'name', (n) => dns1123SubdomainProblem(n, MAX_VMI_NAME));
+  const namespace = nameOf(v.namespace, 'namespace', dns1123LabelProblem);
+  const hostname = optNameOf(v.hostname, 'hostname', dns1123LabelProblem);
+  const subdomain = optNameOf(v.subdomain, 'subdomain', (n) => dns1123SubdomainProblem(n));
+  const memoryMiB = count(v.memoryMiB, 'memoryMiB', MAX_MEMORY_MIB, '16 TiB');
+  const cpus = count(v.cpus, 'cpus', MAX_VCPUS, 'the most vCPUs a VM gets');
+  const interfaceItems = checkNamedList(v.interfaces, 'interfaces');
+  const networks = networksOf(checkNamedList(v.networks, 'networks'));
+  const interfaces = interfacesOf(interfaceItems, networks);
+  const boot = bootOf(v.boot);
+  const disks = disksOf(v.disks);
+  const cloudInit = cloudInitOf(v.cloudInit);
+  const serviceCIDRs = serviceCidrsOf(v.serviceCIDRs);
+  return {
+    name,
+    namespace,
+    ...(hostname !== undefined && { hostname }),
+    ...(subdomain !== undefined && { subdomain }),
+    memoryMiB,
+    cpus,
+    interfaces,
+    networks,
+    boot,
+    ...(disks && { disks }),
+    ...(cloudInit && { cloudInit }),
+    ...(serviceCIDRs && { serviceCIDRs }),
+  };
 }
 
 /** The node files a spec's VM opens, with their fields: what the allowed host paths guard. */

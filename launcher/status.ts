@@ -115,27 +115,35 @@ function reqString(o: Obj, key: string, at: string): string {
   return v;
 }
 
-function optString(o: Obj, key: string, at: string): void {
-  if (o[key] !== undefined) reqString(o, key, at);
+function optString(o: Obj, key: string, at: string): string | undefined {
+  return o[key] === undefined ? undefined : reqString(o, key, at);
 }
 
-function reqBool(o: Obj, key: string, at: string): void {
-  if (typeof o[key] !== 'boolean') throw bad(`${at}.${key}`, `must be true or false (is ${shown(o[key])})`);
+function reqBool(o: Obj, key: string, at: string): boolean {
+  const v = o[key];
+  if (typeof v !== 'boolean') throw bad(`${at}.${key}`, `must be true or false (is ${shown(v)})`);
+  return v;
 }
 
-function reqInt(o: Obj, key: string, at: string, min: number, max: number): void {
+function reqInt(o: Obj, key: string, at: string, min: number, max: number): number {
   const v = o[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw bad(`${at}.${key}`, `must be an integer from ${min} to ${max} (is ${shown(v)})`);
   }
+  return v;
+}
+
+function optInt(o: Obj, key: string, at: string, min: number, max: number): number | undefined {
+  return o[key] === undefined ? undefined : reqInt(o, key, at, min, max);
 }
 
 /** Milliseconds since the launcher started: finite and not negative. */
-function optMs(o: Obj, key: string, at: string): void {
+function optMs(o: Obj, key: string, at: string): number | undefined {
   const v = o[key];
-  if (v === undefined) return;
+  if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
     throw bad(`${at}.${key}`, `must be a non-negative number of ms (is ${shown(v)})`);
+  return v;
 }
 
 function list(o: Obj, key: string, at: string): unknown[] {
@@ -144,33 +152,58 @@ function list(o: Obj, key: string, at: string): unknown[] {
   return v;
 }
 
-function checkNic(n: unknown, at: string): void {
-  if (!isObj(n)) throw bad(at, `must be an object (is ${shown(n)})`);
-  for (const key of ['name', 'podInterface', 'bridge', 'tap']) reqString(n, key, at);
-  if (!(BINDINGS as readonly unknown[]).includes(n.binding))
-    throw bad(`${at}.binding`, `must be one of ${BINDINGS.join(', ')} (is ${shown(n.binding)})`);
-  if (!isMac(reqString(n, 'mac', at))) throw bad(`${at}.mac`, `${shown(n.mac)} is not a MAC address`);
-  reqInt(n, 'mtu', at, 68, 65535);
-  list(n, 'ips', at).forEach((ip, i) => {
-    if (typeof ip !== 'string' || !(isIp(ip) || parseCidr(ip)))
-      throw bad(`${at}.ips[${i}]`, `${shown(ip)} is not an IP address or CIDR`);
-  });
-  for (const key of ['dhcp', 'leased4', 'leased6']) reqBool(n, key, at);
-  optMs(n, 'leasedAtMs', at);
+function objectAt(v: unknown, at: string): Obj {
+  if (!isObj(v)) throw bad(at, `must be an object (is ${shown(v)})`);
+  return v;
 }
 
-function checkReport(o: Obj, at: string): void {
-  if (!PHASES.includes(o.phase as LauncherStatus['phase']))
-    throw bad(`${at}.phase`, `must be one of ${PHASES.join(', ')} (is ${shown(o.phase)})`);
-  list(o, 'nics', at).forEach((n, i) => checkNic(n, `${at}.nics[${i}]`));
-  list(o, 'steps', at).forEach((s, i) => {
-    if (!isObj(s)) throw bad(`${at}.steps[${i}]`, `must be an object (is ${shown(s)})`);
-    reqString(s, 'name', `${at}.steps[${i}]`);
-    if (s.ms === undefined) throw bad(`${at}.steps[${i}].ms`, 'is required');
-    optMs(s, 'ms', `${at}.steps[${i}]`);
+/** One of `values`, typed as they are. */
+function oneOf<T extends string>(o: Obj, key: string, values: readonly T[], at: string): T {
+  const found = values.find((x) => x === o[key]);
+  if (found === undefined) throw bad(`${at}.${key}`, `must be one of ${values.join(', ')} (is ${shown(o[key])})`);
+  return found;
+}
+
+function nicOf(v: unknown, at: string): NicStatus {
+  const n = objectAt(v, at);
+  const name = reqString(n, 'name', at);
+  const [podInterface, bridge, tap] = [
+    reqString(n, 'podInterface', at),
+    reqString(n, 'bridge', at),
+    reqString(n, 'tap', at),
+  ];
+  const binding = oneOf(n, 'binding', BINDINGS, at);
+  const mac = reqString(n, 'mac', at);
+  if (!isMac(mac)) throw bad(`${at}.mac`, `${shown(mac)} is not a MAC address`);
+  const mtu = reqInt(n, 'mtu', at, 68, 65535);
+  const ips = list(n, 'ips', at).map((ip, i) => {
+    if (typeof ip !== 'string' || !(isIp(ip) || parseCidr(ip)))
+      throw bad(`${at}.ips[${i}]`, `${shown(ip)} is not an IP address or CIDR`);
+    return ip;
   });
-  optString(o, 'error', at);
-  optString(o, 'accel', at);
+  const [dhcp, leased4, leased6] = [reqBool(n, 'dhcp', at), reqBool(n, 'leased4', at), reqBool(n, 'leased6', at)];
+  const leasedAtMs = optMs(n, 'leasedAtMs', at);
+  return {
+    ...{ name, binding, podInterface, bridge, tap, mac, mtu, ips, dhcp, leased4, leased6 },
+    ...(leasedAtMs !== undefined && { leasedAtMs }),
+  };
+}
+
+function stepOf(v: unknown, at: string): LauncherStatus['steps'][number] {
+  const s = objectAt(v, at);
+  const name = reqString(s, 'name', at);
+  const ms = optMs(s, 'ms', at);
+  if (ms === undefined) throw bad(`${at}.ms`, 'is required');
+  return { name, ms };
+}
+
+function reportOf(o: Obj, at: string): LauncherReport {
+  const phase = oneOf(o, 'phase', PHASES, at);
+  const nics = list(o, 'nics', at).map((n, i) => nicOf(n, `${at}.nics[${i}]`));
+  const steps = list(o, 'steps', at).map((s, i) => stepOf(s, `${at}.steps[${i}]`));
+  const error = optString(o, 'error', at);
+  const accel = optString(o, 'accel', at);
+  return { phase, nics, steps, ...(error !== undefined && { error }), ...(accel !== undefined && { accel }) };
 }
 
 function parseObject(text: string, at: string): Obj {
@@ -184,36 +217,64 @@ function parseObject(text: string, at: string): Obj {
   return raw;
 }
 
-/** The pod annotation's report, its shape checked; throws a VirtnetError naming the field (`at` prefixes it). */
+/** The pod annotation's report, rebuilt from its checked fields; throws a VirtnetError naming the field. */
 export function parseLauncherReport(text: string, at: string): LauncherReport {
-  const o = parseObject(text, at);
-  checkReport(o, at);
-  return o as unknown as LauncherReport;
+  return reportOf(parseObject(text, at), at);
 }
 
-/** status.json, its shape checked; throws a VirtnetError naming the field. */
+/** pid 0 would address a whole process group in kill(2); pid_max is at most 2^22 (proc(5)). */
+const PID_MAX = 2 ** 22;
+const CHILDREN = ['dnsmasq', 'libvirtd', 'qemu'] as const;
+
+function pidsOf(o: Obj, at: string): LauncherStatus['pids'] {
+  if (o.pids === undefined) return undefined;
+  const p = objectAt(o.pids, `${at}.pids`);
+  const pids: NonNullable<LauncherStatus['pids']> = {};
+  for (const k of CHILDREN) if (p[k] !== undefined) pids[k] = reqInt(p, k, `${at}.pids`, 1, PID_MAX);
+  return pids;
+}
+
+function pidStartsOf(o: Obj, at: string): LauncherStatus['pidStarts'] {
+  if (o.pidStarts === undefined) return undefined;
+  const p = objectAt(o.pidStarts, `${at}.pidStarts`);
+  const starts: NonNullable<LauncherStatus['pidStarts']> = {};
+  for (const [key, v] of Object.entries(p)) {
+    const child = CHILDREN.find((c) => c === key);
+    if (!child || typeof v !== 'string' || !/^\d{1,20}$/u.test(v))
+      throw bad(`${at}.pidStarts.${key}`, `must be a start time in clock ticks (is ${shown(v)})`);
+    starts[child] = v;
+  }
+  return starts;
+}
+
+/** The optional fields of status.json past the report's, each present only when given. */
+function statusExtrasOf(o: Obj, at: string): Omit<LauncherStatus, keyof LauncherReport | 'pid' | 'warnings'> {
+  const [domain, accelReason] = [optString(o, 'domain', at), optString(o, 'accelReason', at)];
+  const [libvirtUri, consoleLog] = [optString(o, 'libvirtUri', at), optString(o, 'consoleLog', at)];
+  const [tapReadyAtMs, teardownMs] = [optMs(o, 'tapReadyAtMs', at), optMs(o, 'teardownMs', at)];
+  const dnsmasqRestarts = optInt(o, 'dnsmasqRestarts', at, 0, Number.MAX_SAFE_INTEGER);
+  const [pids, pidStarts] = [pidsOf(o, at), pidStartsOf(o, at)];
+  return {
+    ...(domain !== undefined && { domain }),
+    ...(accelReason !== undefined && { accelReason }),
+    ...(libvirtUri !== undefined && { libvirtUri }),
+    ...(consoleLog !== undefined && { consoleLog }),
+    ...(tapReadyAtMs !== undefined && { tapReadyAtMs }),
+    ...(teardownMs !== undefined && { teardownMs }),
+    ...(dnsmasqRestarts !== undefined && { dnsmasqRestarts }),
+    ...(pids && { pids }),
+    ...(pidStarts && { pidStarts }),
+  };
+}
+
+/** status.json, rebuilt from its checked fields; throws a VirtnetError naming the field. */
 export function parseLauncherStatus(text: string, at: string): LauncherStatus {
   const o = parseObject(text, at);
-  checkReport(o, at);
-  // pid 0 would address a whole process group in kill(2); pid_max is at most 2^22 (proc(5)).
-  reqInt(o, 'pid', at, 1, 2 ** 22);
-  list(o, 'warnings', at).forEach((w, i) => {
+  const report = reportOf(o, at);
+  const pid = reqInt(o, 'pid', at, 1, PID_MAX);
+  const warnings = list(o, 'warnings', at).map((w, i) => {
     if (typeof w !== 'string') throw bad(`${at}.warnings[${i}]`, `must be a string (is ${shown(w)})`);
+    return w;
   });
-  for (const key of ['domain', 'accelReason', 'libvirtUri', 'consoleLog']) optString(o, key, at);
-  for (const key of ['tapReadyAtMs', 'teardownMs']) optMs(o, key, at);
-  if (o.dnsmasqRestarts !== undefined) reqInt(o, 'dnsmasqRestarts', at, 0, Number.MAX_SAFE_INTEGER);
-  if (o.pids !== undefined) {
-    if (!isObj(o.pids)) throw bad(`${at}.pids`, `must be an object (is ${shown(o.pids)})`);
-    for (const key of ['dnsmasq', 'libvirtd', 'qemu'])
-      if (o.pids[key] !== undefined) reqInt(o.pids, key, `${at}.pids`, 1, 2 ** 22);
-  }
-  if (o.pidStarts !== undefined) {
-    if (!isObj(o.pidStarts)) throw bad(`${at}.pidStarts`, `must be an object (is ${shown(o.pidStarts)})`);
-    for (const [key, v] of Object.entries(o.pidStarts)) {
-      if (!['dnsmasq', 'libvirtd', 'qemu'].includes(key) || typeof v !== 'string' || !/^\d{1,20}$/u.test(v))
-        throw bad(`${at}.pidStarts.${key}`, `must be a start time in clock ticks (is ${shown(v)})`);
-    }
-  }
-  return o as unknown as LauncherStatus;
+  return { ...statusExtrasOf(o, at), ...report, pid, warnings };
 }

@@ -133,6 +133,36 @@ export function dns1123SubdomainProblem(value: string, max = DNS1123_SUBDOMAIN_M
   return undefined;
 }
 
+/** The longest VMI name: it becomes a pod-name prefix and a label value (kubevirt.io/domain), at most 63. */
+export const MAX_VMI_NAME = 63;
+
+/** Six hex octets with colons: the launcher's form, which the controller normalises every MAC to. */
+const MAC_ADDRESS = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/iu;
+
+/**
+ * Why `text` is not a guest NIC's MAC address, or undefined. As the VMI
+ * admission (controller/api/rules-interfaces.ts) after normalisation: six
+ * octets, not all zeros (no station's address; the kernel refuses it too,
+ * is_valid_ether_addr), and unicast (the low bit of the first octet clear).
+ */
+export function macAddressProblem(text: string): string | undefined {
+  if (!MAC_ADDRESS.test(text))
+    return `${showValue(text)} is not a MAC address (6 hex octets with colons, e.g. 02:00:00:00:00:01)`;
+  if (/^(?:00:){5}00$/u.test(text)) return `${showValue(text)} must not be all zeros (no NIC has that address)`;
+  if (Number.parseInt(text.slice(0, 2), 16) & 1)
+    return `${showValue(text)} is a multicast address (low bit of the first octet); a NIC needs a unicast one`;
+  return undefined;
+}
+
+/** DDDD:BB:SS.F (KubeVirt's pkg/util/hardware ParsePciAddress); a slot is 5 bits, a function 3. */
+export const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/iu;
+
+/** Why `text` is not a PCI address a guest NIC can be placed at, or undefined. */
+export function pciAddressProblem(text: string): string | undefined {
+  if (PCI_ADDRESS.test(text)) return undefined;
+  return `${showValue(text)} is not a PCI address DDDD:BB:SS.F (hex; slot at most 1f, function 0-7), e.g. 0000:81:00.1`;
+}
+
 /**
  * A short, stable hex name for a longer identifier: 64-bit FNV-1a
  * (draft-eastlake-fnv). Not cryptographic, and needn't be: it only spreads

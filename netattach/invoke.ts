@@ -14,14 +14,29 @@ import { delegateVersions, findPlugin } from '../cni/ipam.ts';
 import { boundedStderr, delegateEnv } from '../cni/delegate.ts';
 import { clampVersion, compareVersions, convertResult, parseResult } from '../cni/version.ts';
 import type { CniResult } from '../cni/types.ts';
+import { isObj } from '../lib/json.ts';
 
-export type PluginConf = Record<string, unknown> & { type: string; capabilities?: Record<string, boolean> };
+/** One plugin of a list: its type, and every other key passed on to it as written (capabilities: declares). */
+export type PluginConf = Record<string, unknown> & { type: string };
 
+/**
+ * A network configuration list, the one type of every list: a NAD's or a
+ * file's as nad.ts checked it (single-plugin configs wrapped as libcni's
+ * ConfListFromConf does), a cached one, the node's default.
+ */
 export interface ConfList {
   cniVersion: string;
+  cniVersions?: string[];
   name: string;
   plugins: PluginConf[];
   disableCheck?: boolean;
+  disableGC?: boolean;
+}
+
+/** Whether the plugin declares a capability (CONVENTIONS.md "capabilities": {"ips": true}): only true counts. */
+export function declaresCapability(plugin: PluginConf, capability: string): boolean {
+  const declared = plugin.capabilities;
+  return isObj(declared) && declared[capability] === true;
 }
 
 export interface RuntimeArgs {
@@ -58,7 +73,7 @@ export function pluginConfig(
   prevResult?: CniResult,
 ): Record<string, unknown> {
   const runtimeConfig = Object.fromEntries(
-    Object.entries(rt.capabilityArgs ?? {}).filter(([k, v]) => plugin.capabilities?.[k] === true && v !== undefined),
+    Object.entries(rt.capabilityArgs ?? {}).filter(([k, v]) => declaresCapability(plugin, k) && v !== undefined),
   );
   const args = typeof plugin.args === 'object' && plugin.args !== null ? (plugin.args as Record<string, unknown>) : {};
   const argsCni = { ...((args.cni as Record<string, unknown> | undefined) ?? {}), ...(rt.argsCni ?? {}) };

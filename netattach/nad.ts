@@ -27,6 +27,7 @@ import { loadPolicy, policyProblems, type NodePolicy } from '../cni/policy.ts';
 import { clampVersion, SUPPORTED_VERSIONS } from '../cni/version.ts';
 import { dns1123LabelProblem } from './annotation.ts';
 import { isObj } from '../lib/json.ts';
+import type { ConfList, PluginConf } from './invoke.ts';
 
 export const NAD_API_VERSION = 'k8s.cni.cncf.io/v1';
 export const NAD_KIND = 'NetworkAttachmentDefinition';
@@ -41,17 +42,6 @@ export interface NetworkAttachmentDefinition {
   spec?: { config?: string };
 }
 
-export type ResolvedPlugin = Record<string, unknown> & { type: string };
-
-export interface ResolvedConfList {
-  cniVersion: string;
-  cniVersions?: string[];
-  name: string;
-  disableCheck?: boolean;
-  disableGC?: boolean;
-  plugins: ResolvedPlugin[];
-}
-
 export interface ResolvedNetwork {
   name: string;
   namespace: string;
@@ -59,7 +49,7 @@ export interface ResolvedNetwork {
    * Always a conflist: a single-plugin config is wrapped as
    * { cniVersion, name, plugins: [plugin] } the way libcni's ConfListFromConf does.
    */
-  conflist: ResolvedConfList;
+  conflist: ConfList;
   /** From annotation k8s.v1.cni.cncf.io/resourceName. */
   resourceName?: string;
 }
@@ -101,7 +91,7 @@ export function validateNad(obj: unknown, options: { policy?: NodePolicy } = {})
 }
 
 /** validateNad without the node policy, and the network list spec.config makes (undefined when it is empty). */
-function checkNad(obj: unknown): { nad: NetworkAttachmentDefinition; conflist?: ResolvedConfList; single?: boolean } {
+function checkNad(obj: unknown): { nad: NetworkAttachmentDefinition; conflist?: ConfList; single?: boolean } {
   if (!isObj(obj)) throw new NadError('(root)', 'must be an object');
   if (obj.apiVersion !== NAD_API_VERSION)
     throw new NadError('apiVersion', `must be "${NAD_API_VERSION}", not ${JSON.stringify(obj.apiVersion)}`);
@@ -179,7 +169,7 @@ export function resourceNameProblem(value: string): string | undefined {
 }
 
 /** Each virtnet-bridge plugin's host paths against the node policy; an unreadable policy is a problem of its own. */
-function checkNodePolicy(list: ResolvedConfList, single: boolean, given: NodePolicy | undefined): void {
+function checkNodePolicy(list: ConfList, single: boolean, given: NodePolicy | undefined): void {
   list.plugins.forEach((plugin, i) => {
     if (plugin.type !== PLUGIN_TYPE) return;
     const at = single ? 'spec.config' : `spec.config.plugins[${i}]`;
@@ -256,7 +246,7 @@ function fromDirectory(
   name: string,
   confDir: string | undefined,
   readDir: (dir: string) => Array<{ file: string; text: string }>,
-): ResolvedConfList {
+): ConfList {
   if (confDir === undefined) {
     throw new NadError(
       'spec.config',
@@ -298,7 +288,7 @@ function field(source: string, path: string): string {
   return source === 'spec.config' ? `${source}.${path}` : `${source}:${path}`;
 }
 
-function toConfList(parsed: unknown, nadName: string, source: string): ResolvedConfList {
+function toConfList(parsed: unknown, nadName: string, source: string): ConfList {
   if (!isObj(parsed)) throw new NadError(source, 'must be a JSON object (a CNI config or conflist)');
 
   const rawName = parsed.name;
@@ -326,7 +316,7 @@ function toConfList(parsed: unknown, nadName: string, source: string): ResolvedC
     return { cniVersion, name, plugins: [plugin] };
   }
 
-  const list: ResolvedConfList = { cniVersion, name, plugins: [] };
+  const list: ConfList = { cniVersion, name, plugins: [] };
   const versions = parsed.cniVersions;
   if (versions !== undefined && versions !== null) {
     if (
@@ -352,7 +342,7 @@ function toConfList(parsed: unknown, nadName: string, source: string): ResolvedC
   return list;
 }
 
-function checkPlugin(p: unknown, source: string, index: number | undefined): ResolvedPlugin {
+function checkPlugin(p: unknown, source: string, index: number | undefined): PluginConf {
   const at = (key: string): string => field(source, index === undefined ? key : `plugins[${index}].${key}`);
   if (!isObj(p)) throw new NadError(field(source, `plugins[${index ?? 0}]`), 'must be an object');
   const type = p.type;
@@ -387,7 +377,7 @@ function checkPlugin(p: unknown, source: string, index: number | undefined): Res
  * name, as Multus picks it (its --multus-conf-file=auto reads the
  * lexicographically first *.conf or *.conflist). Throws NadError.
  */
-export function clusterDefaultNetwork(confDir: string, readDir = readConfDir): ResolvedConfList {
+export function clusterDefaultNetwork(confDir: string, readDir = readConfDir): ConfList {
   const files = readDir(confDir)
     .slice()
     .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));

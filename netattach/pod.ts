@@ -11,7 +11,7 @@ import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { NETWORKS_ANNOTATION, parseNetworksAnnotation, type NetworkSelection } from './annotation.ts';
 import { resolveNetwork, type NetworkAttachmentDefinition } from './nad.ts';
 import type { AttachmentRequest } from './attach.ts';
-import type { ConfList } from './invoke.ts';
+import { declaresCapability, type ConfList } from './invoke.ts';
 
 export const DEFAULT_NETWORK_ANNOTATION = 'v1.multus-cni.io/default-network';
 
@@ -56,7 +56,7 @@ function nadList(
   const nad = ctx.lookupNad(sel.namespace, sel.name);
   if (!nad) throw new AttachError(field, `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} not found`);
   try {
-    return resolveNetwork(nad, ctx.confDir).conflist as ConfList;
+    return resolveNetwork(nad, ctx.confDir).conflist;
   } catch (e) {
     throw new AttachError(field, `NetworkAttachmentDefinition ${sel.namespace}/${sel.name}: ${(e as Error).message}`);
   }
@@ -81,7 +81,7 @@ function capabilityArgs(sel: NetworkSelection): Record<string, unknown> | undefi
  */
 function requireIpsCapability(field: string, sel: NetworkSelection, list: ConfList): void {
   if (!sel.ips?.length) return;
-  if (list.plugins.some((p) => p.capabilities?.ips === true)) return;
+  if (list.plugins.some((p) => declaresCapability(p, 'ips'))) return;
   throw new AttachError(
     `${field}.ips`,
     `NetworkAttachmentDefinition ${sel.namespace}/${sel.name} has no plugin with "capabilities": {"ips": true}, so ` +

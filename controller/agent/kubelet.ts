@@ -10,6 +10,8 @@
  * restart leaks nothing.
  */
 import type { Logger } from 'pino';
+import { ErrorCode, VirtnetError } from '../../lib/errors.ts';
+import { showValue } from '../../lib/show.ts';
 import { NETWORKS_ANNOTATION } from '../../netattach/annotation.ts';
 import { validateNad, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { DEFAULT_NETWORK_ANNOTATION } from '../../netattach/pod.ts';
@@ -29,6 +31,33 @@ import { objectKey } from '../api/object-key.ts';
 
 const namespaceOf = (pod: Pod) => pod.metadata.namespace ?? DEFAULT_NAMESPACE;
 const idOf = (pod: Pod) => objectKey({ namespace: namespaceOf(pod), name: pod.metadata.name });
+
+/**
+ * The pod's launcher spec, checked here as well as by the controller: anyone
+ * who may create a pod labelled as a VMI's reaches this role, so its boot
+ * files must lie in the node's allowed directories (--allowed-host-path),
+ * and it must be the VM of the pod's own VMI (its virtnet.io/vmi label, in
+ * its namespace): the spec's name and namespace make the libvirt domain's
+ * name, and a pod must not run a VM under another VMI's.
+ */
+export function podLauncherSpec(pod: Pod, allowedDirs: readonly string[]): LauncherSpec {
+  const source = `annotation ${LAUNCHER_SPEC_ANNOTATION}`;
+  const annotation = pod.metadata.annotations?.[LAUNCHER_SPEC_ANNOTATION];
+  if (annotation === undefined) throw new Error(`no ${LAUNCHER_SPEC_ANNOTATION} annotation`);
+  const spec = launcherSpecFrom(annotation, allowedDirs, source);
+  const vmi = { name: pod.metadata.labels?.[VMI_LABEL], namespace: namespaceOf(pod) };
+  for (const k of ['name', 'namespace'] as const) {
+    if (spec[k] !== vmi[k]) {
+      const whose = k === 'name' ? `the name of the pod's VMI (label ${VMI_LABEL})` : "the pod's namespace";
+      throw new VirtnetError(
+        ErrorCode.invalidConfig,
+        `${source}: spec ${k} ${showValue(spec[k])} must be ${whose}, ${showValue(vmi[k] ?? '')}: a pod runs only ` +
+          `its own VMI's VM`,
+      );
+    }
+  }
+  return spec;
+}
 
 export class PodRunner {
   private readonly pods: Watched<Pod>;
@@ -135,24 +164,10 @@ export class PodRunner {
     }
   };
 
-  /**
-   * The pod's launcher spec, checked here as well as by the controller: anyone
-   * who may create a pod labelled as a VMI's reaches this role, and its boot
-   * files must lie in the node's allowed directories (--allowed-host-path).
-   */
-  private launcherSpec(annotation: string | undefined): LauncherSpec {
-    if (annotation === undefined) throw new Error(`no ${LAUNCHER_SPEC_ANNOTATION} annotation`);
-    return launcherSpecFrom(
-      annotation,
-      this.rt.cfg.allowedHostPaths ?? DEFAULT_ALLOWED_HOST_PATHS,
-      `annotation ${LAUNCHER_SPEC_ANNOTATION}`,
-    );
-  }
-
   private async run(id: string, pod: Pod): Promise<void> {
     const a = pod.metadata.annotations ?? {};
     const namespace = namespaceOf(pod);
-    const spec = this.launcherSpec(a[LAUNCHER_SPEC_ANNOTATION]);
+    const spec = podLauncherSpec(pod, this.rt.cfg.allowedHostPaths ?? DEFAULT_ALLOWED_HOST_PATHS);
     const networkAnnotations = Object.fromEntries(
       Object.entries(a).filter(([k]) => k === NETWORKS_ANNOTATION || k === DEFAULT_NETWORK_ANNOTATION),
     );

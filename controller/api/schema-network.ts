@@ -64,6 +64,8 @@ export function Closed<T extends TProperties>(properties: T) {
 
 /** A string enum as a union of literals: typed for Static, an `enum` in the CRD. */
 export function Enum<const T extends readonly string[]>(values: T): TUnion<Array<TLiteral<T[number]>>> {
+  // The cast stays: Type.Union returns Union<T>, conditional on the array's length (TNever for none, the schema itself
+  // for one), which TypeScript cannot resolve for an array of unknown length; every enum here has two values or more.
   return Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<Array<TLiteral<T[number]>>>;
 }
 

@@ -9,7 +9,9 @@
  * boot source, then own exactly one launcher pod and mirror it into status.
  * A VMI in a final phase is left alone; a launcher pod that vanishes once it
  * existed fails the VMI (KubeVirt does the same: a VMI is never restarted,
- * a VM makes a new one). The admission checks gate the first pod only.
+ * a VM makes a new one). The admission checks gate the first pod only: a
+ * VMI the schema refuses once its pod runs keeps the pod, and its status
+ * says why it no longer follows its spec (refusedWithPod).
  */
 import { posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -19,13 +21,13 @@ import { validateManifests, formatProblems } from '../api/manifests.ts';
 import { DEFAULT_NAMESPACE } from '../api/normalize.ts';
 import { parseObjectKey } from '../api/object-key.ts';
 import type { ReservedCidr } from '../api/rules-networks.ts';
-import { VirtualMachineInstanceSchema } from '../api/schema.ts';
+import { API_VERSIONS, VirtualMachineInstanceSchema } from '../api/schema.ts';
 import type { VmiCondition, VmiStatus } from '../api/status.ts';
 import { isStoredVmi, vmiStatusOf, type StoredVmi } from '../api/stored-vmi.ts';
 import { structureProblems } from '../api/structure.ts';
 import { chooseBoot } from '../node/boot.ts';
-import type { BootSpec, DiskSpec } from '../../launcher/spec.ts';
-import { launcherPod } from '../render/pod.ts';
+import { parseLauncherSpec, type BootSpec, type DiskSpec, type LauncherSpec } from '../../launcher/spec.ts';
+import { LAUNCHER_SPEC_ANNOTATION as LAUNCHER_SPEC, launcherPod } from '../render/pod.ts';
 import { statusFromPod } from '../status/pod.ts';
 
 export type VmiAction =
@@ -61,6 +63,8 @@ function hostPathAllowed(path: string, allowed: string[]): boolean {
 }
 
 const FINAL = new Set(['Succeeded', 'Failed']);
+/** Phases a VMI reaches only once its launcher pod exists: a pod gone then is never made again. */
+const HAD_POD = new Set(['Scheduling', 'Scheduled', 'Running']);
 
 function stuck(phase: VmiStatus['phase'], reason: string, message: string): VmiStatus {
   const condition: VmiCondition = { type: 'Synchronized', status: 'False', reason, message };
@@ -103,6 +107,50 @@ function invalidStored(vmi: StoredObject): VmiStatus {
   return stuck('Failed', 'InvalidSpec', formatProblems(structureProblems(VirtualMachineInstanceSchema, vmi)));
 }
 
+/**
+ * The NICs a launcher pod was made with (its launcher-spec annotation, the
+ * spec it runs), checked as the launcher checks them; none when the
+ * annotation is missing or refused, and the status then shows no interface.
+ */
+function podNics(pod: Pod): Pick<LauncherSpec, 'interfaces' | 'networks'> {
+  try {
+    const { interfaces, networks } = parseLauncherSpec(JSON.parse(pod.metadata.annotations?.[LAUNCHER_SPEC] ?? ''));
+    return { interfaces, networks };
+  } catch {
+    return { interfaces: [], networks: [] };
+  }
+}
+
+/**
+ * A VMI the schema now refuses (an upgrade tightened a rule, say) whose
+ * launcher pod exists: the VM runs on, untouched, and the VMI's status goes
+ * on following its pod, read with the pod's own NICs in place of the spec
+ * that no longer reads. The problem is the Synchronized condition, which
+ * vmiEvents reports as a Warning event when it appears. Not final: the VMI
+ * is Failed only when its pod is gone (a VMI is never restarted).
+ */
+function refusedWithPod(vmi: StoredObject, pod: Pod): VmiStatus {
+  const nics = podNics(pod);
+  // The typed VMI statusFromPod reads: only its metadata, status and NICs are read, never its apiVersion.
+  const view: StoredVmi = {
+    ...vmi,
+    apiVersion: API_VERSIONS.find((v) => v === vmi.apiVersion) ?? API_VERSIONS[0],
+    kind: 'VirtualMachineInstance',
+    spec: { domain: { devices: { interfaces: nics.interfaces } }, networks: nics.networks },
+  };
+  const status = statusFromPod(view, pod);
+  const problems = formatProblems(structureProblems(VirtualMachineInstanceSchema, vmi)).replaceAll('\n', '; ');
+  const refused: VmiCondition = {
+    type: 'Synchronized',
+    status: 'False',
+    reason: 'InvalidSpec',
+    message:
+      `the spec no longer passes the schema (${problems}); the launcher pod ${pod.metadata.name} and its VM run on ` +
+      `as they were made`,
+  };
+  return { ...status, conditions: [...(status.conditions ?? []).filter((c) => c.type !== 'Synchronized'), refused] };
+}
+
 /** The VMI's pod first (the oldest; then by name), duplicates from a lost create response after it. */
 function oldestFirst(pods: Pod[]): Pod[] {
   return [...pods].sort(
@@ -139,25 +187,26 @@ export function reconcileVmi(o: VmiObservation, now = new Date().toISOString()):
   if (o.vmi.metadata.deletionTimestamp) return o.pods.map((p) => ({ type: 'deletePod', name: p.metadata.name }));
   if (prev && FINAL.has(prev.phase)) return [];
   const vmi = isStoredVmi(o.vmi) ? o.vmi : undefined;
-  // Admission checks gate the first pod only: a NAD deleted (or a rule tightened) later never stops a running VM.
-  const problem = o.pods.length ? undefined : specProblem(o, vmi);
-  if (problem) return setStatus(prev, problem, now);
-  if (!vmi) return setStatus(prev, invalidStored(o.vmi), now);
   const [pod, ...extra] = oldestFirst(o.pods);
   const deletes: VmiAction[] = extra.map((p) => ({ type: 'deletePod', name: p.metadata.name }));
-  if (pod) return [...deletes, ...setStatus(prev, statusFromPod(vmi, pod), now)];
-  return firstPod(o, vmi, prev, now);
-}
-
-/** No pod yet: the boot source is chosen and allowed, then the launcher pod is created. */
-function firstPod(o: VmiObservation, vmi: StoredVmi, prev: VmiStatus | undefined, now: string): VmiAction[] {
-  if (prev && ['Scheduling', 'Scheduled', 'Running'].includes(prev.phase)) {
+  // A VMI refused by the schema once its pod runs keeps the pod, and its status tells why (refusedWithPod).
+  if (pod) return [...deletes, ...setStatus(prev, vmi ? statusFromPod(vmi, pod) : refusedWithPod(o.vmi, pod), now)];
+  if (prev && HAD_POD.has(prev.phase)) {
     return setStatus(
       prev,
       { ...stuck('Failed', 'LauncherPodGone', 'the launcher pod is gone'), interfaces: prev.interfaces },
       now,
     );
   }
+  // Admission checks gate the first pod only: a NAD deleted (or a rule tightened) later never stops a running VM.
+  const problem = specProblem(o, vmi);
+  if (problem) return setStatus(prev, problem, now);
+  if (!vmi) return setStatus(prev, invalidStored(o.vmi), now);
+  return firstPod(o, vmi, prev, now);
+}
+
+/** No pod yet: the boot source is chosen and allowed, then the launcher pod is created. */
+function firstPod(o: VmiObservation, vmi: StoredVmi, prev: VmiStatus | undefined, now: string): VmiAction[] {
   const boot = chooseBoot(vmi.spec, 'spec', { onNode: false, vmiName: vmi.metadata.name });
   if (!boot.choice)
     return setStatus(prev, stuck('Failed', 'UnsupportedBootSource', formatProblems(boot.problems)), now);

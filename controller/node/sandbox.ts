@@ -45,10 +45,15 @@ function attachOptions(cfg: NodeConfig) {
   };
 }
 
-/** The cluster-default network; before `up` has written one, the one it will write. */
+/**
+ * The cluster-default network; before `up` has written one, the one it will
+ * write (ensureDefaultNetwork's 10-virtnet.conflist), read through the same
+ * check as the file would be.
+ */
 export function clusterDefault(cfg: NodeConfig): ConfList {
-  if (readConfDir(cfg.cniConfDir).length === 0) return defaultNetworkConfList(cfg.stateDir) as unknown as ConfList;
-  return clusterDefaultNetwork(cfg.cniConfDir) as unknown as ConfList;
+  if (readConfDir(cfg.cniConfDir).length > 0) return clusterDefaultNetwork(cfg.cniConfDir);
+  const text = JSON.stringify(defaultNetworkConfList(cfg.stateDir));
+  return clusterDefaultNetwork(cfg.cniConfDir, () => [{ file: '10-virtnet.conflist', text }]);
 }
 
 /** The attachments of a pod with these annotations (throws AttachError naming the field). */

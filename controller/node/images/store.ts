@@ -36,6 +36,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir, mkdirPrivate, writeFileDurable } from '../../../lib/durable.ts';
+import { isObj } from '../../../lib/json.ts';
 import { withLock } from '../../../lib/lockfile.ts';
 import { isSameProcess, startTime } from '../../../lib/process.ts';
 import type { DiskFormat } from './disk.ts';
@@ -99,25 +100,21 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === 'string');
 }
 
-/** meta.json, checked field by field; undefined (junk) when anything is off. */
+/** meta.json, rebuilt from its fields checked one by one; undefined (junk) when anything is off. */
 function parseMeta(text: string, hex: string): Meta | undefined {
-  let m: Record<string, unknown>;
+  let m: unknown;
   try {
-    m = JSON.parse(text) as Record<string, unknown>;
+    m = JSON.parse(text);
   } catch {
     return undefined;
   }
-  const ok =
-    m.digest === `sha256:${hex}` &&
-    isStringArray(m.references) &&
-    isStringArray(m.indexDigests) &&
-    typeof m.diskPath === 'string' &&
-    typeof m.onlyDisk === 'boolean' &&
-    (m.format === 'qcow2' || m.format === 'raw') &&
-    typeof m.size === 'number' &&
-    typeof m.virtualSize === 'number' &&
-    typeof m.pulledAt === 'string';
-  return ok ? (m as unknown as Meta) : undefined;
+  if (!isObj(m)) return undefined;
+  const { digest, references, indexDigests, diskPath, onlyDisk, format, size, virtualSize, pulledAt } = m;
+  if (digest !== `sha256:${hex}` || !isStringArray(references) || !isStringArray(indexDigests)) return undefined;
+  if (typeof diskPath !== 'string' || typeof onlyDisk !== 'boolean' || typeof pulledAt !== 'string') return undefined;
+  if ((format !== 'qcow2' && format !== 'raw') || typeof size !== 'number' || typeof virtualSize !== 'number')
+    return undefined;
+  return { digest, references, indexDigests, diskPath, onlyDisk, format, size, virtualSize, pulledAt };
 }
 
 function fsyncFile(file: string): void {

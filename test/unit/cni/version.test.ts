@@ -178,6 +178,35 @@ test('version: parseResult deep-copies interfaces and routes', () => {
   assert.deepEqual(r.routes, [{ dst: '0.0.0.0/0' }]);
 });
 
+test('version: parseResult rebuilds each entry from its typed fields, as libcni decodes one', () => {
+  const r = parseResult(
+    {
+      cniVersion: '1.0.0',
+      interfaces: [{ name: 'eth0', mac: '02:00:00:00:00:03', mtu: 9000, sandbox: '/run/netns/p', vendorKey: { x: 1 } }],
+      ips: [{ address: '10.0.0.2/24', gateway: '10.0.0.1', interface: 0, extra: true }],
+      routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1', table: 100, note: 'x' }],
+    },
+    '1.0.0',
+  );
+  assert.deepEqual(r, {
+    cniVersion: '1.1.0',
+    interfaces: [{ name: 'eth0', mac: '02:00:00:00:00:03', mtu: 9000, sandbox: '/run/netns/p' }],
+    ips: [{ address: '10.0.0.2/24', gateway: '10.0.0.1', interface: 0 }],
+    routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1', table: 100 }],
+  });
+  // A field of the wrong type is refused by name, with its value, where it used to pass on as it was.
+  for (const [result, message] of [
+    [{ interfaces: [{ name: 'eth0', mtu: '9000' }] }, 'result.interfaces[0].mtu: must be an integer (is "9000")'],
+    [{ ips: [{ address: '10.0.0.2/24', interface: 0.5 }] }, 'result.ips[0].interface: must be an integer (is 0.5)'],
+    [{ routes: [{ dst: '::/0', gw: 6 }] }, 'result.routes[0].gw: must be a string (is 6)'],
+  ] as const) {
+    assert.throws(
+      () => parseResult({ cniVersion: '1.1.0', ...result }, '1.1.0'),
+      (e: unknown) => e instanceof VirtnetError && e.code === ErrorCode.decodeFailure && e.message === message,
+    );
+  }
+});
+
 test('version: requireSupported', () => {
   assert.doesNotThrow(() => requireSupported('0.3.0'));
   assert.throws(

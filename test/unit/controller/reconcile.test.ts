@@ -12,6 +12,7 @@ import { clusterReservedCidrs } from '../../../controller/control/node-subnets.t
 import { reconcileVmi, type VmiObservation } from '../../../controller/control/reconcile.ts';
 import { reconcileVm } from '../../../controller/control/reconcile-vm.ts';
 import { NETWORK_STATUS_ANNOTATION } from '../../../controller/status/pod.ts';
+import { vmiEvents } from '../../../controller/control/vmi-events.ts';
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), 'golden');
 /** Fixtures built loosely: the code under test checks them as it checks the API server's objects. */
@@ -439,6 +440,58 @@ test('reconcile VMI is idempotent: the status it wrote yields no action; IPs do 
   // A new pod (another uid) does not inherit the old IPs.
   const other = reconcileVmi(observe(written, [{ ...blink, metadata: { ...blink.metadata, uid: 'pod-uid-2' } }]), NOW);
   assert.equal(other[0]!.type === 'setStatus' && other[0]!.status.interfaces[0]!.ipAddress, undefined);
+});
+
+/**
+ * A VMI whose launcher pod runs but which the schema now refuses (an upgrade tightened it; here a field of the wrong
+ * type stands for the tightened rule): the pod is kept and the status follows it, the problem told once as a Warning.
+ */
+test('a running VMI the schema now refuses: pod kept, status from the pod, a Warning event, not Failed', () => {
+  const created = reconcileVmi(observe(vmi()), NOW)[0];
+  const manifest = created?.type === 'createPod' ? created.pod : assert.fail('no pod');
+  const running = pod('Running', {
+    node: 'n1',
+    annotations: { ...manifest.metadata.annotations, ...RUNNING_ANNOTATIONS },
+  });
+  const [valid] = reconcileVmi(observe(vmi(), [running]), NOW);
+  const before = valid?.type === 'setStatus' ? valid.status : assert.fail('no status');
+  const refused = vmi({ domain: { ...vmi().spec.domain, cpu: { cores: 'two' } } }, { status: before });
+
+  const actions = reconcileVmi(observe(refused, [running]), '2026-11-28T12:05:00Z');
+  assert.deepEqual(
+    actions.map((a) => a.type),
+    ['setStatus'],
+  );
+  const after = actions[0]?.type === 'setStatus' ? actions[0].status : assert.fail();
+  assert.equal(after.phase, 'Running');
+  assert.deepEqual(after.interfaces, before.interfaces, "the pod's NICs, as while the spec was valid");
+  const sync = after.conditions?.find((c) => c.type === 'Synchronized');
+  assert.deepEqual([sync?.status, sync?.reason], ['False', 'InvalidSpec']);
+  assert.match(sync?.message ?? '', /spec\.domain\.cpu\.cores.*virt-launcher-vm1-abcde and its VM run on/u);
+  const events = vmiEvents(before, after);
+  assert.deepEqual(
+    events.map((e) => [e.type, e.reason]),
+    [['Warning', 'InvalidSpec']],
+  );
+  // Level-based: the status it wrote yields nothing more, hence no second event.
+  assert.deepEqual(reconcileVmi(observe({ ...refused, status: after }, [running]), '2026-11-28T12:10:00Z'), []);
+  // The pod fails later: the VMI follows it.
+  const failed = reconcileVmi(observe({ ...refused, status: after }, [{ ...running, status: { phase: 'Failed' } }]));
+  assert.equal(failed[0]?.type === 'setStatus' && failed[0].status.phase, 'Failed');
+});
+
+test('a VMI the schema refuses with no pod: Failed InvalidSpec before its first pod, LauncherPodGone after', () => {
+  const refused = (status?: Obj) => vmi({ domain: { ...vmi().spec.domain, cpu: { cores: 'two' } } }, { status });
+  const first = reconcileVmi(observe(refused()), NOW);
+  assert.deepEqual(
+    first.map((a) => a.type === 'setStatus' && [a.status.phase, a.status.conditions?.[0]?.reason]),
+    [['Failed', 'InvalidSpec']],
+  );
+  const gone = reconcileVmi(observe(refused({ phase: 'Running', interfaces: [] })), NOW);
+  assert.deepEqual(
+    gone.map((a) => a.type === 'setStatus' && [a.status.phase, a.status.conditions?.[0]?.reason]),
+    [['Failed', 'LauncherPodGone']],
+  );
 });
 
 const vm = (spec: Obj, status?: Obj): Obj => ({

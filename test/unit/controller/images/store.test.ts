@@ -11,6 +11,7 @@ import fs, {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -147,6 +148,23 @@ test('a damaged entry under the name a pull commits to is moved aside, and the p
   );
   assert.deepEqual(store.junk(), []);
   assert.deepEqual(readdirSync(join(root, 'tmp')), [], 'the damaged copy is gone, not parked');
+});
+
+test('meta.json is read field by field: JSON null is a damaged entry (no crash), an unknown key is left out', async () => {
+  const root = join(work, `cache-${n++}`);
+  const store = new ImageStore(root);
+  const image = await addEntry(store, digestOf('f'));
+  const meta = join(root, image.entry, 'meta.json');
+  const written = JSON.parse(readFileSync(meta, 'utf8'));
+  rmSync(meta);
+  writeFileSync(meta, JSON.stringify({ ...written, file: '/etc/shadow', debugShell: true }));
+  const [listed] = store.list();
+  assert.deepEqual(listed, image, 'the file is where the entry is, and nothing else comes with it');
+  rmSync(meta);
+  writeFileSync(meta, 'null');
+  assert.deepEqual(store.junk(), [
+    { name: image.entry, why: 'meta.json is damaged or does not match the entry name', damagedEntry: true },
+  ]);
 });
 
 test("a pull sweeps the temp dirs of pulls that died, under the lock, and keeps a live one's", async () => {
