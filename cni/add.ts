@@ -21,7 +21,7 @@ import { urandom } from '../lib/names.ts';
 import { execIpam, requireIpamPlugin } from './ipam.ts';
 import { checkHostLinks } from './marks.ts';
 import { planAddressing, planPort, vxlanLinkName, type PortFacts } from './plan.ts';
-import { hostVethName, inFlightMark, removeRecord, writeRecord } from './state.ts';
+import { type AttachmentRecord, hostVethName, inFlightMark, removeRecord, writeRecord } from './state.ts';
 import { releaseAttachment } from './del.ts';
 import type { CniEnv } from './env.ts';
 import type { Log } from './log.ts';
@@ -76,11 +76,11 @@ async function applyPort(conf: BridgeConf, facts: PortFacts): Promise<string | u
   }
 }
 
-export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<CniResult> {
+/** What ADD learns before its first side effect; each refusal (bad netns, a second ADD, a foreign link) is here. */
+async function preflight(conf: BridgeConf, env: CniEnv, policy: NodePolicy) {
   if (!netnsExists(env.netns)) {
     throw new VirtnetError(ErrorCode.badEnvironment, `CNI_NETNS: "${env.netns}" does not exist`);
   }
-  const t0 = performance.now();
   const hostVeth = hostVethName(env.containerID, env.ifname);
   const present = linkNames();
   if (present.has(hostVeth)) {
@@ -90,7 +90,6 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
         `${hostVeth}); DEL it first`,
     );
   }
-  // Refusals that need the host's state, still before any side effect.
   const ipamBinary = conf.ipam ? requireIpamPlugin(conf.ipam.type, env, policy) : undefined;
   await checkHostLinks(conf, policy, present);
   const facts: PortFacts = {
@@ -104,14 +103,15 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
     bridgeExists: present.has(conf.bridge),
     vxlanExists: conf.vxlan ? present.has(vxlanLinkName(conf.vxlan.id)) : false,
   };
-  const record = {
-    containerID: env.containerID,
-    ifname: env.ifname,
-    netns: env.netns,
-    hostVeth,
-    bridge: conf.bridge,
-    ...inFlightMark(),
-  };
+  return { facts, ipamBinary };
+}
+
+export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: NodePolicy): Promise<CniResult> {
+  const t0 = performance.now();
+  const { facts, ipamBinary } = await preflight(conf, env, policy);
+  const { hostVeth } = facts;
+  const { containerID, ifname, netns } = env;
+  const record = { containerID, ifname, netns, hostVeth, bridge: conf.bridge, ...inFlightMark() };
   // Written first, so GC can release whatever a crash in the middle leaves;
   // its in-flight mark keeps GC away while this ADD runs (issue 11, defect 10).
   writeRecord(conf.dataDir, conf.name, record);
@@ -131,29 +131,33 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
     const tPhase2 = performance.now();
     const bridge = addr.result.interfaces?.[0];
     if (bridge && bridgeMac) bridge.mac = bridgeMac;
-    log.info(
-      {
-        containerID: env.containerID,
-        ifname: env.ifname,
-        hostVeth,
-        ips: addr.result.ips?.map((i) => i.address),
-        children: execStats.spawned,
-        ms: { phase1: +(tPhase1 - t0).toFixed(1), phase2: +(tPhase2 - tPhase1).toFixed(1) },
-      },
-      'added',
-    );
+    const ms = { phase1: +(tPhase1 - t0).toFixed(1), phase2: +(tPhase2 - tPhase1).toFixed(1) };
+    const ips = addr.result.ips?.map((i) => i.address);
+    log.info({ containerID, ifname, hostVeth, ips, children: execStats.spawned, ms }, 'added');
     return addr.result;
   } catch (err) {
     await inside.apply([]).catch(() => undefined);
-    log.error({ containerID: env.containerID, ifname: env.ifname, err }, 'ADD failed, rolling back');
-    // The IPAM release runs even if its ADD failed: the (container, ifname) key is
-    // ours alone (duplicates were refused above), and a partial allocation must go.
-    // The record goes only once everything is released: while it stays, GC
-    // can still free what the rollback could not, the IP above all.
-    await releaseAttachment(conf, env, record, { ipam: true, log, policy }).then(
-      () => removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname),
-      (e: Error) => log.error({ err: e }, 'rollback incomplete; the attachment record is kept for GC'),
-    );
+    await rollBackAdd(conf, env, record, { log, policy }, err);
     throw explainKernelError(err, conf);
   }
+}
+
+/**
+ * The IPAM release runs even if its ADD failed: the (container, ifname) key is
+ * ours alone (duplicates were refused above), and a partial allocation must go.
+ * The record goes only once everything is released: while it stays, GC can
+ * still free what the rollback could not, the IP above all.
+ */
+async function rollBackAdd(
+  conf: BridgeConf,
+  env: CniEnv,
+  record: AttachmentRecord,
+  { log, policy }: { log: Log; policy: NodePolicy },
+  err: unknown,
+) {
+  log.error({ containerID: env.containerID, ifname: env.ifname, err }, 'ADD failed, rolling back');
+  await releaseAttachment(conf, env, record, { ipam: true, log, policy }).then(
+    () => removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname),
+    (e: Error) => log.error({ err: e }, 'rollback incomplete; the attachment record is kept for GC'),
+  );
 }

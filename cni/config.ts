@@ -11,7 +11,7 @@ import { parseResult, requireSupported } from './version.ts';
 import type { Attachment, BridgeConf, CniDns, VlanTrunkEntry, VxlanConf } from './types.ts';
 import { isObj } from '../lib/json.ts';
 import { showValue } from '../lib/show.ts';
-import { isLevelSetting, LEVEL_RULE } from '../lib/log.ts';
+import { isLevelSetting, LEVEL_RULE, type LevelSetting } from '../lib/log.ts';
 
 export const PLUGIN_TYPE = 'virtnet-bridge';
 export const DEFAULT_BRIDGE = 'virtnet0';
@@ -379,7 +379,8 @@ function requireHostPath(field: string, value: string): void {
     );
 }
 
-function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
+/** cniVersion, name and bridge: each required or defaulted, and a valid CNI id or link name. */
+function identity(raw: Obj): { cniVersion: string; name: string; bridge: string } {
   const cniVersion = str(raw, 'cniVersion', 'cniVersion');
   if (!cniVersion) throw invalid('cniVersion', 'is required');
   requireSupported(cniVersion);
@@ -397,18 +398,26 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
         'tagged frames)',
     );
   }
+  return { cniVersion, name, bridge };
+}
+
+/** The IPAM plugin's type, when there is one: a CNI id, and never this plugin (that recurses without end). */
+function ipamTypeOf(raw: Obj, type: string): string | undefined {
   const ipam = raw.ipam;
   if (ipam !== undefined && (!isObj(ipam) || (Object.keys(ipam).length > 0 && typeof ipam.type !== 'string'))) {
     throw invalid('ipam.type', 'must name the IPAM plugin (e.g. "host-local")');
   }
-  const ipamType = isObj(ipam) ? ipam.type : undefined;
-  if (typeof ipamType === 'string' && !CNI_ID_PATTERN.test(ipamType))
+  const ipamType = isObj(ipam) && typeof ipam.type === 'string' ? ipam.type : undefined;
+  if (ipamType !== undefined && !CNI_ID_PATTERN.test(ipamType))
     throw invalid('ipam.type', `"${ipamType}" must match ${CNI_ID_PATTERN.source}`);
-  const type = typeof raw.type === 'string' ? raw.type : PLUGIN_TYPE;
-  // A plugin that delegates IPAM to itself recurses without end (issue 11, defect 1).
+  // Issue 11, defect 1.
   if (ipamType === type || ipamType === PLUGIN_TYPE)
     throw invalid('ipam.type', `"${ipamType}" is this plugin itself; name an IPAM plugin such as "host-local"`);
-  const isDefaultGateway = bool(raw, 'isDefaultGateway');
+  return ipamType;
+}
+
+/** Where the plugin writes: its data directory and its log (host paths the node policy checks later). */
+function outputs(raw: Obj): { dataDir: string; logFile?: string; logLevel?: LevelSetting } {
   const logFile = str(raw, 'logFile', 'logFile');
   if (logFile) requireHostPath('logFile', logFile);
   const logLevel = str(raw, 'logLevel', 'logLevel');
@@ -416,7 +425,23 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
     throw invalid('logLevel', `${showValue(logLevel)} ${LEVEL_RULE}`);
   const dataDir = str(raw, 'dataDir', 'dataDir') ?? DEFAULT_DATA_DIR;
   requireHostPath('dataDir', dataDir);
-  if (isObj(ipam) && typeof ipam.dataDir === 'string') requireHostPath('ipam.dataDir', ipam.dataDir);
+  return { dataDir, ...(logFile && { logFile }), ...(logLevel && { logLevel }) };
+}
+
+/** The attachments a GC must keep: CNI 1.1's cni.dev/valid-attachments, and the older cni.dev/attachments. */
+function validAttachmentsOf(raw: Obj): NonNullable<BridgeConf['validAttachments']> {
+  return (['cni.dev/valid-attachments', 'cni.dev/attachments'] as const).flatMap((key) =>
+    raw[key] !== undefined ? parseAttachments(raw[key], key) : [],
+  );
+}
+
+function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
+  const { cniVersion, name, bridge } = identity(raw);
+  const type = typeof raw.type === 'string' ? raw.type : PLUGIN_TYPE;
+  const ipamType = ipamTypeOf(raw, type);
+  const isDefaultGateway = bool(raw, 'isDefaultGateway');
+  const out = outputs(raw);
+  if (isObj(raw.ipam) && typeof raw.ipam.dataDir === 'string') requireHostPath('ipam.dataDir', raw.ipam.dataDir);
   checkRequestedIps(raw);
   const mtu = int(raw, 'mtu', 'mtu', 68, 65535);
   const vxlan = parseVxlan(raw.vxlan);
@@ -425,14 +450,7 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
   const dns = parseDns(raw.dns);
   const mac = requestedMac(raw, cniArgs);
   const prevResult = raw.prevResult === undefined ? undefined : parseResult(raw.prevResult, cniVersion, 'prevResult');
-  const valid = [
-    ...(raw['cni.dev/valid-attachments'] !== undefined
-      ? parseAttachments(raw['cni.dev/valid-attachments'], 'cni.dev/valid-attachments')
-      : []),
-    ...(raw['cni.dev/attachments'] !== undefined
-      ? parseAttachments(raw['cni.dev/attachments'], 'cni.dev/attachments')
-      : []),
-  ];
+  const valid = validAttachmentsOf(raw);
   return {
     cniVersion,
     name,
@@ -444,17 +462,17 @@ function buildConfig(raw: Obj, cniArgs: Map<string, string>): BridgeConf {
     promiscMode: bool(raw, 'promiscMode'),
     ipMasq: bool(raw, 'ipMasq'),
     macspoofchk: bool(raw, 'macspoofchk'),
-    dataDir,
+    dataDir: out.dataDir,
     raw,
     ...(mtu !== undefined && { mtu }),
     ...(vxlan && { vxlan }),
     ...(vlanTrunk && { vlanTrunk }),
     ...(ipMasqExclude && { ipMasqExclude }),
-    ...(typeof ipamType === 'string' && { ipam: ipam as BridgeConf['ipam'] & object }),
+    ...(ipamType !== undefined && { ipam: raw.ipam as BridgeConf['ipam'] & object }),
     ...(dns && { dns }),
     ...(mac && { mac }),
-    ...(logFile && { logFile }),
-    ...(logLevel && { logLevel }),
+    ...(out.logFile && { logFile: out.logFile }),
+    ...(out.logLevel && { logLevel: out.logLevel }),
     ...(prevResult && { prevResult }),
     ...(valid.length && { validAttachments: valid }),
   };

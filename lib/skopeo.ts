@@ -4,7 +4,7 @@
  * (mirrors, `location` rewrites, `insecure`) is skopeo's own:
  * /etc/containers/registries.conf and registries.conf.d, or the file given
  * as `registriesConf`, passed with skopeo's global `--registries-conf`
- * (skopeo 1.9 ignores CONTAINERS_REGISTRIES_CONF; real-guests.md). TLS is
+ * (skopeo 1.9 ignores CONTAINERS_REGISTRIES_CONF; shared/reference/real-guests.md). TLS is
  * never forced off here, so `insecure = true` in that file is what lets a
  * plain-HTTP registry through.
  *
@@ -216,7 +216,7 @@ export class Skopeo {
    * The raw manifest `image` resolves to now (for a manifest list, the list),
    * as bytes: sha256 of them is the tag's current digest. `--no-tags`: the
    * tag listing is not wanted, and fails through a location rewrite
-   * (real-guests.md). skopeo prints the bytes with nothing added.
+   * (shared/reference/real-guests.md). skopeo prints the bytes with nothing added.
    */
   async inspectRaw(image: string): Promise<Buffer> {
     const auth = this.options.authFile === undefined ? [] : ['--authfile', this.options.authFile];

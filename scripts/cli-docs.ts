@@ -2,7 +2,7 @@
  * Writes docs/cli.md, the CLI reference, from the parsers themselves:
  * `virtnet` (controller/cli/program.ts), the cluster binary's roles
  * (controller/cluster/roles.ts) and `kubectl virtnet`
- * (controller/kubectl/program.ts). test/unit/docs/cli-reference.test.ts fails
+ * (controller/kubectl/program.ts). test/unit/docs/cli-docs.test.ts fails
  * when the committed file differs from what this prints.
  *   npm run docs:cli
  */

@@ -164,6 +164,20 @@ export class NodeRuntime {
     images?: ImageUse[],
   ): Promise<VmiRecord> {
     const { namespace = DEFAULT_NAMESPACE, name } = object.metadata;
+    this.refuseRecorded(namespace, name);
+    const rec = this.newRecord(object, namespace, podAnnotations, lookupNad, images);
+    this.store.writeVmi(rec);
+    crashPoint('up.record.journaled');
+    try {
+      await this.bringUp(rec, launcherSpec, report);
+      return rec;
+    } catch (err) {
+      throw await this.rollBack(rec, err);
+    }
+  }
+
+  /** A VMI that has a record, whole or corrupt, is its owner's to remove first. */
+  private refuseRecorded(namespace: string, name: string): void {
     const existing = this.store.readVmiEntry(namespace, name);
     if (existing.kind === 'valid')
       throw new StepError('validate', `${namespace}/${name} already has a record; its owner must remove it first`);
@@ -173,16 +187,22 @@ export class NodeRuntime {
         `${namespace}/${name}: its record.json ${existing.why}; \`virtnet gc\` or \`virtnet down\` reconciles it ` +
           `with what exists`,
       );
+  }
+
+  /** The journal entry of a VMI about to be created: its identity, netns and the attachments it will get. */
+  private newRecord(
+    object: VmiToCreate,
+    namespace: string,
+    podAnnotations: Record<string, string> | undefined,
+    lookupNad: ((ns: string, name: string) => NetworkAttachmentDefinition | undefined) | undefined,
+    images: ImageUse[] | undefined,
+  ): VmiRecord {
     const uid = randomUUID();
     const { status: _status, ...applied } = object;
+    const creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/u, 'Z');
     const obj: VmiRecord['object'] = {
       ...applied,
-      metadata: {
-        ...object.metadata,
-        namespace,
-        uid,
-        creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/u, 'Z'),
-      },
+      metadata: { ...object.metadata, namespace, uid, creationTimestamp },
     };
     // A VMI's pod annotations are rendered as on a cluster; a pod (the kubelet role) brings its own.
     const annotations =
@@ -192,68 +212,67 @@ export class NodeRuntime {
         interfaces: normalizedInterfaces(obj.spec),
         networks: obj.spec.networks ?? [],
       });
-    const rec: VmiRecord = {
+    return {
       object: obj,
       specHash: specHash(object.spec),
       state: 'Creating',
       creator: { pid: process.pid, start: startTime(process.pid) ?? '' },
-      netns: `vn-${shortHash(`${namespace}/${name}/${uid}`, 10)}`,
+      netns: `vn-${shortHash(`${namespace}/${obj.metadata.name}/${uid}`, 10)}`,
       containerID: uid.replaceAll('-', ''),
       attachments: planAttachments(this.cfg, this.store, namespace, annotations, lookupNad),
       steps: [],
       ...(images?.length && { images }),
     };
-    this.store.writeVmi(rec);
-    crashPoint('up.record.journaled');
+  }
+
+  /** The sandbox, its pod networks and the launcher, each a step journaled as it completes. */
+  private async bringUp(rec: VmiRecord, launcherSpec: (rec: VmiRecord) => LauncherSpec, report: StepReporter) {
+    const { namespace, name } = rec.object.metadata;
     const vmiDir = this.store.vmiDir(namespace, name);
     const launcherDir = this.store.launcherDir(rec.netns);
+    // The launcher will refuse a spec it cannot run: find out before any network is made.
+    let spec: LauncherSpec;
     try {
-      // The launcher will refuse a spec it cannot run: find out before any network is made.
-      let spec: LauncherSpec;
-      try {
-        spec = parseLauncherSpec(launcherSpec(rec));
-      } catch (err) {
-        throw new StepError('validate', (err as Error).message);
-      }
-      const resolv = sandboxResolvConf(hostResolvConf(), obj.spec.dnsPolicy, obj.spec.dnsConfig);
-      await this.step(
-        rec,
-        'sandbox',
-        report,
-        () => createSandbox(rec, resolv, vmiDir),
-        () => `netns ${rec.netns}`,
-      );
-      rec.networkStatus = await this.step(
-        rec,
-        'pod networks',
-        report,
-        () => attachSandbox(this.cfg, rec),
-        (st) => st.map((s) => `${s.interface}=${(s.ips ?? []).join(',') || 'L2'}`).join(' '),
-      );
-      this.store.writeVmi(rec);
-      this.store.privateDir(launcherDir);
-      rec.launcherPid = await this.step(
-        rec,
-        'launcher',
-        report,
-        () => startLauncher(this.cfg, rec, vmiDir, launcherDir, spec),
-        (pid) => `pid ${pid}`,
-      );
-      rec.launcherStart = startTime(rec.launcherPid);
-      rec.state = 'Created';
-      this.store.writeVmi(rec);
-      return rec;
+      spec = parseLauncherSpec(launcherSpec(rec));
     } catch (err) {
-      // Not forced: a DEL that fails keeps the journal (state Deleting), or the IP it holds would leak.
-      const { problems, kept } = await this.destroyRecord(rec);
-      if (!kept) throw err;
-      const e = err instanceof StepError ? err : new StepError('create', (err as Error).message);
-      throw new StepError(
-        e.step,
-        `${e.reason}; rolling back was incomplete too (${problems.join('; ')}): ` +
-          'the record is kept as Deleting (`virtnet gc` retries it, `virtnet down --force` drops it)',
-      );
+      throw new StepError('validate', (err as Error).message);
     }
+    const { dnsPolicy, dnsConfig } = rec.object.spec;
+    const resolv = sandboxResolvConf(hostResolvConf(), dnsPolicy, dnsConfig);
+    await this.step(
+      rec,
+      'sandbox',
+      report,
+      () => createSandbox(rec, resolv, vmiDir),
+      () => `netns ${rec.netns}`,
+    );
+    rec.networkStatus = await this.step(
+      rec,
+      'pod networks',
+      report,
+      () => attachSandbox(this.cfg, rec),
+      (st) => st.map((s) => `${s.interface}=${(s.ips ?? []).join(',') || 'L2'}`).join(' '),
+    );
+    this.store.writeVmi(rec);
+    this.store.privateDir(launcherDir);
+    const start = () => startLauncher(this.cfg, rec, vmiDir, launcherDir, spec);
+    rec.launcherPid = await this.step(rec, 'launcher', report, start, (pid) => `pid ${pid}`);
+    rec.launcherStart = startTime(rec.launcherPid);
+    rec.state = 'Created';
+    this.store.writeVmi(rec);
+  }
+
+  /** Undo a failed create; the error to throw says whether the rollback was whole. */
+  private async rollBack(rec: VmiRecord, err: unknown): Promise<unknown> {
+    // Not forced: a DEL that fails keeps the journal (state Deleting), or the IP it holds would leak.
+    const { problems, kept } = await this.destroyRecord(rec);
+    if (!kept) return err;
+    const e = err instanceof StepError ? err : new StepError('create', (err as Error).message);
+    return new StepError(
+      e.step,
+      `${e.reason}; rolling back was incomplete too (${problems.join('; ')}): ` +
+        'the record is kept as Deleting (`virtnet gc` retries it, `virtnet down --force` drops it)',
+    );
   }
 
   /** Tear down; a failed CNI DEL keeps the record as Deleting for a retry, unless `force`. */

@@ -275,10 +275,25 @@ export class Store {
     return join(this.stateDir, kind, segment(namespace), `${segment(name)}.json`);
   }
 
-  saveObject(kind: 'vms' | 'nads', object: { metadata: { name: string; namespace?: string }; spec?: unknown }): void {
-    const file = this.objectFile(kind, object.metadata.namespace ?? 'default', object.metadata.name);
+  /**
+   * Store a VM or NAD as the API server would: stamped with its creation
+   * time (RFC 3339, seconds), which an update keeps; `get` shows its AGE.
+   */
+  saveObject(
+    kind: 'vms' | 'nads',
+    object: { metadata: { name: string; namespace?: string; creationTimestamp?: string }; spec?: unknown },
+  ): void {
+    const namespace = object.metadata.namespace ?? 'default';
+    const file = this.objectFile(kind, namespace, object.metadata.name);
+    const before = this.readObject<{ metadata?: { creationTimestamp?: unknown } }>(
+      kind,
+      namespace,
+      object.metadata.name,
+    );
+    const kept = before?.metadata?.creationTimestamp;
+    const creationTimestamp = typeof kept === 'string' ? kept : new Date().toISOString().replace(/\.\d+Z$/u, 'Z');
     this.privateDir(join(file, '..'));
-    writeJson(file, object);
+    writeJson(file, { ...object, metadata: { ...object.metadata, creationTimestamp } });
   }
 
   readObject<T>(kind: 'vms' | 'nads', namespace: string, name: string): T | undefined {

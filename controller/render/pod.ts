@@ -45,7 +45,12 @@ const SPEC_DIR = '/etc/virtnet/launcher';
 export const LAUNCHER_STATE_ROOT = '/var/run/virtnet/pods';
 
 /** Host files the VM boots from, mounted read-only at the same paths. */
-function bootVolumes(spec: LauncherSpec): Array<{ name: string; path: string }> {
+interface BootVolume {
+  name: string;
+  path: string;
+}
+
+function bootVolumes(spec: LauncherSpec): BootVolume[] {
   return bootFiles(spec).map(([, path], i) => ({ name: `boot-${i}`, path }));
 }
 
@@ -53,7 +58,6 @@ function bootVolumes(spec: LauncherSpec): Array<{ name: string; path: string }> 
 export type RenderedVmi = VirtualMachineInstance & { metadata: Pick<ObjectMeta, 'uid'> };
 
 export function launcherPod(vmi: RenderedVmi, o: PodRenderOptions): PodManifest {
-  const { name, namespace = DEFAULT_NAMESPACE, uid } = vmi.metadata;
   const spec = vmi.spec;
   // Scheduling fields the schema does not spell out (unknown keys are kept): passed to the pod as they are.
   const { affinity, tolerations }: Record<string, unknown> = spec;
@@ -72,36 +76,7 @@ export function launcherPod(vmi: RenderedVmi, o: PodRenderOptions): PodManifest 
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: {
-      generateName: `virt-launcher-${name}-`,
-      namespace,
-      labels: {
-        ...(vmi.metadata.labels ?? {}),
-        [VMI_LABEL]: name,
-        ...(uid && { [VMI_UID_LABEL]: uid }),
-        'app.kubernetes.io/component': 'virt-launcher',
-      },
-      annotations: {
-        ...launcherPodNetworkAnnotations({
-          namespace,
-          interfaces: normalizedInterfaces(spec),
-          networks: spec.networks ?? [],
-        }),
-        [LAUNCHER_SPEC_ANNOTATION]: JSON.stringify(launcher),
-      },
-      ...(uid && {
-        ownerReferences: [
-          {
-            apiVersion: vmi.apiVersion,
-            kind: 'VirtualMachineInstance',
-            name,
-            uid,
-            controller: true,
-            blockOwnerDeletion: true,
-          },
-        ],
-      }),
-    },
+    metadata: podMetadata(vmi, launcher),
     spec: {
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
@@ -112,35 +87,75 @@ export function launcherPod(vmi: RenderedVmi, o: PodRenderOptions): PodManifest 
       ...(tolerations !== undefined && { tolerations }),
       ...(spec.dnsPolicy && { dnsPolicy: spec.dnsPolicy }),
       ...(spec.dnsConfig && { dnsConfig: spec.dnsConfig }),
-      containers: [
-        {
-          name: 'compute',
-          image: o.image,
-          command: ['virtnet-launcher'],
-          args: ['run', '--spec', `${SPEC_DIR}/spec.json`, '--state-dir', '/var/run/virtnet/state'],
-          resources: { requests: resources, limits: resources },
-          // The launcher wires the pod's netns and runs libvirtd/QEMU, as KubeVirt's compute container does.
-          securityContext: { privileged: true },
-          env: [{ name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } }],
-          volumeMounts: [
-            { name: 'launcher-spec', mountPath: SPEC_DIR, readOnly: true },
-            { name: 'state', mountPath: '/var/run/virtnet/state', subPathExpr: '$(POD_UID)' },
-            ...boots.map((b) => ({ name: b.name, mountPath: b.path, readOnly: true })),
-          ],
-        },
-      ],
-      volumes: [
-        {
-          name: 'launcher-spec',
-          downwardAPI: {
-            items: [
-              { path: 'spec.json', fieldRef: { fieldPath: `metadata.annotations['${LAUNCHER_SPEC_ANNOTATION}']` } },
-            ],
-          },
-        },
-        { name: 'state', hostPath: { path: LAUNCHER_STATE_ROOT, type: 'DirectoryOrCreate' } },
-        ...boots.map((b) => ({ name: b.name, hostPath: { path: b.path, type: 'File' } })),
-      ],
+      containers: [computeContainer(o.image, resources, boots)],
+      volumes: podVolumes(boots),
     },
   };
+}
+
+/** The pod's labels (the VMI's, and the two that find it), network annotations, spec and owner. */
+function podMetadata(vmi: RenderedVmi, launcher: LauncherSpec): PodManifest['metadata'] {
+  const { name, namespace = DEFAULT_NAMESPACE, uid } = vmi.metadata;
+  return {
+    generateName: `virt-launcher-${name}-`,
+    namespace,
+    labels: {
+      ...(vmi.metadata.labels ?? {}),
+      [VMI_LABEL]: name,
+      ...(uid && { [VMI_UID_LABEL]: uid }),
+      'app.kubernetes.io/component': 'virt-launcher',
+    },
+    annotations: {
+      ...launcherPodNetworkAnnotations({
+        namespace,
+        interfaces: normalizedInterfaces(vmi.spec),
+        networks: vmi.spec.networks ?? [],
+      }),
+      [LAUNCHER_SPEC_ANNOTATION]: JSON.stringify(launcher),
+    },
+    ...(uid && {
+      ownerReferences: [
+        {
+          apiVersion: vmi.apiVersion,
+          kind: 'VirtualMachineInstance',
+          name,
+          uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    }),
+  };
+}
+
+/** The launcher's container: it wires the pod's netns and runs libvirtd/QEMU, as KubeVirt's compute container does. */
+function computeContainer(image: string, resources: { memory: string; cpu: string }, boots: BootVolume[]) {
+  return {
+    name: 'compute',
+    image,
+    command: ['virtnet-launcher'],
+    args: ['run', '--spec', `${SPEC_DIR}/spec.json`, '--state-dir', '/var/run/virtnet/state'],
+    resources: { requests: resources, limits: resources },
+    securityContext: { privileged: true },
+    env: [{ name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } }],
+    volumeMounts: [
+      { name: 'launcher-spec', mountPath: SPEC_DIR, readOnly: true },
+      { name: 'state', mountPath: '/var/run/virtnet/state', subPathExpr: '$(POD_UID)' },
+      ...boots.map((b) => ({ name: b.name, mountPath: b.path, readOnly: true })),
+    ],
+  };
+}
+
+/** The spec (from the pod's own annotation, by the downward API), the state directory and the boot files. */
+function podVolumes(boots: BootVolume[]) {
+  return [
+    {
+      name: 'launcher-spec',
+      downwardAPI: {
+        items: [{ path: 'spec.json', fieldRef: { fieldPath: `metadata.annotations['${LAUNCHER_SPEC_ANNOTATION}']` } }],
+      },
+    },
+    { name: 'state', hostPath: { path: LAUNCHER_STATE_ROOT, type: 'DirectoryOrCreate' } },
+    ...boots.map((b) => ({ name: b.name, hostPath: { path: b.path, type: 'File' } })),
+  ];
 }

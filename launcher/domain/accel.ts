@@ -1,7 +1,7 @@
 /**
  * KVM or TCG. /dev/kvm can exist where KVM does not work: on these machines
  * the CPU has no vmx/svm and `-accel kvm` spins without booting
- * (measured-here.md). So KVM is used only when a short boot probe of the
+ * (shared/reference/measured-here.md). So KVM is used only when a short boot probe of the
  * VM's own kernel finishes; otherwise TCG, with the reason.
  */
 import { existsSync, readFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
  * One libvirtd per pod, as KubeVirt runs it: in the launcher's own mount
  * namespace, with tmpfs over libvirt's run, lib, cache and log directories
  * and a private /etc/libvirt, so two pods on a node never share a pid file,
- * a socket or a domain list (measured-here.md, "libvirt per pod").
+ * a socket or a domain list (shared/reference/measured-here.md, "libvirt per pod").
  */
 import { mkdirSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -309,7 +309,7 @@ LABEL debian
   APPEND root=UUID=$root_uuid ro console=ttyS0 net.ifnames=0
 EOF
 # extlinux warns that it cannot read the geometry of a loop device; the
-# warning is harmless (real-guests.md).
+# warning is harmless (shared/reference/real-guests.md).
 extlinux --install "$mnt/boot/extlinux" 2>&1 | sed 's/^/  extlinux: /' >&2
 umount "$mnt"
 losetup -d "$loopdev"

@@ -159,7 +159,7 @@ test(
     const target = `${file}.log`;
     const child = `
     import { renameSync } from 'node:fs';
-    import { NodeMetrics } from ${JSON.stringify(resolve('controller/agent/node-metrics.ts'))};
+    import { NodeMetrics } from ${JSON.stringify(resolve(import.meta.dirname, '..', '..', '..', 'controller/agent/node-metrics.ts'))};
     const metrics = new NodeMetrics();
     metrics.followCniLog(${JSON.stringify(target)}); // not there yet: once it appears, it is read from its start
     renameSync(${JSON.stringify(file)}, ${JSON.stringify(target)});

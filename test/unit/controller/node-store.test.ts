@@ -176,3 +176,21 @@ test('gc and the listings skip a name no VMI can have, or a file, and say so; ev
       ['kept'],
     );
   }));
+
+test('VMs and NADs are stamped with their creation time when first saved, and keep it when saved again', () =>
+  inScratch((dir) => {
+    const rt = new NodeRuntime(nodeConfig({ stateDir: join(dir, 'state') }));
+    type Stored = { metadata: { creationTimestamp?: string }; spec: { config: string } };
+    const before = Date.now();
+    rt.store.saveObject('nads', { metadata: { name: 'blue', namespace: 'team' }, spec: { config: '{"a":1}' } });
+    const first = rt.store.readObject<Stored>('nads', 'team', 'blue')!;
+    const stamp = first.metadata.creationTimestamp!;
+    assert.match(stamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/u, 'RFC 3339 in seconds, as the API server writes it');
+    assert.ok(Date.parse(stamp) >= Math.floor(before / 1000) * 1000 && Date.parse(stamp) <= Date.now());
+    // Applied again, possibly with a stale or forged timestamp: the first one stays.
+    const again = { name: 'blue', namespace: 'team', creationTimestamp: '2000-01-01T00:00:00Z' };
+    rt.store.saveObject('nads', { metadata: again, spec: { config: '{"a":2}' } });
+    const second = rt.store.readObject<Stored>('nads', 'team', 'blue')!;
+    assert.equal(second.metadata.creationTimestamp, stamp);
+    assert.equal(second.spec.config, '{"a":2}');
+  }));

@@ -24,7 +24,7 @@ function run(spec: unknown, allowed: string[]): { status: number | null; stderr:
     [
       '--import',
       'tsx',
-      resolve('launcher/main.ts'),
+      resolve(import.meta.dirname, '..', '..', '..', 'launcher/main.ts'),
       'run',
       '--spec',
       join(state, 'spec.json'),

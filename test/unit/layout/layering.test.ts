@@ -5,7 +5,7 @@
  * source file names one that exists (the file moved: the comment moves too).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 
@@ -88,21 +88,60 @@ function walkAll(dir: string): string[] {
   });
 }
 
-test('comments: every source file a comment names exists', () => {
+/** The project's shared reference notes, beside the project (CI copies them there). */
+const SHARED = resolve(ROOT, '..', 'shared');
+
+/**
+ * Specifications cited by their file names in their own repositories: the CNI
+ * spec's SPEC.md and CONVENTIONS.md, the OCI image spec's, the distribution
+ * registry's config.md.
+ */
+const EXTERNAL_SPECS = new Set([
+  'SPEC.md',
+  'CONVENTIONS.md',
+  'layer.md',
+  'manifest.md',
+  'descriptor.md',
+  'image-index.md',
+  'config.md',
+]);
+
+/** The files a comment line names that do not exist: sources by any path suffix, notes by their path. */
+function staleCitations(line: string, known: Set<string>): string[] {
+  const stale: string[] = [];
+  for (const m of line.matchAll(/(?<![\w./:-])([\w./-]*[\w-]+\.(?:ts|mjs|sh|md))\b/gu)) {
+    const cited = m[1]!.replace(/^\.\//u, '');
+    if (cited.startsWith('shared/')) {
+      if (!existsSync(join(SHARED, cited.slice('shared/'.length)))) stale.push(cited);
+    } else if (!known.has(cited) && !EXTERNAL_SPECS.has(cited)) stale.push(cited);
+  }
+  return stale;
+}
+
+test('comments: every file a comment names exists', () => {
   const known = knownSuffixes();
   const stale: string[] = [];
-  for (const room of [...PRODUCT, 'harness']) {
-    for (const file of sources(room)) {
+  for (const room of [...PRODUCT, 'harness', 'bench', 'scripts']) {
+    for (const file of walkAll(room).filter((f) => /\.(ts|mjs|sh)$/u.test(f))) {
       readFileSync(join(ROOT, file), 'utf8')
         .split('\n')
         .forEach((line, i) => {
-          if (!/^\s*(\/\/|\/\*|\*)|\s\/\/\s/u.test(line)) return;
-          for (const m of line.matchAll(/(?<![\w./:-])([\w./-]*[\w-]+\.(?:ts|mjs|sh))\b/gu)) {
-            const cited = m[1]!.replace(/^\.\//u, '');
-            if (!known.has(cited)) stale.push(`${file}:${i + 1} cites ${cited}`);
-          }
+          if (!/^\s*(\/\/|\/\*|\*|#)|\s(\/\/|#)\s/u.test(line)) return;
+          for (const cited of staleCitations(line, known)) stale.push(`${file}:${i + 1} cites ${cited}`);
         });
     }
   }
   assert.deepEqual(stale, []);
+});
+
+test('comments: a citation of a file that is not there is caught', () => {
+  const known = new Set(['cni/add.ts', 'add.ts', 'README.md']);
+  assert.deepEqual(staleCitations(' * see cni/add.ts and README.md', known), []);
+  assert.deepEqual(staleCitations(' * see cni/gone.ts and measured-here.md', known), [
+    'cni/gone.ts',
+    'measured-here.md',
+  ]);
+  assert.deepEqual(staleCitations(' * (shared/reference/no-such-note.md)', known), [
+    'shared/reference/no-such-note.md',
+  ]);
 });
