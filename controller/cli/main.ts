@@ -4,7 +4,7 @@
  * --help`, or docs/cli.md); what they do is in actions.ts, loaded only when a
  * command runs. Exit codes: 0 ok, 1 failed, 2 bad usage.
  */
-import { EXIT, runProgram, withManners, type Output } from '../view/command.ts';
+import { EXIT, exitQuietlyOnClosedPipe, runProgram, withManners, type Output } from '../view/command.ts';
 import type { Actions } from './program.ts';
 import { virtnetProgram } from './program.ts';
 
@@ -35,5 +35,6 @@ export async function main(argv: string[], o: Output = stdio): Promise<number> {
 
 // Run when executed (the bundle, or tsx), not when imported by tests.
 if (process.argv[1] && /(virtnet|cli[/\\]main\.ts)$/u.test(process.argv[1])) {
+  exitQuietlyOnClosedPipe(process.stdout);
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

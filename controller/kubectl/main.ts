@@ -5,7 +5,7 @@
  * the same on one machine and on a cluster. The commands and their options
  * are program.ts's tree; exit 0 ok, 1 failed, 2 usage, as kubectl.
  */
-import { runProgram } from '../view/command.ts';
+import { exitQuietlyOnClosedPipe, runProgram } from '../view/command.ts';
 import { type Output, stdio } from './io.ts';
 import { type PluginActions, pluginProgram } from './program.ts';
 
@@ -35,6 +35,7 @@ export function main(argv: string[], o: Output = stdio): Promise<number> {
 
 // Run when executed (the kubectl-virtnet bundle, or tsx), not when imported by tests.
 if (process.argv[1] && /(kubectl-virtnet|kubectl[/\\]main\.ts)$/u.test(process.argv[1])) {
+  exitQuietlyOnClosedPipe(process.stdout);
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: Error) => {

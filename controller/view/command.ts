@@ -106,3 +106,15 @@ export async function runProgram(root: Command, argv: readonly string[]): Promis
 export function usageError(cmd: Command, message: string): never {
   return cmd.error(`error: ${message}`, { exitCode: EXIT.usage, code: 'virtnet.usage' });
 }
+
+/**
+ * A reader that stops early (`virtnet get vmis | head -1`) closes the pipe:
+ * the next write fails with EPIPE. A Unix tool dies of SIGPIPE there, quietly,
+ * with status 128 + 13; a CLI here does the same instead of printing a stack.
+ */
+export function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(128 + 13);
+  });
+}
