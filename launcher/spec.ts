@@ -19,6 +19,7 @@ import {
 import { showValue } from '../lib/show.ts';
 import { isObj } from '../lib/json.ts';
 import type { NicModel } from './nic.ts';
+import { instanceIdProblem, seedHostnameProblem } from './cloudinit/seed.ts';
 
 export interface PortSpec {
   name?: string;
@@ -241,6 +242,13 @@ function cloudInitOf(v: unknown): CloudInitSpec | undefined {
     return b;
   };
   const [instanceId, hostname] = [text('instanceId'), text('hostname')];
+  // Checked here too, so a spec the seed would refuse is refused before any network is made.
+  for (const [k, problem] of [
+    ['instanceId', instanceIdProblem(instanceId)],
+    ['hostname', seedHostnameProblem(hostname)],
+  ] as const) {
+    need(problem === undefined, `cloudInit.${k}`, problem ?? '');
+  }
   const [userDataBase64, networkDataBase64] = [base64('userDataBase64'), base64('networkDataBase64')];
   return {
     kind,

@@ -72,35 +72,41 @@ function fail(field: string, message: string): never {
   throw new TypeError(`${field}: ${message}`);
 }
 
-function checkInstanceId(id: unknown): string {
-  if (typeof id !== 'string' || id.length === 0) fail('instanceId', `${showValue(id)} must be a non-empty string`);
+/** Why `id` cannot be cloud-init's instance id, or undefined. */
+export function instanceIdProblem(id: string): string | undefined {
+  if (id.length === 0) return `${showValue(id)} must be a non-empty string`;
   if (id.length > MAX_INSTANCE_ID_LENGTH)
-    fail('instanceId', `${showValue(id)} must be at most ${MAX_INSTANCE_ID_LENGTH} characters (is ${id.length})`);
+    return `${showValue(id)} must be at most ${MAX_INSTANCE_ID_LENGTH} characters (is ${id.length})`;
   if (!INSTANCE_ID.test(id)) {
-    fail(
-      'instanceId',
+    return (
       `${showValue(id)} may hold only ASCII letters, digits and "._:-", starting with a letter or digit ` +
-        "(the guest keeps cloud-init's state in a directory of this name)",
+      "(the guest keeps cloud-init's state in a directory of this name)"
     );
   }
-  return id;
+  return undefined;
 }
 
 /**
- * A host name: one label, or several joined by "." (cloud-init takes an
- * FQDN's first label as the host name), each an RFC 1123 label, at most
- * 253 characters in all (RFC 1035 §2.3.4).
+ * Why `hostname` cannot be the guest's host name, or undefined: one label, or
+ * several joined by "." (cloud-init takes an FQDN's first label as the host
+ * name), each an RFC 1123 label, at most 253 characters in all (RFC 1035 §2.3.4).
  */
-function checkHostname(hostname: unknown): string {
-  if (typeof hostname !== 'string' || hostname.length === 0)
-    fail('hostname', `${showValue(hostname)} must be a non-empty string`);
+export function seedHostnameProblem(hostname: string): string | undefined {
+  if (hostname.length === 0) return `${showValue(hostname)} must be a non-empty string`;
   if (hostname.length > DNS_NAME_MAX)
-    fail('hostname', `${showValue(hostname)} must be at most ${DNS_NAME_MAX} characters (is ${hostname.length})`);
+    return `${showValue(hostname)} must be at most ${DNS_NAME_MAX} characters (is ${hostname.length})`;
   for (const label of hostname.split('.')) {
     const problem = hostnameProblem(label);
-    if (problem) fail('hostname', `${showValue(hostname)} must be a host name of dot-separated labels: ${problem}`);
+    if (problem) return `${showValue(hostname)} must be a host name of dot-separated labels: ${problem}`;
   }
-  return hostname;
+  return undefined;
+}
+
+function checkText(field: string, value: unknown, problemOf: (v: string) => string | undefined): string {
+  if (typeof value !== 'string') fail(field, `${showValue(value)} must be a non-empty string`);
+  const problem = problemOf(value);
+  if (problem) fail(field, problem);
+  return value;
 }
 
 function checkBytes(field: string, value: unknown): Buffer | undefined {
@@ -121,8 +127,8 @@ function checkSeedInput(input: SeedInput): CheckedSeed {
   if (input.kind !== 'noCloud' && input.kind !== 'configDrive')
     fail('kind', `${showValue(input.kind)} must be "noCloud" or "configDrive"`);
   return {
-    instanceId: checkInstanceId(input.instanceId),
-    hostname: checkHostname(input.hostname),
+    instanceId: checkText('instanceId', input.instanceId, instanceIdProblem),
+    hostname: checkText('hostname', input.hostname, seedHostnameProblem),
     userData: checkBytes('userData', input.userData),
     networkData: checkBytes('networkData', input.networkData),
     nics: input.nics,
