@@ -54,75 +54,107 @@ export function isDefaultNetwork(net: VmiNetwork | undefined): boolean {
   return net !== undefined && (net.pod !== undefined || net.multus?.default === true);
 }
 
+/** What the rules of one network need to know of the whole spec, computed once (linear in the list sizes). */
+interface NetworkContext {
+  at: string;
+  base: string;
+  env: RuleEnv;
+  firstPod: number;
+  firstDefault: number;
+  ifaceNames: Set<string>;
+  masqueraded: Set<string>;
+  seen: Map<string, number>;
+}
+
 export function networkProblems(spec: VmiSpec, at: string, env: RuleEnv): RuleProblem[] {
-  const out: RuleProblem[] = [];
   const nets = spec.networks ?? [];
   const ifaces = spec.domain.devices.interfaces ?? [];
-  const base = `${at}.networks`;
-  const firstPod = nets.findIndex((n) => n.pod !== undefined);
-  const firstDefault = nets.findIndex((n) => n.multus?.default === true);
-  const seen = new Map<string, number>();
-  // Sets, not a search per network: validation stays linear in the list sizes.
-  const ifaceNames = new Set(ifaces.map((f) => f.name));
-  const masqueraded = new Set(ifaces.filter((f) => f.masquerade !== undefined).map((f) => f.name));
-  nets.forEach((net, i) => {
-    const p = index(base, i);
-    const sources = SOURCES.filter((s) => net[s] !== undefined);
-    if (sources.length === 0)
-      out.push({
-        path: p,
-        rule: 'must have exactly one source: pod or multus (KubeVirt: "should have a network type")',
-      });
-    if (sources.length > 1)
-      out.push({ path: p, rule: `has ${sources.length} sources (${sources.join(', ')}); a network has exactly one` });
-    if (net.resourceClaim)
-      out.push({
-        path: `${p}.resourceClaim`,
-        rule: 'resourceClaim (DRA) networks are not implemented by virtnet (supported: pod, multus)',
-      });
+  const ctx: NetworkContext = {
+    at,
+    base: `${at}.networks`,
+    env,
+    firstPod: nets.findIndex((n) => n.pod !== undefined),
+    firstDefault: nets.findIndex((n) => n.multus?.default === true),
+    ifaceNames: new Set(ifaces.map((f) => f.name)),
+    masqueraded: new Set(ifaces.filter((f) => f.masquerade !== undefined).map((f) => f.name)),
+    seen: new Map(),
+  };
+  return nets.flatMap((net, i) => [
+    ...sourceProblems(net, index(ctx.base, i)),
+    ...nameProblems(net, i, ctx),
+    ...(net.pod ? podProblems(net, i, ctx) : []),
+    ...(net.multus ? multusProblems(net.multus, i, ctx) : []),
+  ]);
+}
 
-    if (net.name === '') out.push({ path: `${p}.name`, rule: 'must not be empty (is "")' });
-    const dup = seen.get(net.name);
-    if (dup !== undefined)
-      out.push({ path: `${p}.name`, rule: `${shown(net.name)} must be unique; also used by ${index(base, dup)}` });
-    else seen.set(net.name, i);
-    if (net.name !== '' && !ifaceNames.has(net.name)) {
-      out.push({
-        path: `${p}.name`,
-        rule: `no interface named ${shown(net.name)} in ${at}.domain.devices.interfaces; every network needs one`,
-      });
-    }
+/** Exactly one source, and one virtnet implements. */
+function sourceProblems(net: VmiNetwork, p: string): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const sources = SOURCES.filter((s) => net[s] !== undefined);
+  if (sources.length === 0)
+    out.push({ path: p, rule: 'must have exactly one source: pod or multus (KubeVirt: "should have a network type")' });
+  if (sources.length > 1)
+    out.push({ path: p, rule: `has ${sources.length} sources (${sources.join(', ')}); a network has exactly one` });
+  if (net.resourceClaim)
+    out.push({
+      path: `${p}.resourceClaim`,
+      rule: 'resourceClaim (DRA) networks are not implemented by virtnet (supported: pod, multus)',
+    });
+  return out;
+}
 
-    if (net.pod && i !== firstPod)
-      out.push({ path: `${p}.pod`, rule: `at most one pod network; ${index(base, firstPod)} is one already` });
-    const masquerade = masqueraded.has(net.name);
-    if (net.pod) out.push(...podCidrProblems(net, `${p}.pod`, masquerade, env.reservedCidrs ?? []));
-    if (net.multus) {
-      if (net.multus.default && i !== firstDefault) {
-        out.push({
-          path: `${p}.multus.default`,
-          rule: `at most one multus network can be the default; ${index(base, firstDefault)} is already`,
-        });
-      }
-      if (net.multus.default && firstPod >= 0) {
-        out.push({
-          path: `${p}.multus.default`,
-          rule:
-            `a multus default network replaces the pod network, so it cannot be used with ${index(base, firstPod)} ` +
-            `(pod)`,
-        });
-      }
-      out.push(...attachmentIpProblems(net.multus, `${p}.multus`));
-      const ref = splitNetworkName(net.multus.networkName, env.namespace);
-      if ('problem' in ref) out.push({ path: `${p}.multus.networkName`, rule: ref.problem });
-      else if (env.nadExists && !env.nadExists(ref.namespace, ref.name)) {
-        out.push({
-          path: `${p}.multus.networkName`,
-          rule: `NetworkAttachmentDefinition ${ref.namespace}/${ref.name} not found`,
-        });
-      }
-    }
-  });
+/** A name: not empty, unique, and the name of an interface. */
+function nameProblems(net: VmiNetwork, i: number, ctx: NetworkContext): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const p = `${index(ctx.base, i)}.name`;
+  if (net.name === '') out.push({ path: p, rule: 'must not be empty (is "")' });
+  const dup = ctx.seen.get(net.name);
+  if (dup !== undefined)
+    out.push({ path: p, rule: `${shown(net.name)} must be unique; also used by ${index(ctx.base, dup)}` });
+  else ctx.seen.set(net.name, i);
+  if (net.name !== '' && !ctx.ifaceNames.has(net.name)) {
+    out.push({
+      path: p,
+      rule: `no interface named ${shown(net.name)} in ${ctx.at}.domain.devices.interfaces; every network needs one`,
+    });
+  }
+  return out;
+}
+
+/** At most one pod network, and its VM subnets. */
+function podProblems(net: VmiNetwork, i: number, ctx: NetworkContext): RuleProblem[] {
+  const p = `${index(ctx.base, i)}.pod`;
+  const out: RuleProblem[] = [];
+  if (i !== ctx.firstPod)
+    out.push({ path: p, rule: `at most one pod network; ${index(ctx.base, ctx.firstPod)} is one already` });
+  out.push(...podCidrProblems(net, p, ctx.masqueraded.has(net.name), ctx.env.reservedCidrs ?? []));
+  return out;
+}
+
+/** A multus network: one default at most and never beside the pod network, its IPs, and a NAD that exists. */
+function multusProblems(multus: NonNullable<VmiNetwork['multus']>, i: number, ctx: NetworkContext): RuleProblem[] {
+  const p = `${index(ctx.base, i)}.multus`;
+  const out: RuleProblem[] = [];
+  if (multus.default && i !== ctx.firstDefault) {
+    out.push({
+      path: `${p}.default`,
+      rule: `at most one multus network can be the default; ${index(ctx.base, ctx.firstDefault)} is already`,
+    });
+  }
+  if (multus.default && ctx.firstPod >= 0) {
+    out.push({
+      path: `${p}.default`,
+      rule:
+        'a multus default network replaces the pod network, so it cannot be used with ' +
+        `${index(ctx.base, ctx.firstPod)} (pod)`,
+    });
+  }
+  out.push(...attachmentIpProblems(multus, p));
+  const ref = splitNetworkName(multus.networkName, ctx.env.namespace);
+  if ('problem' in ref) out.push({ path: `${p}.networkName`, rule: ref.problem });
+  else if (ctx.env.nadExists && !ctx.env.nadExists(ref.namespace, ref.name)) {
+    out.push({ path: `${p}.networkName`, rule: `NetworkAttachmentDefinition ${ref.namespace}/${ref.name} not found` });
+  }
   return out;
 }
 
