@@ -39,36 +39,45 @@ export function bindingsOf(iface: VmiInterface): string[] {
   return BINDING_KEYS.filter((k) => iface[k] !== undefined);
 }
 
+/** `must be unique` against an earlier interface with the same key, else remember this one. */
+type Unique = <K>(seen: Map<K, number>, key: K, i: number, path: string, given: unknown) => void;
+
 export function interfaceProblems(spec: VmiSpec, at: string): RuleProblem[] {
   const out: RuleProblem[] = [];
   const base = `${at}.domain.devices.interfaces`;
   const nets = new Map<string, VmiNetwork>();
   // A duplicate is reported by rules-networks.ts.
   for (const n of spec.networks ?? []) if (!nets.has(n.name)) nets.set(n.name, n);
-  const firsts = {
-    name: new Map<string, number>(),
-    mac: new Map<string, number>(),
-    pci: new Map<string, number>(),
-    acpi: new Map<number, number>(),
-  };
-  /** `must be unique` against an earlier interface with the same key, else remember this one. */
-  const unique = <K>(seen: Map<K, number>, key: K, i: number, path: string, given: unknown) => {
+  const names = new Map<string, number>();
+  const unique: Unique = (seen, key, i, path, given) => {
     const first = seen.get(key);
     if (first === undefined) seen.set(key, i);
     else out.push({ path, rule: `${shown(given)} must be unique; also used by ${index(base, first)}` });
   };
+  const addresses = addressRules(unique);
   (spec.domain.devices.interfaces ?? []).forEach((iface, i) => {
     const p = index(base, i);
     const net = nets.get(iface.name);
     if (!NAME.test(iface.name))
       out.push({ path: `${p}.name`, rule: `${shown(iface.name)} may contain only letters, digits, "-" and "_"` });
-    unique(firsts.name, iface.name, i, `${p}.name`, iface.name);
+    unique(names, iface.name, i, `${p}.name`, iface.name);
     if (!net)
       out.push({
         path: `${p}.name`,
         rule: `no network named ${shown(iface.name)} in ${at}.networks; every interface needs one`,
       });
-    out.push(...bindingProblems(iface, p, net));
+    out.push(...bindingProblems(iface, p, net), ...addresses(iface, i, p), ...stateProblems(iface, p, net));
+    if (iface.mtu !== undefined) out.push(...mtuProblems(iface.mtu, `${p}.mtu`, net));
+    out.push(...portProblems(iface, p, net), ...portRangeProblems(iface, p, net), ...dhcpProblems(iface, p));
+  });
+  return out;
+}
+
+/** The rules of an interface's MAC, PCI address and ACPI index: each well-formed and unique among the VM's. */
+function addressRules(unique: Unique): (iface: VmiInterface, i: number, p: string) => RuleProblem[] {
+  const firsts = { mac: new Map<string, number>(), pci: new Map<string, number>(), acpi: new Map<number, number>() };
+  return (iface, i, p) => {
+    const out: RuleProblem[] = [];
     if (iface.macAddress) {
       const mac = canonicalMac(iface.macAddress);
       const rule = macProblem(iface.macAddress, mac, iface.masquerade !== undefined);
@@ -85,20 +94,22 @@ export function interfaceProblems(spec: VmiSpec, at: string): RuleProblem[] {
         });
       else unique(firsts.pci, iface.pciAddress.toLowerCase(), i, `${p}.pciAddress`, iface.pciAddress);
     }
-    if (iface.state === 'absent') {
-      if (!iface.bridge)
-        out.push({ path: `${p}.state`, rule: 'absent (hot-unplug) works only with the bridge binding' });
-      if (isDefaultNetwork(net))
-        out.push({ path: `${p}.state`, rule: 'absent is not allowed on the default (pod) network' });
-    }
     if (iface.acpiIndex !== undefined) {
       if (iface.acpiIndex < 1 || iface.acpiIndex > ACPI_MAX)
         out.push({ path: `${p}.acpiIndex`, rule: `must be in 1-${ACPI_MAX} (is ${iface.acpiIndex})` });
       else unique(firsts.acpi, iface.acpiIndex, i, `${p}.acpiIndex`, iface.acpiIndex);
     }
-    if (iface.mtu !== undefined) out.push(...mtuProblems(iface.mtu, `${p}.mtu`, net));
-    out.push(...portProblems(iface, p, net), ...portRangeProblems(iface, p, net), ...dhcpProblems(iface, p));
-  });
+    return out;
+  };
+}
+
+/** `state: absent` (hot-unplug): only a bridge-bound NIC, never the default network's. */
+function stateProblems(iface: VmiInterface, p: string, net: VmiNetwork | undefined): RuleProblem[] {
+  if (iface.state !== 'absent') return [];
+  const out: RuleProblem[] = [];
+  if (!iface.bridge) out.push({ path: `${p}.state`, rule: 'absent (hot-unplug) works only with the bridge binding' });
+  if (isDefaultNetwork(net))
+    out.push({ path: `${p}.state`, rule: 'absent is not allowed on the default (pod) network' });
   return out;
 }
 
