@@ -226,11 +226,18 @@ async function createLocked(run: Run, task: VmiTask, report: StepReporter): Prom
   return made;
 }
 
-async function waitLeases(run: Run, task: VmiTask, report: StepReporter, who: string): Promise<void> {
+async function waitLeases(
+  run: Run,
+  task: VmiTask,
+  report: StepReporter,
+  who: string,
+  watching: (uid: string) => void,
+): Promise<void> {
   const { namespace, name } = task.object.metadata;
   // Outside the lock a `down` may have taken it meanwhile: that is its answer, not a crash.
   const rec = run.rt.store.readVmi(namespace, name);
   if (!rec) throw new StepError('launcher', TORN_DOWN);
+  watching(rec.object.metadata.uid);
   await waitReady(run.rt, rec, report, run.opts.timeoutMs);
   const st = run.rt.status(rec);
   const ips = st.interfaces.map((i) => `${i.name}=${i.ipAddresses?.join(',') ?? 'L2'}`).join(' ');
@@ -238,26 +245,27 @@ async function waitLeases(run: Run, task: VmiTask, report: StepReporter, who: st
 }
 
 /**
- * After a failure, what this run made goes again, unless the VM runs and only
- * its lease is late; and only the VMI this run made: after a concurrent down,
- * another `up` may have made a new one of the name.
+ * After a failure, under the VMI's lock (so a racing `down` or `gc` has
+ * finished): whether the VMI this run made is still the one recorded, and if
+ * so it goes again, unless the VM runs and only its lease is late. After a
+ * concurrent down, another `up` may have made a new one of the name: that one
+ * is left alone, and this run's failure is that it was torn down meanwhile.
  */
-async function rollBack(run: Run, task: VmiTask, made: string | undefined, e: StepError, who: string) {
-  if (!made || e.step.startsWith('lease')) return;
+async function settleFailure(run: Run, task: VmiTask, ids: { made?: string; watched?: string }, err: unknown) {
+  const e = err instanceof StepError ? err : new StepError('up', (err as Error).message);
+  const { made, watched = made } = ids;
+  if (!watched) return { e, undone: undefined };
   const { rt } = run;
   const { namespace, name } = task.object.metadata;
-  const undone = await rt.withVmiLock(namespace, name, async () =>
-    rt.store.readVmi(namespace, name)?.object.metadata.uid === made ? rt.destroyLocked(namespace, name) : undefined,
-  );
-  if (undone)
-    run.o.err(`${who}: rolled back${undone.problems.length ? ` (with problems: ${undone.problems.join('; ')})` : ''}`);
-}
-
-function failure(run: Run, task: VmiTask, made: string | undefined, err: unknown): StepError {
-  const e = err instanceof StepError ? err : new StepError('up', (err as Error).message);
-  const { namespace, name } = task.object.metadata;
-  const current = run.rt.store.readVmi(namespace, name)?.object.metadata.uid;
-  return made && current !== made ? new StepError(e.step, `${TORN_DOWN}: ${e.reason}`) : e;
+  return rt.withVmiLock(namespace, name, async () => {
+    // Torn down: the VMI waited on is gone, or it was not the one this run made.
+    const current = rt.store.readVmi(namespace, name)?.object.metadata.uid;
+    if (current !== watched || (made !== undefined && made !== watched)) {
+      return { e: new StepError(e.step, `${TORN_DOWN}: ${e.reason}`), undone: undefined };
+    }
+    const rollBack = made === watched && !e.step.startsWith('lease');
+    return { e, undone: rollBack ? await rt.destroyLocked(namespace, name) : undefined };
+  });
 }
 
 /** One VMI from its validation to its leases; false when it failed (and was rolled back). */
@@ -265,16 +273,20 @@ async function bringUp(run: Run, task: VmiTask): Promise<boolean> {
   const who = `${task.object.metadata.namespace}/${task.object.metadata.name}`;
   const report = stepLines(run.o, who);
   report('validate', run.validatedMs, plural(run.objectCount, 'object'));
-  let made: string | undefined;
+  const ids: { made?: string; watched?: string } = {};
   try {
-    made = await createLocked(run, task, report);
+    const made = await createLocked(run, task, report);
+    if (made) ids.made = made;
     if (task.action === 'unchanged') report('unchanged', 0, 'already running with this spec');
-    if (run.opts.wait) await waitLeases(run, task, report, who);
+    if (run.opts.wait) await waitLeases(run, task, report, who, (uid) => (ids.watched = uid));
     return true;
   } catch (err) {
-    const e = failure(run, task, made, err);
+    const { e, undone } = await settleFailure(run, task, ids, err);
     run.o.err(`${who}: failed at ${e.step}: ${e.reason}`);
-    await rollBack(run, task, made, e, who);
+    if (undone)
+      run.o.err(
+        `${who}: rolled back${undone.problems.length ? ` (with problems: ${undone.problems.join('; ')})` : ''}`,
+      );
     return false;
   }
 }
