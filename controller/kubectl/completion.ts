@@ -10,6 +10,7 @@ import type { Command, Option } from 'commander';
 import type { PluginResource } from '../kube/plugin-api.ts';
 import type { GlobalFlags } from './program.ts';
 import { resourceOf, TYPE_WORDS } from './resources.ts';
+import { optionsInScope } from '../view/command.ts';
 
 /** cobra's ShellCompDirective values that this plugin answers with. */
 export const DIRECTIVE = { fileCompletion: 0, error: 1, noFileCompletion: 4 } as const;
@@ -35,13 +36,9 @@ interface Position {
   flags: LookupFlags;
 }
 
-function optionsOf(cmd: Command): Option[] {
-  return [...cmd.options, ...(cmd.parent ? optionsOf(cmd.parent) : [])];
-}
-
 function findOption(cmd: Command, word: string): Option | undefined {
   const flag = word.split('=')[0]!;
-  return optionsOf(cmd).find((o) => o.long === flag || o.short === flag);
+  return optionsInScope(cmd).find((o) => o.long === flag || o.short === flag);
 }
 
 const takesValue = (o: Option) => o.required || o.optional;
@@ -79,7 +76,7 @@ const described = (word: string, description: string) => (description ? `${word}
 
 function flagCandidates(cmd: Command, prefix: string): string[] {
   const help = [{ flag: '--help', description: 'display help for command' }];
-  const flags = optionsOf(cmd).flatMap((o) => [
+  const flags = optionsInScope(cmd).flatMap((o) => [
     ...(o.long ? [{ flag: o.long, description: o.description }] : []),
     ...(o.short && prefix === '-' ? [{ flag: o.short, description: o.description }] : []),
   ]);

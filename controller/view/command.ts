@@ -6,7 +6,7 @@
  * usage, and exit codes 0 ok, 1 failed, 2 usage, without process.exit, so
  * that tests and the docs generator can run and walk the same tree.
  */
-import { type Command, CommanderError } from 'commander';
+import { type Command, CommanderError, type Option } from 'commander';
 
 /** Exit codes of every virtnet executable, as kubectl's. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -47,7 +47,12 @@ export function commandPath(cmd: Command): string {
   return cmd.parent ? `${commandPath(cmd.parent)} ${cmd.name()}` : cmd.name();
 }
 
-function rootOf(cmd: Command): Command {
+/** The options `cmd` takes: its own, then those of the commands above it (commander's global options). */
+export function optionsInScope(cmd: Command): Option[] {
+  return [...cmd.options, ...(cmd.parent ? optionsInScope(cmd.parent) : [])];
+}
+
+export function rootOf(cmd: Command): Command {
   return cmd.parent ? rootOf(cmd.parent) : cmd;
 }
 

@@ -5,7 +5,7 @@
  * here. Pure: the caller prints the script.
  */
 import type { Command, Option } from 'commander';
-import { commandsOf } from './command.ts';
+import { commandPath, commandsOf, optionsInScope, rootOf } from './command.ts';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -36,12 +36,14 @@ function points(root: Command): Point[] {
 
 /** The flags of the commands above `cmd`, which it takes too (commander's global options), without their --help. */
 function ancestorOptions(cmd: Command): Option[] {
-  const parent = cmd.parent;
-  return parent ? [...parent.options.filter((o) => !o.hidden), ...ancestorOptions(parent)] : [];
+  return cmd.parent ? optionsInScope(cmd.parent).filter((o) => !o.hidden) : [];
 }
 
+/** The words after the program's name that run `cmd` ("" for the program itself). */
 function pathOf(cmd: Command): string {
-  return cmd.parent?.parent ? `${pathOf(cmd.parent)} ${cmd.name()}` : cmd.parent ? cmd.name() : '';
+  return commandPath(cmd)
+    .slice(commandPath(rootOf(cmd)).length)
+    .trim();
 }
 
 function firstSentence(text: string): string {
