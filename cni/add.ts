@@ -9,7 +9,7 @@
  * record), so nothing is left half-done.
  */
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
-import { ExecError, execStats } from '../lib/exec.ts';
+import { childrenOfThisCall, ExecError } from '../lib/exec.ts';
 import { applyLinkOps, prepareLinkOps } from '../lib/iproute.ts';
 import { hasAddress, linkNames } from '../lib/links.ts';
 import { netnsExists } from '../lib/netns.ts';
@@ -17,11 +17,12 @@ import { applyNft } from '../lib/nft.ts';
 import { ensureSysctl } from '../lib/sysctl.ts';
 import { settled } from '../lib/settled.ts';
 import { randomMac } from '../lib/cidr.ts';
+import { crashPoint } from '../lib/crash-point.ts';
 import { urandom } from '../lib/names.ts';
 import { execIpam, requireIpamPlugin } from './ipam.ts';
 import { checkHostLinks } from './marks.ts';
 import { planAddressing, planPort, vxlanLinkName, type PortFacts } from './plan.ts';
-import { type AttachmentRecord, hostVethName, inFlightMark, removeRecord, writeRecord } from './state.ts';
+import { type AttachmentRecord, hostVethName, inFlightMark, removeRecord, settleRecord, writeRecord } from './state.ts';
 import { releaseAttachment } from './del.ts';
 import type { CniEnv } from './env.ts';
 import type { Log } from './log.ts';
@@ -115,6 +116,7 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   // Written first, so GC can release whatever a crash in the middle leaves;
   // its in-flight mark keeps GC away while this ADD runs (issue 11, defect 10).
   writeRecord(conf.dataDir, conf.name, record);
+  crashPoint('cni.add.journaled');
   // The container's batch starts now and waits on stdin for the addresses.
   const inside = prepareLinkOps(env.netns);
   try {
@@ -125,6 +127,8 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
       applyNft(port.nft),
     ] as const);
     const tPhase1 = performance.now();
+    // Here the IP is allocated and the host veth made, but no address is set: what a crash must not leak.
+    crashPoint('cni.add.port.done');
     const addr = planAddressing(conf, facts, ipam, (cidr) => hasAddress(conf.bridge, cidr));
     for (const [key, value] of Object.entries(addr.sysctls)) ensureSysctl(key, value);
     await settled([inside.apply(addr.containerOps), applyLinkOps(addr.gatewayOps), applyNft(addr.nft)]);
@@ -133,7 +137,8 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
     if (bridge && bridgeMac) bridge.mac = bridgeMac;
     const ms = { phase1: +(tPhase1 - t0).toFixed(1), phase2: +(tPhase2 - tPhase1).toFixed(1) };
     const ips = addr.result.ips?.map((i) => i.address);
-    log.info({ containerID, ifname, hostVeth, ips, children: execStats.spawned, ms }, 'added');
+    settleRecord(conf.dataDir, conf.name, record);
+    log.info({ containerID, ifname, hostVeth, ips, children: childrenOfThisCall(), ms }, 'added');
     return addr.result;
   } catch (err) {
     await inside.apply([]).catch(() => undefined);

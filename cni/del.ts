@@ -5,7 +5,7 @@
  * asks the IPAM delegate to release.
  */
 import { applyLinkOps } from '../lib/iproute.ts';
-import { execStats } from '../lib/exec.ts';
+import { childrenOfThisCall } from '../lib/exec.ts';
 import { settled } from '../lib/settled.ts';
 import { linkNames } from '../lib/links.ts';
 import { applyNft } from '../lib/nft.ts';
@@ -57,5 +57,5 @@ export async function cmdDel(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   };
   await releaseAttachment(conf, env, rec, { ipam: true, log, policy });
   removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname);
-  log.info({ containerID: env.containerID, ifname: env.ifname, children: execStats.spawned }, 'deleted');
+  log.info({ containerID: env.containerID, ifname: env.ifname, children: childrenOfThisCall() }, 'deleted');
 }

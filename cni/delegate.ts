@@ -6,9 +6,10 @@
  * symlink) then stops after a few levels with a clear error, instead of
  * forking until the node runs out of processes.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, VirtnetError } from '../lib/errors.ts';
+import { FRAMING } from './daemon/framing.ts';
 
 export const DELEGATE_DEPTH_ENV = 'VIRTNET_DELEGATE_DEPTH';
 /**
@@ -42,9 +43,13 @@ export function requireDepthWithinCap(env: NodeJS.ProcessEnv): void {
   }
 }
 
-/** The environment for a delegate's exec: `base` plus `overrides`, one level deeper than this process. */
+/**
+ * The environment for a delegate's exec: `base` (the caller's environment) plus `overrides`, one level deeper than
+ * the caller. The depth is read from `base`, not from process.env: in the resident daemon one process serves many
+ * callers, each at its own depth.
+ */
 export function delegateEnv(base: NodeJS.ProcessEnv, overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...base, ...overrides, [DELEGATE_DEPTH_ENV]: String(delegateDepth(process.env) + 1) };
+  return { ...base, ...overrides, [DELEGATE_DEPTH_ENV]: String(delegateDepth(base) + 1) };
 }
 
 /** This plugin's own file (in dist/ the bundle, under tsx this module). */
@@ -52,16 +57,35 @@ export function ownExecutable(): string {
   return fileURLToPath(import.meta.url);
 }
 
+/** The shim is small; a bigger file (a Go IPAM plugin is several MiB) is never read for its marker. */
+const MAX_SHIM_BYTES = 1024 * 1024;
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+/**
+ * Whether `binary` is the virtnet-bridge shim (cni/shim), under any name and in any copy: a small ELF file that
+ * holds the framing's token. Whatever runs behind it (the daemon or this Node plugin) is this plugin.
+ */
+function isShim(binary: string, size: number): boolean {
+  if (size > MAX_SHIM_BYTES) return false;
+  try {
+    const bytes = readFileSync(binary);
+    return bytes.subarray(0, 4).equals(ELF_MAGIC) && bytes.includes(FRAMING);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Whether `binary` is this very plugin under another name: a symlink or a
- * hard link to it, i.e. the same inode once symlinks are followed (stat(2)).
- * A copy is not caught here; the depth cap stops it.
+ * hard link to it, i.e. the same inode once symlinks are followed (stat(2)),
+ * or the shim that runs it. A copy of the Node plugin is not caught here;
+ * the depth cap stops it.
  */
 export function isSelf(binary: string, self: string = ownExecutable()): boolean {
   try {
     const a = statSync(binary);
     const b = statSync(self);
-    return a.ino === b.ino && a.dev === b.dev;
+    return (a.ino === b.ino && a.dev === b.dev) || isShim(binary, a.size);
   } catch {
     return false;
   }

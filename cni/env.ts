@@ -21,6 +21,11 @@ export interface CniEnv {
   ifname: string;
   path: string[];
   args: Map<string, string>;
+  /**
+   * The whole environment the runtime called the plugin with. Delegates get it (SPEC.md "Delegated plugins":
+   * the IPAM plugin sees the same CNI_* variables), and in the resident daemon it is the shim's, not the daemon's.
+   */
+  callerEnv: NodeJS.ProcessEnv;
 }
 
 const REQUIRED: Record<Verb, string[]> = {
@@ -156,5 +161,6 @@ export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
     const problem = pathProblem(dir);
     if (problem) throw new VirtnetError(ErrorCode.badEnvironment, `CNI_PATH: entry "${dir}" ${problem}`);
   }
-  return { verb: verb as Verb, containerID, netns, ifname, path, args: parseArgs(env.CNI_ARGS ?? '') };
+  const args = parseArgs(env.CNI_ARGS ?? '');
+  return { verb: verb as Verb, containerID, netns, ifname, path, args, callerEnv: env };
 }

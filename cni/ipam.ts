@@ -12,7 +12,7 @@ import { ErrorCode, VirtnetError } from '../lib/errors.ts';
 import { exec } from '../lib/exec.ts';
 import { pluginFailure } from '../lib/cni-error.ts';
 import { mkdirPrivate } from '../lib/durable.ts';
-import { boundedStderr, delegateEnv, isSelf } from './delegate.ts';
+import { boundedStderr, DELEGATE_DEPTH_ENV, delegateEnv, isSelf } from './delegate.ts';
 import { clampVersion, compareVersions, parseResult } from './version.ts';
 import type { BridgeConf, CniResult } from './types.ts';
 import type { CniEnv, Verb } from './env.ts';
@@ -70,7 +70,11 @@ export function versionCacheFile(dataDir: string): string {
 }
 
 /** The versions a delegate supports, asked once per binary and cached under dataDir. */
-export async function delegateVersions(binary: string, dataDir: string): Promise<string[]> {
+export async function delegateVersions(
+  binary: string,
+  dataDir: string,
+  callerEnv: NodeJS.ProcessEnv = {},
+): Promise<string[]> {
   const st = statSync(binary);
   const key = `${binary}:${st.size}:${st.mtimeMs}`;
   const cacheFile = versionCacheFile(dataDir);
@@ -83,7 +87,8 @@ export async function delegateVersions(binary: string, dataDir: string): Promise
   const hit = cache[key];
   if (hit) return hit;
   const { stdout } = await exec([binary], {
-    env: delegateEnv({}, { CNI_COMMAND: 'VERSION' }),
+    // Only the depth is passed on: a VERSION probe needs no other variable (SPEC.md "VERSION").
+    env: delegateEnv({ [DELEGATE_DEPTH_ENV]: callerEnv[DELEGATE_DEPTH_ENV] }, { CNI_COMMAND: 'VERSION' }),
     input: '{"cniVersion":"1.1.0"}',
   });
   const versions = (JSON.parse(stdout) as { supportedVersions?: string[] }).supportedVersions ?? [];
@@ -132,7 +137,7 @@ export async function execIpam(
   const { conf, env, log } = call;
   if (!conf.ipam) return undefined;
   const binary = call.binary ?? requireIpamPlugin(conf.ipam.type, env, call.policy);
-  const versions = await delegateVersions(binary, conf.dataDir);
+  const versions = await delegateVersions(binary, conf.dataDir, env.callerEnv);
   const version = clampVersion(conf.cniVersion, versions);
   if (!version) {
     throw new VirtnetError(
@@ -143,7 +148,7 @@ export async function execIpam(
   }
   // GC and STATUS exist since 1.1.0; an older delegate has nothing to do for them.
   if ((verb === 'GC' || verb === 'STATUS') && compareVersions(version, '1.1.0') < 0) return undefined;
-  const childEnv = delegateEnv(process.env, { CNI_COMMAND: verb });
+  const childEnv = delegateEnv(env.callerEnv, { CNI_COMMAND: verb });
   if (attachment) {
     childEnv.CNI_CONTAINERID = attachment.containerID;
     childEnv.CNI_IFNAME = attachment.ifname;

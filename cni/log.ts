@@ -40,6 +40,8 @@ export interface LogOptions {
   level?: LevelSetting;
   /** Rotate once the file is this big; undefined never rotates. */
   maxBytes?: number;
+  /** Where lines go without a logFile; stderr unless given (the daemon gives each call's reply its own). */
+  write?: (line: string) => void;
 }
 
 const OPEN_FLAGS =
@@ -192,6 +194,6 @@ export function createLog(base: LogFields, o: LogOptions = {}): Log {
     component: 'cni',
     base,
     ...(o.level && { level: o.level }),
-    ...(o.logFile && { write: fileSink(o.logFile, o.maxBytes) }),
+    ...(o.logFile ? { write: fileSink(o.logFile, o.maxBytes) } : o.write && { write: o.write }),
   });
 }

@@ -4,6 +4,7 @@
  * a non-zero exit (SPEC.md "Error"); logs never touch stdout.
  */
 import { asVirtnetError, ErrorCode, VirtnetError } from '../lib/errors.ts';
+import { countingChildren } from '../lib/exec.ts';
 import { readEnv, type CniEnv } from './env.ts';
 import { parseConfig } from './config.ts';
 import { createLog, type Log } from './log.ts';
@@ -33,11 +34,18 @@ function versionFromStdin(stdin: string): string {
   }
 }
 
+/** How runPlugin is called: exec'd (its log on stderr) or in the daemon (its log in the reply's stderr). */
+export interface PluginCall {
+  /** Collect the lines an exec'd plugin would write to stderr, and return them as PluginOutput.stderr. */
+  captureStderr?: boolean;
+}
+
 async function dispatch(
   env: CniEnv,
   processEnv: NodeJS.ProcessEnv,
   stdin: string,
   onLog: (log: Log) => void,
+  stderrSink: ((line: string) => void) | undefined,
 ): Promise<string> {
   if (env.verb === 'VERSION') {
     return JSON.stringify({ cniVersion: versionFromStdin(stdin), supportedVersions: SUPPORTED_VERSIONS });
@@ -53,6 +61,7 @@ async function dispatch(
       ...(conf.logFile && { logFile: conf.logFile }),
       ...(conf.logLevel && { level: conf.logLevel }),
       maxBytes: policy.maxLogBytes,
+      ...(stderrSink && { write: stderrSink }),
     },
   );
   onLog(log);
@@ -77,7 +86,11 @@ async function dispatch(
   }
 }
 
-export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): Promise<PluginOutput> {
+export async function runPlugin(
+  processEnv: NodeJS.ProcessEnv,
+  stdin: string,
+  call: PluginCall = {},
+): Promise<PluginOutput> {
   if (!processEnv.CNI_COMMAND) {
     // No verb: a person ran us by hand (skel's "about" behaviour).
     return {
@@ -87,6 +100,8 @@ export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): P
     };
   }
   let log: Log | undefined;
+  let logged = '';
+  const sink = call.captureStderr ? (line: string) => void (logged += line) : undefined;
   const t0 = performance.now();
   // One line per operation, which the node agent turns into its CNI duration metric.
   const done = (result: 'ok' | 'error') =>
@@ -95,9 +110,10 @@ export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): P
     // First of all, VERSION included: a plugin that delegates to itself must stop here.
     requireDepthWithinCap(processEnv);
     const env = readEnv(processEnv);
-    const stdout = await dispatch(env, processEnv, stdin, (l) => (log = l));
+    // Counted per call: in the daemon, other calls start children meanwhile.
+    const stdout = await countingChildren(() => dispatch(env, processEnv, stdin, (l) => (log = l), sink));
     done('ok');
-    return { stdout, stderr: '', exitCode: 0 };
+    return { stdout, stderr: logged, exitCode: 0 };
   } catch (err) {
     const e = asVirtnetError(err, ErrorCode.ioFailure);
     log?.error({ err: e }, e.message);
@@ -110,7 +126,7 @@ export async function runPlugin(processEnv: NodeJS.ProcessEnv, stdin: string): P
     };
     return {
       stdout: JSON.stringify(doc),
-      stderr: err instanceof VirtnetError ? '' : `${(err as Error).stack ?? err}\n`,
+      stderr: logged + (err instanceof VirtnetError ? '' : `${(err as Error).stack ?? err}\n`),
       exitCode: 1,
     };
   }

@@ -4,7 +4,7 @@
  * what an interrupted ADD or a vanished netns left behind.
  * File names are built only from validated identifiers.
  */
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirPrivate, writeFileDurable } from '../lib/durable.ts';
 import { CNI_ID_PATTERN, shortHash } from '../lib/names.ts';
@@ -51,6 +51,21 @@ export function writeRecord(dataDir: string, network: string, rec: AttachmentRec
   const file = fileOf(dataDir, network, rec.containerID, rec.ifname);
   mkdirPrivate(join(dataDir, network));
   writeFileDurable(file, JSON.stringify(rec));
+}
+
+/**
+ * The record of an ADD that has finished: the same, without the in-flight mark, so that GC may release it although
+ * the process that made it lives on (the CNI daemon). Atomic but not fsync'd: if a power loss undoes it, the marked
+ * record that comes back names a process that is gone, which GC reads the same way.
+ */
+export function settleRecord(dataDir: string, network: string, rec: AttachmentRecord): void {
+  const { addPid: _pid, addStartTime: _start, ...settled } = rec;
+  const file = fileOf(dataDir, network, rec.containerID, rec.ifname);
+  // One ADD per record at a time (a second is refused), so a fixed name cannot be shared; a crash leaves it to be
+  // overwritten by the next settle of this record.
+  const tmp = `${file}.settling`;
+  writeFileSync(tmp, JSON.stringify(settled), { mode: 0o600 });
+  renameSync(tmp, file);
 }
 
 export function removeRecord(dataDir: string, network: string, containerID: string, ifname: string): void {

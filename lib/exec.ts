@@ -3,6 +3,7 @@
  * Commands are argv arrays, never shell strings. A failure throws an ExecError
  * that carries argv, the exit code and stderr (execa's shortMessage, in small).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
 import { ErrorCode, VirtnetError } from './errors.ts';
 
@@ -52,6 +53,25 @@ Object.defineProperty(ExecError.prototype, 'name', { value: 'ExecError' });
 /** How many children this process has started; tests and benchmarks read it. */
 export const execStats = { spawned: 0 };
 
+/** The children of one call, where several run in one process at once (the CNI daemon's). */
+const perCall = new AsyncLocalStorage<{ spawned: number }>();
+
+/** Run `fn`, counting the children it and what it awaits start, apart from other calls running meanwhile. */
+export function countingChildren<T>(fn: () => Promise<T>): Promise<T> {
+  return perCall.run({ spawned: 0 }, fn);
+}
+
+/** The children of the call running now (countingChildren), else of the whole process. */
+export function childrenOfThisCall(): number {
+  return perCall.getStore()?.spawned ?? execStats.spawned;
+}
+
+function countSpawn(): void {
+  execStats.spawned++;
+  const call = perCall.getStore();
+  if (call) call.spawned++;
+}
+
 export function exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   return start(argv, options).finish(options.input ?? '');
 }
@@ -80,7 +100,7 @@ export interface PendingExec {
 export function start(argv: readonly string[], options: Omit<ExecOptions, 'input'> = {}): PendingExec {
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError('exec: empty argv');
-  execStats.spawned++;
+  countSpawn();
   const child = spawn(file, args, {
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -140,7 +160,7 @@ export interface StreamOptions {
 export function execStreaming(argv: readonly string[], options: StreamOptions): Promise<ExecResult> {
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError('exec: empty argv');
-  execStats.spawned++;
+  countSpawn();
   const child = spawn(file, args, {
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -183,7 +203,7 @@ export function execStreaming(argv: readonly string[], options: StreamOptions): 
 export function interactive(argv: readonly string[]): Promise<number> {
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError('interactive: empty argv');
-  execStats.spawned++;
+  countSpawn();
   const child = spawn(file, args, { stdio: 'inherit' });
   return new Promise((resolve) => {
     child.on('error', () => resolve(127));
@@ -199,7 +219,7 @@ export function interactive(argv: readonly string[]): Promise<number> {
 export function relay(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError('relay: empty argv');
-  execStats.spawned++;
+  countSpawn();
   const child = spawn(file, args, { stdio: 'inherit', env });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));
   return new Promise((resolve) => {

@@ -10,7 +10,8 @@ export const VERSION: string = pkg.version;
 
 /** The executables built from this tree (scripts/build.mjs), by the name they are run as, with their dist/ path. */
 export const BUNDLED_PARTS = [
-  { name: 'virtnet-bridge', what: 'CNI plugin', path: 'dist/cni/virtnet-bridge' },
+  { name: 'virtnet-bridge', what: 'CNI shim', path: 'dist/cni/virtnet-bridge' },
+  { name: 'virtnet-bridge-node', what: 'CNI plugin', path: 'dist/cni/virtnet-bridge-node' },
   { name: 'virtnet-launcher', what: 'VM launcher', path: 'dist/launcher/virtnet-launcher' },
   { name: 'virtnet-cluster', what: 'cluster binary', path: 'dist/cluster/virtnet-cluster' },
   { name: 'kubectl-virtnet', what: 'kubectl plugin', path: 'dist/cluster/kubectl-virtnet' },

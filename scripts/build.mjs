@@ -1,10 +1,17 @@
-// Bundles the executables with esbuild. The CNI plugin is one CommonJS file
-// with a shebang, named after its CNI type (SPEC.md: the binary name is `type`).
+// Bundles the executables with esbuild, each one CommonJS file with a shebang.
+// The CNI executable named after its type (SPEC.md: the binary name is `type`)
+// is the static C shim (scripts/build-shim.mjs); the Node plugin beside it,
+// virtnet-bridge-node, is what the shim runs when no daemon answers.
 import { build } from 'esbuild';
+import { buildShim } from './build-shim.mjs';
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 
 const executables = [
-  { entry: 'cni/main.ts', out: 'dist/cni/virtnet-bridge', forbid: ['@kubernetes/client-node', 'pino', 'commander'] },
+  {
+    entry: 'cni/main.ts',
+    out: 'dist/cni/virtnet-bridge-node',
+    forbid: ['@kubernetes/client-node', 'pino', 'commander'],
+  },
   { entry: 'launcher/main.ts', out: 'dist/launcher/virtnet-launcher', forbid: ['@kubernetes/client-node'] },
   { entry: 'controller/cli/main.ts', out: 'dist/cli/virtnet', forbid: ['@kubernetes/client-node'] },
   { entry: 'controller/cluster/main.ts', out: 'dist/cluster/virtnet-cluster', forbid: [] },
@@ -47,3 +54,7 @@ for (const exe of executables) {
   chmodSync(exe.out, 0o755);
   console.error(`built ${exe.out} (${(statSync(exe.out).size / 1024).toFixed(1)} KiB)`);
 }
+
+await buildShim('dist/cni/virtnet-bridge');
+const shimKiB = (statSync('dist/cni/virtnet-bridge').size / 1024).toFixed(1);
+console.error(`built dist/cni/virtnet-bridge (the shim, ${shimKiB} KiB)`);

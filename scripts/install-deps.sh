@@ -58,6 +58,7 @@ esac
 
 packages=(
   iproute2 nftables dnsmasq-base            # kernel layer and DHCP
+  gcc libc6-dev                             # the static C CNI shim (cni/shim, scripts/build-shim.mjs)
   containernetworking-plugins               # reference plugins: IPAM delegates and the benchmark's baseline
   # the VM runtime (libvirt-daemon ships libvirtd)
   qemu-system-x86 libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients

@@ -80,6 +80,7 @@ export function nodeActions(o: Output): Actions {
       return EXIT.ok;
     },
     // The cluster side is its own bundle with its own flags, so that this CLI never loads @kubernetes/client-node.
+    cniDaemon: async (f) => (await import('./cni-daemon.ts')).cniDaemon(f),
     cluster: (role, args) =>
       interactive([process.execPath, join(projectDir(), 'dist', 'cluster', 'virtnet-cluster'), role, ...args]),
   };

@@ -10,6 +10,8 @@ import { roleCommand } from '../cluster/roles.ts';
 import { SHELLS, type Shell } from '../view/completion.ts';
 import { namespaceFlag } from '../view/namespace.ts';
 import { clusterArgs } from './cluster-args.ts';
+import type { CniDaemonFlags } from './cni-daemon.ts';
+import { LEVEL_NAMES } from '../../lib/log.ts';
 
 export type ObjectFormat = 'table' | 'json' | 'yaml';
 export type ListFormat = ObjectFormat | 'wide' | 'name';
@@ -47,6 +49,7 @@ export interface Actions {
    * (cluster-args.ts); this CLI never loads the Kubernetes client.
    */
   cluster(role: 'controller' | 'kubelet', args: string[]): Promise<number>;
+  cniDaemon(f: CniDaemonFlags): Promise<number>;
 }
 
 /** Without actions, the tree is for reading (docs, completion, tests): running a command is a failure. */
@@ -249,6 +252,36 @@ function completionCommand(a: Actions, root: Command): Command {
   ]);
 }
 
+/** A whole count from 1 to `max`. */
+function countUpTo(max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/u.test(value) || n < 1 || n > max) throw new InvalidArgumentError(`a whole number from 1 to ${max}`);
+    return n;
+  };
+}
+
+function cniDaemonCommand(a: Actions): Command {
+  const cmd = new Command('cni-daemon')
+    .description(
+      'Serve CNI calls from the virtnet-bridge shim on a Unix socket, in the foreground until SIGTERM: no Node.js ' +
+        'start-up per call. Without it, the shim runs the plugin itself.',
+    )
+    .addOption(new Option('--socket <path>', 'the socket the shim connects to').default('/run/virtnet/cni.sock'))
+    .addOption(new Option('--max-concurrent <n>', 'calls that run at once').argParser(countUpTo(1024)).default(16))
+    .addOption(
+      new Option('--max-queued <n>', 'calls that wait; more are answered "try again later" (CNI code 11)')
+        .argParser(countUpTo(65536))
+        .default(256),
+    )
+    .addOption(new Option('--log-level <level>', 'the least level logged').choices(LEVEL_NAMES).default('info'));
+  act(cmd, (f: CniDaemonFlags) => a.cniDaemon(f));
+  return withExamples(cmd, [
+    { what: 'serve the shim on the default socket', line: 'virtnet cni-daemon' },
+    { what: 'at most 4 calls at once', line: 'virtnet cni-daemon --max-concurrent 4' },
+  ]);
+}
+
 /** `virtnet controller|kubelet`: the cluster binary's role, its flags checked and its help shown here. */
 function clusterCommand(a: Actions, role: 'controller' | 'kubelet'): Command {
   const cmd = roleCommand(role);
@@ -288,6 +321,7 @@ export function virtnetProgram(actions: Actions = UNWIRED): Command {
     completionCommand(actions, root),
     clusterCommand(actions, 'controller'),
     clusterCommand(actions, 'kubelet'),
+    cniDaemonCommand(actions),
   ])
     root.addCommand(cmd.summary(cmd.summary() || firstSentence(cmd.description())));
   // Root flags count anywhere, but --version only alone: `virtnet up --version` would otherwise run `up`.

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { before, after } from 'node:test';
 import { deleteAllNetns, makeNetns, type Netns } from './netns.ts';
 import { DEFAULT_ALLOWED_IPAM } from '../../cni/policy.ts';
+import { startTestDaemon, type TestDaemon } from './cni-daemon.ts';
 
 export const PLUGIN = resolve('dist/cni/virtnet-bridge');
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
@@ -38,6 +39,13 @@ export interface CallOptions {
   /** More environment, e.g. VIRTNET_DELEGATE_DEPTH. */
   env?: Record<string, string>;
 }
+
+/**
+ * Set to 1, every nodeFixture runs `virtnet cni-daemon` in its node namespace and callPlugin goes through the shim
+ * to it (test/integration/cni/daemon-conformance.test.ts runs the verb suites so).
+ */
+export const DAEMON_MODE_ENV = 'VIRTNET_TEST_CNI_DAEMON';
+let daemonSocket: string | undefined;
 
 /** The scratch directories of this process, each with its policy file and its log directory. */
 const scratches: Array<{ dir: string; policy: string; logDir: string }> = [];
@@ -71,6 +79,9 @@ export function callPlugin(node: Netns, verb: string, conf: object, o: CallOptio
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: verb,
     CNI_PATH: o.cniPath ?? CNI_PATH,
+    // The shim's socket: the fixture's daemon in daemon mode, else one that is never there, so the shim runs the
+    // Node plugin and a daemon this machine may run is never used by a test.
+    VIRTNET_CNI_SOCKET: daemonSocket ?? '/nonexistent/virtnet-cni.sock',
     ...o.env,
   };
   const policy = o.policy ?? policyFor(conf);
@@ -167,12 +178,25 @@ export function bridgeConf(dir: string, o: ConfOptions = {}): Record<string, unk
 export function nodeFixture(): { readonly node: Netns; readonly dir: string; readonly logDir: string } {
   const scratch = scratchDir();
   let node: Netns | undefined;
-  before(() => {
+  let daemon: TestDaemon | undefined;
+  before(async () => {
     node = makeNetns('vnt-node');
+    if (process.env[DAEMON_MODE_ENV] === '1') {
+      daemon = await startTestDaemon(node, scratch.dir, { args: ['--log-level', 'debug'] });
+      daemonSocket = daemon.socket;
+    }
   });
-  after(() => {
+  after(async () => {
+    const served = daemon
+      ?.stderr()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"call"')).length;
+    await daemon?.stop();
+    daemonSocket = undefined;
     deleteAllNetns();
     scratch.cleanup();
+    // Daemon mode must not pass by falling back: the daemon has to have served the suite's calls.
+    if (daemon && !served) throw new Error(`daemon mode: the CNI daemon served no call: ${daemon.stderr()}`);
   });
   return {
     get node(): Netns {

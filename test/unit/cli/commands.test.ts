@@ -83,7 +83,7 @@ test('version and --version: each part with the package version, and the system 
   };
   assert.deepEqual(
     report.virtnet.map((p) => p.name),
-    ['virtnet', 'virtnet-bridge', 'virtnet-launcher', 'virtnet-cluster', 'kubectl-virtnet'],
+    ['virtnet', 'virtnet-bridge', 'virtnet-bridge-node', 'virtnet-launcher', 'virtnet-cluster', 'kubectl-virtnet'],
   );
   assert.equal(report.virtnet[0]!.version, version);
   for (const p of report.virtnet.slice(1))

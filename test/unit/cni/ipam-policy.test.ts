@@ -38,6 +38,7 @@ const ENV: CniEnv = {
   ifname: 'eth0',
   path: ['/usr/lib/cni', '/opt/cni/bin'],
   args: new Map(),
+  callerEnv: {},
 };
 
 test('allowedIpam: the default admits the address-only IPAM plugins and nothing else', () => {

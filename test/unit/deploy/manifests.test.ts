@@ -1302,6 +1302,7 @@ test(
       'package.json',
       'package-lock.json',
       'scripts/build.mjs',
+      'scripts/build-shim.mjs',
       ...sourceDirs(executables.map((e) => e.entry)),
     ]) {
       assert.ok(copied.has(needed), `the build stage does not copy ${needed}`);
@@ -1352,8 +1353,11 @@ test(
     // Debian's default PATH; /usr/local/bin comes first.
     const PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
     assert.ok(!final.body.some((i) => i.cmd === 'ENV' && /\bPATH\b/u.test(i.args)), "PATH is Debian's default");
+    // The CNI shim is compiled (scripts/build-shim.mjs), not bundled.
+    const shim = /buildShim\('(dist\/[^']+)'\)/u.exec(buildMjs)?.[1];
+    assert.equal(shim, 'dist/cni/virtnet-bridge', 'scripts/build.mjs compiles the shim as dist/cni/virtnet-bridge');
     for (const exe of ['virtnet-cluster', 'virtnet-launcher', 'virtnet', 'virtnet-bridge']) {
-      const built = executables.find((e) => e.out.endsWith(`/${exe}`));
+      const built = exe === 'virtnet-bridge' ? { out: shim } : executables.find((e) => e.out.endsWith(`/${exe}`));
       assert.ok(built, `scripts/build.mjs builds no ${exe}`);
       const target = `${distDir}/${built.out.slice('dist/'.length)}`;
       const link = new RegExp(`ln -s ${target.replace(/[.*+?^${}()|[\]\\/]/gu, '\\$&')} (\\S+)`, 'u').exec(finalRun);
