@@ -1,27 +1,37 @@
 /**
- * CNI benchmark: virtnet-bridge against Debian's reference Go bridge plugin.
+ * CNI benchmark: virtnet-bridge through its shim, with the resident daemon
+ * (`virtnet cni-daemon`) and without it (the shim runs the Node plugin),
+ * against Debian's reference Go bridge plugin, side by side in one run.
  *
- * Both plugins run exactly as a runtime runs them: exec'd with the CNI_*
+ * Every plugin runs exactly as a runtime runs it: exec'd with the CNI_*
  * environment and the config on stdin, inside a private "node" network
  * namespace that plays the host (through `ip netns exec`), attaching eth0 in
- * a private pod namespace. Both delegate IPAM to /usr/lib/cni/host-local.
- * Nothing is sent on any network, and both namespaces are deleted at the end,
- * also on failure or Ctrl-C.
+ * a private pod namespace. All delegate IPAM to /usr/lib/cni/host-local.
+ * The daemon runs in the node namespace too. Nothing is sent on any network;
+ * the namespaces and the daemon go at the end, also on failure or Ctrl-C.
  *
- * Each iteration runs, in this order: one virtnet ADD+DEL cycle, one Go
- * ADD+DEL cycle, one `node -e 0` (the floor any Node plugin pays) and one
- * `/bin/true` (the `ip netns exec` wrapper's own cost), all through the same
- * wrapper. The first WARMUP iterations are not counted. "Net" figures
- * subtract the wrapper's p50 from each raw figure.
+ * Each iteration runs one ADD+DEL cycle per side, then `/bin/true` (the
+ * `ip netns exec` wrapper's own cost) through the same wrapper. The first
+ * WARMUP iterations are not counted. "Net" figures subtract the wrapper's
+ * p50; the goal (issue 15) is daemon ADD+DEL p50 <= the Go plugin's, net.
  *
  *   node --import tsx bench/cni.ts [--n 40] [--json FILE]     (or BENCH_N=40)
  *
- * Exit codes: 0 the run completed (whether or not the bar passed);
+ * Exit codes: 0 the run completed (whether or not the goal was met);
  * 1 a plugin call or the setup failed; 2 the run completed but ADD/DEL left
  * something behind (a veth or an IPAM allocation); 128+n on signal n.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +40,7 @@ import { round2, summarize, type Summary } from './stats.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VIRTNET_BIN = join(ROOT, 'dist/cni/virtnet-bridge');
+const VIRTNET_CLI = join(ROOT, 'dist/cli/virtnet');
 const CNI_DIR = '/usr/lib/cni';
 const GO_BIN = join(CNI_DIR, 'bridge');
 const WARMUP = 3;
@@ -89,19 +100,26 @@ const POD_PATH = `/var/run/netns/${POD_NS}`;
 const createdNetns: string[] = [];
 let tmp: string | undefined;
 let active: ChildProcess | undefined;
+let daemon: ChildProcess | undefined;
 let cleaned = false;
+
+function kill(child: ChildProcess | undefined): void {
+  if (child && child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
 
 /** Synchronous and idempotent, so that signal and exit handlers can call it. */
 function cleanup(): void {
   if (cleaned) return;
   cleaned = true;
-  if (active && active.exitCode === null && active.signalCode === null && active.pid !== undefined) {
-    try {
-      process.kill(active.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  kill(active);
+  // sh and ip netns exec exec in place, so this pid is the daemon's.
+  kill(daemon);
   for (const ns of createdNetns.splice(0).reverse()) {
     const r = spawnSync('ip', ['netns', 'del', ns], { encoding: 'utf8' });
     if (r.status !== 0) process.stderr.write(`cleanup: ip netns del ${ns} failed: ${r.stderr.trim()}\n`);
@@ -196,6 +214,8 @@ interface Side {
   hostLocalDir: string;
   config: string;
   idPrefix: string;
+  /** More environment for this side's calls (which socket the shim tries). */
+  env: NodeJS.ProcessEnv;
 }
 
 function describeFailure(side: Side, verb: string, id: string, r: Timed): string {
@@ -217,6 +237,7 @@ async function cniCall(side: Side, verb: 'ADD' | 'DEL', id: string): Promise<Tim
     CNI_IFNAME: IFNAME,
     CNI_PATH: CNI_DIR,
     ...(policyFile && { VIRTNET_CNI_POLICY: policyFile }),
+    ...side.env,
   };
   const r = await timed(wrap([side.binary]), env, side.config);
   if (r.code !== 0) throw new PluginFailure(describeFailure(side, verb, id, r));
@@ -305,226 +326,200 @@ function checkClean(sides: readonly Side[], virtnetState: string): CleanCheck {
         (leftovers.length ? `  <- allocations left: ${leftovers.join(' ')}` : ''),
     );
   }
-  const virtnetSide = sides.find((s) => s.label === 'virtnet');
-  const recDir = join(virtnetState, virtnetSide?.network ?? '');
-  const virtnetRecords = listDir(recDir).filter((f) => f.endsWith('.json'));
+  const virtnetRecords = sides
+    .filter((s) => s.binary === VIRTNET_BIN)
+    .flatMap((s) => listDir(join(virtnetState, s.network)).filter((f) => f.endsWith('.json')));
   ok &&= virtnetRecords.length === 0;
   lines.push(
-    `${mark(virtnetRecords.length === 0)} virtnet attachment records in ${recDir}: ` +
+    `${mark(virtnetRecords.length === 0)} virtnet attachment records in ${virtnetState}: ` +
       `${virtnetRecords.length ? virtnetRecords.join(' ') : 'none'}`,
   );
   const bridges = linkNamesIn(NODE_NS, ['type', 'bridge']);
   lines.push(
-    `info bridges kept in the node netns (both plugins leave the bridge by design): ${bridges.join(' ') || 'none'}`,
+    `info bridges kept in the node netns (the plugins leave the bridge by design): ${bridges.join(' ') || 'none'}`,
   );
   return { ok, nodeVeths, podLinks, hostLocalLeftovers, virtnetRecords, lines };
 }
 
 // ------------------------------------------------------------------- report
 
-const ROWS = ['virtnet ADD', 'virtnet DEL', 'go ADD', 'go DEL', 'node floor', 'wrapper'] as const;
-type Row = (typeof ROWS)[number];
-
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const pad = (s: string, w: number): string => s.padStart(w);
-
-interface Bar {
-  verb: 'ADD' | 'DEL';
-  virtnetP50: number;
-  floorP50: number;
-  goP50: number;
-  limit: number;
-  pass: boolean;
-}
-
-function bar(verb: 'ADD' | 'DEL', virtnetP50: number, floorP50: number, goP50: number): Bar {
-  const limit = floorP50 + 1.5 * goP50;
-  return { verb, virtnetP50, floorP50, goP50, limit, pass: virtnetP50 <= limit };
-}
 
 function tool(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : '?';
 }
 
+type Verb = 'ADD' | 'DEL' | 'ADD+DEL';
+const VERBS: readonly Verb[] = ['ADD', 'DEL', 'ADD+DEL'];
+
+/** Samples per side and verb, and the wrapper's. */
+interface Samples {
+  bySide: Map<string, Record<Verb, number[]>>;
+  wrapper: number[];
+}
+
+interface Row {
+  label: string;
+  raw: Summary;
+  net: { p50: number; p95: number };
+}
+
+function rows(samples: Samples): Row[] {
+  const wrapperP50 = summarize(samples.wrapper).p50;
+  return [...samples.bySide].flatMap(([side, verbs]) =>
+    VERBS.map((verb) => {
+      const raw = summarize(verbs[verb]);
+      // ADD+DEL is two calls, so two wrappers come off it.
+      const wrappers = verb === 'ADD+DEL' ? 2 : 1;
+      return {
+        label: `${side} ${verb}`,
+        raw,
+        net: { p50: raw.p50 - wrappers * wrapperP50, p95: raw.p95 - wrappers * wrapperP50 },
+      };
+    }),
+  );
+}
+
+function printTable(all: Row[], wrapper: Summary, n: number, seconds: number): void {
+  console.log('');
+  console.log(`Results (ms, N=${n}; net = raw - wrapper p50 ${fmt(wrapper.p50)} ms per call; ${seconds.toFixed(1)} s)`);
+  const head = ['raw p50', 'raw p95', 'net p50', 'net p95', 'min', 'max'];
+  console.log(''.padEnd(22) + head.map((h) => pad(h, 9)).join(''));
+  for (const r of all) {
+    const cells = [r.raw.p50, r.raw.p95, r.net.p50, r.net.p95, r.raw.min, r.raw.max];
+    console.log(r.label.padEnd(22) + cells.map((c) => pad(fmt(c), 9)).join(''));
+  }
+  console.log('wrapper'.padEnd(22) + [wrapper.p50, wrapper.p95].map((c) => pad(fmt(c), 9)).join(''));
+}
+
+/** Each virtnet side against Go, per verb: net p50 ratios (the goal: daemon ADD+DEL <= 1.0). */
+function ratios(all: Row[], virtnetSides: readonly string[]): Record<string, Record<Verb, number>> {
+  const p50 = (label: string) => all.find((r) => r.label === label)?.net.p50 ?? Number.NaN;
+  return Object.fromEntries(
+    virtnetSides.map((side) => [
+      side,
+      Object.fromEntries(VERBS.map((v) => [v, p50(`${side} ${v}`) / p50(`go ${v}`)])) as Record<Verb, number>,
+    ]),
+  );
+}
+
 // --------------------------------------------------------------------- main
 
-async function main(): Promise<number> {
-  const opts = parseArgs(process.argv.slice(2));
+/** `virtnet cni-daemon` in the node namespace; resolves once its socket exists. */
+async function startDaemon(socket: string): Promise<void> {
+  const log = join(tmp ?? '', 'cni-daemon.log');
+  daemon = spawn(
+    'sh',
+    ['-c', 'exec ip netns exec "$0" node "$1" cni-daemon --socket "$2" 2>>"$3"', NODE_NS, VIRTNET_CLI, socket, log],
+    { env: { ...process.env }, stdio: 'ignore' },
+  );
+  for (const end = Date.now() + 10_000; !existsSync(socket); await new Promise((r) => setTimeout(r, 20))) {
+    if (daemon.exitCode !== null || Date.now() > end)
+      throw new Error(`cni-daemon did not start: ${existsSync(log) ? readFileSync(log, 'utf8') : ''}`);
+  }
+}
+
+function makeSide(label: string, binary: string, k: number, extra: Record<string, unknown>, env: NodeJS.ProcessEnv) {
+  const hostLocalDir = join(tmp ?? '', `host-local-${k}`);
+  const network = `vnb-${k}`;
+  const bridge = `vbench${k}`;
+  const subnet = `10.231.${k}.0/24`;
+  const config = JSON.stringify({
+    cniVersion: binary === GO_BIN ? '1.0.0' : '1.1.0',
+    name: network,
+    type: binary.slice(binary.lastIndexOf('/') + 1),
+    bridge,
+    isGateway: true,
+    ipMasq: false,
+    ...extra,
+    ipam: { type: 'host-local', subnet, dataDir: hostLocalDir },
+  });
+  return { label, binary, network, bridge, subnet, hostLocalDir, config, idPrefix: `vnb-${k}-${pid}`, env };
+}
+
+function preflight(): void {
   if (process.getuid?.() !== 0) throw new Error('must run as root (it creates network namespaces)');
-  for (const bin of [VIRTNET_BIN, GO_BIN, join(CNI_DIR, 'host-local')]) {
+  for (const bin of [VIRTNET_BIN, VIRTNET_CLI, GO_BIN, join(CNI_DIR, 'host-local')]) {
     try {
       accessSync(bin, constants.X_OK);
     } catch {
-      throw new Error(
-        `${bin} is missing or not executable${bin === VIRTNET_BIN ? ' (run `node scripts/build.mjs` first)' : ''}`,
-      );
+      const hint = bin.startsWith(ROOT) ? ' (run `npm run build` first)' : '';
+      throw new Error(`${bin} is missing or not executable${hint}`);
     }
   }
+}
 
+async function measure(sides: readonly Side[], n: number): Promise<Samples> {
+  const bySide = new Map(sides.map((s) => [s.label, { ADD: [], DEL: [], 'ADD+DEL': [] } as Record<Verb, number[]>]));
+  const wrapper: number[] = [];
+  for (let i = 0; i < WARMUP + n; i++) {
+    const counted = i >= WARMUP;
+    for (const side of sides) {
+      // The attachments are checked for real during warm-up (untimed).
+      const t = await cycle(side, `${side.idPrefix}-${i}`, !counted);
+      const into = bySide.get(side.label)!;
+      if (counted)
+        for (const [v, ms] of [
+          ['ADD', t.add],
+          ['DEL', t.del],
+          ['ADD+DEL', t.add + t.del],
+        ] as const)
+          into[v].push(ms);
+    }
+    const w = await plain('wrapper', ['/bin/true']);
+    if (counted) wrapper.push(w);
+    const done = i + 1 - WARMUP;
+    if (counted && (done % 10 === 0 || done === n)) process.stderr.write(`  ${done}/${n} cycles\n`);
+  }
+  return { bySide, wrapper };
+}
+
+async function main(): Promise<number> {
+  const opts = parseArgs(process.argv.slice(2));
+  preflight();
   tmp = mkdtempSync(join(tmpdir(), 'vnb-'));
   policyFile = join(tmp, 'cni-policy.json');
   writeFileSync(policyFile, JSON.stringify({ dataRoots: [tmp] }));
   const virtnetState = join(tmp, 'virtnet-state');
-  const mkSide = (
-    label: string,
-    binary: string,
-    network: string,
-    bridge: string,
-    subnet: string,
-    cniVersion: string,
-    extra: Record<string, unknown>,
-    idPrefix: string,
-  ): Side => {
-    const hostLocalDir = join(tmp ?? '', `host-local-${label}`);
-    const config = JSON.stringify({
-      cniVersion,
-      name: network,
-      type: binary.slice(binary.lastIndexOf('/') + 1),
-      bridge,
-      isGateway: true,
-      ipMasq: false,
-      ...extra,
-      ipam: { type: 'host-local', subnet, dataDir: hostLocalDir },
-    });
-    return { label, binary, network, bridge, subnet, hostLocalDir, config, idPrefix };
-  };
-  const virtnet = mkSide(
-    'virtnet',
-    VIRTNET_BIN,
-    'vnb-virtnet',
-    'vbench0',
-    '10.231.1.0/24',
-    '1.1.0',
-    { dataDir: virtnetState },
-    `vnb-v-${pid}`,
-  );
-  const go = mkSide('go', GO_BIN, 'vnb-go', 'gbench0', '10.231.2.0/24', '1.0.0', {}, `vnb-g-${pid}`);
-  const sides = [virtnet, go] as const;
-
+  const socket = join(tmp, 'daemon', 'cni.sock');
+  const state = { dataDir: virtnetState };
+  const sides = [
+    makeSide('daemon', VIRTNET_BIN, 1, state, { VIRTNET_CNI_SOCKET: socket }),
+    makeSide('fallback', VIRTNET_BIN, 2, state, { VIRTNET_CNI_SOCKET: join(tmp, 'no-daemon.sock') }),
+    makeSide('go', GO_BIN, 3, {}, {}),
+  ];
   addNetns(NODE_NS);
   addNetns(POD_NS);
+  await startDaemon(socket);
 
-  const nodeBin = tool('sh', ['-c', 'command -v node']);
   const goPkg = tool('dpkg-query', ['-W', '-f', '${Version}', 'containernetworking-plugins']);
-  console.log(
-    `CNI benchmark: N=${opts.n} counted ADD+DEL cycles per side after ${WARMUP} warm-up cycles, alternating virtnet/go`,
-  );
-  console.log(
-    `  virtnet: ${VIRTNET_BIN} (cniVersion 1.1.0)   go: ${GO_BIN} (containernetworking-plugins ${goPkg}, ` +
-      `cniVersion 1.0.0)`,
-  );
-  console.log(`  IPAM: ${CNI_DIR}/host-local   node: ${nodeBin} ${process.version}   kernel ${release()}`);
-  console.log(`  netns: node=${NODE_NS} pod=${POD_NS}   wrapper: ip netns exec ${NODE_NS} <cmd>   tmp: ${tmp}`);
+  console.log(`CNI benchmark: N=${opts.n} ADD+DEL cycles per side after ${WARMUP} warm-up cycles, in turn`);
+  console.log(`  daemon:   ${VIRTNET_BIN} (the shim) -> virtnet cni-daemon at ${socket}`);
+  console.log(`  fallback: ${VIRTNET_BIN} (the shim, no daemon) -> node ${process.version} virtnet-bridge-node`);
+  console.log(`  go:       ${GO_BIN} (containernetworking-plugins ${goPkg}, cniVersion 1.0.0)`);
+  console.log(`  IPAM: ${CNI_DIR}/host-local   kernel ${release()}   wrapper: ip netns exec ${NODE_NS} <cmd>`);
 
-  const samples: Record<Row, number[]> = {
-    'virtnet ADD': [],
-    'virtnet DEL': [],
-    'go ADD': [],
-    'go DEL': [],
-    'node floor': [],
-    wrapper: [],
-  };
-  const total = WARMUP + opts.n;
   const started = performance.now();
-  for (let i = 0; i < total; i++) {
-    const counted = i >= WARMUP;
-    const verify = !counted; // check the attachments for real during warm-up (untimed)
-    const v = await cycle(virtnet, `${virtnet.idPrefix}-${i}`, verify);
-    const g = await cycle(go, `${go.idPrefix}-${i}`, verify);
-    const floor = await plain('node floor', ['node', '-e', '0']);
-    const wrapper = await plain('wrapper', ['/bin/true']);
-    if (counted) {
-      samples['virtnet ADD'].push(v.add);
-      samples['virtnet DEL'].push(v.del);
-      samples['go ADD'].push(g.add);
-      samples['go DEL'].push(g.del);
-      samples['node floor'].push(floor);
-      samples.wrapper.push(wrapper);
-    }
-    const done = i + 1 - WARMUP;
-    if (counted && (done % 10 === 0 || done === opts.n)) process.stderr.write(`  ${done}/${opts.n} cycles\n`);
-  }
-  const elapsed = (performance.now() - started) / 1000;
-
-  const raw = Object.fromEntries(ROWS.map((r) => [r, summarize(samples[r])])) as Record<Row, Summary>;
-  const wrapperP50 = raw.wrapper.p50;
-  const net = Object.fromEntries(
-    ROWS.map((r) => [r, { p50: raw[r].p50 - wrapperP50, p95: raw[r].p95 - wrapperP50 }]),
-  ) as Record<Row, { p50: number; p95: number }>;
-
+  const samples = await measure(sides, opts.n);
+  const seconds = (performance.now() - started) / 1000;
+  const all = rows(samples);
+  const wrapper = summarize(samples.wrapper);
+  printTable(all, wrapper, opts.n, seconds);
+  const r = ratios(all, ['daemon', 'fallback']);
   console.log('');
-  console.log(
-    `Results (ms, N=${opts.n}; net = raw - wrapper p50 ${fmt(wrapperP50)} ms; ${elapsed.toFixed(1)} s total)`,
-  );
-  console.log(
-    ''.padEnd(14) +
-      ['raw p50', 'raw p95', 'net p50', 'net p95'].map((h) => pad(h, 10)).join('') +
-      pad('min', 9) +
-      pad('max', 9),
-  );
-  for (const r of ROWS) {
-    const isWrapper = r === 'wrapper';
-    console.log(
-      r.padEnd(14) +
-        [fmt(raw[r].p50), fmt(raw[r].p95), isWrapper ? '-' : fmt(net[r].p50), isWrapper ? '-' : fmt(net[r].p95)]
-          .map((v) => pad(v, 10))
-          .join('') +
-        pad(fmt(raw[r].min), 9) +
-        pad(fmt(raw[r].max), 9),
-    );
-  }
-
-  const ratio = {
-    addNet: net['virtnet ADD'].p50 / net['go ADD'].p50,
-    delNet: net['virtnet DEL'].p50 / net['go DEL'].p50,
-    addRaw: raw['virtnet ADD'].p50 / raw['go ADD'].p50,
-    delRaw: raw['virtnet DEL'].p50 / raw['go DEL'].p50,
-  };
-  console.log('');
-  console.log(`virtnet/go ADD p50: ${ratio.addNet.toFixed(2)}x net (${ratio.addRaw.toFixed(2)}x raw)`);
-  console.log(`virtnet/go DEL p50: ${ratio.delNet.toFixed(2)}x net (${ratio.delRaw.toFixed(2)}x raw)`);
-
-  // The bar is judged on net figures: each raw figure carries one wrapper, which
-  // would otherwise count 2.5 times on the right-hand side and once on the left.
-  const bars = [
-    bar('ADD', net['virtnet ADD'].p50, net['node floor'].p50, net['go ADD'].p50),
-    bar('DEL', net['virtnet DEL'].p50, net['node floor'].p50, net['go DEL'].p50),
-  ];
-  const rawBars = [
-    bar('ADD', raw['virtnet ADD'].p50, raw['node floor'].p50, raw['go ADD'].p50),
-    bar('DEL', raw['virtnet DEL'].p50, raw['node floor'].p50, raw['go DEL'].p50),
-  ];
-  console.log('');
-  bars.forEach((b, i) => {
-    const rb = rawBars[i];
-    console.log(`bar: virtnet ${b.verb} p50 <= floor p50 + 1.5 x go ${b.verb} p50  (net)`);
-    console.log(
-      `     ${fmt(b.virtnetP50)} <= ${fmt(b.floorP50)} + 1.5 x ${fmt(b.goP50)} = ${fmt(b.limit)}  -> ` +
-        `${b.pass ? 'PASS' : 'FAIL'}  (margin ${fmt(b.limit - b.virtnetP50)} ms)`,
-    );
-    if (rb)
-      console.log(
-        `     raw, wrapper included: ${fmt(rb.virtnetP50)} <= ${fmt(rb.floorP50)} + 1.5 x ${fmt(rb.goP50)} = ` +
-          `${fmt(rb.limit)}  -> ${rb.pass ? 'pass' : 'fail'} (informational)`,
-      );
-  });
+  for (const [side, byVerb] of Object.entries(r))
+    console.log(`${side}/go net p50: ${VERBS.map((v) => `${v} ${byVerb[v].toFixed(2)}x`).join('  ')}`);
+  const goal = r.daemon!['ADD+DEL'];
+  console.log(`goal (issue 15): daemon ADD+DEL <= 1.00x go -> ${goal <= 1 ? 'MET' : 'NOT MET'} (${goal.toFixed(2)}x)`);
 
   console.log('');
   console.log('Post-run check:');
   const clean = checkClean(sides, virtnetState);
   for (const line of clean.lines) console.log(`  ${line}`);
   console.log(`  => ${clean.ok ? 'clean' : 'LEFTOVERS FOUND'}`);
-
   if (opts.json) {
-    const r2 = (s: Summary): Summary => ({
-      n: s.n,
-      min: round2(s.min),
-      p50: round2(s.p50),
-      p95: round2(s.p95),
-      max: round2(s.max),
-      mean: round2(s.mean),
-    });
     const doc = {
       date: new Date().toISOString(),
       n: opts.n,
@@ -532,43 +527,19 @@ async function main(): Promise<number> {
       node: process.version,
       kernel: release(),
       goPlugins: goPkg,
-      wrapper: `ip netns exec <node> <cmd>`,
-      wrapperP50: round2(wrapperP50),
-      stats: Object.fromEntries(
-        ROWS.map((r) => [
-          r,
-          { raw: r2(raw[r]), net: r === 'wrapper' ? null : { p50: round2(net[r].p50), p95: round2(net[r].p95) } },
-        ]),
-      ),
-      ratios: {
-        addP50Net: round2(ratio.addNet),
-        delP50Net: round2(ratio.delNet),
-        addP50Raw: round2(ratio.addRaw),
-        delP50Raw: round2(ratio.delRaw),
-      },
-      bar: Object.fromEntries(
-        bars.map((b) => [
-          b.verb,
-          {
-            rule: `virtnet ${b.verb} p50 <= floor p50 + 1.5 x go ${b.verb} p50 (net)`,
-            virtnet: round2(b.virtnetP50),
-            floor: round2(b.floorP50),
-            go: round2(b.goP50),
-            limit: round2(b.limit),
-            pass: b.pass,
-          },
-        ]),
-      ),
-      clean: {
-        ok: clean.ok,
-        nodeVeths: clean.nodeVeths,
-        podLinks: clean.podLinks,
-        hostLocalLeftovers: clean.hostLocalLeftovers,
-        virtnetRecords: clean.virtnetRecords,
-      },
-      samples: Object.fromEntries(ROWS.map((r) => [r, samples[r].map(round2)])),
+      wrapperP50: round2(wrapper.p50),
+      rows: all.map((x) => ({
+        label: x.label,
+        rawP50: round2(x.raw.p50),
+        rawP95: round2(x.raw.p95),
+        netP50: round2(x.net.p50),
+        netP95: round2(x.net.p95),
+      })),
+      ratios: r,
+      goalMet: goal <= 1,
+      clean: clean.ok,
     };
-    writeFileSync(opts.json, JSON.stringify(doc, null, 2) + '\n');
+    writeFileSync(opts.json, `${JSON.stringify(doc, null, 2)}\n`);
     console.log(`\nwrote ${opts.json}`);
   }
   return clean.ok ? 0 : 2;
