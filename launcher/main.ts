@@ -12,7 +12,12 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { cgroupOf } from '../lib/cgroup.ts';
 import { createLogger } from '../lib/log.ts';
 import { interactive, relay } from '../lib/exec.ts';
-import { PRIVATE_MOUNTNS_ENV } from './domain/libvirtd.ts';
+import {
+  mountsPropagateNowhere,
+  PRIVATE_MOUNTNS_ENV,
+  PRIVATE_MOUNTNS_PENDING,
+  PRIVATE_MOUNTNS_WRAPPER,
+} from './domain/libvirtd.ts';
 import { Launcher } from './launcher.ts';
 import { teardownPod } from './apply.ts';
 import { killLeftovers } from './leftovers.ts';
@@ -32,20 +37,32 @@ const log = createLogger({ component: 'launcher' });
 
 /**
  * libvirtd needs tmpfs over libvirt's directories, which must never reach
- * the host: the launcher re-runs itself under unshare(1) in a private mount
- * namespace, relays signals, and exits with the child's code. The child knows
- * it by the env marker, which holds its own namespace's id.
+ * the host, so the launcher runs in a private mount namespace. The node
+ * runtime starts it there already (PRIVATE_MOUNTNS_WRAPPER, marker
+ * `pending`): one process. The env marker then holds the namespace's id.
  */
 function inPrivateMountNamespace(): boolean {
   return process.env[PRIVATE_MOUNTNS_ENV] === readlinkSync('/proc/self/ns/mnt');
 }
 
+/**
+ * Started without the wrapper (by hand, the tests' fixtures, a pod's own
+ * container command): re-run under it as a child, relay signals, and exit
+ * with the child's code. This costs a second Node process.
+ */
 function reexecInMountNamespace(argv: string[]): Promise<number> {
   const self = [process.execPath, ...process.execArgv, process.argv[1]!, ...argv];
-  return relay(['unshare', '--mount', '--propagation', 'private', '--', ...self], {
+  return relay([...PRIVATE_MOUNTNS_WRAPPER, ...self], {
     ...process.env,
-    [PRIVATE_MOUNTNS_ENV]: 'pending',
+    [PRIVATE_MOUNTNS_ENV]: PRIVATE_MOUNTNS_PENDING,
   });
+}
+
+/** First code in the new namespace: check that it is one (a `pending` set by hand is not), and record its id. */
+function recordPrivateMountNamespace(): void {
+  if (!mountsPropagateNowhere(readFileSync('/proc/self/mountinfo', 'utf8')))
+    throw new Error(`${PRIVATE_MOUNTNS_ENV}=${PRIVATE_MOUNTNS_PENDING}, but this mount namespace has shared mounts`);
+  process.env[PRIVATE_MOUNTNS_ENV] = readlinkSync('/proc/self/ns/mnt');
 }
 
 /** Every value of a repeatable flag. */
@@ -117,9 +134,8 @@ async function main(argv: string[]): Promise<number> {
   if (answered !== undefined) return answered;
   if (verb === 'run' && !inPrivateMountNamespace()) await awaitPodCgroup(arg(args, '--cgroup'));
   if (verb === 'run' && !inPrivateMountNamespace()) {
-    if (process.env[PRIVATE_MOUNTNS_ENV] !== 'pending') return reexecInMountNamespace(argv);
-    // First code in the new namespace: record which one it is.
-    process.env[PRIVATE_MOUNTNS_ENV] = readlinkSync('/proc/self/ns/mnt');
+    if (process.env[PRIVATE_MOUNTNS_ENV] !== PRIVATE_MOUNTNS_PENDING) return reexecInMountNamespace(argv);
+    recordPrivateMountNamespace();
   }
   const stateDir = arg(args, '--state-dir');
   if (!stateDir?.startsWith('/')) throw new Error('--state-dir: an absolute path is required');

@@ -19,6 +19,11 @@ import { delList, type ConfList } from '../../netattach/invoke.ts';
 import { clusterDefaultNetwork, readConfDir, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { podAttachments } from '../../netattach/pod.ts';
 import { networkStatus, type NetworkStatus } from '../../netattach/status.ts';
+import {
+  PRIVATE_MOUNTNS_ENV,
+  PRIVATE_MOUNTNS_PENDING,
+  PRIVATE_MOUNTNS_WRAPPER,
+} from '../../launcher/domain/libvirtd.ts';
 import { parseResolvConf } from '../../launcher/resolv.ts';
 import { readStatus } from '../../launcher/status.ts';
 import { cniPolicyEnv, defaultNetworkConfList, type NodeConfig } from './config.ts';
@@ -112,6 +117,50 @@ export async function attachSandbox(cfg: NodeConfig, rec: VmiRecord): Promise<Ne
   return attached.flatMap((a) => networkStatus(a.request.name, a.result, a.request.isDefault));
 }
 
+/** Where one launcher's files are: its spec, its state directory and the pod's resolv.conf. */
+export interface LauncherFiles {
+  spec: string;
+  stateDir: string;
+  resolvConf: string;
+}
+
+/**
+ * The launcher's command: `ip netns exec` (ip-netns(8); it execs in place
+ * unless -batch) into the pod's netns, then PRIVATE_MOUNTNS_WRAPPER, which
+ * execs in place too, then Node. The pid started is therefore the launcher's
+ * own Node process, the one moved into the pod cgroup and the one SIGTERM
+ * reaches: no relaying parent (a second Node process, ~45 MiB) as when the
+ * launcher has to re-run itself.
+ */
+export function launcherArgv(cfg: NodeConfig, netns: string, files: LauncherFiles, cgroup?: string): string[] {
+  const allowed = cfg.allowedHostPaths ?? [ANY_HOST_PATH];
+  return [
+    'ip',
+    'netns',
+    'exec',
+    netns,
+    ...PRIVATE_MOUNTNS_WRAPPER,
+    process.execPath,
+    cfg.launcher,
+    'run',
+    '--spec',
+    files.spec,
+    '--state-dir',
+    files.stateDir,
+    '--resolv-conf',
+    files.resolvConf,
+    '--libvirt-cache',
+    cfg.libvirtCache,
+    ...allowed.flatMap((d) => ['--allowed-host-path', d]),
+    ...(cgroup ? ['--cgroup', cgroup] : []),
+  ];
+}
+
+/** The launcher's environment: the marker that tells it the wrapper has made its mount namespace. */
+export function launcherEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, [PRIVATE_MOUNTNS_ENV]: PRIVATE_MOUNTNS_PENDING };
+}
+
 /**
  * Start the launcher in the pod's cgroup (lib/cgroup.ts): its pid is moved
  * there at once, and the launcher waits to see itself there before it forks
@@ -129,29 +178,9 @@ export function startLauncher(
   // 0600 and durable: it holds the VMI's spec, cloud-init user data included.
   writeFileDurable(specFile, JSON.stringify(spec, null, 2));
   const cgroup = createPodCgroup(rec.netns);
-  const allowed = cfg.allowedHostPaths ?? [ANY_HOST_PATH];
-  const pid = startDetached(
-    [
-      'ip',
-      'netns',
-      'exec',
-      rec.netns,
-      process.execPath,
-      cfg.launcher,
-      'run',
-      '--spec',
-      specFile,
-      '--state-dir',
-      launcherDir,
-      '--resolv-conf',
-      join(vmiDir, 'resolv.conf'),
-      '--libvirt-cache',
-      cfg.libvirtCache,
-      ...allowed.flatMap((d) => ['--allowed-host-path', d]),
-      ...(cgroup ? ['--cgroup', cgroupName(cgroup)] : []),
-    ],
-    join(launcherDir, 'launcher.log'),
-  );
+  const files = { spec: specFile, stateDir: launcherDir, resolvConf: join(vmiDir, 'resolv.conf') };
+  const argv = launcherArgv(cfg, rec.netns, files, cgroup ? cgroupName(cgroup) : undefined);
+  const pid = startDetached(argv, join(launcherDir, 'launcher.log'), launcherEnv());
   if (cgroup) {
     try {
       joinCgroup(cgroup, pid);

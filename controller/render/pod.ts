@@ -17,6 +17,11 @@ import { DEFAULT_NAMESPACE, normalizedInterfaces } from '../api/normalize.ts';
 import { cpuCount, memoryMiB } from '../api/quantity.ts';
 import type { VirtualMachineInstance } from '../api/schema.ts';
 import { launcherSpec } from './launcher-spec.ts';
+import {
+  PRIVATE_MOUNTNS_ENV,
+  PRIVATE_MOUNTNS_PENDING,
+  PRIVATE_MOUNTNS_WRAPPER,
+} from '../../launcher/domain/libvirtd.ts';
 import { launcherPodNetworkAnnotations } from './networks.ts';
 
 export const VMI_LABEL = 'virtnet.io/vmi';
@@ -133,11 +138,16 @@ function computeContainer(image: string, resources: { memory: string; cpu: strin
   return {
     name: 'compute',
     image,
-    command: ['virtnet-launcher'],
+    // Started in its private mount namespace already (launcher/domain/libvirtd.ts), so the container runs one Node
+    // process, not a relaying one beside the launcher.
+    command: [...PRIVATE_MOUNTNS_WRAPPER, 'virtnet-launcher'],
     args: ['run', '--spec', `${SPEC_DIR}/spec.json`, '--state-dir', '/var/run/virtnet/state'],
     resources: { requests: resources, limits: resources },
     securityContext: { privileged: true },
-    env: [{ name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } }],
+    env: [
+      { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+      { name: PRIVATE_MOUNTNS_ENV, value: PRIVATE_MOUNTNS_PENDING },
+    ],
     volumeMounts: [
       { name: 'launcher-spec', mountPath: SPEC_DIR, readOnly: true },
       { name: 'state', mountPath: '/var/run/virtnet/state', subPathExpr: '$(POD_UID)' },
