@@ -36,7 +36,8 @@ export interface CniDaemonOptions {
   maxQueued: number;
   maxBufferedBytes: number;
   requestTimeoutMs: number;
-  log: Logger;
+  /** lib/log.ts's logger, or pino's in the node agent: the two take the same calls. */
+  log: Pick<Logger, 'info' | 'debug'>;
   /** What serves a call; the plugin itself unless a test puts a slow or failing one here. */
   handle?: (env: NodeJS.ProcessEnv, stdin: string) => Promise<Reply>;
 }

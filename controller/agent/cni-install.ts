@@ -51,9 +51,19 @@ export function installFile(target: string, content: Buffer | string, mode: numb
 /** The plugin's name in the CNI bin directory: the `type` its configs name. */
 export const PLUGIN_NAME = 'virtnet-bridge';
 
-/** Install the plugin executable into the CNI bin directory; false when it was already that build. */
+/** The Node plugin beside the shim: what the shim runs when no CNI daemon answers (cni/shim). */
+export const NODE_PLUGIN_NAME = 'virtnet-bridge-node';
+
+/**
+ * Install the plugin into the CNI bin directory: the shim `plugin`, and the Node plugin beside it where the build
+ * has one; false when both were already that build. The Node plugin goes first, so that a shim that is in place
+ * always finds its fallback.
+ */
 export function installPlugin(plugin: string, binDir: string): boolean {
-  return installFile(join(binDir, PLUGIN_NAME), readFileSync(plugin), 0o755);
+  const nodePlugin = join(dirname(plugin), NODE_PLUGIN_NAME);
+  const nodeChanged =
+    existsSync(nodePlugin) && installFile(join(binDir, NODE_PLUGIN_NAME), readFileSync(nodePlugin), 0o755);
+  return installFile(join(binDir, PLUGIN_NAME), readFileSync(plugin), 0o755) || nodeChanged;
 }
 
 /** A network config as the node agent writes it: two-space JSON and a final newline. */

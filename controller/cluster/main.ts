@@ -24,6 +24,7 @@ import { NodeAgent } from '../agent/node-agent.ts';
 import { hostLocalRanges } from '../agent/pod-cidrs.ts';
 import { BACKENDS, type Backend } from '../agent/node-routes.ts';
 import { DEFAULT_POLICY_FILE } from '../../cni/policy.ts';
+import { DEFAULT_LIMITS, DEFAULT_SOCKET, startCniDaemon } from '../../cni/daemon/server.ts';
 import { LAUNCHER_STATE_ROOT } from '../render/pod.ts';
 import { dirname, isAbsolute, join } from 'node:path';
 import { DEFAULT_DATA_DIR } from '../../cni/config.ts';
@@ -160,6 +161,11 @@ async function runNodeAgent(api: KubeApi, v: RoleFlags, log: Logger, stops: Stop
     cniPolicy: under?.policy ?? POD_NETWORK_POLICY,
   });
   await serveMetricsOf(stops, v.metricsPort, agent.metrics.registry, () => agent.ready());
+  // The daemon first: once the shim is installed, the runtime's calls find it (and the Node plugin meanwhile).
+  if (v.cniDaemon !== false) {
+    const daemon = await startCniDaemon({ ...DEFAULT_LIMITS, socket: v.cniSocket ?? DEFAULT_SOCKET, log });
+    stops.push(() => daemon.close());
+  }
   await agent.start();
   stops.push(() => agent.stop());
   log.info({ node }, 'node agent running');

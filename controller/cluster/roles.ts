@@ -37,6 +37,8 @@ export interface RoleFlags {
   backend?: string;
   cniDataRoot?: string;
   launcherStateRoot?: string;
+  cniSocket?: string;
+  cniDaemon?: boolean;
 }
 
 const BACKENDS = ['auto', 'host-gw', 'vxlan'];
@@ -146,6 +148,11 @@ function nodeAgentRole(): Command {
     .addOption(new Option('--backend <backend>', "how pods reach other nodes' pods").choices(BACKENDS).default('auto'))
     .option('--cni-data-root <dir>', "the pod network's data, IPAM, log and policy under this directory")
     .option('--launcher-state-root <dir>', 'where launcher pods write their state on the host')
+    .option('--cni-socket <path>', "the CNI daemon's socket, which the installed shim calls", '/run/virtnet/cni.sock')
+    .option(
+      '--no-cni-daemon',
+      'serve no CNI calls: the shim then runs the Node plugin itself (needs Node.js on the node)',
+    )
     .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port', port);
   return withExamples(cmd, [
     {
