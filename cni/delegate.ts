@@ -57,6 +57,14 @@ export function ownExecutable(): string {
   return fileURLToPath(import.meta.url);
 }
 
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
 /** The shim is small; a bigger file (a Go IPAM plugin is several MiB) is never read for its marker. */
 const MAX_SHIM_BYTES = 1024 * 1024;
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
@@ -65,7 +73,7 @@ const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
  * Whether `binary` is the virtnet-bridge shim (cni/shim), under any name and in any copy: a small ELF file that
  * holds the framing's token. Whatever runs behind it (the daemon or this Node plugin) is this plugin.
  */
-function isShim(binary: string, size: number): boolean {
+export function isShim(binary: string, size = sizeOf(binary)): boolean {
   if (size > MAX_SHIM_BYTES) return false;
   try {
     const bytes = readFileSync(binary);

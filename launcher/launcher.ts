@@ -4,7 +4,8 @@
  * hands the next a plain value, and its time goes into the status.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { onFileChange } from '../lib/watch.ts';
 import { discoverPod } from './discover.ts';
 import { planPod } from './plan/pod.ts';
 import { dhcpNicOf, type PodPlan } from './plan/types.ts';
@@ -56,7 +57,7 @@ export class Launcher {
   private libvirtd: Libvirtd | undefined;
   private virsh: Virsh | undefined;
   private plan: PodPlan | undefined;
-  private leaseTimer: NodeJS.Timeout | undefined;
+  private stopLeaseWatch: (() => void) | undefined;
 
   constructor(private readonly opts: LauncherOptions) {
     this.status = { phase: 'Starting', pid: process.pid, nics: [], steps: [], warnings: [] };
@@ -214,13 +215,15 @@ export class Launcher {
       }
       if (changed) this.save();
     };
-    this.leaseTimer = setInterval(check, 100);
+    // dnsmasq rewrites its lease file on each lease (dnsmasq(8) --dhcp-leasefile): woken by that, a lease is seen
+    // within milliseconds instead of a poll's half-period on average.
+    this.stopLeaseWatch = onFileChange(dirname(file), basename(file), 250, check);
   }
 
   /** Destroy the domain, stop libvirtd and dnsmasq, restore the pod. Idempotent. */
   async stop(): Promise<void> {
     const t = performance.now();
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.stopLeaseWatch?.();
     const errors: Error[] = [];
     // QEMU gets SIGTERM, as `virsh destroy` would give it, but directly: it exits in milliseconds,
     // while libvirt's destroy and a clean libvirtd shutdown took about 2 s more (measured here).

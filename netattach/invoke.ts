@@ -62,7 +62,18 @@ export interface InvokeOptions {
    * VIRTNET_CNI_POLICY naming the node runtime's own policy file.
    */
   env?: Record<string, string>;
+  /**
+   * A plugin this process can run itself, as the CNI daemon does (the same code, the same environment and stdin):
+   * what runs `binary` in process, or undefined to exec it. Not used with `wrap`, whose namespace this process is
+   * not in.
+   */
+  inProcess?: (binary: string) => InProcessPlugin | undefined;
 }
+
+export type InProcessPlugin = (
+  env: NodeJS.ProcessEnv,
+  stdin: string,
+) => Promise<{ stdout: string; stderr: string; exitCode: number }>;
 
 /** The config one plugin of a list receives (libcni buildOneConfig). */
 export function pluginConfig(
@@ -122,7 +133,8 @@ export async function execPlugin(
       .join(';'),
   });
   const input = JSON.stringify(pluginConfig(list, plugin, version, rt, prevResult));
-  const res = await exec([...(o.wrap ?? []), binary], { env, input, allowFailure: true });
+  const own = o.wrap ? undefined : o.inProcess?.(binary);
+  const res = own ? await own(env, input) : await exec([...(o.wrap ?? []), binary], { env, input, allowFailure: true });
   if (res.exitCode !== 0) {
     const { code, msg } = pluginFailure(res.stdout, boundedStderr(res.stderr) || `exit code ${res.exitCode}`);
     throw new VirtnetError(code, `plugin "${plugin.type}" ${verb} failed: ${msg}`);

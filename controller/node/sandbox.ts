@@ -15,7 +15,9 @@ import { terminateStarted } from '../../lib/process.ts';
 import { cgroupName, createPodCgroup, joinCgroup, killCgroup, podCgroupPath } from '../../lib/cgroup.ts';
 import { attachPod, detachPod, type AttachmentRequest, type PodRef } from '../../netattach/attach.ts';
 import { cachedFor } from '../../netattach/cache.ts';
-import { delList, type ConfList } from '../../netattach/invoke.ts';
+import { delList, type ConfList, type InProcessPlugin } from '../../netattach/invoke.ts';
+import { isShim } from '../../cni/delegate.ts';
+import { runPlugin } from '../../cni/skel.ts';
 import { clusterDefaultNetwork, readConfDir, type NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 import { podAttachments } from '../../netattach/pod.ts';
 import { networkStatus, type NetworkStatus } from '../../netattach/status.ts';
@@ -47,7 +49,16 @@ function attachOptions(cfg: NodeConfig) {
     cacheDir: join(cfg.stateDir, CNI_CACHE_DIR),
     env: cniPolicyEnv(cfg),
     ...(cfg.cniNetns && { wrap: ['nsenter', `--net=${netnsPath(cfg.cniNetns)}`, '--'] }),
+    inProcess: virtnetInProcess,
   };
+}
+
+/**
+ * virtnet-bridge runs in this process, as in the CNI daemon: the runtime is Node already, and an exec of the shim
+ * would start a second Node (about 50 ms of `up`'s pod-network step). Other plugins, IPAM included, are exec'd.
+ */
+function virtnetInProcess(binary: string): InProcessPlugin | undefined {
+  return isShim(binary) ? (env, stdin) => runPlugin(env, stdin, { captureStderr: true }) : undefined;
 }
 
 /**

@@ -6,8 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { messageOf } from '../../lib/log.ts';
-import { join } from 'node:path';
-import type { LauncherStatus } from '../../launcher/status.ts';
+import { basename, join } from 'node:path';
+import { nextFileChange } from '../../lib/watch.ts';
+import { statusFile, type LauncherStatus } from '../../launcher/status.ts';
 import { StepError, type NodeRuntime, type StepReporter } from './runtime.ts';
 import type { VmiRecord } from './store.ts';
 import { LAUNCHER_STEPS as STEP_NAMES } from '../../launcher/steps.ts';
@@ -82,6 +83,7 @@ export async function waitReady(
           `or \`virtnet down ${name}\``,
       );
     }
-    await new Promise((r) => setTimeout(r, 100));
+    // The launcher replaces status.json by a rename on each change: woken by that, with a poll beneath.
+    await nextFileChange(launcherDir, basename(statusFile(launcherDir)), 100);
   }
 }

@@ -121,12 +121,18 @@ function diskXml(spec: DomainSpec): Record<string, unknown>[] {
   }));
 }
 
-/** Controllers the disks need: virtio-scsi for scsi, xHCI for usb (q35 has AHCI built in for sata). */
+/**
+ * Controllers the disks need: virtio-scsi for scsi, xHCI for usb (q35 has AHCI built in for sata). Without a usb
+ * disk, model "none": libvirt otherwise adds a qemu-xhci controller to every q35 domain (formatdomain "USB
+ * controllers"), which the guest then probes at boot, slowly under TCG.
+ */
 function controllerXml(spec: DomainSpec): Record<string, unknown>[] {
   const buses = new Set(spec.disks.map((d) => d.bus));
   return [
     ...(buses.has('scsi') ? [{ '@_type': 'scsi', '@_index': '0', '@_model': 'virtio-scsi' }] : []),
-    ...(buses.has('usb') ? [{ '@_type': 'usb', '@_index': '0', '@_model': 'qemu-xhci' }] : []),
+    buses.has('usb')
+      ? { '@_type': 'usb', '@_index': '0', '@_model': 'qemu-xhci' }
+      : { '@_type': 'usb', '@_index': '0', '@_model': 'none' },
   ];
 }
 

@@ -195,7 +195,11 @@ test(
       ['disk', 'sdb', 'scsi', undefined, false],
       ['cdrom', 'sdc', 'sata', '3', true],
     ]);
-    assert.deepEqual((d.devices as Obj).controller, { '@_type': 'scsi', '@_index': '0', '@_model': 'virtio-scsi' });
+    // No usb disk: model none, so libvirt adds no xHCI controller of its own.
+    assert.deepEqual((d.devices as Obj).controller, [
+      { '@_type': 'scsi', '@_index': '0', '@_model': 'virtio-scsi' },
+      { '@_type': 'usb', '@_index': '0', '@_model': 'none' },
+    ]);
     assert.deepEqual(((d.devices as Obj).interface as Obj[])[1]!.boot, { '@_order': '2' });
   },
 );
