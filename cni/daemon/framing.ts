@@ -62,12 +62,10 @@ export function parseRequestHead(data: Buffer): RequestHead | undefined {
   const [token, env, stdin, ...rest] = data.subarray(0, end).toString('latin1').split(' ');
   if (token !== FRAMING)
     throw new FramingError(`framing: the shim speaks ${shown(data.subarray(0, end))}; this daemon speaks ${FRAMING}`);
+  const envBytes = count(env, MAX_ENV_BYTES, 'environment');
+  const stdinBytes = count(stdin, MAX_STDIN_BYTES, 'stdin');
   if (rest.length) throw new FramingError('header: more than two counts');
-  return {
-    envBytes: count(env, MAX_ENV_BYTES, 'environment'),
-    stdinBytes: count(stdin, MAX_STDIN_BYTES, 'stdin'),
-    headerBytes: end + 1,
-  };
+  return { envBytes, stdinBytes, headerBytes: end + 1 };
 }
 
 /**

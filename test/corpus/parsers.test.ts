@@ -24,6 +24,7 @@ import { leaseFileProblems, parseLeases } from '../../launcher/dhcp/leases.ts';
 import { parseLauncherReport, parseLauncherStatus, readStatus, statusFile } from '../../launcher/status.ts';
 import { launcherSpecFrom } from '../../launcher/spec.ts';
 import { parsePolicy } from '../../cni/policy.ts';
+import { FramingError, parseRequestHead } from '../../cni/daemon/framing.ts';
 import { assertProblem, assertTypedError, caseFiles, loadCases, patched, type CaseBase } from './corpus.ts';
 import {
   BASE_NAD,
@@ -60,11 +61,12 @@ const leaseCases = loadCases<TextCase>('leases.yaml');
 const reviewCases = loadCases<ReviewCase>('webhook.yaml');
 const statusCases = loadCases<StatusCase>('launcher-status.yaml');
 const policyCases = loadCases<CaseBase & { policy?: unknown; text?: string }>('cni-policy.yaml');
+const daemonCases = loadCases<CaseBase & { text: string }>('cni-daemon.yaml');
 const specCases = loadCases<CaseBase & { spec?: Record<string, unknown>; text?: string }>('launcher-spec.yaml');
 
 test('the corpus holds at least 150 cases, in every kind of input', () => {
   const counts = caseFiles().map((f) => [f, loadCases(f).length] as const);
-  assert.equal(counts.length, 11, counts.map(([f]) => f).join(', '));
+  assert.equal(counts.length, 12, counts.map(([f]) => f).join(', '));
   for (const [f, n] of counts) assert.ok(n >= 10, `${f}: ${n} cases`);
   assert.ok(counts.reduce((s, [, n]) => s + n, 0) >= 150);
 });
@@ -175,6 +177,21 @@ describe('dnsmasq lease file', () => {
       const l = parseLeases(c.text);
       const kept = JSON.stringify([...l.v4, ...l.v6]);
       if (c.absent) assert.ok(!kept.includes(c.absent), `${c.absent} was taken as a lease: ${kept}`);
+    });
+  }
+});
+
+describe("a request on the CNI daemon's socket", () => {
+  for (const c of daemonCases) {
+    test(c.name, () => {
+      assert.throws(
+        () => parseRequestHead(Buffer.from(c.text, 'latin1')),
+        (e: Error) =>
+          e instanceof FramingError &&
+          e.message.includes(c.field) &&
+          new RegExp(c.rule, 'iu').test(e.message),
+        c.name,
+      );
     });
   }
 });
