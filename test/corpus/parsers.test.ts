@@ -187,9 +187,7 @@ describe("a request on the CNI daemon's socket", () => {
       assert.throws(
         () => parseRequestHead(Buffer.from(c.text, 'latin1')),
         (e: Error) =>
-          e instanceof FramingError &&
-          e.message.includes(c.field) &&
-          new RegExp(c.rule, 'iu').test(e.message),
+          e instanceof FramingError && e.message.includes(c.field) && new RegExp(c.rule, 'iu').test(e.message),
         c.name,
       );
     });
