@@ -71,10 +71,7 @@ describe('virtnet-bridge hardening', () => {
       cniPath: `${bin}:${CNI_PATH}`,
     });
     assert.equal(r.status, 1, r.stdout);
-    assert.match(
-      r.json?.msg,
-      /^ipam\.type: "looper" \(.*looper\) is this plugin itself/,
-    );
+    assert.match(r.json?.msg, /^ipam\.type: "looper" \(.*looper\) is this plugin itself/);
   });
 
   test('a wrapper that runs the plugin as IPAM stops at the depth cap, fast and with bounded output', () => {
