@@ -229,6 +229,9 @@ class LabBuilder {
       n.stateDir,
       '--launcher-state-root',
       join(n.stateDir, 'launcher-pods'),
+      // Each node's CNI daemon on a socket of its own: the host's /run/virtnet is one for all the lab's nodes.
+      '--cni-socket',
+      join(n.stateDir, 'cni-daemon', 'cni.sock'),
       '--cluster-cidr',
       LAB_CLUSTER_CIDR,
       ...(this.o.defaultNetwork === false ? [] : ['--default-network']),

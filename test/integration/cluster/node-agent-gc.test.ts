@@ -8,10 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { NodeAgent } from '../../../controller/agent/node-agent.ts';
+import { installPlugin } from '../../../controller/agent/cni-install.ts';
 import { hostVethName } from '../../../cni/state.ts';
 import { PLUGIN, ipamAllocations, mustCall, nodeFixture } from '../../support/cni.ts';
 import { deleteNetns, makeNetns } from '../../support/netns.ts';
@@ -21,7 +22,8 @@ const fx = nodeFixture();
 test('GC releases the pod that is gone, and not an ADD that lands while it runs', async () => {
   const dir = join(fx.dir, 'gc-race');
   mkdirSync(join(dir, 'bin'), { recursive: true });
-  copyFileSync(PLUGIN, join(dir, 'bin', 'virtnet-bridge'));
+  // The shim and, beside it, the Node plugin it runs with no daemon: what the agent installs.
+  installPlugin(PLUGIN, join(dir, 'bin'));
   const plugin = {
     type: 'virtnet-bridge',
     bridge: 'vnt-gcr0',
