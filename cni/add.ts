@@ -170,6 +170,10 @@ async function rollBackAdd(
   log.error({ containerID: env.containerID, ifname: env.ifname, err }, 'ADD failed, rolling back');
   await releaseAttachment(conf, env, record, { ipam: true, log, policy }).then(
     () => removeRecord(conf.dataDir, conf.name, env.containerID, env.ifname),
-    (e: Error) => log.error({ err: e }, 'rollback incomplete; the attachment record is kept for GC'),
+    (e: Error) => {
+      log.error({ err: e }, 'rollback incomplete; the attachment record is kept for GC');
+      // Without its in-flight mark: this ADD is over, and the process that made it (the daemon) may live on.
+      settleRecord(conf.dataDir, conf.name, record);
+    },
   );
 }

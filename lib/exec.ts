@@ -132,6 +132,10 @@ export function start(argv: readonly string[], options: Omit<ExecOptions, 'input
       resolve(result);
     });
   });
+  // A child that fails before finish() is called (its timeout, the OOM killer, a netns gone) rejects `done` with
+  // nobody awaiting it yet; unhandled, that rejection would end the process, the CNI daemon with all its calls.
+  // finish() still returns `done`, so the caller sees the failure.
+  done.catch(() => undefined);
   return {
     finish(input) {
       child.stdin.end(input);

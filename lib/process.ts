@@ -67,9 +67,12 @@ export function startTime(pid: number): string | undefined {
   }
 }
 
-/** Whether the process `pid` is the one that started at `start` (startTime's value). */
+/**
+ * Whether the process `pid` is the one that started at `start` (startTime's value). Pid 1 counts: in a
+ * container the node agent, and the CNI daemon in it, is pid 1, and the start time tells it from any other.
+ */
 export function isSameProcess(pid: number | undefined, start: string | undefined): boolean {
-  return pid !== undefined && pid > 1 && start !== undefined && start !== '' && startTime(pid) === start;
+  return pid !== undefined && pid >= 1 && start !== undefined && start !== '' && startTime(pid) === start;
 }
 
 /**

@@ -149,15 +149,18 @@ function requireOwnDirectory(socket: string): void {
   const dir = dirname(socket);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = lstatSync(dir);
-  if (!st.isDirectory() || st.mode & 0o1000 || st.mode & 0o022)
-    throw new Error(`--socket: its directory ${dir} must be a directory only its owner can write to`);
+  if (!st.isDirectory() || st.mode & 0o1000 || st.mode & 0o022 || st.uid !== process.getuid?.())
+    throw new Error(`--socket: its directory ${dir} must be a directory of this user's that only it can write to`);
 }
 
 export async function startCniDaemon(o: CniDaemonOptions): Promise<CniDaemon> {
   requireOwnDirectory(o.socket);
   const gate = new CallGate(o.maxConcurrent, o.maxQueued, o.maxBufferedBytes);
-  // Half-open: a caller may shut its side once it has sent the request and still read the reply.
+  // Half-open, so that a caller's end is seen as such: the shim never shuts its side before the reply, so an end
+  // before it means the caller has gone (its runtime gave up on it), and its call is not run.
   const server = createServer({ allowHalfOpen: true }, (sock) => serve(sock, gate, o));
+  // Every admitted call has a connection, and a few more may be arriving; beyond that the kernel's backlog waits.
+  server.maxConnections = o.maxConcurrent + o.maxQueued + 64;
   let started!: () => void;
   let failed!: (e: unknown) => void;
   const up = new Promise<void>((res, rej) => {
@@ -172,6 +175,8 @@ export async function startCniDaemon(o: CniDaemonOptions): Promise<CniDaemon> {
     async () => {
       if (await answers(o.socket)) throw new Error(`another CNI daemon answers at ${o.socket}`);
       await listenPrivately(server, o.socket);
+      // An accept that fails (EMFILE, ENFILE) is an error event: unheard, it would end the process.
+      server.on('error', (e) => o.log.info({ err: e }, 'CNI daemon accept failed'));
       started();
       await stopped;
       await new Promise<void>((res) => server.close(() => res()));
@@ -193,21 +198,42 @@ export async function startCniDaemon(o: CniDaemonOptions): Promise<CniDaemon> {
   };
 }
 
+/** A reply's stderr beyond this is cut: the shim takes at most 16 MiB of each part, and a log needs far less. */
+const MAX_REPLY_STDERR = 1024 * 1024;
+/** How long a caller has to read its reply and close before the daemon closes the connection itself. */
+const LINGER_MS = 5000;
+
+function bounded(reply: Reply): Reply {
+  return reply.stderr.length <= MAX_REPLY_STDERR
+    ? reply
+    : {
+        ...reply,
+        stderr: `${reply.stderr.slice(0, MAX_REPLY_STDERR)}\n(stderr cut at ${MAX_REPLY_STDERR} characters)\n`,
+      };
+}
+
 /** One connection: read its request, run it through the gate, reply, close. */
 function serve(sock: Socket, gate: CallGate, o: CniDaemonOptions): void {
   let ticket: Ticket | undefined;
+  // A request that never arrived whole frees its ticket on close; an admitted call frees it when it has finished.
+  let arrived = false;
+  let callerEnded = false;
   const finish = (reply: Reply) => {
     ticket?.release();
-    if (!sock.destroyed) sock.end(encodeReply(reply));
+    if (sock.destroyed) return;
+    sock.end(encodeReply(bounded(reply)));
+    setTimeout(() => sock.destroy(), LINGER_MS).unref();
   };
-  // A request that never arrived whole frees its ticket here; an admitted call frees it when it has finished.
-  let arrived = false;
-  sock.setTimeout(o.requestTimeoutMs, () => {
-    // Only while the request is arriving: a running call is never cut short.
-    if (!arrived) sock.destroy();
-  });
+  // A deadline from the connect, not an idle timeout: a request trickled in a byte at a time must not hold its
+  // ticket and buffer budget for ever.
+  const deadline = setTimeout(() => arrived || sock.destroy(), o.requestTimeoutMs);
+  deadline.unref();
   sock.on('error', (e) => o.log.debug({ err: e }, 'CNI daemon connection error'));
-  sock.on('close', () => arrived || ticket?.release());
+  sock.on('end', () => (callerEnded = true));
+  sock.on('close', () => {
+    clearTimeout(deadline);
+    if (!arrived) ticket?.release();
+  });
   readRequest(
     sock,
     (head) => {
@@ -216,11 +242,11 @@ function serve(sock: Socket, gate: CallGate, o: CniDaemonOptions): void {
     },
     (env, stdin) => {
       arrived = true;
-      sock.setTimeout(0);
+      clearTimeout(deadline);
       const t0 = performance.now();
       void gate
         .run(
-          () => !sock.destroyed,
+          () => !sock.destroyed && !callerEnded,
           () => (o.handle ?? runInDaemon)(env, stdin.toString('utf8')),
         )
         .then(

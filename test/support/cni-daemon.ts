@@ -74,13 +74,15 @@ export function rawCall(socket: string, request: Buffer): Promise<Reply> {
     sock.on('data', (d: Buffer) => chunks.push(d));
     sock.on('error', reject);
     sock.on('end', () => {
+      sock.destroy();
       try {
         resolvePromise(decodeReply(Buffer.concat(chunks)));
       } catch (e) {
         reject(e);
       }
     });
-    sock.end(request);
+    // As the shim does: no end of our side before the reply, which the daemon would take for a caller gone.
+    sock.write(request);
   });
 }
 

@@ -170,8 +170,55 @@ test('server: a request that does not arrive whole within the timeout is dropped
   }
 });
 
+test('server: a request trickled in is dropped at its deadline from the connect, not at an idle timeout', async () => {
+  const d = await daemon({ requestTimeoutMs: 300 });
+  try {
+    const slow = createConnection(d.socket);
+    slow.on('error', () => undefined); // a drip into the closed connection
+    const t0 = performance.now();
+    slow.write('VIRTNET-CNI/1 10 10\n');
+    const drip = setInterval(() => slow.writable && slow.write('A'), 50);
+    await new Promise<void>((r) => slow.on('close', () => r()));
+    clearInterval(drip);
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 250 && ms < 2000, `closed after ${ms.toFixed(0)} ms although bytes kept coming`);
+  } finally {
+    await d.close();
+  }
+});
+
+test('server: a caller that ends its side before its turn (its runtime gave up) is not run', async () => {
+  let ran = 0;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const handle = async () => {
+    ran++;
+    await held;
+    return { exitCode: 0, stdout: 'done', stderr: '' };
+  };
+  const d = await daemon({ maxConcurrent: 1, handle });
+  try {
+    const first = daemonCall(d.socket, { CNI_COMMAND: 'ADD' }, '{}');
+    await new Promise((r) => setTimeout(r, 50));
+    const gone = createConnection(d.socket);
+    const goneClosed = new Promise<void>((r) => gone.on('close', () => r()));
+    gone.end(encodeRequest({ CNI_COMMAND: 'ADD' }, '{}'));
+    gone.resume();
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    assert.equal((await first).stdout, 'done');
+    await goneClosed;
+    assert.equal(ran, 1, 'only the caller still there was run');
+  } finally {
+    await d.close();
+  }
+});
+
 test('server: a socket directory others can write to is refused', async () => {
-  await assert.rejects(daemon({ socket: join(tmpdir(), 'virtnet-cni.sock') }), /must be a directory only its owner/u);
+  await assert.rejects(
+    daemon({ socket: join(tmpdir(), 'virtnet-cni.sock') }),
+    /must be a directory of this user's that only it can write to/u,
+  );
 });
 
 test("cli: cni-daemon defaults to the daemon's own socket and limits", () => {
