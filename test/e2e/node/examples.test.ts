@@ -136,6 +136,8 @@ spec:
       () =>
         readFileSync(console, 'utf8')
           .split('\n')
+          // Whole lines only: the last may still be being written (`up` now returns within ms of the lease).
+          .slice(0, -1)
           .find((l) => l.includes('VIRTNET-LEASE4')),
       30_000,
     );
