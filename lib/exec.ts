@@ -91,22 +91,35 @@ function relayLines(stream: NodeJS.ReadableStream, onLine: (line: string) => voi
 export interface PendingExec {
   /** Write `input`, close stdin and wait for the exit. */
   finish(input: string): Promise<ExecResult>;
+  /** Whether the child has already exited (a spare that died while it waited is not worth its input). */
+  readonly exited: boolean;
+}
+
+export interface StartOptions extends Omit<ExecOptions, 'input'> {
+  /**
+   * The child may wait for its input as long as it takes (a spare started
+   * ahead of need); the timeout then counts from finish().
+   */
+  deadlineFromFinish?: boolean;
 }
 
 /**
  * Start a child now and give it its stdin later: the spawn (a few ms from
  * Node) then overlaps whatever the caller still has to wait for.
  */
-export function start(argv: readonly string[], options: Omit<ExecOptions, 'input'> = {}): PendingExec {
+export function start(argv: readonly string[], options: StartOptions = {}): PendingExec {
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError('exec: empty argv');
   countSpawn();
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const child = spawn(file, args, {
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
-    timeout: options.timeoutMs ?? 30_000,
+    ...(!options.deadlineFromFinish && { timeout: timeoutMs }),
     killSignal: 'SIGKILL',
   });
+  let exited = false;
+  child.on('exit', () => (exited = true));
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -138,8 +151,15 @@ export function start(argv: readonly string[], options: Omit<ExecOptions, 'input
   done.catch(() => undefined);
   return {
     finish(input) {
+      if (options.deadlineFromFinish) {
+        const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        void done.finally(() => clearTimeout(timer)).catch(() => undefined);
+      }
       child.stdin.end(input);
       return done;
+    },
+    get exited() {
+      return exited;
     },
   };
 }
