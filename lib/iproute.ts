@@ -4,9 +4,10 @@
  * so a whole phase costs one child process; reads use `ip -json`.
  * Measured choice: see README "Kernel-access layer".
  */
-import { exec, start } from './exec.ts';
+import { exec, start, type PendingExec } from './exec.ts';
 import { inNetns } from './netns.ts';
 import { linkNameProblem } from './names.ts';
+import { linkNames } from './links.ts';
 import { isMac, parseCidr, isIp } from './cidr.ts';
 
 export type LinkOp =
@@ -321,14 +322,57 @@ export async function applyLinkOps(
     ...(options.force ? ['-force'] : []),
     ...(reads ? ['-json', '-details'] : []),
   ];
-  const { stdout } = await exec(inNetns(netns, ['ip', ...flags, '-batch', '-']), {
-    input,
-    ...(options.force && { allowFailure: true }),
-  });
+  const spare = netns === undefined && !options.ipv6Rules && !options.force ? takeSpare() : undefined;
+  const { stdout } = spare
+    ? await spare.finish(input)
+    : await exec(inNetns(netns, ['ip', ...flags, '-batch', '-']), {
+        input,
+        ...(options.force && { allowFailure: true }),
+      });
   return stdout
     .split('\n')
     .filter((l) => l.startsWith('['))
     .map((l) => JSON.parse(l) as IpLink[]);
+}
+
+/**
+ * A spare `ip -batch -` in our own namespace, started ahead of need, so that
+ * a host batch on a latency path (the CNI daemon's ADD and DEL) skips the
+ * fork and exec (about a millisecond from Node, bench/cni.ts). Each spare
+ * takes one batch only: ip(8) caches link names and indexes for the life of
+ * the process (iproute2 lib/ll_map.c), and a stale cache would aim a later
+ * batch at a link that has since been replaced. `-json -details` is harmless
+ * for writes and lets a batch end with a `link-show`.
+ */
+const SPARE_ARGV = ['ip', '-json', '-details', '-batch', '-'];
+let spare: PendingExec | undefined;
+/** How many holders want a spare kept (CNI daemons; tests run several in one process). */
+let holders = 0;
+
+function startSpare(): void {
+  spare = holders > 0 ? start(SPARE_ARGV, { deadlineFromFinish: true }) : undefined;
+}
+
+/** The spare, if one is kept and alive; the next is started once this turn of the event loop is over. */
+function takeSpare(): PendingExec | undefined {
+  const taken = spare?.exited === false ? spare : undefined;
+  spare = undefined;
+  if (holders > 0) setImmediate(() => spare ?? startSpare());
+  return taken;
+}
+
+/** Keep a spare host `ip -batch -` until the returned function is called (by each holder, once). */
+export function holdSpareHostBatch(): () => void {
+  holders++;
+  if (!spare) startSpare();
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--holders > 0) return;
+    void spare?.finish('').catch(() => undefined);
+    spare = undefined;
+  };
 }
 
 /**
@@ -343,6 +387,42 @@ export function prepareLinkOps(netns?: string): { apply(ops: readonly LinkOp[]):
       await pending.finish(ops.length ? ops.map(renderOp).join('\n') + '\n' : '');
     },
   };
+}
+
+/** Deletions whose link is gone but whose ip(8) has not exited yet (deleteLink). */
+let finishing = 0;
+/** Beyond this many, a deletion waits for its ip(8) to exit: a burst of DELs must not leave a crowd of children. */
+const MAX_FINISHING = 16;
+const POLL_MS = 1;
+
+/**
+ * Delete link `name` in our own namespace. `gone` settles as soon as the
+ * kernel has unlisted the link (and a veth's peer with it), when its name is
+ * free again and nothing can reach it; `finished` when ip(8) has exited.
+ * Between the two lies the kernel's unregister work after RTNL is dropped
+ * (netdev_run_todo: waiting out RCU readers and references), about 20 ms for
+ * a veth on this machine's kernel, for which ip(8) waits on the netlink ACK.
+ * `gone` means the link is not listed, whoever removed it; while it is,
+ * ip(8)'s failure rejects `gone` too. `finished` rejects with any failure.
+ */
+export function deleteLink(name: string): { gone: Promise<void>; finished: Promise<void> } {
+  const finished = applyLinkOps([{ op: 'link-del', name }]).then(() => undefined);
+  if (finishing >= MAX_FINISHING) return { gone: finished, finished };
+  finishing++;
+  void finished.catch(() => undefined).finally(() => finishing--);
+  let exited = false;
+  void finished.finally(() => (exited = true)).catch(() => undefined);
+  const gone = new Promise<void>((resolve, reject) => {
+    finished.catch(reject);
+    const poll = () => {
+      if (exited) return;
+      if (!linkNames().has(name)) return resolve();
+      setTimeout(poll, POLL_MS);
+    };
+    setTimeout(poll, POLL_MS);
+  });
+  // The first of the two: unlisted, or the exit (clean or not) when it comes first.
+  return { gone: Promise.race([gone, finished]), finished };
 }
 
 /** `ip -json [-details] <args>` in `netns`, parsed. */

@@ -14,6 +14,7 @@ import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { ErrorCode } from '../../lib/errors.ts';
+import { holdSpareHostBatch } from '../../lib/iproute.ts';
 import { withLock } from '../../lib/lockfile.ts';
 import type { Logger } from '../../lib/log.ts';
 import { runPlugin } from '../skel.ts';
@@ -177,10 +178,16 @@ export async function startCniDaemon(o: CniDaemonOptions): Promise<CniDaemon> {
       await listenPrivately(server, o.socket);
       // An accept that fails (EMFILE, ENFILE) is an error event: unheard, it would end the process.
       server.on('error', (e) => o.log.info({ err: e }, 'CNI daemon accept failed'));
-      started();
-      await stopped;
-      await new Promise<void>((res) => server.close(() => res()));
-      await gate.idle();
+      // Its ADDs and DELs skip a fork and exec of ip(8) for their host batch (lib/iproute.ts).
+      const releaseSpare = holdSpareHostBatch();
+      try {
+        started();
+        await stopped;
+        await new Promise<void>((res) => server.close(() => res()));
+        await gate.idle();
+      } finally {
+        releaseSpare();
+      }
       rmSync(o.socket, { force: true });
     },
     500,
