@@ -4,7 +4,7 @@
  * when the netns is gone and when there was never an ADD, and it always
  * asks the IPAM delegate to release.
  */
-import { applyLinkOps } from '../lib/iproute.ts';
+import { deleteLink } from '../lib/iproute.ts';
 import { childrenOfThisCall } from '../lib/exec.ts';
 import { settled } from '../lib/settled.ts';
 import { linkNames } from '../lib/links.ts';
@@ -26,6 +26,25 @@ export interface ReleaseOptions {
   allRules?: boolean;
 }
 
+/**
+ * Done once the kernel has unlisted the veth (lib/iproute.ts deleteLink): its name, its peer's and the port are
+ * free then, about 20 ms before ip(8) returns.
+ */
+async function deleteHostVeth(hostVeth: string, log: Log): Promise<void> {
+  const { gone, finished } = deleteLink(hostVeth);
+  const goneMeanwhile = (e: Error) => {
+    // Gone meanwhile (its netns was deleted): that is what we wanted.
+    if (linkNames().has(hostVeth)) throw e;
+  };
+  let answered = false;
+  // A failure after the link left the list reaches no caller; the log keeps it.
+  finished
+    .catch(goneMeanwhile)
+    .catch((e: Error) => answered && log.error({ err: e, hostVeth }, 'veth delete failed after it left the list'));
+  await gone.catch(goneMeanwhile);
+  answered = true;
+}
+
 /** Undo one attachment: IPAM release, host veth (its peer goes with it), nft tables. */
 export async function releaseAttachment(
   conf: BridgeConf,
@@ -37,12 +56,7 @@ export async function releaseAttachment(
   // The three steps are independent, so their child processes run in parallel.
   await settled([
     opts.ipam ? execIpam('DEL', { conf, env, log: opts.log, policy: opts.policy }, rec) : undefined,
-    linkNames().has(rec.hostVeth)
-      ? applyLinkOps([{ op: 'link-del', name: rec.hostVeth }]).catch((e: Error) => {
-          // Gone meanwhile (its netns was deleted): that is what we wanted.
-          if (linkNames().has(rec.hostVeth)) throw e;
-        })
-      : undefined,
+    linkNames().has(rec.hostVeth) ? deleteHostVeth(rec.hostVeth, opts.log) : undefined,
     applyNft(dropAttachmentRules(rulesConf, rec.hostVeth)),
   ] as const);
 }
