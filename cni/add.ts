@@ -116,7 +116,7 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   const record = { containerID, ifname, netns, hostVeth, bridge: conf.bridge, ...inFlightMark() };
   // Written first, so GC can release whatever a crash in the middle leaves;
   // its in-flight mark keeps GC away while this ADD runs (issue 11, defect 10).
-  writeRecord(conf.dataDir, conf.name, record);
+  const journaled = writeRecord(conf.dataDir, conf.name, record);
   crashPoint('cni.add.journaled');
   // The container's batch starts once the host's is done and waits on stdin for the addresses, while the IPAM
   // delegate still runs. Started with the other two, three children at once on two cores made the delegate, the
@@ -124,13 +124,15 @@ export async function cmdAdd(conf: BridgeConf, env: CniEnv, log: Log, policy: No
   let inside: ReturnType<typeof prepareLinkOps> | undefined;
   try {
     const port = planPort(conf, facts);
-    const [ipam, bridgeMac] = await settled([
-      execIpam('ADD', { conf, env, log, policy, ...(ipamBinary && { binary: ipamBinary }) }),
+    // The host batch first: in the CNI daemon it goes to a spare ip(8) at once, before the delegate's spawn blocks.
+    const [bridgeMac, ipam] = await settled([
       applyPort(conf, facts).then((mac) => {
         inside = prepareLinkOps(env.netns);
         return mac;
       }),
+      execIpam('ADD', { conf, env, log, policy, ...(ipamBinary && { binary: ipamBinary }) }),
       applyNft(port.nft),
+      journaled,
     ] as const);
     const tPhase1 = performance.now();
     // Here the IP is allocated and the host veth made, but no address is set: what a crash must not leak.

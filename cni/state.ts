@@ -6,7 +6,7 @@
  */
 import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdirPrivate, writeFileDurable } from '../lib/durable.ts';
+import { mkdirPrivate, writeFileNowSyncLater } from '../lib/durable.ts';
 import { CNI_ID_PATTERN, shortHash } from '../lib/names.ts';
 import { isSameProcess, startTime } from '../lib/process.ts';
 
@@ -46,11 +46,16 @@ function fileOf(dataDir: string, network: string, containerID: string, ifname: s
   return join(dataDir, network, `${containerID}_${Buffer.from(ifname).toString('hex')}.json`);
 }
 
-/** Durably (fsync of file and directory), so that a power loss cannot leave an empty record. */
-export function writeRecord(dataDir: string, network: string, rec: AttachmentRecord): void {
+/**
+ * In place at once, for GC and for the next DEL even if this process dies the next moment; on disk (file and directory
+ * fsync'd) when the promise settles. ADD awaits that beside its IPAM delegate rather than before it: a power loss in
+ * between can lose the record, but host-local does not fsync its allocation either, so it would not survive the
+ * record, and a damaged record reads as none (listRecords).
+ */
+export function writeRecord(dataDir: string, network: string, rec: AttachmentRecord): Promise<void> {
   const file = fileOf(dataDir, network, rec.containerID, rec.ifname);
   mkdirPrivate(join(dataDir, network));
-  writeFileDurable(file, JSON.stringify(rec));
+  return writeFileNowSyncLater(file, JSON.stringify(rec));
 }
 
 /**

@@ -17,7 +17,9 @@ import {
   renameSync,
   rmSync,
   writeSync,
+  writeFileSync,
 } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
@@ -72,4 +74,30 @@ export function writeFileDurable(file: string, data: string | Uint8Array, mode =
   closeSync(fd);
   renameSync(tmp, file);
   fsyncDir(dirname(file));
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Replace `file` with `data` atomically now, and durably by the time the
+ * returned promise settles: for a journal entry that other processes (and
+ * this one after a crash) must see before the caller acts, while the fsyncs
+ * (a millisecond on the thread pool) overlap the act itself. A power loss
+ * before they finish may leave the file empty or missing, so its readers must
+ * take a damaged file for an absent one.
+ */
+export function writeFileNowSyncLater(file: string, data: string, mode = PRIVATE_FILE_MODE): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  rmSync(tmp, { force: true }); // a crashed writer's, whose mode may differ
+  writeFileSync(tmp, data, { mode });
+  chmodSync(tmp, mode); // exactly: open(2)'s mode is reduced by the umask
+  renameSync(tmp, file);
+  return Promise.all([fsyncPath(file), fsyncPath(dirname(file))]).then(() => undefined);
 }

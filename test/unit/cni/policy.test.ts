@@ -289,7 +289,7 @@ test('dataDir: a network named delegate-versions.json cannot break the version c
     mode: 0o755,
   });
   // The attack: a network whose record directory takes the cache's old file name.
-  writeRecord(dataDir, 'delegate-versions.json', {
+  await writeRecord(dataDir, 'delegate-versions.json', {
     containerID: 'c1',
     ifname: 'eth0',
     netns: '/var/run/netns/x',
@@ -308,9 +308,9 @@ test('dataDir: a network named delegate-versions.json cannot break the version c
   );
 });
 
-test('records: durable 0600 files in 0700 directories; foreign or damaged ones are skipped', () => {
+test('records: durable 0600 files in 0700 directories; foreign or damaged ones are skipped', async () => {
   const dataDir = join(root, 'records');
-  writeRecord(dataDir, 'net', {
+  await writeRecord(dataDir, 'net', {
     containerID: 'c2',
     ifname: 'eth0',
     netns: '/var/run/netns/y',
