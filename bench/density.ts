@@ -75,15 +75,24 @@ function manifests(): string {
   ).join('\n---\n');
 }
 
+/** A "Key:   123 kB" field of a /proc file's text (proc(5)), 0 when absent. */
+const kbField = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'mu').exec(text)?.[1] ?? 0);
+
 /** kB of a process: RSS and PSS from smaps_rollup (proc(5)); 0 for one gone meanwhile. */
 function memoryOf(pid: number): { rss: number; pss: number; comm: string } {
   try {
     const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'mu').exec(text)?.[1] ?? 0);
+    const kb = (key: string) => kbField(text, key);
     return { rss: kb('Rss'), pss: kb('Pss'), comm: readFileSync(`/proc/${pid}/comm`, 'utf8').trim() };
   } catch {
     return { rss: 0, pss: 0, comm: '' };
   }
+}
+
+/** MiB the node has in use: MemTotal - MemAvailable (proc(5)), so page cache that can be dropped does not count. */
+function nodeUsedMiB(): number {
+  const info = readFileSync('/proc/meminfo', 'utf8');
+  return (kbField(info, 'MemTotal') - kbField(info, 'MemAvailable')) / 1024;
 }
 
 /** The pod cgroups (virtnet/<netns>): its subdirectories, not its interface files. */
@@ -96,14 +105,16 @@ function podCgroups(): string[] {
 }
 
 /** Each VM pod's memory beyond QEMU, MiB, from the pods' cgroups. */
-function podMemory(): { rss: number[]; pss: number[]; qemuRss: number[] } {
-  const out = { rss: [] as number[], pss: [] as number[], qemuRss: [] as number[] };
+function podMemory(): { rss: number[]; pss: number[]; qemuRss: number[]; qemuPss: number[] } {
+  const out = { rss: [] as number[], pss: [] as number[], qemuRss: [] as number[], qemuPss: [] as number[] };
   for (const pod of podCgroups()) {
     const procs = cgroupPids(pod).map(memoryOf);
     const beyond = procs.filter((p) => !p.comm.startsWith('qemu'));
     out.rss.push(beyond.reduce((s, p) => s + p.rss, 0) / 1024);
     out.pss.push(beyond.reduce((s, p) => s + p.pss, 0) / 1024);
-    out.qemuRss.push(procs.filter((p) => p.comm.startsWith('qemu')).reduce((s, p) => s + p.rss, 0) / 1024);
+    const qemu = procs.filter((p) => p.comm.startsWith('qemu'));
+    out.qemuRss.push(qemu.reduce((s, p) => s + p.rss, 0) / 1024);
+    out.qemuPss.push(qemu.reduce((s, p) => s + p.pss, 0) / 1024);
   }
   return out;
 }
@@ -125,6 +136,7 @@ function vmLeftovers(): string[] {
 async function vmRun(): Promise<void> {
   const file = join(tmp, 'density.yaml');
   writeFileSync(file, manifests());
+  const used0 = nodeUsedMiB();
   const c0 = cpuTicks();
   const t0 = performance.now();
   const r = virtnet(['up', '--timeout', '900', file]);
@@ -133,6 +145,9 @@ async function vmRun(): Promise<void> {
   if (r.status !== 0) throw new Error(`up failed (${r.status}): ${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`);
   const leased = [...r.stdout.matchAll(/lease default\s+([\d.]+) (ms|s)/gu)].length;
   const mem = podMemory();
+  // What the node pays per pod: its memory in use grew by this much, QEMUs' own share (PSS) apart. Kernel memory
+  // (page tables, namespaces, links, sockets) is in it; pages the pods share (node's and libvirt's code) once.
+  const nodePerPod = (nodeUsedMiB() - used0 - mem.qemuPss.reduce((a, b) => a + b, 0)) / VMS;
   const t1 = performance.now();
   const d = virtnet(['down', '--all']);
   const downS = (performance.now() - t1) / 1000;
@@ -152,6 +167,7 @@ async function vmRun(): Promise<void> {
     const s = summarize(xs);
     console.log(`| ${label} (MiB, p50 / max, ${s.n} pods) | ${round2(s.p50)} / ${round2(s.max)} |`);
   }
+  console.log(`| node memory in use per VM pod beyond QEMU's PSS (MiB, mean) | ${round2(nodePerPod)} |`);
   console.log(`| \`down --all\` | ${round2(downS)} s |`);
   console.log(`| left behind | ${left.length ? left.join('; ') : 'nothing'} |`);
   if (leased !== VMS || left.length) throw new Error('the VM run did not pass');
