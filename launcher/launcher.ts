@@ -55,6 +55,8 @@ export class Launcher {
   private readonly started = performance.now();
   private dnsmasq: DnsmasqSupervisor | undefined;
   private libvirtd: Libvirtd | undefined;
+  /** libvirtd on its way up, started beside the network steps (start()). */
+  private libvirtdStarting: Promise<Libvirtd> | undefined;
   private virsh: Virsh | undefined;
   private plan: PodPlan | undefined;
   private stopLeaseWatch: (() => void) | undefined;
@@ -92,6 +94,8 @@ export class Launcher {
   async start(): Promise<void> {
     const { spec, stateDir } = this.opts;
     try {
+      // libvirtd needs nothing of the pod's network, so its start (about 40 ms) runs beside the network steps.
+      if (!this.opts.networkOnly) this.libvirtdStarting = this.startLibvirtd();
       const pod = await this.step('discover', () => discoverPod(this.opts.resolvConf));
       const plan = await this.step('plan', async () =>
         planPod(spec, pod, { dummyLinks: await probeDummyLinks(), freshMacs: freshMacs(spec.interfaces.length) }),
@@ -136,11 +140,8 @@ export class Launcher {
       return chosen;
     });
     if (accel.accel === 'tcg') this.status.warnings.push(`using TCG (software emulation): ${accel.reason}`);
-    this.libvirtd = await this.step('libvirtd', () =>
-      startLibvirtd({ stateDir, ...(this.opts.libvirtCacheDir && { sharedCacheDir: this.opts.libvirtCacheDir }) }),
-    );
+    this.libvirtd = await this.step('libvirtd', () => this.libvirtdStarting ?? this.startLibvirtd());
     this.status.libvirtUri = this.libvirtd.uri;
-    this.recordPid('libvirtd', this.libvirtd.daemon.pid);
     this.virsh = new Virsh(this.libvirtd.uri);
     const name = domainName(spec);
     const consoleLog = join(stateDir, 'console.log');
@@ -220,6 +221,19 @@ export class Launcher {
     this.stopLeaseWatch = onFileChange(dirname(file), basename(file), 250, check);
   }
 
+  private startLibvirtd(): Promise<Libvirtd> {
+    const { stateDir, libvirtCacheDir } = this.opts;
+    const starting = startLibvirtd({ stateDir, ...(libvirtCacheDir && { sharedCacheDir: libvirtCacheDir }) }).then(
+      (libvirtd) => {
+        this.recordPid('libvirtd', libvirtd.daemon.pid);
+        return libvirtd;
+      },
+    );
+    // Awaited later, by startVm() or stop(); meanwhile a failure must not count as unhandled.
+    starting.catch(() => undefined);
+    return starting;
+  }
+
   /** Destroy the domain, stop libvirtd and dnsmasq, restore the pod. Idempotent. */
   async stop(): Promise<void> {
     const t = performance.now();
@@ -233,7 +247,9 @@ export class Launcher {
     if (qemu && this.status.domain) await terminate(qemu, `guest=${this.status.domain},`, 5000);
     else if (this.virsh && this.status.domain)
       await this.virsh.destroy(this.status.domain).catch((e: Error) => errors.push(e));
-    await this.libvirtd?.stop(qemu ? 200 : 5000).catch((e: Error) => errors.push(e));
+    // A start that failed before the VM's turn still has a libvirtd on its way up, or up.
+    const libvirtd = this.libvirtd ?? (await this.libvirtdStarting?.catch(() => undefined));
+    await libvirtd?.stop(qemu ? 200 : 5000).catch((e: Error) => errors.push(e));
     await this.dnsmasq?.stop().catch((e: Error) => errors.push(e));
     await teardownPod(this.opts.stateDir).catch((e: Error) => errors.push(e));
     this.status.phase = 'Stopped';
