@@ -23,6 +23,7 @@ import type { Problem } from '../api/manifests.ts';
 import type { PULL_POLICIES, VmiDisk, VmiSpec, VmiVolume } from '../api/schema.ts';
 import { unwrapBase64 } from '../api/rules.ts';
 import { dhcpHostname } from '../../lib/dnsmasq-values.ts';
+import { guestDir, rememberGuest, rememberedGuest } from './guest-memo.ts';
 
 type PullPolicy = (typeof PULL_POLICIES)[number];
 
@@ -271,6 +272,18 @@ export function chooseBoot(
   return { problems: [], choice: { boot, disks: c.disks, ...(c.cloudInit && { cloudInit: c.cloudInit }) } };
 }
 
+/** scripts/build-guest.sh: a cache check, or a build; the directory it printed last. */
+async function checkOrBuildGuest(projectDir: string, out: string, progress: Progress): Promise<string> {
+  const r = await exec(['bash', join(projectDir, 'scripts', 'build-guest.sh')], {
+    timeoutMs: 900_000,
+    // A cache hit is no news; the steps of a real build are.
+    onStderrLine: (l) => (/: cache hit/u.test(l) ? undefined : progress.step(l)),
+  });
+  const printed = r.stdout.trim().split('\n').at(-1) ?? '';
+  rememberGuest(projectDir, out, printed);
+  return printed;
+}
+
 /**
  * Build (or reuse, cached by its recipe hash) the test guest; returns its
  * files. The build's steps go to `progress` as they happen: a first build
@@ -280,11 +293,7 @@ export async function testGuest(
   projectDir: string,
   progress: Progress = silentProgress,
 ): Promise<{ kernel: string; initrd: string }> {
-  const r = await exec(['bash', join(projectDir, 'scripts', 'build-guest.sh')], {
-    timeoutMs: 900_000,
-    // A cache hit is no news; the steps of a real build are.
-    onStderrLine: (l) => (/: cache hit/u.test(l) ? undefined : progress.step(l)),
-  });
-  const dir = r.stdout.trim().split('\n').at(-1)!;
+  const out = guestDir();
+  const dir = rememberedGuest(projectDir, out) ?? (await checkOrBuildGuest(projectDir, out, progress));
   return { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img') };
 }
