@@ -215,8 +215,13 @@ int main(int argc, char **argv) {
   if (nul > 2) close(nul);
   const char *env = getenv("VIRTNET_CNI_SOCKET"), *verb = getenv("CNI_COMMAND");
   if (env && *env) sock_path = env;
+  /* A relative path would name a socket in whatever directory the runtime runs us from. */
+  if (sock_path[0] != '/') cni_error(CNI_BAD_ENV, "VIRTNET_CNI_SOCKET: \"%.64s\" must be an absolute path", sock_path);
   unsigned long t;
-  if ((env = getenv("VIRTNET_CNI_TIMEOUT")) && parse_num(&env, 3600, &t) && !*env && t >= 1) timeout_s = t;
+  const char *p = env = getenv("VIRTNET_CNI_TIMEOUT");
+  if (env && *env && (!parse_num(&p, 3600, &t) || *p || t < 1))
+    cni_error(CNI_BAD_ENV, "VIRTNET_CNI_TIMEOUT: \"%.64s\" must be a whole number of seconds, 1 to 3600", env);
+  if (env && *env) timeout_s = t;
   /* SPEC.md: a runtime always sets CNI_COMMAND. Without it a person runs us: the Node.js plugin answers. */
   if (!verb || !*verb) {
     fprintf(stderr, "virtnet-bridge: cannot answer by hand: %s\n", exec_node(argc, argv));

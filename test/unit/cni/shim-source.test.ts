@@ -196,6 +196,25 @@ describe('virtnet-bridge shim', { concurrency: true }, () => {
     assert.equal(full.out.length, 256 + STDIN_MAX);
   });
 
+  test('a VIRTNET_CNI_TIMEOUT that is not 1 to 3600 whole seconds: code 4, naming it; nothing sent', async () => {
+    for (const bad of ['0', '-1', '1e3', '3601', '99999999999999999999', 'ten', '5 ', ' 5', '1.5', '\u00015']) {
+      const error = cniError(await run(cni('ADD', { TEST_REPLY: 'ok', VIRTNET_CNI_TIMEOUT: bad }), '{}'));
+      assert.equal(error.code, 4, JSON.stringify(bad));
+      assert.match(error.msg, /^VIRTNET_CNI_TIMEOUT: ".*" must be a whole number of seconds, 1 to 3600$/su);
+    }
+    for (const good of ['1', '3600', '']) {
+      const r = await run(cni('ADD', { TEST_REPLY: 'ok', VIRTNET_CNI_TIMEOUT: good }), '{}');
+      assert.equal(r.code, 7, `${JSON.stringify(good)} is taken (the test daemon's reply exits 7)`);
+    }
+  });
+
+  test('a relative VIRTNET_CNI_SOCKET: code 4, naming it', async () => {
+    for (const bad of ['cni.sock', './cni.sock', '../run/virtnet/cni.sock']) {
+      const error = cniError(await run(cni('ADD', { VIRTNET_CNI_SOCKET: bad }), '{}'));
+      assert.deepEqual(error, { code: 4, msg: `VIRTNET_CNI_SOCKET: "${bad}" must be an absolute path` });
+    }
+  });
+
   test('a socket path too long for sun_path: code 4', async () => {
     const error = cniError(await run(cni('ADD', { VIRTNET_CNI_SOCKET: `/tmp/${'x'.repeat(110)}` }), '{}'));
     assert.equal(error.code, 4);
