@@ -404,10 +404,13 @@ const POLL_MS = 1;
  * a veth on this machine's kernel, for which ip(8) waits on the netlink ACK.
  * `gone` means the link is not listed, whoever removed it; while it is,
  * ip(8)'s failure rejects `gone` too. `finished` rejects with any failure.
+ * Outside a process that holds the spare (holdSpareHostBatch), the two are one.
  */
 export function deleteLink(name: string): { gone: Promise<void>; finished: Promise<void> } {
   const finished = applyLinkOps([{ op: 'link-del', name }]).then(() => undefined);
-  if (finishing >= MAX_FINISHING) return { gone: finished, finished };
+  // Only a resident process (one that holds the spare: the CNI daemon) answers early. An exec'd plugin exits once it
+  // has answered, and its ip(8) would outlive it, a stray child in the runtime's namespace.
+  if (holders === 0 || finishing >= MAX_FINISHING) return { gone: finished, finished };
   finishing++;
   void finished.catch(() => undefined).finally(() => finishing--);
   let exited = false;

@@ -72,6 +72,25 @@ await Promise.all(Array.from({ length: 20 }, (_, i) => deleteLink(`spburst${i}`)
 const burstLeft = [...linkNames()].filter((n) => n.startsWith('spburst')).length;
 
 release();
+// No longer resident: an answer only once ip(8) has exited, so that no child outlives an exec'd plugin.
+await veth('spv1');
+const plain = deleteLink('spv1');
+let plainFinished = false;
+void plain.finished.then(() => (plainFinished = true));
+await plain.gone;
+await Promise.resolve();
+const notResidentWaited = plainFinished;
 process.stdout.write(
-  JSON.stringify({ macs, spawnedForFive, goneMs, finishedMs, wasFinished, listedAfterGone, missing, lo, burstLeft }),
+  JSON.stringify({
+    macs,
+    spawnedForFive,
+    goneMs,
+    finishedMs,
+    wasFinished,
+    listedAfterGone,
+    missing,
+    lo,
+    burstLeft,
+    notResidentWaited,
+  }),
 );
