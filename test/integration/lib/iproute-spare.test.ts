@@ -38,5 +38,7 @@ test('spare host batches, and deletions answered when the link is gone', () => {
     /Operation not supported/u,
     'a delete that fails on a listed link rejects with its error',
   );
+  assert.equal(seen.burstLeft, 0, 'a burst of 20 deletions: every link gone');
+  assert.equal(seen.notResidentWaited, true, 'without the spare held, gone waits for ip(8) to exit');
   assert.equal(node.run(['ip', '-o', 'link', 'show', 'type', 'veth']), '', 'the node namespace has no veth left');
 });
