@@ -32,16 +32,12 @@ export interface ReleaseOptions {
  */
 async function deleteHostVeth(hostVeth: string, log: Log): Promise<void> {
   const { gone, finished } = deleteLink(hostVeth);
-  const goneMeanwhile = (e: Error) => {
-    // Gone meanwhile (its netns was deleted): that is what we wanted.
-    if (linkNames().has(hostVeth)) throw e;
-  };
   let answered = false;
-  // A failure after the link left the list reaches no caller; the log keeps it.
-  finished
-    .catch(goneMeanwhile)
-    .catch((e: Error) => answered && log.error({ err: e, hostVeth }, 'veth delete failed after it left the list'));
-  await gone.catch(goneMeanwhile);
+  // A failure after the link left the list reaches no caller; the log keeps it. One while it is listed fails DEL.
+  finished.catch(
+    (e: Error) => answered && linkNames().has(hostVeth) && log.error({ err: e, hostVeth }, 'veth delete failed'),
+  );
+  await gone;
   answered = true;
 }
 

@@ -402,21 +402,29 @@ const POLL_MS = 1;
  * Between the two lies the kernel's unregister work after RTNL is dropped
  * (netdev_run_todo: waiting out RCU readers and references), about 20 ms for
  * a veth on this machine's kernel, for which ip(8) waits on the netlink ACK.
- * `gone` means the link is not listed, whoever removed it; while it is,
- * ip(8)'s failure rejects `gone` too. `finished` rejects with any failure.
+ * `gone` means the link is not listed, whoever removed it: it rejects with
+ * ip(8)'s failure only while the link is still there. `finished` rejects
+ * with any failure.
  * Outside a process that holds the spare (holdSpareHostBatch), the two are one.
  */
 export function deleteLink(name: string): { gone: Promise<void>; finished: Promise<void> } {
   const finished = applyLinkOps([{ op: 'link-del', name }]).then(() => undefined);
+  // A failure leaves `gone` true when the link is not listed after all (a netns deleted meanwhile took it).
+  const unlessGone = (e: unknown) => {
+    if (linkNames().has(name)) throw e;
+  };
   // Only a resident process (one that holds the spare: the CNI daemon) answers early. An exec'd plugin exits once it
   // has answered, and its ip(8) would outlive it, a stray child in the runtime's namespace.
-  if (holders === 0 || finishing >= MAX_FINISHING) return { gone: finished, finished };
+  if (holders === 0 || finishing >= MAX_FINISHING) return { gone: finished.catch(unlessGone), finished };
   finishing++;
-  void finished.catch(() => undefined).finally(() => finishing--);
   let exited = false;
-  void finished.finally(() => (exited = true)).catch(() => undefined);
-  const gone = new Promise<void>((resolve, reject) => {
-    finished.catch(reject);
+  void finished
+    .catch(() => undefined)
+    .finally(() => {
+      finishing--;
+      exited = true;
+    });
+  const unlisted = new Promise<void>((resolve) => {
     const poll = () => {
       if (exited) return;
       if (!linkNames().has(name)) return resolve();
@@ -424,8 +432,7 @@ export function deleteLink(name: string): { gone: Promise<void>; finished: Promi
     };
     setTimeout(poll, POLL_MS);
   });
-  // The first of the two: unlisted, or the exit (clean or not) when it comes first.
-  return { gone: Promise.race([gone, finished]), finished };
+  return { gone: Promise.race([unlisted, finished]).catch(unlessGone), finished };
 }
 
 /** `ip -json [-details] <args>` in `netns`, parsed. */
