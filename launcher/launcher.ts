@@ -95,7 +95,7 @@ export class Launcher {
     const { spec, stateDir } = this.opts;
     try {
       // libvirtd needs nothing of the pod's network, so its start (about 40 ms) runs beside the network steps.
-      if (!this.opts.networkOnly) this.libvirtdStarting = this.startLibvirtd();
+      if (!this.opts.networkOnly) this.libvirtdStarting = this.launchLibvirtd();
       const pod = await this.step('discover', () => discoverPod(this.opts.resolvConf));
       const plan = await this.step('plan', async () =>
         planPod(spec, pod, { dummyLinks: await probeDummyLinks(), freshMacs: freshMacs(spec.interfaces.length) }),
@@ -140,7 +140,7 @@ export class Launcher {
       return chosen;
     });
     if (accel.accel === 'tcg') this.status.warnings.push(`using TCG (software emulation): ${accel.reason}`);
-    this.libvirtd = await this.step('libvirtd', () => this.libvirtdStarting ?? this.startLibvirtd());
+    this.libvirtd = await this.step('libvirtd', () => this.libvirtdStarting ?? this.launchLibvirtd());
     this.status.libvirtUri = this.libvirtd.uri;
     this.virsh = new Virsh(this.libvirtd.uri);
     const name = domainName(spec);
@@ -221,7 +221,8 @@ export class Launcher {
     this.stopLeaseWatch = onFileChange(dirname(file), basename(file), 250, check);
   }
 
-  private startLibvirtd(): Promise<Libvirtd> {
+  /** startLibvirtd with this launcher's options, its pid recorded as soon as it is known. */
+  private launchLibvirtd(): Promise<Libvirtd> {
     const { stateDir, libvirtCacheDir } = this.opts;
     const starting = startLibvirtd({ stateDir, ...(libvirtCacheDir && { sharedCacheDir: libvirtCacheDir }) }).then(
       (libvirtd) => {

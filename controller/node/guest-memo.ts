@@ -7,8 +7,9 @@
  * beside the guest with a fingerprint of those files (size, mtime, inode),
  * and the script runs again whenever the fingerprint differs.
  */
-import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurable } from '../../lib/durable.ts';
 
 const MEMO = '.check-memo.json';
 const APT_LISTS = '/var/lib/apt/lists';
@@ -59,13 +60,8 @@ export function rememberedGuest(projectDir: string, out: string): string | undef
 /** Keep the script's answer `dir` (it printed it last) with the fingerprint of now. */
 export function rememberGuest(projectDir: string, out: string, dir: string): void {
   if (dir !== out) return;
-  const file = join(out, MEMO);
   try {
-    writeFileSync(
-      `${file}.${process.pid}.tmp`,
-      JSON.stringify({ fingerprint: guestFingerprint(projectDir, out), dir }),
-    );
-    renameSync(`${file}.${process.pid}.tmp`, file);
+    writeFileDurable(join(out, MEMO), JSON.stringify({ fingerprint: guestFingerprint(projectDir, out), dir }));
   } catch {
     // A memo that cannot be written only costs the next run the script's check.
   }
