@@ -78,6 +78,8 @@ async function main(): Promise<void> {
   console.log(summaryRow('bare QEMU from nothing → lease (netns, bridge, tap, dnsmasq, QEMU by hand)', bare));
   console.log(summaryRow('`virtnet down vm-bridge` (CLI wall time)', down));
   for (const [name, xs] of steps) console.log(summaryRow(`  step: ${name}`, xs));
+  // Each run, in order: one slow outlier shows here, where p95 of five hides which run it was.
+  console.log(`runs, up: ${up.map(Math.round).join(' ')}; bare: ${bare.map(Math.round).join(' ')}`);
   console.log(`ratio up/bare (p50): ${round2(summarize(up).p50 / summarize(bare).p50)}x`);
 }
 

@@ -4,7 +4,7 @@
  * and a private /etc/libvirt, so two pods on a node never share a pid file,
  * a socket or a domain list (shared/reference/measured-here.md, "libvirt per pod").
  */
-import { mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../lib/exec.ts';
 import { startDaemon, type Daemon } from '../../lib/daemon.ts';
@@ -113,6 +113,27 @@ export function libvirtdEnv(driverDir: string | undefined, base: NodeJS.ProcessE
   return driverDir === undefined ? base : { ...base, LIBVIRT_DRIVER_DIR: driverDir };
 }
 
+/** The lowest CPU of a Cpus_allowed_list line in proc_pid_status(5) ("0-3,8-11"), or undefined without one. */
+export function lowestAllowedCpu(procStatus: string): number | undefined {
+  const list = /^Cpus_allowed_list:[ \t]*(\S*)$/mu.exec(procStatus)?.[1] ?? '';
+  const firsts = list.split(',').map((range) => range.split('-')[0] ?? '');
+  const cpus = firsts.filter((n) => /^\d+$/u.test(n)).map(Number);
+  return cpus.length > 0 ? Math.min(...cpus) : undefined;
+}
+
+/**
+ * libvirtd's argv, run on one CPU: the node's lowest allowed one. libvirt 9.0 drops the QEMU
+ * capability cache and re-probes QEMU (~4 s, "host cpuid changed" in virQEMUCapsIsValid) when the
+ * host CPUID it reads differs from the cached one, and that CPUID holds the x2APIC ID of the CPU it
+ * was read on (leaf 0x1f EDX, measured here), so libvirtds on different CPUs kept invalidating the
+ * cache they share: half the starts took 4 s. taskset(1) execs libvirtd in place; libvirt gives QEMU
+ * all online CPUs back (qemuProcessInitCpuAffinity, measured: Cpus_allowed_list 0-1).
+ */
+export function libvirtdArgv(conf: string, cpu: number | undefined): string[] {
+  const libvirtd = ['libvirtd', '--config', conf, '--pid-file', '/run/libvirt/libvirtd.pid'];
+  return cpu === undefined ? libvirtd : ['taskset', '--cpu-list', String(cpu), ...libvirtd];
+}
+
 export interface Libvirtd {
   uri: string;
   daemon: Daemon;
@@ -165,7 +186,7 @@ export async function startLibvirtd(opts: LibvirtdOptions): Promise<Libvirtd> {
     await exec(['mount', '--bind', opts.sharedCacheDir, '/var/cache/libvirt/qemu']);
   }
   const daemon = startDaemon(
-    ['libvirtd', '--config', join(etc, 'libvirtd.conf'), '--pid-file', '/run/libvirt/libvirtd.pid'],
+    libvirtdArgv(join(etc, 'libvirtd.conf'), lowestAllowedCpu(readFileSync('/proc/self/status', 'utf8'))),
     join(opts.stateDir, 'libvirtd.log'),
     libvirtdEnv(qemuOnlyDriverDir(base)),
   );

@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   connectionDriverDirs,
+  libvirtdArgv,
   libvirtdConf,
   libvirtdEnv,
+  lowestAllowedCpu,
   qemuOnlyDriverDir,
 } from '../../../launcher/domain/libvirtd.ts';
 
@@ -52,4 +54,25 @@ test('without a QEMU driver to link, libvirtd keeps its own directory and enviro
   const base = { PATH: '/usr/bin' };
   assert.equal(libvirtdEnv(undefined, base), base);
   assert.deepEqual(libvirtdEnv('/d', base), { PATH: '/usr/bin', LIBVIRT_DRIVER_DIR: '/d' });
+});
+
+test('libvirtd runs on the lowest allowed CPU, so every pod reads the same CPUID', () => {
+  const status = (list: string) => `Name:\tnode\nCpus_allowed:\tff\nCpus_allowed_list:\t${list}\nMems_allowed:\t1\n`;
+  assert.equal(lowestAllowedCpu(status('0-1')), 0);
+  assert.equal(lowestAllowedCpu(status('3')), 3);
+  assert.equal(lowestAllowedCpu(status('8-11,2-3')), 2);
+  assert.equal(lowestAllowedCpu(status('')), undefined);
+  assert.equal(lowestAllowedCpu('Name:\tnode\n'), undefined);
+  assert.equal(lowestAllowedCpu(status('x-y')), undefined);
+  assert.deepEqual(libvirtdArgv('/e/libvirtd.conf', 2), [
+    'taskset',
+    '--cpu-list',
+    '2',
+    'libvirtd',
+    '--config',
+    '/e/libvirtd.conf',
+    '--pid-file',
+    '/run/libvirt/libvirtd.pid',
+  ]);
+  assert.deepEqual(libvirtdArgv('/e/libvirtd.conf', undefined).slice(0, 1), ['libvirtd']);
 });
