@@ -5,7 +5,8 @@
  * a socket or a domain list (shared/reference/measured-here.md, "libvirt per pod").
  */
 import { mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { nextFileChange } from '../../lib/watch.ts';
 import { exec } from '../../lib/exec.ts';
 import { startDaemon, type Daemon } from '../../lib/daemon.ts';
 
@@ -154,7 +155,8 @@ async function waitFor(path: string, ms: number, daemon: Daemon): Promise<void> 
   while (!existsSync(path)) {
     if (exited !== undefined) throw new Error(`libvirtd exited with ${exited} before its socket appeared`);
     if (Date.now() > end) throw new Error(`libvirtd: no socket at ${path} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    // bind(2) creates the socket's inode, which inotify reports (IN_CREATE); the poll is its floor.
+    await nextFileChange(dirname(path), basename(path), 50);
   }
 }
 
