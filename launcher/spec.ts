@@ -129,7 +129,21 @@ export interface LauncherSpec {
   cloudInit?: CloudInitSpec;
   /** The cluster's service CIDRs, which a masquerade vmNetworkCIDR must not overlap (node configuration). */
   serviceCIDRs?: string[];
+  /**
+   * Bumped by whoever rewrites spec.json for a running launcher (NIC hotplug, unplug, link state): the
+   * launcher applies a spec whose generation is above the one it has applied, and reports it in its status
+   * as observedGeneration. Absent means 0.
+   */
+  generation?: number;
+  /** Empty PCIe root ports reserved at boot for hot-plugged NICs (launcher/domain/xml.ts); absent: the default. */
+  hotplugPorts?: number;
 }
+
+/** Generations count spec rewrites of one running VM: 2^31 − 1 leaves room for any real number of them. */
+export const MAX_GENERATION = 2 ** 31 - 1;
+
+/** q35 has 32 slots on pcie.0, one root port each, and every cold device takes one; 16 spare leaves room. */
+export const MAX_HOTPLUG_PORTS = 16;
 
 /**
  * The largest VM a launcher starts. Neither KubeVirt nor the launcher's XML
@@ -505,6 +519,8 @@ export function parseLauncherSpec(value: unknown): LauncherSpec {
   const disks = disksOf(v.disks);
   const cloudInit = cloudInitOf(v.cloudInit);
   const serviceCIDRs = serviceCidrsOf(v.serviceCIDRs);
+  const generation = optInteger(v.generation, 'generation', [0, MAX_GENERATION]);
+  const hotplugPorts = optInteger(v.hotplugPorts, 'hotplugPorts', [0, MAX_HOTPLUG_PORTS]);
   return {
     name,
     namespace,
@@ -518,6 +534,8 @@ export function parseLauncherSpec(value: unknown): LauncherSpec {
     ...(disks && { disks }),
     ...(cloudInit && { cloudInit }),
     ...(serviceCIDRs && { serviceCIDRs }),
+    ...(generation !== undefined && { generation }),
+    ...(hotplugPorts !== undefined && { hotplugPorts }),
   };
 }
 

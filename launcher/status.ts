@@ -12,6 +12,7 @@ import { showValue as shown } from '../lib/show.ts';
 import { isObj } from '../lib/json.ts';
 import type { LinkNames } from './names.ts';
 import { BINDINGS } from './nic.ts';
+import { MAX_GENERATION } from './spec.ts';
 import type { NicPlan } from './plan/types.ts';
 
 /** What the launcher observes of a NIC while its VM runs: whether the guest took the leases it was offered. */
@@ -28,6 +29,12 @@ export type NicStatus = Pick<NicPlan, 'name' | 'binding' | 'mac' | 'mtu' | 'ips'
   bridge: LinkNames['bridge'];
   tap: LinkNames['tap'];
   dhcp: boolean;
+  /** The guest's link state (libvirt's <link state>); absent in files from before hotplug means up. */
+  linkState?: NicPlan['linkState'];
+  /** Plugged into the running VM, not there at boot. */
+  hotplugged?: boolean;
+  /** Asked to leave the VM (state: absent) and not gone yet: the guest has not released it. */
+  removing?: boolean;
 } & NicLeases;
 
 /** A planned NIC's status before the guest has taken any lease. */
@@ -42,6 +49,7 @@ export function nicStatus(nic: NicPlan): NicStatus {
     mtu: nic.mtu,
     ips: nic.ips,
     dhcp: nic.dhcp !== undefined,
+    linkState: nic.linkState,
     leased4: false,
     leased6: false,
   };
@@ -67,6 +75,10 @@ export interface LauncherStatus {
   pids?: { dnsmasq?: number; libvirtd?: number; qemu?: number };
   /** Their start times (lib/process.ts startTime): with the pid, each names one process for good. */
   pidStarts?: { dnsmasq?: string; libvirtd?: string; qemu?: string };
+  /** The spec generation the launcher has applied to the running VM (launcher/spec.ts generation). */
+  observedGeneration?: number;
+  /** Why the last live change (hotplug, unplug, link state) failed, if it did; cleared by one that works. */
+  liveError?: string;
 }
 
 export function statusFile(stateDir: string): string {
@@ -117,6 +129,12 @@ function reqString(o: Obj, key: string, at: string): string {
 
 function optString(o: Obj, key: string, at: string): string | undefined {
   return o[key] === undefined ? undefined : reqString(o, key, at);
+}
+
+const LINK_STATES = ['up', 'down'] as const;
+
+function optBool(o: Obj, key: string, at: string): boolean | undefined {
+  return o[key] === undefined ? undefined : reqBool(o, key, at);
 }
 
 function reqBool(o: Obj, key: string, at: string): boolean {
@@ -183,9 +201,14 @@ function nicOf(v: unknown, at: string): NicStatus {
   });
   const [dhcp, leased4, leased6] = [reqBool(n, 'dhcp', at), reqBool(n, 'leased4', at), reqBool(n, 'leased6', at)];
   const leasedAtMs = optMs(n, 'leasedAtMs', at);
+  const linkState = n.linkState === undefined ? undefined : oneOf(n, 'linkState', LINK_STATES, at);
+  const [hotplugged, removing] = [optBool(n, 'hotplugged', at), optBool(n, 'removing', at)];
   return {
     ...{ name, binding, podInterface, bridge, tap, mac, mtu, ips, dhcp, leased4, leased6 },
     ...(leasedAtMs !== undefined && { leasedAtMs }),
+    ...(linkState !== undefined && { linkState }),
+    ...(hotplugged !== undefined && { hotplugged }),
+    ...(removing !== undefined && { removing }),
   };
 }
 
@@ -254,6 +277,8 @@ function statusExtrasOf(o: Obj, at: string): Omit<LauncherStatus, keyof Launcher
   const [tapReadyAtMs, teardownMs] = [optMs(o, 'tapReadyAtMs', at), optMs(o, 'teardownMs', at)];
   const dnsmasqRestarts = optInt(o, 'dnsmasqRestarts', at, 0, Number.MAX_SAFE_INTEGER);
   const [pids, pidStarts] = [pidsOf(o, at), pidStartsOf(o, at)];
+  const observedGeneration = optInt(o, 'observedGeneration', at, 0, MAX_GENERATION);
+  const liveError = optString(o, 'liveError', at);
   return {
     ...(domain !== undefined && { domain }),
     ...(accelReason !== undefined && { accelReason }),
@@ -264,6 +289,8 @@ function statusExtrasOf(o: Obj, at: string): Omit<LauncherStatus, keyof Launcher
     ...(dnsmasqRestarts !== undefined && { dnsmasqRestarts }),
     ...(pids && { pids }),
     ...(pidStarts && { pidStarts }),
+    ...(observedGeneration !== undefined && { observedGeneration }),
+    ...(liveError !== undefined && { liveError }),
   };
 }
 

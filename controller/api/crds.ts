@@ -82,6 +82,9 @@ const nicWiring: Record<keyof NicWiring, JsonSchema> = {
   podIps: strings(),
   leased4: bool(),
   leased6: bool(),
+  linkState: enumOf(LINK_STATES),
+  hotplugged: bool(),
+  removing: bool(),
   ports: strings(),
 };
 

@@ -38,6 +38,26 @@ export interface DomainSpec {
   nics: NicPlan[];
   consoleLog: string;
   emulator: string;
+  /** Empty PCIe root ports for hot-plugged NICs; undefined: defaultHotplugPorts. */
+  hotplugPorts?: number;
+}
+
+/**
+ * KubeVirt keeps room for 4 NICs in all on q35 (its "placeholder" root ports): a VM booted with fewer gets
+ * the difference as empty ports, since q35's pcie.0 takes no hotplug and a root port cannot be added live.
+ */
+export function defaultHotplugPorts(coldNics: number): number {
+  return Math.max(0, 4 - coldNics);
+}
+
+/**
+ * libvirt's alias of a NIC (formatdomain "Device aliases": user aliases start with "ua-"), so that the NIC can
+ * be found and detached by its VMI interface name (a DNS-1123 label, launcher/spec.ts) without its PCI address.
+ */
+export function nicAlias(name: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/u.test(name))
+    throw new TypeError(`nic alias: "${name}" is not a DNS-1123 label`);
+  return `ua-nic-${name}`;
 }
 
 /** "0000:81:00.1" → libvirt's PCI address attributes. */
@@ -53,9 +73,11 @@ export function pciAddressAttrs(text: string): Record<string, string> {
   };
 }
 
-function interfaceXml(nic: NicPlan): Record<string, unknown> {
+/** One NIC's <interface>, at boot and as `virsh attach-device` and `update-device` take it. */
+export function interfaceXml(nic: NicPlan): Record<string, unknown> {
   return {
     '@_type': 'ethernet',
+    alias: { '@_name': nicAlias(nic.name) },
     mac: { '@_address': nic.mac },
     target: { '@_dev': nic.names.tap, '@_managed': 'no' },
     model: { '@_type': nic.model },
@@ -133,7 +155,42 @@ function controllerXml(spec: DomainSpec): Record<string, unknown>[] {
     buses.has('usb')
       ? { '@_type': 'usb', '@_index': '0', '@_model': 'qemu-xhci' }
       : { '@_type': 'usb', '@_index': '0', '@_model': 'none' },
+    ...pciControllers(rootPorts(spec, buses)),
   ];
+}
+
+/** q35's root complex is PCI controller 0 (libvirt refuses another model there); root ports are 1 to n. */
+function pciControllers(ports: number): Record<string, unknown>[] {
+  if (ports === 0) return [];
+  return [
+    { '@_type': 'pci', '@_index': '0', '@_model': 'pcie-root' },
+    ...Array.from({ length: ports }, (_, i) => ({
+      '@_type': 'pci',
+      '@_index': String(i + 1),
+      '@_model': 'pcie-root-port',
+    })),
+  ];
+}
+
+/**
+ * The root ports to declare: libvirt puts each cold PCIe device without an address on a declared port that is
+ * free (and adds ports only when none is), so the ports left empty are those beyond the cold devices: NICs, virtio
+ * disks, and the SCSI and xHCI controllers. Counting a device that needs none only leaves one more port free.
+ */
+function rootPorts(spec: DomainSpec, buses: Set<DomainDisk['bus']>): number {
+  const nics = spec.nics.filter((n) => !n.pciAddress).length;
+  const disks = spec.disks.filter((d) => d.bus === 'virtio').length;
+  const controllers = Number(buses.has('scsi')) + Number(buses.has('usb'));
+  return nics + disks + controllers + (spec.hotplugPorts ?? defaultHotplugPorts(spec.nics.length));
+}
+
+/** The XML of one device element, for `virsh attach-device` and the like. */
+export function renderDeviceXml(tag: string, device: Record<string, unknown>): string {
+  return xmlBuilder().build({ [tag]: device }) as string;
+}
+
+function xmlBuilder(): XMLBuilder {
+  return new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, suppressEmptyNode: true });
 }
 
 export function renderDomainXml(spec: DomainSpec): string {
@@ -160,11 +217,5 @@ export function renderDomainXml(spec: DomainSpec): string {
       },
     },
   };
-  const builder = new XMLBuilder({
-    ignoreAttributes: false,
-    attributeNamePrefix: '@_',
-    format: true,
-    suppressEmptyNode: true,
-  });
-  return builder.build(doc) as string;
+  return xmlBuilder().build(doc) as string;
 }

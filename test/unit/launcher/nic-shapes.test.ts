@@ -50,6 +50,7 @@ test("nicStatus: status.json's entry for a planned NIC, no lease yet, readable b
     dhcp: true,
     leased4: false,
     leased6: false,
+    linkState: 'up',
   });
   const { dhcp: _, ...l2 } = NIC;
   assert.equal(nicStatus(l2).dhcp, false);

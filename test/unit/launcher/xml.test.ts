@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
+  defaultHotplugPorts,
+  nicAlias,
   renderDomainXml,
+  renderDeviceXml,
+  interfaceXml,
   pciAddressAttrs,
   targetName,
   type DomainDisk,
@@ -101,6 +105,7 @@ test('golden: kernel boot, two NICs (boot order, PCI address, e1000, link down, 
   assert.equal(ifs.length, 2);
   assert.deepEqual(ifs[0], {
     '@_type': 'ethernet',
+    alias: { '@_name': 'ua-nic-default' },
     mac: { '@_address': '02:5e:00:00:00:05' },
     target: { '@_dev': 'tap0', '@_managed': 'no' },
     model: { '@_type': 'virtio' },
@@ -109,6 +114,7 @@ test('golden: kernel boot, two NICs (boot order, PCI address, e1000, link down, 
   });
   assert.deepEqual(ifs[1], {
     '@_type': 'ethernet',
+    alias: { '@_name': 'ua-nic-blue' },
     mac: { '@_address': '02:00:00:ab:cd:ef' },
     target: { '@_dev': 'tap16477688c0e', '@_managed': 'no' },
     model: { '@_type': 'e1000' },
@@ -196,10 +202,14 @@ test(
       ['cdrom', 'sdc', 'sata', '3', true],
     ]);
     // No usb disk: model none, so libvirt adds no xHCI controller of its own.
-    assert.deepEqual((d.devices as Obj).controller, [
-      { '@_type': 'scsi', '@_index': '0', '@_model': 'virtio-scsi' },
-      { '@_type': 'usb', '@_index': '0', '@_model': 'none' },
-    ]);
+    const controllers = (d.devices as Obj).controller as Obj[];
+    assert.deepEqual(
+      controllers.filter((c) => c['@_type'] !== 'pci'),
+      [
+        { '@_type': 'scsi', '@_index': '0', '@_model': 'virtio-scsi' },
+        { '@_type': 'usb', '@_index': '0', '@_model': 'none' },
+      ],
+    );
     assert.deepEqual(((d.devices as Obj).interface as Obj[])[1]!.boot, { '@_order': '2' });
   },
 );
@@ -289,4 +299,26 @@ test('pciAddressAttrs: DDDD:BB:SS.F only', () => {
     assert.throws(() => pciAddressAttrs(bad), TypeError, JSON.stringify(bad));
   }
   assert.throws(() => renderDomainXml({ ...BASE, nics: [{ ...NIC0, pciAddress: '0000:00:05.0"/>' }] }), TypeError);
+});
+
+test('root ports: one per cold PCIe device, plus the free ones for hotplug (KubeVirt keeps room for 4 NICs)', () => {
+  const ports = (spec: DomainSpec) =>
+    (((parse(renderDomainXml(spec)).devices as Obj).controller as Obj[]) ?? []).filter(
+      (c) => c['@_model'] === 'pcie-root-port',
+    ).length;
+  assert.deepEqual([0, 1, 3, 4, 7].map(defaultHotplugPorts), [4, 3, 1, 0, 0]);
+  // NIC1 has an explicit PCI address: it takes no declared port.
+  assert.equal(ports(BASE), 1 + defaultHotplugPorts(2));
+  assert.equal(ports({ ...BASE, nics: [NIC0], hotplugPorts: 0 }), 1);
+  assert.equal(ports({ ...BASE, nics: [NIC0], hotplugPorts: 16 }), 17);
+  const virtioDisk: DomainDisk = { file: '/d.qcow2', format: 'qcow2', device: 'disk', bus: 'virtio' };
+  assert.equal(ports({ ...BASE, nics: [], disks: [virtioDisk], hotplugPorts: 2 }), 3);
+});
+
+test('NIC aliases: ua- names from the interface name, refused for anything but a DNS-1123 label', () => {
+  assert.equal(nicAlias('net-1'), 'ua-nic-net-1');
+  for (const bad of ['', 'Net', 'a_b', '-a', 'a-', 'a b', 'a"/>', 'ä']) assert.throws(() => nicAlias(bad), /DNS-1123/u);
+  const xml = renderDeviceXml('interface', interfaceXml(NIC0));
+  assert.match(xml, /^<interface type="ethernet">/u);
+  assert.match(xml, /<alias name="ua-nic-default"\/>/u);
 });
