@@ -56,25 +56,57 @@ function runtimeArgs(pod: PodRef, a: Pick<AttachmentRequest, 'ifname' | 'capabil
 export async function attachPod(pod: PodRef, requests: AttachmentRequest[], o: AttachOptions): Promise<Attached[]> {
   const done: Attached[] = [];
   for (const request of requests) {
-    const rt = runtimeArgs(pod, request);
     try {
-      const result = await addList(request.list, rt, o);
-      writeCache(o.cacheDir, request.list, rt, result);
-      done.push({ request, result });
+      done.push(await attachOne(pod, request, o));
     } catch (err) {
-      // The failed one too: a plugin may have made part of its attachment.
-      await delList(request.list, rt, o);
+      // attachOne has DELeted the failed one (a plugin may have made part of it); the ones before go too.
       await detachPod(pod, o);
-      const e = err as VirtnetError;
-      throw new VirtnetError(
-        e.code ?? 100,
-        `[${pod.namespace}/${pod.name}/${pod.uid}:${request.list.name}]: ` +
-          `error adding container to network "${request.list.name}": ${e.message}`,
-        { cause: err },
-      );
+      throw err;
     }
   }
   return done;
+}
+
+/**
+ * ADD one attachment (into a running pod too: interface hotplug, as multus-dynamic-networks-controller does):
+ * cached on success; on failure its own DEL runs, so nothing it made is left, and the pod's other
+ * attachments are not touched.
+ */
+export async function attachOne(pod: PodRef, request: AttachmentRequest, o: AttachOptions): Promise<Attached> {
+  const rt = runtimeArgs(pod, request);
+  try {
+    const result = await addList(request.list, rt, o);
+    writeCache(o.cacheDir, request.list, rt, result);
+    return { request, result };
+  } catch (err) {
+    // The failed one too: a plugin may have made part of its attachment.
+    await delList(request.list, rt, o);
+    const e = err as VirtnetError;
+    throw new VirtnetError(
+      e.code ?? 100,
+      `[${pod.namespace}/${pod.name}/${pod.uid}:${request.list.name}]: ` +
+        `error adding container to network "${request.list.name}": ${e.message}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * DEL one attachment of a running pod (unplug) from its cache entry, which goes once the DEL worked; with no
+ * entry, from the request as journaled (an ADD cut short). DEL is idempotent (CNI spec, "DEL"), so an
+ * attachment already gone is no error. Returns the DEL's error, if any.
+ */
+export async function detachOne(
+  pod: PodRef,
+  request: AttachmentRequest,
+  o: AttachOptions,
+): Promise<Error | undefined> {
+  const entry = cachedFor(o.cacheDir, pod.containerID).find((e) => e.ifName === request.ifname);
+  if (!entry) return delList(request.list, runtimeArgs(pod, request), o);
+  const rt = { ...runtimeArgs(pod, { ifname: entry.ifName, capabilityArgs: entry.capabilityArgs }), netns: pod.netns };
+  const err = await delList(cachedList(entry), rt, o, entry.result);
+  if (!err) removeCache(o.cacheDir, entry.networkName, entry.containerId, entry.ifName);
+  return err;
 }
 
 /** DEL every cached attachment of the pod, newest first. Returns the errors (the cache is cleared regardless). */
