@@ -13,7 +13,7 @@ import { ensureSysctl, readSysctl } from '../lib/sysctl.ts';
 import { shortHash, urandom } from '../lib/names.ts';
 import { exec } from '../lib/exec.ts';
 import { randomMac } from '../lib/cidr.ts';
-import type { PodNetwork } from './discover.ts';
+import type { PodInterface, PodNetwork } from './discover.ts';
 import type { PodPlan, NicPlan } from './plan/types.ts';
 import { planRestore } from './plan/restore.ts';
 
@@ -85,6 +85,61 @@ export async function teardownPod(stateDir: string): Promise<void> {
   await applyLinkOps(restore.ops6, undefined, { ipv6Rules: true, force: true });
   await applyNft((saved.nftTables ?? []).flatMap((t) => dropTable('inet', t)));
   for (const [k, v] of Object.entries(saved.sysctls)) if (sysctlNow(k) !== undefined) ensureSysctl(k, v);
+}
+
+function readSaved(stateDir: string): SavedPod | undefined {
+  const file = join(stateDir, SAVED);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as SavedPod) : undefined;
+}
+
+/**
+ * Wire one NIC into a running pod (hotplug): journaled first, as applyPodPlan does, with its pod interface as
+ * discovered, so that a teardown after a crash restores it too; undone on failure.
+ */
+export async function applyLiveNic(
+  stateDir: string,
+  pod: PodInterface,
+  nic: Pick<NicPlan, 'names' | 'index'>,
+  plan: Pick<PodPlan, 'ops' | 'ops6' | 'sysctls'>,
+): Promise<void> {
+  const saved = readSaved(stateDir);
+  // applyPodPlan saved it at the start; without it a teardown could not restore what this makes.
+  if (!saved) throw new Error(`hotplug: ${join(stateDir, SAVED)} is missing: the pod was never wired`);
+  const original = {
+    ...saved.original,
+    interfaces: [...saved.original.interfaces.filter((i) => i.name !== pod.name), pod],
+  };
+  const sysctls = { ...saved.sysctls };
+  for (const k of Object.keys(plan.sysctls)) {
+    const v = k in sysctls ? undefined : sysctlNow(k);
+    if (v !== undefined) sysctls[k] = v;
+  }
+  const nics = [...saved.nics.filter((n) => n.names.podIf !== nic.names.podIf), { names: nic.names, index: nic.index }];
+  save(stateDir, { ...saved, original, nics, sysctls });
+  try {
+    await applyLinkOps(plan.ops);
+    await applyLinkOps(plan.ops6, undefined, { ipv6Rules: true });
+    for (const [k, v] of Object.entries(plan.sysctls)) ensureSysctl(k, v);
+  } catch (err) {
+    await unwireNic(stateDir, nic.names.podIf).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Put one NIC's pod interface back as CNI left it (unplug), then forget it, so that the CNI DEL that follows
+ * finds the interface it made. Idempotent: a NIC already unwired, or never journaled, is nothing to do.
+ */
+export async function unwireNic(stateDir: string, podIf: string): Promise<void> {
+  const saved = readSaved(stateDir);
+  const nic = saved?.nics.find((n) => n.names.podIf === podIf);
+  if (!saved || !nic) return;
+  const current = await ipJson<IpLink[]>(['addr', 'show']);
+  const restore = planRestore(saved.original, [nic], current);
+  await applyLinkOps(restore.ops, undefined, { force: true });
+  await applyLinkOps(restore.ops6, undefined, { ipv6Rules: true, force: true });
+  const original = { ...saved.original, interfaces: saved.original.interfaces.filter((i) => i.name !== podIf) };
+  save(stateDir, { ...saved, original, nics: saved.nics.filter((n) => n !== nic) });
 }
 
 export function freshMacs(n: number): string[] {

@@ -6,6 +6,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onFileChange } from '../lib/watch.ts';
+import { applyLiveSpec, type LiveContext } from './hotplug.ts';
+import type { DhcpNic } from './dhcp/dnsmasq-config.ts';
 import { discoverPod } from './discover.ts';
 import { planPod } from './plan/pod.ts';
 import { dhcpNicOf, type PodPlan } from './plan/types.ts';
@@ -48,6 +50,10 @@ export interface LauncherOptions {
   networkOnly?: boolean;
   /** lib/log.ts's JSON lines; without one, nothing is logged. */
   log?: Logger;
+  /** spec.json, watched while the VM runs: a higher generation there is a live change (launcher/hotplug.ts). */
+  specFile?: string;
+  /** spec.json read and checked again, as at the start (the allowed host paths included). */
+  readSpec?: () => LauncherSpec;
 }
 
 export class Launcher {
@@ -60,9 +66,16 @@ export class Launcher {
   private virsh: Virsh | undefined;
   private plan: PodPlan | undefined;
   private stopLeaseWatch: (() => void) | undefined;
+  private stopSpecWatch: (() => void) | undefined;
+  /** The spec the running VM has: the start's, then each live change's. */
+  private applied: LauncherSpec;
+  /** Live changes run one at a time, in the order their files were seen. */
+  private liveChain: Promise<void> = Promise.resolve();
+  private dummyLinks = false;
 
   constructor(private readonly opts: LauncherOptions) {
     this.status = { phase: 'Starting', pid: process.pid, nics: [], steps: [], warnings: [] };
+    this.applied = opts.spec;
   }
 
   private log(msg: string, fields: LogFields = {}): void {
@@ -97,9 +110,10 @@ export class Launcher {
       // libvirtd needs nothing of the pod's network, so its start (about 40 ms) runs beside the network steps.
       if (!this.opts.networkOnly) this.libvirtdStarting = this.launchLibvirtd();
       const pod = await this.step('discover', () => discoverPod(this.opts.resolvConf));
-      const plan = await this.step('plan', async () =>
-        planPod(spec, pod, { dummyLinks: await probeDummyLinks(), freshMacs: freshMacs(spec.interfaces.length) }),
-      );
+      const plan = await this.step('plan', async () => {
+        this.dummyLinks = await probeDummyLinks();
+        return planPod(spec, pod, { dummyLinks: this.dummyLinks, freshMacs: freshMacs(spec.interfaces.length) });
+      });
       this.plan = plan;
       this.status.warnings.push(...plan.warnings);
       this.status.nics = plan.nics.map(nicStatus);
@@ -117,7 +131,9 @@ export class Launcher {
       }
       if (!this.opts.networkOnly) await this.startVm();
       this.status.phase = 'Running';
+      this.status.observedGeneration = spec.generation ?? 0;
       this.save();
+      this.watchSpec();
     } catch (err) {
       this.status.phase = 'Failed';
       this.status.error = (err as Error).message;
@@ -158,6 +174,7 @@ export class Launcher {
       nics: this.plan?.nics ?? [],
       consoleLog,
       emulator: '/usr/bin/qemu-system-x86_64',
+      ...(spec.hotplugPorts !== undefined && { hotplugPorts: spec.hotplugPorts }),
     });
     const xmlFile = join(stateDir, 'domain.xml');
     writeFileSync(xmlFile, xml);
@@ -221,6 +238,69 @@ export class Launcher {
     this.stopLeaseWatch = onFileChange(dirname(file), basename(file), 250, check);
   }
 
+  /** Serve exactly these NICs: a new config needs a new dnsmasq, which keeps the lease file (dhcp/supervisor.ts). */
+  private async serveDhcp(nics: DhcpNic[]): Promise<void> {
+    if (this.dnsmasq) await this.dnsmasq.stop();
+    if (!nics.length) return;
+    this.dnsmasq ??= new DnsmasqSupervisor(dnsmasqFiles(this.opts.stateDir), (m) => this.opts.log?.warn(m));
+    this.status.warnings.push(...this.dnsmasq.configure(nics));
+    this.dnsmasq.start();
+    if (this.dnsmasq.pid) this.recordPid('dnsmasq', this.dnsmasq.pid);
+    if (!this.stopLeaseWatch) this.watchLeases();
+  }
+
+  private watchSpec(): void {
+    const { specFile, readSpec } = this.opts;
+    if (!specFile || !readSpec) return;
+    const seen = () => (this.liveChain = this.liveChain.then(() => this.applyLive(readSpec)));
+    this.stopSpecWatch = onFileChange(dirname(specFile), basename(specFile), 1000, seen);
+  }
+
+  /** One look at spec.json: a higher generation than the one applied is applied now, and reported. */
+  private async applyLive(readSpec: () => LauncherSpec): Promise<void> {
+    if (this.status.phase !== 'Running') return;
+    let next: LauncherSpec;
+    try {
+      next = readSpec();
+    } catch (e) {
+      // A half-written or hostile file changes nothing; the one after it may.
+      this.status.liveError = (e as Error).message;
+      this.save();
+      return;
+    }
+    const generation = next.generation ?? 0;
+    if (generation <= (this.status.observedGeneration ?? 0)) return;
+    const t = performance.now();
+    const ctx = this.liveContext();
+    let errors: string[];
+    try {
+      errors = await applyLiveSpec(ctx, this.applied, next);
+      this.applied = next;
+    } catch (e) {
+      errors = [(e as Error).message];
+    }
+    this.status.observedGeneration = generation;
+    if (errors.length) this.status.liveError = errors.join('; ');
+    else delete this.status.liveError;
+    this.log('live change', { generation, ms: +(performance.now() - t).toFixed(1), errors });
+    this.save();
+  }
+
+  private liveContext(): LiveContext {
+    if (!this.plan) throw new Error('live change before the pod was planned');
+    const domain = this.status.domain;
+    return {
+      stateDir: this.opts.stateDir,
+      resolvConf: this.opts.resolvConf,
+      dummyLinks: this.dummyLinks,
+      plan: this.plan,
+      status: this.status,
+      ...(this.virsh && domain && { vm: { virsh: this.virsh, domain } }),
+      serveDhcp: (nics) => this.serveDhcp(nics),
+      save: () => this.save(),
+    };
+  }
+
   /** startLibvirtd with this launcher's options, its pid recorded as soon as it is known. */
   private launchLibvirtd(): Promise<Libvirtd> {
     const { stateDir, libvirtCacheDir } = this.opts;
@@ -239,6 +319,8 @@ export class Launcher {
   async stop(): Promise<void> {
     const t = performance.now();
     this.stopLeaseWatch?.();
+    // A live change under way is not awaited: the teardown below undoes what it made (its NICs are journaled).
+    this.stopSpecWatch?.();
     const errors: Error[] = [];
     // QEMU gets SIGTERM, as `virsh destroy` would give it, but directly: it exits in milliseconds,
     // while libvirt's destroy and a clean libvirtd shutdown took about 2 s more (measured here).

@@ -155,11 +155,9 @@ async function main(argv: string[]): Promise<number> {
   if (verb !== 'run') throw new Error(`unknown verb ${verb ?? '(none)'}; use run or teardown`);
   const specFile = arg(args, '--spec');
   if (!specFile) throw new Error('--spec: required');
-  const spec = launcherSpecFrom(
-    readFileSync(specFile, 'utf8'),
-    allArgs(args, '--allowed-host-path'),
-    `--spec ${specFile}`,
-  );
+  const readSpec = () =>
+    launcherSpecFrom(readFileSync(specFile, 'utf8'), allArgs(args, '--allowed-host-path'), `--spec ${specFile}`);
+  const spec = readSpec();
   // QEMU's capability cache is shared by the node's launchers unless told
   // otherwise: a fresh one costs each pod a ~3.5 s probe (README, benchmarks).
   const cacheArg = arg(args, '--libvirt-cache') ?? DEFAULT_LIBVIRT_CACHE;
@@ -172,6 +170,8 @@ async function main(argv: string[]): Promise<number> {
     resolvConf: arg(args, '--resolv-conf') ?? '/etc/resolv.conf',
     networkOnly: args.includes('--network-only'),
     ...(cache && { libvirtCacheDir: cache }),
+    specFile,
+    readSpec,
   });
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -26,6 +26,31 @@ export class Virsh {
     return r.exitCode === 0 ? r.stdout.trim() : undefined;
   }
 
+  /** Hot-plug a device into the running domain (virsh attach-device --live). */
+  async attachDevice(name: string, xmlFile: string): Promise<void> {
+    await this.run(['attach-device', name, xmlFile, '--live']);
+  }
+
+  /**
+   * Ask the guest to release a device (virsh detach-device-alias --live). libvirt returns once QEMU has sent
+   * the unplug request, before the guest acts on it: hasAlias tells when the device is really gone.
+   */
+  async detachAlias(name: string, alias: string): Promise<{ ok: boolean; stderr: string }> {
+    const r = await this.run(['detach-device-alias', name, alias, '--live'], true);
+    return { ok: r.exitCode === 0, stderr: r.stderr.trim() };
+  }
+
+  /** Change a device of the running domain in place, a NIC's link state say (virsh update-device --live). */
+  async updateDevice(name: string, xmlFile: string): Promise<void> {
+    await this.run(['update-device', name, xmlFile, '--live']);
+  }
+
+  /** Whether the running domain's live XML still has a device with this alias. */
+  async hasAlias(name: string, alias: string): Promise<boolean> {
+    const r = await this.run(['dumpxml', name]);
+    return r.stdout.includes(`<alias name='${alias}'/>`);
+  }
+
   /** The pty of the domain's serial console, for interactive attach. */
   async consolePty(name: string): Promise<string | undefined> {
     const r = await this.run(['ttyconsole', name], true);
