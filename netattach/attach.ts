@@ -96,11 +96,7 @@ export async function attachOne(pod: PodRef, request: AttachmentRequest, o: Atta
  * entry, from the request as journaled (an ADD cut short). DEL is idempotent (CNI spec, "DEL"), so an
  * attachment already gone is no error. Returns the DEL's error, if any.
  */
-export async function detachOne(
-  pod: PodRef,
-  request: AttachmentRequest,
-  o: AttachOptions,
-): Promise<Error | undefined> {
+export async function detachOne(pod: PodRef, request: AttachmentRequest, o: AttachOptions): Promise<Error | undefined> {
   const entry = cachedFor(o.cacheDir, pod.containerID).find((e) => e.ifName === request.ifname);
   if (!entry) return delList(request.list, runtimeArgs(pod, request), o);
   const rt = { ...runtimeArgs(pod, { ifname: entry.ifName, capabilityArgs: entry.capabilityArgs }), netns: pod.netns };
