@@ -12,6 +12,7 @@
  * renderer sends (test/unit/launcher/dhcp-values.test.ts takes a table of
  * names through both).
  */
+import { MAX_HOTPLUG_PORTS } from '../../launcher/spec.ts';
 import { dns1123LabelProblem, dns1123SubdomainProblem } from '../../lib/names.ts';
 import { familyOf } from '../../lib/cidr.ts';
 import { searchDomainProblem } from '../../lib/dnsmasq-values.ts';
@@ -26,6 +27,7 @@ const MAX_SEARCH_CHARS = 2048;
 export interface Meta {
   name?: string;
   namespace?: string;
+  annotations?: Record<string, string>;
 }
 
 /**
@@ -43,7 +45,28 @@ export function metadataProblems(meta: Meta, at: string): RuleProblem[] {
     const p = dns1123LabelProblem(meta.namespace);
     if (p) out.push({ path: child(at, 'namespace'), rule: p });
   }
+  const ports = meta.annotations?.[HOTPLUG_PORTS_ANNOTATION];
+  if (ports !== undefined && hotplugPortsOf(ports) === undefined)
+    out.push({
+      path: `${child(at, 'annotations')}[${HOTPLUG_PORTS_ANNOTATION}]`,
+      rule:
+        `${shown(ports)} must be a whole number from 0 to ${MAX_HOTPLUG_PORTS}: ` +
+        'the empty PCIe root ports kept for hot-plugged NICs',
+    });
   return out;
+}
+
+/**
+ * How many empty PCIe root ports a VM keeps for NICs plugged while it runs (launcher/domain/xml.ts); without
+ * it, KubeVirt's room for 4 NICs in all.
+ */
+export const HOTPLUG_PORTS_ANNOTATION = 'virtnet.io/hotplug-ports';
+
+/** The annotation's number, or undefined when it is not a whole number in range (decimal digits only). */
+export function hotplugPortsOf(text: string): number | undefined {
+  if (!/^\d{1,2}$/u.test(text)) return undefined;
+  const n = Number(text);
+  return n <= MAX_HOTPLUG_PORTS ? n : undefined;
 }
 
 export function dnsProblems(spec: VmiSpec, at: string): RuleProblem[] {

@@ -25,10 +25,12 @@ import type { Progress } from '../../lib/progress.ts';
 import type { Output } from '../view/command.ts';
 import { inNamespace } from '../view/namespace.ts';
 import { vmiOf } from './validate.ts';
+import { applyLiveChange } from '../node/live.ts';
+import { clashMessage } from '../api/live-update.ts';
 
 export type { Output } from '../view/command.ts';
 
-const CLASH = "already runs with a different spec; a VMI's spec is immutable";
+const CLASH = 'already runs with a different spec';
 const TORN_DOWN = 'the VMI was torn down meanwhile by another virtnet command (down or gc)';
 
 /** A valid VMI, in its namespace (validation defaults it; the type says so here). */
@@ -44,7 +46,7 @@ interface VmiTask {
   base: string;
   source: string;
   boot: BootChoice;
-  action: 'create' | 'unchanged' | 'recreate';
+  action: 'create' | 'unchanged' | 'recreate' | 'live';
 }
 
 export interface UpOptions {
@@ -87,12 +89,18 @@ interface Plan {
   problems: Problem[];
 }
 
-function clashProblem(vmi: VirtualMachineInstance, source: string): Problem {
+/** Why a changed spec is refused: the fields, and the way out. */
+function clashRule(fields: string[], name: string): string {
+  return `${CLASH}: ${clashMessage(fields)}; \`virtnet down ${name}\` first`;
+}
+
+function clashProblem(rt: NodeRuntime, vmi: PlacedVmi, source: string): Problem {
   const { namespace, name } = vmi.metadata;
+  const fields = rt.clashFields(namespace, name, vmi.spec);
   return {
     source,
-    path: 'metadata.name',
-    rule: `VirtualMachineInstance ${namespace}/${name} ${CLASH}: \`virtnet down ${name}\` first`,
+    path: fields[0] ?? 'spec',
+    rule: `VirtualMachineInstance ${namespace}/${name} ${clashRule(fields, name)}`,
   };
 }
 
@@ -105,7 +113,7 @@ function taskOf(rt: NodeRuntime, a: ApiObject, source: string, problems: Problem
   const chosen = chooseBoot(vmi.spec, base, { vmiName: vmi.metadata.name });
   problems.push(...chosen.problems.map((p) => ({ ...p, source })));
   const action = rt.plan(vmi.metadata.namespace, vmi.metadata.name, vmi.spec);
-  if (action === 'clash') problems.push(clashProblem(vmi, source));
+  if (action === 'clash') problems.push(clashProblem(rt, vmi, source));
   else if (chosen.choice) return { object: vmi, base, source, boot: chosen.choice, action };
   return undefined;
 }
@@ -206,13 +214,21 @@ async function createLocked(run: Run, task: VmiTask, report: StepReporter): Prom
   const { namespace, name } = task.object.metadata;
   const resolve = resolverFor(run, task, report);
   // Pulled and built before the lock (minutes on first use), and before any network is made.
-  let resolved = task.action === 'unchanged' ? undefined : await resolve();
+  // A running VMI needs no boot source: unchanged, or changed live.
+  let resolved = task.action === 'unchanged' || task.action === 'live' ? undefined : await resolve();
   let made: string | undefined;
   try {
     task.action = await rt.withVmiLock(namespace, name, async () => {
       const action = rt.plan(namespace, name, task.object.spec);
-      if (action === 'clash') throw new StepError('validate', `${CLASH}: \`virtnet down ${name}\` first`);
+      if (action === 'clash')
+        throw new StepError('validate', clashRule(rt.clashFields(namespace, name, task.object.spec), name));
       if (action === 'unchanged') return action;
+      if (action === 'live') {
+        const rec = rt.store.readVmi(namespace, name);
+        if (!rec) throw new StepError('launcher', TORN_DOWN);
+        await applyLiveChange(rt, rec, task.object.spec, report, run.opts.timeoutMs);
+        return action;
+      }
       if (action === 'recreate') await rt.destroyLocked(namespace, name);
       const r = (resolved ??= await resolve());
       const spec = (rec: VmiRecord) => launcherSpecOf(task.object, r, uidOf(rec), rt.cfg.serviceCIDRs);
@@ -278,6 +294,7 @@ async function bringUp(run: Run, task: VmiTask): Promise<boolean> {
     const made = await createLocked(run, task, report);
     if (made) ids.made = made;
     if (task.action === 'unchanged') report('unchanged', 0, 'already running with this spec');
+    if (task.action === 'live') report('live', 0, 'applied to the running VM');
     if (run.opts.wait) await waitLeases(run, task, report, who, (uid) => (ids.watched = uid));
     return true;
   } catch (err) {

@@ -33,6 +33,8 @@ import { DEFAULT_NAMESPACE, normalizedInterfaces } from '../api/normalize.ts';
 import { vmiStatus } from '../status/vmi.ts';
 import { ImageCache } from './images/cache.ts';
 import type { VmiStatus } from '../api/status.ts';
+import type { VmiSpec } from '../api/schema.ts';
+import { liveChange } from '../api/live-update.ts';
 import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
 
 /** What create() takes: a VMI as `up` applies it (its namespace defaulted here), or the kubelet role's. */
@@ -380,13 +382,22 @@ export class NodeRuntime {
    * alone, refuse a live one with another spec (a VMI's spec is immutable),
    * remake a dead one, or make a new one.
    */
-  plan(namespace: string, name: string, spec: unknown): 'unchanged' | 'clash' | 'recreate' | 'create' {
+  plan(namespace: string, name: string, spec: VmiSpec): 'unchanged' | 'clash' | 'live' | 'recreate' | 'create' {
     const entry = this.store.readVmiEntry(namespace, name);
     // A corrupt record is unknown: what it stood for is reconciled (destroyLocked) before anything is made.
     if (entry.kind !== 'valid') return entry.kind === 'corrupt' ? 'recreate' : 'create';
     const rec = entry.rec;
     if (!this.live(rec)) return 'recreate';
-    return rec.specHash === specHash(spec) ? 'unchanged' : 'clash';
+    if (rec.specHash === specHash(spec)) return 'unchanged';
+    const change = liveChange(rec.object.spec, spec).kind;
+    return change === 'none' ? 'unchanged' : change;
+  }
+
+  /** Why `spec` cannot be applied to the running VMI: the fields that cannot change live (empty when it can). */
+  clashFields(namespace: string, name: string, spec: VmiSpec): string[] {
+    const rec = this.store.readVmi(namespace, name);
+    const change = rec ? liveChange(rec.object.spec, spec) : undefined;
+    return change?.kind === 'clash' ? change.fields : [];
   }
 
   status(rec: VmiRecord): VmiStatus {

@@ -42,7 +42,7 @@ export function podRef(rec: Pick<VmiRecord, 'object' | 'netns' | 'containerID'>)
   };
 }
 
-function attachOptions(cfg: NodeConfig) {
+export function attachOptions(cfg: NodeConfig) {
   return {
     cniPath: cfg.cniPath,
     dataDir: join(cfg.stateDir, 'cni-invoke'),

@@ -57,10 +57,13 @@ export async function waitReady(
     if (!rt.launcherAlive(rec))
       throw new StepError('launcher', `exited: ${logTail(join(launcherDir, 'launcher.log')) || 'no output'}`);
     if (st?.phase === 'Running') {
-      const dhcp = st.nics.filter((n) => n.dhcp);
+      // A NIC whose link is down (state: down) takes no lease until it is up.
+      const dhcp = st.nics.filter((n) => n.dhcp && n.linkState !== 'down');
       if (!noDhcpShown) {
         for (const n of st.nics.filter((x) => !x.dhcp))
           report(`lease ${n.name}`, 0, 'no DHCP: the pod interface has no IP (L2 only)');
+        for (const n of st.nics.filter((x) => x.dhcp && x.linkState === 'down'))
+          report(`lease ${n.name}`, 0, 'link down: no lease until it is up');
         noDhcpShown = true;
       }
       for (const n of dhcp.filter((x) => nicLeased(x) && !leasedShown.has(x.name))) {
@@ -73,7 +76,7 @@ export async function waitReady(
       const waiting =
         st?.phase === 'Running'
           ? `lease ${st.nics
-              .filter((n) => n.dhcp && !nicLeased(n))
+              .filter((n) => n.dhcp && n.linkState !== 'down' && !nicLeased(n))
               .map((n) => n.name)
               .join(', ')}`
           : stepAt(stepsShown);

@@ -8,6 +8,7 @@
 import type { BootSpec, CloudInitSpec, DiskSpec, LauncherSpec } from '../../launcher/spec.ts';
 import { DEFAULT_NAMESPACE, normalizedInterfaces } from '../api/normalize.ts';
 import type { VirtualMachineInstance } from '../api/schema.ts';
+import { HOTPLUG_PORTS_ANNOTATION, hotplugPortsOf } from '../api/rules-names.ts';
 
 /** What of a VMI its launcher's spec is made of. */
 export type VmiLike = Pick<VirtualMachineInstance, 'metadata' | 'spec'>;
@@ -25,6 +26,8 @@ export function launcherSpec(vmi: VmiLike, inputs: LauncherSpecInputs): Launcher
   // Normalised (idempotent): the spec carries interfaces as the launcher's InterfaceSpec types them.
   const interfaces = normalizedInterfaces(vmi.spec).filter((i) => i.state !== 'absent');
   const names = new Set(interfaces.map((i) => i.name));
+  const annotated = vmi.metadata.annotations?.[HOTPLUG_PORTS_ANNOTATION];
+  const ports = annotated === undefined ? undefined : hotplugPortsOf(annotated);
   return {
     name: vmi.metadata.name,
     namespace: vmi.metadata.namespace ?? DEFAULT_NAMESPACE,
@@ -38,5 +41,6 @@ export function launcherSpec(vmi: VmiLike, inputs: LauncherSpecInputs): Launcher
     ...(inputs.disks?.length && { disks: inputs.disks }),
     ...(inputs.cloudInit && { cloudInit: inputs.cloudInit }),
     serviceCIDRs: inputs.serviceCIDRs,
+    ...(ports !== undefined && { hotplugPorts: ports }),
   };
 }

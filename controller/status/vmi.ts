@@ -81,7 +81,10 @@ export interface MergeInputs {
  * Shared by the standalone node and the cluster controller.
  */
 export function mergeInterfaces(m: MergeInputs): { interfaces: VmiInterfaceStatus[]; nics: NicWiring[] } {
-  const interfaces = normalizedInterfaces(m.spec).filter((i) => i.state !== 'absent');
+  // An absent interface is still reported while the launcher has its NIC: it is being removed.
+  const interfaces = normalizedInterfaces(m.spec).filter(
+    (i) => i.state !== 'absent' || m.launcher?.nics.some((n) => n.name === i.name),
+  );
   const networks = m.spec.networks ?? [];
   const wiring: NicWiring[] = [];
   const out: VmiInterfaceStatus[] = [];
@@ -104,7 +107,8 @@ export function mergeInterfaces(m: MergeInputs): { interfaces: VmiInterfaceStatu
       ...(nic?.mac && { mac: nic.mac }),
       infoSource: source,
       podInterfaceName: podIf,
-      linkState: iface.state === 'down' ? 'down' : 'up',
+      // What the launcher set on the running VM, else what the spec asks.
+      linkState: nic?.linkState ?? (iface.state === 'down' ? 'down' : 'up'),
       ...(leased !== undefined && { leased }),
     });
     if (nic) {
@@ -122,6 +126,9 @@ export function mergeInterfaces(m: MergeInputs): { interfaces: VmiInterfaceStatu
         podIps,
         leased4: nic.leased4,
         leased6: nic.leased6,
+        ...(nic.linkState && { linkState: nic.linkState }),
+        ...(nic.hotplugged && { hotplugged: true }),
+        ...(nic.removing && { removing: true }),
         ports: nic.binding === 'masquerade' ? ports(iface) : [],
       });
     }

@@ -150,6 +150,7 @@ test('up again changes nothing; a changed spec is a clash that creates nothing',
   const r = node.run(['up', file]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /already runs with a different spec/u);
+  assert.match(r.stderr, /spec\.domain\.resources cannot change on a running VMI/u);
   assert.match(r.stderr, /nothing was created/u);
   assert.deepEqual(node.sandboxes(), before);
 });

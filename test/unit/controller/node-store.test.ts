@@ -130,7 +130,7 @@ test('a record reads as absent, valid or corrupt; corrupt is never "nothing was 
       assert.match(e.kind === 'corrupt' ? e.why : '', why);
       assert.equal(rt.store.readVmi('default', 'vm'), undefined);
       assert.equal(
-        rt.plan('default', 'vm', {}),
+        rt.plan('default', 'vm', { domain: { devices: {} } }),
         'recreate',
         'up reconciles what it stood for before it makes anything',
       );
