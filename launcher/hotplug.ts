@@ -72,6 +72,17 @@ async function planPlug(ctx: LiveContext, spec: LauncherSpec, iface: InterfaceSp
   };
 }
 
+/** libvirt's "No more available PCI slots", said as what it means here and what to do about it. */
+function noSlotSaidPlainly(iface: InterfaceSpec) {
+  return (e: Error): never => {
+    if (!/No more available PCI slots/u.test(e.message)) throw e;
+    throw new Error(
+      `interface ${iface.name}: no free PCI slot: every PCIe root port kept at boot for hot-plugged NICs is taken ` +
+        '(the annotation virtnet.io/hotplug-ports sets how many the VM keeps; it takes effect at its next start)',
+    );
+  };
+}
+
 async function plug(ctx: LiveContext, spec: LauncherSpec, iface: InterfaceSpec): Promise<void> {
   const { podIf, planned } = await planPlug(ctx, spec, iface);
   const nic = planned.nic;
@@ -79,7 +90,7 @@ async function plug(ctx: LiveContext, spec: LauncherSpec, iface: InterfaceSpec):
   const served = nic.dhcp !== undefined;
   try {
     if (served) await ctx.serveDhcp(dhcpNics([...ctx.plan.nics, nic]));
-    if (ctx.vm) await ctx.vm.virsh.attachDevice(ctx.vm.domain, deviceFile(ctx, nic));
+    if (ctx.vm) await ctx.vm.virsh.attachDevice(ctx.vm.domain, deviceFile(ctx, nic)).catch(noSlotSaidPlainly(iface));
   } catch (err) {
     if (served) await ctx.serveDhcp(dhcpNics(ctx.plan.nics)).catch(() => undefined);
     await unwireNic(ctx.stateDir, nic.names.podIf).catch(() => undefined);
