@@ -6,7 +6,9 @@
 const SHOW_MAX = 100;
 
 export function showValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  // JSON has no Infinity or NaN (JSON.stringify writes null): those are shown as numbers.
+  const text =
+    typeof value === 'number' && !Number.isFinite(value) ? String(value) : (JSON.stringify(value) ?? String(value));
   if (text.length <= SHOW_MAX) return text;
   const length = typeof value === 'string' ? `${value.length} characters` : `${text.length} characters as JSON`;
   return `${text.slice(0, SHOW_MAX)}… (${length})`;

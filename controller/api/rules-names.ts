@@ -48,7 +48,7 @@ export function metadataProblems(meta: Meta, at: string): RuleProblem[] {
   const ports = meta.annotations?.[HOTPLUG_PORTS_ANNOTATION];
   if (ports !== undefined && hotplugPortsOf(ports) === undefined)
     out.push({
-      path: `${child(at, 'annotations')}[${HOTPLUG_PORTS_ANNOTATION}]`,
+      path: `${child(at, 'annotations')}[${JSON.stringify(HOTPLUG_PORTS_ANNOTATION)}]`,
       rule:
         `${shown(ports)} must be a whole number from 0 to ${MAX_HOTPLUG_PORTS}: ` +
         'the empty PCIe root ports kept for hot-plugged NICs',

@@ -69,6 +69,9 @@ export function vmProblems(vm: VirtualMachine, env: RuleEnv): RuleProblem[] {
       rule: 'one of runStrategy (Always, RerunOnFailure, Manual, Halted, Once, WaitAsReceiver) or running is required',
     });
   }
+  // The template's annotations become the VMI's (render/vmi.ts): the hotplug-ports one is checked there too.
+  if (template.metadata?.annotations)
+    out.push(...metadataProblems({ annotations: template.metadata.annotations }, 'spec.template.metadata'));
   const ns = template.metadata?.namespace;
   if (ns !== undefined && ns !== env.namespace) {
     out.push({

@@ -66,7 +66,9 @@ export function liveActions(
       continue;
     }
     if (was && !same(withoutState(was), withoutState(iface))) frozen.push(`interfaces[${k}] (${iface.name})`);
-    if (!same(networkOf(current, iface.name), networkOf(next, iface.name))) frozen.push(`networks (${iface.name})`);
+    // Only against the spec it was wired from: a NIC the guest would not release is no longer in that spec.
+    if (was && !same(networkOf(current, iface.name), networkOf(next, iface.name)))
+      frozen.push(`networks (${iface.name})`);
     const state = iface.state === 'down' ? 'down' : 'up';
     if (state !== nic.linkState) out.link.push({ name: iface.name, state });
   }
