@@ -22,7 +22,9 @@ import { createServer as createHttps } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
+import { clashMessage, liveChange } from '../api/live-update.ts';
 import { validateManifests, type ValidationContext } from '../api/manifests.ts';
+import type { VmiSpec } from '../api/schema.ts';
 import { boundServer, SERVER_OPTIONS, type ServerLimits } from './http-limits.ts';
 import { checkJsonBounds, type JsonBounds } from './json-bounds.ts';
 import { isObj } from '../../lib/json.ts';
@@ -158,9 +160,11 @@ function boundsProblems(req: Obj, object: Obj): Problem[] {
  * The verdict on one AdmissionReview whose request has a usable uid (see
  * usableUid; without one there is nothing to answer to). An UPDATE that
  * leaves spec alone (labels, finalizers, the garbage collector orphaning) is
- * allowed even for an object admitted under older rules; a VMI's spec is
- * immutable once created, as in KubeVirt (its pod would never follow the
- * change). Never throws: whatever the request holds, the answer is a review.
+ * allowed even for an object admitted under older rules. A VMI's spec may
+ * change only where its running VM can follow (interface hotplug, unplug and
+ * link state, as in KubeVirt): such a change is then validated like a new
+ * object; any other is denied, naming the first field that cannot change.
+ * Never throws: whatever the request holds, the answer is a review.
  */
 export function review(request: Obj, facts: ClusterFacts = NO_FACTS): AdmissionReview {
   const req: Obj = isObj(request.request) ? request.request : {};
@@ -184,21 +188,29 @@ export function review(request: Obj, facts: ClusterFacts = NO_FACTS): AdmissionR
   }
 }
 
+/**
+ * Why a VMI's spec change cannot reach its running VM, or undefined when it
+ * can: interfaces added, unplugged (state: absent) or set up or down are
+ * applied live, as KubeVirt's interface hotplug does; anything else would
+ * leave the pod behind its spec. The new spec is validated after this.
+ */
+function specClash(before: unknown, after: unknown): Problem | undefined {
+  const hint = '; change its VirtualMachine, or delete and recreate the VirtualMachineInstance';
+  if (!isObj(before) || !isObj(after)) return { path: 'spec', rule: `${clashMessage(['spec'])}${hint}` };
+  // liveChange is total: unvalidated JSON gets an answer, and validation then says what is wrong with it.
+  const change = liveChange(before as VmiSpec, after as VmiSpec);
+  if (change.kind !== 'clash') return undefined;
+  return { path: change.fields[0] ?? 'spec', rule: `${clashMessage(change.fields)}${hint}` };
+}
+
 function judge(uid: string, req: Obj, object: Obj, kind: string, name: string, facts: ClusterFacts): AdmissionReview {
   const allow: AdmissionReview = { ...REVIEW, response: { uid, allowed: true } };
   if (req.operation === 'UPDATE' && isObj(req.oldObject)) {
     if (isDeepStrictEqual(req.oldObject.spec, object.spec)) return allow;
-    if (kind === 'VirtualMachineInstance')
-      return deny(uid, kind, name, [
-        {
-          path: 'spec',
-          rule:
-            "a VirtualMachineInstance's " +
-            'spec cannot change once it is ' +
-            'created; change its VirtualMachine, ' +
-            'or delete and recreate it',
-        },
-      ]);
+    if (kind === 'VirtualMachineInstance') {
+      const clash = specClash(req.oldObject.spec, object.spec);
+      if (clash) return deny(uid, kind, name, [clash]);
+    }
   }
   const known = facts();
   if (!known)

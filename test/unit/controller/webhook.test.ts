@@ -75,7 +75,7 @@ test('webhook allows valid objects and deletes, over HTTP as the apiserver calls
 test(
   'webhook on UPDATE: metadata-only ' +
     'changes pass even under newer ' +
-    "rules; a VMI's spec is immutable; " +
+    "rules; a VMI's spec changes only live; " +
     "a VM's spec change is validated",
   () => {
     const update = (oldObject: unknown, object: unknown) => ({
@@ -94,8 +94,9 @@ test(
     assert.equal(denied.allowed, false);
     assert.deepEqual(
       denied.status!.details!.causes.map((c: { field: string }) => c.field),
-      ['spec'],
+      ['spec.domain.devices.interfaces[default].ports'],
     );
+    assert.match(denied.status!.message, /cannot change on a running VMI.*delete and recreate/u);
     const vm2 = structuredClone(BASE_VM);
     vm2.spec.runStrategy = 'Halted';
     assert.equal(review(update(BASE_VM, vm2)).response.allowed, true, 'a VM may change');
@@ -103,3 +104,91 @@ test(
     assert.equal(review(update(BASE_VM, vm2)).response.allowed, false, 'but only to something valid');
   },
 );
+
+/** An UPDATE of BASE_VMI to a copy that `mutate` changed. */
+const vmiUpdate = (mutate: (spec: any) => void) => {
+  const changed = structuredClone(BASE_VMI);
+  mutate(changed.spec);
+  return review({ request: { uid: 'u3', operation: 'UPDATE', oldObject: BASE_VMI, object: changed } }).response;
+};
+const fields = (res: ReturnType<typeof vmiUpdate>) =>
+  res.status!.details!.causes.map((c: { field: string }) => c.field);
+
+test('webhook on UPDATE of a VMI: interface hotplug, unplug and link state are allowed', () => {
+  const added = vmiUpdate((s) => {
+    s.domain.devices.interfaces.push({ name: 'red', bridge: {} });
+    s.networks.push({ name: 'red', multus: { networkName: 'red-net' } });
+  });
+  assert.equal(added.allowed, true, 'an interface added (hotplug)');
+  const absent = vmiUpdate((s) => {
+    s.domain.devices.interfaces[1].state = 'absent';
+  });
+  assert.equal(absent.allowed, true, 'state: absent (hot-unplug)');
+  const down = vmiUpdate((s) => {
+    s.domain.devices.interfaces[1].state = 'down';
+  });
+  assert.equal(down.allowed, true, 'link down');
+  const up = vmiUpdate((s) => {
+    s.domain.devices.interfaces[1].state = 'up';
+  });
+  assert.equal(up.allowed, true, 'up is what unset means: nothing to do, still allowed');
+});
+
+test('webhook on UPDATE of a VMI: a change the running VM cannot follow is denied, naming the field', () => {
+  const memory = vmiUpdate((s) => {
+    s.domain.resources.requests.memory = '512Mi';
+  });
+  assert.equal(memory.allowed, false);
+  assert.equal(memory.status!.code, 422);
+  assert.deepEqual(fields(memory), ['spec.domain.resources']);
+  assert.match(memory.status!.details!.causes[0]!.message, /^spec\.domain\.resources cannot change on a running VMI/u);
+  assert.match(memory.status!.details!.causes[0]!.message, /change its VirtualMachine, or delete and recreate/u);
+  const mac = vmiUpdate((s) => {
+    s.domain.devices.interfaces[1].macAddress = '02:00:00:00:00:06';
+  });
+  assert.equal(mac.allowed, false);
+  assert.deepEqual(fields(mac), ['spec.domain.devices.interfaces[blue].macAddress']);
+  const both = vmiUpdate((s) => {
+    s.domain.resources.requests.memory = '512Mi';
+    s.domain.devices.interfaces.push({ name: 'red', bridge: {} });
+    s.networks.push({ name: 'red', multus: { networkName: 'red-net' } });
+  });
+  assert.deepEqual(fields(both), ['spec.domain.resources'], 'one clash denies the live part with it');
+  assert.match(both.status!.message, /is invalid: spec\.domain\.resources: /u);
+});
+
+test('webhook on UPDATE of a VMI: a spec that is not an object is a clash on spec', () => {
+  const to = (spec: unknown) =>
+    review({ request: { uid: 'u4', operation: 'UPDATE', oldObject: BASE_VMI, object: { ...BASE_VMI, spec } } })
+      .response;
+  for (const spec of [null, 'x', [], 5, undefined]) {
+    const res = to(spec);
+    assert.equal(res.allowed, false, JSON.stringify(spec));
+    assert.deepEqual(fields(res), ['spec']);
+  }
+  const fromJunk = review({
+    request: { uid: 'u5', operation: 'UPDATE', oldObject: { ...BASE_VMI, spec: 'x' }, object: BASE_VMI },
+  }).response;
+  assert.deepEqual(fields(fromJunk), ['spec'], 'nor was the old one');
+});
+
+test('webhook on UPDATE of a VMI: a live change to an invalid spec is still denied by validation', () => {
+  const badMac = vmiUpdate((s) => {
+    s.domain.devices.interfaces.push({ name: 'red', bridge: {}, macAddress: '02:00:00:00:05' });
+    s.networks.push({ name: 'red', multus: { networkName: 'red-net' } });
+  });
+  assert.equal(badMac.allowed, false);
+  assert.deepEqual(fields(badMac), ['spec.domain.devices.interfaces[2].macAddress']);
+  assert.match(badMac.status!.details!.causes[0]!.message, /is not a MAC address/u);
+  const noNetwork = vmiUpdate((s) => {
+    s.domain.devices.interfaces.push({ name: 'red', bridge: {} });
+  });
+  assert.equal(noNetwork.allowed, false, 'an interface whose network does not exist');
+  assert.deepEqual(fields(noNetwork), ['spec.networks[red]'], 'a plug never goes out without its network');
+  const badName = vmiUpdate((s) => {
+    s.domain.devices.interfaces.push({ name: 'bad name', bridge: {} });
+    s.networks.push({ name: 'bad name', multus: { networkName: 'red-net' } });
+  });
+  assert.equal(badName.allowed, false, 'a badly named plugged interface');
+  assert.ok(fields(badName).includes('spec.domain.devices.interfaces[2].name'), String(fields(badName)));
+});
