@@ -134,6 +134,9 @@ const vmStatus: Props = {
   printableStatus: str('Stopped, Starting, Running, Stopping, ... as KubeVirt prints it.'),
   created: bool(),
   ready: bool(),
+  restartRequired: str(
+    "The template's changes the running VMI cannot take live (only interfaces can); they apply at its next start.",
+  ),
 };
 
 interface CrdSpec {

@@ -5,14 +5,21 @@
  * once; Halted deletes it; Manual leaves it to the user. `running: true`
  * means Always, `false` Halted. The VMI is named after the VM and owned by
  * it. Status says what a user wants to read: printableStatus, ready, created.
- * Pure.
+ *
+ * A template change reaches a running VMI when the VMI can take it live
+ * (live-update.ts: interfaces plugged, unplugged, set up or down), as
+ * KubeVirt's LiveUpdate rollout strategy does for interfaces: the VMI's spec
+ * is replaced by the template's. Any other change waits for the next start,
+ * and status.restartRequired says which fields (KubeVirt's RestartRequired
+ * condition). Pure.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { isObj } from '../../lib/json.ts';
 import type { StoredObject } from '../api/kube-objects.ts';
 import { runStrategyOf } from '../api/normalize.ts';
-import type { RunStrategy } from '../api/schema.ts';
-import { vmiStatusOf, type StoredVm } from '../api/stored-vmi.ts';
+import { clashMessage, liveChange } from '../api/live-update.ts';
+import type { RunStrategy, VmiSpec } from '../api/schema.ts';
+import { isStoredVmi, vmiStatusOf, type StoredVm } from '../api/stored-vmi.ts';
 import { vmiForVm, type OwnedVmi } from '../render/vmi.ts';
 
 /** KubeVirt's VirtualMachineStatus fields that virtnet writes. */
@@ -23,12 +30,16 @@ export interface VmStatus {
   runStrategy: RunStrategy;
   reason?: string;
   ranOnce?: true;
+  /** The template's changes the running VMI cannot take live, until its next start (clashMessage). */
+  restartRequired?: string;
 }
 
 export type VmAction =
   | { type: 'createVmi'; vmi: OwnedVmi }
   | { type: 'deleteVmi'; name: string }
-  | { type: 'setVmStatus'; status: VmStatus };
+  | { type: 'setVmStatus'; status: VmStatus }
+  /** Replace the running VMI's spec with the template's: every difference is one it takes live. */
+  | { type: 'updateVmiSpec'; name: string; spec: VmiSpec };
 
 function printable(strategy: string, vmi: StoredObject | undefined, ranOnce: boolean): string {
   if (!vmi)
@@ -39,6 +50,21 @@ function printable(strategy: string, vmi: StoredObject | undefined, ranOnce: boo
   if (phase === 'Failed') return 'CrashLoopBackOff';
   if (phase === 'Succeeded') return 'Stopped';
   return 'Starting';
+}
+
+/**
+ * What the template changes on a VMI that lives on (owned, not being deleted,
+ * not ended): its spec when the change can be made live, or why the rest
+ * must wait for a restart. A VMI stored without passing the schema is not
+ * read: nothing is done to it, and its next start takes the template.
+ */
+function liveUpdate(vm: StoredVm, vmi: StoredObject): { spec?: VmiSpec; restartRequired?: string } {
+  if (!isStoredVmi(vmi)) return {};
+  const wanted = vmiForVm(vm).spec;
+  const change = liveChange(vmi.spec, wanted);
+  if (change.kind === 'live') return { spec: wanted };
+  if (change.kind === 'clash') return { restartRequired: clashMessage(change.fields) };
+  return {};
 }
 
 /** Whether the VM's own status says its Once VMI was made. */
@@ -72,6 +98,9 @@ export function reconcileVm(vm: StoredVm, vmi: StoredObject | undefined): VmActi
   else if (!vmi && ['Always', 'RerunOnFailure'].includes(strategy))
     actions.push({ type: 'createVmi', vmi: vmiForVm(vm) });
   else if (!vmi && strategy === 'Once' && !ranBefore(vm)) actions.push({ type: 'createVmi', vmi: vmiForVm(vm) });
+  // A VMI on its way out (deleted, ended, about to be remade) starts again from the template: nothing to update.
+  const update = vmi && !vmi.metadata.deletionTimestamp && !ended && !actions.length ? liveUpdate(vm, vmi) : {};
+  if (vmi && update.spec) actions.push({ type: 'updateVmiSpec', name: vmi.metadata.name, spec: update.spec });
   const ranOnce = strategy === 'Once' && (vmi !== undefined || ranBefore(vm));
   const status: VmStatus = {
     printableStatus: printable(strategy, vmi, ranOnce),
@@ -79,6 +108,7 @@ export function reconcileVm(vm: StoredVm, vmi: StoredObject | undefined): VmActi
     created: vmi !== undefined,
     runStrategy: strategy,
     ...(ranOnce && { ranOnce: true }),
+    ...(update.restartRequired && { restartRequired: update.restartRequired }),
   };
   if (!isDeepStrictEqual(status, vm.status ?? {})) actions.push({ type: 'setVmStatus', status });
   return actions;

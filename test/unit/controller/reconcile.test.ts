@@ -568,3 +568,114 @@ test('reconcile VM by run strategy', () => {
     'idempotent',
   );
 });
+
+/** The VM whose template is vmi()'s spec changed by `mutate`, with the status a running VMI gives it. */
+const changedVm = (mutate: (spec: Obj) => void): Obj => {
+  const v = vm({ running: true }, { printableStatus: 'Running', ready: true, created: true, runStrategy: 'Always' });
+  mutate(v.spec.template.spec);
+  return v;
+};
+const addRed = (s: Obj) => {
+  s.domain.devices.interfaces.push({ name: 'red', bridge: {} });
+  s.networks.push({ name: 'red', multus: { networkName: 'red-net' } });
+};
+
+test('reconcile VM LiveUpdate: a template that adds an interface updates the running VMI with its spec', () => {
+  const v = changedVm(addRed);
+  const actions = reconcileVm(v, ownedVmi('Running'));
+  assert.deepEqual(actions, [{ type: 'updateVmiSpec', name: 'vm1', spec: v.spec.template.spec }]);
+  const updated = { ...ownedVmi('Running'), spec: structuredClone(v.spec.template.spec) };
+  assert.deepEqual(reconcileVm(v, updated), [], 'idempotent once the VMI has the template spec');
+});
+
+test('reconcile VM LiveUpdate: state absent and link state reach the running VMI', () => {
+  const unplugged = changedVm(addRed);
+  const running = { ...ownedVmi('Running'), spec: structuredClone(unplugged.spec.template.spec) };
+  unplugged.spec.template.spec.domain.devices.interfaces[1].state = 'absent';
+  assert.deepEqual(reconcileVm(unplugged, running), [
+    { type: 'updateVmiSpec', name: 'vm1', spec: unplugged.spec.template.spec },
+  ]);
+  const down = changedVm((s) => {
+    s.domain.devices.interfaces[0].state = 'down';
+  });
+  assert.deepEqual(
+    reconcileVm(down, ownedVmi('Running')).map((a) => a.type),
+    ['updateVmiSpec'],
+    'link down',
+  );
+  const pending = reconcileVm(changedVm(addRed), ownedVmi());
+  assert.deepEqual(
+    pending.map((a) => a.type),
+    ['updateVmiSpec', 'setVmStatus'],
+    'a VMI not yet running is updated too',
+  );
+});
+
+test('reconcile VM LiveUpdate: a change the VMI cannot take live waits for a restart, told in status', () => {
+  const bigger = changedVm((s) => {
+    s.domain.resources.requests.memory = '512Mi';
+  });
+  const actions = reconcileVm(bigger, ownedVmi('Running'));
+  assert.equal(actions.length, 1);
+  const [a] = actions;
+  assert.equal(a!.type, 'setVmStatus');
+  const status = a!.type === 'setVmStatus' ? a!.status : undefined;
+  assert.match(status?.restartRequired ?? '', /^spec\.domain\.resources cannot change on a running VMI/u);
+  assert.deepEqual(reconcileVm({ ...bigger, status }, ownedVmi('Running')), [], 'written once');
+  const mixed = changedVm((s) => {
+    addRed(s);
+    s.domain.resources.requests.memory = '512Mi';
+  });
+  assert.deepEqual(
+    reconcileVm({ ...mixed, status }, ownedVmi('Running')),
+    [],
+    'a clash holds back the live part too: the VMI is never half updated',
+  );
+  const cleared = reconcileVm({ ...bigger, status }, { ...ownedVmi('Running'), spec: bigger.spec.template.spec });
+  assert.deepEqual(
+    cleared.map((x) => x.type === 'setVmStatus' && x.status.restartRequired),
+    [undefined],
+    'restartRequired goes once the VMI matches (its next start)',
+  );
+  assert.ok(cleared[0]!.type === 'setVmStatus' && !('restartRequired' in cleared[0]!.status));
+});
+
+test('reconcile VM LiveUpdate: a VMI being deleted, ended or not owned is not updated', () => {
+  const v = changedVm(addRed);
+  const deleting = ownedVmi('Running');
+  deleting.metadata.deletionTimestamp = '2026-11-28T12:00:00Z';
+  assert.deepEqual(
+    reconcileVm(v, deleting).map((a) => a.type),
+    ['setVmStatus'],
+    'being deleted',
+  );
+  for (const phase of ['Failed', 'Succeeded']) {
+    const types = reconcileVm(v, ownedVmi(phase)).map((a) => a.type);
+    assert.ok(!types.includes('updateVmiSpec'), `${phase}: ${types}`);
+  }
+  const manual = changedVm(addRed);
+  manual.spec = { ...manual.spec, running: undefined, runStrategy: 'Manual' };
+  assert.ok(
+    !reconcileVm(manual, ownedVmi('Failed'))
+      .map((a) => a.type)
+      .includes('updateVmiSpec'),
+    'an ended VMI that is not remade is left too',
+  );
+  const halted = changedVm(addRed);
+  halted.spec = { ...halted.spec, running: false };
+  assert.deepEqual(
+    reconcileVm(halted, ownedVmi('Running')).map((a) => a.type),
+    ['deleteVmi', 'setVmStatus'],
+    'a VMI about to be deleted',
+  );
+  const foreign = reconcileVm(v, vmi());
+  assert.deepEqual(
+    foreign.map((a) => a.type),
+    ['setVmStatus'],
+    'not owned: only the VM status',
+  );
+  const noted = { ...v, status: foreign[0]!.type === 'setVmStatus' ? foreign[0]!.status : {} };
+  assert.deepEqual(reconcileVm(noted, vmi()), [], 'and nothing at all once it is noted');
+  const unreadable = { ...ownedVmi('Running'), spec: { domain: 'x' } };
+  assert.deepEqual(reconcileVm(v, unreadable), [], 'a VMI the schema refuses is not read');
+});
