@@ -49,6 +49,33 @@ function networkReady(prev: VmiStatus | undefined, next: VmiStatus): VmiEvent[] 
   ];
 }
 
+/**
+ * Interface hotplug on the running VM (KubeVirt 1.4): a NIC plugged, one
+ * asked to leave and waiting for the guest, one gone, a link set up or down.
+ * Only within one launcher pod: a new pod wires its NICs afresh (networkReady
+ * tells it), and only when both statuses carry the wiring, so that a report
+ * missing for a moment does not read as every NIC unplugged.
+ */
+function hotplug(prev: VmiStatus | undefined, next: VmiStatus): VmiEvent[] {
+  const before = prev?.virtnet?.nics;
+  const after = next.virtnet?.nics;
+  if (!before || !after || prev?.launcherPod?.uid !== next.launcherPod?.uid) return [];
+  const normal = (reason: string, message: string): VmiEvent => ({ type: 'Normal', reason, message });
+  const link = (nic: NicWiring) => nic.linkState ?? 'up';
+  const events = after.flatMap((nic) => {
+    const old = before.find((n) => n.name === nic.name);
+    if (!old) return nic.hotplugged ? [normal('InterfaceHotplugged', `${nic.name} plugged: ${path(nic)}`)] : [];
+    return [
+      ...(nic.removing && !old.removing
+        ? [normal('InterfaceUnplugging', `${nic.name}: waiting for the guest to release it`)]
+        : []),
+      ...(link(nic) !== link(old) ? [normal('LinkStateChanged', `${nic.name}: link ${link(nic)}`)] : []),
+    ];
+  });
+  const gone = before.filter((old) => !after.some((n) => n.name === old.name));
+  return [...events, ...gone.map((old) => normal('InterfaceUnplugged', `${old.name} unplugged`))];
+}
+
 /** One event per NIC and family whose lease the guest newly took. */
 function leases(prev: VmiStatus | undefined, next: VmiStatus): VmiEvent[] {
   const samePod = prev?.launcherPod?.uid === next.launcherPod?.uid;
@@ -113,12 +140,14 @@ function phase(prev: VmiStatus | undefined, next: VmiStatus, explained: boolean)
 /** The events between the status a VMI had and the one just written, in the order they happened. */
 export function vmiEvents(prev: VmiStatus | undefined, next: VmiStatus): VmiEvent[] {
   const warnings = unsynchronized(prev, next);
-  // The launcher wires the NICs, then boots the VM; the guest asks for its leases once it runs.
+  // The launcher wires the NICs, then boots the VM; NICs come and go while it runs, and the guest asks for the
+  // leases of those it has.
   return [
     ...scheduled(prev, next),
     ...networkReady(prev, next),
     ...warnings,
     ...phase(prev, next, warnings.length > 0),
+    ...hotplug(prev, next),
     ...leases(prev, next),
   ];
 }

@@ -18,7 +18,7 @@ import { NETWORK_STATUS_ANNOTATION, statusFromPod } from '../../../controller/st
 import { infoSource, joinInfoSources, vmiStatus } from '../../../controller/status/vmi.ts';
 import type { VmiRecord } from '../../../controller/node/store.ts';
 import { LAUNCHER_STATUS_ANNOTATION } from '../../../controller/render/pod.ts';
-import { podIfName } from '../../../launcher/names.ts';
+import { linkNamesFor, podIfName } from '../../../launcher/names.ts';
 import type { LauncherStatus, NicStatus } from '../../../launcher/status.ts';
 
 /** Fixtures built loosely: the code under test checks them as it checks the API server's objects. */
@@ -393,6 +393,107 @@ test('events: failures are Warnings with their reason and why, told once', () =>
     vmiEvents(running.status, moved).map((e) => e.reason),
     ['Scheduled', 'NetworkReady'],
   );
+});
+
+const RED_NAMES = linkNamesFor({ name: 'red', multus: { networkName: 'red-net' } });
+const red: NicStatus = {
+  name: 'red',
+  binding: 'bridge',
+  podInterface: RED_NAMES.podIf,
+  bridge: RED_NAMES.bridge,
+  tap: RED_NAMES.tap,
+  mac: '02:00:00:00:00:03',
+  mtu: 1500,
+  ips: [],
+  dhcp: false,
+  leased4: false,
+  leased6: false,
+};
+
+test('events: interface hotplug on the running VM, one per change, NetworkReady not told again', () => {
+  const at = (nics: NicStatus[]) =>
+    pod('Running', { node: 'n1', launcher: report(nics), networkStatus: NETWORK_STATUS });
+  const plugged = { ...red, hotplugged: true };
+  const { events } = history([
+    at([leased4, blue]),
+    at([leased4, blue, plugged]),
+    at([leased4, blue, plugged]),
+    at([leased4, blue, { ...plugged, linkState: 'down' }]),
+    at([leased4, blue, { ...plugged, linkState: 'down', removing: true }]),
+    at([leased4, blue]),
+    at([leased4, { ...blue, linkState: 'up' }]),
+  ]);
+  assert.deepEqual(
+    events[0]!.map((e) => e.reason),
+    ['Scheduled', 'NetworkReady', 'Started', 'Leased'],
+  );
+  assert.deepEqual(events.slice(1), [
+    [
+      {
+        type: 'Normal',
+        reason: 'InterfaceHotplugged',
+        message:
+          `red plugged: red (bridge, apps/red-net: ${RED_NAMES.podIf} -> ${RED_NAMES.bridge} -> ` + `${RED_NAMES.tap})`,
+      },
+    ],
+    [],
+    [{ type: 'Normal', reason: 'LinkStateChanged', message: 'red: link down' }],
+    [{ type: 'Normal', reason: 'InterfaceUnplugging', message: 'red: waiting for the guest to release it' }],
+    [{ type: 'Normal', reason: 'InterfaceUnplugged', message: 'red unplugged' }],
+    [],
+  ]);
+  assert.equal(events.flat().filter((e) => e.reason === 'NetworkReady').length, 1, 'NetworkReady once per pod');
+});
+
+test('events: hotplug only within one launcher pod, and only from wiring on both sides', () => {
+  const wiring = (nic: NicStatus) => ({ ...nic, network: 'apps/x', model: 'virtio' as const, podIps: [], ports: [] });
+  const status = (nics: Obj[], uid = 'pod-uid-1', extra: Obj = {}): VmiStatus => ({
+    phase: 'Running',
+    interfaces: [],
+    nodeName: 'n1',
+    launcherPod: { name: 'virt-launcher-vm1-abcde', uid },
+    virtnet: { nics, steps: [] },
+    ...extra,
+  });
+  const before = status([wiring(masq), wiring(blue)]);
+  const reasons = (prev: VmiStatus | undefined, next: VmiStatus) => vmiEvents(prev, next).map((e) => e.reason);
+  assert.deepEqual(
+    reasons(before, status([wiring(masq), wiring(blue), wiring({ ...red, hotplugged: true })], 'pod-uid-2')),
+    ['Scheduled', 'NetworkReady'],
+    'a new pod wires its NICs afresh: no hotplug, no unplug',
+  );
+  assert.deepEqual(
+    reasons(before, status([wiring(masq)], 'pod-uid-2')),
+    ['Scheduled', 'NetworkReady'],
+    'nor is a NIC the new pod lacks unplugged',
+  );
+  assert.deepEqual(
+    reasons(before, status([wiring(masq), wiring(blue), wiring(red)])),
+    [],
+    'a NIC that is new but not hotplugged (a late report) is not a plug',
+  );
+  assert.deepEqual(
+    reasons(before, { phase: 'Running', interfaces: [], launcherPod: before.launcherPod! }),
+    [],
+    'a status without the wiring unplugs nothing',
+  );
+  assert.deepEqual(reasons(before, status([wiring({ ...masq, linkState: 'up' }), wiring(blue)])), [], 'unset is up');
+  assert.deepEqual(vmiEvents(before, status([wiring({ ...masq, linkState: 'down' }), wiring(blue)])), [
+    { type: 'Normal', reason: 'LinkStateChanged', message: 'default: link down' },
+  ]);
+  const down = status([wiring({ ...masq, linkState: 'down' }), wiring(blue)]);
+  assert.deepEqual(
+    vmiEvents(down, before),
+    [{ type: 'Normal', reason: 'LinkStateChanged', message: 'default: link up' }],
+    'and back up, from unset',
+  );
+  const both = vmiEvents(
+    before,
+    status([wiring(masq), wiring({ ...blue, removing: true }), wiring({ ...red, hotplugged: true })]),
+  ).map((e) => e.reason);
+  assert.deepEqual(both, ['InterfaceUnplugging', 'InterfaceHotplugged'], 'in the order of the NICs');
+  const failed = status([wiring(masq)], 'pod-uid-1', { phase: 'Failed', reason: 'qemu exited' });
+  assert.deepEqual(reasons(before, failed), ['Failed', 'InterfaceUnplugged'], 'after the phase, before leases');
 });
 
 /** An EventApi in memory, answering as the API server would. */
