@@ -260,6 +260,9 @@ export class Controller {
       });
     } else if (a.type === 'deletePod') {
       await this.api.delete('pods', namespace, a.name);
+    } else if (a.type === 'updatePod') {
+      await this.api.patchPodAnnotations(namespace, a.name, a.annotations);
+      this.o.log.info({ vmi: `${namespace}/${name}`, pod: a.name }, 'launcher pod given the new interfaces');
     } else {
       const replaced = vmiStatusOf(vmi);
       const before = replaced?.phase;
@@ -297,7 +300,10 @@ export class Controller {
             if (!(e instanceof KubeError && e.code === 409 && e.message.includes('exists'))) throw e;
           });
         else if (a.type === 'deleteVmi') await this.api.delete('virtualmachineinstances', namespace, a.name);
-        else await this.api.replaceStatus('virtualmachines', { ...vm, status: a.status });
+        else if (a.type === 'updateVmiSpec') {
+          // KubeVirt's LiveUpdate: the template's interfaces reach the running VMI, and from there its pod.
+          if (vmi) await this.api.replace('virtualmachineinstances', { ...vmi, spec: a.spec });
+        } else await this.api.replaceStatus('virtualmachines', { ...vm, status: a.status });
       } catch (err) {
         if (!(err instanceof KubeError && err.code === 409) || attempt >= 3) throw err;
         return this.syncVm(namespace, name, await this.api.get('virtualmachines', namespace, name), attempt + 1);

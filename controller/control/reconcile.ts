@@ -29,9 +29,12 @@ import { chooseBoot } from '../node/boot.ts';
 import { parseLauncherSpec, type BootSpec, type DiskSpec, type LauncherSpec } from '../../launcher/spec.ts';
 import { LAUNCHER_SPEC_ANNOTATION as LAUNCHER_SPEC, launcherPod } from '../render/pod.ts';
 import { statusFromPod } from '../status/pod.ts';
+import { livePodUpdate, type PodAnnotationChange } from './reconcile-live.ts';
 
 export type VmiAction =
   | { type: 'createPod'; pod: PodManifest }
+  /** A live change (NIC hotplug, unplug, link state) for the running launcher pod: reconcile-live.ts. */
+  | { type: 'updatePod'; name: string; annotations: PodAnnotationChange }
   | { type: 'deletePod'; name: string }
   | { type: 'setStatus'; status: VmiStatus };
 
@@ -190,7 +193,11 @@ export function reconcileVmi(o: VmiObservation, now = new Date().toISOString()):
   const [pod, ...extra] = oldestFirst(o.pods);
   const deletes: VmiAction[] = extra.map((p) => ({ type: 'deletePod', name: p.metadata.name }));
   // A VMI refused by the schema once its pod runs keeps the pod, and its status tells why (refusedWithPod).
-  if (pod) return [...deletes, ...setStatus(prev, vmi ? statusFromPod(vmi, pod) : refusedWithPod(o.vmi, pod), now)];
+  if (pod) {
+    const live = vmi && livePodUpdate(vmi, pod);
+    const update: VmiAction[] = live ? [{ type: 'updatePod', name: pod.metadata.name, annotations: live }] : [];
+    return [...deletes, ...update, ...setStatus(prev, vmi ? statusFromPod(vmi, pod) : refusedWithPod(o.vmi, pod), now)];
+  }
   if (prev && HAD_POD.has(prev.phase)) {
     return setStatus(
       prev,

@@ -246,6 +246,16 @@ export class KubeApi {
     }
   }
 
+  /** PUT a custom object (its spec: a VM's live update of its VMI); a stale resourceVersion answers 409. */
+  replace(r: 'virtualmachineinstances', obj: StoredObject): Promise<StoredObject> {
+    const { group, version } = this.groupOf(r);
+    const { namespace = 'default', name } = obj.metadata;
+    const what = `update ${r} ${namespace}/${name}`;
+    return call(what, () =>
+      this.custom.replaceNamespacedCustomObject({ group, version, namespace, plural: r, name, body: obj }),
+    ).then(answer(what, isKubeObject));
+  }
+
   /** PUT the status subresource; a stale metadata.resourceVersion answers 409 (KubeError). */
   replaceStatus(r: 'virtualmachineinstances' | 'virtualmachines', obj: StoredObject): Promise<StoredObject> {
     const { group, version } = this.groupOf(r);

@@ -391,7 +391,8 @@ const perms = (group: string, resource: string, verbs: string) => verbs.split(' 
  * derives the same from the code.
  */
 const CONTROLLER_PERMS: Perm[] = [
-  ...perms('virtnet.io', 'virtualmachineinstances', 'get list watch create delete'),
+  // update: a VM's LiveUpdate of its running VMI's interfaces (reconcile-vm.ts updateVmiSpec)
+  ...perms('virtnet.io', 'virtualmachineinstances', 'get list watch create update delete'),
   ...perms('virtnet.io', 'virtualmachines', 'get list watch'),
   ...perms('virtnet.io', 'virtualmachineinstances/status', 'update'),
   ...perms('virtnet.io', 'virtualmachines/status', 'update'),
@@ -399,7 +400,8 @@ const CONTROLLER_PERMS: Perm[] = [
   ...perms('virtnet.io', 'virtualmachineinstances/finalizers', 'update'),
   ...perms('virtnet.io', 'virtualmachines/finalizers', 'update'),
   ...perms('k8s.cni.cncf.io', 'network-attachment-definitions', 'get list watch'),
-  ...perms('', 'pods', 'get list watch create delete'),
+  // patch: a running VMI's new interfaces onto its launcher pod (reconcile-live.ts)
+  ...perms('', 'pods', 'get list watch create patch delete'),
   ...perms('', 'nodes', 'list watch'),
   // Events about VMIs (events.ts): made, and counted again when one repeats.
   ...perms('', 'events', 'create patch'),
@@ -496,6 +498,9 @@ function neededBy(file: string): { needed: Set<Perm>; watched: Set<string> } {
         break;
       case 'replaceStatus':
         need(`${r}/status`, 'update');
+        break;
+      case 'replace':
+        need(r, 'update');
         break;
       case 'createPod':
         need('pods', 'create');
