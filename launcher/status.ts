@@ -111,7 +111,7 @@ export function readStatus(stateDir: string): LauncherStatus | undefined {
 }
 
 /** The compact report that travels on the pod (controller/agent/launcher-report.ts). */
-export type LauncherReport = Pick<LauncherStatus, 'phase' | 'nics' | 'steps' | 'error' | 'accel'>;
+export type LauncherReport = Pick<LauncherStatus, 'phase' | 'nics' | 'steps' | 'error' | 'accel' | 'liveError'>;
 
 const PHASES: ReadonlyArray<LauncherStatus['phase']> = ['Starting', 'Running', 'Failed', 'Stopped'];
 
@@ -226,7 +226,13 @@ function reportOf(o: Obj, at: string): LauncherReport {
   const steps = list(o, 'steps', at).map((s, i) => stepOf(s, `${at}.steps[${i}]`));
   const error = optString(o, 'error', at);
   const accel = optString(o, 'accel', at);
-  return { phase, nics, steps, ...(error !== undefined && { error }), ...(accel !== undefined && { accel }) };
+  const liveError = optString(o, 'liveError', at);
+  return {
+    ...{ phase, nics, steps },
+    ...(error !== undefined && { error }),
+    ...(accel !== undefined && { accel }),
+    ...(liveError !== undefined && { liveError }),
+  };
 }
 
 function parseObject(text: string, at: string): Obj {
@@ -278,7 +284,6 @@ function statusExtrasOf(o: Obj, at: string): Omit<LauncherStatus, keyof Launcher
   const dnsmasqRestarts = optInt(o, 'dnsmasqRestarts', at, 0, Number.MAX_SAFE_INTEGER);
   const [pids, pidStarts] = [pidsOf(o, at), pidStartsOf(o, at)];
   const observedGeneration = optInt(o, 'observedGeneration', at, 0, MAX_GENERATION);
-  const liveError = optString(o, 'liveError', at);
   return {
     ...(domain !== undefined && { domain }),
     ...(accelReason !== undefined && { accelReason }),
@@ -290,7 +295,6 @@ function statusExtrasOf(o: Obj, at: string): Omit<LauncherStatus, keyof Launcher
     ...(pids && { pids }),
     ...(pidStarts && { pidStarts }),
     ...(observedGeneration !== undefined && { observedGeneration }),
-    ...(liveError !== undefined && { liveError }),
   };
 }
 

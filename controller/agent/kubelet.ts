@@ -20,6 +20,8 @@ import { DEFAULT_ALLOWED_HOST_PATHS } from '../control/reconcile.ts';
 import { ensureDefaultNetwork, nodeCniPolicyFor } from '../node/config.ts';
 import type { NodeRuntime } from '../node/runtime.ts';
 import type { VmiRecord } from '../node/store.ts';
+import { applyLiveChange } from '../node/live.ts';
+import type { VmiSpec } from '../api/schema.ts';
 import { LAUNCHER_SPEC_ANNOTATION, LAUNCHER_STATUS_ANNOTATION, VMI_LABEL } from '../render/pod.ts';
 import { waitSynced, type KubeApi, type Watched } from '../kube/kube.ts';
 import { launcherReport } from './launcher-report.ts';
@@ -40,6 +42,11 @@ const idOf = (pod: Pod) => objectKey({ namespace: namespaceOf(pod), name: pod.me
  * its namespace): the spec's name and namespace make the libvirt domain's
  * name, and a pod must not run a VM under another VMI's.
  */
+/** A launcher spec's NICs as a VMI spec (the record of a pod's VMI holds only these). */
+function nicSpecOf(spec: LauncherSpec): VmiSpec {
+  return { domain: { devices: { interfaces: spec.interfaces } }, networks: spec.networks };
+}
+
 export function podLauncherSpec(pod: Pod, allowedDirs: readonly string[]): LauncherSpec {
   const source = `annotation ${LAUNCHER_SPEC_ANNOTATION}`;
   const annotation = pod.metadata.annotations?.[LAUNCHER_SPEC_ANNOTATION];
@@ -59,10 +66,29 @@ export function podLauncherSpec(pod: Pod, allowedDirs: readonly string[]): Launc
   return spec;
 }
 
+interface RunningPod {
+  rec?: VmiRecord;
+  timer?: NodeJS.Timeout;
+  last?: string | undefined;
+  /** The launcher-spec generation this pod's VM has been given (launcher/spec.ts generation). */
+  generation?: number;
+  /** A live change under way; a pod update seen meanwhile waits in `pending`, the latest one only. */
+  live?: Promise<void> | undefined;
+  pending?: Pod | undefined;
+}
+
+/** The pod's annotations that say which networks it is attached to (Multus' selection and default). */
+function networkAnnotationsOf(pod: Pod): Record<string, string> {
+  const a = pod.metadata.annotations ?? {};
+  return Object.fromEntries(
+    Object.entries(a).filter(([k]) => k === NETWORKS_ANNOTATION || k === DEFAULT_NETWORK_ANNOTATION),
+  );
+}
+
 export class PodRunner {
   private readonly pods: Watched<Pod>;
   private readonly nads: Watched;
-  private readonly running = new Map<string, { rec?: VmiRecord; timer?: NodeJS.Timeout; last?: string | undefined }>();
+  private readonly running = new Map<string, RunningPod>();
   /** Pods deleted while their sandbox was still being made: torn down as soon as it is. */
   private readonly removed = new Set<string>();
   private stopped = false;
@@ -121,7 +147,8 @@ export class PodRunner {
   private async sync(pod: Pod): Promise<void> {
     const id = idOf(pod);
     if (pod.metadata.deletionTimestamp) return this.remove(pod);
-    if (this.running.has(id) || this.stopped) return;
+    if (this.stopped) return;
+    if (this.running.has(id)) return this.liveSync(id, pod);
     try {
       if (!pod.spec?.nodeName && !this.o.boundOnly) {
         // Bind only an unbound pod: with several nodes, the first to bind wins and the others see it bound.
@@ -165,16 +192,10 @@ export class PodRunner {
   };
 
   private async run(id: string, pod: Pod): Promise<void> {
-    const a = pod.metadata.annotations ?? {};
     const namespace = namespaceOf(pod);
     const spec = podLauncherSpec(pod, this.rt.cfg.allowedHostPaths ?? DEFAULT_ALLOWED_HOST_PATHS);
-    const networkAnnotations = Object.fromEntries(
-      Object.entries(a).filter(([k]) => k === NETWORKS_ANNOTATION || k === DEFAULT_NETWORK_ANNOTATION),
-    );
-    const object = {
-      metadata: { name: pod.metadata.name, namespace },
-      spec: { domain: { devices: { interfaces: spec.interfaces } }, networks: spec.networks },
-    };
+    const networkAnnotations = networkAnnotationsOf(pod);
+    const object = { metadata: { name: pod.metadata.name, namespace }, spec: nicSpecOf(spec) };
     const rec = await this.rt.withVmiLock(namespace, pod.metadata.name, () =>
       this.rt.create(
         object,
@@ -189,14 +210,10 @@ export class PodRunner {
       this.running.delete(id);
       return;
     }
-    this.running.set(id, { rec });
+    this.running.set(id, { rec, generation: spec.generation ?? 0 });
     const status = rec.networkStatus ?? [];
     const primary = status.find((s) => s.default)?.ips ?? [];
-    await this.update(
-      pod,
-      (p) =>
-        (p.metadata.annotations = { ...p.metadata.annotations, [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status) }),
-    );
+    await this.writeNetworkStatus(pod, rec);
     const startTime = new Date().toISOString().replace(/\.\d+Z$/u, 'Z');
     await this.update(
       pod,
@@ -224,6 +241,66 @@ export class PodRunner {
       true,
     );
     this.follow(id, pod, rec);
+  }
+
+  private writeNetworkStatus(pod: Pod, rec: VmiRecord): Promise<void> {
+    const status = JSON.stringify(rec.networkStatus ?? []);
+    return this.update(
+      pod,
+      (p) => (p.metadata.annotations = { ...p.metadata.annotations, [NETWORK_STATUS_ANNOTATION]: status }),
+    );
+  }
+
+  /**
+   * A running pod whose launcher spec came back with a higher generation (the controller's live change:
+   * reconcile-live.ts): its in-place CNI ADDs and DELs, and the launcher's part (node/live.ts), one change at a
+   * time; network-status follows.
+   */
+  private liveSync(id: string, pod: Pod): void {
+    const entry = this.running.get(id);
+    if (!entry?.rec) return;
+    let spec: LauncherSpec;
+    try {
+      spec = podLauncherSpec(pod, this.rt.cfg.allowedHostPaths ?? DEFAULT_ALLOWED_HOST_PATHS);
+    } catch (err) {
+      // A spec the launcher would refuse changes nothing; the VM runs on as it is.
+      this.log.warn({ pod: id, err: (err as Error).message }, 'launcher spec annotation ignored');
+      return;
+    }
+    const generation = spec.generation ?? 0;
+    if (generation <= (entry.generation ?? 0)) return;
+    if (entry.live) {
+      entry.pending = pod;
+      return;
+    }
+    entry.live = this.applyLive(id, pod, spec).finally(() => {
+      entry.generation = generation;
+      entry.live = undefined;
+      const next = entry.pending;
+      entry.pending = undefined;
+      if (next) this.liveSync(id, next);
+    });
+  }
+
+  private async applyLive(id: string, pod: Pod, spec: LauncherSpec): Promise<void> {
+    const namespace = namespaceOf(pod);
+    const { name } = pod.metadata;
+    const report = (step: string, ms: number, detail?: string) => this.log.info({ pod: id, step, ms, detail }, 'live');
+    await this.rt
+      .withVmiLock(namespace, name, async () => {
+        const rec = this.rt.store.readVmi(namespace, name);
+        if (!rec) return;
+        try {
+          await applyLiveChange(this.rt, rec, nicSpecOf(spec), report, 120_000, {
+            annotations: networkAnnotationsOf(pod),
+            lookupNad: this.lookupNad,
+          });
+        } finally {
+          await this.writeNetworkStatus(pod, rec);
+        }
+      })
+      // The launcher's report says what failed (liveError), and the VMI's status with it.
+      .catch((err: Error) => this.log.warn({ pod: id, err: err.message }, 'live change failed'));
   }
 
   /** Copy the launcher's report onto the pod whenever it changes (the node agent's job on a real node). */

@@ -12,6 +12,7 @@ export function launcherReport(st: LauncherStatus | undefined, alive: boolean): 
     phase: alive ? st.phase : 'Failed',
     ...(st.error && { error: st.error }),
     ...(st.accel && { accel: st.accel }),
+    ...(st.liveError && { liveError: st.liveError }),
     nics: st.nics,
     steps: st.steps,
   });

@@ -23,18 +23,23 @@ import { launcherPodNetworkAnnotations } from '../render/networks.ts';
 import { type NodeRuntime, StepError, specHash, type StepReporter } from './runtime.ts';
 import { attachOptions, planAttachments, podRef } from './sandbox.ts';
 import type { VmiRecord } from './store.ts';
+import type { NetworkAttachmentDefinition } from '../../netattach/nad.ts';
+
+/** Where a live change's attachments come from on a cluster: the pod's own annotations and the cluster's NADs. */
+export interface LivePod {
+  annotations: Record<string, string>;
+  lookupNad: (ns: string, name: string) => NetworkAttachmentDefinition | undefined;
+}
 
 /** The attachments the new spec wants that the sandbox lacks, and those it has that the new spec drops. */
-function attachmentChanges(rt: NodeRuntime, rec: VmiRecord, spec: VmiSpec) {
+function attachmentChanges(rt: NodeRuntime, rec: VmiRecord, spec: VmiSpec, pod?: LivePod) {
   const { namespace } = rec.object.metadata;
-  const annotations = launcherPodNetworkAnnotations({
-    namespace,
-    interfaces: normalizedInterfaces(spec),
-    networks: spec.networks ?? [],
-  });
+  const annotations =
+    pod?.annotations ??
+    launcherPodNetworkAnnotations({ namespace, interfaces: normalizedInterfaces(spec), networks: spec.networks ?? [] });
   let wanted: AttachmentRequest[];
   try {
-    wanted = planAttachments(rt.cfg, rt.store, namespace, annotations);
+    wanted = planAttachments(rt.cfg, rt.store, namespace, annotations, pod?.lookupNad);
   } catch (e) {
     // A missing or invalid NAD: refused before anything is made.
     throw new StepError('validate', (e as Error).message);
@@ -113,8 +118,9 @@ function outcome(st: LauncherStatus, added: AttachmentRequest[], dropped: Attach
 }
 
 /**
- * Apply `spec` to the running VMI `rec` (under its lock; NodeRuntime.plan said 'live'). On success the record
- * holds the new spec; on a failure it keeps the old one, so that the same `up` again retries what is missing.
+ * Apply `spec` to the running VMI `rec` (under its lock; NodeRuntime.plan said 'live'; on a cluster, `pod`
+ * says which attachments the launcher pod now asks for). On success the record holds the new spec; on a
+ * failure it keeps the old one, so that the same change again retries what is missing.
  */
 export async function applyLiveChange(
   rt: NodeRuntime,
@@ -122,10 +128,11 @@ export async function applyLiveChange(
   spec: VmiSpec,
   report: StepReporter,
   timeoutMs: number,
+  pod?: LivePod,
 ): Promise<void> {
   const specFile = join(rt.store.launcherDir(rec.netns), 'spec.json');
   const running = parseLauncherSpec(JSON.parse(readFileSync(specFile, 'utf8')));
-  const { add, drop } = attachmentChanges(rt, rec, spec);
+  const { add, drop } = attachmentChanges(rt, rec, spec, pod);
   const added: AttachmentRequest[] = [];
   try {
     for (const req of add) {

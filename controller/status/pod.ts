@@ -91,15 +91,17 @@ export function virtnetFromReport(report: LauncherReport | undefined, nics: NicW
  * ignored (the status is built as if it were absent), so that the VMI's
  * status still follows its pod.
  */
-function synchronized(problems: string[]): VmiCondition {
-  return problems.length
-    ? {
-        type: 'Synchronized',
-        status: 'False',
-        reason: 'InvalidPodAnnotation',
-        message: `ignored: ${problems.join('; ')}`,
-      }
-    : { type: 'Synchronized', status: 'True', reason: 'LauncherPodFound' };
+function synchronized(problems: string[], liveError: string | undefined): VmiCondition {
+  if (problems.length)
+    return {
+      type: 'Synchronized',
+      status: 'False',
+      reason: 'InvalidPodAnnotation',
+      message: `ignored: ${problems.join('; ')}`,
+    };
+  // A live change the launcher could not make (a NIC the guest keeps, no free PCI slot): the VM runs on without it.
+  if (liveError) return { type: 'Synchronized', status: 'False', reason: 'InterfaceChangeFailed', message: liveError };
+  return { type: 'Synchronized', status: 'True', reason: 'LauncherPodFound' };
 }
 
 export function statusFromPod(vmi: StoredVmi, pod: Pod): VmiStatus {
@@ -125,7 +127,7 @@ export function statusFromPod(vmi: StoredVmi, pod: Pod): VmiStatus {
     interfaces,
     ...(pod.spec?.nodeName && { nodeName: pod.spec.nodeName }),
     launcherPod: { name: pod.metadata.name, uid: podUid },
-    conditions: [readyCondition(phase, interfaces, reason), synchronized(problems)],
+    conditions: [readyCondition(phase, interfaces, reason), synchronized(problems, launcher?.liveError)],
     ...(virtnet && { virtnet }),
   };
 }

@@ -188,3 +188,105 @@ test('a VMI posted to the API runs a real guest whose leased IP shows in status.
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** host-local keeps the hot-plugged network's IPs in /var/lib/cni/networks/<its name>: a name of this run's own. */
+const HP_NET = `vntchp${process.pid}`;
+after(() => rmSync(`/var/lib/cni/networks/${HP_NET}`, { recursive: true, force: true }));
+
+test("an edit to a VM's template hot-plugs a NIC into its running VMI (LiveUpdate); the status shows it and its lease", {
+  timeout: 240_000,
+}, async () => {
+  const custom = server.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
+  const ns = { namespace: 'default' };
+  const VM = { group: 'virtnet.io', version: 'v1alpha1', ...ns, plural: 'virtualmachines' };
+  const VMI = { ...VM, plural: 'virtualmachineinstances' };
+  await custom.createNamespacedCustomObject({
+    group: 'k8s.cni.cncf.io',
+    version: 'v1',
+    ...ns,
+    plural: 'network-attachment-definitions',
+    body: {
+      apiVersion: 'k8s.cni.cncf.io/v1',
+      kind: 'NetworkAttachmentDefinition',
+      metadata: { name: 'lan' },
+      spec: {
+        config: JSON.stringify({
+          cniVersion: '1.0.0',
+          name: HP_NET,
+          type: 'bridge',
+          bridge: 'vnt-chp',
+          ipam: { type: 'host-local', subnet: '192.168.79.0/24' },
+        }),
+      },
+    },
+  });
+  const template = (extra: Obj[], nets: Obj[]) => ({
+    spec: {
+      domain: {
+        resources: { requests: { memory: '256Mi' } },
+        devices: { interfaces: [{ name: 'default', bridge: {} }, ...extra] },
+      },
+      networks: [{ name: 'default', pod: {} }, ...nets],
+    },
+  });
+  await custom.createNamespacedCustomObject({
+    ...VM,
+    body: {
+      apiVersion: 'virtnet.io/v1alpha1',
+      kind: 'VirtualMachine',
+      metadata: { name: 'hp' },
+      spec: { runStrategy: 'Always', template: template([], []) },
+    },
+  });
+  const vmi = async () => (await custom.getNamespacedCustomObject({ ...VMI, name: 'hp' }).catch(() => ({}))) as Obj;
+  const fail = (e: Error) => assert.fail(`${e.message}\nkubelet log:\n${kubeletLog.slice(-3000)}`);
+  await until(async () => (await vmi()).status?.interfaces?.[0]?.leased === true, 'the VM running', 120_000).catch(
+    fail,
+  );
+  const pod = () => server.objects('pods').find((p) => p.metadata.labels?.['virtnet.io/vmi'] === 'hp');
+  const podUid = pod()?.metadata.uid;
+  const vm = (await custom.getNamespacedCustomObject({ ...VM, name: 'hp' })) as Obj;
+  const lan = { name: 'lan', bridge: {} };
+  const lanNet = { name: 'lan', multus: { networkName: 'lan' } };
+  await custom.replaceNamespacedCustomObject({
+    ...VM,
+    name: 'hp',
+    body: { ...vm, spec: { ...vm.spec, template: template([lan], [lanNet]) } },
+  });
+  const lanStatus = async () => ((await vmi()).status?.interfaces ?? []).find((i: Obj) => i.name === 'lan');
+  await until(async () => (await lanStatus())?.leased === true, 'the plugged NIC leased in status', 60_000).catch(fail);
+  const got = await lanStatus();
+  assert.match(got.ipAddress, /^192\.168\.79\.\d+$/u);
+  assert.equal(got.linkState, 'up');
+  assert.equal(pod()?.metadata.uid, podUid, 'the same launcher pod: nothing was restarted');
+  const wiring = (await vmi()).status.virtnet.nics.find((n: Obj) => n.name === 'lan');
+  assert.equal(wiring.hotplugged, true);
+  const uid = (await vmi()).metadata.uid;
+  await until(
+    () =>
+      server
+        .objects('events', 'default')
+        .some((e) => e.involvedObject.uid === uid && e.reason === 'InterfaceHotplugged'),
+    'the hotplug event',
+    10_000,
+  );
+  // And back out: state absent in the template, then the NIC is gone from the status and the pod.
+  const vm2 = (await custom.getNamespacedCustomObject({ ...VM, name: 'hp' })) as Obj;
+  await custom.replaceNamespacedCustomObject({
+    ...VM,
+    name: 'hp',
+    body: { ...vm2, spec: { ...vm2.spec, template: template([{ ...lan, state: 'absent' }], [lanNet]) } },
+  });
+  await until(async () => (await lanStatus()) === undefined, 'the unplugged NIC gone from status', 60_000).catch(fail);
+  await until(
+    () =>
+      server
+        .objects('events', 'default')
+        .some((e) => e.involvedObject.uid === uid && e.reason === 'InterfaceUnplugged'),
+    'the unplug event',
+    10_000,
+  );
+  assert.equal(pod()?.metadata.uid, podUid);
+  await custom.deleteNamespacedCustomObject({ ...VM, name: 'hp' });
+  await until(() => server.objects('pods').length === 0, 'the launcher pod deleted with its VM', 30_000);
+});

@@ -225,11 +225,12 @@ test('status.json keeps observedGeneration, liveError and each NIC linkState, ho
   assert.deepEqual(parseLauncherStatus(JSON.stringify({ ...STATUS, nics: [other] }), 's').nics, [other]);
 });
 
-test("the pod's report keeps the NICs' live fields too, and not the status' own", () => {
+test("the pod's report keeps the NICs' live fields and the live error (the VMI's condition), not the generation", () => {
   const report = parseLauncherReport(JSON.stringify(LIVE_STATUS), 'report');
   assert.deepEqual(report.nics, LIVE_STATUS.nics);
   assert.ok(!('observedGeneration' in report));
-  assert.ok(!('liveError' in report));
+  assert.equal(report.liveError, LIVE_STATUS.liveError);
+  assert.ok(LIVE_STATUS.liveError);
 });
 
 /** status.json with `edit` applied to a copy of LIVE_STATUS. */
