@@ -37,6 +37,13 @@ export function forwardedPorts(nic: Pick<NicWiring, 'binding' | 'ports'>): strin
   return nic.ports.length ? nic.ports.join(', ') : 'all';
 }
 
+/** How the NIC came and how it stands: plugged at boot or later, being removed, its link. */
+export function nicState(nic: Pick<NicWiring, 'hotplugged' | 'removing' | 'linkState'>): string {
+  const came = nic.hotplugged ? 'hot-plugged' : 'at boot';
+  const going = nic.removing ? ', being removed (waiting for the guest to release it)' : '';
+  return `${came}${going}, link ${nic.linkState ?? 'up'}`;
+}
+
 function nicLines(nic: NicWiring): string[] {
   return [
     `${INDENT}${nic.name}:`,
@@ -53,6 +60,7 @@ function nicLines(nic: NicWiring): string[] {
       ['Pod IPs', listOrNone(nic.podIps)],
       ['Lease', leaseState(nic)],
       ['Ports', forwardedPorts(nic)],
+      ['State', nicState(nic)],
     ]),
   ];
 }

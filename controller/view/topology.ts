@@ -21,7 +21,9 @@ function podHops(nic: NicWiring): string[] {
 }
 
 function vmNicLines(nic: NicWiring): string[] {
-  return [nic.name, nic.mac, nic.model, ...nic.ips];
+  const marks = [...(nic.hotplugged ? ['hot-plugged'] : []), ...(nic.removing ? ['removing'] : [])];
+  const link = nic.linkState === 'down' ? ['link down'] : [];
+  return [nic.name + (marks.length ? ` (${marks.join(', ')})` : ''), nic.mac, nic.model, ...nic.ips, ...link];
 }
 
 /** The pod box's title: its netns standalone; on a cluster, the launcher pod and its node. */

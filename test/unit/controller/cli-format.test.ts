@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { XMLValidator } from 'fast-xml-parser';
 import type { NicWiring } from '../../../controller/api/status.ts';
 import { ageSince, humanDuration } from '../../../controller/view/age.ts';
-import { describeVmi, forwardedPorts, leaseState } from '../../../controller/view/describe.ts';
+import { describeVmi, forwardedPorts, leaseState, nicState } from '../../../controller/view/describe.ts';
 import { listObject, vmiTable, type VmiView } from '../../../controller/view/table.ts';
 import { topologySvg, topologyText } from '../../../controller/view/topology.ts';
 
@@ -185,6 +185,7 @@ test('describe: header fields, and each NIC field on its own interface block', (
       'Pod IPs': '10.244.0.5/24, fd00:10:244::5/64',
       Lease: 'leased (IPv4, IPv6)',
       Ports: 'all',
+      State: 'at boot, link up',
     },
     blue: {
       Network: 'vms/blue-net',
@@ -199,6 +200,7 @@ test('describe: header fields, and each NIC field on its own interface block', (
       'Pod IPs': '<none>',
       Lease: 'waiting',
       Ports: '-',
+      State: 'at boot, link up',
     },
   };
   for (const [nic, fields] of Object.entries(want)) {
@@ -213,6 +215,25 @@ test('describe: lease states and forwarded ports', () => {
   assert.equal(leaseState({ ips: ['10.0.2.2/24'], leased4: true, leased6: false }), 'leased (IPv4)');
   assert.equal(leaseState({ ips: ['fd10::2/120'], leased4: false, leased6: true }), 'leased (IPv6)');
   assert.equal(forwardedPorts({ binding: 'masquerade', ports: ['80/TCP', '8000-8010/UDP'] }), '80/TCP, 8000-8010/UDP');
+});
+
+test('describe and topology show hot-plugged NICs, NICs being removed, and links down', () => {
+  assert.equal(nicState({}), 'at boot, link up');
+  assert.equal(nicState({ hotplugged: true, linkState: 'down' }), 'hot-plugged, link down');
+  assert.equal(
+    nicState({ hotplugged: true, removing: true }),
+    'hot-plugged, being removed (waiting for the guest to release it), link up',
+  );
+  const vmi = twoNicVmi();
+  vmi.status!.virtnet!.nics[1] = { ...bridgeNic, hotplugged: true, removing: true, linkState: 'down' };
+  assert.equal(
+    field(interfaceBlock(describeVmi(vmi, NOW), 'blue'), 'State'),
+    'hot-plugged, being removed (waiting for the guest to release it), link down',
+  );
+  const text = topologyText(vmi);
+  assert.match(text, /blue \(hot-plugged, removing\)/u);
+  assert.match(text, /link down/u);
+  assert.doesNotMatch(topologyText(twoNicVmi()), /hot-plugged|removing|link down/u);
 });
 
 test('describe without status: Pending, no network yet, reason shown when there is one', () => {
