@@ -19,6 +19,9 @@ import type { DhcpNic } from './dhcp/dnsmasq-config.ts';
 import { nicStatus, type LauncherStatus } from './status.ts';
 import type { InterfaceSpec, LauncherSpec } from './spec.ts';
 
+/** The libvirt calls a live change makes (domain/virsh.ts). */
+export type LiveVirsh = Pick<Virsh, 'attachDevice' | 'detachAlias' | 'updateDevice' | 'hasAlias'>;
+
 /** What the running launcher lends its live changes. */
 export interface LiveContext {
   stateDir: string;
@@ -27,7 +30,7 @@ export interface LiveContext {
   plan: PodPlan;
   status: LauncherStatus;
   /** The running domain; undefined for a network-only launcher, whose NICs are wired with no VM. */
-  vm?: { virsh: Virsh; domain: string };
+  vm?: { virsh: LiveVirsh; domain: string };
   /** Serve exactly these NICs: dnsmasq re-reads no config on SIGHUP, so this restarts it (the leases stay). */
   serveDhcp(nics: DhcpNic[]): Promise<void>;
   save(): void;
