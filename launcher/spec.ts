@@ -139,6 +139,12 @@ export interface LauncherSpec {
   hotplugPorts?: number;
 }
 
+/**
+ * An interface's name, as the VMI API admits it (KubeVirt's netiface rule; controller/api/rules-interfaces.ts):
+ * it names the NIC's libvirt alias and its device file in the state directory, so it is checked here too.
+ */
+export const INTERFACE_NAME = /^[A-Za-z0-9_-]{1,253}$/u;
+
 /** Generations count spec rewrites of one running VM: 2^31 − 1 leaves room for any real number of them. */
 export const MAX_GENERATION = 2 ** 31 - 1;
 
@@ -457,6 +463,11 @@ function interfacesOf(items: unknown[], networks: NetworkSpec[]): InterfaceSpec[
   const names = new Set(networks.map((n) => n.name));
   return items.map((v, k) => {
     const iface = interfaceOf(v, `interfaces[${k}]`);
+    need(
+      INTERFACE_NAME.test(iface.name),
+      `interfaces[${k}].name`,
+      `${showValue(iface.name)} may contain only letters, digits, "-" and "_"`,
+    );
     need(names.has(iface.name), `interfaces[${k}].name`, `${showValue(iface.name)} has no network of that name`);
     return iface;
   });

@@ -6,7 +6,7 @@
  */
 import { XMLBuilder } from 'fast-xml-parser';
 import type { NicPlan } from '../plan/types.ts';
-import type { DiskSpec, KernelBootSpec } from '../spec.ts';
+import { INTERFACE_NAME, type DiskSpec, type KernelBootSpec } from '../spec.ts';
 
 /** A disk as the domain attaches it: a file QEMU opens (an overlay, or the cloud-init seed). */
 export interface DomainDisk {
@@ -51,12 +51,12 @@ export function defaultHotplugPorts(coldNics: number): number {
 }
 
 /**
- * libvirt's alias of a NIC (formatdomain "Device aliases": user aliases start with "ua-"), so that the NIC can
- * be found and detached by its VMI interface name (a DNS-1123 label, launcher/spec.ts) without its PCI address.
+ * libvirt's alias of a NIC (formatdomain "Device aliases": a user alias is "ua-" and then letters, digits, "-"
+ * and "_"), so that the NIC can be found and detached by its VMI interface name without its PCI address. Interface
+ * names are made of exactly those characters (KubeVirt's rule; launcher/spec.ts checks it).
  */
 export function nicAlias(name: string): string {
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/u.test(name))
-    throw new TypeError(`nic alias: "${name}" is not a DNS-1123 label`);
+  if (!INTERFACE_NAME.test(name)) throw new TypeError(`nic alias: ${JSON.stringify(name)} is not an interface name`);
   return `ua-nic-${name}`;
 }
 
