@@ -11,6 +11,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { BARE_DNSMASQ } from './bare-qemu.ts';
 
 async function until(what: string, fn: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -95,13 +96,7 @@ export class BareHotplugGuest {
       'ip',
       [
         ...inNs,
-        'dnsmasq',
-        '--keep-in-foreground',
-        '--conf-file=/dev/null',
-        '--port=0',
-        '--no-ping',
-        '--bind-interfaces',
-        '--interface=br0',
+        ...BARE_DNSMASQ,
         '--dhcp-range=10.250.0.10,10.250.0.250,255.255.255.0,infinite',
         `--dhcp-leasefile=${join(dir, 'leases')}`,
       ],

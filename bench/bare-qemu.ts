@@ -18,6 +18,17 @@ async function until(what: string, fn: () => boolean, ms: number): Promise<void>
   }
 }
 
+/** dnsmasq as the references run it: DHCP only, on br0 alone, no config file, no ping before an offer. */
+export const BARE_DNSMASQ = [
+  'dnsmasq',
+  '--keep-in-foreground',
+  '--conf-file=/dev/null',
+  '--port=0',
+  '--no-ping',
+  '--bind-interfaces',
+  '--interface=br0',
+];
+
 export interface BareRun {
   /** Namespace creation → lease. */
   fromNothingMs: number;
@@ -67,13 +78,7 @@ export async function bareQemuToLease(
       'netns',
       'exec',
       ns,
-      'dnsmasq',
-      '--keep-in-foreground',
-      '--conf-file=/dev/null',
-      '--port=0',
-      '--no-ping',
-      '--bind-interfaces',
-      '--interface=br0',
+      ...BARE_DNSMASQ,
       '--dhcp-range=10.250.0.2,static,255.255.255.0',
       '--dhcp-host=52:54:00:00:00:02,10.250.0.2,bare,infinite',
       `--dhcp-leasefile=${join(dir, 'leases')}`,
