@@ -62,9 +62,15 @@ before(async () => {
 after(async () => {
   kubelet.kill('SIGTERM');
   await new Promise((r) => kubelet.on('exit', r));
-  // Whatever a failed test left: the node runtime's own gc takes it.
-  spawn(process.execPath, [resolve('dist/cli/virtnet'), '--state-dir', join(dir, 'state'), 'down', '--all']);
-  await new Promise((r) => setTimeout(r, 100));
+  // Whatever a failed test left: the node runtime's own gc takes it, before the directory goes.
+  const down = spawn(process.execPath, [
+    resolve('dist/cli/virtnet'),
+    '--state-dir',
+    join(dir, 'state'),
+    'down',
+    '--all',
+  ]);
+  await new Promise((r) => down.on('exit', r));
   await ctrl.stop();
   await server.close();
 });
@@ -289,4 +295,12 @@ test("an edit to a VM's template hot-plugs a NIC into its running VMI (LiveUpdat
   assert.equal(pod()?.metadata.uid, podUid);
   await custom.deleteNamespacedCustomObject({ ...VM, name: 'hp' });
   await until(() => server.objects('pods').length === 0, 'the launcher pod deleted with its VM', 30_000);
+  const records = () => {
+    try {
+      return readdirSync(join(dir, 'state', 'vmis', 'default')).length;
+    } catch {
+      return 0;
+    }
+  };
+  await until(() => records() === 0, "the node runtime's record gone", 60_000);
 });

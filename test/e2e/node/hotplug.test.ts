@@ -239,6 +239,33 @@ test('no free PCI slot (virtnet.io/hotplug-ports "0"): an error, the VM as it wa
   node.must(['down', 'full']);
 });
 
+test("a VirtualMachine: a change to its template's interfaces is applied to its running VMI", () => {
+  const vm = (extras: Extra[]) => {
+    const ifaces = extras.map((e) => `{ name: ${e.name}, bridge: {}${e.fields ? `, ${e.fields}` : ''} }`);
+    const nets = extras.map((e) => `{ name: ${e.name}, multus: { networkName: ${e.nad} } }`);
+    const file = join(node.stateDir, `vm-${extras.map((e) => e.fields ?? 'up').join('-')}.yaml`);
+    writeFileSync(
+      file,
+      `${NADS}---\napiVersion: virtnet.io/v1alpha1\nkind: VirtualMachine\nmetadata: { name: vmhp }\nspec:\n` +
+        '  runStrategy: Always\n  template:\n    spec:\n' +
+        `      domain: { resources: { requests: { memory: 256Mi } }, devices: { interfaces: [${[
+          '{ name: default, bridge: {} }',
+          ...ifaces,
+        ].join(', ')}] } }\n` +
+        `      networks: [${['{ name: default, pod: {} }', ...nets].join(', ')}]\n`,
+    );
+    return file;
+  };
+  node.must(['up', vm([])]);
+  const pid = qemuPid('vmhp');
+  const out = node.must(['up', vm([LAN_NIC])]);
+  assert.match(out, /default\/vmhp\s+lease lan\s+.*192\.168\.77\.\d+/u);
+  assert.equal(qemuPid('vmhp'), pid);
+  node.must(['up', vm([{ ...LAN_NIC, fields: 'state: absent' }])]);
+  assert.equal(status('vmhp').nics.length, 1);
+  node.must(['down', 'vmhp']);
+});
+
 test('down after hotplugs leaves nothing: links, IPs, cache entries', () => {
   node.must(['up', vmi([LAN_NIC])]);
   node.must(['down', 'hp']);
