@@ -20,7 +20,7 @@ import { nicStatus, type LauncherStatus } from './status.ts';
 import type { InterfaceSpec, LauncherSpec } from './spec.ts';
 
 /** The libvirt calls a live change makes (domain/virsh.ts). */
-export type LiveVirsh = Pick<Virsh, 'attachDevice' | 'detachAlias' | 'updateDevice' | 'hasAlias'>;
+export type LiveVirsh = Pick<Virsh, 'attachDevice' | 'detachDevice' | 'detachAlias' | 'updateDevice' | 'hasAlias'>;
 
 /** What the running launcher lends its live changes. */
 export interface LiveContext {
@@ -105,10 +105,16 @@ async function plug(ctx: LiveContext, spec: LauncherSpec, iface: InterfaceSpec):
   ctx.save();
 }
 
-/** Ask the guest to release the NIC until it has, or the timeout passes; whether it is gone. */
-async function detachFromGuest(vm: NonNullable<LiveContext['vm']>, alias: string, t: LiveTimeouts): Promise<boolean> {
+/**
+ * Ask the guest to release the NIC until it has, or the timeout passes; whether it is gone. The first request
+ * names the NIC by its XML, which libvirt waits on (virsh.ts detachDevice); the later ones by its alias.
+ */
+async function detachFromGuest(ctx: LiveContext, nic: NicPlan, t: LiveTimeouts): Promise<boolean> {
+  const vm = ctx.vm!;
+  const alias = nicAlias(nic.name);
   const end = Date.now() + t.unplugMs;
-  let asked = 0;
+  await vm.virsh.detachDevice(vm.domain, deviceFile(ctx, nic));
+  let asked = Date.now();
   for (;;) {
     if (!(await vm.virsh.hasAlias(vm.domain, alias))) return true;
     if (Date.now() >= end) return false;
@@ -127,7 +133,7 @@ async function unplug(ctx: LiveContext, name: string, t: LiveTimeouts): Promise<
   const status = ctx.status.nics.find((n) => n.name === name);
   if (status) status.removing = true;
   ctx.save();
-  if (ctx.vm && !(await detachFromGuest(ctx.vm, nicAlias(name), t))) {
+  if (ctx.vm && !(await detachFromGuest(ctx, nic, t))) {
     // The IP stays with the pod interface until the NIC is really gone; the next change asks again.
     throw new Error(`interface ${name}: the guest did not release the NIC within ${t.unplugMs / 1000} s`);
   }

@@ -247,6 +247,7 @@ export class Launcher {
     this.dnsmasq.start();
     if (this.dnsmasq.pid) this.recordPid('dnsmasq', this.dnsmasq.pid);
     if (!this.stopLeaseWatch) this.watchLeases();
+    await this.dnsmasq.ready();
   }
 
   private watchSpec(): void {

@@ -3,8 +3,9 @@
  * it dies (with a short backoff), stopped on teardown. The lease file lives
  * in the state directory, so a restarted dnsmasq knows every lease it gave.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { nextFileChange } from '../../lib/watch.ts';
 import { startDaemon, type Daemon } from '../../lib/daemon.ts';
 import { renderDnsmasqConfig, type DhcpNic } from './dnsmasq-config.ts';
 
@@ -43,7 +44,20 @@ export class DnsmasqSupervisor {
 
   start(): void {
     this.stopping = false;
+    // The pid file tells when the new dnsmasq is serving (ready()): an old one's must not.
+    rmSync(this.files.pid, { force: true });
     this.spawn();
+  }
+
+  /**
+   * Resolves once dnsmasq has written its pid file, which it does after it has bound its DHCP sockets
+   * (dnsmasq.c: the sockets are made before the pid file is written), or after `ms` regardless: a NIC plugged
+   * into a running guest asks at once, and a DISCOVER before dnsmasq listens waits out udhcpc's retry (1 s).
+   */
+  async ready(ms = 2000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!existsSync(this.files.pid) && Date.now() < end)
+      await nextFileChange(dirname(this.files.pid), basename(this.files.pid), 20);
   }
 
   get pid(): number | undefined {

@@ -32,6 +32,16 @@ export class Virsh {
   }
 
   /**
+   * Ask the guest to release a device given by its XML (virsh detach-device --live). libvirt waits a few
+   * seconds for the guest's release before it returns (qemuDomainWaitForDeviceRemoval), so a guest that lets
+   * go at once is gone on return; hasAlias tells.
+   */
+  async detachDevice(name: string, xmlFile: string): Promise<{ ok: boolean; stderr: string }> {
+    const r = await this.run(['detach-device', name, xmlFile, '--live'], true);
+    return { ok: r.exitCode === 0, stderr: r.stderr.trim() };
+  }
+
+  /**
    * Ask the guest to release a device (virsh detach-device-alias --live). libvirt returns once QEMU has sent
    * the unplug request, before the guest acts on it: hasAlias tells when the device is really gone.
    */
