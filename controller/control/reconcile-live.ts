@@ -18,8 +18,7 @@ import { LAUNCHER_SPEC_ANNOTATION } from '../render/pod.ts';
 /** The pod annotations to write: a value to set, or null for one to remove. */
 export type PodAnnotationChange = Record<string, string | null>;
 
-/** The launcher spec a pod carries (its annotation), checked as the launcher checks it; undefined when unreadable. */
-export function runningLauncherSpec(pod: Pod): LauncherSpec | undefined {
+function podLauncherSpec(pod: Pod): LauncherSpec | undefined {
   try {
     return parseLauncherSpec(JSON.parse(pod.metadata.annotations?.[LAUNCHER_SPEC_ANNOTATION] ?? ''));
   } catch {
@@ -37,7 +36,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
  * new pod).
  */
 export function livePodUpdate(vmi: StoredVmi, pod: Pod): PodAnnotationChange | undefined {
-  const running = runningLauncherSpec(pod);
+  const running = podLauncherSpec(pod);
   if (!running) return undefined;
   const wanted = launcherSpec(vmi, { ...running, serviceCIDRs: running.serviceCIDRs ?? [] });
   if (same(wanted.interfaces, running.interfaces) && same(wanted.networks, running.networks)) return undefined;

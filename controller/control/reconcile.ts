@@ -26,10 +26,10 @@ import type { VmiCondition, VmiStatus } from '../api/status.ts';
 import { isStoredVmi, vmiStatusOf, type StoredVmi } from '../api/stored-vmi.ts';
 import { structureProblems } from '../api/structure.ts';
 import { chooseBoot } from '../node/boot.ts';
-import type { BootSpec, DiskSpec, LauncherSpec } from '../../launcher/spec.ts';
-import { launcherPod } from '../render/pod.ts';
+import { parseLauncherSpec, type BootSpec, type DiskSpec, type LauncherSpec } from '../../launcher/spec.ts';
+import { LAUNCHER_SPEC_ANNOTATION as LAUNCHER_SPEC, launcherPod } from '../render/pod.ts';
 import { statusFromPod } from '../status/pod.ts';
-import { livePodUpdate, runningLauncherSpec, type PodAnnotationChange } from './reconcile-live.ts';
+import { livePodUpdate, type PodAnnotationChange } from './reconcile-live.ts';
 
 export type VmiAction =
   | { type: 'createPod'; pod: PodManifest }
@@ -116,8 +116,12 @@ function invalidStored(vmi: StoredObject): VmiStatus {
  * annotation is missing or refused, and the status then shows no interface.
  */
 function podNics(pod: Pod): Pick<LauncherSpec, 'interfaces' | 'networks'> {
-  const spec = runningLauncherSpec(pod);
-  return { interfaces: spec?.interfaces ?? [], networks: spec?.networks ?? [] };
+  try {
+    const { interfaces, networks } = parseLauncherSpec(JSON.parse(pod.metadata.annotations?.[LAUNCHER_SPEC] ?? ''));
+    return { interfaces, networks };
+  } catch {
+    return { interfaces: [], networks: [] };
+  }
 }
 
 /**
